@@ -1,0 +1,124 @@
+"""SequenceModel: input layer -> RecurrentBackbone -> head (pooled many-to-one or per-step many-to-many)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from seqtrain.models.backbone import RecurrentBackbone, State
+from seqtrain.models.pooling import LastStatePool, MaxPool, MeanPool
+
+POOLINGS = ("last", "mean", "max")
+HEADS = ("auto", "many_to_one", "many_to_many")
+
+
+class SequenceModel(nn.Module):
+    """Token embedding or feature projection, a recurrent backbone, and a linear head."""
+
+    def __init__(
+        self,
+        *,
+        cell: Literal["rnn", "lstm", "gru"],
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        nonlinearity: Literal["tanh", "relu"] = "tanh",
+        bias: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        embedding_dim: int | None = 64,
+        pooling: Literal["last", "mean", "max"] | None = None,
+        head: Literal["auto", "many_to_one", "many_to_many"] = "auto",
+        tie_weights: bool = False,
+        # Facts from the data, passed by the run rather than typed by users.
+        num_outputs: int,
+        per_step_targets: bool = False,
+        vocab_size: int | None = None,
+        num_features: int | None = None,
+        padding_idx: int | None = None,
+    ) -> None:
+        super().__init__()
+        if (vocab_size is None) == (num_features is None):
+            raise ValueError(
+                "give exactly one of vocab_size (token inputs) or num_features (real-valued inputs), "
+                f"got vocab_size={vocab_size!r}, num_features={num_features!r}"
+            )
+        sizes = {"num_outputs": num_outputs, "vocab_size": vocab_size, "num_features": num_features}
+        sizes["embedding_dim"] = embedding_dim
+        for name, value in sizes.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {list(HEADS)}, got {head!r}")
+        if pooling is not None and pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {list(POOLINGS)} or None, got {pooling!r}")
+
+        self.head_kind = head if head != "auto" else ("many_to_many" if per_step_targets else "many_to_one")
+        if self.head_kind == "many_to_many" and pooling is not None:
+            raise ValueError(
+                f"pooling={pooling!r} only applies to a many_to_one head, but head={head!r} "
+                f"resolves to 'many_to_many' (per_step_targets={per_step_targets}); set pooling to null"
+            )
+
+        # Input layer, chosen by what the data holds.
+        if vocab_size is not None:
+            if embedding_dim is None:
+                raise ValueError(f"embedding_dim is required for token inputs (vocab_size={vocab_size})")
+            if padding_idx is not None and not -vocab_size <= padding_idx < vocab_size:
+                raise ValueError(f"padding_idx must be a token id below vocab_size={vocab_size}, got {padding_idx!r}")
+            self.input_layer: nn.Module = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
+        else:
+            if padding_idx is not None:
+                raise ValueError(f"padding_idx is for token inputs only, got it with num_features={num_features}")
+            # embedding_dim=None feeds the features to the RNN unchanged.
+            self.input_layer = nn.Linear(num_features, embedding_dim) if embedding_dim is not None else nn.Identity()
+        rnn_input_size = embedding_dim if embedding_dim is not None else num_features
+
+        self.backbone = RecurrentBackbone(
+            cell,
+            rnn_input_size,
+            hidden_size,
+            num_layers=num_layers,
+            nonlinearity=nonlinearity,
+            bias=bias,
+            dropout=dropout,
+            bidirectional=bidirectional,
+        )
+        D = self.backbone.num_directions
+
+        self.pool: nn.Module | None = None
+        if self.head_kind == "many_to_one":
+            pooling = pooling or "last"
+            self.pool = LastStatePool(D) if pooling == "last" else MeanPool() if pooling == "mean" else MaxPool()
+        self.output_layer = nn.Linear(self.backbone.output_size, num_outputs)
+
+        if tie_weights:
+            # Press & Wolf (2017): the output layer reuses the embedding, so both matrices must be (V, E).
+            problems = []
+            if vocab_size is None:
+                problems.append(f"token inputs (vocab_size), but the data has num_features={num_features}")
+            if self.head_kind != "many_to_many":
+                problems.append(f"a many_to_many head, but head={head!r} resolves to {self.head_kind!r}")
+            if vocab_size is not None and num_outputs != vocab_size:
+                problems.append(f"num_outputs == vocab_size, but {num_outputs} != {vocab_size}")
+            if self.backbone.output_size != embedding_dim:
+                problems.append(
+                    f"D*H == embedding_dim, but {D}*hidden_size={self.backbone.output_size} != "
+                    f"embedding_dim={embedding_dim}"
+                )
+            if problems:
+                raise ValueError("tie_weights=True needs " + "; ".join(problems))
+            self.output_layer.weight = self.input_layer.weight
+
+    def forward(
+        self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
+    ) -> tuple[Tensor, State]:
+        """inputs (B, T) long or (B, T, F) float -> predictions (B, num_outputs) or (B, T, num_outputs), state."""
+        x = self.input_layer(inputs)  # (B, T, E), or (B, T, F) when features go in unchanged
+        output, state = self.backbone(x, lengths, state)  # (B, T, D*H); padded steps are zeros
+        if self.pool is None:
+            return self.output_layer(output), state  # (B, T, num_outputs)
+        if lengths is None:
+            lengths = torch.full((output.shape[0],), output.shape[1], dtype=torch.long)
+        return self.output_layer(self.pool(output, lengths)), state  # (B, num_outputs)

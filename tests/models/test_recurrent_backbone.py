@@ -1,0 +1,106 @@
+"""RecurrentBackbone: shapes, the packed path, and argument checks."""
+
+import pytest
+import torch
+
+from seqtrain.models import RecurrentBackbone, ReferenceRNN
+
+I, H = 4, 5
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_shapes_and_last_step_is_top_layer_state(cell, num_layers, bidirectional):
+    torch.manual_seed(0)
+    B, T = 3, 7
+    D = 2 if bidirectional else 1
+    backbone = RecurrentBackbone(cell, I, H, num_layers, bidirectional=bidirectional)
+    assert backbone.num_directions == D and backbone.output_size == D * H
+
+    output, state = backbone(torch.randn(B, T, I))
+    h_n, c_n = state if cell == "lstm" else (state, None)
+    assert output.shape == (B, T, D * H)
+    assert h_n.shape == (D * num_layers, B, H)
+    if cell == "lstm":
+        assert c_n.shape == (D * num_layers, B, H)
+
+    # The top layer's forward direction ends at step T-1; its backward direction ends at step 0.
+    torch.testing.assert_close(output[:, -1, :H], h_n[-D])
+    if bidirectional:
+        torch.testing.assert_close(output[:, 0, H:], h_n[-1])
+
+
+@pytest.mark.parametrize("given_state", [False, True], ids=["zero_state", "given_state"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_packed_path_matches_each_sequence_run_alone(cell, num_layers, bidirectional, given_state):
+    torch.manual_seed(0)
+    dtype = torch.float64
+    lengths = torch.tensor([3, 6, 1, 4])  # unsorted, one full-length row
+    B, T = len(lengths), int(lengths.max())
+    D = 2 if bidirectional else 1
+    backbone = RecurrentBackbone(cell, I, H, num_layers, bidirectional=bidirectional).to(dtype)
+    reference = ReferenceRNN(cell, I, H, num_layers, bidirectional=bidirectional).to(dtype)
+    reference.load_state_dict(backbone.rnn.state_dict())
+
+    x = torch.randn(B, T, I, dtype=dtype)
+    state = None
+    if given_state:
+        h0 = torch.randn(D * num_layers, B, H, dtype=dtype)
+        state = (h0, torch.randn_like(h0)) if cell == "lstm" else h0
+    output, final = backbone(x, lengths, state)
+    h_n, c_n = final if cell == "lstm" else (final, None)
+
+    for b, length in enumerate(lengths.tolist()):
+        row_state = None
+        if given_state:
+            row_state = tuple(s[:, b : b + 1] for s in state) if cell == "lstm" else state[:, b : b + 1]
+        expected_output, expected_final = reference(x[b : b + 1, :length], row_state)
+        expected_h, expected_c = expected_final if cell == "lstm" else (expected_final, None)
+
+        torch.testing.assert_close(output[b : b + 1, :length], expected_output, atol=1e-5, rtol=0)
+        assert (output[b, length:] == 0).all()
+        torch.testing.assert_close(h_n[:, b : b + 1], expected_h, atol=1e-5, rtol=0)
+        if cell == "lstm":
+            torch.testing.assert_close(c_n[:, b : b + 1], expected_c, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_full_lengths_take_the_unpacked_path_with_the_same_result(cell):
+    torch.manual_seed(0)
+    backbone = RecurrentBackbone(cell, I, H, 2, bidirectional=True)
+    x = torch.randn(3, 6, I)
+    output, state = backbone(x, torch.full((3,), 6))
+    expected_output, expected_state = backbone.rnn(x)
+    torch.testing.assert_close(output, expected_output)
+    torch.testing.assert_close(state, expected_state)
+
+
+def test_padded_batch_shorter_than_its_tensor_keeps_total_length():
+    backbone = RecurrentBackbone("gru", I, H)
+    output, _ = backbone(torch.randn(2, 8, I), torch.tensor([3, 5]))
+    assert output.shape == (2, 8, H)
+    assert (output[:, 5:] == 0).all()
+
+
+@pytest.mark.parametrize(
+    "overrides,argument",
+    [
+        ({"cell": "transformer"}, "cell"),
+        ({"input_size": 0}, "input_size"),
+        ({"hidden_size": 0}, "hidden_size"),
+        ({"hidden_size": 2.5}, "hidden_size"),
+        ({"num_layers": 0}, "num_layers"),
+        ({"nonlinearity": "sigmoid"}, "nonlinearity"),
+        ({"cell": "lstm", "nonlinearity": "relu"}, "nonlinearity"),
+        ({"cell": "gru", "nonlinearity": "relu"}, "nonlinearity"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"dropout": -0.1}, "dropout"),
+    ],
+)
+def test_invalid_arguments_name_themselves(overrides, argument):
+    kwargs = {"cell": "rnn", "input_size": I, "hidden_size": H} | overrides
+    with pytest.raises(ValueError, match=argument):
+        RecurrentBackbone(**kwargs)
