@@ -1,0 +1,191 @@
+"""The base datamodule: a subclass builds three splits and their facts, this serves them as `Batch` loaders."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from seqtrain.batch import Batch
+from seqtrain.data.collate import collate
+from seqtrain.data.facts import DataFacts
+from seqtrain.data.sampler import BucketBatchSampler
+
+Example = tuple[Tensor, Tensor]  # (inputs (T,) ids or (T, F) features, target)
+Examples = Sequence[Example] | Dataset[Example]
+Split = Literal["train", "val", "test"]
+
+
+@dataclass
+class Splits:
+    """What `SequenceDataModule.build` returns.
+
+    train / val / test: `(inputs, target)` examples, served by `SequenceDataModule.dataloader`
+        (a subclass that overrides `dataloader` may hold anything its loader needs).
+    facts: sizes the model and picks the loss.
+    state: plain data fitted on the training split (vocabulary, scaling statistics); it is saved
+        with checkpoints and handed back to `build` so evaluation never refits.
+    """
+
+    train: Any
+    val: Any
+    test: Any
+    facts: DataFacts
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+class IndexedBatches(Dataset[Batch]):
+    """Examples looked up by a list of indices and collated into one `Batch`."""
+
+    def __init__(self, examples: Examples, collate_fn: Callable[[list[Example]], Batch]) -> None:
+        self.examples = examples
+        self.collate_fn = collate_fn
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, indices: list[int]) -> Batch:
+        if isinstance(indices, int):
+            raise TypeError("IndexedBatches is indexed by a batch (a list of indices) from BucketBatchSampler")
+        return self.collate_fn([self.examples[i] for i in indices])
+
+
+def example_lengths(examples: Examples) -> list[int]:
+    """The length of each example's inputs (a dataset may precompute them as `.lengths`)."""
+    lengths = getattr(examples, "lengths", None)
+    return list(lengths) if lengths is not None else [x.shape[0] for x, _ in examples]
+
+
+class SequenceDataModule(LightningDataModule):
+    """Base of the datamodules: subclasses implement `build`; this adds loaders, setup and checkpoint state.
+
+    Args:
+        batch_size: sequences (or, for stateful streams, parallel streams) per batch.
+        num_workers: DataLoader worker processes (kept alive across epochs when > 0).
+        pin_memory: pin batches for faster host-to-GPU copies; None means "when CUDA is available".
+        bucket: batch training sequences of similar length together (only where lengths vary).
+        seed: seeds everything random in the data: generation, splits, shuffling.
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        pin_memory: bool | None = None,
+        bucket: bool = True,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.bucket = bucket
+        self.seed = seed
+        self._splits: Splits | None = None
+        self._saved_state: dict[str, Any] | None = None
+
+    def build(self, saved: dict[str, Any] | None) -> Splits:
+        """Make the splits and facts; reuse `saved` (a checkpoint's `Splits.state`), when given, instead of fitting."""
+        raise NotImplementedError
+
+    @property
+    def facts(self) -> DataFacts:
+        if self._splits is None:
+            raise RuntimeError(f"{type(self).__name__}.facts is known only after setup()")
+        return self._splits.facts
+
+    def setup(self, stage: str | None = None) -> None:
+        """Build all splits once; later calls (Lightning calls setup again inside fit/test) do nothing."""
+        if self._splits is not None:
+            return
+        saved = self._saved_state
+        splits = self.build(None if saved is None else {k: v for k, v in saved.items() if k != "facts"})
+        if saved is not None and "facts" in saved and DataFacts.from_dict(saved["facts"]) != splits.facts:
+            raise ValueError(
+                f"{type(self).__name__}: the data gives {splits.facts}, the loaded state says "
+                f"{DataFacts.from_dict(saved['facts'])}; was the checkpoint trained on other data?"
+            )
+        self._splits = splits
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain data saved in checkpoints: the facts and what was fitted on the training split."""
+        if self._splits is None:
+            return copy.deepcopy(self._saved_state or {})
+        return {"facts": self.facts.to_dict(), **copy.deepcopy(self._splits.state)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Take a checkpoint's fitted state: before `setup` it replaces fitting; after, a differing one rebuilds."""
+        self._saved_state = copy.deepcopy(dict(state_dict))
+        # Lightning restores a checkpoint after calling setup, so a resumed run lands here set up.
+        if self._splits is not None and self.state_dict() != self._saved_state:
+            self._splits = None
+            self.setup()
+
+    def train_dataloader(self) -> DataLoader:
+        return self.dataloader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self.dataloader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self.dataloader("test")
+
+    def dataloader(self, split: Split) -> DataLoader:
+        """A loader of `Batch`es: train shuffled (bucketed by length where lengths vary), val/test in order."""
+        examples = self.split(split)
+        facts = self.facts
+        input_padding = facts.padding_idx if facts.vocab_size is not None else 0.0
+        collate_fn = partial(collate, input_padding=input_padding, per_step=facts.per_step)
+        if split != "train":
+            return DataLoader(
+                examples, batch_size=self.batch_size, shuffle=False, collate_fn=collate_fn, **self._loader_kwargs()
+            )
+        lengths = example_lengths(examples)
+        # Trainer(overfit_batches=...) swaps the train sampler for a SequentialSampler: serve it plain examples.
+        overfitting = self.trainer is not None and self.trainer.overfit_batches > 0
+        if self.bucket and len(set(lengths)) > 1 and not overfitting:
+            # The batch sampler goes in as the loader's *sampler* (with batch_size=None): Lightning
+            # calls set_epoch only on `loader.sampler`, and under DDP it wraps a custom sampler in a
+            # DistributedSamplerWrapper that hands each rank whole batches.
+            sampler = BucketBatchSampler(lengths, self.batch_size, seed=self.seed)
+            return DataLoader(
+                IndexedBatches(examples, collate_fn), sampler=sampler, batch_size=None, **self._loader_kwargs()
+            )
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(
+            examples,
+            batch_size=self.batch_size,
+            shuffle=True,
+            generator=generator,
+            collate_fn=collate_fn,
+            **self._loader_kwargs(),
+        )
+
+    def split(self, split: Split) -> Any:
+        """One split as built (examples, or what a subclass's loader serves), after `setup`."""
+        if self._splits is None:
+            raise RuntimeError(f"call {type(self).__name__}.setup() before asking for data")
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
+        return getattr(self._splits, split)
+
+    def _loader_kwargs(self) -> dict[str, Any]:
+        pin_memory = torch.cuda.is_available() if self.pin_memory is None else self.pin_memory
+        return {"num_workers": self.num_workers, "pin_memory": pin_memory, "persistent_workers": self.num_workers > 0}
+
+
+def check_fraction(name: str, value: float) -> None:
+    """Raise a ValueError naming `name` unless 0 < value < 1."""
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must be in (0, 1), got {value}")
