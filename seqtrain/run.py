@@ -1,0 +1,137 @@
+"""`train(cfg)`: one run, read top to bottom like a recipe."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from seqtrain.config import check_options, check_targets
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> float:
+    """Fit, pick the best checkpoint, evaluate it; return the monitored metric for sweepers."""
+    check_options(cfg)  # fast: before torch and Lightning are imported
+    import lightning.pytorch as pl
+
+    from seqtrain.task import SequenceTask
+
+    # `import lightning` adds its own console handler; Hydra's already prints (and writes train.log).
+    logging.getLogger("lightning").handlers.clear()
+    check_targets(cfg)  # every constructor's arguments, before any data is read
+    output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
+    pl.seed_everything(cfg.seed, workers=True)
+
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    facts = datamodule.facts
+    model = instantiate(cfg.model, **facts.model_kwargs())
+
+    config = OmegaConf.to_container(cfg, resolve=True)  # plain data: safe in checkpoints and loggers
+    save_run_files(output_dir, config, facts.to_dict(), datamodule.state_dict())
+    task = SequenceTask(
+        model,
+        task=facts.task,
+        num_outputs=facts.num_outputs,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler.scheduler),
+        scheduler_interval=cfg.scheduler.interval,
+        monitor=cfg.monitor,
+        # The task clips, not the Trainer: one path for automatic and truncated-BPTT training.
+        gradient_clip_val=cfg.trainer.gradient_clip_val,
+        gradient_clip_algorithm=cfg.trainer.gradient_clip_algorithm,
+        tbptt_steps=cfg.task.tbptt_steps,
+        metadata={"config": config, "facts": facts.to_dict()},
+    )
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    loggers = [instantiate(c) for c in cfg.logger.values()]
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, gradient_clip_val=None, gradient_clip_algorithm=None
+    )
+    ok = False
+    try:
+        for logger in loggers:
+            logger.log_hyperparams(config)
+        log.info("model: %s parameters\n%s", f"{sum(p.numel() for p in model.parameters()):,}", model)
+        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        best = best or None  # no checkpoint: evaluate the weights in memory
+        results: dict[str, Any] = {"status": "completed", "best_checkpoint": best}
+        results["val"] = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+        if cfg.test:
+            results["test"] = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+        if facts.task == "language_modeling" and cfg.sample_length > 0:
+            results["sample"] = datamodule.decode(
+                _sample_text(task.model, datamodule, cfg.sample_length, seed=cfg.seed)
+            )
+        if trainer.is_global_zero:
+            (output_dir / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+            print(format_results(results, output_dir))
+        ok = True
+        objective = results["val"][cfg.monitor]
+        return objective if math.isfinite(objective) else float("nan")
+    finally:
+        close_loggers(loggers, ok)
+
+
+def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
+    """`last` means this run directory's last checkpoint; a missing file is an error, never a fresh start."""
+    if ckpt_path is None:
+        return None
+    path = output_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+    if not path.is_file():
+        hint = " (pass hydra.run.dir=<the run's directory> to resume it in place)" if ckpt_path == "last" else ""
+        raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no checkpoint at {path}{hint}")
+    return str(path)
+
+
+def save_run_files(output_dir: Path, config: dict, facts: dict, data_state: dict) -> None:
+    """The resolved config and the data facts/vocabulary, beside the checkpoints."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
+    (output_dir / "data.json").write_text(json.dumps({"facts": facts, "state": data_state}, indent=1) + "\n")
+
+
+def _sample_text(model: torch.nn.Module, datamodule: Any, length: int, seed: int) -> list[int]:
+    import torch
+
+    from seqtrain.generate import sample
+
+    prompt = datamodule.encode("\n")
+    generator = torch.Generator().manual_seed(seed)
+    return prompt + sample(model, prompt, length, temperature=0.8, generator=generator)
+
+
+def format_results(results: dict[str, Any], output_dir: Path) -> str:
+    lines = [f"\nrun directory: {output_dir}"]
+    for stage in ("val", "test"):
+        if stage in results:
+            lines.append(f"{stage}: " + "  ".join(f"{k.split('/', 1)[-1]}={v:.4f}" for k, v in results[stage].items()))
+    if "sample" in results:
+        lines.append("sample:\n" + results["sample"])
+    return "\n".join(lines)
+
+
+def close_loggers(loggers: list, ok: bool) -> None:
+    """One wandb run per job, also in a multirun: finish it here, whatever happened."""
+    import sys
+
+    for logger in loggers:
+        logger.finalize("success" if ok else "failed")
+    if "wandb" in sys.modules:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish(exit_code=0 if ok else 1)

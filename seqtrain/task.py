@@ -1,0 +1,247 @@
+"""The LightningModule: loss, metrics and optimisation around an injected sequence model."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
+from torchmetrics.aggregation import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from seqtrain.batch import IGNORE_INDEX, Batch
+
+TaskKind = Literal["classification", "regression", "tagging", "language_modeling"]
+Stage = Literal["train", "val", "test"]
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
+
+
+class Perplexity(MeanMetric):
+    """exp of the token-weighted mean cross-entropy (update with the loss and the token count)."""
+
+    def compute(self) -> Tensor:
+        return super().compute().exp()
+
+
+class BitsPerToken(MeanMetric):
+    """Token-weighted mean cross-entropy in bits."""
+
+    def compute(self) -> Tensor:
+        return super().compute() / math.log(2)
+
+
+def build_metrics(task: TaskKind, num_outputs: int) -> MetricCollection:
+    """The metrics each task kind reports, besides its loss."""
+    if task in ("classification", "tagging"):
+        # Tagging targets carry IGNORE_INDEX on padding; the metrics skip those steps.
+        return MetricCollection(
+            {
+                "acc": MulticlassAccuracy(num_outputs, average="micro", ignore_index=IGNORE_INDEX),
+                "f1": MulticlassF1Score(num_outputs, average="macro", ignore_index=IGNORE_INDEX),
+            }
+        )
+    if task == "regression":
+        return MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError()})
+    if task == "language_modeling":
+        return MetricCollection({"ppl": Perplexity(), "bpt": BitsPerToken()})
+    raise ValueError(f"task must be one of classification|regression|tagging|language_modeling, got {task!r}")
+
+
+class SequenceTask(pl.LightningModule):
+    """Trains ``model`` (inputs, lengths -> predictions, state) for one task kind.
+
+    Args:
+        optimizer: called with the parameters, e.g. ``functools.partial(torch.optim.AdamW, lr=1e-3)``.
+        scheduler: called with the optimizer; ``scheduler_interval`` is ``"epoch"`` or ``"step"``.
+        metadata: plain data saved in every checkpoint (resolved config, data facts) so a
+            checkpoint alone can rebuild the run.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: TaskKind,
+        num_outputs: int,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        scheduler_interval: Literal["epoch", "step"] = "epoch",
+        monitor: str = "val/loss",
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: Literal["norm", "value"] = "norm",
+        tbptt_steps: int | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if gradient_clip_algorithm not in ("norm", "value"):
+            raise ValueError(f"gradient_clip_algorithm must be 'norm' or 'value', got {gradient_clip_algorithm!r}")
+        if tbptt_steps is not None and tbptt_steps < 1:
+            raise ValueError(f"tbptt_steps must be >= 1 or None, got {tbptt_steps}")
+        self.model = model
+        self.task = task
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.scheduler_interval = scheduler_interval
+        self.monitor = monitor
+        self.gradient_clip_val = gradient_clip_val
+        self.gradient_clip_algorithm = gradient_clip_algorithm
+        self.tbptt_steps = tbptt_steps
+        # Truncated BPTT takes one optimizer step per chunk, so it steps the optimizer itself.
+        self.automatic_optimization = tbptt_steps is None
+        self.metadata = metadata or {}
+        # Recurrent state carried across stateful batches, per stage; detached, reset each epoch.
+        self._carried: dict[Stage, Any] = {}
+        metrics = build_metrics(task, num_outputs)
+        # One collection per stage (ModuleDict cannot hold a key named "train").
+        self.train_metrics = metrics.clone(prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+
+    def forward(self, inputs: Tensor, lengths: Tensor | None = None, state: Any = None) -> tuple[Tensor, Any]:
+        return self.model(inputs, lengths, state)
+
+    def loss(self, preds: Tensor, batch: Batch) -> Tensor:
+        """Mean loss over real (non-padding) targets."""
+        if self.task == "regression":
+            if preds.dim() == 3:  # per step: (B, T, F), padding masked by lengths
+                mask = _step_mask(batch.lengths, preds.shape[1], preds.device)  # (B, T)
+                return F.mse_loss(preds[mask], batch.targets[mask])
+            return F.mse_loss(preds, batch.targets)
+        # (B, C) or (B, T, C) logits against (B,) or (B, T) class ids; padding is IGNORE_INDEX.
+        return F.cross_entropy(preds.flatten(0, -2), batch.targets.flatten(), ignore_index=IGNORE_INDEX)
+
+    def _step(self, batch: Batch, stage: Stage) -> Tensor:
+        state = self._carried.get(stage) if batch.stateful else None
+        preds, state = self.model(batch.inputs, batch.lengths, state)
+        if batch.stateful:
+            self._carried[stage] = detach_state(state)
+        loss = self.loss(preds, batch)
+        self._log_step(stage, preds.detach(), batch, loss)
+        return loss
+
+    def _log_step(self, stage: Stage, preds: Tensor, batch: Batch, loss: Tensor) -> None:
+        # Weight epoch means by real targets; lengths live on the CPU, so this costs no device sync.
+        weight = int(batch.lengths.sum()) if preds.dim() == 3 else len(batch)
+        metrics = getattr(self, f"{stage}_metrics")
+        self._update_metrics(metrics, preds, batch, loss.detach(), weight)
+        on_step = stage == "train"
+        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=weight)
+        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=weight)
+
+    def _tbptt_step(self, batch: Batch) -> None:
+        """Cut the batch into chunks of ``tbptt_steps``; forward, backward and step per chunk.
+
+        The state's values flow from chunk to chunk (and, for stateful batches, to the next batch),
+        but it is detached at every boundary, so no gradient crosses one.
+        """
+        optimizer = self.optimizers()
+        state = self._carried.get("train") if batch.stateful else None
+        for chunk in split_into_chunks(batch, self.tbptt_steps):
+            # Rows already finished in this chunk still run one (ignored) step: packing needs length >= 1.
+            preds, state = self.model(chunk.inputs, chunk.lengths.clamp(min=1), state)
+            loss = self.loss(preds, chunk)
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            optimizer.step()  # clipping runs in on_before_optimizer_step, after AMP unscaling
+            state = detach_state(state)
+            self._log_step("train", preds.detach(), chunk, loss.detach())
+        if batch.stateful:
+            self._carried["train"] = state
+        scheduler = self.lr_schedulers()
+        if scheduler is not None and self.scheduler_interval == "step":
+            scheduler.step()
+
+    def on_train_epoch_end(self) -> None:
+        scheduler = self.lr_schedulers() if not self.automatic_optimization else None
+        if scheduler is not None and self.scheduler_interval == "epoch":
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(self.trainer.callback_metrics[self.monitor])
+            else:
+                scheduler.step()
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Clip here, in both modes: gradients are already unscaled under AMP; log the norm."""
+        if self.gradient_clip_val is None:
+            return
+        params = [p for p in self.parameters() if p.grad is not None]
+        if self.gradient_clip_algorithm == "norm":
+            norm = torch.nn.utils.clip_grad_norm_(params, self.gradient_clip_val)
+        else:
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+            torch.nn.utils.clip_grad_value_(params, self.gradient_clip_val)
+        self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
+
+    def on_train_epoch_start(self) -> None:
+        self._carried.pop("train", None)
+
+    def on_validation_epoch_start(self) -> None:
+        self._carried.pop("val", None)
+
+    def on_test_epoch_start(self) -> None:
+        self._carried.pop("test", None)
+
+    def _update_metrics(self, metrics: MetricCollection, preds: Tensor, batch: Batch, loss: Tensor, weight: int) -> None:
+        if self.task == "language_modeling":
+            metrics.update(loss, weight=weight)
+        elif self.task == "regression" and preds.dim() == 3:
+            mask = _step_mask(batch.lengths, preds.shape[1], preds.device)
+            metrics.update(preds[mask], batch.targets[mask])
+        elif self.task == "regression":
+            metrics.update(preds, batch.targets)
+        else:  # class ids from logits, (B,) or (B, T)
+            metrics.update(preds.argmax(-1), batch.targets)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
+        if self.tbptt_steps is not None:
+            return self._tbptt_step(batch)
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def transfer_batch_to_device(self, batch: Batch, device: torch.device, dataloader_idx: int) -> Batch:
+        return batch.to(device, non_blocking=True)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = {"scheduler": self.scheduler_factory(optimizer), "interval": self.scheduler_interval}
+        if isinstance(scheduler["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler["monitor"] = self.monitor
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["seqtrain"] = self.metadata
+
+
+def detach_state(state: Any) -> Any:
+    """Cut the graph behind a recurrent state (a tensor, or LSTM's (h, c)); keep its values."""
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+def split_into_chunks(batch: Batch, steps: int) -> list[Batch]:
+    """Consecutive time chunks of at most ``steps``; lengths count each row's real steps in the chunk."""
+    chunks = []
+    for start in range(0, batch.inputs.shape[1], steps):
+        lengths = (batch.lengths - start).clamp(0, steps)
+        if int(lengths.max()) == 0:  # only padding left
+            break
+        window = slice(start, start + steps)  # per-step targets only: (B, T) or (B, T, F)
+        chunks.append(Batch(batch.inputs[:, window], lengths, batch.targets[:, window], batch.stateful))
+    return chunks
+
+
+def _step_mask(lengths: Tensor, steps: int, device: torch.device) -> Tensor:
+    """(B, T) bool, True on real steps."""
+    return torch.arange(steps, device=device) < lengths.to(device, non_blocking=True)[:, None]

@@ -1,0 +1,222 @@
+"""Truncated BPTT and stateful training in SequenceTask, held to plain autograd on the same model."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import weakref
+from typing import Any
+
+import lightning.pytorch as pl
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from seqtrain.batch import Batch
+from seqtrain.models import SequenceModel
+from seqtrain.task import SequenceTask
+
+B, T, FEATURES, OUT = 3, 12, 2, 2
+
+
+class Recorder(nn.Module):
+    """Wraps a model; remembers each call's inputs, incoming state and outputs."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.calls: list[dict[str, Any]] = []
+
+    def forward(self, inputs: Tensor, lengths: Tensor | None = None, state: Any = None) -> tuple[Tensor, Any]:
+        preds, new_state = self.model(inputs, lengths, state)
+        self.calls.append(
+            {"inputs": inputs, "state_in": state, "preds": weakref.ref(preds), "values": preds.detach().clone()}
+        )
+        return preds, new_state
+
+
+def make_model(cell: str = "lstm") -> SequenceModel:
+    torch.manual_seed(0)
+    return SequenceModel(cell=cell, hidden_size=8, embedding_dim=None, num_features=FEATURES, num_outputs=OUT,
+                         per_step_targets=True)
+
+
+def make_batch(stateful: bool = False, seed: int = 1) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(B, T, FEATURES, generator=g).requires_grad_(True)
+    return Batch(inputs, torch.full((B,), T), torch.randn(B, T, OUT, generator=g), stateful=stateful)
+
+
+def loader(batches: list[Batch]) -> DataLoader:
+    """Serve ready-made batches, in order."""
+    return DataLoader(batches, batch_size=None, collate_fn=lambda b: b)
+
+
+def fit(task: SequenceTask, batches: list[Batch], epochs: int = 1) -> pl.Trainer:
+    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    trainer.fit(task, train_dataloaders=loader(batches))
+    return trainer
+
+
+def regression_task(model: nn.Module, **kwargs: Any) -> SequenceTask:
+    kwargs.setdefault("optimizer", functools.partial(torch.optim.SGD, lr=0.0))
+    return SequenceTask(model, "regression", OUT, **kwargs)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_no_gradient_crosses_a_chunk_boundary(cell: str) -> None:
+    recorder = Recorder(make_model(cell))
+    task = regression_task(recorder, tbptt_steps=4)
+    backward = task.manual_backward
+    checked = []
+
+    def spy(loss: Tensor, *args: Any, **kwargs: Any) -> None:
+        *earlier, current = [call["inputs"] for call in recorder.calls]
+        grads = torch.autograd.grad(loss, [*earlier, current], allow_unused=True, retain_graph=True)
+        for g in grads[:-1]:  # chunk j's loss against the inputs of chunks < j
+            assert g is None or torch.count_nonzero(g) == 0
+        assert grads[-1] is not None and torch.count_nonzero(grads[-1]) > 0
+        assert all(call["state_in"] is None or _no_graph(call["state_in"]) for call in recorder.calls)
+        checked.append(len(earlier))
+        backward(loss, *args, **kwargs)
+
+    task.manual_backward = spy
+    fit(task, [make_batch()])
+    assert checked == [0, 1, 2]  # three chunks of 4 steps, the later ones with earlier chunks to check
+
+
+def _no_graph(state: Any) -> bool:
+    return all(s.grad_fn is None for s in (state if isinstance(state, tuple) else (state,)))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_one_chunk_of_full_length_equals_plain_bptt(cell: str) -> None:
+    model = make_model(cell)
+    reference = copy.deepcopy(model)
+    batch = make_batch()
+    task = regression_task(model, tbptt_steps=T)
+    grads: list[dict[str, Tensor]] = []
+    backward = task.manual_backward
+
+    def spy(loss: Tensor, *args: Any, **kwargs: Any) -> None:
+        backward(loss, *args, **kwargs)
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters()})
+
+    task.manual_backward = spy
+    fit(task, [batch])
+
+    preds, _ = reference(batch.inputs.detach(), batch.lengths)
+    F.mse_loss(preds, batch.targets).backward()
+    assert len(grads) == 1
+    for name, p in reference.named_parameters():
+        torch.testing.assert_close(grads[0][name], p.grad, atol=1e-6, rtol=0)
+
+
+def test_stateful_batches_equal_one_pass_over_the_concatenation() -> None:
+    """Validation over consecutive stateful batches = the model run once over the whole sequence."""
+    recorder = Recorder(make_model("gru"))
+    first, second = make_batch(stateful=True, seed=1), make_batch(stateful=True, seed=2)
+    task = regression_task(recorder)
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.validate(task, dataloaders=loader([first, second]), verbose=False)
+    assert recorder.calls[0]["state_in"] is None and recorder.calls[1]["state_in"] is not None
+    with torch.no_grad():
+        expected, _ = recorder.model(torch.cat([first.inputs, second.inputs], dim=1))
+    carried = torch.cat([call["values"] for call in recorder.calls], dim=1)
+    torch.testing.assert_close(carried, expected, atol=1e-6, rtol=0)
+
+
+def test_state_is_carried_across_batches_and_reset_each_epoch() -> None:
+    recorder = Recorder(make_model("lstm"))
+    task = regression_task(recorder, tbptt_steps=6)
+    fit(task, [make_batch(stateful=True, seed=1), make_batch(stateful=True, seed=2)], epochs=2)
+    incoming = [call["state_in"] is not None for call in recorder.calls]
+    # Per epoch: batch 1 -> chunks (fresh, carried), batch 2 -> (carried, carried).
+    assert incoming == [False, True, True, True] * 2
+
+
+def test_unstateful_batches_start_from_zero_state() -> None:
+    recorder = Recorder(make_model("gru"))
+    fit(regression_task(recorder, tbptt_steps=6), [make_batch(seed=1), make_batch(seed=2)])
+    assert [call["state_in"] is not None for call in recorder.calls] == [False, True, False, True]
+
+
+class RecordingSGD(torch.optim.SGD):
+    """SGD that records the total gradient norm it is asked to apply."""
+
+    norms: list[float] = []
+
+    def step(self, closure: Any = None) -> Any:
+        if closure is not None:  # automatic optimization computes the gradients (and clips) in the closure
+            with torch.enable_grad():
+                closure()
+        grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
+        RecordingSGD.norms.append(float(torch.nn.utils.get_total_norm(grads)))
+        return super().step()
+
+
+@pytest.mark.parametrize("tbptt_steps", [None, 4])
+def test_clipping_by_norm_holds_at_every_step(tbptt_steps: int | None) -> None:
+    RecordingSGD.norms = []
+    batches = [make_batch(seed=s) for s in range(4)]
+    for b in batches:
+        b.targets.mul_(1e3)  # huge errors -> huge gradients
+    task = regression_task(make_model(), optimizer=functools.partial(RecordingSGD, lr=10.0),
+                           gradient_clip_val=0.5, tbptt_steps=tbptt_steps)
+    fit(task, batches)
+    assert len(RecordingSGD.norms) == (12 if tbptt_steps else 4)
+    assert max(RecordingSGD.norms) <= 0.5 + 1e-5
+
+
+def test_clipping_by_value_holds_under_tbptt() -> None:
+    seen: list[float] = []
+
+    class MaxGradSGD(torch.optim.SGD):
+        def step(self, closure: Any = None) -> Any:
+            if closure is not None:  # Lightning runs on_before_optimizer_step (where clipping is) in here
+                closure()
+            seen.append(max(float(p.grad.abs().max()) for g in self.param_groups for p in g["params"]))
+            return super().step()
+
+    batch = make_batch()
+    batch.targets.mul_(1e3)
+    task = regression_task(make_model(), optimizer=functools.partial(MaxGradSGD, lr=1.0),
+                           gradient_clip_val=0.01, gradient_clip_algorithm="value", tbptt_steps=4)
+    fit(task, [batch])
+    assert len(seen) == 3 and max(seen) <= 0.01 + 1e-7
+
+
+def test_graph_is_not_kept_across_chunks() -> None:
+    """Each chunk's outputs are freed once the next chunk has run: memory stays flat."""
+    recorder = Recorder(make_model("lstm"))
+    task = regression_task(recorder, tbptt_steps=2)
+    fit(task, [make_batch(stateful=True, seed=s) for s in range(3)])
+    assert len(recorder.calls) == 18
+    alive = [call["preds"]() is not None for call in recorder.calls[:-1]]
+    assert not any(alive)
+
+
+def test_language_model_metrics_are_token_weighted() -> None:
+    """val/loss is the mean cross-entropy over all tokens; ppl = exp(loss); bpt = loss / ln 2."""
+    torch.manual_seed(0)
+    model = SequenceModel(cell="gru", hidden_size=8, embedding_dim=4, vocab_size=5, padding_idx=0,
+                          num_outputs=5, per_step_targets=True)
+    g = torch.Generator().manual_seed(3)
+    batches = []
+    for size in (2, 5):  # unequal batches: an unweighted mean of batch means would differ
+        inputs = torch.randint(1, 5, (size, T), generator=g)
+        batches.append(Batch(inputs, torch.full((size,), T), torch.randint(1, 5, (size, T), generator=g)))
+    task = SequenceTask(model, "language_modeling", 5, functools.partial(torch.optim.SGD, lr=0.0))
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    metrics = trainer.validate(task, dataloaders=loader(batches), verbose=False)[0]
+    with torch.no_grad():
+        total = sum(F.cross_entropy(model(b.inputs)[0].flatten(0, 1), b.targets.flatten(), reduction="sum")
+                    for b in batches)
+    mean_ce = float(total) / (7 * T)
+    assert metrics["val/loss"] == pytest.approx(mean_ce, rel=1e-5)
+    assert metrics["val/ppl"] == pytest.approx(math.exp(mean_ce), rel=1e-5)
+    assert metrics["val/bpt"] == pytest.approx(mean_ce / math.log(2), rel=1e-5)
