@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -36,3 +38,17 @@ def sample(
         logits, state = model(token.view(1, 1).to(device), None, state)  # one step, state carried
     model.train(was_training)
     return out
+
+
+def generate_text(
+    path: str | Path, prompt: str, length: int, temperature: float = 0.8, top_k: int | None = None, seed: int = 0
+) -> str:
+    """Load a language model checkpoint (or run directory) with its saved tokenizer and continue ``prompt``."""
+    from seqtrain.checkpoint import CheckpointError, load_checkpoint, rebuild
+
+    model, datamodule, facts = rebuild(load_checkpoint(path), setup=False)
+    if facts.task != "language_modeling":
+        raise CheckpointError(f"{path}: a {facts.task} model, not a language model: nothing to generate")
+    prompt_ids = datamodule.encode(prompt)
+    generator = torch.Generator().manual_seed(seed)
+    return datamodule.decode(prompt_ids + sample(model, prompt_ids, length, temperature, top_k, generator))

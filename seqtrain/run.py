@@ -24,6 +24,7 @@ def train(cfg: DictConfig) -> float:
     check_options(cfg)  # fast: before torch and Lightning are imported
     import lightning.pytorch as pl
 
+    from seqtrain.checkpoint import load_checkpoint
     from seqtrain.task import SequenceTask
 
     # `import lightning` adds its own console handler; Hydra's already prints (and writes train.log).
@@ -39,6 +40,8 @@ def train(cfg: DictConfig) -> float:
     model = instantiate(cfg.model, **facts.model_kwargs())
 
     config = OmegaConf.to_container(cfg, resolve=True)  # plain data: safe in checkpoints and loggers
+    if ckpt_path is not None:  # refuse an unsafe, corrupt or mismatched checkpoint before training
+        check_resumable(load_checkpoint(ckpt_path), config, facts.to_dict(), ckpt_path)
     save_run_files(output_dir, config, facts.to_dict(), datamodule.state_dict())
     task = SequenceTask(
         model,
@@ -86,6 +89,22 @@ def train(cfg: DictConfig) -> float:
         close_loggers(loggers, ok)
 
 
+def evaluate(path: str | Path, split: str = "test") -> dict[str, float]:
+    """Rebuild model and data from a checkpoint (or run directory) alone and measure ``split``."""
+    import lightning.pytorch as pl
+
+    from seqtrain.checkpoint import load_checkpoint, rebuild
+    from seqtrain.task import SequenceTask
+
+    logging.getLogger("lightning").handlers.clear()
+    model, datamodule, facts = rebuild(load_checkpoint(path))
+    task = SequenceTask(model, task=facts.task, num_outputs=facts.num_outputs)
+    trainer = pl.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
+                         enable_model_summary=False)
+    run = trainer.test if split == "test" else trainer.validate
+    return run(task, datamodule=datamodule, verbose=False)[0]
+
+
 def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
     """`last` means this run directory's last checkpoint; a missing file is an error, never a fresh start."""
     if ckpt_path is None:
@@ -95,6 +114,19 @@ def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
         hint = " (pass hydra.run.dir=<the run's directory> to resume it in place)" if ckpt_path == "last" else ""
         raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no checkpoint at {path}{hint}")
     return str(path)
+
+
+def check_resumable(checkpoint: dict[str, Any], config: dict[str, Any], facts: dict[str, Any], path: str) -> None:
+    """Resuming needs the same model and the same data encoding; say what changed."""
+    saved = checkpoint["seqtrain"]
+    changed = [
+        f"model.{k}: {saved['config']['model'].get(k)!r} -> {v!r}"
+        for k, v in config["model"].items()
+        if saved["config"]["model"].get(k) != v
+    ]
+    changed += [f"data facts {k}: {saved['facts'].get(k)!r} -> {v!r}" for k, v in facts.items() if saved["facts"].get(k) != v]
+    if changed:
+        raise ValueError(f"cannot resume from {path}: the run differs from the checkpoint's:\n  " + "\n  ".join(changed))
 
 
 def save_run_files(output_dir: Path, config: dict, facts: dict, data_state: dict) -> None:

@@ -57,7 +57,8 @@ class SequenceTask(pl.LightningModule):
     """Trains ``model`` (inputs, lengths -> predictions, state) for one task kind.
 
     Args:
-        optimizer: called with the parameters, e.g. ``functools.partial(torch.optim.AdamW, lr=1e-3)``.
+        optimizer: called with the parameters, e.g. ``functools.partial(torch.optim.AdamW, lr=1e-3)``;
+            None for a task that only evaluates.
         scheduler: called with the optimizer; ``scheduler_interval`` is ``"epoch"`` or ``"step"``.
         metadata: plain data saved in every checkpoint (resolved config, data facts) so a
             checkpoint alone can rebuild the run.
@@ -68,7 +69,7 @@ class SequenceTask(pl.LightningModule):
         model: nn.Module,
         task: TaskKind,
         num_outputs: int,
-        optimizer: OptimizerFactory,
+        optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
         scheduler_interval: Literal["epoch", "step"] = "epoch",
         monitor: str = "val/loss",
@@ -211,6 +212,8 @@ class SequenceTask(pl.LightningModule):
         return batch.to(device, non_blocking=True)
 
     def configure_optimizers(self) -> Any:
+        if self.optimizer_factory is None:
+            raise ValueError("SequenceTask was built without an optimizer, so it can evaluate but not train")
         optimizer = self.optimizer_factory(self.parameters())
         if self.scheduler_factory is None:
             return optimizer

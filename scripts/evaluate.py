@@ -1,0 +1,13 @@
+"""Measure a trained model from its checkpoint alone: `python scripts/evaluate.py <checkpoint or run dir>`."""
+
+import argparse
+import json
+
+from seqtrain.run import evaluate
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("path", help="a .ckpt file, or a run directory (its best checkpoint is used)")
+    parser.add_argument("--split", choices=["test", "val"], default="test")
+    args = parser.parse_args()
+    print(json.dumps(evaluate(args.path, args.split), indent=2))

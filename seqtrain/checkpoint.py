@@ -1,0 +1,102 @@
+"""Load a seqtrain checkpoint safely and rebuild the model and data it was trained with.
+
+A checkpoint holds tensors and plain data only (the resolved config, the data facts, the
+datamodule's fitted state such as the vocabulary), so it loads with ``weights_only=True``: a
+pickled payload is refused and never runs. The config inside names `_target_`s; only the
+project's own and an allow-list are instantiated from it.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from torch import nn
+
+from seqtrain.data.facts import DataFacts
+
+#: `_target_` prefixes a checkpoint's config may name; anything else is refused.
+ALLOWED_TARGETS = ("seqtrain.", "torch.optim.", "lightning.pytorch.")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, corrupt, unsafe or not seqtrain's."""
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, or a run directory (its best checkpoint, else its last)."""
+    path = Path(path)
+    if path.is_dir():
+        metrics = path / "metrics.json"
+        best = json.loads(metrics.read_text()).get("best_checkpoint") if metrics.is_file() else None
+        candidates = [Path(best)] if best else []
+        candidates += [path / "checkpoints" / "best.ckpt", path / "checkpoints" / "last.ckpt"]
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        raise CheckpointError(f"{path}: a directory with no checkpoint (looked for {', '.join(map(str, candidates))})")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``; clear errors for corrupt, unsafe or foreign files."""
+    path = find_checkpoint(path)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        reason = next((line.strip() for line in str(e).splitlines() if "WeightsUnpickler error" in line), str(e))
+        if "Unsupported global" in reason or "Unsupported class" in reason:
+            raise CheckpointError(
+                f"{path}: refused: it holds objects other than tensors and plain data, which could run code "
+                f"when loaded ({reason})"
+            ) from None
+        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({reason})") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
+        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(checkpoint, dict) or "seqtrain" not in checkpoint or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path}: not a seqtrain checkpoint (no 'seqtrain' metadata)")
+    check_targets_allowed(checkpoint["seqtrain"]["config"], source=str(path))
+    return checkpoint
+
+
+def check_targets_allowed(config: Any, source: str, key: str = "") -> None:
+    """Refuse any `_target_` outside ALLOWED_TARGETS anywhere in a saved config."""
+    if isinstance(config, dict):
+        target = config.get("_target_")
+        if target is not None and not (isinstance(target, str) and target.startswith(ALLOWED_TARGETS)):
+            raise CheckpointError(
+                f"{source}: config key {key or '<root>'}._target_={target!r} is not allowed "
+                f"(allowed prefixes: {', '.join(ALLOWED_TARGETS)})"
+            )
+        for k, v in config.items():
+            check_targets_allowed(v, source, f"{key}.{k}" if key else str(k))
+    elif isinstance(config, list):
+        for i, v in enumerate(config):
+            check_targets_allowed(v, source, f"{key}[{i}]")
+
+
+def rebuild(checkpoint: dict[str, Any], setup: bool = True) -> tuple[nn.Module, Any, DataFacts]:
+    """The trained model (eval mode, weights loaded) and its datamodule with the saved vocabulary/statistics.
+
+    ``setup=False`` skips loading the data itself (generation needs only the vocabulary).
+    """
+    meta = checkpoint["seqtrain"]
+    facts = DataFacts.from_dict(meta["facts"])
+    datamodule = instantiate(meta["config"]["data"])
+    datamodule.load_state_dict(checkpoint[type(datamodule).__qualname__])
+    if setup:
+        datamodule.setup("test")
+    model = instantiate(meta["config"]["model"], **facts.model_kwargs())
+    weights = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        raise CheckpointError(f"the checkpoint's weights do not fit the model its config describes: {e}") from None
+    return model.eval(), datamodule, facts

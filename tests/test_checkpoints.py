@@ -1,0 +1,130 @@
+"""Evaluation, generation and resume from checkpoints: reproducible, and safe against bad files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import ROOT, run_train
+from seqtrain.checkpoint import CheckpointError, load_checkpoint
+
+SMOKE = ["debug=smoke", "trainer.accelerator=cpu", "logger=none"]
+LM = ["data=shakespeare", "data.max_chars=20000", "data.seq_len=32", "data.batch_size=8", "model.hidden_size=32"]
+
+
+@pytest.fixture(scope="module")
+def lm_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny trained language model, shared by the tests below."""
+    run_dir = tmp_path_factory.mktemp("lm")
+    # Full val/test splits (the smoke config limits them), so evaluation can reproduce them.
+    full = ["trainer.limit_val_batches=null", "trainer.limit_test_batches=null"]
+    proc = run_train(*LM, *SMOKE, *full, "task.tbptt_steps=16", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run_dir
+
+
+def _script(name: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], capture_output=True, text=True,
+                          timeout=120, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HOME": str(ROOT)})
+
+
+def test_evaluate_reproduces_the_runs_test_metrics(lm_run: Path) -> None:
+    from seqtrain.run import evaluate
+
+    saved = json.loads((lm_run / "metrics.json").read_text())["test"]
+    measured = evaluate(lm_run)  # the run directory: its best checkpoint, its saved vocabulary
+    assert measured.keys() == saved.keys()
+    for key, value in saved.items():
+        assert measured[key] == pytest.approx(value, rel=1e-6), key
+
+
+def test_generate_script_continues_the_prompt(lm_run: Path) -> None:
+    proc = _script("generate.py", str(lm_run), "--prompt", "ROMEO:", "--length", "60", "--seed", "1")
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.rstrip("\n")
+    assert text.startswith("ROMEO:") and len(text) >= 60
+
+
+def test_generation_is_reproducible_for_a_seed(lm_run: Path) -> None:
+    from seqtrain.generate import generate_text
+
+    first = generate_text(lm_run, "KING", 40, seed=3)
+    assert first == generate_text(lm_run, "KING", 40, seed=3)
+    assert first != generate_text(lm_run, "KING", 40, seed=4)
+
+
+class Payload:
+    """Unpickling this runs code: it creates a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204
+        return (Path.touch, (self.marker,))
+
+
+@pytest.fixture
+def malicious_checkpoint(lm_run: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A real checkpoint with a pickled payload slipped into its metadata."""
+    checkpoint = torch.load(lm_run / "checkpoints" / "last.ckpt", weights_only=True)
+    marker = tmp_path / "pwned"
+    checkpoint["seqtrain"]["extra"] = Payload(marker)
+    path = tmp_path / "evil.ckpt"
+    torch.save(checkpoint, path)
+    return path, marker
+
+
+def test_malicious_pickle_is_refused_on_every_load_path(malicious_checkpoint: tuple[Path, Path], tmp_path: Path) -> None:
+    path, marker = malicious_checkpoint
+    with pytest.raises(CheckpointError, match="refused"):
+        load_checkpoint(path)
+    for script in ("evaluate.py", "generate.py"):
+        proc = _script(script, str(path))
+        assert proc.returncode != 0 and "refused" in proc.stderr, proc.stderr[-2000:]
+    proc = run_train(*LM, *SMOKE, f"ckpt_path={path}", f"hydra.run.dir={tmp_path / 'resume'}")
+    assert proc.returncode != 0 and "refused" in proc.stderr, proc.stderr[-2000:]
+    assert not marker.exists(), "the payload ran"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_checkpoint_is_a_clear_error(lm_run: Path, tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "bad.ckpt"
+    data = (lm_run / "checkpoints" / "last.ckpt").read_bytes()
+    path.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not a checkpoint" * 10, "empty": b""}[damage])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(path)
+
+
+def test_foreign_target_in_a_saved_config_is_refused(lm_run: Path, tmp_path: Path) -> None:
+    checkpoint = torch.load(lm_run / "checkpoints" / "last.ckpt", weights_only=True)
+    checkpoint["seqtrain"]["config"]["model"]["_target_"] = "os.system"
+    path = tmp_path / "foreign.ckpt"
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match=r"model\._target_='os.system' is not allowed"):
+        load_checkpoint(path)
+
+
+def test_resume_with_a_different_model_names_what_changed(lm_run: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(lm_run, run_dir)
+    proc = run_train(*LM, *SMOKE, "model.hidden_size=48", "ckpt_path=last", f"hydra.run.dir={run_dir}")
+    assert proc.returncode != 0
+    assert "model.hidden_size: 32 -> 48" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_not_a_seqtrain_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "plain.ckpt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(CheckpointError, match="not a seqtrain checkpoint"):
+        load_checkpoint(path)
+
+
+def test_run_dir_without_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path)
