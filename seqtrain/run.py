@@ -25,7 +25,8 @@ def train(cfg: DictConfig) -> float:
     import lightning.pytorch as pl
 
     from seqtrain.checkpoint import load_checkpoint
-    from seqtrain.task import SequenceTask
+    from seqtrain.checkpoint_io import AtomicCheckpointIO
+    from seqtrain.task import DivergedError, SequenceTask
 
     # `import lightning` adds its own console handler; Hydra's already prints (and writes train.log).
     logging.getLogger("lightning").handlers.clear()
@@ -60,14 +61,23 @@ def train(cfg: DictConfig) -> float:
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     loggers = [instantiate(c) for c in cfg.logger.values()]
     trainer: pl.Trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, gradient_clip_val=None, gradient_clip_algorithm=None
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        plugins=[AtomicCheckpointIO()],
+        gradient_clip_val=None,
+        gradient_clip_algorithm=None,
     )
     ok = False
     try:
         for logger in loggers:
             logger.log_hyperparams(config)
         log.info("model: %s parameters\n%s", f"{sum(p.numel() for p in model.parameters()):,}", model)
-        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+        try:
+            trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+        except DivergedError as e:
+            record_divergence(output_dir, loggers, str(e), trainer.is_global_zero)
+            raise
 
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         best = best or None  # no checkpoint: evaluate the weights in memory
@@ -154,6 +164,19 @@ def format_results(results: dict[str, Any], output_dir: Path) -> str:
     if "sample" in results:
         lines.append("sample:\n" + results["sample"])
     return "\n".join(lines)
+
+
+def record_divergence(output_dir: Path, loggers: list, message: str, is_global_zero: bool) -> None:
+    """Mark the run as diverged where a person or a sweep will look: metrics.json and the logger."""
+    log.error("diverged: %s", message)
+    if is_global_zero:
+        (output_dir / "metrics.json").write_text(json.dumps({"status": "diverged", "error": message}, indent=2) + "\n")
+    for logger in loggers:
+        experiment = getattr(logger, "experiment", None)
+        summary = getattr(experiment, "summary", None)
+        if summary is not None:  # wandb
+            summary["status"] = "diverged"
+            summary["error"] = message
 
 
 def close_loggers(loggers: list, ok: bool) -> None:

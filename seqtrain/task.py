@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -20,6 +22,10 @@ TaskKind = Literal["classification", "regression", "tagging", "language_modeling
 Stage = Literal["train", "val", "test"]
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
+
+
+class DivergedError(RuntimeError):
+    """The loss or gradient norm became non-finite; the step was not applied."""
 
 
 class Perplexity(MeanMetric):
@@ -97,6 +103,7 @@ class SequenceTask(pl.LightningModule):
         self.metadata = metadata or {}
         # Recurrent state carried across stateful batches, per stage; detached, reset each epoch.
         self._carried: dict[Stage, Any] = {}
+        self._pending_restore: dict[str, Any] | None = None  # from a checkpoint, applied at the next batch
         metrics = build_metrics(task, num_outputs)
         # One collection per stage (ModuleDict cannot hold a key named "train").
         self.train_metrics = metrics.clone(prefix="train/")
@@ -166,19 +173,27 @@ class SequenceTask(pl.LightningModule):
                 scheduler.step()
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        """Clip here, in both modes: gradients are already unscaled under AMP; log the norm."""
-        if self.gradient_clip_val is None:
-            return
+        """Check and clip here, in both modes: gradients are already unscaled under AMP.
+
+        A non-finite gradient norm (from a non-finite loss or an overflow) stops the run before
+        the optimizer applies it, so the weights and every checkpoint stay as they were.
+        """
         params = [p for p in self.parameters() if p.grad is not None]
-        if self.gradient_clip_algorithm == "norm":
-            norm = torch.nn.utils.clip_grad_norm_(params, self.gradient_clip_val)
+        if self.gradient_clip_val is not None and self.gradient_clip_algorithm == "norm":
+            norm = torch.nn.utils.clip_grad_norm_(params, self.gradient_clip_val)  # the pre-clip norm
         else:
             norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+        if not torch.isfinite(norm):
+            raise DivergedError(
+                f"non-finite gradient norm ({float(norm)}) at global step {self.global_step} "
+                f"(epoch {self.current_epoch}); the step was not applied"
+            )
+        if self.gradient_clip_val is not None and self.gradient_clip_algorithm == "value":
             torch.nn.utils.clip_grad_value_(params, self.gradient_clip_val)
         self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
 
     def on_train_epoch_start(self) -> None:
-        self._carried.pop("train", None)
+        self._carried.pop("train", None)  # a resumed mid-epoch run gets it back at its first batch
 
     def on_validation_epoch_start(self) -> None:
         self._carried.pop("val", None)
@@ -224,6 +239,40 @@ class SequenceTask(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["seqtrain"] = self.metadata
+        # What a resumed run needs to continue exactly: the random streams and the carried state.
+        checkpoint["seqtrain_state"] = {"rng": capture_rng_state(), "carried": self._carried.get("train")}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._pending_restore = checkpoint.get("seqtrain_state")
+
+    def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
+        # Restored here, not at load time: re-creating the dataloaders on resume draws from the
+        # random streams, which the uninterrupted run did before it saved the checkpoint.
+        if (state := self._pending_restore) is not None:
+            restore_rng_state(state["rng"])
+            if state["carried"] is not None:
+                self._carried["train"] = state["carried"]
+            self._pending_restore = None
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Python, NumPy and torch (CPU and CUDA) random states, as tensors and plain data."""
+    np_state = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def detach_state(state: Any) -> Any:
