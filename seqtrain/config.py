@@ -64,6 +64,13 @@ class TaskOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     tbptt_steps: int | None = Field(ge=1)
+    tbptt_variable: bool
+
+    @model_validator(mode="after")
+    def _variable_needs_steps(self) -> TaskOptions:
+        if self.tbptt_variable and self.tbptt_steps is None:
+            raise ValueError("task.tbptt_variable=true needs task.tbptt_steps")
+        return self
 
 
 class TrainerOptions(BaseModel):

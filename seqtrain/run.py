@@ -56,6 +56,7 @@ def train(cfg: DictConfig) -> float:
         gradient_clip_val=cfg.trainer.gradient_clip_val,
         gradient_clip_algorithm=cfg.trainer.gradient_clip_algorithm,
         tbptt_steps=cfg.task.tbptt_steps,
+        tbptt_variable=cfg.task.tbptt_variable,
         metadata={"config": config, "facts": facts.to_dict()},
     )
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]

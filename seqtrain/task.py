@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import lightning.pytorch as pl
@@ -82,6 +83,7 @@ class SequenceTask(pl.LightningModule):
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: Literal["norm", "value"] = "norm",
         tbptt_steps: int | None = None,
+        tbptt_variable: bool = False,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -89,6 +91,10 @@ class SequenceTask(pl.LightningModule):
             raise ValueError(f"gradient_clip_algorithm must be 'norm' or 'value', got {gradient_clip_algorithm!r}")
         if tbptt_steps is not None and tbptt_steps < 1:
             raise ValueError(f"tbptt_steps must be >= 1 or None, got {tbptt_steps}")
+        if tbptt_variable and tbptt_steps is None:
+            raise ValueError("tbptt_variable=True needs tbptt_steps")
+        if tbptt_steps is not None and getattr(model, "head_kind", "many_to_many") == "many_to_one":
+            raise ValueError("tbptt_steps needs per-step targets (a many_to_many head): a many_to_one head has no loss per chunk")
         self.model = model
         self.task = task
         self.optimizer_factory = optimizer
@@ -98,6 +104,7 @@ class SequenceTask(pl.LightningModule):
         self.gradient_clip_val = gradient_clip_val
         self.gradient_clip_algorithm = gradient_clip_algorithm
         self.tbptt_steps = tbptt_steps
+        self.tbptt_variable = tbptt_variable
         # Truncated BPTT takes one optimizer step per chunk, so it steps the optimizer itself.
         self.automatic_optimization = tbptt_steps is None
         self.metadata = metadata or {}
@@ -149,13 +156,16 @@ class SequenceTask(pl.LightningModule):
         """
         optimizer = self.optimizers()
         state = self._carried.get("train") if batch.stateful else None
-        for chunk in split_into_chunks(batch, self.tbptt_steps):
+        sizes = chunk_sizes(batch.inputs.shape[1], self.tbptt_steps, self.tbptt_variable)
+        for chunk in split_into_chunks(batch, sizes):
             # Rows already finished in this chunk still run one (ignored) step: packing needs length >= 1.
             preds, state = self.model(chunk.inputs, chunk.lengths.clamp(min=1), state)
             loss = self.loss(preds, chunk)
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
-            optimizer.step()  # clipping runs in on_before_optimizer_step, after AMP unscaling
+            # A shorter chunk is a smaller sample of the gradient: scale its step (AWD-LSTM).
+            with scaled_lr(optimizer.optimizer, chunk.inputs.shape[1] / self.tbptt_steps):
+                optimizer.step()  # clipping runs in on_before_optimizer_step, after AMP unscaling
             state = detach_state(state)
             self._log_step("train", preds.detach(), chunk, loss.detach())
         if batch.stateful:
@@ -282,16 +292,46 @@ def detach_state(state: Any) -> Any:
     return state.detach()
 
 
-def split_into_chunks(batch: Batch, steps: int) -> list[Batch]:
-    """Consecutive time chunks of at most ``steps``; lengths count each row's real steps in the chunk."""
-    chunks = []
-    for start in range(0, batch.inputs.shape[1], steps):
-        lengths = (batch.lengths - start).clamp(0, steps)
+def chunk_sizes(total: int, steps: int, variable: bool = False) -> list[int]:
+    """Chunk lengths covering ``total`` steps: all ``steps``, or AWD-LSTM's variable lengths
+    (``steps`` with probability 0.95, else ``steps/2``, then jittered by N(0, 5), at least 5)."""
+    if not variable:
+        return [min(steps, total - start) for start in range(0, total, steps)]
+    sizes: list[int] = []
+    while (done := sum(sizes)) < total:
+        base = steps if torch.rand(()) < 0.95 else steps / 2
+        size = max(5, int(base + 5 * torch.randn(()).item()))
+        sizes.append(min(size, total - done))
+    return sizes
+
+
+def split_into_chunks(batch: Batch, sizes: list[int]) -> list[Batch]:
+    """Consecutive time chunks of the given sizes; lengths count each row's real steps in the chunk."""
+    chunks, start = [], 0
+    for size in sizes:
+        lengths = (batch.lengths - start).clamp(0, size)
         if int(lengths.max()) == 0:  # only padding left
             break
-        window = slice(start, start + steps)  # per-step targets only: (B, T) or (B, T, F)
+        window = slice(start, start + size)  # per-step targets only: (B, T) or (B, T, F)
         chunks.append(Batch(batch.inputs[:, window], lengths, batch.targets[:, window], batch.stateful))
+        start += size
     return chunks
+
+
+@contextmanager
+def scaled_lr(optimizer: torch.optim.Optimizer, factor: float) -> Iterator[None]:
+    """Multiply every group's learning rate by ``factor`` for one step."""
+    if factor == 1.0:
+        yield
+        return
+    saved = [group["lr"] for group in optimizer.param_groups]
+    for group in optimizer.param_groups:
+        group["lr"] = group["lr"] * factor
+    try:
+        yield
+    finally:
+        for group, lr in zip(optimizer.param_groups, saved):
+            group["lr"] = lr
 
 
 def _step_mask(lengths: Tensor, steps: int, device: torch.device) -> Tensor:

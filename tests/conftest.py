@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "configs"
@@ -27,7 +28,12 @@ def compose_train(tmp_path: Path) -> Callable[..., DictConfig]:
 
     def _compose(*overrides: str) -> DictConfig:
         with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-            return compose("train", overrides=[f"paths.output_dir={tmp_path}", *overrides])
+            cfg = compose("train", overrides=[f"paths.output_dir={tmp_path}", *overrides], return_hydra_config=True)
+        # As in an app: `${hydra:...}` interpolations resolve, and the job's config has no `hydra` key.
+        HydraConfig.instance().set_config(cfg)
+        with open_dict(cfg):
+            del cfg["hydra"]
+        return cfg
 
     return _compose
 

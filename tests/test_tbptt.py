@@ -220,3 +220,33 @@ def test_language_model_metrics_are_token_weighted() -> None:
     assert metrics["val/loss"] == pytest.approx(mean_ce, rel=1e-5)
     assert metrics["val/ppl"] == pytest.approx(math.exp(mean_ce), rel=1e-5)
     assert metrics["val/bpt"] == pytest.approx(mean_ce / math.log(2), rel=1e-5)
+
+
+def test_chunk_sizes_cover_the_sequence() -> None:
+    from seqtrain.task import chunk_sizes
+
+    assert chunk_sizes(12, 4) == [4, 4, 4]
+    assert chunk_sizes(10, 4) == [4, 4, 2]
+    torch.manual_seed(0)
+    variable = [chunk_sizes(1000, 50, variable=True) for _ in range(20)]
+    assert all(sum(sizes) == 1000 for sizes in variable)
+    inner = [s for sizes in variable for s in sizes[:-1]]  # the last one is cut to fit
+    assert min(inner) >= 5
+    assert any(s < 40 for s in inner) and any(s > 50 for s in inner)  # some half-length, some jittered up
+    assert 40 < sum(inner) / len(inner) < 50  # mostly ~50, sometimes ~25
+
+
+def test_each_chunk_steps_with_a_learning_rate_scaled_to_its_length() -> None:
+    seen: list[float] = []
+
+    class LrSGD(torch.optim.SGD):
+        def step(self, closure: Any = None) -> Any:
+            if closure is not None:
+                closure()
+            seen.append(self.param_groups[0]["lr"])
+            return super().step()
+
+    batch = Batch(torch.randn(B, 10, FEATURES), torch.full((B,), 10), torch.randn(B, 10, OUT))
+    task = regression_task(make_model(), optimizer=functools.partial(LrSGD, lr=0.4), tbptt_steps=4)
+    fit(task, [batch, batch])
+    assert seen == pytest.approx([0.4, 0.4, 0.2] * 2)  # chunks of 4, 4, 2 steps; the lr comes back after each
