@@ -26,6 +26,7 @@ def train(cfg: DictConfig) -> float:
 
     from seqtrain.checkpoint import load_checkpoint
     from seqtrain.checkpoint_io import AtomicCheckpointIO
+    from seqtrain.resume import ExactResume
     from seqtrain.task import DivergedError, SequenceTask
 
     # `import lightning` adds its own console handler; Hydra's already prints (and writes train.log).
@@ -59,7 +60,7 @@ def train(cfg: DictConfig) -> float:
         tbptt_variable=cfg.task.tbptt_variable,
         metadata={"config": config, "facts": facts.to_dict()},
     )
-    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()] + [ExactResume()]
     loggers = [instantiate(c) for c in cfg.logger.values()]
     trainer: pl.Trainer = instantiate(
         cfg.trainer,

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
 import lightning.pytorch as pl
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -110,7 +108,7 @@ class SequenceTask(pl.LightningModule):
         self.metadata = metadata or {}
         # Recurrent state carried across stateful batches, per stage; detached, reset each epoch.
         self._carried: dict[Stage, Any] = {}
-        self._pending_restore: dict[str, Any] | None = None  # from a checkpoint, applied at the next batch
+        self._pending_carried: dict[str, Any] | None = None  # from a checkpoint, for the epoch it was saved in
         metrics = build_metrics(task, num_outputs)
         # One collection per stage (ModuleDict cannot hold a key named "train").
         self.train_metrics = metrics.clone(prefix="train/")
@@ -202,8 +200,6 @@ class SequenceTask(pl.LightningModule):
             torch.nn.utils.clip_grad_value_(params, self.gradient_clip_val)
         self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
 
-    def on_train_epoch_start(self) -> None:
-        self._carried.pop("train", None)  # a resumed mid-epoch run gets it back at its first batch
 
     def on_validation_epoch_start(self) -> None:
         self._carried.pop("val", None)
@@ -249,40 +245,17 @@ class SequenceTask(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["seqtrain"] = self.metadata
-        # What a resumed run needs to continue exactly: the random streams and the carried state.
-        checkpoint["seqtrain_state"] = {"rng": capture_rng_state(), "carried": self._carried.get("train")}
+        # A stateful run resumed mid-epoch continues from the state it had carried.
+        checkpoint["seqtrain_carried"] = {"epoch": self.current_epoch, "state": self._carried.get("train")}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self._pending_restore = checkpoint.get("seqtrain_state")
+        self._pending_carried = checkpoint.get("seqtrain_carried")
 
-    def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
-        # Restored here, not at load time: re-creating the dataloaders on resume draws from the
-        # random streams, which the uninterrupted run did before it saved the checkpoint.
-        if (state := self._pending_restore) is not None:
-            restore_rng_state(state["rng"])
-            if state["carried"] is not None:
-                self._carried["train"] = state["carried"]
-            self._pending_restore = None
-
-
-def capture_rng_state() -> dict[str, Any]:
-    """Python, NumPy and torch (CPU and CUDA) random states, as tensors and plain data."""
-    np_state = np.random.get_state()
-    return {
-        "python": random.getstate(),
-        "numpy": (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]),
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def restore_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    name, keys, *rest = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    def on_train_epoch_start(self) -> None:
+        self._carried.pop("train", None)  # each epoch starts from a zero state ...
+        pending, self._pending_carried = self._pending_carried, None
+        if pending is not None and pending["epoch"] == self.current_epoch and pending["state"] is not None:
+            self._carried["train"] = pending["state"]  # ... unless it resumes one mid-way
 
 
 def detach_state(state: Any) -> Any:
