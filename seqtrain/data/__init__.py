@@ -1,22 +1,42 @@
-"""Datamodules that serve padded `Batch`es: shipped real data, synthetic memory tasks, and their parts."""
+"""Datamodules that serve padded `Batch`es: shipped real data, your own files, synthetic memory tasks, and their parts.
+
+Importing this package does not import `datasets` (slow to import); loading users' files does.
+"""
 
 from seqtrain.data.collate import collate
 from seqtrain.data.datamodule import SequenceDataModule
 from seqtrain.data.facts import DataFacts
+from seqtrain.data.forecast import ForecastDataModule
 from seqtrain.data.sampler import BucketBatchSampler
 from seqtrain.data.shakespeare import ShakespeareDataModule
+from seqtrain.data.sources import DataError
+from seqtrain.data.sunspots import SunspotsDataModule
 from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
-from seqtrain.data.vocab import CharVocab
+from seqtrain.data.table import TableDataModule
+from seqtrain.data.text import TextDataModule
+from seqtrain.data.tokenizer import SubwordTokenizer, fit_tokenizer, tokenizer_from_dict
+from seqtrain.data.truecase import TruecaseDataModule
+from seqtrain.data.vocab import CharVocab, WordVocab
 from seqtrain.data.vowels import VowelsDataModule
 
 __all__ = [
     "AddingDataModule",
     "BucketBatchSampler",
     "CharVocab",
+    "DataError",
     "DataFacts",
+    "ForecastDataModule",
     "ParityDataModule",
     "SequenceDataModule",
     "ShakespeareDataModule",
+    "SubwordTokenizer",
+    "SunspotsDataModule",
+    "TableDataModule",
+    "TextDataModule",
+    "TruecaseDataModule",
     "VowelsDataModule",
+    "WordVocab",
     "collate",
+    "fit_tokenizer",
+    "tokenizer_from_dict",
 ]

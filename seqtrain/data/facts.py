@@ -20,6 +20,9 @@ class DataFacts:
     vocab_size / padding_idx: token inputs (exactly one of vocab_size / num_features is set).
     num_features: real-valued inputs of shape (B, T, F).
     class_names: label of each class id, when the data has names for them.
+    target_scale / target_shift: regression targets were scaled for training; one entry per
+        output, `original = target * target_scale + target_shift`. Reported metrics undo it,
+        so they are in the data's own units. None: targets are in their own units already.
     """
 
     task: TaskKind
@@ -29,10 +32,22 @@ class DataFacts:
     num_features: int | None = None
     padding_idx: int | None = None
     class_names: tuple[str, ...] | None = None
+    target_scale: tuple[float, ...] | None = None
+    target_shift: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if (self.vocab_size is None) == (self.num_features is None):
             raise ValueError("DataFacts needs exactly one of vocab_size (tokens) or num_features (reals)")
+        if (self.target_scale is None) != (self.target_shift is None):
+            raise ValueError("DataFacts needs both target_scale and target_shift, or neither")
+        if self.target_scale is not None:
+            if self.task != "regression":
+                raise ValueError(f"target_scale applies to regression only, got task={self.task!r}")
+            if not len(self.target_scale) == len(self.target_shift) == self.num_outputs:
+                raise ValueError(
+                    f"target_scale and target_shift need one entry per output ({self.num_outputs}), "
+                    f"got {len(self.target_scale)} and {len(self.target_shift)}"
+                )
 
     def model_kwargs(self) -> dict[str, Any]:
         """The keyword arguments ``SequenceModel`` takes from the data."""
@@ -46,12 +61,17 @@ class DataFacts:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["class_names"] = list(self.class_names) if self.class_names is not None else None
+        for name in TUPLE_FIELDS:
+            d[name] = list(d[name]) if d[name] is not None else None
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataFacts:
         d = dict(d)
-        if d.get("class_names") is not None:
-            d["class_names"] = tuple(d["class_names"])
+        for name in TUPLE_FIELDS:
+            if d.get(name) is not None:
+                d[name] = tuple(d[name])
         return cls(**d)
+
+
+TUPLE_FIELDS = ("class_names", "target_scale", "target_shift")  # lists in JSON, tuples here (hashable, comparable)

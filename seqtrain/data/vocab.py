@@ -1,7 +1,9 @@
-"""A character-level vocabulary: one id per character seen in the text it was fitted on."""
+"""Vocabularies fitted on training text: characters (`CharVocab`) and whitespace-separated words (`WordVocab`)."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,6 +14,7 @@ SPECIALS = ("<pad>", "<unk>")  # multi-character, so they never collide with a r
 class CharVocab:
     """Characters to ids and back; `<pad>` = 0 and `<unk>` = 1, real characters from 2 in sorted order."""
 
+    kind = "char"
     pad_id = PAD
     unk_id = UNK
 
@@ -35,6 +38,9 @@ class CharVocab:
         stoi = self.stoi
         return [stoi.get(c, UNK) for c in text]
 
+    def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
+        return [self.encode(text) for text in texts]
+
     def decode(self, ids: Iterable[int]) -> str:
         """The text of `ids`: `<pad>` is dropped, `<unk>` shows as U+FFFD (the replacement character)."""
         itos = self.itos
@@ -55,3 +61,90 @@ class CharVocab:
 
     def __repr__(self) -> str:
         return f"CharVocab({len(self)} ids: {len(SPECIALS)} specials + {len(self.chars)} chars)"
+
+
+WORD = re.compile(r"\n|[^\s]+")  # a line break, or a run of non-space characters
+
+
+class WordVocab:
+    """Words to ids and back; `<pad>` = 0 and `<unk>` = 1, words from 2, most frequent first.
+
+    A text is split into runs of non-space characters (punctuation stays attached: "end." is one
+    word) and line breaks, which are tokens of their own so that decoded text keeps its lines.
+    `decode(encode(text)) == text` for text whose words are separated by single spaces, with no
+    space at the start or end of a line and no tabs; other whitespace comes back as one space.
+    """
+
+    kind = "word"
+    pad_id = PAD
+    unk_id = UNK
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words: list[str] = list(words)
+        if any(not w or w in SPECIALS for w in self.words) or len(set(self.words)) != len(self.words):
+            raise ValueError("WordVocab needs distinct, non-empty words other than <pad> / <unk>")
+        self.itos: list[str] = [*SPECIALS, *self.words]
+        self.stoi: dict[str, int] = {w: i for i, w in enumerate(self.itos) if i >= len(SPECIALS)}
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        """The words and line breaks of `text`, in order."""
+        return WORD.findall(text)
+
+    @classmethod
+    def fit(cls, sequences: Iterable[str | list[str]], min_frequency: int = 1, max_size: int | None = None) -> WordVocab:
+        """The words seen at least `min_frequency` times, at most `max_size` ids in all (specials included).
+
+        `sequences` are texts (split with `split`) or lists of words already split. Ties in
+        frequency are ordered alphabetically, so the same data always gives the same ids.
+        """
+        if min_frequency < 1:
+            raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
+        if max_size is not None and max_size <= len(SPECIALS):
+            raise ValueError(f"max_size must be > {len(SPECIALS)} (the specials), got {max_size}")
+        counts: Counter[str] = Counter()
+        for sequence in sequences:
+            counts.update(cls.split(sequence) if isinstance(sequence, str) else sequence)
+        for special in SPECIALS:  # a literal "<unk>" in the data (as in WikiText) is the unknown word
+            counts.pop(special, None)
+        kept = sorted((w for w, n in counts.items() if n >= min_frequency), key=lambda w: (-counts[w], w))
+        return cls(kept if max_size is None else kept[: max_size - len(SPECIALS)])
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, text: str | list[str]) -> list[int]:
+        """Ids of the words of `text` (or of a list of words); unseen words become `<unk>`."""
+        stoi = self.stoi
+        return [stoi.get(w, UNK) for w in (self.split(text) if isinstance(text, str) else text)]
+
+    def encode_batch(self, texts: Iterable[str | list[str]]) -> list[list[int]]:
+        return [self.encode(text) for text in texts]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Words joined by single spaces, line breaks as they were; `<pad>` is dropped, `<unk>` shows as `<unk>`."""
+        itos = self.itos
+        parts: list[str] = []
+        for i in map(int, ids):
+            if i == PAD:
+                continue
+            word = itos[i]
+            if parts and word != "\n" and parts[-1] != "\n":
+                parts.append(" ")
+            parts.append(word)
+        return "".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "word", "specials": list(SPECIALS), "words": list(self.words)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WordVocab:
+        if d.get("kind") != "word" or list(d.get("specials", [])) != list(SPECIALS):
+            raise ValueError(f"not a WordVocab dict: kind={d.get('kind')!r}, specials={d.get('specials')!r}")
+        return cls(d["words"])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WordVocab) and self.words == other.words
+
+    def __repr__(self) -> str:
+        return f"WordVocab({len(self)} ids: {len(SPECIALS)} specials + {len(self.words)} words)"

@@ -1,0 +1,221 @@
+"""Forecasting a numeric time series from your own file: windows of past values predict what comes next."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from seqtrain.data.datamodule import SequenceDataModule, Splits, check_fraction
+from seqtrain.data.facts import DataFacts
+from seqtrain.data.parsing import parse_number
+from seqtrain.data.sources import (
+    DataError,
+    FileFormat,
+    Piece,
+    arrow_column,
+    check_columns,
+    load_pieces,
+)
+
+log = logging.getLogger(__name__)
+
+ForecastMode = Literal["many_to_one", "many_to_many"]
+Scaling = Literal["standard", "minmax", "none"]
+
+
+class SeriesWindows(Dataset[tuple[Tensor, Tensor]]):
+    """Windows of a (scaled) series.
+
+    many_to_one: window t is inputs[t - W : t] (W, C) -> targets[t : t + H] flattened (H * K,).
+    many_to_many: window t is inputs[t : t + W] (W, C) -> targets[t + 1 : t + W + 1] (W, K).
+    """
+
+    def __init__(self, inputs: Tensor, targets: Tensor, starts: list[int], window: int, horizon: int, mode: ForecastMode):
+        self.inputs = inputs  # (N, C)
+        self.targets = targets  # (N, K)
+        self.starts = starts
+        self.window = window
+        self.horizon = horizon
+        self.mode = mode
+        self.lengths = [window] * len(starts)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        t, w = self.starts[i], self.window
+        if self.mode == "many_to_many":
+            return self.inputs[t : t + w], self.targets[t + 1 : t + w + 1]  # (W, C), (W, K)
+        return self.inputs[t - w : t], self.targets[t : t + self.horizon].reshape(-1)  # (W, C), (H * K,)
+
+
+class ForecastDataModule(SequenceDataModule):
+    """Windows over one numeric series (one or more columns), split in time: train, then val, then test.
+
+    The last `test_fraction` of the time steps are test targets and the `val_fraction` before them
+    val targets; a window's inputs may reach back into earlier splits (the past is known when
+    forecasting), its targets never cross a boundary. Scaling is fitted on the training steps
+    only; the facts carry it, so reported metrics are in the series' own units.
+
+    Args:
+        train_files: the series: a CSV / JSON Lines / Parquet file (several are joined in order).
+        hub / hub_config: a HuggingFace hub dataset (its train split) instead of files.
+        columns: input columns; None: every numeric column.
+        target_columns: columns to predict; None: the input columns.
+        window: input steps per example.
+        horizon: many_to_one predicts the next `horizon` steps of every target column.
+        stride: steps between the starts of consecutive windows.
+        mode: many_to_one (window -> the next value(s)) | many_to_many (window -> the window
+            shifted by one step; a prediction at every step).
+        scale: standard (zero mean, unit variance) | minmax (to [0, 1]) | none; per column.
+    """
+
+    def __init__(
+        self,
+        train_files: str | list[str] | None = None,
+        hub: str | None = None,
+        hub_config: str | None = None,
+        file_format: FileFormat = "auto",
+        columns: list[str] | None = None,
+        target_columns: list[str] | None = None,
+        window: int = 24,
+        horizon: int = 1,
+        stride: int = 1,
+        mode: ForecastMode = "many_to_one",
+        scale: Scaling = "standard",
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        cache_dir: str | None = None,
+        batch_size: int = 64,
+        **base: Any,
+    ) -> None:
+        super().__init__(batch_size=batch_size, **base)
+        for name, value in {"window": window, "horizon": horizon, "stride": stride}.items():
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if mode not in ("many_to_one", "many_to_many"):
+            raise ValueError(f"mode must be 'many_to_one' or 'many_to_many', got {mode!r}")
+        if mode == "many_to_many" and horizon != 1:
+            raise ValueError(f"mode='many_to_many' predicts one step ahead at every step; horizon must be 1, got {horizon}")
+        if scale not in ("standard", "minmax", "none"):
+            raise ValueError(f"scale must be one of ['standard', 'minmax', 'none'], got {scale!r}")
+        if (columns is not None and not columns) or (target_columns is not None and not target_columns):
+            raise ValueError("columns / target_columns must name at least one column, or be None")
+        check_fraction("val_fraction", val_fraction)
+        check_fraction("test_fraction", test_fraction)
+        if val_fraction + test_fraction >= 1.0:
+            raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
+        self.train_files, self.hub, self.hub_config, self.file_format = train_files, hub, hub_config, file_format
+        self.columns = list(columns) if columns is not None else None
+        self.target_columns = list(target_columns) if target_columns is not None else None
+        self.window, self.horizon, self.stride, self.mode = window, horizon, stride, mode
+        self.scale = scale
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.cache_dir = cache_dir
+
+    def load_series(self) -> tuple[np.ndarray, list[str]]:
+        """The whole series, (N, columns) float64, and the column names (inputs first, then other targets)."""
+        pieces = load_pieces(self.train_files, None, None, self.hub, self.hub_config, self.file_format, self.cache_dir)["train"]
+        names = self.columns if self.columns is not None else _numeric_columns(pieces[0])
+        names = names + [c for c in self.target_columns or [] if c not in names]
+        parts = []
+        for piece in pieces:
+            for c in names:
+                check_columns(piece, {"target_columns" if self.columns is not None and c not in self.columns else "columns": c})
+            parts.append(np.stack([_read_numbers(piece, c) for c in names], axis=1))
+        return np.concatenate(parts), names
+
+    def build(self, saved: dict[str, Any] | None) -> Splits:
+        series, names = self.load_series()  # (N, columns)
+        inputs_at = list(range(len(self.columns))) if self.columns is not None else list(range(len(names)))
+        targets_at = [names.index(c) for c in self.target_columns] if self.target_columns is not None else inputs_at
+        n = len(series)
+        train_end = int(n * (1 - self.val_fraction - self.test_fraction))
+        val_end = int(n * (1 - self.test_fraction))
+        if saved is None:
+            shift, scale = _fit_scaling(series[:train_end], self.scale)
+            state = {"columns": names, "shift": shift, "scale": scale}
+        else:
+            if saved["columns"] != names:
+                raise DataError(f"the series has columns {names}, the loaded state was fitted on {saved['columns']}")
+            state = dict(saved)
+        scaled = torch.from_numpy((series - np.array(state["shift"])) / np.array(state["scale"])).float()  # (N, columns)
+        inputs, targets = scaled[:, inputs_at], scaled[:, targets_at]  # (N, C), (N, K)
+        bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, n)}
+        examples = {}
+        for split, (start, end) in bounds.items():
+            starts = self._window_starts(start, end)
+            if not starts:
+                raise DataError(
+                    f"the {split} split (steps {start}..{end - 1} of {n}) is too short for one window "
+                    f"(data.window={self.window}, data.horizon={self.horizon}); give a longer series, "
+                    "raise its fraction, or lower data.window"
+                )
+            examples[split] = SeriesWindows(inputs, targets, starts, self.window, self.horizon, self.mode)
+        log.info(
+            "data: %d steps; windows per split: %s",
+            n,
+            ", ".join(f"{name} {len(split)}" for name, split in examples.items()),
+        )
+        per_output = [(state["shift"][k], state["scale"][k]) for k in targets_at] * (
+            self.horizon if self.mode == "many_to_one" else 1
+        )
+        facts = DataFacts(
+            task="regression",
+            per_step=self.mode == "many_to_many",
+            num_outputs=len(per_output),
+            num_features=len(inputs_at),
+            target_scale=tuple(scale for _, scale in per_output) if self.scale != "none" else None,
+            target_shift=tuple(shift for shift, _ in per_output) if self.scale != "none" else None,
+        )
+        return Splits(examples["train"], examples["val"], examples["test"], facts, state)
+
+    def _window_starts(self, start: int, end: int) -> list[int]:
+        """The windows whose targets all lie in steps [start, end)."""
+        if self.mode == "many_to_many":  # targets t+1 .. t+W
+            first, last = max(start - 1, 0), end - self.window - 1
+        else:  # inputs t-W .. t-1, targets t .. t+H-1
+            first, last = max(start, self.window), end - self.horizon
+        return list(range(first, last + 1, self.stride))
+
+
+def _fit_scaling(train: np.ndarray, scale: Scaling) -> tuple[list[float], list[float]]:
+    """Per-column (shift, scale) with `scaled = (x - shift) / scale`; a constant column keeps scale 1."""
+    if scale == "none":
+        return [0.0] * train.shape[1], [1.0] * train.shape[1]
+    if scale == "standard":
+        shift, spread = train.mean(0), train.std(0)
+    else:
+        shift, spread = train.min(0), train.max(0) - train.min(0)
+    spread = np.where(spread > 0, spread, 1.0)
+    return shift.tolist(), spread.tolist()
+
+
+def _numeric_columns(piece: Piece) -> list[str]:
+    import pyarrow as pa
+
+    table_schema = piece.dataset.with_format("arrow")[:0].schema
+    numeric = [f.name for f in table_schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+    if not numeric:
+        raise DataError(f"{piece.name}: no numeric column (columns: {', '.join(table_schema.names)}); set data.columns")
+    return numeric
+
+
+def _read_numbers(piece: Piece, column: str) -> np.ndarray:
+    """One column as float64; a missing or non-numeric value is an error naming its row."""
+    import pyarrow as pa
+
+    values = arrow_column(piece.dataset, column)
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        array = values.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls -> nan
+        bad = np.flatnonzero(~np.isfinite(array))
+        if len(bad):
+            raw = values[int(bad[0])].as_py()
+            parse_number(raw, piece.where(int(bad[0])), column)  # raises, naming the place
+        return array
+    return np.array([parse_number(v, piece.where(i), column) for i, v in enumerate(values.to_pylist())])

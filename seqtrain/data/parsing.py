@@ -1,0 +1,190 @@
+"""Reading one cell of a table as a sequence or a target, with errors that name the place.
+
+Files store sequences in several ways; each parser takes what the loader gives (a Python value
+from Arrow: str, number, list, None) and returns a canonical form, or raises `DataError` naming
+the place (`train.csv, row 3`), the column, and what is wrong:
+
+- numbers (one value per step): a list, a JSON list string `"[1, 2.5]"`, or numbers separated by
+  spaces, commas or semicolons `"1 2.5 3"`;
+- vectors (a feature vector per step): a list of lists, a JSON string `"[[1, 2], [3, 4]]"`, or
+  steps separated by `;` with values separated by spaces or commas `"1 2; 3 4"`;
+- tokens / per-step labels: a list, a JSON list string, or items separated by whitespace.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import TYPE_CHECKING, Any, Literal
+
+from seqtrain.data.sources import DataError
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+SequenceKind = Literal["text", "tokens", "numbers", "vectors"]
+SEQUENCE_KINDS: tuple[str, ...] = ("text", "tokens", "numbers", "vectors")
+NUMBER_SEPARATORS = re.compile(r"[\s,;]+")
+VALUE_SEPARATORS = re.compile(r"[\s,]+")
+
+
+def _problem(where: str, column: str, message: str) -> DataError:
+    return DataError(f"{where}, column {column!r}: {message}")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _json_list(value: str, where: str, column: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as e:
+        raise _problem(where, column, f"{_show(value)} looks like a JSON list but does not parse: {e}") from None
+
+
+def parse_number(value: Any, where: str, column: str, step: int | None = None) -> float:
+    """A finite real number from a number or a numeric string."""
+    at = "" if step is None else f" (step {step + 1})"
+    if value is None:
+        raise _problem(where, column, f"an empty or missing value{at}")
+    if isinstance(value, bool):
+        raise _problem(where, column, f"{value!r} is not a number{at}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _problem(where, column, f"{_show(value)} is not a number{at}") from None
+    if not math.isfinite(number):
+        raise _problem(where, column, f"{_show(value)} is not a finite number{at}")
+    return number
+
+
+def parse_numbers(value: Any, where: str, column: str) -> list[float]:
+    """One real number per step; an empty sequence is an error."""
+    if isinstance(value, str):
+        text = value.strip()
+        items: Any = _json_list(text, where, column) if text.startswith("[") else [v for v in NUMBER_SEPARATORS.split(text) if v]
+    else:
+        items = value
+    if items is None or (isinstance(items, list) and not items):
+        raise _problem(where, column, "an empty sequence (zero steps)")
+    if not isinstance(items, list):
+        raise _problem(where, column, f"{_show(value)} is not a sequence of numbers")
+    return [parse_number(v, where, column, step) for step, v in enumerate(items)]
+
+
+def parse_vectors(value: Any, where: str, column: str) -> list[list[float]]:
+    """A feature vector per step, all of one length within the row; an empty sequence is an error."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            steps: Any = _json_list(text, where, column)
+        else:
+            steps = [[v for v in VALUE_SEPARATORS.split(s.strip()) if v] for s in text.split(";") if s.strip()]
+    else:
+        steps = value
+    if steps is None or (isinstance(steps, list) and not steps):
+        raise _problem(where, column, "an empty sequence (zero steps)")
+    if not isinstance(steps, list) or not all(isinstance(s, list) for s in steps):
+        raise _problem(where, column, f"{_show(value)} is not a sequence of feature vectors (a list of lists)")
+    vectors = [[parse_number(v, where, column, step) for v in s] for step, s in enumerate(steps)]
+    width = len(vectors[0])
+    for step, vector in enumerate(vectors):
+        if len(vector) != width or not vector:
+            raise _problem(
+                where, column, f"ragged feature vectors: step {step + 1} has {len(vector)} values, step 1 has {width}"
+            )
+    return vectors
+
+
+def parse_items(value: Any, where: str, column: str, what: str) -> list[str]:
+    """Tokens or per-step labels: a list, a JSON list string, or whitespace-separated items."""
+    if isinstance(value, str):
+        text = value.strip()
+        items: Any = _json_list(text, where, column) if text.startswith("[") else text.split()
+    else:
+        items = value
+    if items is None or (isinstance(items, list) and not items):
+        raise _problem(where, column, f"an empty sequence of {what} (zero steps)")
+    if not isinstance(items, list):
+        raise _problem(where, column, f"{_show(value)} is not a sequence of {what}")
+    for step, item in enumerate(items):
+        if item is None or isinstance(item, (list, dict)) or item == "":
+            raise _problem(where, column, f"step {step + 1}: {_show(item)} is not a single {what[:-1]}")
+    return [str(item) for item in items]
+
+
+def parse_text(value: Any, where: str, column: str) -> str:
+    if value is None or value == "":
+        raise _problem(where, column, "an empty sequence (empty text)")
+    if not isinstance(value, str):
+        raise _problem(where, column, f"{_show(value)} is not text (set data.sequence_kind for numeric sequences)")
+    return value
+
+
+def parse_label(value: Any, where: str, column: str) -> str:
+    """A class label, as text: `1`, `1.0` and `"1"` in different files are one label only if written alike."""
+    if value is None or value == "":
+        raise _problem(where, column, "an empty label")
+    if isinstance(value, (list, dict)):
+        raise _problem(where, column, f"{_show(value)} is not a single class label (per-step labels need task=tagging)")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # CSV columns with a missing value elsewhere turn ints into floats
+    return str(value)
+
+
+def parse_real_target(value: Any, where: str, column: str) -> list[float]:
+    """A per-sequence regression target: one number or a list of them (several outputs)."""
+    if isinstance(value, list) or (isinstance(value, str) and value.strip().startswith("[")):
+        return parse_numbers(value, where, column)
+    return [parse_number(value, where, column)]
+
+
+def parse_real_steps(value: Any, where: str, column: str) -> list[list[float]]:
+    """Per-step regression targets: a number per step, or a vector per step (several outputs)."""
+    nested = isinstance(value, list) and value and isinstance(value[0], list)
+    if isinstance(value, str):
+        text = value.strip()
+        nested = text.startswith("[[") or (not text.startswith("[") and ";" in text)
+    if nested:
+        return parse_vectors(value, where, column)
+    return [[v] for v in parse_numbers(value, where, column)]
+
+
+def detect_sequence_kind(dataset: Dataset, column: str, where: str) -> SequenceKind:
+    """What a column holds, from its Arrow type and, for strings, its first rows."""
+    depth, leaf = _list_type(dataset.features[column])
+    if depth >= 3:
+        raise DataError(f"{where}: column {column!r} nests lists {depth} deep; sequences are lists of numbers or of vectors")
+    if depth == 2:
+        return "vectors"
+    if depth == 1:
+        return "tokens" if leaf in ("string", "large_string") else "numbers"
+    if leaf not in ("string", "large_string"):
+        raise DataError(
+            f"{where}: column {column!r} holds one {leaf} per row, not a sequence; "
+            "store a list (JSON Lines, Parquet) or numbers separated by spaces in a string (CSV)"
+        )
+    sample = [v for v in dataset[:100][column] if v]
+    if sample and all(_is_numeric_text(v) for v in sample):
+        return "vectors" if any(";" in v or v.lstrip().startswith("[[") for v in sample) else "numbers"
+    return "text"
+
+
+def _is_numeric_text(text: str) -> bool:
+    items = [v for v in NUMBER_SEPARATORS.split(text.strip().strip("[]").replace("[", " ").replace("]", " ")) if v]
+    try:
+        return bool(items) and all(math.isfinite(float(v)) for v in items)
+    except ValueError:
+        return False
+
+
+def _list_type(feature: Any) -> tuple[int, str]:
+    """(list depth, leaf dtype) of a datasets feature: Value -> 0, List(Value) -> 1, List(List(Value)) -> 2."""
+    depth = 0
+    while hasattr(feature, "feature"):  # List, LargeList, Sequence
+        feature = feature.feature
+        depth += 1
+    return depth, getattr(feature, "dtype", type(feature).__name__)

@@ -1,0 +1,306 @@
+"""Users' own data through `datasets.load_dataset`: local CSV / JSON Lines / Parquet / text files or a hub name.
+
+Every file is loaded on its own (datasets caches it as Arrow), so each row keeps its origin:
+errors name the file and the row or line. Transforms run as `Dataset.map(batched=True)` with a
+fingerprint made of the input's fingerprint and the settings (`cached_map`), so a second run on
+the same files with the same settings loads the cached result instead of encoding again.
+
+`datasets` is imported only inside the functions that load (it takes ~1.7 s to import).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from datasets import Dataset, Features
+
+log = logging.getLogger(__name__)
+
+FileFormat = Literal["auto", "csv", "json", "parquet", "text"]
+SPLITS = ("train", "val", "test")
+# Names hub datasets give their splits, in the order they are looked for.
+HUB_SPLITS = {"train": ("train",), "val": ("validation", "valid", "val", "dev"), "test": ("test",)}
+# The builder for each file extension, and how its rows are counted in messages.
+EXTENSIONS = {
+    ".csv": ("csv", {}),
+    ".tsv": ("csv", {"sep": "\t"}),
+    ".json": ("json", {}),
+    ".jsonl": ("json", {}),
+    ".ndjson": ("json", {}),
+    ".parquet": ("parquet", {}),
+    ".txt": ("text", {}),
+}
+ROW_UNITS = {"csv": "row", "json": "line", "parquet": "row", "text": "line", "hub": "index"}
+# Bump when what a cached transform writes changes, so old cache files are not reused.
+TRANSFORM_VERSION = 1
+
+
+class DataError(ValueError):
+    """Data that cannot be used as configured; the message names the file, the row or line, and the column."""
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One loaded file (or one split of a hub dataset) and how to name its rows in messages.
+
+    unit: "row" (CSV, Parquet: data rows counted from 1, the header not counted), "line" (JSON
+    Lines, text: lines counted from 1), "index" (hub datasets: the row index, from 0).
+    """
+
+    dataset: Dataset
+    name: str
+    unit: Literal["row", "line", "index"]
+
+    def where(self, i: int) -> str:
+        return place(self.name, self.unit, i)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where each row of a split came from: pieces concatenated in order, then maybe a selection of rows."""
+
+    pieces: tuple[tuple[str, str, int], ...]  # (name, unit, index of its first row in the concatenation)
+    rows: np.ndarray | None = None  # (N,) row i of the split is row rows[i] of the concatenation
+
+    @classmethod
+    def of(cls, pieces: Sequence[Piece]) -> Origin:
+        starts = np.cumsum([0, *(len(p.dataset) for p in pieces)])[:-1]
+        return cls(tuple((p.name, p.unit, int(s)) for p, s in zip(pieces, starts)))
+
+    def where(self, i: int) -> str:
+        """`train.csv, row 3`: the place of the split's row `i`."""
+        j = int(self.rows[i]) if self.rows is not None else i
+        name, unit, start = self.pieces[bisect_right([s for _, _, s in self.pieces], j) - 1]
+        return place(name, unit, j - start)
+
+    def select(self, indices: np.ndarray) -> Origin:
+        return Origin(self.pieces, indices if self.rows is None else self.rows[indices])
+
+    def names(self) -> str:
+        names = [name for name, _, _ in self.pieces]
+        return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def place(name: str, unit: str, i: int) -> str:
+    """`train.csv, row 3` for the file's row `i` (from 0): rows and lines count from 1, hub indices from 0."""
+    return f"{name}, {unit} {i if unit == 'index' else i + 1}"
+
+
+def resolve_files(key: str, files: str | Sequence[str]) -> list[str]:
+    """Absolute paths of `files` (paths or glob patterns, each must match); URLs pass through."""
+    paths: list[str] = []
+    for entry in [files] if isinstance(files, str) else list(files):
+        if "://" in entry:
+            paths.append(entry)
+            continue
+        if glob.has_magic(entry):
+            matches = sorted(glob.glob(str(Path(entry).expanduser())))
+            if not matches:
+                raise DataError(f"data.{key}: no file matches {entry!r} (working directory: {Path.cwd()})")
+            paths += [str(Path(m).resolve()) for m in matches]
+            continue
+        path = Path(entry).expanduser()
+        if not path.is_file():
+            raise DataError(f"data.{key}: no such file {entry!r} (working directory: {Path.cwd()})")
+        paths.append(str(path.resolve()))
+    if not paths:
+        raise DataError(f"data.{key}: an empty list of files")
+    return paths
+
+
+def builder_for(key: str, paths: Sequence[str], file_format: FileFormat) -> tuple[str, dict[str, Any]]:
+    """The `load_dataset` builder and its options for `paths`, from `file_format` or the extensions."""
+    if file_format != "auto":
+        return file_format, {}
+    found = {}
+    for path in paths:
+        suffix = Path(path).suffix.lower()
+        if suffix not in EXTENSIONS:
+            raise DataError(
+                f"data.{key}: cannot tell the format of {path!r} from its extension "
+                f"(known: {', '.join(EXTENSIONS)}); set data.file_format to csv, json, parquet or text"
+            )
+        found[suffix] = EXTENSIONS[suffix]
+    if len({builder for builder, _ in found.values()}) > 1:
+        raise DataError(f"data.{key}: files of different formats ({', '.join(sorted(found))}); use one format")
+    return next(iter(found.values()))
+
+
+def load_pieces(
+    train_files: str | Sequence[str] | None,
+    val_files: str | Sequence[str] | None,
+    test_files: str | Sequence[str] | None,
+    hub: str | None,
+    hub_config: str | None,
+    file_format: FileFormat,
+    cache_dir: str | None,
+    text_options: dict[str, Any] | None = None,
+) -> dict[str, list[Piece]]:
+    """The pieces of each split; val / test are empty lists where they are to be carved from train.
+
+    text_options: options of the `text` builder (e.g. `keep_linebreaks`), when it is used.
+    """
+    if (train_files is None) == (hub is None):
+        raise DataError(
+            "give your data as data.train_files (a file, a glob or a list; val_files / test_files optional) "
+            "or as data.hub (a HuggingFace hub dataset name or a local dataset folder), not both"
+        )
+    if hub is not None:
+        if val_files is not None or test_files is not None:
+            raise DataError("data.val_files / data.test_files go with data.train_files, not with data.hub")
+        return _load_hub(hub, hub_config, cache_dir)
+    given = {"train": train_files, "val": val_files, "test": test_files}
+    pieces: dict[str, list[Piece]] = {name: [] for name in SPLITS}
+    for split, files in given.items():
+        if files is None:
+            continue
+        key = f"{split}_files"
+        paths = resolve_files(key, files)
+        builder, options = builder_for(key, paths, file_format)
+        if builder == "text":
+            options = {**options, **(text_options or {})}
+        for path in paths:
+            pieces[split].append(Piece(_load_file(path, builder, options, cache_dir), path, ROW_UNITS[builder]))
+    return pieces
+
+
+def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str | None) -> Dataset:
+    from datasets import load_dataset
+
+    try:
+        dataset = load_dataset(builder, data_files=[path], split="train", cache_dir=cache_dir, **options)
+    except Exception as e:
+        raise DataError(f"{path}: cannot be read as {builder}: {type(e).__name__}: {e}") from e
+    if len(dataset) == 0:
+        raise DataError(f"{path}: no rows")
+    return dataset
+
+
+def _load_hub(hub: str, hub_config: str | None, cache_dir: str | None) -> dict[str, list[Piece]]:
+    from datasets import DatasetDict, load_dataset
+
+    try:
+        loaded = load_dataset(hub, hub_config, cache_dir=cache_dir)
+    except Exception as e:
+        raise DataError(f"data.hub={hub!r} (data.hub_config={hub_config!r}) cannot be loaded: {type(e).__name__}: {e}") from e
+    if not isinstance(loaded, DatasetDict):
+        raise DataError(f"data.hub={hub!r}: expected a dataset with named splits, got {type(loaded).__name__}")
+    pieces: dict[str, list[Piece]] = {name: [] for name in SPLITS}
+    for split, candidates in HUB_SPLITS.items():
+        found = next((c for c in candidates if c in loaded), None)
+        if found is not None:
+            pieces[split] = [Piece(loaded[found], f"{hub} [{found}]", "index")]
+    if not pieces["train"]:
+        raise DataError(f"data.hub={hub!r} has no 'train' split (it has: {', '.join(loaded)})")
+    return pieces
+
+
+def check_columns(piece: Piece, columns: dict[str, str]) -> None:
+    """Every `{config key: column}` is a column of `piece`; the error names the file, key and columns."""
+    for key, column in columns.items():
+        if column not in piece.dataset.column_names:
+            raise DataError(
+                f"{piece.name}: no column {column!r} (data.{key}); its columns are: {', '.join(piece.dataset.column_names)}"
+            )
+
+
+def concatenate(pieces: Sequence[Piece]) -> tuple[Dataset, Origin]:
+    from datasets import concatenate_datasets
+
+    dataset = pieces[0].dataset if len(pieces) == 1 else concatenate_datasets([p.dataset for p in pieces])
+    return dataset, Origin.of(pieces)
+
+
+def carve(
+    dataset: Dataset, origin: Origin, fractions: dict[str, float], *, shuffle: bool, seed: int
+) -> dict[str, tuple[Dataset, Origin]]:
+    """Cut `dataset` into "train" and the splits in `fractions` (e.g. {"val": 0.1, "test": 0.1}).
+
+    shuffle: draw the rows at random (seeded), for sets of independent sequences; otherwise take
+    contiguous blocks at the end, in the order of `fractions` (val before test), for text and
+    series where neighbouring rows belong together.
+    """
+    n = len(dataset)
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    counts = {name: int(n * fraction) for name, fraction in fractions.items()}
+    start = n - sum(counts.values())
+    blocks = {"train": order[:start]}
+    for name, count in counts.items():
+        blocks[name] = order[start : start + count]
+        start += count
+    out = {}
+    for name, rows in blocks.items():
+        if len(rows) == 0:
+            raise DataError(
+                f"the {name} split is empty: {n} rows from {origin.names()} leave none for it "
+                f"(data.val_fraction / data.test_fraction); give more data, raise the fraction, or give data.{name}_files"
+            )
+        rows = np.sort(rows)  # keep the file order inside each split (cheaper reads, readable errors)
+        out[name] = (dataset.select(rows), origin.select(rows))
+    return out
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable hash of plain data (JSON-able), for naming cached transforms."""
+    text = json.dumps([TRANSFORM_VERSION, *parts], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cached_map(
+    dataset: Dataset,
+    function: Callable[..., dict[str, list]],
+    *,
+    settings: dict[str, Any],
+    features: Features,
+    desc: str,
+    fn_kwargs: dict[str, Any] | None = None,
+) -> Dataset:
+    """`dataset.map(function, batched=True, with_indices=True)`, replacing all columns, cached by fingerprint.
+
+    The fingerprint is the input's fingerprint (which datasets derives from the files and their
+    modification times), the function's name and `settings`: everything the output depends on
+    must be in `settings` (the function's other arguments, e.g. origins for messages, need not).
+    """
+    key = fingerprint(dataset._fingerprint, function.__module__, function.__qualname__, settings)
+    return dataset.map(
+        function,
+        batched=True,
+        with_indices=True,
+        fn_kwargs=fn_kwargs,
+        features=features,
+        remove_columns=dataset.column_names,
+        new_fingerprint=key,
+        desc=desc,
+    )
+
+
+def arrow_column(dataset: Dataset, name: str) -> pa.ChunkedArray:
+    """One column as Arrow (respecting any selection of rows), without converting to Python."""
+    return dataset.with_format("arrow")[name]
+
+
+def flat_list_column(dataset: Dataset, name: str, depth: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A list column as (values, offsets): row i is values[offsets[i]:offsets[i + 1]].
+
+    depth=2 (lists of lists, e.g. feature vectors per step) flattens the inner lists too, so the
+    values are the inner items in order and offsets count outer items (steps).
+    """
+    array = arrow_column(dataset, name).combine_chunks()
+    offsets = array.offsets.to_numpy()
+    offsets = offsets - offsets[0]
+    values = array.flatten()
+    for _ in range(depth - 1):
+        values = values.flatten()
+    return values.to_numpy(zero_copy_only=False), offsets.astype(np.int64)

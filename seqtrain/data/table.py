@@ -1,0 +1,526 @@
+"""Classification, regression and tagging of sequences from your own tables: CSV, JSON Lines, Parquet or a hub name.
+
+One row is one example: a sequence column (text, a list of tokens, a list of numbers, or a list
+of feature vectors) and a target column (a class label, real value(s), or a label per step).
+The pipeline, each transform a cached `Dataset.map`:
+
+    load each file -> parse (canonical types, errors naming file/row/column) -> concatenate
+    -> carve val/test from train when not given -> fit on train (tokenizer, classes, scaling)
+    -> encode (token ids, class ids, max_length) -> flat tensors in memory -> padded batches
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset as TorchDataset
+
+from seqtrain.batch import IGNORE_INDEX
+from seqtrain.data.datamodule import SequenceDataModule, Splits, check_fraction
+from seqtrain.data.facts import DataFacts
+from seqtrain.data.parsing import (
+    SequenceKind,
+    detect_sequence_kind,
+    parse_items,
+    parse_label,
+    parse_numbers,
+    parse_real_steps,
+    parse_real_target,
+    parse_text,
+    parse_vectors,
+)
+from seqtrain.data.sources import (
+    DataError,
+    FileFormat,
+    Origin,
+    Piece,
+    arrow_column,
+    cached_map,
+    carve,
+    check_columns,
+    concatenate,
+    flat_list_column,
+    load_pieces,
+)
+from seqtrain.data.tokenizer import (
+    Tokenizer,
+    TokenizerKind,
+    fit_tokenizer,
+    tokenizer_from_dict,
+)
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+log = logging.getLogger(__name__)
+
+TableTask = Literal["classification", "regression", "tagging"]
+
+
+class PackedExamples(TorchDataset[tuple[Tensor, Tensor]]):
+    """Variable-length examples stored flat: example i is row `rows[i]`, its steps `inputs[offsets[r]:offsets[r + 1]]`.
+
+    inputs: (sum of T, ) token ids or (sum of T, F) features; targets: (N,) / (N, F_out) per
+    sequence or (sum of T,) / (sum of T, F_out) per step, laid out like the inputs.
+    """
+
+    def __init__(self, inputs: Tensor, offsets: np.ndarray, targets: Tensor, per_step: bool, rows: np.ndarray | None = None):
+        self.inputs = inputs
+        self.offsets = offsets.tolist()
+        self.targets = targets
+        self.per_step = per_step
+        self.rows = list(range(len(self.offsets) - 1)) if rows is None else rows.tolist()
+        self.lengths = [self.offsets[r + 1] - self.offsets[r] for r in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        r = self.rows[i]
+        steps = slice(self.offsets[r], self.offsets[r + 1])
+        return self.inputs[steps], self.targets[steps] if self.per_step else self.targets[r]
+
+
+class TableDataModule(SequenceDataModule):
+    """Sequences and targets from a table, for classification, regression or tagging.
+
+    Args:
+        task: classification (a label per row), regression (real value(s) per row, or per step
+            with `per_step`), tagging (a label per step).
+        train_files / val_files / test_files: a path, glob or list of them (CSV, TSV, JSON Lines,
+            Parquet); val / test are carved at random from train (`val_fraction`, `test_fraction`,
+            seeded) when not given.
+        hub / hub_config: a HuggingFace hub dataset (or a local dataset folder) instead of files;
+            its train / validation / test splits are used where present.
+        file_format: auto (from the extension) | csv | json | parquet.
+        sequence_column / target_column: the columns holding sequences and targets.
+        sequence_kind: auto (from the column's type and first rows) | text | tokens | numbers | vectors.
+        per_step: regression targets per step (a number or vector per step) rather than per row.
+        tokenizer / max_vocab_size / min_frequency: how text is tokenized (fitted on train only);
+            tokens use a word vocabulary with the same limits.
+        max_length: longer sequences are cut: `overflow=truncate` keeps the first `max_length`
+            steps, `overflow=split` cuts them into pieces of `max_length` (each with the row's
+            target, or its slice of per-step targets). The count is logged.
+        unseen_labels: a val/test label not seen in training is an `error`, or `ignore`d (the row,
+            for classification; the step, for tagging), with a count in the log.
+        standardize: scale numeric inputs to zero mean and unit variance per feature (train statistics).
+        scale_targets: the same for regression targets; metrics are reported in the original units.
+        cache_dir: where datasets caches the loaded and encoded files (None: its default).
+    """
+
+    def __init__(
+        self,
+        task: TableTask = "classification",
+        train_files: str | list[str] | None = None,
+        val_files: str | list[str] | None = None,
+        test_files: str | list[str] | None = None,
+        hub: str | None = None,
+        hub_config: str | None = None,
+        file_format: FileFormat = "auto",
+        sequence_column: str = "sequence",
+        target_column: str = "label",
+        sequence_kind: Literal["auto", "text", "tokens", "numbers", "vectors"] = "auto",
+        per_step: bool = False,
+        tokenizer: TokenizerKind = "char",
+        max_vocab_size: int | None = None,
+        min_frequency: int = 1,
+        max_length: int | None = None,
+        overflow: Literal["truncate", "split"] = "truncate",
+        unseen_labels: Literal["error", "ignore"] = "error",
+        standardize: bool = True,
+        scale_targets: bool = True,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        cache_dir: str | None = None,
+        **base: Any,
+    ) -> None:
+        super().__init__(**base)
+        choices = {
+            "task": (task, ("classification", "regression", "tagging")),
+            "file_format": (file_format, ("auto", "csv", "json", "parquet")),
+            "sequence_kind": (sequence_kind, ("auto", "text", "tokens", "numbers", "vectors")),
+            "tokenizer": (tokenizer, ("char", "word", "bpe", "unigram")),
+            "overflow": (overflow, ("truncate", "split")),
+            "unseen_labels": (unseen_labels, ("error", "ignore")),
+        }
+        for name, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+        if per_step and task != "regression":
+            raise ValueError(f"per_step applies to task=regression (tagging is per step already), got task={task!r}")
+        if task == "tagging" and tokenizer in ("bpe", "unigram") and sequence_kind in ("auto", "text"):
+            raise ValueError(
+                f"tokenizer={tokenizer!r} cannot tag text: its subwords do not line up with per-step labels; "
+                "use tokenizer=char (a label per character) or word (a label per word)"
+            )
+        if max_length is not None and max_length < 1:
+            raise ValueError(f"max_length must be >= 1 or None, got {max_length}")
+        if max_vocab_size is not None and max_vocab_size < 3:
+            raise ValueError(f"max_vocab_size must be >= 3 or None, got {max_vocab_size}")
+        if min_frequency < 1:
+            raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
+        check_fraction("val_fraction", val_fraction)
+        check_fraction("test_fraction", test_fraction)
+        if val_fraction + test_fraction >= 1.0:
+            raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
+        self.task = task
+        self.train_files, self.val_files, self.test_files = train_files, val_files, test_files
+        self.hub, self.hub_config, self.file_format = hub, hub_config, file_format
+        self.sequence_column, self.target_column = sequence_column, target_column
+        self.sequence_kind = sequence_kind
+        self.per_step = per_step or task == "tagging"
+        self.tokenizer_kind = tokenizer
+        self.max_vocab_size, self.min_frequency = max_vocab_size, min_frequency
+        self.max_length, self.overflow, self.unseen_labels = max_length, overflow, unseen_labels
+        self.standardize, self.scale_targets = standardize, scale_targets
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.cache_dir = cache_dir
+        self.tokenizer: Tokenizer | None = None
+
+    def build(self, saved: dict[str, Any] | None) -> Splits:
+        pieces = load_pieces(
+            self.train_files, self.val_files, self.test_files, self.hub, self.hub_config, self.file_format, self.cache_dir
+        )
+        columns = {"sequence_column": self.sequence_column, "target_column": self.target_column}
+        for piece in (p for split_pieces in pieces.values() for p in split_pieces):
+            check_columns(piece, columns)
+        kind = self._kind(pieces["train"][0], saved)
+        splits = {name: concatenate([self._parse(p, kind) for p in ps]) for name, ps in pieces.items() if ps}
+        fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
+        if fractions:
+            splits.update(carve(*splits.pop("train"), fractions, shuffle=True, seed=self.seed))
+        state = self._fit(splits["train"][0], kind) if saved is None else self._reuse(saved, kind)
+        self.tokenizer = tokenizer_from_dict(state["tokenizer"]) if state["tokenizer"] is not None else None
+        examples = {}
+        for name in ("train", "val", "test"):
+            dataset, origin = splits[name]
+            encoded = self._encode(dataset, origin, kind, state, name)
+            examples[name] = self._pack(encoded, kind, name)
+        if saved is None:
+            state.update(self._fit_scaling(examples["train"], kind))
+        for split in examples.values():
+            self._scale(split, state)
+        for name, split in examples.items():
+            if len(split) == 0:
+                raise DataError(f"the {name} split has no examples left (every row's label was unseen in training)")
+        return Splits(examples["train"], examples["val"], examples["test"], self._facts(state), state)
+
+    # -- parsing ---------------------------------------------------------------------------------
+
+    def _kind(self, first: Piece, saved: dict[str, Any] | None) -> SequenceKind:
+        if saved is not None:
+            if self.sequence_kind not in ("auto", saved["sequence_kind"]):
+                raise DataError(
+                    f"data.sequence_kind={self.sequence_kind!r}, but the loaded state was fitted on "
+                    f"{saved['sequence_kind']!r} sequences"
+                )
+            return saved["sequence_kind"]
+        if self.sequence_kind != "auto":
+            return self.sequence_kind
+        kind = detect_sequence_kind(first.dataset, self.sequence_column, first.name)
+        log.info("data: column %r read as %s (data.sequence_kind=auto; set it to change)", self.sequence_column, kind)
+        if kind == "text" and self.task == "tagging" and self.tokenizer_kind in ("bpe", "unigram"):
+            raise DataError(f"data.tokenizer={self.tokenizer_kind!r} cannot tag text; use char or word")
+        return kind
+
+    def _parse(self, piece: Piece, kind: SequenceKind) -> Piece:
+        from datasets import Features
+
+        settings = {"kind": kind, "task": self.task, "per_step": self.per_step, "columns": [self.sequence_column, self.target_column]}
+        features = Features({"inputs": _input_feature(kind, encoded=False), "target": _target_feature(self.task, self.per_step, encoded=False)})
+        dataset = cached_map(
+            piece.dataset,
+            parse_rows,
+            settings=settings,
+            features=features,
+            desc=f"seqtrain: reading {piece.name}",
+            fn_kwargs={**settings, "where": piece.where},
+        )
+        return Piece(dataset, piece.name, piece.unit)
+
+    # -- fitting on the training split -----------------------------------------------------------
+
+    def _fit(self, train: Dataset, kind: SequenceKind) -> dict[str, Any]:
+        state: dict[str, Any] = {"sequence_kind": kind, "tokenizer": None, "class_names": None}
+        if kind in ("text", "tokens"):
+            tokenizer_kind = self.tokenizer_kind if kind == "text" else "word"
+            texts = (text for batch in train.iter(batch_size=1000) for text in batch["inputs"])
+            tokenizer = fit_tokenizer(
+                tokenizer_kind, texts, max_vocab_size=self.max_vocab_size, min_frequency=self.min_frequency, length=len(train)
+            )
+            state["tokenizer"] = tokenizer.to_dict()
+            log.info("data: fitted a %s tokenizer on the training split: %d ids", tokenizer_kind, len(tokenizer))
+        else:
+            first = train[0]["inputs"]
+            state["num_features"] = len(first[0]) if kind == "vectors" else 1
+        if self.task in ("classification", "tagging"):
+            import pyarrow.compute as pc
+
+            labels = arrow_column(train, "target")
+            if self.task == "tagging":
+                labels = pc.list_flatten(labels)
+            state["class_names"] = sorted_labels(pc.unique(labels).to_pylist())
+        else:
+            first = train[0]["target"]
+            state["num_targets"] = len(first[0]) if self.per_step else len(first)
+        return state
+
+    def _reuse(self, saved: dict[str, Any], kind: SequenceKind) -> dict[str, Any]:
+        """The saved state, checked against this config: a checkpoint's tokenizer is never refitted silently."""
+        saved_tokenizer = (saved.get("tokenizer") or {}).get("kind")
+        if kind == "text" and saved_tokenizer != self.tokenizer_kind:
+            raise DataError(
+                f"data.tokenizer={self.tokenizer_kind!r}, but the loaded state holds a {saved_tokenizer!r} tokenizer; "
+                f"set data.tokenizer={saved_tokenizer}"
+            )
+        return dict(saved)
+
+    def _fit_scaling(self, train: PackedExamples, kind: SequenceKind) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        if kind in ("numbers", "vectors") and self.standardize:
+            mean, std = _mean_std(train.inputs)
+            state["input_mean"], state["input_std"] = mean, std
+        if self.task == "regression" and self.scale_targets:
+            targets = train.targets if self.per_step else train.targets[train.rows]
+            state["target_mean"], state["target_std"] = _mean_std(targets)
+        return state
+
+    def _scale(self, split: PackedExamples, state: dict[str, Any]) -> None:
+        """Standardize in place with the train statistics; then hold reals as float32."""
+        if "input_mean" in state:
+            split.inputs = (split.inputs - torch.tensor(state["input_mean"], dtype=torch.float64)) / torch.tensor(
+                state["input_std"], dtype=torch.float64
+            )
+        if "target_mean" in state:
+            split.targets = (split.targets - torch.tensor(state["target_mean"], dtype=torch.float64)) / torch.tensor(
+                state["target_std"], dtype=torch.float64
+            )
+        if split.inputs.is_floating_point():
+            split.inputs = split.inputs.float()
+        if split.targets.is_floating_point():
+            split.targets = split.targets.float()
+
+    # -- encoding --------------------------------------------------------------------------------
+
+    def _encode(self, dataset: Dataset, origin: Origin, kind: SequenceKind, state: dict[str, Any], split: str) -> Dataset:
+        from datasets import Features, Value
+
+        settings = {
+            "kind": kind,
+            "task": self.task,
+            "per_step": self.per_step,
+            "tokenizer": state["tokenizer"],
+            "class_names": state["class_names"],
+            "num_features": state.get("num_features"),
+            "num_targets": state.get("num_targets"),
+            "max_length": self.max_length,
+            "overflow": self.overflow,
+            "unseen_labels": self.unseen_labels,
+        }
+        features = Features(
+            {
+                "inputs": _input_feature(kind, encoded=True),
+                "target": _target_feature(self.task, self.per_step, encoded=True),
+                "cut": Value("bool"),
+            }
+        )
+        encoded = cached_map(
+            dataset,
+            encode_rows,
+            settings=settings,
+            features=features,
+            desc=f"seqtrain: encoding the {split} split",
+            fn_kwargs={
+                **settings,
+                "tokenizer": self.tokenizer,
+                "where": origin.where,
+                "columns": (self.sequence_column, self.target_column),
+            },
+        )
+        cut = int(np.sum(arrow_column(encoded, "cut").to_numpy(zero_copy_only=False)))
+        if cut:
+            how = "truncated to" if self.overflow == "truncate" else "split into pieces of"
+            log.info("data: %d of %d %s sequences were longer than max_length and %s %d steps", cut, len(dataset), split, how, self.max_length)
+        return encoded
+
+    def _pack(self, encoded: Dataset, kind: SequenceKind, split: str) -> PackedExamples:
+        values, offsets = flat_list_column(encoded, "inputs", depth=2 if kind == "vectors" else 1)
+        if kind in ("text", "tokens"):
+            inputs = torch.from_numpy(values.astype(np.int64))  # (sum of T,)
+        else:
+            inputs = torch.from_numpy(values.astype(np.float64).reshape(offsets[-1], -1))  # (sum of T, F)
+        rows = None
+        if self.task == "regression":
+            target_values, _ = flat_list_column(encoded, "target", depth=2 if self.per_step else 1)
+            steps = offsets[-1] if self.per_step else len(encoded)
+            targets = torch.from_numpy(target_values.astype(np.float64).reshape(steps, -1))  # (sum of T | N, F_out)
+        elif self.task == "tagging":
+            target_values, _ = flat_list_column(encoded, "target")
+            targets = torch.from_numpy(target_values.astype(np.int64))  # (sum of T,)
+            unseen = int((targets == IGNORE_INDEX).sum())
+            if unseen:
+                log.info("data: %d %s steps have labels unseen in training; the loss and metrics skip them", unseen, split)
+        else:
+            targets = torch.from_numpy(arrow_column(encoded, "target").to_numpy().astype(np.int64))  # (N,)
+            keep = (targets != IGNORE_INDEX).numpy()
+            if not keep.all():
+                rows = np.flatnonzero(keep)
+                log.info("data: left out %d %s rows whose labels were unseen in training", len(keep) - len(rows), split)
+        return PackedExamples(inputs, offsets, targets, self.per_step, rows)
+
+    def _facts(self, state: dict[str, Any]) -> DataFacts:
+        tokens = state["tokenizer"] is not None
+        common: dict[str, Any] = {
+            "task": self.task,
+            "per_step": self.per_step,
+            "vocab_size": len(self.tokenizer) if tokens else None,
+            "padding_idx": 0 if tokens else None,
+            "num_features": None if tokens else state["num_features"],
+        }
+        if self.task == "regression":
+            scaled = "target_mean" in state
+            return DataFacts(
+                num_outputs=state["num_targets"],
+                target_scale=tuple(state["target_std"]) if scaled else None,
+                target_shift=tuple(state["target_mean"]) if scaled else None,
+                **common,
+            )
+        return DataFacts(num_outputs=len(state["class_names"]), class_names=tuple(state["class_names"]), **common)
+
+
+def sorted_labels(labels: list[Any]) -> list[str]:
+    """Class names in a stable order: numerically when every label is a number, else alphabetically."""
+    names = sorted({str(label) for label in labels})
+    try:
+        return sorted(names, key=float)
+    except ValueError:
+        return names
+
+
+def _mean_std(values: Tensor) -> tuple[list[float], list[float]]:
+    """Per-column mean and standard deviation of (N, F) values; a constant column keeps scale 1."""
+    values = values.reshape(values.shape[0], -1).double()
+    mean, std = values.mean(0), values.std(0, correction=0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    return mean.tolist(), std.tolist()
+
+
+def _input_feature(kind: SequenceKind, encoded: bool) -> Any:
+    from datasets import List, Value
+
+    if kind in ("text", "tokens"):
+        return List(Value("int32")) if encoded else (Value("string") if kind == "text" else List(Value("string")))
+    return List(Value("float64")) if kind == "numbers" else List(List(Value("float64")))
+
+
+def _target_feature(task: TableTask, per_step: bool, encoded: bool) -> Any:
+    from datasets import List, Value
+
+    if task == "regression":
+        return List(List(Value("float64"))) if per_step else List(Value("float64"))
+    label = Value("int64") if encoded else Value("string")
+    return List(label) if task == "tagging" else label
+
+
+def parse_rows(
+    batch: dict[str, list], indices: list[int], *, kind: SequenceKind, task: TableTask, per_step: bool, columns: list[str], where: Any
+) -> dict[str, list]:
+    """Canonical types for one batch of raw rows (see `seqtrain.data.parsing`); raises naming the place."""
+    sequence_column, target_column = columns
+    inputs, targets = [], []
+    for value, target, i in zip(batch[sequence_column], batch[target_column], indices):
+        place = where(i)
+        if kind == "text":
+            inputs.append(parse_text(value, place, sequence_column))
+        elif kind == "tokens":
+            inputs.append(parse_items(value, place, sequence_column, "tokens"))
+        elif kind == "numbers":
+            inputs.append(parse_numbers(value, place, sequence_column))
+        else:
+            inputs.append(parse_vectors(value, place, sequence_column))
+        if task == "classification":
+            targets.append(parse_label(target, place, target_column))
+        elif task == "tagging":
+            targets.append(parse_items(target, place, target_column, "labels"))
+        elif per_step:
+            targets.append(parse_real_steps(target, place, target_column))
+        else:
+            targets.append(parse_real_target(target, place, target_column))
+    return {"inputs": inputs, "target": targets}
+
+
+def encode_rows(
+    batch: dict[str, list],
+    indices: list[int],
+    *,
+    kind: SequenceKind,
+    task: TableTask,
+    per_step: bool,
+    tokenizer: Tokenizer | None,
+    class_names: list[str] | None,
+    num_features: int | None,
+    num_targets: int | None,
+    max_length: int | None,
+    overflow: str,
+    unseen_labels: str,
+    where: Any,
+    columns: tuple[str, str],
+) -> dict[str, list]:
+    """Token ids, class ids and checked shapes for one batch of parsed rows; long sequences cut to `max_length`."""
+    sequence_column, target_column = columns
+    sequences = tokenizer.encode_batch(batch["inputs"]) if tokenizer is not None else batch["inputs"]
+    class_ids = {name: i for i, name in enumerate(class_names)} if class_names is not None else {}
+    out: dict[str, list] = {"inputs": [], "target": [], "cut": []}
+    for x, y, i in zip(sequences, batch["target"], indices):
+        if len(x) == 0:
+            raise DataError(f"{where(i)}, column {sequence_column!r}: an empty sequence after tokenization (zero tokens)")
+        if kind == "vectors" and any(len(step) != num_features for step in x):
+            step = next(s for s, v in enumerate(x) if len(v) != num_features)
+            raise DataError(
+                f"{where(i)}, column {sequence_column!r}: step {step + 1} has {len(x[step])} features; "
+                f"the training data has {num_features} per step"
+            )
+        if task == "classification":
+            y = _class_id(y, class_ids, unseen_labels, where(i), target_column)
+        elif task == "tagging":
+            y = [_class_id(label, class_ids, unseen_labels, where(i), target_column, step) for step, label in enumerate(y)]
+        if task == "regression":
+            width = next((len(v) for v in (y if per_step else [y]) if len(v) != num_targets), None)
+            if width is not None:
+                raise DataError(
+                    f"{where(i)}, column {target_column!r}: {width} target values "
+                    f"{'per step' if per_step else 'per row'}; the training data has {num_targets}"
+                )
+        if per_step and len(y) != len(x):
+            raise DataError(
+                f"{where(i)}, column {target_column!r}: {len(y)} per-step targets for {len(x)} steps "
+                f"of column {sequence_column!r}" + (" (after tokenization)" if tokenizer is not None else "")
+            )
+        if max_length is None or len(x) <= max_length or overflow == "truncate":
+            starts = [0]
+        else:
+            starts = list(range(0, len(x), max_length))
+        for n, start in enumerate(starts):
+            end = start + max_length if max_length is not None else len(x)
+            out["inputs"].append(x[start:end])
+            out["target"].append(y[start:end] if per_step else y)
+            out["cut"].append(n == 0 and max_length is not None and len(x) > max_length)
+    return out
+
+
+def _class_id(label: str, class_ids: dict[str, int], policy: str, where: str, column: str, step: int | None = None) -> int:
+    class_id = class_ids.get(label)
+    if class_id is not None:
+        return class_id
+    if policy == "ignore":
+        return IGNORE_INDEX
+    at = "" if step is None else f" (step {step + 1})"
+    known = ", ".join(list(class_ids)[:10]) + (", ..." if len(class_ids) > 10 else "")
+    raise DataError(
+        f"{where}, column {column!r}: label {label!r}{at} was not seen in the training split (its labels: {known}); "
+        "set data.unseen_labels=ignore to leave such rows (steps, for tagging) out"
+    )

@@ -1,0 +1,214 @@
+"""Language modelling on your own text: local .txt files (or a text column of CSV / JSON Lines / Parquet / a hub dataset)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from seqtrain.data.datamodule import SequenceDataModule, Split, Splits, check_fraction
+from seqtrain.data.facts import DataFacts
+from seqtrain.data.sources import (
+    DataError,
+    FileFormat,
+    Origin,
+    Piece,
+    cached_map,
+    carve,
+    check_columns,
+    concatenate,
+    flat_list_column,
+    load_pieces,
+)
+from seqtrain.data.tokenizer import (
+    Tokenizer,
+    TokenizerKind,
+    fit_tokenizer,
+    tokenizer_from_dict,
+)
+from seqtrain.data.vocab import PAD
+from seqtrain.data.windows import TokenStreams, TokenWindows
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+log = logging.getLogger(__name__)
+
+
+class TextDataModule(SequenceDataModule):
+    """Next-token prediction on text files, with a char / word / BPE / Unigram tokenizer fitted on the training split.
+
+    Each split's rows (the lines of .txt files, or the values of `text_column`) are joined in
+    order, with a line break after each row that lacks one, into one token sequence, served as
+    windows of `seq_len` or, with `stateful`, as contiguous streams (as `ShakespeareDataModule`).
+
+    Args:
+        train_files / val_files / test_files: a path, glob or list of them; val / test are the last
+            `val_fraction` / `test_fraction` of the training rows (contiguous) when not given.
+        hub / hub_config: a HuggingFace hub dataset (or a local dataset folder) instead of files.
+        file_format: auto (from the extension) | text | csv | json | parquet.
+        text_column: the column holding text (.txt files have "text").
+        tokenizer: char | word (whitespace-separated words; line breaks kept) | bpe | unigram
+            (byte-level subwords trained with `tokenizers`).
+        max_vocab_size: at most this many ids, specials included (word: the most frequent words;
+            bpe/unigram: the size trained to, 1000 when null; char: ignored).
+        min_frequency: words (word) or merges (bpe) seen fewer times are left out.
+        cache_dir: where datasets caches the loaded and encoded files (None: its default).
+    """
+
+    def __init__(
+        self,
+        train_files: str | list[str] | None = None,
+        val_files: str | list[str] | None = None,
+        test_files: str | list[str] | None = None,
+        hub: str | None = None,
+        hub_config: str | None = None,
+        file_format: FileFormat = "auto",
+        text_column: str = "text",
+        tokenizer: TokenizerKind = "char",
+        max_vocab_size: int | None = None,
+        min_frequency: int = 1,
+        seq_len: int = 128,
+        batch_size: int = 64,
+        stateful: bool = False,
+        val_fraction: float = 0.05,
+        test_fraction: float = 0.05,
+        cache_dir: str | None = None,
+        **base: Any,
+    ) -> None:
+        super().__init__(batch_size=batch_size, **base)
+        if tokenizer not in ("char", "word", "bpe", "unigram"):
+            raise ValueError(f"tokenizer must be one of ['char', 'word', 'bpe', 'unigram'], got {tokenizer!r}")
+        if file_format not in ("auto", "text", "csv", "json", "parquet"):
+            raise ValueError(f"file_format must be one of ['auto', 'text', 'csv', 'json', 'parquet'], got {file_format!r}")
+        if seq_len < 1:
+            raise ValueError(f"seq_len must be >= 1, got {seq_len}")
+        if max_vocab_size is not None and max_vocab_size < 3:
+            raise ValueError(f"max_vocab_size must be >= 3 or None, got {max_vocab_size}")
+        if min_frequency < 1:
+            raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
+        check_fraction("val_fraction", val_fraction)
+        check_fraction("test_fraction", test_fraction)
+        if val_fraction + test_fraction >= 1.0:
+            raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
+        self.train_files, self.val_files, self.test_files = train_files, val_files, test_files
+        self.hub, self.hub_config, self.file_format = hub, hub_config, file_format
+        self.text_column = text_column
+        self.tokenizer_kind = tokenizer
+        self.max_vocab_size, self.min_frequency = max_vocab_size, min_frequency
+        self.seq_len = seq_len
+        self.stateful = stateful
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.cache_dir = cache_dir
+        self.tokenizer: Tokenizer | None = None
+
+    def build(self, saved: dict[str, Any] | None) -> Splits:
+        pieces = load_pieces(
+            self.train_files,
+            self.val_files,
+            self.test_files,
+            self.hub,
+            self.hub_config,
+            self.file_format,
+            self.cache_dir,
+            text_options={"keep_linebreaks": True},  # a .txt row is a line, with its line break
+        )
+        splits = {name: concatenate([self._text_only(p) for p in ps]) for name, ps in pieces.items() if ps}
+        fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
+        if fractions:
+            splits.update(carve(*splits.pop("train"), fractions, shuffle=False, seed=self.seed))
+        if saved is None:
+            train = splits["train"][0]
+            texts = (with_line_break(t) for batch in train.iter(batch_size=1000) for t in batch[self.text_column])
+            self.tokenizer = fit_tokenizer(
+                self.tokenizer_kind, texts, max_vocab_size=self.max_vocab_size, min_frequency=self.min_frequency, length=len(train)
+            )
+            log.info("data: fitted a %s tokenizer on the training split: %d ids", self.tokenizer_kind, len(self.tokenizer))
+        else:
+            self.tokenizer = self._saved_tokenizer(saved)
+        ids = {name: self._encode(dataset, origin, name) for name, (dataset, origin) in splits.items()}
+        needed = self.batch_size + 1 if self.stateful else self.seq_len + 1  # one stream token / one window
+        for name, part in ids.items():
+            if len(part) < needed:
+                raise DataError(
+                    f"the {name} split has {len(part)} tokens, fewer than the {needed} one batch needs "
+                    f"(from {splits[name][1].names()}); lower data.seq_len / data.batch_size, or give more text"
+                )
+        log.info("data: tokens per split: %s", ", ".join(f"{name} {len(part):,}" for name, part in ids.items()))
+        examples = ids if self.stateful else {name: TokenWindows(part, self.seq_len) for name, part in ids.items()}
+        vocab_size = len(self.tokenizer)
+        facts = DataFacts(
+            task="language_modeling", per_step=True, num_outputs=vocab_size, vocab_size=vocab_size, padding_idx=PAD
+        )
+        return Splits(examples["train"], examples["val"], examples["test"], facts, {"tokenizer": self.tokenizer.to_dict()})
+
+    def _text_only(self, piece: Piece) -> Piece:
+        check_columns(piece, {"text_column": self.text_column})
+        dtype = getattr(piece.dataset.features[self.text_column], "dtype", None)
+        if dtype not in ("string", "large_string"):
+            raise DataError(f"{piece.name}: column {self.text_column!r} (data.text_column) holds {dtype or 'lists'}, not text")
+        return Piece(piece.dataset.select_columns([self.text_column]), piece.name, piece.unit)
+
+    def _encode(self, dataset: Dataset, origin: Origin, split: str) -> torch.Tensor:
+        """The split's token ids, (N,) long, through a cached `Dataset.map`."""
+        from datasets import Features, List, Value
+
+        encoded = cached_map(
+            dataset,
+            encode_texts,
+            settings={"column": self.text_column, "tokenizer": self.tokenizer.to_dict()},
+            features=Features({"ids": List(Value("int32"))}),
+            desc=f"seqtrain: encoding the {split} split",
+            fn_kwargs={"column": self.text_column, "tokenizer": self.tokenizer, "where": origin.where},
+        )
+        values, _ = flat_list_column(encoded, "ids")
+        return torch.from_numpy(values.astype(np.int64))
+
+    def _saved_tokenizer(self, saved: dict[str, Any]) -> Tokenizer:
+        tokenizer = tokenizer_from_dict(saved["tokenizer"])
+        if tokenizer.kind != self.tokenizer_kind:
+            raise DataError(
+                f"data.tokenizer={self.tokenizer_kind!r}, but the loaded state holds a {tokenizer.kind!r} tokenizer; "
+                f"set data.tokenizer={tokenizer.kind}"
+            )
+        return tokenizer
+
+    def dataloader(self, split: Split) -> DataLoader:
+        if not self.stateful:
+            return super().dataloader(split)
+        # Each rank reads its own streams, in order (see ShakespeareDataModule.dataloader).
+        num_replicas, rank = (1, 0) if self.trainer is None else (self.trainer.world_size, self.trainer.global_rank)
+        streams = TokenStreams(self.split(split), self.batch_size, self.seq_len, num_replicas=num_replicas, rank=rank)
+        return self.loader(streams, batch_size=None)
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids under the fitted tokenizer (after `setup`, or straight after `load_state_dict`)."""
+        return self._fitted_tokenizer().encode(text)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self._fitted_tokenizer().decode(ids)
+
+    def _fitted_tokenizer(self) -> Tokenizer:
+        if self.tokenizer is None and self._saved_state is not None:
+            # Generation from a checkpoint needs only the tokenizer, not the text loaded and encoded.
+            self.tokenizer = self._saved_tokenizer(self._saved_state)
+        if self.tokenizer is None:
+            raise RuntimeError("call TextDataModule.setup() or load_state_dict() before encode/decode")
+        return self.tokenizer
+
+
+def with_line_break(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
+
+
+def encode_texts(batch: dict[str, list], indices: list[int], *, column: str, tokenizer: Tokenizer, where: Any) -> dict[str, list]:
+    """Token ids of one batch of rows, each ending in a line break; an empty value is an error."""
+    texts = batch[column]
+    for text, i in zip(texts, indices):
+        if text is None:
+            raise DataError(f"{where(i)}, column {column!r}: an empty value (no text)")
+    return {"ids": tokenizer.encode_batch([with_line_break(t) for t in texts])}

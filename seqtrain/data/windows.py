@@ -1,0 +1,68 @@
+"""Token sequences cut for language modelling: independent windows, or parallel streams for stateful training."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
+
+from seqtrain.batch import Batch
+
+
+class TokenWindows(Dataset[tuple[Tensor, Tensor]]):
+    """Consecutive windows of a token sequence: inputs `ids[i*T:(i+1)*T]`, targets the same shifted by one.
+
+    The windows do not overlap as inputs; window i's last target is window i+1's first input, so
+    every token but the first is a target exactly once. A last partial window is dropped.
+    """
+
+    def __init__(self, ids: Tensor, seq_len: int) -> None:
+        count = (len(ids) - 1) // seq_len
+        self.windows = ids[: count * seq_len + 1].unfold(0, seq_len + 1, seq_len)  # (N, T+1), a view
+        self.lengths = [seq_len] * count
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        window = self.windows[i]
+        return window[:-1], window[1:]  # (T,), (T,)
+
+
+class TokenStreams(IterableDataset[Batch]):
+    """A token sequence as `batch_size` parallel streams in chunks: row r of chunk i continues row r of chunk i-1.
+
+    Like `ids.view(S, -1)` cut into column blocks of `seq_len` (S = batch_size * num_replicas
+    streams; this rank reads its own `batch_size` rows, so every rank gets the same number of
+    batches). Inputs are `ids[:S * L]`, L = (len(ids) - 1) // S, each exactly once per epoch; the
+    remaining `1 + (len(ids) - 1) % S` tokens at the end are never inputs (fewer than S + 1). The last
+    chunk is shorter than `seq_len` when L is not a multiple of it, and is kept.
+    """
+
+    def __init__(self, ids: Tensor, batch_size: int, seq_len: int, *, num_replicas: int = 1, rank: int = 0) -> None:
+        streams = batch_size * num_replicas
+        stream_len = (len(ids) - 1) // streams
+        if stream_len < 1:
+            raise ValueError(f"{len(ids)} tokens cannot fill {streams} streams; lower batch_size")
+        rows = slice(rank * batch_size, (rank + 1) * batch_size)
+        self.inputs = ids[: streams * stream_len].view(streams, stream_len)[rows]  # (B, L)
+        # (B, L): the token after each input, so row r's last target is the next chunk's first input
+        self.targets = ids[1 : streams * stream_len + 1].view(streams, stream_len)[rows]
+        self.seq_len = seq_len
+
+    def __len__(self) -> int:
+        return math.ceil(self.inputs.shape[1] / self.seq_len)
+
+    def __iter__(self) -> Iterator[Batch]:
+        # With several workers, worker w yields chunks w, w + W, ...; the DataLoader takes one
+        # chunk from each worker in turn, which restores the order 0, 1, 2, ...
+        worker = get_worker_info()
+        start, step = (0, 1) if worker is None else (worker.id, worker.num_workers)
+        for i in range(start, len(self), step):
+            columns = slice(i * self.seq_len, (i + 1) * self.seq_len)
+            inputs = self.inputs[:, columns].contiguous()  # (B, T); T < seq_len only for the last chunk
+            lengths = torch.full((inputs.shape[0],), inputs.shape[1], dtype=torch.long)
+            yield Batch(inputs, lengths, self.targets[:, columns].contiguous(), stateful=True)

@@ -1,0 +1,204 @@
+"""Bad data fails at setup with a message naming the file, the row or line, and the column; never deep in a model."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from user_files import series_rows, write_csv, write_jsonl, write_parquet
+
+from seqtrain.data import DataError, ForecastDataModule, TableDataModule, TextDataModule
+
+
+def setup_error(datamodule) -> str:
+    with pytest.raises(DataError) as error:
+        datamodule.setup()
+    return str(error.value)
+
+
+def table(tmp_path: Path, **kwargs: Any) -> TableDataModule:
+    return TableDataModule(cache_dir=str(tmp_path / "hf_cache"), batch_size=2, **kwargs)
+
+
+def good_rows(n: int = 10) -> list[dict[str, Any]]:
+    return [{"sequence": "abc"[: i % 3 + 1], "label": "xy"[i % 2]} for i in range(n)]
+
+
+def test_missing_column_names_file_key_and_columns(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "train.csv", good_rows())
+    message = setup_error(table(tmp_path, train_files=str(path), target_column="sentiment"))
+    assert f"{path}: no column 'sentiment' (data.target_column); its columns are: sequence, label" in message
+
+
+def test_missing_column_in_a_given_test_file(tmp_path: Path) -> None:
+    train = write_csv(tmp_path / "train.csv", good_rows())
+    test = write_csv(tmp_path / "test.csv", [{"seq": "a", "label": "x"}])
+    message = setup_error(table(tmp_path, train_files=str(train), test_files=str(test)))
+    assert f"{test}: no column 'sequence' (data.sequence_column)" in message
+
+
+@pytest.mark.parametrize(
+    ("writer", "row", "place"),
+    [
+        (write_csv, {"sequence": "", "label": "x"}, "row 4"),  # an empty CSV cell
+        (write_jsonl, {"sequence": "", "label": "x"}, "line 4"),
+        (write_jsonl, {"sequence": [], "label": "x"}, "line 4"),
+    ],
+)
+def test_zero_length_sequence_names_the_row(tmp_path: Path, writer, row: dict, place: str) -> None:
+    suffix = ".csv" if writer is write_csv else ".jsonl"
+    rows = [{"sequence": ["a"] if isinstance(row["sequence"], list) else "a", "label": "x"}] * 3 + [row]
+    path = writer(tmp_path / f"train{suffix}", rows + good_rows() if not isinstance(row["sequence"], list) else rows)
+    message = setup_error(table(tmp_path, train_files=str(path)))
+    assert message.startswith(f"{path}, {place}, column 'sequence': an empty sequence")
+
+
+def test_sequence_empty_after_tokenization_names_the_row(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "train.csv", [*good_rows(), {"sequence": "   ", "label": "x"}])
+    message = setup_error(table(tmp_path, train_files=str(path), tokenizer="word", val_files=str(path), test_files=str(path)))
+    assert f"{path}, row 11, column 'sequence': an empty sequence after tokenization" in message
+
+
+def test_label_unseen_in_training_is_an_error_by_default(tmp_path: Path) -> None:
+    train = write_csv(tmp_path / "train.csv", good_rows())
+    test = write_csv(tmp_path / "test.csv", [{"sequence": "ab", "label": "x"}, {"sequence": "ab", "label": "z"}])
+    message = setup_error(table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(test)))
+    assert f"{test}, row 2, column 'label': label 'z' was not seen in the training split" in message
+    assert "data.unseen_labels=ignore" in message
+
+
+def test_unseen_tag_names_the_step(tmp_path: Path) -> None:
+    train = write_jsonl(tmp_path / "train.jsonl", [{"sequence": ["a", "b"], "label": ["X", "Y"]}] * 4)
+    val = write_jsonl(tmp_path / "val.jsonl", [{"sequence": ["a", "b", "c"], "label": ["X", "Y", "W"]}])
+    message = setup_error(table(tmp_path, task="tagging", train_files=str(train), val_files=str(val), test_files=str(train)))
+    assert f"{val}, line 1, column 'label': label 'W' (step 3) was not seen" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("1 2 abc 4", "'abc' is not a number (step 3)"), ("1 2 nan", "'nan' is not a finite number (step 3)")],
+)
+def test_non_numeric_value_in_a_numeric_sequence(tmp_path: Path, value: str, problem: str) -> None:
+    rows = [{"x": "1 2 3", "y": 1.0}] * 4 + [{"x": value, "y": 2.0}]
+    path = write_csv(tmp_path / "train.csv", rows)
+    message = setup_error(table(tmp_path, task="regression", train_files=str(path), sequence_column="x", target_column="y", sequence_kind="numbers"))
+    assert f"{path}, row 5, column 'x': {problem}" in message
+
+
+def test_non_numeric_regression_target(tmp_path: Path) -> None:
+    rows = [{"x": [1.0, 2.0], "y": 1.5}] * 3 + [{"x": [1.0], "y": "high"}]
+    path = write_jsonl(tmp_path / "train.jsonl", rows)
+    message = setup_error(table(tmp_path, task="regression", train_files=str(path), sequence_column="x", target_column="y"))
+    assert f"{path}, line 4, column 'y': 'high' is not a number" in message
+
+
+def test_ragged_feature_vectors_within_a_row(tmp_path: Path) -> None:
+    rows = [{"x": [[1.0, 2.0], [3.0, 4.0]], "y": 0}] * 3 + [{"x": [[1.0, 2.0], [3.0]], "y": 1}]
+    path = write_parquet(tmp_path / "train.parquet", rows)
+    message = setup_error(table(tmp_path, train_files=str(path), sequence_column="x", target_column="y"))
+    assert f"{path}, row 4, column 'x': ragged feature vectors: step 2 has 1 values, step 1 has 2" in message
+
+
+def test_feature_count_differing_from_training(tmp_path: Path) -> None:
+    train = write_jsonl(tmp_path / "train.jsonl", [{"x": [[1.0, 2.0]], "y": 0}, {"x": [[1.0, 2.0]], "y": 1}])
+    test = write_jsonl(tmp_path / "test.jsonl", [{"x": [[1.0, 2.0]], "y": 0}, {"x": [[1.0, 2.0, 3.0]], "y": 1}])
+    message = setup_error(table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(test), sequence_column="x", target_column="y"))
+    assert f"{test}, line 2, column 'x': step 1 has 3 features; the training data has 2 per step" in message
+
+
+def test_per_step_target_length_must_match_the_sequence(tmp_path: Path) -> None:
+    rows = [{"tokens": ["a", "b"], "tags": ["X", "Y"]}] * 3 + [{"tokens": ["a", "b", "c"], "tags": ["X", "Y"]}]
+    path = write_jsonl(tmp_path / "train.jsonl", rows)
+    message = setup_error(
+        table(tmp_path, task="tagging", train_files=str(path), val_files=str(path), test_files=str(path), sequence_column="tokens", target_column="tags")
+    )
+    assert f"{path}, line 4, column 'tags': 2 per-step targets for 3 steps of column 'tokens'" in message
+
+
+def test_char_tagging_length_is_checked_after_tokenization(tmp_path: Path) -> None:
+    rows = [{"text": "ab", "case": "1 0"}, {"text": "abc", "case": "1 0"}]
+    path = write_csv(tmp_path / "train.csv", rows)
+    message = setup_error(
+        table(tmp_path, task="tagging", train_files=str(path), val_files=str(path), test_files=str(path), sequence_column="text", target_column="case", sequence_kind="text")
+    )
+    assert f"{path}, row 2, column 'case': 2 per-step targets for 3 steps of column 'text' (after tokenization)" in message
+
+
+def test_empty_split_after_carving(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "train.csv", good_rows(5))
+    message = setup_error(table(tmp_path, train_files=str(path)))
+    assert re.search(r"the val split is empty: 5 rows from .*train\.csv leave none for it", message)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    train = write_csv(tmp_path / "train.csv", good_rows())
+    empty = tmp_path / "val.jsonl"
+    empty.write_text("")
+    message = setup_error(table(tmp_path, train_files=str(train), val_files=str(empty)))
+    assert str(empty) in message
+
+
+def test_missing_file_and_unmatched_glob(tmp_path: Path) -> None:
+    message = setup_error(table(tmp_path, train_files=str(tmp_path / "nope.csv")))
+    assert "data.train_files: no such file" in message and "nope.csv" in message
+    message = setup_error(table(tmp_path, train_files=str(tmp_path / "*.parquet")))
+    assert "data.train_files: no file matches" in message
+
+
+def test_no_data_given_names_both_keys(tmp_path: Path) -> None:
+    message = setup_error(table(tmp_path))
+    assert "data.train_files" in message and "data.hub" in message
+
+
+def test_unknown_extension_asks_for_file_format(tmp_path: Path) -> None:
+    path = tmp_path / "train.dat"
+    path.write_text("sequence,label\nab,x\n")
+    message = setup_error(table(tmp_path, train_files=str(path)))
+    assert "set data.file_format" in message and "train.dat" in message
+
+
+def test_text_for_language_modelling_must_be_text(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "train.jsonl", [{"text": [1, 2]}] * 10)
+    message = setup_error(TextDataModule(train_files=str(path), cache_dir=str(tmp_path / "hf_cache")))
+    assert f"{path}: column 'text' (data.text_column) holds lists, not text" in message
+
+
+def test_lm_split_too_short_for_a_window(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.txt"
+    path.write_text("a few words\n" * 30)
+    message = setup_error(TextDataModule(train_files=str(path), seq_len=64, cache_dir=str(tmp_path / "hf_cache")))
+    assert "the val split has" in message and "tiny.txt" in message and "data.seq_len" in message
+
+
+def test_forecast_non_numeric_and_missing_values(tmp_path: Path) -> None:
+    rows = series_rows(100)
+    rows[41]["load"] = "12,5"
+    path = write_csv(tmp_path / "series.csv", rows)
+    message = setup_error(ForecastDataModule(train_files=str(path), columns=["load"], window=5))
+    assert f"{path}, row 42, column 'load': '12,5' is not a number" in message
+    rows = series_rows(100)
+    rows[7]["temp"] = None
+    path = write_jsonl(tmp_path / "series.jsonl", rows)
+    message = setup_error(ForecastDataModule(train_files=str(path), columns=["load", "temp"], window=5))
+    assert f"{path}, line 8, column 'temp': an empty or missing value" in message
+
+
+def test_forecast_missing_column_and_short_split(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "series.csv", series_rows(100))
+    message = setup_error(ForecastDataModule(train_files=str(path), columns=["power"]))
+    assert f"{path}: no column 'power' (data.columns); its columns are: month, load, temp" in message
+    message = setup_error(ForecastDataModule(train_files=str(path), columns=["load"], window=75))
+    assert "the train split (steps 0..69 of 100) is too short for one window (data.window=75" in message
+    message = setup_error(ForecastDataModule(train_files=str(path), columns=["load"], horizon=11))
+    assert "the val split (steps 70..79 of 100) is too short for one window (data.window=24, data.horizon=11)" in message
+
+
+def test_regression_target_width_differing_from_training(tmp_path: Path) -> None:
+    rows = [{"x": [1.0, 2.0], "y": [1.0, 2.0]}] * 3 + [{"x": [1.0], "y": [3.0]}]
+    path = write_jsonl(tmp_path / "train.jsonl", rows)
+    message = setup_error(
+        table(tmp_path, task="regression", train_files=str(path), val_files=str(path), test_files=str(path), sequence_column="x", target_column="y")
+    )
+    assert f"{path}, line 4, column 'y': 1 target values per row; the training data has 2" in message

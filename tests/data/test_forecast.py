@@ -1,0 +1,123 @@
+"""Forecasting windows: splits in time, targets never crossing a boundary, train-only scaling, facts that undo it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from user_files import series_rows, write_csv, write_parquet
+
+from seqtrain.data import DataFacts, ForecastDataModule, SunspotsDataModule
+from seqtrain.data.sunspots import load_monthly_sunspots
+
+
+def unscale(dm: ForecastDataModule, values: torch.Tensor, column: int) -> torch.Tensor:
+    state = dm.state_dict()
+    return values * state["scale"][column] + state["shift"][column]
+
+
+def test_many_to_one_windows_with_horizon_and_stride(tmp_path: Path) -> None:
+    rows = series_rows(300)
+    path = write_csv(tmp_path / "series.csv", rows)
+    dm = ForecastDataModule(train_files=str(path), columns=["load", "temp"], target_columns=["load"], window=12, horizon=3, stride=2)
+    dm.setup()
+    load = np.array([r["load"] for r in rows])
+    facts = dm.facts
+    assert (facts.task, facts.per_step, facts.num_outputs, facts.num_features) == ("regression", False, 3, 2)
+    # Scaling fitted on the 210 training steps only (70%), and the facts undo it for every output.
+    assert dm.state_dict()["shift"][0] == pytest.approx(load[:210].mean())
+    assert facts.target_scale == pytest.approx((load[:210].std(),) * 3)
+    assert facts.target_shift == pytest.approx((load[:210].mean(),) * 3)
+    for split, (start, end) in {"train": (12, 210), "val": (210, 240), "test": (240, 300)}.items():
+        windows = dm.split(split)
+        assert windows.starts == list(range(start, end - 3 + 1, 2))  # targets t..t+2 inside [start, end)
+        x, y = windows[1]
+        t = windows.starts[1]
+        assert x.shape == (12, 2) and y.shape == (3,)
+        np.testing.assert_allclose(unscale(dm, x[:, 0], 0), load[t - 12 : t], rtol=1e-5)
+        np.testing.assert_allclose(unscale(dm, y, 0), load[t : t + 3], rtol=1e-5)
+
+
+def test_many_to_many_predicts_the_series_shifted_by_one(tmp_path: Path) -> None:
+    rows = series_rows(200)
+    path = write_parquet(tmp_path / "series.parquet", rows)
+    dm = ForecastDataModule(train_files=str(path), mode="many_to_many", window=10, scale="minmax")
+    dm.setup()
+    assert dm.facts.per_step and dm.facts.num_outputs == 2 and dm.facts.num_features == 2  # every numeric column
+    series = torch.tensor([[r["load"], r["temp"]] for r in rows])
+    train_part = series[:140]
+    assert dm.state_dict()["shift"] == pytest.approx(train_part.min(0).values.tolist())
+    for split, first_target in (("train", 1), ("val", 140), ("test", 160)):
+        x, y = dm.split(split)[0]
+        t = dm.split(split).starts[0]
+        assert t + 1 == first_target and x.shape == y.shape == (10, 2)
+        assert torch.allclose(x[1:], y[:-1])
+    last = dm.split("test")
+    assert last.starts[-1] + 10 == 199  # the last target is the last step
+    batch = next(iter(dm.train_dataloader()))
+    assert batch.targets.shape == (64, 10, 2)
+
+
+def test_sunspots_split_and_scaling() -> None:
+    dm = SunspotsDataModule()
+    dm.setup()
+    _, values = load_monthly_sunspots()
+    train = values[:2188].double()
+    facts = dm.facts
+    assert facts == DataFacts("regression", False, 1, num_features=1, target_scale=facts.target_scale, target_shift=facts.target_shift)
+    assert facts.target_scale == pytest.approx((train.std(correction=0).item(),))
+    assert facts.target_shift == pytest.approx((train.mean().item(),))
+    sizes = [len(dm.split(s)) for s in ("train", "val", "test")]
+    assert sizes == [2188 - 24, 2500 - 2188, 626]
+    x, y = dm.split("test")[0]
+    assert dm.split("test").starts[0] == 2500 and x.shape == (24, 1)
+    assert unscale(dm, y, 0).item() == pytest.approx(values[2500].item(), abs=1e-3)
+
+
+def test_saved_scaling_is_reused(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "series.csv", series_rows(200))
+    dm = ForecastDataModule(train_files=str(path), columns=["load"])
+    dm.setup()
+    shifted = write_csv(tmp_path / "shifted.csv", [{**r, "load": r["load"] + 100} for r in series_rows(200)])
+    fresh = ForecastDataModule(train_files=str(shifted), columns=["load"])
+    fresh.load_state_dict(dm.state_dict())
+    fresh.setup()
+    assert fresh.state_dict() == dm.state_dict()
+    assert fresh.split("train")[0][0].mean() > dm.split("train")[0][0].mean() + 1  # not refitted
+
+
+def test_sunspots_refuses_file_options() -> None:
+    with pytest.raises(TypeError, match="train_files"):
+        SunspotsDataModule(train_files="mine.csv")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"window": 0}, "window"),
+        ({"stride": 0}, "stride"),
+        ({"mode": "many_to_many", "horizon": 2}, "horizon"),
+        ({"scale": "robust"}, "scale"),
+        ({"columns": []}, "columns"),
+        ({"test_fraction": 1.0}, "test_fraction"),
+    ],
+)
+def test_bad_arguments_raise_naming_the_argument(kwargs: dict, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        ForecastDataModule(**kwargs)
+
+
+def test_target_scale_facts_round_trip_through_json_and_are_checked() -> None:
+    import json
+
+    facts = DataFacts("regression", False, 2, num_features=1, target_scale=(2.0, 3.0), target_shift=(1.0, -1.0))
+    assert DataFacts.from_dict(json.loads(json.dumps(facts.to_dict()))) == facts
+    assert DataFacts.from_dict({k: v for k, v in facts.to_dict().items() if not k.startswith("target_")}).target_scale is None
+    with pytest.raises(ValueError, match="one entry per output"):
+        DataFacts("regression", False, 2, num_features=1, target_scale=(2.0,), target_shift=(1.0,))
+    with pytest.raises(ValueError, match="both"):
+        DataFacts("regression", False, 1, num_features=1, target_scale=(2.0,))
+    with pytest.raises(ValueError, match="regression only"):
+        DataFacts("classification", False, 1, num_features=1, target_scale=(2.0,), target_shift=(1.0,))

@@ -1,0 +1,185 @@
+"""TableDataModule on files the tests write: every sequence kind and task, splits, labels, scaling, max_length, state."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+from user_files import (
+    sentiment_rows,
+    tagging_rows,
+    vector_regression_rows,
+    write_csv,
+    write_jsonl,
+    write_parquet,
+)
+
+from seqtrain.batch import IGNORE_INDEX, Batch
+from seqtrain.data import DataFacts, TableDataModule
+from seqtrain.data.sampler import BucketBatchSampler
+
+
+def make(tmp_path: Path, **kwargs) -> TableDataModule:
+    dm = TableDataModule(cache_dir=str(tmp_path / "hf_cache"), batch_size=8, **kwargs)
+    dm.setup()
+    return dm
+
+
+def first_batch(dm: TableDataModule, split: str = "train") -> Batch:
+    return next(iter(dm.dataloader(split)))
+
+
+def test_text_classification_from_csv(tmp_path: Path) -> None:
+    rows = sentiment_rows(60)
+    dm = make(tmp_path, train_files=str(write_csv(tmp_path / "reviews.csv", rows)), sequence_column="text")
+    chars = sorted(set("".join(r["text"] for r in rows)))
+    assert dm.facts == DataFacts(
+        "classification", False, 2, vocab_size=len(chars) + 2, padding_idx=0, class_names=("neg", "pos")
+    )
+    assert [len(dm.split(s)) for s in ("train", "val", "test")] == [48, 6, 6]
+    label_of = {r["text"]: r["label"] for r in rows}
+    for split in ("train", "val", "test"):
+        for inputs, target in dm.split(split):
+            assert dm.facts.class_names[int(target)] == label_of[dm.tokenizer.decode(inputs.tolist())]
+    batch = first_batch(dm)
+    assert batch.inputs.dtype == torch.long and batch.targets.shape == (8,)
+    assert isinstance(dm.train_dataloader().sampler, BucketBatchSampler)  # lengths vary: bucketed by default
+
+
+def test_carved_splits_are_seeded_and_disjoint(tmp_path: Path) -> None:
+    path = str(write_csv(tmp_path / "reviews.csv", sentiment_rows(60)))
+    texts = {}
+    for seed in (0, 0, 1):
+        dm = make(tmp_path, train_files=path, sequence_column="text", seed=seed)
+        texts.setdefault(seed, []).append({s: [dm.tokenizer.decode(x.tolist()) for x, _ in dm.split(s)] for s in ("val", "test")})
+    assert texts[0][0] == texts[0][1] and texts[0][0] != texts[1][0]
+
+
+def test_tagging_from_jsonl_token_lists(tmp_path: Path) -> None:
+    rows = tagging_rows(60)
+    dm = make(tmp_path, task="tagging", train_files=str(write_jsonl(tmp_path / "tags.jsonl", rows)), sequence_column="tokens", target_column="tags")
+    assert dm.facts.task == "tagging" and dm.facts.per_step and dm.facts.class_names == ("N", "O")
+    assert dm.tokenizer.kind == "word"
+    tags_of = {" ".join(r["tokens"]): r["tags"] for r in rows}
+    for inputs, target in dm.split("test"):
+        assert [dm.facts.class_names[i] for i in target.tolist()] == tags_of[dm.tokenizer.decode(inputs.tolist())]
+    batch = first_batch(dm)
+    assert batch.targets.shape == batch.inputs.shape
+    padding = torch.arange(batch.inputs.shape[1]) >= batch.lengths[:, None]
+    assert (batch.targets[padding] == IGNORE_INDEX).all()
+
+
+def test_regression_on_feature_vectors_from_parquet_is_scaled_on_train(tmp_path: Path) -> None:
+    rows = vector_regression_rows(60)
+    dm = make(tmp_path, task="regression", train_files=str(write_parquet(tmp_path / "frames.parquet", rows)), sequence_column="frames", target_column="y")
+    facts = dm.facts
+    assert (facts.task, facts.per_step, facts.num_outputs, facts.num_features) == ("regression", False, 1, 3)
+    train = dm.split("train")
+    targets = torch.stack([y for _, y in train])  # (N, 1), scaled
+    assert targets.mean().abs() < 1e-5 and (targets.std(correction=0) - 1).abs() < 1e-4
+    frames = torch.cat([x for x, _ in train])  # (sum of T, 3), standardized
+    assert torch.allclose(frames.mean(0), torch.zeros(3), atol=1e-5)
+    # The facts undo the scaling: back to the file's own values.
+    raw = {round(r["y"], 3) for r in rows}
+    for _, y in dm.split("test"):
+        assert round(float(y[0]) * facts.target_scale[0] + facts.target_shift[0], 3) in raw
+    batch = first_batch(dm)
+    assert batch.inputs.dtype == torch.float32 and batch.inputs.shape[2] == 3 and batch.targets.shape == (8, 1)
+
+
+def test_numbers_in_csv_strings_with_per_step_targets(tmp_path: Path) -> None:
+    rows = [{"x": " ".join(str(v) for v in range(1, n + 1)), "y": ";".join(f"{v} {-v}" for v in range(1, n + 1))} for n in range(2, 32)]
+    dm = make(
+        tmp_path,
+        task="regression",
+        per_step=True,
+        train_files=str(write_csv(tmp_path / "steps.csv", rows)),
+        sequence_column="x",
+        target_column="y",
+        standardize=False,
+        scale_targets=False,
+    )
+    assert dm.facts == DataFacts("regression", True, 2, num_features=1)
+    for x, y in dm.split("train"):
+        assert x.shape == (len(x), 1) and y.shape == (len(x), 2)
+        assert torch.equal(y[:, 0], x[:, 0]) and torch.equal(y[:, 1], -x[:, 0])
+
+
+def test_class_labels_map_to_sorted_ids(tmp_path: Path) -> None:
+    rows = [{"sequence": "ab" * (i % 5 + 1), "label": [10, 2, 1][i % 3]} for i in range(60)]
+    dm = make(tmp_path, train_files=str(write_csv(tmp_path / "numbers.csv", rows)))
+    assert dm.facts.class_names == ("1", "2", "10")  # numeric labels sort as numbers
+    words = [{"sequence": "ab", "label": w} for w in ["pear", "Apple", "fig"] * 20]
+    dm = make(tmp_path, train_files=str(write_csv(tmp_path / "words.csv", words)))
+    assert dm.facts.class_names == ("Apple", "fig", "pear")
+
+
+@pytest.mark.parametrize(("overflow", "expected"), [("truncate", [5, 5, 3]), ("split", [5, 5, 5, 5, 2, 5, 5, 3, 3])])
+def test_max_length_truncates_or_splits_with_a_count_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, overflow: str, expected: list[int]
+) -> None:
+    rows = [{"sequence": "a" * n, "label": str(n % 2)} for n in (22, 13, 3)]
+    train = write_csv(tmp_path / "train.csv", rows)
+    with caplog.at_level(logging.INFO, logger="seqtrain.data"):
+        dm = make(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train), max_length=5, overflow=overflow)
+    assert [len(x) for x, _ in dm.split("val")] == expected
+    assert "2 of 3 val sequences were longer than max_length" in caplog.text
+    if overflow == "split":  # every piece keeps its row's label
+        assert [int(y) for _, y in dm.split("val")] == [0] * 5 + [1] * 3 + [1]
+
+
+def test_unseen_labels_ignored_on_request(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    train = write_csv(tmp_path / "train.csv", [{"sequence": "ab", "label": "x"}, {"sequence": "ba", "label": "y"}])
+    test = write_csv(tmp_path / "test.csv", [{"sequence": "ab", "label": "x"}, {"sequence": "bb", "label": "z"}])
+    with caplog.at_level(logging.INFO, logger="seqtrain.data"):
+        dm = make(tmp_path, train_files=str(train), val_files=str(train), test_files=str(test), unseen_labels="ignore")
+    assert len(dm.split("test")) == 1 and "left out 1 test rows" in caplog.text
+    tags_train = write_jsonl(tmp_path / "t.jsonl", [{"sequence": ["a", "b"], "label": ["X", "Y"]}])
+    tags_test = write_jsonl(tmp_path / "u.jsonl", [{"sequence": ["a", "b"], "label": ["X", "Z"]}])
+    dm = make(tmp_path, task="tagging", train_files=str(tags_train), val_files=str(tags_train), test_files=str(tags_test), unseen_labels="ignore")
+    assert dm.split("test")[0][1].tolist() == [0, IGNORE_INDEX]
+
+
+def test_saved_state_is_reused_not_refitted(tmp_path: Path) -> None:
+    first = write_csv(tmp_path / "first.csv", sentiment_rows(60, seed=0))
+    dm = make(tmp_path, train_files=str(first), sequence_column="text", tokenizer="word")
+    state = dm.state_dict()
+    other_rows = [{"text": r["text"] + " zebra", "label": r["label"]} for r in sentiment_rows(60, seed=5)]
+    other = write_csv(tmp_path / "other.csv", other_rows)
+    fresh = TableDataModule(train_files=str(other), sequence_column="text", tokenizer="word", cache_dir=str(tmp_path / "hf_cache"))
+    fresh.load_state_dict(state)
+    fresh.setup()
+    assert fresh.facts == dm.facts and fresh.state_dict() == state
+    assert all(x[-1] == 1 for x, _ in fresh.split("train"))  # "zebra" was not in the saved vocabulary: <unk>
+    mismatched = TableDataModule(train_files=str(other), sequence_column="text", tokenizer="bpe")
+    mismatched.load_state_dict(state)
+    with pytest.raises(ValueError, match="data.tokenizer='bpe', but the loaded state holds a 'word' tokenizer"):
+        mismatched.setup()
+
+
+def test_a_local_dataset_folder_loads_like_a_hub_dataset(tmp_path: Path) -> None:
+    folder = tmp_path / "my_dataset"
+    folder.mkdir()
+    write_csv(folder / "train.csv", sentiment_rows(40, seed=0))
+    write_csv(folder / "test.csv", sentiment_rows(10, seed=1))
+    dm = make(tmp_path, hub=str(folder), sequence_column="text")
+    assert [len(dm.split(s)) for s in ("train", "val", "test")] == [36, 4, 10]  # val carved from train only
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"task": "ranking"}, "task"),
+        ({"per_step": True}, "per_step"),
+        ({"task": "tagging", "tokenizer": "bpe"}, "tokenizer"),
+        ({"max_length": 0}, "max_length"),
+        ({"overflow": "wrap"}, "overflow"),
+        ({"unseen_labels": "drop"}, "unseen_labels"),
+        ({"val_fraction": 0.6, "test_fraction": 0.5}, "val_fraction"),
+    ],
+)
+def test_bad_arguments_raise_naming_the_argument(kwargs: dict, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        TableDataModule(**kwargs)

@@ -1,0 +1,95 @@
+"""TextDataModule: .txt and column sources, contiguous or given splits, tokenizers fitted on train and reloaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from user_files import corpus_lines, write_jsonl
+
+from seqtrain.data import DataFacts, TextDataModule, tokenizer_from_dict
+
+
+def make(tmp_path: Path, **kwargs) -> TextDataModule:
+    dm = TextDataModule(cache_dir=str(tmp_path / "hf_cache"), seq_len=8, batch_size=4, **kwargs)
+    dm.setup()
+    return dm
+
+
+def all_ids(dm: TextDataModule, split: str) -> list[int]:
+    windows = dm.split(split)
+    return torch.cat([windows[0][0][:1], *(y for _, y in windows)]).tolist()  # (first input, every target)
+
+
+@pytest.mark.parametrize("tokenizer", ["char", "word", "bpe", "unigram"])
+def test_txt_files_split_contiguously_and_decode_back(tmp_path: Path, tokenizer: str) -> None:
+    text = corpus_lines(200)
+    path = tmp_path / "corpus.txt"
+    path.write_text(text)
+    kwargs = {"max_vocab_size": 300} if tokenizer in ("bpe", "unigram") else {}
+    dm = make(tmp_path, train_files=str(path), tokenizer=tokenizer, val_fraction=0.1, test_fraction=0.1, **kwargs)
+    size = len(dm.tokenizer)
+    assert dm.facts == DataFacts("language_modeling", True, size, vocab_size=size, padding_idx=0)
+    lines = text.splitlines(keepends=True)
+    # val and test: the last 10% of the lines each, in order; windows cover them but a partial last one.
+    for split, part in (("val", lines[160:180]), ("test", lines[180:])):
+        decoded = dm.decode(all_ids(dm, split))
+        assert "".join(part).startswith(decoded) and len(decoded) > 0.8 * len("".join(part))
+    assert dm.decode(dm.encode(lines[0])) == lines[0]
+    inputs, targets = dm.split("train")[1]
+    assert torch.equal(inputs[1:], targets[:-1])  # next-token targets
+
+
+def test_given_files_and_a_text_column(tmp_path: Path) -> None:
+    train = write_jsonl(tmp_path / "train.jsonl", [{"body": line, "id": i} for i, line in enumerate(corpus_lines(100).splitlines())])
+    val = write_jsonl(tmp_path / "val.jsonl", [{"body": "the cat sat on the mat", "id": 0}] * 5)
+    dm = make(tmp_path, train_files=str(train), val_files=str(val), test_files=str(val), text_column="body", tokenizer="word")
+    assert dm.decode(all_ids(dm, "val")).startswith("the cat sat on the mat\nthe cat")  # rows joined by line breaks
+    assert len(dm.split("test")) == len(dm.split("val"))
+
+
+def test_several_files_by_glob_are_read_in_order(tmp_path: Path) -> None:
+    for i in range(3):
+        (tmp_path / f"part{i}.txt").write_text(f"file {i} line\n" * 10)
+    dm = make(tmp_path, train_files=str(tmp_path / "part*.txt"), val_fraction=0.3, test_fraction=0.3)
+    # 30 lines: train the first 12 (part0, 2 of part1), val the next 9, test the last 9 (all part2)
+    assert dm.decode(all_ids(dm, "val")).startswith("file 1 line\n" * 8 + "file \ufffd")  # "2" unseen in train
+    assert dm.decode(all_ids(dm, "test")).startswith("file \ufffd line\n" * 8)
+
+
+def test_stateful_streams(tmp_path: Path) -> None:
+    path = tmp_path / "corpus.txt"
+    path.write_text(corpus_lines(300))
+    dm = make(tmp_path, train_files=str(path), stateful=True)
+    batches = list(dm.train_dataloader())
+    assert all(b.stateful for b in batches) and batches[0].inputs.shape == (4, 8)
+    assert torch.equal(batches[0].targets[:, -1], batches[1].inputs[:, 0])  # each row continues
+
+
+def test_tokenizer_is_saved_and_reloaded_never_refitted(tmp_path: Path) -> None:
+    path = tmp_path / "corpus.txt"
+    path.write_text(corpus_lines(200))
+    dm = make(tmp_path, train_files=str(path), tokenizer="bpe", max_vocab_size=300)
+    state = dm.state_dict()
+    assert state["tokenizer"]["kind"] == "bpe" and isinstance(state["tokenizer"]["json"], str)
+    # Generation from a checkpoint: the tokenizer straight from the state, without reading the text.
+    fresh = TextDataModule(train_files=str(tmp_path / "gone.txt"), tokenizer="bpe")
+    fresh.load_state_dict(state)
+    assert fresh.encode("the cat sat\n") == dm.encode("the cat sat\n")
+    # Other training text with the saved state: the saved tokenizer is used as it is.
+    other = tmp_path / "other.txt"
+    other.write_text(corpus_lines(200, seed=9).upper())
+    refit = TextDataModule(train_files=str(other), tokenizer="bpe", max_vocab_size=300, cache_dir=str(tmp_path / "hf_cache"), seq_len=8, batch_size=4)
+    refit.load_state_dict(state)
+    refit.setup()
+    assert tokenizer_from_dict(refit.state_dict()["tokenizer"]) == dm.tokenizer
+    wrong = TextDataModule(train_files=str(path), tokenizer="char")
+    wrong.load_state_dict(state)
+    with pytest.raises(ValueError, match="data.tokenizer='char', but the loaded state holds a 'bpe' tokenizer"):
+        wrong.encode("x")
+
+
+def test_encode_before_setup_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="setup"):
+        TextDataModule().encode("x")
