@@ -58,6 +58,8 @@ def train(cfg: DictConfig) -> float:
         gradient_clip_algorithm=cfg.trainer.gradient_clip_algorithm,
         tbptt_steps=cfg.task.tbptt_steps,
         tbptt_variable=cfg.task.tbptt_variable,
+        target_scale=facts.target_scale,
+        target_shift=facts.target_shift,
         metadata={"config": config, "facts": facts.to_dict()},
     )
     callbacks = [instantiate(c) for c in cfg.callbacks.values()] + [ExactResume()]
@@ -110,7 +112,9 @@ def evaluate(path: str | Path, split: str = "test") -> dict[str, float]:
 
     logging.getLogger("lightning").handlers.clear()
     model, datamodule, facts = rebuild(load_checkpoint(path))
-    task = SequenceTask(model, task=facts.task, num_outputs=facts.num_outputs)
+    task = SequenceTask(
+        model, task=facts.task, num_outputs=facts.num_outputs, target_scale=facts.target_scale, target_shift=facts.target_shift
+    )
     trainer = pl.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
                          enable_model_summary=False)
     run = trainer.test if split == "test" else trainer.validate

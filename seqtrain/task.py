@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -52,7 +52,9 @@ def build_metrics(task: TaskKind, num_outputs: int) -> MetricCollection:
             }
         )
     if task == "regression":
-        return MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError()})
+        return MetricCollection(
+            {"mse": MeanSquaredError(), "rmse": MeanSquaredError(squared=False), "mae": MeanAbsoluteError()}
+        )
     if task == "language_modeling":
         return MetricCollection({"ppl": Perplexity(), "bpt": BitsPerToken()})
     raise ValueError(f"task must be one of classification|regression|tagging|language_modeling, got {task!r}")
@@ -65,6 +67,9 @@ class SequenceTask(pl.LightningModule):
         optimizer: called with the parameters, e.g. ``functools.partial(torch.optim.AdamW, lr=1e-3)``;
             None for a task that only evaluates.
         scheduler: called with the optimizer; ``scheduler_interval`` is ``"epoch"`` or ``"step"``.
+        target_scale / target_shift: regression targets arrive scaled (`DataFacts.target_scale`), one
+            entry per output: `original = scaled * target_scale + target_shift`. The loss is on the
+            scaled values; the metrics (mse, rmse, mae) are in the data's own units.
         metadata: plain data saved in every checkpoint (resolved config, data facts) so a
             checkpoint alone can rebuild the run.
     """
@@ -82,6 +87,8 @@ class SequenceTask(pl.LightningModule):
         gradient_clip_algorithm: Literal["norm", "value"] = "norm",
         tbptt_steps: int | None = None,
         tbptt_variable: bool = False,
+        target_scale: Sequence[float] | None = None,
+        target_shift: Sequence[float] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -89,6 +96,10 @@ class SequenceTask(pl.LightningModule):
             raise ValueError(f"gradient_clip_algorithm must be 'norm' or 'value', got {gradient_clip_algorithm!r}")
         if tbptt_steps is not None and tbptt_steps < 1:
             raise ValueError(f"tbptt_steps must be >= 1 or None, got {tbptt_steps}")
+        if (target_scale is None) != (target_shift is None):
+            raise ValueError("give both target_scale and target_shift, or neither")
+        if target_scale is not None and task != "regression":
+            raise ValueError(f"target_scale applies to task='regression' only, got task={task!r}")
         if tbptt_variable and tbptt_steps is None:
             raise ValueError("tbptt_variable=True needs tbptt_steps")
         if tbptt_steps is not None and getattr(model, "head_kind", "many_to_many") == "many_to_one":
@@ -106,6 +117,10 @@ class SequenceTask(pl.LightningModule):
         # Truncated BPTT takes one optimizer step per chunk, so it steps the optimizer itself.
         self.automatic_optimization = tbptt_steps is None
         self.metadata = metadata or {}
+        # Not persistent: the data's facts (in every checkpoint) hold them, and older checkpoints still load.
+        scale, shift = (None, None) if target_scale is None else (torch.tensor(target_scale), torch.tensor(target_shift))
+        self.register_buffer("target_scale", scale, persistent=False)  # (F_out,)
+        self.register_buffer("target_shift", shift, persistent=False)  # (F_out,)
         # Recurrent state carried across stateful batches, per stage; detached, reset each epoch.
         self._carried: dict[Stage, Any] = {}
         self._pending_carried: dict[str, Any] | None = None  # from a checkpoint, for the epoch it was saved in
@@ -212,11 +227,17 @@ class SequenceTask(pl.LightningModule):
             metrics.update(loss, weight=weight)
         elif self.task == "regression" and preds.dim() == 3:
             mask = _step_mask(batch.lengths, preds.shape[1], preds.device)
-            metrics.update(preds[mask], batch.targets[mask])
+            metrics.update(self._unscaled(preds[mask]), self._unscaled(batch.targets[mask]))
         elif self.task == "regression":
-            metrics.update(preds, batch.targets)
+            metrics.update(self._unscaled(preds), self._unscaled(batch.targets))
         else:  # class ids from logits, (B,) or (B, T)
             metrics.update(preds.argmax(-1), batch.targets)
+
+    def _unscaled(self, values: Tensor) -> Tensor:
+        """(..., F_out) regression values back in the data's own units."""
+        if self.target_scale is None:
+            return values
+        return values * self.target_scale + self.target_shift
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
         if self.tbptt_steps is not None:
@@ -251,11 +272,15 @@ class SequenceTask(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._pending_carried = checkpoint.get("seqtrain_carried")
 
-    def on_train_epoch_start(self) -> None:
-        self._carried.pop("train", None)  # each epoch starts from a zero state ...
+    def on_train_start(self) -> None:
+        # A run resumed mid-epoch continues from the state it had carried (Lightning does not call
+        # on_train_epoch_start for an epoch it resumes mid-way).
         pending, self._pending_carried = self._pending_carried, None
         if pending is not None and pending["epoch"] == self.current_epoch and pending["state"] is not None:
-            self._carried["train"] = pending["state"]  # ... unless it resumes one mid-way
+            self._carried["train"] = pending["state"]
+
+    def on_train_epoch_start(self) -> None:
+        self._carried.pop("train", None)  # each epoch starts from a zero state
 
 
 def detach_state(state: Any) -> Any:
