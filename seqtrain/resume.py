@@ -2,9 +2,10 @@
 
 Lightning restores weights, optimizer and loop counters, but not the random streams, and it
 restarts a mid-epoch dataloader from the epoch's first batch. This callback saves both in every
-checkpoint and puts them back: the train loader skips the batches the run had already done (the
-datamodule's loaders are seeded per epoch, so the order is the same), and the random states are
-restored just before the first batch, after Lightning has built its iterators.
+checkpoint and puts them back: on restore it tells the datamodule how many batches of the epoch
+were done, so the train loader it builds next skips them (its order is a function of seed and
+epoch, so they are the same batches), and the random states come back just before the first
+batch, after Lightning has built its iterators.
 """
 
 from __future__ import annotations
@@ -23,32 +24,37 @@ class ExactResume(pl.Callback):
     def __init__(self) -> None:
         self.epoch = 0
         self.batches_done = 0
-        self._pending: dict[str, Any] | None = None
+        self._pending_rng: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "batches_done": self.batches_done, "rng": capture_rng_state()}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._pending = state_dict
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("callbacks", {}).get(self.state_key)
+        if state is None:
+            return
+        self._pending_rng = state["rng"]
+        if 0 < state["batches_done"] < trainer.num_training_batches or (
+            state["batches_done"] > 0 and trainer.num_training_batches == float("inf")
+        ):
+            # Mid-epoch: the train loader, built after this restore, must start where the run stopped.
+            datamodule = trainer.datamodule
+            if not hasattr(datamodule, "skip_train_batches"):
+                raise RuntimeError(
+                    f"cannot resume mid-epoch: {type(datamodule).__name__} has no skip_train_batches(n); "
+                    "resume from an end-of-epoch checkpoint instead"
+                )
+            datamodule.skip_train_batches(state["batches_done"])
+            self.epoch, self.batches_done = state["epoch"], state["batches_done"]
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.epoch, self.batches_done = trainer.current_epoch, 0
-        pending = self._pending
-        if pending is None or pending["epoch"] != trainer.current_epoch or pending["batches_done"] == 0:
-            return
-        loader = trainer.train_dataloader
-        if not hasattr(loader, "skip_batches"):
-            raise RuntimeError(
-                f"cannot resume mid-epoch: the train dataloader ({type(loader).__name__}) has no skip_batches(n); "
-                "resume from an end-of-epoch checkpoint instead"
-            )
-        loader.skip_batches(pending["batches_done"])  # applied to the iterator Lightning builds next
-        self.batches_done = pending["batches_done"]
+        self.epoch, self.batches_done = trainer.current_epoch, 0  # (Lightning skips this hook mid-epoch)
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
-        if self._pending is not None:
-            restore_rng_state(self._pending["rng"])
-            self._pending = None
+        # Restored here rather than at load time: by now Lightning has built its iterators.
+        if self._pending_rng is not None:
+            restore_rng_state(self._pending_rng)
+            self._pending_rng = None
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         self.batches_done += 1

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from seqtrain.batch import Batch
 from seqtrain.data.collate import collate
 from seqtrain.data.facts import DataFacts
+from seqtrain.data.resumable import ResumableDataLoader
 from seqtrain.data.sampler import BucketBatchSampler
 
 Example = tuple[Tensor, Tensor]  # (inputs (T,) ids or (T, F) features, target)
@@ -94,6 +95,7 @@ class SequenceDataModule(LightningDataModule):
         self.seed = seed
         self._splits: Splits | None = None
         self._saved_state: dict[str, Any] | None = None
+        self._skip_train = 0  # batches the next train loader skips (a mid-epoch resume)
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
         """Make the splits and facts; reuse `saved` (a checkpoint's `Splits.state`), when given, instead of fitting."""
@@ -133,7 +135,14 @@ class SequenceDataModule(LightningDataModule):
             self.setup()
 
     def train_dataloader(self) -> DataLoader:
-        return self.dataloader("train")
+        loader = self.dataloader("train")
+        loader.skip_batches(self._skip_train)  # non-zero once, on a mid-epoch resume
+        self._skip_train = 0
+        return loader
+
+    def skip_train_batches(self, n: int) -> None:
+        """The next train loader starts at batch ``n`` of its epoch (exact resume, see seqtrain.resume)."""
+        self._skip_train = n
 
     def val_dataloader(self) -> DataLoader:
         return self.dataloader("val")
@@ -148,28 +157,31 @@ class SequenceDataModule(LightningDataModule):
         input_padding = facts.padding_idx if facts.vocab_size is not None else 0.0
         collate_fn = partial(collate, input_padding=input_padding, per_step=facts.per_step)
         if split != "train":
-            return DataLoader(
-                examples, batch_size=self.batch_size, shuffle=False, collate_fn=collate_fn, **self._loader_kwargs()
-            )
+            return self.loader(examples, batch_size=self.batch_size, shuffle=False, collate_fn=collate_fn)
         lengths = example_lengths(examples)
         # Trainer(overfit_batches=...) swaps the train sampler for a SequentialSampler: serve it plain examples.
-        overfitting = self.trainer is not None and self.trainer.overfit_batches > 0
-        if self.bucket and len(set(lengths)) > 1 and not overfitting:
-            # The batch sampler goes in as the loader's *sampler* (with batch_size=None): Lightning
-            # calls set_epoch only on `loader.sampler`, and under DDP it wraps a custom sampler in a
-            # DistributedSamplerWrapper that hands each rank whole batches.
-            sampler = BucketBatchSampler(lengths, self.batch_size, seed=self.seed)
-            return DataLoader(
-                IndexedBatches(examples, collate_fn), sampler=sampler, batch_size=None, **self._loader_kwargs()
-            )
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(
-            examples,
-            batch_size=self.batch_size,
-            shuffle=True,
-            generator=generator,
-            collate_fn=collate_fn,
-            **self._loader_kwargs(),
+        if self.trainer is not None and self.trainer.overfit_batches > 0:
+            return self.loader(examples, batch_size=self.batch_size, shuffle=True, collate_fn=collate_fn)
+        # The batch sampler goes in as the loader's *sampler* (with batch_size=None): Lightning calls
+        # set_epoch only on `loader.sampler`, and under DDP it wraps a custom sampler in a
+        # DistributedSamplerWrapper that hands each rank whole batches. Without bucketing it is a
+        # plain shuffle (pools of one batch); either way the order is a function of (seed, epoch),
+        # which is what lets a run resume mid-epoch on the same batches.
+        bucket_factor = 50 if self.bucket and len(set(lengths)) > 1 else 1
+        sampler = BucketBatchSampler(lengths, self.batch_size, seed=self.seed, bucket_factor=bucket_factor)
+        return self.loader(IndexedBatches(examples, collate_fn), sampler=sampler, batch_size=None)
+
+    def loader(self, dataset: Any, **kwargs: Any) -> ResumableDataLoader:
+        """Every loader of the datamodule: resumable mid-epoch, workers and pinning as configured, and
+        its own random generator, so building one never draws from the global random stream."""
+        pin_memory = torch.cuda.is_available() if self.pin_memory is None else self.pin_memory
+        return ResumableDataLoader(
+            dataset,
+            num_workers=self.num_workers,
+            pin_memory=pin_memory,
+            persistent_workers=self.num_workers > 0,
+            generator=torch.Generator().manual_seed(self.seed),
+            **kwargs,
         )
 
     def split(self, split: Split) -> Any:
@@ -180,9 +192,6 @@ class SequenceDataModule(LightningDataModule):
             raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
         return getattr(self._splits, split)
 
-    def _loader_kwargs(self) -> dict[str, Any]:
-        pin_memory = torch.cuda.is_available() if self.pin_memory is None else self.pin_memory
-        return {"num_workers": self.num_workers, "pin_memory": pin_memory, "persistent_workers": self.num_workers > 0}
 
 
 def check_fraction(name: str, value: float) -> None:

@@ -85,15 +85,19 @@ def test_val_and_test_keep_order_train_shuffles() -> None:
 
 
 def test_bucketing_only_where_lengths_vary() -> None:
+    """Training order always comes from BucketBatchSampler (seeded per epoch, so runs resume mid-epoch);
+    it groups lengths only where they vary and bucketing is on: otherwise pools of one batch, a plain shuffle."""
     varied = SMALL["parity"]()
     varied.setup()
-    assert isinstance(varied.train_dataloader().sampler, BucketBatchSampler)
+    assert varied.train_dataloader().sampler.bucket_factor == 50
     plain = SMALL["parity"](bucket=False)
     plain.setup()
-    assert not isinstance(plain.train_dataloader().sampler, BucketBatchSampler)
+    assert plain.train_dataloader().sampler.bucket_factor == 1
     fixed = SMALL["adding"]()
     fixed.setup()
-    assert not isinstance(fixed.train_dataloader().sampler, BucketBatchSampler)
+    assert fixed.train_dataloader().sampler.bucket_factor == 1
+    for dm in (varied, plain, fixed):
+        assert isinstance(dm.train_dataloader().sampler, BucketBatchSampler)
 
 
 def test_loader_options() -> None:
