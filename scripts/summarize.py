@@ -1,0 +1,261 @@
+"""Summarize a sweep: a table of its jobs sorted by the objective, and plots of the objective per hyper-parameter.
+
+    python scripts/summarize.py outputs/multiruns/2025-01-31_12-00-00
+    python scripts/summarize.py outputs/optuna/vowels_gru --objective val/acc --mode max
+
+A job is any directory under the sweep directory with Hydra's `.hydra/overrides.yaml` (grid
+sweeps, Optuna sweeps, resumed sweeps, `scripts/launch_local_gpus.sh`). From each job it reads
+`metrics.json` (written by the run, or by train.py when the job failed) and `config.yaml` (the
+resolved config: `monitor`, `monitor_mode`). Writes `summary.csv` and, with matplotlib installed
+(`pip install -e .[sweeps]`), `summary.png` into the sweep directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class Job:
+    """One run directory of a sweep, as read from its files."""
+
+    name: str  # the directory, relative to the sweep directory
+    overrides: dict[str, str]  # key -> value as typed, e.g. {"model": "gru", "optimizer.lr": "0.003"}
+    status: str  # completed | failed | diverged | incomplete (interrupted, or still running)
+    metrics: dict[str, float] = field(default_factory=dict)  # "val/loss", "test/acc", ...
+    error: str | None = None
+    seconds: float | None = None
+    monitor: str | None = None
+    monitor_mode: str | None = None
+
+
+def find_jobs(sweep_dir: Path) -> list[Job]:
+    """Every job under `sweep_dir`, in the order of their directory names (2 before 10)."""
+    jobs = [read_job(path.parent.parent, sweep_dir) for path in sweep_dir.rglob(".hydra/overrides.yaml")]
+    return sorted(jobs, key=lambda job: natural_key(job.name))
+
+
+def natural_key(name: str) -> list[tuple[int, int | str]]:
+    """Sort key that orders the numbers in a name by value: "2" < "10", "..._9" < "..._10"."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
+
+
+def read_job(job_dir: Path, sweep_dir: Path) -> Job:
+    overrides = dict(_split_override(o) for o in yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or [])
+    config_path = job_dir / "config.yaml"
+    config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
+    metrics_path = job_dir / "metrics.json"
+    results: dict[str, Any] = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    metrics = {k: float(v) for stage in ("val", "test") for k, v in (results.get(stage) or {}).items()}
+    seconds = results.get("seconds")
+    if seconds is None and metrics_path.is_file():
+        # Hydra writes .hydra/config.yaml as the job starts; metrics.json is the job's last file.
+        seconds = metrics_path.stat().st_mtime - (job_dir / ".hydra" / "config.yaml").stat().st_mtime
+    return Job(
+        name=str(job_dir.relative_to(sweep_dir)),
+        overrides=overrides,
+        status=results.get("status", "incomplete"),
+        metrics=metrics,
+        error=results.get("error"),
+        seconds=seconds,
+        monitor=config.get("monitor"),
+        monitor_mode=config.get("monitor_mode"),
+    )
+
+
+def _split_override(override: str) -> tuple[str, str]:
+    key, _, value = override.partition("=")
+    return key.lstrip("+~"), value
+
+
+def swept_keys(jobs: list[Job], sweep_dir: Path) -> list[str]:
+    """The keys the sweep varied: its sweep overrides and search space, and any key whose value differs between jobs."""
+    keys = {k for job in jobs for k in job.overrides}
+    if len(jobs) < 2:
+        return sorted(keys)
+    varied = {k for k in keys if len({job.overrides.get(k) for job in jobs}) > 1}
+    return sorted(varied | (declared_sweep_keys(sweep_dir) & keys))
+
+
+def declared_sweep_keys(sweep_dir: Path) -> set[str]:
+    """Keys swept on the command line (`model=rnn,gru`, from multirun.yaml) or searched by a sweeper (`hydra.sweeper.params`)."""
+    keys: set[str] = set()
+    hydra_files = sorted(sweep_dir.rglob(".hydra/hydra.yaml"))[:1]  # the sweeper's config, as every job saw it
+    for path in [sweep_dir / "multirun.yaml", *hydra_files]:
+        if not path.is_file():
+            continue
+        hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra") or {}
+        keys |= set((hydra.get("sweeper") or {}).get("params") or {})
+        if path.name == "multirun.yaml":  # the sweep as typed (a job's own hydra.yaml holds its single values)
+            from hydra.core.override_parser.overrides_parser import OverridesParser
+
+            overrides = OverridesParser.create().parse_overrides((hydra.get("overrides") or {}).get("task") or [])
+            keys |= {o.get_key_element().lstrip("+~") for o in overrides if o.is_sweep_override()}
+    return keys
+
+
+def objective_of(jobs: list[Job], objective: str | None, mode: str | None) -> tuple[str, str]:
+    """The metric and direction to sort by: given, else the jobs' own `monitor` and `monitor_mode`."""
+    objective = objective or next((j.monitor for j in jobs if j.monitor), "val/loss")
+    mode = mode or next((j.monitor_mode for j in jobs if j.monitor_mode), "min")
+    return objective, mode
+
+
+def label_divergence(jobs: list[Job], objective: str) -> None:
+    """A run that completed with a non-finite objective diverged (NaN/inf loss)."""
+    for job in jobs:
+        if job.status == "completed" and not math.isfinite(job.metrics.get(objective, math.nan)):
+            job.status = "diverged"
+
+
+def sort_jobs(jobs: list[Job], objective: str, mode: str) -> list[Job]:
+    """Best first; jobs without a finite objective (failed, diverged, incomplete) last, by name."""
+    sign = -1.0 if mode == "max" else 1.0
+
+    def key(job: Job) -> tuple[int, float, list]:
+        value = job.metrics.get(objective, math.nan)
+        return (0, sign * value, natural_key(job.name)) if math.isfinite(value) else (1, 0.0, natural_key(job.name))
+
+    return sorted(jobs, key=key)
+
+
+def format_table(jobs: list[Job], keys: list[str], objective: str) -> str:
+    metric_names = [objective] + sorted({m for job in jobs for m in job.metrics} - {objective})
+    header = ["job", "status", *metric_names, "seconds", *keys]
+    rows = [
+        [
+            job.name,
+            job.status,
+            *(_number(job.metrics.get(m), ".4g") for m in metric_names),
+            _number(job.seconds, ".1f"),
+            *(_short(job.overrides.get(k, "")) for k in keys),
+        ]
+        for job in jobs
+    ]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _short(value: str) -> str:
+    """Sampled floats to 4 significant digits (0.006525180324192035 -> 0.006525); anything else as typed."""
+    number = _float(value)
+    return f"{number:.4g}" if number is not None and "." in value and len(value) > 8 else value
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
+def write_csv(path: Path, jobs: list[Job], keys: list[str]) -> None:
+    metric_names = sorted({m for job in jobs for m in job.metrics})
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["job", "status", *metric_names, "seconds", *keys, "error"])
+        for job in jobs:
+            writer.writerow(
+                [job.name, job.status, *(job.metrics.get(m, "") for m in metric_names), job.seconds or "",
+                 *(job.overrides.get(k, "") for k in keys), job.error or ""]
+            )
+
+
+def plot(path: Path, jobs: list[Job], keys: list[str], objective: str, mode: str) -> bool:
+    """One panel per swept key: the objective of each finished job against the key's value. False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only: no display needed
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    finished = [j for j in jobs if math.isfinite(j.metrics.get(objective, math.nan))]
+    cols = min(max(len(keys), 1), 3)
+    rows = max(math.ceil(len(keys) / cols), 1)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.5 * rows), squeeze=False)
+    for ax in axes.flat[len(keys):]:
+        ax.set_visible(len(keys) == 0)
+    for ax, key in zip(axes.flat, keys):
+        values = [j.overrides.get(key, "") for j in finished]
+        ys = [j.metrics[objective] for j in finished]
+        numbers = [_float(v) for v in values]
+        if values and all(n is not None for n in numbers):
+            ax.scatter(numbers, ys)
+            positive = [n for n in numbers if n > 0]
+            if len(positive) == len(numbers) and max(positive) / min(positive) >= 30:
+                ax.set_xscale("log")  # e.g. learning rates sampled on a log scale
+        else:
+            categories = sorted(set(values), key=lambda v: (_float(v) is None, _float(v) or 0.0, v))
+            ax.scatter([categories.index(v) for v in values], ys)
+            ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
+        ax.set_xlabel(key)
+        ax.set_ylabel(objective)
+        ax.grid(alpha=0.3)
+    if not keys:
+        axes[0][0].text(0.5, 0.5, "no swept hyper-parameters", ha="center", va="center")
+        axes[0][0].set_axis_off()
+    failed = len(jobs) - len(finished)
+    fig.suptitle(f"{objective} ({mode}) of {len(finished)} finished jobs" + (f"; {failed} not plotted" if failed else ""))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def _float(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def summarize(sweep_dir: Path, objective: str | None = None, mode: str | None = None) -> list[Job]:
+    """Print the table, write summary.csv and summary.png; return the jobs, best first."""
+    jobs = find_jobs(sweep_dir)
+    if not jobs:
+        raise SystemExit(f"no jobs under {sweep_dir} (looked for */.hydra/overrides.yaml)")
+    objective, mode = objective_of(jobs, objective, mode)
+    label_divergence(jobs, objective)
+    jobs = sort_jobs(jobs, objective, mode)
+    keys = swept_keys(jobs, sweep_dir)
+    common = {k: v for k, v in jobs[0].overrides.items() if k not in keys}
+    print(f"sweep: {sweep_dir}   objective: {objective} ({mode})   jobs: {len(jobs)}")
+    if common:
+        print("common overrides: " + " ".join(f"{k}={v}" for k, v in common.items()))
+    print(format_table(jobs, keys, objective))
+    counts = {s: sum(j.status == s for j in jobs) for s in ("completed", "diverged", "failed", "incomplete")}
+    print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    for job in jobs:
+        if job.error:
+            print(f"{job.name}: {job.error}")
+    write_csv(sweep_dir / "summary.csv", jobs, keys)
+    if plot(sweep_dir / "summary.png", jobs, keys, objective, mode):
+        print(f"wrote {sweep_dir / 'summary.csv'} and {sweep_dir / 'summary.png'}")
+    else:
+        print(f"wrote {sweep_dir / 'summary.csv'} (no plot: matplotlib is not installed; pip install -e .[sweeps])")
+    return jobs
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sweep_dir", type=Path, help="a multirun's directory (hydra.sweep.dir)")
+    parser.add_argument("--objective", help="metric to sort and plot by (default: the jobs' `monitor`)")
+    parser.add_argument("--mode", choices=("min", "max"), help="better is lower or higher (default: `monitor_mode`)")
+    args = parser.parse_args(argv)
+    if not args.sweep_dir.is_dir():
+        parser.error(f"not a directory: {args.sweep_dir}")
+    summarize(args.sweep_dir, args.objective, args.mode)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
