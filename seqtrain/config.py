@@ -194,6 +194,8 @@ def _model_problems(node: DictConfig) -> list[str]:
     options = _resolved(node)
     per_step = options.get("tie_weights") is True or options.get("head") == "many_to_many"
     stand_in = {"vocab_size": 4, "padding_idx": 0, "num_outputs": 4, "per_step_targets": per_step}
+    if "embedding_dim" in options and options["embedding_dim"] is None:  # only real-valued features go in raw
+        stand_in = {"num_features": 4, "num_outputs": 4, "per_step_targets": per_step}
     try:
         with torch.device("meta"):
             instantiate(node, **stand_in)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 def train(cfg: DictConfig) -> float:
     """Fit, pick the best checkpoint, evaluate it; return the monitored metric for sweepers."""
+    started = time.monotonic()
     check_options(cfg)  # fast: before torch and Lightning are imported
     import lightning.pytorch as pl
 
@@ -93,6 +95,7 @@ def train(cfg: DictConfig) -> float:
             results["sample"] = datamodule.decode(
                 _sample_text(task.model, datamodule, cfg.sample_length, seed=cfg.seed)
             )
+        results["seconds"] = round(time.monotonic() - started, 1)  # the job's wall time, for sweep summaries
         if trainer.is_global_zero:
             (output_dir / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
             print(format_results(results, output_dir))
@@ -101,6 +104,29 @@ def train(cfg: DictConfig) -> float:
         return objective if math.isfinite(objective) else float("nan")
     finally:
         close_loggers(loggers, ok)
+
+
+def train_in_sweep(cfg: DictConfig) -> float | None:
+    """`train` for one job of a multirun: a failure is recorded in its run directory, not raised."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        objective = train(cfg)
+    except Exception as error:  # not KeyboardInterrupt/SystemExit: an interrupted sweep stops
+        log.exception("job failed; the sweep goes on")
+        record_failure(Path(HydraConfig.get().runtime.output_dir), error)
+        return None
+    # No value rather than NaN: the Optuna sweeper records a trial whose value is not a number as
+    # failed, while a NaN makes Optuna 2.10's `tell` raise and ends the sweep.
+    return objective if math.isfinite(objective) else None
+
+
+def record_failure(output_dir: Path, error: Exception) -> None:
+    """`metrics.json` saying the job failed and why, unless the run wrote its own (e.g. diverged)."""
+    metrics = output_dir / "metrics.json"
+    if not metrics.exists():
+        output_dir.mkdir(parents=True, exist_ok=True)
+        metrics.write_text(json.dumps({"status": "failed", "error": f"{type(error).__name__}: {error}"}, indent=2) + "\n")
 
 
 def evaluate(path: str | Path, split: str = "test") -> dict[str, float]:

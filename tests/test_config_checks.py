@@ -111,3 +111,10 @@ def test_bad_config_exits_before_heavy_imports() -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "model.dropout=1.5" in proc.stderr
+
+
+def test_raw_features_without_projection_pass(compose_train: Compose) -> None:
+    """`model.embedding_dim=null` feeds real-valued features to the RNN unchanged: a valid choice for them."""
+    cfg = compose_train("data=vowels", "model.embedding_dim=null")
+    check_options(cfg)
+    check_targets(cfg)
