@@ -88,7 +88,8 @@ def train(cfg: DictConfig) -> float:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         best = best or None  # no checkpoint: evaluate the weights in memory
         results: dict[str, Any] = {"status": "completed", "best_checkpoint": best}
-        results["val"] = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+        validated = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False)
+        results["val"] = validated[0] if validated else {}  # empty with trainer.limit_val_batches=0
         if cfg.test:
             results["test"] = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
         if facts.task == "language_modeling" and cfg.sample_length > 0:
@@ -100,7 +101,7 @@ def train(cfg: DictConfig) -> float:
             (output_dir / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
             print(format_results(results, output_dir))
         ok = True
-        objective = results["val"][cfg.monitor]
+        objective = results["val"].get(cfg.monitor, float("nan"))
         return objective if math.isfinite(objective) else float("nan")
     finally:
         close_loggers(loggers, ok)
