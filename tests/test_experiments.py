@@ -61,9 +61,16 @@ def test_experiment_composes_and_passes_config_checks(compose_train: Compose, na
     assert cfg.data._target_ and cfg.model._target_
 
 
-def test_shakespeare_lm_is_stateful_tbptt_lstm(compose_train: Compose) -> None:
-    cfg = compose_train("experiment=shakespeare_lm")
-    assert cfg.data.stateful is True and cfg.task.tbptt_steps is not None and cfg.model.cell == "lstm"
+def test_default_is_the_stateful_tbptt_lstm_language_model(compose_train: Compose) -> None:
+    """`python train.py` = experiment=shakespeare_lm: stateful streams, truncated every data.seq_len steps."""
+    cfg = compose_train()
+    assert cfg == compose_train("experiment=shakespeare_lm")
+    assert cfg.data._target_.endswith("ShakespeareDataModule") and cfg.data.stateful is True
+    assert cfg.model.cell == "lstm" and cfg.data.seq_len == 64
+    # Its keys are valid for any data: another dataset still composes and passes the checks.
+    other = compose_train("data=vowels")
+    check_options(other)
+    check_targets(other)
 
 
 def test_every_experiment_runs_a_tiny_fit(tmp_path: Path) -> None:
