@@ -18,6 +18,7 @@ from seqtrain.data.collate import collate
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.resumable import ResumableDataLoader
 from seqtrain.data.sampler import BucketBatchSampler
+from seqtrain.data.windows import TokenStreams
 
 Example = tuple[Tensor, Tensor]  # (inputs (T,) ids or (T, F) features, target)
 Examples = Sequence[Example] | Dataset[Example]
@@ -170,6 +171,16 @@ class SequenceDataModule(LightningDataModule):
         bucket_factor = 50 if self.bucket and len(set(lengths)) > 1 else 1
         sampler = BucketBatchSampler(lengths, self.batch_size, seed=self.seed, bucket_factor=bucket_factor)
         return self.loader(IndexedBatches(examples, collate_fn), sampler=sampler, batch_size=None)
+
+    def stream_loader(self, ids: Tensor, seq_len: int) -> ResumableDataLoader:
+        """Stateful streams of a token sequence: `batch_size` contiguous rows per rank, in order.
+
+        Each rank reads its own streams; an IterableDataset also keeps Lightning from injecting a
+        DistributedSampler that would deal chunks out to ranks and break the streams.
+        """
+        num_replicas, rank = (1, 0) if self.trainer is None else (self.trainer.world_size, self.trainer.global_rank)
+        streams = TokenStreams(ids, self.batch_size, seq_len, num_replicas=num_replicas, rank=rank)
+        return self.loader(streams, batch_size=None)
 
     def loader(self, dataset: Any, **kwargs: Any) -> ResumableDataLoader:
         """Every loader of the datamodule: resumable mid-epoch, workers and pinning as configured, and

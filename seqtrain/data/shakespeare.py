@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from seqtrain.data.datamodule import SequenceDataModule, Split, Splits, check_fraction
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.vocab import CharVocab
-from seqtrain.data.windows import TokenStreams, TokenWindows
+from seqtrain.data.windows import TokenWindows
 
 
 def load_shakespeare() -> str:
@@ -91,11 +91,7 @@ class ShakespeareDataModule(SequenceDataModule):
     def dataloader(self, split: Split) -> DataLoader:
         if not self.stateful:
             return super().dataloader(split)
-        # Each rank reads its own streams, in order; an IterableDataset also keeps Lightning from
-        # injecting a DistributedSampler that would deal chunks out to ranks and break the streams.
-        num_replicas, rank = (1, 0) if self.trainer is None else (self.trainer.world_size, self.trainer.global_rank)
-        streams = TokenStreams(self.split(split), self.batch_size, self.seq_len, num_replicas=num_replicas, rank=rank)
-        return self.loader(streams, batch_size=None)
+        return self.stream_loader(self.split(split), self.seq_len)
 
     def encode(self, text: str) -> list[int]:
         """Character ids under the fitted vocabulary (after `setup`, or straight after `load_state_dict`)."""

@@ -31,7 +31,7 @@ from seqtrain.data.tokenizer import (
     tokenizer_from_dict,
 )
 from seqtrain.data.vocab import PAD
-from seqtrain.data.windows import TokenStreams, TokenWindows
+from seqtrain.data.windows import TokenWindows
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -180,10 +180,7 @@ class TextDataModule(SequenceDataModule):
     def dataloader(self, split: Split) -> DataLoader:
         if not self.stateful:
             return super().dataloader(split)
-        # Each rank reads its own streams, in order (see ShakespeareDataModule.dataloader).
-        num_replicas, rank = (1, 0) if self.trainer is None else (self.trainer.world_size, self.trainer.global_rank)
-        streams = TokenStreams(self.split(split), self.batch_size, self.seq_len, num_replicas=num_replicas, rank=rank)
-        return self.loader(streams, batch_size=None)
+        return self.stream_loader(self.split(split), self.seq_len)
 
     def encode(self, text: str) -> list[int]:
         """Token ids under the fitted tokenizer (after `setup`, or straight after `load_state_dict`)."""

@@ -7,7 +7,8 @@ import torch
 
 from seqtrain.data import CharVocab, DataFacts, ShakespeareDataModule
 from seqtrain.data import shakespeare as shakespeare_module
-from seqtrain.data.shakespeare import TokenStreams, load_shakespeare
+from seqtrain.data.shakespeare import load_shakespeare
+from seqtrain.data.windows import TokenStreams
 
 MAX_CHARS = 20_000
 
