@@ -209,3 +209,11 @@ def check_fraction(name: str, value: float) -> None:
     """Raise a ValueError naming `name` unless 0 < value < 1."""
     if not 0.0 < value < 1.0:
         raise ValueError(f"{name} must be in (0, 1), got {value}")
+
+
+def check_split_fractions(val_fraction: float, test_fraction: float) -> None:
+    """Each in (0, 1), and together leaving some of the data for training."""
+    check_fraction("val_fraction", val_fraction)
+    check_fraction("test_fraction", test_fraction)
+    if val_fraction + test_fraction >= 1.0:
+        raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from seqtrain.data.datamodule import SequenceDataModule, Splits, check_fraction
+from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fractions
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.parsing import parse_number
 from seqtrain.data.sources import (
@@ -106,10 +106,7 @@ class ForecastDataModule(SequenceDataModule):
             raise ValueError(f"scale must be one of ['standard', 'minmax', 'none'], got {scale!r}")
         if (columns is not None and not columns) or (target_columns is not None and not target_columns):
             raise ValueError("columns / target_columns must name at least one column, or be None")
-        check_fraction("val_fraction", val_fraction)
-        check_fraction("test_fraction", test_fraction)
-        if val_fraction + test_fraction >= 1.0:
-            raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
+        check_split_fractions(val_fraction, test_fraction)
         self.train_files, self.hub, self.hub_config, self.file_format = train_files, hub, hub_config, file_format
         self.columns = list(columns) if columns is not None else None
         self.target_columns = list(target_columns) if target_columns is not None else None

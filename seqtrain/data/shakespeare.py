@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from seqtrain.data.datamodule import SequenceDataModule, Split, Splits, check_fraction
+from seqtrain.data.datamodule import SequenceDataModule, Split, Splits, check_split_fractions
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.vocab import CharVocab
 from seqtrain.data.windows import TokenWindows
@@ -46,10 +46,7 @@ class ShakespeareDataModule(SequenceDataModule):
         super().__init__(batch_size=batch_size, **base)
         if seq_len < 1:
             raise ValueError(f"seq_len must be >= 1, got {seq_len}")
-        check_fraction("val_fraction", val_fraction)
-        check_fraction("test_fraction", test_fraction)
-        if val_fraction + test_fraction >= 1.0:
-            raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
+        check_split_fractions(val_fraction, test_fraction)
         if max_chars is not None and max_chars < 1:
             raise ValueError(f"max_chars must be >= 1 or None, got {max_chars}")
         self.seq_len = seq_len

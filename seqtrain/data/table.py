@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.utils.data import Dataset as TorchDataset
 
 from seqtrain.batch import IGNORE_INDEX
-from seqtrain.data.datamodule import SequenceDataModule, Splits, check_fraction
+from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fractions
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.parsing import (
     SequenceKind,
@@ -163,10 +163,7 @@ class TableDataModule(SequenceDataModule):
             raise ValueError(f"max_vocab_size must be >= 3 or None, got {max_vocab_size}")
         if min_frequency < 1:
             raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
-        check_fraction("val_fraction", val_fraction)
-        check_fraction("test_fraction", test_fraction)
-        if val_fraction + test_fraction >= 1.0:
-            raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
+        check_split_fractions(val_fraction, test_fraction)
         self.task = task
         self.train_files, self.val_files, self.test_files = train_files, val_files, test_files
         self.hub, self.hub_config, self.file_format = hub, hub_config, file_format

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from seqtrain.data.datamodule import SequenceDataModule, Split, Splits, check_fraction
+from seqtrain.data.datamodule import SequenceDataModule, Split, Splits, check_split_fractions
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.sources import (
     DataError,
@@ -91,10 +91,7 @@ class TextDataModule(SequenceDataModule):
             raise ValueError(f"max_vocab_size must be >= 3 or None, got {max_vocab_size}")
         if min_frequency < 1:
             raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
-        check_fraction("val_fraction", val_fraction)
-        check_fraction("test_fraction", test_fraction)
-        if val_fraction + test_fraction >= 1.0:
-            raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
+        check_split_fractions(val_fraction, test_fraction)
         self.train_files, self.val_files, self.test_files = train_files, val_files, test_files
         self.hub, self.hub_config, self.file_format = hub, hub_config, file_format
         self.text_column = text_column

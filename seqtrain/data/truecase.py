@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from seqtrain.data.datamodule import SequenceDataModule, Splits, check_fraction
+from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fractions
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.shakespeare import load_shakespeare
 from seqtrain.data.vocab import CharVocab
@@ -71,10 +71,7 @@ class TruecaseDataModule(SequenceDataModule):
         super().__init__(batch_size=batch_size, **base)
         if seq_len < 1:
             raise ValueError(f"seq_len must be >= 1, got {seq_len}")
-        check_fraction("val_fraction", val_fraction)
-        check_fraction("test_fraction", test_fraction)
-        if val_fraction + test_fraction >= 1.0:
-            raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
+        check_split_fractions(val_fraction, test_fraction)
         if max_chars is not None and max_chars < 1:
             raise ValueError(f"max_chars must be >= 1 or None, got {max_chars}")
         self.seq_len = seq_len
