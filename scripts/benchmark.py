@@ -83,7 +83,7 @@ from seqtrain.data.datamodule import Splits
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.windows import TokenWindows
 from seqtrain.models import RecurrentBackbone, ReferenceRNN, SequenceModel
-from seqtrain.task import SequenceTask
+from seqtrain.task import SequenceTask, run_with_resets
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,34 @@ def tbptt_overhead(s: Settings) -> dict[str, dict[str, Any]]:
         notes="state detached between chunks and carried across batches on both sides; a checkpoint save pro rata",
         columns={"seqtrain_no_logging": {"median": statistics.median(no_logging),
                                          "spread": [min(no_logging), max(no_logging)]}},
-    )}
+    ), "tbptt_document_resets": document_resets(s)}
+
+
+def document_resets(s: Settings) -> dict[str, Any]:
+    """Cost of resetting the state where documents start mid-chunk (`run_with_resets`): a step with resets / without."""
+    B, T, hidden = (8, 16, 32) if s.quick else (32, 64, 256)  # the default experiment's streams and model
+    mean_document = 1000  # tokens; a start falls on each token with probability 1 / mean_document
+    model = lm_model(hidden, 1)
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randint(1, VOCAB, (B, T), generator=generator)
+    resets = torch.rand(B, T, generator=generator) < 1 / mean_document
+    lengths = torch.full((B,), T)
+
+    def step(with_resets: bool) -> float:
+        model.zero_grad(set_to_none=True)
+        start = time.perf_counter()
+        preds, _ = run_with_resets(model, inputs, lengths, None, resets if with_resets else None)
+        preds.sum().backward()
+        return time.perf_counter() - start
+
+    times = fastest_of_two({"plain": partial(step, False), "resets": partial(step, True)}, 3 if s.quick else 20)
+    pieces = len(resets.any(0).nonzero()) + 1 - int(resets[:, 0].any())
+    return figure(
+        per_round(times["plain"], times["resets"]), unit="ratio",
+        how=(f"LSTM {hidden}, B={B}, T={T}, documents of {mean_document} tokens on average (starts at random, "
+             f"{int(resets.sum())} in the chunk): forward+backward without resets / with them"),
+        notes=f"the chunk runs as {pieces} model calls instead of one; shorter documents mean more calls",
+    )
 
 
 # --- figure 3: padding waste --------------------------------------------------------------------

@@ -145,7 +145,7 @@ class SequenceTask(pl.LightningModule):
 
     def _step(self, batch: Batch, stage: Stage) -> Tensor:
         state = self._carried.get(stage) if batch.stateful else None
-        preds, state = self.model(batch.inputs, batch.lengths, state)
+        preds, state = run_with_resets(self.model, batch.inputs, batch.lengths, state, batch.resets)
         if batch.stateful:
             self._carried[stage] = detach_state(state)
         loss = self.loss(preds, batch)
@@ -177,7 +177,7 @@ class SequenceTask(pl.LightningModule):
         sizes = chunk_sizes(batch.inputs.shape[1], self.tbptt_steps, self.tbptt_variable)
         for chunk in split_into_chunks(batch, sizes):
             # Rows already finished in this chunk still run one (ignored) step: packing needs length >= 1.
-            preds, state = self.model(chunk.inputs, chunk.lengths.clamp(min=1), state)
+            preds, state = run_with_resets(self.model, chunk.inputs, chunk.lengths.clamp(min=1), state, chunk.resets)
             loss = self.loss(preds, chunk)
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
@@ -304,6 +304,37 @@ def detach_state(state: Any) -> Any:
     return state.detach()
 
 
+def run_with_resets(model: nn.Module, inputs: Tensor, lengths: Tensor, state: Any, resets: Tensor | None) -> tuple[Tensor, Any]:
+    """``model(inputs, lengths, state)``, with each row's state zeroed before the steps where ``resets`` is True.
+
+    A document that starts mid-chunk must not see the last one's state. The chunk is cut at every
+    step where some row starts a document, each piece runs through the model's fused kernel, and
+    between pieces the state of the rows starting a document is multiplied by zero (so the earlier
+    steps also get no gradient from the later ones). Cost: one model call per distinct start step
+    in the chunk, so documents much shorter than ``batch_size x seq_len`` tokens slow training.
+    """
+    cuts = [] if resets is None else resets.any(0).nonzero().flatten().tolist()
+    if not cuts:
+        return model(inputs, lengths, state)
+    bounds = [0, *(c for c in cuts if c > 0), inputs.shape[1]]
+    outputs = []
+    for start, end in zip(bounds, bounds[1:]):
+        state = zero_rows(state, resets[:, start])
+        preds, state = model(inputs[:, start:end], (lengths - start).clamp(1, end - start), state)
+        outputs.append(preds)
+    return torch.cat(outputs, 1), state
+
+
+def zero_rows(state: Any, rows: Tensor) -> Any:
+    """The state with batch rows ``rows`` ((B,) bool) set to zero; None (all zeros) stays None."""
+    if state is None or not bool(rows.any()):
+        return state
+    if isinstance(state, tuple):
+        return tuple(zero_rows(s, rows) for s in state)
+    keep = (~rows).to(device=state.device, dtype=state.dtype)  # (B,)
+    return state * keep[None, :, None]  # state (layers x directions, B, H)
+
+
 def chunk_sizes(total: int, steps: int, variable: bool = False) -> list[int]:
     """Chunk lengths covering ``total`` steps: all ``steps``, or AWD-LSTM's variable lengths
     (``steps`` with probability 0.95, else ``steps/2``, then jittered by N(0, 5), at least 5)."""
@@ -325,7 +356,8 @@ def split_into_chunks(batch: Batch, sizes: list[int]) -> list[Batch]:
         if int(lengths.max()) == 0:  # only padding left
             break
         window = slice(start, start + size)  # per-step targets only: (B, T) or (B, T, F)
-        chunks.append(Batch(batch.inputs[:, window], lengths, batch.targets[:, window], batch.stateful))
+        resets = None if batch.resets is None else batch.resets[:, window]
+        chunks.append(Batch(batch.inputs[:, window], lengths, batch.targets[:, window], batch.stateful, resets))
         start += size
     return chunks
 

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from seqtrain.batch import Batch
 from seqtrain.models import SequenceModel
-from seqtrain.task import SequenceTask
+from seqtrain.task import SequenceTask, run_with_resets
 
 B, T, FEATURES, OUT = 3, 12, 2, 2
 
@@ -128,6 +128,56 @@ def test_stateful_batches_equal_one_pass_over_the_concatenation() -> None:
         expected, _ = recorder.model(torch.cat([first.inputs, second.inputs], dim=1))
     carried = torch.cat([call["values"] for call in recorder.calls], dim=1)
     torch.testing.assert_close(carried, expected, atol=1e-6, rtol=0)
+
+
+def with_resets(batch: Batch, starts: dict[int, list[int]]) -> Batch:
+    """The batch with row r's state reset before each step in starts[r]."""
+    resets = torch.zeros(B, T, dtype=torch.bool)
+    for row, steps in starts.items():
+        resets[row, steps] = True
+    return Batch(batch.inputs, batch.lengths, batch.targets, batch.stateful, resets)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_state_resets_where_a_document_starts_equal_separate_runs_per_document(cell: str) -> None:
+    """Over stateful batches, each row's outputs equal the model run on each of its documents alone."""
+    recorder = Recorder(make_model(cell))
+    # Row 0: documents start at steps 5 and 12 (= step 0 of batch 2) and 20; row 1: at 3 and 5;
+    # row 2: none, so it runs on through both batches.
+    first = with_resets(make_batch(stateful=True, seed=1), {0: [5], 1: [3, 5]})
+    second = with_resets(make_batch(stateful=True, seed=2), {0: [0, 8]})
+    task = regression_task(recorder)
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.validate(task, dataloaders=loader([first, second]), verbose=False)
+    got = torch.cat([call["values"] for call in recorder.calls], dim=1)  # (B, 2T): pieces in order
+    inputs = torch.cat([first.inputs, second.inputs], dim=1).detach()
+    bounds = {0: [0, 5, 12, 20, 2 * T], 1: [0, 3, 5, 2 * T], 2: [0, 2 * T]}
+    with torch.no_grad():
+        for row, cuts in bounds.items():
+            for start, end in zip(cuts, cuts[1:]):
+                alone, _ = recorder.model(inputs[row : row + 1, start:end])  # from a zero state
+                torch.testing.assert_close(got[row, start:end], alone[0], atol=1e-6, rtol=0)
+
+
+def test_no_gradient_crosses_a_document_start() -> None:
+    model = make_model("lstm")
+    batch = with_resets(make_batch(stateful=True), {0: [5]})
+    preds, _ = run_with_resets(model, batch.inputs, batch.lengths, None, batch.resets)
+    grad_row0, = torch.autograd.grad(preds[0, 5:].sum(), batch.inputs, retain_graph=True)
+    assert torch.count_nonzero(grad_row0[:, :5]) == 0  # the new document does not reach back
+    grad_row1, = torch.autograd.grad(preds[1, 5:].sum(), batch.inputs)
+    assert torch.count_nonzero(grad_row1[1, :5]) > 0  # a row without a start does
+
+
+def test_document_starts_split_across_tbptt_chunks() -> None:
+    """With TBPTT, the resets travel with their chunk: chunk 2 (steps 6-11) resets row 1 at step 8."""
+    recorder = Recorder(make_model("gru"))
+    batch = with_resets(make_batch(stateful=True), {1: [8]})
+    fit(regression_task(recorder, tbptt_steps=6), [batch])
+    # chunk 1 in one call; chunk 2 cut at its step 2 (= 8): two calls, the second with row 1 zeroed.
+    assert [call["inputs"].shape[1] for call in recorder.calls] == [6, 2, 4]
+    h = recorder.calls[2]["state_in"]
+    assert torch.count_nonzero(h[:, 1]) == 0 and torch.count_nonzero(h[:, 0]) > 0
 
 
 def test_state_is_carried_across_batches_and_reset_each_epoch() -> None:

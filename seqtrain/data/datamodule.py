@@ -172,14 +172,16 @@ class SequenceDataModule(LightningDataModule):
         sampler = BucketBatchSampler(lengths, self.batch_size, seed=self.seed, bucket_factor=bucket_factor)
         return self.loader(IndexedBatches(examples, collate_fn), sampler=sampler, batch_size=None)
 
-    def stream_loader(self, ids: Tensor, seq_len: int) -> ResumableDataLoader:
+    def stream_loader(self, ids: Tensor, seq_len: int, starts: Tensor | None = None) -> ResumableDataLoader:
         """Stateful streams of a token sequence: `batch_size` contiguous rows per rank, in order.
+
+        starts: (N,) bool, True where a document starts (the state is reset there), or None.
 
         Each rank reads its own streams; an IterableDataset also keeps Lightning from injecting a
         DistributedSampler that would deal chunks out to ranks and break the streams.
         """
         num_replicas, rank = (1, 0) if self.trainer is None else (self.trainer.world_size, self.trainer.global_rank)
-        streams = TokenStreams(ids, self.batch_size, seq_len, num_replicas=num_replicas, rank=rank)
+        streams = TokenStreams(ids, self.batch_size, seq_len, starts=starts, num_replicas=num_replicas, rank=rank)
         return self.loader(streams, batch_size=None)
 
     def loader(self, dataset: Any, **kwargs: Any) -> ResumableDataLoader:

@@ -85,6 +85,12 @@ class Origin:
         name, unit, start = self.pieces[bisect_right([s for _, _, s in self.pieces], j) - 1]
         return place(name, unit, j - start)
 
+    def first_rows(self, n: int) -> np.ndarray:
+        """(n,) bool for the split's n rows: True where a row is the first row of its file (or hub split)."""
+        starts = np.array([s for _, _, s in self.pieces])
+        rows = self.rows if self.rows is not None else np.arange(n)
+        return np.isin(rows, starts)
+
     def select(self, indices: np.ndarray) -> Origin:
         return Origin(self.pieces, indices if self.rows is None else self.rows[indices])
 

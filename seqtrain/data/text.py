@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -45,6 +45,8 @@ class TextDataModule(SequenceDataModule):
     Each split's rows (the lines of .txt files, or the values of `text_column`) are joined in
     order, with a line break after each row that lacks one, into one token sequence, served as
     windows of `seq_len` or, with `stateful`, as contiguous streams (as `ShakespeareDataModule`).
+    With `documents`, the streams also mark where each document starts, and the model's state is
+    reset there (see `seqtrain.task.run_with_resets`).
 
     Args:
         train_files / val_files / test_files: a path, glob or list of them; val / test are the last
@@ -58,6 +60,9 @@ class TextDataModule(SequenceDataModule):
             bpe/unigram: the size trained to, 1000 when null; char: ignored).
         min_frequency: words (word) or merges (bpe) seen fewer times are left out.
         cache_dir: where datasets caches the loaded and encoded files (None: its default).
+        documents: with `stateful`, where documents start, so the carried state is reset there:
+            "file" (each file, or hub split, is a document), "row" (each row: a line of a .txt
+            file, a value of `text_column`), or None (the text is one running document).
     """
 
     def __init__(
@@ -78,6 +83,7 @@ class TextDataModule(SequenceDataModule):
         val_fraction: float = 0.05,
         test_fraction: float = 0.05,
         cache_dir: str | None = None,
+        documents: Literal["file", "row"] | None = None,
         **base: Any,
     ) -> None:
         super().__init__(batch_size=batch_size, **base)
@@ -92,6 +98,14 @@ class TextDataModule(SequenceDataModule):
         if min_frequency < 1:
             raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
         check_split_fractions(val_fraction, test_fraction)
+        if documents not in (None, "file", "row"):
+            raise ValueError(f"documents must be 'file', 'row' or null, got {documents!r}")
+        if documents is not None and not stateful:
+            raise ValueError(
+                f"documents={documents!r} resets the state carried across stateful streams; it needs stateful=true "
+                "(independent windows start from a zero state anyway)"
+            )
+        self.documents = documents
         self.train_files, self.val_files, self.test_files = train_files, val_files, test_files
         self.hub, self.hub_config, self.file_format = hub, hub_config, file_format
         self.text_column = text_column
@@ -127,7 +141,8 @@ class TextDataModule(SequenceDataModule):
             log.info("data: fitted a %s tokenizer on the training split: %d ids", self.tokenizer_kind, len(self.tokenizer))
         else:
             self.tokenizer = self._saved_tokenizer(saved)
-        ids = {name: self._encode(dataset, origin, name) for name, (dataset, origin) in splits.items()}
+        encoded = {name: self._encode(dataset, origin, name) for name, (dataset, origin) in splits.items()}
+        ids = {name: part for name, (part, _) in encoded.items()}
         needed = self.batch_size + 1 if self.stateful else self.seq_len + 1  # one stream token / one window
         for name, part in ids.items():
             if len(part) < needed:
@@ -136,7 +151,12 @@ class TextDataModule(SequenceDataModule):
                     f"(from {splits[name][1].names()}); lower data.seq_len / data.batch_size, or give more text"
                 )
         log.info("data: tokens per split: %s", ", ".join(f"{name} {len(part):,}" for name, part in ids.items()))
-        examples = ids if self.stateful else {name: TokenWindows(part, self.seq_len) for name, part in ids.items()}
+        if not self.stateful:
+            examples = {name: TokenWindows(part, self.seq_len) for name, part in ids.items()}
+        elif self.documents is None:
+            examples = {name: (part, None) for name, part in ids.items()}
+        else:
+            examples = {name: (ids[name], self._starts(offsets, splits[name][1])) for name, (_, offsets) in encoded.items()}
         vocab_size = len(self.tokenizer)
         facts = DataFacts(
             task="language_modeling", per_step=True, num_outputs=vocab_size, vocab_size=vocab_size, padding_idx=PAD
@@ -150,8 +170,18 @@ class TextDataModule(SequenceDataModule):
             raise DataError(f"{piece.name}: column {self.text_column!r} (data.text_column) holds {dtype or 'lists'}, not text")
         return Piece(piece.dataset.select_columns([self.text_column]), piece.name, piece.unit)
 
-    def _encode(self, dataset: Dataset, origin: Origin, split: str) -> torch.Tensor:
-        """The split's token ids, (N,) long, through a cached `Dataset.map`."""
+    def _starts(self, offsets: np.ndarray, origin: Origin) -> torch.Tensor:
+        """(N,) bool over the split's tokens: True at the first token of each document."""
+        row_starts = offsets[:-1]
+        if self.documents == "file":
+            row_starts = row_starts[origin.first_rows(len(row_starts))]
+        starts = torch.zeros(int(offsets[-1]), dtype=torch.bool)
+        starts[torch.from_numpy(row_starts[row_starts < offsets[-1]])] = True
+        log.info("data: %d documents (mean %.0f tokens); the state is reset where each starts", int(starts.sum()), len(starts) / max(1, int(starts.sum())))
+        return starts
+
+    def _encode(self, dataset: Dataset, origin: Origin, split: str) -> tuple[torch.Tensor, np.ndarray]:
+        """The split's token ids, (N,) long, through a cached `Dataset.map`, and each row's offset into them."""
         from datasets import Features, List, Value
 
         encoded = cached_map(
@@ -162,8 +192,8 @@ class TextDataModule(SequenceDataModule):
             desc=f"seqtrain: encoding the {split} split",
             fn_kwargs={"column": self.text_column, "tokenizer": self.tokenizer, "where": origin.where},
         )
-        values, _ = flat_list_column(encoded, "ids")
-        return torch.from_numpy(values.astype(np.int64))
+        values, offsets = flat_list_column(encoded, "ids")
+        return torch.from_numpy(values.astype(np.int64)), offsets
 
     def _saved_tokenizer(self, saved: dict[str, Any]) -> Tokenizer:
         tokenizer = tokenizer_from_dict(saved["tokenizer"])
@@ -177,7 +207,8 @@ class TextDataModule(SequenceDataModule):
     def dataloader(self, split: Split) -> DataLoader:
         if not self.stateful:
             return super().dataloader(split)
-        return self.stream_loader(self.split(split), self.seq_len)
+        ids, starts = self.split(split)
+        return self.stream_loader(ids, self.seq_len, starts)
 
     def encode(self, text: str) -> list[int]:
         """Token ids under the fitted tokenizer (after `setup`, or straight after `load_state_dict`)."""

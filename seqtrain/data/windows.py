@@ -40,9 +40,22 @@ class TokenStreams(IterableDataset[Batch]):
     batches). Inputs are `ids[:S * L]`, L = (len(ids) - 1) // S, each exactly once per epoch; the
     remaining `1 + (len(ids) - 1) % S` tokens at the end are never inputs (fewer than S + 1). The last
     chunk is shorter than `seq_len` when L is not a multiple of it, and is kept.
+
+    starts: (N,) bool aligned with `ids`, True where a document starts; laid out like the inputs,
+    it becomes each batch's `resets`, so the model's state is zeroed where one document ends and
+    the next begins. None: the text is one running document.
     """
 
-    def __init__(self, ids: Tensor, batch_size: int, seq_len: int, *, num_replicas: int = 1, rank: int = 0) -> None:
+    def __init__(
+        self,
+        ids: Tensor,
+        batch_size: int,
+        seq_len: int,
+        *,
+        starts: Tensor | None = None,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ) -> None:
         streams = batch_size * num_replicas
         stream_len = (len(ids) - 1) // streams
         if stream_len < 1:
@@ -51,6 +64,11 @@ class TokenStreams(IterableDataset[Batch]):
         self.inputs = ids[: streams * stream_len].view(streams, stream_len)[rows]  # (B, L)
         # (B, L): the token after each input, so row r's last target is the next chunk's first input
         self.targets = ids[1 : streams * stream_len + 1].view(streams, stream_len)[rows]
+        self.resets = None
+        if starts is not None:
+            if starts.shape != ids.shape or starts.dtype != torch.bool:
+                raise ValueError(f"starts must be a bool tensor shaped like ids {tuple(ids.shape)}, got {starts.dtype} {tuple(starts.shape)}")
+            self.resets = starts[: streams * stream_len].view(streams, stream_len)[rows]  # (B, L)
         self.seq_len = seq_len
 
     def __len__(self) -> int:
@@ -65,4 +83,5 @@ class TokenStreams(IterableDataset[Batch]):
             columns = slice(i * self.seq_len, (i + 1) * self.seq_len)
             inputs = self.inputs[:, columns].contiguous()  # (B, T); T < seq_len only for the last chunk
             lengths = torch.full((inputs.shape[0],), inputs.shape[1], dtype=torch.long)
-            yield Batch(inputs, lengths, self.targets[:, columns].contiguous(), stateful=True)
+            resets = None if self.resets is None else self.resets[:, columns].contiguous()
+            yield Batch(inputs, lengths, self.targets[:, columns].contiguous(), stateful=True, resets=resets)

@@ -39,6 +39,12 @@ JOBS = {
         "language_modeling",
         {"train_files": "corpus.txt", "tokenizer": "bpe", "max_vocab_size": 300, "seq_len": 16, "batch_size": 8},
     ),
+    # stateful streams with the state reset where each line (a row of the .txt file) starts
+    "e2e_lm_documents": (
+        "text",
+        "language_modeling",
+        {"train_files": "corpus.txt", "seq_len": 16, "batch_size": 4, "stateful": True, "documents": "row"},
+    ),
     "e2e_forecast": ("forecast", "regression", {"train_files": "series.csv", "columns": ["load", "temp"], "target_columns": ["load"], "window": 12}),
     "e2e_sunspots": ("sunspots", "regression", {}),
     "e2e_truecase": ("truecase", "tagging", {"max_chars": 30000, "seq_len": 32, "batch_size": 16}),

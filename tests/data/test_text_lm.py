@@ -93,3 +93,40 @@ def test_tokenizer_is_saved_and_reloaded_never_refitted(tmp_path: Path) -> None:
 def test_encode_before_setup_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="setup"):
         TextDataModule().encode("x")
+
+
+@pytest.mark.parametrize("documents", ["file", "row"])
+def test_stateful_streams_reset_where_each_document_starts(tmp_path: Path, documents: str) -> None:
+    """resets[r, t] is True exactly where the input token at (r, t) is the first of a file / of a line."""
+    texts = ["alpha beta\ngamma\n", "delta\nepsilon zeta eta\n", "theta\n"]
+    for i, text in enumerate(texts):
+        (tmp_path / f"doc{i}.txt").write_text(text * 6)
+    dm = TextDataModule(
+        train_files=str(tmp_path / "doc*.txt"), val_files=str(tmp_path / "doc0.txt"), test_files=str(tmp_path / "doc1.txt"),
+        cache_dir=str(tmp_path / "hf_cache"), seq_len=5, batch_size=2, stateful=True, documents=documents,
+    )
+    dm.setup()
+    corpus = "".join(text * 6 for text in texts)
+    if documents == "file":
+        expected_starts = {0, len(texts[0]) * 6, len(texts[0] + texts[1]) * 6}
+    else:
+        expected_starts = {0, *(i + 1 for i, ch in enumerate(corpus[:-1]) if ch == "\n")}
+    # Rebuild each input's position in the text from the stream layout (2 streams of L tokens).
+    stream_len = (len(corpus) - 1) // 2
+    flags: dict[int, bool] = {}
+    for i, batch in enumerate(dm.train_dataloader()):
+        assert batch.resets is not None and batch.resets.shape == batch.inputs.shape and batch.resets.dtype == torch.bool
+        for r in range(2):
+            for t in range(batch.inputs.shape[1]):
+                position = r * stream_len + i * 5 + t
+                assert dm.decode([int(batch.inputs[r, t])]) == corpus[position]
+                flags[position] = bool(batch.resets[r, t])
+    assert len(flags) == 2 * stream_len  # every input once
+    assert {p for p, flag in flags.items() if flag} == {p for p in expected_starts if p < 2 * stream_len}
+
+
+def test_documents_need_stateful_streams(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="documents='file'.*needs stateful=true"):
+        TextDataModule(train_files=str(tmp_path / "x.txt"), documents="file")
+    with pytest.raises(ValueError, match="documents must be 'file', 'row' or null"):
+        TextDataModule(train_files=str(tmp_path / "x.txt"), stateful=True, documents="page")
