@@ -123,6 +123,22 @@ def shakespeare_unigram_bits() -> float:
     return float(-np.mean(np.log2(probs[test])))
 
 
+def split_sizes(datamodule) -> tuple[int, int, int]:
+    """Examples in the train, val and test splits of a set-up datamodule."""
+    return tuple(len(datamodule.split(s)) for s in ("train", "val", "test"))
+
+
+#: Baselines measured elsewhere or known analytically, as (description, test score, source).
+QUOTED_BASELINES = {
+    "shakespeare_lstm": ("1-layer LSTM-256, TBPTT, ~2.5 min (validation, 90/10 split)", "1.69-1.72 nats/char", "quoted: DATA_SOURCES.md, measured elsewhere"),
+    "vowels_1nn_dtw": ("1-NN, DTW distance", "0.949 accuracy", "quoted: DATA_SOURCES.md, measured elsewhere"),
+    "vowels_1nn_euclidean": ("1-NN, Euclidean on zero-padded series", "0.916 accuracy", "quoted: DATA_SOURCES.md, measured elsewhere"),
+    "vowels_published": ("InceptionTime / FCN / ResNet", "0.992 / 0.993 / 0.992 accuracy", "quoted: published (Fawaz et al. 2019)"),
+    "adding_mean": ("predict the mean sum (1.0)", "~0.167 MSE", "analytic"),
+    "parity_chance": ("chance", "0.5 accuracy", "analytic"),
+}
+
+
 def lengths_summary(lengths: list[int]) -> str:
     return f"{min(lengths)}-{max(lengths)} (median {statistics.median(lengths):g})"
 
@@ -142,8 +158,8 @@ def report() -> str:
     adding.setup()
     parity.setup()
 
-    def split_sizes(dm, unit: str) -> str:
-        return " / ".join(f"{len(dm.split(s)):,}" for s in ("train", "val", "test")) + f" {unit}"
+    def sizes(dm, unit: str) -> str:
+        return " / ".join(f"{n:,}" for n in split_sizes(dm)) + f" {unit}"
 
     plain = real_token_fraction(VowelsDataModule(bucket=False))
     bucketed = real_token_fraction(VowelsDataModule(bucket=True))
@@ -155,7 +171,7 @@ def report() -> str:
                 "`data=shakespeare`",
                 f"language modelling, {shakespeare.facts.vocab_size} ids (chars + 2)",
                 f"{len(text):,} chars",
-                split_sizes(shakespeare, "windows") + " (90 / 5 / 5% of the text)",
+                sizes(shakespeare, "windows") + " (90 / 5 / 5% of the text)",
                 f"{shakespeare.seq_len} (fixed windows)",
                 "100% / 100%",
             ],
@@ -164,7 +180,7 @@ def report() -> str:
                 "`data=truecase`",
                 "tagging per char: lower / upper",
                 f"{len(text):,} chars",
-                split_sizes(truecase, "windows") + " (90 / 5 / 5%)",
+                sizes(truecase, "windows") + " (90 / 5 / 5%)",
                 f"{truecase.seq_len} (fixed windows)",
                 "100% / 100%",
             ],
@@ -173,7 +189,7 @@ def report() -> str:
                 "`data=vowels`",
                 f"classification, {vowels.facts.num_outputs} speakers, {vowels.facts.num_features} features",
                 "640 series",
-                split_sizes(vowels, "series") + " (official 270 / 370; val from train)",
+                sizes(vowels, "series") + " (official 270 / 370; val from train)",
                 lengths_summary(vowel_lengths),
                 f"{plain:.1%} / {bucketed:.1%} (batch {vowels.batch_size})",
             ],
@@ -182,7 +198,7 @@ def report() -> str:
                 "`data=sunspots`",
                 "one-step forecast (regression), 1 feature",
                 f"{len(load_monthly_sunspots()[1]):,} months",
-                split_sizes(sunspots, "windows") + " (targets: 70 / 10 / 20% of months)",
+                sizes(sunspots, "windows") + " (targets: 70 / 10 / 20% of months)",
                 f"{sunspots.window} (fixed windows)",
                 "100% / 100%",
             ],
@@ -191,7 +207,7 @@ def report() -> str:
                 "`data=adding`",
                 "regression, 2 features",
                 "generated",
-                split_sizes(adding, "sequences"),
+                sizes(adding, "sequences"),
                 f"{adding.seq_len} (fixed)",
                 "100% / 100%",
             ],
@@ -200,7 +216,7 @@ def report() -> str:
                 "`data=parity`",
                 "classification, 2 classes (per_step: tagging)",
                 "generated",
-                split_sizes(parity, "sequences"),
+                sizes(parity, "sequences"),
                 f"{parity.min_len}-{parity.seq_len}",
                 "100% / 100% (set data.min_len to vary lengths)",
             ],
@@ -213,19 +229,19 @@ def report() -> str:
         ["dataset", "baseline", "test score", "source"],
         [
             ["Shakespeare", "character frequencies (unigram, add-one)", f"{bits:.3f} bits/char ({bits * math.log(2):.3f} nats)", "computed here"],
-            ["Shakespeare", "1-layer LSTM-256, TBPTT, ~2.5 min (validation, 90/10 split)", "1.69-1.72 nats/char", "quoted: DATA_SOURCES.md, measured elsewhere"],
+            ["Shakespeare", *QUOTED_BASELINES["shakespeare_lstm"]],
             ["Truecase", f"always lower ({case['upper_share_test']:.1%} of test chars are upper case)", f"{case['always_lower']:.4f} accuracy", "computed here"],
             ["Truecase", "majority label per character", f"{case['char']:.4f} accuracy", "computed here"],
             ["Truecase", "majority per (previous, current) char: left context", f"{case['prev_char']:.4f} accuracy", "computed here"],
             ["Truecase", "majority per (previous, current, next) char: both sides", f"{case['prev_char_next']:.4f} accuracy", "computed here"],
-            ["Japanese Vowels", "1-NN, DTW distance", "0.949 accuracy", "quoted: DATA_SOURCES.md, measured elsewhere"],
-            ["Japanese Vowels", "1-NN, Euclidean on zero-padded series", "0.916 accuracy", "quoted: DATA_SOURCES.md, measured elsewhere"],
-            ["Japanese Vowels", "InceptionTime / FCN / ResNet", "0.992 / 0.993 / 0.992 accuracy", "quoted: published (Fawaz et al. 2019)"],
+            ["Japanese Vowels", *QUOTED_BASELINES["vowels_1nn_dtw"]],
+            ["Japanese Vowels", *QUOTED_BASELINES["vowels_1nn_euclidean"]],
+            ["Japanese Vowels", *QUOTED_BASELINES["vowels_published"]],
             ["Sunspots", f"persistence (next month = this month), {sun['test_months']} test months", f"{sun['persistence']:.2f} RMSE", "computed here"],
             ["Sunspots", "linear AR(24) + intercept, least squares on the training months", f"{sun['ar24_train']:.2f} RMSE", "computed here"],
             ["Sunspots", "linear AR(24) + intercept, least squares on train + val months", f"{sun['ar24_train_val']:.2f} RMSE", "computed here"],
-            ["Adding", "predict the mean sum (1.0)", "~0.167 MSE", "analytic"],
-            ["Parity", "chance", "0.5 accuracy", "analytic"],
+            ["Adding", *QUOTED_BASELINES["adding_mean"]],
+            ["Parity", *QUOTED_BASELINES["parity_chance"]],
         ],
     )
     notes = (
