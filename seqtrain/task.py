@@ -11,8 +11,7 @@ import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
-from torchmetrics.aggregation import MeanMetric
+from torchmetrics import MeanAbsoluteError, MeanSquaredError, Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from seqtrain.batch import IGNORE_INDEX, Batch
@@ -27,22 +26,36 @@ class DivergedError(RuntimeError):
     """The loss or gradient norm became non-finite; the step was not applied."""
 
 
-class Perplexity(MeanMetric):
-    """exp of the token-weighted mean cross-entropy (update with the loss and the token count)."""
+class WeightedMean(Metric):
+    """Weighted mean of scalars, e.g. a loss weighted by its batch's real targets.
+
+    Unlike MeanMetric, it reads nothing back from the device per step (MeanMetric checks every value
+    for NaN; with `nan_strategy="disable"` it skips the check but, in torchmetrics 1.9, also drops
+    the weights: Lightning-AI/torchmetrics#3434), and a NaN value makes the mean NaN instead of
+    being left out of it.
+    """
+
+    full_state_update = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_state("total", default=torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("weight", default=torch.tensor(0.0), dist_reduce_fx="sum")
+
+    def update(self, value: Tensor, weight: float) -> None:
+        self.total += value.detach() * weight
+        self.weight += weight
 
     def compute(self) -> Tensor:
-        return super().compute().exp()
-
-
-class BitsPerToken(MeanMetric):
-    """Token-weighted mean cross-entropy in bits."""
-
-    def compute(self) -> Tensor:
-        return super().compute() / math.log(2)
+        return self.total / self.weight
 
 
 def build_metrics(task: TaskKind, num_outputs: int) -> MetricCollection:
-    """The metrics each task kind reports, besides its loss."""
+    """The metrics each task kind updates per step, besides its loss.
+
+    A language model's perplexity and bits per token are functions of the epoch's mean loss, so
+    they are derived from it once per epoch (`SequenceTask._log_epoch_metrics`) instead.
+    """
     if task in ("classification", "tagging"):
         # Tagging targets carry IGNORE_INDEX on padding; the metrics skip those steps.
         return MetricCollection(
@@ -56,7 +69,7 @@ def build_metrics(task: TaskKind, num_outputs: int) -> MetricCollection:
             {"mse": MeanSquaredError(), "rmse": MeanSquaredError(squared=False), "mae": MeanAbsoluteError()}
         )
     if task == "language_modeling":
-        return MetricCollection({"ppl": Perplexity(), "bpt": BitsPerToken()})
+        return MetricCollection({})
     raise ValueError(f"task must be one of classification|regression|tagging|language_modeling, got {task!r}")
 
 
@@ -124,11 +137,17 @@ class SequenceTask(pl.LightningModule):
         # Recurrent state carried across stateful batches, per stage; detached, reset each epoch.
         self._carried: dict[Stage, Any] = {}
         self._pending_carried: dict[str, Any] | None = None  # from a checkpoint, for the epoch it was saved in
+        self._trainable: list[nn.Parameter] | None = None  # set at fit start
         metrics = build_metrics(task, num_outputs)
         # One collection per stage (ModuleDict cannot hold a key named "train").
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        # The epoch's mean loss, weighted by real targets; summed on the device (no sync per step),
+        # reduced across DDP ranks by torchmetrics.
+        self.train_loss = WeightedMean()
+        self.val_loss = WeightedMean()
+        self.test_loss = WeightedMean()
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None, state: Any = None) -> tuple[Tensor, Any]:
         return self.model(inputs, lengths, state)
@@ -153,18 +172,36 @@ class SequenceTask(pl.LightningModule):
         return loss
 
     def _log_step(self, stage: Stage, preds: Tensor, batch: Batch, loss: Tensor) -> None:
+        """Per step only device-side sums; `self.log` (about 0.1 ms a call through Lightning's result
+        collection) runs once per epoch, and for the step loss only on the steps the logger records."""
         # Weight epoch means by real targets; lengths live on the CPU, so this costs no device sync.
         weight = int(batch.lengths.sum()) if preds.dim() == 3 else len(batch)
-        metrics = getattr(self, f"{stage}_metrics")
-        self._update_metrics(metrics, preds, batch, loss.detach(), weight)
-        on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=weight)
+        loss = loss.detach()
+        getattr(self, f"{stage}_loss").update(loss, weight)
+        self._update_metrics(getattr(self, f"{stage}_metrics"), preds, batch, loss, weight)
+        if stage == "train" and self._logger_records_this_step():
+            self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+
+    def _logger_records_this_step(self) -> bool:
+        """Lightning's own rule for when step values reach the logger (every `trainer.log_every_n_steps` batches).
+
+        Private API (`_LoggerConnector.should_update_logs`); without it, log every step: slower, never wrong.
+        """
+        connector = getattr(self.trainer, "_logger_connector", None)
+        return True if connector is None else bool(connector.should_update_logs)
 
     def _log_epoch_metrics(self, stage: Stage) -> None:
-        # Once per epoch: logging the collection in every step costs ~3% of a small model's step (benchmark figure 1).
+        loss = getattr(self, f"{stage}_loss")
+        if loss.update_count:  # nothing to report for an epoch without steps
+            mean = loss.compute()
+            self.log(f"{stage}/loss", mean, prog_bar=True)
+            if self.task == "language_modeling":  # per token: the loss is the mean cross-entropy in nats
+                self.log_dict({f"{stage}/ppl": mean.exp(), f"{stage}/bpt": mean / math.log(2)})
+        loss.reset()
         metrics = getattr(self, f"{stage}_metrics")
-        self.log_dict(metrics.compute())
-        metrics.reset()
+        if metrics:
+            self.log_dict(metrics.compute())
+            metrics.reset()
 
     def _tbptt_step(self, batch: Batch) -> None:
         """Cut the batch into chunks of ``tbptt_steps``; forward, backward and step per chunk.
@@ -207,7 +244,7 @@ class SequenceTask(pl.LightningModule):
         A non-finite gradient norm (from a non-finite loss or an overflow) stops the run before
         the optimizer applies it, so the weights and every checkpoint stay as they were.
         """
-        params = [p for p in self.parameters() if p.grad is not None]
+        params = [p for p in (self._trainable or self.parameters()) if p.grad is not None]
         if self.gradient_clip_val is not None and self.gradient_clip_algorithm == "norm":
             norm = torch.nn.utils.clip_grad_norm_(params, self.gradient_clip_val)  # the pre-clip norm
         else:
@@ -219,10 +256,12 @@ class SequenceTask(pl.LightningModule):
             )
         if self.gradient_clip_val is not None and self.gradient_clip_algorithm == "value":
             torch.nn.utils.clip_grad_value_(params, self.gradient_clip_val)
-        # Only on the steps the logger records (the last optimizer step of every log_every_n_steps-th batch).
-        every = self.trainer.log_every_n_steps
-        if every > 0 and (self.global_step + 1) % every == 0:
+        if self._logger_records_this_step():  # under TBPTT, the last chunk's step of the batch
             self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
+
+    def on_fit_start(self) -> None:
+        # Walking the module tree (model and metrics) for every step's clipping costs ~25 us.
+        self._trainable = [p for p in self.parameters() if p.requires_grad]
 
     def on_validation_epoch_start(self) -> None:
         self._carried.pop("val", None)
@@ -238,8 +277,8 @@ class SequenceTask(pl.LightningModule):
 
     def _update_metrics(self, metrics: MetricCollection, preds: Tensor, batch: Batch, loss: Tensor, weight: int) -> None:
         if self.task == "language_modeling":
-            metrics.update(loss, weight=weight)
-        elif self.task == "regression" and preds.dim() == 3:
+            return  # ppl and bpt come from the epoch's mean loss
+        if self.task == "regression" and preds.dim() == 3:
             mask = _step_mask(batch.lengths, preds.shape[1], preds.device)
             metrics.update(self._unscaled(preds[mask]), self._unscaled(batch.targets[mask]))
         elif self.task == "regression":
