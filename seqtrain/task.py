@@ -241,8 +241,9 @@ class SequenceTask(pl.LightningModule):
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Check and clip here, in both modes: gradients are already unscaled under AMP.
 
-        A non-finite gradient norm (from a non-finite loss or an overflow) stops the run before
-        the optimizer applies it, so the weights and every checkpoint stay as they were.
+        A non-finite gradient norm (from a non-finite loss, or an fp16 overflow the grad scaler can no
+        longer absorb) stops the run before the optimizer applies it, so the weights and every
+        checkpoint stay as they were.
         """
         params = [p for p in (self._trainable or self.parameters()) if p.grad is not None]
         if self.gradient_clip_val is not None and self.gradient_clip_algorithm == "norm":
@@ -250,6 +251,11 @@ class SequenceTask(pl.LightningModule):
         else:
             norm = torch.nn.utils.get_total_norm([p.grad for p in params])
         if not torch.isfinite(norm):
+            # Under fp16 AMP, an overflow is routine: the grad scaler skips this step and halves its
+            # scale. Only once the scale is below 1 are the unscaled gradients themselves non-finite.
+            scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+            if scaler is not None and scaler.get_scale() >= 1.0:
+                return
             raise DivergedError(
                 f"non-finite gradient norm ({float(norm)}) at global step {self.global_step} "
                 f"(epoch {self.current_epoch}); the step was not applied"

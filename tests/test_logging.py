@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import csv
 import functools
-import math
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -89,27 +88,3 @@ def test_weighted_mean_weights_each_update_and_keeps_nan() -> None:
     metric.update(torch.tensor(float("nan")), 1)
     assert torch.isnan(metric.compute())  # a NaN loss is reported, not dropped from the mean
 
-
-def test_language_model_perplexity_and_bits_come_from_the_token_weighted_loss(tmp_path: Path) -> None:
-    """Windows of unequal real lengths: ppl = exp(mean loss per token), bpt = that mean / ln 2."""
-    torch.manual_seed(0)
-    vocab = 7
-    model = SequenceModel(cell="lstm", hidden_size=8, embedding_dim=4, vocab_size=vocab, num_outputs=vocab,
-                          per_step_targets=True, padding_idx=0)
-    g = torch.Generator().manual_seed(3)
-    batches = []
-    for lengths in ([5, 2, 4], [1, 5]):
-        lengths = torch.tensor(lengths)
-        inputs = torch.randint(1, vocab, (len(lengths), 5), generator=g)
-        targets = torch.randint(1, vocab, (len(lengths), 5), generator=g)
-        targets[torch.arange(5)[None, :] >= lengths[:, None]] = -100  # padding
-        batches.append(Batch(inputs, lengths, targets))
-    task = SequenceTask(model, "language_modeling", vocab)
-    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
-    (result,) = trainer.validate(task, loader(batches), verbose=False)
-    with torch.no_grad():
-        nats = sum(F.cross_entropy(model(b.inputs, b.lengths)[0].flatten(0, 1), b.targets.flatten(),
-                                   ignore_index=-100, reduction="sum") for b in batches) / 17  # 17 real tokens
-    assert result["val/loss"] == pytest.approx(nats.item(), rel=1e-5)
-    assert result["val/ppl"] == pytest.approx(nats.exp().item(), rel=1e-5)
-    assert result["val/bpt"] == pytest.approx(nats.item() / math.log(2), rel=1e-5)

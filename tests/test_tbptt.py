@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from seqtrain.batch import Batch
 from seqtrain.models import SequenceModel
-from seqtrain.task import SequenceTask, run_with_resets
+from seqtrain.task import DivergedError, SequenceTask, run_with_resets
 
 B, T, FEATURES, OUT = 3, 12, 2, 2
 
@@ -257,16 +257,20 @@ def test_language_model_metrics_are_token_weighted() -> None:
                           num_outputs=5, per_step_targets=True)
     g = torch.Generator().manual_seed(3)
     batches = []
-    for size in (2, 5):  # unequal batches: an unweighted mean of batch means would differ
-        inputs = torch.randint(1, 5, (size, T), generator=g)
-        batches.append(Batch(inputs, torch.full((size,), T), torch.randint(1, 5, (size, T), generator=g)))
+    # Unequal batches and padded rows: an unweighted mean of batch means, or counting padding, would differ.
+    for lengths in ([T, T], [T, 3, T, 5, 1]):
+        lengths = torch.tensor(lengths)
+        inputs = torch.randint(1, 5, (len(lengths), T), generator=g)
+        targets = torch.randint(1, 5, (len(lengths), T), generator=g)
+        targets[torch.arange(T)[None, :] >= lengths[:, None]] = -100  # padding (IGNORE_INDEX)
+        batches.append(Batch(inputs, lengths, targets))
     task = SequenceTask(model, "language_modeling", 5, functools.partial(torch.optim.SGD, lr=0.0))
     trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
     metrics = trainer.validate(task, dataloaders=loader(batches), verbose=False)[0]
     with torch.no_grad():
-        total = sum(F.cross_entropy(model(b.inputs)[0].flatten(0, 1), b.targets.flatten(), reduction="sum")
-                    for b in batches)
-    mean_ce = float(total) / (7 * T)
+        total = sum(F.cross_entropy(model(b.inputs, b.lengths)[0].flatten(0, 1), b.targets.flatten(),
+                                    ignore_index=-100, reduction="sum") for b in batches)
+    mean_ce = float(total) / (4 * T + 9)  # real tokens: 2T + (T + 3 + T + 5 + 1)
     assert metrics["val/loss"] == pytest.approx(mean_ce, rel=1e-5)
     assert metrics["val/ppl"] == pytest.approx(math.exp(mean_ce), rel=1e-5)
     assert metrics["val/bpt"] == pytest.approx(mean_ce / math.log(2), rel=1e-5)
@@ -300,3 +304,42 @@ def test_each_chunk_steps_with_a_learning_rate_scaled_to_its_length() -> None:
     task = regression_task(make_model(), optimizer=functools.partial(LrSGD, lr=0.4), tbptt_steps=4)
     fit(task, [batch, batch])
     assert seen == pytest.approx([0.4, 0.4, 0.2] * 2)  # chunks of 4, 4, 2 steps; the lr comes back after each
+
+
+def fp16_trainer(init_scale: float) -> pl.Trainer:
+    """fp16 autocast with a dynamic grad scaler, as `trainer.precision=16-mixed` on a GPU (Lightning maps
+    16-mixed to bf16 on a CPU, so the plugin is built by hand; the GRU runs in fp16 under CPU autocast)."""
+    from lightning.pytorch.plugins.precision import MixedPrecision
+
+    plugin = MixedPrecision("16-mixed", "cpu", scaler=torch.amp.GradScaler("cpu", init_scale=init_scale))
+    return pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False, plugins=[plugin],
+                      enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+
+
+@pytest.mark.parametrize("tbptt_steps", [None, 4])
+def test_fp16_gradients_are_unscaled_before_clipping_and_overflows_are_skipped(tbptt_steps: int | None) -> None:
+    RecordingSGD.norms = []
+    batches = [make_batch(seed=s) for s in range(6)]
+    for b in batches:
+        b.targets.mul_(1e2)  # large gradients: at a scale of 2^14 the first steps overflow fp16
+    task = regression_task(make_model("gru"), optimizer=functools.partial(RecordingSGD, lr=1e-3),
+                           gradient_clip_val=0.5, tbptt_steps=tbptt_steps)
+    trainer = fp16_trainer(init_scale=2.0**14)
+    trainer.fit(task, train_dataloaders=loader(batches))  # no DivergedError: an overflow is the scaler's to skip
+    scale = trainer.precision_plugin.scaler.get_scale()
+    steps = 18 if tbptt_steps else 6
+    assert scale < 2.0**14 and 0 < len(RecordingSGD.norms) < steps  # some steps skipped, the scale lowered
+    # Every applied step was clipped to 0.5 in true units: clipping the scaled gradients instead would
+    # leave 0.5 / scale after unscaling.
+    assert RecordingSGD.norms == pytest.approx([0.5] * len(RecordingSGD.norms), rel=1e-3)
+
+
+def test_fp16_run_with_a_nan_loss_stops_once_the_scale_falls_below_one() -> None:
+    RecordingSGD.norms = []
+    batches = [make_batch(seed=s) for s in range(6)]
+    for b in batches:  # as after a real divergence: every loss is NaN
+        b.targets[0, 0, 0] = float("nan")
+    task = regression_task(make_model("gru"), optimizer=functools.partial(RecordingSGD, lr=1e-3), gradient_clip_val=0.5)
+    with pytest.raises(DivergedError, match="non-finite gradient norm.*global step 3"):
+        fp16_trainer(init_scale=4.0).fit(task, train_dataloaders=loader(batches))
+    assert RecordingSGD.norms == []  # scales 4, 2, 1 skipped; at 0.5 the run stops; nothing was applied
