@@ -64,7 +64,7 @@ class ShakespeareDataModule(SequenceDataModule):
         # Fitted on train only, like any statistic: characters first seen in val/test become <unk>.
         self.vocab = CharVocab.fit(texts["train"]) if saved is None else CharVocab.from_dict(saved["vocab"])
         # (N,) ids per split
-        ids = {name: torch.tensor(self.vocab.encode(part), dtype=torch.long) for name, part in texts.items()}
+        ids = {name: torch.from_numpy(self.vocab.encode_array(part)) for name, part in texts.items()}
         needed = self.batch_size + 1 if self.stateful else self.seq_len + 1  # one stream token / one window
         for name, part in ids.items():
             if len(part) < needed:

@@ -97,7 +97,7 @@ class TruecaseDataModule(SequenceDataModule):
                     f"the {name} split has {len(lowered)} characters, fewer than one window of seq_len={self.seq_len}; "
                     "lower seq_len or raise max_chars or the split's fraction"
                 )
-            ids = torch.tensor(self.vocab.encode(lowered), dtype=torch.long)  # (N,)
+            ids = torch.from_numpy(self.vocab.encode_array(lowered))  # (N,)
             examples[name] = TaggedWindows(ids, torch.from_numpy(labels), self.seq_len)
         facts = DataFacts(
             task="tagging",
