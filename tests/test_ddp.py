@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_train
+from conftest import ROOT, run_train
 
 DDP_ON_CPU = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.precision=32-true"]
 # What DDP says about RNNs when something is wrong: parameters without gradients, or cuDNN
@@ -55,3 +57,24 @@ def test_ddp_experiment_recipe(tmp_path: Path) -> None:
     proc = run_train(*DDP_ON_CPU, "experiment=vowels_bigru", "debug=smoke", f"hydra.run.dir={tmp_path}")
     check_ddp_run(proc, tmp_path)
     assert len(list(tmp_path.glob("wandb/offline-run-*"))) == 1
+
+
+@pytest.mark.slow
+def test_ddp_validation_counts_every_example_once(tmp_path: Path) -> None:
+    """63 validation examples (7 per speaker) on 2 ranks: the DDP metrics equal one process's on the same checkpoint."""
+    proc = run_train(
+        *DDP_ON_CPU, "data=vowels", "data.val_fraction=0.22", "data.batch_size=16", "model=gru",
+        "model.hidden_size=16", "trainer.max_epochs=1", "trainer.limit_train_batches=3", "logger=csv", "test=false",
+        f"hydra.run.dir={tmp_path}",
+    )
+    metrics = check_ddp_run(proc, tmp_path)
+    data = json.loads((tmp_path / "data.json").read_text())
+    single = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "evaluate.py"), metrics["best_checkpoint"], "--split", "val"],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+    assert single.returncode == 0, single.stderr[-3000:]
+    alone = json.loads(single.stdout[single.stdout.index("{"):])
+    assert data["facts"]["task"] == "classification"
+    for key in ("val/loss", "val/acc", "val/f1"):  # a repeated example would move each of these
+        assert metrics["val"][key] == pytest.approx(alone[key], rel=1e-5), key

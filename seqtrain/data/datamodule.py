@@ -158,7 +158,8 @@ class SequenceDataModule(LightningDataModule):
         input_padding = facts.padding_idx if facts.vocab_size is not None else 0.0
         collate_fn = partial(collate, input_padding=input_padding, per_step=facts.per_step)
         if split != "train":
-            return self.loader(examples, batch_size=self.batch_size, shuffle=False, collate_fn=collate_fn)
+            return self.loader(examples, batch_size=self.batch_size, sampler=self._eval_sampler(examples),
+                               collate_fn=collate_fn)
         lengths = example_lengths(examples)
         # Trainer(overfit_batches=...) swaps the train sampler for a SequentialSampler: serve it plain examples.
         if self.trainer is not None and self.trainer.overfit_batches > 0:
@@ -171,6 +172,20 @@ class SequenceDataModule(LightningDataModule):
         bucket_factor = 50 if self.bucket and len(set(lengths)) > 1 else 1
         sampler = BucketBatchSampler(lengths, self.batch_size, seed=self.seed, bucket_factor=bucket_factor)
         return self.loader(IndexedBatches(examples, collate_fn), sampler=sampler, batch_size=None)
+
+    def _eval_sampler(self, examples: Examples) -> Any:
+        """Under DDP, each val/test example on exactly one rank; None (in order) on one device.
+
+        Lightning's own DistributedSampler evens the ranks out by repeating examples, which would
+        count them twice in the metrics; rank loads may differ by one batch, which evaluation allows
+        (no gradient sync; the metrics are reduced once per epoch).
+        """
+        if self.trainer is None or self.trainer.world_size == 1:
+            return None
+        from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+
+        return UnrepeatedDistributedSampler(examples, num_replicas=self.trainer.world_size,
+                                            rank=self.trainer.global_rank, shuffle=False)
 
     def stream_loader(self, ids: Tensor, seq_len: int, starts: Tensor | None = None) -> ResumableDataLoader:
         """Stateful streams of a token sequence: `batch_size` contiguous rows per rank, in order.
