@@ -79,7 +79,8 @@ from seqtrain.data import (
     VowelsDataModule,
     collate,
 )
-from seqtrain.data.datamodule import Splits
+from seqtrain.data.datamodule import Splits, example_lengths
+from seqtrain.data.sampler import BucketBatchSampler
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.windows import TokenWindows
 from seqtrain.models import RecurrentBackbone, ReferenceRNN, SequenceModel
@@ -393,8 +394,37 @@ def padding_waste(s: Settings) -> dict[str, dict[str, Any]]:
             real_fraction_without_bucketing={"median": statistics.median(fractions[False]),
                                              "spread": [min(fractions[False]), max(fractions[False])]},
             epoch_speedup={"median": statistics.median(speedup), "spread": [min(speedup), max(speedup)]},
+            best_any_sampler=sorted_batches_fraction(example_lengths(datamodule.split("train")), 32),
         )
+    rows["padding_skewed_large"] = skewed_fraction_at_scale(64 if s.quick else 6400)
     return rows
+
+
+def batch_fraction(lengths: list[int], batches: list[list[int]]) -> float:
+    """Real steps / (B x T_max) summed over `batches` of indices into `lengths` (what collate pads to)."""
+    real = sum(lengths[i] for batch in batches for i in batch)
+    return real / sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)
+
+
+def sorted_batches_fraction(lengths: list[int], batch_size: int) -> float:
+    """The bound for batches of a fixed size: all sequences sorted by length, cut into consecutive batches."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    return batch_fraction(lengths, [order[i : i + batch_size] for i in range(0, len(order), batch_size)])
+
+
+def skewed_fraction_at_scale(size: int) -> dict[str, Any]:
+    """The skewed lengths' real fraction for a larger set: how much of padding_skewed's gap is its small size."""
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.empty(size).uniform_(math.log(10), math.log(1000), generator=generator).exp().round().long().tolist()
+    sampler = BucketBatchSampler(lengths, 32, seed=0, bucket_factor=50)
+    fractions = []
+    for epoch in range(5):
+        sampler.set_epoch(epoch)
+        fractions.append(batch_fraction(lengths, list(sampler)))
+    return figure(fractions, unit="fraction", target=(">=", 0.9),
+                  how=f"the lengths of padding_skewed's distribution (log-uniform 10..1000) for {size} sequences, "
+                      "batch 32, the default BucketBatchSampler (pools of 50 batches), 5 epochs; no training",
+                  best_any_sampler=sorted_batches_fraction(lengths, 32))
 
 
 # --- figure 4: compute efficiency and the fused path --------------------------------------------

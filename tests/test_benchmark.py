@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: One row per figure of the issue; GPU rows only where CUDA is.
 CPU_ROWS = {
-    "overhead_small", "overhead_large", "tbptt", "tbptt_document_resets", "padding_vowels", "padding_skewed", "compute_lstm", "fused_path",
+    "overhead_small", "overhead_large", "tbptt", "tbptt_document_resets", "padding_vowels", "padding_skewed", "padding_skewed_large", "compute_lstm", "fused_path",
     "startup_help", "startup_first_step", "startup_config_error", "encode_char", "encode_word", "encode_bpe",
     "batch_wait",
 }
