@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import pairwise
 from typing import Any, Literal
 
 import lightning.pytorch as pl
@@ -363,7 +364,7 @@ def run_with_resets(model: nn.Module, inputs: Tensor, lengths: Tensor, state: An
         return model(inputs, lengths, state)
     bounds = [0, *(c for c in cuts if c > 0), inputs.shape[1]]
     outputs = []
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in pairwise(bounds):
         state = zero_rows(state, resets[:, start])
         preds, state = model(inputs[:, start:end], (lengths - start).clamp(1, end - start), state)
         outputs.append(preds)

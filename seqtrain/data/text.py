@@ -177,7 +177,8 @@ class TextDataModule(SequenceDataModule):
             row_starts = row_starts[origin.first_rows(len(row_starts))]
         starts = torch.zeros(int(offsets[-1]), dtype=torch.bool)
         starts[torch.from_numpy(row_starts[row_starts < offsets[-1]])] = True
-        log.info("data: %d documents (mean %.0f tokens); the state is reset where each starts", int(starts.sum()), len(starts) / max(1, int(starts.sum())))
+        count = int(starts.sum())
+        log.info("data: %d documents (mean %.0f tokens); the state is reset where each starts", count, len(starts) / max(1, count))
         return starts
 
     def _encode(self, dataset: Dataset, origin: Origin, split: str) -> tuple[torch.Tensor, np.ndarray]:
