@@ -52,3 +52,5 @@ def test_array_encoding_equals_a_lookup_per_character() -> None:
     expected = [vocab.stoi.get(c, CharVocab.unk_id) for c in text]
     assert vocab.encode_array(text).tolist() == expected == vocab.encode(text)
     assert vocab.encode_array(text).dtype == np.int64 and CharVocab([]).encode("ab") == [1, 1]
+    lines = [text, "", "\U0001f600", "abc"]
+    assert vocab.encode_batch(lines) == [[vocab.stoi.get(c, CharVocab.unk_id) for c in line] for line in lines]
