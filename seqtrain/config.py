@@ -116,6 +116,11 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
         problems.append("model.bidirectional=true cannot carry state across batches (data.stateful=true)")
     if stateful and OmegaConf.select(cfg, "model.head", default=None) == "many_to_one":
         problems.append("model.head=many_to_one cannot use stateful streams (data.stateful=true): a stream has no sequence end")
+    documents = OmegaConf.select(cfg, "data.documents", default=None)
+    if documents is not None and not stateful:
+        problems.append(
+            f"data.documents={documents} resets the state carried across stateful streams: it needs data.stateful=true"
+        )
     if tbptt is not None and cfg.trainer.accumulate_grad_batches != 1:
         problems.append(
             f"trainer.accumulate_grad_batches={cfg.trainer.accumulate_grad_batches} is not supported with "
