@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -37,7 +39,8 @@ def test_quick_table_holds_each_runs_metrics_and_a_failed_run(tmp_path: Path) ->
         line = next(line for line in markdown.splitlines() if line.startswith(f"| `{name}` |"))
         assert shown.format(metrics["test"][metric]) in line
         assert row["baselines"] and all(len(b) == 3 for b in row["baselines"])
-    assert " / 312 / 626 windows of 24 months" in rows["sunspots_forecast"]["size"]  # the split the run used
+    window = yaml.safe_load((tmp_path / "sunspots_forecast" / "config.yaml").read_text())["data"]["window"]
+    assert rows["sunspots_forecast"]["size"].endswith(f" / 312 / 626 windows of {window} months")  # the split the run used
     assert "17.33 RMSE" in markdown  # the AR(24) baseline from scripts/data_report.py
 
     failed = rows["parity"]
