@@ -36,8 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import data_report  # noqa: E402  (scripts/ is not a package)
-import summarize  # noqa: E402
+import data_report  # scripts/ is not a package: imported from the path above
+import summarize
 
 Baseline = tuple[str, str, str]  # (what, test score, source)
 
@@ -248,6 +248,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--set", action="append", default=[], metavar="ROW:KEY=VALUE", help="an extra Hydra override for one row (or all:)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds before a run is stopped and marked failed")
     args = parser.parse_args(argv)
+    started = time.monotonic()
     rows = select(args.only)
     extra = parse_sets(args.set, rows)
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         result |= train(row, args.out, overrides, args.threads, args.timeout)
         try:
             result["size"] = split_sizes(overrides, row.unit)
-        except Exception as e:  # a config that does not compose: the run failed on it too
+        except Exception as e:  # noqa: BLE001 - a config that does not compose: the run failed on it too
             result["size"] = "—"
             result.setdefault("size_error", f"{type(e).__name__}: {e}")
         result["baselines"] = [list(b) for b in row.baselines()]
@@ -277,9 +278,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
               f"{os.cpu_count()} cores, {args.threads} thread(s) per run, torch {torch.__version__}. "
               "Run time: the run's own wall time (data, training, validation, test; without Python start-up).")
     (args.out / "results.md").write_text(f"{header}\n\n{markdown}\n")
-    report = {"quick": args.quick, "machine": machine(args.threads), "rows": results}
+    total = round(time.monotonic() - started, 1)  # the whole script: runs, sizes and baselines
+    report = {"quick": args.quick, "machine": machine(args.threads), "seconds": total, "rows": results}
     (args.out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{header}\n\n{markdown}\n\nwrote {args.out / 'results.md'} and {args.out / 'results.json'}")
+    print(f"\n{header}\n\n{markdown}\n\nall in {total / 60:.1f} min; wrote {args.out / 'results.md'} and {args.out / 'results.json'}")
     return results
 
 
