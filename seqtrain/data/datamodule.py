@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -195,6 +196,9 @@ class SequenceDataModule(LightningDataModule):
         Each rank reads its own streams; an IterableDataset also keeps Lightning from injecting a
         DistributedSampler that would deal chunks out to ranks and break the streams.
         """
+        # Lightning warns that an IterableDataset's __len__ may be wrong with several workers; these
+        # streams deal chunk i to worker i % W (tested), so the length holds: silence that one warning.
+        warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
         num_replicas, rank = (1, 0) if self.trainer is None else (self.trainer.world_size, self.trainer.global_rank)
         streams = TokenStreams(ids, self.batch_size, seq_len, starts=starts, num_replicas=num_replicas, rank=rank)
         return self.loader(streams, batch_size=None)

@@ -63,6 +63,19 @@ def test_windows_are_consecutive_and_shifted() -> None:
     assert not torch.equal(first_inputs[:64], torch.stack([windows[i][0] for i in range(64)]))  # shuffled
 
 
+def test_stateful_streams_with_worker_processes_keep_their_order_and_length() -> None:
+    """Two workers deal the chunks out by index; the loader yields them in order, len() batches in all."""
+    def batches(workers: int) -> list:
+        dm = ShakespeareDataModule(seq_len=50, batch_size=4, stateful=True, max_chars=MAX_CHARS, num_workers=workers)
+        dm.setup()
+        loader = dm.train_dataloader()
+        return len(loader), list(loader)
+
+    (length, serial), (parallel_length, parallel) = batches(0), batches(2)
+    assert length == parallel_length == len(serial) == len(parallel)
+    assert all(torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets) for a, b in zip(serial, parallel))
+
+
 def test_stateful_layout_continues_rows_and_uses_every_token_once() -> None:
     batch_size, seq_len = 4, 50
     dm = ShakespeareDataModule(seq_len=seq_len, batch_size=batch_size, stateful=True, max_chars=MAX_CHARS)
