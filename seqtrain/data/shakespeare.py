@@ -21,6 +21,13 @@ def load_shakespeare() -> str:
     return lzma.decompress((files("seqtrain.data") / "assets" / "shakespeare.txt.xz").read_bytes()).decode("utf-8")
 
 
+def split_text(text: str, val_fraction: float, test_fraction: float) -> dict[str, str]:
+    """Contiguous "train" / "val" / "test" parts of `text`: val then test at the end, each a floor of its fraction."""
+    val_start = len(text) - int(len(text) * val_fraction) - int(len(text) * test_fraction)
+    test_start = len(text) - int(len(text) * test_fraction)
+    return {"train": text[:val_start], "val": text[val_start:test_start], "test": text[test_start:]}
+
+
 class ShakespeareDataModule(SequenceDataModule):
     """Next-character prediction on the plays, split contiguously into train / val / test (val and test at the end).
 
@@ -57,10 +64,7 @@ class ShakespeareDataModule(SequenceDataModule):
         self.vocab: CharVocab | None = None
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
-        text = load_shakespeare()[: self.max_chars]
-        val_start = len(text) - int(len(text) * self.val_fraction) - int(len(text) * self.test_fraction)
-        test_start = len(text) - int(len(text) * self.test_fraction)
-        texts = {"train": text[:val_start], "val": text[val_start:test_start], "test": text[test_start:]}
+        texts = split_text(load_shakespeare()[: self.max_chars], self.val_fraction, self.test_fraction)
         # Fitted on train only, like any statistic: characters first seen in val/test become <unk>.
         self.vocab = CharVocab.fit(texts["train"]) if saved is None else CharVocab.from_dict(saved["vocab"])
         # (N,) ids per split

@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 
 from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fractions
 from seqtrain.data.facts import DataFacts
-from seqtrain.data.shakespeare import load_shakespeare
+from seqtrain.data.shakespeare import load_shakespeare, split_text
 from seqtrain.data.vocab import CharVocab
 
 CLASS_NAMES = ("lower", "upper")
@@ -82,10 +82,7 @@ class TruecaseDataModule(SequenceDataModule):
 
     def split_texts(self) -> dict[str, str]:
         """The contiguous train / val / test parts of the (original-case) text."""
-        text = load_shakespeare()[: self.max_chars]
-        val_start = len(text) - int(len(text) * self.val_fraction) - int(len(text) * self.test_fraction)
-        test_start = len(text) - int(len(text) * self.test_fraction)
-        return {"train": text[:val_start], "val": text[val_start:test_start], "test": text[test_start:]}
+        return split_text(load_shakespeare()[: self.max_chars], self.val_fraction, self.test_fraction)
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
         parts = {name: lower_with_labels(text) for name, text in self.split_texts().items()}
