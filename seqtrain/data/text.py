@@ -156,7 +156,7 @@ class TextDataModule(SequenceDataModule):
         elif self.documents is None:
             examples = {name: (part, None) for name, part in ids.items()}
         else:
-            examples = {name: (ids[name], self._starts(offsets, splits[name][1])) for name, (_, offsets) in encoded.items()}
+            examples = {name: (ids[name], self._starts(offsets, splits[name][1], name)) for name, (_, offsets) in encoded.items()}
         vocab_size = len(self.tokenizer)
         facts = DataFacts(
             task="language_modeling", per_step=True, num_outputs=vocab_size, vocab_size=vocab_size, padding_idx=PAD
@@ -170,15 +170,15 @@ class TextDataModule(SequenceDataModule):
             raise DataError(f"{piece.name}: column {self.text_column!r} (data.text_column) holds {dtype or 'lists'}, not text")
         return Piece(piece.dataset.select_columns([self.text_column]), piece.name, piece.unit)
 
-    def _starts(self, offsets: np.ndarray, origin: Origin) -> torch.Tensor:
+    def _starts(self, offsets: np.ndarray, origin: Origin, split: str) -> torch.Tensor:
         """(N,) bool over the split's tokens: True at the first token of each document."""
         row_starts = offsets[:-1]
         if self.documents == "file":
             row_starts = row_starts[origin.first_rows(len(row_starts))]
         starts = torch.zeros(int(offsets[-1]), dtype=torch.bool)
         starts[torch.from_numpy(row_starts[row_starts < offsets[-1]])] = True
-        count = int(starts.sum())
-        log.info("data: %d documents (mean %.0f tokens); the state is reset where each starts", count, len(starts) / max(1, count))
+        log.info("data: the %s split has %d document starts in %d tokens; the state is reset at each",
+                 split, int(starts.sum()), len(starts))
         return starts
 
     def _encode(self, dataset: Dataset, origin: Origin, split: str) -> tuple[torch.Tensor, np.ndarray]:
