@@ -9,5 +9,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("path", help="a .ckpt file, or a run directory (its best checkpoint is used)")
     parser.add_argument("--split", choices=["test", "val"], default="test")
+    parser.add_argument("--allow-changed-data", action="store_true",
+                        help="measure even if the data files changed since training (the split may differ)")
     args = parser.parse_args()
-    print(json.dumps(evaluate(args.path, args.split), indent=2))
+    print(json.dumps(evaluate(args.path, args.split, allow_changed_data=args.allow_changed_data), indent=2))

@@ -34,7 +34,9 @@ def find_checkpoint(path: str | Path) -> Path:
     if path.is_dir():
         metrics = path / "metrics.json"
         best = json.loads(metrics.read_text()).get("best_checkpoint") if metrics.is_file() else None
-        candidates = [Path(best)] if best else []
+        # Relative to the run directory (older runs stored an absolute path: used only if it lies inside
+        # this directory, so a copied run directory never evaluates the original's model).
+        candidates = [path / best] if best and (not Path(best).is_absolute() or Path(best).resolve().is_relative_to(path.resolve())) else []
         candidates += [path / "checkpoints" / "best.ckpt", path / "checkpoints" / "last.ckpt"]
         for candidate in candidates:
             if candidate.is_file():

@@ -1,11 +1,11 @@
-"""Exact resume: a run killed mid-epoch continues as if nothing had happened.
+"""Exact resume: the parts of "where the run is" that no library saves.
 
-Lightning restores weights, optimizer and loop counters, but not the random streams, and it
-restarts a mid-epoch dataloader from the epoch's first batch. This callback saves both in every
-checkpoint and puts them back: on restore it tells the datamodule how many batches of the epoch
-were done, so the train loader it builds next skips them (its order is a function of seed and
-epoch, so they are the same batches), and the random states come back just before the first
-batch, after Lightning has built its iterators.
+Lightning saves and restores weights, optimizer, schedulers, loop counters and (through
+`ResumableDataLoader.state_dict`) the train loader's position in its epoch. It does not save the
+random streams, nor the recurrent state a stateful run carries from batch to batch. This callback
+saves both, one entry per rank (under DDP every rank has its own dropout stream and its own text
+streams), and puts each rank's back just before its first batch after a resume, after Lightning has
+built its iterators.
 """
 
 from __future__ import annotations
@@ -19,45 +19,73 @@ import torch
 
 
 class ExactResume(pl.Callback):
-    """Saves (epoch, batches done in it, random states) with each checkpoint; restores them on resume."""
+    """Saves every rank's random states and carried recurrent state with each checkpoint; restores them."""
 
     def __init__(self) -> None:
-        self.epoch = 0
-        self.batches_done = 0
-        self._pending_rng: dict[str, Any] | None = None
+        self._pending: dict[str, Any] | None = None  # this rank's state from a checkpoint
 
     def state_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "batches_done": self.batches_done, "rng": capture_rng_state()}
+        # Lightning builds the checkpoint on every rank (only rank 0 writes it), so a collective is safe here.
+        return {"ranks": gather_per_rank(capture_rng_state())}
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+        carried = getattr(pl_module, "carried_state", None)
+        if carried is not None:
+            checkpoint["seqtrain_carried"] = {"epoch": trainer.current_epoch, "ranks": gather_per_rank(carried())}
 
     def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("callbacks", {}).get(self.state_key)
         if state is None:
             return
-        self._pending_rng = state["rng"]
-        if 0 < state["batches_done"] < trainer.num_training_batches or (
-            state["batches_done"] > 0 and trainer.num_training_batches == float("inf")
-        ):
-            # Mid-epoch: the train loader, built after this restore, must start where the run stopped.
-            datamodule = trainer.datamodule
-            if not hasattr(datamodule, "skip_train_batches"):
-                raise RuntimeError(
-                    f"cannot resume mid-epoch: {type(datamodule).__name__} has no skip_train_batches(n); "
-                    "resume from an end-of-epoch checkpoint instead"
-                )
-            datamodule.skip_train_batches(state["batches_done"])
-            self.epoch, self.batches_done = state["epoch"], state["batches_done"]
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.epoch, self.batches_done = trainer.current_epoch, 0  # (Lightning skips this hook mid-epoch)
+        if "ranks" not in state:
+            raise RuntimeError(
+                "the checkpoint was written by an older seqtrain that saved one rank's random state only: "
+                "it cannot be resumed exactly; evaluate it, or start a new run from it in a new directory"
+            )
+        ranks = state["ranks"]
+        if len(ranks) != trainer.world_size:
+            raise RuntimeError(
+                f"the checkpoint was written by {len(ranks)} processes and this run has {trainer.world_size}: "
+                "an exact resume needs the same trainer.devices and trainer.num_nodes"
+            )
+        carried = checkpoint.get("seqtrain_carried")
+        self._pending = {
+            "rng": ranks[trainer.global_rank],
+            "carried": None if carried is None else (carried["epoch"], carried["ranks"][trainer.global_rank]),
+        }
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
         # Restored here rather than at load time: by now Lightning has built its iterators.
-        if self._pending_rng is not None:
-            restore_rng_state(self._pending_rng)
-            self._pending_rng = None
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        restore_rng_state(pending["rng"])
+        if pending["carried"] is not None:
+            epoch, state = pending["carried"]
+            # Only within the epoch it was saved in: every epoch starts from a zero state.
+            if epoch == trainer.current_epoch and state is not None:
+                pl_module.restore_carried_state(move_to(state, pl_module.device))
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
-        self.batches_done += 1
+
+def gather_per_rank(obj: Any) -> list[Any]:
+    """``[obj of rank 0, obj of rank 1, ...]`` (tensors moved to the CPU); ``[obj]`` without DDP."""
+    obj = move_to(obj, torch.device("cpu"))
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return [obj]
+    gathered: list[Any] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(gathered, obj)
+    return gathered
+
+
+def move_to(obj: Any, device: torch.device) -> Any:
+    """A tensor, or a tuple/list/dict of them, on ``device``; anything else unchanged."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, tuple | list):
+        return type(obj)(move_to(x, device) for x in obj)
+    if isinstance(obj, dict):
+        return {k: move_to(v, device) for k, v in obj.items()}
+    return obj
 
 
 def capture_rng_state() -> dict[str, Any]:

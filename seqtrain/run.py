@@ -13,6 +13,16 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqtrain.config import check_options, check_targets
+from seqtrain.resume_checks import check_resume, data_fingerprints, fingerprint_changes
+from seqtrain.run_directory import (
+    RunLock,
+    append_jsonl,
+    check_run_directory,
+    clear_previous_run,
+    relative_to_run,
+    write_atomic,
+    write_json,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -24,7 +34,11 @@ def train(cfg: DictConfig) -> float:
     """Fit, pick the best checkpoint, evaluate it; return the monitored metric for sweepers."""
     started = time.monotonic()
     check_options(cfg)  # fast: before torch and Lightning are imported
+    output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
     import lightning.pytorch as pl
+    from lightning.pytorch.utilities import rank_zero_only
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from seqtrain.checkpoint import load_checkpoint
     from seqtrain.checkpoint_io import AtomicCheckpointIO
@@ -34,77 +48,121 @@ def train(cfg: DictConfig) -> float:
     # `import lightning` adds its own console handler; Hydra's already prints (and writes train.log).
     logging.getLogger("lightning").handlers.clear()
     check_targets(cfg)  # every constructor's arguments, before any data is read
-    output_dir = Path(cfg.paths.output_dir)
-    ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
-    pl.seed_everything(cfg.seed, workers=True)
-
-    datamodule = instantiate(cfg.data)
-    datamodule.setup("fit")
-    facts = datamodule.facts
-    model = instantiate(cfg.model, **facts.model_kwargs())
-
-    config = OmegaConf.to_container(cfg, resolve=True)  # plain data: safe in checkpoints and loggers
-    if ckpt_path is not None:  # refuse an unsafe, corrupt or mismatched checkpoint before training
-        check_resumable(load_checkpoint(ckpt_path), config, facts.to_dict(), ckpt_path)
-    save_run_files(output_dir, config, facts.to_dict(), datamodule.state_dict())
-    task = SequenceTask(
-        model,
-        task=facts.task,
-        num_outputs=facts.num_outputs,
-        optimizer=instantiate(cfg.optimizer),
-        scheduler=instantiate(cfg.scheduler.scheduler),
-        scheduler_interval=cfg.scheduler.interval,
-        monitor=cfg.monitor,
-        # The task clips, not the Trainer: one path for automatic and truncated-BPTT training.
-        gradient_clip_val=cfg.trainer.gradient_clip_val,
-        gradient_clip_algorithm=cfg.trainer.gradient_clip_algorithm,
-        tbptt_steps=cfg.task.tbptt_steps,
-        tbptt_variable=cfg.task.tbptt_variable,
-        target_scale=facts.target_scale,
-        target_shift=facts.target_shift,
-        metadata={"config": config, "facts": facts.to_dict()},
-    )
-    callbacks = [instantiate(c) for c in cfg.callbacks.values()] + [ExactResume()]
-    loggers = [instantiate(c) for c in cfg.logger.values()]
-    trainer: pl.Trainer = instantiate(
-        cfg.trainer,
-        callbacks=callbacks,
-        logger=loggers or False,
-        plugins=[AtomicCheckpointIO()],
-        gradient_clip_val=None,
-        gradient_clip_algorithm=None,
-    )
-    ok = False
+    # Rank 0 owns the run directory (DDP's other processes run this function too, into the same one).
+    owner = rank_zero_only.rank == 0
+    lock = None
+    if owner:
+        lock = RunLock(output_dir).acquire()  # before the check: two runs starting together cannot both pass it
     try:
-        for logger in loggers:
-            logger.log_hyperparams(config)
-        log.info("model: %s parameters\n%s", f"{sum(p.numel() for p in model.parameters()):,}", model)
-        try:
-            trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
-        except DivergedError as e:
-            record_divergence(output_dir, loggers, str(e), trainer.is_global_zero)
-            raise
+        if owner:
+            check_run_directory(output_dir, ckpt_path, cfg.overwrite)
+        config = OmegaConf.to_container(cfg, resolve=True)  # plain data: safe in checkpoints and loggers
+        fingerprints = data_fingerprints(config["data"])
+        checkpoint, resume_changes = None, {}
+        if ckpt_path is not None:  # refuse an unsafe, corrupt or changed resume before any data is read
+            checkpoint = load_checkpoint(ckpt_path)
+            resume_changes = check_resume(checkpoint["seqtrain"], config, fingerprints, ckpt_path)
+        pl.seed_everything(cfg.seed, workers=True)
 
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        best = best or None  # no checkpoint: evaluate the weights in memory
-        results: dict[str, Any] = {"status": "completed", "best_checkpoint": best}
-        validated = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False)
-        results["val"] = validated[0] if validated else {}  # empty with trainer.limit_val_batches=0
-        if cfg.test:
-            results["test"] = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
-        if facts.task == "language_modeling" and cfg.sample_length > 0:
-            results["sample"] = datamodule.decode(
-                _sample_text(task.model, datamodule, cfg.sample_length, seed=cfg.seed)
-            )
-        results["seconds"] = round(time.monotonic() - started, 1)  # the job's wall time, for sweep summaries
-        if trainer.is_global_zero:
-            (output_dir / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
-            print(format_results(results, output_dir))
-        ok = True
-        objective = results["val"].get(cfg.monitor, float("nan"))
-        return objective if math.isfinite(objective) else float("nan")
+        datamodule = instantiate(cfg.data)
+        datamodule.setup("fit")
+        facts = datamodule.facts
+        model = instantiate(cfg.model, **facts.model_kwargs())
+        if checkpoint is not None:
+            check_resumable(checkpoint, facts.to_dict(), ckpt_path)
+            del checkpoint  # Lightning reads the file again itself
+        task = SequenceTask(
+            model,
+            task=facts.task,
+            num_outputs=facts.num_outputs,
+            optimizer=instantiate(cfg.optimizer),
+            scheduler=instantiate(cfg.scheduler.scheduler),
+            scheduler_interval=cfg.scheduler.interval,
+            monitor=cfg.monitor,
+            # The task clips, not the Trainer: one path for automatic and truncated-BPTT training.
+            gradient_clip_val=cfg.trainer.gradient_clip_val,
+            gradient_clip_algorithm=cfg.trainer.gradient_clip_algorithm,
+            tbptt_steps=cfg.task.tbptt_steps,
+            tbptt_variable=cfg.task.tbptt_variable,
+            target_scale=facts.target_scale,
+            target_shift=facts.target_shift,
+            metadata={"config": config, "facts": facts.to_dict(), "data_fingerprints": fingerprints},
+        )
+        callbacks = [instantiate(c) for c in cfg.callbacks.values()] + [ExactResume()]
+        loggers = [instantiate(c) for c in cfg.logger.values()]
+        trainer: pl.Trainer = instantiate(
+            cfg.trainer,
+            callbacks=callbacks,
+            logger=loggers or False,
+            plugins=[AtomicCheckpointIO()],
+            gradient_clip_val=None,
+            gradient_clip_algorithm=None,
+        )
+        if owner:  # every check has passed: only now does this run write into its directory
+            if cfg.overwrite and ckpt_path is None:
+                clear_previous_run(output_dir)
+            save_run_files(output_dir, config, facts.to_dict(), datamodule.state_dict(), fingerprints)
+            if ckpt_path is not None:
+                record_resume(output_dir, ckpt_path, resume_changes)
+        ok = False
+        try:
+            for logger in loggers:
+                logger.log_hyperparams(config)
+            log.info("model: %s parameters\n%s", f"{sum(p.numel() for p in model.parameters()):,}", model)
+            try:
+                trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+            except DivergedError as e:
+                record_divergence(output_dir, loggers, str(e), trainer.is_global_zero)
+                raise
+            except SIGTERMException:
+                raise SystemExit(record_interruption(output_dir, trainer)) from None
+
+            best = best_checkpoint(trainer)  # None without one: evaluate the weights in memory
+            results: dict[str, Any] = {"status": "completed", "best_checkpoint": relative_to_run(best, output_dir)}
+            validated = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False)
+            results["val"] = validated[0] if validated else {}  # empty with trainer.limit_val_batches=0
+            if cfg.test:
+                results["test"] = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+            if facts.task == "language_modeling" and cfg.sample_length > 0:
+                results["sample"] = datamodule.decode(
+                    _sample_text(task.model, datamodule, cfg.sample_length, seed=cfg.seed)
+                )
+            results["seconds"] = round(time.monotonic() - started, 1)  # the job's wall time, for sweep summaries
+            if trainer.is_global_zero:
+                write_json(output_dir / "metrics.json", results)
+                print(format_results(results, output_dir))
+            ok = True
+            objective = results["val"].get(cfg.monitor, float("nan"))
+            return objective if math.isfinite(objective) else float("nan")
+        finally:
+            close_loggers(loggers, ok)
     finally:
-        close_loggers(loggers, ok)
+        if lock is not None:
+            lock.release()
+
+
+def best_checkpoint(trainer: Any) -> str | None:
+    """The best-model `ModelCheckpoint`'s file (not `last.ckpt`'s callback, which is a `Checkpoint` too)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.best_model_path:
+            return callback.best_model_path
+    return None
+
+
+def record_interruption(output_dir: Path, trainer: Any) -> str:
+    """SIGTERM stopped the fit (last.ckpt was saved): say so in metrics.json; the message tells how to resume."""
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith(("ckpt_path=", "hydra.run.dir="))]
+    command = " ".join(["python train.py", *overrides, "ckpt_path=last", f"hydra.run.dir={output_dir}"])
+    message = f"stopped by SIGTERM at global step {trainer.global_step} (epoch {trainer.current_epoch}); resume with:\n  {command}"
+    log.error(message)
+    if trainer.is_global_zero:
+        write_json(output_dir / "metrics.json", {"status": "interrupted", "global_step": trainer.global_step,
+                                                 "last_checkpoint": "checkpoints/last.ckpt", "resume": command})
+    return message
 
 
 def train_in_sweep(cfg: DictConfig) -> float | None:
@@ -130,15 +188,30 @@ def record_failure(output_dir: Path, error: Exception) -> None:
         metrics.write_text(json.dumps({"status": "failed", "error": f"{type(error).__name__}: {error}"}, indent=2) + "\n")
 
 
-def evaluate(path: str | Path, split: str = "test") -> dict[str, float]:
-    """Rebuild model and data from a checkpoint (or run directory) alone and measure ``split``."""
+def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = False) -> dict[str, float]:
+    """Rebuild model and data from a checkpoint (or run directory) alone and measure ``split``.
+
+    The data files must be the ones the checkpoint was trained with (by content): a grown training
+    file would re-carve the val/test split. ``allow_changed_data`` measures whatever is there now.
+    """
     import lightning.pytorch as pl
 
     from seqtrain.checkpoint import load_checkpoint, rebuild
     from seqtrain.task import SequenceTask
 
     logging.getLogger("lightning").handlers.clear()
-    model, datamodule, facts = rebuild(load_checkpoint(path))
+    checkpoint = load_checkpoint(path)
+    meta = checkpoint["seqtrain"]
+    if "data_fingerprints" in meta:
+        changed = fingerprint_changes(meta["data_fingerprints"], data_fingerprints(meta["config"]["data"]))
+        if changed and not allow_changed_data:
+            raise ValueError(
+                f"{path}: the data files differ from those the model was trained with, so the {split} split "
+                "would not be the run's:\n  " + "\n  ".join(changed) + "\n(--allow-changed-data measures them anyway)"
+            )
+        for line in changed:
+            log.warning("data changed since training: %s", line)
+    model, datamodule, facts = rebuild(checkpoint)
     task = SequenceTask(
         model, task=facts.task, num_outputs=facts.num_outputs, target_scale=facts.target_scale, target_shift=facts.target_shift
     )
@@ -159,24 +232,29 @@ def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
     return str(path)
 
 
-def check_resumable(checkpoint: dict[str, Any], config: dict[str, Any], facts: dict[str, Any], path: str) -> None:
-    """Resuming needs the same model and the same data encoding; say what changed."""
-    saved = checkpoint["seqtrain"]
-    changed = [
-        f"model.{k}: {saved['config']['model'].get(k)!r} -> {v!r}"
-        for k, v in config["model"].items()
-        if saved["config"]["model"].get(k) != v
-    ]
-    changed += [f"data facts {k}: {saved['facts'].get(k)!r} -> {v!r}" for k, v in facts.items() if saved["facts"].get(k) != v]
+def check_resumable(checkpoint: dict[str, Any], facts: dict[str, Any], path: str) -> None:
+    """Resuming needs the same data encoding (the config was compared before the data was read)."""
+    saved = checkpoint["seqtrain"]["facts"]
+    changed = [f"data facts {k}: {saved.get(k)!r} -> {v!r}" for k, v in facts.items() if saved.get(k) != v]
     if changed:
-        raise ValueError(f"cannot resume from {path}: the run differs from the checkpoint's:\n  " + "\n  ".join(changed))
+        raise ValueError(f"cannot resume from {path}: the data differs from the checkpoint's:\n  " + "\n  ".join(changed))
 
 
-def save_run_files(output_dir: Path, config: dict, facts: dict, data_state: dict) -> None:
-    """The resolved config and the data facts/vocabulary, beside the checkpoints."""
+def save_run_files(output_dir: Path, config: dict, facts: dict, data_state: dict, fingerprints: dict) -> None:
+    """The resolved config and the data facts/vocabulary/file fingerprints, beside the checkpoints."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
-    (output_dir / "data.json").write_text(json.dumps({"facts": facts, "state": data_state}, indent=1) + "\n")
+    write_atomic(output_dir / "config.yaml", OmegaConf.to_yaml(config))
+    data = {"facts": facts, "state": data_state, "fingerprints": fingerprints}
+    write_atomic(output_dir / "data.json", json.dumps(data, indent=1) + "\n")
+
+
+def record_resume(output_dir: Path, ckpt_path: str, applied: dict[str, tuple]) -> None:
+    """Log and append to `resumes.jsonl` what this resume changed (only what cannot change the result)."""
+    for key, (old, new) in applied.items():
+        log.info("resume: %s: %r -> %r (applied)", key, old, new)
+    record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "checkpoint": relative_to_run(ckpt_path, output_dir),
+              "applied": {key: list(change) for key, change in applied.items()}}
+    append_jsonl(output_dir / "resumes.jsonl", record)
 
 
 def _sample_text(model: torch.nn.Module, datamodule: Any, length: int, seed: int) -> list[int]:
@@ -203,7 +281,7 @@ def record_divergence(output_dir: Path, loggers: list, message: str, is_global_z
     """Mark the run as diverged where a person or a sweep will look: metrics.json and the logger."""
     log.error("diverged: %s", message)
     if is_global_zero:
-        (output_dir / "metrics.json").write_text(json.dumps({"status": "diverged", "error": message}, indent=2) + "\n")
+        write_json(output_dir / "metrics.json", {"status": "diverged", "error": message})
     for logger in loggers:
         experiment = getattr(logger, "experiment", None)
         summary = getattr(experiment, "summary", None)

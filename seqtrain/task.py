@@ -137,7 +137,6 @@ class SequenceTask(pl.LightningModule):
         self.register_buffer("target_shift", shift, persistent=False)  # (F_out,)
         # Recurrent state carried across stateful batches, per stage; detached, reset each epoch.
         self._carried: dict[Stage, Any] = {}
-        self._pending_carried: dict[str, Any] | None = None  # from a checkpoint, for the epoch it was saved in
         self._trainable: list[nn.Parameter] | None = None  # set at fit start
         metrics = build_metrics(task, num_outputs)
         # One collection per stage (ModuleDict cannot hold a key named "train").
@@ -326,18 +325,15 @@ class SequenceTask(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["seqtrain"] = self.metadata
-        # A stateful run resumed mid-epoch continues from the state it had carried.
-        checkpoint["seqtrain_carried"] = {"epoch": self.current_epoch, "state": self._carried.get("train")}
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self._pending_carried = checkpoint.get("seqtrain_carried")
+    def carried_state(self) -> Any:
+        """The recurrent state a stateful run carries into its next training batch (None: zeros).
 
-    def on_train_start(self) -> None:
-        # A run resumed mid-epoch continues from the state it had carried (Lightning does not call
-        # on_train_epoch_start for an epoch it resumes mid-way).
-        pending, self._pending_carried = self._pending_carried, None
-        if pending is not None and pending["epoch"] == self.current_epoch and pending["state"] is not None:
-            self._carried["train"] = pending["state"]
+        `seqtrain.resume.ExactResume` saves it per rank and gives it back on resume."""
+        return self._carried.get("train")
+
+    def restore_carried_state(self, state: Any) -> None:
+        self._carried["train"] = state
 
     def on_train_epoch_start(self) -> None:
         self._carried.pop("train", None)  # each epoch starts from a zero state

@@ -97,7 +97,6 @@ class SequenceDataModule(LightningDataModule):
         self.seed = seed
         self._splits: Splits | None = None
         self._saved_state: dict[str, Any] | None = None
-        self._skip_train = 0  # batches the next train loader skips (a mid-epoch resume)
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
         """Make the splits and facts; reuse `saved` (a checkpoint's `Splits.state`), when given, instead of fitting."""
@@ -137,14 +136,8 @@ class SequenceDataModule(LightningDataModule):
             self.setup()
 
     def train_dataloader(self) -> DataLoader:
-        loader = self.dataloader("train")
-        loader.skip_batches(self._skip_train)  # non-zero once, on a mid-epoch resume
-        self._skip_train = 0
-        return loader
-
-    def skip_train_batches(self, n: int) -> None:
-        """The next train loader starts at batch ``n`` of its epoch (exact resume, see seqtrain.resume)."""
-        self._skip_train = n
+        # A ResumableDataLoader: Lightning saves where it is in the epoch and restores it on resume.
+        return self.dataloader("train")
 
     def val_dataloader(self) -> DataLoader:
         return self.dataloader("val")

@@ -1,4 +1,19 @@
-"""A DataLoader that can resume mid-epoch: it skips the batches a run had already trained on."""
+"""A DataLoader that knows where it is in its epoch, so Lightning can save and restore it.
+
+Lightning 2.6 saves the `state_dict()` of every train loader that has one in each checkpoint (its fit
+loop's `combined_loader` state) and, when it resumes an unfinished epoch, calls `load_state_dict` on
+the freshly built loader before iterating it. That is the whole mechanism: this class only counts
+the batches it has handed out in the current pass and skips that many on the next pass after a
+restore.
+
+The count is exact for Lightning's fit loop because our loaders have a length: Lightning's data
+fetcher then prefetches nothing (`_PrefetchDataFetcher` only looks ahead when the length is
+unknown), so every batch handed out has been trained on when a checkpoint is written at a batch end
+or a validation end. Skipped batches are still loaded and collated (cheap for in-memory data), which
+keeps worker order intact. The epoch's order must be a function of (seed, epoch) for the skipped
+prefix to be the one the interrupted run saw: the datamodules seed their samplers per epoch and give
+every loader its own generator, so no loader draws from the global random stream.
+"""
 
 from __future__ import annotations
 
@@ -9,28 +24,46 @@ from torch.utils.data import DataLoader
 
 
 class ResumableDataLoader(DataLoader):
-    """`skip_batches(n)`: the next iteration starts at batch ``n`` of the epoch.
-
-    Skipping happens on the loader's own iterator, after any sampler (distributed or bucketed)
-    has ordered the epoch, so it is right for every sampler and every rank. Skipped batches are
-    still loaded and collated (cheap for in-memory data), which keeps workers' order intact.
-    The order itself must be a function of (seed, epoch) for the skipped prefix to be the one
-    the interrupted run saw: the datamodules seed their samplers per epoch and give every loader
-    its own generator, so no loader draws from the global random stream.
-    """
+    """A DataLoader with `state_dict`/`load_state_dict`: (epoch, batches handed out in it)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._skip = 0
+        self._done = 0  # batches handed out in the current pass
+        self._resume: dict[str, int] | None = None  # from a checkpoint, for the next pass
 
-    def skip_batches(self, n: int) -> None:
-        if n < 0:
-            raise ValueError(f"cannot skip {n} batches")
-        self._skip = n
+    def _epoch(self) -> int | None:
+        """The sampler's epoch (set by Lightning before each pass), or None for loaders without one."""
+        epoch = getattr(self.sampler, "epoch", None)
+        return epoch if isinstance(epoch, int) else None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self._epoch(), "batches_done": self._done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        done = int(state["batches_done"])
+        if done < 0:
+            raise ValueError(f"a loader state with {done} batches done")
+        self._resume = {"epoch": state["epoch"], "batches_done": done}
+
+    def _skip_now(self) -> int:
+        """Batches this pass skips: the restored count, if the pass is the restored epoch's unfinished rest."""
+        resume, self._resume = self._resume, None
+        if resume is None:
+            return 0
+        if resume["epoch"] is not None and resume["epoch"] != self._epoch():
+            return 0  # Lightning moved on to the next epoch: start it from the beginning
+        # A pass that had handed out all its batches was finished: the next one is a new epoch.
+        return resume["batches_done"] if resume["batches_done"] < len(self) else 0
 
     def __iter__(self) -> Iterator[Any]:
+        skip = self._skip_now()
         iterator = super().__iter__()
-        skip, self._skip = self._skip, 0
         for _ in range(skip):
             next(iterator)
-        return iterator
+        self._done = skip
+        return self._counting(iterator)
+
+    def _counting(self, iterator: Iterator[Any]) -> Iterator[Any]:
+        for batch in iterator:
+            self._done += 1
+            yield batch

@@ -1,0 +1,115 @@
+"""What may change between a checkpoint's run and the run that resumes it, and the data files' fingerprints.
+
+A resume continues the *same* run: the batches it trains on are counted from the start of the epoch,
+so anything that changes the data order, the model, the optimizer or the data itself would make the
+continued run neither the old one nor a new one. Every difference is therefore either applied and
+recorded (settings that cannot change the weights the run produces: how long it runs, what it logs,
+where) or refused before any data is read, naming the key. Unknown keys are refused: the safe side.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+#: Dotted keys (fnmatch patterns) a resume may change; they are applied and recorded.
+APPLIED_ON_RESUME = (
+    "overwrite", "test", "sample_length", "paths.*", "hparams_search", "hparams_search.*",
+    # how long the run goes on; what it logs and shows; how it evaluates after fit
+    "trainer.max_epochs", "trainer.max_steps", "trainer.max_time", "trainer.min_epochs", "trainer.min_steps",
+    "trainer.log_every_n_steps", "trainer.enable_progress_bar", "trainer.enable_model_summary",
+    "trainer.limit_test_batches", "trainer.default_root_dir",
+    # the hardware; a different number of processes is refused when the checkpoint loads (seqtrain.resume)
+    "trainer.accelerator", "trainer.devices",
+    "logger", "logger.*", "callbacks.progress_bar", "callbacks.progress_bar.*",
+    "callbacks.last_checkpoint.every_n_train_steps",
+    # how batches are loaded, not which: the order is a function of (seed, epoch)
+    "data.num_workers", "data.pin_memory", "data.cache_dir",
+)
+
+
+def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a.b": value}`` for every leaf of nested dicts (lists are leaves)."""
+    if not isinstance(config, dict) or not config:
+        return {prefix: config} if prefix else {}
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def config_changes(saved: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, tuple], dict[str, tuple]]:
+    """(applied, refused): ``{dotted key: (checkpoint's value, this run's value)}`` for each difference."""
+    old_flat, new_flat = flatten(saved), flatten(new)
+    for flat in (old_flat, new_flat):
+        flat.pop("ckpt_path", None)  # differs by definition
+    missing = object()
+    applied, refused = {}, {}
+    for key in sorted(old_flat.keys() | new_flat.keys()):
+        old, value = old_flat.get(key, missing), new_flat.get(key, missing)
+        if old == value:
+            continue
+        change = (None if old is missing else old, None if value is missing else value)
+        (applied if any(fnmatchcase(key, p) for p in APPLIED_ON_RESUME) else refused)[key] = change
+    return applied, refused
+
+
+def data_files(data_config: dict[str, Any]) -> dict[str, list[str]]:
+    """The local files a data config names (keys `*_files`, `files`, `path`; globs expanded), by key."""
+    found: dict[str, list[str]] = {}
+    for key, value in data_config.items():
+        if not (key.endswith("_files") or key in ("files", "path")) or value is None:
+            continue
+        patterns = [value] if isinstance(value, str) else list(value) if isinstance(value, list | tuple) else []
+        paths = sorted({p for pattern in patterns if isinstance(pattern, str) for p in glob.glob(pattern)})
+        files = [p for p in paths if Path(p).is_file()]
+        if files:
+            found[f"data.{key}"] = files
+    return found
+
+
+def fingerprint(path: str | Path) -> str:
+    """A content hash of one file (BLAKE2b, 128 bits): renaming or copying keeps it, editing changes it."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def data_fingerprints(data_config: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """``{dotted key: {file: content hash}}`` of every local file the data config names."""
+    return {key: {p: fingerprint(p) for p in files} for key, files in data_files(data_config).items()}
+
+
+def fingerprint_changes(saved: dict[str, dict[str, str]], current: dict[str, dict[str, str]]) -> list[str]:
+    """One line per data file that was added, removed or edited since ``saved`` was taken."""
+    lines = []
+    for key in sorted(saved.keys() | current.keys()):
+        old, new = saved.get(key, {}), current.get(key, {})
+        for path in sorted(old.keys() | new.keys()):
+            if path not in new:
+                lines.append(f"{key}: {path} is gone")
+            elif path not in old:
+                lines.append(f"{key}: {path} is new")
+            elif old[path] != new[path]:
+                lines.append(f"{key}: {path} has changed (content hash {old[path][:12]} -> {new[path][:12]})")
+    return lines
+
+
+def check_resume(saved_meta: dict[str, Any], config: dict[str, Any], fingerprints: dict[str, Any], path: str) -> dict[str, tuple]:
+    """Refuse a resume that would change the run; return the changes it applies (to record)."""
+    applied, refused = config_changes(saved_meta["config"], config)
+    problems = [f"{key}: {old!r} -> {new!r}" for key, (old, new) in refused.items()]
+    if "data_fingerprints" in saved_meta:
+        problems += fingerprint_changes(saved_meta["data_fingerprints"], fingerprints)
+    if problems:
+        raise ValueError(
+            f"cannot resume from {path}: these differ from the checkpoint's run and would change what it "
+            "trains (a resume continues the same run, batch for batch):\n  " + "\n  ".join(problems)
+            + "\nRestore them, or start a new run in a new directory (omit ckpt_path, or use overwrite=true)."
+        )
+    return applied

@@ -1,0 +1,124 @@
+"""A run directory belongs to one run: refuse to overwrite another's, lock it while training, write atomically.
+
+What a run leaves there (`config.yaml`, `data.json`, `metrics.json`, `checkpoints/`) is written only
+after every check has passed, each file through a temporary file and a rename, so a run that fails
+its checks or is killed never leaves a mix of two runs. Paths stored in the directory are relative to
+it, so a copied or moved run directory still points at its own files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+from typing import IO, Any
+
+#: The files that mark a directory as holding a run.
+RUN_FILES = ("config.yaml", "data.json", "metrics.json", "resumes.jsonl")
+LOCK_NAME = ".seqtrain.lock"
+
+
+class RunDirectoryError(RuntimeError):
+    """A run directory that this run must not write into."""
+
+
+def previous_run(output_dir: Path) -> list[str]:
+    """What in ``output_dir`` belongs to an earlier run (its run files and checkpoints), if anything."""
+    found = [name for name in RUN_FILES if (output_dir / name).exists()]
+    checkpoints = output_dir / "checkpoints"
+    if checkpoints.is_dir():
+        found += [f"checkpoints/{p.name}" for p in sorted(checkpoints.glob("*.ckpt"))]
+    return found
+
+
+def check_run_directory(output_dir: Path, ckpt_path: str | None, overwrite: bool) -> None:
+    """Refuse a fresh run into a directory that holds a run, and a directory this process cannot write.
+
+    Resuming this directory's own checkpoint (`ckpt_path=last`, or a file under its `checkpoints/`)
+    continues the run that is there; anything else needs `overwrite=true`.
+    """
+    if output_dir.exists() and not os.access(output_dir, os.W_OK | os.X_OK):
+        raise RunDirectoryError(f"run directory {output_dir} is not writable (hydra.run.dir / hydra.sweep.dir)")
+    checkpoints = output_dir / "checkpoints"
+    if checkpoints.exists() and not os.access(checkpoints, os.W_OK | os.X_OK):
+        raise RunDirectoryError(f"checkpoint directory {checkpoints} is not writable: a run could save nothing there")
+    found = previous_run(output_dir)
+    if not found or overwrite:
+        return
+    if ckpt_path is not None and Path(ckpt_path).resolve().parent == checkpoints.resolve():
+        return  # resuming the run that is there
+    raise RunDirectoryError(
+        f"run directory {output_dir} already holds a run ({', '.join(found[:4])}{', ...' if len(found) > 4 else ''}). "
+        "Continue it with ckpt_path=last, pick another directory (hydra.run.dir=...), "
+        "or replace it with overwrite=true"
+    )
+
+
+def clear_previous_run(output_dir: Path) -> None:
+    """With `overwrite=true`: remove the earlier run's files, so none of them is taken for this run's."""
+    for name in previous_run(output_dir):
+        (output_dir / name).unlink(missing_ok=True)
+
+
+class RunLock:
+    """An exclusive lock on a run directory for as long as the run lives.
+
+    `flock` on `<run dir>/.seqtrain.lock`: the kernel drops it when the process ends, however it
+    ends (SIGKILL included), so a stale lock never blocks a resume. The file stays; it holds the
+    pid of the run that has it, for the error message.
+    """
+
+    def __init__(self, output_dir: Path) -> None:
+        self.path = output_dir / LOCK_NAME
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise RunDirectoryError(
+                f"run directory {self.path.parent} is in use by a live run ({holder}); "
+                "two runs in one directory would overwrite each other's checkpoints. Pick another hydra.run.dir"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {os.uname().nodename}\n")
+        f.flush()
+        self._file = f
+        return self
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: readers see the old or the new file."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def relative_to_run(path: str | Path | None, output_dir: Path) -> str | None:
+    """``path`` relative to the run directory when it lies inside it (so a copied directory still works)."""
+    if not path:
+        return None
+    path, root = Path(path).resolve(), output_dir.resolve()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")

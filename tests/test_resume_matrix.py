@@ -1,0 +1,199 @@
+"""The resume matrix: a run stopped in each way a run stops, resumed with `ckpt_path=last`, ends exactly
+where the same config run without a stop ends: final weights and optimizer state bitwise equal,
+per-step losses equal, the same number of batches in every epoch.
+
+(b) stopped at an epoch end, (c) a finished run extended and SIGTERM run by default; (a) SIGKILL
+mid-epoch, (d) killed after a mid-epoch validation, (e) stateful TBPTT streams and (f) DDP with
+stateful streams are `slow`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import ROOT
+
+COMMON = ["trainer.accelerator=cpu", "trainer.log_every_n_steps=1", "test=false", "sample_length=0",
+          "trainer.num_sanity_val_steps=0", "callbacks.progress_bar.refresh_rate=0", "logger=csv"]
+# Vowels: 270 training series in bucketed, shuffled batches of 32 (8 per epoch); dropout between the
+# two layers draws from the global random stream, so its state must come back too.
+VOWELS = ["~experiment", "data=vowels", "data.batch_size=32", "model=gru", "model.num_layers=2", "model.dropout=0.5",
+          "model.hidden_size=16", "trainer.max_epochs=3"]
+STATEFUL = ["~experiment", "data=shakespeare", "data.stateful=true", "data.max_chars=60000", "data.seq_len=64",
+            "data.batch_size=8", "task.tbptt_steps=16", "model=lstm", "model.num_layers=2", "model.dropout=0.3",
+            "model.hidden_size=32", "trainer.max_epochs=2", "trainer.limit_val_batches=4"]
+DDP = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.precision=32-true"]
+
+
+def start(args: list[str], run_dir: Path, version: str) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args, *COMMON, f"logger.csv.version={version}", f"hydra.run.dir={run_dir}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def finish(proc: subprocess.Popen, ok: bool = True) -> str:
+    out, err = proc.communicate(timeout=900)
+    assert (proc.returncode == 0) == ok, f"exit {proc.returncode}\n{err[-4000:]}"
+    return out + err
+
+
+def saved(path: Path) -> dict | None:
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except Exception:  # noqa: BLE001 - not written yet
+        return None
+
+
+def kill_when(proc: subprocess.Popen, last: Path, ready, sig: int = signal.SIGKILL, timeout: float = 600) -> None:
+    """Send ``sig`` as soon as `last.ckpt` holds a state for which ``ready(checkpoint)`` is true."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        checkpoint = saved(last)
+        if checkpoint is not None and ready(checkpoint):
+            proc.send_signal(sig)
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the run ended or timed out before a suitable checkpoint (exit {proc.poll()})")
+
+
+def step_rows(run_dir: Path, version: str) -> list[dict]:
+    with open(run_dir / "csv" / version / "metrics.csv") as f:
+        return [row for row in csv.DictReader(f) if row.get("train/loss_step")]
+
+
+def assert_same_run(whole: Path, resumed: Path, before: str = "before", after: str = "after") -> None:
+    """The resumed run's final state, step losses and batches per epoch equal the uninterrupted run's."""
+    a, b = saved(whole / "checkpoints" / "last.ckpt"), saved(resumed / "checkpoints" / "last.ckpt")
+    assert a["global_step"] == b["global_step"] and a["epoch"] == b["epoch"]
+    for key in a["state_dict"]:
+        assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
+    state_a, state_b = a["optimizer_states"][0]["state"], b["optimizer_states"][0]["state"]
+    assert state_a.keys() == state_b.keys()
+    for index in state_a:
+        for name in state_a[index]:
+            assert torch.equal(torch.as_tensor(state_a[index][name]), torch.as_tensor(state_b[index][name])), name
+
+    # Steps logged before the stop that the checkpoint kept, then every step of the resumed run.
+    resumed_rows = step_rows(resumed, after)
+    first_after = min(int(r["step"]) for r in resumed_rows)
+    rows = [r for r in step_rows(resumed, before) if int(r["step"]) < first_after] + resumed_rows
+    whole_rows = step_rows(whole, "run")
+    assert [(r["step"], r["train/loss_step"]) for r in rows] == [(r["step"], r["train/loss_step"]) for r in whole_rows]
+    assert Counter(r["epoch"] for r in rows) == Counter(r["epoch"] for r in whole_rows)  # batches per epoch
+
+
+def resume(args: list[str], run_dir: Path, ok: bool = True) -> str:
+    return finish(start([*args, "ckpt_path=last"], run_dir, "after"), ok)
+
+
+def batches_per_epoch(whole: Path) -> int:
+    checkpoint = saved(whole / "checkpoints" / "last.ckpt")
+    return checkpoint["global_step"] // checkpoint["epoch"]
+
+
+@pytest.fixture(scope="module")
+def vowels_whole(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted run every vowels case is held to."""
+    run_dir = tmp_path_factory.mktemp("whole")
+    finish(start([*VOWELS, "callbacks.last_checkpoint.every_n_train_steps=3"], run_dir, "run"))
+    return run_dir
+
+
+def test_b_stopped_at_an_epoch_end(tmp_path: Path, vowels_whole: Path) -> None:
+    # No periodic saves: last.ckpt is written at each epoch's end only (after its validation).
+    args = [*VOWELS, "callbacks.last_checkpoint.every_n_train_steps=null"]
+    proc = start(args, tmp_path, "before")
+    kill_when(proc, tmp_path / "checkpoints" / "last.ckpt", lambda c: c["global_step"] > 0)
+    proc.wait()
+    checkpoint = saved(tmp_path / "checkpoints" / "last.ckpt")
+    assert checkpoint["global_step"] % batches_per_epoch(vowels_whole) == 0  # stopped at an epoch end
+    resume(args, tmp_path)
+    assert_same_run(vowels_whole, tmp_path)
+
+
+def test_c_finished_run_extended(tmp_path: Path, vowels_whole: Path) -> None:
+    first = [a for a in VOWELS if not a.startswith("trainer.max_epochs")]
+    finish(start([*first, "trainer.max_epochs=1", "callbacks.last_checkpoint.every_n_train_steps=3"], tmp_path, "before"))
+    assert saved(tmp_path / "checkpoints" / "last.ckpt")["epoch"] == 1  # the finished run's final state
+    resume([*VOWELS, "callbacks.last_checkpoint.every_n_train_steps=3"], tmp_path)
+    assert_same_run(vowels_whole, tmp_path)
+    # The change was applied and recorded.
+    record = json.loads((tmp_path / "resumes.jsonl").read_text().splitlines()[-1])
+    assert record["applied"] == {"trainer.max_epochs": [1, 3], "logger.csv.version": ["before", "after"]}
+
+
+def test_sigterm_saves_last_and_exits_nonzero_then_resumes_exactly(tmp_path: Path, vowels_whole: Path) -> None:
+    args = [*VOWELS, "callbacks.last_checkpoint.every_n_train_steps=3"]
+    proc = start(args, tmp_path, "before")
+    kill_when(proc, tmp_path / "checkpoints" / "last.ckpt", lambda c: c["global_step"] >= 3, sig=signal.SIGTERM)
+    output = finish(proc, ok=False)
+    assert "stopped by SIGTERM" in output and "ckpt_path=last" in output
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted"
+    assert saved(tmp_path / "checkpoints" / "last.ckpt")["global_step"] == metrics["global_step"]
+    resume(args, tmp_path)
+    assert_same_run(vowels_whole, tmp_path)
+
+
+@pytest.mark.slow
+def test_a_sigkill_mid_epoch(tmp_path: Path, vowels_whole: Path) -> None:
+    args = [*VOWELS, "callbacks.last_checkpoint.every_n_train_steps=3", "data.num_workers=2"]
+    proc = start(args, tmp_path, "before")
+    kill_when(proc, tmp_path / "checkpoints" / "last.ckpt", lambda c: c["global_step"] >= 12)
+    proc.wait()
+    assert saved(tmp_path / "checkpoints" / "last.ckpt")["global_step"] % batches_per_epoch(vowels_whole) != 0  # mid-epoch
+    resume(args, tmp_path)
+    assert_same_run(vowels_whole, tmp_path)
+
+
+@pytest.mark.slow
+def test_d_killed_after_a_mid_epoch_validation(tmp_path: Path) -> None:
+    args = [*VOWELS, "trainer.val_check_interval=0.5", "callbacks.last_checkpoint.every_n_train_steps=null"]
+    whole = tmp_path / "whole"
+    finish(start(args, whole, "run"))
+    proc = start(args, tmp_path / "killed", "before")
+    per_epoch = batches_per_epoch(whole)
+    kill_when(proc, tmp_path / "killed" / "checkpoints" / "last.ckpt", lambda c: c["global_step"] % per_epoch != 0)
+    proc.wait()
+    resume(args, tmp_path / "killed")
+    assert_same_run(whole, tmp_path / "killed")
+
+
+@pytest.mark.slow
+def test_e_stateful_tbptt_streams_killed_mid_epoch(tmp_path: Path) -> None:
+    args = [*STATEFUL, "callbacks.last_checkpoint.every_n_train_steps=3"]
+    whole = tmp_path / "whole"
+    finish(start(args, whole, "run"))
+    proc = start(args, tmp_path / "killed", "before")
+    kill_when(proc, tmp_path / "killed" / "checkpoints" / "last.ckpt", lambda c: c["global_step"] >= 3)
+    proc.wait()
+    resume(args, tmp_path / "killed")
+    assert_same_run(whole, tmp_path / "killed")
+
+
+@pytest.mark.slow
+def test_f_ddp_stateful_streams_killed_mid_epoch(tmp_path: Path) -> None:
+    args = [*DDP, *STATEFUL, "data.max_chars=40000", "callbacks.last_checkpoint.every_n_train_steps=3"]
+    whole = tmp_path / "whole"
+    finish(start(args, whole, "run"))
+    proc = start(args, tmp_path / "killed", "before")
+    kill_when(proc, tmp_path / "killed" / "checkpoints" / "last.ckpt", lambda c: c["global_step"] >= 3)
+    proc.wait()
+    resume(args, tmp_path / "killed")
+    assert_same_run(whole, tmp_path / "killed")
+    # Each rank carried its own streams' state: two different states were saved, one per rank.
+    carried = saved(tmp_path / "killed" / "checkpoints" / "last.ckpt")["seqtrain_carried"]["ranks"]
+    assert len(carried) == 2 and not torch.equal(carried[0][0], carried[1][0])
