@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -222,14 +223,39 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
 
 
 def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
-    """`last` means this run directory's last checkpoint; a missing file is an error, never a fresh start."""
+    """`last`: this run directory's newest checkpoint; a missing file is an error, never a fresh start.
+
+    The newest of `checkpoints/last.ckpt` and the `hpc_ckpt_*.ckpt` Lightning writes when SLURM asks a
+    job to requeue. A requeued SLURM job (`SLURM_RESTART_COUNT` > 0) resumes that way by itself.
+    """
+    if ckpt_path is None and int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0 and newest_checkpoint(output_dir):
+        log.info("requeued SLURM job (SLURM_RESTART_COUNT=%s): resuming with ckpt_path=last", os.environ["SLURM_RESTART_COUNT"])
+        ckpt_path = "last"
     if ckpt_path is None:
         return None
-    path = output_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
-    if not path.is_file():
+    path = newest_checkpoint(output_dir) if ckpt_path == "last" else Path(ckpt_path)
+    if path is None or not path.is_file():
+        where = output_dir / "checkpoints" / "last.ckpt" if path is None else path
         hint = " (pass hydra.run.dir=<the run's directory> to resume it in place)" if ckpt_path == "last" else ""
-        raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no checkpoint at {path}{hint}")
+        raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no checkpoint at {where}{hint}")
     return str(path)
+
+
+def newest_checkpoint(output_dir: Path) -> Path | None:
+    """The run directory's resumable checkpoint with the highest global step (last.ckpt or Lightning's hpc_ckpt_N)."""
+    candidates = [output_dir / "checkpoints" / "last.ckpt", *output_dir.glob("hpc_ckpt_*.ckpt")]
+    candidates = [p for p in candidates if p.is_file()]
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    import torch  # only when there is a choice to make
+
+    def global_step(path: Path) -> int:
+        try:
+            return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])
+        except Exception:  # noqa: BLE001 - an unreadable candidate loses; load_checkpoint names its problem if chosen
+            return -1
+
+    return max(candidates, key=global_step)
 
 
 def check_resumable(checkpoint: dict[str, Any], facts: dict[str, Any], path: str) -> None:

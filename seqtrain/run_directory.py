@@ -29,6 +29,7 @@ def previous_run(output_dir: Path) -> list[str]:
     checkpoints = output_dir / "checkpoints"
     if checkpoints.is_dir():
         found += [f"checkpoints/{p.name}" for p in sorted(checkpoints.glob("*.ckpt"))]
+    found += [p.name for p in sorted(output_dir.glob("hpc_ckpt_*.ckpt"))]
     return found
 
 
@@ -46,8 +47,8 @@ def check_run_directory(output_dir: Path, ckpt_path: str | None, overwrite: bool
     found = previous_run(output_dir)
     if not found or overwrite:
         return
-    if ckpt_path is not None and Path(ckpt_path).resolve().parent == checkpoints.resolve():
-        return  # resuming the run that is there
+    if ckpt_path is not None and Path(ckpt_path).resolve().parent in (checkpoints.resolve(), output_dir.resolve()):
+        return  # resuming the run that is there (its last.ckpt, or the hpc_ckpt_N.ckpt of a SLURM requeue)
     raise RunDirectoryError(
         f"run directory {output_dir} already holds a run ({', '.join(found[:4])}{', ...' if len(found) > 4 else ''}). "
         "Continue it with ckpt_path=last, pick another directory (hydra.run.dir=...), "

@@ -152,7 +152,8 @@ def test_sigterm_saves_last_and_exits_nonzero_then_resumes_exactly(tmp_path: Pat
 def test_a_sigkill_mid_epoch(tmp_path: Path, vowels_whole: Path) -> None:
     args = [*VOWELS, "callbacks.last_checkpoint.every_n_train_steps=3", "data.num_workers=2"]
     proc = start(args, tmp_path, "before")
-    kill_when(proc, tmp_path / "checkpoints" / "last.ckpt", lambda c: c["global_step"] >= 12)
+    per_epoch = batches_per_epoch(vowels_whole)
+    kill_when(proc, tmp_path / "checkpoints" / "last.ckpt", lambda c: c["global_step"] > per_epoch and c["global_step"] % per_epoch)
     proc.wait()
     assert saved(tmp_path / "checkpoints" / "last.ckpt")["global_step"] % batches_per_epoch(vowels_whole) != 0  # mid-epoch
     resume(args, tmp_path)
@@ -178,7 +179,8 @@ def test_e_stateful_tbptt_streams_killed_mid_epoch(tmp_path: Path) -> None:
     whole = tmp_path / "whole"
     finish(start(args, whole, "run"))
     proc = start(args, tmp_path / "killed", "before")
-    kill_when(proc, tmp_path / "killed" / "checkpoints" / "last.ckpt", lambda c: c["global_step"] >= 3)
+    per_epoch = batches_per_epoch(whole)
+    kill_when(proc, tmp_path / "killed" / "checkpoints" / "last.ckpt", lambda c: c["global_step"] % per_epoch)
     proc.wait()
     resume(args, tmp_path / "killed")
     assert_same_run(whole, tmp_path / "killed")
@@ -190,7 +192,8 @@ def test_f_ddp_stateful_streams_killed_mid_epoch(tmp_path: Path) -> None:
     whole = tmp_path / "whole"
     finish(start(args, whole, "run"))
     proc = start(args, tmp_path / "killed", "before")
-    kill_when(proc, tmp_path / "killed" / "checkpoints" / "last.ckpt", lambda c: c["global_step"] >= 3)
+    per_epoch = batches_per_epoch(whole)
+    kill_when(proc, tmp_path / "killed" / "checkpoints" / "last.ckpt", lambda c: c["global_step"] % per_epoch)
     proc.wait()
     resume(args, tmp_path / "killed")
     assert_same_run(whole, tmp_path / "killed")

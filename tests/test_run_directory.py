@@ -1,0 +1,171 @@
+"""A run directory belongs to one run; a resume continues the same run or is refused naming what changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_train
+from data.user_files import sentiment_rows, write_csv
+from seqtrain.resume_checks import config_changes, data_fingerprints, fingerprint_changes
+from seqtrain.run_directory import RunDirectoryError, RunLock, check_run_directory, relative_to_run
+
+TINY = ["~experiment", "data=vowels", "model=gru", "model.hidden_size=8", "debug=smoke", "logger=none",
+        "trainer.accelerator=cpu", "callbacks.progress_bar.refresh_rate=0"]
+
+
+def snapshot(run_dir: Path) -> dict[str, bytes]:
+    """Every file the run wrote (not Hydra's own records or the log), by relative path."""
+    return {
+        str(p.relative_to(run_dir)): p.read_bytes()
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file() and ".hydra" not in p.parts and p.name not in ("train.log", ".seqtrain.lock")
+    }
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("finished")
+    proc = run_train(*TINY, f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run_dir
+
+
+def test_fresh_run_into_a_run_directory_is_refused_and_nothing_is_touched(finished: Path) -> None:
+    before = snapshot(finished)
+    proc = run_train(*TINY, "model.hidden_size=12", f"hydra.run.dir={finished}")
+    assert proc.returncode != 0
+    assert "already holds a run" in proc.stderr and "ckpt_path=last" in proc.stderr and "overwrite=true" in proc.stderr
+    assert snapshot(finished) == before
+
+
+def test_resume_refuses_changed_settings_by_key_before_reading_data(finished: Path) -> None:
+    before = snapshot(finished)
+    proc = run_train(*TINY, "ckpt_path=last", "optimizer=sgd", "optimizer.lr=0.5", "data.batch_size=16", "seed=7",
+                     f"hydra.run.dir={finished}")
+    assert proc.returncode != 0
+    message = proc.stderr[proc.stderr.index("cannot resume"):]
+    for key in ("optimizer._target_: 'torch.optim.AdamW' -> 'torch.optim.SGD'", "optimizer.lr:", "data.batch_size: 32 -> 16",
+                "seed: 42 -> 7"):
+        assert key in message, key
+    assert "Loaded" not in proc.stderr and "examples" not in message  # refused before the data
+    assert snapshot(finished) == before
+
+
+def test_overwrite_replaces_the_earlier_run(tmp_path: Path, finished: Path) -> None:
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished, run_dir)
+    (run_dir / "checkpoints" / "stale.ckpt").write_bytes(b"old")
+    proc = run_train(*TINY, "overwrite=true", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not (run_dir / "checkpoints" / "stale.ckpt").exists()
+
+
+def test_a_live_run_holds_its_directory(tmp_path: Path) -> None:
+    lock = RunLock(tmp_path).acquire()
+    try:
+        proc = run_train(*TINY, f"hydra.run.dir={tmp_path}")
+        assert proc.returncode != 0 and "in use by a live run" in proc.stderr
+        assert not (tmp_path / "config.yaml").exists()
+        with pytest.raises(RunDirectoryError, match="in use by a live run"):
+            RunLock(tmp_path).acquire()
+    finally:
+        lock.release()
+    RunLock(tmp_path).acquire().release()  # free again once released (the kernel frees it on any exit too)
+
+
+def test_copied_run_directory_evaluates_its_own_checkpoint(tmp_path: Path, finished: Path) -> None:
+    metrics = json.loads((finished / "metrics.json").read_text())
+    assert metrics["best_checkpoint"] == "checkpoints/best.ckpt"  # relative to the run directory
+    copy = tmp_path / "copy"
+    shutil.copytree(finished, copy)
+    shutil.rmtree(finished / "checkpoints")  # the original's model is gone: only the copy's can be used
+    try:
+        proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), str(copy), "--split", "val"],
+                              capture_output=True, text=True, cwd=ROOT, check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert json.loads(proc.stdout[proc.stdout.index("{"):])["val/loss"] == pytest.approx(metrics["val"]["val/loss"])
+    finally:
+        shutil.copytree(copy / "checkpoints", finished / "checkpoints")
+
+
+def test_changed_data_file_is_refused_by_resume_and_evaluation(tmp_path: Path) -> None:
+    train = write_csv(tmp_path / "train.csv", sentiment_rows(80))
+    args = ["~experiment", "data=table", f"data.train_files={train}", "data.sequence_column=text", "model=gru",
+            "model.hidden_size=8", "debug=smoke", "logger=none", "trainer.accelerator=cpu"]
+    run_dir = tmp_path / "run"
+    assert (proc := run_train(*args, f"hydra.run.dir={run_dir}")).returncode == 0, proc.stderr[-3000:]
+    write_csv(train, sentiment_rows(100))  # the training file grew: the carved val/test rows would move
+
+    proc = run_train(*args, "ckpt_path=last", f"hydra.run.dir={run_dir}")
+    assert proc.returncode != 0 and f"data.train_files: {train} has changed" in proc.stderr
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), str(run_dir)],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+    assert proc.returncode != 0 and "has changed" in proc.stderr and "--allow-changed-data" in proc.stderr
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), str(run_dir), "--allow-changed-data"],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_config_changes_split_into_applied_and_refused() -> None:
+    saved = {"trainer": {"max_epochs": 1, "precision": "32-true"}, "optimizer": {"lr": 0.003}, "ckpt_path": None,
+             "data": {"num_workers": 0, "bucket": True}}
+    new = {"trainer": {"max_epochs": 5, "precision": "bf16-mixed"}, "optimizer": {"lr": 0.5}, "ckpt_path": "last",
+           "data": {"num_workers": 4, "bucket": False}, "extra": 1}
+    applied, refused = config_changes(saved, new)
+    assert applied == {"trainer.max_epochs": (1, 5), "data.num_workers": (0, 4)}
+    assert refused == {"trainer.precision": ("32-true", "bf16-mixed"), "optimizer.lr": (0.003, 0.5),
+                       "data.bucket": (True, False), "extra": (None, 1)}
+
+
+def test_fingerprints_name_added_removed_and_edited_files(tmp_path: Path) -> None:
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / name).write_text("x\n1\n")
+    before = data_fingerprints({"train_files": str(tmp_path / "*.csv"), "val_files": None})
+    (tmp_path / "a.csv").write_text("x\n2\n")
+    (tmp_path / "b.csv").unlink()
+    (tmp_path / "c.csv").write_text("x\n3\n")
+    lines = fingerprint_changes(before, data_fingerprints({"train_files": str(tmp_path / "*.csv")}))
+    assert [line.split(": ", 1)[1].replace(str(tmp_path) + "/", "").split(" (")[0] for line in lines] == [
+        "a.csv has changed", "b.csv is gone", "c.csv is new"]
+
+
+def test_read_only_checkpoint_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints").chmod(0o500)
+    try:
+        if os.access(tmp_path / "checkpoints", os.W_OK):
+            pytest.skip("this user writes anywhere (root ignores permission bits)")
+        with pytest.raises(RunDirectoryError, match="not writable"):
+            check_run_directory(tmp_path, None, overwrite=False)
+    finally:
+        (tmp_path / "checkpoints").chmod(0o700)
+
+
+def test_paths_are_stored_relative_to_the_run(tmp_path: Path) -> None:
+    assert relative_to_run(tmp_path / "checkpoints" / "best.ckpt", tmp_path) == "checkpoints/best.ckpt"
+    assert relative_to_run("/elsewhere/x.ckpt", tmp_path) == "/elsewhere/x.ckpt"
+
+
+def test_last_is_the_newest_of_last_and_a_slurm_requeue_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from seqtrain.run import resolve_checkpoint
+
+    (tmp_path / "checkpoints").mkdir()
+    torch.save({"global_step": 40}, tmp_path / "checkpoints" / "last.ckpt")
+    assert resolve_checkpoint("last", tmp_path) == str(tmp_path / "checkpoints" / "last.ckpt")
+    torch.save({"global_step": 55}, tmp_path / "hpc_ckpt_1.ckpt")  # Lightning's, on SLURM's SIGUSR1
+    assert resolve_checkpoint("last", tmp_path) == str(tmp_path / "hpc_ckpt_1.ckpt")
+    assert resolve_checkpoint(None, tmp_path) is None
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")  # a requeued job resumes by itself
+    assert resolve_checkpoint(None, tmp_path) == str(tmp_path / "hpc_ckpt_1.ckpt")
+    check_run_directory(tmp_path, str(tmp_path / "hpc_ckpt_1.ckpt"), overwrite=False)  # its own run: allowed
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        resolve_checkpoint("last", tmp_path / "elsewhere")
