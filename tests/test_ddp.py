@@ -70,7 +70,7 @@ def test_ddp_validation_counts_every_example_once(tmp_path: Path) -> None:
     metrics = check_ddp_run(proc, tmp_path)
     data = json.loads((tmp_path / "data.json").read_text())
     single = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "evaluate.py"), metrics["best_checkpoint"], "--split", "val"],
+        [sys.executable, str(ROOT / "scripts" / "evaluate.py"), str(tmp_path / metrics["best_checkpoint"]), "--split", "val"],
         capture_output=True, text=True, cwd=ROOT, check=False,
     )
     assert single.returncode == 0, single.stderr[-3000:]

@@ -24,7 +24,7 @@ import torch
 
 from conftest import ROOT
 
-COMMON = ["trainer.accelerator=cpu", "trainer.log_every_n_steps=1", "test=false", "sample_length=0",
+COMMON = ["trainer.accelerator=cpu", "trainer.log_every_n_steps=1", "+logger.csv.flush_logs_every_n_steps=1", "test=false", "sample_length=0",
           "trainer.num_sanity_val_steps=0", "callbacks.progress_bar.refresh_rate=0", "logger=csv"]
 # Vowels: 270 training series in bucketed, shuffled batches of 32 (8 per epoch); dropout between the
 # two layers draws from the global random stream, so its state must come back too.

@@ -20,7 +20,7 @@ def _check_run_dir(run_dir: Path, task: str) -> dict:
     assert metrics["status"] == "completed"
     assert (run_dir / "config.yaml").is_file() and (run_dir / "data.json").is_file()
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
-    best = Path(metrics["best_checkpoint"])
+    best = run_dir / metrics["best_checkpoint"]  # relative to the run directory
     assert best.is_file()
     # Checkpoints hold plain data only: they load with weights_only=True.
     ckpt = torch.load(best, weights_only=True, map_location="cpu")

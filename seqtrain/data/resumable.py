@@ -6,7 +6,8 @@ the freshly built loader before iterating it. That is the whole mechanism: this 
 the batches it has handed out in the current pass and skips that many on the next pass after a
 restore.
 
-The count is exact for Lightning's fit loop because our loaders have a length: Lightning's data
+Iteration is lazy (see `__iter__`): the skip is decided, and the sampler's order drawn, at the first
+batch, when Lightning has set the epoch. The count is exact for Lightning's fit loop because our loaders have a length: Lightning's data
 fetcher then prefetches nothing (`_PrefetchDataFetcher` only looks ahead when the length is
 unknown), so every batch handed out has been trained on when a checkpoint is written at a batch end
 or a validation end. Skipped batches are still loaded and collated (cheap for in-memory data), which
@@ -56,14 +57,17 @@ class ResumableDataLoader(DataLoader):
         return resume["batches_done"] if resume["batches_done"] < len(self) else 0
 
     def __iter__(self) -> Iterator[Any]:
+        # Lazy: Lightning calls iter() when it builds the loader, before it sets the sampler's epoch
+        # for the epoch it is about to run; the order (and, with workers, their first indices) must
+        # come from that epoch, so nothing is drawn before the first batch is asked for.
+        return self._batches()
+
+    def _batches(self) -> Iterator[Any]:
         skip = self._skip_now()
         iterator = super().__iter__()
         for _ in range(skip):
             next(iterator)
         self._done = skip
-        return self._counting(iterator)
-
-    def _counting(self, iterator: Iterator[Any]) -> Iterator[Any]:
         for batch in iterator:
             self._done += 1
             yield batch

@@ -98,7 +98,7 @@ def test_every_new_data_config_trains_end_to_end(tmp_path: Path) -> None:
             assert {"test/loss", "test/mse", "test/rmse", "test/mae"} <= metrics["test"].keys(), job
             test = metrics["test"]
             assert test["test/rmse"] ** 2 == pytest.approx(test["test/mse"], rel=1e-4), job
-        ckpt = torch.load(metrics["best_checkpoint"], weights_only=True, map_location="cpu")
+        ckpt = torch.load(run_dir / metrics["best_checkpoint"], weights_only=True, map_location="cpu")
         datamodule_state = next(v for k, v in ckpt.items() if k.endswith("DataModule"))
         assert datamodule_state == saved["state"], job  # the checkpoint holds what data.json holds
     lm = json.loads((sweep / str(list(JOBS).index("e2e_language_model")) / "data.json").read_text())
