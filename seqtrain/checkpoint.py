@@ -19,9 +19,12 @@ from hydra.utils import instantiate
 from torch import nn
 
 from seqtrain.data.facts import DataFacts
+from seqtrain.data.sniff import foreign_content, looks_like_text, read_head, show_start
 
 #: `_target_` prefixes a checkpoint's config may name; anything else is refused.
 ALLOWED_TARGETS = ("seqtrain.", "torch.optim.", "lightning.pytorch.")
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default format is a zip archive
+PICKLE_MAGIC = b"\x80"  # ... its legacy format, a pickle stream (protocol 2 or later)
 
 
 class CheckpointError(RuntimeError):
@@ -48,8 +51,13 @@ def find_checkpoint(path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True``; clear errors for corrupt, unsafe or foreign files."""
+    """Read a checkpoint with ``weights_only=True``; one clear error for a corrupt, unsafe or foreign file.
+
+    The file's first bytes are looked at before torch reads it, so a text file, an HTML page, a
+    git-LFS pointer or a truncated archive is named for what it is.
+    """
     path = find_checkpoint(path)
+    check_checkpoint_file(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -60,12 +68,51 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
                 f"when loaded ({reason})"
             ) from None
         raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({reason})") from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(checkpoint, dict) or "seqtrain" not in checkpoint or "state_dict" not in checkpoint:
-        raise CheckpointError(f"{path}: not a seqtrain checkpoint (no 'seqtrain' metadata)")
+    check_seqtrain_metadata(checkpoint, path)
     check_targets_allowed(checkpoint["seqtrain"]["config"], source=str(path))
     return checkpoint
+
+
+EXPECTED = "expected a seqtrain checkpoint (a .ckpt file written by train.py, in the run directory's checkpoints/)"
+
+
+def check_checkpoint_file(path: Path) -> None:
+    """Refuse, naming what it is, a file that is not a PyTorch checkpoint at all."""
+    head, size = read_head(path)
+    what = foreign_content(head, size)
+    if what is None and head.startswith(ZIP_MAGIC):
+        if not zipfile.is_zipfile(path):  # the central directory sits at the end: a cut file loses it
+            what = f"a truncated or corrupt zip archive ({size:,} bytes; an interrupted copy or download?)"
+    elif what is None and not head.startswith(PICKLE_MAGIC):  # torch's legacy format is a pickle stream
+        if looks_like_text(head):
+            what = f"a text file, not a PyTorch checkpoint (it starts {show_start(head)})"
+        else:
+            what = f"not a PyTorch checkpoint (it starts with the bytes {head[:8].hex(' ')})"
+    if what is not None:
+        raise CheckpointError(f"{path}: {what}; {EXPECTED}")
+
+
+def check_seqtrain_metadata(checkpoint: Any, path: Path) -> None:
+    """A loaded file is a seqtrain checkpoint: a Lightning checkpoint whose 'seqtrain' entry holds the run's config and facts."""
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"{path}: holds a {type(checkpoint).__name__} saved with torch.save, not a checkpoint; {EXPECTED}")
+    if "state_dict" not in checkpoint:
+        tensors = checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values())
+        what = "a plain state_dict (torch.save(model.state_dict())?)" if tensors else f"a dict with keys {sorted(map(str, checkpoint))[:6]}"
+        raise CheckpointError(f"{path}: {what}, not a Lightning checkpoint with seqtrain's run metadata; {EXPECTED}")
+    meta = checkpoint.get("seqtrain")
+    missing = [key for key in ("config", "facts") if not isinstance(meta, dict) or not isinstance(meta.get(key), dict)]
+    if missing:
+        raise CheckpointError(
+            f"{path}: a Lightning checkpoint without seqtrain's run metadata (no {' / '.join(missing)} under 'seqtrain'): "
+            "written by another program, or by a SequenceTask built in Python without `metadata`; "
+            "seqtrain needs the config and data facts to rebuild the model and data; " + EXPECTED
+        )
+    absent = [key for key in ("data", "model") if not isinstance(meta["config"].get(key), dict)]
+    if absent:
+        raise CheckpointError(f"{path}: its seqtrain config has no {' / '.join(absent)} section; {EXPECTED}")
 
 
 def check_targets_allowed(config: Any, source: str, key: str = "") -> None:
@@ -92,7 +139,10 @@ def rebuild(checkpoint: dict[str, Any], setup: bool = True) -> tuple[nn.Module, 
     meta = checkpoint["seqtrain"]
     facts = DataFacts.from_dict(meta["facts"])
     datamodule = instantiate(meta["config"]["data"])
-    datamodule.load_state_dict(checkpoint[type(datamodule).__qualname__])
+    name = type(datamodule).__qualname__
+    if name not in checkpoint:
+        raise CheckpointError(f"the checkpoint holds no {name} state (the data's vocabulary / scaling); it cannot rebuild its data")
+    datamodule.load_state_dict(checkpoint[name])
     if setup:
         datamodule.setup("test")
     model = instantiate(meta["config"]["model"], **facts.model_kwargs())
