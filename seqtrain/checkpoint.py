@@ -75,7 +75,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
-EXPECTED = "expected a seqtrain checkpoint (a .ckpt file written by train.py, in the run directory's checkpoints/)"
+EXPECTED = "expected a .ckpt file written by train.py (in a run directory's checkpoints/)"
 
 
 def check_checkpoint_file(path: Path) -> None:
@@ -87,32 +87,32 @@ def check_checkpoint_file(path: Path) -> None:
             what = f"a truncated or corrupt zip archive ({size:,} bytes; an interrupted copy or download?)"
     elif what is None and not head.startswith(PICKLE_MAGIC):  # torch's legacy format is a pickle stream
         if looks_like_text(head):
-            what = f"a text file, not a PyTorch checkpoint (it starts {show_start(head)})"
+            what = f"a text file (it starts {show_start(head)})"
         else:
-            what = f"not a PyTorch checkpoint (it starts with the bytes {head[:8].hex(' ')})"
+            what = f"not a PyTorch file (it starts with the bytes {head[:8].hex(' ')})"
     if what is not None:
-        raise CheckpointError(f"{path}: {what}; {EXPECTED}")
+        raise CheckpointError(f"{path}: not a seqtrain checkpoint: {what}; {EXPECTED}")
 
 
 def check_seqtrain_metadata(checkpoint: Any, path: Path) -> None:
     """A loaded file is a seqtrain checkpoint: a Lightning checkpoint whose 'seqtrain' entry holds the run's config and facts."""
     if not isinstance(checkpoint, dict):
-        raise CheckpointError(f"{path}: holds a {type(checkpoint).__name__} saved with torch.save, not a checkpoint; {EXPECTED}")
+        raise CheckpointError(f"{path}: not a seqtrain checkpoint: a {type(checkpoint).__name__} saved with torch.save; {EXPECTED}")
     if "state_dict" not in checkpoint:
         tensors = checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values())
         what = "a plain state_dict (torch.save(model.state_dict())?)" if tensors else f"a dict with keys {sorted(map(str, checkpoint))[:6]}"
-        raise CheckpointError(f"{path}: {what}, not a Lightning checkpoint with seqtrain's run metadata; {EXPECTED}")
+        raise CheckpointError(f"{path}: not a seqtrain checkpoint: {what}, not a Lightning checkpoint; {EXPECTED}")
     meta = checkpoint.get("seqtrain")
     missing = [key for key in ("config", "facts") if not isinstance(meta, dict) or not isinstance(meta.get(key), dict)]
     if missing:
         raise CheckpointError(
-            f"{path}: a Lightning checkpoint without seqtrain's run metadata (no {' / '.join(missing)} under 'seqtrain'): "
+            f"{path}: not a seqtrain checkpoint: a Lightning checkpoint without seqtrain's run metadata (no {' / '.join(missing)} under 'seqtrain'): "
             "written by another program, or by a SequenceTask built in Python without `metadata`; "
             "seqtrain needs the config and data facts to rebuild the model and data; " + EXPECTED
         )
     absent = [key for key in ("data", "model") if not isinstance(meta["config"].get(key), dict)]
     if absent:
-        raise CheckpointError(f"{path}: its seqtrain config has no {' / '.join(absent)} section; {EXPECTED}")
+        raise CheckpointError(f"{path}: not a seqtrain checkpoint: its seqtrain config has no {' / '.join(absent)} section; {EXPECTED}")
 
 
 def check_targets_allowed(config: Any, source: str, key: str = "") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -92,12 +93,15 @@ def test_malicious_pickle_is_refused_on_every_load_path(malicious_checkpoint: tu
     assert not marker.exists(), "the payload ran"
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
-def test_corrupt_checkpoint_is_a_clear_error(lm_run: Path, tmp_path: Path, damage: str) -> None:
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [("truncate", "truncated or corrupt zip"), ("garbage", "a text file"), ("empty", "an empty file")],
+)
+def test_corrupt_checkpoint_is_a_clear_error(lm_run: Path, tmp_path: Path, damage: str, named: str) -> None:
     path = tmp_path / "bad.ckpt"
     data = (lm_run / "checkpoints" / "last.ckpt").read_bytes()
     path.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not a checkpoint" * 10, "empty": b""}[damage])
-    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+    with pytest.raises(CheckpointError, match=re.escape(f"{path}: not a seqtrain checkpoint: {named}")):
         load_checkpoint(path)
 
 
