@@ -95,7 +95,7 @@ def test_malicious_pickle_is_refused_on_every_load_path(malicious_checkpoint: tu
 
 @pytest.mark.parametrize(
     ("damage", "named"),
-    [("truncate", "truncated or corrupt zip"), ("garbage", "a text file"), ("empty", "an empty file")],
+    [("truncate", "a truncated or corrupt zip"), ("garbage", "a text file"), ("empty", "an empty file")],
 )
 def test_corrupt_checkpoint_is_a_clear_error(lm_run: Path, tmp_path: Path, damage: str, named: str) -> None:
     path = tmp_path / "bad.ckpt"
