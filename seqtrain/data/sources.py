@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from seqtrain.data.file_checks import check_before_loading, explain_failure
+
 if TYPE_CHECKING:
     import pyarrow as pa
     from datasets import Dataset, Features
@@ -185,10 +187,23 @@ def load_pieces(
 def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str | None) -> Dataset:
     from datasets import load_dataset
 
+    local = "://" not in path
+    if local:
+        problem = check_before_loading(path, builder, options)
+        if problem is not None:
+            raise DataError(f"{path}: {problem}")
+        if builder == "text":
+            options = {"encoding": "utf-8-sig", **options}  # a byte-order mark is not part of the first line
     try:
         dataset = load_dataset(builder, data_files=[path], split="train", cache_dir=cache_dir, **options)
     except Exception as e:
-        raise DataError(f"{path}: cannot be read as {builder}: {type(e).__name__}: {e}") from e
+        reason = explain_failure(path, builder, options) if local else None
+        if reason is None:  # the innermost error says most; datasets wraps it in "An error occurred ..."
+            root = e
+            while root.__cause__ is not None or root.__context__ is not None:
+                root = root.__cause__ or root.__context__
+            reason = f"{type(root).__name__}: {root}"
+        raise DataError(f"{path}: cannot be read as {builder}: {reason}") from e
     if len(dataset) == 0:
         raise DataError(f"{path}: no rows")
     return dataset

@@ -1,0 +1,138 @@
+"""A local data file checked around `datasets.load_dataset`: named problems instead of a loader's internals.
+
+Before loading, cheap looks at the first bytes and the header (`check_before_loading`): an empty
+file, an LFS pointer, an HTML page, UTF-16 text, a CSV header naming a column twice (pandas would
+rename the second silently). When `datasets` fails, `explain_failure` reads the file again with
+the standard library to say where: the line that is not UTF-8, the JSON Lines line that does not
+parse, the CSV line with the wrong number of fields, a CSV with a header and no rows.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+from seqtrain.data.sniff import foreign_content, read_head, wide_encoding
+
+CHUNK = 1 << 20
+
+
+def check_before_loading(path: str, builder: str, options: dict) -> str | None:
+    """What is wrong with the file at a glance, or None."""
+    head, size = read_head(path)
+    what = foreign_content(head, size)
+    if what is not None:
+        return what
+    encoding = wide_encoding(head)
+    if encoding is not None:
+        return f"text encoded as {encoding}; seqtrain reads UTF-8: save it as UTF-8 (e.g. `iconv -f {encoding} -t UTF-8`)"
+    if builder == "csv":
+        header = next(csv.reader(io.StringIO(head.decode("utf-8-sig", errors="replace").split("\n", 1)[0]), delimiter=options.get("sep", ",")), [])
+        twice = sorted(name for name, count in Counter(header).items() if count > 1 and name)
+        if twice and "\n" in head.decode("utf-8", errors="replace"):
+            return f"line 1 (the header) names the column(s) {', '.join(map(repr, twice))} more than once; give each column its own name"
+    return None
+
+
+def explain_failure(path: str, builder: str, options: dict) -> str | None:
+    """Why `datasets` could not read the file, found with the standard library; None when no reason is found."""
+    bad = first_invalid_utf8(path)
+    if bad is not None:
+        line, column, byte = bad
+        return (
+            f"line {line} is not valid UTF-8 (byte 0x{byte:02x} at character {column}): the file, or part of it, has "
+            "another encoding (Latin-1 / Windows-1252?); save it as UTF-8 (e.g. `iconv -f cp1252 -t UTF-8`)"
+        )
+    if builder == "json":
+        return _explain_json(path)
+    if builder == "csv":
+        return _explain_csv(path, options.get("sep", ","))
+    if builder == "parquet":
+        return "not a readable Parquet file (no Parquet footer: a truncated copy, or another format with a .parquet name?)"
+    return None
+
+
+def first_invalid_utf8(path: str) -> tuple[int, int, int] | None:
+    """(line, character in the line, both from 1; the byte) of the first byte that is not UTF-8, or None."""
+    line, carry = 1, b""
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(CHUNK)
+            data = carry + chunk
+            if not data:
+                return None
+            try:
+                data.decode("utf-8")
+                good = len(data)
+            except UnicodeDecodeError as e:
+                if chunk and e.reason == "unexpected end of data":
+                    good = e.start  # a character cut by the chunk boundary: decode it with the next chunk
+                else:
+                    before = data[: e.start]
+                    line_start = before.rfind(b"\n") + 1
+                    column = len(before[line_start:].decode("utf-8", errors="replace")) + 1
+                    return line + before.count(b"\n"), column, data[e.start]
+            line += data[:good].count(b"\n")
+            carry = data[good:]
+            if not chunk:
+                return None
+
+
+def _explain_json(path: str) -> str | None:
+    text = Path(path).read_text(encoding="utf-8-sig")
+    if text.lstrip().startswith("["):  # one JSON array of objects
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as e:
+            return f"line {e.lineno} is not valid JSON ({e.msg} at character {e.colno})"
+        return "a JSON array whose items are not all objects of {column: value}"
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            if number == 1 and _parses_whole(text):
+                return "one JSON document spread over several lines, not JSON Lines (one object {column: value} per line)"
+            return f"line {number} is not valid JSON ({e.msg} at character {e.colno}); JSON Lines need one object per line"
+        if not isinstance(value, dict):
+            return f"line {number} is a JSON {type(value).__name__}, not an object {{column: value}}; JSON Lines need one object per line"
+    if not text.strip():
+        return "no JSON objects (the file is blank)"
+    return None
+
+
+def _parses_whole(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _explain_csv(path: str, sep: str) -> str | None:
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter=sep, strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return "no header line (the file is blank)"
+            rows = 0
+            for row in reader:
+                if not row:  # a blank line: pandas skips it too
+                    continue
+                rows += 1
+                if len(row) > len(header):
+                    return (
+                        f"line {reader.line_num} (row {rows}) has {len(row)} fields, the header has {len(header)} "
+                        f"({', '.join(header)}); a value holding {sep!r} needs quotes"
+                    )
+        except csv.Error as e:
+            return f"line {reader.line_num}: {e} (an unclosed quote?)"
+    if rows == 0:
+        return f"a header ({', '.join(header)}) but no data rows"
+    return None
