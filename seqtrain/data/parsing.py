@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
-from seqtrain.data.sources import DataError
+import numpy as np
 
-if TYPE_CHECKING:
-    from datasets import Dataset
+from seqtrain.data.sources import DataError, Piece
 
 SequenceKind = Literal["text", "tokens", "numbers", "vectors"]
 SEQUENCE_KINDS: tuple[str, ...] = ("text", "tokens", "numbers", "vectors")
@@ -153,32 +153,87 @@ def parse_real_steps(value: Any, where: str, column: str) -> list[list[float]]:
     return [[v] for v in parse_numbers(value, where, column)]
 
 
-def detect_sequence_kind(dataset: Dataset, column: str, where: str) -> SequenceKind:
-    """What a column holds, from its Arrow type and, for strings, its first rows."""
-    depth, leaf = _list_type(dataset.features[column])
+# A cell that holds only numbers (finite literals: not nan / inf) between separators and brackets.
+NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+NUMERIC_TEXT = rf"^[\s\[\],;]*{NUMBER}(?:[\s\[\],;]+{NUMBER})*[\s\[\],;]*$"
+VECTOR_TEXT = r";|^\s*\[\s*\["  # steps separated by ';', or a JSON list of lists
+
+
+def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[SequenceKind, str]:
+    """What a column holds, from its Arrow type and, for strings, every row of every file; and why, for the log.
+
+    A string column is numbers when every non-empty cell holds only numbers, text when none does;
+    when most do but some do not, that is a mistake in the data (a stray `nan`, `inf` or word),
+    and the error names the rows.
+    """
+    first = pieces[0]
+    feature = first.dataset.features[column]
+    if type(feature).__name__ == "Json":  # JSON Lines whose rows mix types (lists in some, text in others)
+        return _mixed_json_kind(first, column), f"the values' types in {first.name}"
+    depth, leaf = _list_type(feature)
     if depth >= 3:
-        raise DataError(f"{where}: column {column!r} nests lists {depth} deep; sequences are lists of numbers or of vectors")
+        raise DataError(f"{first.name}: column {column!r} nests lists {depth} deep; sequences are lists of numbers or of vectors")
     if depth == 2:
-        return "vectors"
+        return "vectors", f"its type in {first.name}, lists of lists"
     if depth == 1:
-        return "tokens" if leaf in ("string", "large_string") else "numbers"
+        return ("tokens" if leaf in ("string", "large_string") else "numbers"), f"its type in {first.name}, lists of {leaf}"
     if leaf not in ("string", "large_string"):
         raise DataError(
-            f"{where}: column {column!r} holds one {leaf} per row, not a sequence; "
+            f"{first.name}: column {column!r} holds one {leaf} per row, not a sequence; "
             "store a list (JSON Lines, Parquet) or numbers separated by spaces in a string (CSV)"
         )
-    sample = [v for v in dataset[:100][column] if v]
-    if sample and all(_is_numeric_text(v) for v in sample):
-        return "vectors" if any(";" in v or v.lstrip().startswith("[[") for v in sample) else "numbers"
-    return "text"
+    import pyarrow.compute as pc
 
-
-def _is_numeric_text(text: str) -> bool:
-    items = [v for v in NUMBER_SEPARATORS.split(text.strip().strip("[]").replace("[", " ").replace("]", " ")) if v]
+    numeric_rows, text_rows, cells, vectors = 0, [], 0, False
+    for piece in pieces:
+        if _list_type(piece.dataset.features[column])[0] != 0:
+            continue  # a list column in another file: parsed as the kind found here
+        values = piece.dataset.with_format("arrow")[column]
+        filled = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(values), ""), False)
+        numeric = pc.fill_null(pc.match_substring_regex(values, NUMERIC_TEXT), False)
+        cells += pc.sum(filled).as_py() or 0
+        numeric_rows += pc.sum(numeric).as_py() or 0
+        vectors = vectors or bool(pc.any(pc.match_substring_regex(values, VECTOR_TEXT)).as_py())
+        not_numeric = pc.and_(filled, pc.invert(numeric))
+        text_rows += [(piece, int(i)) for i in np.flatnonzero(not_numeric.to_numpy(zero_copy_only=False))[:5]]
+    if numeric_rows == 0:
+        return "text", f"{cells} rows: none holds only numbers"
+    kind: SequenceKind = "vectors" if vectors else "numbers"
+    if numeric_rows == cells:
+        return kind, f"all {cells} non-empty rows hold only numbers"
+    if 2 * numeric_rows < cells:
+        return "text", f"{cells - numeric_rows} of {cells} rows hold more than numbers"
+    piece, i = text_rows[0]
+    value = piece.dataset[i][column]
     try:
-        return bool(items) and all(math.isfinite(float(v)) for v in items)
-    except ValueError:
-        return False
+        (parse_vectors if kind == "vectors" else parse_numbers)(value, piece.where(i), column)
+        problem = f"{piece.where(i)}, column {column!r}: {_show(value)} is not a sequence of numbers"
+    except DataError as e:
+        problem = str(e)
+    others = ", ".join(p.where(j) for p, j in text_rows[1:])
+    raise DataError(
+        f"{problem}; {numeric_rows} of the column's {cells} rows hold only numbers, so it is read as {kind}"
+        + (f"; other rows that do not: {others}" + (" and more" if cells - numeric_rows > len(text_rows) else "") if others else "")
+        + "; fix them, or set data.sequence_kind=text to read the column as characters"
+    )
+
+
+def _mixed_json_kind(piece: Piece, column: str) -> SequenceKind:
+    """The kind of a JSON column whose rows `datasets` could not give one type; an error when they mix lists and text."""
+    found: dict[str, int] = {}
+    for i, value in enumerate(piece.dataset[column]):
+        kind = "a list" if isinstance(value, list) else "text" if isinstance(value, str) else type(value).__name__
+        if value is not None:
+            found.setdefault(kind, i)
+    if len(found) > 1:
+        places = "; ".join(f"{kind} at {piece.where(i)}" for kind, i in found.items())
+        raise DataError(f"{piece.name}: column {column!r} mixes types from row to row ({places}); give every row the same type")
+    if found.get("a list") is None:
+        raise DataError(f"{piece.name}: column {column!r} holds no sequences (set data.sequence_kind)")
+    values = [v for v in piece.dataset[column] if v]
+    if any(isinstance(step, list) for v in values for step in v):
+        return "vectors"
+    return "tokens" if all(isinstance(step, str) for v in values for step in v) else "numbers"
 
 
 def _list_type(feature: Any) -> tuple[int, str]:

@@ -59,6 +59,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TableTask = Literal["classification", "regression", "tagging"]
+# Without data.max_length, sequences longer than this and OUTLIER_FACTOR times the median, or than MAX_STEPS, are refused.
+LONG_SEQUENCE = 10_000
+OUTLIER_FACTOR = 100
+MAX_STEPS = 1_000_000
 
 
 class PackedExamples(TorchDataset[tuple[Tensor, Tensor]]):
@@ -164,6 +168,11 @@ class TableDataModule(SequenceDataModule):
         if min_frequency < 1:
             raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
         check_split_fractions(val_fraction, test_fraction)
+        if sequence_column == target_column:
+            log.warning(
+                "data: sequence_column and target_column are both %r: the model sees its targets in its inputs "
+                "and learns to copy them; its metrics will not say how it does on real inputs", sequence_column,
+            )
         self.task = task
         self.train_files, self.val_files, self.test_files = train_files, val_files, test_files
         self.hub, self.hub_config, self.file_format = hub, hub_config, file_format
@@ -185,18 +194,21 @@ class TableDataModule(SequenceDataModule):
         columns = {"sequence_column": self.sequence_column, "target_column": self.target_column}
         for piece in (p for split_pieces in pieces.values() for p in split_pieces):
             check_columns(piece, columns)
-        kind = self._kind(pieces["train"][0], saved)
+        kind = self._kind([p for split_pieces in pieces.values() for p in split_pieces], saved)
         splits = {name: concatenate([self._parse(p, kind) for p in ps]) for name, ps in pieces.items() if ps}
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
         if fractions:
             splits.update(carve(*splits.pop("train"), fractions, shuffle=True, seed=self.seed))
-        state = self._fit(splits["train"][0], kind) if saved is None else self._reuse(saved, kind)
+        warn_shared_rows(splits, {"val": self.val_files, "test": self.test_files}, self.train_files)
+        state = self._fit(*splits["train"], kind) if saved is None else self._reuse(saved, kind)
         self.tokenizer = tokenizer_from_dict(state["tokenizer"]) if state["tokenizer"] is not None else None
         examples = {}
         for name in ("train", "val", "test"):
             dataset, origin = splits[name]
             encoded = self._encode(dataset, origin, kind, state, name)
             examples[name] = self._pack(encoded, kind, name)
+            if self.max_length is None:  # uncut: encoded row i is the split's row i
+                self._check_lengths(examples[name], origin, examples["train"])
         if saved is None:
             state.update(self._fit_scaling(examples["train"], kind))
         for split in examples.values():
@@ -208,18 +220,25 @@ class TableDataModule(SequenceDataModule):
 
     # -- parsing ---------------------------------------------------------------------------------
 
-    def _kind(self, first: Piece, saved: dict[str, Any] | None) -> SequenceKind:
+    def _kind(self, pieces: list[Piece], saved: dict[str, Any] | None) -> SequenceKind:
+        """The sequence column's kind: saved, configured, or detected from every row; one log line says which columns are used."""
         if saved is not None:
             if self.sequence_kind not in ("auto", saved["sequence_kind"]):
                 raise DataError(
                     f"data.sequence_kind={self.sequence_kind!r}, but the loaded state was fitted on "
                     f"{saved['sequence_kind']!r} sequences"
                 )
-            return saved["sequence_kind"]
-        if self.sequence_kind != "auto":
-            return self.sequence_kind
-        kind = detect_sequence_kind(first.dataset, self.sequence_column, first.name)
-        log.info("data: column %r read as %s (data.sequence_kind=auto; set it to change)", self.sequence_column, kind)
+            kind, why = saved["sequence_kind"], "as saved with the fitted state"
+        elif self.sequence_kind != "auto":
+            kind, why = self.sequence_kind, "data.sequence_kind"
+        else:
+            kind, why = detect_sequence_kind(pieces, self.sequence_column)
+            why = f"detected from {why}; set data.sequence_kind to change"
+        unused = [c for c in pieces[0].dataset.column_names if c not in (self.sequence_column, self.target_column)]
+        log.info(
+            "data: sequences from column %r read as %s (%s); targets from column %r; columns not used: %s",
+            self.sequence_column, kind, why, self.target_column, ", ".join(map(repr, unused)) or "none",
+        )
         if kind == "text" and self.task == "tagging" and self.tokenizer_kind in ("bpe", "unigram"):
             raise DataError(f"data.tokenizer={self.tokenizer_kind!r} cannot tag text; use char or word")
         return kind
@@ -241,7 +260,7 @@ class TableDataModule(SequenceDataModule):
 
     # -- fitting on the training split -----------------------------------------------------------
 
-    def _fit(self, train: Dataset, kind: SequenceKind) -> dict[str, Any]:
+    def _fit(self, train: Dataset, origin: Origin, kind: SequenceKind) -> dict[str, Any]:
         state: dict[str, Any] = {"sequence_kind": kind, "tokenizer": None, "class_names": None}
         if kind in ("text", "tokens"):
             tokenizer_kind = self.tokenizer_kind if kind == "text" else "word"
@@ -261,6 +280,7 @@ class TableDataModule(SequenceDataModule):
             if self.task == "tagging":
                 labels = pc.list_flatten(labels)
             state["class_names"] = sorted_labels(pc.unique(labels).to_pylist())
+            check_classes(state["class_names"], len(labels), self.task, self.target_column, origin)
         else:
             first = train[0]["target"]
             state["num_targets"] = len(first[0]) if self.per_step else len(first)
@@ -369,6 +389,32 @@ class TableDataModule(SequenceDataModule):
                 log.info("data: left out %d %s rows whose labels were unseen in training", len(keep) - len(rows), split)
         return PackedExamples(inputs, offsets, targets, self.per_step, rows)
 
+    def _check_lengths(self, split: PackedExamples, origin: Origin, train: PackedExamples) -> None:
+        """Refuse, without data.max_length, a sequence so long that one batch holding it would not fit in memory.
+
+        A few outliers (a 10 MB cell among sentences) are the usual cause: more than
+        `LONG_SEQUENCE` steps and `OUTLIER_FACTOR` times the training median, or more than
+        `MAX_STEPS` steps in any case.
+        """
+        lengths = np.diff(np.asarray(split.offsets))  # (rows,) steps per row
+        train_lengths = np.diff(np.asarray(train.offsets))
+        if len(lengths) == 0:
+            return
+        median = float(np.median(train_lengths))
+        limit = min(max(LONG_SEQUENCE, OUTLIER_FACTOR * median), MAX_STEPS)
+        longest = int(lengths.argmax())
+        steps = int(lengths[longest])
+        if steps > limit:
+            usual = train_lengths[train_lengths <= limit]
+            suggestion = max(int(np.percentile(usual, 99)), 1) if len(usual) else LONG_SEQUENCE
+            count = int((lengths > limit).sum())
+            raise DataError(
+                f"{origin.where(longest)}, column {self.sequence_column!r}: a sequence of {steps:,} steps "
+                f"(the training median is {median:g}; {count} row(s) this long); one batch holding it needs memory for "
+                f"{steps:,} steps of every layer; set data.max_length (e.g. data.max_length={suggestion}, the 99th "
+                "percentile of the other training rows) to cut such rows (data.overflow=truncate or split), or fix the row"
+            )
+
     def _facts(self, state: dict[str, Any]) -> DataFacts:
         tokens = state["tokenizer"] is not None
         common: dict[str, Any] = {
@@ -396,6 +442,46 @@ def sorted_labels(labels: list[Any]) -> list[str]:
         return sorted(names, key=float)
     except ValueError:
         return names
+
+
+def check_classes(class_names: list[str], count: int, task: str, column: str, origin: Origin) -> None:
+    """At least two classes; a warning when nearly every row has a label of its own (regression data?)."""
+    unit = "step" if task == "tagging" else "row"
+    if len(class_names) < 2:
+        raise DataError(
+            f"{origin.names()}, column {column!r}: every training {unit} has the label {class_names[0]!r}; "
+            f"{task} needs at least two classes (is data.target_column the right column?)"
+        )
+    if len(class_names) > 20 and len(class_names) > 0.5 * count:
+        log.warning(
+            "data: column %r has %d distinct labels in %d training %ss: nearly every %s is a class of its own; "
+            "if the values are quantities, use data.task=regression", column, len(class_names), count, unit, unit,
+        )
+
+
+def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], given: dict[str, Any], train_files: Any) -> None:
+    """Warn when val / test files are the training files, or val / test rows are also training rows."""
+    seen = {hash_row(x, y) for batch in splits["train"][0].iter(batch_size=1000) for x, y in zip(batch["inputs"], batch["target"])}
+    for name in ("val", "test"):
+        if given[name] is not None and given[name] == train_files:
+            log.warning("data: data.%s_files is data.train_files: %s metrics will measure memory, not generalization", name, name)
+            continue
+        dataset, origin = splits[name]
+        shared = [
+            i
+            for start in range(0, len(dataset), 1000)
+            for i, (x, y) in enumerate(zip(*dataset[start : start + 1000].values()), start)
+            if hash_row(x, y) in seen
+        ]
+        if shared:
+            log.warning(
+                "data: %d of %d %s rows are also training rows (first: %s): %s metrics overstate how well the model "
+                "does on new data", len(shared), len(dataset), name, origin.where(shared[0]), name,
+            )
+
+
+def hash_row(inputs: Any, target: Any) -> int:
+    return hash(repr((inputs, target)))
 
 
 def _mean_std(values: Tensor) -> tuple[list[float], list[float]]:
