@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 
 from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fractions
 from seqtrain.data.facts import DataFacts
-from seqtrain.data.parsing import parse_number
+from seqtrain.data.parsing import NUMBER, parse_number
 from seqtrain.data.sources import (
     DataError,
     FileFormat,
@@ -63,7 +63,8 @@ class ForecastDataModule(SequenceDataModule):
     only; the facts carry it, so reported metrics are in the series' own units.
 
     Args:
-        train_files: the series: a CSV / JSON Lines / Parquet file (several are joined in order).
+        train_files: the series: a CSV / JSON Lines / Parquet file; several files are several series
+            (of the same columns), each split in time on its own, windows never crossing files.
         hub / hub_config: a HuggingFace hub dataset (its train split) instead of files.
         columns: input columns; None: every numeric column.
         target_columns: columns to predict; None: the input columns.
@@ -115,8 +116,8 @@ class ForecastDataModule(SequenceDataModule):
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.cache_dir = cache_dir
 
-    def load_series(self) -> tuple[np.ndarray, list[str]]:
-        """The whole series, (N, columns) float64, and the column names (inputs first, then other targets)."""
+    def load_series(self) -> tuple[list[np.ndarray], list[str]]:
+        """Each file's series, (N_s, columns) float64, and the column names (inputs first, then other targets)."""
         pieces = load_pieces(self.train_files, None, None, self.hub, self.hub_config, self.file_format, self.cache_dir)["train"]
         names = self.columns if self.columns is not None else _numeric_columns(pieces[0])
         names = names + [c for c in self.target_columns or [] if c not in names]
@@ -125,17 +126,32 @@ class ForecastDataModule(SequenceDataModule):
             for c in names:
                 check_columns(piece, {"target_columns" if self.columns is not None and c not in self.columns else "columns": c})
             parts.append(np.stack([_read_numbers(piece, c) for c in names], axis=1))
-        return np.concatenate(parts), names
+        log.info(
+            "data: series columns: inputs %s, targets %s%s",
+            ", ".join(names[: len(self.columns)] if self.columns is not None else names),
+            ", ".join(self.target_columns or (self.columns if self.columns is not None else names)),
+            f"; {len(parts)} files, each its own series (windows never cross files)" if len(parts) > 1 else "",
+        )
+        return parts, names
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
-        series, names = self.load_series()  # (N, columns)
+        parts, names = self.load_series()  # one (N_s, columns) array per series
+        series = np.concatenate(parts)  # (N, columns)
         inputs_at = list(range(len(self.columns))) if self.columns is not None else list(range(len(names)))
         targets_at = [names.index(c) for c in self.target_columns] if self.target_columns is not None else inputs_at
-        n = len(series)
-        train_end = int(n * (1 - self.val_fraction - self.test_fraction))
-        val_end = int(n * (1 - self.test_fraction))
+        # Each series is split in time on its own: its first steps train, then val, then test.
+        firsts = np.cumsum([0, *(len(p) for p in parts)])[:-1].tolist()
+        bounds = [
+            {
+                "train": (first, first + int(len(p) * (1 - self.val_fraction - self.test_fraction))),
+                "val": (first + int(len(p) * (1 - self.val_fraction - self.test_fraction)), first + int(len(p) * (1 - self.test_fraction))),
+                "test": (first + int(len(p) * (1 - self.test_fraction)), first + len(p)),
+            }
+            for first, p in zip(firsts, parts)
+        ]
         if saved is None:
-            shift, scale = _fit_scaling(series[:train_end], self.scale)
+            train_steps = np.concatenate([series[b["train"][0] : b["train"][1]] for b in bounds])
+            shift, scale = _fit_scaling(train_steps, self.scale)
             state = {"columns": names, "shift": shift, "scale": scale}
         else:
             if saved["columns"] != names:
@@ -143,20 +159,25 @@ class ForecastDataModule(SequenceDataModule):
             state = dict(saved)
         scaled = torch.from_numpy((series - np.array(state["shift"])) / np.array(state["scale"])).float()  # (N, columns)
         inputs, targets = scaled[:, inputs_at], scaled[:, targets_at]  # (N, C), (N, K)
-        bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, n)}
         examples = {}
-        for split, (start, end) in bounds.items():
-            starts = self._window_starts(start, end)
+        for split in ("train", "val", "test"):
+            starts = [t for first, b in zip(firsts, bounds) for t in self._window_starts(first, *b[split])]
             if not starts:
+                steps = [b[split][1] - b[split][0] for b in bounds]
+                where = (
+                    f"steps {bounds[0][split][0]}..{bounds[0][split][1] - 1} of {len(series)}"
+                    if len(parts) == 1
+                    else f"{', '.join(map(str, steps))} steps in each of the {len(parts)} series, one per file"
+                )
                 raise DataError(
-                    f"the {split} split (steps {start}..{end - 1} of {n}) is too short for one window "
+                    f"the {split} split ({where}) is too short for one window "
                     f"(data.window={self.window}, data.horizon={self.horizon}); give a longer series, "
                     "raise its fraction, or lower data.window"
                 )
             examples[split] = SeriesWindows(inputs, targets, starts, self.window, self.horizon, self.mode)
         log.info(
             "data: %d steps; windows per split: %s",
-            n,
+            len(series),
             ", ".join(f"{name} {len(split)}" for name, split in examples.items()),
         )
         per_output = [(state["shift"][k], state["scale"][k]) for k in targets_at] * (
@@ -172,13 +193,13 @@ class ForecastDataModule(SequenceDataModule):
         )
         return Splits(examples["train"], examples["val"], examples["test"], facts, state)
 
-    def _window_starts(self, start: int, end: int) -> list[int]:
-        """The windows whose targets all lie in steps [start, end)."""
-        if self.mode == "many_to_many":  # targets t+1 .. t+W
-            first, last = max(start - 1, 0), end - self.window - 1
+    def _window_starts(self, first: int, start: int, end: int) -> list[int]:
+        """The windows of the series starting at step `first` whose targets all lie in steps [start, end)."""
+        if self.mode == "many_to_many":  # inputs t .. t+W-1, targets t+1 .. t+W
+            low, high = max(start - 1, first), end - self.window - 1
         else:  # inputs t-W .. t-1, targets t .. t+H-1
-            first, last = max(start, self.window), end - self.horizon
-        return list(range(first, last + 1, self.stride))
+            low, high = max(start, first + self.window), end - self.horizon
+        return list(range(low, high + 1, self.stride))
 
 
 def _fit_scaling(train: np.ndarray, scale: Scaling) -> tuple[list[float], list[float]]:
@@ -194,12 +215,36 @@ def _fit_scaling(train: np.ndarray, scale: Scaling) -> tuple[list[float], list[f
 
 
 def _numeric_columns(piece: Piece) -> list[str]:
+    """Every numeric column, with one log line naming those left out; a text column of mostly numbers is an error."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    table_schema = piece.dataset.with_format("arrow")[:0].schema
-    numeric = [f.name for f in table_schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+    table = piece.dataset.with_format("arrow")[:]
+    numeric, left_out = [], []
+    for name, column in zip(table.column_names, table.columns):
+        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+            numeric.append(name)
+            continue
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            filled = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(column), ""), False)
+            numbers = pc.fill_null(pc.match_substring_regex(column, rf"^\s*{NUMBER}\s*$"), False)
+            count, total = pc.sum(numbers).as_py() or 0, pc.sum(filled).as_py() or 0
+            if count and 2 * count >= total:  # mostly numbers: the others are mistakes, not a text column
+                values = column.to_pylist()
+                row = next(i for i, (f, n) in enumerate(zip(filled.to_pylist(), numbers.to_pylist())) if f and not n)
+                try:
+                    parse_number(values[row], piece.where(row), name)
+                    problem = f"{piece.where(row)}, column {name!r}: {values[row]!r} is not a number"
+                except DataError as e:
+                    problem = str(e)
+                raise DataError(
+                    f"{problem}; {count} of the column's {total} rows are numbers, so it is a numeric column; fix the others, "
+                    "or set data.columns to the columns to use"
+                )
+        left_out.append(name)
     if not numeric:
-        raise DataError(f"{piece.name}: no numeric column (columns: {', '.join(table_schema.names)}); set data.columns")
+        raise DataError(f"{piece.name}: no numeric column (columns: {', '.join(table.column_names)}); set data.columns")
+    log.info("data: data.columns=null: using every numeric column (%s); left out: %s", ", ".join(numeric), ", ".join(left_out) or "none")
     return numeric
 
 

@@ -61,6 +61,6 @@ class SunspotsDataModule(ForecastDataModule):
             **base,
         )
 
-    def load_series(self) -> tuple[np.ndarray, list[str]]:
+    def load_series(self) -> tuple[list[np.ndarray], list[str]]:
         _, values = load_monthly_sunspots()
-        return values.double().numpy()[:, None], ["sunspots"]  # (3126, 1)
+        return [values.double().numpy()[:, None]], ["sunspots"]  # one series, (3126, 1)
