@@ -199,7 +199,7 @@ class TableDataModule(SequenceDataModule):
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
         if fractions:
             splits.update(carve(*splits.pop("train"), fractions, shuffle=True, seed=self.seed))
-        warn_shared_rows(splits, {"val": self.val_files, "test": self.test_files}, self.train_files)
+        warn_shared_rows(splits, {name for name in ("val", "test") if files_of(pieces[name]) == files_of(pieces["train"])})
         state = self._fit(*splits["train"], kind) if saved is None else self._reuse(saved, kind)
         self.tokenizer = tokenizer_from_dict(state["tokenizer"]) if state["tokenizer"] is not None else None
         examples = {}
@@ -459,11 +459,15 @@ def check_classes(class_names: list[str], count: int, task: str, column: str, or
         )
 
 
-def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], given: dict[str, Any], train_files: Any) -> None:
-    """Warn when val / test files are the training files, or val / test rows are also training rows."""
+def files_of(pieces: list[Piece]) -> list[str]:
+    return [piece.name for piece in pieces]
+
+
+def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], same_files: set[str]) -> None:
+    """Warn when val / test files are the training files (`same_files`), or val / test rows are also training rows."""
     seen = {hash_row(x, y) for batch in splits["train"][0].iter(batch_size=1000) for x, y in zip(batch["inputs"], batch["target"])}
     for name in ("val", "test"):
-        if given[name] is not None and given[name] == train_files:
+        if name in same_files:
             log.warning("data: data.%s_files is data.train_files: %s metrics will measure memory, not generalization", name, name)
             continue
         dataset, origin = splits[name]

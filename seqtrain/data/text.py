@@ -128,6 +128,9 @@ class TextDataModule(SequenceDataModule):
             self.cache_dir,
             text_options={"keep_linebreaks": True},  # a .txt row is a line, with its line break
         )
+        for name in ("val", "test"):
+            if pieces[name] and [p.name for p in pieces[name]] == [p.name for p in pieces["train"]]:
+                log.warning("data: data.%s_files is data.train_files: %s metrics will measure memory, not generalization", name, name)
         splits = {name: concatenate([self._text_only(p) for p in ps]) for name, ps in pieces.items() if ps}
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
         if fractions:
@@ -168,6 +171,11 @@ class TextDataModule(SequenceDataModule):
         dtype = getattr(piece.dataset.features[self.text_column], "dtype", None)
         if dtype not in ("string", "large_string"):
             raise DataError(f"{piece.name}: column {self.text_column!r} (data.text_column) holds {dtype or 'lists'}, not text")
+        import pyarrow.compute as pc
+
+        values = piece.dataset.with_format("arrow")[self.text_column]
+        if not pc.any(pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(values), ""), False)).as_py():
+            raise DataError(f"{piece.name}: column {self.text_column!r} holds only whitespace or empty values ({len(values)} rows): no text to learn from")
         return Piece(piece.dataset.select_columns([self.text_column]), piece.name, piece.unit)
 
     def _starts(self, offsets: np.ndarray, origin: Origin, split: str) -> torch.Tensor:
