@@ -1,0 +1,767 @@
+"""A corpus of bad data files and bad checkpoint files: each is refused before training, naming the file, row and column.
+
+Every case writes its bad input into tmp_path, sets the datamodule up (or loads the checkpoint)
+in-process, and asserts the error type, that nothing was built (the datamodule has no facts, so
+no model could be sized), and the words of the message: the file, the row or line, the column,
+and what is wrong. A few cases go through `python train.py` end to end to prove the CLI path.
+Suspicious but legal inputs are checked for their warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))  # user_files, when this file runs alone
+
+from conftest import run_train  # noqa: E402
+from user_files import series_rows, tagging_rows, write_csv, write_jsonl, write_parquet  # noqa: E402
+
+from seqtrain.checkpoint import CheckpointError, load_checkpoint, rebuild  # noqa: E402
+from seqtrain.data import DataError, ForecastDataModule, TableDataModule, TextDataModule  # noqa: E402
+
+Case = Callable[[Path], tuple[Any, list[str]]]  # tmp_path -> (datamodule, words the message must hold)
+CASES: dict[str, dict[str, Case]] = {"table file": {}, "text file": {}, "forecast file": {}}
+
+
+def case(kind: str) -> Callable[[Case], Case]:
+    def add(function: Case) -> Case:
+        CASES[kind][function.__name__] = function
+        return function
+
+    return add
+
+
+def table(tmp: Path, **kwargs: Any) -> TableDataModule:
+    return TableDataModule(cache_dir=str(tmp / "hf_cache"), batch_size=2, **kwargs)
+
+
+def text(tmp: Path, **kwargs: Any) -> TextDataModule:
+    return TextDataModule(cache_dir=str(tmp / "hf_cache"), seq_len=4, batch_size=2, **kwargs)
+
+
+def forecast(tmp: Path, **kwargs: Any) -> ForecastDataModule:
+    return ForecastDataModule(cache_dir=str(tmp / "hf_cache"), window=5, **kwargs)
+
+
+def labelled(n: int = 30, sequence: Callable[[int], Any] = lambda i: "abc"[: i % 3 + 1]) -> list[dict[str, Any]]:
+    return [{"sequence": sequence(i), "label": "xy"[i % 2]} for i in range(n)]
+
+
+def numbers(n: int = 30) -> list[dict[str, Any]]:
+    return labelled(n, lambda i: f"{i} {i + 1.5} {-i}")
+
+
+def with_row(rows: list[dict[str, Any]], at: int, **values: Any) -> list[dict[str, Any]]:
+    rows = [dict(r) for r in rows]
+    rows[at].update(values)
+    return rows
+
+
+def file(tmp: Path, name: str, content: str | bytes) -> Path:
+    path = tmp / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+CSV_HEAD = "sequence,label\n"
+GOOD_CSV_LINES = "".join(f"ab{i},{'xy'[i % 2]}\n" for i in range(30))
+LFS = "version https://git-lfs.github.com/spec/v1\noid sha256:" + "ab" * 32 + "\nsize 123456\n"
+HTML = "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>...</body></html>\n"
+
+
+# -- table files: reading ----------------------------------------------------------------------
+
+
+@case("table file")
+def missing_file(tmp):
+    return table(tmp, train_files=str(tmp / "nope.csv")), ["data.train_files: no such file", "nope.csv"]
+
+
+@case("table file")
+def glob_matching_nothing(tmp):
+    return table(tmp, train_files=str(tmp / "*.parquet")), ["data.train_files: no file matches", "*.parquet"]
+
+
+@case("table file")
+def empty_csv(tmp):
+    path = file(tmp, "train.csv", "")
+    return table(tmp, train_files=str(path)), [f"{path}: an empty file (0 bytes)"]
+
+
+@case("table file")
+def whitespace_only_csv(tmp):
+    path = file(tmp, "train.csv", "  \n\n \n")
+    return table(tmp, train_files=str(path)), [f"{path}: a file holding only whitespace"]
+
+
+@case("table file")
+def header_only_csv(tmp):
+    path = file(tmp, "train.csv", CSV_HEAD)
+    return table(tmp, train_files=str(path)), [f"{path}: cannot be read as csv: a header (sequence, label) but no data rows"]
+
+
+@case("table file")
+def csv_row_with_extra_fields(tmp):
+    path = file(tmp, "train.csv", CSV_HEAD + GOOD_CSV_LINES + "ab,x,oops\n")
+    return table(tmp, train_files=str(path)), [f"{path}: cannot be read as csv: line 32 (row 31) has 3 fields, the header has 2"]
+
+
+@case("table file")
+def csv_unclosed_quote(tmp):
+    path = file(tmp, "train.csv", CSV_HEAD + GOOD_CSV_LINES + '"ab,x\n')
+    return table(tmp, train_files=str(path)), [f"{path}: cannot be read as csv: line 32", "unclosed quote"]
+
+
+@case("table file")
+def csv_column_named_twice(tmp):
+    path = file(tmp, "train.csv", "sequence,sequence,label\nab,cd,x\n")
+    return table(tmp, train_files=str(path)), [f"{path}: line 1 (the header) names the column(s) 'sequence' more than once"]
+
+
+@case("table file")
+def latin1_csv(tmp):
+    path = file(tmp, "train.csv", (CSV_HEAD + "café,x\n" * 5).encode("latin-1"))
+    return table(tmp, train_files=str(path)), [f"{path}: cannot be read as csv: line 2 is not valid UTF-8 (byte 0xe9 at character 4)"]
+
+
+@case("table file")
+def csv_with_one_latin1_line(tmp):  # mixed encodings: UTF-8 with one Windows-1252 line
+    path = file(tmp, "train.csv", (CSV_HEAD + "café,x\n" * 20).encode() + "naïve,y\n".encode("cp1252") + b"ab,x\n")
+    return table(tmp, train_files=str(path)), [f"{path}: cannot be read as csv: line 22 is not valid UTF-8 (byte 0xef at character 3)"]
+
+
+@case("table file")
+def utf16_csv(tmp):
+    path = file(tmp, "train.csv", (CSV_HEAD + GOOD_CSV_LINES).encode("utf-16"))
+    return table(tmp, train_files=str(path)), [f"{path}: text encoded as UTF-16; seqtrain reads UTF-8"]
+
+
+@case("table file")
+def lfs_pointer_csv(tmp):
+    path = file(tmp, "train.csv", LFS)
+    return table(tmp, train_files=str(path)), [f"{path}: a git-LFS pointer file", "git lfs pull"]
+
+
+@case("table file")
+def html_page_as_csv(tmp):
+    path = file(tmp, "train.csv", HTML)
+    return table(tmp, train_files=str(path)), [f"{path}: an HTML page"]
+
+
+@case("table file")
+def lfs_pointer_parquet(tmp):
+    path = file(tmp, "train.parquet", LFS)
+    return table(tmp, train_files=str(path)), [f"{path}: a git-LFS pointer file"]
+
+
+@case("table file")
+def jsonl_malformed_line(tmp):
+    good = [json.dumps(r) for r in labelled(10)]
+    path = file(tmp, "train.jsonl", "\n".join([*good[:5], '{"sequence": "ab", "label": ', *good[5:]]) + "\n")
+    return table(tmp, train_files=str(path)), [f"{path}: cannot be read as json: line 6 is not valid JSON"]
+
+
+@case("table file")
+def jsonl_line_not_an_object(tmp):
+    good = [json.dumps(r) for r in labelled(10)]
+    path = file(tmp, "train.jsonl", "\n".join([*good[:3], '["ab", "x"]', *good[3:]]) + "\n")
+    return table(tmp, train_files=str(path)), [f"{path}: cannot be read as json: line 4 is a JSON list, not an object"]
+
+
+@case("table file")
+def jsonl_trailing_comma(tmp):
+    good = [json.dumps(r) for r in labelled(10)]
+    path = file(tmp, "train.jsonl", "\n".join([*good[:7], good[7] + ",", *good[8:]]) + "\n")
+    return table(tmp, train_files=str(path)), [f"{path}: cannot be read as json: line 8 is not valid JSON"]
+
+
+@case("table file")
+def empty_jsonl(tmp):
+    path = file(tmp, "train.jsonl", "")
+    return table(tmp, train_files=str(path)), [f"{path}: an empty file (0 bytes)"]
+
+
+@case("table file")
+def text_file_named_parquet(tmp):
+    path = file(tmp, "train.parquet", CSV_HEAD + GOOD_CSV_LINES)
+    return table(tmp, train_files=str(path)), [f"{path}: cannot be read as parquet: not a readable Parquet file"]
+
+
+@case("table file")
+def truncated_parquet(tmp):
+    path = write_parquet(tmp / "whole.parquet", labelled(200))
+    cut = file(tmp, "train.parquet", path.read_bytes()[:-40])
+    return table(tmp, train_files=str(cut)), [f"{cut}: cannot be read as parquet"]
+
+
+@case("table file")
+def unknown_extension(tmp):
+    path = file(tmp, "train.dat", CSV_HEAD + GOOD_CSV_LINES)
+    return table(tmp, train_files=str(path)), ["data.train_files: cannot tell the format", "train.dat", "set data.file_format"]
+
+
+@case("table file")
+def files_of_two_formats(tmp):
+    a, b = write_csv(tmp / "a.csv", labelled()), write_jsonl(tmp / "b.jsonl", labelled())
+    return table(tmp, train_files=[str(a), str(b)]), ["data.train_files: files of different formats (.csv, .jsonl)"]
+
+
+# -- table files: columns ----------------------------------------------------------------------
+
+
+@case("table file")
+def missing_sequence_column(tmp):
+    path = write_csv(tmp / "train.csv", [{"text": "ab", "label": "x"}] * 5)
+    return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence' (data.sequence_column); its columns are: text, label"]
+
+
+@case("table file")
+def missing_column_in_test_file(tmp):
+    train = write_csv(tmp / "train.csv", labelled())
+    test = write_csv(tmp / "test.csv", [{"sequence": "ab", "y": "x"}])
+    return table(tmp, train_files=str(train), test_files=str(test)), [f"{test}: no column 'label' (data.target_column); its columns are: sequence, y"]
+
+
+@case("table file")
+def semicolon_separated_csv(tmp):
+    path = file(tmp, "train.csv", "sequence;label\n" + "ab;x\n" * 10)
+    return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence'", "its columns are: sequence;label"]
+
+
+@case("table file")
+def json_column_mixing_lists_and_text(tmp):
+    rows = [{"sequence": ["a", "b"], "label": "x"}] * 5 + [{"sequence": "ab", "label": "y"}]
+    path = write_jsonl(tmp / "train.jsonl", rows)
+    return table(tmp, train_files=str(path)), [f"{path}: column 'sequence' mixes types from row to row", "a list at", "text at", "line 6"]
+
+
+@case("table file")
+def lists_nested_three_deep(tmp):
+    path = write_jsonl(tmp / "train.jsonl", [{"sequence": [[[1.0]]], "label": "x"}] * 5)
+    return table(tmp, train_files=str(path)), [f"{path}: column 'sequence' nests lists 3 deep"]
+
+
+@case("table file")
+def one_number_per_row(tmp):
+    path = write_csv(tmp / "train.csv", labelled(10, lambda i: i * 1.5))
+    return table(tmp, train_files=str(path)), [f"{path}: column 'sequence' holds one float64 per row, not a sequence"]
+
+
+# -- table files: sequence values --------------------------------------------------------------
+
+
+@case("table file")
+def nan_in_row_3_of_a_numeric_column(tmp):
+    path = write_csv(tmp / "train.csv", with_row(numbers(), 2, sequence="1 nan 3"))
+    return table(tmp, train_files=str(path)), [f"{path}, row 3, column 'sequence': 'nan' is not a finite number (step 2)", "29 of the column's 30 rows hold only numbers", "data.sequence_kind=text"]
+
+
+@case("table file")
+def inf_in_row_3_of_a_numeric_column(tmp):
+    path = write_csv(tmp / "train.csv", with_row(numbers(), 2, sequence="1 2 inf"))
+    return table(tmp, train_files=str(path)), [f"{path}, row 3, column 'sequence': 'inf' is not a finite number (step 3)"]
+
+
+@case("table file")
+def word_in_row_3_of_a_numeric_column(tmp):
+    path = write_csv(tmp / "train.csv", with_row(numbers(), 2, sequence="1 abc 3"))
+    return table(tmp, train_files=str(path)), [f"{path}, row 3, column 'sequence': 'abc' is not a number (step 2)"]
+
+
+@case("table file")
+def stray_words_in_several_files(tmp):
+    a = write_csv(tmp / "a.csv", numbers())
+    b = write_csv(tmp / "b.csv", with_row(with_row(numbers(), 4, sequence="1,2,x"), 9, sequence="1 2 three"))
+    return table(tmp, train_files=[str(a), str(b)]), [f"{b}, row 5, column 'sequence': 'x' is not a number (step 3)", f"other rows that do not: {b}, row 10"]
+
+
+@case("table file")
+def stray_word_in_a_test_file_of_numbers(tmp):
+    train = write_csv(tmp / "train.csv", numbers())
+    test = write_csv(tmp / "test.csv", with_row(numbers(), 7, sequence="7 8 ?"))
+    return table(tmp, train_files=str(train), test_files=str(test)), [f"{test}, row 8, column 'sequence': '?' is not a number (step 3)"]
+
+
+@case("table file")
+def non_finite_number_in_a_list(tmp):
+    rows = [{"sequence": [1.0, 2.0], "label": "xy"[i % 2]} for i in range(10)]
+    rows[6]["sequence"] = [1.0, float("nan")]
+    path = write_parquet(tmp / "train.parquet", rows)
+    return table(tmp, train_files=str(path)), [f"{path}, row 7, column 'sequence': nan is not a finite number (step 2)"]
+
+
+@case("table file")
+def non_finite_feature_in_a_vector(tmp):
+    rows = [{"sequence": [[1.0, 2.0], [3.0, 4.0]], "label": "xy"[i % 2]} for i in range(10)]
+    rows[4]["sequence"] = [[1.0, 2.0], [float("inf"), 4.0]]
+    path = write_parquet(tmp / "train.parquet", rows)
+    return table(tmp, train_files=str(path)), [f"{path}, row 5, column 'sequence': inf is not a finite number (step 2)"]
+
+
+@case("table file")
+def ragged_feature_vectors(tmp):
+    rows = [{"x": [[1.0, 2.0], [3.0, 4.0]], "y": i % 2} for i in range(10)]
+    rows[3]["x"] = [[1.0, 2.0], [3.0]]
+    path = write_parquet(tmp / "train.parquet", rows)
+    return table(tmp, train_files=str(path), sequence_column="x", target_column="y"), [f"{path}, row 4, column 'x': ragged feature vectors: step 2 has 1 values, step 1 has 2"]
+
+
+@case("table file")
+def ragged_vectors_in_csv_text(tmp):
+    rows = labelled(10, lambda i: "1 2; 3 4")
+    rows[8]["sequence"] = "1 2; 3"
+    path = write_csv(tmp / "train.csv", rows)
+    return table(tmp, train_files=str(path)), [f"{path}, row 9, column 'sequence': ragged feature vectors: step 2 has 1 values"]
+
+
+@case("table file")
+def feature_count_differing_from_training(tmp):
+    train = write_jsonl(tmp / "train.jsonl", [{"x": [[1.0, 2.0]], "y": i % 2} for i in range(4)])
+    test = write_jsonl(tmp / "test.jsonl", [{"x": [[1.0, 2.0]], "y": 0}, {"x": [[1.0, 2.0, 3.0]], "y": 1}])
+    dm = table(tmp, train_files=str(train), val_files=str(train), test_files=str(test), sequence_column="x", target_column="y")
+    return dm, [f"{test}, line 2, column 'x': step 1 has 3 features; the training data has 2 per step"]
+
+
+@case("table file")
+def empty_csv_cell(tmp):
+    path = write_csv(tmp / "train.csv", with_row(labelled(), 3, sequence=""))
+    return table(tmp, train_files=str(path)), [f"{path}, row 4, column 'sequence': an empty sequence"]
+
+
+@case("table file")
+def empty_list(tmp):
+    rows = [{"sequence": ["a"], "label": "xy"[i % 2]} for i in range(10)]
+    rows[5]["sequence"] = []
+    path = write_jsonl(tmp / "train.jsonl", rows)
+    return table(tmp, train_files=str(path)), [f"{path}, line 6, column 'sequence': an empty sequence of tokens"]
+
+
+@case("table file")
+def empty_after_word_tokenization(tmp):
+    path = write_csv(tmp / "train.csv", with_row(labelled(), 11, sequence="   "))
+    dm = table(tmp, train_files=str(path), val_files=str(path), test_files=str(path), tokenizer="word")
+    return dm, [f"{path}, row 12, column 'sequence': an empty sequence after tokenization"]
+
+
+@case("table file")
+def null_token_in_a_list(tmp):
+    rows = [{"sequence": ["a", "b"], "label": "xy"[i % 2]} for i in range(10)]
+    rows[2]["sequence"] = ["a", None]
+    path = write_jsonl(tmp / "train.jsonl", rows)
+    return table(tmp, train_files=str(path)), [f"{path}, line 3, column 'sequence': step 2: None is not a single token"]
+
+
+@case("table file")
+def huge_cell_without_max_length(tmp):
+    path = write_csv(tmp / "train.csv", with_row(labelled(), 5, sequence="a" * 200_000))
+    return table(tmp, train_files=str(path), val_files=str(path), test_files=str(path)), [
+        f"{path}, row 6, column 'sequence': a sequence of 200,000 steps", "set data.max_length (e.g. data.max_length=3"
+    ]
+
+
+@case("table file")
+def huge_cell_in_the_test_file(tmp):
+    train = write_csv(tmp / "train.csv", labelled())
+    test = write_csv(tmp / "test.csv", with_row(labelled(4), 2, sequence="ab" * 20_000))
+    return table(tmp, train_files=str(train), test_files=str(test)), [f"{test}, row 3, column 'sequence': a sequence of 40,000 steps", "data.max_length"]
+
+
+# -- table files: targets ----------------------------------------------------------------------
+
+
+@case("table file")
+def one_class_only(tmp):
+    path = write_csv(tmp / "train.csv", [{"sequence": "ab", "label": "spam"}] * 20)
+    return table(tmp, train_files=str(path)), [f"{path}, column 'label': every training row has the label 'spam'", "at least two classes"]
+
+
+@case("table file")
+def one_tag_only(tmp):
+    path = write_jsonl(tmp / "train.jsonl", [{"sequence": ["a", "b"], "label": ["O", "O"]}] * 20)
+    return table(tmp, task="tagging", train_files=str(path)), [f"{path}, column 'label': every training step has the label 'O'"]
+
+
+@case("table file")
+def label_unseen_in_training(tmp):
+    train = write_csv(tmp / "train.csv", labelled())
+    test = write_csv(tmp / "test.csv", [{"sequence": "ab", "label": "x"}, {"sequence": "ab", "label": "z"}])
+    dm = table(tmp, train_files=str(train), val_files=str(train), test_files=str(test))
+    return dm, [f"{test}, row 2, column 'label': label 'z' was not seen in the training split", "data.unseen_labels=ignore"]
+
+
+@case("table file")
+def tag_unseen_in_training(tmp):
+    train = write_jsonl(tmp / "train.jsonl", [{"sequence": ["a", "b"], "label": ["X", "Y"]}] * 4)
+    val = write_jsonl(tmp / "val.jsonl", [{"sequence": ["a", "b", "c"], "label": ["X", "Y", "W"]}])
+    dm = table(tmp, task="tagging", train_files=str(train), val_files=str(val), test_files=str(train))
+    return dm, [f"{val}, line 1, column 'label': label 'W' (step 3) was not seen"]
+
+
+@case("table file")
+def missing_label(tmp):
+    path = write_csv(tmp / "train.csv", with_row(labelled(), 8, label=""))
+    return table(tmp, train_files=str(path)), [f"{path}, row 9, column 'label': an empty label"]
+
+
+@case("table file")
+def missing_label_key_in_jsonl(tmp):
+    rows = labelled(10)
+    del rows[4]["label"]
+    path = write_jsonl(tmp / "train.jsonl", rows)
+    return table(tmp, train_files=str(path)), [f"{path}, line 5, column 'label': an empty label"]
+
+
+@case("table file")
+def list_as_a_classification_label(tmp):
+    rows = [{"sequence": "ab", "label": ["x"]}] * 5
+    path = write_jsonl(tmp / "train.jsonl", rows)
+    return table(tmp, train_files=str(path)), [f"{path}, line 1, column 'label': ['x'] is not a single class label (per-step labels need task=tagging)"]
+
+
+@case("table file")
+def word_as_a_regression_target(tmp):
+    rows = [{"x": [1.0, 2.0], "y": 1.5}] * 3 + [{"x": [1.0], "y": "high"}]
+    path = write_jsonl(tmp / "train.jsonl", rows)
+    return table(tmp, task="regression", train_files=str(path), sequence_column="x", target_column="y"), [f"{path}, line 4, column 'y': 'high' is not a number"]
+
+
+@case("table file")
+def nan_regression_target(tmp):
+    path = file(tmp, "train.jsonl", '{"x": [1.0], "y": 1.0}\n' * 5 + '{"x": [1.0], "y": NaN}\n')
+    return table(tmp, task="regression", train_files=str(path), sequence_column="x", target_column="y"), [f"{path}, line 6, column 'y': nan is not a finite number"]
+
+
+@case("table file")
+def inf_regression_target_in_csv(tmp):
+    path = file(tmp, "train.csv", "x,y\n" + "1 2,0.5\n" * 5 + "1 2,inf\n")
+    return table(tmp, task="regression", train_files=str(path), sequence_column="x", target_column="y"), [f"{path}, row 6, column 'y': inf is not a finite number"]
+
+
+@case("table file")
+def regression_target_width_differing(tmp):
+    rows = [{"x": [1.0, 2.0], "y": [1.0, 2.0]}] * 3 + [{"x": [1.0], "y": [3.0]}]
+    path = write_jsonl(tmp / "train.jsonl", rows)
+    dm = table(tmp, task="regression", train_files=str(path), val_files=str(path), test_files=str(path), sequence_column="x", target_column="y")
+    return dm, [f"{path}, line 4, column 'y': 1 target values per row; the training data has 2"]
+
+
+@case("table file")
+def tags_fewer_than_tokens(tmp):
+    rows = [{"tokens": ["a", "b"], "tags": ["X", "Y"]}] * 3 + [{"tokens": ["a", "b", "c"], "tags": ["X", "Y"]}]
+    path = write_jsonl(tmp / "train.jsonl", rows)
+    dm = table(tmp, task="tagging", train_files=str(path), val_files=str(path), test_files=str(path), sequence_column="tokens", target_column="tags")
+    return dm, [f"{path}, line 4, column 'tags': 2 per-step targets for 3 steps of column 'tokens'"]
+
+
+@case("table file")
+def non_finite_per_step_regression_target(tmp):
+    rows = [{"x": [1.0, 2.0], "y": [0.5, 1.5]}] * 4 + [{"x": [1.0, 2.0], "y": [0.5, float("-inf")]}]
+    path = write_parquet(tmp / "train.parquet", rows)
+    dm = table(tmp, task="regression", per_step=True, train_files=str(path), sequence_column="x", target_column="y")
+    return dm, [f"{path}, row 5, column 'y': -inf is not a finite number (step 2)"]
+
+
+# -- text files (language modelling) -----------------------------------------------------------
+
+
+@case("text file")
+def empty_text_file(tmp):
+    path = file(tmp, "corpus.txt", "")
+    return text(tmp, train_files=str(path)), [f"{path}: an empty file (0 bytes)"]
+
+
+@case("text file")
+def whitespace_only_text_file(tmp):
+    path = file(tmp, "corpus.txt", "   \n\n\t\n")
+    return text(tmp, train_files=str(path)), [f"{path}: a file holding only whitespace"]
+
+
+@case("text file")
+def long_whitespace_only_text_file(tmp):
+    path = file(tmp, "corpus.txt", " \n" * 5000)
+    return text(tmp, train_files=str(path)), [f"{path}: column 'text' holds only whitespace or empty values (5000 rows)"]
+
+
+@case("text file")
+def latin1_line_in_a_text_file(tmp):
+    path = file(tmp, "corpus.txt", "hello world\n".encode() * 40 + "déjà vu\n".encode("latin-1") + b"more\n")
+    return text(tmp, train_files=str(path)), [f"{path}: cannot be read as text: line 41 is not valid UTF-8 (byte 0xe9 at character 2)"]
+
+
+@case("text file")
+def utf16_text_file(tmp):
+    path = file(tmp, "corpus.txt", ("hello world\n" * 40).encode("utf-16"))
+    return text(tmp, train_files=str(path)), [f"{path}: text encoded as UTF-16"]
+
+
+@case("text file")
+def lfs_pointer_text_file(tmp):
+    path = file(tmp, "corpus.txt", LFS)
+    return text(tmp, train_files=str(path)), [f"{path}: a git-LFS pointer file"]
+
+
+@case("text file")
+def html_page_as_text_file(tmp):
+    path = file(tmp, "corpus.txt", HTML)
+    return text(tmp, train_files=str(path)), [f"{path}: an HTML page"]
+
+
+@case("text file")
+def text_column_holding_lists(tmp):
+    path = write_jsonl(tmp / "train.jsonl", [{"text": [1, 2]}] * 10)
+    return text(tmp, train_files=str(path)), [f"{path}: column 'text' (data.text_column) holds lists, not text"]
+
+
+@case("text file")
+def missing_text_column(tmp):
+    path = write_csv(tmp / "train.csv", [{"body": "hello"}] * 10)
+    return text(tmp, train_files=str(path)), [f"{path}: no column 'text' (data.text_column); its columns are: body"]
+
+
+@case("text file")
+def text_too_short_for_a_window(tmp):
+    path = file(tmp, "tiny.txt", "a few words\n" * 30)
+    dm = TextDataModule(train_files=str(path), seq_len=64, cache_dir=str(tmp / "hf_cache"))
+    return dm, ["the val split has", "tiny.txt", "data.seq_len"]
+
+
+@case("text file")
+def missing_text_file(tmp):
+    return text(tmp, train_files=str(tmp / "corpus.txt"), test_files=str(tmp / "held_out_*.txt")), ["data.train_files: no such file", "corpus.txt"]
+
+
+# -- forecast files ----------------------------------------------------------------------------
+
+
+@case("forecast file")
+def stray_text_in_a_numeric_series_column(tmp):
+    path = write_csv(tmp / "series.csv", with_row(series_rows(100), 3, load="abc"))
+    return forecast(tmp, train_files=str(path)), [f"{path}, row 4, column 'load': 'abc' is not a number", "99 of the column's 100 rows are numbers", "data.columns"]
+
+
+@case("forecast file")
+def decimal_comma_in_a_chosen_column(tmp):
+    path = write_csv(tmp / "series.csv", with_row(series_rows(100), 41, load="12,5"))
+    return forecast(tmp, train_files=str(path), columns=["load"]), [f"{path}, row 42, column 'load': '12,5' is not a number"]
+
+
+@case("forecast file")
+def missing_value_in_a_series(tmp):
+    path = write_jsonl(tmp / "series.jsonl", with_row(series_rows(100), 7, temp=None))
+    return forecast(tmp, train_files=str(path), columns=["load", "temp"]), [f"{path}, line 8, column 'temp': an empty or missing value"]
+
+
+@case("forecast file")
+def inf_in_a_series(tmp):
+    path = file(tmp, "series.csv", "load\n" + "".join(f"{i}.5\n" for i in range(60)) + "inf\n" + "1.0\n" * 40)
+    return forecast(tmp, train_files=str(path)), [f"{path}, row 61, column 'load': inf is not a finite number"]
+
+
+@case("forecast file")
+def missing_series_column(tmp):
+    path = write_csv(tmp / "series.csv", series_rows(100))
+    return forecast(tmp, train_files=str(path), columns=["power"]), [f"{path}: no column 'power' (data.columns); its columns are: month, load, temp"]
+
+
+@case("forecast file")
+def missing_column_in_the_second_series(tmp):
+    a = write_csv(tmp / "a.csv", series_rows(100))
+    b = write_csv(tmp / "b.csv", [{"month": r["month"], "load": r["load"]} for r in series_rows(100)])
+    return forecast(tmp, train_files=[str(a), str(b)]), [f"{b}: no column 'temp' (data.columns)"]
+
+
+@case("forecast file")
+def no_numeric_column(tmp):
+    path = write_csv(tmp / "series.csv", [{"month": f"m{i}", "note": "n"} for i in range(50)])
+    return forecast(tmp, train_files=str(path)), [f"{path}: no numeric column (columns: month, note); set data.columns"]
+
+
+@case("forecast file")
+def series_too_short_for_a_window(tmp):
+    path = write_csv(tmp / "series.csv", series_rows(100))
+    return forecast(tmp, train_files=str(path), columns=["load"], horizon=11), ["the val split (steps 70..79 of 100) is too short for one window", "data.horizon=11"]
+
+
+@case("forecast file")
+def several_series_each_too_short(tmp):
+    # Joined, the 24 steps would give windows that run from one file into the next.
+    paths = [str(write_csv(tmp / f"s{i}.csv", series_rows(8, seed=i))) for i in range(3)]
+    return forecast(tmp, train_files=paths, columns=["load"]), ["the train split (5, 5, 5 steps in each of the 3 series, one per file) is too short"]
+
+
+@case("forecast file")
+def empty_series_file(tmp):
+    a = write_csv(tmp / "a.csv", series_rows(100))
+    b = file(tmp, "b.csv", "")
+    return forecast(tmp, train_files=[str(a), str(b)]), [f"{b}: an empty file (0 bytes)"]
+
+
+DATA_CASES = [(kind, name) for kind, cases in CASES.items() for name in cases]
+
+
+@pytest.mark.parametrize(("kind", "name"), DATA_CASES, ids=[name for _, name in DATA_CASES])
+def test_bad_data_is_refused_at_setup_naming_the_place(tmp_path: Path, kind: str, name: str) -> None:
+    datamodule, words = CASES[kind][name](tmp_path)
+    with pytest.raises(DataError) as error:
+        datamodule.setup()
+    message = str(error.value)
+    for word in words:
+        assert word in message, f"{word!r} not in:\n{message}"
+    with pytest.raises(RuntimeError, match="only after setup"):
+        datamodule.facts  # nothing was built: no model can be sized, nothing trained
+
+
+# -- checkpoint files --------------------------------------------------------------------------
+
+
+def lightning_checkpoint(seqtrain: Any = None) -> dict[str, Any]:
+    checkpoint: dict[str, Any] = {"state_dict": {"model.w": torch.zeros(2)}, "epoch": 0, "global_step": 1, "pytorch-lightning_version": "2.6.6"}
+    if seqtrain is not None:
+        checkpoint["seqtrain"] = seqtrain
+    return checkpoint
+
+
+def saved(tmp: Path, value: Any) -> Path:
+    path = tmp / "model.ckpt"
+    torch.save(value, path)
+    return path
+
+
+CHECKPOINTS: dict[str, Callable[[Path], tuple[Path, str]]] = {
+    "text_file_renamed": lambda tmp: (file(tmp, "model.ckpt", "epoch,loss\n1,0.5\n"), "a text file (it starts 'epoch,loss')"),
+    "html_page": lambda tmp: (file(tmp, "model.ckpt", HTML), "an HTML page"),
+    "lfs_pointer": lambda tmp: (file(tmp, "model.ckpt", LFS), "a git-LFS pointer file, not the file itself (fetch it with `git lfs pull`)"),
+    "empty_file": lambda tmp: (file(tmp, "model.ckpt", b""), "an empty file (0 bytes)"),
+    "whitespace_file": lambda tmp: (file(tmp, "model.ckpt", "\n\n"), "a file holding only whitespace"),
+    "binary_junk": lambda tmp: (file(tmp, "model.ckpt", bytes(range(7, 200))), "not a PyTorch file (it starts with the bytes 07 08 09"),
+    "truncated_zip": lambda tmp: (file(tmp, "model.ckpt", saved(tmp, lightning_checkpoint()).read_bytes()[:300]), "a truncated or corrupt zip archive (300 bytes"),
+    "plain_state_dict": lambda tmp: (saved(tmp, {"weight": torch.zeros(3), "bias": torch.zeros(1)}), "a plain state_dict (torch.save(model.state_dict())?)"),
+    "a_tensor": lambda tmp: (saved(tmp, torch.zeros(3)), "a Tensor saved with torch.save"),
+    "a_list": lambda tmp: (saved(tmp, [1, 2]), "a list saved with torch.save"),
+    "dict_of_other_things": lambda tmp: (saved(tmp, {"model": 1, "optimizer": 2}), "a dict with keys ['model', 'optimizer']"),
+    "lightning_without_metadata": lambda tmp: (saved(tmp, lightning_checkpoint()), "a Lightning checkpoint without seqtrain's run metadata"),
+    "python_api_empty_metadata": lambda tmp: (saved(tmp, lightning_checkpoint({})), "no config / facts under 'seqtrain'"),
+    "metadata_without_facts": lambda tmp: (saved(tmp, lightning_checkpoint({"config": {"data": {}, "model": {}}})), "no facts under 'seqtrain'"),
+    "config_without_model": lambda tmp: (saved(tmp, lightning_checkpoint({"config": {"data": {}}, "facts": {}})), "its seqtrain config has no model section"),
+}
+
+
+@pytest.mark.parametrize("name", list(CHECKPOINTS))
+def test_a_file_that_is_not_a_seqtrain_checkpoint_is_named(tmp_path: Path, name: str) -> None:
+    path, what = CHECKPOINTS[name](tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: not a seqtrain checkpoint: "), message
+    assert what in message, message
+    assert "expected a .ckpt file written by train.py" in message
+    assert path.read_bytes() == before  # nothing saved is lost or changed
+
+
+def test_a_checkpoint_without_its_data_state_cannot_rebuild(tmp_path: Path) -> None:
+    config = {"data": {"_target_": "seqtrain.data.ParityDataModule", "seq_len": 4}, "model": {"_target_": "seqtrain.models.SequenceModel"}}
+    facts = {"task": "classification", "per_step": False, "num_outputs": 2, "num_features": 1}
+    path = saved(tmp_path, lightning_checkpoint({"config": config, "facts": facts}))
+    with pytest.raises(CheckpointError, match="holds no ParityDataModule state"):
+        rebuild(load_checkpoint(path))
+
+
+# -- suspicious but legal: a warning that says so ----------------------------------------------
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture, datamodule: Any) -> str:
+    with caplog.at_level(logging.WARNING, logger="seqtrain"):
+        datamodule.setup()
+    return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+def test_target_column_equal_to_sequence_column_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write_jsonl(tmp_path / "train.jsonl", tagging_rows())
+    dm = table(tmp_path, task="tagging", train_files=str(path), sequence_column="tokens", target_column="tokens")
+    assert "sequence_column and target_column are both 'tokens': the model sees its targets in its inputs" in warnings_of(caplog, dm)
+
+
+def test_test_files_equal_to_train_files_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write_csv(tmp_path / "train.csv", labelled())
+    dm = table(tmp_path, train_files=str(path), val_files=str(path), test_files=f"{tmp_path}/./train.csv")
+    text = warnings_of(caplog, dm)
+    assert "data.val_files is data.train_files" in text and "data.test_files is data.train_files" in text
+
+
+def test_test_rows_that_are_training_rows_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    train = write_csv(tmp_path / "train.csv", labelled(30, lambda i: f"seq{i}"))
+    test = write_csv(tmp_path / "test.csv", [{"sequence": "new1", "label": "x"}, {"sequence": "seq3", "label": "y"}, {"sequence": "new2", "label": "y"}])
+    val = write_csv(tmp_path / "val.csv", [{"sequence": "new3", "label": "x"}, {"sequence": "new4", "label": "y"}])
+    text = warnings_of(caplog, table(tmp_path, train_files=str(train), val_files=str(val), test_files=str(test)))
+    assert f"1 of 3 test rows are also training rows (first: {test}, row 2)" in text
+    assert "val rows" not in text  # val shares nothing
+
+
+def test_text_test_files_equal_to_train_files_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = file(tmp_path, "corpus.txt", "the cat sat on the mat\n" * 50)
+    assert "data.test_files is data.train_files" in warnings_of(caplog, text(tmp_path, train_files=str(path), val_files=str(path), test_files=str(path)))
+
+
+def test_a_label_per_row_warns_of_regression_data(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write_csv(tmp_path / "train.csv", [{"sequence": "ab", "label": f"{i * 0.37:.2f}"} for i in range(60)])
+    dm = table(tmp_path, train_files=str(path), val_files=str(path), test_files=str(path))
+    assert "nearly every row is a class of its own; if the values are quantities, use data.task=regression" in warnings_of(caplog, dm)
+
+
+def test_numbers_column_without_stray_values_is_read_as_numbers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The other side of the stray-value check: a clean numeric column, and a text column with a few number-only rows."""
+    path = write_csv(tmp_path / "train.csv", numbers())
+    dm = table(tmp_path, train_files=str(path))
+    with caplog.at_level(logging.INFO, logger="seqtrain"):
+        dm.setup()
+    assert dm.facts.num_features == 1
+    assert "sequences from column 'sequence' read as numbers (detected from all 30 non-empty rows hold only numbers" in caplog.text
+    mostly_text = write_csv(tmp_path / "text.csv", with_row(labelled(30, lambda i: f"word {i}"), 2, sequence="12 13"))
+    dm = table(tmp_path, train_files=str(mostly_text))
+    dm.setup()
+    assert dm.facts.vocab_size is not None  # text: one row of digits does not make it numeric
+
+
+# -- end to end: python train.py ---------------------------------------------------------------
+
+# ~20 s each (a subprocess importing Lightning): one in the default run, the rest with `-m slow`.
+E2E = [
+    ("table", "nan_in_row_3_of_a_numeric_column"),
+    pytest.param("table", "one_class_only", marks=pytest.mark.slow),
+    pytest.param("table", "jsonl_malformed_line", marks=pytest.mark.slow),
+    pytest.param("forecast", "stray_text_in_a_numeric_series_column", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize(("config", "name"), E2E)
+def test_train_py_refuses_bad_data_before_training(tmp_path: Path, config: str, name: str) -> None:
+    kind = "forecast file" if config == "forecast" else "table file"
+    datamodule, words = CASES[kind][name](tmp_path)
+    files = datamodule.train_files
+    run_dir = tmp_path / "run"
+    extra = ["data.window=5"] if config == "forecast" else []
+    proc = run_train(f"data={config}", f"data.train_files={files}", f"data.cache_dir={tmp_path / 'hf_cache'}", *extra,
+                     "trainer.accelerator=cpu", "logger=none", f"hydra.run.dir={run_dir}")
+    assert proc.returncode != 0
+    for word in words:
+        assert word in proc.stderr, proc.stderr[-3000:]
+    assert "DataError" in proc.stderr
+    assert not (run_dir / "checkpoints").exists() and not (run_dir / "metrics.json").exists()  # nothing trained
+
+
+def test_corpus_size() -> None:
+    """The README's promises table counts these; keep it honest."""
+    counts = {kind: len(cases) for kind, cases in CASES.items()}
+    counts["checkpoint file"] = len(CHECKPOINTS) + 1
+    print(re.sub(r"[{}']", "", str(counts)))
+    assert sum(counts.values()) >= 50
