@@ -121,3 +121,24 @@ def test_target_scale_facts_round_trip_through_json_and_are_checked() -> None:
         DataFacts("regression", False, 1, num_features=1, target_scale=(2.0,))
     with pytest.raises(ValueError, match="regression only"):
         DataFacts("classification", False, 1, num_features=1, target_scale=(2.0,), target_shift=(1.0,))
+
+
+@pytest.mark.parametrize("mode", ["many_to_one", "many_to_many"])
+def test_each_file_is_its_own_series(tmp_path: Path, mode: str) -> None:
+    """Two files, values 0..99 and 1000..1059: no window mixes them, and each is split in time on its own."""
+    a = write_csv(tmp_path / "a.csv", [{"v": float(i)} for i in range(100)])
+    b = write_csv(tmp_path / "b.csv", [{"v": 1000.0 + i} for i in range(60)])
+    dm = ForecastDataModule(train_files=[str(a), str(b)], window=5, scale="none", mode=mode)
+    dm.setup()
+    for split in ("train", "val", "test"):
+        windows = dm.split(split)
+        for i in range(len(windows)):
+            x, y = windows[i]
+            values = torch.cat([x.reshape(-1), y.reshape(-1)])
+            assert bool((values < 1000).all()) or bool((values >= 1000).all()), f"{split} window {i} crosses files"
+    # By hand, many_to_one: file a trains on steps 0..69 (windows t = 5..69), b on 0..41 (t = 5..41);
+    # val targets: a 70..79, b 42..47; test: a 80..99, b 48..59.
+    counts = {"train": 65 + 37, "val": 10 + 6, "test": 20 + 12}
+    if mode == "many_to_many":  # targets t+1..t+5 inside the split: train t = 0..64 / 0..36, val/test as many as fit
+        counts = {"train": 65 + 37, "val": 10 - 5 + 1 + 6 - 5 + 1, "test": 20 - 5 + 1 + 12 - 5 + 1}
+    assert {split: len(dm.split(split)) for split in counts} == counts
