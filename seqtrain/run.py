@@ -14,6 +14,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqtrain.config import check_options, check_targets
+from seqtrain.lr_find import check_lr_find, find_learning_rate
+from seqtrain.recipe import describe_recipe
 from seqtrain.resume_checks import check_resume, data_fingerprints, fingerprint_changes
 from seqtrain.run_directory import (
     RunLock,
@@ -35,6 +37,8 @@ def train(cfg: DictConfig) -> float:
     """Fit, pick the best checkpoint, evaluate it; return the monitored metric for sweepers."""
     started = time.monotonic()
     check_options(cfg)  # fast: before torch and Lightning are imported
+    check_lr_find(cfg)
+    log.info(describe_recipe(cfg))
     output_dir = Path(cfg.paths.output_dir)
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
     import lightning.pytorch as pl
@@ -110,6 +114,7 @@ def train(cfg: DictConfig) -> float:
             for logger in loggers:
                 logger.log_hyperparams(config)
             log.info("model: %s parameters\n%s", f"{sum(p.numel() for p in model.parameters()):,}", model)
+            lr_found = find_learning_rate(trainer, task, datamodule, cfg.optimizer.lr, ckpt_path is not None) if cfg.lr_find else None
             try:
                 trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
             except DivergedError as e:
@@ -120,6 +125,8 @@ def train(cfg: DictConfig) -> float:
 
             best = best_checkpoint(trainer)  # None without one: evaluate the weights in memory
             results: dict[str, Any] = {"status": "completed", "best_checkpoint": relative_to_run(best, output_dir)}
+            if lr_found is not None:
+                results["lr_find"] = lr_found
             validated = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False)
             results["val"] = validated[0] if validated else {}  # empty with trainer.limit_val_batches=0
             if cfg.test:

@@ -1,0 +1,308 @@
+"""The study behind configs/recipe/table.yaml: seqtrain's defaults on public datasets, as a user would run them.
+
+Each dataset ships inside a PyPI wheel (aeon, sktime: UCR/UEA/TSER `.ts` files); the script
+downloads the wheel once (`pip download --no-deps`), reads the files out of it, and writes the
+CSV files a user would have (`sequence`: "v1 v2 ..." or, with several channels, "a1 b1; a2 b2; ...";
+`label` or `target`). GunPoint and ItalyPowerDemand are kept out: they are for acceptance.
+
+Two stages, one `python train.py` subprocess at a time (one torch thread each):
+- `validate`: candidate settings on a split of each official TRAIN set only (70 % to train on, 30 %
+  held out and passed as `data.test_files`, so the run's "test" numbers are this study's
+  validation). The official TEST files are not read. This is where the defaults were chosen.
+- `final`: the defaults alone (`data=table data.train_files=... data.test_files=...`, no model or
+  optimizer options) on the official TRAIN/TEST split, beside 1-NN baselines computed here
+  (Euclidean; DTW for equal-length sets) and the published dl-4-tsc numbers (Fawaz et al. 2019).
+
+    python scripts/defaults_study.py --stage validate --candidates default,gru,lr_find
+    python scripts/defaults_study.py --stage final          # writes <out>/final.md and final.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+WHEELS = {"aeon": "aeon==1.6.0", "sktime": "sktime==1.2.0"}  # the versions whose data files are listed here
+
+
+@dataclass(frozen=True)
+class Study:
+    """One dataset of the study: where its `.ts` files are, its task, and published accuracies."""
+
+    name: str
+    wheel: str
+    task: str  # classification | regression
+    fcn: float | None = None  # dl-4-tsc results files: mean accuracy over their runs
+    resnet: float | None = None
+
+
+# Published: hfawaz/dl-4-tsc results/results-ucr-128.csv (UCR 2018 archive, mean of 5 runs) and
+# results/results-mts.csv (Japanese Vowels, mean of 10 runs). None: not in those files.
+STUDIES = [
+    Study("ArrowHead", "aeon", "classification", fcn=0.8434, resnet=0.8377),
+    Study("BasicMotions", "aeon", "classification"),
+    Study("OSULeaf", "aeon", "classification", fcn=0.9785, resnet=0.9802),
+    Study("PickupGestureWiimoteZ", "aeon", "classification", fcn=0.744, resnet=0.704),
+    Study("JapaneseVowels", "aeon", "classification", fcn=0.993, resnet=0.9916),
+    Study("ACSF1", "aeon", "classification", fcn=0.898, resnet=0.916),
+    Study("CardanoSentiment", "aeon", "regression"),
+    Study("Covid3Month", "aeon", "regression"),
+    Study("Tecator", "sktime", "regression"),
+]
+ACCEPTANCE_SETS = {"GunPoint", "ItalyPowerDemand"}  # never in the study
+
+# Candidate settings compared on the validation stage (command-line overrides on top of the defaults).
+CANDIDATES = {
+    "default": [],
+    "gru": ["model=gru"],
+    "hidden128": ["model.hidden_size=128"],
+    "lr_find": ["lr_find=true"],
+    "unidirectional": ["model.bidirectional=false"],
+    "mean_pool": ["model.pooling=mean"],
+}
+
+
+# -- data ------------------------------------------------------------------------------------------
+
+
+def wheel_path(wheel: str, cache: Path) -> Path:
+    cache.mkdir(parents=True, exist_ok=True)
+    found = sorted(cache.glob(f"{wheel}-*.whl"))
+    if not found:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache), WHEELS[wheel]], check=True)
+        found = sorted(cache.glob(f"{wheel}-*.whl"))
+    return found[-1]
+
+
+def read_ts(text: str) -> tuple[list[np.ndarray], list[str]]:
+    """Series (T, C) and targets from sktime `.ts` text: `#` comments, `@` header, `ch1:ch2:...:target` lines."""
+    series, targets = [], []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "@")):
+            continue
+        *channels, target = line.split(":")
+        values = [[float(v) for v in channel.split(",")] for channel in channels]
+        length = min(len(v) for v in values)  # channels of one series have one length
+        series.append(np.array([v[:length] for v in values], dtype=np.float64).T)
+        targets.append(target.strip())
+    return series, targets
+
+
+def load(study: Study, cache: Path) -> dict[str, tuple[list[np.ndarray], list[str]]]:
+    assert study.name not in ACCEPTANCE_SETS
+    with zipfile.ZipFile(wheel_path(study.wheel, cache)) as wheel:
+        return {
+            split: read_ts(wheel.read(f"{study.wheel}/datasets/data/{study.name}/{study.name}_{split.upper()}.ts").decode())
+            for split in ("train", "test")
+        }
+
+
+def write_table(path: Path, series: list[np.ndarray], targets: list[str], task: str) -> Path:
+    """The CSV a user would have: one row per series."""
+    column = "label" if task == "classification" else "target"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["sequence", column])
+        for x, y in zip(series, targets):
+            text = " ".join(f"{v:.6g}" for v in x[:, 0]) if x.shape[1] == 1 else "; ".join(" ".join(f"{v:.6g}" for v in step) for step in x)
+            writer.writerow([text, y if task == "classification" else float(y)])
+    return path
+
+
+def holdout(targets: list[str], task: str, fraction: float = 0.3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices to train on and to validate on: stratified by class for classification."""
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(np.array(targets) == c) for c in sorted(set(targets))] if task == "classification" else [np.arange(len(targets))]
+    held = np.concatenate([rng.permutation(g)[: max(1, round(len(g) * fraction))] for g in groups])
+    kept = np.setdiff1d(np.arange(len(targets)), held)
+    return kept, np.sort(held)
+
+
+# -- baselines -------------------------------------------------------------------------------------
+
+
+def padded(series: list[np.ndarray], length: int) -> np.ndarray:
+    """(N, length * C): each series cut or zero-padded to `length` steps, flattened."""
+    out = np.zeros((len(series), length, series[0].shape[1]))
+    for i, x in enumerate(series):
+        out[i, : min(length, len(x))] = x[:length]
+    return out.reshape(len(series), -1)
+
+
+def nearest_euclidean(train: list[np.ndarray], test: list[np.ndarray]) -> np.ndarray:
+    """Index of each test series' nearest training series (Euclidean, zero-padded to the longest)."""
+    length = max(len(x) for x in train + test)
+    a, b = padded(train, length), padded(test, length)
+    d = (b**2).sum(1)[:, None] - 2 * b @ a.T + (a**2).sum(1)[None, :]
+    return d.argmin(1)
+
+
+def nearest_dtw(train: list[np.ndarray], test: list[np.ndarray]) -> np.ndarray | None:
+    """Index of each test series' nearest training series by full DTW (equal lengths only; None otherwise)."""
+    lengths = {len(x) for x in train + test}
+    if len(lengths) != 1:
+        return None
+    a, b = np.stack(train), np.stack(test)  # (N, T, C), (M, T, C)
+    T = a.shape[1]
+    # All (test, train) pairs at once, one DTW row at a time: (M, N, T) cumulative costs.
+    prev = np.full((len(b), len(a), T + 1), np.inf)
+    prev[:, :, 0] = 0.0
+    for i in range(T):
+        cost = ((b[:, None, i, None, :] - a[None, :, :, :]) ** 2).sum(-1)  # (M, N, T): step i of b against every step of a
+        cur = np.full_like(prev, np.inf)
+        for j in range(T):
+            cur[:, :, j + 1] = cost[:, :, j] + np.minimum(np.minimum(prev[:, :, j + 1], prev[:, :, j]), cur[:, :, j])
+        prev = cur
+        prev[:, :, 0] = np.inf
+    return prev[:, :, T].argmin(1)
+
+
+def baseline_scores(data: dict, task: str) -> dict[str, float | None]:
+    (train_x, train_y), (test_x, test_y) = data["train"], data["test"]
+    out: dict[str, float | None] = {}
+    if task == "classification":
+        truth = np.array(test_y)
+        out["1nn_euclidean"] = float((np.array(train_y)[nearest_euclidean(train_x, test_x)] == truth).mean())
+        started = time.monotonic()
+        dtw = nearest_dtw(train_x, test_x)
+        out["1nn_dtw"] = None if dtw is None else float((np.array(train_y)[dtw] == truth).mean())
+        out["1nn_dtw_seconds"] = round(time.monotonic() - started, 1)
+    else:
+        y_train, y_test = np.array(train_y, dtype=float), np.array(test_y, dtype=float)
+        out["1nn_euclidean"] = float(np.sqrt(((y_train[nearest_euclidean(train_x, test_x)] - y_test) ** 2).mean()))
+        out["train_mean"] = float(np.sqrt(((y_train.mean() - y_test) ** 2).mean()))
+    return out
+
+
+# -- seqtrain runs ---------------------------------------------------------------------------------
+
+
+def train_run(train_csv: Path, test_csv: Path, task: str, run_dir: Path, overrides: list[str], threads: int) -> dict:
+    """`python train.py data=table ...` with the defaults and `overrides`; its metrics.json plus wall time."""
+    target = "label" if task == "classification" else "target"
+    args = [
+        "data=table", f"data.train_files={train_csv}", f"data.test_files={test_csv}", f"data.target_column={target}",
+        f"data.task={task}", f"data.cache_dir={run_dir.parent / 'hf_cache'}", "logger=none", f"hydra.run.dir={run_dir}",
+        *overrides,
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT),
+           "HF_DATASETS_OFFLINE": "1", "WANDB_MODE": "offline"}
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], env=env, capture_output=True, text=True)
+    seconds = round(time.monotonic() - started, 1)
+    metrics_file = run_dir / "metrics.json"
+    if proc.returncode != 0 or not metrics_file.is_file():
+        return {"status": "failed", "error": proc.stderr[-1500:], "seconds": seconds, "command": args}
+    metrics = json.loads(metrics_file.read_text())
+    return {**metrics, "wall_seconds": seconds, "command": args}
+
+
+def score(metrics: dict, task: str) -> float | None:
+    if metrics.get("status") != "completed":
+        return None
+    return metrics["test"]["test/acc" if task == "classification" else "test/rmse"]
+
+
+def validate(studies: list[Study], candidates: list[str], out: Path, cache: Path, threads: int, extra: list[str]) -> None:
+    """Candidates on each training set's 30 % hold-out (the official test files are not read)."""
+    results_file = out / "validate.json"
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    for study in studies:
+        (train_x, train_y) = load(study, cache)["train"]
+        kept, held = holdout(train_y, study.task)
+        folder = out / "validate" / study.name
+        folder.mkdir(parents=True, exist_ok=True)
+        train_csv = write_table(folder / "train.csv", [train_x[i] for i in kept], [train_y[i] for i in kept], study.task)
+        val_csv = write_table(folder / "val.csv", [train_x[i] for i in held], [train_y[i] for i in held], study.task)
+        for name in candidates:
+            key = f"{study.name}/{name}"
+            if key in results and results[key].get("status") == "completed":
+                continue  # rerunning the script resumes the study
+            metrics = train_run(train_csv, val_csv, study.task, folder / name, [*CANDIDATES[name], *extra], threads)
+            results[key] = {"score": score(metrics, study.task), "seconds": metrics.get("wall_seconds"),
+                            "status": metrics.get("status"), "lr_find": metrics.get("lr_find"), "error": metrics.get("error")}
+            print(f"{key}: {results[key]['score']} ({results[key]['seconds']} s)", flush=True)
+            results_file.write_text(json.dumps(results, indent=1) + "\n")
+
+
+def final(studies: list[Study], out: Path, cache: Path, threads: int, extra: list[str]) -> None:
+    """The defaults alone on the official split, beside the baselines and published numbers."""
+    results_file = out / "final.json"
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    for study in studies:
+        if results.get(study.name, {}).get("status") == "completed":
+            continue
+        data = load(study, cache)
+        folder = out / "final" / study.name
+        folder.mkdir(parents=True, exist_ok=True)
+        train_csv = write_table(folder / "train.csv", *data["train"], study.task)
+        test_csv = write_table(folder / "test.csv", *data["test"], study.task)
+        metrics = train_run(train_csv, test_csv, study.task, folder / "run", extra, threads)
+        lengths = [len(x) for x in data["train"][0] + data["test"][0]]
+        results[study.name] = {
+            "task": study.task, "status": metrics.get("status"), "seqtrain": score(metrics, study.task),
+            "seconds": metrics.get("wall_seconds"), "fcn": study.fcn, "resnet": study.resnet,
+            "size": f"{len(data['train'][0])} / {len(data['test'][0])}", "channels": data["train"][0][0].shape[1],
+            "length": f"{min(lengths)}-{max(lengths)}" if min(lengths) != max(lengths) else str(lengths[0]),
+            "error": metrics.get("error"),
+            **baseline_scores(data, study.task),
+        }
+        print(f"{study.name}: {results[study.name]}", flush=True)
+        results_file.write_text(json.dumps(results, indent=1) + "\n")
+    (out / "final.md").write_text(table(results) + "\n")
+    print(table(results))
+
+
+def table(results: dict) -> str:
+    def fmt(v: float | None) -> str:
+        return "—" if v is None else f"{v:.3f}"
+
+    lines = [
+        "| dataset | task (metric) | train / test | steps x channels | seqtrain defaults | 1-NN Euclidean | 1-NN DTW | FCN (published) | ResNet (published) | seqtrain wall time |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        metric = "accuracy" if r["task"] == "classification" else "RMSE; train mean " + fmt(r.get("train_mean"))
+        lines.append(
+            f"| {name} | {r['task']} ({metric}) | {r['size']} | {r['length']} x {r['channels']} | {fmt(r['seqtrain'])} | "
+            f"{fmt(r['1nn_euclidean'])} | {fmt(r.get('1nn_dtw'))} | {fmt(r['fcn'])} | {fmt(r['resnet'])} | {r['seconds']} s |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", choices=["validate", "final"], required=True)
+    parser.add_argument("--only", help="comma-separated dataset names (default: all): " + ",".join(s.name for s in STUDIES))
+    parser.add_argument("--candidates", default="default", help="validate stage: " + ",".join(CANDIDATES))
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "defaults_study")
+    parser.add_argument("--wheels", type=Path, default=ROOT / "outputs" / "wheels", help="where the data wheels are kept")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every run (e.g. trainer.max_epochs=2 for a smoke test)")
+    args = parser.parse_args()
+    wanted = args.only.split(",") if args.only else [s.name for s in STUDIES]
+    unknown = set(wanted) - {s.name for s in STUDIES}
+    if unknown:
+        raise SystemExit(f"unknown datasets {sorted(unknown)}" + (" (kept out for acceptance)" if unknown & ACCEPTANCE_SETS else ""))
+    studies = [s for s in STUDIES if s.name in wanted]
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.stage == "validate":
+        validate(studies, args.candidates.split(","), args.out, args.wheels, args.threads, args.set)
+    else:
+        final(studies, args.out, args.wheels, args.threads, args.set)
+
+
+if __name__ == "__main__":
+    main()

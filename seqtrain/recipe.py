@@ -1,0 +1,40 @@
+"""The recipe a run uses: which one (configs/recipe/<data>.yaml follows the data), why, and its settings."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+# The settings that make a recipe, printed in one block at the start of a run (absent keys are left out).
+RECIPE_KEYS = {
+    "model": ("cell", "hidden_size", "num_layers", "bidirectional", "pooling", "embedding_dim", "dropout"),
+    "optimizer": ("_target_", "lr", "weight_decay"),
+    "data": ("batch_size", "val_fraction", "window", "seq_len", "tokenizer"),
+    "trainer": ("max_epochs", "max_time", "val_check_interval"),
+    "callbacks.early_stopping": ("monitor", "patience"),
+}
+
+
+def describe_recipe(cfg: DictConfig) -> str:
+    """Which recipe the run uses, why, and the settings it resolves to: one block for the log."""
+    from hydra.core.hydra_config import HydraConfig
+
+    why = f"recipe={cfg.recipe.name}"
+    if HydraConfig.initialized():  # train() called from Python without Hydra has no choices to report
+        choices = HydraConfig.get().runtime.choices
+        why = f"data={choices.get('data')} -> recipe={choices.get('recipe')}, experiment={choices.get('experiment')}"
+    if cfg.recipe.about is None:  # `optional recipe: ${data}` found no configs/recipe/<data>.yaml
+        lines = [
+            f"recipe: none for this data ({why}: no configs/recipe/{cfg.recipe.name}.yaml), so the config groups' "
+            "own defaults apply; pass recipe=table, text or forecast for the defaults for your own files"
+        ]
+    else:
+        lines = [f"recipe: {cfg.recipe.about} ({why})"]
+    for group, keys in RECIPE_KEYS.items():
+        node = OmegaConf.select(cfg, group)
+        if node is not None:
+            values = {k: OmegaConf.select(node, k) for k in keys if k in node}
+            lines.append(f"  {group}: " + " ".join(f"{k}={v}" for k, v in values.items()))
+    if OmegaConf.select(cfg, "callbacks.early_stopping") is None:
+        lines.append(f"  no early stopping: all trainer.max_epochs={cfg.trainer.max_epochs} epochs")
+    lines.append(f"  the best checkpoint by {cfg.monitor} ({cfg.monitor_mode}) is evaluated; lr_find={cfg.lr_find}")
+    return "\n".join(lines)

@@ -1,0 +1,132 @@
+"""Each data config brings its own recipe (configs/recipe/<data>.yaml) and nothing of another's; lr_find."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+from conftest import CONFIG_DIR, config_options, run_train
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from seqtrain.config import ConfigError, check_options, check_targets
+from seqtrain.lr_find import check_lr_find
+from seqtrain.recipe import describe_recipe
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+from user_files import sentiment_rows, write_csv  # noqa: E402
+
+Compose = Callable[..., DictConfig]
+GROUPS = ("data", "model", "optimizer", "trainer", "callbacks", "scheduler")
+
+
+def leaves(node: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted key -> value for every leaf of a nested dict."""
+    if not isinstance(node, dict) or not node:
+        return {prefix: node}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        out.update(leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def resolved(cfg: DictConfig) -> dict[str, Any]:
+    return leaves({g: OmegaConf.to_container(cfg[g], resolve=True) for g in GROUPS})
+
+
+@pytest.mark.parametrize("data", config_options("data"))
+def test_each_data_gets_its_own_recipe_and_nothing_else(compose_train: Compose, data: str) -> None:
+    """`data=X` = the groups' defaults + configs/recipe/X.yaml's keys; no other recipe's values leak in."""
+    path = CONFIG_DIR / "recipe" / f"{data}.yaml"
+    assert path.is_file(), f"shipped data config {data!r} has no recipe"
+    own = {k: v for k, v in leaves(yaml.safe_load(path.read_text())).items() if k.split(".")[0] in GROUPS}
+    cfg = resolved(compose_train(f"data={data}"))
+    bare = resolved(compose_train(f"data={data}", "recipe=none"))
+    assert compose_train(f"data={data}").recipe.name == data
+    for key, value in cfg.items():
+        expected = own.get(key, bare.get(key))
+        if isinstance(expected, str) and "${" in expected:  # an interpolation: its resolved value
+            expected = value
+        assert value == expected, f"data={data}: {key}={value!r}, expected {expected!r}"
+    assert set(cfg) == set(bare) | {k for k in own if not isinstance(own[k], dict)}
+
+
+def test_the_language_model_recipe_does_not_leak_into_a_table(compose_train: Compose) -> None:
+    """The issue's first row: `data=table` trained one epoch of the LM's LSTM-256 at the LM's lr."""
+    default, table = compose_train(), compose_train("data=table")
+    assert default.trainer.max_epochs == 1 and default.model.hidden_size == 256
+    assert table.trainer.max_epochs > 1 and table.model.hidden_size != 256
+    assert "early_stopping" in table.callbacks and "early_stopping" not in default.callbacks
+
+
+def test_an_experiment_applies_over_its_datas_recipe(compose_train: Compose) -> None:
+    cfg = compose_train("experiment=vowels_bigru")
+    assert cfg.recipe.name == "vowels" and cfg.model.cell == "gru"
+    assert cfg.model.hidden_size == 64 and cfg.model.bidirectional is True  # from configs/recipe/vowels.yaml
+    assert compose_train("experiment=vowels_bigru", "model.hidden_size=8").model.hidden_size == 8  # the command line last
+
+
+@pytest.mark.parametrize(("task", "per_step", "pooling"), [("classification", False, "max"), ("regression", False, "max"), ("tagging", True, None)])
+def test_table_recipe_pools_only_one_target_per_sequence(compose_train: Compose, task: str, per_step: bool, pooling: str | None) -> None:
+    cfg = compose_train("data=table", f"data.task={task}")
+    assert cfg.model.pooling == pooling
+    check_options(cfg)
+    check_targets(cfg)
+    model = instantiate(cfg.model, vocab_size=7, padding_idx=0, num_outputs=3, per_step_targets=per_step)
+    preds, _ = model(torch.randint(1, 7, (2, 5)), torch.tensor([5, 3]))
+    assert preds.shape == ((2, 5, 3) if per_step else (2, 3))
+
+
+def test_a_data_config_of_your_own_has_no_recipe_and_the_run_says_so(compose_train: Compose, tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "mine.yaml").write_text("defaults:\n  - table\n  - _self_\ntrain_files: x.csv\n")
+    cfg = compose_train(f"hydra.searchpath=[file://{tmp_path}]", "data=mine")
+    text = describe_recipe(cfg)  # before the next compose: the recipe's name comes from Hydra's current choices
+    assert "data=mine -> recipe=mine" in text and "no configs/recipe/mine.yaml" in text and "recipe=table" in text
+    assert cfg.recipe.about is None and cfg.model.hidden_size == compose_train("recipe=none").model.hidden_size
+    borrowed = compose_train(f"hydra.searchpath=[file://{tmp_path}]", "data=mine", "recipe=table")
+    assert borrowed.model.pooling == "max" and borrowed.data.train_files == "x.csv"
+
+
+def test_the_printed_recipe_names_its_settings(compose_train: Compose) -> None:
+    cfg = compose_train("data=table", "optimizer.lr=0.0123")
+    text = describe_recipe(cfg)
+    assert text.startswith(f"recipe: {cfg.recipe.about}")
+    assert f"hidden_size={cfg.model.hidden_size}" in text and "lr=0.0123" in text
+    assert f"patience={cfg.callbacks.early_stopping.patience}" in text
+    assert "no early stopping" in describe_recipe(compose_train())
+
+
+def test_lr_find_with_truncated_bptt_is_refused_before_any_data(compose_train: Compose) -> None:
+    with pytest.raises(ConfigError, match=r"lr_find=true .*task.tbptt_steps=16"):
+        check_lr_find(compose_train("lr_find=true", "task.tbptt_steps=16"))
+
+
+def test_lr_find_sets_the_learning_rate_the_run_trains_with(tmp_path: Path) -> None:
+    """The finder's suggestion is the lr in the optimizer the checkpoint saved; the run prints its recipe."""
+    write_csv(tmp_path / "reviews.csv", sentiment_rows(80))
+    run_dir = tmp_path / "run"
+    proc = run_train(
+        "data=table", f"data.train_files={tmp_path / 'reviews.csv'}", "data.sequence_column=text",
+        f"data.cache_dir={tmp_path / 'cache'}", "lr_find=true", "trainer.max_epochs=2", "model.hidden_size=16",
+        "logger=none", "trainer.accelerator=cpu", f"hydra.run.dir={run_dir}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = proc.stdout + proc.stderr
+    assert "recipe: defaults for sequences from your own table" in log and "data=table -> recipe=table" in log
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    found = metrics["lr_find"]
+    assert found["configured"] == 0.003 and found["suggested"] is not None and found["used"] == found["suggested"]
+    assert found["suggested"] != found["configured"]
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert ckpt["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(found["suggested"])
+    # The real fit starts from step 0 after the range test's 100 steps: 2 epochs of the 56 training rows
+    # (80 less 20 % val and 10 % test) in batches of 16 are 2 x 4 steps.
+    assert ckpt["global_step"] == 2 * 4
+    assert not list(run_dir.glob(".lr_find*.ckpt"))  # the finder's temporary checkpoint is gone
