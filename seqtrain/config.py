@@ -65,11 +65,13 @@ class TaskOptions(BaseModel):
 
     tbptt_steps: int | None = Field(ge=1)
     tbptt_variable: bool
+    tbptt_scale_lr: bool
 
     @model_validator(mode="after")
     def _variable_needs_steps(self) -> TaskOptions:
-        if self.tbptt_variable and self.tbptt_steps is None:
-            raise ValueError("task.tbptt_variable=true needs task.tbptt_steps")
+        for key in ("tbptt_variable", "tbptt_scale_lr"):
+            if getattr(self, key) and self.tbptt_steps is None:
+                raise ValueError(f"task.{key}=true needs task.tbptt_steps")
         return self
 
 

@@ -85,6 +85,7 @@ def train(cfg: DictConfig) -> float:
             gradient_clip_algorithm=cfg.trainer.gradient_clip_algorithm,
             tbptt_steps=cfg.task.tbptt_steps,
             tbptt_variable=cfg.task.tbptt_variable,
+            tbptt_scale_lr=cfg.task.tbptt_scale_lr,
             target_scale=facts.target_scale,
             target_shift=facts.target_shift,
             metadata={"config": config, "facts": facts.to_dict(), "data_fingerprints": fingerprints},
