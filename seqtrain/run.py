@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from seqtrain.config import check_options, check_targets
+from seqtrain.config import check_facts, check_options, check_targets
 from seqtrain.resume_checks import check_resume, data_fingerprints, fingerprint_changes
 from seqtrain.run_directory import (
     RunLock,
@@ -68,6 +68,7 @@ def train(cfg: DictConfig) -> float:
         datamodule = instantiate(cfg.data)
         datamodule.setup("fit")
         facts = datamodule.facts
+        check_facts(cfg, facts)  # the task kind the config promised (or, for a datamodule of your own, its checks)
         model = instantiate(cfg.model, **facts.model_kwargs())
         if checkpoint is not None:
             check_resumable(checkpoint, facts.to_dict(), ckpt_path)
@@ -76,8 +77,9 @@ def train(cfg: DictConfig) -> float:
             model,
             task=facts.task,
             num_outputs=facts.num_outputs,
-            optimizer=instantiate(cfg.optimizer),
-            scheduler=instantiate(cfg.scheduler.scheduler),
+            # Plain lists, not ListConfig (e.g. `betas`): the optimizer's state goes into weights-only checkpoints.
+            optimizer=instantiate(cfg.optimizer, _convert_="all"),
+            scheduler=instantiate(cfg.scheduler.scheduler, _convert_="all"),
             scheduler_interval=cfg.scheduler.interval,
             monitor=cfg.monitor,
             # The task clips, not the Trainer: one path for automatic and truncated-BPTT training.
