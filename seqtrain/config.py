@@ -14,6 +14,7 @@ Two passes:
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import logging
 import typing
@@ -425,6 +426,8 @@ def hardware_problems(trainer: dict[str, Any]) -> list[str]:
     if accelerator in ("gpu", "cuda") and gpus == 0:
         return [f"trainer.accelerator={accelerator}: this machine has no CUDA GPU (torch.cuda.device_count() == 0); "
                 "use trainer=cpu or trainer.accelerator=cpu"]
+    if accelerator == "tpu" and importlib.util.find_spec("torch_xla") is None:
+        return ["trainer.accelerator=tpu needs torch_xla, which is not installed; use trainer.accelerator=cpu or gpu"]
     if accelerator == "mps" and not torch.backends.mps.is_available():
         return ["trainer.accelerator=mps: MPS is not available on this machine; use trainer.accelerator=cpu"]
     on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and gpus > 0)
@@ -504,8 +507,9 @@ def _signature(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any
         params.update({n: p for n, p in own.items() if n not in params})
         try:
             hints = {**typing.get_type_hints(fn), **hints}
-        except Exception:  # noqa: BLE001 - a library's unresolvable annotations: check names only
-            pass
+        except Exception:  # noqa: BLE001 - one unresolvable annotation (e.g. WandbLogger's 'Run'): keep the evaluated ones
+            evaluated = {n: p.annotation for n, p in own.items() if p.annotation is not p.empty and not isinstance(p.annotation, str)}
+            hints = {**evaluated, **hints}
         if not any(p.kind is p.VAR_KEYWORD for p in own.values()):
             return {n: p for n, p in params.items() if p.kind is not p.VAR_KEYWORD}, hints, False
     return params, hints, True
