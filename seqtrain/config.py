@@ -147,6 +147,7 @@ class RunOptions(BaseModel):
 
     seed: int
     ckpt_path: str | None
+    overwrite: bool
     monitor: str | None  # None is refused below, naming what is allowed
     monitor_mode: Literal["min", "max"]
     test: bool
