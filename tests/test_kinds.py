@@ -75,3 +75,82 @@ def test_every_kind_names_its_metrics_and_builds_them() -> None:
         built = set(kind.build_metrics().keys()) | set(kind.epoch_metrics(torch.tensor(1.0)))
         assert built == set(cls.metrics), name
         assert cls.name == name
+
+
+# --- Every combination either trains or is refused by the kind's own checks (README's table) ----------
+
+from itertools import product  # noqa: E402
+
+from seqtrain.kinds import DataTargets, RunChoices  # noqa: E402
+
+MODEL_OPTIONS = {"cell": "gru", "hidden_size": 8, "num_layers": 1, "nonlinearity": "tanh", "bias": True, "dropout": 0.0,
+                 "embedding_dim": 4, "head": "auto", "tie_weights": False}
+# Each kind with the targets its data can have: (per_step, next_step).
+LAYOUTS = [("classification", False, False), ("regression", False, False), ("regression", True, False),
+           ("regression", True, True), ("tagging", True, False), ("language_modeling", True, True)]
+
+
+def matrix() -> list:
+    cases = []
+    for (kind, per_step, next_step), pooling, bidirectional, tbptt, stateful, precision in product(
+        LAYOUTS, [None, "last", "mean", "max"], [False, True], [None, 4], [False, True], ["32-true", "bf16-mixed"]
+    ):
+        cases.append(pytest.param(kind, per_step, next_step, pooling, bidirectional, tbptt, stateful, precision,
+                                  id=f"{kind}-step{int(per_step)}{'-next' if next_step else ''}-{pooling}-bi{int(bidirectional)}"
+                                     f"-tbptt{tbptt}-stateful{int(stateful)}-{precision}"))
+    return cases
+
+
+def _batches(kind: str, per_step: bool, stateful: bool) -> list[Batch]:
+    g = torch.Generator().manual_seed(1)
+    out = []
+    for _ in range(2):
+        lengths = torch.tensor([T, T]) if stateful else torch.tensor([T, 5])
+        inputs = torch.randint(1, V, (2, T), generator=g)
+        if kind == "regression":
+            targets = torch.randn(2, T, 1, generator=g) if per_step else torch.randn(2, 1, generator=g)
+        else:
+            targets = torch.randint(0, CLASSES, (2, T) if per_step else (2,), generator=g)
+            if per_step:
+                targets[torch.arange(T)[None, :] >= lengths[:, None]] = IGNORE_INDEX
+        out.append(Batch(inputs, lengths, targets, stateful=stateful))
+    return out
+
+
+@pytest.mark.parametrize(("kind", "per_step", "next_step", "pooling", "bidirectional", "tbptt", "stateful", "precision"),
+                         matrix())
+def test_every_combination_trains_or_is_refused(kind: str, per_step: bool, next_step: bool, pooling: str | None,
+                                                bidirectional: bool, tbptt: int | None, stateful: bool,
+                                                precision: str) -> None:
+    from seqtrain.config import ModelOptions
+
+    options = {**MODEL_OPTIONS, "pooling": pooling, "bidirectional": bidirectional}
+    run = RunChoices(DataTargets(kind, per_step, next_step, source="data=test"), options, tbptt, stateful)
+    problems = kind_named(kind).problems(run)
+    # The cross-group rules of seqtrain.config (direction with carried state or chunks), as a run applies them.
+    if bidirectional and (tbptt is not None or stateful):
+        problems.append("bidirectional with carried state")
+    try:
+        ModelOptions.model_validate({"_target_": "seqtrain.models.SequenceModel", **options})
+    except Exception as e:  # noqa: BLE001
+        problems.append(str(e))
+    if problems:
+        return  # refused before any data is read (the corpus in test_refusals_config.py checks the messages)
+    torch.manual_seed(0)
+    outputs = CLASSES if kind != "regression" else 1
+    model = SequenceModel(**options, vocab_size=V, padding_idx=0, num_outputs=V if kind == "language_modeling" else outputs,
+                          per_step_targets=per_step)
+    task = SequenceTask(model, kind, V if kind == "language_modeling" else outputs,
+                        functools.partial(torch.optim.SGD, lr=0.1), tbptt_steps=tbptt)
+    batches = _batches(kind, per_step, stateful)
+    if kind == "language_modeling":
+        for b in batches:
+            b.targets = b.targets.clamp(max=V - 1)
+    loader = DataLoader(batches, batch_size=None, collate_fn=lambda b: b)
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", precision=precision, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    trainer.fit(task, train_dataloaders=loader, val_dataloaders=loader)
+    metrics = trainer.callback_metrics
+    assert trainer.global_step == 2  # one step per batch, also under truncated BPTT
+    assert torch.isfinite(metrics["train/loss"]) and torch.isfinite(metrics["val/loss"])
+    assert {f"val/{name}" for name in kind_named(kind).logged()} <= set(metrics)
