@@ -2,8 +2,7 @@
 
 import argparse
 import json
-
-from seqtrain.run import evaluate
+import sys
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
@@ -12,4 +11,11 @@ if __name__ == "__main__":
     parser.add_argument("--allow-changed-data", action="store_true",
                         help="measure even if the data files changed since training (the split may differ)")
     args = parser.parse_args()
-    print(json.dumps(evaluate(args.path, args.split, allow_changed_data=args.allow_changed_data), indent=2))
+
+    from seqtrain.checkpoint import CheckpointError
+    from seqtrain.run import evaluate
+
+    try:
+        print(json.dumps(evaluate(args.path, args.split, allow_changed_data=args.allow_changed_data), indent=2))
+    except CheckpointError as e:  # not a seqtrain checkpoint, or none there: one line, no traceback
+        sys.exit(f"evaluate.py: error: {e}")

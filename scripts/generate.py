@@ -2,16 +2,41 @@
 `python scripts/generate.py <checkpoint or run dir> --prompt "ROMEO:" --length 500 --temperature 0.8`."""
 
 import argparse
+import math
+import sys
 
-from seqtrain.generate import generate_text
+
+def at_least(minimum: int):  # noqa: ANN201 - an argparse type
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is not >= {minimum}")
+        return value
+
+    return parse
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number > 0")
+    return value
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", help="a .ckpt file, or a run directory (its best checkpoint is used)")
     parser.add_argument("--prompt", default="\n", help="text to continue (default: a new line)")
-    parser.add_argument("--length", type=int, default=500, help="tokens to generate")
-    parser.add_argument("--temperature", type=float, default=0.8, help="below 1: safer; above 1: more varied")
-    parser.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest tokens only")
+    parser.add_argument("--length", type=at_least(0), default=500, help="tokens to generate")
+    parser.add_argument("--temperature", type=positive_float, default=0.8, help="below 1: safer; above 1: more varied")
+    parser.add_argument("--top-k", type=at_least(1), default=None, help="sample among the k likeliest tokens only")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    print(generate_text(args.path, args.prompt, args.length, args.temperature, args.top_k, args.seed))
+
+    from seqtrain.checkpoint import CheckpointError
+    from seqtrain.generate import generate_text
+
+    try:
+        print(generate_text(args.path, args.prompt, args.length, args.temperature, args.top_k, args.seed))
+    except (CheckpointError, ValueError) as e:  # the user's input: one line, no traceback
+        sys.exit(f"generate.py: error: {e}")

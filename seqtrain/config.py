@@ -1,22 +1,32 @@
-"""Check a composed config before any data is read; every error names the dotted key.
+"""Check a composed config before any data is read; every error names the dotted key, the value and what is allowed.
 
 Two passes:
-- `check_options` (fast, imports neither torch nor Lightning): the options users type most —
-  the model, `task`, the trainer's clipping/accumulation — and the combinations across groups
-  that cannot work, as declarative pydantic schemas. Runs before the heavy imports.
+- `check_options` (fast, imports neither torch nor Lightning): every top-level key (unknown ones
+  refused, also those added with `+`), the model, `task`, `scheduler`, the trainer's stopping,
+  clipping and accumulation keys, the optimizer's ranges, as declarative pydantic schemas; then the
+  combinations across groups, and what the data's task kind accepts (`seqtrain.kinds`), the kind
+  being known from the data config alone (`data_targets`).
 - `check_targets`: every `_target_` node against its constructor's signature (unknown keys,
-  missing keys, types from the annotations; `Literal[...]` lists the allowed values), then the
-  model's own range and combination checks on the meta device, so nothing is allocated.
+  missing keys, types from the annotations; `Literal[...]` lists the allowed values), the model's
+  own checks on the meta device, the optimizer, scheduler, callbacks, loggers and trainer built
+  without data (their own refusals, prefixed with the key), and the hardware the trainer asks for.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
+import logging
 import typing
+from collections.abc import Callable
 from typing import Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from seqtrain.kinds import DataTargets, RunChoices, kind_named
+
+log = logging.getLogger(__name__)
 
 SEQUENCE_MODEL = "seqtrain.models.SequenceModel"
 MODEL_FACTS = ("num_outputs", "per_step_targets", "vocab_size", "num_features", "padding_idx")
@@ -48,6 +58,11 @@ class ModelOptions(BaseModel):
     def _combinations(self) -> ModelOptions:
         if self.nonlinearity == "relu" and self.cell != "rnn":
             raise ValueError(f"model.nonlinearity='relu' applies to cell='rnn' only (torch.nn.RNN), got cell={self.cell!r}")
+        if self.dropout > 0 and self.num_layers == 1:
+            raise ValueError(
+                f"model.dropout={self.dropout} acts between stacked layers only (as in torch.nn.RNN), so with "
+                "model.num_layers=1 it does nothing; set model.num_layers>=2 or model.dropout=0.0"
+            )
         if self.pooling is not None and self.head == "many_to_many":
             raise ValueError("model.pooling applies to many_to_one heads only; set model.pooling=null for head=many_to_many")
         if self.tie_weights:
@@ -65,40 +80,169 @@ class TaskOptions(BaseModel):
 
     tbptt_steps: int | None = Field(ge=1)
     tbptt_variable: bool
+    tbptt_scale_lr: bool
 
     @model_validator(mode="after")
     def _variable_needs_steps(self) -> TaskOptions:
-        if self.tbptt_variable and self.tbptt_steps is None:
-            raise ValueError("task.tbptt_variable=true needs task.tbptt_steps")
+        for key in ("tbptt_variable", "tbptt_scale_lr"):
+            if getattr(self, key) and self.tbptt_steps is None:
+                raise ValueError(f"task.{key}=true needs task.tbptt_steps")
         return self
 
 
 class TrainerOptions(BaseModel):
-    """The trainer keys seqtrain itself reads; the rest are checked against `Trainer`'s signature."""
+    """The trainer keys seqtrain itself reads or judges; the rest are checked against `Trainer`'s signature."""
 
     model_config = ConfigDict(extra="allow", strict=True)
 
     gradient_clip_val: float | None = Field(ge=0.0)
     gradient_clip_algorithm: Literal["norm", "value"]
     accumulate_grad_batches: int = Field(ge=1)
+    max_epochs: int | None = Field(ge=-1)
+    max_steps: int = Field(ge=-1)
+    max_time: str | dict[str, int] | None = None
+    accelerator: str
+    devices: int | str | list[int]
+
+    @model_validator(mode="after")
+    def _trains_and_stops(self) -> TrainerOptions:
+        if self.max_epochs == 0:
+            raise ValueError("trainer.max_epochs=0 trains nothing (an untrained model would be evaluated); set it >= 1")
+        if self.max_steps == 0:
+            raise ValueError("trainer.max_steps=0 trains nothing; set it >= 1, or -1 for no step limit")
+        if isinstance(self.devices, int) and not isinstance(self.devices, bool) and self.devices < 1 and self.devices != -1:
+            raise ValueError(f"trainer.devices={self.devices}: must be >= 1, -1 (all), 'auto' or a list of device ids")
+        return self
+
+
+class PathsOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    output_dir: str
+
+
+class SchedulerOptions(BaseModel):
+    """`scheduler=none|cosine|plateau`: a `_partial_` scheduler (or null) and when it steps."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    scheduler: dict[str, Any] | None
+    interval: Literal["epoch", "step"]
+
+    @model_validator(mode="after")
+    def _plateau_per_epoch(self) -> SchedulerOptions:
+        target = (self.scheduler or {}).get("_target_", "")
+        if target.endswith("ReduceLROnPlateau") and self.interval == "step":
+            raise ValueError(
+                "scheduler.interval=step with ReduceLROnPlateau: it steps on the monitored metric, which exists "
+                "once per validation; set scheduler.interval=epoch"
+            )
+        return self
+
+
+class RunOptions(BaseModel):
+    """The top-level keys of configs/train.yaml (a test keeps them equal); nothing else may be added."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    seed: int
+    recipe: dict[str, Any]  # which recipe (name, about), printed at the start of the run
+    lr_find: bool
+    ckpt_path: str | None
+    overwrite: bool
+    monitor: str | None  # None is refused below, naming what is allowed
+    monitor_mode: Literal["min", "max"]
+    test: bool
+    task: dict[str, Any]
+    sample_length: int = Field(ge=0)
+    paths: dict[str, Any]
+    data: dict[str, Any]
+    model: dict[str, Any]
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    trainer: dict[str, Any]
+    callbacks: dict[str, Any] | None
+    logger: dict[str, Any] | None
+    hydra: dict[str, Any] | None = None  # present when composed with return_hydra_config
+
+    @model_validator(mode="after")
+    def _monitor_named(self) -> RunOptions:
+        if self.monitor is None:
+            raise ValueError(
+                "monitor=None: name the metric that picks the best checkpoint and that a sweep optimizes, "
+                "e.g. monitor=val/loss (any val/ or train/ metric the task kind logs)"
+            )
+        return self
+
+
+#: Optimizer keys with a range, whatever the optimizer (torch refuses some only when built, without the key).
+OPTIMIZER_RANGES: dict[str, tuple[str, Callable[[float], bool]]] = {
+    "lr": ("> 0", lambda v: v > 0),
+    "weight_decay": (">= 0", lambda v: v >= 0),
+    "momentum": (">= 0", lambda v: v >= 0),
+    "dampening": (">= 0", lambda v: v >= 0),
+    "eps": ("> 0", lambda v: v > 0),
+    "alpha": (">= 0", lambda v: v >= 0),
+}
 
 
 def check_options(cfg: DictConfig) -> None:
-    """Fast checks of the options and their combinations; raises ConfigError."""
-    errors: list[str] = []
-    schemas: list[tuple[str, type[BaseModel]]] = [("task", TaskOptions), ("trainer", TrainerOptions)]
+    """Fast checks of the options and their combinations (no torch); raises ConfigError."""
+    errors = _schema_errors("", _resolved(cfg), RunOptions)
+    if errors:  # the groups below may be missing or of the wrong type
+        raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+    schemas: list[tuple[str, type[BaseModel]]] = [
+        ("task", TaskOptions), ("trainer", TrainerOptions), ("scheduler", SchedulerOptions), ("paths", PathsOptions)
+    ]
     if cfg.model._target_ == SEQUENCE_MODEL:
         schemas.insert(0, ("model", ModelOptions))
     for key, schema in schemas:
-        node = _resolved(cfg[key])
-        try:
-            schema.model_validate(node)
-        except ValidationError as e:
-            errors += [_describe(key, err, schema) for err in e.errors()]
+        errors += _schema_errors(key, _resolved(cfg[key]), schema)
+    errors += _optimizer_problems(_resolved(cfg.optimizer))
+    errors += _group_problems(cfg)
     if not errors:
         errors += _combination_problems(cfg)
+    if not errors and (targets := data_targets(_resolved(cfg.data))) is not None:
+        errors += kind_problems(cfg, targets)
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+
+
+def _schema_errors(key: str, values: dict[str, Any], schema: type[BaseModel]) -> list[str]:
+    try:
+        schema.model_validate(values)
+    except ValidationError as e:
+        return [_describe(key, err, schema) for err in e.errors()]
+    return []
+
+
+def _optimizer_problems(options: dict[str, Any]) -> list[str]:
+    problems = []
+    for name, (allowed, ok) in OPTIMIZER_RANGES.items():
+        value = options.get(name)
+        if _is_number(value) and not ok(value):
+            problems.append(f"optimizer.{name}={value!r}: must be {allowed}")
+    betas = options.get("betas")
+    if betas is not None and not (
+        isinstance(betas, list | tuple) and len(betas) == 2 and all(_is_number(b) and 0 <= b < 1 for b in betas)
+    ):
+        problems.append(f"optimizer.betas={betas!r}: must be two numbers in [0, 1), e.g. optimizer.betas=[0.9,0.99]")
+    return problems
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _group_problems(cfg: DictConfig) -> list[str]:
+    """Callbacks and loggers are named nodes, each with a `_target_`."""
+    problems = []
+    for group in ("callbacks", "logger"):
+        for name, node in (cfg[group] or {}).items():
+            if not isinstance(node, DictConfig) or "_target_" not in node:
+                problems.append(f"{group}.{name}={_resolved(node) if isinstance(node, DictConfig) else node!r}: "
+                                f"each entry of {group} needs a _target_ (a class to build); remove it with ~{group}.{name}")
+    return problems
 
 
 def _combination_problems(cfg: DictConfig) -> list[str]:
@@ -116,6 +260,13 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
         problems.append("model.bidirectional=true cannot carry state across batches (data.stateful=true)")
     if stateful and OmegaConf.select(cfg, "model.head", default=None) == "many_to_one":
         problems.append("model.head=many_to_one cannot use stateful streams (data.stateful=true): a stream has no sequence end")
+    stops = [cfg.trainer.max_steps != -1, cfg.trainer.max_time is not None,
+             any("EarlyStopping" in str(node.get("_target_")) for node in (cfg.callbacks or {}).values())]
+    if cfg.trainer.max_epochs in (-1, None) and not any(stops):
+        problems.append(
+            f"trainer.max_epochs={cfg.trainer.max_epochs} with trainer.max_steps=-1, no trainer.max_time and no early "
+            "stopping never stops (Lightning would pick 1000 epochs for null); set one of them"
+        )
     documents = OmegaConf.select(cfg, "data.documents", default=None)
     if documents is not None and not stateful:
         problems.append(
@@ -129,8 +280,75 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
     return problems
 
 
+def data_targets(data: dict[str, Any]) -> DataTargets | None:
+    """The task kind and target layout of a data config, from its keys alone (no data is read).
+
+    The shipped datamodules by class name; None for a `_target_` seqtrain does not know, whose kind is
+    then judged from its facts once it is set up (`kind_problems` with `DataFacts`). A test holds this
+    table to every shipped data config's facts.
+    """
+    target = data.get("_target_", "")
+    name = target.rsplit(".", 1)[-1] if target.startswith("seqtrain.data") else None
+    source = f"data={target}"
+    if name in ("ShakespeareDataModule", "TextDataModule"):
+        return DataTargets("language_modeling", per_step=True, next_step=True, source=source)
+    if name == "TruecaseDataModule":
+        return DataTargets("tagging", per_step=True, next_step=False, source=source)
+    if name == "VowelsDataModule":
+        return DataTargets("classification", per_step=False, next_step=False, source=source)
+    if name == "AddingDataModule":
+        return DataTargets("regression", per_step=False, next_step=False, source=source)
+    if name == "ParityDataModule":
+        per_step = data.get("per_step") is True
+        return DataTargets("tagging" if per_step else "classification", per_step, next_step=False,
+                           source=f"{source}(per_step={str(per_step).lower()})")
+    if name in ("ForecastDataModule", "SunspotsDataModule"):
+        per_step = data.get("mode") == "many_to_many"  # the window shifted by one: next values
+        return DataTargets("regression", per_step, next_step=per_step, source=f"{source}(mode={data.get('mode')})")
+    if name == "TableDataModule":
+        task = data.get("task")
+        if task not in ("classification", "regression", "tagging"):
+            return None  # the signature check names the bad value
+        per_step = task == "tagging" or data.get("per_step") is True
+        return DataTargets(task, per_step, next_step=False, source=f"{source}(task={task})")
+    return None
+
+
+def kind_problems(cfg: DictConfig, targets: DataTargets) -> list[str]:
+    """What the data's task kind refuses of the model, task and monitor settings."""
+    monitors: dict[str, tuple[str | None, str | None]] = {"monitor": (cfg.monitor, cfg.monitor_mode)}
+    for name, node in (cfg.callbacks or {}).items():
+        if isinstance(node, DictConfig) and node.get("monitor") is not None:
+            monitors[f"callbacks.{name}.monitor"] = (node.monitor, node.get("mode"))
+    model = _resolved(cfg.model) if cfg.model._target_ == SEQUENCE_MODEL else None
+    run = RunChoices(
+        targets=targets,
+        model=model,
+        tbptt_steps=cfg.task.tbptt_steps,
+        stateful=bool(OmegaConf.select(cfg, "data.stateful", default=False)),
+        monitors=monitors,
+    )
+    return kind_named(targets.kind).problems(run)
+
+
+def check_facts(cfg: DictConfig, facts: Any) -> None:
+    """After `setup`: the data's facts against what its config promised (or, for a datamodule seqtrain
+    does not know, the task kind's checks, now that the kind is known); raises ConfigError."""
+    expected = data_targets(_resolved(cfg.data))
+    if expected is None:
+        targets = DataTargets(facts.task, facts.per_step, next_step=False, source=f"data={cfg.data._target_}")
+        problems = kind_problems(cfg, targets)
+    elif (expected.kind, expected.per_step) != (facts.task, facts.per_step):
+        problems = [f"{expected.source} promised task kind {expected.kind} (per_step={expected.per_step}) but its data "
+                    f"gives {facts.task} (per_step={facts.per_step}): seqtrain.config.data_targets is out of date"]
+    else:
+        problems = []
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+
+
 def check_targets(cfg: DictConfig) -> None:
-    """Each `_target_` node against its constructor, then the model's own checks; raises ConfigError."""
+    """Each `_target_` node against its constructor, then everything that can be built without data; raises ConfigError."""
     errors = check_arguments("model", cfg.model, supplied=MODEL_FACTS)
     errors += check_arguments("data", cfg.data)
     errors += check_arguments("optimizer", cfg.optimizer, supplied=("params",))
@@ -140,10 +358,118 @@ def check_targets(cfg: DictConfig) -> None:
     for group in ("callbacks", "logger"):
         for name, node in (cfg[group] or {}).items():
             errors += check_arguments(f"{group}.{name}", node)
+            errors += _passed_on_problems(f"{group}.{name}", node)
     if not errors:
         errors += _model_problems(cfg.model)
+        errors += _optimizer_and_scheduler_problems(cfg)
+        errors += _callback_and_logger_problems(cfg)
+        errors += hardware_problems(_resolved(cfg.trainer))
+    if not errors:
+        errors += _trainer_problems(cfg)
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+
+
+#: Constructors whose `**kwargs` go on to another function, whose signature then judges them.
+PASSED_ON = {"lightning.pytorch.loggers.WandbLogger": "wandb.init"}
+
+
+def _passed_on_problems(key: str, node: DictConfig) -> list[str]:
+    """`+logger.wandb.projct=x`: WandbLogger takes any keyword and hands it to `wandb.init`, which would fail late."""
+    receiver = PASSED_ON.get(node._target_)
+    if receiver is None:
+        return []
+    from hydra.utils import get_object
+
+    own = set(inspect.signature(get_object(node._target_)).parameters)
+    accepted = set(inspect.signature(get_object(receiver)).parameters)
+    return [f"{key}.{name}: unknown key for {node._target_} (neither it nor {receiver} takes it)"
+            for name in _resolved(node) if not name.startswith("_") and name not in own | accepted]
+
+
+def _optimizer_and_scheduler_problems(cfg: DictConfig) -> list[str]:
+    """Build the optimizer on a stand-in parameter and the scheduler on it: their own refusals, with the key."""
+    import torch
+    from hydra.utils import instantiate
+
+    try:
+        optimizer = instantiate(cfg.optimizer, _convert_="all")([torch.nn.Parameter(torch.zeros(1))])
+    except Exception as e:  # noqa: BLE001 - whatever the constructor refuses, named
+        return [f"optimizer ({cfg.optimizer._target_}) refused its values: {e}"]
+    if cfg.scheduler.scheduler is None:
+        return []
+    try:
+        instantiate(cfg.scheduler.scheduler, _convert_="all")(optimizer)
+    except Exception as e:  # noqa: BLE001
+        return [f"scheduler.scheduler ({cfg.scheduler.scheduler._target_}) refused its values: {e}"]
+    return []
+
+
+def _callback_and_logger_problems(cfg: DictConfig) -> list[str]:
+    """Build each callback and logger (cheap, no files written): their own refusals, with the key."""
+    from hydra.utils import instantiate
+
+    problems = []
+    for group in ("callbacks", "logger"):
+        for name, node in (cfg[group] or {}).items():
+            try:
+                instantiate(node)
+            except Exception as e:  # noqa: BLE001
+                problems.append(f"{group}.{name} ({node._target_}) refused its values: {e}")
+    return problems
+
+
+def hardware_problems(trainer: dict[str, Any]) -> list[str]:
+    """The accelerator, device count and precision against this machine (Lightning would fail late, or,
+    for fp16 AMP on a CPU, silently run bf16 while config.yaml says 16-mixed)."""
+    import torch
+
+    accelerator, devices, precision = trainer["accelerator"], trainer["devices"], str(trainer["precision"])
+    gpus = torch.cuda.device_count()
+    if accelerator in ("gpu", "cuda") and gpus == 0:
+        return [f"trainer.accelerator={accelerator}: this machine has no CUDA GPU (torch.cuda.device_count() == 0); "
+                "use trainer=cpu or trainer.accelerator=cpu"]
+    if accelerator == "tpu" and importlib.util.find_spec("torch_xla") is None:
+        return ["trainer.accelerator=tpu needs torch_xla, which is not installed; use trainer.accelerator=cpu or gpu"]
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        return ["trainer.accelerator=mps: MPS is not available on this machine; use trainer.accelerator=cpu"]
+    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and gpus > 0)
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and gpus == 0 and not torch.backends.mps.is_available())
+    problems = []
+    wanted = len(devices) if isinstance(devices, list) else devices if isinstance(devices, int) else None
+    if on_gpu and wanted is not None and wanted > gpus:
+        problems.append(f"trainer.devices={devices}: this machine has {gpus} CUDA GPU(s)")
+    if accelerator == "auto" and on_cpu and wanted is not None and wanted > 1:
+        problems.append(
+            f"trainer.devices={devices} with trainer.accelerator=auto: this machine has no GPU, so auto would start "
+            f"{wanted} CPU processes; set trainer.accelerator=cpu if that is what you want, or trainer.devices=1"
+        )
+    if on_cpu and precision in ("16-mixed", "16"):
+        problems.append(
+            f"trainer.precision={precision}: fp16 mixed precision needs a GPU (on a CPU Lightning would run bf16-mixed "
+            "instead); use trainer.precision=bf16-mixed or 32-true"
+        )
+    if on_cpu and precision.startswith("transformer-engine"):
+        problems.append(f"trainer.precision={precision} needs an NVIDIA GPU; use trainer.precision=32-true")
+    return problems
+
+
+def _trainer_problems(cfg: DictConfig) -> list[str]:
+    """Build the Trainer without callbacks or loggers: Lightning's own checks (intervals, limits, strategy)."""
+    import lightning.pytorch as pl
+
+    options = {k: v for k, v in _resolved(cfg.trainer).items() if not k.startswith("_")}
+    options.update(logger=False, callbacks=[], enable_checkpointing=False, enable_progress_bar=False,
+                   enable_model_summary=False)
+    quiet = logging.getLogger("lightning.pytorch")
+    level, quiet.level = quiet.level, logging.ERROR  # its "GPU available" lines come again from the real one
+    try:
+        pl.Trainer(**options)
+    except Exception as e:  # noqa: BLE001
+        return [f"trainer (lightning.pytorch.Trainer) refused its values: {e}"]
+    finally:
+        quiet.setLevel(level)
+    return []
 
 
 def check_arguments(key: str, node: DictConfig, supplied: tuple[str, ...] = ()) -> list[str]:
@@ -184,8 +510,9 @@ def _signature(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any
         params.update({n: p for n, p in own.items() if n not in params})
         try:
             hints = {**typing.get_type_hints(fn), **hints}
-        except Exception:  # noqa: BLE001 - a library's unresolvable annotations: check names only
-            pass
+        except Exception:  # noqa: BLE001 - one unresolvable annotation (e.g. WandbLogger's 'Run'): keep the evaluated ones
+            evaluated = {n: p.annotation for n, p in own.items() if p.annotation is not p.empty and not isinstance(p.annotation, str)}
+            hints = {**evaluated, **hints}
         if not any(p.kind is p.VAR_KEYWORD for p in own.values()):
             return {n: p for n, p in params.items() if p.kind is not p.VAR_KEYWORD}, hints, False
     return params, hints, True
@@ -216,6 +543,8 @@ def _resolved(node: Any) -> dict[str, Any]:
 def _type_problem(annotation: Any, value: Any) -> str | None:
     from pydantic import TypeAdapter
 
+    if isinstance(value, list) and _expects_tuple(annotation):
+        value = tuple(value)  # YAML and the command line have lists only; constructors index them alike
     try:
         TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True)).validate_python(value, strict=True)
     except ValidationError as e:
@@ -225,8 +554,19 @@ def _type_problem(annotation: Any, value: Any) -> str | None:
     return None
 
 
+def _expects_tuple(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is tuple:
+        return True
+    return any(_expects_tuple(arg) for arg in typing.get_args(annotation)) if origin is not None else False
+
+
 def _describe(key: str, err: Any, schema: type[BaseModel]) -> str:
     loc = ".".join(str(part) for part in err["loc"])
+    if loc and not key:  # a top-level key
+        key, loc = loc.split(".", 1) if "." in loc else (loc, "")
+        if not loc:
+            return _describe_top(key, err, schema)
     if not loc:  # a model-level (combination) check: its message names the keys
         return err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
@@ -235,3 +575,12 @@ def _describe(key: str, err: Any, schema: type[BaseModel]) -> str:
     if err["type"] == "missing":
         return f"{key}.{loc}: missing"
     return f"{key}.{loc}={err.get('input')!r}: {err['msg']}"
+
+
+def _describe_top(key: str, err: Any, schema: type[BaseModel]) -> str:
+    if err["type"] == "extra_forbidden":
+        known = ", ".join(name for name in schema.model_fields if name != "hydra")
+        return f"{key}: unknown top-level key (known: {known})"
+    if err["type"] == "missing":
+        return f"{key}: missing"
+    return f"{key}={err.get('input')!r}: {err['msg']}"

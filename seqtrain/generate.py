@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -20,8 +22,12 @@ def sample(
     """Continue ``prompt`` by ``length`` ids; ``model(inputs, lengths, state)`` -> (logits, state)."""
     if not prompt:
         raise ValueError("prompt must hold at least one token id")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise ValueError(f"length must be an integer >= 0, got {length!r}")
+    if not math.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be an integer >= 1 or None, got {top_k!r}")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -49,6 +55,34 @@ def generate_text(
     model, datamodule, facts = rebuild(load_checkpoint(path), setup=False)
     if facts.task != "language_modeling":
         raise CheckpointError(f"{path}: a {facts.task} model, not a language model: nothing to generate")
-    prompt_ids = datamodule.encode(prompt)
+    if top_k is not None and top_k > facts.num_outputs:
+        raise ValueError(f"top_k={top_k} is more than the vocabulary ({facts.num_outputs} tokens); "
+                         "leave it out to sample from all of them")
+    prompt_ids = prompt_ids_in_vocabulary(datamodule, prompt)
     generator = torch.Generator().manual_seed(seed)
     return datamodule.decode(prompt_ids + sample(model, prompt_ids, length, temperature, top_k, generator))
+
+
+#: The id every seqtrain tokenizer gives to what it has not seen (`seqtrain.data.vocab.SPECIALS`).
+UNKNOWN_ID = 1
+
+
+def prompt_ids_in_vocabulary(datamodule: Any, prompt: str) -> list[int]:
+    """The prompt's token ids; a prompt that is empty or holds what the model never saw is refused, naming it."""
+    if not prompt:
+        raise ValueError("prompt is empty: give at least one character to continue (the default is a new line)")
+    ids = datamodule.encode(prompt)
+    if not ids:
+        raise ValueError(f"prompt {prompt!r} encodes to no tokens")
+    if UNKNOWN_ID not in ids:
+        return ids
+    # Name the pieces: characters for a character vocabulary (each one id), else the words.
+    chars = dict.fromkeys(prompt)
+    by_char = all(len(datamodule.encode(c)) == 1 for c in chars if not c.isspace())
+    pieces = chars if by_char else dict.fromkeys(prompt.split())
+    unknown = [p for p in pieces if not p.isspace() and UNKNOWN_ID in datamodule.encode(p)]
+    what = "characters" if by_char else "words"
+    raise ValueError(
+        f"prompt {prompt!r}: {what} {', '.join(map(repr, unknown)) or '(some)'} are not in the model's vocabulary "
+        f"(it would read them as <unk>, which it never learned to continue); leave them out"
+    )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from seqtrain.config import check_options, check_targets
+from seqtrain.config import check_facts, check_options, check_targets
 from seqtrain.lr_find import check_lr_find, find_learning_rate
 from seqtrain.recipe import describe_recipe
 from seqtrain.resume_checks import check_resume, data_fingerprints, fingerprint_changes
@@ -72,6 +72,7 @@ def train(cfg: DictConfig) -> float:
         datamodule = instantiate(cfg.data)
         datamodule.setup("fit")
         facts = datamodule.facts
+        check_facts(cfg, facts)  # the task kind the config promised (or, for a datamodule of your own, its checks)
         model = instantiate(cfg.model, **facts.model_kwargs())
         if checkpoint is not None:
             check_resumable(checkpoint, facts.to_dict(), ckpt_path)
@@ -80,8 +81,9 @@ def train(cfg: DictConfig) -> float:
             model,
             task=facts.task,
             num_outputs=facts.num_outputs,
-            optimizer=instantiate(cfg.optimizer),
-            scheduler=instantiate(cfg.scheduler.scheduler),
+            # Plain lists, not ListConfig (e.g. `betas`): the optimizer's state goes into weights-only checkpoints.
+            optimizer=instantiate(cfg.optimizer, _convert_="all"),
+            scheduler=instantiate(cfg.scheduler.scheduler, _convert_="all"),
             scheduler_interval=cfg.scheduler.interval,
             monitor=cfg.monitor,
             # The task clips, not the Trainer: one path for automatic and truncated-BPTT training.
@@ -89,6 +91,7 @@ def train(cfg: DictConfig) -> float:
             gradient_clip_algorithm=cfg.trainer.gradient_clip_algorithm,
             tbptt_steps=cfg.task.tbptt_steps,
             tbptt_variable=cfg.task.tbptt_variable,
+            tbptt_scale_lr=cfg.task.tbptt_scale_lr,
             target_scale=facts.target_scale,
             target_shift=facts.target_shift,
             metadata={"config": config, "facts": facts.to_dict(), "data_fingerprints": fingerprints},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import pairwise
@@ -10,14 +9,12 @@ from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import MeanAbsoluteError, MeanSquaredError, Metric, MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+from torchmetrics import Metric, MetricCollection
 
-from seqtrain.batch import IGNORE_INDEX, Batch
+from seqtrain.batch import Batch
+from seqtrain.kinds import TaskKind, kind_named
 
-TaskKind = Literal["classification", "regression", "tagging", "language_modeling"]
 Stage = Literal["train", "val", "test"]
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
@@ -51,36 +48,18 @@ class WeightedMean(Metric):
         return self.total / self.weight
 
 
-def build_metrics(task: TaskKind, num_outputs: int) -> MetricCollection:
-    """The metrics each task kind updates per step, besides its loss.
-
-    A language model's perplexity and bits per token are functions of the epoch's mean loss, so
-    they are derived from it once per epoch (`SequenceTask._log_epoch_metrics`) instead.
-    """
-    if task in ("classification", "tagging"):
-        # Tagging targets carry IGNORE_INDEX on padding; the metrics skip those steps.
-        return MetricCollection(
-            {
-                "acc": MulticlassAccuracy(num_outputs, average="micro", ignore_index=IGNORE_INDEX),
-                "f1": MulticlassF1Score(num_outputs, average="macro", ignore_index=IGNORE_INDEX),
-            }
-        )
-    if task == "regression":
-        return MetricCollection(
-            {"mse": MeanSquaredError(), "rmse": MeanSquaredError(squared=False), "mae": MeanAbsoluteError()}
-        )
-    if task == "language_modeling":
-        return MetricCollection({})
-    raise ValueError(f"task must be one of classification|regression|tagging|language_modeling, got {task!r}")
-
-
 class SequenceTask(pl.LightningModule):
     """Trains ``model`` (inputs, lengths -> predictions, state) for one task kind.
 
     Args:
+        task: a task kind's name (``"classification"``, ``"regression"``, ``"tagging"``,
+            ``"language_modeling"``; see `seqtrain.kinds`) or a built `TaskKind`; it owns the loss,
+            the target weight of epoch means and the metrics.
         optimizer: called with the parameters, e.g. ``functools.partial(torch.optim.AdamW, lr=1e-3)``;
             None for a task that only evaluates.
-        scheduler: called with the optimizer; ``scheduler_interval`` is ``"epoch"`` or ``"step"``.
+        scheduler: called with the optimizer; ``scheduler_interval`` is ``"epoch"`` or ``"step"``
+            (a step is a batch, also under truncated BPTT).
+        tbptt_steps / tbptt_variable / tbptt_scale_lr: truncated BPTT (see `_tbptt_step`).
         target_scale / target_shift: regression targets arrive scaled (`DataFacts.target_scale`), one
             entry per output: `original = scaled * target_scale + target_shift`. The loss is on the
             scaled values; the metrics (mse, rmse, mae) are in the data's own units.
@@ -91,8 +70,8 @@ class SequenceTask(pl.LightningModule):
     def __init__(
         self,
         model: nn.Module,
-        task: TaskKind,
-        num_outputs: int,
+        task: str | TaskKind,
+        num_outputs: int | None = None,
         optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
         scheduler_interval: Literal["epoch", "step"] = "epoch",
@@ -101,6 +80,7 @@ class SequenceTask(pl.LightningModule):
         gradient_clip_algorithm: Literal["norm", "value"] = "norm",
         tbptt_steps: int | None = None,
         tbptt_variable: bool = False,
+        tbptt_scale_lr: bool = False,
         target_scale: Sequence[float] | None = None,
         target_shift: Sequence[float] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -108,18 +88,17 @@ class SequenceTask(pl.LightningModule):
         super().__init__()
         if gradient_clip_algorithm not in ("norm", "value"):
             raise ValueError(f"gradient_clip_algorithm must be 'norm' or 'value', got {gradient_clip_algorithm!r}")
-        if tbptt_steps is not None and tbptt_steps < 1:
-            raise ValueError(f"tbptt_steps must be >= 1 or None, got {tbptt_steps}")
-        if (target_scale is None) != (target_shift is None):
-            raise ValueError("give both target_scale and target_shift, or neither")
-        if target_scale is not None and task != "regression":
-            raise ValueError(f"target_scale applies to task='regression' only, got task={task!r}")
-        if tbptt_variable and tbptt_steps is None:
-            raise ValueError("tbptt_variable=True needs tbptt_steps")
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        if tbptt_steps is not None and (isinstance(tbptt_steps, bool) or not isinstance(tbptt_steps, int) or tbptt_steps < 1):
+            raise ValueError(f"tbptt_steps must be an integer >= 1 or None, got {tbptt_steps!r}")
+        if (tbptt_variable or tbptt_scale_lr) and tbptt_steps is None:
+            raise ValueError("tbptt_variable and tbptt_scale_lr need tbptt_steps")
         if tbptt_steps is not None and getattr(model, "head_kind", "many_to_many") == "many_to_one":
             raise ValueError("tbptt_steps needs per-step targets (a many_to_many head): a many_to_one head has no loss per chunk")
+        self.kind = build_kind(task, num_outputs, target_scale, target_shift)
+        self.task = self.kind.name
         self.model = model
-        self.task = task
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.scheduler_interval = scheduler_interval
@@ -128,17 +107,14 @@ class SequenceTask(pl.LightningModule):
         self.gradient_clip_algorithm = gradient_clip_algorithm
         self.tbptt_steps = tbptt_steps
         self.tbptt_variable = tbptt_variable
+        self.tbptt_scale_lr = tbptt_scale_lr
         # Truncated BPTT takes one optimizer step per chunk, so it steps the optimizer itself.
         self.automatic_optimization = tbptt_steps is None
         self.metadata = metadata or {}
-        # Not persistent: the data's facts (in every checkpoint) hold them, and older checkpoints still load.
-        scale, shift = (None, None) if target_scale is None else (torch.tensor(target_scale), torch.tensor(target_shift))
-        self.register_buffer("target_scale", scale, persistent=False)  # (F_out,)
-        self.register_buffer("target_shift", shift, persistent=False)  # (F_out,)
         # Recurrent state carried across stateful batches, per stage; detached, reset each epoch.
         self._carried: dict[Stage, Any] = {}
         self._trainable: list[nn.Parameter] | None = None  # set at fit start
-        metrics = build_metrics(task, num_outputs)
+        metrics = self.kind.build_metrics()
         # One collection per stage (ModuleDict cannot hold a key named "train").
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
@@ -153,14 +129,8 @@ class SequenceTask(pl.LightningModule):
         return self.model(inputs, lengths, state)
 
     def loss(self, preds: Tensor, batch: Batch) -> Tensor:
-        """Mean loss over real (non-padding) targets."""
-        if self.task == "regression":
-            if preds.dim() == 3:  # per step: (B, T, F), padding masked by lengths
-                mask = _step_mask(batch.lengths, preds.shape[1], preds.device)  # (B, T)
-                return F.mse_loss(preds[mask], batch.targets[mask])
-            return F.mse_loss(preds, batch.targets)
-        # (B, C) or (B, T, C) logits against (B,) or (B, T) class ids; padding is IGNORE_INDEX.
-        return F.cross_entropy(preds.flatten(0, -2), batch.targets.flatten(), ignore_index=IGNORE_INDEX)
+        """Mean loss over real (non-padding, non-ignored) targets; the task kind's."""
+        return self.kind.loss(preds, batch)
 
     def _step(self, batch: Batch, stage: Stage) -> Tensor:
         state = self._carried.get(stage) if batch.stateful else None
@@ -168,19 +138,26 @@ class SequenceTask(pl.LightningModule):
         if batch.stateful:
             self._carried[stage] = detach_state(state)
         loss = self.loss(preds, batch)
-        self._log_step(stage, preds.detach(), batch, loss)
+        preds = preds.detach()
+        weight = self.kind.weight(preds, batch)
+        self._log_step(stage, preds, batch, loss.detach(), weight)
+        if stage == "train":
+            self._log_loss_step(loss.detach())
         return loss
 
-    def _log_step(self, stage: Stage, preds: Tensor, batch: Batch, loss: Tensor) -> None:
+    def _log_step(self, stage: Stage, preds: Tensor, batch: Batch, loss: Tensor, weight: Tensor | int) -> None:
         """Per step only device-side sums; `self.log` (about 0.1 ms a call through Lightning's result
-        collection) runs once per epoch, and for the step loss only on the steps the logger records."""
-        # Weight epoch means by real targets; lengths live on the CPU, so this costs no device sync.
-        weight = int(batch.lengths.sum()) if preds.dim() == 3 else len(batch)
-        loss = loss.detach()
+        collection) runs once per epoch. ``weight``: the batch's real targets (the kind's count)."""
         getattr(self, f"{stage}_loss").update(loss, weight)
-        self._update_metrics(getattr(self, f"{stage}_metrics"), preds, batch, loss, weight)
-        if stage == "train" and self._logger_records_this_step():
+        self._update_metrics(getattr(self, f"{stage}_metrics"), preds, batch)
+
+    def _log_loss_step(self, loss: Tensor) -> None:
+        """`train/loss_step`, only on the steps the logger records."""
+        if self._logger_records_this_step():
             self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+
+    def _update_metrics(self, metrics: MetricCollection, preds: Tensor, batch: Batch) -> None:
+        self.kind.update_metrics(metrics, preds, batch)
 
     def _logger_records_this_step(self) -> bool:
         """Lightning's own rule for when step values reach the logger (every `trainer.log_every_n_steps` batches).
@@ -195,8 +172,9 @@ class SequenceTask(pl.LightningModule):
         if loss.update_count:  # nothing to report for an epoch without steps
             mean = loss.compute()
             self.log(f"{stage}/loss", mean, prog_bar=True)
-            if self.task == "language_modeling":  # per token: the loss is the mean cross-entropy in nats
-                self.log_dict({f"{stage}/ppl": mean.exp(), f"{stage}/bpt": mean / math.log(2)})
+            derived = self.kind.epoch_metrics(mean)
+            if derived:
+                self.log_dict({f"{stage}/{name}": value for name, value in derived.items()})
         loss.reset()
         metrics = getattr(self, f"{stage}_metrics")
         if metrics:
@@ -204,27 +182,48 @@ class SequenceTask(pl.LightningModule):
             metrics.reset()
 
     def _tbptt_step(self, batch: Batch) -> None:
-        """Cut the batch into chunks of ``tbptt_steps``; forward, backward and step per chunk.
+        """Cut the batch into chunks of ``tbptt_steps``; forward, backward and an optimizer update per chunk.
 
         The state's values flow from chunk to chunk (and, for stateful batches, to the next batch),
         but it is detached at every boundary, so no gradient crosses one.
+
+        The step convention (README, "Truncated BPTT"): every chunk updates the weights, but a batch
+        is one training step, as without truncation. `global_step` (hence `trainer.max_steps`,
+        `every_n_train_steps` checkpoints, `log_every_n_steps`) and `scheduler.interval=step`
+        schedulers count batches: only the last chunk's update goes through the
+        `LightningOptimizer`, which counts steps (Lightning's manual loop counts its `step()`
+        calls); the earlier chunks call the strategy's `optimizer_step` directly, the same path
+        (precision plugin, AMP scaler, `on_before_optimizer_step` clipping) without the count.
+        `train/loss_step` is the batch's mean over all its chunks' real targets. The learning rate of
+        a chunk shorter than `tbptt_steps` is scaled by its length only with `tbptt_scale_lr`.
         """
         optimizer = self.optimizers()
         state = self._carried.get("train") if batch.stateful else None
         sizes = chunk_sizes(batch.inputs.shape[1], self.tbptt_steps, self.tbptt_variable)
-        for chunk in split_into_chunks(batch, sizes):
+        chunks = split_into_chunks(batch, sizes)
+        total, weight = 0.0, 0
+        for i, chunk in enumerate(chunks):
             # Rows already finished in this chunk still run one (ignored) step: packing needs length >= 1.
             preds, state = run_with_resets(self.model, chunk.inputs, chunk.lengths.clamp(min=1), state, chunk.resets)
             loss = self.loss(preds, chunk)
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
-            # A shorter chunk is a smaller sample of the gradient: scale its step (AWD-LSTM).
-            with scaled_lr(optimizer.optimizer, chunk.inputs.shape[1] / self.tbptt_steps):
-                optimizer.step()  # clipping runs in on_before_optimizer_step, after AMP unscaling
+            # AWD-LSTM: a shorter chunk is a smaller sample of the gradient, so its step is scaled.
+            factor = chunk.inputs.shape[1] / self.tbptt_steps if self.tbptt_scale_lr else 1.0
+            with scaled_lr(optimizer.optimizer, factor):
+                if i == len(chunks) - 1:
+                    optimizer.step()  # counted: one global step per batch
+                else:
+                    self.trainer.strategy.optimizer_step(optimizer.optimizer, _no_closure)
             state = detach_state(state)
-            self._log_step("train", preds.detach(), chunk, loss.detach())
+            preds, loss = preds.detach(), loss.detach()
+            chunk_weight = self.kind.weight(preds, chunk)
+            self._log_step("train", preds, chunk, loss, chunk_weight)
+            total, weight = total + loss * chunk_weight, weight + chunk_weight
         if batch.stateful:
             self._carried["train"] = state
+        if chunks:
+            self._log_loss_step(total / (weight.clamp(min=1) if isinstance(weight, Tensor) else max(weight, 1)))
         scheduler = self.lr_schedulers()
         if scheduler is not None and self.scheduler_interval == "step":
             scheduler.step()
@@ -281,23 +280,6 @@ class SequenceTask(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch_metrics("test")
 
-    def _update_metrics(self, metrics: MetricCollection, preds: Tensor, batch: Batch, loss: Tensor, weight: int) -> None:
-        if self.task == "language_modeling":
-            return  # ppl and bpt come from the epoch's mean loss
-        if self.task == "regression" and preds.dim() == 3:
-            mask = _step_mask(batch.lengths, preds.shape[1], preds.device)
-            metrics.update(self._unscaled(preds[mask]), self._unscaled(batch.targets[mask]))
-        elif self.task == "regression":
-            metrics.update(self._unscaled(preds), self._unscaled(batch.targets))
-        else:  # class ids from logits, (B,) or (B, T)
-            metrics.update(preds.argmax(-1), batch.targets)
-
-    def _unscaled(self, values: Tensor) -> Tensor:
-        """(..., F_out) regression values back in the data's own units."""
-        if self.target_scale is None:
-            return values
-        return values * self.target_scale + self.target_shift
-
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
         if self.tbptt_steps is not None:
             return self._tbptt_step(batch)
@@ -337,6 +319,28 @@ class SequenceTask(pl.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self._carried.pop("train", None)  # each epoch starts from a zero state
+
+
+def build_kind(
+    task: str | TaskKind, num_outputs: int | None, target_scale: Sequence[float] | None, target_shift: Sequence[float] | None
+) -> TaskKind:
+    """A task kind from its name and the data's facts, or ``task`` itself when already built."""
+    if isinstance(task, TaskKind):
+        if num_outputs is not None or target_scale is not None or target_shift is not None:
+            raise ValueError("give num_outputs / target_scale / target_shift to the TaskKind, not beside it")
+        return task
+    kind = kind_named(task)
+    if num_outputs is None:
+        raise ValueError(f"task={task!r} needs num_outputs")
+    if target_scale is not None or target_shift is not None:
+        if kind.name != "regression":
+            raise ValueError(f"target_scale applies to task='regression' only, got task={task!r}")
+        return kind(num_outputs, target_scale, target_shift)
+    return kind(num_outputs)
+
+
+def _no_closure() -> None:
+    """Manual optimization: the gradients are already there."""
 
 
 def detach_state(state: Any) -> Any:
@@ -419,7 +423,3 @@ def scaled_lr(optimizer: torch.optim.Optimizer, factor: float) -> Iterator[None]
         for group, lr in zip(optimizer.param_groups, saved):
             group["lr"] = lr
 
-
-def _step_mask(lengths: Tensor, steps: int, device: torch.device) -> Tensor:
-    """(B, T) bool, True on real steps."""
-    return torch.arange(steps, device=device) < lengths.to(device, non_blocking=True)[:, None]

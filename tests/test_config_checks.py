@@ -120,3 +120,16 @@ def test_raw_features_without_projection_pass(compose_train: Compose) -> None:
     cfg = compose_train("data=vowels", "model.embedding_dim=null")
     check_options(cfg)
     check_targets(cfg)
+
+
+def test_top_level_schema_lists_exactly_train_yaml_keys() -> None:
+    """A key added to configs/train.yaml must be typed in RunOptions, or every run would refuse it as unknown."""
+    import yaml
+
+    from seqtrain.config import RunOptions
+
+    in_yaml = set(yaml.safe_load((ROOT / "configs" / "train.yaml").read_text())) - {"defaults", "hydra"}
+    groups = {next(iter(entry)).removeprefix("optional ") for entry in yaml.safe_load((ROOT / "configs" / "train.yaml").read_text())["defaults"]
+              if isinstance(entry, dict)}
+    composed_groups = groups - {"experiment", "recipe", "hparams_search", "debug"}  # these are `@package _global_`
+    assert set(RunOptions.model_fields) - {"hydra"} == in_yaml | composed_groups

@@ -20,7 +20,7 @@ TINY = ["debug=smoke", "trainer.accelerator=cpu", "model.hidden_size=16", "data.
 
 def data_choice(path: Path) -> str | None:
     """The `override /data: X` of a config's defaults list (None when it picks no data)."""
-    for entry in yaml.safe_load(path.read_text()).get("defaults", []):
+    for entry in (yaml.safe_load(path.read_text()) or {}).get("defaults", []):  # experiment=none is empty
         if isinstance(entry, dict) and "override /data" in entry:
             return entry["override /data"]
     return None

@@ -290,7 +290,8 @@ def test_chunk_sizes_cover_the_sequence() -> None:
     assert 40 < sum(inner) / len(inner) < 50  # mostly ~50, sometimes ~25
 
 
-def test_each_chunk_steps_with_a_learning_rate_scaled_to_its_length() -> None:
+@pytest.mark.parametrize(("scale_lr", "expected"), [(False, [0.4, 0.4, 0.4]), (True, [0.4, 0.4, 0.2])])
+def test_a_short_chunk_has_its_learning_rate_scaled_only_when_asked(scale_lr: bool, expected: list[float]) -> None:
     seen: list[float] = []
 
     class LrSGD(torch.optim.SGD):
@@ -301,9 +302,10 @@ def test_each_chunk_steps_with_a_learning_rate_scaled_to_its_length() -> None:
             return super().step()
 
     batch = Batch(torch.randn(B, 10, FEATURES), torch.full((B,), 10), torch.randn(B, 10, OUT))
-    task = regression_task(make_model(), optimizer=functools.partial(LrSGD, lr=0.4), tbptt_steps=4)
+    task = regression_task(make_model(), optimizer=functools.partial(LrSGD, lr=0.4), tbptt_steps=4,
+                           tbptt_scale_lr=scale_lr)
     fit(task, [batch, batch])
-    assert seen == pytest.approx([0.4, 0.4, 0.2] * 2)  # chunks of 4, 4, 2 steps; the lr comes back after each
+    assert seen == pytest.approx(expected * 2)  # chunks of 4, 4, 2 steps; the lr comes back after each
 
 
 def fp16_trainer(init_scale: float) -> pl.Trainer:
@@ -343,3 +345,74 @@ def test_fp16_run_with_a_nan_loss_stops_once_the_scale_falls_below_one() -> None
     with pytest.raises(DivergedError, match="non-finite gradient norm.*global step 3"):
         fp16_trainer(init_scale=4.0).fit(task, train_dataloaders=loader(batches))
     assert RecordingSGD.norms == []  # scales 4, 2, 1 skipped; at 0.5 the run stops; nothing was applied
+
+
+# --- The step convention: a batch is one training step, whatever its number of chunks ----------
+
+
+def lr_recording_sgd(seen: list[float]) -> type[torch.optim.SGD]:
+    class LrSGD(torch.optim.SGD):
+        def step(self, closure: Any = None) -> Any:
+            if closure is not None:
+                closure()
+            seen.append(self.param_groups[0]["lr"])
+            return super().step()
+
+    return LrSGD
+
+
+def test_global_step_and_max_steps_count_batches_not_chunks() -> None:
+    seen: list[float] = []
+    task = regression_task(make_model(), optimizer=functools.partial(lr_recording_sgd(seen), lr=0.1), tbptt_steps=4)
+    trainer = pl.Trainer(max_steps=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(task, train_dataloaders=loader([make_batch(seed=s) for s in range(5)]))
+    assert trainer.global_step == 3  # batches
+    assert len(seen) == 9  # every chunk of those 3 batches (12 steps / 4) updated the weights
+
+
+def test_step_scheduler_steps_once_per_batch() -> None:
+    seen: list[float] = []
+    task = regression_task(make_model(), optimizer=functools.partial(lr_recording_sgd(seen), lr=0.4), tbptt_steps=4,
+                           scheduler=functools.partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5),
+                           scheduler_interval="step")
+    fit(task, [make_batch(seed=s) for s in range(2)])
+    assert seen == pytest.approx([0.4] * 3 + [0.2] * 3)  # three chunks per batch, one schedule step per batch
+
+
+def test_periodic_checkpoints_count_batches(tmp_path: Any) -> None:
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    saves = ModelCheckpoint(dirpath=tmp_path, filename="{step}", every_n_train_steps=2, save_top_k=-1)
+    task = regression_task(make_model(), tbptt_steps=4)
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, callbacks=[saves],
+                         enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(task, train_dataloaders=loader([make_batch(seed=s) for s in range(5)]))
+    assert sorted(p.name for p in tmp_path.glob("*.ckpt")) == ["step=2.ckpt", "step=4.ckpt"]
+
+
+def test_loss_step_is_the_batch_mean_over_all_chunks_real_targets() -> None:
+    """train/loss_step under TBPTT = the token-weighted mean over the batch's chunks (lr 0: the weights stay)."""
+    torch.manual_seed(0)
+    V = 5
+    model = SequenceModel(cell="gru", hidden_size=8, embedding_dim=4, vocab_size=V, padding_idx=0,
+                          num_outputs=V, per_step_targets=True)
+    reference = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(3)
+    lengths = torch.tensor([T, 3, 7])  # chunks of 4: the short rows leave few real targets in later chunks
+    inputs = torch.randint(1, V, (3, T), generator=g)
+    targets = torch.randint(1, V, (3, T), generator=g)
+    targets[torch.arange(T)[None, :] >= lengths[:, None]] = -100
+    logged: list[float] = []
+    task = SequenceTask(model, "language_modeling", V, functools.partial(torch.optim.SGD, lr=0.0), tbptt_steps=4)
+    task.log = lambda name, value, **kw: logged.append(float(value)) if name == "train/loss_step" else None  # type: ignore[method-assign]
+    task._logger_records_this_step = lambda: True  # type: ignore[method-assign]  # (no logger in `fit`)
+    fit(task, [Batch(inputs, lengths, targets)])
+    state, total = None, 0.0
+    with torch.no_grad():
+        for start in range(0, T, 4):
+            chunk_lengths = (lengths - start).clamp(1, 4)
+            preds, state = reference(inputs[:, start : start + 4], chunk_lengths, state)
+            total += float(F.cross_entropy(preds.flatten(0, 1), targets[:, start : start + 4].flatten(),
+                                           ignore_index=-100, reduction="sum"))
+    assert logged == pytest.approx([total / int(lengths.sum())], rel=1e-5)

@@ -1,0 +1,324 @@
+"""A corpus of bad config and script inputs: each is refused before any data is read, nothing is trained or
+written, and the message names the key (or argument), the value and what is allowed.
+
+Cases run in-process through `seqtrain.run.train(cfg)` with composed configs (fast); a few go through
+`python train.py` and the scripts to prove the command-line path. `GROUPS` counts them per kind for the
+README's promises table (`python -m pytest tests/test_refusals_config.py -k count -s` prints it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import DictConfig
+
+from conftest import ROOT, run_train
+from seqtrain.config import ConfigError, check_options, check_targets
+
+Compose = Callable[..., DictConfig]
+no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="refused only on a machine without a GPU")
+VOWELS = ["experiment=none", "recipe=none", "data=vowels"]
+SUNSPOTS = ["experiment=none", "recipe=none", "data=sunspots"]
+
+# (kind, overrides, words the message must hold). Values a user might type, and combinations that cannot work.
+CASES = [
+    # --- top-level keys ---
+    ("top-level", ["+foo=1"], ["foo: unknown top-level key", "known: seed"]),
+    ("top-level", ["+epochs=3"], ["epochs: unknown top-level key"]),
+    ("top-level", ["test=maybe"], ["test='maybe'", "valid boolean"]),
+    ("top-level", ["seed=abc"], ["seed='abc'", "valid integer"]),
+    ("top-level", ["seed=1.5"], ["seed=1.5"]),
+    ("top-level", ["sample_length=-1"], ["sample_length=-1", "greater than or equal to 0"]),
+    ("top-level", ["monitor=null"], ["monitor=None", "e.g. monitor=val/loss"]),
+    ("top-level", ["monitor_mode=maximum"], ["monitor_mode='maximum'", "'min' or 'max'"]),
+    ("top-level", ["+paths.log_dir=x"], ["paths.log_dir: unknown key", "known: output_dir"]),
+    ("top-level", ["+task.tbptt=5"], ["task.tbptt: unknown key", "tbptt_steps"]),
+    # --- model ---
+    ("model", ["model.hidden_size=0"], ["model.hidden_size=0", "greater than or equal to 1"]),
+    ("model", ["model.num_layers=-2"], ["model.num_layers=-2"]),
+    ("model", ["model.dropout=1.0"], ["model.dropout=1.0", "less than 1"]),
+    ("model", ["model.dropout=0.2"], ["model.dropout=0.2", "model.num_layers=1", "does nothing"]),
+    ("model", ["model.num_layers=2", "model.dropout=-0.5"], ["model.dropout=-0.5"]),
+    ("model", ["model.cell=LSTM"], ["model.cell='LSTM'", "'rnn', 'lstm' or 'gru'"]),
+    ("model", ["model.embedding_dim=0"], ["model.embedding_dim=0"]),
+    ("model", ["model.bias=1"], ["model.bias=1", "valid boolean"]),
+    ("model", ["+model.hidden=64"], ["model.hidden: unknown key", "hidden_size"]),
+    ("model", ["model=gru", "model.nonlinearity=relu"], ["model.nonlinearity='relu'", "cell='rnn' only"]),
+    ("model", ["model._target_=seqtrain.models.NoSuchModel"], ["model._target_='seqtrain.models.NoSuchModel'", "cannot be imported"]),
+    # --- what a task kind accepts (known from the data config before any data is read) ---
+    ("task kind", ["data=shakespeare", "data.stateful=false", "model.bidirectional=true"],
+     ["model.bidirectional=true", "ShakespeareDataModule", "language_modeling", "next inputs"]),
+    ("task kind", ["experiment=none", "recipe=none", "data=sunspots", "data.mode=many_to_many", "model.bidirectional=true"],
+     ["model.bidirectional=true", "SunspotsDataModule", "next inputs"]),
+    ("task kind", [*VOWELS, "model.head=many_to_many"], ["model.head=many_to_many", "one target per sequence", "many_to_one"]),
+    ("task kind", ["data=shakespeare", "data.stateful=false", "model.head=many_to_one"],
+     ["model.head=many_to_one", "a target per step"]),
+    ("task kind", ["experiment=none", "recipe=none", "data=truecase", "model.pooling=mean"], ["model.pooling=mean", "many_to_one heads only"]),
+    ("task kind", ["experiment=none", "recipe=none", "data=parity", "data.per_step=true", "model.head=many_to_one"],
+     ["model.head=many_to_one", "ParityDataModule(per_step=true)", "tagging"]),
+    ("task kind", [*VOWELS, "model.tie_weights=true", "model.hidden_size=64"],
+     ["model.tie_weights=true", "language_modeling", "classification"]),
+    ("task kind", [*SUNSPOTS, "model.tie_weights=true", "model.hidden_size=64"], ["model.tie_weights=true", "regression"]),
+    ("task kind", ["model.tie_weights=true", "model.hidden_size=32", "model.embedding_dim=64"],
+     ["model.tie_weights=true needs model.embedding_dim == hidden_size x directions (32)"]),
+    ("task kind", [*VOWELS, "task.tbptt_steps=5"], ["task.tbptt_steps=5", "one per sequence", "set task.tbptt_steps=null"]),
+    ("task kind", ["experiment=none", "recipe=none", "data=adding", "task.tbptt_steps=10"], ["task.tbptt_steps=10", "regression"]),
+    ("task kind", ["data=shakespeare", "model.bidirectional=true"], ["model.bidirectional=true"]),
+    ("task kind", ["experiment=none", "recipe=none", "data=table", "data.task=tagging", "model.head=many_to_one"],
+     ["model.head=many_to_one", "TableDataModule(task=tagging)"]),
+    # --- monitor: a metric the kind logs while fitting, watched the right way ---
+    ("monitor", [*SUNSPOTS, "monitor=val/acc"], ["monitor='val/acc'", "regression", "val/rmse"]),
+    ("monitor", [*VOWELS, "monitor=val/ppl"], ["monitor='val/ppl'", "classification", "val/acc"]),
+    ("monitor", ["monitor=val/acc"], ["monitor='val/acc'", "language_modeling", "val/bpt"]),
+    ("monitor", ["monitor=test/loss"], ["monitor='test/loss'", "while fitting"]),
+    ("monitor", ["monitor=loss"], ["monitor='loss'", "must name a metric"]),
+    ("monitor", [*VOWELS, "monitor=val/acc"], ["monitor_mode='min' with monitor='val/acc'", "set monitor_mode=max"]),
+    ("monitor", ["monitor_mode=max"], ["monitor_mode='max' with monitor='val/loss'", "set monitor_mode=min"]),
+    ("monitor", [*VOWELS, "callbacks=early_stopping", "callbacks.early_stopping.monitor=val/mse"],
+     ["callbacks.early_stopping.monitor='val/mse'", "classification"]),
+    ("monitor", ["callbacks.model_checkpoint.mode=up"], ["callbacks.model_checkpoint.mode='up'", "set callbacks.model_checkpoint.mode=min"]),
+    # --- optimizer ---
+    ("optimizer", ["optimizer.lr=0"], ["optimizer.lr=0", "must be > 0"]),
+    ("optimizer", ["optimizer.lr=-1"], ["optimizer.lr=-1", "must be > 0"]),
+    ("optimizer", ["optimizer.weight_decay=-1"], ["optimizer.weight_decay=-1", ">= 0"]),
+    ("optimizer", ["optimizer.betas=[0.9,1.5]"], ["optimizer.betas=[0.9, 1.5]", "two numbers in [0, 1)"]),
+    ("optimizer", ["optimizer.betas=[0.9]"], ["optimizer.betas=[0.9]", "two numbers"]),
+    ("optimizer", ["optimizer=sgd", "optimizer.momentum=-0.5"], ["optimizer.momentum=-0.5", ">= 0"]),
+    ("optimizer", ["+optimizer.eps=0"], ["optimizer.eps=0", "> 0"]),
+    ("optimizer", ["optimizer.lr=fast"], ["optimizer.lr='fast'"]),
+    ("optimizer", ["+optimizer.momentum=0.9"], ["optimizer.momentum: unknown key for torch.optim.AdamW"]),
+    ("optimizer", ["optimizer._target_=torch.optim.Adamm"], ["optimizer._target_='torch.optim.Adamm'", "cannot be imported"]),
+    ("optimizer", ["optimizer=sgd", "optimizer.momentum=0.0", "+optimizer.nesterov=true"], ["optimizer (torch.optim.SGD)", "Nesterov momentum requires"]),
+    # --- scheduler ---
+    ("scheduler", ["scheduler.interval=batch"], ["scheduler.interval='batch'", "'epoch' or 'step'"]),
+    ("scheduler", ["+scheduler.frequency=2"], ["scheduler.frequency: unknown key", "known: scheduler, interval"]),
+    ("scheduler", ["scheduler=cosine", "+scheduler.scheduler.T_maxx=3"], ["scheduler.scheduler.T_maxx: unknown key"]),
+    ("scheduler", ["scheduler=plateau", "scheduler.interval=step"], ["scheduler.interval=step with ReduceLROnPlateau", "epoch"]),
+    ("scheduler", ["scheduler=plateau", "scheduler.scheduler.factor=2.0"], ["scheduler.scheduler", "Factor should be < 1.0"]),
+    ("scheduler", ["scheduler=cosine", "scheduler.scheduler.T_max=ten"], ["scheduler.scheduler.T_max='ten'"]),
+    # --- trainer ---
+    ("trainer", ["trainer.max_epochs=0"], ["trainer.max_epochs=0 trains nothing"]),
+    ("trainer", ["trainer.max_epochs=-1"], ["trainer.max_epochs=-1", "never stops"]),
+    ("trainer", ["trainer.max_epochs=null"], ["trainer.max_epochs=None", "never stops"]),
+    ("trainer", ["trainer.max_epochs=-5"], ["trainer.max_epochs=-5"]),
+    ("trainer", ["trainer.max_steps=0"], ["trainer.max_steps=0 trains nothing"]),
+    ("trainer", ["trainer.precision=17"], ["trainer.precision=17"]),
+    pytest.param("trainer", ["trainer.precision=16-mixed"], ["trainer.precision=16-mixed", "bf16-mixed"], marks=no_gpu),
+    pytest.param("trainer", ["trainer=gpu"], ["trainer.accelerator=gpu", "no CUDA GPU"], marks=no_gpu),
+    pytest.param("trainer", ["trainer=ddp"], ["trainer.accelerator=gpu", "no CUDA GPU"], marks=no_gpu),
+    pytest.param("trainer", ["trainer.devices=3"], ["trainer.devices=3", "trainer.accelerator=cpu"], marks=no_gpu),
+    ("trainer", ["trainer.devices=0"], ["trainer.devices=0"]),
+    ("trainer", ["trainer.accelerator=tpu"], ["trainer.accelerator=tpu needs torch_xla"]),
+    ("trainer", ["trainer.val_check_interval=1.5"], ["trainer", "val_check_interval"]),
+    ("trainer", ["trainer.gradient_clip_val=-1.0"], ["trainer.gradient_clip_val=-1.0"]),
+    ("trainer", ["trainer.gradient_clip_algorithm=l2"], ["trainer.gradient_clip_algorithm='l2'", "'norm' or 'value'"]),
+    ("trainer", ["trainer.accumulate_grad_batches=0"], ["trainer.accumulate_grad_batches=0"]),
+    ("trainer", ["+trainer.max_epoch=3"], ["trainer.max_epoch: unknown key for lightning.pytorch.Trainer"]),
+    ("trainer", ["trainer.log_every_n_steps=abc"], ["trainer.log_every_n_steps='abc'"]),
+    # --- callbacks and loggers ---
+    ("callbacks/logger", ["+callbacks.foo=1"], ["callbacks.foo=1", "needs a _target_"]),
+    ("callbacks/logger", ["+callbacks.model_checkpoint.every_n_step=5"], ["callbacks.model_checkpoint.every_n_step: unknown key"]),
+    ("callbacks/logger", ["callbacks.last_checkpoint.every_n_train_steps=-1"], ["callbacks.last_checkpoint", "every_n_train_steps"]),
+    ("callbacks/logger", ["callbacks=early_stopping", "callbacks.early_stopping.patience=soon"],
+     ["callbacks.early_stopping.patience='soon'"]),
+    ("callbacks/logger", ["+logger.wandb.projct=x"], ["logger.wandb.projct: unknown key", "wandb.init"]),
+    ("callbacks/logger", ["logger=csv", "+logger.csv.flush_every=3"], ["logger.csv.flush_every: unknown key for lightning.pytorch.loggers.CSVLogger"]),
+    ("callbacks/logger", ["logger.wandb.log_model=maybe"], ["logger.wandb.log_model='maybe'"]),
+    # --- truncated BPTT and stateful streams ---
+    ("truncated BPTT", ["task.tbptt_steps=0"], ["task.tbptt_steps=0"]),
+    ("truncated BPTT", ["task.tbptt_steps=abc"], ["task.tbptt_steps='abc'"]),
+    ("truncated BPTT", ["task.tbptt_variable=true"], ["task.tbptt_variable=true needs task.tbptt_steps"]),
+    ("truncated BPTT", ["task.tbptt_scale_lr=true"], ["task.tbptt_scale_lr=true needs task.tbptt_steps"]),
+    ("truncated BPTT", ["task.tbptt_steps=16", "trainer.accumulate_grad_batches=2"], ["trainer.accumulate_grad_batches=2"]),
+    ("truncated BPTT", ["model.bidirectional=true", "task.tbptt_steps=16"], ["model.bidirectional=true"]),
+    ("truncated BPTT", ["data=text", "data.documents=row"], ["data.documents=row", "data.stateful=true"]),
+]
+
+
+def _kind(case: object) -> str:
+    return case.values[0] if hasattr(case, "values") else case[0]  # type: ignore[union-attr,index]
+
+
+@pytest.fixture
+def no_data_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Any datamodule's setup (where data is read) fails the test."""
+    from seqtrain.data.datamodule import SequenceDataModule
+
+    calls: list[str] = []
+
+    def refuse(self: SequenceDataModule, stage: str | None = None) -> None:
+        calls.append(type(self).__name__)
+        raise AssertionError(f"{type(self).__name__}: data was read before the config was refused")
+
+    monkeypatch.setattr(SequenceDataModule, "setup", refuse)
+    return calls
+
+
+@pytest.mark.parametrize(("kind", "overrides", "words"), CASES, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_refused_before_any_data_is_read(compose_train: Compose, tmp_path: Path, no_data_read: list[str],
+                                         kind: str, overrides: list[str], words: list[str]) -> None:
+    from seqtrain.run import train
+
+    cfg = compose_train("logger=none" if "logger" not in " ".join(overrides) else "hydra.job.name=x", *overrides)
+    with pytest.raises(ConfigError) as error:
+        train(cfg)
+    message = str(error.value)
+    for word in words:
+        assert word in message, message
+    assert not no_data_read
+    assert not list(tmp_path.rglob("*.ckpt")) and not (tmp_path / "config.yaml").exists()
+
+
+# Valid inputs that must pass both check passes (several were refused, or failed inside Hydra, before).
+ACCEPTED = [
+    ["optimizer.betas=[0.9,0.99]"],
+    ["optimizer=adam", "optimizer.betas=[0.5,0.9]"],
+    ["experiment=none"],
+    ["~experiment"],
+    [*VOWELS, "monitor=val/acc", "monitor_mode=max"],
+    [*VOWELS, "callbacks=early_stopping", "monitor=val/f1", "monitor_mode=max"],
+    [*SUNSPOTS, "monitor=val/rmse"],
+    ["monitor=val/bpt"],
+    ["monitor=train/loss"],
+    ["trainer.max_epochs=-1", "trainer.max_steps=5"],
+    ["trainer.max_epochs=-1", "trainer.max_time=00:00:01:00"],
+    ["trainer.max_epochs=-1", "callbacks=early_stopping"],
+    ["trainer.precision=bf16-mixed", "trainer.accelerator=cpu"],
+    ["trainer.accelerator=cpu", "trainer.devices=2", "+trainer.strategy=ddp"],
+    ["model.num_layers=2", "model.dropout=0.3"],
+    ["experiment=none", "recipe=none", "data=truecase", "model.bidirectional=true"],
+    [*SUNSPOTS, "model.bidirectional=true"],
+    ["experiment=none", "recipe=none", "data=parity", "data.per_step=true", "model.head=many_to_many"],
+    [*VOWELS, "model.head=many_to_one", "model.pooling=max"],
+    ["model.tie_weights=true", "model.hidden_size=64", "model.embedding_dim=64"],
+    ["task.tbptt_steps=16", "task.tbptt_variable=true", "task.tbptt_scale_lr=true"],
+    ["scheduler=cosine", "scheduler.interval=step"],
+]
+
+
+@pytest.mark.parametrize("overrides", ACCEPTED, ids=" ".join)
+def test_valid_inputs_pass_the_checks(compose_train: Compose, overrides: list[str]) -> None:
+    cfg = compose_train(*overrides)
+    check_options(cfg)
+    check_targets(cfg)
+
+
+def test_betas_from_the_command_line_train_and_load_weights_only(compose_train: Compose, tmp_path: Path) -> None:
+    """`optimizer.betas=[0.9,0.99]` reaches Adam as given, and its checkpoint still loads with weights_only."""
+    from seqtrain.checkpoint import load_checkpoint
+    from seqtrain.run import train
+
+    cfg = compose_train(*VOWELS, "debug=smoke", "logger=none", "trainer.accelerator=cpu", "test=false",
+                        "optimizer.betas=[0.9,0.99]")
+    train(cfg)
+    checkpoint = load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")  # weights_only=True inside
+    assert tuple(checkpoint["optimizer_states"][0]["param_groups"][0]["betas"]) == (0.9, 0.99)
+
+
+# --- the command line: exit status, message on stderr, no run files --------------------------------
+
+CLI = [
+    (["+foo=1"], "foo: unknown top-level key"),
+    (["data=shakespeare", "data.stateful=false", "model.bidirectional=true"], "model.bidirectional=true cannot train"),
+    (["optimizer.lr=0"], "optimizer.lr=0: must be > 0"),
+    (["trainer.max_epochs=0"], "trainer.max_epochs=0 trains nothing"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "words"), CLI, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_command_line_refuses(tmp_path: Path, overrides: list[str], words: str) -> None:
+    proc = run_train(*overrides, "logger=none", f"hydra.run.dir={tmp_path}", env={"PYTHONPATH": str(ROOT)}, timeout=120)
+    assert proc.returncode != 0
+    assert words in proc.stderr, proc.stderr[-2000:]
+    assert not list(tmp_path.rglob("*.ckpt")) and not (tmp_path / "config.yaml").exists()
+
+
+def test_experiment_none_is_the_documented_way_to_drop_the_experiment() -> None:
+    proc = run_train("experiment=none", "recipe=none", "data=vowels", "--cfg", "job", env={"PYTHONPATH": str(ROOT)}, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "VowelsDataModule" in proc.stdout and "hidden_size: 128" in proc.stdout  # the bare groups
+
+
+# --- scripts/generate.py and scripts/evaluate.py ---------------------------------------------------
+
+
+def _script(name: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+SCRIPT_ARGS = [
+    ("generate.py", ["--top-k", "0"], "argument --top-k: 0 is not >= 1"),
+    ("generate.py", ["--top-k", "-3"], "argument --top-k: -3 is not >= 1"),
+    ("generate.py", ["--length", "-1"], "argument --length: -1 is not >= 0"),
+    ("generate.py", ["--temperature", "0"], "argument --temperature: 0 is not a finite number > 0"),
+    ("generate.py", ["--temperature", "nan"], "argument --temperature: nan is not a finite number > 0"),
+    ("generate.py", ["--length", "ten"], "argument --length: invalid"),
+    ("evaluate.py", ["--split", "train"], "argument --split: invalid choice: 'train'"),
+]
+
+
+@pytest.mark.parametrize(("script", "args", "words"), SCRIPT_ARGS, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_script_arguments_are_refused_before_loading(tmp_path: Path, script: str, args: list[str], words: str) -> None:
+    proc = _script(script, str(tmp_path / "no-such-run"), *args)
+    assert proc.returncode == 2 and words in proc.stderr, proc.stderr[-2000:]  # argparse's exit, before any load
+
+
+@pytest.mark.parametrize("script", ["generate.py", "evaluate.py"])
+def test_scripts_name_a_missing_checkpoint_in_one_line(tmp_path: Path, script: str) -> None:
+    proc = _script(script, str(tmp_path / "no-such.ckpt"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"{script}: error: " in proc.stderr and "no-such.ckpt" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def lm_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("lm")
+    proc = run_train("data=shakespeare", "data.max_chars=20000", "data.seq_len=32", "data.batch_size=8",
+                     "model.hidden_size=32", "debug=smoke", "trainer.accelerator=cpu", "logger=none",
+                     f"hydra.run.dir={run_dir}", env={"PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run_dir
+
+
+PROMPTS = [
+    ({"prompt": "ROMEO: жук"}, "characters 'ж', 'у', 'к' are not in the model's vocabulary"),
+    ({"prompt": ""}, "prompt is empty"),
+    ({"prompt": "KING", "top_k": 10_000}, "top_k=10000 is more than the vocabulary"),
+    ({"prompt": "KING", "top_k": 0}, "top_k must be an integer >= 1"),
+    ({"prompt": "KING", "temperature": -1.0}, "temperature must be a finite number > 0"),
+    ({"prompt": "KING", "length": -5}, "length must be an integer >= 0"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "words"), PROMPTS, ids=lambda v: str(v) if isinstance(v, dict) else None)
+def test_generation_inputs_are_named(lm_run: Path, kwargs: dict, words: str) -> None:
+    from seqtrain.generate import generate_text
+
+    options = {"length": 10, **kwargs}
+    with pytest.raises(ValueError) as error:
+        generate_text(lm_run, options.pop("prompt"), **options)
+    assert words in str(error.value)
+
+
+def test_generate_script_prompt_outside_the_vocabulary(lm_run: Path) -> None:
+    proc = _script("generate.py", str(lm_run), "--prompt", "naïve €", "--length", "5")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "'€'" in proc.stderr and "not in the model's vocabulary" in proc.stderr
+
+
+def test_count_per_kind() -> None:
+    """The corpus size per kind (the README's promises table quotes these numbers)."""
+    counts = Counter(_kind(case) for case in CASES)
+    counts["command line"] = len(CLI)
+    counts["script arguments"] = len(SCRIPT_ARGS) + 2 + len(PROMPTS) + 1
+    print("\n" + "\n".join(f"{kind}: {n}" for kind, n in counts.items()) + f"\ntotal: {sum(counts.values())}")
+    assert sum(counts.values()) >= 60
