@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -33,7 +34,8 @@ if __name__ == "__main__":
         sys.exit(f"error: --steps must be >= 1, got {args.steps}")
     try:
         predictor = Predictor.from_checkpoint(args.path)
-        predictions = predictor.predict(args.files, steps=args.steps, batch_size=args.batch_size)
+        files = [Path(f) for f in args.files]  # Paths: files or patterns, never in-memory text
+        predictions = predictor.predict(files, steps=args.steps, batch_size=args.batch_size)
         out = predictions.write(args.out)
     except (CheckpointError, ValueError) as e:  # DataError is a ValueError
         sys.exit(f"error: {e}")

@@ -81,7 +81,9 @@ class Predictor:
         return cls(model, datamodule, facts)
 
     def predict(self, data: Source, *, steps: int | None = None, batch_size: int = 256, progress: bool = True) -> Predictions:
-        """Predictions for ``data``: file paths or globs, a `datasets.Dataset`, or in-memory sequences.
+        """Predictions for ``data``: a path or glob (`str` / `Path`) or a list of `Path`s, a `datasets.Dataset`
+        with the run's columns, or in-memory sequences in a list (texts, token lists, numbers, (T, F) arrays;
+        forecasting: a (steps,) or (steps, columns) array).
 
         steps: forecasting only: forecast this many steps, recursively (each forecast fed back as
             input); None: the model's own horizon.

@@ -133,7 +133,7 @@ def sunspots(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
     config = (folder / "run" / "config.yaml").read_text()
     window = int(next(line.split(":")[1] for line in config.splitlines() if line.strip().startswith("window:")))
     months, values = load_monthly_sunspots()
-    test_start = len(values) - int(len(values) * 0.2)  # data.test_fraction
+    test_start = int(len(values) * (1 - 0.2))  # as ForecastDataModule cuts data.test_fraction
     rows = [{"month": m, "sunspots": float(v)} for m, v in zip(months[test_start - window :], values[test_start - window :])]
     write_csv(folder / "test.csv", rows)
     return folder / "run", folder / "test.csv", saved
@@ -147,7 +147,14 @@ def test_forecast_on_the_test_window_gives_the_test_metrics(sunspots: tuple[Path
     table = pd.read_csv(tmp_path / "forecast.csv")
     rows = len(pd.read_csv(test_file))
     assert table["step"].tolist() == [rows]  # horizon 1: the month after the series
-    assert 0 <= table["sunspots"][0] < 400  # sunspot numbers, not scaled values
+    # In sunspot numbers: the model's output on the last window, unscaled by hand with the run's saved scaling.
+    state = json.loads((run_dir / "data.json").read_text())["state"]
+    shift, scale = state["shift"][0], state["scale"][0]
+    series = torch.tensor(pd.read_csv(test_file)["sunspots"].to_numpy(), dtype=torch.float64)
+    window = ((series - shift) / scale).float()[-48:, None]  # (W, 1); the experiment's window
+    model = Predictor.from_checkpoint(run_dir).model
+    expected = float(model(window[None])[0]) * scale + shift
+    assert table["sunspots"][0] == pytest.approx(expected, rel=1e-5)
 
 
 def test_recursive_forecast_feeds_forecasts_back(sunspots: tuple[Path, Path, dict]) -> None:
@@ -227,7 +234,9 @@ def test_bad_input_is_named(classifier: tuple[Path, Path, dict], tmp_path: Path)
     proc = _script(str(bogus), "--files", str(tmp_path / "numbers.csv"), "--out", str(tmp_path / "p.csv"))
     assert proc.returncode != 0 and "not a seqtrain checkpoint" in proc.stderr
     proc = _script(str(run_dir), "--files", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "p.csv"))
-    assert proc.returncode != 0 and "--files: no such file" in proc.stderr
+    assert proc.returncode != 0 and "--files: no such file" in proc.stderr and "missing.csv" in proc.stderr
+    with pytest.raises(ValueError, match="in-memory sequences go in a list"):
+        Predictor.from_checkpoint(run_dir).predict("good cat")  # a string is a path or pattern
     proc = _script(str(run_dir), "--files", str(tmp_path / "numbers.csv"), "--out", str(tmp_path / "p.csv"), "--steps", "3")
     assert proc.returncode != 0 and "--steps applies to forecasting models; this one is a classification model" in proc.stderr
     proc = _script(str(run_dir), "--files", str(tmp_path / "numbers.csv"), "--out", str(tmp_path / "p.xlsx"))

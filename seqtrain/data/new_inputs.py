@@ -84,7 +84,7 @@ def _pieces(source: Source, file_format: str, cache_dir: str | None, column: str
         return [Piece(source, "the given Dataset", "index")]
     if _is_files(source):
         try:
-            return load_pieces(source, None, None, None, None, file_format, cache_dir, text_options)["train"]
+            return load_pieces(_paths(source), None, None, None, None, file_format, cache_dir, text_options)["train"]
         except DataError as e:  # the loader names the training key; here the files are --files
             raise DataError(str(e).replace("data.train_files", "--files")) from None
     values = [v.tolist() if hasattr(v, "tolist") else v for v in source]
@@ -94,14 +94,21 @@ def _pieces(source: Source, file_format: str, cache_dir: str | None, column: str
 
 
 def _is_files(source: Source) -> bool:
-    """A path, or a list of paths; a list of strings is read as paths only when each names a file or pattern."""
+    """A path or glob (a `str` or `Path`), or a list of `Path`s; a list of strings is in-memory sequences."""
     if isinstance(source, (str, Path)):
         return True
-    return (
-        isinstance(source, (list, tuple))
-        and bool(source)
-        and all(isinstance(s, Path) or (isinstance(s, str) and ("\n" not in s) and (Path(s).expanduser().is_file() or any(c in s for c in "*?["))) for s in source)
-    )
+    return isinstance(source, (list, tuple)) and bool(source) and all(isinstance(s, Path) for s in source)
+
+
+def _paths(source: str | Path | Sequence[Path]) -> list[str]:
+    """The files ``source`` names (each must exist, each pattern match); errors name them as --files."""
+    from seqtrain.data.sources import resolve_files
+
+    try:
+        return resolve_files("files", [str(source)] if isinstance(source, (str, Path)) else [str(s) for s in source])
+    except DataError as e:
+        hint = " (in-memory sequences go in a list)" if isinstance(source, str) else ""
+        raise DataError(str(e).replace("data.files", "--files") + hint) from None
 
 
 def _has_column(pieces: list[Piece], column: str) -> bool:
@@ -292,12 +299,7 @@ def read_text(dm: TextDataModule, source: Source, state: dict[str, Any]) -> NewD
 def read_plain_text(dm: ShakespeareDataModule, source: Source, state: dict[str, Any]) -> NewData:
     """Text files read as they are (the lines are the rows), or in-memory strings."""
     if _is_files(source):
-        from seqtrain.data.sources import resolve_files
-
-        try:
-            text = "".join(Path(p).read_text(encoding="utf-8") for p in resolve_files("files", source))
-        except DataError as e:
-            raise DataError(str(e).replace("data.files", "--files")) from None
+        text = "".join(Path(p).read_text(encoding="utf-8") for p in _paths(source))
         lines = text.splitlines(keepends=True)
     else:
         lines = [str(s) for s in source]
@@ -329,9 +331,7 @@ def _lm_test(dm: TextDataModule | ShakespeareDataModule, ids: Tensor, starts: Te
 def read_truecase(dm: TruecaseDataModule, source: Source, state: dict[str, Any]) -> NewData:
     """Text in its own case: each line's characters lower-cased are the inputs, their case the targets."""
     if _is_files(source):
-        from seqtrain.data.sources import resolve_files
-
-        text = "".join(Path(p).read_text(encoding="utf-8") for p in resolve_files("files", source))
+        text = "".join(Path(p).read_text(encoding="utf-8") for p in _paths(source))
         lines = text.splitlines(keepends=True)
     else:
         lines = [str(s) for s in source]
@@ -350,10 +350,8 @@ def read_truecase(dm: TruecaseDataModule, source: Source, state: dict[str, Any])
 def read_vowels(dm: VowelsDataModule, source: Source, state: dict[str, Any]) -> NewData:
     """Series in sktime `.ts` files (labelled, as shipped) or in memory ((T, 12) arrays, no labels)."""
     if _is_files(source):
-        from seqtrain.data.sources import resolve_files
-
         series, labels = [], []
-        for path in resolve_files("files", source):
+        for path in _paths(source):
             if not path.endswith(".ts"):
                 raise DataError(f"{path}: a vowels model reads sktime .ts files (as shipped), or in-memory series")
             try:
