@@ -168,13 +168,22 @@ class Predictor:
 
     # -- forecasting -----------------------------------------------------------------------------
 
-    @torch.no_grad()
     def _forecast(self, new: NewData, steps: int | None) -> pd.DataFrame:
-        """The values after the series: the model's `horizon`, or `steps` fed back one block at a time."""
+        """Per series (each file its own, as in training): the values after it, the model's `horizon`
+        or `steps` fed back one block at a time."""
+        import pandas as pd
+
+        tables = []
+        for name, first, end in new.series["bounds"]:
+            table = self._forecast_one(new.series["scaled"][first:end], new.series["inputs_at"], new.series["targets_at"], steps)
+            tables.append(table.assign(series=name) if len(new.series["bounds"]) > 1 else table)
+        return pd.concat(tables, ignore_index=True)
+
+    @torch.no_grad()
+    def _forecast_one(self, scaled: Tensor, inputs_at: list[int], targets_at: list[int], steps: int | None) -> pd.DataFrame:
         import pandas as pd
 
         dm, state = self.datamodule, self.state
-        scaled, inputs_at, targets_at = new.series["scaled"], new.series["inputs_at"], new.series["targets_at"]
         horizon = dm.horizon if dm.mode == "many_to_one" else 1
         wanted = horizon if steps is None else steps
         if wanted > horizon and inputs_at != targets_at:
@@ -197,7 +206,7 @@ class Predictor:
         shift = torch.tensor([state["shift"][k] for k in targets_at], dtype=torch.float64)
         scale = torch.tensor([state["scale"][k] for k in targets_at], dtype=torch.float64)
         values = values * scale + shift
-        columns: dict[str, Any] = {"step": list(range(new.num_rows, new.num_rows + wanted))}
+        columns: dict[str, Any] = {"step": list(range(len(scaled), len(scaled) + wanted))}
         columns |= {state["columns"][k]: values[:, j].tolist() for j, k in enumerate(targets_at)}
         return pd.DataFrame(columns)
 

@@ -242,3 +242,15 @@ def test_bad_input_is_named(classifier: tuple[Path, Path, dict], tmp_path: Path)
     proc = _script(str(run_dir), "--files", str(tmp_path / "numbers.csv"), "--out", str(tmp_path / "p.xlsx"))
     assert proc.returncode != 0 and "--out" in proc.stderr and ".parquet" in proc.stderr
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_each_file_is_its_own_series(sunspots: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    run_dir, test_file, _ = sunspots
+    rows = pd.read_csv(test_file)
+    rows.iloc[:100].to_csv(tmp_path / "a.csv", index=False)
+    rows.to_csv(tmp_path / "b.csv", index=False)
+    predictor = Predictor.from_checkpoint(run_dir)
+    both = predictor.predict([tmp_path / "a.csv", tmp_path / "b.csv"]).table
+    assert both["series"].tolist() == [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
+    assert both["step"].tolist() == [100, len(rows)]  # after the end of each series
+    assert both["sunspots"][0] == pytest.approx(predictor.predict(rows["sunspots"].to_numpy()[:100]).table["sunspots"][0], abs=1e-9)

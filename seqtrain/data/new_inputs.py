@@ -129,7 +129,7 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
     for piece in pieces:
         check_columns(piece, {"sequence_column": dm.sequence_column})
         if dm.sequence_kind == "auto":
-            found = detect_sequence_kind(piece.dataset, dm.sequence_column, piece.name)
+            found, _ = detect_sequence_kind([piece], dm.sequence_column)
             if found != kind:
                 raise DataError(
                     f"{piece.name}: column {dm.sequence_column!r} holds {found} sequences; "
@@ -243,7 +243,8 @@ def _step_names(sequences: Sequence[Any], kind: str, tokenizer: Any) -> list[lis
 
 
 def read_series(dm: ForecastDataModule, source: Source, state: dict[str, Any]) -> NewData:
-    """A series with the training's columns (one row per step); windows for metrics where targets are there."""
+    """Series with the training's columns (one row per step; each file its own series, as in training);
+    windows for metrics where the targets are there."""
     names = state["columns"]
     inputs_at = list(range(len(dm.columns))) if dm.columns is not None else list(range(len(names)))
     targets_at = [names.index(c) for c in dm.target_columns] if dm.target_columns is not None else inputs_at
@@ -253,30 +254,35 @@ def read_series(dm: ForecastDataModule, source: Source, state: dict[str, Any]) -
         if series.ndim != 2 or series.shape[1] not in (len(names), len(inputs_at)):
             raise DataError(f"the given series has shape {tuple(series.shape)}; the model reads (steps, {len(names)}) "
                             f"values of the columns {names} (or only the input columns {[names[i] for i in inputs_at]})")
-        has_targets = series.shape[1] == len(names)
+        parts, labels, has_targets = [series], ["the given series"], series.shape[1] == len(names)
     else:
         pieces = _pieces(source, dm.file_format, dm.cache_dir, "")
-        target_only = [c for i, c in enumerate(names) if i not in inputs_at]
         for piece in pieces:
             for c in (names[i] for i in inputs_at):
                 check_columns(piece, {"columns": c})
-        has_targets = all(_has_column(pieces, c) for c in target_only) if target_only else True
+        target_only = [c for i, c in enumerate(names) if i not in inputs_at]
+        has_targets = all(_has_column(pieces, c) for c in target_only)
         read = names if has_targets else [names[i] for i in inputs_at]
-        series = np.concatenate([np.stack([_read_numbers(p, c) for c in read], axis=1) for p in pieces])
+        parts = [np.stack([_read_numbers(p, c) for c in read], axis=1) for p in pieces]
+        labels = [p.name for p in pieces]
     if not has_targets:
-        series = np.concatenate([series, np.full((len(series), len(names) - series.shape[1]), np.nan)], axis=1)
+        parts = [np.concatenate([p, np.full((len(p), len(names) - p.shape[1]), np.nan)], axis=1) for p in parts]
         log.info("predict: the target columns are not all there: a forecast only, no metrics")
-    n = len(series)
-    if n < dm.window:
-        raise DataError(f"the series has {n} steps; the model reads windows of {dm.window} (data.window)")
+    for label, part in zip(labels, parts):
+        if len(part) < dm.window:
+            raise DataError(f"{label}: the series has {len(part)} steps; the model reads windows of {dm.window} (data.window)")
+    series = np.concatenate(parts)  # (N, columns)
     scaled = torch.from_numpy((series - np.array(state["shift"])) / np.array(state["scale"])).float()  # (N, columns)
+    firsts = np.cumsum([0, *(len(p) for p in parts)]).tolist()
     test = None
-    starts = dm._window_starts(0, n)
+    starts = [t for first, end in zip(firsts, firsts[1:]) for t in dm._window_starts(first, first, end)]
     if has_targets and starts:
         test = SeriesWindows(scaled[:, inputs_at], scaled[:, targets_at], starts, dm.window, dm.horizon, dm.mode)
     elif has_targets:
-        log.info("predict: %d steps hold no window with all its targets: a forecast only, no metrics", n)
-    return NewData([], [], n, test=test, series={"scaled": scaled, "inputs_at": inputs_at, "targets_at": targets_at})
+        log.info("predict: %d steps hold no window with all its targets: a forecast only, no metrics", len(series))
+    bounds = list(zip(labels, firsts, firsts[1:]))  # (name, first step, end) of each series
+    return NewData([], [], len(series), test=test,
+                   series={"scaled": scaled, "inputs_at": inputs_at, "targets_at": targets_at, "bounds": bounds})
 
 
 # -- language modelling --------------------------------------------------------------------------
