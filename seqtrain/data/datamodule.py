@@ -135,6 +135,17 @@ class SequenceDataModule(LightningDataModule):
             self._splits = None
             self.setup()
 
+    def serve_as_test(self, test: Any) -> None:
+        """Serve ``test`` (one split in the form `build` makes it) as the test split, with the loaded state.
+
+        For new data scored by a trained model (`seqtrain.predict`): the test loader lays it out
+        exactly as it laid out the run's own test split, and the training data is never read.
+        """
+        if self._saved_state is None or "facts" not in self._saved_state:
+            raise RuntimeError(f"call {type(self).__name__}.load_state_dict() with a checkpoint's state first")
+        state = {k: v for k, v in self._saved_state.items() if k != "facts"}
+        self._splits = Splits(None, None, test, DataFacts.from_dict(self._saved_state["facts"]), state)
+
     def train_dataloader(self) -> DataLoader:
         # A ResumableDataLoader: Lightning saves where it is in the epoch and restores it on resume.
         return self.dataloader("train")

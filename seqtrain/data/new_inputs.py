@@ -1,0 +1,420 @@
+"""New data for a trained model, read with the encoders its datamodule fitted (never refitted).
+
+One reader per datamodule family turns files, a `datasets.Dataset` or in-memory sequences into
+`NewData`: one example per input row for predictions, and, when the targets are there, the same
+data laid out as the datamodule's own test split, so its test loader scores it exactly as it
+scored the run's test split (`SequenceDataModule.serve_as_test`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from seqtrain.batch import IGNORE_INDEX
+from seqtrain.data.forecast import ForecastDataModule, SeriesWindows, _read_numbers
+from seqtrain.data.parsing import detect_sequence_kind
+from seqtrain.data.shakespeare import ShakespeareDataModule
+from seqtrain.data.sources import DataError, Origin, Piece, check_columns, flat_list_column, load_pieces
+from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
+from seqtrain.data.table import TableDataModule, _input_feature, _target_feature, encode_rows, parse_rows
+from seqtrain.data.text import TextDataModule, with_line_break
+from seqtrain.data.tokenizer import tokenizer_from_dict
+from seqtrain.data.truecase import TaggedWindows, TruecaseDataModule, lower_with_labels
+from seqtrain.data.vocab import CharVocab, WordVocab
+from seqtrain.data.vowels import CLASS_NAMES as VOWELS_CLASSES
+from seqtrain.data.vowels import NUM_CHANNELS, VowelsDataModule, parse_ts
+from seqtrain.data.windows import TokenWindows
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from seqtrain.data.datamodule import SequenceDataModule
+
+log = logging.getLogger(__name__)
+
+#: What `predict` takes: file paths / globs, a `datasets.Dataset`, or in-memory sequences.
+Source = Any
+
+
+@dataclass
+class NewData:
+    """What a reader makes of new data.
+
+    examples: one (inputs, target) per example, model-ready: inputs (T,) ids or (T, F) scaled
+        features; target encoded like training's, or None when the data has no targets.
+    rows: the input row of each example (a row cut into pieces by `max_length` has several).
+    num_rows: input rows read.
+    steps: per input row, the token of each step (tagging output is aligned with them), or None.
+    test: the data in the datamodule's own test-split form, for metrics; None without targets.
+    series: forecasting only: the whole scaled series, inputs (N, C), and where inputs/targets sit.
+    """
+
+    examples: list[tuple[Tensor, Tensor | None]]
+    rows: list[int]
+    num_rows: int
+    steps: list[list[str]] | None = None
+    test: Any = None
+    series: dict[str, Any] = field(default_factory=dict)
+
+
+def read_new(datamodule: SequenceDataModule, source: Source, state: dict[str, Any]) -> NewData:
+    """Read ``source`` for the model trained with ``datamodule`` (its fitted ``state`` loaded)."""
+    for family, reader in READERS:
+        if isinstance(datamodule, family):
+            return reader(datamodule, source, state)
+    raise DataError(f"prediction does not know how to read new data for a {type(datamodule).__name__} model")
+
+
+# -- where rows come from ------------------------------------------------------------------------
+
+
+def _pieces(source: Source, file_format: str, cache_dir: str | None, column: str, text_options: dict | None = None) -> list[Piece]:
+    """Files (paths or globs), a `datasets.Dataset`, or in-memory sequences (put in ``column``) as pieces."""
+    from datasets import Dataset
+
+    if isinstance(source, Dataset):
+        return [Piece(source, "the given Dataset", "index")]
+    if _is_files(source):
+        try:
+            return load_pieces(_paths(source), None, None, None, None, file_format, cache_dir, text_options)["train"]
+        except DataError as e:  # the loader names the training key; here the files are --files
+            raise DataError(str(e).replace("data.train_files", "--files")) from None
+    values = [v.tolist() if hasattr(v, "tolist") else v for v in source]
+    if not values:
+        raise DataError("no sequences to predict on (an empty list)")
+    return [Piece(Dataset.from_dict({column: values}), "the given sequences", "index")]
+
+
+def _is_files(source: Source) -> bool:
+    """A path or glob (a `str` or `Path`), or a list of `Path`s; a list of strings is in-memory sequences."""
+    if isinstance(source, (str, Path)):
+        return True
+    return isinstance(source, (list, tuple)) and bool(source) and all(isinstance(s, Path) for s in source)
+
+
+def _paths(source: str | Path | Sequence[Path]) -> list[str]:
+    """The files ``source`` names (each must exist, each pattern match); errors name them as --files."""
+    from seqtrain.data.sources import resolve_files
+
+    try:
+        return resolve_files("files", [str(source)] if isinstance(source, (str, Path)) else [str(s) for s in source])
+    except DataError as e:
+        hint = " (in-memory sequences go in a list)" if isinstance(source, str) else ""
+        raise DataError(str(e).replace("data.files", "--files") + hint) from None
+
+
+def _has_column(pieces: list[Piece], column: str) -> bool:
+    present = [column in p.dataset.column_names for p in pieces]
+    if any(present) and not all(present):
+        missing = next(p.name for p, here in zip(pieces, present) if not here)
+        raise DataError(f"{missing}: no column {column!r}, which the other files have; give it in all or none")
+    return all(present)
+
+
+# -- tables --------------------------------------------------------------------------------------
+
+
+def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> NewData:
+    """Rows of a table: the same sequence column and kind as training; the target column may be absent."""
+    pieces = _pieces(source, dm.file_format, dm.cache_dir, dm.sequence_column)
+    kind = state["sequence_kind"]
+    for piece in pieces:
+        check_columns(piece, {"sequence_column": dm.sequence_column})
+        if dm.sequence_kind == "auto":
+            found, _ = detect_sequence_kind([piece], dm.sequence_column)
+            if found != kind:
+                raise DataError(
+                    f"{piece.name}: column {dm.sequence_column!r} holds {found} sequences; "
+                    f"the model was trained on {kind} sequences"
+                )
+    has_targets = _has_column(pieces, dm.target_column)
+    if not has_targets:
+        log.info("predict: no column %r (data.target_column): predictions only, no metrics", dm.target_column)
+    tokenizer = tokenizer_from_dict(state["tokenizer"]) if state["tokenizer"] is not None else None
+    inputs: list[Tensor] = []
+    targets: list[Tensor | None] = []
+    steps: list[list[str]] = []
+    for piece in pieces:
+        parsed, encoded = _encode_table(dm, piece, kind, state, tokenizer, has_targets)
+        inputs += _unflatten_inputs(encoded, kind)
+        targets += _unflatten_targets(encoded, dm) if has_targets else [None] * len(encoded)
+        steps += _step_names(parsed["inputs"], kind, tokenizer)
+    # The same cut as training (`encode_rows`): the first `max_length` steps, or pieces of it.
+    examples, rows = [], []
+    for row, (x, y) in enumerate(zip(inputs, targets)):
+        cut = dm.max_length is not None and len(x) > dm.max_length
+        starts = range(0, len(x), dm.max_length) if cut and dm.overflow == "split" else [0]
+        for start in starts:
+            end = start + dm.max_length if dm.max_length is not None else len(x)
+            examples.append((x[start:end], y[start:end] if y is not None and dm.per_step else y))
+            rows.append(row)
+    examples = [(_scaled(x, state, "input"), None if y is None else _scaled(y, state, "target")) for x, y in examples]
+    test = None
+    if has_targets:
+        # As `TableDataModule._pack`: rows whose label was unseen in training are left out.
+        test = [(x, y) for x, y in examples if not (dm.task == "classification" and int(y) == IGNORE_INDEX)]
+    return NewData(examples, rows, len(inputs), steps if dm.task == "tagging" else None, test)
+
+
+def _encode_table(dm: TableDataModule, piece: Piece, kind: str, state: dict[str, Any], tokenizer: Any, has_targets: bool) -> tuple[Dataset, Dataset]:
+    """`parse_rows` then `encode_rows`, as training runs them (uncut: the cut is the caller's).
+
+    Without a target column, the rows are run as a one-class classification whose labels are
+    thrown away: the inputs go through exactly the code training used, which does not depend on
+    the task.
+    """
+    from datasets import Features, Value
+
+    dataset, target_column = piece.dataset, dm.target_column
+    task, per_step, class_names = dm.task, dm.per_step, state["class_names"]
+    if not has_targets:
+        target_column = "__no_target__"
+        dataset = dataset.add_column(target_column, ["_"] * len(dataset))
+        task, per_step, class_names = "classification", False, ["_"]
+    columns = [dm.sequence_column, target_column]
+    settings = {"kind": kind, "task": task, "per_step": per_step, "columns": columns}
+    parsed = dataset.map(
+        parse_rows, batched=True, with_indices=True, remove_columns=dataset.column_names,
+        features=Features({"inputs": _input_feature(kind, encoded=False), "target": _target_feature(task, per_step, encoded=False)}),
+        fn_kwargs={**settings, "where": piece.where}, desc=f"seqtrain: reading {piece.name}",
+    )
+    encoded = parsed.map(
+        encode_rows, batched=True, with_indices=True, remove_columns=parsed.column_names,
+        features=Features({"inputs": _input_feature(kind, encoded=True), "target": _target_feature(task, per_step, encoded=True),
+                           "cut": Value("bool")}),
+        fn_kwargs={"kind": kind, "task": task, "per_step": per_step, "tokenizer": tokenizer, "class_names": class_names,
+                   "num_features": state.get("num_features"), "num_targets": state.get("num_targets"), "max_length": None,
+                   "overflow": "truncate", "unseen_labels": dm.unseen_labels, "where": piece.where, "columns": tuple(columns)},
+        desc=f"seqtrain: encoding {piece.name}",
+    )
+    return parsed, encoded
+
+
+def _unflatten_inputs(encoded: Dataset, kind: str) -> list[Tensor]:
+    values, offsets = flat_list_column(encoded, "inputs", depth=2 if kind == "vectors" else 1)
+    if kind in ("text", "tokens"):
+        flat = torch.from_numpy(values.astype(np.int64))  # (sum of T,)
+    else:
+        flat = torch.from_numpy(values.astype(np.float64).reshape(offsets[-1], -1))  # (sum of T, F)
+    return [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
+def _unflatten_targets(encoded: Dataset, dm: TableDataModule) -> list[Tensor]:
+    if dm.task == "classification":
+        return list(torch.from_numpy(np.asarray(encoded["target"], dtype=np.int64)))  # () each
+    if dm.task == "tagging":
+        values, offsets = flat_list_column(encoded, "target")
+        flat = torch.from_numpy(values.astype(np.int64))
+        return [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]  # (T,) each
+    if dm.per_step:
+        values, offsets = flat_list_column(encoded, "target", depth=2)
+        flat = torch.from_numpy(values.astype(np.float64).reshape(offsets[-1], -1))
+        return [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]  # (T, F_out) each
+    return [torch.tensor(v, dtype=torch.float64) for v in encoded["target"]]  # (F_out,) each
+
+
+def _scaled(values: Tensor, state: dict[str, Any], what: str) -> Tensor:
+    """As `TableDataModule._scale`: standardized in float64 with the train statistics, then float32."""
+    if f"{what}_mean" in state and values.is_floating_point():
+        values = (values - torch.tensor(state[f"{what}_mean"], dtype=torch.float64)) / torch.tensor(state[f"{what}_std"], dtype=torch.float64)
+    return values.float() if values.is_floating_point() else values
+
+
+def _step_names(sequences: Sequence[Any], kind: str, tokenizer: Any) -> list[list[str]]:
+    """The token of each step, as the tokenizer cut it (characters, words, or the given tokens)."""
+    if kind == "tokens":
+        return [list(s) for s in sequences]
+    if kind == "text" and isinstance(tokenizer, CharVocab):
+        return [list(s) for s in sequences]
+    if kind == "text" and isinstance(tokenizer, WordVocab):
+        return [WordVocab.split(s) for s in sequences]
+    return [[str(i) for i in range(len(s))] for s in sequences]  # numbers / vectors: the step number
+
+
+# -- forecasting ---------------------------------------------------------------------------------
+
+
+def read_series(dm: ForecastDataModule, source: Source, state: dict[str, Any]) -> NewData:
+    """Series with the training's columns (one row per step; each file its own series, as in training);
+    windows for metrics where the targets are there."""
+    names = state["columns"]
+    inputs_at = list(range(len(dm.columns))) if dm.columns is not None else list(range(len(names)))
+    targets_at = [names.index(c) for c in dm.target_columns] if dm.target_columns is not None else inputs_at
+    if isinstance(source, (np.ndarray, Tensor)) or (isinstance(source, (list, tuple)) and not _is_files(source)):
+        series = np.asarray(source, dtype=np.float64)
+        series = series[:, None] if series.ndim == 1 else series
+        if series.ndim != 2 or series.shape[1] not in (len(names), len(inputs_at)):
+            raise DataError(f"the given series has shape {tuple(series.shape)}; the model reads (steps, {len(names)}) "
+                            f"values of the columns {names} (or only the input columns {[names[i] for i in inputs_at]})")
+        parts, labels, has_targets = [series], ["the given series"], series.shape[1] == len(names)
+    else:
+        pieces = _pieces(source, dm.file_format, dm.cache_dir, "")
+        for piece in pieces:
+            for c in (names[i] for i in inputs_at):
+                check_columns(piece, {"columns": c})
+        target_only = [c for i, c in enumerate(names) if i not in inputs_at]
+        has_targets = all(_has_column(pieces, c) for c in target_only)
+        read = names if has_targets else [names[i] for i in inputs_at]
+        parts = [np.stack([_read_numbers(p, c) for c in read], axis=1) for p in pieces]
+        labels = [p.name for p in pieces]
+    if not has_targets:
+        parts = [np.concatenate([p, np.full((len(p), len(names) - p.shape[1]), np.nan)], axis=1) for p in parts]
+        log.info("predict: the target columns are not all there: a forecast only, no metrics")
+    for label, part in zip(labels, parts):
+        if len(part) < dm.window:
+            raise DataError(f"{label}: the series has {len(part)} steps; the model reads windows of {dm.window} (data.window)")
+    series = np.concatenate(parts)  # (N, columns)
+    scaled = torch.from_numpy((series - np.array(state["shift"])) / np.array(state["scale"])).float()  # (N, columns)
+    firsts = np.cumsum([0, *(len(p) for p in parts)]).tolist()
+    test = None
+    starts = [t for first, end in zip(firsts, firsts[1:]) for t in dm._window_starts(first, first, end)]
+    if has_targets and starts:
+        test = SeriesWindows(scaled[:, inputs_at], scaled[:, targets_at], starts, dm.window, dm.horizon, dm.mode)
+    elif has_targets:
+        log.info("predict: %d steps hold no window with all its targets: a forecast only, no metrics", len(series))
+    bounds = list(zip(labels, firsts, firsts[1:]))  # (name, first step, end) of each series
+    return NewData([], [], len(series), test=test,
+                   series={"scaled": scaled, "inputs_at": inputs_at, "targets_at": targets_at, "bounds": bounds})
+
+
+# -- language modelling --------------------------------------------------------------------------
+
+
+def read_text(dm: TextDataModule, source: Source, state: dict[str, Any]) -> NewData:
+    """Rows of text (lines of .txt files, or `text_column`), each ending in a line break, as training reads them."""
+    pieces = [dm._text_only(p) for p in _pieces(source, dm.file_format, dm.cache_dir, dm.text_column, {"keep_linebreaks": True})]
+    tokenizer = tokenizer_from_dict(state["tokenizer"])
+    rows = [with_line_break(t) for p in pieces for t in p.dataset[dm.text_column]]
+    if any(t is None for t in rows):
+        raise DataError("an empty value (no text) in the text column")
+    ids = [torch.tensor(r, dtype=torch.long) for r in tokenizer.encode_batch(rows)]
+    offsets = np.cumsum([0, *(len(i) for i in ids)])
+    stream = torch.cat(ids) if ids else torch.zeros(0, dtype=torch.long)
+    starts = dm._starts(offsets, Origin.of(pieces), "given") if dm.stateful and dm.documents is not None else None
+    return NewData(_lm_rows(ids), list(range(len(ids))), len(ids), test=_lm_test(dm, stream, starts))
+
+
+def read_plain_text(dm: ShakespeareDataModule, source: Source, state: dict[str, Any]) -> NewData:
+    """Text files read as they are (the lines are the rows), or in-memory strings."""
+    if _is_files(source):
+        text = "".join(Path(p).read_text(encoding="utf-8") for p in _paths(source))
+        lines = text.splitlines(keepends=True)
+    else:
+        lines = [str(s) for s in source]
+        text = "".join(lines)
+    vocab = CharVocab.from_dict(state["vocab"])
+    ids = [torch.from_numpy(vocab.encode_array(line)) for line in lines]
+    return NewData(_lm_rows(ids), list(range(len(ids))), len(ids), test=_lm_test(dm, torch.from_numpy(vocab.encode_array(text)), None))
+
+
+def _lm_rows(ids: list[Tensor]) -> list[tuple[Tensor, Tensor | None]]:
+    """Each row scored on its own: inputs its tokens but the last, targets the next token at each step."""
+    return [(row[:-1], row[1:]) for row in ids]
+
+
+def _lm_test(dm: TextDataModule | ShakespeareDataModule, ids: Tensor, starts: Tensor | None) -> Any:
+    """The whole text as the datamodule lays a split out: windows of `seq_len`, or stateful streams."""
+    needed = dm.batch_size + 1 if dm.stateful else dm.seq_len + 1
+    if len(ids) < needed:
+        log.info("predict: %d tokens, fewer than the %d one batch needs (as in training): no metrics", len(ids), needed)
+        return None
+    if not dm.stateful:
+        return TokenWindows(ids, dm.seq_len)
+    return (ids, starts) if isinstance(dm, TextDataModule) else ids
+
+
+# -- the shipped datasets ------------------------------------------------------------------------
+
+
+def read_truecase(dm: TruecaseDataModule, source: Source, state: dict[str, Any]) -> NewData:
+    """Text in its own case: each line's characters lower-cased are the inputs, their case the targets."""
+    if _is_files(source):
+        text = "".join(Path(p).read_text(encoding="utf-8") for p in _paths(source))
+        lines = text.splitlines(keepends=True)
+    else:
+        lines = [str(s) for s in source]
+        text = "".join(lines)
+    vocab = CharVocab.from_dict(state["vocab"])
+    examples, steps = [], []
+    for line in lines:
+        lowered, labels = lower_with_labels(line)
+        examples.append((torch.from_numpy(vocab.encode_array(lowered)), torch.from_numpy(labels)))
+        steps.append(list(lowered))
+    lowered, labels = lower_with_labels(text)
+    test = TaggedWindows(torch.from_numpy(vocab.encode_array(lowered)), torch.from_numpy(labels), dm.seq_len)
+    return NewData(examples, list(range(len(lines))), len(lines), steps, test if len(test) else None)
+
+
+def read_vowels(dm: VowelsDataModule, source: Source, state: dict[str, Any]) -> NewData:
+    """Series in sktime `.ts` files (labelled, as shipped) or in memory ((T, 12) arrays, no labels)."""
+    if _is_files(source):
+        series, labels = [], []
+        for path in _paths(source):
+            if not path.endswith(".ts"):
+                raise DataError(f"{path}: a vowels model reads sktime .ts files (as shipped), or in-memory series")
+            try:
+                s, l = parse_ts(Path(path).read_text(encoding="utf-8"))
+            except ValueError as e:
+                raise DataError(f"{path}: {e}") from None
+            unknown = sorted(set(l) - set(VOWELS_CLASSES))
+            if unknown:
+                raise DataError(f"{path}: labels {unknown} are not speakers the model knows ({', '.join(VOWELS_CLASSES)})")
+            series += s
+            labels += [torch.tensor(VOWELS_CLASSES.index(x)) for x in l]
+    else:
+        series, labels = [torch.as_tensor(np.asarray(s, dtype=np.float32)) for s in source], None
+    for i, x in enumerate(series):
+        if x.ndim != 2 or x.shape[1] != NUM_CHANNELS or len(x) == 0:
+            raise DataError(f"series {i}: shape {tuple(x.shape)}; a vowels model reads (T, {NUM_CHANNELS}) series")
+    if "mean" in state:
+        mean, std = torch.tensor(state["mean"]), torch.tensor(state["std"])
+        series = [(x - mean) / std for x in series]
+    examples = list(zip(series, labels if labels is not None else [None] * len(series)))
+    return NewData(examples, list(range(len(series))), len(series), test=examples if labels is not None else None)
+
+
+def read_bits(dm: ParityDataModule, source: Source, state: dict[str, Any]) -> NewData:
+    """Bit strings in memory (lists of 0/1)."""
+    rows = [torch.as_tensor(np.asarray(s, dtype=np.int64)) for s in _in_memory(dm, source)]
+    for i, bits in enumerate(rows):
+        if bits.ndim != 1 or len(bits) == 0 or not bool(((bits == 0) | (bits == 1)).all()):
+            raise DataError(f"sequence {i}: a parity model reads non-empty strings of bits 0/1")
+    steps = [[str(int(b)) for b in bits] for bits in rows] if dm.per_step else None
+    return NewData([(bits + 1, None) for bits in rows], list(range(len(rows))), len(rows), steps)
+
+
+def read_adding(dm: AddingDataModule, source: Source, state: dict[str, Any]) -> NewData:
+    """Sequences in memory: (T, 2) arrays of [value, marker] steps."""
+    rows = [torch.as_tensor(np.asarray(s, dtype=np.float32)) for s in _in_memory(dm, source)]
+    for i, x in enumerate(rows):
+        if x.ndim != 2 or x.shape[1] != 2 or len(x) == 0:
+            raise DataError(f"sequence {i}: shape {tuple(x.shape)}; an adding model reads (T, 2) [value, marker] steps")
+    return NewData([(x, None) for x in rows], list(range(len(rows))), len(rows))
+
+
+def _in_memory(dm: SequenceDataModule, source: Source) -> list[Any]:
+    from datasets import Dataset
+
+    if _is_files(source) or isinstance(source, Dataset):
+        raise DataError(f"a {type(dm).__name__} model (generated data) reads in-memory sequences only, not files")
+    return list(source)
+
+
+READERS: list[tuple[type, Callable[..., NewData]]] = [
+    (ForecastDataModule, read_series),  # SunspotsDataModule is one
+    (TableDataModule, read_table),
+    (TextDataModule, read_text),
+    (ShakespeareDataModule, read_plain_text),
+    (TruecaseDataModule, read_truecase),
+    (VowelsDataModule, read_vowels),
+    (ParityDataModule, read_bits),
+    (AddingDataModule, read_adding),
+]

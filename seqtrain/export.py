@@ -1,0 +1,171 @@
+"""Export a trained `SequenceModel` to ONNX with its recurrent state as explicit inputs and outputs.
+
+The exported graph is `(inputs, h0[, c0]) -> (predictions, hn[, cn])` over whole, unpadded
+sequences, with the batch and time axes dynamic, so a caller can stream a sequence chunk by chunk
+(or step by step) by feeding each call's `hn` / `cn` back as the next call's `h0` / `c0`.
+
+The exporter, as tried on torch 2.13 (`tests/test_export.py` holds the graph to PyTorch):
+- The default, dynamo (`torch.export`-based) exporter cannot keep the time axis dynamic:
+  `torch.export` specializes it to the example's length for nn.RNN, nn.LSTM and nn.GRU alike
+  ("your code specialized it to be a constant"). `torch.onnx.export(dynamo=True)` then still
+  writes a graph, with the ONNX LSTM op running any length but the ops after it (the pooler's
+  gather, an Elman RNN unrolled step by step) fixed to the example's: wrong results, no error.
+- The TorchScript-based exporter (`dynamo=False`; deprecated since torch 2.9, still in 2.13)
+  emits the ONNX `RNN` / `LSTM` / `GRU` ops with dynamic batch and time axes, in well under a
+  second. seqtrain uses it, and checks every export at a length other than the example's.
+TorchScript itself (`torch.jit.trace`) is deprecated in torch 2.13 and not offered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+log = logging.getLogger(__name__)
+
+
+#: ONNX opset of the exported graph (the TorchScript-based exporter writes RNN/LSTM/GRU ops for it;
+#: onnxruntime 1.32 runs it).
+ONNX_OPSET = 17
+
+
+class ExportError(ValueError):
+    """A model or request that cannot be exported as asked; the message says why."""
+
+
+class StatefulModel(nn.Module):
+    """A `SequenceModel` with its state as plain tensors: (inputs, h0[, c0]) -> (predictions, hn[, cn]).
+
+    inputs: (B, T) token ids or (B, T, F) features, every row T real steps (no padding);
+    h0 / c0: (L*D, B, H); predictions: (B, T, num_outputs) per step or (B, num_outputs) pooled.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.is_lstm = isinstance(model.backbone.rnn, nn.LSTM)
+
+    def forward(self, inputs: Tensor, h0: Tensor, c0: Tensor | None = None) -> tuple[Tensor, ...]:
+        state = (h0, c0) if self.is_lstm else h0
+        predictions, state = self.model(inputs, None, state)
+        return (predictions, *state) if self.is_lstm else (predictions, state)
+
+
+def io_names(model: nn.Module) -> tuple[list[str], list[str]]:
+    """The graph's input and output names."""
+    lstm = isinstance(model.backbone.rnn, nn.LSTM)
+    return ["inputs", "h0", *(["c0"] if lstm else [])], ["predictions", "hn", *(["cn"] if lstm else [])]
+
+
+def example_inputs(model: nn.Module, batch: int, steps: int, generator: torch.Generator | None = None) -> tuple[Tensor, ...]:
+    """Random inputs of the model's kind and a random state: (inputs, h0[, c0])."""
+    rnn = model.backbone.rnn
+    if isinstance(model.input_layer, nn.Embedding):
+        # Ids from 1: 0 is the padding id, which an unpadded sequence does not hold.
+        inputs = torch.randint(1, model.input_layer.num_embeddings, (batch, steps), generator=generator)
+    else:
+        features = model.input_layer.in_features if isinstance(model.input_layer, nn.Linear) else rnn.input_size
+        inputs = torch.randn(batch, steps, features, generator=generator)
+    shape = (rnn.num_layers * (2 if rnn.bidirectional else 1), batch, rnn.hidden_size)  # (L*D, B, H)
+    states = [torch.randn(shape, generator=generator) for _ in range(2 if isinstance(rnn, nn.LSTM) else 1)]
+    return (inputs, *states)
+
+
+def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Write `model` (a SequenceModel, put in eval mode) as ONNX; `metadata` is stored as JSON in the file."""
+    import onnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    wrapper = StatefulModel(model).eval()
+    inputs, outputs = io_names(model)
+    args = example_inputs(model, batch=2, steps=5, generator=torch.Generator().manual_seed(0))
+    per_step = model.pool is None
+    axes = {"inputs": {0: "batch", 1: "time"}, "predictions": {0: "batch", **({1: "time"} if per_step else {})}}
+    axes |= {name: {1: "batch"} for name in inputs[1:] + outputs[1:]}
+    with warnings.catch_warnings():
+        # The exporter warns that it is deprecated and that traced Python booleans are constants
+        # (the backbone's "is anything padded" test, False for unpadded inputs): `check_onnx`
+        # holds the graph to the PyTorch model instead.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(wrapper, args, str(path), input_names=inputs, output_names=outputs,
+                          dynamic_axes=axes, dynamo=False, opset_version=ONNX_OPSET)
+    graph = onnx.load(str(path))
+    if metadata is not None:
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = "seqtrain", json.dumps(metadata)
+    onnx.save(graph, str(path))
+    return path
+
+
+def run_onnx(session: Any, args: tuple[Tensor, ...], names: list[str]) -> list[Tensor]:
+    """One onnxruntime call with torch tensors in and out."""
+    return [torch.from_numpy(np.asarray(a)) for a in session.run(None, {n: a.numpy() for n, a in zip(names, args)})]
+
+
+def onnx_session(path: str | Path) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1  # checks are small; a thread pool only adds noise on shared CPUs
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@torch.no_grad()
+def check_onnx(path: str | Path, model: nn.Module, batch: int = 3, steps: int = 11, seed: int = 0) -> float:
+    """The largest absolute difference between onnxruntime (CPU) and PyTorch on every output.
+
+    Random inputs and a random (non-zero) state, at a batch size and length other than the
+    example the graph was traced with, so a size fixed in the graph shows as an error here.
+    """
+    session = onnx_session(path)
+    inputs, _ = io_names(model)
+    args = example_inputs(model, batch, steps, generator=torch.Generator().manual_seed(seed))
+    expected = StatefulModel(model.eval())(*args)
+    got = run_onnx(session, args, inputs)
+    return max(float((g - e).abs().max()) for g, e in zip(got, expected))
+
+
+def export_checkpoint(path: str | Path, out: str | Path, fmt: str = "onnx") -> tuple[Path, float]:
+    """Export a checkpoint's (or run directory's) model; returns the file and its largest difference to PyTorch.
+
+    Beside the model, `<out>.json` holds what a caller needs to feed it: the data facts, the
+    datamodule's fitted state (vocabulary, scaling, class names), and the graph's input and output names.
+    """
+    from seqtrain.checkpoint import load_checkpoint, rebuild
+
+    if fmt != "onnx":
+        raise ExportError(f"--format {fmt!r}: only 'onnx' is supported (TorchScript is deprecated in torch 2.13)")
+    checkpoint = load_checkpoint(path)
+    model, datamodule, facts = rebuild(checkpoint, setup=False)
+    inputs, outputs = io_names(model)
+    info = {
+        "facts": facts.to_dict(),
+        "data_state": datamodule.state_dict(),
+        "inputs": inputs,
+        "outputs": outputs,
+        "head": model.head_kind,
+        "streamable": streamable(model),
+    }
+    out = export_onnx(model, out, metadata={"facts": facts.to_dict(), "inputs": inputs, "outputs": outputs})
+    out.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
+    return out, check_onnx(out, model)
+
+
+def streamable(model: nn.Module) -> bool:
+    """Whether feeding a sequence in chunks with the state carried gives what feeding it whole gives.
+
+    True for unidirectional models with a per-step head or `last` pooling; a backward direction
+    needs the steps after each chunk, and mean/max pooling only sees the chunk.
+    """
+    from seqtrain.models.pooling import LastStatePool
+
+    return not model.backbone.rnn.bidirectional and (model.pool is None or isinstance(model.pool, LastStatePool))

@@ -1,0 +1,245 @@
+"""Apply a trained model to new data: `Predictor.from_checkpoint(path).predict(files)`.
+
+The model and every encoder (tokenizer, label names, scaling) come from the checkpoint alone,
+loaded with `weights_only=True`; nothing is refitted. New data is read the way the run read its
+own (`seqtrain.data.new_inputs`), predictions are written per input row, and when the targets
+are there the metrics are measured by the same `SequenceTask` and test loader as the run's
+`test/...` metrics, so on a run's own test data they are the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
+
+from seqtrain.batch import IGNORE_INDEX
+from seqtrain.data.facts import DataFacts
+from seqtrain.data.new_inputs import NewData, Source, read_new
+from seqtrain.data.sources import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+OUTPUT_FORMATS = (".csv", ".jsonl", ".parquet")
+
+
+@dataclass
+class Predictions:
+    """One row per input row (forecasting: one per forecast step), and the metrics when targets were given."""
+
+    table: pd.DataFrame
+    metrics: dict[str, float] | None
+
+    def write(self, path: str | Path) -> Path:
+        """Write the table as CSV (lists as JSON text), JSON Lines or Parquet, by the file's extension."""
+        path = Path(path)
+        if path.suffix not in OUTPUT_FORMATS:
+            raise ValueError(f"--out {str(path)!r}: the extension must be one of {', '.join(OUTPUT_FORMATS)}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".csv":
+            table = self.table.copy()
+            for column in table.columns:
+                if table[column].map(lambda v: isinstance(v, list)).any():
+                    table[column] = table[column].map(json.dumps)
+            table.to_csv(path, index=False)
+        elif path.suffix == ".jsonl":
+            self.table.to_json(path, orient="records", lines=True, force_ascii=False)
+        else:
+            self.table.to_parquet(path, index=False)
+        return path
+
+
+class Predictor:
+    """A trained model with its datamodule's fitted encoders: `predict` turns raw sequences into labelled outputs."""
+
+    def __init__(self, model: nn.Module, datamodule: Any, facts: DataFacts) -> None:
+        self.model = model.eval()
+        self.datamodule = datamodule
+        self.facts = facts
+        self.state = {k: v for k, v in datamodule.state_dict().items() if k != "facts"}
+        from seqtrain.data.forecast import ForecastDataModule
+
+        self.kind = "forecast" if isinstance(datamodule, ForecastDataModule) else facts.task
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path) -> Predictor:
+        """A checkpoint file or run directory (its best checkpoint); refuses files that are not seqtrain's."""
+        from seqtrain.checkpoint import load_checkpoint, rebuild
+
+        model, datamodule, facts = rebuild(load_checkpoint(path), setup=False)
+        return cls(model, datamodule, facts)
+
+    def predict(self, data: Source, *, steps: int | None = None, batch_size: int = 256, progress: bool = True) -> Predictions:
+        """Predictions for ``data``: a path or glob (`str` / `Path`) or a list of `Path`s, a `datasets.Dataset`
+        with the run's columns, or in-memory sequences in a list (texts, token lists, numbers, (T, F) arrays;
+        forecasting: a (steps,) or (steps, columns) array).
+
+        steps: forecasting only: forecast this many steps, recursively (each forecast fed back as
+            input); None: the model's own horizon.
+        """
+        if steps is not None and self.kind != "forecast":
+            raise ValueError(f"--steps applies to forecasting models; this one is a {self.kind} model")
+        if steps is not None and steps < 1:
+            raise ValueError(f"--steps must be >= 1, got {steps}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        new = read_new(self.datamodule, data, self.state)
+        if self.kind == "forecast":
+            table = self._forecast(new, steps)
+        elif new.num_rows == 0:
+            raise DataError("no rows to predict on")
+        else:
+            outputs = self._run(new.examples, batch_size, progress)
+            table = self._table(new, outputs)
+        metrics = self._metrics(new.test) if new.test is not None else None
+        return Predictions(table, metrics)
+
+    # -- running the model -----------------------------------------------------------------------
+
+    @torch.no_grad()
+    def _run(self, examples: list[tuple[Tensor, Tensor | None]], batch_size: int, progress: bool) -> list[Tensor]:
+        """The model's raw output for each example, in order: (num_outputs,) or (T, num_outputs)."""
+        from tqdm.auto import tqdm
+
+        padding = self.facts.padding_idx if self.facts.vocab_size is not None else 0.0
+        batches = range(0, len(examples), batch_size)
+        outputs: list[Tensor] = []
+        for start in tqdm(batches, desc="predict", unit="batch", disable=not progress or len(batches) < 10):
+            inputs = [x for x, _ in examples[start : start + batch_size]]
+            lengths = torch.tensor([len(x) for x in inputs], dtype=torch.long)  # (B,), on the CPU
+            padded = pad_sequence(inputs, batch_first=True, padding_value=padding)  # (B, T) / (B, T, F)
+            preds, _ = self.model(padded, lengths)  # (B, C) or (B, T, C)
+            outputs += [p[:n] if preds.dim() == 3 else p for p, n in zip(preds, lengths.tolist())]
+        return outputs
+
+    def _table(self, new: NewData, outputs: list[Tensor]) -> pd.DataFrame:
+        import pandas as pd
+
+        if self.kind == "language_modeling":
+            return pd.DataFrame(self._lm_scores(new, outputs))
+        per_row = _gather_rows(outputs, new.rows, new.num_rows, concatenate=self.facts.per_step)
+        columns: dict[str, Any] = {"row": list(range(new.num_rows))}
+        names = list(self.facts.class_names or [str(i) for i in range(self.facts.num_outputs)])
+        if self.kind == "classification":
+            probs = torch.stack(per_row).softmax(-1)  # (N, C)
+            columns["prediction"] = [names[i] for i in probs.argmax(-1).tolist()]
+            columns |= {f"prob_{name}": probs[:, i].tolist() for i, name in enumerate(names)}
+        elif self.kind == "tagging":
+            if new.steps is not None:
+                columns["tokens"] = new.steps
+            columns["prediction"] = [[names[i] for i in p.argmax(-1).tolist()] for p in per_row]
+        else:  # regression, in the data's own units
+            values = [self._unscaled(p).tolist() for p in per_row]  # (F_out,) or (T, F_out) each
+            if self.facts.per_step:
+                columns["prediction"] = [[v[0] if len(v) == 1 else v for v in row] for row in values]
+            elif self.facts.num_outputs == 1:
+                columns["prediction"] = [row[0] for row in values]
+            else:
+                columns |= {f"prediction_{k}": [row[k] for row in values] for k in range(self.facts.num_outputs)}
+        return pd.DataFrame(columns)
+
+    def _lm_scores(self, new: NewData, outputs: list[Tensor]) -> dict[str, list]:
+        """Per row: mean cross-entropy of each next token (nats), perplexity and bits per token."""
+        scores: dict[str, list] = {"row": [], "tokens": [], "loss": [], "ppl": [], "bpt": []}
+        for row, ((_, targets), logits) in enumerate(zip(new.examples, outputs)):
+            loss = float(F.cross_entropy(logits, targets, ignore_index=IGNORE_INDEX)) if len(targets) else math.nan
+            scores["row"].append(row)
+            scores["tokens"].append(len(targets))
+            scores["loss"].append(loss)
+            scores["ppl"].append(math.exp(loss) if math.isfinite(loss) else math.nan)
+            scores["bpt"].append(loss / math.log(2))
+        return scores
+
+    def _unscaled(self, values: Tensor) -> Tensor:
+        if self.facts.target_scale is None:
+            return values
+        return values * torch.tensor(self.facts.target_scale) + torch.tensor(self.facts.target_shift)
+
+    # -- forecasting -----------------------------------------------------------------------------
+
+    def _forecast(self, new: NewData, steps: int | None) -> pd.DataFrame:
+        """Per series (each file its own, as in training): the values after it, the model's `horizon`
+        or `steps` fed back one block at a time."""
+        import pandas as pd
+
+        tables = []
+        for name, first, end in new.series["bounds"]:
+            table = self._forecast_one(new.series["scaled"][first:end], new.series["inputs_at"], new.series["targets_at"], steps)
+            tables.append(table.assign(series=name) if len(new.series["bounds"]) > 1 else table)
+        return pd.concat(tables, ignore_index=True)
+
+    @torch.no_grad()
+    def _forecast_one(self, scaled: Tensor, inputs_at: list[int], targets_at: list[int], steps: int | None) -> pd.DataFrame:
+        import pandas as pd
+
+        dm, state = self.datamodule, self.state
+        horizon = dm.horizon if dm.mode == "many_to_one" else 1
+        wanted = horizon if steps is None else steps
+        if wanted > horizon and inputs_at != targets_at:
+            names = state["columns"]
+            raise ValueError(
+                f"--steps {steps}: a recursive forecast feeds each forecast back as input, but the model predicts "
+                f"{[names[k] for k in targets_at]} from {[names[k] for k in inputs_at]}; it can forecast "
+                f"{horizon} step(s) (data.horizon) only"
+            )
+        history = scaled[:, inputs_at]  # (N, C), scaled
+        forecast: list[Tensor] = []
+        while sum(len(f) for f in forecast) < wanted:
+            window = history[-dm.window :][None]  # (1, W, C)
+            preds, _ = self.model(window)
+            block = preds[0, -1:] if dm.mode == "many_to_many" else preds[0].view(horizon, len(targets_at))  # (H, K)
+            forecast.append(block)
+            if wanted > horizon:
+                history = torch.cat([history, block])  # inputs are the targets here
+        values = torch.cat(forecast)[:wanted].double()  # (steps, K), scaled
+        shift = torch.tensor([state["shift"][k] for k in targets_at], dtype=torch.float64)
+        scale = torch.tensor([state["scale"][k] for k in targets_at], dtype=torch.float64)
+        values = values * scale + shift
+        columns: dict[str, Any] = {"step": list(range(len(scaled), len(scaled) + wanted))}
+        columns |= {state["columns"][k]: values[:, j].tolist() for j, k in enumerate(targets_at)}
+        return pd.DataFrame(columns)
+
+    # -- metrics ---------------------------------------------------------------------------------
+
+    def _metrics(self, test: Any) -> dict[str, float]:
+        """`test/...` metrics through the same task and test loader as a run's (see `seqtrain.run.evaluate`)."""
+        import lightning.pytorch as pl
+
+        from seqtrain.task import SequenceTask
+
+        logging.getLogger("lightning").handlers.clear()
+        self.datamodule.serve_as_test(test)
+        facts = self.facts
+        task = SequenceTask(self.model, task=facts.task, num_outputs=facts.num_outputs,
+                            target_scale=facts.target_scale, target_shift=facts.target_shift)
+        trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                             enable_model_summary=False, enable_progress_bar=False)
+        return trainer.test(task, datamodule=self.datamodule, verbose=False)[0]
+
+
+def _gather_rows(outputs: list[Tensor], rows: list[int], num_rows: int, concatenate: bool) -> list[Tensor]:
+    """One output per input row from one per example: a row cut into pieces (`data.overflow=split`) gets its
+    pieces joined in order (per-step outputs) or their mean (one output per sequence)."""
+    if len(rows) == num_rows:
+        return outputs
+    pieces: list[list[Tensor]] = [[] for _ in range(num_rows)]
+    for output, row in zip(outputs, rows):
+        pieces[row].append(output)
+    log.info("predict: %d rows were cut into pieces (data.max_length); their outputs are %s",
+             sum(len(p) > 1 for p in pieces), "joined" if concatenate else "averaged over the pieces (logits / values)")
+    return [torch.cat(p) if concatenate else torch.stack(p).mean(0) for p in pieces]
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{k}={v:.6g}" for k, v in metrics.items())

@@ -1,0 +1,112 @@
+"""ONNX export with the recurrent state as inputs and outputs, held to the PyTorch model by onnxruntime."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime")
+
+from conftest import ROOT, run_train  # noqa: E402
+from seqtrain.export import check_onnx, example_inputs, export_onnx, io_names, onnx_session, run_onnx, streamable  # noqa: E402
+from seqtrain.models import SequenceModel  # noqa: E402
+
+TOLERANCE = 1e-5
+
+
+def _model(cell: str, layers: int, bidirectional: bool, tokens: bool, per_step: bool, pooling: str | None = None) -> SequenceModel:
+    torch.manual_seed(0)
+    data = {"vocab_size": 12, "padding_idx": 0} if tokens else {"num_features": 3}
+    return SequenceModel(cell=cell, hidden_size=8, num_layers=layers, bidirectional=bidirectional, embedding_dim=6,
+                         num_outputs=4, per_step_targets=per_step, pooling=pooling, **data).eval()
+
+
+# Every cell with one and two layers, both directions, token and feature inputs, both heads.
+CASES = [
+    ("rnn", 1, False, True, True),
+    ("rnn", 2, True, False, False),
+    ("lstm", 1, True, True, True),
+    ("lstm", 2, False, False, False),
+    ("gru", 1, False, False, True),
+    ("gru", 2, True, True, False),
+]
+
+
+@pytest.mark.parametrize(("cell", "layers", "bidirectional", "tokens", "per_step"), CASES)
+def test_onnx_matches_pytorch_with_a_state_given(tmp_path: Path, cell: str, layers: int, bidirectional: bool,
+                                                  tokens: bool, per_step: bool) -> None:
+    model = _model(cell, layers, bidirectional, tokens, per_step)
+    path = export_onnx(model, tmp_path / "model.onnx")
+    # Other batch sizes and lengths than the export's example (2 x 5), and a random initial state.
+    for batch, steps in [(1, 1), (3, 11), (4, 40)]:
+        assert check_onnx(path, model, batch=batch, steps=steps) < TOLERANCE
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("per_step", [True, False])
+def test_chunks_with_the_state_carried_equal_the_whole_sequence(tmp_path: Path, cell: str, per_step: bool) -> None:
+    model = _model(cell, 2, False, tokens=True, per_step=per_step)  # many-to-one: `last` pooling
+    assert streamable(model)
+    path = export_onnx(model, tmp_path / "model.onnx")
+    session = onnx_session(path)
+    names = io_names(model)[0]
+    inputs, *state = example_inputs(model, batch=2, steps=17, generator=torch.Generator().manual_seed(1))
+    state = [torch.zeros_like(s) for s in state]
+    with torch.no_grad():
+        whole, final = model(inputs)  # from a zero state, as the chunks start
+    whole_state = list(final) if cell == "lstm" else [final]
+    outputs = []
+    for chunk in torch.split(inputs, [5, 1, 7, 4], dim=1):  # uneven, one of a single step
+        predictions, *state = run_onnx(session, (chunk, *state), names)
+        outputs.append(predictions)
+    streamed = torch.cat(outputs, dim=1) if per_step else outputs[-1]  # many-to-one: the last chunk's
+    assert (streamed - whole).abs().max() < TOLERANCE
+    for carried, final in zip(state, whole_state):
+        assert (carried - final).abs().max() < TOLERANCE
+
+
+@pytest.mark.parametrize(("bidirectional", "pooling"), [(True, None), (False, "mean"), (False, "max")])
+def test_what_cannot_stream_is_said(bidirectional: bool, pooling: str | None) -> None:
+    assert not streamable(_model("gru", 1, bidirectional, True, per_step=pooling is None, pooling=pooling))
+
+
+def test_export_script_on_a_trained_run(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    proc = run_train("data=parity", "data.seq_len=8", "model=gru", "model.hidden_size=16", "debug=smoke",
+                     "trainer.accelerator=cpu", "logger=none", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "parity.onnx"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "export.py"), str(run_dir), "--format", "onnx",
+                           "--out", str(out)], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    difference = float(re.search(r"largest difference: (\S+)", proc.stdout).group(1))
+    assert difference < TOLERANCE
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["inputs"] == ["inputs", "h0"] and info["facts"]["class_names"] == ["even", "odd"]
+    # The same graph scores like the checkpoint's model on real bit strings (ids 1 and 2).
+    from seqtrain.checkpoint import load_checkpoint, rebuild
+
+    model, _, _ = rebuild(load_checkpoint(run_dir), setup=False)
+    bits = torch.tensor([[1, 2, 2, 1, 2], [2, 2, 1, 1, 1]])
+    (logits, _), h0 = model(bits), torch.zeros(1, 2, 16)
+    got = run_onnx(onnx_session(out), (bits, h0), ["inputs", "h0"])[0]
+    assert (got - logits).abs().max() < TOLERANCE
+
+
+def test_export_refuses_what_is_not_a_checkpoint(tmp_path: Path) -> None:
+    bogus = tmp_path / "model.ckpt"
+    torch.save({"state_dict": {}}, bogus)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "export.py"), str(bogus), "--out",
+                           str(tmp_path / "m.onnx")], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode != 0
+    assert "not a seqtrain checkpoint" in proc.stderr
+    assert not (tmp_path / "m.onnx").exists()

@@ -1,0 +1,256 @@
+"""Predict on new data from a checkpoint alone: outputs per task kind, and on a run's own test data its test metrics."""
+
+from __future__ import annotations
+
+import json
+import lzma
+import math
+import os
+import subprocess
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from conftest import ROOT, run_train
+from seqtrain.predict import Predictor
+
+sys.path.insert(0, str(ROOT / "tests" / "data"))
+from user_files import sentiment_rows, series_rows, tagging_rows, vector_regression_rows, write_csv, write_jsonl, write_parquet  # noqa: E402
+
+SHORT = ["debug=smoke", "trainer.accelerator=cpu", "logger=none", "model.hidden_size=16",
+         "trainer.limit_test_batches=null", "trainer.limit_train_batches=5"]
+
+
+def _train(run_dir: Path, *overrides: str) -> dict:
+    proc = run_train(*overrides, *SHORT, f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((run_dir / "metrics.json").read_text())["test"]
+
+
+def _script(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "HF_DATASETS_OFFLINE": "1"}
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "predict.py"), *args], capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+def _assert_same_metrics(measured: dict, saved: dict) -> None:
+    assert measured.keys() == saved.keys()
+    for key, value in saved.items():
+        assert measured[key] == pytest.approx(value, rel=1e-5, abs=1e-7), key
+
+
+# -- tables ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    """A text classifier trained on a CSV, with its own test file."""
+    folder = tmp_path_factory.mktemp("classifier")
+    write_csv(folder / "train.csv", sentiment_rows(80, seed=0))
+    write_csv(folder / "val.csv", sentiment_rows(20, seed=1))
+    write_csv(folder / "test.csv", sentiment_rows(45, seed=2))
+    test = _train(folder / "run", "data=table", f"data.train_files={folder / 'train.csv'}", f"data.val_files={folder / 'val.csv'}",
+                  f"data.test_files={folder / 'test.csv'}", "data.sequence_column=text", "data.tokenizer=word",
+                  f"data.cache_dir={folder / 'cache'}", "data.batch_size=8")
+    return folder / "run", folder / "test.csv", test
+
+
+def test_classification_on_the_runs_test_file_gives_its_test_metrics(classifier: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    run_dir, test_file, saved = classifier
+    proc = _script(str(run_dir), "--files", str(test_file), "--out", str(tmp_path / "preds.csv"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _assert_same_metrics(json.loads(proc.stdout.strip().splitlines()[-1]), saved)
+    table = pd.read_csv(tmp_path / "preds.csv")
+    labels = pd.read_csv(test_file)["label"]
+    assert len(table) == len(labels)
+    assert set(table["prediction"]) <= {"neg", "pos"}
+    probs = table[["prob_neg", "prob_pos"]].to_numpy()
+    assert probs.sum(1) == pytest.approx(1.0, abs=1e-6)
+    assert (table["prediction"] == table[["prob_neg", "prob_pos"]].idxmax(axis=1).str.removeprefix("prob_")).all()
+    # The written predictions are the ones the metrics counted: their accuracy is test/acc.
+    assert (table["prediction"] == labels).mean() == pytest.approx(saved["test/acc"], abs=1e-6)
+
+
+def test_classification_without_the_target_column_and_in_memory(classifier: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    run_dir, test_file, _ = classifier
+    rows = pd.read_csv(test_file)
+    rows[["text"]].to_json(tmp_path / "new.jsonl", orient="records", lines=True)
+    predictor = Predictor.from_checkpoint(run_dir)
+    from_file = predictor.predict(str(tmp_path / "new.jsonl"))
+    assert from_file.metrics is None
+    in_memory = predictor.predict(list(rows["text"]))
+    with_targets = predictor.predict(str(test_file))
+    pd.testing.assert_frame_equal(from_file.table, in_memory.table)
+    pd.testing.assert_frame_equal(from_file.table, with_targets.table)
+
+
+def test_tagging_aligns_one_label_per_token(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "train.jsonl", tagging_rows(80, seed=1))
+    write_jsonl(tmp_path / "test.jsonl", tagging_rows(30, seed=5))
+    saved = _train(tmp_path / "run", "data=table", "data.task=tagging", f"data.train_files={tmp_path / 'train.jsonl'}",
+                   f"data.test_files={tmp_path / 'test.jsonl'}", "data.sequence_column=tokens", "data.target_column=tags",
+                   f"data.cache_dir={tmp_path / 'cache'}", "data.batch_size=8")
+    predictions = Predictor.from_checkpoint(tmp_path / "run").predict(str(tmp_path / "test.jsonl"))
+    _assert_same_metrics(predictions.metrics, saved)
+    rows = [json.loads(line) for line in (tmp_path / "test.jsonl").read_text().splitlines()]
+    assert predictions.table["tokens"].tolist() == [r["tokens"] for r in rows]
+    for tags, predicted in zip((r["tags"] for r in rows), predictions.table["prediction"]):
+        assert len(predicted) == len(tags) and set(predicted) <= {"N", "O"}
+    steps = [(p, t) for r, ps in zip(rows, predictions.table["prediction"]) for p, t in zip(ps, r["tags"])]
+    assert sum(p == t for p, t in steps) / len(steps) == pytest.approx(saved["test/acc"], abs=1e-6)
+
+
+def test_regression_predictions_are_in_the_datas_units(tmp_path: Path) -> None:
+    write_parquet(tmp_path / "train.parquet", vector_regression_rows(80, seed=2))
+    write_parquet(tmp_path / "test.parquet", vector_regression_rows(30, seed=6))
+    saved = _train(tmp_path / "run", "data=table", "data.task=regression", f"data.train_files={tmp_path / 'train.parquet'}",
+                   f"data.test_files={tmp_path / 'test.parquet'}", "data.sequence_column=frames", "data.target_column=y",
+                   f"data.cache_dir={tmp_path / 'cache'}", "data.batch_size=8")
+    proc = _script(str(tmp_path / "run"), "--files", str(tmp_path / "test.parquet"), "--out", str(tmp_path / "preds.parquet"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _assert_same_metrics(json.loads(proc.stdout.strip().splitlines()[-1]), saved)
+    table = pd.read_parquet(tmp_path / "preds.parquet")
+    actual = pd.read_parquet(tmp_path / "test.parquet")["y"]
+    # Scaled predictions would be near 0; these are near the targets' own level (about 100).
+    mse = float(((table["prediction"] - actual) ** 2).mean())
+    assert mse == pytest.approx(saved["test/mse"], rel=1e-4)
+
+
+# -- forecasting ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sunspots(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    """A sunspots forecaster, and its test window (with the `window` months before it) as a CSV."""
+    folder = tmp_path_factory.mktemp("sunspots")
+    saved = _train(folder / "run", "experiment=sunspots_forecast", "model=gru", "trainer.max_epochs=1")
+    from seqtrain.data.sunspots import load_monthly_sunspots
+
+    config = (folder / "run" / "config.yaml").read_text()
+    window = int(next(line.split(":")[1] for line in config.splitlines() if line.strip().startswith("window:")))
+    months, values = load_monthly_sunspots()
+    test_start = int(len(values) * (1 - 0.2))  # as ForecastDataModule cuts data.test_fraction
+    rows = [{"month": m, "sunspots": float(v)} for m, v in zip(months[test_start - window :], values[test_start - window :])]
+    write_csv(folder / "test.csv", rows)
+    return folder / "run", folder / "test.csv", saved
+
+
+def test_forecast_on_the_test_window_gives_the_test_metrics(sunspots: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    run_dir, test_file, saved = sunspots
+    proc = _script(str(run_dir), "--files", str(test_file), "--out", str(tmp_path / "forecast.csv"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _assert_same_metrics(json.loads(proc.stdout.strip().splitlines()[-1]), saved)
+    table = pd.read_csv(tmp_path / "forecast.csv")
+    rows = len(pd.read_csv(test_file))
+    assert table["step"].tolist() == [rows]  # horizon 1: the month after the series
+    # In sunspot numbers: the model's output on the last window, unscaled by hand with the run's saved scaling.
+    state = json.loads((run_dir / "data.json").read_text())["state"]
+    shift, scale = state["shift"][0], state["scale"][0]
+    series = torch.tensor(pd.read_csv(test_file)["sunspots"].to_numpy(), dtype=torch.float64)
+    window = ((series - shift) / scale).float()[-48:, None]  # (W, 1); the experiment's window
+    model = Predictor.from_checkpoint(run_dir).model
+    expected = float(model(window[None])[0]) * scale + shift
+    assert table["sunspots"][0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_recursive_forecast_feeds_forecasts_back(sunspots: tuple[Path, Path, dict]) -> None:
+    run_dir, test_file, _ = sunspots
+    predictor = Predictor.from_checkpoint(run_dir)
+    series = pd.read_csv(test_file)["sunspots"].to_numpy()
+    five = predictor.predict(series, steps=5).table["sunspots"].tolist()
+    assert len(five) == 5
+    assert five[0] == pytest.approx(predictor.predict(series).table["sunspots"][0], abs=1e-9)
+    # Step 2 is the one-step forecast of the series with step 1's forecast appended.
+    extended = list(series) + [five[0]]
+    assert five[1] == pytest.approx(predictor.predict(extended).table["sunspots"][0], rel=1e-5)
+
+
+def test_bad_forecast_requests_are_named(sunspots: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    run_dir, test_file, _ = sunspots
+    proc = _script(str(run_dir), "--files", str(test_file), "--out", str(tmp_path / "f.csv"), "--steps", "0")
+    assert proc.returncode != 0 and "--steps must be >= 1, got 0" in proc.stderr
+    short = tmp_path / "short.csv"
+    write_csv(short, [{"sunspots": 1.0}] * 3)
+    proc = _script(str(run_dir), "--files", str(short), "--out", str(tmp_path / "f.csv"))
+    assert proc.returncode != 0 and "the series has 3 steps" in proc.stderr
+    other = tmp_path / "other.csv"
+    write_csv(other, series_rows(60))
+    proc = _script(str(run_dir), "--files", str(other), "--out", str(tmp_path / "f.csv"))
+    assert proc.returncode != 0 and "no column 'sunspots'" in proc.stderr and str(other) in proc.stderr
+    assert not (tmp_path / "f.csv").exists()
+
+
+# -- language models and the shipped classification data ------------------------------------------
+
+
+def test_language_model_scores_rows_and_the_test_text_gives_the_test_metrics(tmp_path: Path) -> None:
+    saved = _train(tmp_path / "run", "data=shakespeare", "data.max_chars=20000", "data.seq_len=32", "data.batch_size=8",
+                   "data.stateful=false", "sample_length=0")
+    from seqtrain.data.shakespeare import load_shakespeare, split_text
+
+    (tmp_path / "test.txt").write_text(split_text(load_shakespeare()[:20000], 0.05, 0.05)["test"], encoding="utf-8")
+    predictor = Predictor.from_checkpoint(tmp_path / "run")
+    predictions = predictor.predict(str(tmp_path / "test.txt"))
+    _assert_same_metrics(predictions.metrics, saved)
+    # Per row: the mean cross-entropy of each next character, by hand.
+    line = "ROMEO: what light?\n"
+    scores = predictor.predict([line]).table
+    ids = torch.tensor(predictor.datamodule.encode(line))
+    logits, _ = predictor.model(ids[None, :-1])
+    loss = float(torch.nn.functional.cross_entropy(logits[0], ids[1:]))
+    assert scores["loss"][0] == pytest.approx(loss, rel=1e-5)
+    assert scores["ppl"][0] == pytest.approx(math.exp(loss), rel=1e-5)
+    assert scores["bpt"][0] == pytest.approx(loss / math.log(2), rel=1e-5)
+    assert scores["tokens"][0] == len(line) - 1
+
+
+def test_vowels_on_the_shipped_test_file_gives_the_test_metrics(tmp_path: Path) -> None:
+    saved = _train(tmp_path / "run", "data=vowels", "model=gru")
+    test_file = tmp_path / "JapaneseVowels_TEST.ts"
+    test_file.write_bytes(lzma.decompress((files("seqtrain.data") / "assets" / "JapaneseVowels_TEST.ts.xz").read_bytes()))
+    predictions = Predictor.from_checkpoint(tmp_path / "run").predict(str(test_file))
+    _assert_same_metrics(predictions.metrics, saved)
+    assert len(predictions.table) == 370 and set(predictions.table["prediction"]) <= {str(i) for i in range(1, 10)}
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+
+def test_bad_input_is_named(classifier: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    run_dir, _, _ = classifier
+    write_csv(tmp_path / "no_text.csv", [{"review": "good cat", "label": "pos"}])
+    proc = _script(str(run_dir), "--files", str(tmp_path / "no_text.csv"), "--out", str(tmp_path / "p.csv"))
+    assert proc.returncode != 0
+    assert "no column 'text'" in proc.stderr and "no_text.csv" in proc.stderr and "review" in proc.stderr
+    write_csv(tmp_path / "numbers.csv", [{"text": "1 2 3", "label": "pos"}, {"text": "4 5", "label": "neg"}])
+    proc = _script(str(run_dir), "--files", str(tmp_path / "numbers.csv"), "--out", str(tmp_path / "p.csv"))
+    assert proc.returncode != 0 and "holds numbers sequences; the model was trained on text" in proc.stderr
+    bogus = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {}}, bogus)
+    proc = _script(str(bogus), "--files", str(tmp_path / "numbers.csv"), "--out", str(tmp_path / "p.csv"))
+    assert proc.returncode != 0 and "not a seqtrain checkpoint" in proc.stderr
+    proc = _script(str(run_dir), "--files", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "p.csv"))
+    assert proc.returncode != 0 and "--files: no such file" in proc.stderr and "missing.csv" in proc.stderr
+    with pytest.raises(ValueError, match="in-memory sequences go in a list"):
+        Predictor.from_checkpoint(run_dir).predict("good cat")  # a string is a path or pattern
+    proc = _script(str(run_dir), "--files", str(tmp_path / "numbers.csv"), "--out", str(tmp_path / "p.csv"), "--steps", "3")
+    assert proc.returncode != 0 and "--steps applies to forecasting models; this one is a classification model" in proc.stderr
+    proc = _script(str(run_dir), "--files", str(tmp_path / "numbers.csv"), "--out", str(tmp_path / "p.xlsx"))
+    assert proc.returncode != 0 and "--out" in proc.stderr and ".parquet" in proc.stderr
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_each_file_is_its_own_series(sunspots: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    run_dir, test_file, _ = sunspots
+    rows = pd.read_csv(test_file)
+    rows.iloc[:100].to_csv(tmp_path / "a.csv", index=False)
+    rows.to_csv(tmp_path / "b.csv", index=False)
+    predictor = Predictor.from_checkpoint(run_dir)
+    both = predictor.predict([tmp_path / "a.csv", tmp_path / "b.csv"]).table
+    assert both["series"].tolist() == [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
+    assert both["step"].tolist() == [100, len(rows)]  # after the end of each series
+    assert both["sunspots"][0] == pytest.approx(predictor.predict(rows["sunspots"].to_numpy()[:100]).table["sunspots"][0], abs=1e-9)
