@@ -252,7 +252,7 @@ def tbptt_overhead(s: Settings) -> dict[str, dict[str, Any]]:
 
     def seqtrain_no_logging() -> dict[str, float]:
         plain = alongside()
-        bare_trainer((warmup + timed) * chunks, [plain], None).fit(lm_task(lm_model(128, 1), cfg, k),
+        bare_trainer(warmup + timed, [plain], None).fit(lm_task(lm_model(128, 1), cfg, k),
                                                                    lm_streams(B, T, batches))
         return plain.seconds()
 
@@ -260,12 +260,12 @@ def tbptt_overhead(s: Settings) -> dict[str, dict[str, Any]]:
         run_cfg = compose_default(scratch_dir(s, "tbptt"), f"task.tbptt_steps={k}")
         plain = alongside()
         save = run_default(run_cfg, lm_task(lm_model(128, 1), run_cfg, k), lm_streams(B, T, batches), [plain],
-                           (warmup + timed) * chunks)  # max_steps counts optimizer steps: `chunks` per batch
+                           warmup + timed)  # max_steps counts batches: a batch is one global step under TBPTT
         return plain.seconds() | {"save": save}
 
     runs = interleave({"seqtrain_no_logging": seqtrain_no_logging, "default": default}, s.rounds)
-    every = checkpoint_every(cfg)  # in optimizer steps
-    ratio = [r["plain"] / (r["framework"] + (timed * chunks / every * r["save"] if every else 0.0))
+    every = checkpoint_every(cfg)  # in global steps (batches)
+    ratio = [r["plain"] / (r["framework"] + (timed / every * r["save"] if every else 0.0))
              for r in runs["default"]]
     no_logging = [r["plain"] / r["framework"] for r in runs["seqtrain_no_logging"]]
     return {"tbptt": figure(
