@@ -30,6 +30,8 @@ from seqtrain.run_directory import (
 if TYPE_CHECKING:
     import torch
 
+    from seqtrain.pruning import TrialPruned
+
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +49,7 @@ def train(cfg: DictConfig) -> float:
 
     from seqtrain.checkpoint import load_checkpoint
     from seqtrain.checkpoint_io import AtomicCheckpointIO
+    from seqtrain.pruning import TrialPruned
     from seqtrain.resume import ExactResume
     from seqtrain.task import DivergedError, SequenceTask
 
@@ -176,19 +179,58 @@ def record_interruption(output_dir: Path, trainer: Any) -> str:
     return message
 
 
-def train_in_sweep(cfg: DictConfig) -> float | None:
-    """`train` for one job of a multirun: a failure is recorded in its run directory, not raised."""
+def train_in_sweep(cfg: DictConfig) -> float | TrialPruned | None:
+    """`train` for one job of a multirun: a failure is recorded in its run directory, not raised; a pruned
+    trial returns its `TrialPruned` for the sweeper to tell Optuna."""
+    import sys
+
     from hydra.core.hydra_config import HydraConfig
 
+    from seqtrain.pruning import TrialPruned
+
+    argv = sys.argv
     try:
+        sys.argv = [argv[0], *job_as_single_run()]  # what Lightning's DDP runs for ranks > 0: this job, not the sweep
         objective = train(cfg)
+    except TrialPruned as pruned:  # returned, not raised: Hydra prints "Error executing job" for a raised one
+        return pruned
     except Exception as error:  # not KeyboardInterrupt/SystemExit: an interrupted sweep stops
         log.exception("job failed; the sweep goes on")
         record_failure(Path(HydraConfig.get().runtime.output_dir), error)
         return None
+    finally:
+        sys.argv = argv
     # No value rather than NaN: the Optuna sweeper records a trial whose value is not a number as
     # failed, while a NaN makes Optuna 2.10's `tell` raise and ends the sweep.
     return objective if math.isfinite(objective) else None
+
+
+def job_as_single_run() -> list[str]:
+    """The overrides that rerun this multirun job alone, in its own directory (for DDP's processes of rank > 0).
+
+    Lightning starts them by running `sys.argv` again (plus `hydra.run.dir=<hydra.run.dir>`); a
+    multirun's argv would start the whole sweep in each, with other sampled values.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict, read_write
+
+    hydra = HydraConfig.get()
+    with read_write(hydra), open_dict(hydra):  # what Lightning passes on as hydra.run.dir
+        hydra.run.dir = hydra.runtime.output_dir
+    return [*hydra.overrides.task, *(o for o in hydra.overrides.hydra if not o.startswith("hydra.mode=")), "hydra.mode=RUN"]
+
+
+def record_pruned(output_dir: Path, loggers: list, pruned: TrialPruned, seconds: float, is_global_zero: bool) -> None:
+    """Mark the run as pruned (with the value and validation it was pruned at) in metrics.json and the logger."""
+    log.info("trial %s", pruned)
+    if is_global_zero:
+        results = {"status": "pruned", "val": {pruned.monitor: pruned.value}, "validations": pruned.step, "seconds": round(seconds, 1)}
+        (output_dir / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    for logger in loggers:
+        summary = getattr(getattr(logger, "experiment", None), "summary", None)
+        if summary is not None:  # wandb
+            summary["status"] = "pruned"
+            summary["pruned_at_validation"] = pruned.step
 
 
 def record_failure(output_dir: Path, error: Exception) -> None:
