@@ -25,6 +25,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -256,7 +257,9 @@ def fail_interrupted_trials(study: optuna.Study, owner: str, grace_period: float
         log.warning(f"trial {trial.number} was left running by {trial_owner or 'an unknown process'}: marked failed"
                     + (", queued again" if retried else ""))
         if retried:
-            RetryHeartbeatStaleTrialCallback(max_retry=retry)(study, study.trials[trial.number])
+            with warnings.catch_warnings():  # the class is marked experimental; the behaviour is what we want
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                RetryHeartbeatStaleTrialCallback(max_retry=retry)(study, study.trials[trial.number])
 
 
 def _process_alive(pid: int) -> bool:
