@@ -190,24 +190,25 @@ def search_space(params: dict[str, str], arguments: Sequence[str]) -> tuple[dict
 
 
 def distribution(override: Override) -> BaseDistribution:
-    """`choice(a, b)` / `a,b`, `range(lo, hi, step)` (hi excluded, as Python's), `interval(lo, hi)`, `tag(log, interval(…))`."""
+    """`choice(a, b)` / `a,b`, `range(lo, hi, step)`, `interval(lo, hi)`; tags: `tag(log, …)`, `tag(int, interval(…))`."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     value = override.value()
     key = override.get_key_element()
     if isinstance(value, ChoiceSweep):
         return CategoricalDistribution([v if v is None or isinstance(v, (bool, int, float, str)) else str(v) for v in value.list])
-    if isinstance(value, RangeSweep):
-        values = list(value.range())
-        if not values:
+    if isinstance(value, RangeSweep):  # Python's range: `stop` excluded
+        start, stop, step = value.start, value.stop, value.step
+        count = math.ceil(round((stop - start) / step, 9))  # rounded: float steps (0.1) do not add up exactly
+        if count < 1:
             raise ValueError(f"{override.input_line}: the range is empty")
-        if all(isinstance(v, int) for v in values):
-            return IntDistribution(values[0], values[-1], step=value.step)
-        return FloatDistribution(values[0], values[-1], step=value.step)
-    if isinstance(value, IntervalSweep):
+        if all(isinstance(v, int) for v in (start, stop, step)):
+            return IntDistribution(start, start + (count - 1) * step, step=step)
+        return FloatDistribution(start, round(start + (count - 1) * step, 12), step=step)
+    if isinstance(value, IntervalSweep):  # Hydra parses the bounds as floats; tag(int, ...) samples integers
         log_scale = "log" in value.tags
-        if isinstance(value.start, int) and isinstance(value.end, int):
-            return IntDistribution(value.start, value.end, log=log_scale)
+        if "int" in value.tags:
+            return IntDistribution(int(value.start), int(value.end), log=log_scale)
         return FloatDistribution(value.start, value.end, log=log_scale)
     raise ValueError(f"{key}: {override.input_line!r} is not a search space; use choice(...), range(...) or interval(...)")
 
@@ -226,10 +227,9 @@ def format_value(value: Any) -> str:
 def trials_used(study: optuna.Study) -> int:
     """Trials that count toward `n_trials`: all but queued ones, and but those an interrupted trial's retry replaces."""
     import optuna
-    from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     trials = study.get_trials(deepcopy=False)
-    replaced = {n for t in trials for n in RetryHeartbeatStaleTrialCallback.retry_history(t)}
+    replaced = {n for t in trials for n in retry_history(t)}
     return sum(t.state != optuna.trial.TrialState.WAITING and t.number not in replaced for t in trials)
 
 
@@ -253,13 +253,23 @@ def fail_interrupted_trials(study: optuna.Study, owner: str, grace_period: float
         if not gone:
             continue
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
-        retried = retry > len(RetryHeartbeatStaleTrialCallback.retry_history(trial))
+        retried = retry > len(retry_history(trial))
         log.warning(f"trial {trial.number} was left running by {trial_owner or 'an unknown process'}: marked failed"
                     + (", queued again" if retried else ""))
         if retried:
             with warnings.catch_warnings():  # the class is marked experimental; the behaviour is what we want
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 RetryHeartbeatStaleTrialCallback(max_retry=retry)(study, study.trials[trial.number])
+
+
+def retry_history(trial: optuna.trial.FrozenTrial) -> list[int]:
+    """The trials this one retries, earliest first (empty for a trial that is not a retry)."""
+    import optuna
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+    with warnings.catch_warnings():  # marked experimental since 3.0; a warning per call would flood the console
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RetryHeartbeatStaleTrialCallback.retry_history(trial)
 
 
 def _process_alive(pid: int) -> bool:
