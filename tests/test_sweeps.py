@@ -169,7 +169,7 @@ def test_optuna_sweep_resumes_after_an_interruption(tmp_path: Path) -> None:
 
 
 @needs_hparams_search_default
-def test_optuna_records_failed_trials_and_goes_on(tmp_path: Path) -> None:
+def test_optuna_records_failed_trials_and_goes_on(tmp_path: Path, capsys) -> None:
     """Trials that raise are FAIL in the study, with their error in metrics.json; the search finishes."""
     # relu is only for cell=rnn: the experiment's GRU rejects it when the trial runs. Random sampling
     # with seed 3 picks both values among 4 trials.
@@ -191,6 +191,15 @@ def test_optuna_records_failed_trials_and_goes_on(tmp_path: Path) -> None:
             assert "nonlinearity" in metrics["error"]
         else:
             assert trial.value == pytest.approx(metrics["val"]["val/loss"])
+
+    jobs = summarize.summarize(tmp_path)
+    out = capsys.readouterr().out
+    n_fail = sum(t.state.name == "FAIL" for t in study.trials)
+    assert f"optuna study 'vowels_gru': " in out and f"{n_fail} fail" in out and f"{4 - n_fail} complete" in out
+    assert [j.status for j in jobs].count("failed") == n_fail
+    for name in ("history", "importances", "parallel", "slice", "intermediate"):  # optuna's own plots
+        assert (tmp_path / f"optuna_{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert not (tmp_path / "summary.png").exists()  # the hand-written plot is for grid sweeps only
 
 
 @needs_hparams_search_default
@@ -216,6 +225,7 @@ def test_pruned_trials_report_every_validation_and_are_recorded_as_pruned(tmp_pa
         summary = wandb_summary(tmp_path / str(trial.number))
         assert summary["status"] == "pruned" and summary["pruned_at_validation"] == 4
         assert wandb_exit_code(tmp_path / str(trial.number)) == 0  # the wandb run finished, not failed
+    assert [job.status for job in summarize.summarize(tmp_path)] == ["pruned", "pruned"]
 
 
 def wandb_summary(run_dir: Path) -> dict:
