@@ -53,8 +53,11 @@ def train(cfg: DictConfig) -> float:
     from seqtrain.resume import ExactResume
     from seqtrain.task import DivergedError, SequenceTask
 
+    from seqtrain.console import quiet_dependencies
+
     # `import lightning` adds its own console handler; Hydra's already prints (and writes train.log).
     logging.getLogger("lightning").handlers.clear()
+    quiet_dependencies()
     check_targets(cfg)  # every constructor's arguments, before any data is read
     # Rank 0 owns the run directory (DDP's other processes run this function too, into the same one).
     owner = rank_zero_only.rank == 0
@@ -252,6 +255,8 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
     from seqtrain.checkpoint import load_checkpoint, rebuild
     from seqtrain.task import SequenceTask
 
+    from seqtrain.console import quiet_dependencies
+
     logging.getLogger("lightning").handlers.clear()
     checkpoint = load_checkpoint(path)
     meta = checkpoint["seqtrain"]
@@ -272,6 +277,18 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
                          enable_model_summary=False)
     run = trainer.test if split == "test" else trainer.validate
     return run(task, datamodule=datamodule, verbose=False)[0]
+
+
+def recipe() -> str:
+    """The config choices and command-line overrides of this run, as typed (`data=vowels model=gru … trainer.max_epochs=5`)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return "(not composed by Hydra)"
+    hydra = HydraConfig.get()
+    # Hydra records the choices deepest default first; reversed, they read in train.yaml's order.
+    choices = [f"{k}={v}" for k, v in reversed(hydra.runtime.choices.items()) if not k.startswith("hydra/") and v is not None]
+    return " ".join([*choices, *(o for o in hydra.overrides.task if o.split("=", 1)[0].lstrip("+~") not in hydra.runtime.choices)])
 
 
 def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
