@@ -185,13 +185,14 @@ def record_interruption(output_dir: Path, trainer: Any) -> str:
 def train_in_sweep(cfg: DictConfig) -> float | TrialPruned | None:
     """`train` for one job of a multirun: a failure is recorded in its run directory, not raised; a pruned
     trial returns its `TrialPruned` for the sweeper to tell Optuna."""
+    import os
     import sys
 
     from hydra.core.hydra_config import HydraConfig
 
     from seqtrain.pruning import TrialPruned
 
-    argv = sys.argv
+    argv, environ = sys.argv, dict(os.environ)
     try:
         sys.argv = [argv[0], *job_as_single_run()]  # what Lightning's DDP runs for ranks > 0: this job, not the sweep
         objective = train(cfg)
@@ -203,9 +204,26 @@ def train_in_sweep(cfg: DictConfig) -> float | TrialPruned | None:
         return None
     finally:
         sys.argv = argv
-    # No value rather than NaN: the Optuna sweeper records a trial whose value is not a number as
-    # failed, while a NaN makes Optuna 2.10's `tell` raise and ends the sweep.
+        end_ddp(environ)
+    # No value rather than NaN: a diverged run (non-finite objective) is a failed trial, as its metrics.json says.
     return objective if math.isfinite(objective) else None
+
+
+def end_ddp(environ: dict[str, str]) -> None:
+    """Undo what Lightning's DDP leaves behind in this process, so that the next job of an in-process
+    multirun starts its own: the process group (its peers have exited) and the variables it set
+    (`LOCAL_RANK` in the environment tells the next job's Lightning that its ranks exist already)."""
+    import os
+    import sys
+
+    if "torch" in sys.modules:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    for key in set(os.environ) - set(environ):
+        del os.environ[key]
+    os.environ.update(environ)
 
 
 def job_as_single_run() -> list[str]:

@@ -282,7 +282,7 @@ def test_search_space_from_hydra_sweep_syntax() -> None:
     """choice/range/interval/tag(log) become optuna distributions; a plain value on the command line fixes a key."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-    from hydra_plugins.seqtrain_sweeper.optuna_sweeper import format_value, search_space
+    from hydra_plugins.seqtrain_sweeper.optuna_sweeper import search_space
 
     params = {"a": "choice(32, 64)", "b": "range(1, 8, 3)", "c": "tag(log, interval(1e-4, 1e-1))", "d": "interval(0, 0.5)",
               "e": "range(0.1, 0.4, 0.1)", "f": "tag(int, interval(2, 6))", "g": "choice(x, 'y z', true)"}
@@ -405,3 +405,34 @@ def test_wandb_sweep_yaml_builds_a_valid_train_command() -> None:
     assert cfg["hydra"]["run"]["dir"] == "outputs/wandb_sweeps/abc123/run42"
     assert cfg["model"]["hidden_size"] == 32 and cfg["model"]["bidirectional"] is True  # the experiment, then the point
     assert cfg["logger"]["wandb"]["mode"] == "online" and cfg["logger"]["wandb"]["group"] is None
+
+
+@pytest.mark.slow
+@needs_hparams_search_default
+@pytest.mark.parametrize("pruned", [True, False])
+def test_ddp_trials_take_rank_0s_values_and_stop_together(tmp_path: Path, pruned: bool) -> None:
+    """Each trial under DDP with 2 CPU processes: rank 1 runs the job alone (not the sweep), with the
+    values rank 0 was given, and stops at the same validation; the next trial starts its own DDP."""
+    from hydra_plugins.seqtrain_sweeper.optuna_sweeper import format_value
+
+    pruner = ["hydra/sweeper/pruner=threshold", "hydra.sweeper.pruner.upper=0.0", "hydra.sweeper.pruner.n_warmup_steps=2"]
+    proc = run_train(
+        *optuna_command(tmp_path, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.precision=32-true",
+                        "trainer.max_epochs=3", "hydra.sweeper.n_trials=2", *(pruner if pruned else ["hydra/sweeper/pruner=none"]))[2:],
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    study = load_study(tmp_path)
+    assert states(study) == (["PRUNED", "PRUNED"] if pruned else ["COMPLETE", "COMPLETE"])
+    for trial in study.trials:
+        job = tmp_path / str(trial.number)
+        logs = [(job / "train.log").read_text(), (job / "train_ddp_process_1.log").read_text()]
+        recipes = [line.split(" - ", 1)[1] for log in logs for line in log.splitlines() if "recipe:" in line]
+        assert len(recipes) == 2 and recipes[0] == recipes[1], recipes  # both ranks: one run, the same values
+        assert all(f"{key}={format_value(value)}" in recipes[0] for key, value in trial.params.items())
+        if pruned:
+            assert all("trial pruned at validation 2:" in log for log in logs)
+            assert sorted(trial.intermediate_values) == [1, 2]
+        else:
+            assert json.loads((job / "metrics.json").read_text())["status"] == "completed"
+    assert len(study.trials) == 2  # rank 1 started no sweep of its own
