@@ -7,7 +7,7 @@ A job is any directory under the sweep directory with Hydra's `.hydra/overrides.
 sweeps, Optuna sweeps, resumed sweeps, `scripts/launch_local_gpus.sh`). From each job it reads
 `metrics.json` (written by the run, or by train.py when the job failed or was pruned) and
 `config.yaml` (the resolved config: `monitor`, `monitor_mode`). Writes `summary.csv` into the
-sweep directory and, with matplotlib installed (`pip install -e .[sweeps]`), plots: for an Optuna
+sweep directory and plots (matplotlib): for an Optuna
 sweep (an `optuna.journal` study beside the jobs) optuna's own — optimization history, parameter
 importances, parallel coordinates, objective per parameter (slice), intermediate values (what the
 pruner saw) — as `optuna_*.png`, with the study's trial states; for a grid sweep `summary.png`,
@@ -319,7 +319,7 @@ def summarize(sweep_dir: Path, objective: str | None = None, mode: str | None = 
     else:
         plots = [sweep_dir / "summary.png"] if plot(sweep_dir / "summary.png", jobs, keys, objective, mode) else []
     print(f"wrote {sweep_dir / 'summary.csv'}" + "".join(f", {p.name}" for p in plots)
-          + ("" if plots or study is not None else " (no plot: matplotlib is not installed; pip install -e .[sweeps])"))
+          + ("" if plots or study is not None else " (no plot: matplotlib is not installed)"))
     return jobs
 
 

@@ -49,11 +49,10 @@ def train(cfg: DictConfig) -> float:
 
     from seqtrain.checkpoint import load_checkpoint
     from seqtrain.checkpoint_io import AtomicCheckpointIO
+    from seqtrain.console import quiet_dependencies
     from seqtrain.pruning import TrialPruned
     from seqtrain.resume import ExactResume
     from seqtrain.task import DivergedError, SequenceTask
-
-    from seqtrain.console import quiet_dependencies
 
     # `import lightning` adds its own console handler; Hydra's already prints (and writes train.log).
     logging.getLogger("lightning").handlers.clear()
@@ -129,6 +128,12 @@ def train(cfg: DictConfig) -> float:
             except DivergedError as e:
                 record_divergence(output_dir, loggers, str(e), trainer.is_global_zero)
                 raise
+            except TrialPruned as e:  # an Optuna sweep's pruner stopped this trial: not a failure
+                record_pruned(output_dir, loggers, e, time.monotonic() - started, trainer.is_global_zero)
+                ok = True
+                if not trainer.is_global_zero:
+                    return float("nan")  # DDP ranks > 0 end cleanly (Lightning stops every rank when one fails)
+                raise
             except SIGTERMException:
                 raise SystemExit(record_interruption(output_dir, trainer)) from None
 
@@ -185,7 +190,6 @@ def record_interruption(output_dir: Path, trainer: Any) -> str:
 def train_in_sweep(cfg: DictConfig) -> float | TrialPruned | None:
     """`train` for one job of a multirun: a failure is recorded in its run directory, not raised; a pruned
     trial returns its `TrialPruned` for the sweeper to tell Optuna."""
-    import os
     import sys
 
     from hydra.core.hydra_config import HydraConfig
@@ -246,7 +250,7 @@ def record_pruned(output_dir: Path, loggers: list, pruned: TrialPruned, seconds:
     log.info("trial %s", pruned)
     if is_global_zero:
         results = {"status": "pruned", "val": {pruned.monitor: pruned.value}, "validations": pruned.step, "seconds": round(seconds, 1)}
-        (output_dir / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+        write_json(output_dir / "metrics.json", results)
     for logger in loggers:
         summary = getattr(getattr(logger, "experiment", None), "summary", None)
         if summary is not None:  # wandb
@@ -271,11 +275,11 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
     import lightning.pytorch as pl
 
     from seqtrain.checkpoint import load_checkpoint, rebuild
+    from seqtrain.console import quiet_dependencies
     from seqtrain.task import SequenceTask
 
-    from seqtrain.console import quiet_dependencies
-
     logging.getLogger("lightning").handlers.clear()
+    quiet_dependencies()
     checkpoint = load_checkpoint(path)
     meta = checkpoint["seqtrain"]
     if "data_fingerprints" in meta:
@@ -295,18 +299,6 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
                          enable_model_summary=False)
     run = trainer.test if split == "test" else trainer.validate
     return run(task, datamodule=datamodule, verbose=False)[0]
-
-
-def recipe() -> str:
-    """The config choices and command-line overrides of this run, as typed (`data=vowels model=gru … trainer.max_epochs=5`)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return "(not composed by Hydra)"
-    hydra = HydraConfig.get()
-    # Hydra records the choices deepest default first; reversed, they read in train.yaml's order.
-    choices = [f"{k}={v}" for k, v in reversed(hydra.runtime.choices.items()) if not k.startswith("hydra/") and v is not None]
-    return " ".join([*choices, *(o for o in hydra.overrides.task if o.split("=", 1)[0].lstrip("+~") not in hydra.runtime.choices)])
 
 
 def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
