@@ -282,7 +282,7 @@ def test_search_space_from_hydra_sweep_syntax() -> None:
     """choice/range/interval/tag(log) become optuna distributions; a plain value on the command line fixes a key."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-    from hydra_plugins.seqtrain_sweeper.optuna_sweeper import search_space
+    from hydra_plugins.seqtrain_sweeper.optuna_sweeper import format_value, search_space
 
     params = {"a": "choice(32, 64)", "b": "range(1, 8, 3)", "c": "tag(log, interval(1e-4, 1e-1))", "d": "interval(0, 0.5)",
               "e": "range(0.1, 0.4, 0.1)", "f": "tag(int, interval(2, 6))", "g": "choice(x, 'y z', true)"}
