@@ -5,9 +5,13 @@
 
 A job is any directory under the sweep directory with Hydra's `.hydra/overrides.yaml` (grid
 sweeps, Optuna sweeps, resumed sweeps, `scripts/launch_local_gpus.sh`). From each job it reads
-`metrics.json` (written by the run, or by train.py when the job failed) and `config.yaml` (the
-resolved config: `monitor`, `monitor_mode`). Writes `summary.csv` and, with matplotlib installed
-(`pip install -e .[sweeps]`), `summary.png` into the sweep directory.
+`metrics.json` (written by the run, or by train.py when the job failed or was pruned) and
+`config.yaml` (the resolved config: `monitor`, `monitor_mode`). Writes `summary.csv` into the
+sweep directory and plots (matplotlib): for an Optuna
+sweep (an `optuna.journal` study beside the jobs) optuna's own — optimization history, parameter
+importances, parallel coordinates, objective per parameter (slice), intermediate values (what the
+pruner saw) — as `optuna_*.png`, with the study's trial states; for a grid sweep `summary.png`,
+the objective of each job against each swept key.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ class Job:
 
     name: str  # the directory, relative to the sweep directory
     overrides: dict[str, str]  # key -> value as typed, e.g. {"model": "gru", "optimizer.lr": "0.003"}
-    status: str  # completed | failed | diverged | incomplete (interrupted, or still running)
+    status: str  # completed | pruned | failed | diverged | incomplete (interrupted, or still running)
     metrics: dict[str, float] = field(default_factory=dict)  # "val/loss", "test/acc", ...
     error: str | None = None
     seconds: float | None = None
@@ -119,12 +123,15 @@ def label_divergence(jobs: list[Job], objective: str) -> None:
 
 
 def sort_jobs(jobs: list[Job], objective: str, mode: str) -> list[Job]:
-    """Best first; jobs without a finite objective (failed, diverged, incomplete) last, by name."""
+    """Completed jobs best first; then pruned ones (by the value they were pruned at, which is not a final
+    result); then jobs without a finite objective (failed, diverged, incomplete), by name."""
     sign = -1.0 if mode == "max" else 1.0
 
     def key(job: Job) -> tuple[int, float, list]:
         value = job.metrics.get(objective, math.nan)
-        return (0, sign * value, natural_key(job.name)) if math.isfinite(value) else (1, 0.0, natural_key(job.name))
+        if not math.isfinite(value):
+            return (2, 0.0, natural_key(job.name))
+        return (1 if job.status == "pruned" else 0, sign * value, natural_key(job.name))
 
     return sorted(jobs, key=key)
 
@@ -168,6 +175,71 @@ def write_csv(path: Path, jobs: list[Job], keys: list[str]) -> None:
                 [job.name, job.status, *(job.metrics.get(m, "") for m in metric_names), job.seconds or "",
                  *(job.overrides.get(k, "") for k in keys), job.error or ""]
             )
+
+
+def optuna_study(sweep_dir: Path) -> Any | None:
+    """The Optuna study of a sweep by seqtrain's sweeper (its storage and name from multirun.yaml), or None."""
+    multirun = sweep_dir / "multirun.yaml"
+    if not multirun.is_file():
+        return None
+    sweeper = ((yaml.safe_load(multirun.read_text()) or {}).get("hydra") or {}).get("sweeper") or {}
+    if not str(sweeper.get("_target_", "")).startswith("hydra_plugins.seqtrain_sweeper"):
+        return None
+    import optuna
+
+    from seqtrain.pruning import open_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = sweeper["storage"]
+    if "://" not in storage and not Path(storage).is_file():  # the sweep directory was moved: look beside the jobs
+        storage = str(sweep_dir / Path(storage).name)
+    return optuna.load_study(study_name=sweeper["study_name"], storage=open_storage(storage))
+
+
+def study_states(study: Any) -> str:
+    """`12 complete, 6 pruned, 2 fail` as Optuna records them."""
+    counts: dict[str, int] = {}
+    for trial in study.trials:
+        counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in counts.items())
+
+
+def plot_study(sweep_dir: Path, study: Any, objective: str) -> list[Path]:
+    """Optuna's own plots of the study (matplotlib backend) as PNGs; those a study cannot have yet are skipped."""
+    import warnings
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only: no display needed
+        import matplotlib.pyplot as plt
+        import optuna
+        from optuna.visualization import matplotlib as optuna_plots
+    except ImportError:
+        return []
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    plots = {
+        "history": (optuna_plots.plot_optimization_history, len(complete) >= 1),
+        "importances": (optuna_plots.plot_param_importances, len(complete) >= 2 and len(study.best_params) >= 1),
+        "parallel": (optuna_plots.plot_parallel_coordinate, len(complete) >= 1),
+        "slice": (optuna_plots.plot_slice, len(complete) >= 1),
+        "intermediate": (optuna_plots.plot_intermediate_values, any(t.intermediate_values for t in study.trials)),
+    }
+    written = []
+    for name, (draw, possible) in plots.items():
+        if not possible:
+            continue
+        with warnings.catch_warnings():  # optuna marks its matplotlib backend experimental; a study of one
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # value per key has flat axes
+            warnings.filterwarnings("ignore", "Attempting to set identical", UserWarning)
+            kwargs = {} if name == "intermediate" else {"target_name": objective}
+            axes = draw(study, **kwargs)
+        figure = (axes.flat[0] if hasattr(axes, "flat") else axes).get_figure()
+        path = sweep_dir / f"optuna_{name}.png"
+        figure.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(figure)
+        written.append(path)
+    return written
 
 
 def plot(path: Path, jobs: list[Job], keys: list[str], objective: str, mode: str) -> bool:
@@ -233,16 +305,21 @@ def summarize(sweep_dir: Path, objective: str | None = None, mode: str | None = 
     if common:
         print("common overrides: " + " ".join(f"{k}={v}" for k, v in common.items()))
     print(format_table(jobs, keys, objective))
-    counts = {s: sum(j.status == s for j in jobs) for s in ("completed", "diverged", "failed", "incomplete")}
+    counts = {s: sum(j.status == s for j in jobs) for s in ("completed", "pruned", "diverged", "failed", "incomplete")}
     print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for job in jobs:
         if job.error:
             print(f"{job.name}: {job.error}")
+    study = optuna_study(sweep_dir)
+    if study is not None:
+        print(f"optuna study {study.study_name!r}: {study_states(study)}")
     write_csv(sweep_dir / "summary.csv", jobs, keys)
-    if plot(sweep_dir / "summary.png", jobs, keys, objective, mode):
-        print(f"wrote {sweep_dir / 'summary.csv'} and {sweep_dir / 'summary.png'}")
+    if study is not None:  # optuna's plots, where the hand-written one would draw the same (plot_slice)
+        plots = plot_study(sweep_dir, study, objective)
     else:
-        print(f"wrote {sweep_dir / 'summary.csv'} (no plot: matplotlib is not installed; pip install -e .[sweeps])")
+        plots = [sweep_dir / "summary.png"] if plot(sweep_dir / "summary.png", jobs, keys, objective, mode) else []
+    print(f"wrote {sweep_dir / 'summary.csv'}" + "".join(f", {p.name}" for p in plots)
+          + ("" if plots or study is not None else " (no plot: matplotlib is not installed)"))
     return jobs
 
 

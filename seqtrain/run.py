@@ -30,6 +30,8 @@ from seqtrain.run_directory import (
 if TYPE_CHECKING:
     import torch
 
+    from seqtrain.pruning import TrialPruned
+
 log = logging.getLogger(__name__)
 
 
@@ -47,11 +49,14 @@ def train(cfg: DictConfig) -> float:
 
     from seqtrain.checkpoint import load_checkpoint
     from seqtrain.checkpoint_io import AtomicCheckpointIO
+    from seqtrain.console import quiet_dependencies
+    from seqtrain.pruning import TrialPruned
     from seqtrain.resume import ExactResume
     from seqtrain.task import DivergedError, SequenceTask
 
     # `import lightning` adds its own console handler; Hydra's already prints (and writes train.log).
     logging.getLogger("lightning").handlers.clear()
+    quiet_dependencies()
     check_targets(cfg)  # every constructor's arguments, before any data is read
     # Rank 0 owns the run directory (DDP's other processes run this function too, into the same one).
     owner = rank_zero_only.rank == 0
@@ -123,6 +128,12 @@ def train(cfg: DictConfig) -> float:
             except DivergedError as e:
                 record_divergence(output_dir, loggers, str(e), trainer.is_global_zero)
                 raise
+            except TrialPruned as e:  # an Optuna sweep's pruner stopped this trial: not a failure
+                record_pruned(output_dir, loggers, e, time.monotonic() - started, trainer.is_global_zero)
+                ok = True
+                if not trainer.is_global_zero:
+                    return float("nan")  # DDP ranks > 0 end cleanly (Lightning stops every rank when one fails)
+                raise
             except SIGTERMException:
                 raise SystemExit(record_interruption(output_dir, trainer)) from None
 
@@ -176,19 +187,75 @@ def record_interruption(output_dir: Path, trainer: Any) -> str:
     return message
 
 
-def train_in_sweep(cfg: DictConfig) -> float | None:
-    """`train` for one job of a multirun: a failure is recorded in its run directory, not raised."""
+def train_in_sweep(cfg: DictConfig) -> float | TrialPruned | None:
+    """`train` for one job of a multirun: a failure is recorded in its run directory, not raised; a pruned
+    trial returns its `TrialPruned` for the sweeper to tell Optuna."""
+    import sys
+
     from hydra.core.hydra_config import HydraConfig
 
+    from seqtrain.pruning import TrialPruned
+
+    argv, environ = sys.argv, dict(os.environ)
     try:
+        sys.argv = [argv[0], *job_as_single_run()]  # what Lightning's DDP runs for ranks > 0: this job, not the sweep
         objective = train(cfg)
+    except TrialPruned as pruned:  # returned, not raised: Hydra prints "Error executing job" for a raised one
+        return pruned
     except Exception as error:  # not KeyboardInterrupt/SystemExit: an interrupted sweep stops
         log.exception("job failed; the sweep goes on")
         record_failure(Path(HydraConfig.get().runtime.output_dir), error)
         return None
-    # No value rather than NaN: the Optuna sweeper records a trial whose value is not a number as
-    # failed, while a NaN makes Optuna 2.10's `tell` raise and ends the sweep.
+    finally:
+        sys.argv = argv
+        end_ddp(environ)
+    # No value rather than NaN: a diverged run (non-finite objective) is a failed trial, as its metrics.json says.
     return objective if math.isfinite(objective) else None
+
+
+def end_ddp(environ: dict[str, str]) -> None:
+    """Undo what Lightning's DDP leaves behind in this process, so that the next job of an in-process
+    multirun starts its own: the process group (its peers have exited) and the variables it set
+    (`LOCAL_RANK` in the environment tells the next job's Lightning that its ranks exist already)."""
+    import os
+    import sys
+
+    if "torch" in sys.modules:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    for key in set(os.environ) - set(environ):
+        del os.environ[key]
+    os.environ.update(environ)
+
+
+def job_as_single_run() -> list[str]:
+    """The overrides that rerun this multirun job alone, in its own directory (for DDP's processes of rank > 0).
+
+    Lightning starts them by running `sys.argv` again (plus `hydra.run.dir=<hydra.run.dir>`); a
+    multirun's argv would start the whole sweep in each, with other sampled values.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict, read_write
+
+    hydra = HydraConfig.get()
+    with read_write(hydra), open_dict(hydra):  # what Lightning passes on as hydra.run.dir
+        hydra.run.dir = hydra.runtime.output_dir
+    return [*hydra.overrides.task, *(o for o in hydra.overrides.hydra if not o.startswith("hydra.mode=")), "hydra.mode=RUN"]
+
+
+def record_pruned(output_dir: Path, loggers: list, pruned: TrialPruned, seconds: float, is_global_zero: bool) -> None:
+    """Mark the run as pruned (with the value and validation it was pruned at) in metrics.json and the logger."""
+    log.info("trial %s", pruned)
+    if is_global_zero:
+        results = {"status": "pruned", "val": {pruned.monitor: pruned.value}, "validations": pruned.step, "seconds": round(seconds, 1)}
+        write_json(output_dir / "metrics.json", results)
+    for logger in loggers:
+        summary = getattr(getattr(logger, "experiment", None), "summary", None)
+        if summary is not None:  # wandb
+            summary["status"] = "pruned"
+            summary["pruned_at_validation"] = pruned.step
 
 
 def record_failure(output_dir: Path, error: Exception) -> None:
@@ -208,9 +275,11 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
     import lightning.pytorch as pl
 
     from seqtrain.checkpoint import load_checkpoint, rebuild
+    from seqtrain.console import quiet_dependencies
     from seqtrain.task import SequenceTask
 
     logging.getLogger("lightning").handlers.clear()
+    quiet_dependencies()
     checkpoint = load_checkpoint(path)
     meta = checkpoint["seqtrain"]
     if "data_fingerprints" in meta:

@@ -111,61 +111,197 @@ def test_a_failing_job_is_recorded_and_the_others_finish(tmp_path: Path) -> None
     assert rows == [["1", "completed"], ["0", "failed"]]  # failures last
 
 
+def optuna_command(tmp_path: Path, *overrides: str) -> list[str]:
+    return [
+        sys.executable, str(ROOT / "train.py"), "-m", "hparams_search=vowels_gru", "debug=smoke", "trainer.accelerator=cpu",
+        "logger=none", "model.hidden_size=16", f"hydra.sweep.dir={tmp_path}", *overrides,
+    ]
+
+
+def load_study(sweep_dir: Path):
+    optuna = pytest.importorskip("optuna")
+    from seqtrain.pruning import open_storage
+
+    return optuna.load_study(study_name="vowels_gru", storage=open_storage(str(sweep_dir / "optuna.journal")))
+
+
+def states(study) -> list[str]:
+    return [t.state.name for t in study.trials]
+
+
+SWEEP_ENV = {**os.environ, "WANDB_MODE": "offline", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+
+
 @needs_hparams_search_default
 def test_optuna_sweep_resumes_after_an_interruption(tmp_path: Path) -> None:
-    """Kill the sweep as its second trial starts; the same command continues the study from the SQLite file."""
-    optuna = pytest.importorskip("optuna")
-    command = [
-        sys.executable, str(ROOT / "train.py"), "-m", "hparams_search=vowels_gru", "debug=smoke", "trainer.accelerator=cpu",
-        "logger=none", "model.hidden_size=16", "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={tmp_path}",
-    ]
-    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
-    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    """Kill the sweep in its second trial; the same command marks that trial failed, retries it, and
+    finishes the study's n_trials (not n_trials more)."""
+    from hydra_plugins.seqtrain_sweeper.optuna_sweeper import retry_history
+
+    command = optuna_command(tmp_path, "hydra.sweeper.n_trials=3")
+    first = subprocess.Popen(command, env=SWEEP_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        # The second job's directory appears once the first trial is told to the study.
         deadline = time.monotonic() + 120
-        while len(list(tmp_path.glob("*/.hydra"))) < 2 and time.monotonic() < deadline and first.poll() is None:
-            time.sleep(0.1)
+        while not (tmp_path / "1" / ".hydra").exists() and time.monotonic() < deadline and first.poll() is None:
+            time.sleep(0.05)
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # as a lost node would: no clean-up
         first.wait()
-    finished = {p.parent: p.read_text() for p in tmp_path.glob("*/metrics.json")}
-    assert 1 <= len(finished) < 3, "the first run was not interrupted mid-sweep"
+    assert states(load_study(tmp_path)) == ["COMPLETE", "RUNNING"], "the first run was not interrupted in trial 1"
+    trial_0 = (tmp_path / "0" / "metrics.json").read_text()
 
-    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    second = subprocess.run(command, env=SWEEP_ENV, capture_output=True, text=True, timeout=300, check=False)
     assert second.returncode == 0, second.stderr[-3000:]
+    assert "trial 1 was left running" in second.stderr + second.stdout
 
-    study = optuna.load_study(study_name="vowels_gru", storage=f"sqlite:///{tmp_path}/optuna.db")
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert len(complete) == len(finished) + 3  # the first run's finished trials, then three new ones
-    assert [t.number for t in complete][: len(finished)] == list(range(len(finished)))
-    assert len({t.number for t in complete}) == len(complete)
-    for job_dir, metrics in finished.items():
-        assert (job_dir / "metrics.json").read_text() == metrics  # not rerun, its directory not reused
-    assert len(list(tmp_path.glob("*/metrics.json"))) == len(finished) + 3
+    study = load_study(tmp_path)
+    assert states(study) == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]  # 3 trials counted; the retry replaces trial 1
+    retry = study.trials[2]
+    assert retry_history(retry) == [1]
+    assert retry.params == study.trials[1].params  # retried with the same values
+    assert (tmp_path / "0" / "metrics.json").read_text() == trial_0  # not rerun
+    for number in (2, 3):
+        assert json.loads((tmp_path / str(number) / "metrics.json").read_text())["status"] == "completed"
+
+    third = subprocess.run(command, env=SWEEP_ENV, capture_output=True, text=True, timeout=300, check=False)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert len(load_study(tmp_path).trials) == 4  # the study is complete: nothing more runs
 
 
 @needs_hparams_search_default
-def test_optuna_records_failed_trials_and_goes_on(tmp_path: Path) -> None:
+def test_optuna_records_failed_trials_and_goes_on(tmp_path: Path, capsys) -> None:
     """Trials that raise are FAIL in the study, with their error in metrics.json; the search finishes."""
-    optuna = pytest.importorskip("optuna")
-    # relu is only for cell=rnn: the experiment's GRU rejects it when the trial runs. With seed 1 the
-    # sampler picks relu, relu, tanh.
+    # relu is only for cell=rnn: the experiment's GRU rejects it when the trial runs. Random sampling
+    # with seed 3 picks both values among 4 trials.
     proc = run_train(
-        "-m", "hparams_search=vowels_gru", "model.nonlinearity=choice(tanh,relu)", "hydra.sweeper.sampler.seed=1",
-        "hydra.sweeper.n_trials=3", "debug=smoke", "trainer.accelerator=cpu", "logger=none", "model.hidden_size=16",
-        f"hydra.sweep.dir={tmp_path}",
+        *optuna_command(tmp_path, "model.nonlinearity=choice(tanh,relu)", "hydra/sweeper/sampler=random",
+                        "hydra.sweeper.sampler.seed=3", "hydra.sweeper.n_trials=4")[2:],
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    study = optuna.load_study(study_name="vowels_gru", storage=f"sqlite:///{tmp_path}/optuna.db")
-    states = sorted(t.state.name for t in study.trials)
-    assert states == ["COMPLETE", "FAIL", "FAIL"]
-    for trial_dir in tmp_path.glob("*/metrics.json"):
-        metrics = json.loads(trial_dir.read_text())
-        relu = "model.nonlinearity=relu" in (trial_dir.parent / ".hydra" / "overrides.yaml").read_text()
+    study = load_study(tmp_path)
+    assert len(study.trials) == 4
+    picked = {t.params["model.nonlinearity"] for t in study.trials}
+    assert picked == {"tanh", "relu"}, picked
+    for trial in study.trials:
+        metrics = json.loads((tmp_path / str(trial.number) / "metrics.json").read_text())
+        relu = trial.params["model.nonlinearity"] == "relu"
+        assert trial.state.name == ("FAIL" if relu else "COMPLETE")
         assert metrics["status"] == ("failed" if relu else "completed")
         if relu:
             assert "nonlinearity" in metrics["error"]
+        else:
+            assert trial.value == pytest.approx(metrics["val"]["val/loss"])
+
+    jobs = summarize.summarize(tmp_path)
+    out = capsys.readouterr().out
+    n_fail = sum(t.state.name == "FAIL" for t in study.trials)
+    assert f"optuna study 'vowels_gru': " in out and f"{n_fail} fail" in out and f"{4 - n_fail} complete" in out
+    assert [j.status for j in jobs].count("failed") == n_fail
+    for name in ("history", "importances", "parallel", "slice", "intermediate"):  # optuna's own plots
+        assert (tmp_path / f"optuna_{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert not (tmp_path / "summary.png").exists()  # the hand-written plot is for grid sweeps only
+
+
+@needs_hparams_search_default
+def test_pruned_trials_report_every_validation_and_are_recorded_as_pruned(tmp_path: Path) -> None:
+    """Two validations an epoch: the steps are validation counts (1, 2, 3, ...), not epochs; a pruned trial
+    is PRUNED in the study, `pruned` in metrics.json and in its wandb run, not failed."""
+    # ThresholdPruner with upper=0 prunes every trial at its first step out of the warm-up: validation 4.
+    proc = run_train(
+        *optuna_command(tmp_path, "hydra.sweeper.n_trials=2", "hydra/sweeper/pruner=threshold", "hydra.sweeper.pruner.upper=0.0",
+                        "hydra.sweeper.pruner.n_warmup_steps=4", "trainer.limit_train_batches=4", "trainer.val_check_interval=2",
+                        "trainer.max_epochs=3", "logger=wandb")[2:],
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Error executing job" not in proc.stderr  # a pruned job is not an error
+    study = load_study(tmp_path)
+    assert states(study) == ["PRUNED", "PRUNED"]
+    for trial in study.trials:
+        assert sorted(trial.intermediate_values) == [1, 2, 3, 4]  # two validations in epoch 0, two in epoch 1
+        metrics = json.loads((tmp_path / str(trial.number) / "metrics.json").read_text())
+        assert metrics["status"] == "pruned" and metrics["validations"] == 4
+        assert metrics["val"]["val/loss"] == pytest.approx(trial.intermediate_values[4])
+        assert trial.value == pytest.approx(trial.intermediate_values[4])  # optuna keeps the last report as the value
+        summary = wandb_summary(tmp_path / str(trial.number))
+        assert summary["status"] == "pruned" and summary["pruned_at_validation"] == 4
+        assert wandb_exit_code(tmp_path / str(trial.number)) == 0  # the wandb run finished, not failed
+    assert [job.status for job in summarize.summarize(tmp_path)] == ["pruned", "pruned"]
+
+
+def wandb_summary(run_dir: Path) -> dict:
+    """The summary an offline wandb run under `run_dir` recorded (its last value per key)."""
+    from wandb.proto import wandb_internal_pb2
+
+    (path,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+    summary = {}
+    for raw in leveldb_log_records(path.read_bytes()):
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(raw)
+        if record.WhichOneof("record_type") == "summary":
+            summary.update({item.key: json.loads(item.value_json) for item in record.summary.update})
+    return summary
+
+
+def wandb_exit_code(run_dir: Path) -> int | None:
+    from wandb.proto import wandb_internal_pb2
+
+    (path,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+    for raw in leveldb_log_records(path.read_bytes()):
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(raw)
+        if record.WhichOneof("record_type") == "exit":
+            return record.exit.exit_code
+    return None
+
+
+@needs_hparams_search_default
+def test_sweep_direction_must_agree_with_monitor_mode(tmp_path: Path) -> None:
+    proc = run_train(*optuna_command(tmp_path, "monitor_mode=max")[2:])
+    assert proc.returncode != 0
+    assert "hydra.sweeper.direction='minimize' disagrees with monitor_mode='max'" in proc.stderr
+    assert not (tmp_path / "optuna.journal").exists()  # refused before the study was created
+
+
+@pytest.mark.slow
+@needs_hparams_search_default
+def test_parallel_sweep_processes_share_one_study(tmp_path: Path) -> None:
+    """Two processes run the same command at once: together they run n_trials, each trial once."""
+    command = optuna_command(tmp_path, "hydra.sweeper.n_trials=5")
+    procs = [subprocess.Popen(command, env=SWEEP_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    errors = [proc.communicate(timeout=600)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], [e[-2000:] for e in errors]
+    study = load_study(tmp_path)
+    assert states(study) == ["COMPLETE"] * 5
+    owners = {t.user_attrs["sweeper"] for t in study.trials}
+    assert len(owners) == 2, owners  # both processes ran trials
+    for trial in study.trials:
+        assert json.loads((tmp_path / str(trial.number) / "metrics.json").read_text())["val"]["val/loss"] == pytest.approx(trial.value)
+
+
+def test_search_space_from_hydra_sweep_syntax() -> None:
+    """choice/range/interval/tag(log) become optuna distributions; a plain value on the command line fixes a key."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    from hydra_plugins.seqtrain_sweeper.optuna_sweeper import format_value, search_space
+
+    params = {"a": "choice(32, 64)", "b": "range(1, 8, 3)", "c": "tag(log, interval(1e-4, 1e-1))", "d": "interval(0, 0.5)",
+              "e": "range(0.1, 0.4, 0.1)", "f": "tag(int, interval(2, 6))", "g": "choice(x, 'y z', true)"}
+    space, fixed = search_space(params, ["a=16", "h=1,2", "i=3"])
+    assert space == {
+        "b": IntDistribution(1, 7, step=3),  # Python's range: 1, 4, 7
+        "c": FloatDistribution(1e-4, 1e-1, log=True),
+        "d": FloatDistribution(0.0, 0.5),
+        "e": FloatDistribution(0.1, 0.3, step=0.1),  # 0.1, 0.2, 0.3 (0.1 + 3 x 0.1 = 0.4 is excluded)
+        "f": IntDistribution(2, 6),
+        "g": CategoricalDistribution(["x", "y z", True]),
+        "h": CategoricalDistribution([1, 2]),
+    }
+    assert fixed == ["a=16", "i=3"]
+    # Sampled values go back to Hydra as overrides that parse to the same values.
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides([f"g={format_value(v)}" for v in ["x", "y z", None, True, 0.001]])
+    assert [o.value() for o in parsed] == ["x", "y z", None, True, 0.001]
 
 
 def test_summarize_sorts_by_objective_and_lists_failures(tmp_path: Path, capsys) -> None:
@@ -269,3 +405,37 @@ def test_wandb_sweep_yaml_builds_a_valid_train_command() -> None:
     assert cfg["hydra"]["run"]["dir"] == "outputs/wandb_sweeps/abc123/run42"
     assert cfg["model"]["hidden_size"] == 32 and cfg["model"]["bidirectional"] is True  # the experiment, then the point
     assert cfg["logger"]["wandb"]["mode"] == "online" and cfg["logger"]["wandb"]["group"] is None
+
+
+@pytest.mark.slow
+@needs_hparams_search_default
+@pytest.mark.parametrize("pruned", [True, False])
+def test_ddp_trials_take_rank_0s_values_and_stop_together(tmp_path: Path, pruned: bool) -> None:
+    """Each trial under DDP with 2 CPU processes: rank 1 runs the job alone (not the sweep), with the
+    values rank 0 was given, and stops at the same validation; the next trial starts its own DDP."""
+    pruner = ["hydra/sweeper/pruner=threshold", "hydra.sweeper.pruner.upper=0.0", "hydra.sweeper.pruner.n_warmup_steps=2"]
+    proc = run_train(
+        *optuna_command(tmp_path, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.precision=32-true",
+                        "trainer.max_epochs=3", "hydra.sweeper.n_trials=2", *(pruner if pruned else ["hydra/sweeper/pruner=none"]),
+                        "test=false")[2:],  # the sweep's concern ends at validation (and the test report has its own DDP test)
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    study = load_study(tmp_path)
+    assert states(study) == (["PRUNED", "PRUNED"] if pruned else ["COMPLETE", "COMPLETE"])
+    for trial in study.trials:
+        job = tmp_path / str(trial.number)
+        logs = [(job / "train.log").read_text(), (job / "train_ddp_process_1.log").read_text()]
+        # The settings block each rank logs at its start (seqtrain/recipe.py): `  model: cell=gru hidden_size=16 ...`.
+        settings = [{line.split(":", 1)[0].strip(): line.split(":", 1)[1] for line in log.splitlines()
+                     if line.startswith(("  model:", "  optimizer:", "  data:"))} for log in logs]
+        assert settings[0] == settings[1], settings  # both ranks: the same values
+        for key, value in trial.params.items():  # and they are the trial's
+            group, name = key.split(".")
+            assert f" {name}={value}" in settings[1][group], (key, value, settings[1][group])
+        if pruned:
+            assert all("trial pruned at validation 2:" in log for log in logs)
+            assert sorted(trial.intermediate_values) == [1, 2]
+        else:
+            assert json.loads((job / "metrics.json").read_text())["status"] == "completed"
+    assert len(study.trials) == 2  # rank 1 started no sweep of its own

@@ -1,0 +1,1 @@
+"""seqtrain's Hydra sweeper over Optuna's ask-and-tell interface (`hydra/sweeper=optuna`)."""

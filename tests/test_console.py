@@ -1,0 +1,36 @@
+"""What a default run prints: the recipe, progress, results and paths, without dependencies' noise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import run_train
+
+NOISE = [
+    "💡 Tip",                                  # Lightning's adverts (litlogger, litmodels)
+    "anonymous setting",                       # wandb 0.31 on Lightning's WandbLogger
+    "FLOPs",                                   # Lightning's model summary, empty for RNNs
+    "Warning:", "is deprecated",               # deprecations raised inside dependencies
+    "transfer_batch_to_device",                # Lightning's note on an override seqtrain makes on purpose
+    "Run history:", "Run summary:",            # wandb repeating the results at exit
+]
+
+
+def test_a_default_run_prints_what_the_user_needs_and_no_noise(tmp_path: Path) -> None:
+    proc = run_train("experiment=vowels_bigru", "debug=smoke", "trainer.accelerator=cpu", f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    output = proc.stdout + proc.stderr
+    for noise in NOISE:
+        assert noise not in output, noise
+    assert output.count("SequenceModel(") == 1  # the model, once
+    assert "recipe: " in output and "experiment=vowels_bigru" in output and "model: cell=gru hidden_size=64" in output
+    assert "Epoch 0: 100%" in output  # progress
+    assert f"run directory: {tmp_path}" in output and "\nval: loss=" in output and "\ntest: loss=" in output
+    assert f"Run data is saved locally in {tmp_path}/wandb/offline-run-" in output  # where the wandb run is
+
+
+def test_lightning_summary_is_an_override_away(tmp_path: Path) -> None:
+    proc = run_train("experiment=vowels_bigru", "debug=smoke", "trainer.accelerator=cpu", "logger=none",
+                     "trainer.enable_model_summary=true", f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Trainable params" in proc.stdout + proc.stderr
