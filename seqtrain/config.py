@@ -371,7 +371,7 @@ def check_targets(cfg: DictConfig) -> None:
 
 
 #: Constructors whose `**kwargs` go on to another function, whose signature then judges them.
-PASSED_ON = {"lightning.pytorch.loggers.WandbLogger": "wandb.init"}
+PASSED_ON = {"lightning.pytorch.loggers.WandbLogger": "wandb.init", "seqtrain.wandb_logger.WandbLogger": "wandb.init"}
 
 
 def _passed_on_problems(key: str, node: DictConfig) -> list[str]:

@@ -92,7 +92,7 @@ def test_hparams_search_runs_one_trial(tmp_path: Path, name: str) -> None:
         "-m", f"hparams_search={name}", *TINY, "hydra.sweeper.n_trials=1", f"hydra.sweep.dir={tmp_path}", timeout=600
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (tmp_path / "optuna.db").is_file()
+    assert (tmp_path / "optuna.journal").is_file()
     results = list(tmp_path.glob("*/metrics.json"))
     assert len(results) == 1
     assert json.loads(results[0].read_text())["status"] == "completed"
