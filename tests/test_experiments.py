@@ -96,4 +96,4 @@ def test_hparams_search_runs_one_trial(tmp_path: Path, name: str) -> None:
     results = list(tmp_path.glob("*/metrics.json"))
     assert len(results) == 1
     assert json.loads(results[0].read_text())["status"] == "completed"
-    assert "Best value" in proc.stdout + proc.stderr
+    assert "best: trial" in proc.stdout + proc.stderr
