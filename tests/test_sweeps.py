@@ -138,7 +138,7 @@ def test_optuna_sweep_resumes_after_an_interruption(tmp_path: Path) -> None:
     finishes the study's n_trials (not n_trials more)."""
     from hydra_plugins.seqtrain_sweeper.optuna_sweeper import retry_history
 
-    command = optuna_command(tmp_path, "hydra.sweeper.n_trials=3")
+    command = optuna_command(tmp_path, "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=none")  # every trial completes
     first = subprocess.Popen(command, env=SWEEP_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
@@ -174,7 +174,7 @@ def test_optuna_records_failed_trials_and_goes_on(tmp_path: Path, capsys) -> Non
     # relu is only for cell=rnn: the experiment's GRU rejects it when the trial runs. Random sampling
     # with seed 3 picks both values among 4 trials.
     proc = run_train(
-        *optuna_command(tmp_path, "model.nonlinearity=choice(tanh,relu)", "hydra/sweeper/sampler=random",
+        *optuna_command(tmp_path, "model.nonlinearity=choice(tanh,relu)", "hydra/sweeper/sampler=random", "hydra/sweeper/pruner=none",
                         "hydra.sweeper.sampler.seed=3", "hydra.sweeper.n_trials=4")[2:],
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -266,7 +266,7 @@ def test_sweep_direction_must_agree_with_monitor_mode(tmp_path: Path) -> None:
 @needs_hparams_search_default
 def test_parallel_sweep_processes_share_one_study(tmp_path: Path) -> None:
     """Two processes run the same command at once: together they run n_trials, each trial once."""
-    command = optuna_command(tmp_path, "hydra.sweeper.n_trials=5")
+    command = optuna_command(tmp_path, "hydra.sweeper.n_trials=5", "hydra/sweeper/pruner=none")
     procs = [subprocess.Popen(command, env=SWEEP_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     errors = [proc.communicate(timeout=600)[1] for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], [e[-2000:] for e in errors]
