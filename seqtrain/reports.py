@@ -9,7 +9,8 @@
 A callback that acts in `trainer.test` only, so training is not slowed. It runs the model once
 more on each test batch (evaluation mode, no gradients) rather than asking the task for its
 predictions, so it depends on nothing but the batch contract. Under DDP each rank sees its own
-share of the test split and rank 0 writes the report of its share.
+share of the test split; the metrics are reduced and the regression pairs gathered across ranks,
+and rank 0 writes the report.
 """
 
 from __future__ import annotations
@@ -89,22 +90,33 @@ class TestReports(pl.Callback):
         return values * torch.tensor(self._facts.target_scale) + torch.tensor(self._facts.target_shift)
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.is_global_zero or (self._metrics is None and not self._pairs):
+        # Under DDP every rank takes part in the reduction (torchmetrics' sync, the gather of the
+        # regression pairs); only rank 0 writes.
+        computed = self._metrics.compute() if self._metrics is not None else None
+        pairs = self._pairs
+        if self._metrics is None and trainer.world_size > 1:
+            from seqtrain.resume import gather_per_rank
+
+            pairs = [pair for rank_pairs in gather_per_rank(self._pairs) for pair in rank_pairs]
+        if not trainer.is_global_zero or (computed is None and not pairs):
             return
         folder = Path(trainer.default_root_dir) / self.dirname
         folder.mkdir(parents=True, exist_ok=True)
         datamodule, facts = trainer.datamodule, self._facts
-        if self._metrics is not None:
+        if computed is not None:
             names = list(facts.class_names) if facts.class_names else None
-            written = write_class_report(folder, self._metrics.compute(), names, self.max_classes_drawn)
+            written = write_class_report(folder, computed, names, self.max_classes_drawn)
         else:
-            predicted = torch.cat([p for p, _ in self._pairs])  # (N, F_out)
-            actual = torch.cat([a for _, a in self._pairs])
+            predicted = torch.cat([p for p, _ in pairs])  # (N, F_out)
+            actual = torch.cat([a for _, a in pairs])
             written = write_regression_report(folder, predicted, actual)
             from seqtrain.data.forecast import ForecastDataModule
 
             if isinstance(datamodule, ForecastDataModule):
-                written += write_forecast_report(folder, predicted, actual, datamodule)
+                if trainer.world_size == 1:
+                    written += write_forecast_report(folder, predicted, actual, datamodule)
+                else:  # ranks hold interleaved windows: the pairs are complete but not in time order
+                    log.info("test reports: the forecast plot is drawn on one device only (rank order is not time order)")
         log.info("test reports: %s", ", ".join(str(p) for p, _ in written if p.suffix == ".png"))
         log_to_wandb(trainer, written)
 

@@ -124,7 +124,7 @@ def train(cfg: DictConfig) -> float:
             log.info("model: %s parameters\n%s", f"{sum(p.numel() for p in model.parameters()):,}", model)
             lr_found = find_learning_rate(trainer, task, datamodule, cfg.optimizer.lr, ckpt_path is not None) if cfg.lr_find else None
             try:
-                trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+                trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
             except DivergedError as e:
                 record_divergence(output_dir, loggers, str(e), trainer.is_global_zero)
                 raise
@@ -141,10 +141,10 @@ def train(cfg: DictConfig) -> float:
             results: dict[str, Any] = {"status": "completed", "best_checkpoint": relative_to_run(best, output_dir)}
             if lr_found is not None:
                 results["lr_find"] = lr_found
-            validated = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False)
+            validated = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
             results["val"] = validated[0] if validated else {}  # empty with trainer.limit_val_batches=0
             if cfg.test:
-                results["test"] = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+                results["test"] = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)[0]
             if facts.task == "language_modeling" and cfg.sample_length > 0:
                 results["sample"] = datamodule.decode(
                     _sample_text(task.model, datamodule, cfg.sample_length, seed=cfg.seed)
