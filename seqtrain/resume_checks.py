@@ -102,10 +102,15 @@ def fingerprint_changes(saved: dict[str, dict[str, str]], current: dict[str, dic
 
 def check_resume(saved_meta: dict[str, Any], config: dict[str, Any], fingerprints: dict[str, Any], path: str) -> dict[str, tuple]:
     """Refuse a resume that would change the run; return the changes it applies (to record)."""
+    if "data_fingerprints" not in saved_meta:
+        raise ValueError(
+            f"cannot resume from {path}: it was written by an older seqtrain, before resumes were exact "
+            "(no data fingerprints, one rank's random state); evaluate it with scripts/evaluate.py, or start "
+            "a new run in a new directory"
+        )
     applied, refused = config_changes(saved_meta["config"], config)
     problems = [f"{key}: {old!r} -> {new!r}" for key, (old, new) in refused.items()]
-    if "data_fingerprints" in saved_meta:
-        problems += fingerprint_changes(saved_meta["data_fingerprints"], fingerprints)
+    problems += fingerprint_changes(saved_meta["data_fingerprints"], fingerprints)
     if problems:
         raise ValueError(
             f"cannot resume from {path}: these differ from the checkpoint's run and would change what it "

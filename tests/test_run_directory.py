@@ -169,3 +169,10 @@ def test_last_is_the_newest_of_last_and_a_slurm_requeue_checkpoint(tmp_path: Pat
     check_run_directory(tmp_path, str(tmp_path / "hpc_ckpt_1.ckpt"), overwrite=False)  # its own run: allowed
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         resolve_checkpoint("last", tmp_path / "elsewhere")
+
+
+def test_a_checkpoint_from_before_exact_resume_is_refused_clearly() -> None:
+    from seqtrain.resume_checks import check_resume
+
+    with pytest.raises(ValueError, match="written by an older seqtrain"):
+        check_resume({"config": {"seed": 1}, "facts": {}}, {"seed": 1}, {}, "old.ckpt")
