@@ -203,9 +203,9 @@ class Predictor:
             if wanted > horizon:
                 history = torch.cat([history, block])  # inputs are the targets here
         values = torch.cat(forecast)[:wanted].double()  # (steps, K), scaled
-        shift = torch.tensor([state["shift"][k] for k in targets_at], dtype=torch.float64)
-        scale = torch.tensor([state["scale"][k] for k in targets_at], dtype=torch.float64)
-        values = values * scale + shift
+        from seqtrain.data.scaling import Standardizer
+
+        values = Standardizer.from_dict(state).select(targets_at).decode(values)  # (steps, K) in the series' units
         columns: dict[str, Any] = {"step": list(range(len(scaled), len(scaled) + wanted))}
         columns |= {state["columns"][k]: values[:, j].tolist() for j, k in enumerate(targets_at)}
         return pd.DataFrame(columns)

@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fractions
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.parsing import NUMBER, parse_number
+from seqtrain.data.scaling import Scaling, Standardizer
 from seqtrain.data.sources import (
     DataError,
     FileFormat,
@@ -25,7 +26,6 @@ from seqtrain.data.sources import (
 log = logging.getLogger(__name__)
 
 ForecastMode = Literal["many_to_one", "many_to_many"]
-Scaling = Literal["standard", "minmax", "none"]
 
 
 class SeriesWindows(Dataset[tuple[Tensor, Tensor]]):
@@ -151,17 +151,16 @@ class ForecastDataModule(SequenceDataModule):
         ]
         if saved is None:
             train_steps = np.concatenate([series[b["train"][0] : b["train"][1]] for b in bounds])
-            shift, scale = _fit_scaling(train_steps, self.scale)
-            state = {"columns": names, "shift": shift, "scale": scale}
+            state = {"columns": names, **Standardizer.fit(train_steps, self.scale).to_dict()}
         else:
             if saved["columns"] != names:
                 raise DataError(f"the series has columns {names}, the loaded state was fitted on {saved['columns']}")
             state = dict(saved)
-        scaled = torch.from_numpy((series - np.array(state["shift"])) / np.array(state["scale"])).float()  # (N, columns)
+        scaled = Standardizer.from_dict(state).encode(torch.from_numpy(series))  # (N, columns)
         inputs, targets = scaled[:, inputs_at], scaled[:, targets_at]  # (N, C), (N, K)
         examples = {}
         for split in ("train", "val", "test"):
-            starts = [t for first, b in zip(firsts, bounds) for t in self._window_starts(first, *b[split])]
+            starts = [t for first, b in zip(firsts, bounds) for t in self.window_starts(first, *b[split])]
             if not starts:
                 steps = [b[split][1] - b[split][0] for b in bounds]
                 where = (
@@ -193,25 +192,13 @@ class ForecastDataModule(SequenceDataModule):
         )
         return Splits(examples["train"], examples["val"], examples["test"], facts, state)
 
-    def _window_starts(self, first: int, start: int, end: int) -> list[int]:
+    def window_starts(self, first: int, start: int, end: int) -> list[int]:
         """The windows of the series starting at step `first` whose targets all lie in steps [start, end)."""
         if self.mode == "many_to_many":  # inputs t .. t+W-1, targets t+1 .. t+W
             low, high = max(start - 1, first), end - self.window - 1
         else:  # inputs t-W .. t-1, targets t .. t+H-1
             low, high = max(start, first + self.window), end - self.horizon
         return list(range(low, high + 1, self.stride))
-
-
-def _fit_scaling(train: np.ndarray, scale: Scaling) -> tuple[list[float], list[float]]:
-    """Per-column (shift, scale) with `scaled = (x - shift) / scale`; a constant column keeps scale 1."""
-    if scale == "none":
-        return [0.0] * train.shape[1], [1.0] * train.shape[1]
-    if scale == "standard":
-        shift, spread = train.mean(0), train.std(0)
-    else:
-        shift, spread = train.min(0), train.max(0) - train.min(0)
-    spread = np.where(spread > 0, spread, 1.0)
-    return shift.tolist(), spread.tolist()
 
 
 def _numeric_columns(piece: Piece) -> list[str]:

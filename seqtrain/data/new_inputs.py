@@ -24,7 +24,8 @@ from seqtrain.data.parsing import detect_sequence_kind
 from seqtrain.data.shakespeare import ShakespeareDataModule
 from seqtrain.data.sources import DataError, Origin, Piece, check_columns, flat_list_column, load_pieces
 from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
-from seqtrain.data.table import TableDataModule, _input_feature, _target_feature, encode_rows, parse_rows
+from seqtrain.data.scaling import Standardizer
+from seqtrain.data.table import TableDataModule, scalers, _input_feature, _target_feature, encode_rows, parse_rows
 from seqtrain.data.text import TextDataModule, with_line_break
 from seqtrain.data.tokenizer import tokenizer_from_dict
 from seqtrain.data.truecase import TaggedWindows, TruecaseDataModule, lower_with_labels
@@ -156,7 +157,8 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
             end = start + dm.max_length if dm.max_length is not None else len(x)
             examples.append((x[start:end], y[start:end] if y is not None and dm.per_step else y))
             rows.append(row)
-    examples = [(_scaled(x, state, "input"), None if y is None else _scaled(y, state, "target")) for x, y in examples]
+    inputs_scaler, targets_scaler = scalers(state)
+    examples = [(_scaled(x, inputs_scaler), None if y is None else _scaled(y, targets_scaler)) for x, y in examples]
     test = None
     if has_targets:
         # As `TableDataModule._pack`: rows whose label was unseen in training are left out.
@@ -221,11 +223,11 @@ def _unflatten_targets(encoded: Dataset, dm: TableDataModule) -> list[Tensor]:
     return [torch.tensor(v, dtype=torch.float64) for v in encoded["target"]]  # (F_out,) each
 
 
-def _scaled(values: Tensor, state: dict[str, Any], what: str) -> Tensor:
-    """As `TableDataModule._scale`: standardized in float64 with the train statistics, then float32."""
-    if f"{what}_mean" in state and values.is_floating_point():
-        values = (values - torch.tensor(state[f"{what}_mean"], dtype=torch.float64)) / torch.tensor(state[f"{what}_std"], dtype=torch.float64)
-    return values.float() if values.is_floating_point() else values
+def _scaled(values: Tensor, scaler: Standardizer | None) -> Tensor:
+    """As `TableDataModule._scale`: real values standardized with the train statistics, as float32."""
+    if not values.is_floating_point():
+        return values
+    return scaler.encode(values) if scaler is not None else values.float()
 
 
 def _step_names(sequences: Sequence[Any], kind: str, tokenizer: Any) -> list[list[str]]:
@@ -272,10 +274,10 @@ def read_series(dm: ForecastDataModule, source: Source, state: dict[str, Any]) -
         if len(part) < dm.window:
             raise DataError(f"{label}: the series has {len(part)} steps; the model reads windows of {dm.window} (data.window)")
     series = np.concatenate(parts)  # (N, columns)
-    scaled = torch.from_numpy((series - np.array(state["shift"])) / np.array(state["scale"])).float()  # (N, columns)
+    scaled = Standardizer.from_dict(state).encode(torch.from_numpy(series))  # (N, columns)
     firsts = np.cumsum([0, *(len(p) for p in parts)]).tolist()
     test = None
-    starts = [t for first, end in zip(firsts, firsts[1:]) for t in dm._window_starts(first, first, end)]
+    starts = [t for first, end in zip(firsts, firsts[1:]) for t in dm.window_starts(first, first, end)]
     if has_targets and starts:
         test = SeriesWindows(scaled[:, inputs_at], scaled[:, targets_at], starts, dm.window, dm.horizon, dm.mode)
     elif has_targets:
@@ -290,7 +292,7 @@ def read_series(dm: ForecastDataModule, source: Source, state: dict[str, Any]) -
 
 def read_text(dm: TextDataModule, source: Source, state: dict[str, Any]) -> NewData:
     """Rows of text (lines of .txt files, or `text_column`), each ending in a line break, as training reads them."""
-    pieces = [dm._text_only(p) for p in _pieces(source, dm.file_format, dm.cache_dir, dm.text_column, {"keep_linebreaks": True})]
+    pieces = [dm.text_only(p) for p in _pieces(source, dm.file_format, dm.cache_dir, dm.text_column, {"keep_linebreaks": True})]
     tokenizer = tokenizer_from_dict(state["tokenizer"])
     rows = [with_line_break(t) for p in pieces for t in p.dataset[dm.text_column]]
     if any(t is None for t in rows):
@@ -298,7 +300,7 @@ def read_text(dm: TextDataModule, source: Source, state: dict[str, Any]) -> NewD
     ids = [torch.tensor(r, dtype=torch.long) for r in tokenizer.encode_batch(rows)]
     offsets = np.cumsum([0, *(len(i) for i in ids)])
     stream = torch.cat(ids) if ids else torch.zeros(0, dtype=torch.long)
-    starts = dm._starts(offsets, Origin.of(pieces), "given") if dm.stateful and dm.documents is not None else None
+    starts = dm.document_starts(offsets, Origin.of(pieces), "given") if dm.stateful and dm.documents is not None else None
     return NewData(_lm_rows(ids), list(range(len(ids))), len(ids), test=_lm_test(dm, stream, starts))
 
 
@@ -375,8 +377,8 @@ def read_vowels(dm: VowelsDataModule, source: Source, state: dict[str, Any]) -> 
         if x.ndim != 2 or x.shape[1] != NUM_CHANNELS or len(x) == 0:
             raise DataError(f"series {i}: shape {tuple(x.shape)}; a vowels model reads (T, {NUM_CHANNELS}) series")
     if "mean" in state:
-        mean, std = torch.tensor(state["mean"]), torch.tensor(state["std"])
-        series = [(x - mean) / std for x in series]
+        scaler = Standardizer(state["mean"], state["std"])
+        series = [scaler.encode(x) for x in series]
     examples = list(zip(series, labels if labels is not None else [None] * len(series)))
     return NewData(examples, list(range(len(series))), len(series), test=examples if labels is not None else None)
 

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqtrain.data.forecast import ForecastDataModule, ForecastMode, Scaling
+from seqtrain.data.forecast import ForecastDataModule, ForecastMode
+from seqtrain.data.scaling import Scaling
 
 
 def load_monthly_sunspots() -> tuple[list[str], Tensor]:

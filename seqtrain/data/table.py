@@ -22,6 +22,7 @@ from torch.utils.data import Dataset as TorchDataset
 from seqtrain.batch import IGNORE_INDEX
 from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fractions
 from seqtrain.data.facts import DataFacts
+from seqtrain.data.labels import LabelMap
 from seqtrain.data.parsing import (
     SequenceKind,
     detect_sequence_kind,
@@ -33,6 +34,7 @@ from seqtrain.data.parsing import (
     parse_text,
     parse_vectors,
 )
+from seqtrain.data.scaling import Standardizer
 from seqtrain.data.sources import (
     DataError,
     FileFormat,
@@ -279,7 +281,7 @@ class TableDataModule(SequenceDataModule):
             labels = arrow_column(train, "target")
             if self.task == "tagging":
                 labels = pc.list_flatten(labels)
-            state["class_names"] = sorted_labels(pc.unique(labels).to_pylist())
+            state["class_names"] = LabelMap.fit(pc.unique(labels).to_pylist()).names
             check_classes(state["class_names"], len(labels), self.task, self.target_column, origin)
         else:
             first = train[0]["target"]
@@ -299,27 +301,20 @@ class TableDataModule(SequenceDataModule):
     def _fit_scaling(self, train: PackedExamples, kind: SequenceKind) -> dict[str, Any]:
         state: dict[str, Any] = {}
         if kind in ("numbers", "vectors") and self.standardize:
-            mean, std = _mean_std(train.inputs)
-            state["input_mean"], state["input_std"] = mean, std
+            inputs = Standardizer.fit(train.inputs)
+            state["input_mean"], state["input_std"] = inputs.shift, inputs.scale
         if self.task == "regression" and self.scale_targets:
-            targets = train.targets if self.per_step else train.targets[train.rows]
-            state["target_mean"], state["target_std"] = _mean_std(targets)
+            targets = Standardizer.fit(train.targets if self.per_step else train.targets[train.rows])
+            state["target_mean"], state["target_std"] = targets.shift, targets.scale
         return state
 
     def _scale(self, split: PackedExamples, state: dict[str, Any]) -> None:
         """Standardize in place with the train statistics; then hold reals as float32."""
-        if "input_mean" in state:
-            split.inputs = (split.inputs - torch.tensor(state["input_mean"], dtype=torch.float64)) / torch.tensor(
-                state["input_std"], dtype=torch.float64
-            )
-        if "target_mean" in state:
-            split.targets = (split.targets - torch.tensor(state["target_mean"], dtype=torch.float64)) / torch.tensor(
-                state["target_std"], dtype=torch.float64
-            )
+        inputs, targets = scalers(state)
         if split.inputs.is_floating_point():
-            split.inputs = split.inputs.float()
+            split.inputs = inputs.encode(split.inputs) if inputs is not None else split.inputs.float()
         if split.targets.is_floating_point():
-            split.targets = split.targets.float()
+            split.targets = targets.encode(split.targets) if targets is not None else split.targets.float()
 
     # -- encoding --------------------------------------------------------------------------------
 
@@ -435,13 +430,11 @@ class TableDataModule(SequenceDataModule):
         return DataFacts(num_outputs=len(state["class_names"]), class_names=tuple(state["class_names"]), **common)
 
 
-def sorted_labels(labels: list[Any]) -> list[str]:
-    """Class names in a stable order: numerically when every label is a number, else alphabetically."""
-    names = sorted({str(label) for label in labels})
-    try:
-        return sorted(names, key=float)
-    except ValueError:
-        return names
+def scalers(state: dict[str, Any]) -> tuple[Standardizer | None, Standardizer | None]:
+    """The fitted input and target `Standardizer`s a table's state holds (None where not scaled)."""
+    inputs = Standardizer(state["input_mean"], state["input_std"]) if "input_mean" in state else None
+    targets = Standardizer(state["target_mean"], state["target_std"]) if "target_mean" in state else None
+    return inputs, targets
 
 
 def check_classes(class_names: list[str], count: int, task: str, column: str, origin: Origin) -> None:
@@ -486,14 +479,6 @@ def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], same_files: set[
 
 def hash_row(inputs: Any, target: Any) -> int:
     return hash(repr((inputs, target)))
-
-
-def _mean_std(values: Tensor) -> tuple[list[float], list[float]]:
-    """Per-column mean and standard deviation of (N, F) values; a constant column keeps scale 1."""
-    values = values.reshape(values.shape[0], -1).double()
-    mean, std = values.mean(0), values.std(0, correction=0)
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    return mean.tolist(), std.tolist()
 
 
 def _input_feature(kind: SequenceKind, encoded: bool) -> Any:
@@ -560,7 +545,7 @@ def encode_rows(
     """Token ids, class ids and checked shapes for one batch of parsed rows; long sequences cut to `max_length`."""
     sequence_column, target_column = columns
     sequences = tokenizer.encode_batch(batch["inputs"]) if tokenizer is not None else batch["inputs"]
-    class_ids = {name: i for i, name in enumerate(class_names)} if class_names is not None else {}
+    labels = LabelMap(class_names) if class_names is not None else LabelMap([])
     out: dict[str, list] = {"inputs": [], "target": [], "cut": []}
     for x, y, i in zip(sequences, batch["target"], indices):
         if len(x) == 0:
@@ -572,9 +557,9 @@ def encode_rows(
                 f"the training data has {num_features} per step"
             )
         if task == "classification":
-            y = _class_id(y, class_ids, unseen_labels, where(i), target_column)
+            y = _class_id(y, labels, unseen_labels, where(i), target_column)
         elif task == "tagging":
-            y = [_class_id(label, class_ids, unseen_labels, where(i), target_column, step) for step, label in enumerate(y)]
+            y = [_class_id(label, labels, unseen_labels, where(i), target_column, step) for step, label in enumerate(y)]
         if task == "regression":
             width = next((len(v) for v in (y if per_step else [y]) if len(v) != num_targets), None)
             if width is not None:
@@ -599,14 +584,14 @@ def encode_rows(
     return out
 
 
-def _class_id(label: str, class_ids: dict[str, int], policy: str, where: str, column: str, step: int | None = None) -> int:
-    class_id = class_ids.get(label)
+def _class_id(label: str, labels: LabelMap, policy: str, where: str, column: str, step: int | None = None) -> int:
+    class_id = labels.encode(label)
     if class_id is not None:
         return class_id
     if policy == "ignore":
         return IGNORE_INDEX
     at = "" if step is None else f" (step {step + 1})"
-    known = ", ".join(list(class_ids)[:10]) + (", ..." if len(class_ids) > 10 else "")
+    known = ", ".join(labels.names[:10]) + (", ..." if len(labels) > 10 else "")
     raise DataError(
         f"{where}, column {column!r}: label {label!r}{at} was not seen in the training split (its labels: {known}); "
         "set data.unseen_labels=ignore to leave such rows (steps, for tagging) out"

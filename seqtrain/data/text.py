@@ -131,7 +131,7 @@ class TextDataModule(SequenceDataModule):
         for name in ("val", "test"):
             if pieces[name] and [p.name for p in pieces[name]] == [p.name for p in pieces["train"]]:
                 log.warning("data: data.%s_files is data.train_files: %s metrics will measure memory, not generalization", name, name)
-        splits = {name: concatenate([self._text_only(p) for p in ps]) for name, ps in pieces.items() if ps}
+        splits = {name: concatenate([self.text_only(p) for p in ps]) for name, ps in pieces.items() if ps}
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
         if fractions:
             splits.update(carve(*splits.pop("train"), fractions, shuffle=False, seed=self.seed))
@@ -159,14 +159,14 @@ class TextDataModule(SequenceDataModule):
         elif self.documents is None:
             examples = {name: (part, None) for name, part in ids.items()}
         else:
-            examples = {name: (ids[name], self._starts(offsets, splits[name][1], name)) for name, (_, offsets) in encoded.items()}
+            examples = {name: (ids[name], self.document_starts(offsets, splits[name][1], name)) for name, (_, offsets) in encoded.items()}
         vocab_size = len(self.tokenizer)
         facts = DataFacts(
             task="language_modeling", per_step=True, num_outputs=vocab_size, vocab_size=vocab_size, padding_idx=PAD
         )
         return Splits(examples["train"], examples["val"], examples["test"], facts, {"tokenizer": self.tokenizer.to_dict()})
 
-    def _text_only(self, piece: Piece) -> Piece:
+    def text_only(self, piece: Piece) -> Piece:
         check_columns(piece, {"text_column": self.text_column})
         dtype = getattr(piece.dataset.features[self.text_column], "dtype", None)
         if dtype not in ("string", "large_string"):
@@ -178,7 +178,7 @@ class TextDataModule(SequenceDataModule):
             raise DataError(f"{piece.name}: column {self.text_column!r} holds only whitespace or empty values ({len(values)} rows): no text to learn from")
         return Piece(piece.dataset.select_columns([self.text_column]), piece.name, piece.unit)
 
-    def _starts(self, offsets: np.ndarray, origin: Origin, split: str) -> torch.Tensor:
+    def document_starts(self, offsets: np.ndarray, origin: Origin, split: str) -> torch.Tensor:
         """(N,) bool over the split's tokens: True at the first token of each document."""
         row_starts = offsets[:-1]
         if self.documents == "file":

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from seqtrain.data.datamodule import SequenceDataModule, Splits, check_fraction
 from seqtrain.data.facts import DataFacts
+from seqtrain.data.scaling import Standardizer
 
 CLASS_NAMES = tuple(str(speaker) for speaker in range(1, 10))  # the labels as the .ts files write them
 NUM_CHANNELS = 12  # LPC cepstrum coefficients per frame
@@ -70,14 +71,12 @@ class VowelsDataModule(SequenceDataModule):
         state: dict[str, Any] = {}
         if self.standardize:
             if saved is not None:
-                mean, std = torch.tensor(saved["mean"]), torch.tensor(saved["std"])  # (C,)
+                scaler = Standardizer(saved["mean"], saved["std"])
             else:
-                frames = torch.cat([train_series[i] for i in train])  # (sum of T, C)
-                mean, std = frames.mean(0), frames.std(0, correction=0)
-                std = torch.where(std > 0, std, torch.ones_like(std))  # a constant channel stays as it is
-            state = {"mean": mean.tolist(), "std": std.tolist()}
-            train_series = [(x - mean) / std for x in train_series]
-            test_series = [(x - mean) / std for x in test_series]
+                scaler = Standardizer.fit(torch.cat([train_series[i] for i in train]))  # over (sum of T, C) frames
+            state = {"mean": scaler.shift, "std": scaler.scale}
+            train_series = [scaler.encode(x) for x in train_series]
+            test_series = [scaler.encode(x) for x in test_series]
 
         def examples(series: list[Tensor], labels: list[str], ids: list[int]) -> list[tuple[Tensor, Tensor]]:
             return [(series[i], torch.tensor(CLASS_NAMES.index(labels[i]))) for i in ids]  # ((T, 12), ())
