@@ -17,14 +17,14 @@ import numpy as np
 
 from seqtrain.data import (
     AddingDataModule,
+    ForecastDataModule,
     ParityDataModule,
     ShakespeareDataModule,
-    SunspotsDataModule,
     TruecaseDataModule,
     VowelsDataModule,
 )
 from seqtrain.data.shakespeare import load_shakespeare
-from seqtrain.data.sunspots import load_monthly_sunspots
+from seqtrain.data.shipped import monthly_sunspots, shipped
 from seqtrain.data.truecase import lower_with_labels
 from seqtrain.data.vowels import load_japanese_vowels
 
@@ -48,14 +48,14 @@ def real_token_fraction(datamodule) -> float:
 def sunspots_baselines(lags: int = 24) -> dict[str, float]:
     """One-step test RMSE (sunspot numbers) of persistence and a least-squares AR(lags) on `data=sunspots`' split.
 
-    Test targets are the months `SunspotsDataModule` tests on (the last 20%: months 2500..3125);
+    Test targets are the months `data=sunspots` tests on (the last 20%: months 2500..3125);
     the AR model (with an intercept) is fitted on the training months only, and, for comparison,
     on train + val (everything before the test months, as in DATA_SOURCES.md).
     """
-    _, values = load_monthly_sunspots()
-    x = values.double().numpy()
+    _, values = monthly_sunspots()
+    x = np.asarray(values, dtype=np.float64)
     n = len(x)
-    dm = SunspotsDataModule()
+    dm = ForecastDataModule(train_files=shipped("sunspots"), columns=["sunspots"])
     train_end = int(n * (1 - dm.val_fraction - dm.test_fraction))
     test_start = int(n * (1 - dm.test_fraction))
 
@@ -152,7 +152,7 @@ def report() -> str:
     vowels = VowelsDataModule()
     vowels.setup()
     vowel_lengths = [x.shape[0] for split in ("train", "test") for x in load_japanese_vowels(split)[0]]
-    sunspots = SunspotsDataModule()
+    sunspots = ForecastDataModule(train_files=shipped("sunspots"), columns=["sunspots"])
     sunspots.setup()
     adding, parity = AddingDataModule(), ParityDataModule()
     adding.setup()
@@ -197,7 +197,7 @@ def report() -> str:
                 "Monthly sunspots 1749-2009",
                 "`data=sunspots`",
                 "one-step forecast (regression), 1 feature",
-                f"{len(load_monthly_sunspots()[1]):,} months",
+                f"{len(monthly_sunspots()[1]):,} months",
                 sizes(sunspots, "windows") + " (targets: 70 / 10 / 20% of months)",
                 f"{sunspots.window} (fixed windows)",
                 "100% / 100%",

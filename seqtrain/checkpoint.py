@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from torch import nn
 
 from seqtrain.data.facts import DataFacts
+from seqtrain.data.legacy import upgrade
 from seqtrain.data.sniff import foreign_content, looks_like_text, read_head, show_start
 
 #: `_target_` prefixes a checkpoint's config may name; anything else is refused.
@@ -138,11 +139,13 @@ def rebuild(checkpoint: dict[str, Any], setup: bool = True) -> tuple[nn.Module, 
     """
     meta = checkpoint["seqtrain"]
     facts = DataFacts.from_dict(meta["facts"])
-    datamodule = instantiate(meta["config"]["data"])
-    name = type(datamodule).__qualname__
-    if name not in checkpoint:
+    # A checkpoint from before the shipped datasets became configs names a retired class: upgraded here.
+    data, state = upgrade(meta["config"]["data"], checkpoint)
+    datamodule = instantiate(data)
+    if state is None:
+        name = type(datamodule).__qualname__
         raise CheckpointError(f"the checkpoint holds no {name} state (the data's vocabulary / scaling); it cannot rebuild its data")
-    datamodule.load_state_dict(checkpoint[name])
+    datamodule.load_state_dict(state)
     if setup:
         datamodule.setup("test")
     model = instantiate(meta["config"]["model"], **facts.model_kwargs())

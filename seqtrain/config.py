@@ -302,7 +302,7 @@ def data_targets(data: dict[str, Any]) -> DataTargets | None:
         per_step = data.get("per_step") is True
         return DataTargets("tagging" if per_step else "classification", per_step, next_step=False,
                            source=f"{source}(per_step={str(per_step).lower()})")
-    if name in ("ForecastDataModule", "SunspotsDataModule"):
+    if name == "ForecastDataModule":
         per_step = data.get("mode") == "many_to_many"  # the window shifted by one: next values
         return DataTargets("regression", per_step, next_step=per_step, source=f"{source}(mode={data.get('mode')})")
     if name == "TableDataModule":
@@ -476,6 +476,11 @@ def check_arguments(key: str, node: DictConfig, supplied: tuple[str, ...] = ()) 
     """Unknown keys, missing required keys and wrongly typed values of one `_target_` node."""
     from hydra.utils import get_object
 
+    from seqtrain.data.legacy import retired_message
+
+    retired = retired_message(key, node._target_)
+    if retired is not None:
+        return [retired]
     try:
         target = get_object(node._target_)
     except Exception as e:  # noqa: BLE001 - any import failure is the user's `_target_`

@@ -128,11 +128,11 @@ def sunspots(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
     """A sunspots forecaster, and its test window (with the `window` months before it) as a CSV."""
     folder = tmp_path_factory.mktemp("sunspots")
     saved = _train(folder / "run", "experiment=sunspots_forecast", "model=gru", "trainer.max_epochs=1")
-    from seqtrain.data.sunspots import load_monthly_sunspots
+    from seqtrain.data.shipped import monthly_sunspots
 
     config = (folder / "run" / "config.yaml").read_text()
     window = int(next(line.split(":")[1] for line in config.splitlines() if line.strip().startswith("window:")))
-    months, values = load_monthly_sunspots()
+    months, values = monthly_sunspots()
     test_start = int(len(values) * (1 - 0.2))  # as ForecastDataModule cuts data.test_fraction
     rows = [{"month": m, "sunspots": float(v)} for m, v in zip(months[test_start - window :], values[test_start - window :])]
     write_csv(folder / "test.csv", rows)

@@ -56,7 +56,7 @@ CASES = [
     ("task kind", ["data=shakespeare", "data.stateful=false", "model.bidirectional=true"],
      ["model.bidirectional=true", "ShakespeareDataModule", "language_modeling", "next inputs"]),
     ("task kind", ["experiment=none", "recipe=none", "data=sunspots", "data.mode=many_to_many", "model.bidirectional=true"],
-     ["model.bidirectional=true", "SunspotsDataModule", "next inputs"]),
+     ["model.bidirectional=true", "ForecastDataModule(mode=many_to_many)", "next inputs"]),
     ("task kind", [*VOWELS, "model.head=many_to_many"], ["model.head=many_to_many", "one target per sequence", "many_to_one"]),
     ("task kind", ["data=shakespeare", "data.stateful=false", "model.head=many_to_one"],
      ["model.head=many_to_one", "a target per step"]),

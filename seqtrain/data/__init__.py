@@ -10,7 +10,6 @@ from seqtrain.data.forecast import ForecastDataModule
 from seqtrain.data.sampler import BucketBatchSampler
 from seqtrain.data.shakespeare import ShakespeareDataModule
 from seqtrain.data.sources import DataError
-from seqtrain.data.sunspots import SunspotsDataModule
 from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.table import TableDataModule
 from seqtrain.data.text import TextDataModule
@@ -30,7 +29,6 @@ __all__ = [
     "SequenceDataModule",
     "ShakespeareDataModule",
     "SubwordTokenizer",
-    "SunspotsDataModule",
     "TableDataModule",
     "TextDataModule",
     "TruecaseDataModule",

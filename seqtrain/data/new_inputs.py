@@ -411,7 +411,7 @@ def _in_memory(dm: SequenceDataModule, source: Source) -> list[Any]:
 
 
 READERS: list[tuple[type, Callable[..., NewData]]] = [
-    (ForecastDataModule, read_series),  # SunspotsDataModule is one
+    (ForecastDataModule, read_series),
     (TableDataModule, read_table),
     (TextDataModule, read_text),
     (ShakespeareDataModule, read_plain_text),

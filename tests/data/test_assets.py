@@ -1,4 +1,4 @@
-"""The shipped files: sunspots loader, attribution, and the build script's Markdown-to-text rules."""
+"""The shipped files: the prepared sunspots series, attribution, and the build script's Markdown-to-text rules."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import importlib.util
 from importlib.resources import files
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from seqtrain.data.sunspots import load_monthly_sunspots
+from seqtrain.data.shipped import monthly_sunspots
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = (
@@ -46,7 +47,8 @@ def test_assets_are_shipped_with_attribution() -> None:
 
 
 def test_monthly_sunspots() -> None:
-    months, values = load_monthly_sunspots()
+    months, values = monthly_sunspots()
+    values = np.array(values)
     assert len(months) == len(values) == 3126
     assert (months[0], months[-1]) == ("1749-01", "2009-06")
     # First and last rows of statsmodels' sunspots_monthly.dat: `1749 58.0 62.6 ...`, `2009 ... 2.9 2.6`.

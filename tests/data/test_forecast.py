@@ -9,8 +9,10 @@ import pytest
 import torch
 from user_files import series_rows, write_csv, write_parquet
 
-from seqtrain.data import DataFacts, ForecastDataModule, SunspotsDataModule
-from seqtrain.data.sunspots import load_monthly_sunspots
+from hydra.utils import instantiate
+
+from seqtrain.data import DataFacts, ForecastDataModule
+from seqtrain.data.shipped import monthly_sunspots
 
 
 def unscale(dm: ForecastDataModule, values: torch.Tensor, column: int) -> torch.Tensor:
@@ -60,11 +62,14 @@ def test_many_to_many_predicts_the_series_shifted_by_one(tmp_path: Path) -> None
     assert batch.targets.shape == (64, 10, 2)
 
 
-def test_sunspots_split_and_scaling() -> None:
-    dm = SunspotsDataModule()
+def test_sunspots_split_and_scaling(compose_train) -> None:
+    """data=sunspots is the generic forecasting loader over the shipped file."""
+    dm = instantiate(compose_train("experiment=none", "recipe=none", "data=sunspots").data)
+    assert type(dm) is ForecastDataModule
     dm.setup()
-    _, values = load_monthly_sunspots()
-    train = values[:2188].double()
+    _, values = monthly_sunspots()
+    values = torch.tensor(values, dtype=torch.float64)
+    train = values[:2188]
     facts = dm.facts
     assert facts == DataFacts("regression", False, 1, num_features=1, target_scale=facts.target_scale, target_shift=facts.target_shift)
     assert facts.target_scale == pytest.approx((train.std(correction=0).item(),))
@@ -88,9 +93,14 @@ def test_saved_scaling_is_reused(tmp_path: Path) -> None:
     assert fresh.split("train")[0][0].mean() > dm.split("train")[0][0].mean() + 1  # not refitted
 
 
-def test_sunspots_refuses_file_options() -> None:
-    with pytest.raises(TypeError, match="train_files"):
-        SunspotsDataModule(train_files="mine.csv")
+def test_the_retired_sunspots_class_names_its_replacement() -> None:
+    from omegaconf import OmegaConf
+
+    from seqtrain.config import check_arguments
+
+    node = OmegaConf.create({"_target_": "seqtrain.data.SunspotsDataModule", "window": 24})
+    [problem] = check_arguments("data", node)
+    assert "data._target_='seqtrain.data.SunspotsDataModule' was retired" in problem and "data=sunspots" in problem
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,97 @@
+"""The shipped datasets as plain files that the generic loaders read: `${shipped:NAME}` in a data config.
+
+The raw files live compressed in `seqtrain/data/assets/` (see assets/ATTRIBUTION.md). The first
+use of a dataset prepares it once (decompress; convert a format the loaders do not read) into
+`$SEQTRAIN_CACHE` (default `~/.cache/seqtrain`), and later uses find the file there. The
+config holds the prepared file's absolute path, so resume fingerprints and prediction work from
+any directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import lzma
+import os
+import tempfile
+from collections.abc import Callable
+from importlib.resources import files
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PREPARED_VERSION = 1  # bump when a preparation writes something else, so old prepared files are not reused
+
+
+def asset_text(name: str) -> str:
+    """A compressed asset's text."""
+    return lzma.decompress((files("seqtrain.data") / "assets" / name).read_bytes()).decode("utf-8")
+
+
+def parse_ts(text: str) -> tuple[list[list[list[float]]], list[str]]:
+    """Series and labels from sktime `.ts` text: `#` comments, `@` header lines, then `dim1:dim2:...:label` per line,
+    each dimension's values comma-separated. Returns (T, C) nested lists and the label strings."""
+    series, labels = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line[0] in "#@":
+            continue
+        *dims, label = line.split(":")
+        values = [[float(v) for v in dim.split(",")] for dim in dims]  # C lists of T values
+        if len({len(v) for v in values}) != 1:
+            raise ValueError(f"line {number}: dimensions of unequal length")
+        series.append([list(step) for step in zip(*values)])  # (T, C)
+        labels.append(label.strip())
+    return series, labels
+
+
+def _vowels(split: str) -> Callable[[Path], None]:
+    """The UCI Japanese Vowels split as JSON Lines: a (T, 12) `sequence` of LPC frames and the speaker `label`."""
+
+    def write(path: Path) -> None:
+        series, labels = parse_ts(asset_text(f"JapaneseVowels_{split.upper()}.ts.xz"))
+        path.write_text("".join(json.dumps({"sequence": s, "label": l}) + "\n" for s, l in zip(series, labels)), encoding="utf-8")
+
+    return write
+
+
+PREPARED: dict[str, tuple[str, Callable[[Path], None]]] = {
+    "sunspots": ("sunspots_monthly.csv", lambda path: path.write_text(asset_text("sunspots_monthly.csv.xz"), encoding="utf-8")),
+    "vowels_train": ("japanese_vowels_train.jsonl", _vowels("train")),
+    "vowels_test": ("japanese_vowels_test.jsonl", _vowels("test")),
+    "shakespeare": ("shakespeare.txt", lambda path: path.write_text(asset_text("shakespeare.txt.xz"), encoding="utf-8")),
+}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("SEQTRAIN_CACHE") or Path.home() / ".cache" / "seqtrain") / f"shipped-v{PREPARED_VERSION}"
+
+
+def shipped(name: str) -> str:
+    """The path of the shipped dataset `name`'s prepared file, prepared on first use."""
+    if name not in PREPARED:
+        raise ValueError(f"${{shipped:{name}}}: no shipped dataset {name!r} (shipped: {', '.join(PREPARED)})")
+    filename, prepare = PREPARED[name]
+    path = cache_dir() / filename
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written beside and renamed into place: parallel sweep jobs never read a half-written file.
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{filename}.", delete=False) as tmp:
+            tmp_path = Path(tmp.name)
+        try:
+            prepare(tmp_path)
+            os.replace(tmp_path, path)
+        finally:
+            tmp_path.unlink(missing_ok=True)
+        log.info("data: prepared the shipped %s data at %s", name, path)
+    return str(path)
+
+
+
+def monthly_sunspots() -> tuple[list[str], list[float]]:
+    """The shipped months ("1749-01", ...) and their sunspot numbers, as `data=sunspots` reads them (baselines, tests)."""
+    header, *rows = Path(shipped("sunspots")).read_text(encoding="utf-8").splitlines()
+    if header != "month,sunspots":
+        raise ValueError(f"unexpected sunspots header {header!r}")
+    months, values = zip(*(row.split(",") for row in rows))
+    return list(months), [float(v) for v in values]
