@@ -76,7 +76,6 @@ from benchmarks.timing import (
 from seqtrain.data import (
     SequenceDataModule,
     ShakespeareDataModule,
-    VowelsDataModule,
     collate,
 )
 from seqtrain.data.datamodule import Splits, example_lengths
@@ -364,7 +363,7 @@ def epoch_seconds_side_by_side(model: nn.Module, loaders: dict[str, DataLoader],
 def padding_waste(s: Settings) -> dict[str, dict[str, Any]]:
     """Share of computed steps that are real, with and without the bucketed sampler, and the epoch-time speedup."""
     datasets = {  # row: (datamodule factory taking bucket=..., epochs per round, rounds, how)
-        "padding_vowels": (partial(VowelsDataModule, batch_size=32, seed=42), 1 if s.quick else 5, s.rounds,
+        "padding_vowels": (partial(data_config_module, "vowels", "batch_size=32", "seed=42"), 1 if s.quick else 5, s.rounds,
                            "data=vowels train loader (216 series, 7-29 frames), batch 32"),
         "padding_skewed": (partial(SkewedLengths, size=64 if s.quick else 640, batch_size=32, seed=0), 1,
                            min(s.rounds, 3),  # ~20 s a round

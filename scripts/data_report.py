@@ -21,12 +21,10 @@ from seqtrain.data import (
     ParityDataModule,
     ShakespeareDataModule,
     TruecaseDataModule,
-    VowelsDataModule,
 )
 from seqtrain.data.shakespeare import load_shakespeare
-from seqtrain.data.shipped import monthly_sunspots, shipped
+from seqtrain.data.shipped import asset_text, data_config_module, monthly_sunspots, parse_ts, shipped
 from seqtrain.data.truecase import lower_with_labels
-from seqtrain.data.vowels import load_japanese_vowels
 
 
 def markdown_table(header: list[str], rows: Iterable[list[str]]) -> str:
@@ -149,9 +147,9 @@ def report() -> str:
     shakespeare.setup()
     truecase = TruecaseDataModule()
     truecase.setup()
-    vowels = VowelsDataModule()
+    vowels = data_config_module("vowels")
     vowels.setup()
-    vowel_lengths = [x.shape[0] for split in ("train", "test") for x in load_japanese_vowels(split)[0]]
+    vowel_lengths = [len(x) for split in ("TRAIN", "TEST") for x in parse_ts(asset_text(f"JapaneseVowels_{split}.ts.xz"))[0]]
     sunspots = ForecastDataModule(train_files=shipped("sunspots"), columns=["sunspots"])
     sunspots.setup()
     adding, parity = AddingDataModule(), ParityDataModule()
@@ -161,8 +159,8 @@ def report() -> str:
     def sizes(dm, unit: str) -> str:
         return " / ".join(f"{n:,}" for n in split_sizes(dm)) + f" {unit}"
 
-    plain = real_token_fraction(VowelsDataModule(bucket=False))
-    bucketed = real_token_fraction(VowelsDataModule(bucket=True))
+    plain = real_token_fraction(data_config_module("vowels", "bucket=false"))
+    bucketed = real_token_fraction(data_config_module("vowels", "bucket=true"))
     datasets = markdown_table(
         ["dataset", "config", "task", "size", "splits (train / val / test)", "sequence length", "real tokens: plain / bucketed"],
         [

@@ -294,8 +294,6 @@ def data_targets(data: dict[str, Any]) -> DataTargets | None:
         return DataTargets("language_modeling", per_step=True, next_step=True, source=source)
     if name == "TruecaseDataModule":
         return DataTargets("tagging", per_step=True, next_step=False, source=source)
-    if name == "VowelsDataModule":
-        return DataTargets("classification", per_step=False, next_step=False, source=source)
     if name == "AddingDataModule":
         return DataTargets("regression", per_step=False, next_step=False, source=source)
     if name == "ParityDataModule":

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import lzma
 import math
 import os
 import subprocess
 import sys
-from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
@@ -210,8 +208,10 @@ def test_language_model_scores_rows_and_the_test_text_gives_the_test_metrics(tmp
 
 def test_vowels_on_the_shipped_test_file_gives_the_test_metrics(tmp_path: Path) -> None:
     saved = _train(tmp_path / "run", "data=vowels", "model=gru")
-    test_file = tmp_path / "JapaneseVowels_TEST.ts"
-    test_file.write_bytes(lzma.decompress((files("seqtrain.data") / "assets" / "JapaneseVowels_TEST.ts.xz").read_bytes()))
+    from seqtrain.data.shipped import shipped
+
+    test_file = tmp_path / "vowels_test.jsonl"  # the shipped test series as data=vowels reads them
+    test_file.write_bytes(Path(shipped("vowels_test")).read_bytes())
     predictions = Predictor.from_checkpoint(tmp_path / "run").predict(str(test_file))
     _assert_same_metrics(predictions.metrics, saved)
     assert len(predictions.table) == 370 and set(predictions.table["prediction"]) <= {str(i) for i in range(1, 10)}

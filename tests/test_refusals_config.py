@@ -243,7 +243,7 @@ def test_command_line_refuses(tmp_path: Path, overrides: list[str], words: str) 
 def test_experiment_none_is_the_documented_way_to_drop_the_experiment() -> None:
     proc = run_train("experiment=none", "recipe=none", "data=vowels", "--cfg", "job", env={"PYTHONPATH": str(ROOT)}, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "VowelsDataModule" in proc.stdout and "hidden_size: 128" in proc.stdout  # the bare groups
+    assert "TableDataModule" in proc.stdout and "hidden_size: 128" in proc.stdout  # the bare groups
 
 
 # --- scripts/generate.py and scripts/evaluate.py ---------------------------------------------------

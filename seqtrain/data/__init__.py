@@ -16,7 +16,6 @@ from seqtrain.data.text import TextDataModule
 from seqtrain.data.tokenizer import SubwordTokenizer, fit_tokenizer, tokenizer_from_dict
 from seqtrain.data.truecase import TruecaseDataModule
 from seqtrain.data.vocab import CharVocab, WordVocab
-from seqtrain.data.vowels import VowelsDataModule
 
 __all__ = [
     "AddingDataModule",
@@ -32,7 +31,6 @@ __all__ = [
     "TableDataModule",
     "TextDataModule",
     "TruecaseDataModule",
-    "VowelsDataModule",
     "WordVocab",
     "collate",
     "fit_tokenizer",

