@@ -75,11 +75,11 @@ from benchmarks.timing import (
 )
 from seqtrain.data import (
     SequenceDataModule,
-    ShakespeareDataModule,
     collate,
 )
 from seqtrain.data.datamodule import Splits, example_lengths
 from seqtrain.data.sampler import BucketBatchSampler
+from seqtrain.data.shipped import asset_text, data_config_module
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.windows import TokenWindows
 from seqtrain.models import RecurrentBackbone, ReferenceRNN, SequenceModel
@@ -643,9 +643,7 @@ def lookup_table_encode(vocab: Any, text: str) -> Any:
 
 def data_pipeline(s: Settings) -> dict[str, dict[str, Any]]:
     """Tokens/s of each tokenizer on the Shakespeare text; the share of a default run's step spent waiting for data."""
-    from seqtrain.data.shakespeare import load_shakespeare
-
-    text = load_shakespeare()[: 300_000 if s.quick else None]
+    text = asset_text("shakespeare.txt.xz")[: 300_000 if s.quick else None]
     lines = text.splitlines(keepends=True)
     tokenizers: dict[str, Any] = {}
     missing = []
@@ -688,7 +686,9 @@ def data_pipeline(s: Settings) -> dict[str, dict[str, Any]]:
 def batch_wait(s: Settings) -> dict[str, Any]:
     """Share of a default run's training time between one batch's end and the next one's start."""
     warmup, timed = (2, 4) if s.quick else (3, 20)
-    datamodule = ShakespeareDataModule(seq_len=128, batch_size=64, max_chars=300_000 if s.quick else None)
+    # The default run's data (windows 64x128: stateful=false, as the default run's step before stateful streams).
+    datamodule = data_config_module("shakespeare", seq_len=128, batch_size=64, stateful=False,
+                                    max_chars=300_000 if s.quick else None)
     datamodule.setup("fit")
 
     def run() -> dict[str, float]:

@@ -19,10 +19,8 @@ from seqtrain.data import (
     AddingDataModule,
     ForecastDataModule,
     ParityDataModule,
-    ShakespeareDataModule,
     TruecaseDataModule,
 )
-from seqtrain.data.shakespeare import load_shakespeare
 from seqtrain.data.shipped import asset_text, data_config_module, monthly_sunspots, parse_ts, shipped
 from seqtrain.data.truecase import lower_with_labels
 
@@ -112,10 +110,10 @@ def truecase_baselines() -> dict[str, float]:
 
 def shakespeare_unigram_bits() -> float:
     """Test cross-entropy (bits/char) of character frequencies counted on `data=shakespeare`'s training text (add-one)."""
-    dm = ShakespeareDataModule()
+    dm = data_config_module("shakespeare", stateful=False, seq_len=128, batch_size=64)
     dm.setup()
     train = dm.split("train").windows.flatten()
-    counts = np.bincount(train.numpy(), minlength=len(dm.vocab)) + 1.0
+    counts = np.bincount(train.numpy(), minlength=len(dm.tokenizer)) + 1.0
     probs = counts / counts.sum()
     test = dm.split("test").windows[:, 1:].flatten().numpy()
     return float(-np.mean(np.log2(probs[test])))
@@ -142,8 +140,8 @@ def lengths_summary(lengths: list[int]) -> str:
 
 
 def report() -> str:
-    text = load_shakespeare()
-    shakespeare = ShakespeareDataModule()
+    text = asset_text("shakespeare.txt.xz")
+    shakespeare = data_config_module("shakespeare", stateful=False, seq_len=128, batch_size=64)
     shakespeare.setup()
     truecase = TruecaseDataModule()
     truecase.setup()

@@ -290,7 +290,7 @@ def data_targets(data: dict[str, Any]) -> DataTargets | None:
     target = data.get("_target_", "")
     name = target.rsplit(".", 1)[-1] if target.startswith("seqtrain.data") else None
     source = f"data={target}"
-    if name in ("ShakespeareDataModule", "TextDataModule"):
+    if name == "TextDataModule":
         return DataTargets("language_modeling", per_step=True, next_step=True, source=source)
     if name == "TruecaseDataModule":
         return DataTargets("tagging", per_step=True, next_step=False, source=source)

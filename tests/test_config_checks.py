@@ -46,7 +46,7 @@ BAD_OPTIONS = [
 
 # Checked against the constructors' signatures (after torch is imported, before data is read).
 BAD_TARGETS = [
-    (["+data.bogus=1"], "data.bogus: unknown key for seqtrain.data.ShakespeareDataModule"),
+    (["+data.bogus=1"], "data.bogus: unknown key for seqtrain.data.TextDataModule"),
     (["data.batch_size=1.5"], "data.batch_size=1.5: Input should be a valid integer"),
     (["data=vowels", "data.standardize=yes"], "data.standardize='yes': Input should be a valid boolean"),
     (["data=text", "data.stateful=true", "data.documents=page"], "data.documents='page': Input should be 'file' or 'row'"),

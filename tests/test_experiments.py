@@ -65,7 +65,7 @@ def test_default_is_the_stateful_tbptt_lstm_language_model(compose_train: Compos
     """`python train.py` = experiment=shakespeare_lm: stateful streams, truncated every data.seq_len steps."""
     cfg = compose_train()
     assert cfg == compose_train("experiment=shakespeare_lm")
-    assert cfg.data._target_.endswith("ShakespeareDataModule") and cfg.data.stateful is True
+    assert cfg.data._target_.endswith("TextDataModule") and cfg.data.stateful is True
     assert cfg.model.cell == "lstm" and cfg.data.seq_len == 64
     # Its keys are valid for any data: another dataset still composes and passes the checks.
     other = compose_train("data=vowels")

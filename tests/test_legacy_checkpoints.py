@@ -10,6 +10,9 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pre_pipeline"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
+# Shakespeare's val / test splits are now whole lines (the text loader's), no longer cut mid-line at a
+# character count: the same vocabulary and weights, measured on a test text a few characters longer.
+TOLERANCE = {"shakespeare": 2e-3}
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in FIXTURES.glob("*.ckpt")))
@@ -20,4 +23,4 @@ def test_old_checkpoint_evaluates_as_before(name: str, tmp_path: Path) -> None:
     shutil.copy(FIXTURES / f"{name}.ckpt", checkpoint)  # elsewhere than it was written, from another directory
     metrics = evaluate(str(checkpoint), split="test")
     for key, value in EXPECTED[name].items():
-        assert metrics[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+        assert metrics[key] == pytest.approx(value, rel=TOLERANCE.get(name, 1e-5), abs=1e-6), key

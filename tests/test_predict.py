@@ -188,9 +188,13 @@ def test_bad_forecast_requests_are_named(sunspots: tuple[Path, Path, dict], tmp_
 def test_language_model_scores_rows_and_the_test_text_gives_the_test_metrics(tmp_path: Path) -> None:
     saved = _train(tmp_path / "run", "data=shakespeare", "data.max_chars=20000", "data.seq_len=32", "data.batch_size=8",
                    "data.stateful=false", "sample_length=0")
-    from seqtrain.data.shakespeare import load_shakespeare, split_text
+    from seqtrain.data.shipped import shipped_text
 
-    (tmp_path / "test.txt").write_text(split_text(load_shakespeare()[:20000], 0.05, 0.05)["test"], encoding="utf-8")
+    lines, kept = shipped_text("shakespeare").splitlines(keepends=True), 0
+    while sum(map(len, lines[: kept + 1])) <= 20000:  # data.max_chars: the leading lines within 20,000 characters
+        kept += 1
+    test_lines = lines[kept - int(kept * 0.05) : kept]  # the test split: the last 5% of those lines
+    (tmp_path / "test.txt").write_text("".join(test_lines), encoding="utf-8")
     predictor = Predictor.from_checkpoint(tmp_path / "run")
     predictions = predictor.predict(str(tmp_path / "test.txt"))
     _assert_same_metrics(predictions.metrics, saved)

@@ -54,7 +54,7 @@ CASES = [
     ("model", ["model._target_=seqtrain.models.NoSuchModel"], ["model._target_='seqtrain.models.NoSuchModel'", "cannot be imported"]),
     # --- what a task kind accepts (known from the data config before any data is read) ---
     ("task kind", ["data=shakespeare", "data.stateful=false", "model.bidirectional=true"],
-     ["model.bidirectional=true", "ShakespeareDataModule", "language_modeling", "next inputs"]),
+     ["model.bidirectional=true", "TextDataModule", "language_modeling", "next inputs"]),
     ("task kind", ["experiment=none", "recipe=none", "data=sunspots", "data.mode=many_to_many", "model.bidirectional=true"],
      ["model.bidirectional=true", "ForecastDataModule(mode=many_to_many)", "next inputs"]),
     ("task kind", [*VOWELS, "model.head=many_to_many"], ["model.head=many_to_many", "one target per sequence", "many_to_one"]),

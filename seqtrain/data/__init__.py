@@ -8,7 +8,6 @@ from seqtrain.data.datamodule import SequenceDataModule
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.forecast import ForecastDataModule
 from seqtrain.data.sampler import BucketBatchSampler
-from seqtrain.data.shakespeare import ShakespeareDataModule
 from seqtrain.data.sources import DataError
 from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.table import TableDataModule
@@ -26,7 +25,6 @@ __all__ = [
     "ForecastDataModule",
     "ParityDataModule",
     "SequenceDataModule",
-    "ShakespeareDataModule",
     "SubwordTokenizer",
     "TableDataModule",
     "TextDataModule",

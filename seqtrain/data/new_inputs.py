@@ -21,7 +21,6 @@ from torch import Tensor
 from seqtrain.batch import IGNORE_INDEX
 from seqtrain.data.forecast import ForecastDataModule, SeriesWindows, _read_numbers
 from seqtrain.data.parsing import detect_sequence_kind
-from seqtrain.data.shakespeare import ShakespeareDataModule
 from seqtrain.data.sources import DataError, Origin, Piece, check_columns, flat_list_column, load_pieces
 from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.scaling import Standardizer
@@ -302,25 +301,12 @@ def read_text(dm: TextDataModule, source: Source, state: dict[str, Any]) -> NewD
     return NewData(_lm_rows(ids), list(range(len(ids))), len(ids), test=_lm_test(dm, stream, starts))
 
 
-def read_plain_text(dm: ShakespeareDataModule, source: Source, state: dict[str, Any]) -> NewData:
-    """Text files read as they are (the lines are the rows), or in-memory strings."""
-    if _is_files(source):
-        text = "".join(Path(p).read_text(encoding="utf-8") for p in _paths(source))
-        lines = text.splitlines(keepends=True)
-    else:
-        lines = [str(s) for s in source]
-        text = "".join(lines)
-    vocab = CharVocab.from_dict(state["vocab"])
-    ids = [torch.from_numpy(vocab.encode_array(line)) for line in lines]
-    return NewData(_lm_rows(ids), list(range(len(ids))), len(ids), test=_lm_test(dm, torch.from_numpy(vocab.encode_array(text)), None))
-
-
 def _lm_rows(ids: list[Tensor]) -> list[tuple[Tensor, Tensor | None]]:
     """Each row scored on its own: inputs its tokens but the last, targets the next token at each step."""
     return [(row[:-1], row[1:]) for row in ids]
 
 
-def _lm_test(dm: TextDataModule | ShakespeareDataModule, ids: Tensor, starts: Tensor | None) -> Any:
+def _lm_test(dm: TextDataModule, ids: Tensor, starts: Tensor | None) -> Any:
     """The whole text as the datamodule lays a split out: windows of `seq_len`, or stateful streams."""
     needed = dm.batch_size + 1 if dm.stateful else dm.seq_len + 1
     if len(ids) < needed:
@@ -328,7 +314,7 @@ def _lm_test(dm: TextDataModule | ShakespeareDataModule, ids: Tensor, starts: Te
         return None
     if not dm.stateful:
         return TokenWindows(ids, dm.seq_len)
-    return (ids, starts) if isinstance(dm, TextDataModule) else ids
+    return ids, starts
 
 
 # -- the shipped datasets ------------------------------------------------------------------------
@@ -384,7 +370,6 @@ READERS: list[tuple[type, Callable[..., NewData]]] = [
     (ForecastDataModule, read_series),
     (TableDataModule, read_table),
     (TextDataModule, read_text),
-    (ShakespeareDataModule, read_plain_text),
     (TruecaseDataModule, read_truecase),
     (ParityDataModule, read_bits),
     (AddingDataModule, read_adding),

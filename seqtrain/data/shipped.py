@@ -89,9 +89,14 @@ def shipped(name: str) -> str:
 
 
 
+def shipped_text(name: str) -> str:
+    """The text of the shipped dataset `name`'s prepared file."""
+    return Path(shipped(name)).read_text(encoding="utf-8")
+
+
 def monthly_sunspots() -> tuple[list[str], list[float]]:
     """The shipped months ("1749-01", ...) and their sunspot numbers, as `data=sunspots` reads them (baselines, tests)."""
-    header, *rows = Path(shipped("sunspots")).read_text(encoding="utf-8").splitlines()
+    header, *rows = shipped_text("sunspots").splitlines()
     if header != "month,sunspots":
         raise ValueError(f"unexpected sunspots header {header!r}")
     months, values = zip(*(row.split(",") for row in rows))

@@ -15,6 +15,7 @@ from seqtrain.data.facts import DataFacts
 from seqtrain.data.sources import (
     DataError,
     FileFormat,
+    arrow_column,
     Origin,
     Piece,
     cached_map,
@@ -44,7 +45,7 @@ class TextDataModule(SequenceDataModule):
 
     Each split's rows (the lines of .txt files, or the values of `text_column`) are joined in
     order, with a line break after each row that lacks one, into one token sequence, served as
-    windows of `seq_len` or, with `stateful`, as contiguous streams (as `ShakespeareDataModule`).
+    windows of `seq_len` or, with `stateful`, as contiguous streams (see `TokenStreams`).
     With `documents`, the streams also mark where each document starts, and the model's state is
     reset there (see `seqtrain.task.run_with_resets`).
 
@@ -63,6 +64,8 @@ class TextDataModule(SequenceDataModule):
         documents: with `stateful`, where documents start, so the carried state is reset there:
             "file" (each file, or hub split, is a document), "row" (each row: a line of a .txt
             file, a value of `text_column`), or None (the text is one running document).
+        max_chars: read only the leading training rows that hold at most this many characters
+            (at least one row), before val / test are carved from them: quick runs and tests.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class TextDataModule(SequenceDataModule):
         test_fraction: float = 0.05,
         cache_dir: str | None = None,
         documents: Literal["file", "row"] | None = None,
+        max_chars: int | None = None,
         **base: Any,
     ) -> None:
         super().__init__(batch_size=batch_size, **base)
@@ -105,7 +109,10 @@ class TextDataModule(SequenceDataModule):
                 f"documents={documents!r} resets the state carried across stateful streams; it needs stateful=true "
                 "(independent windows start from a zero state anyway)"
             )
+        if max_chars is not None and max_chars < 1:
+            raise ValueError(f"max_chars must be >= 1 or None, got {max_chars}")
         self.documents = documents
+        self.max_chars = max_chars
         self.train_files, self.val_files, self.test_files = train_files, val_files, test_files
         self.hub, self.hub_config, self.file_format = hub, hub_config, file_format
         self.text_column = text_column
@@ -132,6 +139,8 @@ class TextDataModule(SequenceDataModule):
             if pieces[name] and [p.name for p in pieces[name]] == [p.name for p in pieces["train"]]:
                 log.warning("data: data.%s_files is data.train_files: %s metrics will measure memory, not generalization", name, name)
         splits = {name: concatenate([self.text_only(p) for p in ps]) for name, ps in pieces.items() if ps}
+        if self.max_chars is not None:
+            splits["train"] = leading_rows(*splits["train"], self.text_column, self.max_chars)
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
         if fractions:
             splits.update(carve(*splits.pop("train"), fractions, shuffle=False, seed=self.seed))
@@ -233,6 +242,16 @@ class TextDataModule(SequenceDataModule):
         if self.tokenizer is None:
             raise RuntimeError("call TextDataModule.setup() or load_state_dict() before encode/decode")
         return self.tokenizer
+
+
+def leading_rows(dataset: Dataset, origin: Origin, column: str, max_chars: int) -> tuple[Dataset, Origin]:
+    """The first rows of `dataset` holding at most `max_chars` characters in all (at least one row)."""
+    import pyarrow.compute as pc
+
+    lengths = pc.fill_null(pc.utf8_length(arrow_column(dataset, column)), 0).to_numpy(zero_copy_only=False)  # (rows,)
+    count = max(1, int(np.searchsorted(np.cumsum(lengths), max_chars, side="right")))
+    log.info("data: data.max_chars=%d: reading the first %d of %d training rows", max_chars, count, len(dataset))
+    return dataset.select(range(count)), origin.select(np.arange(count))
 
 
 def with_line_break(text: str) -> str:

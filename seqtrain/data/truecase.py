@@ -11,10 +11,17 @@ from torch.utils.data import Dataset
 
 from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fractions
 from seqtrain.data.facts import DataFacts
-from seqtrain.data.shakespeare import load_shakespeare, split_text
+from seqtrain.data.shipped import shipped_text
 from seqtrain.data.vocab import CharVocab
 
 CLASS_NAMES = ("lower", "upper")
+
+
+def split_text(text: str, val_fraction: float, test_fraction: float) -> dict[str, str]:
+    """Contiguous "train" / "val" / "test" parts of `text`: val then test at the end, each a floor of its fraction."""
+    val_start = len(text) - int(len(text) * val_fraction) - int(len(text) * test_fraction)
+    test_start = len(text) - int(len(text) * test_fraction)
+    return {"train": text[:val_start], "val": text[val_start:test_start], "test": text[test_start:]}
 
 
 def lower_with_labels(text: str) -> tuple[str, np.ndarray]:
@@ -47,7 +54,7 @@ class TaggedWindows(Dataset[tuple[Tensor, Tensor]]):
 class TruecaseDataModule(SequenceDataModule):
     """Tag every character of the lower-cased plays with whether it was upper case.
 
-    The text is split contiguously like `ShakespeareDataModule` (val and test at the end) and cut
+    The shipped Shakespeare text is split contiguously (val and test at the end, by characters) and cut
     into fixed windows of `seq_len` characters. Context on both sides helps (a speaker's name,
     in capitals, is known by the colon after it), so a bidirectional model should beat a
     unidirectional one; predicting "lower" everywhere is right for about 92% of the characters
@@ -82,7 +89,7 @@ class TruecaseDataModule(SequenceDataModule):
 
     def split_texts(self) -> dict[str, str]:
         """The contiguous train / val / test parts of the (original-case) text."""
-        return split_text(load_shakespeare()[: self.max_chars], self.val_fraction, self.test_fraction)
+        return split_text(shipped_text("shakespeare")[: self.max_chars], self.val_fraction, self.test_fraction)
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
         parts = {name: lower_with_labels(text) for name, text in self.split_texts().items()}

@@ -17,15 +17,14 @@ from seqtrain.data import (
     DataFacts,
     ParityDataModule,
     SequenceDataModule,
-    ShakespeareDataModule,
 )
 from seqtrain.data.sampler import BucketBatchSampler
 from seqtrain.data.shipped import data_config_module
 
 SMALL = {
-    "shakespeare": lambda **kw: ShakespeareDataModule(seq_len=32, batch_size=8, max_chars=20_000, **kw),
-    "shakespeare_stateful": lambda **kw: ShakespeareDataModule(
-        seq_len=32, batch_size=8, max_chars=20_000, stateful=True, **kw
+    "shakespeare": lambda **kw: data_config_module("shakespeare", seq_len=32, batch_size=8, max_chars=20_000, stateful=False, **kw),
+    "shakespeare_stateful": lambda **kw: data_config_module(
+        "shakespeare", seq_len=32, batch_size=8, max_chars=20_000, stateful=True, **kw
     ),
     "vowels": lambda **kw: data_config_module("vowels", batch_size=16, **kw),
     "adding": lambda **kw: AddingDataModule(seq_len=20, num_train=64, num_val=16, num_test=16, batch_size=16, **kw),
@@ -57,7 +56,7 @@ def test_facts_and_batches_agree(name: str) -> None:
         assert facts == EXPECTED_FACTS[name]
     else:
         assert facts.task == "language_modeling" and facts.per_step and facts.padding_idx == 0
-        assert facts.num_outputs == facts.vocab_size == len(dm.vocab)
+        assert facts.num_outputs == facts.vocab_size == len(dm.tokenizer)
     for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
         batch = next(iter(loader))
         assert isinstance(batch, Batch) and batch.lengths.dtype == torch.long
