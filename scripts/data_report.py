@@ -21,7 +21,7 @@ from seqtrain.data import (
     ParityDataModule,
     TruecaseDataModule,
 )
-from seqtrain.data.shipped import asset_text, data_config_module, monthly_sunspots, parse_ts, shipped
+from seqtrain.shipped import asset_text, data_config_module, monthly_sunspots, parse_ts, shipped
 from seqtrain.data.truecase import lower_with_labels
 
 

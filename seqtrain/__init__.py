@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 
 
 def _shipped(name: str) -> str:
-    from seqtrain.data.shipped import shipped  # imported when a config names a shipped dataset, not at start-up
+    from seqtrain.shipped import shipped  # imported when a config names a shipped dataset, not at start-up
 
     return shipped(name)
 

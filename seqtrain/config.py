@@ -474,15 +474,12 @@ def check_arguments(key: str, node: DictConfig, supplied: tuple[str, ...] = ()) 
     """Unknown keys, missing required keys and wrongly typed values of one `_target_` node."""
     from hydra.utils import get_object
 
-    from seqtrain.data.legacy import retired_message
-
-    retired = retired_message(key, node._target_)
-    if retired is not None:
-        return [retired]
     try:
         target = get_object(node._target_)
     except Exception as e:  # noqa: BLE001 - any import failure is the user's `_target_`
-        return [f"{key}._target_={node._target_!r} cannot be imported: {e}"]
+        from seqtrain.data.legacy import retired_message  # only here: seqtrain.data imports torch
+
+        return [retired_message(key, node._target_) or f"{key}._target_={node._target_!r} cannot be imported: {e}"]
     params, hints, takes_any = _signature(target)
     values = _resolved(node)
     errors = []

@@ -126,7 +126,7 @@ def sunspots(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
     """A sunspots forecaster, and its test window (with the `window` months before it) as a CSV."""
     folder = tmp_path_factory.mktemp("sunspots")
     saved = _train(folder / "run", "experiment=sunspots_forecast", "model=gru", "trainer.max_epochs=1")
-    from seqtrain.data.shipped import monthly_sunspots
+    from seqtrain.shipped import monthly_sunspots
 
     config = (folder / "run" / "config.yaml").read_text()
     window = int(next(line.split(":")[1] for line in config.splitlines() if line.strip().startswith("window:")))
@@ -188,7 +188,7 @@ def test_bad_forecast_requests_are_named(sunspots: tuple[Path, Path, dict], tmp_
 def test_language_model_scores_rows_and_the_test_text_gives_the_test_metrics(tmp_path: Path) -> None:
     saved = _train(tmp_path / "run", "data=shakespeare", "data.max_chars=20000", "data.seq_len=32", "data.batch_size=8",
                    "data.stateful=false", "sample_length=0")
-    from seqtrain.data.shipped import shipped_text
+    from seqtrain.shipped import shipped_text
 
     lines, kept = shipped_text("shakespeare").splitlines(keepends=True), 0
     while sum(map(len, lines[: kept + 1])) <= 20000:  # data.max_chars: the leading lines within 20,000 characters
@@ -212,7 +212,7 @@ def test_language_model_scores_rows_and_the_test_text_gives_the_test_metrics(tmp
 
 def test_vowels_on_the_shipped_test_file_gives_the_test_metrics(tmp_path: Path) -> None:
     saved = _train(tmp_path / "run", "data=vowels", "model=gru")
-    from seqtrain.data.shipped import shipped
+    from seqtrain.shipped import shipped
 
     test_file = tmp_path / "vowels_test.jsonl"  # the shipped test series as data=vowels reads them
     test_file.write_bytes(Path(shipped("vowels_test")).read_bytes())

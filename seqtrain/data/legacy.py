@@ -15,14 +15,14 @@ Upgrade = Callable[[dict[str, Any], dict[str, Any]], tuple[dict[str, Any], dict[
 
 
 def _sunspots(config: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    from seqtrain.data.shipped import shipped
+    from seqtrain.shipped import shipped
 
     # Same arguments, same state layout (columns, shift, scale): only the file is named now.
     return {**config, "_target_": "seqtrain.data.ForecastDataModule", "train_files": shipped("sunspots"), "columns": ["sunspots"]}, state
 
 
 def _vowels(config: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    from seqtrain.data.shipped import shipped
+    from seqtrain.shipped import shipped
 
     table = {
         "_target_": "seqtrain.data.TableDataModule", "task": "classification",
@@ -39,7 +39,7 @@ def _vowels(config: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, An
 
 
 def _shakespeare(config: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    from seqtrain.data.shipped import shipped
+    from seqtrain.shipped import shipped
 
     # The same character vocabulary (the saved dict is a CharVocab's); the splits are now whole lines.
     text = {"_target_": "seqtrain.data.TextDataModule", "train_files": shipped("shakespeare"), "tokenizer": "char"}

@@ -35,25 +35,10 @@ from seqtrain.data.parsing import (
     parse_vectors,
 )
 from seqtrain.data.scaling import Standardizer
-from seqtrain.data.sources import (
-    DataError,
-    FileFormat,
-    Origin,
-    Piece,
-    arrow_column,
-    cached_map,
-    carve,
-    check_columns,
-    concatenate,
-    flat_list_column,
-    load_pieces,
-)
-from seqtrain.data.tokenizer import (
-    Tokenizer,
-    TokenizerKind,
-    fit_tokenizer,
-    tokenizer_from_dict,
-)
+from seqtrain.data.sources import DataError, FileFormat, Origin, Piece, arrow_column, cached_map, carve
+from seqtrain.data.sources import check_columns, concatenate, flat_list_column, load_pieces
+from seqtrain.data.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer
+from seqtrain.data.tokenizer import saved_tokenizer, tokenizer_from_dict
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -149,7 +134,6 @@ class TableDataModule(SequenceDataModule):
             "task": (task, ("classification", "regression", "tagging")),
             "file_format": (file_format, ("auto", "csv", "json", "parquet")),
             "sequence_kind": (sequence_kind, ("auto", "text", "tokens", "numbers", "vectors")),
-            "tokenizer": (tokenizer, ("char", "word", "bpe", "unigram")),
             "overflow": (overflow, ("truncate", "split")),
             "unseen_labels": (unseen_labels, ("error", "ignore")),
         }
@@ -165,10 +149,7 @@ class TableDataModule(SequenceDataModule):
             )
         if max_length is not None and max_length < 1:
             raise ValueError(f"max_length must be >= 1 or None, got {max_length}")
-        if max_vocab_size is not None and max_vocab_size < 3:
-            raise ValueError(f"max_vocab_size must be >= 3 or None, got {max_vocab_size}")
-        if min_frequency < 1:
-            raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
+        check_tokenizer_options(tokenizer, max_vocab_size, min_frequency)
         check_split_fractions(val_fraction, test_fraction)
         if sequence_column == target_column:
             log.warning(
@@ -290,12 +271,8 @@ class TableDataModule(SequenceDataModule):
 
     def _reuse(self, saved: dict[str, Any], kind: SequenceKind) -> dict[str, Any]:
         """The saved state, checked against this config: a checkpoint's tokenizer is never refitted silently."""
-        saved_tokenizer = (saved.get("tokenizer") or {}).get("kind")
-        if kind == "text" and saved_tokenizer != self.tokenizer_kind:
-            raise DataError(
-                f"data.tokenizer={self.tokenizer_kind!r}, but the loaded state holds a {saved_tokenizer!r} tokenizer; "
-                f"set data.tokenizer={saved_tokenizer}"
-            )
+        if kind == "text":
+            saved_tokenizer(saved["tokenizer"], self.tokenizer_kind)  # refuses a tokenizer of another kind
         return dict(saved)
 
     def _fit_scaling(self, train: PackedExamples, kind: SequenceKind) -> dict[str, Any]:

@@ -12,25 +12,9 @@ from torch.utils.data import DataLoader
 
 from seqtrain.data.datamodule import SequenceDataModule, Split, Splits, check_split_fractions
 from seqtrain.data.facts import DataFacts
-from seqtrain.data.sources import (
-    DataError,
-    FileFormat,
-    arrow_column,
-    Origin,
-    Piece,
-    cached_map,
-    carve,
-    check_columns,
-    concatenate,
-    flat_list_column,
-    load_pieces,
-)
-from seqtrain.data.tokenizer import (
-    Tokenizer,
-    TokenizerKind,
-    fit_tokenizer,
-    tokenizer_from_dict,
-)
+from seqtrain.data.sources import DataError, FileFormat, Origin, Piece, arrow_column, cached_map, carve, concatenate
+from seqtrain.data.sources import check_columns, flat_list_column, load_pieces
+from seqtrain.data.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer, saved_tokenizer
 from seqtrain.data.vocab import PAD
 from seqtrain.data.windows import TokenWindows
 
@@ -91,16 +75,11 @@ class TextDataModule(SequenceDataModule):
         **base: Any,
     ) -> None:
         super().__init__(batch_size=batch_size, **base)
-        if tokenizer not in ("char", "word", "bpe", "unigram"):
-            raise ValueError(f"tokenizer must be one of ['char', 'word', 'bpe', 'unigram'], got {tokenizer!r}")
+        check_tokenizer_options(tokenizer, max_vocab_size, min_frequency)
         if file_format not in ("auto", "text", "csv", "json", "parquet"):
             raise ValueError(f"file_format must be one of ['auto', 'text', 'csv', 'json', 'parquet'], got {file_format!r}")
         if seq_len < 1:
             raise ValueError(f"seq_len must be >= 1, got {seq_len}")
-        if max_vocab_size is not None and max_vocab_size < 3:
-            raise ValueError(f"max_vocab_size must be >= 3 or None, got {max_vocab_size}")
-        if min_frequency < 1:
-            raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
         check_split_fractions(val_fraction, test_fraction)
         if documents not in (None, "file", "row"):
             raise ValueError(f"documents must be 'file', 'row' or null, got {documents!r}")
@@ -152,7 +131,7 @@ class TextDataModule(SequenceDataModule):
             )
             log.info("data: fitted a %s tokenizer on the training split: %d ids", self.tokenizer_kind, len(self.tokenizer))
         else:
-            self.tokenizer = self._saved_tokenizer(saved)
+            self.tokenizer = saved_tokenizer(saved["tokenizer"], self.tokenizer_kind)
         encoded = {name: self._encode(dataset, origin, name) for name, (dataset, origin) in splits.items()}
         ids = {name: part for name, (part, _) in encoded.items()}
         needed = self.batch_size + 1 if self.stateful else self.seq_len + 1  # one stream token / one window
@@ -213,15 +192,6 @@ class TextDataModule(SequenceDataModule):
         values, offsets = flat_list_column(encoded, "ids")
         return torch.from_numpy(values.astype(np.int64)), offsets
 
-    def _saved_tokenizer(self, saved: dict[str, Any]) -> Tokenizer:
-        tokenizer = tokenizer_from_dict(saved["tokenizer"])
-        if tokenizer.kind != self.tokenizer_kind:
-            raise DataError(
-                f"data.tokenizer={self.tokenizer_kind!r}, but the loaded state holds a {tokenizer.kind!r} tokenizer; "
-                f"set data.tokenizer={tokenizer.kind}"
-            )
-        return tokenizer
-
     def dataloader(self, split: Split) -> DataLoader:
         if not self.stateful:
             return super().dataloader(split)
@@ -238,7 +208,7 @@ class TextDataModule(SequenceDataModule):
     def _fitted_tokenizer(self) -> Tokenizer:
         if self.tokenizer is None and self._saved_state is not None:
             # Generation from a checkpoint needs only the tokenizer, not the text loaded and encoded.
-            self.tokenizer = self._saved_tokenizer(self._saved_state)
+            self.tokenizer = saved_tokenizer(self._saved_state["tokenizer"], self.tokenizer_kind)
         if self.tokenizer is None:
             raise RuntimeError("call TextDataModule.setup() or load_state_dict() before encode/decode")
         return self.tokenizer

@@ -163,6 +163,26 @@ def fit_tokenizer(
     raise ValueError(f"tokenizer must be one of {list(TOKENIZER_KINDS)}, got {kind!r}")
 
 
+def check_tokenizer_options(kind: str, max_vocab_size: int | None, min_frequency: int) -> None:
+    """The tokenizer settings every loader takes, checked before any data is read."""
+    if kind not in TOKENIZER_KINDS:
+        raise ValueError(f"tokenizer must be one of {list(TOKENIZER_KINDS)}, got {kind!r}")
+    if max_vocab_size is not None and max_vocab_size < 3:
+        raise ValueError(f"max_vocab_size must be >= 3 or None, got {max_vocab_size}")
+    if min_frequency < 1:
+        raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
+
+
+def saved_tokenizer(saved: dict[str, Any], configured: str) -> Tokenizer:
+    """A checkpoint's tokenizer, refused when it is not of the configured kind (it is never refitted silently)."""
+    from seqtrain.data.sources import DataError
+
+    kind = saved.get("kind")
+    if kind != configured:
+        raise DataError(f"data.tokenizer={configured!r}, but the loaded state holds a {kind!r} tokenizer; set data.tokenizer={kind}")
+    return tokenizer_from_dict(saved)
+
+
 def tokenizer_from_dict(d: dict[str, Any]) -> Tokenizer:
     """The tokenizer that `to_dict` saved, whatever its kind."""
     kind = d.get("kind")

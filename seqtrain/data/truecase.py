@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 
 from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fractions
 from seqtrain.data.facts import DataFacts
-from seqtrain.data.shipped import shipped_text
+from seqtrain.shipped import shipped_text
 from seqtrain.data.vocab import CharVocab
 
 CLASS_NAMES = ("lower", "upper")

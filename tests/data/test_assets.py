@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqtrain.data.shipped import monthly_sunspots
+from seqtrain.shipped import monthly_sunspots
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = (

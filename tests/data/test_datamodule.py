@@ -19,7 +19,7 @@ from seqtrain.data import (
     SequenceDataModule,
 )
 from seqtrain.data.sampler import BucketBatchSampler
-from seqtrain.data.shipped import data_config_module
+from seqtrain.shipped import data_config_module
 
 SMALL = {
     "shakespeare": lambda **kw: data_config_module("shakespeare", seq_len=32, batch_size=8, max_chars=20_000, stateful=False, **kw),

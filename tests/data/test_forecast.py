@@ -12,7 +12,7 @@ from user_files import series_rows, write_csv, write_parquet
 from hydra.utils import instantiate
 
 from seqtrain.data import DataFacts, ForecastDataModule
-from seqtrain.data.shipped import monthly_sunspots
+from seqtrain.shipped import monthly_sunspots
 
 
 def unscale(dm: ForecastDataModule, values: torch.Tensor, column: int) -> torch.Tensor:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqtrain.data import BucketBatchSampler, VowelsDataModule
+from seqtrain.data import BucketBatchSampler
+from seqtrain.shipped import data_config_module
 
 
 def padded_fraction(batches: list[list[int]], lengths: list[int]) -> float:
@@ -70,7 +71,7 @@ def test_bucketing_cuts_padding_on_skewed_lengths() -> None:
 def test_vowels_real_token_fraction_with_and_without_bucketing() -> None:
     fractions = {}
     for bucket in (False, True):
-        dm = VowelsDataModule(bucket=bucket)
+        dm = data_config_module("vowels", bucket=bucket)
         dm.setup("fit")
         real = total = 0
         for batch in dm.train_dataloader():

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from seqtrain.data import CharVocab, DataFacts, TextDataModule
-from seqtrain.data.shipped import asset_text, data_config_module
+from seqtrain.shipped import asset_text, data_config_module
 from seqtrain.data.windows import TokenStreams
 
 MAX_CHARS = 20_000

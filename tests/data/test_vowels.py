@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from seqtrain.data import DataFacts, TableDataModule
-from seqtrain.data.shipped import asset_text, data_config_module, parse_ts, shipped
+from seqtrain.shipped import asset_text, data_config_module, parse_ts, shipped
 
 
 def load_japanese_vowels(split: str) -> tuple[list[torch.Tensor], list[str]]:

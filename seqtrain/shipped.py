@@ -1,5 +1,8 @@
 """The shipped datasets as plain files that the generic loaders read: `${shipped:NAME}` in a data config.
 
+Outside `seqtrain.data` on purpose: configs are resolved (and checked) before torch, Lightning or
+any data code is imported, and importing `seqtrain.data` would import them.
+
 The raw files live compressed in `seqtrain/data/assets/` (see assets/ATTRIBUTION.md). The first
 use of a dataset prepares it once (decompress; convert a format the loaders do not read) into
 `$SEQTRAIN_CACHE` (default `~/.cache/seqtrain`), and later uses find the file there. The
@@ -15,18 +18,18 @@ import lzma
 import os
 import tempfile
 from collections.abc import Callable
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
+ASSETS = Path(__file__).resolve().parent / "data" / "assets"
 PREPARED_VERSION = 1  # bump when a preparation writes something else, so old prepared files are not reused
 
 
 def asset_text(name: str) -> str:
     """A compressed asset's text."""
-    return lzma.decompress((files("seqtrain.data") / "assets" / name).read_bytes()).decode("utf-8")
+    return lzma.decompress((ASSETS / name).read_bytes()).decode("utf-8")
 
 
 def parse_ts(text: str) -> tuple[list[list[list[float]]], list[str]]:
@@ -110,7 +113,7 @@ def data_config_module(name: str, *overrides: str, **values: Any) -> Any:
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    configs = Path(__file__).resolve().parents[2] / "configs"
+    configs = Path(__file__).resolve().parents[1] / "configs"
     with initialize_config_dir(str(configs), version_base="1.3"):
         cfg = compose("train", overrides=["experiment=none", "recipe=none", f"data={name}", *(f"data.{o}" for o in overrides)])
     return instantiate(cfg.data)
