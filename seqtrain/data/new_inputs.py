@@ -24,7 +24,8 @@ from seqtrain.data.parsing import detect_sequence_kind
 from seqtrain.data.sources import DataError, Origin, Piece, check_columns, flat_list_column, load_pieces
 from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.scaling import Standardizer
-from seqtrain.data.table import TableDataModule, scalers, _input_feature, _target_feature, encode_rows, parse_rows
+from seqtrain.data.table import TableDataModule
+from seqtrain.data.table_rows import encode_rows, input_feature, parse_rows, scalers, target_feature
 from seqtrain.data.text import TextDataModule, with_line_break
 from seqtrain.data.tokenizer import tokenizer_from_dict
 from seqtrain.data.truecase import TaggedWindows, TruecaseDataModule, lower_with_labels
@@ -182,12 +183,12 @@ def _encode_table(dm: TableDataModule, piece: Piece, kind: str, state: dict[str,
     settings = {"kind": kind, "task": task, "per_step": per_step, "columns": columns}
     parsed = dataset.map(
         parse_rows, batched=True, with_indices=True, remove_columns=dataset.column_names,
-        features=Features({"inputs": _input_feature(kind, encoded=False), "target": _target_feature(task, per_step, encoded=False)}),
+        features=Features({"inputs": input_feature(kind, encoded=False), "target": target_feature(task, per_step, encoded=False)}),
         fn_kwargs={**settings, "where": piece.where}, desc=f"seqtrain: reading {piece.name}",
     )
     encoded = parsed.map(
         encode_rows, batched=True, with_indices=True, remove_columns=parsed.column_names,
-        features=Features({"inputs": _input_feature(kind, encoded=True), "target": _target_feature(task, per_step, encoded=True),
+        features=Features({"inputs": input_feature(kind, encoded=True), "target": target_feature(task, per_step, encoded=True),
                            "cut": Value("bool")}),
         fn_kwargs={"kind": kind, "task": task, "per_step": per_step, "tokenizer": tokenizer, "class_names": class_names,
                    "num_features": state.get("num_features"), "num_targets": state.get("num_targets"), "max_length": None,

@@ -15,28 +15,14 @@ import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
-from torch import Tensor
-from torch.utils.data import Dataset as TorchDataset
 
-from seqtrain.batch import IGNORE_INDEX
 from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fractions
-from seqtrain.data.facts import DataFacts
 from seqtrain.data.labels import LabelMap
-from seqtrain.data.parsing import (
-    SequenceKind,
-    detect_sequence_kind,
-    parse_items,
-    parse_label,
-    parse_numbers,
-    parse_real_steps,
-    parse_real_target,
-    parse_text,
-    parse_vectors,
-)
-from seqtrain.data.scaling import Standardizer
+from seqtrain.data.parsing import SequenceKind, detect_sequence_kind
 from seqtrain.data.sources import DataError, FileFormat, Origin, Piece, arrow_column, cached_map, carve
-from seqtrain.data.sources import check_columns, concatenate, flat_list_column, load_pieces
+from seqtrain.data.sources import check_columns, concatenate, load_pieces
+from seqtrain.data.table_rows import TableTask, check_lengths, encode_rows, input_feature, pack, parse_rows
+from seqtrain.data.table_rows import fit_scaling, scale, table_facts, target_feature
 from seqtrain.data.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer
 from seqtrain.data.tokenizer import saved_tokenizer, tokenizer_from_dict
 
@@ -45,35 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TableTask = Literal["classification", "regression", "tagging"]
-# Without data.max_length, sequences longer than this and OUTLIER_FACTOR times the median, or than MAX_STEPS, are refused.
-LONG_SEQUENCE = 10_000
-OUTLIER_FACTOR = 100
-MAX_STEPS = 1_000_000
-
-
-class PackedExamples(TorchDataset[tuple[Tensor, Tensor]]):
-    """Variable-length examples stored flat: example i is row `rows[i]`, its steps `inputs[offsets[r]:offsets[r + 1]]`.
-
-    inputs: (sum of T, ) token ids or (sum of T, F) features; targets: (N,) / (N, F_out) per
-    sequence or (sum of T,) / (sum of T, F_out) per step, laid out like the inputs.
-    """
-
-    def __init__(self, inputs: Tensor, offsets: np.ndarray, targets: Tensor, per_step: bool, rows: np.ndarray | None = None):
-        self.inputs = inputs
-        self.offsets = offsets.tolist()
-        self.targets = targets
-        self.per_step = per_step
-        self.rows = list(range(len(self.offsets) - 1)) if rows is None else rows.tolist()
-        self.lengths = [self.offsets[r + 1] - self.offsets[r] for r in self.rows]
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        r = self.rows[i]
-        steps = slice(self.offsets[r], self.offsets[r + 1])
-        return self.inputs[steps], self.targets[steps] if self.per_step else self.targets[r]
 
 
 class TableDataModule(SequenceDataModule):
@@ -189,17 +146,18 @@ class TableDataModule(SequenceDataModule):
         for name in ("train", "val", "test"):
             dataset, origin = splits[name]
             encoded = self._encode(dataset, origin, kind, state, name)
-            examples[name] = self._pack(encoded, kind, name)
+            examples[name] = pack(encoded, kind, self.task, self.per_step, name)
             if self.max_length is None:  # uncut: encoded row i is the split's row i
-                self._check_lengths(examples[name], origin, examples["train"])
+                check_lengths(examples[name], origin, examples["train"], self.sequence_column)
         if saved is None:
-            state.update(self._fit_scaling(examples["train"], kind))
+            numeric = kind in ("numbers", "vectors")
+            state.update(fit_scaling(examples["train"], numeric and self.standardize, self.task == "regression" and self.scale_targets))
         for split in examples.values():
-            self._scale(split, state)
+            scale(split, state)
         for name, split in examples.items():
             if len(split) == 0:
                 raise DataError(f"the {name} split has no examples left (every row's label was unseen in training)")
-        return Splits(examples["train"], examples["val"], examples["test"], self._facts(state), state)
+        return Splits(examples["train"], examples["val"], examples["test"], table_facts(self.task, self.per_step, state, self.tokenizer), state)
 
     # -- parsing ---------------------------------------------------------------------------------
 
@@ -230,7 +188,7 @@ class TableDataModule(SequenceDataModule):
         from datasets import Features
 
         settings = {"kind": kind, "task": self.task, "per_step": self.per_step, "columns": [self.sequence_column, self.target_column]}
-        features = Features({"inputs": _input_feature(kind, encoded=False), "target": _target_feature(self.task, self.per_step, encoded=False)})
+        features = Features({"inputs": input_feature(kind, encoded=False), "target": target_feature(self.task, self.per_step, encoded=False)})
         dataset = cached_map(
             piece.dataset,
             parse_rows,
@@ -275,24 +233,6 @@ class TableDataModule(SequenceDataModule):
             saved_tokenizer(saved["tokenizer"], self.tokenizer_kind)  # refuses a tokenizer of another kind
         return dict(saved)
 
-    def _fit_scaling(self, train: PackedExamples, kind: SequenceKind) -> dict[str, Any]:
-        state: dict[str, Any] = {}
-        if kind in ("numbers", "vectors") and self.standardize:
-            inputs = Standardizer.fit(train.inputs)
-            state["input_mean"], state["input_std"] = inputs.shift, inputs.scale
-        if self.task == "regression" and self.scale_targets:
-            targets = Standardizer.fit(train.targets if self.per_step else train.targets[train.rows])
-            state["target_mean"], state["target_std"] = targets.shift, targets.scale
-        return state
-
-    def _scale(self, split: PackedExamples, state: dict[str, Any]) -> None:
-        """Standardize in place with the train statistics; then hold reals as float32."""
-        inputs, targets = scalers(state)
-        if split.inputs.is_floating_point():
-            split.inputs = inputs.encode(split.inputs) if inputs is not None else split.inputs.float()
-        if split.targets.is_floating_point():
-            split.targets = targets.encode(split.targets) if targets is not None else split.targets.float()
-
     # -- encoding --------------------------------------------------------------------------------
 
     def _encode(self, dataset: Dataset, origin: Origin, kind: SequenceKind, state: dict[str, Any], split: str) -> Dataset:
@@ -312,8 +252,8 @@ class TableDataModule(SequenceDataModule):
         }
         features = Features(
             {
-                "inputs": _input_feature(kind, encoded=True),
-                "target": _target_feature(self.task, self.per_step, encoded=True),
+                "inputs": input_feature(kind, encoded=True),
+                "target": target_feature(self.task, self.per_step, encoded=True),
                 "cut": Value("bool"),
             }
         )
@@ -336,82 +276,6 @@ class TableDataModule(SequenceDataModule):
             log.info("data: %d of %d %s sequences were longer than max_length and %s %d steps", cut, len(dataset), split, how, self.max_length)
         return encoded
 
-    def _pack(self, encoded: Dataset, kind: SequenceKind, split: str) -> PackedExamples:
-        values, offsets = flat_list_column(encoded, "inputs", depth=2 if kind == "vectors" else 1)
-        if kind in ("text", "tokens"):
-            inputs = torch.from_numpy(values.astype(np.int64))  # (sum of T,)
-        else:
-            inputs = torch.from_numpy(values.astype(np.float64).reshape(offsets[-1], -1))  # (sum of T, F)
-        rows = None
-        if self.task == "regression":
-            target_values, _ = flat_list_column(encoded, "target", depth=2 if self.per_step else 1)
-            steps = offsets[-1] if self.per_step else len(encoded)
-            targets = torch.from_numpy(target_values.astype(np.float64).reshape(steps, -1))  # (sum of T | N, F_out)
-        elif self.task == "tagging":
-            target_values, _ = flat_list_column(encoded, "target")
-            targets = torch.from_numpy(target_values.astype(np.int64))  # (sum of T,)
-            unseen = int((targets == IGNORE_INDEX).sum())
-            if unseen:
-                log.info("data: %d %s steps have labels unseen in training; the loss and metrics skip them", unseen, split)
-        else:
-            targets = torch.from_numpy(arrow_column(encoded, "target").to_numpy().astype(np.int64))  # (N,)
-            keep = (targets != IGNORE_INDEX).numpy()
-            if not keep.all():
-                rows = np.flatnonzero(keep)
-                log.info("data: left out %d %s rows whose labels were unseen in training", len(keep) - len(rows), split)
-        return PackedExamples(inputs, offsets, targets, self.per_step, rows)
-
-    def _check_lengths(self, split: PackedExamples, origin: Origin, train: PackedExamples) -> None:
-        """Refuse, without data.max_length, a sequence so long that one batch holding it would not fit in memory.
-
-        A few outliers (a 10 MB cell among sentences) are the usual cause: more than
-        `LONG_SEQUENCE` steps and `OUTLIER_FACTOR` times the training median, or more than
-        `MAX_STEPS` steps in any case.
-        """
-        lengths = np.diff(np.asarray(split.offsets))  # (rows,) steps per row
-        train_lengths = np.diff(np.asarray(train.offsets))
-        if len(lengths) == 0:
-            return
-        median = float(np.median(train_lengths))
-        limit = min(max(LONG_SEQUENCE, OUTLIER_FACTOR * median), MAX_STEPS)
-        longest = int(lengths.argmax())
-        steps = int(lengths[longest])
-        if steps > limit:
-            usual = train_lengths[train_lengths <= limit]
-            suggestion = max(int(np.percentile(usual, 99)), 1) if len(usual) else LONG_SEQUENCE
-            count = int((lengths > limit).sum())
-            raise DataError(
-                f"{origin.where(longest)}, column {self.sequence_column!r}: a sequence of {steps:,} steps "
-                f"(the training median is {median:g}; {count} row(s) this long); one batch holding it needs memory for "
-                f"{steps:,} steps of every layer; set data.max_length (e.g. data.max_length={suggestion}, the 99th "
-                "percentile of the other training rows) to cut such rows (data.overflow=truncate or split), or fix the row"
-            )
-
-    def _facts(self, state: dict[str, Any]) -> DataFacts:
-        tokens = state["tokenizer"] is not None
-        common: dict[str, Any] = {
-            "task": self.task,
-            "per_step": self.per_step,
-            "vocab_size": len(self.tokenizer) if tokens else None,
-            "padding_idx": 0 if tokens else None,
-            "num_features": None if tokens else state["num_features"],
-        }
-        if self.task == "regression":
-            scaled = "target_mean" in state
-            return DataFacts(
-                num_outputs=state["num_targets"],
-                target_scale=tuple(state["target_std"]) if scaled else None,
-                target_shift=tuple(state["target_mean"]) if scaled else None,
-                **common,
-            )
-        return DataFacts(num_outputs=len(state["class_names"]), class_names=tuple(state["class_names"]), **common)
-
-
-def scalers(state: dict[str, Any]) -> tuple[Standardizer | None, Standardizer | None]:
-    """The fitted input and target `Standardizer`s a table's state holds (None where not scaled)."""
-    inputs = Standardizer(state["input_mean"], state["input_std"]) if "input_mean" in state else None
-    targets = Standardizer(state["target_mean"], state["target_std"]) if "target_mean" in state else None
-    return inputs, targets
 
 
 def check_classes(class_names: list[str], count: int, task: str, column: str, origin: Origin) -> None:
@@ -458,118 +322,3 @@ def hash_row(inputs: Any, target: Any) -> int:
     return hash(repr((inputs, target)))
 
 
-def _input_feature(kind: SequenceKind, encoded: bool) -> Any:
-    from datasets import List, Value
-
-    if kind in ("text", "tokens"):
-        return List(Value("int32")) if encoded else (Value("string") if kind == "text" else List(Value("string")))
-    return List(Value("float64")) if kind == "numbers" else List(List(Value("float64")))
-
-
-def _target_feature(task: TableTask, per_step: bool, encoded: bool) -> Any:
-    from datasets import List, Value
-
-    if task == "regression":
-        return List(List(Value("float64"))) if per_step else List(Value("float64"))
-    label = Value("int64") if encoded else Value("string")
-    return List(label) if task == "tagging" else label
-
-
-def parse_rows(
-    batch: dict[str, list], indices: list[int], *, kind: SequenceKind, task: TableTask, per_step: bool, columns: list[str], where: Any
-) -> dict[str, list]:
-    """Canonical types for one batch of raw rows (see `seqtrain.data.parsing`); raises naming the place."""
-    sequence_column, target_column = columns
-    inputs, targets = [], []
-    for value, target, i in zip(batch[sequence_column], batch[target_column], indices):
-        place = where(i)
-        if kind == "text":
-            inputs.append(parse_text(value, place, sequence_column))
-        elif kind == "tokens":
-            inputs.append(parse_items(value, place, sequence_column, "tokens"))
-        elif kind == "numbers":
-            inputs.append(parse_numbers(value, place, sequence_column))
-        else:
-            inputs.append(parse_vectors(value, place, sequence_column))
-        if task == "classification":
-            targets.append(parse_label(target, place, target_column))
-        elif task == "tagging":
-            targets.append(parse_items(target, place, target_column, "labels"))
-        elif per_step:
-            targets.append(parse_real_steps(target, place, target_column))
-        else:
-            targets.append(parse_real_target(target, place, target_column))
-    return {"inputs": inputs, "target": targets}
-
-
-def encode_rows(
-    batch: dict[str, list],
-    indices: list[int],
-    *,
-    kind: SequenceKind,
-    task: TableTask,
-    per_step: bool,
-    tokenizer: Tokenizer | None,
-    class_names: list[str] | None,
-    num_features: int | None,
-    num_targets: int | None,
-    max_length: int | None,
-    overflow: str,
-    unseen_labels: str,
-    where: Any,
-    columns: tuple[str, str],
-) -> dict[str, list]:
-    """Token ids, class ids and checked shapes for one batch of parsed rows; long sequences cut to `max_length`."""
-    sequence_column, target_column = columns
-    sequences = tokenizer.encode_batch(batch["inputs"]) if tokenizer is not None else batch["inputs"]
-    labels = LabelMap(class_names) if class_names is not None else LabelMap([])
-    out: dict[str, list] = {"inputs": [], "target": [], "cut": []}
-    for x, y, i in zip(sequences, batch["target"], indices):
-        if len(x) == 0:
-            raise DataError(f"{where(i)}, column {sequence_column!r}: an empty sequence after tokenization (zero tokens)")
-        if kind == "vectors" and any(len(step) != num_features for step in x):
-            step = next(s for s, v in enumerate(x) if len(v) != num_features)
-            raise DataError(
-                f"{where(i)}, column {sequence_column!r}: step {step + 1} has {len(x[step])} features; "
-                f"the training data has {num_features} per step"
-            )
-        if task == "classification":
-            y = _class_id(y, labels, unseen_labels, where(i), target_column)
-        elif task == "tagging":
-            y = [_class_id(label, labels, unseen_labels, where(i), target_column, step) for step, label in enumerate(y)]
-        if task == "regression":
-            width = next((len(v) for v in (y if per_step else [y]) if len(v) != num_targets), None)
-            if width is not None:
-                raise DataError(
-                    f"{where(i)}, column {target_column!r}: {width} target values "
-                    f"{'per step' if per_step else 'per row'}; the training data has {num_targets}"
-                )
-        if per_step and len(y) != len(x):
-            raise DataError(
-                f"{where(i)}, column {target_column!r}: {len(y)} per-step targets for {len(x)} steps "
-                f"of column {sequence_column!r}" + (" (after tokenization)" if tokenizer is not None else "")
-            )
-        if max_length is None or len(x) <= max_length or overflow == "truncate":
-            starts = [0]
-        else:
-            starts = list(range(0, len(x), max_length))
-        for n, start in enumerate(starts):
-            end = start + max_length if max_length is not None else len(x)
-            out["inputs"].append(x[start:end])
-            out["target"].append(y[start:end] if per_step else y)
-            out["cut"].append(n == 0 and max_length is not None and len(x) > max_length)
-    return out
-
-
-def _class_id(label: str, labels: LabelMap, policy: str, where: str, column: str, step: int | None = None) -> int:
-    class_id = labels.encode(label)
-    if class_id is not None:
-        return class_id
-    if policy == "ignore":
-        return IGNORE_INDEX
-    at = "" if step is None else f" (step {step + 1})"
-    known = ", ".join(labels.names[:10]) + (", ..." if len(labels) > 10 else "")
-    raise DataError(
-        f"{where}, column {column!r}: label {label!r}{at} was not seen in the training split (its labels: {known}); "
-        "set data.unseen_labels=ignore to leave such rows (steps, for tagging) out"
-    )
