@@ -120,8 +120,9 @@ def shakespeare_unigram_bits() -> float:
 
 
 def split_sizes(datamodule) -> tuple[int, int, int]:
-    """Examples in the train, val and test splits of a set-up datamodule."""
-    return tuple(len(datamodule.split(s)) for s in ("train", "val", "test"))
+    """Examples in the train, val and test splits of a set-up datamodule (tokens, for stateful streams)."""
+    # A stateful text split is (token ids, document starts or None): its size is its tokens.
+    return tuple(len(split[0]) if isinstance(split, tuple) else len(split) for split in map(datamodule.split, ("train", "val", "test")))
 
 
 #: Baselines measured elsewhere or known analytically, as (description, test score, source).

@@ -24,3 +24,8 @@ def test_old_checkpoint_evaluates_as_before(name: str, tmp_path: Path) -> None:
     metrics = evaluate(str(checkpoint), split="test")
     for key, value in EXPECTED[name].items():
         assert metrics[key] == pytest.approx(value, rel=TOLERANCE.get(name, 1e-5), abs=1e-6), key
+
+
+def test_importing_a_retired_class_names_its_replacement() -> None:
+    with pytest.raises(ImportError, match="was retired.*data=vowels"):
+        from seqtrain.data import VowelsDataModule  # noqa: F401

@@ -34,3 +34,11 @@ __all__ = [
     "fit_tokenizer",
     "tokenizer_from_dict",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """A retired shipped-dataset class names the config that replaced it (`from seqtrain.data import VowelsDataModule`)."""
+    from seqtrain.data.legacy import retired_message
+
+    message = retired_message("data", f"seqtrain.data.{name}")
+    raise ImportError(message) if message else AttributeError(f"module 'seqtrain.data' has no attribute {name!r}")
