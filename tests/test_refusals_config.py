@@ -246,6 +246,32 @@ def test_experiment_none_is_the_documented_way_to_drop_the_experiment() -> None:
     assert "VowelsDataModule" in proc.stdout and "hidden_size: 128" in proc.stdout  # the bare groups
 
 
+NULL_GROUPS = [
+    # (what the user types, the rewrite train.py says it uses, a line of the job's config that proves it)
+    ("experiment=null", "using experiment=none", "hidden_size: 128"),  # the bare groups, as with experiment=none
+    ("debug=null", "using ~debug", "max_epochs: 10"),
+    ("hparams_search=none", "using ~hparams_search", "max_epochs: 10"),
+    ("logger=NULL", "using logger=none", "logger: {}"),
+]
+
+
+@pytest.mark.parametrize(("override", "said", "config_line"), NULL_GROUPS, ids=[c[0] for c in NULL_GROUPS])
+def test_null_for_a_group_is_what_it_means(override: str, said: str, config_line: str) -> None:
+    """Hydra 1.3 refuses `GROUP=null` ("Config group override must be a string or a list"); train.py
+    rewrites it first and says so in one line."""
+    proc = run_train("recipe=none", "data=vowels", override, "--cfg", "job", env={"PYTHONPATH": str(ROOT)}, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"{override}: " in proc.stderr and said in proc.stderr
+    assert config_line in proc.stdout, proc.stdout[-3000:]
+
+
+def test_null_for_a_required_group_names_its_options(tmp_path: Path) -> None:
+    proc = run_train("model=null", f"hydra.run.dir={tmp_path}", env={"PYTHONPATH": str(ROOT)}, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "model=null: model is a config group and needs one of its options (gru, lstm, rnn)" in proc.stderr
+    assert not any(tmp_path.iterdir())
+
+
 # --- scripts/generate.py and scripts/evaluate.py ---------------------------------------------------
 
 
@@ -318,7 +344,7 @@ def test_generate_script_prompt_outside_the_vocabulary(lm_run: Path) -> None:
 def test_count_per_kind() -> None:
     """The corpus size per kind (the README's promises table quotes these numbers)."""
     counts = Counter(_kind(case) for case in CASES)
-    counts["command line"] = len(CLI)
+    counts["command line"] = len(CLI) + 1  # + model=null (the NULL_GROUPS rewrites are accepted, not refused)
     counts["script arguments"] = len(SCRIPT_ARGS) + 2 + len(PROMPTS) + 1
     print("\n" + "\n".join(f"{kind}: {n}" for kind, n in counts.items()) + f"\ntotal: {sum(counts.values())}")
     assert sum(counts.values()) >= 60
