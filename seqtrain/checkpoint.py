@@ -165,9 +165,13 @@ def load_task(path: str | Path) -> tuple[SequenceTask, Any]:
     For checkpoints of `python train.py` and of a `SequenceTask` built in Python alike; the file is read
     with ``weights_only=True``. The task has no optimizer: it evaluates, predicts and generates.
     """
+    return task_from_checkpoint(load_checkpoint(path))
+
+
+def task_from_checkpoint(checkpoint: dict[str, Any]) -> tuple[SequenceTask, Any]:
+    """`load_task` for a checkpoint already read by `load_checkpoint`."""
     from seqtrain.task import SequenceTask
 
-    checkpoint = load_checkpoint(path)
     model, datamodule, facts = rebuild(checkpoint, setup=False)
     task = SequenceTask(model, task=facts.task, num_outputs=facts.num_outputs, target_scale=facts.target_scale,
                         target_shift=facts.target_shift, metadata=checkpoint["seqtrain"])

@@ -273,7 +273,7 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
     """
     import lightning.pytorch as pl
 
-    from seqtrain.checkpoint import load_checkpoint, load_task
+    from seqtrain.checkpoint import load_checkpoint, task_from_checkpoint
     from seqtrain.console import quiet_dependencies
 
     logging.getLogger("lightning").handlers.clear()
@@ -289,7 +289,7 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
             )
         for line in changed:
             log.warning("data changed since training: %s", line)
-    task, datamodule = load_task(path)
+    task, datamodule = task_from_checkpoint(checkpoint)
     # No progress bar: the script's output is the JSON alone.
     trainer = pl.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
                          enable_model_summary=False, enable_progress_bar=False)
