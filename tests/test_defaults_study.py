@@ -136,3 +136,14 @@ def test_naive_bayes_matches_a_hand_written_one() -> None:
     assert study.naive_bayes(train_x, train_y, test_x, test_y) == 1.0
     flipped = ["neg" if y == "pos" else "pos" for y in test_y]
     assert study.naive_bayes(train_x, train_y, test_x, flipped) == 0.0
+
+
+def test_validation_table_has_a_row_per_dataset_and_a_column_per_candidate() -> None:
+    results = {
+        "A/default": {"score": 0.5, "seconds": 10.0}, "A/gru": {"score": 0.75, "seconds": 12.4},
+        "B/default": {"score": None, "seconds": 3.0}, "A/1nn_euclidean": {"score": 0.8, "seconds": 0.0},
+    }
+    lines = study.validation_table(results).splitlines()
+    assert lines[0] == "| dataset | default | gru | 1nn_euclidean |"
+    assert lines[2] == "| A | 0.500 (10 s) | 0.750 (12 s) | 0.800 (0 s) |"
+    assert lines[3] == "| B | — | — | — |"  # a failed run and runs not made

@@ -72,6 +72,13 @@ def test_an_experiment_applies_over_its_datas_recipe(compose_train: Compose) -> 
     assert compose_train("experiment=vowels_bigru", "model.hidden_size=8").model.hidden_size == 8  # the command line last
 
 
+def test_the_table_recipe_sets_the_cell_by_key_so_model_cell_brings_another_back(compose_train: Compose) -> None:
+    """The recipe's GRU is a key (an interpolated group cannot override a group): `model.cell=...` is the way out."""
+    assert compose_train("data=table").model.cell == "gru"
+    assert compose_train("data=table", "model.cell=lstm").model.cell == "lstm"
+    assert compose_train("data=table", "recipe=none").model.cell == "lstm"  # the groups' own default
+
+
 @pytest.mark.parametrize(("task", "per_step", "pooling"), [("classification", False, "max"), ("regression", False, "max"), ("tagging", True, None)])
 def test_table_recipe_pools_only_one_target_per_sequence(compose_train: Compose, task: str, per_step: bool, pooling: str | None) -> None:
     cfg = compose_train("data=table", f"data.task={task}")
