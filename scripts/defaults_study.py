@@ -241,6 +241,7 @@ def train_run(train_csv: Path, test_csv: Path, task: str, run_dir: Path, overrid
     args = [
         "data=table", f"data.train_files={train_csv}", f"data.test_files={test_csv}", f"data.target_column={target}",
         f"data.task={task}", f"data.cache_dir={run_dir.parent / 'hf_cache'}", "logger=none", f"hydra.run.dir={run_dir}",
+        "overwrite=true",  # a run this script did not record as completed (interrupted, failed) is redone
         *overrides,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT),
@@ -322,6 +323,14 @@ def final(studies: list[Study], out: Path, cache: Path, threads: int, extra: lis
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
 
     def run_one(study: Study) -> dict:
+        try:
+            return run_study(study)
+        except Exception:  # one dataset's failure is recorded, not the end of the others
+            import traceback
+
+            return {"task": study.task, "status": "failed", "error": traceback.format_exc()[-1500:]}
+
+    def run_study(study: Study) -> dict:
         data = load(study, cache)
         folder = out / "final" / study.name
         folder.mkdir(parents=True, exist_ok=True)
@@ -346,7 +355,7 @@ def final(studies: list[Study], out: Path, cache: Path, threads: int, extra: lis
             results[study.name] = result
             print(f"{study.name}: {result}", flush=True)
             results_file.write_text(json.dumps(results, indent=1) + "\n")
-    ordered = {s.name: results[s.name] for s in STUDIES if s.name in results}
+    ordered = {s.name: results[s.name] for s in STUDIES if results.get(s.name, {}).get("status") == "completed"}
     (out / "final.md").write_text(table(ordered) + "\n")
     print(table(ordered))
 
