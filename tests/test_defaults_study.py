@@ -73,6 +73,14 @@ def test_nearest_neighbours_against_plain_loops() -> None:
     assert study.nearest_dtw(train, [rng.normal(size=(9, 2))]) is None  # unequal lengths: not computed
 
 
+def test_dtw_too_large_to_run_in_minutes_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    series = [np.zeros((10, 1))] * 3
+    monkeypatch.setattr(study, "DTW_MAX_CELLS", 3 * 3 * 10**2 - 1)
+    assert study.nearest_dtw(series, series) is None
+    monkeypatch.setattr(study, "DTW_MAX_CELLS", 3 * 3 * 10**2)
+    assert study.nearest_dtw(series, series) is not None
+
+
 @pytest.mark.parametrize("name", ["GunPoint", "ItalyPowerDemand"])
 def test_acceptance_sets_are_refused(name: str) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "defaults_study.py"), "--stage", "final", "--only", name],
