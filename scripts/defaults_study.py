@@ -365,6 +365,15 @@ def final(studies: list[Study], out: Path, cache: Path, threads: int, extra: lis
     print(table(ordered))
 
 
+def merge_finals(folders: list[Path]) -> dict:
+    """The completed datasets of several `final` outputs (runs made in parts), in the study's order."""
+    results: dict = {}
+    for folder in folders:
+        found = json.loads((folder / "final.json").read_text())
+        results.update({name: r for name, r in found.items() if r.get("status") == "completed"})
+    return {s.name: results[s.name] for s in STUDIES if s.name in results}
+
+
 def table(results: dict) -> str:
     def fmt(v: float | None) -> str:
         return "—" if v is None else f"{v:.3f}"
@@ -384,7 +393,9 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=["validate", "final"], required=True)
+    parser.add_argument("--stage", choices=["validate", "final", "table"], required=True)
+    parser.add_argument("--merge", nargs="*", type=Path, default=[],
+                        help="table stage: output folders whose final.json are merged (later ones win) into <out>/final.md")
     parser.add_argument("--only", help="comma-separated dataset names (default: all): " + ",".join(s.name for s in STUDIES))
     parser.add_argument("--candidates", default="default", help="validate stage: " + ",".join(CANDIDATES))
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "defaults_study")
@@ -399,7 +410,11 @@ def main() -> None:
         raise SystemExit(f"unknown datasets {sorted(unknown)}" + (" (kept out for acceptance)" if unknown & ACCEPTANCE_SETS else ""))
     studies = [s for s in STUDIES if s.name in wanted]
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.stage == "validate":
+    if args.stage == "table":
+        merged = merge_finals(args.merge)
+        (args.out / "final.md").write_text(table(merged) + "\n")
+        print(table(merged))
+    elif args.stage == "validate":
         validate(studies, args.candidates.split(","), args.out, args.wheels, args.threads, args.set, args.jobs)
     else:
         final(studies, args.out, args.wheels, args.threads, args.set, args.jobs)

@@ -155,3 +155,17 @@ def test_validation_table_has_a_row_per_dataset_and_a_column_per_candidate() -> 
     assert lines[0] == "| dataset | default | gru | 1nn_euclidean |"
     assert lines[2] == "| A | 0.500 (10 s) | 0.750 (12 s) | 0.800 (0 s) |"
     assert lines[3] == "| B | — | — | — |"  # a failed run and runs not made
+
+
+def test_final_outputs_made_in_parts_merge_completed_datasets_in_study_order(tmp_path: Path) -> None:
+    import json
+
+    row = {"task": "classification", "status": "completed", "seqtrain": 0.9, "seconds": 1.0, "size": "1 / 1", "length": "3",
+           "channels": 1, "fcn": None, "resnet": None, "1nn_euclidean": 0.5}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "final.json").write_text(json.dumps({"OSULeaf": row, "ArrowHead": {**row, "status": "failed"}}))
+    (tmp_path / "b" / "final.json").write_text(json.dumps({"ArrowHead": {**row, "seqtrain": 0.7}}))
+    merged = study.merge_finals([tmp_path / "a", tmp_path / "b"])
+    assert list(merged) == ["ArrowHead", "OSULeaf"] and merged["ArrowHead"]["seqtrain"] == 0.7
+    assert "| ArrowHead | classification (accuracy) | 1 / 1 | 3 x 1 | 0.700 | 0.500 |" in study.table(merged)
