@@ -137,3 +137,19 @@ def test_lr_find_sets_the_learning_rate_the_run_trains_with(tmp_path: Path) -> N
     # (80 less 20 % val and 10 % test) in batches of 16 are 2 x 4 steps.
     assert ckpt["global_step"] == 2 * 4
     assert not list(run_dir.glob(".lr_find*.ckpt"))  # the finder's temporary checkpoint is gone
+
+
+def test_model_named_on_the_command_line_wins_over_the_recipes_cell(tmp_path: Path) -> None:
+    """The table recipe prefers a GRU by key; `model=lstm` still trains an LSTM, and the run says so."""
+    write_csv(tmp_path / "reviews.csv", sentiment_rows(60))
+    run_dir = tmp_path / "run"
+    proc = run_train(
+        "data=table", f"data.train_files={tmp_path / 'reviews.csv'}", "data.sequence_column=text", "model=lstm",
+        f"data.cache_dir={tmp_path / 'cache'}", "debug=smoke", "model.hidden_size=8", "logger=none",
+        "trainer.accelerator=cpu", f"hydra.run.dir={run_dir}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "model=lstm on the command line: model.cell=lstm (the recipe's model.cell=gru set aside)" in proc.stdout + proc.stderr
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert ckpt["seqtrain"]["config"]["model"]["cell"] == "lstm"
+    assert any("weight_ih_l0" in k for k in ckpt["state_dict"]) and ckpt["state_dict"]["model.backbone.rnn.weight_ih_l0"].shape[0] == 4 * 8  # 4 LSTM gates
