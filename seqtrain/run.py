@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqtrain.config import check_facts, check_options, check_targets
 from seqtrain.lr_find import check_lr_find, find_learning_rate
-from seqtrain.recipe import describe_recipe
+from seqtrain.recipe import describe_recipe, follow_model_choice
 from seqtrain.resume_checks import check_resume, data_fingerprints, fingerprint_changes
 from seqtrain.run_directory import (
     RunLock,
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 def train(cfg: DictConfig) -> float:
     """Fit, pick the best checkpoint, evaluate it; return the monitored metric for sweepers."""
     started = time.monotonic()
+    if line := follow_model_choice(cfg):  # before the checks: they judge the cell the run will use
+        log.info(line)
     check_options(cfg)  # fast: before torch and Lightning are imported
     check_lr_find(cfg)
     log.info(describe_recipe(cfg))
