@@ -233,6 +233,10 @@ class SequenceTask(pl.LightningModule):
             scheduler.step()
 
     def on_train_epoch_end(self) -> None:
+        # A finished epoch's carried state is never used again (the next starts from zeros); dropping it
+        # here keeps it out of the checkpoints written from now on, e.g. a finished run's last.ckpt,
+        # which a run extended with more epochs must not start its next epoch from.
+        self._carried.pop("train", None)
         self._log_epoch_metrics("train")
         scheduler = self.lr_schedulers() if not self.automatic_optimization else None
         if scheduler is not None and self.scheduler_interval == "epoch":
