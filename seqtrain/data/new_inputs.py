@@ -304,15 +304,19 @@ def read_text(dm: TextDataModule, source: Source, state: dict[str, Any]) -> NewD
 
 def read_plain_text(dm: ShakespeareDataModule, source: Source, state: dict[str, Any]) -> NewData:
     """Text files read as they are (the lines are the rows), or in-memory strings."""
-    if _is_files(source):
-        text = "".join(Path(p).read_text(encoding="utf-8") for p in _paths(source))
-        lines = text.splitlines(keepends=True)
-    else:
-        lines = [str(s) for s in source]
-        text = "".join(lines)
+    lines, text = _lines_and_text(source)
     vocab = CharVocab.from_dict(state["vocab"])
     ids = [torch.from_numpy(vocab.encode_array(line)) for line in lines]
     return NewData(_lm_rows(ids), list(range(len(ids))), len(ids), test=_lm_test(dm, torch.from_numpy(vocab.encode_array(text)), None))
+
+
+def _lines_and_text(source: Source) -> tuple[list[str], str]:
+    """Text files read as they are, or in-memory strings: the rows (lines, ends kept) and the whole text."""
+    if _is_files(source):
+        text = "".join(Path(p).read_text(encoding="utf-8") for p in _paths(source))
+        return text.splitlines(keepends=True), text
+    lines = [str(s) for s in source]
+    return lines, "".join(lines)
 
 
 def _lm_rows(ids: list[Tensor]) -> list[tuple[Tensor, Tensor | None]]:
@@ -336,12 +340,7 @@ def _lm_test(dm: TextDataModule | ShakespeareDataModule, ids: Tensor, starts: Te
 
 def read_truecase(dm: TruecaseDataModule, source: Source, state: dict[str, Any]) -> NewData:
     """Text in its own case: each line's characters lower-cased are the inputs, their case the targets."""
-    if _is_files(source):
-        text = "".join(Path(p).read_text(encoding="utf-8") for p in _paths(source))
-        lines = text.splitlines(keepends=True)
-    else:
-        lines = [str(s) for s in source]
-        text = "".join(lines)
+    lines, text = _lines_and_text(source)
     vocab = CharVocab.from_dict(state["vocab"])
     examples, steps = [], []
     for line in lines:
