@@ -15,4 +15,13 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    from seqtrain.null_groups import NullGroupError, rewrite_null_groups
+
+    try:  # `experiment=null`, which Hydra 1.3 refuses for a config group: use what it means
+        sys.argv[1:] = rewrite_null_groups(sys.argv[1:], Path(__file__).parent / "configs")
+    except NullGroupError as e:
+        sys.exit(f"train.py: error: {e}")
     main()

@@ -12,7 +12,7 @@ import json
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from hydra.utils import instantiate
@@ -21,6 +21,9 @@ from torch import nn
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.legacy import upgrade
 from seqtrain.data.sniff import foreign_content, looks_like_text, read_head, show_start
+
+if TYPE_CHECKING:
+    from seqtrain.task import SequenceTask
 
 #: `_target_` prefixes a checkpoint's config may name; anything else is refused.
 ALLOWED_TARGETS = ("seqtrain.", "torch.optim.", "lightning.pytorch.")
@@ -108,7 +111,8 @@ def check_seqtrain_metadata(checkpoint: Any, path: Path) -> None:
     if missing:
         raise CheckpointError(
             f"{path}: not a seqtrain checkpoint: a Lightning checkpoint without seqtrain's run metadata (no {' / '.join(missing)} under 'seqtrain'): "
-            "written by another program, or by a SequenceTask built in Python without `metadata`; "
+            "written by another program, or by a SequenceTask trained without a seqtrain datamodule or with a model or "
+            "datamodule whose constructor arguments could not be recorded (its training log said why); "
             "seqtrain needs the config and data facts to rebuild the model and data; " + EXPECTED
         )
     absent = [key for key in ("data", "model") if not isinstance(meta["config"].get(key), dict)]
@@ -155,3 +159,67 @@ def rebuild(checkpoint: dict[str, Any], setup: bool = True) -> tuple[nn.Module, 
     except RuntimeError as e:
         raise CheckpointError(f"the checkpoint's weights do not fit the model its config describes: {e}") from None
     return model.eval(), datamodule, facts
+
+
+def load_task(path: str | Path) -> tuple[SequenceTask, Any]:
+    """A trained `SequenceTask` (eval mode) and its datamodule (the saved vocabulary/scaling loaded, not yet
+    set up: `Trainer.test`/`validate` set it up), from a checkpoint or run directory alone.
+
+    For checkpoints of `python train.py` and of a `SequenceTask` built in Python alike; the file is read
+    with ``weights_only=True``. The task has no optimizer: it evaluates, predicts and generates.
+    """
+    return task_from_checkpoint(load_checkpoint(path))
+
+
+def task_from_checkpoint(checkpoint: dict[str, Any]) -> tuple[SequenceTask, Any]:
+    """`load_task` for a checkpoint already read by `load_checkpoint`."""
+    from seqtrain.task import SequenceTask
+
+    model, datamodule, facts = rebuild(checkpoint, setup=False)
+    task = SequenceTask(model, task=facts.task, num_outputs=facts.num_outputs, target_scale=facts.target_scale,
+                        target_shift=facts.target_shift, metadata=checkpoint["seqtrain"])
+    return task.eval(), datamodule
+
+
+def run_metadata(model: nn.Module, datamodule: Any) -> dict[str, Any]:
+    """What `rebuild` needs, for a model and datamodule built in Python: their classes, their constructor
+    arguments and the data's facts, as plain data (what `python train.py` saves from its config).
+
+    Raises CheckpointError naming what cannot be recorded: a model that does not record its arguments
+    (`SequenceModel.arguments`), a datamodule that is not a `SequenceDataModule`, an argument that is not
+    plain data, a model sized for other data than the datamodule's.
+    """
+    from seqtrain.data.datamodule import SequenceDataModule, plain_arguments
+    from seqtrain.resume_checks import data_fingerprints
+
+    problems = []
+    model_arguments = getattr(model, "arguments", None)
+    if not isinstance(model_arguments, dict):
+        problems.append(f"the model ({class_path(model)}) does not record its constructor arguments in `.arguments` "
+                        "(seqtrain.models.SequenceModel does)")
+    if not isinstance(datamodule, SequenceDataModule):
+        problems.append(f"the datamodule ({class_path(datamodule)}) is not a seqtrain.data.SequenceDataModule")
+    if problems:
+        raise CheckpointError("; ".join(problems))
+    model_arguments, unsaved = plain_arguments(model_arguments)
+    unsaved = [f"model argument {name}" for name in unsaved]
+    unsaved += [f"datamodule argument {name}" for name in datamodule.unsaved_arguments]
+    if unsaved:
+        raise CheckpointError(f"{', '.join(unsaved)}: not plain data (str, number, bool, None, list, dict, path), "
+                              "which a weights-only checkpoint cannot hold")
+    facts = datamodule.facts
+    differ = [f"{k}={model_arguments.get(k)!r} (the data's: {v!r})" for k, v in facts.model_kwargs().items()
+              if k in model_arguments and model_arguments[k] != v]
+    if differ:
+        raise CheckpointError(f"the model was built for other data than the datamodule's: {', '.join(differ)}; "
+                              "build it with **datamodule.facts.model_kwargs()")
+    config = {
+        "model": {"_target_": class_path(model), **{k: v for k, v in model_arguments.items() if k not in facts.model_kwargs()}},
+        "data": {"_target_": class_path(datamodule), **dict(datamodule.hparams)},
+    }
+    check_targets_allowed(config, source="the model and datamodule")
+    return {"config": config, "facts": facts.to_dict(), "data_fingerprints": data_fingerprints(config["data"])}
+
+
+def class_path(obj: Any) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"

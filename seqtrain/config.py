@@ -186,6 +186,59 @@ OPTIMIZER_RANGES: dict[str, tuple[str, Callable[[float], bool]]] = {
 }
 
 
+def _at_least(minimum: float) -> tuple[str, Callable[[float], bool]]:
+    return f">= {minimum}", lambda v: v >= minimum
+
+
+FRACTION = ("in (0, 1)", lambda v: 0 < v < 1)
+
+#: Ranges by key name wherever the key appears in a group's node (its constructor refuses some only when
+#: built, without the dotted key, after other work, or not at all). Type errors are the signature check's.
+RANGES: dict[str, dict[str, tuple[str, Callable[[float], bool]]]] = {
+    "data": {
+        "batch_size": _at_least(1), "num_workers": _at_least(0), "seq_len": _at_least(1), "min_len": _at_least(1),
+        "num_train": _at_least(1), "num_val": _at_least(1), "num_test": _at_least(1), "window": _at_least(1),
+        "horizon": _at_least(1), "stride": _at_least(1), "max_chars": _at_least(1), "max_length": _at_least(1),
+        "max_vocab_size": _at_least(3), "min_frequency": _at_least(1), "val_fraction": FRACTION, "test_fraction": FRACTION,
+    },
+    "trainer": {
+        "log_every_n_steps": _at_least(1), "check_val_every_n_epoch": _at_least(1), "num_sanity_val_steps": _at_least(-1),
+        "num_nodes": _at_least(1), "min_epochs": _at_least(0), "min_steps": _at_least(0),
+    },
+    "scheduler.scheduler": {
+        "factor": FRACTION, "patience": _at_least(0), "cooldown": _at_least(0), "threshold": _at_least(0),
+        "T_max": _at_least(1), "T_0": _at_least(1), "T_mult": _at_least(1), "eta_min": _at_least(0),
+        "min_lr": _at_least(0), "step_size": _at_least(1), "gamma": ("> 0", lambda v: v > 0), "total_iters": _at_least(1),
+    },
+    "callbacks": {  # every callback's keys of these names
+        "patience": _at_least(0), "min_delta": _at_least(0), "refresh_rate": _at_least(0), "save_top_k": _at_least(-1),
+        "every_n_train_steps": _at_least(1), "every_n_epochs": _at_least(0)
+    },
+}
+
+
+def _range_problems(cfg: DictConfig) -> list[str]:
+    """Every number of a key in `RANGES` (and the optimizer's) inside its range; data split fractions sum below 1."""
+    nodes: list[tuple[str, dict[str, Any], str]] = [("data", _resolved(cfg.data), "data"), ("trainer", _resolved(cfg.trainer), "trainer")]
+    if cfg.scheduler.scheduler is not None:
+        nodes.append(("scheduler.scheduler", _resolved(cfg.scheduler.scheduler), "scheduler.scheduler"))
+    for name, node in (cfg.callbacks or {}).items():
+        if isinstance(node, DictConfig):
+            nodes.append((f"callbacks.{name}", _resolved(node), "callbacks"))
+    problems = []
+    for key, values, table in nodes:
+        for name, (allowed, ok) in RANGES[table].items():
+            value = values.get(name)
+            if _is_number(value) and not ok(value):
+                problems.append(f"{key}.{name}={value!r}: must be {allowed}")
+    data = _resolved(cfg.data)
+    fractions = [data.get("val_fraction"), data.get("test_fraction")]
+    if all(_is_number(f) and 0 < f < 1 for f in fractions) and sum(fractions) >= 1:
+        problems.append(f"data.val_fraction={fractions[0]} + data.test_fraction={fractions[1]}: must leave data for "
+                        "training (sum < 1)")
+    return problems
+
+
 def check_options(cfg: DictConfig) -> None:
     """Fast checks of the options and their combinations (no torch); raises ConfigError."""
     errors = _schema_errors("", _resolved(cfg), RunOptions)
@@ -200,6 +253,8 @@ def check_options(cfg: DictConfig) -> None:
         errors += _schema_errors(key, _resolved(cfg[key]), schema)
     errors += _optimizer_problems(_resolved(cfg.optimizer))
     errors += _group_problems(cfg)
+    if not errors:
+        errors += _range_problems(cfg)
     if not errors:
         errors += _combination_problems(cfg)
     if not errors and (targets := data_targets(_resolved(cfg.data))) is not None:
@@ -380,9 +435,16 @@ def _passed_on_problems(key: str, node: DictConfig) -> list[str]:
     from hydra.utils import get_object
 
     own = set(inspect.signature(get_object(node._target_)).parameters)
-    accepted = set(inspect.signature(get_object(receiver)).parameters)
-    return [f"{key}.{name}: unknown key for {node._target_} (neither it nor {receiver} takes it)"
-            for name in _resolved(node) if not name.startswith("_") and name not in own | accepted]
+    accepted, hints, _ = _signature(get_object(receiver))
+    problems = []
+    for name, value in _resolved(node).items():
+        if name.startswith("_") or name in own:
+            continue
+        if name not in accepted:
+            problems.append(f"{key}.{name}: unknown key for {node._target_} (neither it nor {receiver} takes it)")
+        elif name in hints and (problem := _type_problem(hints[name], value)):
+            problems.append(f"{key}.{name}={value!r}: {problem} (passed on to {receiver})")
+    return problems
 
 
 def _optimizer_and_scheduler_problems(cfg: DictConfig) -> list[str]:
@@ -404,17 +466,32 @@ def _optimizer_and_scheduler_problems(cfg: DictConfig) -> list[str]:
 
 
 def _callback_and_logger_problems(cfg: DictConfig) -> list[str]:
-    """Build each callback and logger (cheap, no files written): their own refusals, with the key."""
+    """Build each callback and logger (cheap, no files written), and seqtrain's datamodule (its constructor
+    checks its arguments; data is read only by `setup`): their own refusals, with the key."""
     from hydra.utils import instantiate
 
+    nodes = [(f"{group}.{name}", node) for group in ("callbacks", "logger") for name, node in (cfg[group] or {}).items()]
+    if str(cfg.data._target_).startswith("seqtrain.data."):  # a datamodule of your own might read data when built
+        nodes.append(("data", cfg.data))
     problems = []
-    for group in ("callbacks", "logger"):
-        for name, node in (cfg[group] or {}).items():
-            try:
-                instantiate(node)
-            except Exception as e:  # noqa: BLE001
-                problems.append(f"{group}.{name} ({node._target_}) refused its values: {e}")
+    for key, node in nodes:
+        try:
+            instantiate(node)
+        except Exception as e:  # noqa: BLE001
+            problems.append(_refusal(key, node, e))
     return problems
+
+
+def _refusal(key: str, node: DictConfig, error: Exception) -> str:
+    """A constructor's refusal with the dotted key: Hydra's wrapping removed, and a message that starts with
+    one of the node's keys (`batch_size must be >= 1`) given its full name (`data.batch_size must be ...`)."""
+    while error.__cause__ is not None and type(error).__name__ == "InstantiationException":
+        error = error.__cause__
+    message = str(error)
+    first = message.split(" ", 1)[0].strip("`'\":=")
+    if first in node and not first.startswith("_"):
+        return f"{key}.{message}" if message.startswith(first) else f"{key}.{first}: {message}"
+    return f"{key} ({node._target_}) refused its values: {message}"
 
 
 def hardware_problems(trainer: dict[str, Any]) -> list[str]:
@@ -422,7 +499,12 @@ def hardware_problems(trainer: dict[str, Any]) -> list[str]:
     for fp16 AMP on a CPU, silently run bf16 while config.yaml says 16-mixed)."""
     import torch
 
+    from lightning.pytorch.accelerators import AcceleratorRegistry
+
     accelerator, devices, precision = trainer["accelerator"], trainer["devices"], str(trainer["precision"])
+    known = sorted({"auto", "gpu", *AcceleratorRegistry.available_accelerators()})
+    if isinstance(accelerator, str) and accelerator not in known:
+        return [f"trainer.accelerator={accelerator!r}: must be one of {', '.join(known)}"]
     gpus = torch.cuda.device_count()
     if accelerator in ("gpu", "cuda") and gpus == 0:
         return [f"trainer.accelerator={accelerator}: this machine has no CUDA GPU (torch.cuda.device_count() == 0); "
@@ -437,6 +519,8 @@ def hardware_problems(trainer: dict[str, Any]) -> list[str]:
     wanted = len(devices) if isinstance(devices, list) else devices if isinstance(devices, int) else None
     if on_gpu and wanted is not None and wanted > gpus:
         problems.append(f"trainer.devices={devices}: this machine has {gpus} CUDA GPU(s)")
+    if on_cpu and devices == -1:
+        problems.append("trainer.devices=-1 (every GPU) on a CPU: give the number of processes, e.g. trainer.devices=1")
     if accelerator == "auto" and on_cpu and wanted is not None and wanted > 1:
         problems.append(
             f"trainer.devices={devices} with trainer.accelerator=auto: this machine has no GPU, so auto would start "
@@ -486,9 +570,14 @@ def check_arguments(key: str, node: DictConfig, supplied: tuple[str, ...] = ()) 
     for name, value in values.items():
         if name.startswith("_"):
             continue
+        if isinstance(node.get(name), DictConfig) and "_target_" in node[name]:  # built by Hydra first: its own signature
+            errors += check_arguments(f"{key}.{name}", node[name])
+            if name in params or takes_any:
+                continue
         if name not in params:
             if not takes_any:
-                known = ", ".join(n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+                names = [n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+                known = ", ".join(names[:25]) + (f", ... ({len(names)} in all)" if len(names) > 25 else "")
                 errors.append(f"{key}.{name}: unknown key for {node._target_} (known: {known})")
         elif name in hints and (problem := _type_problem(hints[name], value)):
             errors.append(f"{key}.{name}={value!r}: {problem}")
@@ -502,6 +591,10 @@ def check_arguments(key: str, node: DictConfig, supplied: tuple[str, ...] = ()) 
 
 def _signature(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
     """Parameters, type hints and whether any keyword goes, following `**kwargs` up a class's bases."""
+    if isinstance(target, type) and issubclass(target, BaseModel):  # pydantic (e.g. wandb.Settings): its fields
+        params = {n: p for n, p in inspect.signature(target).parameters.items() if p.kind is not p.VAR_KEYWORD}
+        hints = {n: f.annotation for n, f in target.model_fields.items() if n in params}
+        return params, hints, target.model_config.get("extra") == "allow"
     functions = [target.__init__ for target in target.__mro__ if "__init__" in vars(target)] if isinstance(target, type) else [target]
     params: dict[str, inspect.Parameter] = {}
     hints: dict[str, Any] = {}

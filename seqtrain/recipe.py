@@ -14,6 +14,29 @@ RECIPE_KEYS = {
 }
 
 
+def follow_model_choice(cfg: DictConfig) -> str | None:
+    """`model=lstm` on the command line wins over a recipe's `model.cell` (a recipe cannot switch groups).
+
+    Hydra lets a recipe chosen through `${data}` set keys only, so a recipe that prefers a GRU sets
+    `model.cell: gru`, which would outrank the user's `model=lstm`. Here the cell the user named comes
+    back (unless `model.cell=` itself is on the command line); returns the line that says so.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    hydra_cfg = HydraConfig.get()
+    overrides = list(hydra_cfg.overrides.task)
+    chosen = hydra_cfg.runtime.choices.get("model")
+    named = any(o.split("=", 1)[0].lstrip("+~") == "model" for o in overrides)
+    cell_set = any(o.split("=", 1)[0].lstrip("+~") == "model.cell" for o in overrides)
+    if not named or cell_set or chosen not in ("rnn", "lstm", "gru") or OmegaConf.select(cfg, "model.cell") == chosen:
+        return None
+    previous = cfg.model.cell
+    cfg.model.cell = chosen
+    return f"model={chosen} on the command line: model.cell={chosen} (the recipe's model.cell={previous} set aside)"
+
+
 def describe_recipe(cfg: DictConfig) -> str:
     """Which recipe the run uses, why, and the settings it resolves to: one block for the log."""
     from hydra.core.hydra_config import HydraConfig

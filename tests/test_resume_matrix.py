@@ -104,6 +104,18 @@ def batches_per_epoch(whole: Path) -> int:
     return checkpoint["global_step"] // checkpoint["epoch"]
 
 
+def kill_mid_epoch_resume_and_compare(args: list[str], tmp_path: Path) -> None:
+    """SIGKILL a run once `last.ckpt` holds a mid-epoch state, resume it, hold it to the run never stopped."""
+    whole = tmp_path / "whole"
+    finish(start(args, whole, "run"))
+    proc = start(args, tmp_path / "killed", "before")
+    per_epoch = batches_per_epoch(whole)
+    kill_when(proc, tmp_path / "killed" / "checkpoints" / "last.ckpt", lambda c: c["global_step"] % per_epoch)
+    proc.wait()
+    resume(args, tmp_path / "killed")
+    assert_same_run(whole, tmp_path / "killed")
+
+
 @pytest.fixture(scope="module")
 def vowels_whole(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The uninterrupted run every vowels case is held to."""
@@ -175,28 +187,28 @@ def test_d_killed_after_a_mid_epoch_validation(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_e_stateful_tbptt_streams_killed_mid_epoch(tmp_path: Path) -> None:
-    args = [*STATEFUL, "callbacks.last_checkpoint.every_n_train_steps=3"]
-    whole = tmp_path / "whole"
-    finish(start(args, whole, "run"))
-    proc = start(args, tmp_path / "killed", "before")
-    per_epoch = batches_per_epoch(whole)
-    kill_when(proc, tmp_path / "killed" / "checkpoints" / "last.ckpt", lambda c: c["global_step"] % per_epoch)
-    proc.wait()
-    resume(args, tmp_path / "killed")
-    assert_same_run(whole, tmp_path / "killed")
+    kill_mid_epoch_resume_and_compare([*STATEFUL, "callbacks.last_checkpoint.every_n_train_steps=3"], tmp_path)
 
 
 @pytest.mark.slow
 def test_f_ddp_stateful_streams_killed_mid_epoch(tmp_path: Path) -> None:
     args = [*DDP, *STATEFUL, "data.max_chars=40000", "callbacks.last_checkpoint.every_n_train_steps=3"]
-    whole = tmp_path / "whole"
-    finish(start(args, whole, "run"))
-    proc = start(args, tmp_path / "killed", "before")
-    per_epoch = batches_per_epoch(whole)
-    kill_when(proc, tmp_path / "killed" / "checkpoints" / "last.ckpt", lambda c: c["global_step"] % per_epoch)
-    proc.wait()
-    resume(args, tmp_path / "killed")
-    assert_same_run(whole, tmp_path / "killed")
+    kill_mid_epoch_resume_and_compare(args, tmp_path)
     # Each rank carried its own streams' state: two different states were saved, one per rank.
     carried = saved(tmp_path / "killed" / "checkpoints" / "last.ckpt")["seqtrain_carried"]["ranks"]
     assert len(carried) == 2 and not torch.equal(carried[0][0], carried[1][0])
+
+
+def test_c_stateful_text_finished_run_extended(tmp_path: Path) -> None:
+    """A finished stateful run's last.ckpt (written after the epoch counter moved on) must not carry the
+    last epoch's recurrent state into the next epoch, which starts from zeros in an uninterrupted run."""
+    text = tmp_path / "corpus.txt"
+    words = "the cat sat on a mat dog ran far away good bad fine".split()
+    text.write_text("\n".join(" ".join(words[(i * 7 + j) % len(words)] for j in range(3 + i % 9)) for i in range(1500)))
+    base = ["recipe=none", "data=text", f"data.train_files={text}", "data.stateful=true", "data.seq_len=32",
+            "data.batch_size=8", "model=gru", "model.num_layers=2", "model.dropout=0.5", "model.hidden_size=16",
+            "trainer.limit_val_batches=3"]
+    finish(start([*base, "trainer.max_epochs=2"], tmp_path / "whole", "run"))
+    finish(start([*base, "trainer.max_epochs=1"], tmp_path / "extended", "before"))
+    resume([*base, "trainer.max_epochs=2"], tmp_path / "extended")
+    assert_same_run(tmp_path / "whole", tmp_path / "extended")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import PurePath
 from typing import Any, Literal
 
 import torch
 from lightning.pytorch import LightningDataModule
+from lightning.pytorch.utilities.parsing import collect_init_args
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
@@ -86,6 +89,13 @@ class SequenceDataModule(LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        # The concrete class's constructor arguments (Lightning collects them from every `__init__` up the
+        # chain), as plain data: checkpoints carry them (weights-only loadable), so that a datamodule built
+        # in Python is rebuilt like a configured one (`seqtrain.checkpoint.run_metadata`).
+        # The last level is the class that was called: its own arguments and those it passed on in `**kwargs`.
+        called = collect_init_args(inspect.currentframe(), [], classes=(LightningDataModule,))[-1]
+        arguments, self.unsaved_arguments = plain_arguments(called)
+        self.save_hyperparameters(arguments, logger=False)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if num_workers < 0:
@@ -242,3 +252,31 @@ def check_split_fractions(val_fraction: float, test_fraction: float) -> None:
     check_fraction("test_fraction", test_fraction)
     if val_fraction + test_fraction >= 1.0:
         raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
+
+
+def plain_arguments(arguments: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Constructor arguments as plain data, and the names of those left out: paths become strings, tuples and
+    OmegaConf containers lists and dicts; a value of any other type cannot be saved (a checkpoint could not
+    load it with ``weights_only=True``), so that datamodule cannot be rebuilt from a checkpoint alone."""
+    from omegaconf import Container, OmegaConf
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Container):
+            value = OmegaConf.to_container(value, resolve=True)
+        if value is None or isinstance(value, bool | int | float | str):
+            return value
+        if isinstance(value, PurePath):
+            return str(value)
+        if isinstance(value, list | tuple):
+            items = [plain(v) for v in value]
+            return UNSAVABLE if any(v is UNSAVABLE for v in items) else items
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            items = {k: plain(v) for k, v in value.items()}
+            return UNSAVABLE if any(v is UNSAVABLE for v in items.values()) else items
+        return UNSAVABLE
+
+    converted = {k: plain(v) for k, v in arguments.items()}
+    return {k: v for k, v in converted.items() if v is not UNSAVABLE}, [k for k, v in converted.items() if v is UNSAVABLE]
+
+
+UNSAVABLE = object()  # marks an argument `plain_arguments` cannot save

@@ -302,6 +302,15 @@ def read_text(dm: TextDataModule, source: Source, state: dict[str, Any]) -> NewD
     return NewData(_lm_rows(ids), list(range(len(ids))), len(ids), test=_lm_test(dm, stream, starts))
 
 
+def _lines_and_text(source: Source) -> tuple[list[str], str]:
+    """Text files read as they are, or in-memory strings: the rows (lines, ends kept) and the whole text."""
+    if _is_files(source):
+        text = "".join(Path(p).read_text(encoding="utf-8") for p in _paths(source))
+        return text.splitlines(keepends=True), text
+    lines = [str(s) for s in source]
+    return lines, "".join(lines)
+
+
 def _lm_rows(ids: list[Tensor]) -> list[tuple[Tensor, Tensor | None]]:
     """Each row scored on its own: inputs its tokens but the last, targets the next token at each step."""
     return [(row[:-1], row[1:]) for row in ids]
@@ -323,12 +332,7 @@ def _lm_test(dm: TextDataModule, ids: Tensor, starts: Tensor | None) -> Any:
 
 def read_truecase(dm: TruecaseDataModule, source: Source, state: dict[str, Any]) -> NewData:
     """Text in its own case: each line's characters lower-cased are the inputs, their case the targets."""
-    if _is_files(source):
-        text = "".join(Path(p).read_text(encoding="utf-8") for p in _paths(source))
-        lines = text.splitlines(keepends=True)
-    else:
-        lines = [str(s) for s in source]
-        text = "".join(lines)
+    lines, text = _lines_and_text(source)
     vocab = CharVocab.from_dict(state["vocab"])
     examples, steps = [], []
     for line in lines:

@@ -38,7 +38,10 @@ class SequenceModel(nn.Module):
         num_features: int | None = None,
         padding_idx: int | None = None,
     ) -> None:
+        arguments = {name: value for name, value in locals().items() if name not in ("self", "__class__")}
         super().__init__()
+        # What it was built with (plain data): a checkpoint rebuilds the model from these (nanoGPT's `model_args`).
+        self.arguments = arguments
         if (vocab_size is None) == (num_features is None):
             raise ValueError(
                 "give exactly one of vocab_size (token inputs) or num_features (real-valued inputs), "
