@@ -53,7 +53,7 @@ def test_the_checkpoint_loads_weights_only_and_says_how_to_rebuild(snippet_run: 
     folder, _ = snippet_run
     checkpoint = torch.load(folder / CHECKPOINT, weights_only=True)
     meta = checkpoint["seqtrain"]
-    given = {"_target_": "seqtrain.data.shakespeare.ShakespeareDataModule", "max_chars": 20_000, "seq_len": 32,
+    given = {"_target_": "seqtrain.data.text.TextDataModule", "stateful": True, "max_chars": 20_000, "seq_len": 32,
              "batch_size": 16, "seed": 0}
     assert meta["config"]["data"].items() >= given.items()  # with the defaults of the class's own arguments
     assert meta["config"]["model"]["_target_"] == "seqtrain.models.sequence_model.SequenceModel"
