@@ -19,10 +19,8 @@ from seqtrain.data import (
     AddingDataModule,
     ForecastDataModule,
     ParityDataModule,
-    TruecaseDataModule,
 )
 from seqtrain.shipped import asset_text, data_config_module, monthly_sunspots, parse_ts, shipped
-from seqtrain.data.truecase import lower_with_labels
 
 
 def markdown_table(header: list[str], rows: Iterable[list[str]]) -> str:
@@ -78,9 +76,11 @@ def truecase_baselines() -> dict[str, float]:
     Contexts: none (always "lower"), the character itself, the previous and current character
     (left context only, as a unidirectional model sees), and previous, current and next (both sides).
     """
-    texts = TruecaseDataModule().split_texts()
-    (train, train_labels), (test, test_labels) = (lower_with_labels(texts[s]) for s in ("train", "test"))
-    codes = {s: np.frombuffer(t.encode("utf-32-le"), dtype=np.uint32).astype(np.int64) for s, t in (("train", train), ("test", test))}
+    dm = data_config_module("truecase")
+    dm.setup()
+    # The characters (as ids) and case labels of the windows the model is trained and tested on.
+    codes = {s: dm.split(s).ids.flatten().numpy() for s in ("train", "test")}
+    train_labels, test_labels = (dm.split(s).labels.flatten().numpy() for s in ("train", "test"))
     size = int(max(c.max() for c in codes.values())) + 2
     boundary = size - 1  # stands for "no character" before the first and after the last
 
@@ -144,7 +144,7 @@ def report() -> str:
     text = asset_text("shakespeare.txt.xz")
     shakespeare = data_config_module("shakespeare", stateful=False, seq_len=128, batch_size=64)
     shakespeare.setup()
-    truecase = TruecaseDataModule()
+    truecase = data_config_module("truecase")
     truecase.setup()
     vowels = data_config_module("vowels")
     vowels.setup()

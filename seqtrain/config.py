@@ -327,6 +327,13 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
         problems.append(
             f"data.documents={documents} resets the state carried across stateful streams: it needs data.stateful=true"
         )
+    if OmegaConf.select(cfg, "data.targets", default=None) == "case":
+        tokenizer = OmegaConf.select(cfg, "data.tokenizer", default="char")
+        if tokenizer != "char" or stateful:
+            problems.append(
+                f"data.targets=case tags each character of independent windows: it needs data.tokenizer=char and "
+                f"data.stateful=false (got data.tokenizer={tokenizer}, data.stateful={str(stateful).lower()})"
+            )
     if tbptt is not None and cfg.trainer.accumulate_grad_batches != 1:
         problems.append(
             f"trainer.accumulate_grad_batches={cfg.trainer.accumulate_grad_batches} is not supported with "
@@ -345,10 +352,10 @@ def data_targets(data: dict[str, Any]) -> DataTargets | None:
     target = data.get("_target_", "")
     name = target.rsplit(".", 1)[-1] if target.startswith("seqtrain.data") else None
     source = f"data={target}"
+    if name == "TextDataModule" and data.get("targets") == "case":
+        return DataTargets("tagging", per_step=True, next_step=False, source=f"{source}(targets=case)")
     if name == "TextDataModule":
         return DataTargets("language_modeling", per_step=True, next_step=True, source=source)
-    if name == "TruecaseDataModule":
-        return DataTargets("tagging", per_step=True, next_step=False, source=source)
     if name == "AddingDataModule":
         return DataTargets("regression", per_step=False, next_step=False, source=source)
     if name == "ParityDataModule":

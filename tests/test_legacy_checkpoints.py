@@ -12,7 +12,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "pre_pipeline"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
 # Shakespeare's val / test splits are now whole lines (the text loader's), no longer cut mid-line at a
 # character count: the same vocabulary and weights, measured on a test text a few characters longer.
-TOLERANCE = {"shakespeare": 2e-3}
+# Truecase's test split of that run is 7 windows of 128 characters, and the line boundary moves them: the
+# same model's accuracy then moves by a few characters of 896 (0.2243 before, 0.2219 now).
+TOLERANCE = {"shakespeare": 2e-3, "truecase": 2e-2}
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in FIXTURES.glob("*.ckpt")))

@@ -210,6 +210,24 @@ def test_language_model_scores_rows_and_the_test_text_gives_the_test_metrics(tmp
     assert scores["tokens"][0] == len(line) - 1
 
 
+def test_truecase_tags_each_character_and_the_test_text_gives_the_test_metrics(tmp_path: Path) -> None:
+    saved = _train(tmp_path / "run", "data=truecase", "data.max_chars=20000", "data.seq_len=32", "data.batch_size=8")
+    from seqtrain.shipped import shipped_text
+
+    lines, kept = shipped_text("shakespeare").splitlines(keepends=True), 0
+    while sum(map(len, lines[: kept + 1])) <= 20000:  # data.max_chars: the leading lines within 20,000 characters
+        kept += 1
+    (tmp_path / "test.txt").write_text("".join(lines[kept - int(kept * 0.05) : kept]), encoding="utf-8")
+    predictor = Predictor.from_checkpoint(tmp_path / "run")
+    _assert_same_metrics(predictor.predict(str(tmp_path / "test.txt")).metrics, saved)
+    # One row: a case per character of the lower-cased line, the model's own argmax.
+    line = "ROMEO: What light?\n"
+    table = predictor.predict([line]).table
+    assert table["tokens"][0] == list(line.lower())
+    logits, _ = predictor.model(torch.tensor(predictor.datamodule.encode(line.lower()))[None])
+    assert table["prediction"][0] == [("lower", "upper")[i] for i in logits[0].argmax(-1).tolist()]
+
+
 def test_vowels_on_the_shipped_test_file_gives_the_test_metrics(tmp_path: Path) -> None:
     saved = _train(tmp_path / "run", "data=vowels", "model=gru")
     from seqtrain.shipped import shipped

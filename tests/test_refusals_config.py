@@ -157,6 +157,10 @@ CASES = [
     ("data", ["experiment=none", "recipe=none", "data=parity", "data.min_len=30"], ["data.min_len must be in [1, seq_len=20]"]),
     ("data", ["experiment=none", "recipe=none", "data=adding", "data.num_test=-1"], ["data.num_test=-1"]),
     ("data", ["experiment=none", "recipe=none", "data=truecase", "data.seq_len=-8"], ["data.seq_len=-8"]),
+    ("data", ["experiment=none", "recipe=none", "data=truecase", "data.targets=next_char"], ["data.targets='next_char'"]),
+    ("data", ["experiment=none", "recipe=none", "data=truecase", "data.tokenizer=word"], ["data.targets=case", "data.tokenizer=char"]),
+    ("data", ["experiment=none", "recipe=none", "data=text", "data.targets=case", "data.stateful=true"],
+     ["data.targets=case", "data.stateful=false"]),
     # --- more trainer, scheduler, callbacks and logger keys ---
     ("trainer", ["trainer.log_every_n_steps=0"], ["trainer.log_every_n_steps=0: must be >= 1"]),
     ("trainer", ["trainer.check_val_every_n_epoch=0"], ["trainer.check_val_every_n_epoch=0: must be >= 1"]),

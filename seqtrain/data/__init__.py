@@ -13,7 +13,6 @@ from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.table import TableDataModule
 from seqtrain.data.text import TextDataModule
 from seqtrain.data.tokenizer import SubwordTokenizer, fit_tokenizer, tokenizer_from_dict
-from seqtrain.data.truecase import TruecaseDataModule
 from seqtrain.data.vocab import CharVocab, WordVocab
 
 __all__ = [
@@ -28,7 +27,6 @@ __all__ = [
     "SubwordTokenizer",
     "TableDataModule",
     "TextDataModule",
-    "TruecaseDataModule",
     "WordVocab",
     "collate",
     "fit_tokenizer",

@@ -14,14 +14,8 @@ from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fra
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.parsing import NUMBER, parse_number
 from seqtrain.data.scaling import Scaling, Standardizer
-from seqtrain.data.sources import (
-    DataError,
-    FileFormat,
-    Piece,
-    arrow_column,
-    check_columns,
-    load_pieces,
-)
+from seqtrain.data.arrow import arrow_column
+from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
 
 log = logging.getLogger(__name__)
 

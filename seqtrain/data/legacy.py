@@ -38,18 +38,24 @@ def _vowels(config: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, An
     return {**table, **{k: v for k, v in config.items() if k != "_target_"}}, upgraded
 
 
-def _shakespeare(config: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    from seqtrain.shipped import shipped
+def _text(**options: Any) -> Upgrade:
+    """The upgrade of a retired class over the shipped text: the generic text loader with `options`."""
 
-    # The same character vocabulary (the saved dict is a CharVocab's); the splits are now whole lines.
-    text = {"_target_": "seqtrain.data.TextDataModule", "train_files": shipped("shakespeare"), "tokenizer": "char"}
-    return {**text, **{k: v for k, v in config.items() if k != "_target_"}}, {"facts": state["facts"], "tokenizer": state["vocab"]}
+    def upgrade(config: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        from seqtrain.shipped import shipped
+
+        # The same character vocabulary (the saved dict is a CharVocab's); the splits are now whole lines.
+        text = {"_target_": "seqtrain.data.TextDataModule", "train_files": shipped("shakespeare"), "tokenizer": "char", **options}
+        return {**text, **{k: v for k, v in config.items() if k != "_target_"}}, {"facts": state["facts"], "tokenizer": state["vocab"]}
+
+    return upgrade
 
 
 #: retired `_target_` -> (the config that replaces it, how a checkpoint's config and state are upgraded)
 RETIRED: dict[str, tuple[str, Upgrade]] = {
     "seqtrain.data.SunspotsDataModule": ("data=sunspots (ForecastDataModule over the shipped series)", _sunspots),
-    "seqtrain.data.ShakespeareDataModule": ("data=shakespeare (TextDataModule over the shipped text)", _shakespeare),
+    "seqtrain.data.ShakespeareDataModule": ("data=shakespeare (TextDataModule over the shipped text)", _text()),
+    "seqtrain.data.TruecaseDataModule": ("data=truecase (TextDataModule over the shipped text, targets=case)", _text(targets="case")),
     "seqtrain.data.VowelsDataModule": ("data=vowels (TableDataModule over the shipped series)", _vowels),
 }
 

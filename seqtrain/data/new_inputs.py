@@ -21,16 +21,17 @@ from torch import Tensor
 from seqtrain.batch import IGNORE_INDEX
 from seqtrain.data.forecast import ForecastDataModule, SeriesWindows, _read_numbers
 from seqtrain.data.parsing import detect_sequence_kind
-from seqtrain.data.sources import DataError, Origin, Piece, check_columns, flat_list_column, load_pieces
+from seqtrain.data.arrow import flat_list_column
+from seqtrain.data.sources import DataError, Piece, check_columns, load_pieces
+from seqtrain.data.splits import Origin
 from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.scaling import Standardizer
 from seqtrain.data.table import TableDataModule
 from seqtrain.data.table_rows import encode_rows, input_feature, parse_rows, scalers, target_feature
-from seqtrain.data.text import TextDataModule, with_line_break
+from seqtrain.data.text import TextDataModule, lower_with_labels, with_line_break
 from seqtrain.data.tokenizer import tokenizer_from_dict
-from seqtrain.data.truecase import TaggedWindows, TruecaseDataModule, lower_with_labels
 from seqtrain.data.vocab import CharVocab, WordVocab
-from seqtrain.data.windows import TokenWindows
+from seqtrain.data.windows import TaggedWindows, TokenWindows
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -292,23 +293,23 @@ def read_text(dm: TextDataModule, source: Source, state: dict[str, Any]) -> NewD
     """Rows of text (lines of .txt files, or `text_column`), each ending in a line break, as training reads them."""
     pieces = [dm.text_only(p) for p in _pieces(source, dm.file_format, dm.cache_dir, dm.text_column, {"keep_linebreaks": True})]
     tokenizer = tokenizer_from_dict(state["tokenizer"])
-    rows = [with_line_break(t) for p in pieces for t in p.dataset[dm.text_column]]
-    if any(t is None for t in rows):
+    texts = [t for p in pieces for t in p.dataset[dm.text_column]]
+    if any(t is None for t in texts):
         raise DataError("an empty value (no text) in the text column")
+    cases: list[Tensor] = []
+    if dm.targets == "case":
+        lowered = [lower_with_labels(with_line_break(t)) for t in texts]
+        rows, cases = [low for low, _ in lowered], [torch.from_numpy(labels) for _, labels in lowered]
+    else:
+        rows = [with_line_break(t) for t in texts]
     ids = [torch.tensor(r, dtype=torch.long) for r in tokenizer.encode_batch(rows)]
-    offsets = np.cumsum([0, *(len(i) for i in ids)])
     stream = torch.cat(ids) if ids else torch.zeros(0, dtype=torch.long)
+    if dm.targets == "case":
+        test = TaggedWindows(stream, torch.cat(cases), dm.seq_len) if ids else None
+        return NewData(list(zip(ids, cases)), list(range(len(ids))), len(ids), [list(r) for r in rows], test or None)
+    offsets = np.cumsum([0, *(len(i) for i in ids)])
     starts = dm.document_starts(offsets, Origin.of(pieces), "given") if dm.stateful and dm.documents is not None else None
     return NewData(_lm_rows(ids), list(range(len(ids))), len(ids), test=_lm_test(dm, stream, starts))
-
-
-def _lines_and_text(source: Source) -> tuple[list[str], str]:
-    """Text files read as they are, or in-memory strings: the rows (lines, ends kept) and the whole text."""
-    if _is_files(source):
-        text = "".join(Path(p).read_text(encoding="utf-8") for p in _paths(source))
-        return text.splitlines(keepends=True), text
-    lines = [str(s) for s in source]
-    return lines, "".join(lines)
 
 
 def _lm_rows(ids: list[Tensor]) -> list[tuple[Tensor, Tensor | None]]:
@@ -327,21 +328,7 @@ def _lm_test(dm: TextDataModule, ids: Tensor, starts: Tensor | None) -> Any:
     return ids, starts
 
 
-# -- the shipped datasets ------------------------------------------------------------------------
-
-
-def read_truecase(dm: TruecaseDataModule, source: Source, state: dict[str, Any]) -> NewData:
-    """Text in its own case: each line's characters lower-cased are the inputs, their case the targets."""
-    lines, text = _lines_and_text(source)
-    vocab = CharVocab.from_dict(state["vocab"])
-    examples, steps = [], []
-    for line in lines:
-        lowered, labels = lower_with_labels(line)
-        examples.append((torch.from_numpy(vocab.encode_array(lowered)), torch.from_numpy(labels)))
-        steps.append(list(lowered))
-    lowered, labels = lower_with_labels(text)
-    test = TaggedWindows(torch.from_numpy(vocab.encode_array(lowered)), torch.from_numpy(labels), dm.seq_len)
-    return NewData(examples, list(range(len(lines))), len(lines), steps, test if len(test) else None)
+# -- the generated datasets ----------------------------------------------------------------------
 
 
 def read_bits(dm: ParityDataModule, source: Source, state: dict[str, Any]) -> NewData:
@@ -375,7 +362,6 @@ READERS: list[tuple[type, Callable[..., NewData]]] = [
     (ForecastDataModule, read_series),
     (TableDataModule, read_table),
     (TextDataModule, read_text),
-    (TruecaseDataModule, read_truecase),
     (ParityDataModule, read_bits),
     (AddingDataModule, read_adding),
 ]

@@ -1,9 +1,8 @@
-"""Users' own data through `datasets.load_dataset`: local CSV / JSON Lines / Parquet / text files or a hub name.
+"""Reading users' own data through `datasets.load_dataset`: local CSV / JSON Lines / Parquet / text files or a hub name.
 
 Every file is loaded on its own (datasets caches it as Arrow), so each row keeps its origin:
-errors name the file and the row or line. Transforms run as `Dataset.map(batched=True)` with a
-fingerprint made of the input's fingerprint and the settings (`cached_map`), so a second run on
-the same files with the same settings loads the cached result instead of encoding again.
+errors name the file and the row or line (`Piece`, `place`). Carving splits is `splits.py`;
+cached transforms and Arrow columns are `arrow.py`.
 
 `datasets` is imported only inside the functions that load (it takes ~1.7 s to import).
 """
@@ -11,22 +10,16 @@ the same files with the same settings loads the cached result instead of encodin
 from __future__ import annotations
 
 import glob
-import hashlib
-import json
 import logging
-from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
 from seqtrain.data.file_checks import check_before_loading, explain_failure
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-    from datasets import Dataset, Features
+    from datasets import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +38,6 @@ EXTENSIONS = {
     ".txt": ("text", {}),
 }
 ROW_UNITS = {"csv": "row", "json": "line", "parquet": "row", "text": "line", "hub": "index"}
-# Bump when what a cached transform writes changes, so old cache files are not reused.
-TRANSFORM_VERSION = 1
 
 
 class DataError(ValueError):
@@ -67,38 +58,6 @@ class Piece:
 
     def where(self, i: int) -> str:
         return place(self.name, self.unit, i)
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where each row of a split came from: pieces concatenated in order, then maybe a selection of rows."""
-
-    pieces: tuple[tuple[str, str, int], ...]  # (name, unit, index of its first row in the concatenation)
-    rows: np.ndarray | None = None  # (N,) row i of the split is row rows[i] of the concatenation
-
-    @classmethod
-    def of(cls, pieces: Sequence[Piece]) -> Origin:
-        starts = np.cumsum([0, *(len(p.dataset) for p in pieces)])[:-1]
-        return cls(tuple((p.name, p.unit, int(s)) for p, s in zip(pieces, starts)))
-
-    def where(self, i: int) -> str:
-        """`train.csv, row 3`: the place of the split's row `i`."""
-        j = int(self.rows[i]) if self.rows is not None else i
-        name, unit, start = self.pieces[bisect_right([s for _, _, s in self.pieces], j) - 1]
-        return place(name, unit, j - start)
-
-    def first_rows(self, n: int) -> np.ndarray:
-        """(n,) bool for the split's n rows: True where a row is the first row of its file (or hub split)."""
-        starts = np.array([s for _, _, s in self.pieces])
-        rows = self.rows if self.rows is not None else np.arange(n)
-        return np.isin(rows, starts)
-
-    def select(self, indices: np.ndarray) -> Origin:
-        return Origin(self.pieces, indices if self.rows is None else self.rows[indices])
-
-    def names(self) -> str:
-        names = [name for name, _, _ in self.pieces]
-        return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def place(name: str, unit: str, i: int) -> str:
@@ -235,93 +194,3 @@ def check_columns(piece: Piece, columns: dict[str, str]) -> None:
             raise DataError(
                 f"{piece.name}: no column {column!r} (data.{key}); its columns are: {', '.join(piece.dataset.column_names)}"
             )
-
-
-def concatenate(pieces: Sequence[Piece]) -> tuple[Dataset, Origin]:
-    from datasets import concatenate_datasets
-
-    dataset = pieces[0].dataset if len(pieces) == 1 else concatenate_datasets([p.dataset for p in pieces])
-    return dataset, Origin.of(pieces)
-
-
-def carve(
-    dataset: Dataset, origin: Origin, fractions: dict[str, float], *, shuffle: bool, seed: int
-) -> dict[str, tuple[Dataset, Origin]]:
-    """Cut `dataset` into "train" and the splits in `fractions` (e.g. {"val": 0.1, "test": 0.1}).
-
-    shuffle: draw the rows at random (seeded), for sets of independent sequences; otherwise take
-    contiguous blocks at the end, in the order of `fractions` (val before test), for text and
-    series where neighbouring rows belong together.
-    """
-    n = len(dataset)
-    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
-    counts = {name: int(n * fraction) for name, fraction in fractions.items()}
-    start = n - sum(counts.values())
-    blocks = {"train": order[:start]}
-    for name, count in counts.items():
-        blocks[name] = order[start : start + count]
-        start += count
-    out = {}
-    for name, rows in blocks.items():
-        if len(rows) == 0:
-            raise DataError(
-                f"the {name} split is empty: {n} rows from {origin.names()} leave none for it "
-                f"(data.val_fraction / data.test_fraction); give more data, raise the fraction, or give data.{name}_files"
-            )
-        rows = np.sort(rows)  # keep the file order inside each split (cheaper reads, readable errors)
-        out[name] = (dataset.select(rows), origin.select(rows))
-    return out
-
-
-def fingerprint(*parts: Any) -> str:
-    """A stable hash of plain data (JSON-able), for naming cached transforms."""
-    text = json.dumps([TRANSFORM_VERSION, *parts], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def cached_map(
-    dataset: Dataset,
-    function: Callable[..., dict[str, list]],
-    *,
-    settings: dict[str, Any],
-    features: Features,
-    desc: str,
-    fn_kwargs: dict[str, Any] | None = None,
-) -> Dataset:
-    """`dataset.map(function, batched=True, with_indices=True)`, replacing all columns, cached by fingerprint.
-
-    The fingerprint is the input's fingerprint (which datasets derives from the files and their
-    modification times), the function's name and `settings`: everything the output depends on
-    must be in `settings` (the function's other arguments, e.g. origins for messages, need not).
-    """
-    key = fingerprint(dataset._fingerprint, function.__module__, function.__qualname__, settings)
-    return dataset.map(
-        function,
-        batched=True,
-        with_indices=True,
-        fn_kwargs=fn_kwargs,
-        features=features,
-        remove_columns=dataset.column_names,
-        new_fingerprint=key,
-        desc=desc,
-    )
-
-
-def arrow_column(dataset: Dataset, name: str) -> pa.ChunkedArray:
-    """One column as Arrow (respecting any selection of rows), without converting to Python."""
-    return dataset.with_format("arrow")[name]
-
-
-def flat_list_column(dataset: Dataset, name: str, depth: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """A list column as (values, offsets): row i is values[offsets[i]:offsets[i + 1]].
-
-    depth=2 (lists of lists, e.g. feature vectors per step) flattens the inner lists too, so the
-    values are the inner items in order and offsets count outer items (steps).
-    """
-    array = arrow_column(dataset, name).combine_chunks()
-    offsets = array.offsets.to_numpy()
-    offsets = offsets - offsets[0]
-    values = array.flatten()
-    for _ in range(depth - 1):
-        values = values.flatten()
-    return values.to_numpy(zero_copy_only=False), offsets.astype(np.int64)

@@ -19,8 +19,9 @@ import numpy as np
 from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fractions
 from seqtrain.data.labels import LabelMap
 from seqtrain.data.parsing import SequenceKind, detect_sequence_kind
-from seqtrain.data.sources import DataError, FileFormat, Origin, Piece, arrow_column, cached_map, carve
-from seqtrain.data.sources import check_columns, concatenate, load_pieces
+from seqtrain.data.arrow import arrow_column, cached_map
+from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
+from seqtrain.data.splits import Origin, carve, concatenate
 from seqtrain.data.table_rows import TableTask, check_lengths, encode_rows, input_feature, pack, parse_rows
 from seqtrain.data.table_rows import fit_scaling, scale, table_facts, target_feature
 from seqtrain.data.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer

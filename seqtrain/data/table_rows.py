@@ -20,7 +20,9 @@ from seqtrain.data.labels import LabelMap
 from seqtrain.data.parsing import SequenceKind, parse_items, parse_label, parse_numbers, parse_real_steps, parse_real_target
 from seqtrain.data.parsing import parse_text, parse_vectors
 from seqtrain.data.scaling import Standardizer
-from seqtrain.data.sources import DataError, Origin, arrow_column, flat_list_column
+from seqtrain.data.arrow import arrow_column, flat_list_column
+from seqtrain.data.sources import DataError
+from seqtrain.data.splits import Origin
 from seqtrain.data.tokenizer import Tokenizer
 
 if TYPE_CHECKING:

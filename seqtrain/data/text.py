@@ -1,4 +1,8 @@
-"""Language modelling on your own text: local .txt files (or a text column of CSV / JSON Lines / Parquet / a hub dataset)."""
+"""Your own text: local .txt files (or a text column of CSV / JSON Lines / Parquet / a hub dataset).
+
+The targets are the next token (language modelling) or, with `targets="case"`, each character's case in
+the lower-cased text (truecasing, a tagging task).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,12 @@ from torch.utils.data import DataLoader
 
 from seqtrain.data.datamodule import SequenceDataModule, Split, Splits, check_split_fractions
 from seqtrain.data.facts import DataFacts
-from seqtrain.data.sources import DataError, FileFormat, Origin, Piece, arrow_column, cached_map, carve, concatenate
-from seqtrain.data.sources import check_columns, flat_list_column, load_pieces
+from seqtrain.data.arrow import arrow_column, cached_map, flat_list_column
+from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
+from seqtrain.data.splits import Origin, carve, concatenate
 from seqtrain.data.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer, saved_tokenizer
 from seqtrain.data.vocab import PAD
-from seqtrain.data.windows import TokenWindows
+from seqtrain.data.windows import TaggedWindows, TokenWindows
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -24,8 +29,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+CASE_CLASSES = ("lower", "upper")
+
+
 class TextDataModule(SequenceDataModule):
-    """Next-token prediction on text files, with a char / word / BPE / Unigram tokenizer fitted on the training split.
+    """Next-token prediction (or truecasing) on text files, with a char / word / BPE / Unigram tokenizer fitted on the training split.
 
     Each split's rows (the lines of .txt files, or the values of `text_column`) are joined in
     order, with a line break after each row that lacks one, into one token sequence, served as
@@ -50,6 +58,9 @@ class TextDataModule(SequenceDataModule):
             file, a value of `text_column`), or None (the text is one running document).
         max_chars: read only the leading training rows that hold at most this many characters
             (at least one row), before val / test are carved from them: quick runs and tests.
+        targets: "next_token" (language modelling) or "case": the inputs are the text lower-cased,
+            the targets 1 where a character was upper case (tagging; windows of `seq_len`
+            characters; the char tokenizer, fitted on the lower-cased text).
     """
 
     def __init__(
@@ -72,9 +83,17 @@ class TextDataModule(SequenceDataModule):
         cache_dir: str | None = None,
         documents: Literal["file", "row"] | None = None,
         max_chars: int | None = None,
+        targets: Literal["next_token", "case"] = "next_token",
         **base: Any,
     ) -> None:
         super().__init__(batch_size=batch_size, **base)
+        if targets not in ("next_token", "case"):
+            raise ValueError(f"targets must be 'next_token' or 'case', got {targets!r}")
+        if targets == "case" and (tokenizer != "char" or stateful):
+            raise ValueError(
+                f"targets='case' tags each character of independent windows: it needs tokenizer='char' and "
+                f"stateful=false (got tokenizer={tokenizer!r}, stateful={stateful})"
+            )
         check_tokenizer_options(tokenizer, max_vocab_size, min_frequency)
         if file_format not in ("auto", "text", "csv", "json", "parquet"):
             raise ValueError(f"file_format must be one of ['auto', 'text', 'csv', 'json', 'parquet'], got {file_format!r}")
@@ -92,6 +111,7 @@ class TextDataModule(SequenceDataModule):
             raise ValueError(f"max_chars must be >= 1 or None, got {max_chars}")
         self.documents = documents
         self.max_chars = max_chars
+        self.targets = targets
         self.train_files, self.val_files, self.test_files = train_files, val_files, test_files
         self.hub, self.hub_config, self.file_format = hub, hub_config, file_format
         self.text_column = text_column
@@ -125,7 +145,7 @@ class TextDataModule(SequenceDataModule):
             splits.update(carve(*splits.pop("train"), fractions, shuffle=False, seed=self.seed))
         if saved is None:
             train = splits["train"][0]
-            texts = (with_line_break(t) for batch in train.iter(batch_size=1000) for t in batch[self.text_column])
+            texts = (self.inputs_of(t) for batch in train.iter(batch_size=1000) for t in batch[self.text_column])
             self.tokenizer = fit_tokenizer(
                 self.tokenizer_kind, texts, max_vocab_size=self.max_vocab_size, min_frequency=self.min_frequency, length=len(train)
             )
@@ -133,8 +153,8 @@ class TextDataModule(SequenceDataModule):
         else:
             self.tokenizer = saved_tokenizer(saved["tokenizer"], self.tokenizer_kind)
         encoded = {name: self._encode(dataset, origin, name) for name, (dataset, origin) in splits.items()}
-        ids = {name: part for name, (part, _) in encoded.items()}
-        needed = self.batch_size + 1 if self.stateful else self.seq_len + 1  # one stream token / one window
+        ids = {name: part[0] for name, part in encoded.items()}
+        needed = self.batch_size + 1 if self.stateful else self.seq_len + (self.targets == "next_token")
         for name, part in ids.items():
             if len(part) < needed:
                 raise DataError(
@@ -142,17 +162,27 @@ class TextDataModule(SequenceDataModule):
                     f"(from {splits[name][1].names()}); lower data.seq_len / data.batch_size, or give more text"
                 )
         log.info("data: tokens per split: %s", ", ".join(f"{name} {len(part):,}" for name, part in ids.items()))
+        vocab_size = len(self.tokenizer)
+        state = {"tokenizer": self.tokenizer.to_dict()}
+        if self.targets == "case":
+            examples = {name: TaggedWindows(ids[name], cases, self.seq_len) for name, (_, cases, _) in encoded.items()}
+            facts = DataFacts("tagging", True, len(CASE_CLASSES), vocab_size=vocab_size, padding_idx=PAD, class_names=CASE_CLASSES)
+            return Splits(examples["train"], examples["val"], examples["test"], facts, state)
         if not self.stateful:
             examples = {name: TokenWindows(part, self.seq_len) for name, part in ids.items()}
         elif self.documents is None:
             examples = {name: (part, None) for name, part in ids.items()}
         else:
-            examples = {name: (ids[name], self.document_starts(offsets, splits[name][1], name)) for name, (_, offsets) in encoded.items()}
-        vocab_size = len(self.tokenizer)
+            examples = {name: (ids[name], self.document_starts(offsets, splits[name][1], name)) for name, (_, _, offsets) in encoded.items()}
         facts = DataFacts(
             task="language_modeling", per_step=True, num_outputs=vocab_size, vocab_size=vocab_size, padding_idx=PAD
         )
-        return Splits(examples["train"], examples["val"], examples["test"], facts, {"tokenizer": self.tokenizer.to_dict()})
+        return Splits(examples["train"], examples["val"], examples["test"], facts, state)
+
+    def inputs_of(self, text: str) -> str:
+        """A row as the tokenizer reads it: ending in a line break, lower-cased when the targets are its case."""
+        text = with_line_break(text)
+        return lower_with_labels(text)[0] if self.targets == "case" else text
 
     def text_only(self, piece: Piece) -> Piece:
         check_columns(piece, {"text_column": self.text_column})
@@ -177,20 +207,23 @@ class TextDataModule(SequenceDataModule):
                  split, int(starts.sum()), len(starts))
         return starts
 
-    def _encode(self, dataset: Dataset, origin: Origin, split: str) -> tuple[torch.Tensor, np.ndarray]:
-        """The split's token ids, (N,) long, through a cached `Dataset.map`, and each row's offset into them."""
+    def _encode(self, dataset: Dataset, origin: Origin, split: str) -> tuple[torch.Tensor, torch.Tensor | None, np.ndarray]:
+        """The split's token ids, (N,) long, through a cached `Dataset.map`; with targets="case" each token's
+        case, (N,) long (else None); and each row's offset into them."""
         from datasets import Features, List, Value
 
+        columns = {"ids": List(Value("int32"))} | ({"cases": List(Value("int8"))} if self.targets == "case" else {})
         encoded = cached_map(
             dataset,
             encode_texts,
-            settings={"column": self.text_column, "tokenizer": self.tokenizer.to_dict()},
-            features=Features({"ids": List(Value("int32"))}),
+            settings={"column": self.text_column, "tokenizer": self.tokenizer.to_dict(), "targets": self.targets},
+            features=Features(columns),
             desc=f"seqtrain: encoding the {split} split",
-            fn_kwargs={"column": self.text_column, "tokenizer": self.tokenizer, "where": origin.where},
+            fn_kwargs={"column": self.text_column, "tokenizer": self.tokenizer, "where": origin.where, "cases": self.targets == "case"},
         )
         values, offsets = flat_list_column(encoded, "ids")
-        return torch.from_numpy(values.astype(np.int64)), offsets
+        cases = torch.from_numpy(flat_list_column(encoded, "cases")[0].astype(np.int64)) if self.targets == "case" else None
+        return torch.from_numpy(values.astype(np.int64)), cases, offsets
 
     def dataloader(self, split: Split) -> DataLoader:
         if not self.stateful:
@@ -228,10 +261,28 @@ def with_line_break(text: str) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def encode_texts(batch: dict[str, list], indices: list[int], *, column: str, tokenizer: Tokenizer, where: Any) -> dict[str, list]:
-    """Token ids of one batch of rows, each ending in a line break; an empty value is an error."""
+def lower_with_labels(text: str) -> tuple[str, np.ndarray]:
+    """The text lower-cased character by character, and (len,) int64 labels: 1 where the character was upper case.
+
+    A character whose lower case is not one character (e.g. "İ") is kept as it is.
+    """
+    lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text) if len(text.lower()) != len(text) else text.lower()
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    lowered_codes = np.frombuffer(lowered.encode("utf-32-le"), dtype=np.uint32)
+    return lowered, (codes != lowered_codes).astype(np.int64)
+
+
+def encode_texts(
+    batch: dict[str, list], indices: list[int], *, column: str, tokenizer: Tokenizer, where: Any, cases: bool = False
+) -> dict[str, list]:
+    """Token ids of one batch of rows, each ending in a line break (lower-cased, with each character's case,
+    when `cases`); an empty value is an error."""
     texts = batch[column]
     for text, i in zip(texts, indices):
         if text is None:
             raise DataError(f"{where(i)}, column {column!r}: an empty value (no text)")
-    return {"ids": tokenizer.encode_batch([with_line_break(t) for t in texts])}
+    texts = [with_line_break(t) for t in texts]
+    if not cases:
+        return {"ids": tokenizer.encode_batch(texts)}
+    lowered = [lower_with_labels(t) for t in texts]
+    return {"ids": tokenizer.encode_batch([low for low, _ in lowered]), "cases": [labels.tolist() for _, labels in lowered]}

@@ -1,4 +1,4 @@
-"""Token sequences cut for language modelling: independent windows, or parallel streams for stateful training."""
+"""Token sequences cut into examples: independent windows (language modelling, tagging), or parallel streams for stateful training."""
 
 from __future__ import annotations
 
@@ -30,6 +30,22 @@ class TokenWindows(Dataset[tuple[Tensor, Tensor]]):
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         window = self.windows[i]
         return window[:-1], window[1:]  # (T,), (T,)
+
+
+class TaggedWindows(Dataset[tuple[Tensor, Tensor]]):
+    """Non-overlapping windows of `seq_len` ids with their per-step labels; a last partial window is dropped."""
+
+    def __init__(self, ids: Tensor, labels: Tensor, seq_len: int) -> None:
+        count = len(ids) // seq_len
+        self.ids = ids[: count * seq_len].view(count, seq_len)  # (N, T)
+        self.labels = labels[: count * seq_len].view(count, seq_len)  # (N, T)
+        self.lengths = [seq_len] * count
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        return self.ids[i], self.labels[i]  # (T,), (T,)
 
 
 class TokenStreams(IterableDataset[Batch]):

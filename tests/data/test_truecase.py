@@ -1,11 +1,15 @@
-"""Truecase: lower-cased Shakespeare tagged with the original case, contiguous splits, fixed windows."""
+"""Truecase (`data=truecase`): the generic text loader with targets=case, over the shipped text or your own."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import torch
 
-from seqtrain.data import CharVocab, DataFacts, TruecaseDataModule
-from seqtrain.data.truecase import lower_with_labels
+from seqtrain.data import DataFacts, TextDataModule
+from seqtrain.data.text import lower_with_labels
+from seqtrain.shipped import data_config_module
 
 
 def test_lower_with_labels() -> None:
@@ -15,24 +19,38 @@ def test_lower_with_labels() -> None:
     assert labels.dtype.kind == "i" and labels.sum() == 9
 
 
-def test_facts_windows_and_vocab_from_lowered_train_text() -> None:
-    dm = TruecaseDataModule(seq_len=32, batch_size=4, max_chars=20_000)
+def test_windows_tag_each_lower_cased_character_with_its_case(tmp_path: Path) -> None:
+    lines = [f"Line {i}: To Be, or NOT to be.\n" for i in range(100)]
+    (tmp_path / "t.txt").write_text("".join(lines))
+    dm = TextDataModule(train_files=str(tmp_path / "t.txt"), targets="case", seq_len=16, batch_size=4, val_fraction=0.1, test_fraction=0.1)
     dm.setup()
-    texts = dm.split_texts()
-    assert [len(t) for t in texts.values()] == [18_000, 1_000, 1_000]
-    assert dm.facts == DataFacts(
-        "tagging", True, 2, vocab_size=len(dm.vocab), padding_idx=0, class_names=("lower", "upper")
-    )
-    assert not any(c.isupper() for c in dm.vocab.chars)
-    assert len(dm.split("train")) == 18_000 // 32
-    inputs, labels = dm.split("test")[3]
-    original = texts["test"][3 * 32 : 4 * 32]
-    assert dm.vocab.decode(inputs.tolist()) == original.lower()
-    assert labels.tolist() == [int(c != c.lower()) for c in original]
+    assert dm.facts == DataFacts("tagging", True, 2, vocab_size=len(dm.tokenizer), padding_idx=0, class_names=("lower", "upper"))
+    assert not any(c.isupper() for c in dm.tokenizer.chars)  # fitted on the lower-cased text
+    test_text = "".join(lines[90:])  # the last 10% of the lines, in order
+    windows = dm.split("test")
+    assert len(windows) == len(test_text) // 16
+    for i in (0, 3, len(windows) - 1):
+        inputs, labels = windows[i]
+        original = test_text[i * 16 : (i + 1) * 16]
+        assert dm.decode(inputs.tolist()) == original.lower()
+        assert labels.tolist() == [int(c != c.lower()) for c in original]
     batch = next(iter(dm.train_dataloader()))
-    assert batch.inputs.shape == batch.targets.shape == (4, 32)
-    fresh = TruecaseDataModule(seq_len=32, batch_size=4, max_chars=20_000)
+    assert batch.inputs.shape == batch.targets.shape == (4, 16)
+    fresh = TextDataModule(train_files=str(tmp_path / "t.txt"), targets="case", seq_len=16, batch_size=4, val_fraction=0.1, test_fraction=0.1)
     fresh.load_state_dict(dm.state_dict())
     fresh.setup()
-    assert fresh.vocab == dm.vocab and CharVocab.from_dict(dm.state_dict()["vocab"]) == dm.vocab
+    assert fresh.tokenizer == dm.tokenizer
     assert torch.equal(fresh.split("val")[0][0], dm.split("val")[0][0])
+
+
+def test_the_shipped_config_is_the_text_loader_over_the_shipped_text() -> None:
+    dm = data_config_module("truecase", max_chars=20_000, seq_len=32)
+    assert type(dm) is TextDataModule and dm.targets == "case"
+    dm.setup()
+    assert dm.facts.task == "tagging" and len(dm.split("test")) > 0
+
+
+@pytest.mark.parametrize("options", [{"tokenizer": "word"}, {"stateful": True}])
+def test_case_targets_need_characters_and_independent_windows(options: dict) -> None:
+    with pytest.raises(ValueError, match="targets='case'.*tokenizer='char' and stateful=false"):
+        TextDataModule(train_files="x.txt", targets="case", **options)

@@ -1,0 +1,83 @@
+"""Splits of loaded rows: where each row came from (`Origin`), joining files, and carving val / test out of train."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from seqtrain.data.sources import DataError, Piece, place
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where each row of a split came from: pieces concatenated in order, then maybe a selection of rows."""
+
+    pieces: tuple[tuple[str, str, int], ...]  # (name, unit, index of its first row in the concatenation)
+    rows: np.ndarray | None = None  # (N,) row i of the split is row rows[i] of the concatenation
+
+    @classmethod
+    def of(cls, pieces: Sequence[Piece]) -> Origin:
+        starts = np.cumsum([0, *(len(p.dataset) for p in pieces)])[:-1]
+        return cls(tuple((p.name, p.unit, int(s)) for p, s in zip(pieces, starts)))
+
+    def where(self, i: int) -> str:
+        """`train.csv, row 3`: the place of the split's row `i`."""
+        j = int(self.rows[i]) if self.rows is not None else i
+        name, unit, start = self.pieces[bisect_right([s for _, _, s in self.pieces], j) - 1]
+        return place(name, unit, j - start)
+
+    def first_rows(self, n: int) -> np.ndarray:
+        """(n,) bool for the split's n rows: True where a row is the first row of its file (or hub split)."""
+        starts = np.array([s for _, _, s in self.pieces])
+        rows = self.rows if self.rows is not None else np.arange(n)
+        return np.isin(rows, starts)
+
+    def select(self, indices: np.ndarray) -> Origin:
+        return Origin(self.pieces, indices if self.rows is None else self.rows[indices])
+
+    def names(self) -> str:
+        names = [name for name, _, _ in self.pieces]
+        return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def concatenate(pieces: Sequence[Piece]) -> tuple[Dataset, Origin]:
+    from datasets import concatenate_datasets
+
+    dataset = pieces[0].dataset if len(pieces) == 1 else concatenate_datasets([p.dataset for p in pieces])
+    return dataset, Origin.of(pieces)
+
+
+def carve(
+    dataset: Dataset, origin: Origin, fractions: dict[str, float], *, shuffle: bool, seed: int
+) -> dict[str, tuple[Dataset, Origin]]:
+    """Cut `dataset` into "train" and the splits in `fractions` (e.g. {"val": 0.1, "test": 0.1}).
+
+    shuffle: draw the rows at random (seeded), for sets of independent sequences; otherwise take
+    contiguous blocks at the end, in the order of `fractions` (val before test), for text and
+    series where neighbouring rows belong together.
+    """
+    n = len(dataset)
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    counts = {name: int(n * fraction) for name, fraction in fractions.items()}
+    start = n - sum(counts.values())
+    blocks = {"train": order[:start]}
+    for name, count in counts.items():
+        blocks[name] = order[start : start + count]
+        start += count
+    out = {}
+    for name, rows in blocks.items():
+        if len(rows) == 0:
+            raise DataError(
+                f"the {name} split is empty: {n} rows from {origin.names()} leave none for it "
+                f"(data.val_fraction / data.test_fraction); give more data, raise the fraction, or give data.{name}_files"
+            )
+        rows = np.sort(rows)  # keep the file order inside each split (cheaper reads, readable errors)
+        out[name] = (dataset.select(rows), origin.select(rows))
+    return out
