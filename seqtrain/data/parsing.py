@@ -14,6 +14,7 @@ the place (`train.csv, row 3`), the column, and what is wrong:
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -22,6 +23,8 @@ from typing import Any, Literal
 import numpy as np
 
 from seqtrain.data.sources import DataError, Piece
+
+log = logging.getLogger(__name__)
 
 SequenceKind = Literal["text", "tokens", "numbers", "vectors"]
 SEQUENCE_KINDS: tuple[str, ...] = ("text", "tokens", "numbers", "vectors")
@@ -157,6 +160,28 @@ def parse_real_steps(value: Any, where: str, column: str) -> list[list[float]]:
 NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 NUMERIC_TEXT = rf"^[\s\[\],;]*{NUMBER}(?:[\s\[\],;]+{NUMBER})*[\s\[\],;]*$"
 VECTOR_TEXT = r";|^\s*\[\s*\["  # steps separated by ';', or a JSON list of lists
+
+
+def choose_sequence_kind(
+    pieces: Sequence[Piece], configured: str, saved: str | None, column: str, target_column: str
+) -> SequenceKind:
+    """The sequence column's kind: saved (a fitted state), configured (data.sequence_kind), or detected from every row;
+    one log line says which and why, and which columns are used."""
+    if saved is not None:
+        if configured not in ("auto", saved):
+            raise DataError(f"data.sequence_kind={configured!r}, but the loaded state was fitted on {saved!r} sequences")
+        kind, why = saved, "as saved with the fitted state"
+    elif configured != "auto":
+        kind, why = configured, "data.sequence_kind"
+    else:
+        kind, why = detect_sequence_kind(pieces, column)
+        why = f"detected from {why}; set data.sequence_kind to change"
+    unused = [c for c in pieces[0].dataset.column_names if c not in (column, target_column)]
+    log.info(
+        "data: sequences from column %r read as %s (%s); targets from column %r; columns not used: %s",
+        column, kind, why, target_column, ", ".join(map(repr, unused)) or "none",
+    )
+    return kind
 
 
 def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[SequenceKind, str]:

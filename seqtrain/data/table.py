@@ -18,7 +18,7 @@ import numpy as np
 
 from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fractions
 from seqtrain.data.labels import LabelMap
-from seqtrain.data.parsing import SequenceKind, detect_sequence_kind
+from seqtrain.data.parsing import SequenceKind, choose_sequence_kind
 from seqtrain.data.arrow import arrow_column, cached_map
 from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
 from seqtrain.data.splits import Origin, carve, concatenate
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from datasets import Dataset
 
 log = logging.getLogger(__name__)
-
 
 
 class TableDataModule(SequenceDataModule):
@@ -135,7 +134,10 @@ class TableDataModule(SequenceDataModule):
         columns = {"sequence_column": self.sequence_column, "target_column": self.target_column}
         for piece in (p for split_pieces in pieces.values() for p in split_pieces):
             check_columns(piece, columns)
-        kind = self._kind([p for split_pieces in pieces.values() for p in split_pieces], saved)
+        kind = choose_sequence_kind(
+            [p for split_pieces in pieces.values() for p in split_pieces], self.sequence_kind,
+            None if saved is None else saved["sequence_kind"], self.sequence_column, self.target_column,
+        )
         splits = {name: concatenate([self._parse(p, kind) for p in ps]) for name, ps in pieces.items() if ps}
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
         if fractions:
@@ -161,29 +163,6 @@ class TableDataModule(SequenceDataModule):
         return Splits(examples["train"], examples["val"], examples["test"], table_facts(self.task, self.per_step, state, self.tokenizer), state)
 
     # -- parsing ---------------------------------------------------------------------------------
-
-    def _kind(self, pieces: list[Piece], saved: dict[str, Any] | None) -> SequenceKind:
-        """The sequence column's kind: saved, configured, or detected from every row; one log line says which columns are used."""
-        if saved is not None:
-            if self.sequence_kind not in ("auto", saved["sequence_kind"]):
-                raise DataError(
-                    f"data.sequence_kind={self.sequence_kind!r}, but the loaded state was fitted on "
-                    f"{saved['sequence_kind']!r} sequences"
-                )
-            kind, why = saved["sequence_kind"], "as saved with the fitted state"
-        elif self.sequence_kind != "auto":
-            kind, why = self.sequence_kind, "data.sequence_kind"
-        else:
-            kind, why = detect_sequence_kind(pieces, self.sequence_column)
-            why = f"detected from {why}; set data.sequence_kind to change"
-        unused = [c for c in pieces[0].dataset.column_names if c not in (self.sequence_column, self.target_column)]
-        log.info(
-            "data: sequences from column %r read as %s (%s); targets from column %r; columns not used: %s",
-            self.sequence_column, kind, why, self.target_column, ", ".join(map(repr, unused)) or "none",
-        )
-        if kind == "text" and self.task == "tagging" and self.tokenizer_kind in ("bpe", "unigram"):
-            raise DataError(f"data.tokenizer={self.tokenizer_kind!r} cannot tag text; use char or word")
-        return kind
 
     def _parse(self, piece: Piece, kind: SequenceKind) -> Piece:
         from datasets import Features
@@ -240,24 +219,15 @@ class TableDataModule(SequenceDataModule):
         from datasets import Features, Value
 
         settings = {
-            "kind": kind,
-            "task": self.task,
-            "per_step": self.per_step,
-            "tokenizer": state["tokenizer"],
-            "class_names": state["class_names"],
-            "num_features": state.get("num_features"),
-            "num_targets": state.get("num_targets"),
-            "max_length": self.max_length,
-            "overflow": self.overflow,
-            "unseen_labels": self.unseen_labels,
+            "kind": kind, "task": self.task, "per_step": self.per_step, "tokenizer": state["tokenizer"],
+            "class_names": state["class_names"], "num_features": state.get("num_features"), "num_targets": state.get("num_targets"),
+            "max_length": self.max_length, "overflow": self.overflow, "unseen_labels": self.unseen_labels,
         }
-        features = Features(
-            {
-                "inputs": input_feature(kind, encoded=True),
-                "target": target_feature(self.task, self.per_step, encoded=True),
-                "cut": Value("bool"),
-            }
-        )
+        features = Features({
+            "inputs": input_feature(kind, encoded=True),
+            "target": target_feature(self.task, self.per_step, encoded=True),
+            "cut": Value("bool"),
+        })
         encoded = cached_map(
             dataset,
             encode_rows,
@@ -276,7 +246,6 @@ class TableDataModule(SequenceDataModule):
             how = "truncated to" if self.overflow == "truncate" else "split into pieces of"
             log.info("data: %d of %d %s sequences were longer than max_length and %s %d steps", cut, len(dataset), split, how, self.max_length)
         return encoded
-
 
 
 def check_classes(class_names: list[str], count: int, task: str, column: str, origin: Origin) -> None:
