@@ -32,7 +32,7 @@ def lm_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _script(name: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], capture_output=True, text=True,
-                          timeout=120, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HOME": str(ROOT)})
+                          timeout=120, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HOME": str(ROOT), "PYTHONPATH": str(ROOT)})
 
 
 def test_evaluate_reproduces_the_runs_test_metrics(lm_run: Path) -> None:
