@@ -41,6 +41,7 @@ def finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+@pytest.mark.slow  # kept out of the default run's ~10 min; `pytest -m slow` runs it
 def test_quick_run_reports_every_figure_with_finite_numbers(tmp_path: Path) -> None:
     proc = run_benchmark(tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]

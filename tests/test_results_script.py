@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # kept out of the default run's ~10 min; `pytest -m slow` runs it
 def test_quick_table_holds_each_runs_metrics_and_a_failed_run(tmp_path: Path) -> None:
     env = {**os.environ, "WANDB_MODE": "offline", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     env.pop("WANDB_API_KEY", None)

@@ -132,6 +132,7 @@ def states(study) -> list[str]:
 SWEEP_ENV = {**os.environ, "WANDB_MODE": "offline", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 
 
+@pytest.mark.slow  # kept out of the default run's ~10 min; `pytest -m slow` runs it
 @needs_hparams_search_default
 def test_optuna_sweep_resumes_after_an_interruption(tmp_path: Path) -> None:
     """Kill the sweep in its second trial; the same command marks that trial failed, retries it, and
@@ -168,6 +169,7 @@ def test_optuna_sweep_resumes_after_an_interruption(tmp_path: Path) -> None:
     assert len(load_study(tmp_path).trials) == 4  # the study is complete: nothing more runs
 
 
+@pytest.mark.slow  # kept out of the default run's ~10 min; `pytest -m slow` runs it
 @needs_hparams_search_default
 def test_optuna_records_failed_trials_and_goes_on(tmp_path: Path, capsys) -> None:
     """Trials that raise are FAIL in the study, with their error in metrics.json; the search finishes."""
