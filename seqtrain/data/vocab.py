@@ -13,19 +13,53 @@ PAD, UNK = 0, 1
 SPECIALS = ("<pad>", "<unk>")  # multi-character, so they never collide with a real character
 
 
-class CharVocab:
+class Vocabulary:
+    """What both vocabularies share: the specials, the size, and plain-data saving (`to_dict` / `from_dict`)."""
+
+    kind = ""  # "char" | "word"
+    noun = ""  # what the items are called in `to_dict`: "chars" | "words"
+    pad_id = PAD
+    unk_id = UNK
+
+    def __init__(self, items: list[str]) -> None:
+        self.itos: list[str] = [*SPECIALS, *items]
+        self.stoi: dict[str, int] = {item: i for i, item in enumerate(self.itos) if i >= len(SPECIALS)}
+
+    @property
+    def items(self) -> list[str]:
+        return self.itos[len(SPECIALS) :]
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON/YAML-safe) that `from_dict` turns back into the same vocabulary."""
+        return {"kind": self.kind, "specials": list(SPECIALS), self.noun: list(self.items)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        if d.get("kind") != cls.kind or list(d.get("specials", [])) != list(SPECIALS):
+            raise ValueError(f"not a {cls.__name__} dict: kind={d.get('kind')!r}, specials={d.get('specials')!r}")
+        return cls(d[cls.noun])
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.items == other.items
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} ids: {len(SPECIALS)} specials + {len(self.items)} {self.noun})"
+
+
+class CharVocab(Vocabulary):
     """Characters to ids and back; `<pad>` = 0 and `<unk>` = 1, real characters from 2 in sorted order."""
 
     kind = "char"
-    pad_id = PAD
-    unk_id = UNK
+    noun = "chars"
 
     def __init__(self, chars: Iterable[str]) -> None:
         self.chars: list[str] = list(chars)
         if any(len(c) != 1 for c in self.chars) or len(set(self.chars)) != len(self.chars):
             raise ValueError("CharVocab needs distinct single characters")
-        self.itos: list[str] = [*SPECIALS, *self.chars]
-        self.stoi: dict[str, int] = {c: i for i, c in enumerate(self.itos) if i >= len(SPECIALS)}
+        super().__init__(self.chars)
         # Code point -> id, <unk> where no character of the vocabulary sits: encodes with one NumPy gather.
         self._table = np.full(max((ord(c) for c in self.chars), default=0) + 1, UNK, dtype=np.int64)
         for c, i in self.stoi.items():
@@ -35,9 +69,6 @@ class CharVocab:
     def fit(cls, text: str) -> CharVocab:
         """The vocabulary of every distinct character in `text`."""
         return cls(sorted(set(text)))
-
-    def __len__(self) -> int:
-        return len(self.itos)
 
     def encode(self, text: str) -> list[int]:
         """Ids of the characters of `text`; characters not seen in fitting become `<unk>`."""
@@ -64,27 +95,11 @@ class CharVocab:
         itos = self.itos
         return "".join("" if i == PAD else "\ufffd" if i == UNK else itos[i] for i in map(int, ids))
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (JSON/YAML-safe) that `from_dict` turns back into the same vocabulary."""
-        return {"kind": "char", "specials": list(SPECIALS), "chars": list(self.chars)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CharVocab:
-        if d.get("kind") != "char" or list(d.get("specials", [])) != list(SPECIALS):
-            raise ValueError(f"not a CharVocab dict: kind={d.get('kind')!r}, specials={d.get('specials')!r}")
-        return cls(d["chars"])
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, CharVocab) and self.chars == other.chars
-
-    def __repr__(self) -> str:
-        return f"CharVocab({len(self)} ids: {len(SPECIALS)} specials + {len(self.chars)} chars)"
-
 
 WORD = re.compile(r"\n|[^\s]+")  # a line break, or a run of non-space characters
 
 
-class WordVocab:
+class WordVocab(Vocabulary):
     """Words to ids and back; `<pad>` = 0 and `<unk>` = 1, words from 2, most frequent first.
 
     Hand-written rather than the `tokenizers` library's `WordLevel` model: that does the same
@@ -99,15 +114,13 @@ class WordVocab:
     """
 
     kind = "word"
-    pad_id = PAD
-    unk_id = UNK
+    noun = "words"
 
     def __init__(self, words: Iterable[str]) -> None:
         self.words: list[str] = list(words)
         if any(not w or w in SPECIALS for w in self.words) or len(set(self.words)) != len(self.words):
             raise ValueError("WordVocab needs distinct, non-empty words other than <pad> / <unk>")
-        self.itos: list[str] = [*SPECIALS, *self.words]
-        self.stoi: dict[str, int] = {w: i for i, w in enumerate(self.itos) if i >= len(SPECIALS)}
+        super().__init__(self.words)
 
     @staticmethod
     def split(text: str) -> list[str]:
@@ -133,9 +146,6 @@ class WordVocab:
         kept = sorted((w for w, n in counts.items() if n >= min_frequency), key=lambda w: (-counts[w], w))
         return cls(kept if max_size is None else kept[: max_size - len(SPECIALS)])
 
-    def __len__(self) -> int:
-        return len(self.itos)
-
     def encode(self, text: str | list[str]) -> list[int]:
         """Ids of the words of `text` (or of a list of words); unseen words become `<unk>`."""
         stoi = self.stoi
@@ -156,18 +166,3 @@ class WordVocab:
                 parts.append(" ")
             parts.append(word)
         return "".join(parts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": "word", "specials": list(SPECIALS), "words": list(self.words)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> WordVocab:
-        if d.get("kind") != "word" or list(d.get("specials", [])) != list(SPECIALS):
-            raise ValueError(f"not a WordVocab dict: kind={d.get('kind')!r}, specials={d.get('specials')!r}")
-        return cls(d["words"])
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, WordVocab) and self.words == other.words
-
-    def __repr__(self) -> str:
-        return f"WordVocab({len(self)} ids: {len(SPECIALS)} specials + {len(self.words)} words)"
