@@ -669,7 +669,7 @@ def data_pipeline(s: Settings) -> dict[str, dict[str, Any]]:
             rates, unit="tokens/s",
             how=f"{type(tokenizer).__name__}.encode_batch over the {len(lines):,} lines of the Shakespeare text "
                 f"({len(text):,} characters), {len(times[kind])} rounds interleaved with the other tokenizers",
-            notes="no target: informational" + ("; the Shakespeare datamodule encodes the whole text at once"
+            notes="no target: informational" + ("; data=shakespeare encodes the same way, line by line (a cached Dataset.map)"
                                                  if kind == "char" else ""),
             characters_per_s=[len(text) / t for t, _ in times[kind]],
             tokens=times[kind][0][1],
