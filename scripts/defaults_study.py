@@ -84,6 +84,14 @@ CANDIDATES = {
     "gru_bs8": ["model=gru", "data.batch_size=8"],
     "gru_h128": ["model=gru", "model.hidden_size=128"],
     "gru_mean": ["model=gru", "model.pooling=mean"],
+    # Input patching (model.patch_size=auto): k steps per input, k from the median training length.
+    "patch16": ["model.patch_size=auto", "recipe.patch_steps=16"],
+    "patch32": ["model.patch_size=auto", "recipe.patch_steps=32"],
+    "patch48": ["model.patch_size=auto", "recipe.patch_steps=48"],
+    "patch64": ["model.patch_size=auto", "recipe.patch_steps=64"],
+    "patch32_h128": ["model.patch_size=auto", "recipe.patch_steps=32", "model.hidden_size=128"],
+    "patch32_lr01": ["model.patch_size=auto", "recipe.patch_steps=32", "optimizer.lr=0.01"],
+    "patch32_mean": ["model.patch_size=auto", "recipe.patch_steps=32", "model.pooling=mean"],
 }
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from seqtrain.kinds import DataTargets, RunChoices, kind_named
 
@@ -53,6 +53,15 @@ class ModelOptions(BaseModel):
     pooling: Literal["last", "mean", "max"] | None
     head: Literal["auto", "many_to_one", "many_to_many"]
     tie_weights: bool
+    # auto: chosen from the data when it is read (`seqtrain.recipe.auto_patch_size`), said in the log.
+    patch_size: Any
+
+    @field_validator("patch_size")
+    @classmethod
+    def _whole_or_auto(cls, value: Any) -> Any:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError("must be an integer >= 1 (steps per input; 1: no patching) or auto (from the data's lengths)")
 
     @model_validator(mode="after")
     def _combinations(self) -> ModelOptions:
@@ -334,11 +343,38 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
                 f"data.targets=case tags each character of independent windows: it needs data.tokenizer=char and "
                 f"data.stateful=false (got data.tokenizer={tokenizer}, data.stateful={str(stateful).lower()})"
             )
+    problems += _patch_problems(cfg, tbptt, stateful)
     if tbptt is not None and cfg.trainer.accumulate_grad_batches != 1:
         problems.append(
             f"trainer.accumulate_grad_batches={cfg.trainer.accumulate_grad_batches} is not supported with "
             f"task.tbptt_steps={tbptt} (one optimizer step per chunk); set it to 1"
         )
+    return problems
+
+
+def _patch_problems(cfg: DictConfig, tbptt: int | None, stateful: bool) -> list[str]:
+    """`model.patch_size`: `auto` needs its target length; k > 1 needs whole real-valued sequences (the task
+    kind refuses per-step targets; the data's facts, token inputs the config could not tell)."""
+    size = OmegaConf.select(cfg, "model.patch_size", default=None)
+    if size == "auto":
+        steps = OmegaConf.select(cfg, "recipe.patch_steps", default=None)
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            return [f"model.patch_size=auto sizes patches so the median training sequence is at most recipe.patch_steps "
+                    f"steps long, but recipe.patch_steps={steps!r}: set it to an integer >= 1 (configs/train.yaml: 48)"]
+        return []
+    if not isinstance(size, int) or size == 1:
+        return []
+    problems = []
+    kind = OmegaConf.select(cfg, "data.sequence_kind", default=None)
+    if kind in ("text", "tokens"):
+        problems.append(f"model.patch_size={size} groups real-valued steps, but data.sequence_kind={kind} gives token ids, "
+                        "which cannot be added into one input; set model.patch_size=1")
+    if tbptt is not None:
+        problems.append(f"model.patch_size={size} cannot train with task.tbptt_steps={tbptt}: chunks would cut patches and "
+                        "truncated BPTT needs a target per step; set model.patch_size=1")
+    if stateful:
+        problems.append(f"model.patch_size={size} cannot carry state across batches (data.stateful=true): a stream has "
+                        "no sequence to patch whole; set model.patch_size=1")
     return problems
 
 
@@ -403,13 +439,18 @@ def check_facts(cfg: DictConfig, facts: Any) -> None:
                     f"gives {facts.task} (per_step={facts.per_step}): seqtrain.config.data_targets is out of date"]
     else:
         problems = []
+    size = OmegaConf.select(cfg, "model.patch_size", default=None)
+    if isinstance(size, int) and size > 1 and facts.vocab_size is not None:
+        problems.append(f"model.patch_size={size} groups real-valued steps, but data={cfg.data._target_} gives token ids "
+                        f"(vocabulary of {facts.vocab_size}), which cannot be added into one input; set model.patch_size=1")
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
 
 def check_targets(cfg: DictConfig) -> None:
     """Each `_target_` node against its constructor, then everything that can be built without data; raises ConfigError."""
-    errors = check_arguments("model", cfg.model, supplied=MODEL_FACTS)
+    model = _as_built(cfg.model)
+    errors = check_arguments("model", model, supplied=MODEL_FACTS)
     errors += check_arguments("data", cfg.data)
     errors += check_arguments("optimizer", cfg.optimizer, supplied=("params",))
     errors += check_arguments("trainer", cfg.trainer, supplied=("callbacks", "logger"))
@@ -420,7 +461,7 @@ def check_targets(cfg: DictConfig) -> None:
             errors += check_arguments(f"{group}.{name}", node)
             errors += _passed_on_problems(f"{group}.{name}", node)
     if not errors:
-        errors += _model_problems(cfg.model)
+        errors += _model_problems(model)
         errors += _optimizer_and_scheduler_problems(cfg)
         errors += _callback_and_logger_problems(cfg)
         errors += hardware_problems(_resolved(cfg.trainer))
@@ -618,6 +659,16 @@ def _signature(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any
     return params, hints, True
 
 
+def _as_built(model: DictConfig) -> DictConfig:
+    """The model node as the run will build it: `patch_size=auto` becomes an integer once the data is read
+    (an integer the data's facts pick, always valid), so the checks before that see 1 in its place."""
+    if model.get("patch_size") != "auto":
+        return model
+    node = model.copy()
+    node.patch_size = 1
+    return node
+
+
 def _model_problems(node: DictConfig) -> list[str]:
     """The model's own checks, run on the meta device with stand-in data facts."""
     import torch
@@ -626,7 +677,8 @@ def _model_problems(node: DictConfig) -> list[str]:
     options = _resolved(node)
     per_step = options.get("tie_weights") is True or options.get("head") == "many_to_many"
     stand_in = {"vocab_size": 4, "padding_idx": 0, "num_outputs": 4, "per_step_targets": per_step}
-    if "embedding_dim" in options and options["embedding_dim"] is None:  # only real-valued features go in raw
+    patched = isinstance(options.get("patch_size"), int) and options["patch_size"] > 1
+    if patched or ("embedding_dim" in options and options["embedding_dim"] is None):  # only real-valued features
         stand_in = {"num_features": 4, "num_outputs": 4, "per_step_targets": per_step}
     try:
         with torch.device("meta"):
@@ -674,7 +726,7 @@ def _describe(key: str, err: Any, schema: type[BaseModel]) -> str:
         return f"{key}.{loc}: unknown key (known: {known})"
     if err["type"] == "missing":
         return f"{key}.{loc}: missing"
-    return f"{key}.{loc}={err.get('input')!r}: {err['msg']}"
+    return f"{key}.{loc}={err.get('input')!r}: {err['msg'].removeprefix('Value error, ')}"
 
 
 def _describe_top(key: str, err: Any, schema: type[BaseModel]) -> str:

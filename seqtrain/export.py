@@ -71,7 +71,8 @@ def example_inputs(model: nn.Module, batch: int, steps: int, generator: torch.Ge
         # Ids from 1: 0 is the padding id, which an unpadded sequence does not hold.
         inputs = torch.randint(1, model.input_layer.num_embeddings, (batch, steps), generator=generator)
     else:
-        features = model.input_layer.in_features if isinstance(model.input_layer, nn.Linear) else rnn.input_size
+        width = model.input_layer.in_features if isinstance(model.input_layer, nn.Linear) else rnn.input_size
+        features = width // model.patch_size  # the input layer reads patches of k steps: k*F features
         inputs = torch.randn(batch, steps, features, generator=generator)
     shape = (rnn.num_layers * (2 if rnn.bidirectional else 1), batch, rnn.hidden_size)  # (L*D, B, H)
     states = [torch.randn(shape, generator=generator) for _ in range(2 if isinstance(rnn, nn.LSTM) else 1)]
@@ -153,6 +154,7 @@ def export_checkpoint(path: str | Path, out: str | Path, fmt: str = "onnx") -> t
         "inputs": inputs,
         "outputs": outputs,
         "head": model.head_kind,
+        "patch_size": model.patch_size,
         "streamable": streamable(model),
     }
     out = export_onnx(model, out, metadata={"facts": facts.to_dict(), "inputs": inputs, "outputs": outputs})
@@ -164,8 +166,11 @@ def streamable(model: nn.Module) -> bool:
     """Whether feeding a sequence in chunks with the state carried gives what feeding it whole gives.
 
     True for unidirectional models with a per-step head or `last` pooling; a backward direction
-    needs the steps after each chunk, and mean/max pooling only sees the chunk.
+    needs the steps after each chunk, and mean/max pooling only sees the chunk. Not for a patched
+    model (`patch_size` > 1): a chunk whose length is not a whole number of patches would be
+    zero-filled to one, which the whole sequence is not.
     """
     from seqtrain.models.pooling import LastStatePool
 
-    return not model.backbone.rnn.bidirectional and (model.pool is None or isinstance(model.pool, LastStatePool))
+    return (not model.backbone.rnn.bidirectional and model.patch_size == 1
+            and (model.pool is None or isinstance(model.pool, LastStatePool)))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from omegaconf import DictConfig, OmegaConf
 
 # The settings that make a recipe, printed in one block at the start of a run (absent keys are left out).
 RECIPE_KEYS = {
-    "model": ("cell", "hidden_size", "num_layers", "bidirectional", "pooling", "embedding_dim", "dropout"),
+    "model": ("cell", "hidden_size", "num_layers", "bidirectional", "pooling", "embedding_dim", "dropout", "patch_size"),
     "optimizer": ("_target_", "lr", "weight_decay"),
     "data": ("batch_size", "val_fraction", "window", "seq_len", "tokenizer"),
     "trainer": ("max_epochs", "max_time", "val_check_interval"),
@@ -61,3 +64,24 @@ def describe_recipe(cfg: DictConfig) -> str:
         lines.append(f"  no early stopping: all trainer.max_epochs={cfg.trainer.max_epochs} epochs")
     lines.append(f"  the best checkpoint by {cfg.monitor} ({cfg.monitor_mode}) is evaluated; lr_find={cfg.lr_find}")
     return "\n".join(lines)
+
+
+def auto_patch_size(facts: Any, train_lengths: Sequence[int], patched_steps: int) -> tuple[int, str]:
+    """`model.patch_size=auto`: the patch size for this data, and why (for the run's log line).
+
+    Real-valued inputs with one target per sequence: the smallest k that makes the median training
+    sequence at most `patched_steps` (`recipe.patch_steps`) patched steps long, so a 251-step series
+    becomes 42 steps of 6 values at 48 and a 20-step one stays as it is. Anything else is not patched
+    (token ids do not add up into one input; a per-step target has no patched step of its own).
+    """
+    if facts.vocab_size is not None:
+        return 1, "token inputs are not patched"
+    if facts.per_step:
+        return 1, f"{facts.task} with a target per step is not patched"
+    if not train_lengths:
+        raise ValueError("model.patch_size=auto needs the training sequences' lengths, and the training split is empty")
+    ordered = sorted(train_lengths)
+    median = ordered[len(ordered) // 2]
+    k = max(1, -(-median // patched_steps))  # ceil
+    return k, (f"median training length {median} steps (of {ordered[0]}-{ordered[-1]}), recipe.patch_steps={patched_steps}: "
+               f"{-(-median // k)} patched steps of {k} x {facts.num_features} feature(s)")

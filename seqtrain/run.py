@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqtrain.config import check_facts, check_options, check_targets
 from seqtrain.lr_find import check_lr_find, find_learning_rate
-from seqtrain.recipe import describe_recipe, follow_model_choice
+from seqtrain.recipe import auto_patch_size, describe_recipe, follow_model_choice
 from seqtrain.resume_checks import check_resume, data_fingerprints, fingerprint_changes
 from seqtrain.run_directory import (
     RunLock,
@@ -72,6 +72,8 @@ def train(cfg: DictConfig) -> float:
         checkpoint, resume_changes = None, {}
         if ckpt_path is not None:  # refuse an unsafe, corrupt or changed resume before any data is read
             checkpoint = load_checkpoint(ckpt_path)
+            if line := keep_saved_patch_size(cfg, config, checkpoint["seqtrain"]["config"]):
+                log.info(line)
             resume_changes = check_resume(checkpoint["seqtrain"], config, fingerprints, ckpt_path)
         pl.seed_everything(cfg.seed, workers=True)
 
@@ -79,6 +81,8 @@ def train(cfg: DictConfig) -> float:
         datamodule.setup("fit")
         facts = datamodule.facts
         check_facts(cfg, facts)  # the task kind the config promised (or, for a datamodule of your own, its checks)
+        if OmegaConf.select(cfg, "model.patch_size") == "auto":
+            log.info(settle_patch_size(cfg, config, datamodule))
         model = instantiate(cfg.model, **facts.model_kwargs())
         if checkpoint is not None:
             check_resumable(checkpoint, facts.to_dict(), ckpt_path)
@@ -162,6 +166,29 @@ def train(cfg: DictConfig) -> float:
     finally:
         if lock is not None:
             lock.release()
+
+
+def settle_patch_size(cfg: DictConfig, config: dict[str, Any], datamodule: Any) -> str:
+    """`model.patch_size=auto`: the size for this data, written into the run's config (which checkpoints
+    rebuild the model from); returns the line that says what was chosen and why."""
+    from seqtrain.data.datamodule import example_lengths
+
+    facts = datamodule.facts
+    patchable = facts.vocab_size is None and not facts.per_step  # otherwise no lengths are needed
+    lengths = example_lengths(datamodule.split("train")) if patchable else []
+    size, why = auto_patch_size(facts, lengths, cfg.recipe.patch_steps)
+    cfg.model.patch_size = config["model"]["patch_size"] = size
+    return f"model.patch_size=auto: {size} ({why})"
+
+
+def keep_saved_patch_size(cfg: DictConfig, config: dict[str, Any], saved: dict[str, Any]) -> str | None:
+    """A resume with `model.patch_size=auto` continues with the size its checkpoint's run chose (the data is
+    checked to be the same); returns the line that says so."""
+    size = saved.get("model", {}).get("patch_size")
+    if config["model"].get("patch_size") != "auto" or not isinstance(size, int):
+        return None
+    cfg.model.patch_size = config["model"]["patch_size"] = size
+    return f"model.patch_size=auto: {size}, as chosen by the run being resumed"
 
 
 def best_checkpoint(trainer: Any) -> str | None:

@@ -77,6 +77,19 @@ def test_what_cannot_stream_is_said(bidirectional: bool, pooling: str | None) ->
     assert not streamable(_model("gru", 1, bidirectional, True, per_step=pooling is None, pooling=pooling))
 
 
+@pytest.mark.parametrize(("cell", "bidirectional", "pooling"), [("gru", True, "max"), ("lstm", False, "last")])
+def test_a_patched_model_exports_at_any_length(tmp_path: Path, cell: str, bidirectional: bool, pooling: str) -> None:
+    """The patching (zero-fill to whole patches, k steps per input) is in the graph with the time axis dynamic."""
+    torch.manual_seed(0)
+    model = SequenceModel(cell=cell, hidden_size=8, bidirectional=bidirectional, pooling=pooling, embedding_dim=6,
+                          num_outputs=4, num_features=3, patch_size=4).eval()
+    path = export_onnx(model, tmp_path / "model.onnx")  # traced at 5 steps: one whole patch and a ragged one
+    for batch, steps in [(1, 1), (3, 11), (2, 12), (4, 41)]:
+        assert check_onnx(path, model, batch=batch, steps=steps) < TOLERANCE
+    # Chunks of a sequence are not its patches unless each is a whole number of them: not offered as streamable.
+    assert not streamable(model)
+
+
 def test_export_script_on_a_trained_run(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     proc = run_train("data=parity", "data.seq_len=8", "model=gru", "model.hidden_size=16", "debug=smoke",

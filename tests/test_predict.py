@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -116,6 +117,42 @@ def test_regression_predictions_are_in_the_datas_units(tmp_path: Path) -> None:
     # Scaled predictions would be near 0; these are near the targets' own level (about 100).
     mse = float(((table["prediction"] - actual) ** 2).mean())
     assert mse == pytest.approx(saved["test/mse"], rel=1e-4)
+
+
+def test_a_patched_model_predicts_and_exports_like_its_run(tmp_path: Path) -> None:
+    """`model.patch_size=auto` is said, settled into the checkpoint as a number, and prediction, export and a
+    resume all use that number."""
+    write_parquet(tmp_path / "train.parquet", vector_regression_rows(80, seed=2))
+    write_parquet(tmp_path / "test.parquet", vector_regression_rows(30, seed=6))
+    data = ["data=table", "data.task=regression", f"data.train_files={tmp_path / 'train.parquet'}",
+            f"data.test_files={tmp_path / 'test.parquet'}", "data.sequence_column=frames", "data.target_column=y",
+            f"data.cache_dir={tmp_path / 'cache'}", "data.batch_size=8", "model.patch_size=auto", "recipe.patch_steps=2"]
+    run_dir = tmp_path / "run"
+    proc = run_train(*data, *SHORT, f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # Sequences of 2-10 frames: the training median over 2 patched steps needs patches of 3 (or 4 for a median of 7-8).
+    lengths = sorted(len(r["frames"]) for r in vector_regression_rows(80, seed=2))
+    said = re.search(r"model.patch_size=auto: (\d+) \(median training length (\d+) steps", proc.stdout + proc.stderr)
+    assert said is not None, (proc.stdout + proc.stderr)[-3000:]
+    k, median = int(said.group(1)), int(said.group(2))
+    assert lengths[0] <= median <= lengths[-1] and k == math.ceil(median / 2) and k > 1
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert ckpt["seqtrain"]["config"]["model"]["patch_size"] == k
+    assert ckpt["state_dict"]["model.input_layer.weight"].shape[1] == k * 3  # k frames of 3 features per input
+    saved = json.loads((run_dir / "metrics.json").read_text())["test"]
+    _assert_same_metrics(Predictor.from_checkpoint(run_dir).predict(str(tmp_path / "test.parquet")).metrics, saved)
+
+    from seqtrain.export import export_checkpoint
+
+    onnx_file, difference = export_checkpoint(run_dir, tmp_path / "model.onnx")
+    assert difference < 1e-5
+    info = json.loads(onnx_file.with_suffix(".json").read_text())
+    assert info["patch_size"] == k and info["streamable"] is False
+
+    # Resumed with `auto` on the command line again: the checkpoint's number, not a new choice or a refusal.
+    proc = run_train(*data, *SHORT, "trainer.max_epochs=2", "ckpt_path=last", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"model.patch_size=auto: {k}, as chosen by the run being resumed" in proc.stdout + proc.stderr
 
 
 # -- forecasting ----------------------------------------------------------------------------------

@@ -73,6 +73,21 @@ CASES = [
     ("task kind", ["data=shakespeare", "model.bidirectional=true"], ["model.bidirectional=true"]),
     ("task kind", ["experiment=none", "recipe=none", "data=table", "data.task=tagging", "model.head=many_to_one"],
      ["model.head=many_to_one", "TableDataModule(task=tagging)"]),
+    # --- input patching (model.patch_size): real-valued inputs, whole sequences, one target per sequence ---
+    ("model", ["model.patch_size=0"], ["model.patch_size=0", "integer >= 1", "or auto"]),
+    ("model", ["model.patch_size=2.5"], ["model.patch_size=2.5", "integer >= 1"]),
+    ("model", ["model.patch_size=big"], ["model.patch_size='big'", "or auto"]),
+    ("task kind", ["experiment=none", "data=table", "data.task=tagging", "model.patch_size=4"],
+     ["model.patch_size=4", "TableDataModule(task=tagging)", "a target per step", "set model.patch_size=1"]),
+    ("task kind", ["data=shakespeare", "data.stateful=false", "model.patch_size=3"],
+     ["model.patch_size=3", "ShakespeareDataModule", "language_modeling"]),
+    ("task kind", [*SUNSPOTS, "data.mode=many_to_many", "model.patch_size=2"], ["model.patch_size=2", "SunspotsDataModule"]),
+    ("task kind", ["experiment=none", "data=table", "data.sequence_kind=text", "model.patch_size=4"],
+     ["model.patch_size=4", "data.sequence_kind=text", "token ids"]),
+    ("task kind", ["data=shakespeare", "model.patch_size=4"], ["model.patch_size=4", "data.stateful=true"]),
+    ("task kind", ["data=shakespeare", "data.stateful=false", "task.tbptt_steps=16", "model.patch_size=4"],
+     ["model.patch_size=4", "task.tbptt_steps=16"]),
+    ("task kind", ["data=table", "model.patch_size=auto", "recipe.patch_steps=0"], ["model.patch_size=auto", "recipe.patch_steps=0"]),
     # --- monitor: a metric the kind logs while fitting, watched the right way ---
     ("monitor", [*SUNSPOTS, "monitor=val/acc"], ["monitor='val/acc'", "regression", "val/rmse"]),
     ("monitor", [*VOWELS, "monitor=val/ppl"], ["monitor='val/ppl'", "classification", "val/acc"]),
@@ -247,7 +262,29 @@ ACCEPTED = [
     ["model.tie_weights=true", "model.hidden_size=64", "model.embedding_dim=64"],
     ["task.tbptt_steps=16", "task.tbptt_variable=true", "task.tbptt_scale_lr=true"],
     ["scheduler=cosine", "scheduler.interval=step"],
+    [*VOWELS, "model.patch_size=4"],
+    [*SUNSPOTS, "model.patch_size=3"],  # mode=many_to_one: one value per window
+    ["data=table", "model.patch_size=auto", "recipe.patch_steps=16"],
+    ["model.patch_size=auto"],  # the language model: auto picks 1 once the data says tokens
 ]
+
+
+def test_token_ids_found_in_the_data_are_refused_a_patch_before_a_model_is_built(compose_train: Compose, tmp_path: Path) -> None:
+    """`data.sequence_kind=auto` tells text from numbers only once the files are read: the refusal comes then, from
+    the config checks (a ConfigError naming the key), not from the model's constructor (a plain ValueError)."""
+    from seqtrain.run import train
+
+    sys.path.insert(0, str(ROOT / "tests" / "data"))
+    from user_files import sentiment_rows, write_csv
+
+    write_csv(tmp_path / "reviews.csv", sentiment_rows(40))
+    cfg = compose_train("logger=none", "data=table", f"data.train_files={tmp_path / 'reviews.csv'}", "data.sequence_column=text",
+                        f"data.cache_dir={tmp_path / 'cache'}", "model.patch_size=4")
+    with pytest.raises(ConfigError) as error:
+        train(cfg)
+    message = str(error.value)
+    assert "model.patch_size=4" in message and "token ids" in message and "TableDataModule" in message, message
+    assert not list(tmp_path.rglob("*.ckpt"))
 
 
 @pytest.mark.parametrize("overrides", ACCEPTED, ids=" ".join)

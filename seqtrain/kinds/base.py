@@ -114,6 +114,10 @@ class TaskKind:
         if pooling is not None and targets.per_step:
             problems.append(f"model.pooling={pooling} applies to many_to_one heads only, but {targets.source} gives a "
                             f"target per step ({cls.name}); set model.pooling=null")
+        patch_size = model.get("patch_size")
+        if isinstance(patch_size, int) and patch_size > 1 and targets.per_step:
+            problems.append(f"model.patch_size={patch_size} groups k steps into one, but {targets.source} gives a target per "
+                            f"step ({cls.name}), which a patched step cannot have; set model.patch_size=1 (or auto)")
         if model.get("tie_weights") and not cls.ties_weights:
             problems.append(f"model.tie_weights=true shares the input embedding with the output layer, which needs the "
                             f"output classes to be the input tokens (language_modeling); {targets.source} is {cls.name}")

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from seqtrain.models.backbone import RecurrentBackbone, State
+from seqtrain.models.patching import patch_steps
 from seqtrain.models.pooling import LastStatePool, MaxPool, MeanPool
 
 POOLINGS = ("last", "mean", "max")
@@ -31,6 +32,7 @@ class SequenceModel(nn.Module):
         pooling: Literal["last", "mean", "max"] | None = None,
         head: Literal["auto", "many_to_one", "many_to_many"] = "auto",
         tie_weights: bool = False,
+        patch_size: int = 1,
         # Facts from the data, passed by the run rather than typed by users.
         num_outputs: int,
         per_step_targets: bool = False,
@@ -49,6 +51,7 @@ class SequenceModel(nn.Module):
             )
         sizes = {"num_outputs": num_outputs, "vocab_size": vocab_size, "num_features": num_features}
         sizes["embedding_dim"] = embedding_dim
+        sizes["patch_size"] = patch_size
         for name, value in sizes.items():
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -64,6 +67,16 @@ class SequenceModel(nn.Module):
                 f"resolves to 'many_to_many' (per_step_targets={per_step_targets}); set pooling to null"
             )
 
+        if patch_size > 1:
+            # A patched step stands for k input steps: it has no single step's target, and token ids do not add up.
+            if vocab_size is not None:
+                raise ValueError(f"patch_size={patch_size} groups real-valued steps; token inputs (vocab_size={vocab_size}) "
+                                 "cannot be patched; set patch_size=1")
+            if self.head_kind != "many_to_one":
+                raise ValueError(f"patch_size={patch_size} needs one target per sequence (a many_to_one head), but head="
+                                 f"{head!r} resolves to {self.head_kind!r}; set patch_size=1")
+        self.patch_size = patch_size
+
         # Input layer, chosen by what the data holds.
         if vocab_size is not None:
             if embedding_dim is None:
@@ -75,8 +88,10 @@ class SequenceModel(nn.Module):
             if padding_idx is not None:
                 raise ValueError(f"padding_idx is for token inputs only, got it with num_features={num_features}")
             # embedding_dim=None feeds the features to the RNN unchanged.
-            self.input_layer = nn.Linear(num_features, embedding_dim) if embedding_dim is not None else nn.Identity()
-        rnn_input_size = embedding_dim if embedding_dim is not None else num_features
+            # A patch of k steps is one input of k*F features.
+            patch_features = patch_size * num_features
+            self.input_layer = nn.Linear(patch_features, embedding_dim) if embedding_dim is not None else nn.Identity()
+        rnn_input_size = embedding_dim if embedding_dim is not None else patch_size * num_features
 
         self.backbone = RecurrentBackbone(
             cell,
@@ -118,6 +133,7 @@ class SequenceModel(nn.Module):
         self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
     ) -> tuple[Tensor, State]:
         """inputs (B, T) long or (B, T, F) float -> predictions (B, num_outputs) or (B, T, num_outputs), state."""
+        inputs, lengths = patch_steps(inputs, lengths, self.patch_size)  # (B, ceil(T/k), k*F); unchanged for k=1
         x = self.input_layer(inputs)  # (B, T, E), or (B, T, F) when features go in unchanged
         output, state = self.backbone(x, lengths, state)  # (B, T, D*H); padded steps are zeros
         if self.pool is None:

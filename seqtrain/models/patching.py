@@ -1,0 +1,36 @@
+"""Input patching: k consecutive steps of a real-valued sequence become one input step (k*F features).
+
+A recurrent network reads a long univariate series one value at a time and must carry everything
+across hundreds of steps; grouping k steps into one vector (as PatchTST does for transformers)
+shortens the recurrence k-fold and lets the input layer see local shape directly. Only for
+real-valued inputs with one target per sequence: a per-step target has no patched step of its own.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def patch_steps(inputs: Tensor, lengths: Tensor | None, patch_size: int) -> tuple[Tensor, Tensor | None]:
+    """(B, T, F) features, lengths (B,) -> (B, ceil(T/k), k*F), lengths ceil(lengths/k).
+
+    Each row's tail is zero-filled to a whole patch, whatever its padding held, so a row patched in a
+    padded batch equals the row patched alone. A patch holds its steps in time order:
+    `[x_t, x_t+1, ..., x_t+k-1]`, each step's F features together.
+    """
+    if patch_size == 1:
+        return inputs, lengths
+    if lengths is not None:  # padding may hold anything; a patch that straddles a row's end must see zeros
+        real = torch.arange(inputs.shape[1], device=inputs.device) < lengths.to(inputs.device)[:, None]  # (B, T)
+        inputs = inputs.masked_fill(~real[..., None], 0.0)
+    # Zero-fill to a whole number of patches, then view each patch's k steps as one row. The sizes are
+    # read from the tensor (not Python ints), so an exported graph keeps B and T dynamic.
+    B, T, F = inputs.shape
+    padded = nn.functional.pad(inputs, (0, 0, 0, patch_size - 1))  # (B, T+k-1, F)
+    whole = (T + patch_size - 1) // patch_size  # ceil(T/k)
+    patched = padded[:, : whole * patch_size].reshape(B, whole, patch_size * F)  # (B, ceil(T/k), k*F)
+    if lengths is None:
+        return patched, None
+    return patched, (lengths + patch_size - 1) // patch_size
+

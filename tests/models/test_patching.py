@@ -1,0 +1,131 @@
+"""Input patching (`SequenceModel(patch_size=k)`): k steps in one input, held to a hand reshape and an unpatched model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from seqtrain.models import SequenceModel
+from seqtrain.models.patching import patch_steps
+from seqtrain.recipe import auto_patch_size
+
+FEATURES = 2
+
+
+def hand_patched(row: np.ndarray, k: int) -> np.ndarray:
+    """One row's real steps (T, F), zero-filled to a whole number of patches, each patch's steps side by side."""
+    steps = math.ceil(len(row) / k) * k
+    filled = np.zeros((steps, row.shape[1]))
+    filled[: len(row)] = row
+    return filled.reshape(steps // k, k * row.shape[1])
+
+
+def padded_batch(lengths: list[int], junk: float = 1e3) -> torch.Tensor:
+    """(B, max(lengths), F) random steps whose padding holds junk, as a careless collate might leave it."""
+    T = max(lengths)
+    pad = torch.arange(T)[None, :] >= torch.tensor(lengths)[:, None]
+    return torch.randn(len(lengths), T, FEATURES).masked_fill(pad[..., None], junk)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 7, 12])
+def test_patches_are_the_hand_reshaped_rows(k: int) -> None:
+    torch.manual_seed(0)
+    lengths = [7, 3, 5, 1]
+    batch = padded_batch(lengths)
+    patched, patched_lengths = patch_steps(batch, torch.tensor(lengths), k)
+    assert patched.shape == (4, math.ceil(7 / k), k * FEATURES)
+    assert patched_lengths.tolist() == [math.ceil(n / k) for n in lengths]
+    for i, n in enumerate(lengths):
+        expected = hand_patched(batch[i, :n].numpy(), k)
+        np.testing.assert_array_equal(patched[i, : len(expected)].numpy(), expected.astype(np.float32))
+        if k > 1:  # k = 1 is the input itself: its padding stays as the backbone ignores it
+            assert not patched[i, len(expected):].any()  # whole patches of padding are zeros, not junk
+
+
+def twins(k: int, **options) -> tuple[SequenceModel, SequenceModel]:
+    """A model that patches k steps, and an unpatched one with the same weights that reads k*F features."""
+    torch.manual_seed(1)
+    patched = SequenceModel(num_features=FEATURES, patch_size=k, num_outputs=3, hidden_size=6, embedding_dim=5, **options).eval()
+    plain = SequenceModel(num_features=k * FEATURES, num_outputs=3, hidden_size=6, embedding_dim=5, **options).eval()
+    plain.load_state_dict(patched.state_dict())
+    return patched, plain
+
+
+@pytest.mark.parametrize("embedding_dim", [5, None], ids=["projected", "raw"])
+@pytest.mark.parametrize(("cell", "bidirectional", "pooling"), [("gru", True, "max"), ("lstm", False, "last"), ("rnn", True, "mean")])
+def test_a_patched_model_is_an_unpatched_model_fed_the_hand_patched_rows(cell: str, bidirectional: bool, pooling: str,
+                                                                         embedding_dim: int | None) -> None:
+    k, lengths = 4, [9, 4, 6, 1]
+    patched, plain = twins(k, cell=cell, bidirectional=bidirectional, pooling=pooling)
+    if embedding_dim is None:
+        patched, plain = (SequenceModel(cell=cell, num_features=f, patch_size=p, embedding_dim=None, num_outputs=3, hidden_size=6,
+                                        bidirectional=bidirectional, pooling=pooling).eval() for f, p in [(FEATURES, k), (k * FEATURES, 1)])
+        plain.load_state_dict(patched.state_dict())
+    torch.manual_seed(2)
+    batch = padded_batch(lengths)
+    rows = [torch.tensor(hand_patched(batch[i, :n].numpy(), k), dtype=torch.float32) for i, n in enumerate(lengths)]
+    by_hand = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)
+    with torch.no_grad():
+        got, _ = patched(batch, torch.tensor(lengths))
+        expected, _ = plain(by_hand, torch.tensor([len(r) for r in rows]))
+        alone, _ = patched(batch[1:2, :4])  # a row alone, no lengths: what prediction and export feed
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+    torch.testing.assert_close(got[1:2], alone, atol=1e-5, rtol=0)
+
+
+def test_the_model_records_its_patch_size_and_sizes_its_input_layer() -> None:
+    model = SequenceModel(cell="gru", num_features=3, patch_size=8, num_outputs=2)
+    assert model.arguments["patch_size"] == 8 and model.patch_size == 8
+    assert model.input_layer.in_features == 24  # k*F
+
+
+@pytest.mark.parametrize(("options", "words"), [
+    ({"vocab_size": 10, "padding_idx": 0}, ["patch_size=3", "token inputs", "set patch_size=1"]),
+    ({"num_features": 2, "per_step_targets": True}, ["patch_size=3", "one target per sequence", "many_to_many"]),
+    ({"num_features": 2, "head": "many_to_many"}, ["patch_size=3", "many_to_one head"]),
+])
+def test_the_model_refuses_what_it_cannot_patch(options: dict, words: list[str]) -> None:
+    with pytest.raises(ValueError) as refused:
+        SequenceModel(cell="gru", num_outputs=2, patch_size=3, **options)
+    assert all(w in str(refused.value) for w in words), str(refused.value)
+
+
+@pytest.mark.parametrize("value", [0, -2, "auto", 2.0, True])
+def test_the_model_takes_a_whole_patch_size_only(value: object) -> None:
+    with pytest.raises(ValueError, match=r"patch_size must be an integer >= 1"):
+        SequenceModel(cell="gru", num_outputs=2, num_features=2, patch_size=value)
+
+
+class Facts:
+    """The DataFacts fields the rule reads."""
+
+    def __init__(self, vocab_size: int | None = None, per_step: bool = False, task: str = "classification") -> None:
+        self.vocab_size, self.per_step, self.task, self.num_features = vocab_size, per_step, task, None if vocab_size else 1
+
+
+@pytest.mark.parametrize(("lengths", "steps", "k"), [
+    ([251] * 36, 32, 8),            # ArrowHead: 251 -> 32 patched steps
+    ([251] * 36, 48, 6),            # -> 42
+    ([427] * 200, 32, 14),          # OSULeaf: 427 -> 31
+    ([7, 15, 20, 29], 32, 1),       # JapaneseVowels-like: short, left alone
+    ([32] * 5, 32, 1),              # exactly the target: left alone
+    ([33] * 5, 32, 2),
+    ([29, 100, 361, 200, 150], 32, 5),  # varying lengths: the median (150) decides
+])
+def test_auto_makes_the_median_sequence_at_most_patch_steps_long(lengths: list[int], steps: int, k: int) -> None:
+    chosen, why = auto_patch_size(Facts(), lengths, steps)
+    assert chosen == k
+    median = sorted(lengths)[len(lengths) // 2]
+    assert math.ceil(median / k) <= steps and (k == 1 or math.ceil(median / (k - 1)) > steps)  # the smallest such k
+    assert f"median training length {median}" in why and f"recipe.patch_steps={steps}" in why
+
+
+@pytest.mark.parametrize(("facts", "words"), [
+    (Facts(vocab_size=30), "token inputs are not patched"),
+    (Facts(per_step=True, task="tagging"), "tagging with a target per step is not patched"),
+])
+def test_auto_leaves_tokens_and_per_step_targets_unpatched(facts: Facts, words: str) -> None:
+    assert auto_patch_size(facts, [1000] * 10, 32) == (1, words)
