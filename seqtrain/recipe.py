@@ -59,6 +59,8 @@ def describe_recipe(cfg: DictConfig) -> str:
         node = OmegaConf.select(cfg, group)
         if node is not None:
             values = {k: OmegaConf.select(node, k) for k in keys if k in node}
+            if values.get("patch_size") == "auto":  # chosen once the data is read, from this target length
+                values["patch_size"] = f"auto(recipe.patch_steps={OmegaConf.select(cfg, 'recipe.patch_steps')})"
             lines.append(f"  {group}: " + " ".join(f"{k}={v}" for k, v in values.items()))
     if OmegaConf.select(cfg, "callbacks.early_stopping") is None:
         lines.append(f"  no early stopping: all trainer.max_epochs={cfg.trainer.max_epochs} epochs")

@@ -157,6 +157,27 @@ def test_validation_table_has_a_row_per_dataset_and_a_column_per_candidate() -> 
     assert lines[3] == "| B | — | — | — |"  # a failed run and runs not made
 
 
+def test_several_hold_outs_are_averaged_over_those_completed() -> None:
+    results = {
+        study.result_key("A", "patch", 0): {"score": 0.5, "seconds": 10.0},
+        study.result_key("A", "patch", 1): {"score": 0.75, "seconds": 20.0},
+        study.result_key("A", "patch", 2): {"score": None, "seconds": 3.0},  # failed: not in the mean
+        study.result_key("A", "1nn_euclidean", 0): {"score": 0.8, "seconds": 0.0},
+        study.result_key("A", "1nn_euclidean", 1): {"score": 0.6, "seconds": 0.0},
+    }
+    assert list(results)[:2] == ["A/patch", "A/patch/split1"]  # hold-out 0 keeps the keys of earlier studies
+    lines = study.validation_table(results).splitlines()
+    assert lines[0] == "| dataset | patch | 1nn_euclidean |"
+    assert lines[2] == "| A | 0.625 (2 x 15 s) | 0.700 (2 x 0 s) |"
+
+
+def test_hold_outs_of_other_seeds_differ_and_keep_the_class_shares() -> None:
+    targets = ["a"] * 20 + ["b"] * 10
+    first, second = (study.holdout(targets, "classification", seed=s)[1] for s in (0, 1))
+    assert set(first) != set(second)
+    assert sorted(targets[i] for i in first) == sorted(targets[i] for i in second) == ["a"] * 6 + ["b"] * 3
+
+
 def test_final_outputs_made_in_parts_merge_completed_datasets_in_study_order(tmp_path: Path) -> None:
     import json
 

@@ -108,6 +108,8 @@ def test_the_printed_recipe_names_its_settings(compose_train: Compose) -> None:
     assert f"hidden_size={cfg.model.hidden_size}" in text and "lr=0.0123" in text
     assert f"patience={cfg.callbacks.early_stopping.patience}" in text
     assert "no early stopping" in describe_recipe(compose_train())
+    assert "patch_size=auto(recipe.patch_steps=7)" in describe_recipe(compose_train("data=table", "model.patch_size=auto",
+                                                                                  "recipe.patch_steps=7"))
 
 
 def test_lr_find_with_truncated_bptt_is_refused_before_any_data(compose_train: Compose) -> None:
