@@ -87,9 +87,13 @@ CANDIDATES = {
     # Input patching (model.patch_size=auto): k steps per input, k from the median training length.
     "patch8": ["model.patch_size=auto", "recipe.patch_steps=8"],
     "patch16": ["model.patch_size=auto", "recipe.patch_steps=16"],
+    "patch24": ["model.patch_size=auto", "recipe.patch_steps=24"],
     "patch32": ["model.patch_size=auto", "recipe.patch_steps=32"],
     "patch48": ["model.patch_size=auto", "recipe.patch_steps=48"],
     "patch64": ["model.patch_size=auto", "recipe.patch_steps=64"],
+    "patch24_lr01": ["model.patch_size=auto", "recipe.patch_steps=24", "optimizer.lr=0.01"],
+    "patch24_patience40": ["model.patch_size=auto", "recipe.patch_steps=24", "callbacks.early_stopping.patience=40",
+                           "trainer.max_epochs=200"],
     "patch16_h128": ["model.patch_size=auto", "recipe.patch_steps=16", "model.hidden_size=128"],
     "patch16_lr01": ["model.patch_size=auto", "recipe.patch_steps=16", "optimizer.lr=0.01"],
     "patch16_mean": ["model.patch_size=auto", "recipe.patch_steps=16", "model.pooling=mean"],

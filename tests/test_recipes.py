@@ -17,7 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqtrain.config import ConfigError, check_options, check_targets
 from seqtrain.lr_find import check_lr_find
-from seqtrain.recipe import describe_recipe
+from seqtrain.data.facts import DataFacts
+from seqtrain.recipe import auto_patch_size, describe_recipe
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 from user_files import sentiment_rows, write_csv  # noqa: E402
@@ -85,7 +86,10 @@ def test_table_recipe_pools_only_one_target_per_sequence(compose_train: Compose,
     assert cfg.model.pooling == pooling
     check_options(cfg)
     check_targets(cfg)
-    model = instantiate(cfg.model, vocab_size=7, padding_idx=0, num_outputs=3, per_step_targets=per_step)
+    # The recipe's `auto` settles once the data is read (seqtrain.run.settle_patch_size): 1 for these token inputs.
+    assert cfg.model.patch_size == "auto"
+    size, _ = auto_patch_size(DataFacts(task, per_step, 3, vocab_size=7, padding_idx=0), [5, 3], cfg.recipe.patch_steps)
+    model = instantiate(cfg.model, vocab_size=7, padding_idx=0, num_outputs=3, per_step_targets=per_step, patch_size=size)
     preds, _ = model(torch.randint(1, 7, (2, 5)), torch.tensor([5, 3]))
     assert preds.shape == ((2, 5, 3) if per_step else (2, 3))
 
