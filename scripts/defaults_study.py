@@ -72,6 +72,7 @@ ACCEPTANCE_SETS = {"GunPoint", "ItalyPowerDemand"}  # never in the study
 # Candidate settings compared on the validation stage (command-line overrides on top of the defaults).
 CANDIDATES = {
     "default": [],
+    "nopatch": ["model.patch_size=1"],  # the recipe before input patching (the study's `default` until then)
     "gru": ["model=gru"],
     "hidden128": ["model.hidden_size=128"],
     "lr_find": ["lr_find=true"],

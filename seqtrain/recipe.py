@@ -85,5 +85,7 @@ def auto_patch_size(facts: Any, train_lengths: Sequence[int], patched_steps: int
     ordered = sorted(train_lengths)
     median = ordered[len(ordered) // 2]
     k = max(1, -(-median // patched_steps))  # ceil
-    return k, (f"median training length {median} steps (of {ordered[0]}-{ordered[-1]}), recipe.patch_steps={patched_steps}: "
-               f"{-(-median // k)} patched steps of {k} x {facts.num_features} feature(s)")
+    lengths = f"median training length {median} steps (of {ordered[0]}-{ordered[-1]}), recipe.patch_steps={patched_steps}"
+    if k == 1:
+        return 1, f"{lengths}: short enough, not patched"
+    return k, f"{lengths}: {-(-median // k)} patched steps of {k} x {facts.num_features} feature(s)"

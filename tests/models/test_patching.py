@@ -121,6 +121,7 @@ def test_auto_makes_the_median_sequence_at_most_patch_steps_long(lengths: list[i
     median = sorted(lengths)[len(lengths) // 2]
     assert math.ceil(median / k) <= steps and (k == 1 or math.ceil(median / (k - 1)) > steps)  # the smallest such k
     assert f"median training length {median}" in why and f"recipe.patch_steps={steps}" in why
+    assert why.endswith("not patched" if k == 1 else f"{math.ceil(median / k)} patched steps of {k} x 1 feature(s)")
 
 
 @pytest.mark.parametrize(("facts", "words"), [
