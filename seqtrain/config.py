@@ -360,7 +360,7 @@ def _patch_problems(cfg: DictConfig, tbptt: int | None, stateful: bool) -> list[
         steps = OmegaConf.select(cfg, "recipe.patch_steps", default=None)
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             return [f"model.patch_size=auto sizes patches so the median training sequence is at most recipe.patch_steps "
-                    f"steps long, but recipe.patch_steps={steps!r}: set it to an integer >= 1 (configs/train.yaml: 48)"]
+                    f"steps long, but recipe.patch_steps={steps!r}: set it to an integer >= 1, e.g. recipe.patch_steps=24"]
         return []
     if not isinstance(size, int) or size == 1:
         return []

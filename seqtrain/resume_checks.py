@@ -28,7 +28,13 @@ APPLIED_ON_RESUME = (
     "callbacks.last_checkpoint.every_n_train_steps",
     # how batches are loaded, not which: the order is a function of (seed, epoch)
     "data.num_workers", "data.pin_memory", "data.cache_dir",
+    # what `model.patch_size=auto` aims at: a resume keeps the patch size its checkpoint's run chose
+    "recipe.patch_steps",
 )
+
+#: Keys added to the configs after runs were made without them, with the value that does what those runs
+#: did: resuming such a run with that value continues the same run.
+ADDED_LATER = {"model.patch_size": 1}
 
 
 def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
@@ -50,7 +56,7 @@ def config_changes(saved: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str
     applied, refused = {}, {}
     for key in sorted(old_flat.keys() | new_flat.keys()):
         old, value = old_flat.get(key, missing), new_flat.get(key, missing)
-        if old == value:
+        if old == value or (old is missing and key in ADDED_LATER and ADDED_LATER[key] == value):
             continue
         change = (None if old is missing else old, None if value is missing else value)
         (applied if any(fnmatchcase(key, p) for p in APPLIED_ON_RESUME) else refused)[key] = change

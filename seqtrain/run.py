@@ -183,8 +183,8 @@ def settle_patch_size(cfg: DictConfig, config: dict[str, Any], datamodule: Any) 
 
 def keep_saved_patch_size(cfg: DictConfig, config: dict[str, Any], saved: dict[str, Any]) -> str | None:
     """A resume with `model.patch_size=auto` continues with the size its checkpoint's run chose (the data is
-    checked to be the same); returns the line that says so."""
-    size = saved.get("model", {}).get("patch_size")
+    checked to be the same; a run made before patching existed did not patch); returns the line that says so."""
+    size = saved.get("model", {}).get("patch_size", 1)
     if config["model"].get("patch_size") != "auto" or not isinstance(size, int):
         return None
     cfg.model.patch_size = config["model"]["patch_size"] = size

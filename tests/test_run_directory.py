@@ -124,6 +124,33 @@ def test_config_changes_split_into_applied_and_refused() -> None:
                        "data.bucket": (True, False), "extra": (None, 1)}
 
 
+def test_a_key_added_later_is_no_change_at_the_value_older_runs_had() -> None:
+    """A run saved before `model.patch_size` existed did not patch: resuming it with 1 is the same run, with 4 not."""
+    saved = {"model": {"cell": "gru"}, "recipe": {"name": "table"}}
+    assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 1}, "recipe": {"name": "table"}}) == ({}, {})
+    applied, refused = config_changes(saved, {"model": {"cell": "gru", "patch_size": 4},
+                                              "recipe": {"name": "table", "patch_steps": 24}})
+    assert refused == {"model.patch_size": (None, 4)}
+    assert applied == {"recipe.patch_steps": (None, 24)}  # auto keeps the checkpoint's choice on resume
+
+
+@pytest.mark.parametrize(("saved_model", "kept"), [({"cell": "gru", "patch_size": 6}, 6), ({"cell": "gru"}, 1)])
+def test_a_resume_with_auto_keeps_the_checkpoints_patch_size(saved_model: dict, kept: int) -> None:
+    """`auto` on resume is the checkpoint's number (1 for a run made before patching existed), in the config the
+    resume check compares and in the one the model is built from."""
+    from omegaconf import OmegaConf
+
+    from seqtrain.run import keep_saved_patch_size
+
+    cfg = OmegaConf.create({"model": {"cell": "gru", "patch_size": "auto"}})
+    config = OmegaConf.to_container(cfg)
+    line = keep_saved_patch_size(cfg, config, {"model": saved_model})
+    assert line == f"model.patch_size=auto: {kept}, as chosen by the run being resumed"
+    assert cfg.model.patch_size == config["model"]["patch_size"] == kept
+    assert config_changes({"model": saved_model}, config) == ({}, {})
+    assert keep_saved_patch_size(cfg, config, {"model": saved_model}) is None  # a number already: nothing to say
+
+
 def test_fingerprints_name_added_removed_and_edited_files(tmp_path: Path) -> None:
     for name in ("a.csv", "b.csv"):
         (tmp_path / name).write_text("x\n1\n")

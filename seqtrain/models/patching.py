@@ -33,4 +33,3 @@ def patch_steps(inputs: Tensor, lengths: Tensor | None, patch_size: int) -> tupl
     if lengths is None:
         return patched, None
     return patched, (lengths + patch_size - 1) // patch_size
-
