@@ -417,6 +417,22 @@ def merge_finals(folders: list[Path]) -> dict:
     return {s.name: results[s.name] for s in STUDIES if s.name in results}
 
 
+def seeds_table(folders: list[Path]) -> str:
+    """The defaults' score per `final` output (runs of the same split with other `seed=`s) and their mean, per
+    dataset completed in all of them, beside 1-NN Euclidean (which has no seed)."""
+    runs = [json.loads((folder / "final.json").read_text()) for folder in folders]
+    lines = ["| dataset | " + " | ".join(folder.name for folder in folders) + " | mean | 1-NN Euclidean |",
+             "|---|" + "---|" * (len(folders) + 2)]
+    for study in STUDIES:
+        found = [run.get(study.name, {}) for run in runs]
+        if not all(r.get("status") == "completed" for r in found):
+            continue
+        scores = [r["seqtrain"] for r in found]
+        cells = [f"{v:.3f}" for v in scores] + [f"{sum(scores) / len(scores):.3f}", f"{found[0]['1nn_euclidean']:.3f}"]
+        lines.append(f"| {study.name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def table(results: dict) -> str:
     def fmt(v: float | None) -> str:
         return "—" if v is None else f"{v:.3f}"
@@ -436,9 +452,10 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=["validate", "final", "table"], required=True)
+    parser.add_argument("--stage", choices=["validate", "final", "table", "seeds"], required=True)
     parser.add_argument("--merge", nargs="*", type=Path, default=[],
-                        help="table stage: output folders whose final.json are merged (later ones win) into <out>/final.md")
+                        help="table stage: output folders whose final.json are merged (later ones win) into <out>/final.md; "
+                             "seeds stage: final outputs of other seeds, side by side with their mean in <out>/seeds.md")
     parser.add_argument("--only", help="comma-separated dataset names (default: all): " + ",".join(s.name for s in STUDIES))
     parser.add_argument("--candidates", default="default", help="validate stage: " + ",".join(CANDIDATES))
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "defaults_study")
@@ -454,7 +471,10 @@ def main() -> None:
         raise SystemExit(f"unknown datasets {sorted(unknown)}" + (" (kept out for acceptance)" if unknown & ACCEPTANCE_SETS else ""))
     studies = [s for s in STUDIES if s.name in wanted]
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.stage == "table":
+    if args.stage == "seeds":
+        (args.out / "seeds.md").write_text(seeds_table(args.merge) + "\n")
+        print(seeds_table(args.merge))
+    elif args.stage == "table":
         merged = merge_finals(args.merge)
         (args.out / "final.md").write_text(table(merged) + "\n")
         print(table(merged))

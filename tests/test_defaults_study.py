@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -178,8 +179,19 @@ def test_hold_outs_of_other_seeds_differ_and_keep_the_class_shares() -> None:
     assert sorted(targets[i] for i in first) == sorted(targets[i] for i in second) == ["a"] * 6 + ["b"] * 3
 
 
+def test_seeds_table_averages_the_datasets_every_seed_completed(tmp_path: Path) -> None:
+    runs = {"s42": {"Tecator": 2.5, "ArrowHead": 0.6}, "s1": {"Tecator": 3.5, "ArrowHead": 0.7}, "s2": {"Tecator": 3.0}}
+    for folder, scores in runs.items():
+        (tmp_path / folder).mkdir()
+        results = {name: {"status": "completed", "seqtrain": v, "1nn_euclidean": 7.0 if name == "Tecator" else 0.8}
+                   for name, v in scores.items()}
+        (tmp_path / folder / "final.json").write_text(json.dumps(results))
+    lines = study.seeds_table([tmp_path / f for f in runs]).splitlines()
+    assert lines[0] == "| dataset | s42 | s1 | s2 | mean | 1-NN Euclidean |"
+    assert lines[2:] == ["| Tecator | 2.500 | 3.500 | 3.000 | 3.000 | 7.000 |"]  # ArrowHead: not in every run
+
+
 def test_final_outputs_made_in_parts_merge_completed_datasets_in_study_order(tmp_path: Path) -> None:
-    import json
 
     row = {"task": "classification", "status": "completed", "seqtrain": 0.9, "seconds": 1.0, "size": "1 / 1", "length": "3",
            "channels": 1, "fcn": None, "resnet": None, "1nn_euclidean": 0.5}
