@@ -14,7 +14,9 @@ Two stages, one `python train.py` subprocess at a time (one torch thread each):
   (Euclidean; DTW for equal-length sets) and the published dl-4-tsc numbers (Fawaz et al. 2019).
 
     python scripts/defaults_study.py --stage validate --candidates default,gru,lr_find
+    python scripts/defaults_study.py --stage validate --splits 3 --candidates nopatch,patch16,patch24   # mean of 3 hold-outs
     python scripts/defaults_study.py --stage final          # writes <out>/final.md and final.json
+    python scripts/defaults_study.py --stage seeds --merge <final out> <final out with --set seed=1> ...
 """
 
 from __future__ import annotations
