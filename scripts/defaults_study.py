@@ -101,6 +101,8 @@ CANDIDATES = {
     "patch24_lr001": ["model.patch_size=auto", "recipe.patch_steps=24", "optimizer.lr=0.001"],
     "patch24_layers2": ["model.patch_size=auto", "recipe.patch_steps=24", "model.num_layers=2"],
     "patch24_h32": ["model.patch_size=auto", "recipe.patch_steps=24", "model.hidden_size=32"],
+    "patch24_acc": ["model.patch_size=auto", "recipe.patch_steps=24", "monitor=val/acc", "monitor_mode=max"],  # classification only
+    "patch24_val30": ["model.patch_size=auto", "recipe.patch_steps=24", "data.val_fraction=0.3"],
     "patch16_h128": ["model.patch_size=auto", "recipe.patch_steps=16", "model.hidden_size=128"],
     "patch16_lr01": ["model.patch_size=auto", "recipe.patch_steps=16", "optimizer.lr=0.01"],
     "patch16_mean": ["model.patch_size=auto", "recipe.patch_steps=16", "model.pooling=mean"],
