@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +14,8 @@ from seqtrain.data.sources import DataError, Piece, place
 
 if TYPE_CHECKING:
     from datasets import Dataset
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,13 +58,21 @@ def concatenate(pieces: Sequence[Piece]) -> tuple[Dataset, Origin]:
 
 
 def carve(
-    dataset: Dataset, origin: Origin, fractions: dict[str, float], *, shuffle: bool, seed: int
+    dataset: Dataset,
+    origin: Origin,
+    fractions: dict[str, float],
+    *,
+    shuffle: bool,
+    seed: int,
+    labels: Sequence[Any] | None = None,
 ) -> dict[str, tuple[Dataset, Origin]]:
     """Cut `dataset` into "train" and the splits in `fractions` (e.g. {"val": 0.1, "test": 0.1}).
 
     shuffle: draw the rows at random (seeded), for sets of independent sequences; otherwise take
     contiguous blocks at the end, in the order of `fractions` (val before test), for text and
     series where neighbouring rows belong together.
+    labels: each row's class (classification): a class whose every row was drawn for val / test
+    gets one of them back in train (a model cannot learn a class it never sees), said in the log.
     """
     n = len(dataset)
     order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
@@ -71,6 +82,8 @@ def carve(
     for name, count in counts.items():
         blocks[name] = order[start : start + count]
         start += count
+    if labels is not None:
+        _keep_every_class_in_train(blocks, np.asarray(labels, dtype=object), origin)
     out = {}
     for name, rows in blocks.items():
         if len(rows) == 0:
@@ -81,3 +94,20 @@ def carve(
         rows = np.sort(rows)  # keep the file order inside each split (cheaper reads, readable errors)
         out[name] = (dataset.select(rows), origin.select(rows))
     return out
+
+
+def _keep_every_class_in_train(blocks: dict[str, np.ndarray], labels: np.ndarray, origin: Origin) -> None:
+    """Move, for each class with no training row, its first carved row (in draw order) into train."""
+    missing = sorted(set(labels.tolist()) - set(labels[blocks["train"]].tolist()), key=str)
+    moved = []
+    for label in missing:
+        name = next(n for n in blocks if n != "train" and (labels[blocks[n]] == label).any())
+        at = int(np.flatnonzero(labels[blocks[name]] == label)[0])
+        moved.append(f"{label!r} (from {name})")
+        blocks["train"] = np.append(blocks["train"], blocks[name][at])
+        blocks[name] = np.delete(blocks[name], at)
+    if moved:
+        log.info(
+            "data: the random val / test draw from %s took every row of %d class(es); one row of each is kept in train "
+            "instead: %s", origin.names(), len(moved), ", ".join(moved),
+        )

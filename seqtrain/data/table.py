@@ -141,7 +141,9 @@ class TableDataModule(SequenceDataModule):
         splits = {name: concatenate([self._parse(p, kind) for p in ps]) for name, ps in pieces.items() if ps}
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
         if fractions:
-            splits.update(carve(*splits.pop("train"), fractions, shuffle=True, seed=self.seed))
+            train, origin = splits.pop("train")
+            labels = arrow_column(train, "target").to_pylist() if self.task == "classification" else None
+            splits.update(carve(train, origin, fractions, shuffle=True, seed=self.seed, labels=labels))
         warn_shared_rows(splits, {name for name in ("val", "test") if files_of(pieces[name]) == files_of(pieces["train"])})
         state = self._fit(*splits["train"], kind) if saved is None else self._reuse(saved, kind)
         self.tokenizer = tokenizer_from_dict(state["tokenizer"]) if state["tokenizer"] is not None else None

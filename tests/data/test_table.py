@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from user_files import (
@@ -55,6 +56,25 @@ def test_carved_splits_are_seeded_and_disjoint(tmp_path: Path) -> None:
         dm = make(tmp_path, train_files=path, sequence_column="text", seed=seed)
         texts.setdefault(seed, []).append({s: [dm.tokenizer.decode(x.tolist()) for x, _ in dm.split(s)] for s in ("val", "test")})
     assert texts[0][0] == texts[0][1] and texts[0][0] != texts[1][0]
+
+
+def test_a_class_drawn_whole_into_val_or_test_keeps_a_row_in_train(tmp_path: Path, caplog) -> None:
+    # 12 classes of 2 series each; a 30 % + 30 % random draw leaves some classes with no training row.
+    rows = [{"sequence": " ".join(str(c * 10 + i + k) for k in range(5)), "label": f"c{c}"} for c in range(12) for i in range(2)]
+    n, seed = len(rows), 3
+    order = np.random.default_rng(seed).permutation(n)  # the draw `carve` makes
+    plain_train = {rows[i]["label"] for i in order[: n - 2 * int(n * 0.3)]}
+    lost = {r["label"] for r in rows} - plain_train
+    assert lost  # this seed does take whole classes out of train
+    with caplog.at_level(logging.INFO, logger="seqtrain.data.splits"):
+        dm = make(tmp_path, train_files=str(write_csv(tmp_path / "small.csv", rows)), val_fraction=0.3, test_fraction=0.3,
+                  seed=seed, standardize=False)
+    names = dm.facts.class_names
+    seen = {split: [names[int(y)] for _, y in dm.split(split)] for split in ("train", "val", "test")}
+    assert set(seen["train"]) == {r["label"] for r in rows}  # every class is learned from
+    assert len(seen["train"]) == n - 2 * int(n * 0.3) + len(lost)  # one row moved back per lost class
+    assert sum(map(len, seen.values())) == n
+    assert f"took every row of {len(lost)} class(es)" in caplog.text and all(repr(c) in caplog.text for c in lost)
 
 
 def test_tagging_from_jsonl_token_lists(tmp_path: Path) -> None:
