@@ -149,12 +149,16 @@ class SchedulerOptions(BaseModel):
         return self
 
 
+#: numpy's and Lightning's seeds are unsigned 32-bit integers.
+SEED_RANGE = (0, 2**32 - 1)
+
+
 class RunOptions(BaseModel):
     """The top-level keys of configs/train.yaml (a test keeps them equal); nothing else may be added."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    seed: int
+    seed: int = Field(ge=SEED_RANGE[0], le=SEED_RANGE[1])  # numpy's and Lightning's seed range
     recipe: dict[str, Any]  # which recipe (name, about), printed at the start of the run
     lr_find: bool
     ckpt_path: str | None
@@ -203,12 +207,14 @@ FRACTION = ("in (0, 1)", lambda v: 0 < v < 1)
 
 #: Ranges by key name wherever the key appears in a group's node (its constructor refuses some only when
 #: built, without the dotted key, after other work, or not at all). Type errors are the signature check's.
+SEED = (f"in [{SEED_RANGE[0]}, {SEED_RANGE[1]}]", lambda v: SEED_RANGE[0] <= v <= SEED_RANGE[1])
 RANGES: dict[str, dict[str, tuple[str, Callable[[float], bool]]]] = {
     "data": {
         "batch_size": _at_least(1), "num_workers": _at_least(0), "seq_len": _at_least(1), "min_len": _at_least(1),
         "num_train": _at_least(1), "num_val": _at_least(1), "num_test": _at_least(1), "window": _at_least(1),
         "horizon": _at_least(1), "stride": _at_least(1), "max_chars": _at_least(1), "max_length": _at_least(1),
         "max_vocab_size": _at_least(3), "min_frequency": _at_least(1), "val_fraction": FRACTION, "test_fraction": FRACTION,
+        "seed": SEED,
     },
     "trainer": {
         "log_every_n_steps": _at_least(1), "check_val_every_n_epoch": _at_least(1), "num_sanity_val_steps": _at_least(-1),

@@ -172,6 +172,8 @@ CASES = [
     ("data", ["experiment=none", "recipe=none", "data=parity", "data.min_len=30"], ["data.min_len must be in [1, seq_len=20]"]),
     ("data", ["experiment=none", "recipe=none", "data=adding", "data.num_test=-1"], ["data.num_test=-1"]),
     ("data", ["experiment=none", "recipe=none", "data=truecase", "data.seq_len=-8"], ["data.seq_len=-8"]),
+    ("data", ["experiment=none", "recipe=none", "data=table", "data.seed=-1"], ["data.seed=-1: must be in [0, 4294967295]"]),
+    ("data", ["seed=4294967296"], ["seed=4294967296", "less than or equal to 4294967295"]),
     ("data", ["experiment=none", "recipe=none", "data=truecase", "data.targets=next_char"], ["data.targets='next_char'"]),
     ("data", ["experiment=none", "recipe=none", "data=truecase", "data.tokenizer=word"], ["data.targets=case", "data.tokenizer=char"]),
     ("data", ["experiment=none", "recipe=none", "data=text", "data.targets=case", "data.stateful=true"],
