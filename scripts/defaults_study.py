@@ -106,6 +106,15 @@ CANDIDATES = {
     "patch16_h128": ["model.patch_size=auto", "recipe.patch_steps=16", "model.hidden_size=128"],
     "patch16_lr01": ["model.patch_size=auto", "recipe.patch_steps=16", "optimizer.lr=0.01"],
     "patch16_mean": ["model.patch_size=auto", "recipe.patch_steps=16", "model.pooling=mean"],
+    # Third round: aimed at ArrowHead (the one numeric set still below 1-NN Euclidean).
+    "patch16_lr005": ["model.patch_size=auto", "recipe.patch_steps=16", "optimizer.lr=0.005"],
+    "patch20": ["model.patch_size=auto", "recipe.patch_steps=20"],
+    "patch20_lr01": ["model.patch_size=auto", "recipe.patch_steps=20", "optimizer.lr=0.01"],
+    "patch20_lr005": ["model.patch_size=auto", "recipe.patch_steps=20", "optimizer.lr=0.005"],
+    "patch16_wd05": ["model.patch_size=auto", "recipe.patch_steps=16", "optimizer.weight_decay=0.05"],
+    "patch24_wd05": ["model.patch_size=auto", "recipe.patch_steps=24", "optimizer.weight_decay=0.05"],
+    "patch16_patience40": ["model.patch_size=auto", "recipe.patch_steps=16", "callbacks.early_stopping.patience=40",
+                           "trainer.max_epochs=200"],
 }
 
 
