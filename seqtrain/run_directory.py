@@ -62,12 +62,36 @@ def clear_previous_run(output_dir: Path) -> None:
         (output_dir / name).unlink(missing_ok=True)
 
 
+#: File descriptors of the run locks this process holds (see `_forget_locks_in_child`).
+_HELD_LOCKS: set[int] = set()
+
+
+def _forget_locks_in_child() -> None:
+    """In a forked child (a DataLoader worker), point each held lock's descriptor at /dev/null.
+
+    `flock` belongs to the open file, which `fork` shares: without this, workers that outlive a
+    SIGKILLed run for a moment would still hold its directory's lock, and an immediate resume would
+    be refused. The descriptor number stays valid, so the child's own clean-up closes /dev/null.
+    """
+    if not _HELD_LOCKS:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in _HELD_LOCKS:
+        os.dup2(null, fd)
+    os.close(null)
+    _HELD_LOCKS.clear()
+
+
+os.register_at_fork(after_in_child=_forget_locks_in_child)
+
+
 class RunLock:
     """An exclusive lock on a run directory for as long as the run lives.
 
     `flock` on `<run dir>/.seqtrain.lock`: the kernel drops it when the process ends, however it
-    ends (SIGKILL included), so a stale lock never blocks a resume. The file stays; it holds the
-    pid of the run that has it, for the error message.
+    ends (SIGKILL included), so a stale lock never blocks a resume; forked children (data-loader
+    workers) do not keep it. The file stays; it holds the pid of the run that has it, for the error
+    message.
     """
 
     def __init__(self, output_dir: Path) -> None:
@@ -92,10 +116,12 @@ class RunLock:
         f.write(f"pid {os.getpid()} on {os.uname().nodename}\n")
         f.flush()
         self._file = f
+        _HELD_LOCKS.add(f.fileno())
         return self
 
     def release(self) -> None:
         if self._file is not None:
+            _HELD_LOCKS.discard(self._file.fileno())
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()
             self._file = None

@@ -104,16 +104,19 @@ def batches_per_epoch(whole: Path) -> int:
     return checkpoint["global_step"] // checkpoint["epoch"]
 
 
-def kill_mid_epoch_resume_and_compare(args: list[str], tmp_path: Path) -> None:
-    """SIGKILL a run once `last.ckpt` holds a mid-epoch state, resume it, hold it to the run never stopped."""
+def kill_mid_epoch_resume_and_compare(args: list[str], tmp_path: Path) -> dict:
+    """SIGKILL a run once `last.ckpt` holds a mid-epoch state, resume it, hold it to the run never stopped;
+    returns the mid-epoch checkpoint the resume started from."""
     whole = tmp_path / "whole"
     finish(start(args, whole, "run"))
     proc = start(args, tmp_path / "killed", "before")
     per_epoch = batches_per_epoch(whole)
     kill_when(proc, tmp_path / "killed" / "checkpoints" / "last.ckpt", lambda c: c["global_step"] % per_epoch)
     proc.wait()
+    mid_epoch = saved(tmp_path / "killed" / "checkpoints" / "last.ckpt")
     resume(args, tmp_path / "killed")
     assert_same_run(whole, tmp_path / "killed")
+    return mid_epoch
 
 
 @pytest.fixture(scope="module")
@@ -193,9 +196,10 @@ def test_e_stateful_tbptt_streams_killed_mid_epoch(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_f_ddp_stateful_streams_killed_mid_epoch(tmp_path: Path) -> None:
     args = [*DDP, *STATEFUL, "data.max_chars=40000", "callbacks.last_checkpoint.every_n_train_steps=3"]
-    kill_mid_epoch_resume_and_compare(args, tmp_path)
-    # Each rank carried its own streams' state: two different states were saved, one per rank.
-    carried = saved(tmp_path / "killed" / "checkpoints" / "last.ckpt")["seqtrain_carried"]["ranks"]
+    mid_epoch = kill_mid_epoch_resume_and_compare(args, tmp_path)
+    # Each rank carried its own streams' state: two different states were saved mid-epoch, one per rank (a
+    # finished run's last.ckpt carries none: an epoch's end drops it).
+    carried = mid_epoch["seqtrain_carried"]["ranks"]
     assert len(carried) == 2 and not torch.equal(carried[0][0], carried[1][0])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,30 @@ def test_a_live_run_holds_its_directory(tmp_path: Path) -> None:
     finally:
         lock.release()
     RunLock(tmp_path).acquire().release()  # free again once released (the kernel frees it on any exit too)
+
+
+def test_a_killed_runs_forked_workers_do_not_keep_its_lock(tmp_path: Path) -> None:
+    # A run holding the lock forks a child (as a DataLoader worker is forked) and is killed; the child lives on.
+    code = (
+        "import os, signal, sys, time\n"
+        "from pathlib import Path\n"
+        "from seqtrain.run_directory import RunLock\n"
+        f"lock = RunLock(Path({str(tmp_path)!r})).acquire()\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    time.sleep(30)\n"
+        "    os._exit(0)\n"
+        "print(child, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    child = int(proc.stdout.readline())  # forked
+    try:
+        proc.wait(timeout=30)
+        assert proc.returncode == -9
+        RunLock(tmp_path).acquire().release()  # the orphaned child, still alive, does not hold the directory
+    finally:
+        os.kill(child, signal.SIGKILL)
 
 
 def test_copied_run_directory_evaluates_its_own_checkpoint(tmp_path: Path, finished: Path) -> None:
