@@ -21,13 +21,12 @@ from torch import Tensor
 from seqtrain.batch import IGNORE_INDEX
 from seqtrain.data.forecast import ForecastDataModule, SeriesWindows, _read_numbers
 from seqtrain.data.parsing import detect_sequence_kind
-from seqtrain.data.arrow import flat_list_column
 from seqtrain.data.sources import DataError, Piece, check_columns, load_pieces
 from seqtrain.data.splits import Origin
 from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.scaling import Standardizer
 from seqtrain.data.table import TableDataModule
-from seqtrain.data.table_rows import encode_rows, input_feature, parse_rows, scalers, target_feature
+from seqtrain.data.table_rows import encode_rows, input_feature, pack, parse_rows, scale, target_feature
 from seqtrain.data.text import TextDataModule, lower_with_labels, with_line_break
 from seqtrain.data.tokenizer import tokenizer_from_dict
 from seqtrain.data.vocab import CharVocab, WordVocab
@@ -144,8 +143,13 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
     steps: list[list[str]] = []
     for piece in pieces:
         parsed, encoded = _encode_table(dm, piece, kind, state, tokenizer, has_targets)
-        inputs += _unflatten_inputs(encoded, kind)
-        targets += _unflatten_targets(encoded, dm) if has_targets else [None] * len(encoded)
+        # Laid out and scaled as training does it (`pack`, `scale`); every row kept, for its prediction.
+        packed = pack(encoded, kind, dm.task if has_targets else "classification", dm.per_step and has_targets, "given")
+        scale(packed, state)
+        for r in range(len(packed.offsets) - 1):
+            row_steps = slice(packed.offsets[r], packed.offsets[r + 1])
+            inputs.append(packed.inputs[row_steps])
+            targets.append(None if not has_targets else packed.targets[row_steps] if packed.per_step else packed.targets[r])
         steps += _step_names(parsed["inputs"], kind, tokenizer)
     # The same cut as training (`encode_rows`): the first `max_length` steps, or pieces of it.
     examples, rows = [], []
@@ -156,11 +160,9 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
             end = start + dm.max_length if dm.max_length is not None else len(x)
             examples.append((x[start:end], y[start:end] if y is not None and dm.per_step else y))
             rows.append(row)
-    inputs_scaler, targets_scaler = scalers(state)
-    examples = [(_scaled(x, inputs_scaler), None if y is None else _scaled(y, targets_scaler)) for x, y in examples]
     test = None
     if has_targets:
-        # As `TableDataModule._pack`: rows whose label was unseen in training are left out.
+        # As `pack` does for training: rows whose label was unseen in training are left out.
         test = [(x, y) for x, y in examples if not (dm.task == "classification" and int(y) == IGNORE_INDEX)]
     return NewData(examples, rows, len(inputs), steps if dm.task == "tagging" else None, test)
 
@@ -197,36 +199,6 @@ def _encode_table(dm: TableDataModule, piece: Piece, kind: str, state: dict[str,
         desc=f"seqtrain: encoding {piece.name}",
     )
     return parsed, encoded
-
-
-def _unflatten_inputs(encoded: Dataset, kind: str) -> list[Tensor]:
-    values, offsets = flat_list_column(encoded, "inputs", depth=2 if kind == "vectors" else 1)
-    if kind in ("text", "tokens"):
-        flat = torch.from_numpy(values.astype(np.int64))  # (sum of T,)
-    else:
-        flat = torch.from_numpy(values.astype(np.float64).reshape(offsets[-1], -1))  # (sum of T, F)
-    return [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
-
-
-def _unflatten_targets(encoded: Dataset, dm: TableDataModule) -> list[Tensor]:
-    if dm.task == "classification":
-        return list(torch.from_numpy(np.asarray(encoded["target"], dtype=np.int64)))  # () each
-    if dm.task == "tagging":
-        values, offsets = flat_list_column(encoded, "target")
-        flat = torch.from_numpy(values.astype(np.int64))
-        return [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]  # (T,) each
-    if dm.per_step:
-        values, offsets = flat_list_column(encoded, "target", depth=2)
-        flat = torch.from_numpy(values.astype(np.float64).reshape(offsets[-1], -1))
-        return [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]  # (T, F_out) each
-    return [torch.tensor(v, dtype=torch.float64) for v in encoded["target"]]  # (F_out,) each
-
-
-def _scaled(values: Tensor, scaler: Standardizer | None) -> Tensor:
-    """As `TableDataModule._scale`: real values standardized with the train statistics, as float32."""
-    if not values.is_floating_point():
-        return values
-    return scaler.encode(values) if scaler is not None else values.float()
 
 
 def _step_names(sequences: Sequence[Any], kind: str, tokenizer: Any) -> list[list[str]]:
