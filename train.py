@@ -1,5 +1,7 @@
 """Train a sequence model: `python train.py model=gru data=vowels trainer.max_epochs=20`."""
 
+import sys
+
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -8,14 +10,22 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    from seqtrain.errors import SeqtrainError
     from seqtrain.run import train, train_in_sweep  # imported here so `--help` and `--cfg job` stay fast
 
-    # A single run fails loudly (traceback, non-zero exit); a sweep job records its failure and the sweep goes on.
-    return train_in_sweep(cfg) if HydraConfig.get().mode == RunMode.MULTIRUN else train(cfg)
+    # A sweep job records its failure and the sweep goes on.
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        return train_in_sweep(cfg)
+    # A single run fails with a non-zero exit: a refusal or failure seqtrain explains prints its message
+    # alone (a traceback would only show seqtrain's code), anything unexpected its traceback.
+    try:
+        return train(cfg)
+    except SeqtrainError as error:
+        print(f"train.py: error: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
-    import sys
     from pathlib import Path
 
     from seqtrain.null_groups import NullGroupError, rewrite_null_groups

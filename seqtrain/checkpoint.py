@@ -21,6 +21,7 @@ from torch import nn
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.legacy import upgrade
 from seqtrain.data.sniff import foreign_content, looks_like_text, read_head, show_start
+from seqtrain.errors import CheckpointError
 
 if TYPE_CHECKING:
     from seqtrain.task import SequenceTask
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
 ALLOWED_TARGETS = ("seqtrain.", "torch.optim.", "lightning.pytorch.")
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default format is a zip archive
 PICKLE_MAGIC = b"\x80"  # ... its legacy format, a pickle stream (protocol 2 or later)
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, corrupt, unsafe or not seqtrain's."""
 
 
 def find_checkpoint(path: str | Path) -> Path:

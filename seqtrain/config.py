@@ -24,6 +24,7 @@ from typing import Any, Literal
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from seqtrain.errors import SeqtrainError
 from seqtrain.kinds import DataTargets, RunChoices, kind_named
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ SEQUENCE_MODEL = "seqtrain.models.SequenceModel"
 MODEL_FACTS = ("num_outputs", "per_step_targets", "vocab_size", "num_features", "padding_idx")
 
 
-class ConfigError(ValueError):
+class ConfigError(SeqtrainError, ValueError):
     """A config value that cannot work; the message names the dotted key."""
 
 

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from seqtrain.errors import SeqtrainError
+
 log = logging.getLogger(__name__)
 
 
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 ONNX_OPSET = 17
 
 
-class ExportError(ValueError):
+class ExportError(SeqtrainError, ValueError):
     """A model or request that cannot be exported as asked; the message says why."""
 
 

@@ -81,7 +81,9 @@ def auto_patch_size(facts: Any, train_lengths: Sequence[int], patched_steps: int
     if facts.per_step:
         return 1, f"{facts.task} with a target per step is not patched"
     if not train_lengths:
-        raise ValueError("model.patch_size=auto needs the training sequences' lengths, and the training split is empty")
+        from seqtrain.data.sources import DataError
+
+        raise DataError("model.patch_size=auto needs the training sequences' lengths, and the training split is empty")
     ordered = sorted(train_lengths)
     median = ordered[len(ordered) // 2]
     k = max(1, -(-median // patched_steps))  # ceil

@@ -17,6 +17,8 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
+from seqtrain.resume_checks import ResumeError
+
 
 class ExactResume(pl.Callback):
     """Saves every rank's random states and carried recurrent state with each checkpoint; restores them."""
@@ -38,13 +40,13 @@ class ExactResume(pl.Callback):
         if state is None:
             return
         if "ranks" not in state:
-            raise RuntimeError(
+            raise ResumeError(
                 "the checkpoint was written by an older seqtrain that saved one rank's random state only: "
                 "it cannot be resumed exactly; evaluate it, or start a new run from it in a new directory"
             )
         ranks = state["ranks"]
         if len(ranks) != trainer.world_size:
-            raise RuntimeError(
+            raise ResumeError(
                 f"the checkpoint was written by {len(ranks)} processes and this run has {trainer.world_size}: "
                 "an exact resume needs the same trainer.devices and trainer.num_nodes"
             )

@@ -15,6 +15,12 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from seqtrain.errors import SeqtrainError
+
+
+class ResumeError(SeqtrainError, ValueError):
+    """A resume that would not continue the same run (changed config or data, another world size, an old checkpoint)."""
+
 #: Dotted keys (fnmatch patterns) a resume may change; they are applied and recorded.
 APPLIED_ON_RESUME = (
     "overwrite", "test", "sample_length", "paths.*", "hparams_search", "hparams_search.*",
@@ -109,7 +115,7 @@ def fingerprint_changes(saved: dict[str, dict[str, str]], current: dict[str, dic
 def check_resume(saved_meta: dict[str, Any], config: dict[str, Any], fingerprints: dict[str, Any], path: str) -> dict[str, tuple]:
     """Refuse a resume that would change the run; return the changes it applies (to record)."""
     if "data_fingerprints" not in saved_meta:
-        raise ValueError(
+        raise ResumeError(
             f"cannot resume from {path}: it was written by an older seqtrain, before resumes were exact "
             "(no data fingerprints, one rank's random state); evaluate it with scripts/evaluate.py, or start "
             "a new run in a new directory"
@@ -118,7 +124,7 @@ def check_resume(saved_meta: dict[str, Any], config: dict[str, Any], fingerprint
     problems = [f"{key}: {old!r} -> {new!r}" for key, (old, new) in refused.items()]
     problems += fingerprint_changes(saved_meta["data_fingerprints"], fingerprints)
     if problems:
-        raise ValueError(
+        raise ResumeError(
             f"cannot resume from {path}: these differ from the checkpoint's run and would change what it "
             "trains (a resume continues the same run, batch for batch):\n  " + "\n  ".join(problems)
             + "\nRestore them, or start a new run in a new directory (omit ckpt_path, or use overwrite=true)."

@@ -16,7 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 from seqtrain.config import check_facts, check_options, check_targets
 from seqtrain.lr_find import check_lr_find, find_learning_rate
 from seqtrain.recipe import auto_patch_size, describe_recipe, follow_model_choice
-from seqtrain.resume_checks import check_resume, data_fingerprints, fingerprint_changes
+from seqtrain.errors import CheckpointError
+from seqtrain.resume_checks import ResumeError, check_resume, data_fingerprints, fingerprint_changes
 from seqtrain.run_directory import (
     RunLock,
     append_jsonl,
@@ -304,6 +305,7 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
 
     from seqtrain.checkpoint import load_checkpoint, task_from_checkpoint
     from seqtrain.console import quiet_dependencies
+    from seqtrain.data.sources import DataError
 
     logging.getLogger("lightning").handlers.clear()
     quiet_dependencies()
@@ -312,7 +314,7 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
     if "data_fingerprints" in meta:
         changed = fingerprint_changes(meta["data_fingerprints"], data_fingerprints(meta["config"]["data"]))
         if changed and not allow_changed_data:
-            raise ValueError(
+            raise DataError(
                 f"{path}: the data files differ from those the model was trained with, so the {split} split "
                 "would not be the run's:\n  " + "\n  ".join(changed) + "\n(--allow-changed-data measures them anyway)"
             )
@@ -341,7 +343,7 @@ def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
     if path is None or not path.is_file():
         where = output_dir / "checkpoints" / "last.ckpt" if path is None else path
         hint = " (pass hydra.run.dir=<the run's directory> to resume it in place)" if ckpt_path == "last" else ""
-        raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no checkpoint at {where}{hint}")
+        raise CheckpointError(f"ckpt_path={ckpt_path!r}: no checkpoint at {where}{hint}")
     return str(path)
 
 
@@ -367,7 +369,7 @@ def check_resumable(checkpoint: dict[str, Any], facts: dict[str, Any], path: str
     saved = checkpoint["seqtrain"]["facts"]
     changed = [f"data facts {k}: {saved.get(k)!r} -> {v!r}" for k, v in facts.items() if saved.get(k) != v]
     if changed:
-        raise ValueError(f"cannot resume from {path}: the data differs from the checkpoint's:\n  " + "\n  ".join(changed))
+        raise ResumeError(f"cannot resume from {path}: the data differs from the checkpoint's:\n  " + "\n  ".join(changed))
 
 
 def save_run_files(output_dir: Path, config: dict, facts: dict, data_state: dict, fingerprints: dict) -> None:

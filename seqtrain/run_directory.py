@@ -14,12 +14,14 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
+from seqtrain.errors import SeqtrainError
+
 #: The files that mark a directory as holding a run.
 RUN_FILES = ("config.yaml", "data.json", "metrics.json", "resumes.jsonl")
 LOCK_NAME = ".seqtrain.lock"
 
 
-class RunDirectoryError(RuntimeError):
+class RunDirectoryError(SeqtrainError, RuntimeError):
     """A run directory that this run must not write into."""
 
 

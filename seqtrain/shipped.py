@@ -74,7 +74,9 @@ def cache_dir() -> Path:
 def shipped(name: str) -> str:
     """The path of the shipped dataset `name`'s prepared file, prepared on first use."""
     if name not in PREPARED:
-        raise ValueError(f"${{shipped:{name}}}: no shipped dataset {name!r} (shipped: {', '.join(PREPARED)})")
+        from seqtrain.config import ConfigError
+
+        raise ConfigError(f"${{shipped:{name}}}: no shipped dataset {name!r} (shipped: {', '.join(PREPARED)})")
     filename, prepare = PREPARED[name]
     path = cache_dir() / filename
     if not path.is_file():

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torchmetrics import Metric, MetricCollection
 
 from seqtrain.batch import Batch
+from seqtrain.errors import SeqtrainError
 from seqtrain.kinds import TaskKind, kind_named
 
 Stage = Literal["train", "val", "test"]
@@ -23,7 +24,7 @@ OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 
 
-class DivergedError(RuntimeError):
+class DivergedError(SeqtrainError, RuntimeError):
     """The loss or gradient norm became non-finite; the step was not applied."""
 
 

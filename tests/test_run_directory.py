@@ -14,6 +14,7 @@ import pytest
 
 from conftest import ROOT, run_train
 from data.user_files import sentiment_rows, write_csv
+from seqtrain.errors import CheckpointError
 from seqtrain.resume_checks import config_changes, data_fingerprints, fingerprint_changes
 from seqtrain.run_directory import RunDirectoryError, RunLock, check_run_directory, relative_to_run
 
@@ -41,7 +42,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_fresh_run_into_a_run_directory_is_refused_and_nothing_is_touched(finished: Path) -> None:
     before = snapshot(finished)
     proc = run_train(*TINY, "model.hidden_size=12", f"hydra.run.dir={finished}")
-    assert proc.returncode != 0
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr  # the message alone
     assert "already holds a run" in proc.stderr and "ckpt_path=last" in proc.stderr and "overwrite=true" in proc.stderr
     assert snapshot(finished) == before
 
@@ -50,8 +51,8 @@ def test_resume_refuses_changed_settings_by_key_before_reading_data(finished: Pa
     before = snapshot(finished)
     proc = run_train(*TINY, "ckpt_path=last", "optimizer=sgd", "optimizer.lr=0.5", "data.batch_size=16", "seed=7",
                      f"hydra.run.dir={finished}")
-    assert proc.returncode != 0
-    message = proc.stderr[proc.stderr.index("cannot resume"):]
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    message = proc.stderr[proc.stderr.index("train.py: error: cannot resume"):]
     for key in ("optimizer._target_: 'torch.optim.AdamW' -> 'torch.optim.SGD'", "optimizer.lr:", "data.batch_size: 32 -> 16",
                 "seed: 42 -> 7"):
         assert key in message, key
@@ -219,7 +220,7 @@ def test_last_is_the_newest_of_last_and_a_slurm_requeue_checkpoint(tmp_path: Pat
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")  # a requeued job resumes by itself
     assert resolve_checkpoint(None, tmp_path) == str(tmp_path / "hpc_ckpt_1.ckpt")
     check_run_directory(tmp_path, str(tmp_path / "hpc_ckpt_1.ckpt"), overwrite=False)  # its own run: allowed
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
         resolve_checkpoint("last", tmp_path / "elsewhere")
 
 

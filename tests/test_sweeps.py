@@ -98,7 +98,7 @@ def test_a_failing_job_is_recorded_and_the_others_finish(tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stderr[-3000:]
     failed = json.loads((tmp_path / "0" / "metrics.json").read_text())
     assert failed["status"] == "failed"
-    assert "FileNotFoundError" in failed["error"] and "/nonexistent.ckpt" in failed["error"]
+    assert "CheckpointError" in failed["error"] and "/nonexistent.ckpt" in failed["error"]
     assert "job failed; the sweep goes on" in (tmp_path / "0" / "train.log").read_text()
     assert json.loads((tmp_path / "1" / "metrics.json").read_text())["status"] == "completed"
 
@@ -106,7 +106,7 @@ def test_a_failing_job_is_recorded_and_the_others_finish(tmp_path: Path) -> None
         [sys.executable, str(ROOT / "scripts" / "summarize.py"), str(tmp_path)], capture_output=True, text=True, check=True
     ).stdout
     assert "1 completed, 1 failed" in out
-    assert "0: FileNotFoundError: ckpt_path='/nonexistent.ckpt'" in out
+    assert "0: CheckpointError: ckpt_path='/nonexistent.ckpt'" in out
     rows = [line.split()[:2] for line in out.splitlines() if line.split()[1:2] in (["completed"], ["failed"]) and len(line.split()) > 3]
     assert rows == [["1", "completed"], ["0", "failed"]]  # failures last
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from seqtrain.data.file_checks import check_before_loading, explain_failure
+from seqtrain.errors import SeqtrainError
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -40,7 +41,7 @@ EXTENSIONS = {
 ROW_UNITS = {"csv": "row", "json": "line", "parquet": "row", "text": "line", "hub": "index"}
 
 
-class DataError(ValueError):
+class DataError(SeqtrainError, ValueError):
     """Data that cannot be used as configured; the message names the file, the row or line, and the column."""
 
 
