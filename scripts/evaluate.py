@@ -12,10 +12,10 @@ if __name__ == "__main__":
                         help="measure even if the data files changed since training (the split may differ)")
     args = parser.parse_args()
 
-    from seqtrain.checkpoint import CheckpointError
+    from seqtrain.errors import SeqtrainError
     from seqtrain.run import evaluate
 
     try:
         print(json.dumps(evaluate(args.path, args.split, allow_changed_data=args.allow_changed_data), indent=2))
-    except CheckpointError as e:  # not a seqtrain checkpoint, or none there: one line, no traceback
+    except SeqtrainError as e:  # not a seqtrain checkpoint, none there, or changed data: one line, no traceback
         sys.exit(f"evaluate.py: error: {e}")
