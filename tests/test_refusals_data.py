@@ -463,6 +463,14 @@ def tags_fewer_than_tokens(tmp):
 
 
 @case("table file")
+def unclosed_python_list_of_tags_in_csv(tmp):  # as pandas writes list cells, one cut short
+    lines = "".join(f"\"['a', 'b']\",\"['X', 'Y']\"\n" for _ in range(5)) + "\"['a', 'b']\",\"['X', 'Y'\"\n"
+    path = file(tmp, "train.csv", "tokens,tags\n" + lines)
+    dm = table(tmp, task="tagging", train_files=str(path), val_files=str(path), test_files=str(path), sequence_column="tokens", target_column="tags")
+    return dm, [f"{path}, row 6, column 'tags'", "looks like a list but parses neither as JSON", "nor as a Python literal"]
+
+
+@case("table file")
 def non_finite_per_step_regression_target(tmp):
     rows = [{"x": [1.0, 2.0], "y": [0.5, 1.5]}] * 4 + [{"x": [1.0, 2.0], "y": [0.5, float("-inf")]}]
     path = write_parquet(tmp / "train.parquet", rows)

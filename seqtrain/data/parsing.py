@@ -9,10 +9,14 @@ the place (`train.csv, row 3`), the column, and what is wrong:
 - vectors (a feature vector per step): a list of lists, a JSON string `"[[1, 2], [3, 4]]"`, or
   steps separated by `;` with values separated by spaces or commas `"1 2; 3 4"`;
 - tokens / per-step labels: a list, a JSON list string, or items separated by whitespace.
+
+A list string may also be a Python literal (`"['a', 'b']"`), as pandas' `to_csv` writes list cells;
+a string column whose every cell is such a list of quoted items is detected as tokens.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import math
@@ -42,10 +46,23 @@ def _show(value: Any) -> str:
 
 
 def _json_list(value: str, where: str, column: str) -> Any:
+    """A list written in a cell: JSON, or a Python literal (single quotes, tuples), as pandas writes list cells."""
     try:
         return json.loads(value)
     except json.JSONDecodeError as e:
-        raise _problem(where, column, f"{_show(value)} looks like a JSON list but does not parse: {e}") from None
+        error = e
+    try:
+        items = ast.literal_eval(value)  # literals only: never runs code
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise _problem(
+            where, column, f"{_show(value)} looks like a list but parses neither as JSON ({error}) nor as a Python literal"
+        ) from None
+    return _as_lists(items)
+
+
+def _as_lists(value: Any) -> Any:
+    """Tuples in a Python literal (`(1, 2)`) as the lists JSON would give."""
+    return [_as_lists(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
 def parse_number(value: Any, where: str, column: str, step: int | None = None) -> float:
@@ -160,6 +177,7 @@ def parse_real_steps(value: Any, where: str, column: str) -> list[list[float]]:
 NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 NUMERIC_TEXT = rf"^[\s\[\],;]*{NUMBER}(?:[\s\[\],;]+{NUMBER})*[\s\[\],;]*$"
 VECTOR_TEXT = r";|^\s*\[\s*\["  # steps separated by ';', or a JSON list of lists
+QUOTED_LIST = r"""^\s*\[\s*(?:"[^"]*"|'[^']*')(?:\s*,\s*(?:"[^"]*"|'[^']*'))*\s*,?\s*\]\s*$"""  # ["a", "b"], ['a', 'b']
 
 
 def choose_sequence_kind(
@@ -209,7 +227,7 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
         )
     import pyarrow.compute as pc
 
-    numeric_rows, text_rows, cells, vectors = 0, [], 0, False
+    numeric_rows, text_rows, cells, vectors, quoted_rows = 0, [], 0, False, 0
     for piece in pieces:
         if _list_type(piece.dataset.features[column])[0] != 0:
             continue  # a list column in another file: parsed as the kind found here
@@ -219,8 +237,11 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
         cells += pc.sum(filled).as_py() or 0
         numeric_rows += pc.sum(numeric).as_py() or 0
         vectors = vectors or bool(pc.any(pc.match_substring_regex(values, VECTOR_TEXT)).as_py())
+        quoted_rows += pc.sum(pc.fill_null(pc.match_substring_regex(values, QUOTED_LIST), False)).as_py() or 0
         not_numeric = pc.and_(filled, pc.invert(numeric))
         text_rows += [(piece, int(i)) for i in np.flatnonzero(not_numeric.to_numpy(zero_copy_only=False))[:5]]
+    if cells and quoted_rows == cells:  # reading `['a', 'b']` as characters would train on the brackets and quotes
+        return "tokens", f"all {cells} non-empty rows are lists of quoted items"
     if numeric_rows == 0:
         return "text", f"{cells} rows: none holds only numbers"
     kind: SequenceKind = "vectors" if vectors else "numbers"

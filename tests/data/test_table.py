@@ -91,6 +91,25 @@ def test_tagging_from_jsonl_token_lists(tmp_path: Path) -> None:
     assert (batch.targets[padding] == IGNORE_INDEX).all()
 
 
+def test_list_cells_written_by_pandas_read_like_the_same_rows_in_json_lines(tmp_path: Path, caplog) -> None:
+    """`DataFrame.to_csv` writes list cells as Python literals (`['a', 'b']`): the tokens are detected and
+    parsed as the JSON Lines file of the same rows is, not read as characters with brackets and quotes."""
+    import pandas as pd
+
+    rows = tagging_rows(60)
+    pd.DataFrame(rows).to_csv(tmp_path / "tags.csv", index=False)
+    assert "\"['" in (tmp_path / "tags.csv").read_text()  # the Python literal this test is about
+    kwargs = {"task": "tagging", "sequence_column": "tokens", "target_column": "tags"}
+    with caplog.at_level(logging.INFO, logger="seqtrain.data.parsing"):
+        from_csv = make(tmp_path / "csv", train_files=str(tmp_path / "tags.csv"), **kwargs)
+    assert "read as tokens (detected from all 60 non-empty rows are lists of quoted items" in caplog.text
+    from_jsonl = make(tmp_path / "jsonl", train_files=str(write_jsonl(tmp_path / "tags.jsonl", rows)), **kwargs)
+    assert from_csv.facts == from_jsonl.facts and from_csv.tokenizer.to_dict() == from_jsonl.tokenizer.to_dict()
+    for split in ("train", "val", "test"):
+        for (x, y), (x2, y2) in zip(from_csv.split(split), from_jsonl.split(split), strict=True):
+            assert x.tolist() == x2.tolist() and y.tolist() == y2.tolist()
+
+
 def test_regression_on_feature_vectors_from_parquet_is_scaled_on_train(tmp_path: Path) -> None:
     rows = vector_regression_rows(60)
     dm = make(tmp_path, task="regression", train_files=str(write_parquet(tmp_path / "frames.parquet", rows)), sequence_column="frames", target_column="y")
