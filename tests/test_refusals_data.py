@@ -471,6 +471,14 @@ def unclosed_python_list_of_tags_in_csv(tmp):  # as pandas writes list cells, on
 
 
 @case("table file")
+def numpy_array_shortened_with_dots_in_csv(tmp):  # pandas' to_csv of an array cell over 1,000 values
+    lines = "".join(f"[{i}. 1. 2.],{'xy'[i % 2]}\n" for i in range(20)) + "[0. 1. 2. ... 1997. 1998. 1999.],x\n"
+    path = file(tmp, "train.csv", CSV_HEAD + lines)
+    return table(tmp, train_files=str(path)), [f"{path}, row 21, column 'sequence'", "numpy shortened with '...'",
+                                               "(1 such rows)", "np.set_printoptions"]
+
+
+@case("table file")
 def non_finite_per_step_regression_target(tmp):
     rows = [{"x": [1.0, 2.0], "y": [0.5, 1.5]}] * 4 + [{"x": [1.0, 2.0], "y": [0.5, float("-inf")]}]
     path = write_parquet(tmp / "train.parquet", rows)

@@ -10,8 +10,10 @@ the place (`train.csv, row 3`), the column, and what is wrong:
   steps separated by `;` with values separated by spaces or commas `"1 2; 3 4"`;
 - tokens / per-step labels: a list, a JSON list string, or items separated by whitespace.
 
-A list string may also be a Python literal (`"['a', 'b']"`), as pandas' `to_csv` writes list cells;
-a string column whose every cell is such a list of quoted items is detected as tokens.
+A list string may also be a Python literal (`"['a', 'b']"`), as pandas' `to_csv` writes list cells,
+or a numpy array's text (`"[0.5 1. 2.]"`, `"[[1. 2.]\n [3. 4.]]"`), as it writes array cells; a
+string column whose every cell is a list of quoted items is detected as tokens, and an array numpy
+shortened with `...` is an error (its values are lost).
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ def _show(value: Any) -> str:
 
 
 def _json_list(value: str, where: str, column: str) -> Any:
-    """A list written in a cell: JSON, or a Python literal (single quotes, tuples), as pandas writes list cells."""
+    """A list written in a cell: JSON, a Python literal (single quotes, tuples), as pandas writes list cells,
+    or numpy's text of an array (values separated by spaces only)."""
+    if re.fullmatch(NUMPY_ARRAY, value):
+        rows = [row.split() for row in re.findall(r"\[([^\[\]]*)\]", value)]
+        return rows if re.match(r"\s*\[\s*\[", value) else rows[0]
     try:
         return json.loads(value)
     except json.JSONDecodeError as e:
@@ -176,6 +182,9 @@ def parse_real_steps(value: Any, where: str, column: str) -> list[list[float]]:
 # A cell that holds only numbers (finite literals: not nan / inf) between separators and brackets.
 NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 NUMERIC_TEXT = rf"^[\s\[\],;]*{NUMBER}(?:[\s\[\],;]+{NUMBER})*[\s\[\],;]*$"
+NUMPY_ROW = rf"\[\s*{NUMBER}(?:\s+{NUMBER})*\s*\]"
+NUMPY_ARRAY = rf"\s*(?:{NUMPY_ROW}|\[\s*{NUMPY_ROW}(?:\s*{NUMPY_ROW})*\s*\])\s*"  # str(np.array): 1-D or 2-D
+ELIDED_ARRAY = rf"^[\s\[]*{NUMBER}(?:[\s\[\]]+{NUMBER})*[\s\[\]]+\.\.\.(?:[\s\[\]]|$)"  # numpy's "[0. 1. ... 9.]"
 VECTOR_TEXT = r";|^\s*\[\s*\["  # steps separated by ';', or a JSON list of lists
 QUOTED_LIST = r"""^\s*\[\s*(?:"[^"]*"|'[^']*')(?:\s*,\s*(?:"[^"]*"|'[^']*'))*\s*,?\s*\]\s*$"""  # ["a", "b"], ['a', 'b']
 
@@ -238,6 +247,13 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
         numeric_rows += pc.sum(numeric).as_py() or 0
         vectors = vectors or bool(pc.any(pc.match_substring_regex(values, VECTOR_TEXT)).as_py())
         quoted_rows += pc.sum(pc.fill_null(pc.match_substring_regex(values, QUOTED_LIST), False)).as_py() or 0
+        elided = np.flatnonzero(pc.fill_null(pc.match_substring_regex(values, ELIDED_ARRAY), False).to_numpy(zero_copy_only=False))
+        if len(elided):
+            raise DataError(
+                f"{piece.where(int(elided[0]))}, column {column!r}: {_show(piece.dataset[int(elided[0])][column])} is an array "
+                f"numpy shortened with '...' when it was written ({len(elided)} such rows): its values are lost; write it "
+                "whole (np.set_printoptions(threshold=sys.maxsize) before to_csv), or as lists in JSON Lines or Parquet"
+            )
         not_numeric = pc.and_(filled, pc.invert(numeric))
         text_rows += [(piece, int(i)) for i in np.flatnonzero(not_numeric.to_numpy(zero_copy_only=False))[:5]]
     if cells and quoted_rows == cells:  # reading `['a', 'b']` as characters would train on the brackets and quotes

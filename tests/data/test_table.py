@@ -110,6 +110,26 @@ def test_list_cells_written_by_pandas_read_like_the_same_rows_in_json_lines(tmp_
             assert x.tolist() == x2.tolist() and y.tolist() == y2.tolist()
 
 
+@pytest.mark.parametrize("shape", [(), (3,)], ids=["numbers", "vectors"])
+def test_numpy_array_cells_written_by_pandas_read_like_the_same_rows_in_json_lines(tmp_path: Path, shape: tuple) -> None:
+    """`DataFrame.to_csv` writes an array cell as numpy prints it (`[0.25 1.5 2.]`, `[[1. 2.]\\n [3. 4.]]`):
+    read as the numbers they are, equal to the JSON Lines file of the same rows (quarters print exactly)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(-40, 40, size=(int(rng.integers(3, 12)), *shape)) / 4 for _ in range(60)]
+    labels = ["xy"[int(a.sum() > 0)] for a in arrays]
+    pd.DataFrame({"sequence": arrays, "label": labels}).to_csv(tmp_path / "arrays.csv", index=False)
+    assert "[" in (tmp_path / "arrays.csv").read_text() and "," not in (tmp_path / "arrays.csv").read_text().split("\n")[1].split("]")[0]
+    from_csv = make(tmp_path / "csv", train_files=str(tmp_path / "arrays.csv"))
+    rows = [{"sequence": a.tolist(), "label": y} for a, y in zip(arrays, labels, strict=True)]
+    from_jsonl = make(tmp_path / "jsonl", train_files=str(write_jsonl(tmp_path / "arrays.jsonl", rows)))
+    assert from_csv.facts == from_jsonl.facts and from_csv.facts.num_features == (shape[0] if shape else 1)
+    for split in ("train", "val", "test"):
+        for (x, y), (x2, y2) in zip(from_csv.split(split), from_jsonl.split(split), strict=True):
+            assert torch.equal(x, x2) and torch.equal(y, y2)
+
+
 def test_regression_on_feature_vectors_from_parquet_is_scaled_on_train(tmp_path: Path) -> None:
     rows = vector_regression_rows(60)
     dm = make(tmp_path, task="regression", train_files=str(write_parquet(tmp_path / "frames.parquet", rows)), sequence_column="frames", target_column="y")
