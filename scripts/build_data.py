@@ -29,7 +29,7 @@ Outputs:
   - Markdown escapes are undone (``\\--`` -> ``--``), the line-break spaces at line ends are
     stripped, and the few em dashes (only in Edward III) become ``--`` like everywhere else.
 - ``JapaneseVowels_TRAIN.ts.xz`` / ``JapaneseVowels_TEST.ts.xz``: aeon 1.6.0's sktime ``.ts``
-  files, byte for byte (the format is documented at ``parse_ts`` in ``seqtrain/shipped.py``).
+  files, byte for byte (the format is documented at ``parse_ts`` in ``seqtrain/data/ts_files.py``).
 - ``sunspots_monthly.csv.xz``: statsmodels 0.15.0's ``sunspots_monthly.dat`` (a fixed-width
   year x month table) as ``month,sunspots`` rows (``1749-01,58.0``), 3,126 months to 2009-06.
 - ``ATTRIBUTION.md``: sources, licences and this command.

@@ -20,7 +20,8 @@ from seqtrain.data import (
     ForecastDataModule,
     ParityDataModule,
 )
-from seqtrain.shipped import asset_text, data_config_module, monthly_sunspots, parse_ts, shipped
+from seqtrain.data.ts_files import parse_ts
+from seqtrain.shipped import asset_text, data_config_module, monthly_sunspots, shipped
 
 
 def markdown_table(header: list[str], rows: Iterable[list[str]]) -> str:

@@ -32,28 +32,13 @@ def asset_text(name: str) -> str:
     return lzma.decompress((ASSETS / name).read_bytes()).decode("utf-8")
 
 
-def parse_ts(text: str) -> tuple[list[list[list[float]]], list[str]]:
-    """Series and labels from sktime `.ts` text: `#` comments, `@` header lines, then `dim1:dim2:...:label` per line,
-    each dimension's values comma-separated. Returns (T, C) nested lists and the label strings."""
-    series, labels = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line[0] in "#@":
-            continue
-        *dims, label = line.split(":")
-        values = [[float(v) for v in dim.split(",")] for dim in dims]  # C lists of T values
-        if len({len(v) for v in values}) != 1:
-            raise ValueError(f"line {number}: dimensions of unequal length")
-        series.append([list(step) for step in zip(*values)])  # (T, C)
-        labels.append(label.strip())
-    return series, labels
-
-
 def _vowels(split: str) -> Callable[[Path], None]:
     """The UCI Japanese Vowels split as JSON Lines: a (T, 12) `sequence` of LPC frames and the speaker `label`."""
 
     def write(path: Path) -> None:
-        series, labels = parse_ts(asset_text(f"JapaneseVowels_{split.upper()}.ts.xz"))
+        from seqtrain.data.ts_files import parse_ts  # the reader of users' .ts files
+
+        series, labels, _ = parse_ts(asset_text(f"JapaneseVowels_{split.upper()}.ts.xz"))
         path.write_text("".join(json.dumps({"sequence": s, "label": l}) + "\n" for s, l in zip(series, labels)), encoding="utf-8")
 
     return write

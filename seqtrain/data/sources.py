@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FileFormat = Literal["auto", "csv", "json", "parquet", "text"]
+FileFormat = Literal["auto", "csv", "json", "parquet", "text", "ts"]
 SPLITS = ("train", "val", "test")
 # Names hub datasets give their splits, in the order they are looked for.
 HUB_SPLITS = {"train": ("train",), "val": ("validation", "valid", "val", "dev"), "test": ("test",)}
@@ -37,8 +37,10 @@ EXTENSIONS = {
     ".ndjson": ("json", {}),
     ".parquet": ("parquet", {}),
     ".txt": ("text", {}),
+    ".ts": ("ts", {}),  # sktime / aeon time series (UCR/UEA archives): seqtrain.data.ts_files
 }
-ROW_UNITS = {"csv": "row", "json": "line", "parquet": "row", "text": "line", "hub": "index"}
+# A .ts file's examples are counted, not its lines: its header and comments come first.
+ROW_UNITS = {"csv": "row", "json": "line", "parquet": "row", "text": "line", "ts": "example", "hub": "index"}
 
 
 class DataError(SeqtrainError, ValueError):
@@ -50,12 +52,13 @@ class Piece:
     """One loaded file (or one split of a hub dataset) and how to name its rows in messages.
 
     unit: "row" (CSV, Parquet: data rows counted from 1, the header not counted), "line" (JSON
-    Lines, text: lines counted from 1), "index" (hub datasets: the row index, from 0).
+    Lines, text: lines counted from 1), "example" (.ts files: data lines counted from 1), "index"
+    (hub datasets: the row index, from 0).
     """
 
     dataset: Dataset
     name: str
-    unit: Literal["row", "line", "index"]
+    unit: Literal["row", "line", "example", "index"]
 
     def where(self, i: int) -> str:
         return place(self.name, self.unit, i)
@@ -98,7 +101,7 @@ def builder_for(key: str, paths: Sequence[str], file_format: FileFormat) -> tupl
         if suffix not in EXTENSIONS:
             raise DataError(
                 f"data.{key}: cannot tell the format of {path!r} from its extension "
-                f"(known: {', '.join(EXTENSIONS)}); set data.file_format to csv, json, parquet or text"
+                f"(known: {', '.join(EXTENSIONS)}); set data.file_format to csv, json, parquet, text or ts"
             )
         found[suffix] = EXTENSIONS[suffix]
     if len({builder for builder, _ in found.values()}) > 1:
@@ -154,6 +157,10 @@ def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str 
             raise DataError(f"{path}: {problem}")
         if builder == "text":
             options = {"encoding": "utf-8-sig", **options}  # a byte-order mark is not part of the first line
+    if builder == "ts":
+        if not local:
+            raise DataError(f"{path}: .ts files are read from local paths; download it first")
+        return _load_ts(path)
     try:
         dataset = load_dataset(builder, data_files=[path], split="train", cache_dir=cache_dir, **options)
     except Exception as e:
@@ -167,6 +174,18 @@ def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str 
     if len(dataset) == 0:
         raise DataError(f"{path}: no rows")
     return dataset
+
+
+def _load_ts(path: str) -> Dataset:
+    from datasets import Dataset
+
+    from seqtrain.data.ts_files import ts_rows
+
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: cannot be read as ts: {explain_failure(path, 'text', {}) or e}") from None
+    return Dataset.from_list(ts_rows(text, path))  # small files: in memory, not in the datasets cache
 
 
 def _load_hub(hub: str, hub_config: str | None, cache_dir: str | None) -> dict[str, list[Piece]]:

@@ -44,7 +44,8 @@ class TableDataModule(SequenceDataModule):
             seeded) when not given.
         hub / hub_config: a HuggingFace hub dataset (or a local dataset folder) instead of files;
             its train / validation / test splits are used where present.
-        file_format: auto (from the extension) | csv | json | parquet.
+        file_format: auto (from the extension) | csv | json | parquet | ts (sktime/aeon `.ts`: columns
+            `sequence` and `label`, or `target` for a real-valued one; `seqtrain.data.ts_files`).
         sequence_column / target_column: the columns holding sequences and targets.
         sequence_kind: auto (from the column's type and first rows) | text | tokens | numbers | vectors.
         per_step: regression targets per step (a number or vector per step) rather than per row.
@@ -89,7 +90,7 @@ class TableDataModule(SequenceDataModule):
         super().__init__(**base)
         choices = {
             "task": (task, ("classification", "regression", "tagging")),
-            "file_format": (file_format, ("auto", "csv", "json", "parquet")),
+            "file_format": (file_format, ("auto", "csv", "json", "parquet", "ts")),
             "sequence_kind": (sequence_kind, ("auto", "text", "tokens", "numbers", "vectors")),
             "overflow": (overflow, ("truncate", "split")),
             "unseen_labels": (unseen_labels, ("error", "ignore")),

@@ -10,17 +10,18 @@ import pytest
 import torch
 
 from seqtrain.data import DataFacts, TableDataModule
-from seqtrain.shipped import asset_text, data_config_module, parse_ts, shipped
+from seqtrain.data.ts_files import parse_ts
+from seqtrain.shipped import asset_text, data_config_module, shipped
 
 
 def load_japanese_vowels(split: str) -> tuple[list[torch.Tensor], list[str]]:
-    series, labels = parse_ts(asset_text(f"JapaneseVowels_{split.upper()}.ts.xz"))
+    series, labels, _ = parse_ts(asset_text(f"JapaneseVowels_{split.upper()}.ts.xz"))
     return [torch.tensor(s, dtype=torch.float32) for s in series], labels
 
 
 def test_prepared_files_hold_the_raw_series() -> None:
     for split in ("train", "test"):
-        series, labels = parse_ts(asset_text(f"JapaneseVowels_{split.upper()}.ts.xz"))
+        series, labels, _ = parse_ts(asset_text(f"JapaneseVowels_{split.upper()}.ts.xz"))
         rows = [json.loads(line) for line in Path(shipped(f"vowels_{split}")).read_text().splitlines()]
         assert [r["sequence"] for r in rows] == series and [r["label"] for r in rows] == labels
 
@@ -56,8 +57,8 @@ def test_values_match_the_raw_ts_text() -> None:
 
 def test_parse_ts_format() -> None:
     text = "#comment\n@problemName x\n@data\n1,2,3:4,5,6:a\n\n7:8:b\n"
-    series, labels = parse_ts(text)
-    assert labels == ["a", "b"]
+    series, labels, column = parse_ts(text)
+    assert labels == ["a", "b"] and column == "label"
     assert series[0] == [[1, 4], [2, 5], [3, 6]]  # (T, C)
     assert series[1] == [[7, 8]]
     with pytest.raises(ValueError, match="unequal"):
