@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 #: `_target_` prefixes a checkpoint's config may name; anything else is refused.
 ALLOWED_TARGETS = ("seqtrain.", "torch.optim.", "lightning.pytorch.")
+# The config sections a checkpoint's load instantiates; the rest (trainer, logger, callbacks, ...) is a record of
+# the run, never built from the checkpoint (a resume builds them from its own command line).
+REBUILT = ("model", "data")
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default format is a zip archive
 PICKLE_MAGIC = b"\x80"  # ... its legacy format, a pickle stream (protocol 2 or later)
 
@@ -72,7 +75,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({type(e).__name__}: {e})") from None
     check_seqtrain_metadata(checkpoint, path)
-    check_targets_allowed(checkpoint["seqtrain"]["config"], source=str(path))
+    for section in REBUILT:
+        check_targets_allowed(checkpoint["seqtrain"]["config"][section], source=str(path), key=section)
     return checkpoint
 
 

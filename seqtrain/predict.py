@@ -216,9 +216,11 @@ class Predictor:
         """`test/...` metrics through the same task and test loader as a run's (see `seqtrain.run.evaluate`)."""
         import lightning.pytorch as pl
 
+        from seqtrain.console import quiet_dependencies
         from seqtrain.task import SequenceTask
 
         logging.getLogger("lightning").handlers.clear()
+        quiet_dependencies()  # as a run's evaluation: no dependency deprecations, no warning about our own hook
         self.datamodule.serve_as_test(test)
         facts = self.facts
         task = SequenceTask(self.model, task=facts.task, num_outputs=facts.num_outputs,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -112,6 +113,39 @@ def test_foreign_target_in_a_saved_config_is_refused(lm_run: Path, tmp_path: Pat
     torch.save(checkpoint, path)
     with pytest.raises(CheckpointError, match=r"model\._target_='os.system' is not allowed"):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize("section", ["data", "logger"])
+def test_only_the_rebuilt_sections_are_held_to_the_allow_list(lm_run: Path, tmp_path: Path, section: str) -> None:
+    """Loading builds the model and data from a checkpoint's config, nothing else: a foreign `_target_` there is
+    refused; the logger, trainer and callbacks are a record of the run (wandb.Settings in the default logger)."""
+    checkpoint = torch.load(lm_run / "checkpoints" / "last.ckpt", weights_only=True)
+    checkpoint["seqtrain"]["config"].setdefault(section, {})["_target_"] = "os.system"
+    path = tmp_path / f"{section}.ckpt"
+    torch.save(checkpoint, path)
+    if section == "data":
+        with pytest.raises(CheckpointError, match=r"data\._target_='os.system' is not allowed"):
+            load_checkpoint(path)
+    else:
+        assert load_checkpoint(path)["seqtrain"]["config"]["logger"]["_target_"] == "os.system"  # loaded, never built
+
+
+def test_a_run_logged_to_wandb_resumes_and_evaluates(tmp_path: Path) -> None:
+    """The default logger (wandb, offline) records `wandb.Settings` in the run's config; its checkpoints still
+    resume and evaluate (they were refused as foreign before)."""
+    run_dir = tmp_path / "run"
+    args = [*LM, "debug=smoke", "trainer.accelerator=cpu", "trainer.max_epochs=1", f"hydra.run.dir={run_dir}"]
+    proc = run_train(*args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "wandb.Settings" in (run_dir / "config.yaml").read_text()
+    steps = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    proc = run_train(*args[:-2], "trainer.max_epochs=2", "ckpt_path=last", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2 * steps  # one more epoch
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), str(run_dir)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "test/loss" in json.loads(proc.stdout)
 
 
 def test_resume_with_a_different_model_names_what_changed(lm_run: Path, tmp_path: Path) -> None:

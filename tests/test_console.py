@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from conftest import run_train
+from omegaconf import OmegaConf
+
+from conftest import ROOT, run_train
 
 NOISE = [
     "💡 Tip",                                  # Lightning's adverts (litlogger, litmodels)
@@ -27,6 +32,17 @@ def test_a_default_run_prints_what_the_user_needs_and_no_noise(tmp_path: Path) -
     assert "Epoch 0: 100%" in output  # progress
     assert f"run directory: {tmp_path}" in output and "\nval: loss=" in output and "\ntest: loss=" in output
     assert f"Run data is saved locally in {tmp_path}/wandb/offline-run-" in output  # where the wandb run is
+
+    # Predicting with the run prints its rows and metrics, without the same noise.
+    test_files = OmegaConf.load(tmp_path / "config.yaml").data.test_files
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "predict.py"), str(tmp_path), "--files", test_files,
+                           "--out", str(tmp_path / "predictions.csv")], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    output = proc.stdout + proc.stderr
+    for noise in NOISE:
+        assert noise not in output, noise
+    assert "wrote 370 rows to" in output and "metrics: test/loss=" in output
 
 
 def test_lightning_summary_is_an_override_away(tmp_path: Path) -> None:
