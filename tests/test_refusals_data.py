@@ -479,6 +479,28 @@ def numpy_array_shortened_with_dots_in_csv(tmp):  # pandas' to_csv of an array c
 
 
 @case("table file")
+def headerless_wide_tsv_as_the_ucr_archive_ships(tmp):  # label, then one value per column, no header
+    path = file(tmp, "train.tsv", "".join(f"{i % 2 + 1}\t" + "\t".join(f"{(i * j) % 7 / 3:.4f}" for j in range(20)) + "\n" for i in range(30)))
+    return table(tmp, train_files=str(path)), [f"{path}: line 1 looks like data, not a header (the column names are numbers)",
+                                               "not a value per column"]  # its first row repeats values: caught before loading
+
+
+@case("table file")
+def headerless_wide_csv_without_repeated_values(tmp):
+    path = file(tmp, "train.csv", "".join(f"{i % 2}," + ",".join(f"{i + j / 8:.3f}" for j in range(20)) + "\n" for i in range(30)))
+    return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence' (data.sequence_column)", "... (21 columns)",
+                                               "Its first row looks like data, not a header", "not a value per column"]
+
+
+@case("table file")
+def wide_csv_with_a_header(tmp):
+    head = "label," + ",".join(f"t{j}" for j in range(20)) + "\n"
+    path = file(tmp, "train.csv", head + "".join(f"{'xy'[i % 2]}," + ",".join(str(i + j) for j in range(20)) + "\n" for i in range(30)))
+    return table(tmp, train_files=str(path)), ["its columns are: label, t0, t1", "may be a wide table (a value per column)",
+                                               "df['sequence'] = df[step_columns]"]
+
+
+@case("table file")
 def non_finite_per_step_regression_target(tmp):
     rows = [{"x": [1.0, 2.0], "y": [0.5, 1.5]}] * 4 + [{"x": [1.0, 2.0], "y": [0.5, float("-inf")]}]
     path = write_parquet(tmp / "train.parquet", rows)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from seqtrain.data.file_checks import check_before_loading, explain_failure
+from seqtrain.data.file_checks import check_before_loading, explain_failure, layout_hint
 from seqtrain.errors import SeqtrainError
 
 if TYPE_CHECKING:
@@ -208,9 +208,10 @@ def _load_hub(hub: str, hub_config: str | None, cache_dir: str | None) -> dict[s
 
 
 def check_columns(piece: Piece, columns: dict[str, str]) -> None:
-    """Every `{config key: column}` is a column of `piece`; the error names the file, key and columns."""
+    """Every `{config key: column}` is a column of `piece`; the error names the file, key and columns, and what a
+    file without a header or with one column per time step (a wide table) needs."""
+    names = piece.dataset.column_names
     for key, column in columns.items():
-        if column not in piece.dataset.column_names:
-            raise DataError(
-                f"{piece.name}: no column {column!r} (data.{key}); its columns are: {', '.join(piece.dataset.column_names)}"
-            )
+        if column not in names:
+            shown = ", ".join(names[:12]) + (f", ... ({len(names)} columns)" if len(names) > 12 else "")
+            raise DataError(f"{piece.name}: no column {column!r} (data.{key}); its columns are: {shown}{layout_hint(names)}")
