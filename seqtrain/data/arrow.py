@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from datasets import Dataset, Features
 
 # Bump when what a cached transform writes changes, so old cache files are not reused.
-TRANSFORM_VERSION = 1
+TRANSFORM_VERSION = 2
 
 
 def fingerprint(*parts: Any) -> str:

@@ -115,11 +115,7 @@ class ForecastDataModule(SequenceDataModule):
         pieces = load_pieces(self.train_files, None, None, self.hub, self.hub_config, self.file_format, self.cache_dir)["train"]
         names = self.columns if self.columns is not None else _numeric_columns(pieces[0])
         names = names + [c for c in self.target_columns or [] if c not in names]
-        parts = []
-        for piece in pieces:
-            for c in names:
-                check_columns(piece, {"target_columns" if self.columns is not None and c not in self.columns else "columns": c})
-            parts.append(np.stack([_read_numbers(piece, c) for c in names], axis=1))
+        parts = self.read_series(pieces, names)
         log.info(
             "data: series columns: inputs %s, targets %s%s",
             ", ".join(names[: len(self.columns)] if self.columns is not None else names),
@@ -128,11 +124,31 @@ class ForecastDataModule(SequenceDataModule):
         )
         return parts, names
 
+    # -- reading series: training's and new ones for a trained model alike ------------------------
+
+    def read_series(self, pieces: list[Piece], names: list[str]) -> list[np.ndarray]:
+        """Each piece's columns `names` as a series, (N_s, len(names)) float64; a missing column or value is named."""
+        parts = []
+        for piece in pieces:
+            for c in names:
+                check_columns(piece, {"target_columns" if self.columns is not None and c not in self.columns else "columns": c})
+            parts.append(np.stack([_read_numbers(piece, c) for c in names], axis=1))
+        return parts
+
+    def positions(self, names: list[str]) -> tuple[list[int], list[int]]:
+        """Where the input columns and the target columns sit among `names` (the saved column order)."""
+        inputs_at = list(range(len(self.columns))) if self.columns is not None else list(range(len(names)))
+        targets_at = [names.index(c) for c in self.target_columns] if self.target_columns is not None else inputs_at
+        return inputs_at, targets_at
+
+    def windows(self, scaled: Tensor, names: list[str], starts: list[int]) -> SeriesWindows:
+        """The windows starting at `starts` of a scaled (N, columns) series."""
+        inputs_at, targets_at = self.positions(names)
+        return SeriesWindows(scaled[:, inputs_at], scaled[:, targets_at], starts, self.window, self.horizon, self.mode)
+
     def build(self, saved: dict[str, Any] | None) -> Splits:
         parts, names = self.load_series()  # one (N_s, columns) array per series
         series = np.concatenate(parts)  # (N, columns)
-        inputs_at = list(range(len(self.columns))) if self.columns is not None else list(range(len(names)))
-        targets_at = [names.index(c) for c in self.target_columns] if self.target_columns is not None else inputs_at
         # Each series is split in time on its own: its first steps train, then val, then test.
         firsts = np.cumsum([0, *(len(p) for p in parts)])[:-1].tolist()
         bounds = [
@@ -151,7 +167,6 @@ class ForecastDataModule(SequenceDataModule):
                 raise DataError(f"the series has columns {names}, the loaded state was fitted on {saved['columns']}")
             state = dict(saved)
         scaled = Standardizer.from_dict(state).encode(torch.from_numpy(series))  # (N, columns)
-        inputs, targets = scaled[:, inputs_at], scaled[:, targets_at]  # (N, C), (N, K)
         examples = {}
         for split in ("train", "val", "test"):
             starts = [t for first, b in zip(firsts, bounds) for t in self.window_starts(first, *b[split])]
@@ -167,12 +182,13 @@ class ForecastDataModule(SequenceDataModule):
                     f"(data.window={self.window}, data.horizon={self.horizon}); give a longer series, "
                     "raise its fraction, or lower data.window"
                 )
-            examples[split] = SeriesWindows(inputs, targets, starts, self.window, self.horizon, self.mode)
+            examples[split] = self.windows(scaled, names, starts)
         log.info(
             "data: %d steps; windows per split: %s",
             len(series),
             ", ".join(f"{name} {len(split)}" for name, split in examples.items()),
         )
+        inputs_at, targets_at = self.positions(names)
         per_output = [(state["shift"][k], state["scale"][k]) for k in targets_at] * (
             self.horizon if self.mode == "many_to_one" else 1
         )

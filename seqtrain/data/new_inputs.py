@@ -8,6 +8,7 @@ scored the run's test split (`SequenceDataModule.serve_as_test`).
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,26 +19,23 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqtrain.batch import IGNORE_INDEX
-from seqtrain.data.forecast import ForecastDataModule, SeriesWindows, _read_numbers
+from seqtrain.data.forecast import ForecastDataModule
 from seqtrain.data.parsing import detect_sequence_kind
-from seqtrain.data.sources import DataError, Piece, check_columns, load_pieces
-from seqtrain.data.splits import Origin
-from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.scaling import Standardizer
+from seqtrain.data.sources import DataError, Piece, check_columns, load_pieces
+from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.table import TableDataModule
-from seqtrain.data.table_rows import encode_rows, input_feature, pack, parse_rows, scale, target_feature
-from seqtrain.data.text import TextDataModule, lower_with_labels, with_line_break
+from seqtrain.data.table_rows import scale
+from seqtrain.data.text import TextDataModule
 from seqtrain.data.tokenizer import tokenizer_from_dict
 from seqtrain.data.vocab import CharVocab, WordVocab
-from seqtrain.data.windows import TaggedWindows, TokenWindows
 
 if TYPE_CHECKING:
-    from datasets import Dataset
-
     from seqtrain.data.datamodule import SequenceDataModule
 
 log = logging.getLogger(__name__)
+
+NO_TARGET = "__no_target__"  # the stand-in target column of rows given without targets
 
 #: What `predict` takes: file paths / globs, a `datasets.Dataset`, or in-memory sequences.
 Source = Any
@@ -135,70 +133,28 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
                     f"the model was trained on {kind} sequences"
                 )
     has_targets = _has_column(pieces, dm.target_column)
+    reader = dm
     if not has_targets:
         log.info("predict: no column %r (data.target_column): predictions only, no metrics", dm.target_column)
+        reader, pieces, state = _without_targets(dm, pieces, state)
+    # Read as the run read its test split: parsed, encoded, cut to max_length, packed and scaled by the same code.
+    parsed, origin = reader.parse(pieces, kind)
+    packed = reader.encode(parsed, origin, state, "given")
+    scale(packed, state)
     tokenizer = tokenizer_from_dict(state["tokenizer"]) if state["tokenizer"] is not None else None
-    inputs: list[Tensor] = []
-    targets: list[Tensor | None] = []
-    steps: list[list[str]] = []
-    for piece in pieces:
-        parsed, encoded = _encode_table(dm, piece, kind, state, tokenizer, has_targets)
-        # Laid out and scaled as training does it (`pack`, `scale`); every row kept, for its prediction.
-        packed = pack(encoded, kind, dm.task if has_targets else "classification", dm.per_step and has_targets, "given")
-        scale(packed, state)
-        for r in range(len(packed.offsets) - 1):
-            row_steps = slice(packed.offsets[r], packed.offsets[r + 1])
-            inputs.append(packed.inputs[row_steps])
-            targets.append(None if not has_targets else packed.targets[row_steps] if packed.per_step else packed.targets[r])
-        steps += _step_names(parsed["inputs"], kind, tokenizer)
-    # The same cut as training (`encode_rows`): the first `max_length` steps, or pieces of it.
-    examples, rows = [], []
-    for row, (x, y) in enumerate(zip(inputs, targets)):
-        cut = dm.max_length is not None and len(x) > dm.max_length
-        starts = range(0, len(x), dm.max_length) if cut and dm.overflow == "split" else [0]
-        for start in starts:
-            end = start + dm.max_length if dm.max_length is not None else len(x)
-            examples.append((x[start:end], y[start:end] if y is not None and dm.per_step else y))
-            rows.append(row)
-    test = None
-    if has_targets:
-        # As `pack` does for training: rows whose label was unseen in training are left out.
-        test = [(x, y) for x, y in examples if not (dm.task == "classification" and int(y) == IGNORE_INDEX)]
-    return NewData(examples, rows, len(inputs), steps if dm.task == "tagging" else None, test)
+    steps = _step_names(parsed["inputs"], kind, tokenizer) if dm.task == "tagging" else None
+    # Every row kept for its prediction; the metrics, as in training, leave out rows whose label was unseen.
+    test = packed if has_targets and len(packed) else None
+    return NewData(list(packed.every_row()), packed.source_rows.tolist(), len(parsed), steps, test)
 
 
-def _encode_table(dm: TableDataModule, piece: Piece, kind: str, state: dict[str, Any], tokenizer: Any, has_targets: bool) -> tuple[Dataset, Dataset]:
-    """`parse_rows` then `encode_rows`, as training runs them (uncut: the cut is the caller's).
-
-    Without a target column, the rows are run as a one-class classification whose labels are
-    thrown away: the inputs go through exactly the code training used, which does not depend on
-    the task.
-    """
-    from datasets import Features, Value
-
-    dataset, target_column = piece.dataset, dm.target_column
-    task, per_step, class_names = dm.task, dm.per_step, state["class_names"]
-    if not has_targets:
-        target_column = "__no_target__"
-        dataset = dataset.add_column(target_column, ["_"] * len(dataset))
-        task, per_step, class_names = "classification", False, ["_"]
-    columns = [dm.sequence_column, target_column]
-    settings = {"kind": kind, "task": task, "per_step": per_step, "columns": columns}
-    parsed = dataset.map(
-        parse_rows, batched=True, with_indices=True, remove_columns=dataset.column_names,
-        features=Features({"inputs": input_feature(kind, encoded=False), "target": target_feature(task, per_step, encoded=False)}),
-        fn_kwargs={**settings, "where": piece.where}, desc=f"seqtrain: reading {piece.name}",
-    )
-    encoded = parsed.map(
-        encode_rows, batched=True, with_indices=True, remove_columns=parsed.column_names,
-        features=Features({"inputs": input_feature(kind, encoded=True), "target": target_feature(task, per_step, encoded=True),
-                           "cut": Value("bool")}),
-        fn_kwargs={"kind": kind, "task": task, "per_step": per_step, "tokenizer": tokenizer, "class_names": class_names,
-                   "num_features": state.get("num_features"), "num_targets": state.get("num_targets"), "max_length": None,
-                   "overflow": "truncate", "unseen_labels": dm.unseen_labels, "where": piece.where, "columns": tuple(columns)},
-        desc=f"seqtrain: encoding {piece.name}",
-    )
-    return parsed, encoded
+def _without_targets(dm: TableDataModule, pieces: list[Piece], state: dict[str, Any]) -> tuple[TableDataModule, list[Piece], dict[str, Any]]:
+    """Rows without a target column, read as a one-class classification whose labels are thrown away: the
+    inputs go through exactly the code training used, which does not depend on the task."""
+    reader = copy.copy(dm)
+    reader.task, reader.per_step, reader.target_column = "classification", False, NO_TARGET
+    pieces = [Piece(p.dataset.add_column(NO_TARGET, ["_"] * len(p.dataset)), p.name, p.unit) for p in pieces]
+    return reader, pieces, {**state, "class_names": ["_"]}
 
 
 def _step_names(sequences: Sequence[Any], kind: str, tokenizer: Any) -> list[list[str]]:
@@ -219,8 +175,7 @@ def read_series(dm: ForecastDataModule, source: Source, state: dict[str, Any]) -
     """Series with the training's columns (one row per step; each file its own series, as in training);
     windows for metrics where the targets are there."""
     names = state["columns"]
-    inputs_at = list(range(len(dm.columns))) if dm.columns is not None else list(range(len(names)))
-    targets_at = [names.index(c) for c in dm.target_columns] if dm.target_columns is not None else inputs_at
+    inputs_at, targets_at = dm.positions(names)
     if isinstance(source, (np.ndarray, Tensor)) or (isinstance(source, (list, tuple)) and not _is_files(source)):
         series = np.asarray(source, dtype=np.float64)
         series = series[:, None] if series.ndim == 1 else series
@@ -230,13 +185,8 @@ def read_series(dm: ForecastDataModule, source: Source, state: dict[str, Any]) -
         parts, labels, has_targets = [series], ["the given series"], series.shape[1] == len(names)
     else:
         pieces = _pieces(source, dm.file_format, dm.cache_dir, "")
-        for piece in pieces:
-            for c in (names[i] for i in inputs_at):
-                check_columns(piece, {"columns": c})
-        target_only = [c for i, c in enumerate(names) if i not in inputs_at]
-        has_targets = all(_has_column(pieces, c) for c in target_only)
-        read = names if has_targets else [names[i] for i in inputs_at]
-        parts = [np.stack([_read_numbers(p, c) for c in read], axis=1) for p in pieces]
+        has_targets = all(_has_column(pieces, c) for i, c in enumerate(names) if i not in inputs_at)
+        parts = dm.read_series(pieces, names if has_targets else [names[i] for i in inputs_at])
         labels = [p.name for p in pieces]
     if not has_targets:
         parts = [np.concatenate([p, np.full((len(p), len(names) - p.shape[1]), np.nan)], axis=1) for p in parts]
@@ -250,7 +200,7 @@ def read_series(dm: ForecastDataModule, source: Source, state: dict[str, Any]) -
     test = None
     starts = [t for first, end in zip(firsts, firsts[1:]) for t in dm.window_starts(first, first, end)]
     if has_targets and starts:
-        test = SeriesWindows(scaled[:, inputs_at], scaled[:, targets_at], starts, dm.window, dm.horizon, dm.mode)
+        test = dm.windows(scaled, names, starts)
     elif has_targets:
         log.info("predict: %d steps hold no window with all its targets: a forecast only, no metrics", len(series))
     bounds = list(zip(labels, firsts, firsts[1:]))  # (name, first step, end) of each series
@@ -262,42 +212,22 @@ def read_series(dm: ForecastDataModule, source: Source, state: dict[str, Any]) -
 
 
 def read_text(dm: TextDataModule, source: Source, state: dict[str, Any]) -> NewData:
-    """Rows of text (lines of .txt files, or `text_column`), each ending in a line break, as training reads them."""
-    pieces = [dm.text_only(p) for p in _pieces(source, dm.file_format, dm.cache_dir, dm.text_column, {"keep_linebreaks": True})]
-    tokenizer = tokenizer_from_dict(state["tokenizer"])
-    texts = [t for p in pieces for t in p.dataset[dm.text_column]]
-    if any(t is None for t in texts):
-        raise DataError("an empty value (no text) in the text column")
-    cases: list[Tensor] = []
-    if dm.targets == "case":
-        lowered = [lower_with_labels(with_line_break(t)) for t in texts]
-        rows, cases = [low for low, _ in lowered], [torch.from_numpy(labels) for _, labels in lowered]
+    """Rows of text (lines of .txt files, or `text_column`), each ending in a line break, encoded and laid out
+    by the code that encoded and laid out the run's own splits."""
+    dataset, origin = dm.texts(_pieces(source, dm.file_format, dm.cache_dir, dm.text_column, {"keep_linebreaks": True}))
+    tokens = dm.encode_split(dataset, origin, "given")
+    rows = [slice(start, end) for start, end in zip(tokens.offsets[:-1].tolist(), tokens.offsets[1:].tolist())]
+    if dm.targets == "case":  # tagging: each token of a row with its case; the steps are the lower-cased characters
+        examples = [(tokens.ids[r], tokens.cases[r]) for r in rows]
+        steps = [list(dm.inputs_of(text)) for text in dataset[dm.text_column]]
+    else:  # each row scored on its own: inputs its tokens but the last, targets the next token at each step
+        examples, steps = [(tokens.ids[r][:-1], tokens.ids[r][1:]) for r in rows], None
+    test = None
+    if len(tokens.ids) >= dm.tokens_needed:  # the whole text, as the datamodule lays a split out
+        test = dm.layout(tokens, origin, "given")
     else:
-        rows = [with_line_break(t) for t in texts]
-    ids = [torch.tensor(r, dtype=torch.long) for r in tokenizer.encode_batch(rows)]
-    stream = torch.cat(ids) if ids else torch.zeros(0, dtype=torch.long)
-    if dm.targets == "case":
-        test = TaggedWindows(stream, torch.cat(cases), dm.seq_len) if ids else None
-        return NewData(list(zip(ids, cases)), list(range(len(ids))), len(ids), [list(r) for r in rows], test or None)
-    offsets = np.cumsum([0, *(len(i) for i in ids)])
-    starts = dm.document_starts(offsets, Origin.of(pieces), "given") if dm.stateful and dm.documents is not None else None
-    return NewData(_lm_rows(ids), list(range(len(ids))), len(ids), test=_lm_test(dm, stream, starts))
-
-
-def _lm_rows(ids: list[Tensor]) -> list[tuple[Tensor, Tensor | None]]:
-    """Each row scored on its own: inputs its tokens but the last, targets the next token at each step."""
-    return [(row[:-1], row[1:]) for row in ids]
-
-
-def _lm_test(dm: TextDataModule, ids: Tensor, starts: Tensor | None) -> Any:
-    """The whole text as the datamodule lays a split out: windows of `seq_len`, or stateful streams."""
-    needed = dm.batch_size + 1 if dm.stateful else dm.seq_len + 1
-    if len(ids) < needed:
-        log.info("predict: %d tokens, fewer than the %d one batch needs (as in training): no metrics", len(ids), needed)
-        return None
-    if not dm.stateful:
-        return TokenWindows(ids, dm.seq_len)
-    return ids, starts
+        log.info("predict: %d tokens, fewer than the %d one batch needs (as in training): no metrics", len(tokens.ids), dm.tokens_needed)
+    return NewData(examples, list(range(len(rows))), len(rows), steps, test)
 
 
 # -- the generated datasets ----------------------------------------------------------------------

@@ -22,7 +22,7 @@ from seqtrain.data.parsing import SequenceKind, choose_sequence_kind
 from seqtrain.data.arrow import arrow_column, cached_map
 from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
 from seqtrain.data.splits import Origin, carve, concatenate
-from seqtrain.data.table_rows import TableTask, check_lengths, encode_rows, input_feature, pack, parse_rows
+from seqtrain.data.table_rows import PackedExamples, TableTask, check_lengths, encode_rows, input_feature, pack, parse_rows
 from seqtrain.data.table_rows import fit_scaling, scale, table_facts, target_feature
 from seqtrain.data.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer
 from seqtrain.data.tokenizer import saved_tokenizer, tokenizer_from_dict
@@ -139,7 +139,7 @@ class TableDataModule(SequenceDataModule):
             [p for split_pieces in pieces.values() for p in split_pieces], self.sequence_kind,
             None if saved is None else saved["sequence_kind"], self.sequence_column, self.target_column,
         )
-        splits = {name: concatenate([self._parse(p, kind) for p in ps]) for name, ps in pieces.items() if ps}
+        splits = {name: self.parse(ps, kind) for name, ps in pieces.items() if ps}
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
         if fractions:
             train, origin = splits.pop("train")
@@ -148,13 +148,10 @@ class TableDataModule(SequenceDataModule):
         warn_shared_rows(splits, {name for name in ("val", "test") if files_of(pieces[name]) == files_of(pieces["train"])})
         state = self._fit(*splits["train"], kind) if saved is None else self._reuse(saved, kind)
         self.tokenizer = tokenizer_from_dict(state["tokenizer"]) if state["tokenizer"] is not None else None
-        examples = {}
-        for name in ("train", "val", "test"):
-            dataset, origin = splits[name]
-            encoded = self._encode(dataset, origin, kind, state, name)
-            examples[name] = pack(encoded, kind, self.task, self.per_step, name)
-            if self.max_length is None:  # uncut: encoded row i is the split's row i
-                check_lengths(examples[name], origin, examples["train"], self.sequence_column)
+        examples = {name: self.encode(*splits[name], state, name) for name in ("train", "val", "test")}
+        if self.max_length is None:  # uncut: encoded row i is the split's row i
+            for name, split in examples.items():
+                check_lengths(split, splits[name][1], examples["train"], self.sequence_column)
         if saved is None:
             numeric = kind in ("numbers", "vectors")
             state.update(fit_scaling(examples["train"], numeric and self.standardize, self.task == "regression" and self.scale_targets))
@@ -165,22 +162,55 @@ class TableDataModule(SequenceDataModule):
                 raise DataError(f"the {name} split has no examples left (every row's label was unseen in training)")
         return Splits(examples["train"], examples["val"], examples["test"], table_facts(self.task, self.per_step, state, self.tokenizer), state)
 
-    # -- parsing ---------------------------------------------------------------------------------
+    # -- reading rows: training's splits and new rows for a trained model alike ------------------
 
-    def _parse(self, piece: Piece, kind: SequenceKind) -> Piece:
+    def parse(self, pieces: list[Piece], kind: SequenceKind) -> tuple[Dataset, Origin]:
+        """The pieces' rows in canonical types (a cached map per file, so a file is parsed once), joined."""
         from datasets import Features
 
         settings = {"kind": kind, "task": self.task, "per_step": self.per_step, "columns": [self.sequence_column, self.target_column]}
         features = Features({"inputs": input_feature(kind, encoded=False), "target": target_feature(self.task, self.per_step, encoded=False)})
-        dataset = cached_map(
-            piece.dataset,
-            parse_rows,
+        parsed = [
+            Piece(cached_map(piece.dataset, parse_rows, settings=settings, features=features, desc=f"seqtrain: reading {piece.name}",
+                             fn_kwargs={**settings, "where": piece.where}), piece.name, piece.unit)
+            for piece in pieces
+        ]
+        return concatenate(parsed)
+
+    def encode(self, dataset: Dataset, origin: Origin, state: dict[str, Any], split: str) -> PackedExamples:
+        """Parsed rows encoded with the fitted `state` (a cached map), cut to `max_length`, packed flat; unscaled."""
+        from datasets import Features, Value
+
+        kind = state["sequence_kind"]
+        settings = {
+            "kind": kind, "task": self.task, "per_step": self.per_step, "tokenizer": state["tokenizer"],
+            "class_names": state["class_names"], "num_features": state.get("num_features"), "num_targets": state.get("num_targets"),
+            "max_length": self.max_length, "overflow": self.overflow, "unseen_labels": self.unseen_labels,
+        }
+        features = Features({
+            "inputs": input_feature(kind, encoded=True),
+            "target": target_feature(self.task, self.per_step, encoded=True),
+            "row": Value("int64"),
+            "cut": Value("bool"),
+        })
+        encoded = cached_map(
+            dataset,
+            encode_rows,
             settings=settings,
             features=features,
-            desc=f"seqtrain: reading {piece.name}",
-            fn_kwargs={**settings, "where": piece.where},
+            desc=f"seqtrain: encoding the {split} split",
+            fn_kwargs={
+                **settings,
+                "tokenizer": tokenizer_from_dict(state["tokenizer"]) if state["tokenizer"] is not None else None,
+                "where": origin.where,
+                "columns": (self.sequence_column, self.target_column),
+            },
         )
-        return Piece(dataset, piece.name, piece.unit)
+        cut = int(np.sum(arrow_column(encoded, "cut").to_numpy(zero_copy_only=False)))
+        if cut:
+            how = "truncated to" if self.overflow == "truncate" else "split into pieces of"
+            log.info("data: %d of %d %s sequences were longer than max_length and %s %d steps", cut, len(dataset), split, how, self.max_length)
+        return pack(encoded, kind, self.task, self.per_step, split)
 
     # -- fitting on the training split -----------------------------------------------------------
 
@@ -215,40 +245,6 @@ class TableDataModule(SequenceDataModule):
         if kind == "text":
             saved_tokenizer(saved["tokenizer"], self.tokenizer_kind)  # refuses a tokenizer of another kind
         return dict(saved)
-
-    # -- encoding --------------------------------------------------------------------------------
-
-    def _encode(self, dataset: Dataset, origin: Origin, kind: SequenceKind, state: dict[str, Any], split: str) -> Dataset:
-        from datasets import Features, Value
-
-        settings = {
-            "kind": kind, "task": self.task, "per_step": self.per_step, "tokenizer": state["tokenizer"],
-            "class_names": state["class_names"], "num_features": state.get("num_features"), "num_targets": state.get("num_targets"),
-            "max_length": self.max_length, "overflow": self.overflow, "unseen_labels": self.unseen_labels,
-        }
-        features = Features({
-            "inputs": input_feature(kind, encoded=True),
-            "target": target_feature(self.task, self.per_step, encoded=True),
-            "cut": Value("bool"),
-        })
-        encoded = cached_map(
-            dataset,
-            encode_rows,
-            settings=settings,
-            features=features,
-            desc=f"seqtrain: encoding the {split} split",
-            fn_kwargs={
-                **settings,
-                "tokenizer": self.tokenizer,
-                "where": origin.where,
-                "columns": (self.sequence_column, self.target_column),
-            },
-        )
-        cut = int(np.sum(arrow_column(encoded, "cut").to_numpy(zero_copy_only=False)))
-        if cut:
-            how = "truncated to" if self.overflow == "truncate" else "split into pieces of"
-            log.info("data: %d of %d %s sequences were longer than max_length and %s %d steps", cut, len(dataset), split, how, self.max_length)
-        return encoded
 
 
 def check_classes(class_names: list[str], count: int, task: str, column: str, origin: Origin) -> None:

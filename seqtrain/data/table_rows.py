@@ -1,7 +1,7 @@
 """Table rows to examples: parse one row, encode it with the fitted encoders, pack a split flat, scale it.
 
-The functions `TableDataModule` runs through cached `Dataset.map`s, and prediction runs on new rows
-(`seqtrain.data.new_inputs`), so both read a row the same way.
+The functions `TableDataModule` runs through cached `Dataset.map`s, for its own splits and for new
+rows given to a trained model (`seqtrain.data.new_inputs`), so both read a row the same way.
 """
 
 from __future__ import annotations
@@ -42,15 +42,22 @@ class PackedExamples(TorchDataset[tuple[Tensor, Tensor]]):
 
     inputs: (sum of T, ) token ids or (sum of T, F) features; targets: (N,) / (N, F_out) per
     sequence or (sum of T,) / (sum of T, F_out) per step, laid out like the inputs.
+    source_rows: (N,) the input row each encoded row came from (a row cut into pieces gives several).
     """
 
-    def __init__(self, inputs: Tensor, offsets: np.ndarray, targets: Tensor, per_step: bool, rows: np.ndarray | None = None):
+    def __init__(self, inputs: Tensor, offsets: np.ndarray, targets: Tensor, per_step: bool, rows: np.ndarray | None = None,
+                 source_rows: np.ndarray | None = None):
         self.inputs = inputs
         self.offsets = offsets.tolist()
         self.targets = targets
         self.per_step = per_step
         self.rows = list(range(len(self.offsets) - 1)) if rows is None else rows.tolist()
         self.lengths = [self.offsets[r + 1] - self.offsets[r] for r in self.rows]
+        self.source_rows = source_rows
+
+    def every_row(self) -> PackedExamples:
+        """The same rows with none left out (prediction keeps a row whose label was unseen in training)."""
+        return PackedExamples(self.inputs, np.asarray(self.offsets), self.targets, self.per_step, source_rows=self.source_rows)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -85,7 +92,7 @@ def pack(encoded: Dataset, kind: SequenceKind, task: TableTask, per_step: bool, 
         if not keep.all():
             rows = np.flatnonzero(keep)
             log.info("data: left out %d %s rows whose labels were unseen in training", len(keep) - len(rows), split)
-    return PackedExamples(inputs, offsets, targets, per_step, rows)
+    return PackedExamples(inputs, offsets, targets, per_step, rows, arrow_column(encoded, "row").to_numpy())
 
 
 def check_lengths(split: PackedExamples, origin: Origin, train: PackedExamples, column: str) -> None:
@@ -225,11 +232,12 @@ def encode_rows(
     where: Any,
     columns: tuple[str, str],
 ) -> dict[str, list]:
-    """Token ids, class ids and checked shapes for one batch of parsed rows; long sequences cut to `max_length`."""
+    """Token ids, class ids and checked shapes for one batch of parsed rows; long sequences cut to `max_length`
+    (`row`: the parsed row each piece comes from; `cut`: True on the first piece of a row that was cut)."""
     sequence_column, target_column = columns
     sequences = tokenizer.encode_batch(batch["inputs"]) if tokenizer is not None else batch["inputs"]
     labels = LabelMap(class_names) if class_names is not None else LabelMap([])
-    out: dict[str, list] = {"inputs": [], "target": [], "cut": []}
+    out: dict[str, list] = {"inputs": [], "target": [], "row": [], "cut": []}
     for x, y, i in zip(sequences, batch["target"], indices):
         if len(x) == 0:
             raise DataError(f"{where(i)}, column {sequence_column!r}: an empty sequence after tokenization (zero tokens)")
@@ -263,6 +271,7 @@ def encode_rows(
             end = start + max_length if max_length is not None else len(x)
             out["inputs"].append(x[start:end])
             out["target"].append(y[start:end] if per_step else y)
+            out["row"].append(i)
             out["cut"].append(n == 0 and max_length is not None and len(x) > max_length)
     return out
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
 
 
 CASE_CLASSES = ("lower", "upper")
+
+
+class Tokens(NamedTuple):
+    """One split's text as tokens: ids (N,) long, each token's case (N,) long or None, each row's offset (rows + 1,)."""
+
+    ids: torch.Tensor
+    cases: torch.Tensor | None
+    offsets: np.ndarray
 
 
 class TextDataModule(SequenceDataModule):
@@ -137,7 +145,7 @@ class TextDataModule(SequenceDataModule):
         for name in ("val", "test"):
             if pieces[name] and [p.name for p in pieces[name]] == [p.name for p in pieces["train"]]:
                 log.warning("data: data.%s_files is data.train_files: %s metrics will measure memory, not generalization", name, name)
-        splits = {name: concatenate([self.text_only(p) for p in ps]) for name, ps in pieces.items() if ps}
+        splits = {name: self.texts(ps) for name, ps in pieces.items() if ps}
         if self.max_chars is not None:
             splits["train"] = leading_rows(*splits["train"], self.text_column, self.max_chars)
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
@@ -152,32 +160,61 @@ class TextDataModule(SequenceDataModule):
             log.info("data: fitted a %s tokenizer on the training split: %d ids", self.tokenizer_kind, len(self.tokenizer))
         else:
             self.tokenizer = saved_tokenizer(saved["tokenizer"], self.tokenizer_kind)
-        encoded = {name: self._encode(dataset, origin, name) for name, (dataset, origin) in splits.items()}
-        ids = {name: part[0] for name, part in encoded.items()}
-        needed = self.batch_size + 1 if self.stateful else self.seq_len + (self.targets == "next_token")
-        for name, part in ids.items():
-            if len(part) < needed:
+        examples, counts = {}, []
+        for name, (dataset, origin) in splits.items():
+            tokens = self.encode_split(dataset, origin, name)
+            if len(tokens.ids) < self.tokens_needed:
                 raise DataError(
-                    f"the {name} split has {len(part)} tokens, fewer than the {needed} one batch needs "
-                    f"(from {splits[name][1].names()}); lower data.seq_len / data.batch_size, or give more text"
+                    f"the {name} split has {len(tokens.ids)} tokens, fewer than the {self.tokens_needed} one batch needs "
+                    f"(from {origin.names()}); lower data.seq_len / data.batch_size, or give more text"
                 )
-        log.info("data: tokens per split: %s", ", ".join(f"{name} {len(part):,}" for name, part in ids.items()))
+            examples[name] = self.layout(tokens, origin, name)
+            counts.append(f"{name} {len(tokens.ids):,}")
+        log.info("data: tokens per split: %s", ", ".join(counts))
         vocab_size = len(self.tokenizer)
-        state = {"tokenizer": self.tokenizer.to_dict()}
         if self.targets == "case":
-            examples = {name: TaggedWindows(ids[name], cases, self.seq_len) for name, (_, cases, _) in encoded.items()}
             facts = DataFacts("tagging", True, len(CASE_CLASSES), vocab_size=vocab_size, padding_idx=PAD, class_names=CASE_CLASSES)
-            return Splits(examples["train"], examples["val"], examples["test"], facts, state)
-        if not self.stateful:
-            examples = {name: TokenWindows(part, self.seq_len) for name, part in ids.items()}
-        elif self.documents is None:
-            examples = {name: (part, None) for name, part in ids.items()}
         else:
-            examples = {name: (ids[name], self.document_starts(offsets, splits[name][1], name)) for name, (_, _, offsets) in encoded.items()}
-        facts = DataFacts(
-            task="language_modeling", per_step=True, num_outputs=vocab_size, vocab_size=vocab_size, padding_idx=PAD
+            facts = DataFacts(task="language_modeling", per_step=True, num_outputs=vocab_size, vocab_size=vocab_size, padding_idx=PAD)
+        return Splits(examples["train"], examples["val"], examples["test"], facts, {"tokenizer": self.tokenizer.to_dict()})
+
+    # -- reading text: training's splits and new text for a trained model alike ------------------
+
+    def texts(self, pieces: list[Piece]) -> tuple[Dataset, Origin]:
+        """The pieces' text column, checked, joined."""
+        return concatenate([self.text_only(p) for p in pieces])
+
+    @property
+    def tokens_needed(self) -> int:
+        """Tokens a split needs for one batch: a window and its next token, or one token per stream and one more."""
+        return self.batch_size + 1 if self.stateful else self.seq_len + (self.targets == "next_token")
+
+    def encode_split(self, dataset: Dataset, origin: Origin, split: str) -> Tokens:
+        """The rows' token ids, (N,) long, through a cached `Dataset.map`; with targets="case" each token's
+        case, (N,) long (else None); and each row's offset into them."""
+        from datasets import Features, List, Value
+
+        tokenizer = self._fitted_tokenizer()
+        columns = {"ids": List(Value("int32"))} | ({"cases": List(Value("int8"))} if self.targets == "case" else {})
+        encoded = cached_map(
+            dataset,
+            encode_texts,
+            settings={"column": self.text_column, "tokenizer": tokenizer.to_dict(), "targets": self.targets},
+            features=Features(columns),
+            desc=f"seqtrain: encoding the {split} split",
+            fn_kwargs={"column": self.text_column, "tokenizer": tokenizer, "where": origin.where, "cases": self.targets == "case"},
         )
-        return Splits(examples["train"], examples["val"], examples["test"], facts, state)
+        values, offsets = flat_list_column(encoded, "ids")
+        cases = torch.from_numpy(flat_list_column(encoded, "cases")[0].astype(np.int64)) if self.targets == "case" else None
+        return Tokens(torch.from_numpy(values.astype(np.int64)), cases, offsets)
+
+    def layout(self, tokens: Tokens, origin: Origin, split: str) -> Any:
+        """A split as its loader serves it: tagged windows (case), windows of `seq_len`, or (ids, document starts) for streams."""
+        if self.targets == "case":
+            return TaggedWindows(tokens.ids, tokens.cases, self.seq_len)
+        if not self.stateful:
+            return TokenWindows(tokens.ids, self.seq_len)
+        return tokens.ids, None if self.documents is None else self.document_starts(tokens.offsets, origin, split)
 
     def inputs_of(self, text: str) -> str:
         """A row as the tokenizer reads it: ending in a line break, lower-cased when the targets are its case."""
@@ -206,24 +243,6 @@ class TextDataModule(SequenceDataModule):
         log.info("data: the %s split has %d document starts in %d tokens; the state is reset at each",
                  split, int(starts.sum()), len(starts))
         return starts
-
-    def _encode(self, dataset: Dataset, origin: Origin, split: str) -> tuple[torch.Tensor, torch.Tensor | None, np.ndarray]:
-        """The split's token ids, (N,) long, through a cached `Dataset.map`; with targets="case" each token's
-        case, (N,) long (else None); and each row's offset into them."""
-        from datasets import Features, List, Value
-
-        columns = {"ids": List(Value("int32"))} | ({"cases": List(Value("int8"))} if self.targets == "case" else {})
-        encoded = cached_map(
-            dataset,
-            encode_texts,
-            settings={"column": self.text_column, "tokenizer": self.tokenizer.to_dict(), "targets": self.targets},
-            features=Features(columns),
-            desc=f"seqtrain: encoding the {split} split",
-            fn_kwargs={"column": self.text_column, "tokenizer": self.tokenizer, "where": origin.where, "cases": self.targets == "case"},
-        )
-        values, offsets = flat_list_column(encoded, "ids")
-        cases = torch.from_numpy(flat_list_column(encoded, "cases")[0].astype(np.int64)) if self.targets == "case" else None
-        return torch.from_numpy(values.astype(np.int64)), cases, offsets
 
     def dataloader(self, split: Split) -> DataLoader:
         if not self.stateful:
