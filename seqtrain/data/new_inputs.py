@@ -214,7 +214,7 @@ def read_series(dm: ForecastDataModule, source: Source, state: dict[str, Any]) -
 def read_text(dm: TextDataModule, source: Source, state: dict[str, Any]) -> NewData:
     """Rows of text (lines of .txt files, or `text_column`), each ending in a line break, encoded and laid out
     by the code that encoded and laid out the run's own splits."""
-    dataset, origin = dm.texts(_pieces(source, dm.file_format, dm.cache_dir, dm.text_column, {"keep_linebreaks": True}))
+    dataset, origin = dm.texts(_pieces(source, dm.file_format, dm.cache_dir, dm.text_column, dm.text_options))
     tokens = dm.encode_split(dataset, origin, "given")
     rows = [slice(start, end) for start, end in zip(tokens.offsets[:-1].tolist(), tokens.offsets[1:].tolist())]
     if dm.targets == "case":  # tagging: each token of a row with its case; the steps are the lower-cased characters

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fractions
+from seqtrain.data.datamodule import Splits, check_split_fractions
+from seqtrain.data.file_datamodule import FileDataModule
 from seqtrain.data.labels import LabelMap
 from seqtrain.data.parsing import SequenceKind, choose_sequence_kind
 from seqtrain.data.arrow import arrow_column, cached_map
-from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
+from seqtrain.data.sources import DataError, Piece, check_columns
 from seqtrain.data.splits import Origin, carve, concatenate
 from seqtrain.data.table_rows import PackedExamples, TableTask, check_lengths, encode_rows, input_feature, pack, parse_rows
 from seqtrain.data.table_rows import fit_scaling, scale, table_facts, target_feature
@@ -33,19 +34,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class TableDataModule(SequenceDataModule):
+class TableDataModule(FileDataModule):
     """Sequences and targets from a table, for classification, regression or tagging.
 
     Args:
         task: classification (a label per row), regression (real value(s) per row, or per step
             with `per_step`), tagging (a label per step).
-        train_files / val_files / test_files: a path, glob or list of them (CSV, TSV, JSON Lines,
-            Parquet); val / test are carved at random from train (`val_fraction`, `test_fraction`,
-            seeded) when not given.
-        hub / hub_config: a HuggingFace hub dataset (or a local dataset folder) instead of files;
-            its train / validation / test splits are used where present.
-        file_format: auto (from the extension) | csv | json | parquet | ts (sktime/aeon `.ts`: columns
-            `sequence` and `label`, or `target` for a real-valued one; `seqtrain.data.ts_files`).
+        train_files / val_files / test_files / hub / hub_config / file_format / cache_dir: where the
+            data is (`FileDataModule`): CSV, TSV, JSON Lines, Parquet or sktime/aeon `.ts` (columns
+            `sequence` and `label`, or `target` for a real-valued one; `seqtrain.data.ts_files`);
+            val / test are carved at random from train (`val_fraction`, `test_fraction`, seeded)
+            when not given.
         sequence_column / target_column: the columns holding sequences and targets.
         sequence_kind: auto (from the column's type and first rows) | text | tokens | numbers | vectors.
         per_step: regression targets per step (a number or vector per step) rather than per row.
@@ -58,18 +57,13 @@ class TableDataModule(SequenceDataModule):
             for classification; the step, for tagging), with a count in the log.
         standardize: scale numeric inputs to zero mean and unit variance per feature (train statistics).
         scale_targets: the same for regression targets; metrics are reported in the original units.
-        cache_dir: where datasets caches the loaded and encoded files (None: its default).
     """
+
+    file_formats = ("auto", "csv", "json", "parquet", "ts")
 
     def __init__(
         self,
         task: TableTask = "classification",
-        train_files: str | list[str] | None = None,
-        val_files: str | list[str] | None = None,
-        test_files: str | list[str] | None = None,
-        hub: str | None = None,
-        hub_config: str | None = None,
-        file_format: FileFormat = "auto",
         sequence_column: str = "sequence",
         target_column: str = "label",
         sequence_kind: Literal["auto", "text", "tokens", "numbers", "vectors"] = "auto",
@@ -84,13 +78,11 @@ class TableDataModule(SequenceDataModule):
         scale_targets: bool = True,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
-        cache_dir: str | None = None,
         **base: Any,
     ) -> None:
         super().__init__(**base)
         choices = {
             "task": (task, ("classification", "regression", "tagging")),
-            "file_format": (file_format, ("auto", "csv", "json", "parquet", "ts")),
             "sequence_kind": (sequence_kind, ("auto", "text", "tokens", "numbers", "vectors")),
             "overflow": (overflow, ("truncate", "split")),
             "unseen_labels": (unseen_labels, ("error", "ignore")),
@@ -115,8 +107,6 @@ class TableDataModule(SequenceDataModule):
                 "and learns to copy them; its metrics will not say how it does on real inputs", sequence_column,
             )
         self.task = task
-        self.train_files, self.val_files, self.test_files = train_files, val_files, test_files
-        self.hub, self.hub_config, self.file_format = hub, hub_config, file_format
         self.sequence_column, self.target_column = sequence_column, target_column
         self.sequence_kind = sequence_kind
         self.per_step = per_step or task == "tagging"
@@ -125,13 +115,10 @@ class TableDataModule(SequenceDataModule):
         self.max_length, self.overflow, self.unseen_labels = max_length, overflow, unseen_labels
         self.standardize, self.scale_targets = standardize, scale_targets
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
-        self.cache_dir = cache_dir
         self.tokenizer: Tokenizer | None = None
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
-        pieces = load_pieces(
-            self.train_files, self.val_files, self.test_files, self.hub, self.hub_config, self.file_format, self.cache_dir
-        )
+        pieces, same_as_train = self.load()
         columns = {"sequence_column": self.sequence_column, "target_column": self.target_column}
         for piece in (p for split_pieces in pieces.values() for p in split_pieces):
             check_columns(piece, columns)
@@ -145,7 +132,7 @@ class TableDataModule(SequenceDataModule):
             train, origin = splits.pop("train")
             labels = arrow_column(train, "target").to_pylist() if self.task == "classification" else None
             splits.update(carve(train, origin, fractions, shuffle=True, seed=self.seed, labels=labels))
-        warn_shared_rows(splits, {name for name in ("val", "test") if files_of(pieces[name]) == files_of(pieces["train"])})
+        warn_shared_rows(splits, same_as_train)
         state = self._fit(*splits["train"], kind) if saved is None else self._reuse(saved, kind)
         self.tokenizer = tokenizer_from_dict(state["tokenizer"]) if state["tokenizer"] is not None else None
         examples = {name: self.encode(*splits[name], state, name) for name in ("train", "val", "test")}
@@ -262,16 +249,11 @@ def check_classes(class_names: list[str], count: int, task: str, column: str, or
         )
 
 
-def files_of(pieces: list[Piece]) -> list[str]:
-    return [piece.name for piece in pieces]
-
-
 def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], same_files: set[str]) -> None:
-    """Warn when val / test files are the training files (`same_files`), or val / test rows are also training rows."""
+    """Warn when val / test rows are also training rows (splits given the training files, `same_files`, were warned of)."""
     seen = {hash_row(x, y) for batch in splits["train"][0].iter(batch_size=1000) for x, y in zip(batch["inputs"], batch["target"])}
     for name in ("val", "test"):
         if name in same_files:
-            log.warning("data: data.%s_files is data.train_files: %s metrics will measure memory, not generalization", name, name)
             continue
         dataset, origin = splits[name]
         shared = [

@@ -14,10 +14,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from seqtrain.data.datamodule import SequenceDataModule, Split, Splits, check_split_fractions
+from seqtrain.data.datamodule import Split, Splits, check_split_fractions
+from seqtrain.data.file_datamodule import FileDataModule
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.arrow import arrow_column, cached_map, flat_list_column
-from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
+from seqtrain.data.sources import DataError, Piece, check_columns
 from seqtrain.data.splits import Origin, carve, concatenate
 from seqtrain.data.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer, saved_tokenizer
 from seqtrain.data.vocab import PAD
@@ -40,7 +41,7 @@ class Tokens(NamedTuple):
     offsets: np.ndarray
 
 
-class TextDataModule(SequenceDataModule):
+class TextDataModule(FileDataModule):
     """Next-token prediction (or truecasing) on text files, with a char / word / BPE / Unigram tokenizer fitted on the training split.
 
     Each split's rows (the lines of .txt files, or the values of `text_column`) are joined in
@@ -50,17 +51,15 @@ class TextDataModule(SequenceDataModule):
     reset there (see `seqtrain.task.run_with_resets`).
 
     Args:
-        train_files / val_files / test_files: a path, glob or list of them; val / test are the last
-            `val_fraction` / `test_fraction` of the training rows (contiguous) when not given.
-        hub / hub_config: a HuggingFace hub dataset (or a local dataset folder) instead of files.
-        file_format: auto (from the extension) | text | csv | json | parquet.
+        train_files / val_files / test_files / hub / hub_config / file_format / cache_dir: where the
+            text is (`FileDataModule`; file_format auto | text | csv | json | parquet); val / test
+            are the last `val_fraction` / `test_fraction` of the training rows (contiguous) when not given.
         text_column: the column holding text (.txt files have "text").
         tokenizer: char | word (whitespace-separated words; line breaks kept) | bpe | unigram
             (byte-level subwords trained with `tokenizers`).
         max_vocab_size: at most this many ids, specials included (word: the most frequent words;
             bpe/unigram: the size trained to, 1000 when null; char: ignored).
         min_frequency: words (word) or merges (bpe) seen fewer times are left out.
-        cache_dir: where datasets caches the loaded and encoded files (None: its default).
         documents: with `stateful`, where documents start, so the carried state is reset there:
             "file" (each file, or hub split, is a document), "row" (each row: a line of a .txt
             file, a value of `text_column`), or None (the text is one running document).
@@ -71,14 +70,11 @@ class TextDataModule(SequenceDataModule):
             characters; the char tokenizer, fitted on the lower-cased text).
     """
 
+    file_formats = ("auto", "text", "csv", "json", "parquet")
+    text_options = {"keep_linebreaks": True}  # a .txt row is a line, with its line break
+
     def __init__(
         self,
-        train_files: str | list[str] | None = None,
-        val_files: str | list[str] | None = None,
-        test_files: str | list[str] | None = None,
-        hub: str | None = None,
-        hub_config: str | None = None,
-        file_format: FileFormat = "auto",
         text_column: str = "text",
         tokenizer: TokenizerKind = "char",
         max_vocab_size: int | None = None,
@@ -88,7 +84,6 @@ class TextDataModule(SequenceDataModule):
         stateful: bool = False,
         val_fraction: float = 0.05,
         test_fraction: float = 0.05,
-        cache_dir: str | None = None,
         documents: Literal["file", "row"] | None = None,
         max_chars: int | None = None,
         targets: Literal["next_token", "case"] = "next_token",
@@ -103,8 +98,6 @@ class TextDataModule(SequenceDataModule):
                 f"stateful=false (got tokenizer={tokenizer!r}, stateful={stateful})"
             )
         check_tokenizer_options(tokenizer, max_vocab_size, min_frequency)
-        if file_format not in ("auto", "text", "csv", "json", "parquet"):
-            raise ValueError(f"file_format must be one of ['auto', 'text', 'csv', 'json', 'parquet'], got {file_format!r}")
         if seq_len < 1:
             raise ValueError(f"seq_len must be >= 1, got {seq_len}")
         check_split_fractions(val_fraction, test_fraction)
@@ -120,31 +113,16 @@ class TextDataModule(SequenceDataModule):
         self.documents = documents
         self.max_chars = max_chars
         self.targets = targets
-        self.train_files, self.val_files, self.test_files = train_files, val_files, test_files
-        self.hub, self.hub_config, self.file_format = hub, hub_config, file_format
         self.text_column = text_column
         self.tokenizer_kind = tokenizer
         self.max_vocab_size, self.min_frequency = max_vocab_size, min_frequency
         self.seq_len = seq_len
         self.stateful = stateful
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
-        self.cache_dir = cache_dir
         self.tokenizer: Tokenizer | None = None
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
-        pieces = load_pieces(
-            self.train_files,
-            self.val_files,
-            self.test_files,
-            self.hub,
-            self.hub_config,
-            self.file_format,
-            self.cache_dir,
-            text_options={"keep_linebreaks": True},  # a .txt row is a line, with its line break
-        )
-        for name in ("val", "test"):
-            if pieces[name] and [p.name for p in pieces[name]] == [p.name for p in pieces["train"]]:
-                log.warning("data: data.%s_files is data.train_files: %s metrics will measure memory, not generalization", name, name)
+        pieces, _ = self.load()
         splits = {name: self.texts(ps) for name, ps in pieces.items() if ps}
         if self.max_chars is not None:
             splits["train"] = leading_rows(*splits["train"], self.text_column, self.max_chars)

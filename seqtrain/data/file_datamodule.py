@@ -1,0 +1,56 @@
+"""The base of the datamodules that read users' files or a hub dataset: where the data is, said once."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from seqtrain.data.datamodule import SequenceDataModule
+from seqtrain.data.sources import FileFormat, Piece, load_pieces
+
+log = logging.getLogger(__name__)
+
+
+class FileDataModule(SequenceDataModule):
+    """Splits from local files or a hub dataset (`TableDataModule`, `TextDataModule`).
+
+    Args:
+        train_files / val_files / test_files: a path, glob or list of them; val / test are carved
+            from train when not given (how: the subclass says).
+        hub / hub_config: a HuggingFace hub dataset (or a local dataset folder) instead of files;
+            its train / validation / test splits are used where present.
+        file_format: auto (from the extension) or one of the subclass's `file_formats`.
+        cache_dir: where datasets caches the loaded and encoded files (None: its default).
+    """
+
+    file_formats: ClassVar[tuple[str, ...]]  # "auto" and the builders the subclass reads
+    text_options: ClassVar[dict[str, Any]] = {}  # options of the `text` builder, for .txt files
+
+    def __init__(
+        self,
+        train_files: str | list[str] | None = None,
+        val_files: str | list[str] | None = None,
+        test_files: str | list[str] | None = None,
+        hub: str | None = None,
+        hub_config: str | None = None,
+        file_format: FileFormat = "auto",
+        cache_dir: str | None = None,
+        **base: Any,
+    ) -> None:
+        super().__init__(**base)
+        if file_format not in self.file_formats:
+            raise ValueError(f"file_format must be one of {list(self.file_formats)}, got {file_format!r}")
+        self.train_files, self.val_files, self.test_files = train_files, val_files, test_files
+        self.hub, self.hub_config, self.file_format = hub, hub_config, file_format
+        self.cache_dir = cache_dir
+
+    def load(self) -> tuple[dict[str, list[Piece]], set[str]]:
+        """The pieces of each split (val / test empty where they are to be carved from train), and the splits
+        given the training files (said in a warning: their metrics would measure memory)."""
+        pieces = load_pieces(self.train_files, self.val_files, self.test_files, self.hub, self.hub_config, self.file_format,
+                             self.cache_dir, self.text_options)
+        names = {split: [p.name for p in split_pieces] for split, split_pieces in pieces.items()}
+        same = [split for split in ("val", "test") if names[split] and names[split] == names["train"]]
+        for split in same:
+            log.warning("data: data.%s_files is data.train_files: %s metrics will measure memory, not generalization", split, split)
+        return pieces, set(same)
