@@ -61,6 +61,13 @@ def arrow_column(dataset: Dataset, name: str) -> pa.ChunkedArray:
     return dataset.with_format("arrow")[name]
 
 
+def non_blank(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A bool mask over a string column: True where a value holds more than whitespace (a null is blank)."""
+    import pyarrow.compute as pc
+
+    return pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(values), ""), False)
+
+
 def flat_list_column(dataset: Dataset, name: str, depth: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """A list column as (values, offsets): row i is values[offsets[i]:offsets[i + 1]].
 

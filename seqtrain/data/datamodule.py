@@ -96,8 +96,7 @@ class SequenceDataModule(LightningDataModule):
         called = collect_init_args(inspect.currentframe(), [], classes=(LightningDataModule,))[-1]
         arguments, self.unsaved_arguments = plain_arguments(called)
         self.save_hyperparameters(arguments, logger=False)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        check_positive(batch_size=batch_size)
         if num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {num_workers}")
         self.batch_size = batch_size
@@ -240,16 +239,18 @@ class SequenceDataModule(LightningDataModule):
 
 
 
-def check_fraction(name: str, value: float) -> None:
-    """Raise a ValueError naming `name` unless 0 < value < 1."""
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must be in (0, 1), got {value}")
+def check_positive(**values: int) -> None:
+    """Raise a ValueError naming the first value below 1."""
+    for name, value in values.items():
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
 
 
 def check_split_fractions(val_fraction: float, test_fraction: float) -> None:
     """Each in (0, 1), and together leaving some of the data for training."""
-    check_fraction("val_fraction", val_fraction)
-    check_fraction("test_fraction", test_fraction)
+    for name, value in {"val_fraction": val_fraction, "test_fraction": test_fraction}.items():
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"{name} must be in (0, 1), got {value}")
     if val_fraction + test_fraction >= 1.0:
         raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
 

@@ -9,7 +9,6 @@ parse, the CSV line with the wrong number of fields, a CSV with a header and no 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json

@@ -10,11 +10,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from seqtrain.data.datamodule import SequenceDataModule, Splits, check_split_fractions
+from seqtrain.data.datamodule import SequenceDataModule, Splits, check_positive, check_split_fractions
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.parsing import NUMBER, parse_number
 from seqtrain.data.scaling import Scaling, Standardizer
-from seqtrain.data.arrow import arrow_column
+from seqtrain.data.arrow import arrow_column, non_blank
 from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
 
 log = logging.getLogger(__name__)
@@ -90,9 +90,7 @@ class ForecastDataModule(SequenceDataModule):
         **base: Any,
     ) -> None:
         super().__init__(batch_size=batch_size, **base)
-        for name, value in {"window": window, "horizon": horizon, "stride": stride}.items():
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+        check_positive(window=window, horizon=horizon, stride=stride)
         if mode not in ("many_to_one", "many_to_many"):
             raise ValueError(f"mode must be 'many_to_one' or 'many_to_many', got {mode!r}")
         if mode == "many_to_many" and horizon != 1:
@@ -151,14 +149,11 @@ class ForecastDataModule(SequenceDataModule):
         series = np.concatenate(parts)  # (N, columns)
         # Each series is split in time on its own: its first steps train, then val, then test.
         firsts = np.cumsum([0, *(len(p) for p in parts)])[:-1].tolist()
-        bounds = [
-            {
-                "train": (first, first + int(len(p) * (1 - self.val_fraction - self.test_fraction))),
-                "val": (first + int(len(p) * (1 - self.val_fraction - self.test_fraction)), first + int(len(p) * (1 - self.test_fraction))),
-                "test": (first + int(len(p) * (1 - self.test_fraction)), first + len(p)),
-            }
-            for first, p in zip(firsts, parts)
-        ]
+        bounds = []
+        for first, p in zip(firsts, parts):
+            val_start = first + int(len(p) * (1 - self.val_fraction - self.test_fraction))
+            test_start = first + int(len(p) * (1 - self.test_fraction))
+            bounds.append({"train": (first, val_start), "val": (val_start, test_start), "test": (test_start, first + len(p))})
         if saved is None:
             train_steps = np.concatenate([series[b["train"][0] : b["train"][1]] for b in bounds])
             state = {"columns": names, **Standardizer.fit(train_steps, self.scale).to_dict()}
@@ -223,7 +218,7 @@ def _numeric_columns(piece: Piece) -> list[str]:
             numeric.append(name)
             continue
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            filled = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(column), ""), False)
+            filled = non_blank(column)
             numbers = pc.fill_null(pc.match_substring_regex(column, rf"^\s*{NUMBER}\s*$"), False)
             count, total = pc.sum(numbers).as_py() or 0, pc.sum(filled).as_py() or 0
             if count and 2 * count >= total:  # mostly numbers: the others are mistakes, not a text column

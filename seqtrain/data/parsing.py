@@ -28,14 +28,15 @@ from typing import Any, Literal
 
 import numpy as np
 
+from seqtrain.data.arrow import arrow_column, non_blank
 from seqtrain.data.sources import DataError, Piece
 
 log = logging.getLogger(__name__)
 
 SequenceKind = Literal["text", "tokens", "numbers", "vectors"]
-SEQUENCE_KINDS: tuple[str, ...] = ("text", "tokens", "numbers", "vectors")
 NUMBER_SEPARATORS = re.compile(r"[\s,;]+")
 VALUE_SEPARATORS = re.compile(r"[\s,]+")
+WHITESPACE = re.compile(r"\s+")
 
 
 def _problem(where: str, column: str, message: str) -> DataError:
@@ -87,17 +88,23 @@ def parse_number(value: Any, where: str, column: str, step: int | None = None) -
     return number
 
 
-def parse_numbers(value: Any, where: str, column: str) -> list[float]:
-    """One real number per step; an empty sequence is an error."""
+def _listed(value: Any, where: str, column: str, separators: re.Pattern[str], what: str) -> list[Any]:
+    """The items of a list, a JSON list string, or a string of items between `separators`; empty is an error."""
     if isinstance(value, str):
         text = value.strip()
-        items: Any = _json_list(text, where, column) if text.startswith("[") else [v for v in NUMBER_SEPARATORS.split(text) if v]
+        items: Any = _json_list(text, where, column) if text.startswith("[") else [v for v in separators.split(text) if v]
     else:
         items = value
     if items is None or (isinstance(items, list) and not items):
-        raise _problem(where, column, "an empty sequence (zero steps)")
+        raise _problem(where, column, f"an empty sequence of {what} (zero steps)")
     if not isinstance(items, list):
-        raise _problem(where, column, f"{_show(value)} is not a sequence of numbers")
+        raise _problem(where, column, f"{_show(value)} is not a sequence of {what}")
+    return items
+
+
+def parse_numbers(value: Any, where: str, column: str) -> list[float]:
+    """One real number per step; an empty sequence is an error."""
+    items = _listed(value, where, column, NUMBER_SEPARATORS, "numbers")
     return [parse_number(v, where, column, step) for step, v in enumerate(items)]
 
 
@@ -127,15 +134,7 @@ def parse_vectors(value: Any, where: str, column: str) -> list[list[float]]:
 
 def parse_items(value: Any, where: str, column: str, what: str) -> list[str]:
     """Tokens or per-step labels: a list, a JSON list string, or whitespace-separated items."""
-    if isinstance(value, str):
-        text = value.strip()
-        items: Any = _json_list(text, where, column) if text.startswith("[") else text.split()
-    else:
-        items = value
-    if items is None or (isinstance(items, list) and not items):
-        raise _problem(where, column, f"an empty sequence of {what} (zero steps)")
-    if not isinstance(items, list):
-        raise _problem(where, column, f"{_show(value)} is not a sequence of {what}")
+    items = _listed(value, where, column, WHITESPACE, what)
     for step, item in enumerate(items):
         if item is None or isinstance(item, (list, dict)) or item == "":
             raise _problem(where, column, f"step {step + 1}: {_show(item)} is not a single {what[:-1]}")
@@ -240,8 +239,8 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
     for piece in pieces:
         if _list_type(piece.dataset.features[column])[0] != 0:
             continue  # a list column in another file: parsed as the kind found here
-        values = piece.dataset.with_format("arrow")[column]
-        filled = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(values), ""), False)
+        values = arrow_column(piece.dataset, column)
+        filled = non_blank(values)
         numeric = pc.fill_null(pc.match_substring_regex(values, NUMERIC_TEXT), False)
         cells += pc.sum(filled).as_py() or 0
         numeric_rows += pc.sum(numeric).as_py() or 0

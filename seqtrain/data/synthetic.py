@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqtrain.data.datamodule import SequenceDataModule, Splits
+from seqtrain.data.datamodule import SequenceDataModule, Splits, check_positive
 from seqtrain.data.facts import DataFacts
 
 SPLITS = ("train", "val", "test")
@@ -16,13 +16,6 @@ SPLITS = ("train", "val", "test")
 def split_generator(seed: int, split: str) -> torch.Generator:
     """A generator per (seed, split): each split is reproducible on its own, whatever the others' sizes."""
     return torch.Generator().manual_seed(3 * seed + SPLITS.index(split))  # distinct for every (seed, split)
-
-
-def check_counts(**counts: int) -> None:
-    """Raise a ValueError naming the first count below 1."""
-    for name, value in counts.items():
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
 
 
 class AddingDataModule(SequenceDataModule):
@@ -39,7 +32,7 @@ class AddingDataModule(SequenceDataModule):
         super().__init__(**base)
         if seq_len < 2:
             raise ValueError(f"seq_len must be >= 2 (one marker in each half), got {seq_len}")
-        check_counts(num_train=num_train, num_val=num_val, num_test=num_test)
+        check_positive(num_train=num_train, num_val=num_val, num_test=num_test)
         self.seq_len = seq_len
         self.sizes = {"train": num_train, "val": num_val, "test": num_test}
 
@@ -79,11 +72,10 @@ class ParityDataModule(SequenceDataModule):
         **base: Any,
     ) -> None:
         super().__init__(**base)
-        if seq_len < 1:
-            raise ValueError(f"seq_len must be >= 1, got {seq_len}")
+        check_positive(seq_len=seq_len)
         if min_len is not None and not 1 <= min_len <= seq_len:
             raise ValueError(f"min_len must be in [1, seq_len={seq_len}] or None, got {min_len}")
-        check_counts(num_train=num_train, num_val=num_val, num_test=num_test)
+        check_positive(num_train=num_train, num_val=num_val, num_test=num_test)
         self.seq_len = seq_len
         self.min_len = seq_len if min_len is None else min_len
         self.per_step = per_step

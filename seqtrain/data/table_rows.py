@@ -7,6 +7,7 @@ rows given to a trained model (`seqtrain.data.new_inputs`), so both read a row t
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -193,25 +194,17 @@ def parse_rows(
 ) -> dict[str, list]:
     """Canonical types for one batch of raw rows (see `seqtrain.data.parsing`); raises naming the place."""
     sequence_column, target_column = columns
+    read_input = {"text": parse_text, "tokens": partial(parse_items, what="tokens"), "numbers": parse_numbers,
+                  "vectors": parse_vectors}[kind]
+    if task == "regression":
+        read_target = parse_real_steps if per_step else parse_real_target
+    else:
+        read_target = parse_label if task == "classification" else partial(parse_items, what="labels")
     inputs, targets = [], []
     for value, target, i in zip(batch[sequence_column], batch[target_column], indices):
         place = where(i)
-        if kind == "text":
-            inputs.append(parse_text(value, place, sequence_column))
-        elif kind == "tokens":
-            inputs.append(parse_items(value, place, sequence_column, "tokens"))
-        elif kind == "numbers":
-            inputs.append(parse_numbers(value, place, sequence_column))
-        else:
-            inputs.append(parse_vectors(value, place, sequence_column))
-        if task == "classification":
-            targets.append(parse_label(target, place, target_column))
-        elif task == "tagging":
-            targets.append(parse_items(target, place, target_column, "labels"))
-        elif per_step:
-            targets.append(parse_real_steps(target, place, target_column))
-        else:
-            targets.append(parse_real_target(target, place, target_column))
+        inputs.append(read_input(value, place, sequence_column))
+        targets.append(read_target(target, place, target_column))
     return {"inputs": inputs, "target": targets}
 
 

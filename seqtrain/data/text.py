@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from seqtrain.data.datamodule import Split, Splits, check_split_fractions
+from seqtrain.data.datamodule import Split, Splits, check_positive, check_split_fractions
 from seqtrain.data.file_datamodule import FileDataModule
 from seqtrain.data.facts import DataFacts
-from seqtrain.data.arrow import arrow_column, cached_map, flat_list_column
+from seqtrain.data.arrow import arrow_column, cached_map, flat_list_column, non_blank
 from seqtrain.data.sources import DataError, Piece, check_columns
 from seqtrain.data.splits import Origin, carve, concatenate
 from seqtrain.data.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer, saved_tokenizer
@@ -98,8 +98,7 @@ class TextDataModule(FileDataModule):
                 f"stateful=false (got tokenizer={tokenizer!r}, stateful={stateful})"
             )
         check_tokenizer_options(tokenizer, max_vocab_size, min_frequency)
-        if seq_len < 1:
-            raise ValueError(f"seq_len must be >= 1, got {seq_len}")
+        check_positive(seq_len=seq_len)
         check_split_fractions(val_fraction, test_fraction)
         if documents not in (None, "file", "row"):
             raise ValueError(f"documents must be 'file', 'row' or null, got {documents!r}")
@@ -206,8 +205,8 @@ class TextDataModule(FileDataModule):
             raise DataError(f"{piece.name}: column {self.text_column!r} (data.text_column) holds {dtype or 'lists'}, not text")
         import pyarrow.compute as pc
 
-        values = piece.dataset.with_format("arrow")[self.text_column]
-        if not pc.any(pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(values), ""), False)).as_py():
+        values = arrow_column(piece.dataset, self.text_column)
+        if not pc.any(non_blank(values)).as_py():
             raise DataError(f"{piece.name}: column {self.text_column!r} holds only whitespace or empty values ({len(values)} rows): no text to learn from")
         return Piece(piece.dataset.select_columns([self.text_column]), piece.name, piece.unit)
 

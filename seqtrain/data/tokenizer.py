@@ -150,10 +150,7 @@ def fit_tokenizer(
     `texts` may hold lists of words already split, for `word` only.
     """
     if kind == "char":
-        chars: set[str] = set()
-        for text in texts:
-            chars.update(text)
-        return CharVocab(sorted(chars))
+        return CharVocab.fit(texts)
     if kind == "word":
         return WordVocab.fit(texts, min_frequency=min_frequency, max_size=max_vocab_size)
     if kind in ("bpe", "unigram"):

@@ -66,9 +66,12 @@ class CharVocab(Vocabulary):
             self._table[ord(c)] = i
 
     @classmethod
-    def fit(cls, text: str) -> CharVocab:
-        """The vocabulary of every distinct character in `text`."""
-        return cls(sorted(set(text)))
+    def fit(cls, texts: str | Iterable[str]) -> CharVocab:
+        """The vocabulary of every distinct character in `texts` (one text, or many)."""
+        chars: set[str] = set()
+        for text in texts:
+            chars.update(text)
+        return cls(sorted(chars))
 
     def encode(self, text: str) -> list[int]:
         """Ids of the characters of `text`; characters not seen in fitting become `<unk>`."""
