@@ -1,18 +1,22 @@
-"""The base of the datamodules that read users' files or a hub dataset: where the data is, said once."""
+"""The base of the datamodules that read users' files or a hub dataset: where the data is and how its text is
+tokenized, said once."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from seqtrain.data.datamodule import SequenceDataModule
 from seqtrain.data.sources import FileFormat, Piece, load_pieces
+from seqtrain.data.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer
 
 log = logging.getLogger(__name__)
 
 
 class FileDataModule(SequenceDataModule):
-    """Splits from local files or a hub dataset (`TableDataModule`, `TextDataModule`).
+    """Splits from local files or a hub dataset, text tokenized as fitted on the training split (`TableDataModule`,
+    `TextDataModule`).
 
     Args:
         train_files / val_files / test_files: a path, glob or list of them; val / test are carved
@@ -21,6 +25,11 @@ class FileDataModule(SequenceDataModule):
             its train / validation / test splits are used where present.
         file_format: auto (from the extension) or one of the subclass's `file_formats`.
         cache_dir: where datasets caches the loaded and encoded files (None: its default).
+        tokenizer: char | word (whitespace-separated words; line breaks kept) | bpe | unigram
+            (byte-level subwords trained with `tokenizers`).
+        max_vocab_size: at most this many ids, specials included (word: the most frequent words;
+            bpe/unigram: the size trained to, 1000 when null; char: ignored).
+        min_frequency: words (word) or merges (bpe) seen fewer times are left out.
     """
 
     file_formats: ClassVar[tuple[str, ...]]  # "auto" and the builders the subclass reads
@@ -35,14 +44,21 @@ class FileDataModule(SequenceDataModule):
         hub_config: str | None = None,
         file_format: FileFormat = "auto",
         cache_dir: str | None = None,
+        tokenizer: TokenizerKind = "char",
+        max_vocab_size: int | None = None,
+        min_frequency: int = 1,
         **base: Any,
     ) -> None:
         super().__init__(**base)
         if file_format not in self.file_formats:
             raise ValueError(f"file_format must be one of {list(self.file_formats)}, got {file_format!r}")
+        check_tokenizer_options(tokenizer, max_vocab_size, min_frequency)
         self.train_files, self.val_files, self.test_files = train_files, val_files, test_files
         self.hub, self.hub_config, self.file_format = hub, hub_config, file_format
         self.cache_dir = cache_dir
+        self.tokenizer_kind = tokenizer
+        self.max_vocab_size, self.min_frequency = max_vocab_size, min_frequency
+        self.tokenizer: Tokenizer | None = None
 
     def load(self) -> tuple[dict[str, list[Piece]], set[str]]:
         """The pieces of each split (val / test empty where they are to be carved from train), and the splits
@@ -54,3 +70,10 @@ class FileDataModule(SequenceDataModule):
         for split in same:
             log.warning("data: data.%s_files is data.train_files: %s metrics will measure memory, not generalization", split, split)
         return pieces, set(same)
+
+    def fit_tokenizer(self, texts: Iterable[str], length: int, kind: TokenizerKind | None = None) -> Tokenizer:
+        """A tokenizer of `kind` (None: data.tokenizer) fitted on the training split's `length` texts, said in the log."""
+        kind = kind or self.tokenizer_kind
+        tokenizer = fit_tokenizer(kind, texts, max_vocab_size=self.max_vocab_size, min_frequency=self.min_frequency, length=length)
+        log.info("data: fitted a %s tokenizer on the training split: %d ids", kind, len(tokenizer))
+        return tokenizer

@@ -25,7 +25,6 @@ from seqtrain.data.sources import DataError, Piece, check_columns
 from seqtrain.data.splits import Origin, carve, concatenate
 from seqtrain.data.table_rows import PackedExamples, TableTask, check_lengths, encode_rows, input_feature, pack, parse_rows
 from seqtrain.data.table_rows import fit_scaling, scale, table_facts, target_feature
-from seqtrain.data.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer
 from seqtrain.data.tokenizer import saved_tokenizer, tokenizer_from_dict
 
 if TYPE_CHECKING:
@@ -48,8 +47,8 @@ class TableDataModule(FileDataModule):
         sequence_column / target_column: the columns holding sequences and targets.
         sequence_kind: auto (from the column's type and first rows) | text | tokens | numbers | vectors.
         per_step: regression targets per step (a number or vector per step) rather than per row.
-        tokenizer / max_vocab_size / min_frequency: how text is tokenized (fitted on train only);
-            tokens use a word vocabulary with the same limits.
+        tokenizer / max_vocab_size / min_frequency: how text is tokenized (`FileDataModule`; fitted on
+            train only); tokens use a word vocabulary with the same limits.
         max_length: longer sequences are cut: `overflow=truncate` keeps the first `max_length`
             steps, `overflow=split` cuts them into pieces of `max_length` (each with the row's
             target, or its slice of per-step targets). The count is logged.
@@ -68,9 +67,6 @@ class TableDataModule(FileDataModule):
         target_column: str = "label",
         sequence_kind: Literal["auto", "text", "tokens", "numbers", "vectors"] = "auto",
         per_step: bool = False,
-        tokenizer: TokenizerKind = "char",
-        max_vocab_size: int | None = None,
-        min_frequency: int = 1,
         max_length: int | None = None,
         overflow: Literal["truncate", "split"] = "truncate",
         unseen_labels: Literal["error", "ignore"] = "error",
@@ -92,14 +88,13 @@ class TableDataModule(FileDataModule):
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
         if per_step and task != "regression":
             raise ValueError(f"per_step applies to task=regression (tagging is per step already), got task={task!r}")
-        if task == "tagging" and tokenizer in ("bpe", "unigram") and sequence_kind in ("auto", "text"):
+        if task == "tagging" and self.tokenizer_kind in ("bpe", "unigram") and sequence_kind in ("auto", "text"):
             raise ValueError(
-                f"tokenizer={tokenizer!r} cannot tag text: its subwords do not line up with per-step labels; "
+                f"tokenizer={self.tokenizer_kind!r} cannot tag text: its subwords do not line up with per-step labels; "
                 "use tokenizer=char (a label per character) or word (a label per word)"
             )
         if max_length is not None and max_length < 1:
             raise ValueError(f"max_length must be >= 1 or None, got {max_length}")
-        check_tokenizer_options(tokenizer, max_vocab_size, min_frequency)
         check_split_fractions(val_fraction, test_fraction)
         if sequence_column == target_column:
             log.warning(
@@ -110,12 +105,9 @@ class TableDataModule(FileDataModule):
         self.sequence_column, self.target_column = sequence_column, target_column
         self.sequence_kind = sequence_kind
         self.per_step = per_step or task == "tagging"
-        self.tokenizer_kind = tokenizer
-        self.max_vocab_size, self.min_frequency = max_vocab_size, min_frequency
         self.max_length, self.overflow, self.unseen_labels = max_length, overflow, unseen_labels
         self.standardize, self.scale_targets = standardize, scale_targets
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
-        self.tokenizer: Tokenizer | None = None
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
         pieces, same_as_train = self.load()
@@ -204,13 +196,8 @@ class TableDataModule(FileDataModule):
     def _fit(self, train: Dataset, origin: Origin, kind: SequenceKind) -> dict[str, Any]:
         state: dict[str, Any] = {"sequence_kind": kind, "tokenizer": None, "class_names": None}
         if kind in ("text", "tokens"):
-            tokenizer_kind = self.tokenizer_kind if kind == "text" else "word"
             texts = (text for batch in train.iter(batch_size=1000) for text in batch["inputs"])
-            tokenizer = fit_tokenizer(
-                tokenizer_kind, texts, max_vocab_size=self.max_vocab_size, min_frequency=self.min_frequency, length=len(train)
-            )
-            state["tokenizer"] = tokenizer.to_dict()
-            log.info("data: fitted a %s tokenizer on the training split: %d ids", tokenizer_kind, len(tokenizer))
+            state["tokenizer"] = self.fit_tokenizer(texts, len(train), None if kind == "text" else "word").to_dict()
         else:
             first = train[0]["inputs"]
             state["num_features"] = len(first[0]) if kind == "vectors" else 1

@@ -20,7 +20,7 @@ from seqtrain.data.facts import DataFacts
 from seqtrain.data.arrow import arrow_column, cached_map, flat_list_column, non_blank
 from seqtrain.data.sources import DataError, Piece, check_columns
 from seqtrain.data.splits import Origin, carve, concatenate
-from seqtrain.data.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer, saved_tokenizer
+from seqtrain.data.tokenizer import Tokenizer, saved_tokenizer
 from seqtrain.data.vocab import PAD
 from seqtrain.data.windows import TaggedWindows, TokenWindows
 
@@ -55,11 +55,7 @@ class TextDataModule(FileDataModule):
             text is (`FileDataModule`; file_format auto | text | csv | json | parquet); val / test
             are the last `val_fraction` / `test_fraction` of the training rows (contiguous) when not given.
         text_column: the column holding text (.txt files have "text").
-        tokenizer: char | word (whitespace-separated words; line breaks kept) | bpe | unigram
-            (byte-level subwords trained with `tokenizers`).
-        max_vocab_size: at most this many ids, specials included (word: the most frequent words;
-            bpe/unigram: the size trained to, 1000 when null; char: ignored).
-        min_frequency: words (word) or merges (bpe) seen fewer times are left out.
+        tokenizer / max_vocab_size / min_frequency: how the text is tokenized (`FileDataModule`).
         documents: with `stateful`, where documents start, so the carried state is reset there:
             "file" (each file, or hub split, is a document), "row" (each row: a line of a .txt
             file, a value of `text_column`), or None (the text is one running document).
@@ -76,9 +72,6 @@ class TextDataModule(FileDataModule):
     def __init__(
         self,
         text_column: str = "text",
-        tokenizer: TokenizerKind = "char",
-        max_vocab_size: int | None = None,
-        min_frequency: int = 1,
         seq_len: int = 128,
         batch_size: int = 64,
         stateful: bool = False,
@@ -92,12 +85,11 @@ class TextDataModule(FileDataModule):
         super().__init__(batch_size=batch_size, **base)
         if targets not in ("next_token", "case"):
             raise ValueError(f"targets must be 'next_token' or 'case', got {targets!r}")
-        if targets == "case" and (tokenizer != "char" or stateful):
+        if targets == "case" and (self.tokenizer_kind != "char" or stateful):
             raise ValueError(
                 f"targets='case' tags each character of independent windows: it needs tokenizer='char' and "
-                f"stateful=false (got tokenizer={tokenizer!r}, stateful={stateful})"
+                f"stateful=false (got tokenizer={self.tokenizer_kind!r}, stateful={stateful})"
             )
-        check_tokenizer_options(tokenizer, max_vocab_size, min_frequency)
         check_positive(seq_len=seq_len)
         check_split_fractions(val_fraction, test_fraction)
         if documents not in (None, "file", "row"):
@@ -113,12 +105,9 @@ class TextDataModule(FileDataModule):
         self.max_chars = max_chars
         self.targets = targets
         self.text_column = text_column
-        self.tokenizer_kind = tokenizer
-        self.max_vocab_size, self.min_frequency = max_vocab_size, min_frequency
         self.seq_len = seq_len
         self.stateful = stateful
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
-        self.tokenizer: Tokenizer | None = None
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
         pieces, _ = self.load()
@@ -131,10 +120,7 @@ class TextDataModule(FileDataModule):
         if saved is None:
             train = splits["train"][0]
             texts = (self.inputs_of(t) for batch in train.iter(batch_size=1000) for t in batch[self.text_column])
-            self.tokenizer = fit_tokenizer(
-                self.tokenizer_kind, texts, max_vocab_size=self.max_vocab_size, min_frequency=self.min_frequency, length=len(train)
-            )
-            log.info("data: fitted a %s tokenizer on the training split: %d ids", self.tokenizer_kind, len(self.tokenizer))
+            self.tokenizer = self.fit_tokenizer(texts, len(train))
         else:
             self.tokenizer = saved_tokenizer(saved["tokenizer"], self.tokenizer_kind)
         examples, counts = {}, []

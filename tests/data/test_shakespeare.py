@@ -136,7 +136,7 @@ def test_state_dict_gives_a_fresh_datamodule_the_same_vocab(monkeypatch: pytest.
     probe = "Now, fair Hippolyta! Zounds~"
     assert fresh.encode(probe) == dm.encode(probe)  # generation needs no setup
     fitted = []
-    monkeypatch.setattr("seqtrain.data.text.fit_tokenizer", lambda *a, **kw: fitted.append(a))
+    monkeypatch.setattr("seqtrain.data.file_datamodule.fit_tokenizer", lambda *a, **kw: fitted.append(a))
     fresh.setup()
     assert not fitted  # the saved vocabulary was used, nothing was refitted
     assert fresh.encode(probe) == dm.encode(probe)
