@@ -12,9 +12,9 @@ from torch.utils.data import Dataset
 
 from seqtrain.data.datamodule import SequenceDataModule, Splits, check_positive, check_split_fractions
 from seqtrain.data.facts import DataFacts
-from seqtrain.data.parsing import NUMBER, parse_number
+from seqtrain.data.parsing import NUMBER, complaint, numeric_cells, parse_number
 from seqtrain.data.scaling import Scaling, Standardizer
-from seqtrain.data.arrow import arrow_column, non_blank
+from seqtrain.data.arrow import arrow_column
 from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,6 @@ class ForecastDataModule(SequenceDataModule):
 def _numeric_columns(piece: Piece) -> list[str]:
     """Every numeric column, with one log line naming those left out; a text column of mostly numbers is an error."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     table = piece.dataset.with_format("arrow")[:]
     numeric, left_out = [], []
@@ -218,17 +217,13 @@ def _numeric_columns(piece: Piece) -> list[str]:
             numeric.append(name)
             continue
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            filled = non_blank(column)
-            numbers = pc.fill_null(pc.match_substring_regex(column, rf"^\s*{NUMBER}\s*$"), False)
-            count, total = pc.sum(numbers).as_py() or 0, pc.sum(filled).as_py() or 0
+            count, total, others = numeric_cells(column, rf"^\s*{NUMBER}\s*$")
+            if count and not len(others):  # numbers written as text (JSON strings): read as numbers
+                numeric.append(name)
+                continue
             if count and 2 * count >= total:  # mostly numbers: the others are mistakes, not a text column
-                values = column.to_pylist()
-                row = next(i for i, (f, n) in enumerate(zip(filled.to_pylist(), numbers.to_pylist())) if f and not n)
-                try:
-                    parse_number(values[row], piece.where(row), name)
-                    problem = f"{piece.where(row)}, column {name!r}: {values[row]!r} is not a number"
-                except DataError as e:
-                    problem = str(e)
+                row = int(others[0])
+                problem = complaint(parse_number, column[row].as_py(), piece.where(row), name, "a number")
                 raise DataError(
                     f"{problem}; {count} of the column's {total} rows are numbers, so it is a numeric column; fix the others, "
                     "or set data.columns to the columns to use"

@@ -23,13 +23,16 @@ import json
 import logging
 import math
 import re
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from seqtrain.data.arrow import arrow_column, non_blank
 from seqtrain.data.sources import DataError, Piece
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -240,10 +243,9 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
         if _list_type(piece.dataset.features[column])[0] != 0:
             continue  # a list column in another file: parsed as the kind found here
         values = arrow_column(piece.dataset, column)
-        filled = non_blank(values)
-        numeric = pc.fill_null(pc.match_substring_regex(values, NUMERIC_TEXT), False)
-        cells += pc.sum(filled).as_py() or 0
-        numeric_rows += pc.sum(numeric).as_py() or 0
+        numbers, filled, others = numeric_cells(values, NUMERIC_TEXT)
+        cells += filled
+        numeric_rows += numbers
         vectors = vectors or bool(pc.any(pc.match_substring_regex(values, VECTOR_TEXT)).as_py())
         quoted_rows += pc.sum(pc.fill_null(pc.match_substring_regex(values, QUOTED_LIST), False)).as_py() or 0
         elided = np.flatnonzero(pc.fill_null(pc.match_substring_regex(values, ELIDED_ARRAY), False).to_numpy(zero_copy_only=False))
@@ -253,8 +255,7 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
                 f"numpy shortened with '...' when it was written ({len(elided)} such rows): its values are lost; write it "
                 "whole (np.set_printoptions(threshold=sys.maxsize) before to_csv), or as lists in JSON Lines or Parquet"
             )
-        not_numeric = pc.and_(filled, pc.invert(numeric))
-        text_rows += [(piece, int(i)) for i in np.flatnonzero(not_numeric.to_numpy(zero_copy_only=False))[:5]]
+        text_rows += [(piece, int(i)) for i in others[:5]]
     if cells and quoted_rows == cells:  # reading `['a', 'b']` as characters would train on the brackets and quotes
         return "tokens", f"all {cells} non-empty rows are lists of quoted items"
     if numeric_rows == 0:
@@ -266,17 +267,33 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
         return "text", f"{cells - numeric_rows} of {cells} rows hold more than numbers"
     piece, i = text_rows[0]
     value = piece.dataset[i][column]
-    try:
-        (parse_vectors if kind == "vectors" else parse_numbers)(value, piece.where(i), column)
-        problem = f"{piece.where(i)}, column {column!r}: {_show(value)} is not a sequence of numbers"
-    except DataError as e:
-        problem = str(e)
+    problem = complaint(parse_vectors if kind == "vectors" else parse_numbers, value, piece.where(i), column, "a sequence of numbers")
     others = ", ".join(p.where(j) for p, j in text_rows[1:])
     raise DataError(
         f"{problem}; {numeric_rows} of the column's {cells} rows hold only numbers, so it is read as {kind}"
         + (f"; other rows that do not: {others}" + (" and more" if cells - numeric_rows > len(text_rows) else "") if others else "")
         + "; fix them, or set data.sequence_kind=text to read the column as characters"
     )
+
+
+def numeric_cells(values: pa.ChunkedArray, pattern: str) -> tuple[int, int, np.ndarray]:
+    """Of a string column: how many cells match `pattern` (hold only numbers), how many are not blank, and the
+    rows of the non-blank cells that do not match."""
+    import pyarrow.compute as pc
+
+    filled = non_blank(values)
+    numeric = pc.fill_null(pc.match_substring_regex(values, pattern), False)
+    others = np.flatnonzero(pc.and_(filled, pc.invert(numeric)).to_numpy(zero_copy_only=False))
+    return pc.sum(numeric).as_py() or 0, pc.sum(filled).as_py() or 0, others
+
+
+def complaint(parse: Callable[[Any, str, str], Any], value: Any, where: str, column: str, expected: str) -> str:
+    """What `parse` says is wrong with `value` (or, where it takes it, that the value is not `expected`), for messages."""
+    try:
+        parse(value, where, column)
+    except DataError as e:
+        return str(e)
+    return f"{where}, column {column!r}: {_show(value)} is not {expected}"
 
 
 def _mixed_json_kind(piece: Piece, column: str) -> SequenceKind:

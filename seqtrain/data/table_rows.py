@@ -123,13 +123,6 @@ def check_lengths(split: PackedExamples, origin: Origin, train: PackedExamples, 
         )
 
 
-def scalers(state: dict[str, Any]) -> tuple[Standardizer | None, Standardizer | None]:
-    """The fitted input and target `Standardizer`s a table's state holds (None where not scaled)."""
-    inputs = Standardizer(state["input_mean"], state["input_std"]) if "input_mean" in state else None
-    targets = Standardizer(state["target_mean"], state["target_std"]) if "target_mean" in state else None
-    return inputs, targets
-
-
 def fit_scaling(train: PackedExamples, inputs: bool, targets: bool) -> dict[str, Any]:
     """The training split's input and/or target statistics, under the state's names."""
     state: dict[str, Any] = {}
@@ -143,12 +136,17 @@ def fit_scaling(train: PackedExamples, inputs: bool, targets: bool) -> dict[str,
 
 
 def scale(split: PackedExamples, state: dict[str, Any]) -> None:
-    """Standardize in place with the train statistics; then hold reals as float32."""
-    inputs, targets = scalers(state)
+    """Standardize in place with the train statistics (`fit_scaling`'s, where fitted); then hold reals as float32."""
+
+    def scaled(values: Tensor, prefix: str) -> Tensor:
+        if f"{prefix}_mean" not in state:
+            return values.float()
+        return Standardizer(state[f"{prefix}_mean"], state[f"{prefix}_std"]).encode(values)
+
     if split.inputs.is_floating_point():
-        split.inputs = inputs.encode(split.inputs) if inputs is not None else split.inputs.float()
+        split.inputs = scaled(split.inputs, "input")
     if split.targets.is_floating_point():
-        split.targets = targets.encode(split.targets) if targets is not None else split.targets.float()
+        split.targets = scaled(split.targets, "target")
 
 
 def table_facts(task: TableTask, per_step: bool, state: dict[str, Any], tokenizer: Tokenizer | None) -> DataFacts:

@@ -101,12 +101,8 @@ class TextDataModule(FileDataModule):
             )
         if max_chars is not None and max_chars < 1:
             raise ValueError(f"max_chars must be >= 1 or None, got {max_chars}")
-        self.documents = documents
-        self.max_chars = max_chars
-        self.targets = targets
-        self.text_column = text_column
-        self.seq_len = seq_len
-        self.stateful = stateful
+        self.text_column, self.seq_len, self.stateful = text_column, seq_len, stateful
+        self.documents, self.max_chars, self.targets = documents, max_chars, targets
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
 
     def build(self, saved: dict[str, Any] | None) -> Splits:

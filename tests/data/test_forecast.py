@@ -152,3 +152,18 @@ def test_each_file_is_its_own_series(tmp_path: Path, mode: str) -> None:
     if mode == "many_to_many":  # targets t+1..t+5 inside the split: train t = 0..64 / 0..36, val/test as many as fit
         counts = {"train": 65 + 37, "val": 10 - 5 + 1 + 6 - 5 + 1, "test": 20 - 5 + 1 + 12 - 5 + 1}
     assert {split: len(dm.split(split)) for split in counts} == counts
+
+
+def test_numbers_written_as_text_are_a_numeric_column(tmp_path: Path) -> None:
+    """JSON Lines that quote every number ("12.5"): the column is read as numbers, not left out, and equals the unquoted file."""
+    from user_files import write_jsonl
+
+    rows = series_rows(100)
+    write_jsonl(tmp_path / "quoted.jsonl", [{"load": str(r["load"]), "temp": r["temp"], "site": "a"} for r in rows])
+    write_jsonl(tmp_path / "plain.jsonl", [{"load": r["load"], "temp": r["temp"], "site": "a"} for r in rows])
+    quoted = ForecastDataModule(train_files=str(tmp_path / "quoted.jsonl"), window=5)
+    plain = ForecastDataModule(train_files=str(tmp_path / "plain.jsonl"), window=5)
+    quoted.setup()
+    plain.setup()
+    assert quoted.state_dict()["columns"] == ["load", "temp"] == plain.state_dict()["columns"]
+    assert torch.equal(quoted.split("test")[0][0], plain.split("test")[0][0])
