@@ -203,6 +203,7 @@ def test_f_ddp_stateful_streams_killed_mid_epoch(tmp_path: Path) -> None:
     assert len(carried) == 2 and not torch.equal(carried[0][0], carried[1][0])
 
 
+@pytest.mark.slow  # 26 s; case (c) on tables stays in the default run (test_c_finished_run_extended)
 def test_c_stateful_text_finished_run_extended(tmp_path: Path) -> None:
     """A finished stateful run's last.ckpt (written after the epoch counter moved on) must not carry the
     last epoch's recurrent state into the next epoch, which starts from zeros in an uninterrupted run."""
