@@ -28,7 +28,7 @@ def test_a_default_run_prints_what_the_user_needs_and_no_noise(tmp_path: Path) -
     for noise in NOISE:
         assert noise not in output, noise
     assert output.count("SequenceModel(") == 1  # the model, once
-    assert "recipe: " in output and "experiment=vowels_bigru" in output and "model: cell=gru hidden_size=64" in output
+    assert "recipe: " in output and "experiment=vowels_bigru" in output and "model: cell=gru hidden_size=256" in output
     assert "Epoch 0: 100%" in output  # progress
     assert f"run directory: {tmp_path}" in output and "\nval: loss=" in output and "\ntest: loss=" in output
     assert f"Run data is saved locally in {tmp_path}/wandb/offline-run-" in output  # where the wandb run is

@@ -69,7 +69,9 @@ def test_the_language_model_recipe_does_not_leak_into_a_table(compose_train: Com
 def test_an_experiment_applies_over_its_datas_recipe(compose_train: Compose) -> None:
     cfg = compose_train("experiment=vowels_bigru")
     assert cfg.recipe.name == "vowels" and cfg.model.cell == "gru"
-    assert cfg.model.hidden_size == 64 and cfg.model.bidirectional is True  # from configs/recipe/vowels.yaml
+    recipe = OmegaConf.load(CONFIG_DIR / "recipe" / "vowels.yaml").model
+    assert (cfg.model.hidden_size, cfg.model.pooling, cfg.model.bidirectional) == (recipe.hidden_size, recipe.pooling, True)
+    assert recipe.hidden_size != OmegaConf.load(CONFIG_DIR / "model" / "rnn.yaml").hidden_size  # the recipe's, not the group's
     assert compose_train("experiment=vowels_bigru", "model.hidden_size=8").model.hidden_size == 8  # the command line last
 
 
