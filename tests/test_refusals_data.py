@@ -92,6 +92,20 @@ def glob_matching_nothing(tmp):
 
 
 @case("table file")
+def a_folder_as_a_file(tmp):
+    (tmp / "csvs").mkdir()
+    return table(tmp, train_files=str(tmp / "csvs")), [f"data.train_files: '{tmp / 'csvs'}' is a folder; name its files",
+                                                       f"'{tmp / 'csvs'}/*.csv'"]
+
+
+@case("table file")
+def glob_matching_a_folder(tmp):
+    file(tmp, "a.csv", CSV_HEAD + GOOD_CSV_LINES)
+    (tmp / "b.csv").mkdir()  # a folder whose name the glob matches too
+    return table(tmp, train_files=str(tmp / "*.csv")), [f"matches the folder '{tmp / 'b.csv'}' (1 in all); match files only"]
+
+
+@case("table file")
 def empty_csv(tmp):
     path = file(tmp, "train.csv", "")
     return table(tmp, train_files=str(path)), [f"{path}: an empty file (0 bytes)"]

@@ -222,6 +222,8 @@ def test_last_is_the_newest_of_last_and_a_slurm_requeue_checkpoint(tmp_path: Pat
     check_run_directory(tmp_path, str(tmp_path / "hpc_ckpt_1.ckpt"), overwrite=False)  # its own run: allowed
     with pytest.raises(CheckpointError, match="no checkpoint"):
         resolve_checkpoint("last", tmp_path / "elsewhere")
+    with pytest.raises(CheckpointError, match=f"is a folder; .* hydra.run.dir={tmp_path} ckpt_path=last"):
+        resolve_checkpoint(str(tmp_path), tmp_path / "elsewhere")  # a run directory given as the checkpoint
 
 
 def test_a_checkpoint_from_before_exact_resume_is_refused_clearly() -> None:

@@ -80,9 +80,17 @@ def resolve_files(key: str, files: str | Sequence[str]) -> list[str]:
             matches = sorted(glob.glob(str(Path(entry).expanduser())))
             if not matches:
                 raise DataError(f"data.{key}: no file matches {entry!r} (working directory: {Path.cwd()})")
+            folders = [m for m in matches if Path(m).is_dir()]
+            if folders:
+                raise DataError(f"data.{key}: {entry!r} matches the folder {folders[0]!r} ({len(folders)} in all); match files only")
             paths += [str(Path(m).resolve()) for m in matches]
             continue
         path = Path(entry).expanduser()
+        if path.is_dir():
+            raise DataError(
+                f"data.{key}: {entry!r} is a folder; name its files (a glob such as '{entry.rstrip('/')}/*.csv'), "
+                "or give a dataset folder saved by `datasets` as data.hub"
+            )
         if not path.is_file():
             raise DataError(f"data.{key}: no such file {entry!r} (working directory: {Path.cwd()})")
         paths.append(str(path.resolve()))
