@@ -116,6 +116,16 @@ CANDIDATES = {
     "patch24_wd05": ["model.patch_size=auto", "recipe.patch_steps=24", "optimizer.weight_decay=0.05"],
     "patch16_patience40": ["model.patch_size=auto", "recipe.patch_steps=16", "callbacks.early_stopping.patience=40",
                            "trainer.max_epochs=200"],
+    # Fourth round: text (SnowNLPSentiment), where the recipe's best checkpoint comes at epoch 3 of ~23 (over-fitting).
+    "text_lr001": ["optimizer.lr=0.001"],
+    "text_unigram2000": ["data.tokenizer=unigram", "data.max_vocab_size=2000"],
+    "text_bpe4000": ["data.tokenizer=bpe", "data.max_vocab_size=4000"],
+    "text_edrop03": ["model.embedding_dropout=0.3"],
+    "text_edrop05": ["model.embedding_dropout=0.5"],
+    "text_unigram2000_edrop05": ["data.tokenizer=unigram", "data.max_vocab_size=2000", "model.embedding_dropout=0.5"],
+    "text_unigram2000_edrop03": ["data.tokenizer=unigram", "data.max_vocab_size=2000", "model.embedding_dropout=0.3"],
+    "text_unigram4000_edrop05": ["data.tokenizer=unigram", "data.max_vocab_size=4000", "model.embedding_dropout=0.5"],
+    "text_bpe4000_edrop05": ["data.tokenizer=bpe", "data.max_vocab_size=4000", "model.embedding_dropout=0.5"],
 }
 
 

@@ -51,6 +51,7 @@ class ModelOptions(BaseModel):
     dropout: float = Field(ge=0.0, lt=1.0)
     bidirectional: bool
     embedding_dim: int | None = Field(ge=1)
+    embedding_dropout: float = Field(ge=0.0, lt=1.0)
     pooling: Literal["last", "mean", "max"] | None
     head: Literal["auto", "many_to_one", "many_to_many"]
     tie_weights: bool

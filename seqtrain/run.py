@@ -84,6 +84,8 @@ def train(cfg: DictConfig) -> float:
         check_facts(cfg, facts)  # the task kind the config promised (or, for a datamodule of your own, its checks)
         if OmegaConf.select(cfg, "model.patch_size") == "auto":
             log.info(settle_patch_size(cfg, config, datamodule))
+        if line := unused_embedding_dropout(cfg, facts):
+            log.info(line)
         model = instantiate(cfg.model, **facts.model_kwargs())
         if checkpoint is not None:
             check_resumable(checkpoint, facts.to_dict(), ckpt_path)
@@ -180,6 +182,15 @@ def settle_patch_size(cfg: DictConfig, config: dict[str, Any], datamodule: Any) 
     size, why = auto_patch_size(facts, lengths, cfg.recipe.patch_steps)
     cfg.model.patch_size = config["model"]["patch_size"] = size
     return f"model.patch_size=auto: {size} ({why})"
+
+
+def unused_embedding_dropout(cfg: DictConfig, facts: Any) -> str | None:
+    """`model.embedding_dropout` acts on token embeddings only: with real-valued inputs the model has none (so a
+    recipe's text setting leaves numeric runs as they were); returns the line that says so."""
+    rate = OmegaConf.select(cfg, "model.embedding_dropout", default=None)
+    if facts.vocab_size is not None or not isinstance(rate, (int, float)) or rate == 0:
+        return None
+    return f"model.embedding_dropout={rate}: not used (it drops embedded tokens; this data's inputs are real-valued)"
 
 
 def keep_saved_patch_size(cfg: DictConfig, config: dict[str, Any], saved: dict[str, Any]) -> str | None:

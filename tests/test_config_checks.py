@@ -21,6 +21,7 @@ BAD_OPTIONS = [
     (["model.num_layers=0"], "model.num_layers=0"),
     (["model.dropout=1.5"], "model.dropout=1.5: Input should be less than 1"),
     (["model.dropout=-0.1"], "model.dropout=-0.1"),
+    (["model.embedding_dropout=1.0"], "model.embedding_dropout=1.0: Input should be less than 1"),
     (["model.nonlinearity=sigmoid"], "Input should be 'tanh' or 'relu'"),
     (["model.cell=transformer"], "Input should be 'rnn', 'lstm' or 'gru'"),
     (["model.hidden_size=abc"], "model.hidden_size='abc': Input should be a valid integer"),

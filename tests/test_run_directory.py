@@ -160,6 +160,27 @@ def test_a_key_added_later_is_no_change_at_the_value_older_runs_had() -> None:
     assert applied == {"recipe.patch_steps": (None, 24)}  # auto keeps the checkpoint's choice on resume
 
 
+def test_embedding_dropout_added_later_is_no_change_at_zero() -> None:
+    """A run saved before `model.embedding_dropout` existed dropped nothing: 0.0 continues it, 0.5 is a change."""
+    saved = {"model": {"cell": "gru"}}
+    assert config_changes(saved, {"model": {"cell": "gru", "embedding_dropout": 0.0}}) == ({}, {})
+    assert config_changes(saved, {"model": {"cell": "gru", "embedding_dropout": 0.5}}) == ({}, {"model.embedding_dropout": (None, 0.5)})
+
+
+@pytest.mark.parametrize(("rate", "vocab_size", "said"), [(0.5, None, True), (0.5, 7, False), (0.0, None, False)])
+def test_embedding_dropout_with_real_valued_inputs_is_said_unused(rate: float, vocab_size: int | None, said: bool) -> None:
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from seqtrain.run import unused_embedding_dropout
+
+    line = unused_embedding_dropout(OmegaConf.create({"model": {"embedding_dropout": rate}}), SimpleNamespace(vocab_size=vocab_size))
+    assert (line is not None) == said
+    if said:
+        assert line.startswith(f"model.embedding_dropout={rate}: not used") and "real-valued" in line
+
+
 @pytest.mark.parametrize(("saved_model", "kept"), [({"cell": "gru", "patch_size": 6}, 6), ({"cell": "gru"}, 1)])
 def test_a_resume_with_auto_keeps_the_checkpoints_patch_size(saved_model: dict, kept: int) -> None:
     """`auto` on resume is the checkpoint's number (1 for a run made before patching existed), in the config the

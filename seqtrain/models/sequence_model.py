@@ -29,6 +29,7 @@ class SequenceModel(nn.Module):
         dropout: float = 0.0,
         bidirectional: bool = False,
         embedding_dim: int | None = 64,
+        embedding_dropout: float = 0.0,
         pooling: Literal["last", "mean", "max"] | None = None,
         head: Literal["auto", "many_to_one", "many_to_many"] = "auto",
         tie_weights: bool = False,
@@ -55,6 +56,8 @@ class SequenceModel(nn.Module):
         for name, value in sizes.items():
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if isinstance(embedding_dropout, bool) or not isinstance(embedding_dropout, (int, float)) or not 0.0 <= embedding_dropout < 1.0:
+            raise ValueError(f"embedding_dropout must be a probability in [0, 1), got {embedding_dropout!r}")
         if head not in HEADS:
             raise ValueError(f"head must be one of {list(HEADS)}, got {head!r}")
         if pooling is not None and pooling not in POOLINGS:
@@ -92,6 +95,12 @@ class SequenceModel(nn.Module):
             patch_features = patch_size * num_features
             self.input_layer = nn.Linear(patch_features, embedding_dim) if embedding_dim is not None else nn.Identity()
         rnn_input_size = embedding_dim if embedding_dim is not None else patch_size * num_features
+        # Dropout on the embedded tokens (each of the (B, T, E) values, as nn.Dropout): token inputs only, where a
+        # small text set's embedding rows over-fit first. Real-valued inputs have none, so a recipe can set it for
+        # every table and leave numeric runs as they were (the run says so in one line).
+        self.embedding_dropout: nn.Module | None = (
+            nn.Dropout(embedding_dropout) if vocab_size is not None and embedding_dropout > 0 else None
+        )
 
         self.backbone = RecurrentBackbone(
             cell,
@@ -135,6 +144,8 @@ class SequenceModel(nn.Module):
         """inputs (B, T) long or (B, T, F) float -> predictions (B, num_outputs) or (B, T, num_outputs), state."""
         inputs, lengths = patch_steps(inputs, lengths, self.patch_size)  # (B, ceil(T/k), k*F); unchanged for k=1
         x = self.input_layer(inputs)  # (B, T, E), or (B, T, F) when features go in unchanged
+        if self.embedding_dropout is not None:
+            x = self.embedding_dropout(x)  # (B, T, E); training only
         output, state = self.backbone(x, lengths, state)  # (B, T, D*H); padded steps are zeros
         if self.pool is None:
             return self.output_layer(output), state  # (B, T, num_outputs)

@@ -104,6 +104,45 @@ def test_tie_weights_shares_the_embedding_parameter():
     assert predictions.shape == (2, 5, VOCAB)
 
 
+def test_embedding_dropout_is_nn_dropout_on_the_embedded_tokens_while_training():
+    """Truth: torch's own embedding, F.dropout with the same generator state, GRU and max pooling written out."""
+    torch.manual_seed(0)
+    model = make_model("gru", "tokens", num_layers=1, pooling="max", embedding_dropout=0.4).train()
+    lengths = torch.tensor([6, 6])  # no padding: the max is over every step
+    tokens = make_inputs("tokens", lengths, T=6)
+    torch.manual_seed(1)
+    got, _ = model(tokens, lengths)
+    torch.manual_seed(1)
+    dropped = torch.nn.functional.dropout(model.input_layer(tokens), p=0.4, training=True)  # (B, T, E)
+    output, _ = model.backbone.rnn(dropped)  # (B, T, H)
+    expected = model.output_layer(output.amax(dim=1))
+    torch.testing.assert_close(got, expected)
+    # Something was dropped: without dropout the prediction differs; in eval mode nothing is dropped.
+    undropped, _ = model.backbone.rnn(model.input_layer(tokens))
+    assert not torch.allclose(got, model.output_layer(undropped.amax(dim=1)))
+    model.eval()
+    with torch.no_grad():
+        evaluated, _ = model(tokens, lengths)
+        torch.testing.assert_close(evaluated, model.output_layer(undropped.amax(dim=1)))
+
+
+def test_embedding_dropout_leaves_real_valued_inputs_as_they_were():
+    """Numbers have no embedding to drop from: same parameters, same training-mode output and random stream as without."""
+    torch.manual_seed(0)
+    plain = make_model("gru", "features", pooling="max").train()
+    torch.manual_seed(0)
+    with_rate = make_model("gru", "features", pooling="max", embedding_dropout=0.5).train()
+    assert with_rate.embedding_dropout is None
+    inputs, lengths = make_inputs("features", [5, 3], T=5), torch.tensor([5, 3])
+    torch.manual_seed(2)
+    a, _ = plain(inputs, lengths)
+    after_plain = torch.rand(1)
+    torch.manual_seed(2)
+    b, _ = with_rate(inputs, lengths)
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert torch.rand(1).item() == after_plain.item()
+
+
 LM = {"vocab_size": VOCAB, "num_outputs": VOCAB, "per_step_targets": True, "hidden_size": 6, "embedding_dim": 6}
 
 
@@ -126,6 +165,8 @@ LM = {"vocab_size": VOCAB, "num_outputs": VOCAB, "per_step_targets": True, "hidd
         ({"vocab_size": VOCAB, "num_outputs": 2, "hidden_size": 0}, ["hidden_size"]),
         ({"vocab_size": VOCAB, "num_outputs": 2, "num_layers": 0}, ["num_layers"]),
         ({"vocab_size": VOCAB, "num_outputs": 2, "dropout": 1.5}, ["dropout"]),
+        ({"vocab_size": VOCAB, "num_outputs": 2, "embedding_dropout": 1.0}, ["embedding_dropout"]),
+        ({"vocab_size": VOCAB, "num_outputs": 2, "embedding_dropout": -0.1}, ["embedding_dropout"]),
         ({"vocab_size": VOCAB, "num_outputs": 2, "nonlinearity": "gelu"}, ["nonlinearity"]),
         ({"vocab_size": VOCAB, "num_outputs": 2, "cell": "gru", "nonlinearity": "relu"}, ["nonlinearity", "cell"]),
         ({"vocab_size": VOCAB, "num_outputs": 2, "cell": "mamba"}, ["cell"]),
