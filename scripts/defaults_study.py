@@ -126,6 +126,12 @@ CANDIDATES = {
     "text_unigram2000_edrop03": ["data.tokenizer=unigram", "data.max_vocab_size=2000", "model.embedding_dropout=0.3"],
     "text_unigram4000_edrop05": ["data.tokenizer=unigram", "data.max_vocab_size=4000", "model.embedding_dropout=0.5"],
     "text_bpe4000_edrop05": ["data.tokenizer=bpe", "data.max_vocab_size=4000", "model.embedding_dropout=0.5"],
+    # The checkpoint picked on val/loss comes at epoch 1-4 while val/acc still rises (over-confident errors): these
+    # two ask whether the pick or the pace is what holds text back.
+    "text_acc": ["monitor=val/acc", "monitor_mode=max"],
+    "text_acc_edrop05": ["monitor=val/acc", "monitor_mode=max", "model.embedding_dropout=0.5"],
+    "text_acc_edrop03": ["monitor=val/acc", "monitor_mode=max", "model.embedding_dropout=0.3"],
+    "text_lr001_edrop05": ["optimizer.lr=0.001", "model.embedding_dropout=0.5"],
 }
 
 

@@ -63,6 +63,9 @@ def describe_recipe(cfg: DictConfig) -> str:
             if values.get("patch_size") == "auto":  # chosen once the data is read, from this target length
                 values["patch_size"] = f"auto(recipe.patch_steps={OmegaConf.select(cfg, 'recipe.patch_steps')})"
             lines.append(f"  {group}: " + " ".join(f"{k}={v}" for k, v in values.items()))
+    if settings := text_recipe_settings(cfg):  # settled once the data is read (seqtrain.run)
+        lines.append("  text classification (token inputs, found once the data is read): "
+                     + " ".join(f"{k}={v}" for k, v in settings.items()))
     if OmegaConf.select(cfg, "callbacks.early_stopping") is None:
         lines.append(f"  no early stopping: all trainer.max_epochs={cfg.trainer.max_epochs} epochs")
     lines.append(f"  the best checkpoint by {cfg.monitor} ({cfg.monitor_mode}) is evaluated; lr_find={cfg.lr_find}")
@@ -92,3 +95,60 @@ def auto_patch_size(facts: Any, train_lengths: Sequence[int], patched_steps: int
     if k == 1:
         return 1, f"{lengths}: short enough, not patched"
     return k, f"{lengths}: {-(-median // k)} patched steps of {k} x {facts.num_features} feature(s)"
+
+
+TEXT_RECIPE = "recipe.text_classification"
+
+
+def text_recipe_settings(cfg: DictConfig) -> dict[str, Any]:
+    """`recipe.text_classification` as dotted keys -> values (empty when the recipe has none)."""
+    node = OmegaConf.select(cfg, TEXT_RECIPE, default=None)
+    if node is None:
+        return {}
+    return _dotted(OmegaConf.to_container(node, resolve=True))
+
+
+def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int | None, task: str,
+                       command_line: set[str]) -> str | None:
+    """Text classification (token inputs, one label per sequence): the recipe's `text_classification` settings
+    replace its general ones for this run, in `cfg` and in the resolved `config` (which checkpoints keep).
+
+    Known only once the data is read (or from a resumed checkpoint's facts), like `model.patch_size=auto`. A key
+    given in `command_line` wins. Returns the line that says what was set and why; None when nothing changes
+    (numbers, another task kind, no such block, or settled already), so a second call says nothing.
+    """
+    settings = text_recipe_settings(cfg)
+    if not settings or vocab_size is None or task != "classification":
+        return None
+    kept = sorted(k for k in settings if k in command_line)
+    changed = {k: v for k, v in settings.items() if k not in command_line and OmegaConf.select(cfg, k) != v}
+    if not changed:
+        return None
+    for key, value in changed.items():
+        OmegaConf.update(cfg, key, value, merge=False)
+    # Interpolations that read these keys (callbacks' ${monitor}) resolve again.
+    config.clear()
+    config.update(OmegaConf.to_container(cfg, resolve=True))
+    line = (f"{TEXT_RECIPE}: " + " ".join(f"{k}={v}" for k, v in changed.items())
+            + " (this data is text with one label per sequence)")
+    if kept:
+        line += "; kept from the command line: " + " ".join(f"{k}={OmegaConf.select(cfg, k)}" for k in kept)
+    return line
+
+
+def command_line_keys() -> set[str]:
+    """The dotted keys the command line sets (empty outside a Hydra run)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return set()
+    return {o.split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task}
+
+
+def _dotted(node: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(node, dict) or not node:
+        return {prefix: node} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        out.update(_dotted(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out

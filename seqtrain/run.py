@@ -15,8 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqtrain.config import check_facts, check_options, check_targets
 from seqtrain.lr_find import check_lr_find, find_learning_rate
-from seqtrain.recipe import auto_patch_size, describe_recipe, follow_model_choice
 from seqtrain.errors import CheckpointError
+from seqtrain.recipe import auto_patch_size, command_line_keys, describe_recipe, follow_model_choice, settle_text_recipe
 from seqtrain.resume_checks import ResumeError, check_resume, data_fingerprints, fingerprint_changes
 from seqtrain.run_directory import (
     RunLock,
@@ -75,12 +75,18 @@ def train(cfg: DictConfig) -> float:
             checkpoint = load_checkpoint(ckpt_path)
             if line := keep_saved_patch_size(cfg, config, checkpoint["seqtrain"]["config"]):
                 log.info(line)
+            saved_facts = checkpoint["seqtrain"]["facts"]  # the data is checked to be the same below
+            if line := settle_text_recipe(cfg, config, saved_facts["vocab_size"], saved_facts["task"], command_line_keys()):
+                log.info(line)
             resume_changes = check_resume(checkpoint["seqtrain"], config, fingerprints, ckpt_path)
         pl.seed_everything(cfg.seed, workers=True)
 
         datamodule = instantiate(cfg.data)
         datamodule.setup("fit")
         facts = datamodule.facts
+        if line := settle_text_recipe(cfg, config, facts.vocab_size, facts.task, command_line_keys()):
+            log.info(line)
+            check_options(cfg)  # the settings it brought, like any other
         check_facts(cfg, facts)  # the task kind the config promised (or, for a datamodule of your own, its checks)
         if OmegaConf.select(cfg, "model.patch_size") == "auto":
             log.info(settle_patch_size(cfg, config, datamodule))

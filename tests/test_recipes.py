@@ -161,3 +161,65 @@ def test_model_named_on_the_command_line_wins_over_the_recipes_cell(tmp_path: Pa
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
     assert ckpt["seqtrain"]["config"]["model"]["cell"] == "lstm"
     assert any("weight_ih_l0" in k for k in ckpt["state_dict"]) and ckpt["state_dict"]["model.backbone.rnn.weight_ih_l0"].shape[0] == 4 * 8  # 4 LSTM gates
+
+
+TEXT_BLOCK = ("++recipe.text_classification.monitor=val/acc", "++recipe.text_classification.monitor_mode=max")
+
+
+def test_the_text_classification_block_applies_to_text_labels_only(compose_train: Compose) -> None:
+    """Known once the data is read: numbers and other task kinds keep the general settings; text classification
+    takes the block's, in the config and in its resolved copy (the callbacks' `${monitor}` too)."""
+    from seqtrain.recipe import settle_text_recipe
+
+    cfg = compose_train("data=table", *TEXT_BLOCK)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert "text classification (token inputs, found once the data is read): monitor=val/acc monitor_mode=max" in describe_recipe(cfg)
+    assert settle_text_recipe(cfg, config, None, "classification", set()) is None  # numbers
+    assert settle_text_recipe(cfg, config, 7, "regression", set()) is None  # text, but a value per sequence
+    assert settle_text_recipe(cfg, config, 7, "tagging", set()) is None
+    assert cfg.monitor == config["monitor"] == "val/loss" and config["callbacks"]["early_stopping"]["mode"] == "min"
+    line = settle_text_recipe(cfg, config, 7, "classification", set())
+    assert line == "recipe.text_classification: monitor=val/acc monitor_mode=max (this data is text with one label per sequence)"
+    assert cfg.monitor == config["monitor"] == "val/acc" and config["monitor_mode"] == "max"
+    for callback in ("early_stopping", "model_checkpoint"):
+        assert config["callbacks"][callback]["monitor"] == "val/acc" and config["callbacks"][callback]["mode"] == "max"
+        assert instantiate(cfg.callbacks[callback]).monitor == "val/acc"
+    check_options(cfg)
+    assert settle_text_recipe(cfg, config, 7, "classification", set()) is None  # settled: nothing more to say
+
+
+def test_the_command_line_wins_over_the_text_classification_block(compose_train: Compose) -> None:
+    from seqtrain.recipe import settle_text_recipe
+
+    cfg = compose_train("data=table", *TEXT_BLOCK, "monitor=val/f1")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    line = settle_text_recipe(cfg, config, 7, "classification", {"monitor"})
+    assert line is not None and line.startswith("recipe.text_classification: monitor_mode=max (")
+    assert line.endswith("kept from the command line: monitor=val/f1")
+    assert cfg.monitor == "val/f1" and cfg.monitor_mode == "max"
+    # Without a block (recipe=none, or another data's recipe) nothing changes.
+    bare = compose_train("data=table", "recipe=none")
+    assert settle_text_recipe(bare, OmegaConf.to_container(bare, resolve=True), 7, "classification", set()) is None
+
+
+def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path: Path) -> None:
+    """End to end: the run says what the block set, the checkpoint's config and its ModelCheckpoint use it, and
+    `ckpt_path=last` resumes (the resumed run settles the same settings before its config is compared)."""
+    write_csv(tmp_path / "reviews.csv", sentiment_rows(60))
+    run_dir = tmp_path / "run"
+    args = ("data=table", f"data.train_files={tmp_path / 'reviews.csv'}", "data.sequence_column=text", *TEXT_BLOCK,
+            f"data.cache_dir={tmp_path / 'cache'}", "model.hidden_size=8", "logger=none", "trainer.accelerator=cpu",
+            f"hydra.run.dir={run_dir}")
+    proc = run_train(*args, "trainer.max_epochs=2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = "recipe.text_classification: monitor=val/acc monitor_mode=max (this data is text with one label per sequence)"
+    assert said in proc.stdout + proc.stderr
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert ckpt["seqtrain"]["config"]["monitor"] == "val/acc"
+    assert ckpt["seqtrain"]["config"]["callbacks"]["early_stopping"]["mode"] == "max"
+    best = [state for key, state in ckpt["callbacks"].items() if key.startswith("ModelCheckpoint")]
+    assert len(best) == 1 and "'monitor': 'val/acc'" in next(k for k in ckpt["callbacks"] if k.startswith("ModelCheckpoint"))
+    proc = run_train(*args, "trainer.max_epochs=3", "ckpt_path=last")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert said in proc.stdout + proc.stderr
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["epoch"] == 3
