@@ -109,17 +109,21 @@ def text_recipe_settings(cfg: DictConfig) -> dict[str, Any]:
 
 
 def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int | None, task: str,
-                       command_line: set[str]) -> str | None:
+                       command_line: set[str], sweep: str | None = None) -> str | None:
     """Text classification (token inputs, one label per sequence): the recipe's `text_classification` settings
     replace its general ones for this run, in `cfg` and in the resolved `config` (which checkpoints keep).
 
     Known only once the data is read (or from a resumed checkpoint's facts), like `model.patch_size=auto`. A key
-    given in `command_line` wins. Returns the line that says what was set and why; None when nothing changes
-    (numbers, another task kind, no such block, or settled already), so a second call says nothing.
+    given in `command_line` wins, and a sweep (`hparams_search=<sweep>`) keeps its config's settings: what it
+    optimizes (`monitor`) and in which direction are its own. Returns the line that says what was set and why; None
+    when nothing changes (numbers, another task kind, no such block, or settled already), so a second call says nothing.
     """
     settings = text_recipe_settings(cfg)
     if not settings or vocab_size is None or task != "classification":
         return None
+    if sweep is not None:
+        return (f"{TEXT_RECIPE} not applied: hparams_search={sweep} sets what the sweep optimizes "
+                f"(monitor={cfg.monitor}, monitor_mode={cfg.monitor_mode})")
     kept = sorted(k for k in settings if k in command_line)
     changed = {k: v for k, v in settings.items() if k not in command_line and OmegaConf.select(cfg, k) != v}
     if not changed:
@@ -134,6 +138,16 @@ def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int 
     if kept:
         line += "; kept from the command line: " + " ".join(f"{k}={OmegaConf.select(cfg, k)}" for k in kept)
     return line
+
+
+def sweep_choice() -> str | None:
+    """The `hparams_search` config this run is a trial of (None outside a Hydra run or a sweep)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    choice = HydraConfig.get().runtime.choices.get("hparams_search")
+    return None if choice in (None, "null", "none") else str(choice)
 
 
 def command_line_keys() -> set[str]:

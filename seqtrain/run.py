@@ -16,7 +16,14 @@ from omegaconf import DictConfig, OmegaConf
 from seqtrain.config import check_facts, check_options, check_targets
 from seqtrain.lr_find import check_lr_find, find_learning_rate
 from seqtrain.errors import CheckpointError
-from seqtrain.recipe import auto_patch_size, command_line_keys, describe_recipe, follow_model_choice, settle_text_recipe
+from seqtrain.recipe import (
+    auto_patch_size,
+    command_line_keys,
+    describe_recipe,
+    follow_model_choice,
+    settle_text_recipe,
+    sweep_choice,
+)
 from seqtrain.resume_checks import ResumeError, check_resume, data_fingerprints, fingerprint_changes
 from seqtrain.run_directory import (
     RunLock,
@@ -76,7 +83,8 @@ def train(cfg: DictConfig) -> float:
             if line := keep_saved_patch_size(cfg, config, checkpoint["seqtrain"]["config"]):
                 log.info(line)
             saved_facts = checkpoint["seqtrain"]["facts"]  # the data is checked to be the same below
-            if line := settle_text_recipe(cfg, config, saved_facts["vocab_size"], saved_facts["task"], command_line_keys()):
+            if line := settle_text_recipe(cfg, config, saved_facts["vocab_size"], saved_facts["task"], command_line_keys(),
+                                          sweep_choice()):
                 log.info(line)
             resume_changes = check_resume(checkpoint["seqtrain"], config, fingerprints, ckpt_path)
         pl.seed_everything(cfg.seed, workers=True)
@@ -84,7 +92,7 @@ def train(cfg: DictConfig) -> float:
         datamodule = instantiate(cfg.data)
         datamodule.setup("fit")
         facts = datamodule.facts
-        if line := settle_text_recipe(cfg, config, facts.vocab_size, facts.task, command_line_keys()):
+        if line := settle_text_recipe(cfg, config, facts.vocab_size, facts.task, command_line_keys(), sweep_choice()):
             log.info(line)
             check_options(cfg)  # the settings it brought, like any other
         check_facts(cfg, facts)  # the task kind the config promised (or, for a datamodule of your own, its checks)

@@ -197,6 +197,12 @@ def test_the_command_line_wins_over_the_text_classification_block(compose_train:
     assert line is not None and line.startswith("recipe.text_classification: monitor_mode=max (")
     assert line.endswith("kept from the command line: monitor=val/f1")
     assert cfg.monitor == "val/f1" and cfg.monitor_mode == "max"
+    # A sweep's trial keeps what its config optimizes, and says so.
+    swept = compose_train("data=table", *TEXT_BLOCK)
+    line = settle_text_recipe(swept, OmegaConf.to_container(swept, resolve=True), 7, "classification", set(), "mine")
+    assert line == ("recipe.text_classification not applied: hparams_search=mine sets what the sweep optimizes "
+                    "(monitor=val/loss, monitor_mode=min)")
+    assert swept.monitor == "val/loss"
     # Without a block (recipe=none, or another data's recipe) nothing changes.
     bare = compose_train("data=table", "recipe=none")
     assert settle_text_recipe(bare, OmegaConf.to_container(bare, resolve=True), 7, "classification", set()) is None
