@@ -203,6 +203,11 @@ def test_the_command_line_wins_over_the_text_classification_block(compose_train:
     assert line == ("recipe.text_classification not applied: hparams_search=mine sets what the sweep optimizes "
                     "(monitor=val/loss, monitor_mode=min)")
     assert swept.monitor == "val/loss"
+    # The table recipe's own block (README, fourth round); none without a recipe.
+    from seqtrain.recipe import text_recipe_settings
+
+    assert text_recipe_settings(compose_train("data=table")) == {"monitor": "val/acc", "monitor_mode": "max"}
+    assert text_recipe_settings(compose_train("data=table", "recipe=none")) == {}
     # Without a block (recipe=none, or another data's recipe) nothing changes.
     bare = compose_train("data=table", "recipe=none")
     assert settle_text_recipe(bare, OmegaConf.to_container(bare, resolve=True), 7, "classification", set()) is None
