@@ -105,7 +105,9 @@ def text_recipe_settings(cfg: DictConfig) -> dict[str, Any]:
     node = OmegaConf.select(cfg, TEXT_RECIPE, default=None)
     if node is None:
         return {}
-    return _dotted(OmegaConf.to_container(node, resolve=True))
+    from seqtrain.resume_checks import flatten
+
+    return flatten(OmegaConf.to_container(node, resolve=True))
 
 
 def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int | None, task: str,
@@ -158,11 +160,3 @@ def command_line_keys() -> set[str]:
         return set()
     return {o.split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task}
 
-
-def _dotted(node: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(node, dict) or not node:
-        return {prefix: node} if prefix else {}
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        out.update(_dotted(value, f"{prefix}.{key}" if prefix else str(key)))
-    return out
