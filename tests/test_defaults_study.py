@@ -180,15 +180,18 @@ def test_hold_outs_of_other_seeds_differ_and_keep_the_class_shares() -> None:
 
 
 def test_seeds_table_averages_the_datasets_every_seed_completed(tmp_path: Path) -> None:
-    runs = {"s42": {"Tecator": 2.5, "ArrowHead": 0.6}, "s1": {"Tecator": 3.5, "ArrowHead": 0.7}, "s2": {"Tecator": 3.0}}
+    runs = {"s42": {"Tecator": 2.5, "ArrowHead": 0.6, "SnowNLPSentiment": 0.75},
+            "s1": {"Tecator": 3.5, "ArrowHead": 0.7, "SnowNLPSentiment": 0.76}, "s2": {"Tecator": 3.0, "SnowNLPSentiment": 0.77}}
     for folder, scores in runs.items():
         (tmp_path / folder).mkdir()
         results = {name: {"status": "completed", "seqtrain": v, "1nn_euclidean": 7.0 if name == "Tecator" else 0.8}
                    for name, v in scores.items()}
+        results["SnowNLPSentiment"] = {"status": "completed", "seqtrain": scores["SnowNLPSentiment"], "naive_bayes": 0.758}
         (tmp_path / folder / "final.json").write_text(json.dumps(results))
     lines = study.seeds_table([tmp_path / f for f in runs]).splitlines()
-    assert lines[0] == "| dataset | s42 | s1 | s2 | mean | 1-NN Euclidean |"
-    assert lines[2:] == ["| Tecator | 2.500 | 3.500 | 3.000 | 3.000 | 7.000 |"]  # ArrowHead: not in every run
+    assert lines[0] == "| dataset | s42 | s1 | s2 | mean | 1-NN Euclidean (text: naive Bayes) |"
+    assert lines[2:] == ["| Tecator | 2.500 | 3.500 | 3.000 | 3.000 | 7.000 |",  # ArrowHead: not in every run
+                         "| SnowNLPSentiment | 0.750 | 0.760 | 0.770 | 0.760 | 0.758 |"]  # text: beside its naive Bayes
 
 
 def test_final_outputs_made_in_parts_merge_completed_datasets_in_study_order(tmp_path: Path) -> None:
