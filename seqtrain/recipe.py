@@ -159,4 +159,3 @@ def command_line_keys() -> set[str]:
     if not HydraConfig.initialized():
         return set()
     return {o.split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task}
-
