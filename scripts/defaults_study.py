@@ -116,7 +116,7 @@ CANDIDATES = {
     "patch24_wd05": ["model.patch_size=auto", "recipe.patch_steps=24", "optimizer.weight_decay=0.05"],
     "patch16_patience40": ["model.patch_size=auto", "recipe.patch_steps=16", "callbacks.early_stopping.patience=40",
                            "trainer.max_epochs=200"],
-    # Fourth round: text (SnowNLPSentiment), where the recipe's best checkpoint by val/loss comes at epoch 2-7 of ~25 (over-fitting).
+    # Fourth round: text (SnowNLPSentiment), where the recipe's best checkpoint by val/loss comes at epoch 2-4 of ~23 (over-fitting).
     "text_lr001": ["optimizer.lr=0.001"],
     "text_unigram2000": ["data.tokenizer=unigram", "data.max_vocab_size=2000"],
     "text_edrop05": ["model.embedding_dropout=0.5"],
