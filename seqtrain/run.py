@@ -82,9 +82,7 @@ def train(cfg: DictConfig) -> float:
             checkpoint = load_checkpoint(ckpt_path)
             if line := keep_saved_patch_size(cfg, config, checkpoint["seqtrain"]["config"]):
                 log.info(line)
-            saved_facts = checkpoint["seqtrain"]["facts"]  # the data is checked to be the same below
-            if line := settle_text_recipe(cfg, config, saved_facts["vocab_size"], saved_facts["task"], command_line_keys(),
-                                          sweep_choice()):
+            if line := keep_saved_text_settings(cfg, config, checkpoint["seqtrain"]["config"], command_line_keys()):
                 log.info(line)
             resume_changes = check_resume(checkpoint["seqtrain"], config, fingerprints, ckpt_path)
         pl.seed_everything(cfg.seed, workers=True)
@@ -92,7 +90,8 @@ def train(cfg: DictConfig) -> float:
         datamodule = instantiate(cfg.data)
         datamodule.setup("fit")
         facts = datamodule.facts
-        if line := settle_text_recipe(cfg, config, facts.vocab_size, facts.task, command_line_keys(), sweep_choice()):
+        if checkpoint is None and (line := settle_text_recipe(cfg, config, facts.vocab_size, facts.task, command_line_keys(),
+                                                               sweep_choice())):
             log.info(line)
             check_options(cfg)  # the settings it brought, like any other
         check_facts(cfg, facts)  # the task kind the config promised (or, for a datamodule of your own, its checks)
@@ -215,6 +214,25 @@ def keep_saved_patch_size(cfg: DictConfig, config: dict[str, Any], saved: dict[s
         return None
     cfg.model.patch_size = config["model"]["patch_size"] = size
     return f"model.patch_size=auto: {size}, as chosen by the run being resumed"
+
+
+def keep_saved_text_settings(cfg: DictConfig, config: dict[str, Any], saved: dict[str, Any], command_line: set[str]) -> str | None:
+    """A resume continues with the `recipe.text_classification` keys (monitor, ...) its checkpoint's run used,
+    whether that run settled them or predates them (a text run saved before this block picked by val/loss); a key
+    given on the command line wins, as in `check_resume`. Returns the line that says what was kept."""
+    from seqtrain.recipe import text_recipe_settings
+    from seqtrain.resume_checks import flatten
+
+    saved_flat = flatten(saved)
+    kept = {k: saved_flat[k] for k in text_recipe_settings(cfg)
+            if k not in command_line and k in saved_flat and OmegaConf.select(cfg, k) != saved_flat[k]}
+    if not kept:
+        return None
+    for key, value in kept.items():
+        OmegaConf.update(cfg, key, value, merge=False)
+    config.clear()
+    config.update(OmegaConf.to_container(cfg, resolve=True))  # interpolations of these keys (${monitor}) again
+    return "resume: " + " ".join(f"{k}={v}" for k, v in kept.items()) + ", as the run being resumed used"
 
 
 def best_checkpoint(trainer: Any) -> str | None:

@@ -215,7 +215,7 @@ def test_the_command_line_wins_over_the_text_classification_block(compose_train:
 
 def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path: Path) -> None:
     """End to end: the run says what the block set, the checkpoint's config and its ModelCheckpoint use it, and
-    `ckpt_path=last` resumes (the resumed run settles the same settings before its config is compared)."""
+    `ckpt_path=last` resumes (the resumed run keeps its checkpoint's settings before its config is compared)."""
     write_csv(tmp_path / "reviews.csv", sentiment_rows(60))
     run_dir = tmp_path / "run"
     args = ("data=table", f"data.train_files={tmp_path / 'reviews.csv'}", "data.sequence_column=text", *TEXT_BLOCK,
@@ -232,5 +232,25 @@ def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path:
     assert len(best) == 1 and "'monitor': 'val/acc'" in next(k for k in ckpt["callbacks"] if k.startswith("ModelCheckpoint"))
     proc = run_train(*args, "trainer.max_epochs=3", "ckpt_path=last")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert said in proc.stdout + proc.stderr
+    assert "resume: monitor=val/acc monitor_mode=max, as the run being resumed used" in proc.stdout + proc.stderr
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["epoch"] == 3
+
+
+@pytest.mark.parametrize(("saved_monitor", "command_line", "kept"), [
+    ("val/loss", set(), "val/loss"),       # a text run saved before the block (or told val/loss): it continues so
+    ("val/acc", set(), "val/acc"),         # a run that settled the block
+    ("val/loss", {"monitor"}, None),       # the command line wins, as check_resume judges it
+])
+def test_a_resume_keeps_the_text_settings_its_run_used(compose_train: Compose, saved_monitor: str, command_line: set[str],
+                                                       kept: str | None) -> None:
+    from seqtrain.run import keep_saved_text_settings
+
+    cfg = compose_train("data=table", *TEXT_BLOCK, f"monitor={'val/acc' if saved_monitor == 'val/loss' else 'val/loss'}")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    saved = {**config, "monitor": saved_monitor, "monitor_mode": "min" if saved_monitor == "val/loss" else "max"}
+    line = keep_saved_text_settings(cfg, config, saved, command_line)
+    if kept is None:
+        assert line is None and cfg.monitor != saved_monitor
+        return
+    assert cfg.monitor == config["monitor"] == kept and line.startswith(f"resume: monitor={kept}")
+    assert config["callbacks"]["early_stopping"]["monitor"] == kept  # ${monitor} resolved again
