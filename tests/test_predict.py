@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from conftest import ROOT, run_train
+from seqtrain.errors import CheckpointError
 from seqtrain.predict import Predictor
 
 sys.path.insert(0, str(ROOT / "tests" / "data"))
@@ -208,15 +209,16 @@ def test_bad_forecast_requests_are_named(sunspots: tuple[Path, Path, dict], tmp_
     run_dir, test_file, _ = sunspots
     proc = _script(str(run_dir), "--files", str(test_file), "--out", str(tmp_path / "f.csv"), "--steps", "0")
     assert proc.returncode != 0 and "--steps must be >= 1, got 0" in proc.stderr
+    assert not (tmp_path / "f.csv").exists()
+    predictor = Predictor.from_checkpoint(run_dir)  # in process: the script prints these messages as it does the first
     short = tmp_path / "short.csv"
     write_csv(short, [{"sunspots": 1.0}] * 3)
-    proc = _script(str(run_dir), "--files", str(short), "--out", str(tmp_path / "f.csv"))
-    assert proc.returncode != 0 and "the series has 3 steps" in proc.stderr
+    with pytest.raises(ValueError, match="the series has 3 steps"):
+        predictor.predict([short])
     other = tmp_path / "other.csv"
     write_csv(other, series_rows(60))
-    proc = _script(str(run_dir), "--files", str(other), "--out", str(tmp_path / "f.csv"))
-    assert proc.returncode != 0 and "no column 'sunspots'" in proc.stderr and str(other) in proc.stderr
-    assert not (tmp_path / "f.csv").exists()
+    with pytest.raises(ValueError, match=f"{re.escape(str(other))}: no column 'sunspots'"):
+        predictor.predict([other])
 
 
 # -- language models and the shipped classification data ------------------------------------------
@@ -285,19 +287,21 @@ def test_bad_input_is_named(classifier: tuple[Path, Path, dict], tmp_path: Path)
     proc = _script(str(run_dir), "--files", str(tmp_path / "no_text.csv"), "--out", str(tmp_path / "p.csv"))
     assert proc.returncode != 0
     assert "no column 'text'" in proc.stderr and "no_text.csv" in proc.stderr and "review" in proc.stderr
+    # The rest in process (the script prints the same messages, as the first case shows): a process each costs ~5 s.
     write_csv(tmp_path / "numbers.csv", [{"text": "1 2 3", "label": "pos"}, {"text": "4 5", "label": "neg"}])
-    proc = _script(str(run_dir), "--files", str(tmp_path / "numbers.csv"), "--out", str(tmp_path / "p.csv"))
-    assert proc.returncode != 0 and "holds numbers sequences; the model was trained on text" in proc.stderr
+    predictor = Predictor.from_checkpoint(run_dir)
+    with pytest.raises(ValueError, match="holds numbers sequences; the model was trained on text"):
+        predictor.predict([tmp_path / "numbers.csv"])
     bogus = tmp_path / "other.ckpt"
     torch.save({"state_dict": {}}, bogus)
-    proc = _script(str(bogus), "--files", str(tmp_path / "numbers.csv"), "--out", str(tmp_path / "p.csv"))
-    assert proc.returncode != 0 and "not a seqtrain checkpoint" in proc.stderr
-    proc = _script(str(run_dir), "--files", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "p.csv"))
-    assert proc.returncode != 0 and "--files: no such file" in proc.stderr and "missing.csv" in proc.stderr
+    with pytest.raises(CheckpointError, match="not a seqtrain checkpoint"):
+        Predictor.from_checkpoint(bogus)
+    with pytest.raises(ValueError, match="--files: no such file .*missing.csv"):
+        predictor.predict([tmp_path / "missing.csv"])
     with pytest.raises(ValueError, match="in-memory sequences go in a list"):
-        Predictor.from_checkpoint(run_dir).predict("good cat")  # a string is a path or pattern
-    proc = _script(str(run_dir), "--files", str(tmp_path / "numbers.csv"), "--out", str(tmp_path / "p.csv"), "--steps", "3")
-    assert proc.returncode != 0 and "--steps applies to forecasting models; this one is a classification model" in proc.stderr
+        predictor.predict("good cat")  # a string is a path or pattern
+    with pytest.raises(ValueError, match="--steps applies to forecasting models; this one is a classification model"):
+        predictor.predict([tmp_path / "numbers.csv"], steps=3)
     proc = _script(str(run_dir), "--files", str(tmp_path / "numbers.csv"), "--out", str(tmp_path / "p.xlsx"))
     assert proc.returncode != 0 and "--out" in proc.stderr and ".parquet" in proc.stderr
     assert not (tmp_path / "p.csv").exists()

@@ -111,6 +111,7 @@ def test_a_kill_during_a_save_leaves_a_loadable_checkpoint(tmp_path: Path, kill_
     assert {p.name for p in tmp_path.iterdir()} == {"last.ckpt"}
 
 
+@pytest.mark.slow  # 14 s; the default suite's resume cases compare weights bitwise with uninterrupted runs too
 def test_two_runs_with_one_seed_give_bitwise_equal_weights(tmp_path: Path) -> None:
     args = ["data=vowels", "model=gru", "model.num_layers=2", "model.dropout=0.3", "model.hidden_size=16",
             "trainer.limit_train_batches=4", "logger=none", *SMOKE]
