@@ -222,4 +222,7 @@ def check_columns(piece: Piece, columns: dict[str, str]) -> None:
     for key, column in columns.items():
         if column not in names:
             shown = ", ".join(names[:12]) + (f", ... ({len(names)} columns)" if len(names) > 12 else "")
-            raise DataError(f"{piece.name}: no column {column!r} (data.{key}); its columns are: {shown}{layout_hint(names)}")
+            hint = layout_hint(names)
+            if piece.unit == "example" and "target" in names:  # a .ts file whose header says @targetLabel true
+                hint = ". Its header says '@targetLabel true' (real-valued targets): set data.target_column=target data.task=regression"
+            raise DataError(f"{piece.name}: no column {column!r} (data.{key}); its columns are: {shown}{hint}")

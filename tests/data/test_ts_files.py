@@ -95,3 +95,15 @@ def test_malformed_ts_files_are_refused_naming_the_place(tmp_path: Path, text: s
     with pytest.raises(DataError) as error:
         dm.setup()
     assert words.replace("bad.ts", str(path)) in str(error.value)
+
+
+def test_a_regression_ts_file_read_as_classification_says_what_to_set(tmp_path: Path) -> None:
+    path = tmp_path / "reg.ts"
+    path.write_text(REGRESSION)
+    with pytest.raises(DataError, match=r"no column 'label' \(data.target_column\); its columns are: sequence, target\. Its "
+                                        r"header says '@targetLabel true' .*: set data.target_column=target data.task=regression"):
+        TableDataModule(train_files=str(path), cache_dir=str(tmp_path / "cache")).setup()
+    dm = TableDataModule(train_files=str(path), val_files=str(path), test_files=str(path), task="regression",
+                         target_column="target", cache_dir=str(tmp_path / "cache"), batch_size=2)
+    dm.setup()
+    assert dm.facts.task == "regression" and dm.facts.num_outputs == 1
