@@ -130,16 +130,21 @@ def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int 
     changed = {k: v for k, v in settings.items() if k not in command_line and OmegaConf.select(cfg, k) != v}
     if not changed:
         return None
-    for key, value in changed.items():
-        OmegaConf.update(cfg, key, value, merge=False)
-    # Interpolations that read these keys (callbacks' ${monitor}) resolve again.
-    config.clear()
-    config.update(OmegaConf.to_container(cfg, resolve=True))
+    set_keys(cfg, config, changed)
     line = (f"{TEXT_RECIPE}: " + " ".join(f"{k}={v}" for k, v in changed.items())
             + " (this data is text with one label per sequence)")
     if kept:
         line += "; kept from the command line: " + " ".join(f"{k}={OmegaConf.select(cfg, k)}" for k in kept)
     return line
+
+
+def set_keys(cfg: DictConfig, config: dict[str, Any], values: dict[str, Any]) -> None:
+    """Set dotted keys in `cfg`, and resolve the plain `config` (what checkpoints keep) again from it, so that
+    interpolations reading these keys (callbacks' ${monitor}) follow."""
+    for key, value in values.items():
+        OmegaConf.update(cfg, key, value, merge=False)
+    config.clear()
+    config.update(OmegaConf.to_container(cfg, resolve=True))
 
 
 def sweep_choice() -> str | None:

@@ -220,7 +220,7 @@ def keep_saved_text_settings(cfg: DictConfig, config: dict[str, Any], saved: dic
     """A resume continues with the `recipe.text_classification` keys (monitor, ...) its checkpoint's run used,
     whether that run settled them or predates them (a text run saved before this block picked by val/loss); a key
     given on the command line wins, as in `check_resume`. Returns the line that says what was kept."""
-    from seqtrain.recipe import text_recipe_settings
+    from seqtrain.recipe import set_keys, text_recipe_settings
     from seqtrain.resume_checks import flatten
 
     saved_flat = flatten(saved)
@@ -228,10 +228,7 @@ def keep_saved_text_settings(cfg: DictConfig, config: dict[str, Any], saved: dic
             if k not in command_line and k in saved_flat and OmegaConf.select(cfg, k) != saved_flat[k]}
     if not kept:
         return None
-    for key, value in kept.items():
-        OmegaConf.update(cfg, key, value, merge=False)
-    config.clear()
-    config.update(OmegaConf.to_container(cfg, resolve=True))  # interpolations of these keys (${monitor}) again
+    set_keys(cfg, config, kept)
     return "resume: " + " ".join(f"{k}={v}" for k, v in kept.items()) + ", as the run being resumed used"
 
 

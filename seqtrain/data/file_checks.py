@@ -33,9 +33,8 @@ def check_before_loading(path: str, builder: str, options: dict) -> str | None:
         header = next(csv.reader(io.StringIO(head.decode("utf-8-sig", errors="replace").split("\n", 1)[0]), delimiter=options.get("sep", ",")), [])
         twice = sorted(name for name, count in Counter(header).items() if count > 1 and name)
         if twice and "\n" in head.decode("utf-8", errors="replace"):
-            hint = layout_hint(header)
-            if hint.startswith(HEADERLESS):  # a file without a header: values in its first row repeat
-                return "line 1" + hint.removeprefix(". Its first row")
+            if headerless(header):  # a file without a header: values in its first row repeat
+                return f"line 1 looks like data, not a header (the column names are numbers){ONE_COLUMN}"
             return f"line 1 (the header) names the column(s) {', '.join(map(repr, twice))} more than once; give each column its own name"
     return None
 
@@ -140,12 +139,16 @@ def _explain_csv(path: str, sep: str) -> str | None:
     return None
 
 
-HEADERLESS = ". Its first row looks like data"
+# What a table of one value per column needs, said after a headerless or wide file is found.
+ONE_COLUMN = (
+    "; seqtrain reads one sequence per row in one column (numbers separated by spaces, or a list), not a value per "
+    "column; e.g. with pandas: df['sequence'] = df[step_columns].astype(str).agg(' '.join, axis=1); for the UCR/UEA "
+    "archives, their .ts files are read as they are"
+)
 
 
-def layout_hint(names: list[str]) -> str:
-    """Why a file's columns are not what seqtrain reads, when its header says so: a missing header (the column
-    names are numbers: the first row is data) or a wide table (one column per time step)."""
+def headerless(names: list[str]) -> bool:
+    """The column names are numbers: the file's first row is data, not a header."""
     def number(name: str) -> bool:
         try:
             float(name)
@@ -153,11 +156,14 @@ def layout_hint(names: list[str]) -> str:
             return False
         return True
 
-    wide = "; seqtrain reads one sequence per row in one column (numbers separated by spaces, or a list), not a value per column"
-    fix = ("; e.g. with pandas: df['sequence'] = df[step_columns].astype(str).agg(' '.join, axis=1); for the UCR/UEA "
-           "archives, their .ts files are read as they are")
-    if len(names) >= 3 and sum(map(number, names)) >= len(names) - 1:
-        return f"{HEADERLESS}, not a header (the column names are numbers){wide}{fix}"
+    return len(names) >= 3 and sum(map(number, names)) >= len(names) - 1
+
+
+def layout_hint(names: list[str]) -> str:
+    """Why a file's columns are not what seqtrain reads, when its header says so: a missing header or a wide
+    table (one column per time step); empty otherwise."""
+    if headerless(names):
+        return f". Its first row looks like data, not a header (the column names are numbers){ONE_COLUMN}"
     if len(names) >= 8:
-        return f". With {len(names)} columns this may be a wide table (a value per column){wide}{fix}"
+        return f". With {len(names)} columns this may be a wide table (a value per column){ONE_COLUMN}"
     return ""

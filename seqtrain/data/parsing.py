@@ -247,8 +247,8 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
         cells += filled
         numeric_rows += numbers
         vectors = vectors or bool(pc.any(pc.match_substring_regex(values, VECTOR_TEXT)).as_py())
-        quoted_rows += pc.sum(pc.fill_null(pc.match_substring_regex(values, QUOTED_LIST), False)).as_py() or 0
-        elided = np.flatnonzero(pc.fill_null(pc.match_substring_regex(values, ELIDED_ARRAY), False).to_numpy(zero_copy_only=False))
+        quoted_rows += pc.sum(matching(values, QUOTED_LIST)).as_py() or 0
+        elided = np.flatnonzero(matching(values, ELIDED_ARRAY).to_numpy(zero_copy_only=False))
         if len(elided):
             raise DataError(
                 f"{piece.where(int(elided[0]))}, column {column!r}: {_show(piece.dataset[int(elided[0])][column])} is an array "
@@ -282,9 +282,16 @@ def numeric_cells(values: pa.ChunkedArray, pattern: str) -> tuple[int, int, np.n
     import pyarrow.compute as pc
 
     filled = non_blank(values)
-    numeric = pc.fill_null(pc.match_substring_regex(values, pattern), False)
+    numeric = matching(values, pattern)
     others = np.flatnonzero(pc.and_(filled, pc.invert(numeric)).to_numpy(zero_copy_only=False))
     return pc.sum(numeric).as_py() or 0, pc.sum(filled).as_py() or 0, others
+
+
+def matching(values: pa.ChunkedArray, pattern: str) -> pa.ChunkedArray:
+    """Of a string column: which cells match the regex `pattern` (a missing cell does not)."""
+    import pyarrow.compute as pc
+
+    return pc.fill_null(pc.match_substring_regex(values, pattern), False)
 
 
 def complaint(parse: Callable[[Any, str, str], Any], value: Any, where: str, column: str, expected: str) -> str:
