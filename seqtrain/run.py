@@ -381,9 +381,10 @@ def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
         return None
     path = newest_checkpoint(output_dir) if ckpt_path == "last" else Path(ckpt_path)
     if path is not None and path.is_dir():
+        run_dir = path.parent if path.name == "checkpoints" else path  # a run directory's checkpoints/ names its run
         raise CheckpointError(
             f"ckpt_path={ckpt_path!r} is a folder; name a .ckpt file, or resume a run directory in place with "
-            f"hydra.run.dir={ckpt_path} ckpt_path=last"
+            f"hydra.run.dir={run_dir} ckpt_path=last"
         )
     if path is None or not path.is_file():
         where = output_dir / "checkpoints" / "last.ckpt" if path is None else path

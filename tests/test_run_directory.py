@@ -245,6 +245,8 @@ def test_last_is_the_newest_of_last_and_a_slurm_requeue_checkpoint(tmp_path: Pat
         resolve_checkpoint("last", tmp_path / "elsewhere")
     with pytest.raises(CheckpointError, match=f"is a folder; .* hydra.run.dir={tmp_path} ckpt_path=last"):
         resolve_checkpoint(str(tmp_path), tmp_path / "elsewhere")  # a run directory given as the checkpoint
+    with pytest.raises(CheckpointError, match=f"hydra.run.dir={tmp_path} ckpt_path=last"):
+        resolve_checkpoint(str(tmp_path / "checkpoints"), tmp_path / "elsewhere")  # its checkpoints/ folder: the run
 
 
 def test_a_checkpoint_from_before_exact_resume_is_refused_clearly() -> None:

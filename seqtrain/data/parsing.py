@@ -53,7 +53,9 @@ def _show(value: Any) -> str:
 
 def _json_list(value: str, where: str, column: str) -> Any:
     """A list written in a cell: JSON, a Python literal (single quotes, tuples), as pandas writes list cells,
-    or numpy's text of an array (values separated by spaces only)."""
+    or numpy's text of an array (values separated by spaces only). numpy 2's scalars in a list (`np.float64(0.5)`, as
+    pandas writes a list of them) are their numbers."""
+    value = re.sub(NUMPY_SCALAR, r"\1", value)
     if re.fullmatch(NUMPY_ARRAY, value):
         rows = [row.split() for row in re.findall(r"\[([^\[\]]*)\]", value)]
         return rows if re.match(r"\s*\[\s*\[", value) else rows[0]
@@ -183,7 +185,9 @@ def parse_real_steps(value: Any, where: str, column: str) -> list[list[float]]:
 
 # A cell that holds only numbers (finite literals: not nan / inf) between separators and brackets.
 NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-NUMERIC_TEXT = rf"^[\s\[\],;]*{NUMBER}(?:[\s\[\],;]+{NUMBER})*[\s\[\],;]*$"
+NUMPY_SCALAR = rf"np\.(?:float|int|uint)\d*\(\s*({NUMBER})\s*\)"  # numpy 2's repr of a scalar: np.float64(0.5)
+CELL_NUMBER = rf"(?:{NUMBER}|np\.(?:float|int|uint)\d*\(\s*{NUMBER}\s*\))"
+NUMERIC_TEXT = rf"^[\s\[\],;]*{CELL_NUMBER}(?:[\s\[\],;]+{CELL_NUMBER})*[\s\[\],;]*$"
 NUMPY_ROW = rf"\[\s*{NUMBER}(?:\s+{NUMBER})*\s*\]"
 NUMPY_ARRAY = rf"\s*(?:{NUMPY_ROW}|\[\s*{NUMPY_ROW}(?:\s*{NUMPY_ROW})*\s*\])\s*"  # str(np.array): 1-D or 2-D
 ELIDED_ARRAY = rf"^[\s\[]*{NUMBER}(?:[\s\[\]]+{NUMBER})*[\s\[\]]+\.\.\.(?:[\s\[\]]|$)"  # numpy's "[0. 1. ... 9.]"

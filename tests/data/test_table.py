@@ -130,6 +130,25 @@ def test_numpy_array_cells_written_by_pandas_read_like_the_same_rows_in_json_lin
             assert torch.equal(x, x2) and torch.equal(y, y2)
 
 
+def test_lists_of_numpy_scalars_written_by_pandas_read_as_numbers(tmp_path: Path) -> None:
+    """numpy 2 writes a list of its scalars as `[np.float64(0.25), ...]`: numbers, as the JSON Lines rows are,
+    not text (it was read as characters)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    sequences = [list(rng.integers(-40, 40, size=int(rng.integers(3, 12))) / 4) for _ in range(60)]  # lists of np.float64
+    labels = ["xy"[int(sum(seq) > 0)] for seq in sequences]
+    pd.DataFrame({"sequence": sequences, "label": labels}).to_csv(tmp_path / "scalars.csv", index=False)
+    assert "np.float64(" in (tmp_path / "scalars.csv").read_text()  # the repr this test is about
+    from_csv = make(tmp_path / "csv", train_files=str(tmp_path / "scalars.csv"))
+    rows = [{"sequence": [float(v) for v in seq], "label": y} for seq, y in zip(sequences, labels, strict=True)]
+    from_jsonl = make(tmp_path / "jsonl", train_files=str(write_jsonl(tmp_path / "scalars.jsonl", rows)))
+    assert from_csv.facts == from_jsonl.facts and from_csv.facts.num_features == 1
+    for split in ("train", "val", "test"):
+        for (x, y), (x2, y2) in zip(from_csv.split(split), from_jsonl.split(split), strict=True):
+            assert torch.equal(x, x2) and torch.equal(y, y2)
+
+
 def test_regression_on_feature_vectors_from_parquet_is_scaled_on_train(tmp_path: Path) -> None:
     rows = vector_regression_rows(60)
     dm = make(tmp_path, task="regression", train_files=str(write_parquet(tmp_path / "frames.parquet", rows)), sequence_column="frames", target_column="y")
