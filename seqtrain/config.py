@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import logging
+import re
 import typing
 from collections.abc import Callable
 from typing import Any, Literal
@@ -258,6 +259,7 @@ def _range_problems(cfg: DictConfig) -> list[str]:
 
 def check_options(cfg: DictConfig) -> None:
     """Fast checks of the options and their combinations (no torch); raises ConfigError."""
+    check_interpolations(cfg)
     errors = _schema_errors("", _resolved(cfg), RunOptions)
     if errors:  # the groups below may be missing or of the wrong type
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
@@ -694,6 +696,29 @@ def _model_problems(node: DictConfig) -> list[str]:
     except (ValueError, TypeError) as e:
         return [f"model: {e}"]
     return []
+
+
+def check_interpolations(cfg: DictConfig) -> None:
+    """Every `${...}` resolves; one that does not names its key, its text and the values it reads.
+
+    A value the user set can break a key that reads it: `data.task=regresion` breaks the table recipe's
+    `model.pooling: ${recipe.pooling.${data.task}}`, far from the key the user typed.
+    """
+    from omegaconf.errors import InterpolationResolutionError
+
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except InterpolationResolutionError as error:
+        key = error.full_key
+        parent, _, leaf = key.rpartition(".")
+        text = OmegaConf.select(cfg, parent, default=cfg) if parent else cfg
+        raw = text._get_node(leaf)._value() if isinstance(text, DictConfig) and leaf in text else None  # the text, unresolved
+        read = []
+        for inner in dict.fromkeys(re.findall(r"\$\{([\w.]+)\}", str(raw))):
+            value = OmegaConf.select(cfg, inner, default=None, throw_on_missing=False)
+            read.append(f"{inner}={value!r}")
+        reads = f" (it reads {', '.join(read)})" if read else ""
+        raise ConfigError(f"invalid config:\n  {key}={raw!r} cannot be resolved: {error.msg.splitlines()[0]}{reads}") from None
 
 
 def _resolved(node: Any) -> dict[str, Any]:

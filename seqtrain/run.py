@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from seqtrain.config import check_facts, check_options, check_targets
+from seqtrain.config import check_facts, check_interpolations, check_options, check_targets
 from seqtrain.lr_find import check_lr_find, find_learning_rate
 from seqtrain.errors import CheckpointError
 from seqtrain.recipe import (
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 def train(cfg: DictConfig) -> float:
     """Fit, pick the best checkpoint, evaluate it; return the monitored metric for sweepers."""
     started = time.monotonic()
+    check_interpolations(cfg)
     if line := follow_model_choice(cfg):  # before the checks: they judge the cell the run will use
         log.info(line)
     check_options(cfg)  # fast: before torch and Lightning are imported

@@ -36,6 +36,10 @@ CASES = [
     ("top-level", ["seed=abc"], ["seed='abc'", "valid integer"]),
     ("top-level", ["seed=1.5"], ["seed=1.5"]),
     ("top-level", ["sample_length=-1"], ["sample_length=-1", "greater than or equal to 0"]),
+    # a value that breaks an interpolation elsewhere (the table recipe's pooling reads data.task), or one that cannot resolve
+    ("top-level", ["data=table", "data.task=regresion"],
+     ["model.pooling='${recipe.pooling.${data.task}}' cannot be resolved", "'recipe.pooling.regresion' not found", "data.task='regresion'"]),
+    ("top-level", ["model.hidden_size=${modle.embedding_dim}"], ["model.hidden_size='${modle.embedding_dim}' cannot be resolved"]),
     ("top-level", ["monitor=null"], ["monitor=None", "e.g. monitor=val/loss"]),
     ("top-level", ["monitor_mode=maximum"], ["monitor_mode='maximum'", "'min' or 'max'"]),
     ("top-level", ["+paths.log_dir=x"], ["paths.log_dir: unknown key", "known: output_dir"]),
@@ -312,6 +316,7 @@ def test_betas_from_the_command_line_train_and_load_weights_only(compose_train: 
 
 CLI = [
     (["+foo=1"], "foo: unknown top-level key"),
+    (["data=table", "data.task=regresion"], "(it reads data.task='regresion')"),
     (["data=shakespeare", "data.stateful=false", "model.bidirectional=true"], "model.bidirectional=true cannot train"),
     (["optimizer.lr=0"], "optimizer.lr=0: must be > 0"),
     (["trainer.max_epochs=0"], "trainer.max_epochs=0 trains nothing"),

@@ -591,6 +591,24 @@ def missing_text_file(tmp):
     return text(tmp, train_files=str(tmp / "corpus.txt"), test_files=str(tmp / "held_out_*.txt")), ["data.train_files: no such file", "corpus.txt"]
 
 
+@case("table file")
+def constant_regression_target(tmp):
+    path = write_jsonl(tmp / "train.jsonl", [{"sequence": [i, i + 1.0], "label": 5.0} for i in range(30)])
+    return table(tmp, train_files=str(path), task="regression"), [
+        f"{path}, column 'label': every training row has the target 5; regression needs a target that varies"
+    ]
+
+
+@case("table file")
+def a_class_per_row_leaves_no_validation_row(tmp):
+    # Real values read as classes: every drawn validation row was the only row of its class.
+    path = write_jsonl(tmp / "train.jsonl", [{"sequence": [i, i + 1.0], "label": i / 7} for i in range(30)])
+    return table(tmp, train_files=str(path), val_fraction=0.2, test_fraction=0.2), [
+        "the val split is empty: each of its 6 drawn rows was the only row of its class", "30 classes in 30 rows",
+        "data.task=regression",
+    ]
+
+
 # -- forecast files ----------------------------------------------------------------------------
 
 
@@ -655,6 +673,40 @@ def empty_series_file(tmp):
     a = write_csv(tmp / "a.csv", series_rows(100))
     b = file(tmp, "b.csv", "")
     return forecast(tmp, train_files=[str(a), str(b)]), [f"{b}: an empty file (0 bytes)"]
+
+
+@case("forecast file")
+def rows_out_of_time_order(tmp):
+    rows = [{**r, "month": f"2020-{1 + i // 28:02d}-{1 + i % 28:02d}"} for i, r in enumerate(series_rows(100))]
+    rows[40], rows[41] = rows[41], rows[40]
+    path = write_csv(tmp / "series.csv", rows)
+    return forecast(tmp, train_files=str(path), columns=["load"]), [
+        f"{path}, row 42, column 'month': 2020-02-13 comes before the row above (2020-02-14)", "sort the file by 'month'",
+    ]
+
+
+@case("forecast file")
+def a_time_stamp_given_twice(tmp):
+    rows = [{**r, "day": f"2021-01-01 {i // 60:02d}:{i % 60:02d}"} for i, r in enumerate(series_rows(100))]
+    rows[70]["day"] = rows[69]["day"]
+    path = write_jsonl(tmp / "series.jsonl", rows)
+    return forecast(tmp, train_files=str(path), columns=["load"]), [f"{path}, line 71, column 'day'", "repeats the time of the row above"]
+
+
+@case("forecast file")
+def a_named_time_column_that_is_not_time(tmp):
+    path = write_csv(tmp / "series.csv", series_rows(100))
+    return forecast(tmp, train_files=str(path), columns=["load"], time_column="month"), [
+        f"{path}, column 'month' (data.time_column): not a time axis"
+    ]
+
+
+@case("forecast file")
+def a_constant_target_series(tmp):
+    path = write_csv(tmp / "series.csv", [{**r, "load": 3.0} for r in series_rows(100)])
+    return forecast(tmp, train_files=str(path), columns=["temp"], target_columns=["load"]), [
+        "column(s) 'load': the same value (3) at every one of the 70 training steps; nothing to forecast"
+    ]
 
 
 DATA_CASES = [(kind, name) for kind, cases in CASES.items() for name in cases]

@@ -16,6 +16,7 @@ from seqtrain.data.parsing import NUMBER, complaint, numeric_cells, parse_number
 from seqtrain.data.scaling import Scaling, Standardizer
 from seqtrain.data.arrow import arrow_column
 from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
+from seqtrain.data.time_axis import check_time_order, find_time_column
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class ForecastDataModule(SequenceDataModule):
         hub / hub_config: a HuggingFace hub dataset (its train split) instead of files.
         columns: input columns; None: every numeric column.
         target_columns: columns to predict; None: the input columns.
+        time_column: the rows' time (checked to be in order, never a model input); "auto": a column
+            of time stamps, or of numbers rising by one fixed step, if there is one; None: no check.
         window: input steps per example.
         horizon: many_to_one predicts the next `horizon` steps of every target column.
         stride: steps between the starts of consecutive windows.
@@ -78,6 +81,7 @@ class ForecastDataModule(SequenceDataModule):
         file_format: FileFormat = "auto",
         columns: list[str] | None = None,
         target_columns: list[str] | None = None,
+        time_column: str | None = "auto",
         window: int = 24,
         horizon: int = 1,
         stride: int = 1,
@@ -103,6 +107,7 @@ class ForecastDataModule(SequenceDataModule):
         self.train_files, self.hub, self.hub_config, self.file_format = train_files, hub, hub_config, file_format
         self.columns = list(columns) if columns is not None else None
         self.target_columns = list(target_columns) if target_columns is not None else None
+        self.time_column = time_column
         self.window, self.horizon, self.stride, self.mode = window, horizon, stride, mode
         self.scale = scale
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
@@ -111,7 +116,8 @@ class ForecastDataModule(SequenceDataModule):
     def load_series(self) -> tuple[list[np.ndarray], list[str]]:
         """Each file's series, (N_s, columns) float64, and the column names (inputs first, then other targets)."""
         pieces = load_pieces(self.train_files, None, None, self.hub, self.hub_config, self.file_format, self.cache_dir)["train"]
-        names = self.columns if self.columns is not None else _numeric_columns(pieces[0])
+        times = self.check_time(pieces)
+        names = self.columns if self.columns is not None else _numeric_columns(pieces[0], times)
         names = names + [c for c in self.target_columns or [] if c not in names]
         parts = self.read_series(pieces, names)
         log.info(
@@ -121,6 +127,21 @@ class ForecastDataModule(SequenceDataModule):
             f"; {len(parts)} files, each its own series (windows never cross files)" if len(parts) > 1 else "",
         )
         return parts, names
+
+    def check_time(self, pieces: list[Piece]) -> set[str]:
+        """Each file's time column (`time_column`), checked to be in order; said in one line."""
+        used = [*(self.columns or []), *(self.target_columns or [])]
+        times = {}
+        for piece in pieces:
+            if (column := find_time_column(piece, self.time_column, used)) is not None:
+                check_time_order(piece, column)
+                times[piece.name] = column
+        if times:
+            log.info("data: rows in time order by column %s (data.time_column=%s); it is not a model input",
+                     ", ".join(repr(c) for c in dict.fromkeys(times.values())), self.time_column)
+        elif self.time_column == "auto":
+            log.info("data: data.time_column=auto found no time column: the rows are taken to be in time order")
+        return set(times.values())
 
     # -- reading series: training's and new ones for a trained model alike ------------------------
 
@@ -156,6 +177,7 @@ class ForecastDataModule(SequenceDataModule):
             bounds.append({"train": (first, val_start), "val": (val_start, test_start), "test": (test_start, first + len(p))})
         if saved is None:
             train_steps = np.concatenate([series[b["train"][0] : b["train"][1]] for b in bounds])
+            _check_varies(train_steps, names, self.positions(names)[1])
             state = {"columns": names, **Standardizer.fit(train_steps, self.scale).to_dict()}
         else:
             if saved["columns"] != names:
@@ -206,13 +228,31 @@ class ForecastDataModule(SequenceDataModule):
         return list(range(low, high + 1, self.stride))
 
 
-def _numeric_columns(piece: Piece) -> list[str]:
-    """Every numeric column, with one log line naming those left out; a text column of mostly numbers is an error."""
+def _check_varies(train_steps: np.ndarray, names: list[str], targets_at: list[int]) -> None:
+    """A target column that never changes over the training steps is an error (nothing to forecast); an input
+    column that never changes, a warning (it tells the model nothing)."""
+    constant = [k for k in range(len(names)) if np.ptp(train_steps[:, k]) == 0]
+    if flat := [k for k in constant if k in targets_at]:
+        raise DataError(
+            f"column(s) {', '.join(repr(names[k]) for k in flat)}: the same value ({train_steps[0, flat[0]]:g}) at every one of the "
+            f"{len(train_steps)} training steps; nothing to forecast (data.columns / data.target_columns)"
+        )
+    if constant:
+        log.warning("data: column(s) %s never change over the training steps: they tell the model nothing",
+                    ", ".join(repr(names[k]) for k in constant))
+
+
+def _numeric_columns(piece: Piece, times: set[str]) -> list[str]:
+    """Every numeric column but the time columns, with one log line naming those left out; a text column of mostly
+    numbers is an error."""
     import pyarrow as pa
 
     table = piece.dataset.with_format("arrow")[:]
     numeric, left_out = [], []
     for name, column in zip(table.column_names, table.columns):
+        if name in times:
+            left_out.append(f"{name} (the time)")
+            continue
         if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
             numeric.append(name)
             continue

@@ -86,6 +86,14 @@ def carve(
         _keep_every_class_in_train(blocks, np.asarray(labels, dtype=object), origin)
     out = {}
     for name, rows in blocks.items():
+        if len(rows) == 0 and name != "train" and counts[name] and labels is not None:  # drawn, then all moved back
+            classes = len(set(labels))
+            raise DataError(
+                f"the {name} split is empty: each of its {counts[name]} drawn rows was the only row of its class in "
+                f"{origin.names()} ({classes} classes in {n} rows), so it was kept in train; a classification target needs "
+                "several rows per class: if the target column holds quantities, set data.task=regression; if it names "
+                "each row (an id), set data.target_column to the label column"
+            )
         if len(rows) == 0:
             raise DataError(
                 f"the {name} split is empty: {n} rows from {origin.names()} leave none for it "

@@ -212,6 +212,7 @@ class TableDataModule(FileDataModule):
         else:
             first = train[0]["target"]
             state["num_targets"] = len(first[0]) if self.per_step else len(first)
+            check_varies(arrow_column(train, "target"), self.per_step, self.target_column, origin)
         return state
 
     def _reuse(self, saved: dict[str, Any], kind: SequenceKind) -> dict[str, Any]:
@@ -234,6 +235,27 @@ def check_classes(class_names: list[str], count: int, task: str, column: str, or
             "data: column %r has %d distinct labels in %d training %ss: nearly every %s is a class of its own; "
             "if the values are quantities, use data.task=regression", column, len(class_names), count, unit, unit,
         )
+
+
+def check_varies(targets: Any, per_step: bool, column: str, origin: Origin) -> None:
+    """A regression target that never changes over the training split is an error (nothing to learn); one
+    constant component of several is a warning."""
+    import pyarrow.compute as pc
+
+    values = pc.list_flatten(targets) if per_step else targets  # lists of num_targets reals
+    if len(pc.unique(pc.list_value_length(values))) != 1:
+        return  # rows of other widths: encoding names the first one
+    array = np.asarray(values.to_pylist(), dtype=np.float64)  # (N, num_targets)
+    constant = np.flatnonzero(np.ptp(array, axis=0) == 0)
+    if len(constant) == array.shape[1]:
+        value = ", ".join(f"{v:g}" for v in array[0])
+        raise DataError(
+            f"{origin.names()}, column {column!r}: every training {'step' if per_step else 'row'} has the target {value}; "
+            "regression needs a target that varies (is data.target_column the right column?)"
+        )
+    if len(constant):
+        log.warning("data: column %r: target component(s) %s never change over the training split (always %s)",
+                    column, ", ".join(map(str, constant)), ", ".join(f"{array[0, k]:g}" for k in constant))
 
 
 def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], same_files: set[str]) -> None:

@@ -167,3 +167,27 @@ def test_numbers_written_as_text_are_a_numeric_column(tmp_path: Path) -> None:
     plain.setup()
     assert quoted.state_dict()["columns"] == ["load", "temp"] == plain.state_dict()["columns"]
     assert torch.equal(quoted.split("test")[0][0], plain.split("test")[0][0])
+
+
+def test_a_time_column_is_found_checked_and_never_an_input(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`time_column=auto`: a row index (numbers rising by one step) and dates are the time, not inputs; the windows equal
+    those of the same file without them; a file whose only numbers rise steadily keeps them as the series."""
+    rows = series_rows(100)
+    write_csv(tmp_path / "indexed.csv", [{"t": 1749 + i, "date": f"2020-01-{1 + i // 24:02d} {i % 24:02d}:00",
+                                          "load": r["load"], "temp": r["temp"]} for i, r in enumerate(rows)])
+    write_csv(tmp_path / "plain.csv", [{"load": r["load"], "temp": r["temp"]} for r in rows])
+    write_csv(tmp_path / "ramp.csv", [{"load": 2.0 * i} for i in range(100)])
+    indexed = ForecastDataModule(train_files=str(tmp_path / "indexed.csv"), window=5)
+    plain = ForecastDataModule(train_files=str(tmp_path / "plain.csv"), window=5)
+    ramp = ForecastDataModule(train_files=str(tmp_path / "ramp.csv"), window=5)
+    with caplog.at_level("INFO"):
+        indexed.setup()
+    plain.setup()
+    ramp.setup()
+    assert indexed.state_dict()["columns"] == ["load", "temp"] == plain.state_dict()["columns"]
+    assert torch.equal(indexed.split("test")[0][0], plain.split("test")[0][0])
+    assert "data: rows in time order by column 't' (data.time_column=auto); it is not a model input" in caplog.text
+    assert ramp.state_dict()["columns"] == ["load"]  # its only numbers: the series, not its time
+    named = ForecastDataModule(train_files=str(tmp_path / "indexed.csv"), columns=["load"], time_column="date", window=5)
+    named.setup()
+    assert torch.equal(named.split("val")[0][0][:, :1], plain.split("val")[0][0][:, :1])

@@ -1,0 +1,95 @@
+"""A forecast file's time column: found, checked to be in order, and kept out of the model's inputs.
+
+Windows are cut in file order, so rows out of time order or a time stamp given twice would train and
+score on series that never happened, without any error. `data.time_column=auto` looks for a column
+of time stamps (text that parses as dates, or a date / timestamp column) or a numeric column that
+only increases by one fixed step (a row index, years); a named column must be one of these.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+import numpy as np
+
+from seqtrain.data.arrow import arrow_column
+from seqtrain.data.parsing import NUMBER, numeric_cells
+from seqtrain.data.sources import DataError, Piece, check_columns
+
+log = logging.getLogger(__name__)
+
+
+def time_values(piece: Piece, column: str) -> tuple[np.ndarray, bool] | None:
+    """The column as comparable numbers (float64; dates in ns) and whether they are time stamps (not plain
+    numbers), or None when it cannot be a time axis."""
+    import pyarrow as pa
+
+    values = arrow_column(piece.dataset, column)
+    if values.null_count:
+        return None
+    if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
+        return values.cast(pa.timestamp("ns")).cast(pa.int64()).to_numpy().astype(np.float64), True
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        return values.to_numpy(zero_copy_only=False).astype(np.float64), False
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)) or not len(values):
+        return None
+    if numeric_cells(values, rf"^\s*{NUMBER}\s*$")[0]:  # numbers written as text are values, not dates
+        return None
+    import pandas as pd
+
+    with warnings.catch_warnings():  # "could not infer format": parsed one by one, still checked below
+        warnings.simplefilter("ignore")
+        stamps = pd.to_datetime(pd.Series(values.to_pylist()), errors="coerce")
+    if stamps.isna().any():
+        return None
+    return stamps.astype("int64").to_numpy().astype(np.float64), True
+
+
+def find_time_column(piece: Piece, requested: str | None, used: list[str]) -> str | None:
+    """`data.time_column`: the named column (checked to be a time axis), or with "auto" the first column that
+    is one and is not a model input or target (`used`): time stamps, or numbers rising by one fixed step."""
+    if requested is None:
+        return None
+    if requested != "auto":
+        check_columns(piece, {"time_column": requested})
+        if requested in used:
+            raise DataError(f"data.time_column={requested!r} is also in data.columns / data.target_columns; "
+                            "the time axis orders the rows, it is not a value to learn or forecast")
+        if time_values(piece, requested) is None:
+            raise DataError(f"{piece.name}, column {requested!r} (data.time_column): not a time axis: every value "
+                            "must be a date / time stamp or a number, none missing")
+        return requested
+    found = {name: read for name in piece.dataset.column_names if name not in used and (read := time_values(piece, name))}
+    numeric = [name for name, (_, stamps) in found.items() if not stamps]
+    for name, (values, stamps) in found.items():
+        if stamps:
+            return name
+        steps = np.diff(values)  # a row index or years: rising by one step; never a file's only numbers
+        if len(steps) > 1 and steps[0] > 0 and np.allclose(steps, steps[0], rtol=1e-9, atol=0) and (used or len(numeric) > 1):
+            return name
+    return None
+
+
+def check_time_order(piece: Piece, column: str) -> None:
+    """Refuse rows out of time order or a time stamp given twice, naming the rows; say how regular the steps are."""
+    read = time_values(piece, column)
+    assert read is not None  # find_time_column chose it
+    values, _ = read
+    raw = arrow_column(piece.dataset, column)
+    steps = np.diff(values)
+    if len(bad := np.flatnonzero(steps <= 0)):
+        i = int(bad[0]) + 1
+        how = "repeats the time of" if steps[i - 1] == 0 else "comes before"
+        raise DataError(
+            f"{piece.where(i)}, column {column!r}: {raw[i].as_py()} {how} the row above ({raw[i - 1].as_py()}); windows are "
+            f"cut in file order, so the rows must be in time order, each time once: sort the file by {column!r} "
+            f"(or set data.time_column=null if {column!r} is not the rows' time)"
+        )
+    usual = float(np.median(steps)) if len(steps) else 0.0
+    gaps = np.flatnonzero(steps > 1.5 * usual)
+    if len(gaps):
+        g = int(gaps[0])
+        log.warning(
+            "data: %s, column %r: %d gap(s) longer than the usual step (first: %s -> %s, %s); windows across a gap "
+            "treat the rows as consecutive", piece.name, column, len(gaps), raw[g].as_py(), raw[g + 1].as_py(), piece.where(g + 1),
+        )
