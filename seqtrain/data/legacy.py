@@ -74,4 +74,6 @@ def upgrade(data: dict[str, Any], checkpoint: dict[str, Any]) -> tuple[dict[str,
     state = checkpoint.get(name)
     if target in RETIRED and state is not None:
         return RETIRED[target][1](dict(data), dict(state))
+    if name == "ForecastDataModule" and "time_column" not in data:  # saved before time columns: read the series as then
+        return {**data, "time_column": None}, state
     return data, state

@@ -191,3 +191,26 @@ def test_a_time_column_is_found_checked_and_never_an_input(tmp_path: Path, caplo
     named = ForecastDataModule(train_files=str(tmp_path / "indexed.csv"), columns=["load"], time_column="date", window=5)
     named.setup()
     assert torch.equal(named.split("val")[0][0][:, :1], plain.split("val")[0][0][:, :1])
+
+
+def test_a_forecast_checkpoint_from_before_time_columns_rebuilds_its_series(tmp_path: Path) -> None:
+    """A data config saved before `time_column` existed read a row-index column as a series column; the legacy upgrade
+    keeps it so (time_column=None), so its saved state still fits; today's default leaves the index out."""
+    from hydra.utils import instantiate
+
+    from seqtrain.data.legacy import upgrade
+
+    rows = series_rows(60)
+    path = write_csv(tmp_path / "indexed.csv", [{"t": i, "load": r["load"], "temp": r["temp"]} for i, r in enumerate(rows)])
+    then = ForecastDataModule(train_files=str(path), window=5, time_column=None)
+    then.setup()
+    saved = {"_target_": "seqtrain.data.ForecastDataModule", "train_files": str(path), "window": 5}
+    data, state = upgrade(saved, {"ForecastDataModule": then.state_dict()})
+    again = instantiate(data)
+    again.load_state_dict(state)
+    again.setup("test")
+    assert again.state_dict()["columns"] == ["t", "load", "temp"] == then.state_dict()["columns"]
+    assert torch.equal(again.split("test")[0][0], then.split("test")[0][0])
+    today = ForecastDataModule(train_files=str(path), window=5)
+    today.setup()
+    assert today.state_dict()["columns"] == ["load", "temp"]
