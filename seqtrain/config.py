@@ -31,6 +31,7 @@ from seqtrain.kinds import DataTargets, RunChoices, kind_named
 log = logging.getLogger(__name__)
 
 SEQUENCE_MODEL = "seqtrain.models.SequenceModel"
+BYTE_LEVEL_IDS = 258  # a bpe / unigram vocabulary's least size: its byte alphabet and <pad>, <unk> (seqtrain.data.tokenizer)
 MODEL_FACTS = ("num_outputs", "per_step_targets", "vocab_size", "num_features", "padding_idx")
 
 
@@ -254,6 +255,10 @@ def _range_problems(cfg: DictConfig) -> list[str]:
     if all(_is_number(f) and 0 < f < 1 for f in fractions) and sum(fractions) >= 1:
         problems.append(f"data.val_fraction={fractions[0]} + data.test_fraction={fractions[1]}: must leave data for "
                         "training (sum < 1)")
+    size = data.get("max_vocab_size")
+    if data.get("tokenizer") in ("bpe", "unigram") and _is_number(size) and size < BYTE_LEVEL_IDS:
+        problems.append(f"data.max_vocab_size={size}: a byte-level {data['tokenizer']} vocabulary needs at least "
+                        f"{BYTE_LEVEL_IDS} ids (256 bytes + 2 specials) with data.tokenizer={data['tokenizer']}")
     return problems
 
 

@@ -155,6 +155,9 @@ CASES = [
     ("data", ["data.seq_len=0"], ["data.seq_len=0: must be >= 1"]),
     ("data", ["data.val_fraction=1.5"], ["data.val_fraction=1.5: must be in (0, 1)"]),
     ("data", ["data.max_chars=0"], ["data.max_chars=0"]),
+    ("data", ["data=text", "data.train_files=x.txt", "data.tokenizer=bpe", "data.max_vocab_size=100"],
+     ["data.max_vocab_size=100: a byte-level bpe vocabulary needs at least 258 ids"]),
+    ("data", ["data=table", "data.tokenizer=unigram", "data.max_vocab_size=5"], ["data.max_vocab_size=5", "unigram"]),
     ("data", [*VOWELS, "data.val_fraction=0"], ["data.val_fraction=0"]),
     ("data", [*VOWELS, "data.num_workers=-1"], ["data.num_workers=-1: must be >= 0"]),
     ("data", [*SUNSPOTS, "data.window=0"], ["data.window=0: must be >= 1"]),
@@ -439,3 +442,14 @@ def test_count_per_kind() -> None:
     counts["script arguments"] = len(SCRIPT_ARGS) + 2 + len(PROMPTS) + 1
     print("\n" + "\n".join(f"{kind}: {n}" for kind, n in counts.items()) + f"\ntotal: {sum(counts.values())}")
     assert sum(counts.values()) >= 60
+
+
+def test_the_byte_level_vocabulary_floor_is_the_tokenizers_own() -> None:
+    """The config check's least bpe / unigram size is what the tokenizer itself needs: one id fewer fails there."""
+    from seqtrain.config import BYTE_LEVEL_IDS
+    from seqtrain.data.tokenizer import SubwordTokenizer
+
+    texts = ["a cat sat on the mat"] * 20
+    assert len(SubwordTokenizer.fit("bpe", texts, vocab_size=BYTE_LEVEL_IDS)) >= 258
+    with pytest.raises(ValueError, match=f"at least {BYTE_LEVEL_IDS} ids"):
+        SubwordTokenizer.fit("bpe", texts, vocab_size=BYTE_LEVEL_IDS - 1)
