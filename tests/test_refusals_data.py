@@ -609,6 +609,22 @@ def a_class_per_row_leaves_no_validation_row(tmp):
     ]
 
 
+@case("table file")
+def a_label_written_with_and_without_a_leading_space(tmp):
+    # A CSV written with ", " between fields: ' x' and 'x' would train as two classes.
+    path = write_csv(tmp / "train.csv", [{**r, "label": f" {r['label']}" if i == 7 else r["label"]} for i, r in enumerate(numbers())])
+    return table(tmp, train_files=str(path)), [
+        f"{path}, column 'label': labels that differ only in surrounding spaces", f"' y' (first: {path}, row 8)",
+        f"'y' (first: {path}, row ", "one class written two ways",
+    ]
+
+
+@case("table file")
+def a_csv_separated_by_semicolons(tmp):
+    path = file(tmp, "train.csv", "sequence;label\n" + "".join(f"{i} {i + 1};{'xy'[i % 2]}\n" for i in range(20)))
+    return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence'", "the file seems separated by ';'"]
+
+
 # -- forecast files ----------------------------------------------------------------------------
 
 
@@ -869,3 +885,10 @@ def test_corpus_size() -> None:
     counts["checkpoint file"] = len(CHECKPOINTS) + 1
     print(re.sub(r"[{}']", "", str(counts)))
     assert sum(counts.values()) >= 50
+
+
+def test_labels_differing_only_in_case_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write_csv(tmp_path / "train.csv", [{**r, "label": "Y" if i == 9 else r["label"]} for i, r in enumerate(numbers())])
+    text = warnings_of(caplog, table(tmp_path, train_files=str(path)))
+    assert f"column 'label': labels that differ only in upper / lower case: " in text
+    assert f"'Y' (first: {path}, row 10)" in text and f"'y' (first: {path}, row " in text

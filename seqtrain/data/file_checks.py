@@ -162,6 +162,9 @@ def headerless(names: list[str]) -> bool:
 def layout_hint(names: list[str]) -> str:
     """Why a file's columns are not what seqtrain reads, when its header says so: a missing header or a wide
     table (one column per time step); empty otherwise."""
+    if len(names) == 1 and (sep := next((c for c in ";|\t" if c in names[0]), None)):
+        return (f". Its one column's name holds {sep!r}: the file seems separated by {sep!r}, and CSV files are read "
+                "separated by ',' (write it with commas, e.g. pandas' to_csv(sep=','), or as a .tsv if tabs)")
     if headerless(names):
         return f". Its first row looks like data, not a header (the column names are numbers){ONE_COLUMN}"
     if len(names) >= 8:

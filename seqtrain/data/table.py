@@ -209,6 +209,7 @@ class TableDataModule(FileDataModule):
                 labels = pc.list_flatten(labels)
             state["class_names"] = LabelMap.fit(pc.unique(labels).to_pylist()).names
             check_classes(state["class_names"], len(labels), self.task, self.target_column, origin)
+            check_spellings(labels, self.target_column, origin, per_step=self.task == "tagging")
         else:
             first = train[0]["target"]
             state["num_targets"] = len(first[0]) if self.per_step else len(first)
@@ -256,6 +257,29 @@ def check_varies(targets: Any, per_step: bool, column: str, origin: Origin) -> N
     if len(constant):
         log.warning("data: column %r: target component(s) %s never change over the training split (always %s)",
                     column, ", ".join(map(str, constant)), ", ".join(f"{array[0, k]:g}" for k in constant))
+
+
+def check_spellings(labels: Any, column: str, origin: Origin, per_step: bool) -> None:
+    """Two labels that differ only in surrounding spaces are one class written two ways (a CSV written with ", "):
+    an error naming where each first appears; labels that differ only in case, a warning."""
+    import pyarrow.compute as pc
+
+    names = [n for n in pc.unique(labels).to_pylist() if isinstance(n, str)]
+    for fold, problem in ((str.strip, "surrounding spaces"), (lambda n: n.strip().casefold(), "upper / lower case")):
+        groups: dict[str, list[str]] = {}
+        for name in names:
+            groups.setdefault(fold(name), []).append(name)
+        clash = next((g for g in groups.values() if len(g) > 1), None)
+        if clash is None:
+            continue
+        shown = ", ".join(
+            repr(n) if per_step else f"{n!r} (first: {origin.where(int(pc.index(labels, n).as_py()))})" for n in clash[:3]
+        )
+        message = f"{origin.names()}, column {column!r}: labels that differ only in {problem}: {shown}"
+        if fold is str.strip:
+            raise DataError(f"{message}: one class written two ways; strip the spaces in the file (pandas: skipinitialspace=True)")
+        log.warning("data: %s; they are different classes (write one spelling per class if they are one)", message)
+        return
 
 
 def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], same_files: set[str]) -> None:
