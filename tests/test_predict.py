@@ -219,6 +219,12 @@ def test_bad_forecast_requests_are_named(sunspots: tuple[Path, Path, dict], tmp_
     write_csv(other, series_rows(60))
     with pytest.raises(ValueError, match=f"{re.escape(str(other))}: no column 'sunspots'"):
         predictor.predict([other])
+    shuffled = tmp_path / "shuffled.csv"
+    rows = pd.read_csv(test_file).to_dict("records")
+    rows[10], rows[11] = rows[11], rows[10]
+    write_csv(shuffled, rows)
+    with pytest.raises(ValueError, match=f"{re.escape(str(shuffled))}, row 12, column 'month': .* comes before the row above"):
+        predictor.predict([shuffled])
 
 
 # -- language models and the shipped classification data ------------------------------------------

@@ -185,6 +185,7 @@ def read_series(dm: ForecastDataModule, source: Source, state: dict[str, Any]) -
         parts, labels, has_targets = [series], ["the given series"], series.shape[1] == len(names)
     else:
         pieces = _pieces(source, dm.file_format, dm.cache_dir, "")
+        dm.check_time(pieces)  # windows are cut in file order here too
         has_targets = all(_has_column(pieces, c) for i, c in enumerate(names) if i not in inputs_at)
         parts = dm.read_series(pieces, names if has_targets else [names[i] for i in inputs_at])
         labels = [p.name for p in pieces]
