@@ -892,3 +892,12 @@ def test_labels_differing_only_in_case_warn(tmp_path: Path, caplog: pytest.LogCa
     text = warnings_of(caplog, table(tmp_path, train_files=str(path)))
     assert f"column 'label': labels that differ only in upper / lower case: " in text
     assert f"'Y' (first: {path}, row 10)" in text and f"'y' (first: {path}, row " in text
+
+
+def test_each_split_says_where_it_comes_from(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A fraction that a given file overrides is said to be unused, not dropped in silence."""
+    train, val = write_csv(tmp_path / "train.csv", numbers()), write_csv(tmp_path / "val.csv", numbers(10))
+    with caplog.at_level(logging.INFO, logger="seqtrain"):
+        table(tmp_path, train_files=str(train), val_files=str(val), val_fraction=0.3, test_fraction=0.2).setup()
+    assert ("data: the val split is data.val_files (val_fraction not used); the test split is carved from the training "
+            "data (data.test_fraction=0.2)") in caplog.text
