@@ -39,6 +39,8 @@ def time_values(piece: Piece, column: str) -> tuple[np.ndarray, bool] | None:
 
     with warnings.catch_warnings():  # "could not infer format": parsed one by one, still checked below
         warnings.simplefilter("ignore")
+        if pd.to_datetime(pd.Series(values[:100].to_pylist()), errors="coerce").isna().any():
+            return None  # a text column: not parsed row by row to the end
         stamps = pd.to_datetime(pd.Series(values.to_pylist()), errors="coerce")
     if stamps.isna().any():
         return None
