@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from seqtrain.baselines import baselines, describe
 from seqtrain.config import check_facts, check_interpolations, check_options, check_targets
 from seqtrain.lr_find import check_lr_find, find_learning_rate
 from seqtrain.errors import CheckpointError
@@ -167,6 +168,9 @@ def train(cfg: DictConfig) -> float:
             results["val"] = validated[0] if validated else {}  # empty with trainer.limit_val_batches=0
             if cfg.test:
                 results["test"] = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)[0]
+            stages = tuple(stage for stage in ("val", "test") if results.get(stage))
+            if trainer.is_global_zero and stages and (baseline := baselines(datamodule, stages)) is not None:
+                results["baseline"] = baseline  # what predicting without the sequences scores, printed beside
             if facts.task == "language_modeling" and cfg.sample_length > 0:
                 results["sample"] = datamodule.decode(
                     _sample_text(task.model, datamodule, cfg.sample_length, seed=cfg.seed)
@@ -451,6 +455,8 @@ def format_results(results: dict[str, Any], output_dir: Path) -> str:
     for stage in ("val", "test"):
         if stage in results:
             lines.append(f"{stage}: " + "  ".join(f"{k.split('/', 1)[-1]}={v:.4f}" for k, v in results[stage].items()))
+    if "baseline" in results:
+        lines += describe(results["baseline"], results)
     if "sample" in results:
         lines.append("sample:\n" + results["sample"])
     return "\n".join(lines)

@@ -1,0 +1,144 @@
+"""What a model that learned nothing from the sequences would score: printed beside the run's own results.
+
+A run that reports accuracy 0.49 with exit status 0 looks like a result; next to "majority class:
+0.51" it is plainly not one. Computed from the built splits, with the training split's statistics only:
+- classification and tagging: always the most frequent training class (accuracy);
+- regression: always the training targets' mean (mse, rmse, mae, in the data's units);
+- forecasting with the targets among the inputs: persistence, the last value seen (mse, rmse, mae).
+Language models and data that fit none of these get no baseline.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+log = logging.getLogger(__name__)
+
+
+def baselines(datamodule: Any, stages: tuple[str, ...]) -> dict[str, Any] | None:
+    """{"name": what it predicts, "<stage>": {"<stage>/<metric>": value}} for the given stages, or None."""
+    facts = datamodule.facts
+    if facts.task in ("classification", "tagging"):
+        return _majority(datamodule, stages)
+    if facts.task == "regression":
+        if (persistence := _persistence(datamodule, stages)) is not None:
+            return persistence
+        return _mean(datamodule, stages)
+    return None
+
+
+def _targets(dataset: Any, per_step: bool) -> Tensor:
+    """Every example's targets, (N, K) one row per sequence or (sum of T, K) one per step."""
+    import torch
+
+    from seqtrain.data.table_rows import PackedExamples
+
+    if isinstance(dataset, PackedExamples) and not per_step:  # a table's rows: their targets at once
+        targets = dataset.targets[dataset.rows]
+        return targets.reshape(len(targets), -1)
+    ys = [dataset[i][1] for i in range(len(dataset))]
+    return torch.cat([y.reshape(len(y), -1) if per_step else y.reshape(1, -1) for y in ys]) if ys else torch.empty(0, 1)
+
+
+def _majority(datamodule: Any, stages: tuple[str, ...]) -> dict[str, Any] | None:
+    import torch
+
+    from seqtrain.batch import IGNORE_INDEX
+
+    per_step = datamodule.facts.per_step
+    train = _targets(datamodule.split("train"), per_step).flatten()
+    train = train[train != IGNORE_INDEX]
+    if not len(train):
+        return None
+    majority = int(torch.bincount(train).argmax())
+    names = datamodule.facts.class_names
+    label = repr(names[majority]) if names else str(majority)
+    share = float((train == majority).float().mean())
+    out: dict[str, Any] = {"name": f"always the majority class {label}, {share:.0%} of the training targets"}
+    for stage in stages:
+        y = _targets(datamodule.split(stage), per_step).flatten()
+        y = y[y != IGNORE_INDEX]
+        if len(y):
+            out[stage] = {f"{stage}/acc": float((y == majority).double().mean())}
+    return out
+
+
+def _errors(stage: str, predicted: Tensor, actual: Tensor, scale: Tensor) -> dict[str, float]:
+    """mse, rmse, mae of (N, K) scaled values in the data's units (`scale` (K,): the targets' scale)."""
+    error = (predicted - actual).double() * scale.double()
+    mse = float(error.pow(2).mean())
+    return {f"{stage}/mse": mse, f"{stage}/rmse": mse**0.5, f"{stage}/mae": float(error.abs().mean())}
+
+
+def _scale(facts: Any, width: int) -> Tensor:
+    import torch
+
+    return torch.tensor(facts.target_scale, dtype=torch.float64) if facts.target_scale is not None else torch.ones(width, dtype=torch.float64)
+
+
+def _mean(datamodule: Any, stages: tuple[str, ...]) -> dict[str, Any] | None:
+    per_step = datamodule.facts.per_step
+    train = _targets(datamodule.split("train"), per_step)  # (N, K) as trained on (scaled, where scaling was fitted)
+    if not len(train):
+        return None
+    mean = train.double().mean(0)
+    out: dict[str, Any] = {"name": "always the training targets' mean"}
+    for stage in stages:
+        y = _targets(datamodule.split(stage), per_step).double()
+        if len(y) and y.shape[1] == len(mean):
+            out[stage] = _errors(stage, mean.expand_as(y), y, _scale(datamodule.facts, len(mean)))
+    return out
+
+
+def _persistence(datamodule: Any, stages: tuple[str, ...]) -> dict[str, Any] | None:
+    """Forecasting: each target's last input value, for every step of the horizon (many-to-one) or the next step
+    (many-to-many); only when every target column is also an input column."""
+    import torch
+
+    from seqtrain.data.forecast import ForecastDataModule
+
+    if not isinstance(datamodule, ForecastDataModule):
+        return None
+    inputs_at, targets_at = datamodule.positions(datamodule.state_dict()["columns"])
+    if not set(targets_at) <= set(inputs_at):
+        return None
+    columns = [inputs_at.index(k) for k in targets_at]
+    out: dict[str, Any] = {"name": "persistence (each target's last value seen)"}
+    for stage in stages:
+        windows = datamodule.split(stage)
+        if not len(windows):
+            continue
+        predicted, actual = [], []
+        for i in range(len(windows)):
+            x, y = windows[i]  # (W, C), (H * K,) or (W, K)
+            if datamodule.mode == "many_to_many":
+                predicted.append(x[:, columns])
+                actual.append(y)
+            else:
+                predicted.append(x[-1, columns].repeat(datamodule.horizon)[None])
+                actual.append(y[None])
+        p, a = torch.cat(predicted), torch.cat(actual)
+        out[stage] = _errors(stage, p, a, _scale(datamodule.facts, a.shape[1]))
+    return out
+
+
+def describe(baseline: dict[str, Any], results: dict[str, Any]) -> list[str]:
+    """Printed lines: the baseline's scores, and a warning where the model does no better on a stage."""
+    lines = []
+    for stage in ("val", "test"):
+        if stage in baseline:
+            lines.append(f"baseline {stage}: " + "  ".join(f"{k.split('/', 1)[-1]}={v:.4f}" for k, v in baseline[stage].items())
+                         + f"  ({baseline['name']})")
+    for stage in ("val", "test"):
+        for key, value in baseline.get(stage, {}).items():
+            if key.endswith(("/acc", "/rmse")) and key in results.get(stage, {}):
+                ours = results[stage][key]
+                worse = ours <= value if key.endswith("/acc") else ours >= value
+                if worse:
+                    lines.append(f"warning: {key}={ours:.4f} is no better than the baseline's {value:.4f}: the model has "
+                                 "not learned more than that from the sequences")
+    return lines

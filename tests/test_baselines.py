@@ -1,0 +1,88 @@
+"""The baselines printed beside a run's results, against hand computations on the raw files."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+
+from conftest import run_train  # noqa: E402
+from user_files import series_rows, write_csv, write_jsonl  # noqa: E402
+
+from seqtrain.baselines import baselines, describe  # noqa: E402
+from seqtrain.data import ForecastDataModule, TableDataModule  # noqa: E402
+
+
+def rows(labels: list[str], targets: list[float] | None = None) -> list[dict]:
+    return [{"sequence": [i % 5, 1.0 + i % 3], "label": y, "value": (targets or [0.0] * len(labels))[i]} for i, y in enumerate(labels)]
+
+
+def test_majority_class_accuracy_is_the_share_of_the_training_majority(tmp_path: Path) -> None:
+    train = write_jsonl(tmp_path / "train.jsonl", rows(["b"] * 7 + ["a"] * 3 + ["c"] * 2))
+    val = write_jsonl(tmp_path / "val.jsonl", rows(["a", "b", "c", "c"]))
+    test = write_jsonl(tmp_path / "test.jsonl", rows(["b", "b", "a", "c", "c"]))
+    dm = TableDataModule(train_files=str(train), val_files=str(val), test_files=str(test), cache_dir=str(tmp_path / "c"))
+    dm.setup()
+    out = baselines(dm, ("val", "test"))
+    assert out["name"] == "always the majority class 'b', 58% of the training targets"  # 7 of 12
+    assert out["val"] == {"val/acc": pytest.approx(0.25)} and out["test"] == {"test/acc": pytest.approx(0.4)}  # 1 of 4, 2 of 5
+
+
+def test_regression_mean_errors_are_in_the_data_units(tmp_path: Path) -> None:
+    ys = [3.0, 5.0, 10.0, 2.0, 7.5, 4.0]
+    test_ys = [1.0, 6.0, 9.5]
+    train = write_jsonl(tmp_path / "train.jsonl", rows(["x"] * 6, ys))
+    test = write_jsonl(tmp_path / "test.jsonl", rows(["x"] * 3, test_ys))
+    dm = TableDataModule(train_files=str(train), val_files=str(test), test_files=str(test), task="regression",
+                         target_column="value", cache_dir=str(tmp_path / "c"))
+    dm.setup()
+    out = baselines(dm, ("test",))
+    errors = np.array(test_ys) - np.mean(ys)
+    assert out["test"]["test/rmse"] == pytest.approx(math.sqrt(np.mean(errors**2)), rel=1e-6)
+    assert out["test"]["test/mae"] == pytest.approx(np.mean(np.abs(errors)), rel=1e-6)
+
+
+@pytest.mark.parametrize("scale", ["standard", "minmax", "none"])
+def test_forecast_persistence_is_the_previous_value(tmp_path: Path, scale: str) -> None:
+    series = np.array([r["load"] for r in series_rows(100)])
+    path = write_csv(tmp_path / "s.csv", [{"load": v} for v in series])
+    dm = ForecastDataModule(train_files=str(path), window=5, scale=scale, val_fraction=0.1, test_fraction=0.2)
+    dm.setup()
+    out = baselines(dm, ("test",))
+    test_start = int(100 * 0.8)  # the last 20% of the steps are test targets
+    by_hand = math.sqrt(np.mean((series[test_start:] - series[test_start - 1 : -1]) ** 2))
+    assert out["name"].startswith("persistence")
+    assert out["test"]["test/rmse"] == pytest.approx(by_hand, rel=1e-5)
+
+
+def test_forecast_targets_outside_the_inputs_fall_back_to_the_mean(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "s.csv", series_rows(100))
+    dm = ForecastDataModule(train_files=str(path), window=5, columns=["temp"], target_columns=["load"])
+    dm.setup()
+    assert baselines(dm, ("test",))["name"] == "always the training targets' mean"
+
+
+def test_a_model_no_better_than_its_baseline_is_warned_of() -> None:
+    baseline = {"name": "always x", "val": {"val/acc": 0.6}, "test": {"test/acc": 0.5}}
+    lines = describe(baseline, {"val": {"val/acc": 0.9}, "test": {"test/acc": 0.5}})
+    assert lines[:2] == ["baseline val: acc=0.6000  (always x)", "baseline test: acc=0.5000  (always x)"]
+    assert len(lines) == 3 and lines[2].startswith("warning: test/acc=0.5000 is no better than the baseline's 0.5000")
+    regression = {"name": "mean", "test": {"test/rmse": 2.0}}
+    assert len(describe(regression, {"test": {"test/rmse": 1.5}})) == 1
+    assert "no better" in describe(regression, {"test": {"test/rmse": 2.5}})[-1]
+
+
+def test_a_run_prints_and_saves_its_baseline(tmp_path: Path) -> None:
+    train = write_jsonl(tmp_path / "train.jsonl", rows(["a", "b"] * 20))
+    proc = run_train("data=table", f"data.train_files={train}", "logger=none", "trainer.max_epochs=1",
+                     f"data.cache_dir={tmp_path / 'c'}", f"hydra.run.dir={tmp_path / 'run'}", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["baseline"]["name"].startswith("always the majority class")
+    assert f"baseline test: acc={saved['baseline']['test']['test/acc']:.4f}" in proc.stdout
