@@ -188,7 +188,9 @@ class TableDataModule(FileDataModule):
         cut = int(np.sum(arrow_column(encoded, "cut").to_numpy(zero_copy_only=False)))
         if cut:
             how = "truncated to" if self.overflow == "truncate" else "split into pieces of"
-            log.info("data: %d of %d %s sequences were longer than max_length and %s %d steps", cut, len(dataset), split, how, self.max_length)
+            pieces = f": {len(encoded)} examples, and {split} metrics count each piece as one" if self.overflow == "split" else ""
+            log.info("data: %d of %d %s sequences were longer than max_length and %s %d steps%s", cut, len(dataset), split, how,
+                     self.max_length, pieces)
         return pack(encoded, kind, self.task, self.per_step, split)
 
     # -- fitting on the training split -----------------------------------------------------------

@@ -204,8 +204,9 @@ def test_max_length_truncates_or_splits_with_a_count_in_the_log(
         dm = make(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train), max_length=5, overflow=overflow)
     assert [len(x) for x, _ in dm.split("val")] == expected
     assert "2 of 3 val sequences were longer than max_length" in caplog.text
-    if overflow == "split":  # every piece keeps its row's label
+    if overflow == "split":  # every piece keeps its row's label, and is an example of the metrics
         assert [int(y) for _, y in dm.split("val")] == [0] * 5 + [1] * 3 + [1]
+        assert "split into pieces of 5 steps: 9 examples, and val metrics count each piece as one" in caplog.text
 
 
 def test_unseen_labels_ignored_on_request(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
