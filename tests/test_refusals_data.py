@@ -625,6 +625,14 @@ def a_csv_separated_by_semicolons(tmp):
     return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence'", "the file seems separated by ';'"]
 
 
+@case("table file")
+def numbers_separated_by_pipes(tmp):
+    path = file(tmp, "train.csv", CSV_HEAD + "".join(f"{i}|{i + 1.5}|-{i},{'xy'[i % 2]}\n" for i in range(20)))
+    return table(tmp, train_files=str(path)), [
+        f"{path}, row 1, column 'sequence': '0|1.5|-0': every row holds numbers separated by '|'", "data.sequence_kind=text",
+    ]
+
+
 # -- forecast files ----------------------------------------------------------------------------
 
 

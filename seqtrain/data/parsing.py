@@ -97,7 +97,7 @@ def _listed(value: Any, where: str, column: str, separators: re.Pattern[str], wh
     """The items of a list, a JSON list string, or a string of items between `separators`; empty is an error."""
     if isinstance(value, str):
         text = value.strip()
-        items: Any = _json_list(text, where, column) if text.startswith("[") else [v for v in separators.split(text) if v]
+        items: Any = _json_list(text, where, column) if text.startswith(("[", "(")) else [v for v in separators.split(text) if v]
     else:
         items = value
     if items is None or (isinstance(items, list) and not items):
@@ -117,7 +117,7 @@ def parse_vectors(value: Any, where: str, column: str) -> list[list[float]]:
     """A feature vector per step, all of one length within the row; an empty sequence is an error."""
     if isinstance(value, str):
         text = value.strip()
-        if text.startswith("["):
+        if text.startswith(("[", "(")):
             steps: Any = _json_list(text, where, column)
         else:
             steps = [[v for v in VALUE_SEPARATORS.split(s.strip()) if v] for s in text.split(";") if s.strip()]
@@ -187,11 +187,12 @@ def parse_real_steps(value: Any, where: str, column: str) -> list[list[float]]:
 NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 NUMPY_SCALAR = rf"np\.(?:float|int|uint)\d*\(\s*({NUMBER})\s*\)"  # numpy 2's repr of a scalar: np.float64(0.5)
 CELL_NUMBER = rf"(?:{NUMBER}|np\.(?:float|int|uint)\d*\(\s*{NUMBER}\s*\))"
-NUMERIC_TEXT = rf"^[\s\[\],;]*{CELL_NUMBER}(?:[\s\[\],;]+{CELL_NUMBER})*[\s\[\],;]*$"
+NUMERIC_TEXT = rf"^[\s\[\](),;]*{CELL_NUMBER}(?:[\s\[\](),;]+{CELL_NUMBER})*[\s\[\](),;]*$"  # tuples: (1, 2)
+OTHER_SEPARATED = rf"^\s*{NUMBER}(?:\s*[|/:_]\s*{NUMBER})+\s*$"  # 1.5|2|3: numbers between a separator not read
 NUMPY_ROW = rf"\[\s*{NUMBER}(?:\s+{NUMBER})*\s*\]"
 NUMPY_ARRAY = rf"\s*(?:{NUMPY_ROW}|\[\s*{NUMPY_ROW}(?:\s*{NUMPY_ROW})*\s*\])\s*"  # str(np.array): 1-D or 2-D
 ELIDED_ARRAY = rf"^[\s\[]*{NUMBER}(?:[\s\[\]]+{NUMBER})*[\s\[\]]+\.\.\.(?:[\s\[\]]|$)"  # numpy's "[0. 1. ... 9.]"
-VECTOR_TEXT = r";|^\s*\[\s*\["  # steps separated by ';', or a JSON list of lists
+VECTOR_TEXT = r";|^\s*[\[(]\s*[\[(]"  # steps separated by ';', or a list of lists (JSON, or Python tuples)
 QUOTED_LIST = r"""^\s*\[\s*(?:"[^"]*"|'[^']*')(?:\s*,\s*(?:"[^"]*"|'[^']*'))*\s*,?\s*\]\s*$"""  # ["a", "b"], ['a', 'b']
 
 
@@ -263,6 +264,7 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
     if cells and quoted_rows == cells:  # reading `['a', 'b']` as characters would train on the brackets and quotes
         return "tokens", f"all {cells} non-empty rows are lists of quoted items"
     if numeric_rows == 0:
+        _refuse_other_separators(pieces, column, cells)
         return "text", f"{cells} rows: none holds only numbers"
     kind: SequenceKind = "vectors" if vectors else "numbers"
     if numeric_rows == cells:
@@ -278,6 +280,23 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
         + (f"; other rows that do not: {others}" + (" and more" if cells - numeric_rows > len(text_rows) else "") if others else "")
         + "; fix them, or set data.sequence_kind=text to read the column as characters"
     )
+
+
+def _refuse_other_separators(pieces: Sequence[Piece], column: str, cells: int) -> None:
+    """A column whose every cell is numbers between `|`, `/`, `:` or `_` would train on their characters: an error."""
+    import pyarrow.compute as pc
+
+    found = [(p, matching(arrow_column(p.dataset, column), OTHER_SEPARATED)) for p in pieces if _list_type(p.dataset.features[column])[0] == 0]
+    if cells and sum(pc.sum(m).as_py() or 0 for _, m in found) == cells:
+        piece, hits = found[0]
+        row = int(np.flatnonzero(hits.to_numpy(zero_copy_only=False))[0])
+        value = piece.dataset[row][column]
+        separator = re.search(r"[|/:_]", value).group()
+        raise DataError(
+            f"{piece.where(row)}, column {column!r}: {_show(value)}: every row holds numbers separated by {separator!r}, which "
+            "seqtrain does not read as a list; write them separated by spaces or commas (or as a JSON list), or set "
+            "data.sequence_kind=text to read the column as characters"
+        )
 
 
 def numeric_cells(values: pa.ChunkedArray, pattern: str) -> tuple[int, int, np.ndarray]:

@@ -149,6 +149,27 @@ def test_lists_of_numpy_scalars_written_by_pandas_read_as_numbers(tmp_path: Path
             assert torch.equal(x, x2) and torch.equal(y, y2)
 
 
+@pytest.mark.parametrize("vectors", [False, True])
+def test_tuple_cells_written_by_pandas_read_like_the_same_rows_in_json_lines(tmp_path: Path, vectors: bool) -> None:
+    """A tuple cell is written as its Python literal, `(0.25, 1.5)` (or `((1.0, 2.0), (3.0, 4.0))`): numbers or vectors,
+    as the JSON Lines rows are, not text (it was read as characters)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    sequences = [rng.integers(-40, 40, size=(int(rng.integers(3, 12)), 2) if vectors else int(rng.integers(3, 12))) / 4 for _ in range(60)]
+    as_tuples = [tuple(tuple(float(v) for v in step) for step in seq) if vectors else tuple(float(v) for v in seq) for seq in sequences]
+    labels = ["xy"[int(seq.sum() > 0)] for seq in sequences]
+    pd.DataFrame({"sequence": as_tuples, "label": labels}).to_csv(tmp_path / "tuples.csv", index=False)
+    assert '"((' in (tmp_path / "tuples.csv").read_text() if vectors else '"(' in (tmp_path / "tuples.csv").read_text()
+    from_csv = make(tmp_path / "csv", train_files=str(tmp_path / "tuples.csv"))
+    rows = [{"sequence": seq.tolist(), "label": y} for seq, y in zip(sequences, labels, strict=True)]
+    from_jsonl = make(tmp_path / "jsonl", train_files=str(write_jsonl(tmp_path / "tuples.jsonl", rows)))
+    assert from_csv.facts == from_jsonl.facts and from_csv.facts.num_features == (2 if vectors else 1)
+    for split in ("train", "val", "test"):
+        for (x, y), (x2, y2) in zip(from_csv.split(split), from_jsonl.split(split), strict=True):
+            assert torch.equal(x, x2) and torch.equal(y, y2)
+
+
 def test_regression_on_feature_vectors_from_parquet_is_scaled_on_train(tmp_path: Path) -> None:
     rows = vector_regression_rows(60)
     dm = make(tmp_path, task="regression", train_files=str(write_parquet(tmp_path / "frames.parquet", rows)), sequence_column="frames", target_column="y")
