@@ -4,8 +4,8 @@ A run that reports accuracy 0.49 with exit status 0 looks like a result; next to
 0.51" it is plainly not one. Computed from the built splits, with the training split's statistics only:
 - classification and tagging: always the most frequent training class (accuracy);
 - regression: always the training targets' mean (mse, rmse, mae, in the data's units);
-- forecasting with the targets among the inputs: persistence, the last value seen (mse, rmse, mae).
-Language models and data that fit none of these get no baseline.
+- forecasting with the targets among the inputs: persistence, the last value seen (mse, rmse, mae);
+- language modelling: the training tokens' frequencies, add-one smoothed, at every step (ppl, bpt).
 """
 
 from __future__ import annotations
@@ -28,7 +28,40 @@ def baselines(datamodule: Any, stages: tuple[str, ...]) -> dict[str, Any] | None
         if (persistence := _persistence(datamodule, stages)) is not None:
             return persistence
         return _mean(datamodule, stages)
+    if facts.task == "language_modeling":
+        return _unigram(datamodule, stages)
     return None
+
+
+def _next_tokens(datamodule: Any, stage: str) -> Tensor | None:
+    """A language model split's target ids as its loader scores them: the windows' shifted inputs, or the targets
+    of the streams a stateful split's (ids, document starts) become (one process's)."""
+    from seqtrain.data.windows import TokenStreams, TokenWindows
+
+    dataset = datamodule.split(stage)
+    if isinstance(dataset, TokenWindows):
+        return dataset.windows[:, 1:].flatten()
+    if isinstance(dataset, tuple):
+        return TokenStreams(dataset[0], datamodule.batch_size, datamodule.seq_len).targets.flatten()
+    return None
+
+
+def _unigram(datamodule: Any, stages: tuple[str, ...]) -> dict[str, Any] | None:
+    import math
+
+    import torch
+
+    train = _next_tokens(datamodule, "train")
+    if train is None:
+        return None
+    counts = torch.bincount(train, minlength=datamodule.facts.num_outputs).double() + 1  # add-one: no token is impossible
+    log_p = (counts / counts.sum()).log()
+    out: dict[str, Any] = {"name": "the training tokens' frequencies at every step, add-one smoothed"}
+    for stage in stages:
+        if (y := _next_tokens(datamodule, stage)) is not None and len(y):
+            loss = float(-log_p[y].mean())
+            out[stage] = {f"{stage}/ppl": math.exp(loss), f"{stage}/bpt": loss / math.log(2)}
+    return out
 
 
 def _targets(dataset: Any, per_step: bool) -> Tensor:
@@ -135,7 +168,7 @@ def describe(baseline: dict[str, Any], results: dict[str, Any]) -> list[str]:
                          + f"  ({baseline['name']})")
     for stage in ("val", "test"):
         for key, value in baseline.get(stage, {}).items():
-            if key.endswith(("/acc", "/rmse")) and key in results.get(stage, {}):
+            if key.endswith(("/acc", "/rmse", "/bpt")) and key in results.get(stage, {}):
                 ours = results[stage][key]
                 worse = ours <= value if key.endswith("/acc") else ours >= value
                 if worse:

@@ -86,3 +86,19 @@ def test_a_run_prints_and_saves_its_baseline(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["baseline"]["name"].startswith("always the majority class")
     assert f"baseline test: acc={saved['baseline']['test']['test/acc']:.4f}" in proc.stdout
+
+
+def test_language_model_unigram_is_the_smoothed_training_frequencies(tmp_path: Path) -> None:
+    from seqtrain.data import TextDataModule
+
+    (tmp_path / "train.txt").write_text("aab\n" * 4)  # 16 characters: windows of 5 score all but the first
+    (tmp_path / "test.txt").write_text("ab\nba\n")  # 6: targets b \n b a \n
+    dm = TextDataModule(train_files=str(tmp_path / "train.txt"), val_files=str(tmp_path / "test.txt"),
+                        test_files=str(tmp_path / "test.txt"), seq_len=5, batch_size=1, cache_dir=str(tmp_path / "c"))
+    dm.setup()
+    assert dm.facts.num_outputs == 5  # <pad>, <unk>, a, b, \n
+    out = baselines(dm, ("test",))
+    # training targets: a x7, b x4, \n x4; add one to each of the 5 ids: 8, 5, 5, 1, 1 of 20
+    nats = -np.mean(np.log([5 / 20, 5 / 20, 5 / 20, 8 / 20, 5 / 20]))
+    assert out["test"]["test/bpt"] == pytest.approx(nats / math.log(2), rel=1e-6)
+    assert out["test"]["test/ppl"] == pytest.approx(math.exp(nats), rel=1e-6)
