@@ -167,6 +167,14 @@ def test_embedding_dropout_added_later_is_no_change_at_zero() -> None:
     assert config_changes(saved, {"model": {"cell": "gru", "embedding_dropout": 0.5}}) == ({}, {"model.embedding_dropout": (None, 0.5)})
 
 
+def test_time_column_added_later_is_no_change_when_null() -> None:
+    """A forecast run saved before `data.time_column` read every column as then: null continues it; `auto` may leave
+    a row-index column out of the inputs, so it is a change a resume refuses (naming the key)."""
+    saved = {"data": {"window": 24}}
+    assert config_changes(saved, {"data": {"window": 24, "time_column": None}}) == ({}, {})
+    assert config_changes(saved, {"data": {"window": 24, "time_column": "auto"}}) == ({}, {"data.time_column": (None, "auto")})
+
+
 @pytest.mark.parametrize(("rate", "vocab_size", "said"), [(0.5, None, True), (0.5, 7, False), (0.0, None, False)])
 def test_embedding_dropout_with_real_valued_inputs_is_said_unused(rate: float, vocab_size: int | None, said: bool) -> None:
     from types import SimpleNamespace
