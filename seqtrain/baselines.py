@@ -10,13 +10,10 @@ A run that reports accuracy 0.49 with exit status 0 looks like a result; next to
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from torch import Tensor
-
-log = logging.getLogger(__name__)
 
 
 def baselines(datamodule: Any, stages: tuple[str, ...]) -> dict[str, Any] | None:
