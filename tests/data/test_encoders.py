@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from seqtrain.batch import IGNORE_INDEX
 from seqtrain.data.labels import LabelMap
 from seqtrain.data.scaling import Standardizer
 from seqtrain.data.vocab import WordVocab
@@ -38,12 +37,10 @@ def test_minmax_and_none_scaling() -> None:
         Standardizer.fit(values, "robust")  # type: ignore[arg-type]
 
 
-def test_standardizer_round_trips_through_json_and_selects_features() -> None:
+def test_standardizer_round_trips_through_json() -> None:
     scaler = Standardizer.fit(np.random.default_rng(0).normal(size=(50, 3)))
     restored = Standardizer.from_dict(json.loads(json.dumps(scaler.to_dict())))
     assert restored == scaler
-    picked = scaler.select([2, 0])
-    assert (picked.shift, picked.scale) == ([scaler.shift[2], scaler.shift[0]], [scaler.scale[2], scaler.scale[0]])
 
 
 def test_label_map_orders_numbers_numerically_and_text_alphabetically() -> None:
@@ -51,7 +48,6 @@ def test_label_map_orders_numbers_numerically_and_text_alphabetically() -> None:
     labels = LabelMap.fit(["pos", "neg", "neutral", "neg"])
     assert labels.names == ["neg", "neutral", "pos"]
     assert [labels.encode(x) for x in ("pos", "neg", "other")] == [2, 0, None]
-    assert labels.encode_or_ignore(["neutral", "other"]) == [1, IGNORE_INDEX]
     assert labels.decode([2, 0]) == ["pos", "neg"]
     assert LabelMap.from_dict(json.loads(json.dumps(labels.to_dict()))) == labels
 
