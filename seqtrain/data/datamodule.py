@@ -209,14 +209,8 @@ class SequenceDataModule(LightningDataModule):
         """Every loader of the datamodule: resumable mid-epoch, workers and pinning as configured, and
         its own random generator, so building one never draws from the global random stream."""
         pin_memory = torch.cuda.is_available() if self.pin_memory is None else self.pin_memory
-        return ResumableDataLoader(
-            dataset,
-            num_workers=self.num_workers,
-            pin_memory=pin_memory,
-            persistent_workers=self.num_workers > 0,
-            generator=torch.Generator().manual_seed(self.seed),
-            **kwargs,
-        )
+        return ResumableDataLoader(dataset, num_workers=self.num_workers, pin_memory=pin_memory, persistent_workers=self.num_workers > 0,
+                                   generator=torch.Generator().manual_seed(self.seed), **kwargs)
 
     def split(self, split: Split) -> Any:
         """One split as built (examples, or what a subclass's loader serves), after `setup`."""

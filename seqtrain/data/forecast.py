@@ -116,12 +116,9 @@ class ForecastDataModule(SequenceDataModule):
         names = self.columns if self.columns is not None else _numeric_columns(pieces[0], times)
         names = names + [c for c in self.target_columns or [] if c not in names]
         parts = self.read_series(pieces, names)
-        log.info(
-            "data: series columns: inputs %s, targets %s%s",
-            ", ".join(names[: len(self.columns)] if self.columns is not None else names),
-            ", ".join(self.target_columns or (self.columns if self.columns is not None else names)),
-            f"; {len(parts)} files, each its own series (windows never cross files)" if len(parts) > 1 else "",
-        )
+        inputs_at, targets_at = self.positions(names)
+        log.info("data: series columns: inputs %s, targets %s%s", ", ".join(names[i] for i in inputs_at), ", ".join(names[i] for i in targets_at),
+                 f"; {len(parts)} files, each its own series (windows never cross files)" if len(parts) > 1 else "")
         return parts, names
 
     def check_time(self, pieces: list[Piece]) -> set[str]:

@@ -40,14 +40,8 @@ class SubwordTokenizer:
         self.tokenizer = tokenizer
 
     @classmethod
-    def fit(
-        cls,
-        kind: Literal["bpe", "unigram"],
-        texts: Iterable[str],
-        vocab_size: int = 1000,
-        min_frequency: int = 2,
-        length: int | None = None,
-    ) -> SubwordTokenizer:
+    def fit(cls, kind: Literal["bpe", "unigram"], texts: Iterable[str], vocab_size: int = 1000, min_frequency: int = 2,
+            length: int | None = None) -> SubwordTokenizer:
         """Train on `texts`; `vocab_size` counts every id (bytes and specials included); `min_frequency`: BPE merges only."""
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -122,14 +116,8 @@ def _canonical_unigram(tokenizer: tokenizers.Tokenizer) -> tokenizers.Tokenizer:
 Tokenizer = CharVocab | WordVocab | SubwordTokenizer
 
 
-def fit_tokenizer(
-    kind: TokenizerKind,
-    texts: Iterable[str | list[str]],
-    *,
-    max_vocab_size: int | None = None,
-    min_frequency: int = 1,
-    length: int | None = None,
-) -> Tokenizer:
+def fit_tokenizer(kind: TokenizerKind, texts: Iterable[str | list[str]], *, max_vocab_size: int | None = None,
+                  min_frequency: int = 1, length: int | None = None) -> Tokenizer:
     """Fit a tokenizer of `kind` on `texts` (the training split only; lists of words already split: `word` only).
 
     max_vocab_size / min_frequency: as `FileDataModule`'s (bpe/unigram: 1000 ids when None).
