@@ -54,6 +54,10 @@ class Standardizer:
         """(..., F) scaled values back in the original units (float64)."""
         return values.double() * torch.tensor(self.scale, dtype=torch.float64) + torch.tensor(self.shift, dtype=torch.float64)
 
+    def select(self, features: list[int]) -> Standardizer:
+        """The statistics of some features only, in the given order (repeats allowed)."""
+        return Standardizer([self.shift[k] for k in features], [self.scale[k] for k in features])
+
     def to_dict(self) -> dict[str, Any]:
         return {"shift": list(self.shift), "scale": list(self.scale)}
 

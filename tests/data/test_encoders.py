@@ -37,10 +37,12 @@ def test_minmax_and_none_scaling() -> None:
         Standardizer.fit(values, "robust")  # type: ignore[arg-type]
 
 
-def test_standardizer_round_trips_through_json() -> None:
+def test_standardizer_round_trips_through_json_and_selects_features() -> None:
     scaler = Standardizer.fit(np.random.default_rng(0).normal(size=(50, 3)))
     restored = Standardizer.from_dict(json.loads(json.dumps(scaler.to_dict())))
     assert restored == scaler
+    picked = scaler.select([2, 0])
+    assert (picked.shift, picked.scale) == ([scaler.shift[2], scaler.shift[0]], [scaler.scale[2], scaler.scale[0]])
 
 
 def test_label_map_orders_numbers_numerically_and_text_alphabetically() -> None:
