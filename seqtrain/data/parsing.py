@@ -193,9 +193,7 @@ VECTOR_TEXT = r";|^\s*[\[(]\s*[\[(]"  # steps separated by ';', or a list of lis
 QUOTED_LIST = r"""^\s*\[\s*(?:"[^"]*"|'[^']*')(?:\s*,\s*(?:"[^"]*"|'[^']*'))*\s*,?\s*\]\s*$"""  # ["a", "b"], ['a', 'b']
 
 
-def choose_sequence_kind(
-    pieces: Sequence[Piece], configured: str, saved: str | None, column: str, target_column: str
-) -> SequenceKind:
+def choose_sequence_kind(pieces: Sequence[Piece], configured: str, saved: str | None, column: str, target_column: str) -> SequenceKind:
     """The sequence column's kind: saved (a fitted state), configured (data.sequence_kind), or detected from every row;
     one log line says which and why, and which columns are used."""
     if saved is not None:
@@ -208,10 +206,8 @@ def choose_sequence_kind(
         kind, why = detect_sequence_kind(pieces, column)
         why = f"detected from {why}; set data.sequence_kind to change"
     unused = [c for c in pieces[0].dataset.column_names if c not in (column, target_column)]
-    log.info(
-        "data: sequences from column %r read as %s (%s); targets from column %r; columns not used: %s",
-        column, kind, why, target_column, ", ".join(map(repr, unused)) or "none",
-    )
+    log.info("data: sequences from column %r read as %s (%s); targets from column %r; columns not used: %s",
+             column, kind, why, target_column, ", ".join(map(repr, unused)) or "none")
     return kind
 
 
