@@ -1,7 +1,7 @@
 """Table rows to examples: parse one row, encode it with the fitted encoders, pack a split flat, scale it.
 
 The functions `TableDataModule` runs through cached `Dataset.map`s, for its own splits and for new
-rows given to a trained model (`seqtrain.data.new_inputs`), so both read a row the same way.
+rows given to a trained model (`seqtrain.predict_inputs`), so both read a row the same way.
 """
 
 from __future__ import annotations

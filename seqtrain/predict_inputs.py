@@ -1,9 +1,12 @@
-"""New data for a trained model, read with the encoders its datamodule fitted (never refitted).
+"""New data for `seqtrain.predict`, read with the encoders the model's datamodule fitted (never refitted).
 
 One reader per datamodule family turns files, a `datasets.Dataset` or in-memory sequences into
 `NewData`: one example per input row for predictions, and, when the targets are there, the same
 data laid out as the datamodule's own test split, so its test loader scores it exactly as it
-scored the run's test split (`SequenceDataModule.serve_as_test`).
+scored the run's test split (`SequenceDataModule.serve_as_test`). Every row is read by the
+datamodule's own methods (the ones its `build` uses for each split); what is prediction's own
+lives here: where the rows come from (`--files`, a Dataset, a list), rows without targets, and
+what the output table needs (each example's input row, the steps of tagged sequences).
 """
 
 from __future__ import annotations
