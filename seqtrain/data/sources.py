@@ -1,8 +1,7 @@
 """Reading users' own data through `datasets.load_dataset`: local CSV / JSON Lines / Parquet / text files or a hub name.
 
 Every file is loaded on its own (datasets caches it as Arrow), so each row keeps its origin:
-errors name the file and the row or line (`Piece`, `place`). Carving splits is `splits.py`;
-cached transforms and Arrow columns are `arrow.py`.
+errors name the file and the row or line (`Piece`, `place`).
 
 `datasets` is imported only inside the functions that load (it takes ~1.7 s to import).
 """
