@@ -277,17 +277,11 @@ def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], same_files: set[
         if name in same_files:
             continue
         dataset, origin = splits[name]
-        shared = [
-            i
-            for start in range(0, len(dataset), 1000)
-            for i, (x, y) in enumerate(zip(*dataset[start : start + 1000].values()), start)
-            if hash_row(x, y) in seen
-        ]
+        batches = (enumerate(zip(*dataset[start : start + 1000].values()), start) for start in range(0, len(dataset), 1000))
+        shared = [i for batch in batches for i, (x, y) in batch if hash_row(x, y) in seen]
         if shared:
-            log.warning(
-                "data: %d of %d %s rows are also training rows (first: %s): %s metrics overstate how well the model "
-                "does on new data", len(shared), len(dataset), name, origin.where(shared[0]), name,
-            )
+            log.warning("data: %d of %d %s rows are also training rows (first: %s): %s metrics overstate how well the model "
+                        "does on new data", len(shared), len(dataset), name, origin.where(shared[0]), name)
 
 
 def hash_row(inputs: Any, target: Any) -> int:
