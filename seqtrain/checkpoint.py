@@ -8,6 +8,7 @@ project's own and an allow-list are instantiated from it.
 
 from __future__ import annotations
 
+import codecs
 import json
 import pickle
 import zipfile
@@ -20,7 +21,7 @@ from torch import nn
 
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.legacy import upgrade
-from seqtrain.data.sniff import foreign_content, looks_like_text, read_head, show_start
+from seqtrain.data.sniff import foreign_content, read_head
 from seqtrain.errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -224,3 +225,20 @@ def run_metadata(model: nn.Module, datamodule: Any) -> dict[str, Any]:
 
 def class_path(obj: Any) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def looks_like_text(head: bytes) -> bool:
+    """No NUL bytes and valid UTF-8 (allowing a character cut at the end of `head`)."""
+    if b"\0" in head:
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def show_start(head: bytes, limit: int = 40) -> str:
+    """The first line of a text head, quoted and cut to `limit` characters, for messages."""
+    line = head.decode("utf-8", errors="replace").lstrip("\ufeff").strip().split("\n", 1)[0]
+    return repr(line if len(line) <= limit else line[: limit - 3] + "...")

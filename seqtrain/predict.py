@@ -2,7 +2,7 @@
 
 The model and every encoder (tokenizer, label names, scaling) come from the checkpoint alone,
 loaded with `weights_only=True`; nothing is refitted. New data is read the way the run read its
-own (`seqtrain.data.new_inputs`), predictions are written per input row, and when the targets
+own (`seqtrain.predict_inputs`), predictions are written per input row, and when the targets
 are there the metrics are measured by the same `SequenceTask` and test loader as the run's
 `test/...` metrics, so on a run's own test data they are the same numbers.
 """
@@ -23,7 +23,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from seqtrain.batch import IGNORE_INDEX
 from seqtrain.data.facts import DataFacts
-from seqtrain.data.new_inputs import NewData, Source, read_new
+from seqtrain.predict_inputs import NewData, Source, read_new
 from seqtrain.data.sources import DataError
 
 if TYPE_CHECKING:

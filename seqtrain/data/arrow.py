@@ -28,15 +28,8 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def cached_map(
-    dataset: Dataset,
-    function: Callable[..., dict[str, list]],
-    *,
-    settings: dict[str, Any],
-    features: Features,
-    desc: str,
-    fn_kwargs: dict[str, Any] | None = None,
-) -> Dataset:
+def cached_map(dataset: Dataset, function: Callable[..., dict[str, list]], *, settings: dict[str, Any], features: Features,
+               desc: str, fn_kwargs: dict[str, Any] | None = None) -> Dataset:
     """`dataset.map(function, batched=True, with_indices=True)`, replacing all columns, cached by fingerprint.
 
     The fingerprint is the input's fingerprint (which datasets derives from the files and their
@@ -44,16 +37,8 @@ def cached_map(
     must be in `settings` (the function's other arguments, e.g. origins for messages, need not).
     """
     key = fingerprint(dataset._fingerprint, function.__module__, function.__qualname__, settings)
-    return dataset.map(
-        function,
-        batched=True,
-        with_indices=True,
-        fn_kwargs=fn_kwargs,
-        features=features,
-        remove_columns=dataset.column_names,
-        new_fingerprint=key,
-        desc=desc,
-    )
+    return dataset.map(function, batched=True, with_indices=True, fn_kwargs=fn_kwargs, features=features,
+                       remove_columns=dataset.column_names, new_fingerprint=key, desc=desc)
 
 
 def arrow_column(dataset: Dataset, name: str) -> pa.ChunkedArray:

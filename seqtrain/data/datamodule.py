@@ -89,10 +89,8 @@ class SequenceDataModule(LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        # The concrete class's constructor arguments (Lightning collects them from every `__init__` up the
-        # chain), as plain data: checkpoints carry them (weights-only loadable), so that a datamodule built
-        # in Python is rebuilt like a configured one (`seqtrain.checkpoint.run_metadata`).
-        # The last level is the class that was called: its own arguments and those it passed on in `**kwargs`.
+        # The called class's constructor arguments (its own and those passed on in **kwargs), as plain data:
+        # checkpoints carry them, so a datamodule built in Python is rebuilt like a configured one.
         called = collect_init_args(inspect.currentframe(), [], classes=(LightningDataModule,))[-1]
         arguments, self.unsaved_arguments = plain_arguments(called)
         self.save_hyperparameters(arguments, logger=False)
@@ -145,11 +143,8 @@ class SequenceDataModule(LightningDataModule):
             self.setup()
 
     def serve_as_test(self, test: Any) -> None:
-        """Serve ``test`` (one split in the form `build` makes it) as the test split, with the loaded state.
-
-        For new data scored by a trained model (`seqtrain.predict`): the test loader lays it out
-        exactly as it laid out the run's own test split, and the training data is never read.
-        """
+        """Serve ``test`` (one split as `build` makes it) as the test split, with the loaded state: new data scored
+        by a trained model (`seqtrain.predict`) is laid out as the run's test split was, and no training data is read."""
         if self._saved_state is None or "facts" not in self._saved_state:
             raise RuntimeError(f"call {type(self).__name__}.load_state_dict() with a checkpoint's state first")
         state = {k: v for k, v in self._saved_state.items() if k != "facts"}
@@ -178,11 +173,9 @@ class SequenceDataModule(LightningDataModule):
         # Trainer(overfit_batches=...) swaps the train sampler for a SequentialSampler: serve it plain examples.
         if self.trainer is not None and self.trainer.overfit_batches > 0:
             return self.loader(examples, batch_size=self.batch_size, shuffle=True, collate_fn=collate_fn)
-        # The batch sampler goes in as the loader's *sampler* (with batch_size=None): Lightning calls
-        # set_epoch only on `loader.sampler`, and under DDP it wraps a custom sampler in a
-        # DistributedSamplerWrapper that hands each rank whole batches. Without bucketing it is a
-        # plain shuffle (pools of one batch); either way the order is a function of (seed, epoch),
-        # which is what lets a run resume mid-epoch on the same batches.
+        # The batch sampler goes in as the loader's *sampler* (batch_size=None): Lightning calls set_epoch only on
+        # `loader.sampler`, and under DDP wraps it to hand each rank whole batches. Without bucketing it is a plain
+        # shuffle (pools of one batch); the order is a function of (seed, epoch), so a run resumes on the same batches.
         bucket_factor = 50 if self.bucket and len(set(lengths)) > 1 else 1
         sampler = BucketBatchSampler(lengths, self.batch_size, seed=self.seed, bucket_factor=bucket_factor)
         return self.loader(IndexedBatches(examples, collate_fn), sampler=sampler, batch_size=None)
@@ -202,13 +195,9 @@ class SequenceDataModule(LightningDataModule):
                                             rank=self.trainer.global_rank, shuffle=False)
 
     def stream_loader(self, ids: Tensor, seq_len: int, starts: Tensor | None = None) -> ResumableDataLoader:
-        """Stateful streams of a token sequence: `batch_size` contiguous rows per rank, in order.
-
-        starts: (N,) bool, True where a document starts (the state is reset there), or None.
-
-        Each rank reads its own streams; an IterableDataset also keeps Lightning from injecting a
-        DistributedSampler that would deal chunks out to ranks and break the streams.
-        """
+        """Stateful streams of a token sequence: `batch_size` contiguous rows per rank, in order; `starts`: (N,) bool,
+        True where a document starts (the state is reset there), or None. An IterableDataset, so Lightning injects no
+        DistributedSampler that would deal chunks out to ranks and break the streams."""
         # Lightning warns that an IterableDataset's __len__ may be wrong with several workers; these
         # streams deal chunk i to worker i % W (tested), so the length holds: silence that one warning.
         warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
@@ -220,14 +209,8 @@ class SequenceDataModule(LightningDataModule):
         """Every loader of the datamodule: resumable mid-epoch, workers and pinning as configured, and
         its own random generator, so building one never draws from the global random stream."""
         pin_memory = torch.cuda.is_available() if self.pin_memory is None else self.pin_memory
-        return ResumableDataLoader(
-            dataset,
-            num_workers=self.num_workers,
-            pin_memory=pin_memory,
-            persistent_workers=self.num_workers > 0,
-            generator=torch.Generator().manual_seed(self.seed),
-            **kwargs,
-        )
+        return ResumableDataLoader(dataset, num_workers=self.num_workers, pin_memory=pin_memory, persistent_workers=self.num_workers > 0,
+                                   generator=torch.Generator().manual_seed(self.seed), **kwargs)
 
     def split(self, split: Split) -> Any:
         """One split as built (examples, or what a subclass's loader serves), after `setup`."""

@@ -51,13 +51,8 @@ class DataFacts:
 
     def model_kwargs(self) -> dict[str, Any]:
         """The keyword arguments ``SequenceModel`` takes from the data."""
-        return {
-            "vocab_size": self.vocab_size,
-            "num_features": self.num_features,
-            "padding_idx": self.padding_idx,
-            "num_outputs": self.num_outputs,
-            "per_step_targets": self.per_step,
-        }
+        return {"vocab_size": self.vocab_size, "num_features": self.num_features, "padding_idx": self.padding_idx,
+                "num_outputs": self.num_outputs, "per_step_targets": self.per_step}
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from seqtrain.data.datamodule import SequenceDataModule, Splits, check_positive, check_split_fractions
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.parsing import NUMBER, complaint, numeric_cells, parse_number
-from seqtrain.data.scaling import Scaling, Standardizer
+from seqtrain.data.scaling import SCALINGS, Scaling, Standardizer
 from seqtrain.data.arrow import arrow_column
 from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
 from seqtrain.data.time_axis import check_time_order, find_time_column
@@ -31,12 +31,8 @@ class SeriesWindows(Dataset[tuple[Tensor, Tensor]]):
     """
 
     def __init__(self, inputs: Tensor, targets: Tensor, starts: list[int], window: int, horizon: int, mode: ForecastMode):
-        self.inputs = inputs  # (N, C)
-        self.targets = targets  # (N, K)
-        self.starts = starts
-        self.window = window
-        self.horizon = horizon
-        self.mode = mode
+        self.inputs, self.targets = inputs, targets  # (N, C), (N, K)
+        self.starts, self.window, self.horizon, self.mode = starts, window, horizon, mode
         self.lengths = [window] * len(starts)
 
     def __len__(self) -> int:
@@ -99,8 +95,8 @@ class ForecastDataModule(SequenceDataModule):
             raise ValueError(f"mode must be 'many_to_one' or 'many_to_many', got {mode!r}")
         if mode == "many_to_many" and horizon != 1:
             raise ValueError(f"mode='many_to_many' predicts one step ahead at every step; horizon must be 1, got {horizon}")
-        if scale not in ("standard", "minmax", "none"):
-            raise ValueError(f"scale must be one of ['standard', 'minmax', 'none'], got {scale!r}")
+        if scale not in SCALINGS:
+            raise ValueError(f"scale must be one of {list(SCALINGS)}, got {scale!r}")
         if (columns is not None and not columns) or (target_columns is not None and not target_columns):
             raise ValueError("columns / target_columns must name at least one column, or be None")
         check_split_fractions(val_fraction, test_fraction)
@@ -120,12 +116,9 @@ class ForecastDataModule(SequenceDataModule):
         names = self.columns if self.columns is not None else _numeric_columns(pieces[0], times)
         names = names + [c for c in self.target_columns or [] if c not in names]
         parts = self.read_series(pieces, names)
-        log.info(
-            "data: series columns: inputs %s, targets %s%s",
-            ", ".join(names[: len(self.columns)] if self.columns is not None else names),
-            ", ".join(self.target_columns or (self.columns if self.columns is not None else names)),
-            f"; {len(parts)} files, each its own series (windows never cross files)" if len(parts) > 1 else "",
-        )
+        inputs_at, targets_at = self.positions(names)
+        log.info("data: series columns: inputs %s, targets %s%s", ", ".join(names[i] for i in inputs_at), ", ".join(names[i] for i in targets_at),
+                 f"; {len(parts)} files, each its own series (windows never cross files)" if len(parts) > 1 else "")
         return parts, names
 
     def check_time(self, pieces: list[Piece]) -> set[str]:
@@ -200,23 +193,13 @@ class ForecastDataModule(SequenceDataModule):
                     "raise its fraction, or lower data.window"
                 )
             examples[split] = self.windows(scaled, names, starts)
-        log.info(
-            "data: %d steps; windows per split: %s",
-            len(series),
-            ", ".join(f"{name} {len(split)}" for name, split in examples.items()),
-        )
+        log.info("data: %d steps; windows per split: %s", len(series), ", ".join(f"{name} {len(split)}" for name, split in examples.items()))
         inputs_at, targets_at = self.positions(names)
-        per_output = [(state["shift"][k], state["scale"][k]) for k in targets_at] * (
-            self.horizon if self.mode == "many_to_one" else 1
-        )
-        facts = DataFacts(
-            task="regression",
-            per_step=self.mode == "many_to_many",
-            num_outputs=len(per_output),
-            num_features=len(inputs_at),
-            target_scale=tuple(scale for _, scale in per_output) if self.scale != "none" else None,
-            target_shift=tuple(shift for shift, _ in per_output) if self.scale != "none" else None,
-        )
+        per_output = [(state["shift"][k], state["scale"][k]) for k in targets_at] * (self.horizon if self.mode == "many_to_one" else 1)
+        scaled_targets = self.scale != "none"
+        facts = DataFacts(task="regression", per_step=self.mode == "many_to_many", num_outputs=len(per_output), num_features=len(inputs_at),
+                          target_scale=tuple(scale for _, scale in per_output) if scaled_targets else None,
+                          target_shift=tuple(shift for shift, _ in per_output) if scaled_targets else None)
         return Splits(examples["train"], examples["val"], examples["test"], facts, state)
 
     def window_starts(self, first: int, start: int, end: int) -> list[int]:

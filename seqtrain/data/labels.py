@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from seqtrain.batch import IGNORE_INDEX
-
 
 class LabelMap:
     """Labels (strings) to ids 0..K-1 in a stable order: numerically when every label is a number, else alphabetically."""
@@ -31,11 +29,6 @@ class LabelMap:
     def encode(self, label: Any) -> int | None:
         """The id of `label`, or None for a label not seen in fitting (the caller decides: error or ignore)."""
         return self.ids.get(str(label))
-
-    def encode_or_ignore(self, labels: Iterable[Any]) -> list[int]:
-        """Ids, with `IGNORE_INDEX` (skipped by the loss and metrics) for unseen labels."""
-        ids = self.ids
-        return [ids.get(str(label), IGNORE_INDEX) for label in labels]
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         return [self.names[int(i)] for i in ids]

@@ -93,40 +93,37 @@ def parse_number(value: Any, where: str, column: str, step: int | None = None) -
     return number
 
 
-def _listed(value: Any, where: str, column: str, separators: re.Pattern[str], what: str) -> list[Any]:
-    """The items of a list, a JSON list string, or a string of items between `separators`; empty is an error."""
+def _listed(value: Any, where: str, column: str, split: Callable[[str], list], what: str, empty: str = "") -> list[Any]:
+    """The items of a list, a JSON list string, or a string cut by `split`; empty is an error."""
     if isinstance(value, str):
         text = value.strip()
-        items: Any = _json_list(text, where, column) if text.startswith(("[", "(")) else [v for v in separators.split(text) if v]
+        items: Any = _json_list(text, where, column) if text.startswith(("[", "(")) else split(text)
     else:
         items = value
     if items is None or (isinstance(items, list) and not items):
-        raise _problem(where, column, f"an empty sequence of {what} (zero steps)")
+        raise _problem(where, column, empty or f"an empty sequence of {what} (zero steps)")
     if not isinstance(items, list):
         raise _problem(where, column, f"{_show(value)} is not a sequence of {what}")
     return items
 
 
+def _between(separators: re.Pattern[str]) -> Callable[[str], list[str]]:
+    return lambda text: [v for v in separators.split(text) if v]
+
+
 def parse_numbers(value: Any, where: str, column: str) -> list[float]:
     """One real number per step; an empty sequence is an error."""
-    items = _listed(value, where, column, NUMBER_SEPARATORS, "numbers")
+    items = _listed(value, where, column, _between(NUMBER_SEPARATORS), "numbers")
     return [parse_number(v, where, column, step) for step, v in enumerate(items)]
 
 
 def parse_vectors(value: Any, where: str, column: str) -> list[list[float]]:
     """A feature vector per step, all of one length within the row; an empty sequence is an error."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith(("[", "(")):
-            steps: Any = _json_list(text, where, column)
-        else:
-            steps = [[v for v in VALUE_SEPARATORS.split(s.strip()) if v] for s in text.split(";") if s.strip()]
-    else:
-        steps = value
-    if steps is None or (isinstance(steps, list) and not steps):
-        raise _problem(where, column, "an empty sequence (zero steps)")
-    if not isinstance(steps, list) or not all(isinstance(s, list) for s in steps):
-        raise _problem(where, column, f"{_show(value)} is not a sequence of feature vectors (a list of lists)")
+    what = "feature vectors (a list of lists)"
+    steps = _listed(value, where, column, lambda text: [_between(VALUE_SEPARATORS)(s) for s in text.split(";") if s.strip()],
+                    what, empty="an empty sequence (zero steps)")
+    if not all(isinstance(s, list) for s in steps):
+        raise _problem(where, column, f"{_show(value)} is not a sequence of {what}")
     vectors = [[parse_number(v, where, column, step) for v in s] for step, s in enumerate(steps)]
     width = len(vectors[0])
     for step, vector in enumerate(vectors):
@@ -139,7 +136,7 @@ def parse_vectors(value: Any, where: str, column: str) -> list[list[float]]:
 
 def parse_items(value: Any, where: str, column: str, what: str) -> list[str]:
     """Tokens or per-step labels: a list, a JSON list string, or whitespace-separated items."""
-    items = _listed(value, where, column, WHITESPACE, what)
+    items = _listed(value, where, column, _between(WHITESPACE), what)
     for step, item in enumerate(items):
         if item is None or isinstance(item, (list, dict)) or item == "":
             raise _problem(where, column, f"step {step + 1}: {_show(item)} is not a single {what[:-1]}")
@@ -196,9 +193,7 @@ VECTOR_TEXT = r";|^\s*[\[(]\s*[\[(]"  # steps separated by ';', or a list of lis
 QUOTED_LIST = r"""^\s*\[\s*(?:"[^"]*"|'[^']*')(?:\s*,\s*(?:"[^"]*"|'[^']*'))*\s*,?\s*\]\s*$"""  # ["a", "b"], ['a', 'b']
 
 
-def choose_sequence_kind(
-    pieces: Sequence[Piece], configured: str, saved: str | None, column: str, target_column: str
-) -> SequenceKind:
+def choose_sequence_kind(pieces: Sequence[Piece], configured: str, saved: str | None, column: str, target_column: str) -> SequenceKind:
     """The sequence column's kind: saved (a fitted state), configured (data.sequence_kind), or detected from every row;
     one log line says which and why, and which columns are used."""
     if saved is not None:
@@ -211,10 +206,8 @@ def choose_sequence_kind(
         kind, why = detect_sequence_kind(pieces, column)
         why = f"detected from {why}; set data.sequence_kind to change"
     unused = [c for c in pieces[0].dataset.column_names if c not in (column, target_column)]
-    log.info(
-        "data: sequences from column %r read as %s (%s); targets from column %r; columns not used: %s",
-        column, kind, why, target_column, ", ".join(map(repr, unused)) or "none",
-    )
+    log.info("data: sequences from column %r read as %s (%s); targets from column %r; columns not used: %s",
+             column, kind, why, target_column, ", ".join(map(repr, unused)) or "none")
     return kind
 
 

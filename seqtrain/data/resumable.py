@@ -1,19 +1,11 @@
 """A DataLoader that knows where it is in its epoch, so Lightning can save and restore it.
 
-Lightning 2.6 saves the `state_dict()` of every train loader that has one in each checkpoint (its fit
-loop's `combined_loader` state) and, when it resumes an unfinished epoch, calls `load_state_dict` on
-the freshly built loader before iterating it. That is the whole mechanism: this class only counts
-the batches it has handed out in the current pass and skips that many on the next pass after a
-restore.
-
-Iteration is lazy (see `__iter__`): the skip is decided, and the sampler's order drawn, at the first
-batch, when Lightning has set the epoch. The count is exact for Lightning's fit loop because our loaders have a length: Lightning's data
-fetcher then prefetches nothing (`_PrefetchDataFetcher` only looks ahead when the length is
-unknown), so every batch handed out has been trained on when a checkpoint is written at a batch end
-or a validation end. Skipped batches are still loaded and collated (cheap for in-memory data), which
-keeps worker order intact. The epoch's order must be a function of (seed, epoch) for the skipped
-prefix to be the one the interrupted run saw: the datamodules seed their samplers per epoch and give
-every loader its own generator, so no loader draws from the global random stream.
+Lightning 2.6 saves the `state_dict()` of every train loader that has one in each checkpoint and, when
+it resumes an unfinished epoch, calls `load_state_dict` on the fresh loader before iterating it; this
+class counts the batches handed out in the current pass and skips that many after a restore. The count
+is exact because our loaders have a length, so Lightning's fetcher prefetches nothing: every batch
+handed out was trained on when a checkpoint is written. Skipped batches are still loaded (cheap for
+in-memory data; keeps worker order), and the epoch's order is a function of (seed, epoch) alone.
 """
 
 from __future__ import annotations

@@ -23,16 +23,8 @@ class BucketBatchSampler(Sampler[list[int]]):
     where `SequenceDataModule` puts this class); without it every epoch repeats the same order.
     """
 
-    def __init__(
-        self,
-        lengths: Sequence[int],
-        batch_size: int,
-        *,
-        shuffle: bool = True,
-        drop_last: bool = False,
-        seed: int = 0,
-        bucket_factor: int = 50,
-    ) -> None:
+    def __init__(self, lengths: Sequence[int], batch_size: int, *, shuffle: bool = True, drop_last: bool = False, seed: int = 0,
+                 bucket_factor: int = 50) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if bucket_factor < 1:

@@ -45,20 +45,3 @@ def foreign_content(head: bytes, size: int) -> str | None:
 def wide_encoding(head: bytes) -> str | None:
     """"UTF-16" / "UTF-32" when the file starts with that byte-order mark, else None."""
     return next((name for bom, name in WIDE_BOMS.items() if head.startswith(bom)), None)
-
-
-def looks_like_text(head: bytes) -> bool:
-    """No NUL bytes and valid UTF-8 (allowing a character cut at the end of `head`)."""
-    if b"\0" in head:
-        return False
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def show_start(head: bytes, limit: int = 40) -> str:
-    """The first line of a text head, quoted and cut to `limit` characters, for messages."""
-    line = head.decode("utf-8", errors="replace").lstrip("\ufeff").strip().split("\n", 1)[0]
-    return repr(line if len(line) <= limit else line[: limit - 3] + "...")

@@ -1,8 +1,7 @@
 """Reading users' own data through `datasets.load_dataset`: local CSV / JSON Lines / Parquet / text files or a hub name.
 
 Every file is loaded on its own (datasets caches it as Arrow), so each row keeps its origin:
-errors name the file and the row or line (`Piece`, `place`). Carving splits is `splits.py`;
-cached transforms and Arrow columns are `arrow.py`.
+errors name the file and the row or line (`Piece`, `place`).
 
 `datasets` is imported only inside the functions that load (it takes ~1.7 s to import).
 """
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FileFormat = Literal["auto", "csv", "json", "parquet", "text", "ts"]
+Files = str | Sequence[str] | None  # a path, a glob, or a list of them
 SPLITS = ("train", "val", "test")
 # Names hub datasets give their splits, in the order they are looked for.
 HUB_SPLITS = {"train": ("train",), "val": ("validation", "valid", "val", "dev"), "test": ("test",)}
@@ -117,16 +117,8 @@ def builder_for(key: str, paths: Sequence[str], file_format: FileFormat) -> tupl
     return next(iter(found.values()))
 
 
-def load_pieces(
-    train_files: str | Sequence[str] | None,
-    val_files: str | Sequence[str] | None,
-    test_files: str | Sequence[str] | None,
-    hub: str | None,
-    hub_config: str | None,
-    file_format: FileFormat,
-    cache_dir: str | None,
-    text_options: dict[str, Any] | None = None,
-) -> dict[str, list[Piece]]:
+def load_pieces(train_files: Files, val_files: Files, test_files: Files, hub: str | None, hub_config: str | None,
+                file_format: FileFormat, cache_dir: str | None, text_options: dict[str, Any] | None = None) -> dict[str, list[Piece]]:
     """The pieces of each split; val / test are empty lists where they are to be carved from train.
 
     text_options: options of the `text` builder (e.g. `keep_linebreaks`), when it is used.

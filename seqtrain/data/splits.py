@@ -57,15 +57,8 @@ def concatenate(pieces: Sequence[Piece]) -> tuple[Dataset, Origin]:
     return dataset, Origin.of(pieces)
 
 
-def carve(
-    dataset: Dataset,
-    origin: Origin,
-    fractions: dict[str, float],
-    *,
-    shuffle: bool,
-    seed: int,
-    labels: Sequence[Any] | None = None,
-) -> dict[str, tuple[Dataset, Origin]]:
+def carve(dataset: Dataset, origin: Origin, fractions: dict[str, float], *, shuffle: bool, seed: int,
+          labels: Sequence[Any] | None = None) -> dict[str, tuple[Dataset, Origin]]:
     """Cut `dataset` into "train" and the splits in `fractions` (e.g. {"val": 0.1, "test": 0.1}).
 
     shuffle: draw the rows at random (seeded), for sets of independent sequences; otherwise take

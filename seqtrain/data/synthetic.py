@@ -94,12 +94,6 @@ class ParityDataModule(SequenceDataModule):
         return examples
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
-        facts = DataFacts(
-            task="tagging" if self.per_step else "classification",
-            per_step=self.per_step,
-            num_outputs=2,
-            vocab_size=3,
-            padding_idx=0,
-            class_names=("even", "odd"),
-        )
+        facts = DataFacts(task="tagging" if self.per_step else "classification", per_step=self.per_step, num_outputs=2,
+                          vocab_size=3, padding_idx=0, class_names=("even", "odd"))
         return Splits(*(self.generate(split) for split in SPLITS), facts=facts)

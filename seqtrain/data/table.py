@@ -24,8 +24,8 @@ from seqtrain.data.arrow import arrow_column, cached_map
 from seqtrain.data.sources import DataError, Piece, check_columns
 from seqtrain.data.splits import Origin, carve, concatenate
 from seqtrain.data.table_rows import PackedExamples, TableTask, check_lengths, encode_rows, input_feature, pack, parse_rows
-from seqtrain.data.table_rows import fit_scaling, scale, table_facts, target_feature
-from seqtrain.data.tokenizer import saved_tokenizer, tokenizer_from_dict
+from seqtrain.data.table_rows import fit_scaling, scale, state_tokenizer, table_facts, target_feature
+from seqtrain.data.tokenizer import saved_tokenizer
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -126,7 +126,7 @@ class TableDataModule(FileDataModule):
             splits.update(carve(train, origin, fractions, shuffle=True, seed=self.seed, labels=labels))
         warn_shared_rows(splits, same_as_train)
         state = self._fit(*splits["train"], kind) if saved is None else self._reuse(saved, kind)
-        self.tokenizer = tokenizer_from_dict(state["tokenizer"]) if state["tokenizer"] is not None else None
+        self.tokenizer = state_tokenizer(state)
         examples = {name: self.encode(*splits[name], state, name) for name in ("train", "val", "test")}
         if self.max_length is None:  # uncut: encoded row i is the split's row i
             for name, split in examples.items():
@@ -166,25 +166,11 @@ class TableDataModule(FileDataModule):
             "class_names": state["class_names"], "num_features": state.get("num_features"), "num_targets": state.get("num_targets"),
             "max_length": self.max_length, "overflow": self.overflow, "unseen_labels": self.unseen_labels,
         }
-        features = Features({
-            "inputs": input_feature(kind, encoded=True),
-            "target": target_feature(self.task, self.per_step, encoded=True),
-            "row": Value("int64"),
-            "cut": Value("bool"),
-        })
-        encoded = cached_map(
-            dataset,
-            encode_rows,
-            settings=settings,
-            features=features,
-            desc=f"seqtrain: encoding the {split} split",
-            fn_kwargs={
-                **settings,
-                "tokenizer": tokenizer_from_dict(state["tokenizer"]) if state["tokenizer"] is not None else None,
-                "where": origin.where,
-                "columns": (self.sequence_column, self.target_column),
-            },
-        )
+        features = Features({"inputs": input_feature(kind, encoded=True), "target": target_feature(self.task, self.per_step, encoded=True),
+                             "row": Value("int64"), "cut": Value("bool")})
+        encoded = cached_map(dataset, encode_rows, settings=settings, features=features, desc=f"seqtrain: encoding the {split} split",
+                             fn_kwargs={**settings, "tokenizer": state_tokenizer(state), "where": origin.where,
+                                        "columns": (self.sequence_column, self.target_column)})
         cut = int(np.sum(arrow_column(encoded, "cut").to_numpy(zero_copy_only=False)))
         if cut:
             how = "truncated to" if self.overflow == "truncate" else "split into pieces of"
@@ -291,17 +277,11 @@ def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], same_files: set[
         if name in same_files:
             continue
         dataset, origin = splits[name]
-        shared = [
-            i
-            for start in range(0, len(dataset), 1000)
-            for i, (x, y) in enumerate(zip(*dataset[start : start + 1000].values()), start)
-            if hash_row(x, y) in seen
-        ]
+        batches = (enumerate(zip(*dataset[start : start + 1000].values()), start) for start in range(0, len(dataset), 1000))
+        shared = [i for batch in batches for i, (x, y) in batch if hash_row(x, y) in seen]
         if shared:
-            log.warning(
-                "data: %d of %d %s rows are also training rows (first: %s): %s metrics overstate how well the model "
-                "does on new data", len(shared), len(dataset), name, origin.where(shared[0]), name,
-            )
+            log.warning("data: %d of %d %s rows are also training rows (first: %s): %s metrics overstate how well the model "
+                        "does on new data", len(shared), len(dataset), name, origin.where(shared[0]), name)
 
 
 def hash_row(inputs: Any, target: Any) -> int:

@@ -1,7 +1,7 @@
 """Table rows to examples: parse one row, encode it with the fitted encoders, pack a split flat, scale it.
 
 The functions `TableDataModule` runs through cached `Dataset.map`s, for its own splits and for new
-rows given to a trained model (`seqtrain.data.new_inputs`), so both read a row the same way.
+rows given to a trained model (`seqtrain.predict_inputs`), so both read a row the same way.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from seqtrain.data.scaling import Standardizer
 from seqtrain.data.arrow import arrow_column, flat_list_column
 from seqtrain.data.sources import DataError
 from seqtrain.data.splits import Origin
-from seqtrain.data.tokenizer import Tokenizer
+from seqtrain.data.tokenizer import Tokenizer, tokenizer_from_dict
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -97,12 +97,8 @@ def pack(encoded: Dataset, kind: SequenceKind, task: TableTask, per_step: bool, 
 
 
 def check_lengths(split: PackedExamples, origin: Origin, train: PackedExamples, column: str) -> None:
-    """Refuse, without data.max_length, a sequence so long that one batch holding it would not fit in memory.
-
-    A few outliers (a 10 MB cell among sentences) are the usual cause: more than
-    `LONG_SEQUENCE` steps and `OUTLIER_FACTOR` times the training median, or more than
-    `MAX_STEPS` steps in any case.
-    """
+    """Refuse, without data.max_length, a sequence so long that one batch holding it would not fit in memory
+    (usually a few outliers, a 10 MB cell among sentences; the limits: `LONG_SEQUENCE`)."""
     lengths = np.diff(np.asarray(split.offsets))  # (rows,) steps per row
     train_lengths = np.diff(np.asarray(train.offsets))
     if len(lengths) == 0:
@@ -149,24 +145,20 @@ def scale(split: PackedExamples, state: dict[str, Any]) -> None:
         split.targets = scaled(split.targets, "target")
 
 
+def state_tokenizer(state: dict[str, Any]) -> Tokenizer | None:
+    """The tokenizer a table's fitted state holds; None for numeric sequences."""
+    return tokenizer_from_dict(state["tokenizer"]) if state["tokenizer"] is not None else None
+
+
 def table_facts(task: TableTask, per_step: bool, state: dict[str, Any], tokenizer: Tokenizer | None) -> DataFacts:
     """What a table's fitted state tells the model and the loss."""
-    tokens = state["tokenizer"] is not None
-    common: dict[str, Any] = {
-        "task": task,
-        "per_step": per_step,
-        "vocab_size": len(tokenizer) if tokens else None,
-        "padding_idx": 0 if tokens else None,
-        "num_features": None if tokens else state["num_features"],
-    }
+    tokens = tokenizer is not None
+    common: dict[str, Any] = {"task": task, "per_step": per_step, "vocab_size": len(tokenizer) if tokens else None,
+                              "padding_idx": 0 if tokens else None, "num_features": None if tokens else state["num_features"]}
     if task == "regression":
         scaled = "target_mean" in state
-        return DataFacts(
-            num_outputs=state["num_targets"],
-            target_scale=tuple(state["target_std"]) if scaled else None,
-            target_shift=tuple(state["target_mean"]) if scaled else None,
-            **common,
-        )
+        return DataFacts(num_outputs=state["num_targets"], target_scale=tuple(state["target_std"]) if scaled else None,
+                         target_shift=tuple(state["target_mean"]) if scaled else None, **common)
     return DataFacts(num_outputs=len(state["class_names"]), class_names=tuple(state["class_names"]), **common)
 
 
@@ -207,27 +199,15 @@ def parse_rows(
 
 
 def encode_rows(
-    batch: dict[str, list],
-    indices: list[int],
-    *,
-    kind: SequenceKind,
-    task: TableTask,
-    per_step: bool,
-    tokenizer: Tokenizer | None,
-    class_names: list[str] | None,
-    num_features: int | None,
-    num_targets: int | None,
-    max_length: int | None,
-    overflow: str,
-    unseen_labels: str,
-    where: Any,
-    columns: tuple[str, str],
+    batch: dict[str, list], indices: list[int], *, kind: SequenceKind, task: TableTask, per_step: bool,
+    tokenizer: Tokenizer | None, class_names: list[str] | None, num_features: int | None, num_targets: int | None,
+    max_length: int | None, overflow: str, unseen_labels: str, where: Any, columns: tuple[str, str],
 ) -> dict[str, list]:
     """Token ids, class ids and checked shapes for one batch of parsed rows; long sequences cut to `max_length`
     (`row`: the parsed row each piece comes from; `cut`: True on the first piece of a row that was cut)."""
     sequence_column, target_column = columns
     sequences = tokenizer.encode_batch(batch["inputs"]) if tokenizer is not None else batch["inputs"]
-    labels = LabelMap(class_names) if class_names is not None else LabelMap([])
+    labels = LabelMap(class_names or [])
     out: dict[str, list] = {"inputs": [], "target": [], "row": [], "cut": []}
     for x, y, i in zip(sequences, batch["target"], indices):
         if len(x) == 0:

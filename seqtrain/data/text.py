@@ -155,14 +155,9 @@ class TextDataModule(FileDataModule):
 
         tokenizer = self._fitted_tokenizer()
         columns = {"ids": List(Value("int32"))} | ({"cases": List(Value("int8"))} if self.targets == "case" else {})
-        encoded = cached_map(
-            dataset,
-            encode_texts,
-            settings={"column": self.text_column, "tokenizer": tokenizer.to_dict(), "targets": self.targets},
-            features=Features(columns),
-            desc=f"seqtrain: encoding the {split} split",
-            fn_kwargs={"column": self.text_column, "tokenizer": tokenizer, "where": origin.where, "cases": self.targets == "case"},
-        )
+        settings = {"column": self.text_column, "tokenizer": tokenizer.to_dict(), "targets": self.targets}
+        encoded = cached_map(dataset, encode_texts, settings=settings, features=Features(columns), desc=f"seqtrain: encoding the {split} split",
+                             fn_kwargs={"column": self.text_column, "tokenizer": tokenizer, "where": origin.where, "cases": self.targets == "case"})
         values, offsets = flat_list_column(encoded, "ids")
         cases = torch.from_numpy(flat_list_column(encoded, "cases")[0].astype(np.int64)) if self.targets == "case" else None
         return Tokens(torch.from_numpy(values.astype(np.int64)), cases, offsets)

@@ -40,19 +40,9 @@ class SubwordTokenizer:
         self.tokenizer = tokenizer
 
     @classmethod
-    def fit(
-        cls,
-        kind: Literal["bpe", "unigram"],
-        texts: Iterable[str],
-        vocab_size: int = 1000,
-        min_frequency: int = 2,
-        length: int | None = None,
-    ) -> SubwordTokenizer:
-        """Train on `texts`; `vocab_size` counts every id (the 256 bytes and the specials included).
-
-        `min_frequency` applies to BPE merges (Unigram has no such setting); `length` is the number
-        of texts, for the trainer's bookkeeping only.
-        """
+    def fit(cls, kind: Literal["bpe", "unigram"], texts: Iterable[str], vocab_size: int = 1000, min_frequency: int = 2,
+            length: int | None = None) -> SubwordTokenizer:
+        """Train on `texts`; `vocab_size` counts every id (bytes and specials included); `min_frequency`: BPE merges only."""
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
         alphabet = pre_tokenizers.ByteLevel.alphabet()
@@ -63,13 +53,8 @@ class SubwordTokenizer:
             )
         if kind == "bpe":
             tokenizer = Tokenizer(models.BPE(unk_token=SPECIALS[UNK]))
-            trainer = trainers.BpeTrainer(
-                vocab_size=vocab_size,
-                min_frequency=min_frequency,
-                special_tokens=list(SPECIALS),
-                initial_alphabet=alphabet,
-                show_progress=False,
-            )
+            trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIALS),
+                                          initial_alphabet=alphabet, show_progress=False)
         else:
             # No initial alphabet: the trainer gives unseen symbols tie-breaking scores in a random order.
             tokenizer = Tokenizer(models.Unigram())
@@ -114,12 +99,9 @@ class SubwordTokenizer:
 
 
 def _canonical_unigram(tokenizer: tokenizers.Tokenizer) -> tokenizers.Tokenizer:
-    """The same Unigram model with its pieces in a reproducible order.
-
-    Unigram training sums floats in parallel, so its scores differ in the last digits from run to
-    run, and pieces of equal score come out in any order. Rounding the scores and ordering pieces
-    by (score, piece) makes the same data give the same ids, so cached encodings are reused.
-    """
+    """The same Unigram model with its pieces in a reproducible order: training sums floats in parallel, so scores
+    differ in the last digits and ties come out in any order; rounded scores ordered by (score, piece) give the same
+    data the same ids, so cached encodings are reused."""
     import json
 
     from tokenizers import Tokenizer
@@ -134,30 +116,19 @@ def _canonical_unigram(tokenizer: tokenizers.Tokenizer) -> tokenizers.Tokenizer:
 Tokenizer = CharVocab | WordVocab | SubwordTokenizer
 
 
-def fit_tokenizer(
-    kind: TokenizerKind,
-    texts: Iterable[str | list[str]],
-    *,
-    max_vocab_size: int | None = None,
-    min_frequency: int = 1,
-    length: int | None = None,
-) -> Tokenizer:
-    """Fit a tokenizer of `kind` on `texts` (the training split only).
+def fit_tokenizer(kind: TokenizerKind, texts: Iterable[str | list[str]], *, max_vocab_size: int | None = None,
+                  min_frequency: int = 1, length: int | None = None) -> Tokenizer:
+    """Fit a tokenizer of `kind` on `texts` (the training split only; lists of words already split: `word` only).
 
-    max_vocab_size: at most this many ids, specials included (word: the most frequent words;
-        bpe/unigram: the target size, 1000 when None; char: every character seen, ignored).
-    min_frequency: words (word) or merges (bpe) seen fewer times are left out.
-    `texts` may hold lists of words already split, for `word` only.
+    max_vocab_size / min_frequency: as `FileDataModule`'s (bpe/unigram: 1000 ids when None).
     """
+    if kind not in TOKENIZER_KINDS:
+        raise ValueError(f"tokenizer must be one of {list(TOKENIZER_KINDS)}, got {kind!r}")
     if kind == "char":
         return CharVocab.fit(texts)
     if kind == "word":
         return WordVocab.fit(texts, min_frequency=min_frequency, max_size=max_vocab_size)
-    if kind in ("bpe", "unigram"):
-        return SubwordTokenizer.fit(
-            kind, _strings(texts), vocab_size=max_vocab_size or 1000, min_frequency=min_frequency, length=length
-        )
-    raise ValueError(f"tokenizer must be one of {list(TOKENIZER_KINDS)}, got {kind!r}")
+    return SubwordTokenizer.fit(kind, _strings(texts), vocab_size=max_vocab_size or 1000, min_frequency=min_frequency, length=length)
 
 
 def check_tokenizer_options(kind: str, max_vocab_size: int | None, min_frequency: int) -> None:
@@ -183,13 +154,9 @@ def saved_tokenizer(saved: dict[str, Any], configured: str) -> Tokenizer:
 def tokenizer_from_dict(d: dict[str, Any]) -> Tokenizer:
     """The tokenizer that `to_dict` saved, whatever its kind."""
     kind = d.get("kind")
-    if kind == "char":
-        return CharVocab.from_dict(d)
-    if kind == "word":
-        return WordVocab.from_dict(d)
-    if kind in ("bpe", "unigram"):
-        return SubwordTokenizer.from_dict(d)
-    raise ValueError(f"not a saved tokenizer: kind={kind!r} (expected one of {list(TOKENIZER_KINDS)})")
+    if kind not in TOKENIZER_KINDS:
+        raise ValueError(f"not a saved tokenizer: kind={kind!r} (expected one of {list(TOKENIZER_KINDS)})")
+    return {"char": CharVocab, "word": WordVocab}.get(kind, SubwordTokenizer).from_dict(d)
 
 
 def _strings(texts: Iterable[str | list[str]]) -> Iterator[str]:

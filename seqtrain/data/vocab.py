@@ -105,15 +105,9 @@ WORD = re.compile(r"\n|[^\s]+")  # a line break, or a run of non-space character
 class WordVocab(Vocabulary):
     """Words to ids and back; `<pad>` = 0 and `<unk>` = 1, words from 2, most frequent first.
 
-    Hand-written rather than the `tokenizers` library's `WordLevel` model: that does the same
-    lookup behind a `Split` pre-tokenizer, but encodes Shakespeare's lines 5x slower (0.12 M
-    against 0.6 M tokens/s, measured side by side), and orders neither ties nor decoded spaces
-    as this class must.
-
-    A text is split into runs of non-space characters (punctuation stays attached: "end." is one
-    word) and line breaks, which are tokens of their own so that decoded text keeps its lines.
-    `decode(encode(text)) == text` for text whose words are separated by single spaces, with no
-    space at the start or end of a line and no tabs; other whitespace comes back as one space.
+    Not `tokenizers`' `WordLevel`: 5x slower here, and it orders neither ties nor decoded spaces so (README, Data).
+    Words are runs of non-space characters ("end." is one) and line breaks, tokens of their own so decoded
+    text keeps its lines; other whitespace comes back as one space.
     """
 
     kind = "word"
@@ -132,11 +126,8 @@ class WordVocab(Vocabulary):
 
     @classmethod
     def fit(cls, sequences: Iterable[str | list[str]], min_frequency: int = 1, max_size: int | None = None) -> WordVocab:
-        """The words seen at least `min_frequency` times, at most `max_size` ids in all (specials included).
-
-        `sequences` are texts (split with `split`) or lists of words already split. Ties in
-        frequency are ordered alphabetically, so the same data always gives the same ids.
-        """
+        """The words (of texts, or lists of words already split) seen at least `min_frequency` times, at most
+        `max_size` ids in all (specials included); ties in frequency alphabetically, so the same data gives the same ids."""
         if min_frequency < 1:
             raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
         if max_size is not None and max_size <= len(SPECIALS):

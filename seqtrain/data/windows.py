@@ -62,16 +62,8 @@ class TokenStreams(IterableDataset[Batch]):
     the next begins. None: the text is one running document.
     """
 
-    def __init__(
-        self,
-        ids: Tensor,
-        batch_size: int,
-        seq_len: int,
-        *,
-        starts: Tensor | None = None,
-        num_replicas: int = 1,
-        rank: int = 0,
-    ) -> None:
+    def __init__(self, ids: Tensor, batch_size: int, seq_len: int, *, starts: Tensor | None = None, num_replicas: int = 1,
+                 rank: int = 0) -> None:
         streams = batch_size * num_replicas
         stream_len = (len(ids) - 1) // streams
         if stream_len < 1:

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from seqtrain.batch import IGNORE_INDEX
 from seqtrain.data.labels import LabelMap
 from seqtrain.data.scaling import Standardizer
 from seqtrain.data.vocab import WordVocab
@@ -51,7 +50,6 @@ def test_label_map_orders_numbers_numerically_and_text_alphabetically() -> None:
     labels = LabelMap.fit(["pos", "neg", "neutral", "neg"])
     assert labels.names == ["neg", "neutral", "pos"]
     assert [labels.encode(x) for x in ("pos", "neg", "other")] == [2, 0, None]
-    assert labels.encode_or_ignore(["neutral", "other"]) == [1, IGNORE_INDEX]
     assert labels.decode([2, 0]) == ["pos", "neg"]
     assert LabelMap.from_dict(json.loads(json.dumps(labels.to_dict()))) == labels
 

@@ -1,9 +1,12 @@
-"""New data for a trained model, read with the encoders its datamodule fitted (never refitted).
+"""New data for `seqtrain.predict`, read with the encoders the model's datamodule fitted (never refitted).
 
 One reader per datamodule family turns files, a `datasets.Dataset` or in-memory sequences into
 `NewData`: one example per input row for predictions, and, when the targets are there, the same
 data laid out as the datamodule's own test split, so its test loader scores it exactly as it
-scored the run's test split (`SequenceDataModule.serve_as_test`).
+scored the run's test split (`SequenceDataModule.serve_as_test`). Every row is read by the
+datamodule's own methods (the ones its `build` uses for each split); what is prediction's own
+lives here: where the rows come from (`--files`, a Dataset, a list), rows without targets, and
+what the output table needs (each example's input row, the steps of tagged sequences).
 """
 
 from __future__ import annotations
@@ -25,9 +28,8 @@ from seqtrain.data.scaling import Standardizer
 from seqtrain.data.sources import DataError, Piece, check_columns, load_pieces
 from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.table import TableDataModule
-from seqtrain.data.table_rows import scale
+from seqtrain.data.table_rows import scale, state_tokenizer
 from seqtrain.data.text import TextDataModule
-from seqtrain.data.tokenizer import tokenizer_from_dict
 from seqtrain.data.vocab import CharVocab, WordVocab
 
 if TYPE_CHECKING:
@@ -141,8 +143,7 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
     parsed, origin = reader.parse(pieces, kind)
     packed = reader.encode(parsed, origin, state, "given")
     scale(packed, state)
-    tokenizer = tokenizer_from_dict(state["tokenizer"]) if state["tokenizer"] is not None else None
-    steps = _step_names(parsed["inputs"], kind, tokenizer) if dm.task == "tagging" else None
+    steps = _step_names(parsed["inputs"], kind, state_tokenizer(state)) if dm.task == "tagging" else None
     # Every row kept for its prediction; the metrics, as in training, leave out rows whose label was unseen.
     test = packed if has_targets and len(packed) else None
     return NewData(list(packed.every_row()), packed.source_rows.tolist(), len(parsed), steps, test)

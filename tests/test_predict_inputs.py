@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
 import torch
-from user_files import sentiment_rows, write_csv
 
+from conftest import ROOT
 from seqtrain.data import TableDataModule
 from seqtrain.models import SequenceModel
 from seqtrain.predict import Predictor
 from seqtrain.task import SequenceTask
+
+sys.path.insert(0, str(ROOT / "tests" / "data"))
+from user_files import sentiment_rows, write_csv  # noqa: E402
 
 
 def test_cut_rows_and_unseen_labels_predict_per_row_and_score_like_the_test_split(tmp_path: Path) -> None:
