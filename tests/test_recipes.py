@@ -254,3 +254,58 @@ def test_a_resume_keeps_the_text_settings_its_run_used(compose_train: Compose, s
         return
     assert cfg.monitor == config["monitor"] == kept and line.startswith(f"resume: monitor={kept}")
     assert config["callbacks"]["early_stopping"]["monitor"] == kept  # ${monitor} resolved again
+
+
+SPACING_BLOCK = ("++recipe.text_by_spacing.spaced_share=0.05", "++recipe.text_by_spacing.spaced.data.tokenizer=word",
+                 "++recipe.text_by_spacing.spaced.data.min_frequency=2", "++recipe.text_by_spacing.unspaced.data.tokenizer=char")
+
+
+@pytest.mark.parametrize(("spacing", "tokenizer", "min_frequency", "how"), [
+    (0.157, "word", 2, "words separated by spaces: 15.7% of its training characters are whitespace"),
+    (0.006, "char", 1, "running text, not words separated by spaces: 0.6% of its training characters are whitespace"),
+])
+def test_the_text_block_picks_the_tokenizer_by_how_the_training_text_is_written(
+        compose_train: Compose, spacing: float, tokenizer: str, min_frequency: int, how: str) -> None:
+    from seqtrain.recipe import settle_text_recipe
+
+    cfg = compose_train("data=table", *TEXT_BLOCK, *SPACING_BLOCK)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert "words separated by spaces (whitespace >= 5% of the characters): data.tokenizer=word data.min_frequency=2; " \
+           "running text (Chinese, ...): data.tokenizer=char" in describe_recipe(cfg)
+    line = settle_text_recipe(cfg, config, 7, "classification", set(), None, spacing)
+    assert line is not None and line.startswith("recipe.text_classification: monitor=val/acc monitor_mode=max")
+    assert line.endswith(f"(this data is text with one label per sequence; {how} (recipe.text_by_spacing.spaced_share=0.05))")
+    assert ("data.tokenizer=word data.min_frequency=2" in line) == (tokenizer == "word")
+    assert cfg.data.tokenizer == config["data"]["tokenizer"] == tokenizer
+    assert cfg.data.min_frequency == config["data"]["min_frequency"] == min_frequency
+    # Not text (numbers, or lists of tokens: spacing None): the general block alone, the tokenizer as configured.
+    other = compose_train("data=table", *TEXT_BLOCK, *SPACING_BLOCK)
+    settle_text_recipe(other, OmegaConf.to_container(other, resolve=True), 7, "classification", set(), None, None)
+    assert other.data.tokenizer == "char" and other.monitor == "val/acc"
+
+
+def test_a_tokenizer_on_the_command_line_wins_over_the_spacing_rule(compose_train: Compose) -> None:
+    from seqtrain.recipe import settle_text_recipe
+
+    cfg = compose_train("data=table", *TEXT_BLOCK, *SPACING_BLOCK, "data.tokenizer=bpe")
+    line = settle_text_recipe(cfg, OmegaConf.to_container(cfg, resolve=True), 7, "classification", {"data.tokenizer"}, None, 0.157)
+    assert line is not None and line.endswith("kept from the command line: data.tokenizer=bpe")
+    assert cfg.data.tokenizer == "bpe" and cfg.data.min_frequency == 2
+
+
+def test_the_training_texts_spacing_is_their_share_of_whitespace(tmp_path: Path) -> None:
+    """Measured on the training split the run reads (decoded by its fitted tokenizer), against a count on the file."""
+    from seqtrain.data import TableDataModule
+    from seqtrain.run import training_text_spacing
+
+    rows = [{"text": t, "label": "ab"[i % 2]} for i, t in enumerate(["a good film", "bad", "这部电影很好", "not  bad at all"] * 5)]
+    train, val = write_csv(tmp_path / "train.csv", rows), write_csv(tmp_path / "val.csv", rows[:4])
+    dm = TableDataModule(train_files=str(train), val_files=str(val), test_files=str(val), sequence_column="text",
+                         cache_dir=str(tmp_path / "cache"), batch_size=4)
+    dm.setup()
+    texts = [r["text"] for r in rows]
+    assert training_text_spacing(dm) == pytest.approx(sum(c.isspace() for t in texts for c in t) / sum(len(t) for t in texts))
+    numbers = write_csv(tmp_path / "numbers.csv", [{"sequence": "1 2 3", "label": "ab"[i % 2]} for i in range(40)])
+    dm = TableDataModule(train_files=str(numbers), cache_dir=str(tmp_path / "cache"), batch_size=4)
+    dm.setup()
+    assert training_text_spacing(dm) is None  # not text
