@@ -139,6 +139,7 @@ CANDIDATES = {
     "text_word_mean": ["data.tokenizer=word", "data.min_frequency=2", "model.pooling=mean"],
     "text_word_lr001": ["data.tokenizer=word", "data.min_frequency=2", "optimizer.lr=0.001"],
     "text_word_edrop05_mean": ["data.tokenizer=word", "data.min_frequency=2", "model.embedding_dropout=0.5", "model.pooling=mean"],
+    "text_word_wd01": ["data.tokenizer=word", "data.min_frequency=2", "optimizer.weight_decay=0.1"],
 }
 
 
