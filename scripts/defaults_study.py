@@ -140,6 +140,9 @@ CANDIDATES = {
     "text_word_lr001": ["data.tokenizer=word", "data.min_frequency=2", "optimizer.lr=0.001"],
     "text_word_edrop05_mean": ["data.tokenizer=word", "data.min_frequency=2", "model.embedding_dropout=0.5", "model.pooling=mean"],
     "text_word_wd01": ["data.tokenizer=word", "data.min_frequency=2", "optimizer.weight_decay=0.1"],
+    "text_edrop05_mean": ["model.embedding_dropout=0.5", "model.pooling=mean"],
+    "text_unigram4000_edrop05_mean": ["data.tokenizer=unigram", "data.max_vocab_size=4000", "model.embedding_dropout=0.5",
+                                      "model.pooling=mean"],
 }
 
 
@@ -611,7 +614,8 @@ def main() -> None:
     parser.add_argument("--stage", choices=["validate", "ranks", "final", "table", "seeds", "nb"], required=True)
     parser.add_argument("--merge", nargs="*", type=Path, default=[],
                         help="table stage: output folders whose final.json are merged (later ones win) into <out>/final.md; "
-                             "seeds stage: final outputs of other seeds, side by side with their mean in <out>/seeds.md")
+                             "seeds stage: final outputs of other seeds, side by side with their mean in <out>/seeds.md; "
+                             "ranks stage: validate outputs whose validate.json are merged (later ones win) into <out>/ranks.md")
     parser.add_argument("--only", help="comma-separated dataset names (default: all): " + ",".join(s.name for s in STUDIES))
     parser.add_argument("--candidates", default="default", help="validate and ranks stages: " + ",".join(CANDIDATES))
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "defaults_study")
@@ -635,7 +639,8 @@ def main() -> None:
         (args.out / "final.md").write_text(table(merged) + "\n")
         print(table(merged))
     elif args.stage == "ranks":
-        results = json.loads((args.out / "validate.json").read_text())
+        # The out's validate.json, or those of --merge (validations run apart, e.g. one dataset each; later ones win).
+        results = {k: v for folder in args.merge or [args.out] for k, v in json.loads((folder / "validate.json").read_text()).items()}
         (args.out / "ranks.md").write_text(ranked_table(results, args.candidates.split(",")) + "\n")
         print(ranked_table(results, args.candidates.split(",")))
     elif args.stage == "nb":
