@@ -223,16 +223,23 @@ def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path:
             f"hydra.run.dir={run_dir}")
     proc = run_train(*args, "trainer.max_epochs=2")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    said = "recipe.text_classification: monitor=val/acc monitor_mode=max (this data is text with one label per sequence)"
+    # The table recipe's spacing rule too: these sentences are English words (read again with its tokenizer).
+    said = ("recipe.text_classification: monitor=val/acc monitor_mode=max data.tokenizer=unigram data.max_vocab_size=4000 "
+            "model.embedding_dropout=0.5 model.pooling=mean (this data is text with one label per sequence; words separated "
+            "by spaces: ")
     assert said in proc.stdout + proc.stderr
+    assert "fitted a unigram tokenizer on the training split" in proc.stdout + proc.stderr
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
     assert ckpt["seqtrain"]["config"]["monitor"] == "val/acc"
+    assert ckpt["seqtrain"]["config"]["data"]["tokenizer"] == "unigram" and ckpt["seqtrain"]["config"]["model"]["pooling"] == "mean"
+    assert json.loads((run_dir / "data.json").read_text())["state"]["tokenizer"]["kind"] == "unigram"
     assert ckpt["seqtrain"]["config"]["callbacks"]["early_stopping"]["mode"] == "max"
     best = [state for key, state in ckpt["callbacks"].items() if key.startswith("ModelCheckpoint")]
     assert len(best) == 1 and "'monitor': 'val/acc'" in next(k for k in ckpt["callbacks"] if k.startswith("ModelCheckpoint"))
     proc = run_train(*args, "trainer.max_epochs=3", "ckpt_path=last")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "resume: monitor=val/acc monitor_mode=max, as the run being resumed used" in proc.stdout + proc.stderr
+    assert ("resume: data.max_vocab_size=4000 data.tokenizer=unigram model.embedding_dropout=0.5 model.pooling=mean "
+            "monitor=val/acc monitor_mode=max, as the run being resumed used") in proc.stdout + proc.stderr
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["epoch"] == 3
 
 
