@@ -179,7 +179,9 @@ def test_the_text_classification_block_applies_to_text_labels_only(compose_train
     assert settle_text_recipe(cfg, config, 7, "tagging", set()) is None
     assert cfg.monitor == config["monitor"] == "val/loss" and config["callbacks"]["early_stopping"]["mode"] == "min"
     line = settle_text_recipe(cfg, config, 7, "classification", set())
-    assert line == "recipe.text_classification: monitor=val/acc monitor_mode=max (this data is text with one label per sequence)"
+    assert line == ("recipe.text_classification: monitor=val/acc monitor_mode=max model.embedding_dropout=0.5 model.pooling=mean "
+                    "(this data is text with one label per sequence)")
+    assert cfg.model.pooling == config["model"]["pooling"] == "mean" and config["model"]["embedding_dropout"] == 0.5
     assert cfg.monitor == config["monitor"] == "val/acc" and config["monitor_mode"] == "max"
     for callback in ("early_stopping", "model_checkpoint"):
         assert config["callbacks"][callback]["monitor"] == "val/acc" and config["callbacks"][callback]["mode"] == "max"
@@ -191,22 +193,25 @@ def test_the_text_classification_block_applies_to_text_labels_only(compose_train
 def test_the_command_line_wins_over_the_text_classification_block(compose_train: Compose) -> None:
     from seqtrain.recipe import settle_text_recipe
 
-    cfg = compose_train("data=table", *TEXT_BLOCK, "monitor=val/f1")
+    cfg = compose_train("data=table", "recipe=none", *TEXT_BLOCK, "monitor=val/f1")
     config = OmegaConf.to_container(cfg, resolve=True)
     line = settle_text_recipe(cfg, config, 7, "classification", {"monitor"})
     assert line is not None and line.startswith("recipe.text_classification: monitor_mode=max (")
     assert line.endswith("kept from the command line: monitor=val/f1")
     assert cfg.monitor == "val/f1" and cfg.monitor_mode == "max"
     # A sweep's trial keeps what its config optimizes, and says so.
-    swept = compose_train("data=table", *TEXT_BLOCK)
+    swept = compose_train("data=table", "recipe=none", *TEXT_BLOCK)
     line = settle_text_recipe(swept, OmegaConf.to_container(swept, resolve=True), 7, "classification", set(), "mine")
     assert line == ("recipe.text_classification not applied: hparams_search=mine sets what the sweep optimizes "
                     "(monitor=val/loss, monitor_mode=min)")
     assert swept.monitor == "val/loss"
-    # The table recipe's own block (README, fourth round); none without a recipe.
+    # The table recipe's own block (README, fourth and fifth rounds) and its spacing branches; none without a recipe.
     from seqtrain.recipe import text_recipe_settings
 
-    assert text_recipe_settings(compose_train("data=table")) == {"monitor": "val/acc", "monitor_mode": "max"}
+    general = {"monitor": "val/acc", "monitor_mode": "max", "model.embedding_dropout": 0.5, "model.pooling": "mean"}
+    assert text_recipe_settings(compose_train("data=table")) == general
+    assert text_recipe_settings(compose_train("data=table"), True) == {**general, "data.tokenizer": "unigram", "data.max_vocab_size": 4000}
+    assert text_recipe_settings(compose_train("data=table"), False) == {**general, "data.tokenizer": "char"}
     assert text_recipe_settings(compose_train("data=table", "recipe=none")) == {}
     # Without a block (recipe=none, or another data's recipe) nothing changes.
     bare = compose_train("data=table", "recipe=none")
@@ -224,8 +229,8 @@ def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path:
     proc = run_train(*args, "trainer.max_epochs=2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     # The table recipe's spacing rule too: these sentences are English words (read again with its tokenizer).
-    said = ("recipe.text_classification: monitor=val/acc monitor_mode=max data.tokenizer=unigram data.max_vocab_size=4000 "
-            "model.embedding_dropout=0.5 model.pooling=mean (this data is text with one label per sequence; words separated "
+    said = ("recipe.text_classification: monitor=val/acc monitor_mode=max model.embedding_dropout=0.5 model.pooling=mean "
+            "data.tokenizer=unigram data.max_vocab_size=4000 (this data is text with one label per sequence; words separated "
             "by spaces: ")
     assert said in proc.stdout + proc.stderr
     assert "fitted a unigram tokenizer on the training split" in proc.stdout + proc.stderr
@@ -275,7 +280,7 @@ def test_the_text_block_picks_the_tokenizer_by_how_the_training_text_is_written(
         compose_train: Compose, spacing: float, tokenizer: str, min_frequency: int, how: str) -> None:
     from seqtrain.recipe import settle_text_recipe
 
-    cfg = compose_train("data=table", *TEXT_BLOCK, *SPACING_BLOCK)
+    cfg = compose_train("data=table", "recipe=none", *TEXT_BLOCK, *SPACING_BLOCK)
     config = OmegaConf.to_container(cfg, resolve=True)
     assert "words separated by spaces (whitespace >= 5% of the characters): data.tokenizer=word data.min_frequency=2; " \
            "running text (Chinese, ...): data.tokenizer=char" in describe_recipe(cfg)
@@ -286,7 +291,7 @@ def test_the_text_block_picks_the_tokenizer_by_how_the_training_text_is_written(
     assert cfg.data.tokenizer == config["data"]["tokenizer"] == tokenizer
     assert cfg.data.min_frequency == config["data"]["min_frequency"] == min_frequency
     # Not text (numbers, or lists of tokens: spacing None): the general block alone, the tokenizer as configured.
-    other = compose_train("data=table", *TEXT_BLOCK, *SPACING_BLOCK)
+    other = compose_train("data=table", "recipe=none", *TEXT_BLOCK, *SPACING_BLOCK)
     settle_text_recipe(other, OmegaConf.to_container(other, resolve=True), 7, "classification", set(), None, None)
     assert other.data.tokenizer == "char" and other.monitor == "val/acc"
 
@@ -294,7 +299,7 @@ def test_the_text_block_picks_the_tokenizer_by_how_the_training_text_is_written(
 def test_a_tokenizer_on_the_command_line_wins_over_the_spacing_rule(compose_train: Compose) -> None:
     from seqtrain.recipe import settle_text_recipe
 
-    cfg = compose_train("data=table", *TEXT_BLOCK, *SPACING_BLOCK, "data.tokenizer=bpe")
+    cfg = compose_train("data=table", "recipe=none", *TEXT_BLOCK, *SPACING_BLOCK, "data.tokenizer=bpe")
     line = settle_text_recipe(cfg, OmegaConf.to_container(cfg, resolve=True), 7, "classification", {"data.tokenizer"}, None, 0.157)
     assert line is not None and line.endswith("kept from the command line: data.tokenizer=bpe")
     assert cfg.data.tokenizer == "bpe" and cfg.data.min_frequency == 2
