@@ -66,6 +66,8 @@ def describe_recipe(cfg: DictConfig) -> str:
     if settings := text_recipe_settings(cfg):  # settled once the data is read (seqtrain.run)
         lines.append("  text classification (token inputs, found once the data is read): "
                      + " ".join(f"{k}={v}" for k, v in settings.items()))
+    if line := describe_text_spacing(cfg):
+        lines.append(line)
     if OmegaConf.select(cfg, "callbacks.early_stopping") is None:
         lines.append(f"  no early stopping: all trainer.max_epochs={cfg.trainer.max_epochs} epochs")
     lines.append(f"  the best checkpoint by {cfg.monitor} ({cfg.monitor_mode}) is evaluated; lr_find={cfg.lr_find}")
@@ -98,29 +100,57 @@ def auto_patch_size(facts: Any, train_lengths: Sequence[int], patched_steps: int
 
 
 TEXT_RECIPE = "recipe.text_classification"
+# Text classification settings by how the training text is written (`spaced_share`, `spaced`, `unspaced`).
+TEXT_SPACING = "recipe.text_by_spacing"
 
 
-def text_recipe_settings(cfg: DictConfig) -> dict[str, Any]:
-    """`recipe.text_classification` as dotted keys -> values (empty when the recipe has none)."""
-    node = OmegaConf.select(cfg, TEXT_RECIPE, default=None)
-    if node is None:
-        return {}
+def text_recipe_settings(cfg: DictConfig, spaced: bool | None = None) -> dict[str, Any]:
+    """`recipe.text_classification` as dotted keys -> values (empty when the recipe has none), joined by the
+    `recipe.text_by_spacing` branch for text whose words are `spaced` (or not); None: the general block alone."""
     from seqtrain.resume_checks import flatten
 
-    return flatten(OmegaConf.to_container(node, resolve=True))
+    node = OmegaConf.select(cfg, TEXT_RECIPE, default=None)
+    settings = {} if node is None else flatten(OmegaConf.to_container(node, resolve=True))
+    branches = OmegaConf.select(cfg, TEXT_SPACING, default=None)
+    if branches is not None and spaced is not None:
+        settings.update(flatten(OmegaConf.to_container(branches["spaced" if spaced else "unspaced"], resolve=True)))
+    return settings
+
+
+def text_recipe_keys(cfg: DictConfig) -> set[str]:
+    """Every dotted key the text classification settings may set, whichever way the text is written (for resumes)."""
+    return {*text_recipe_settings(cfg), *text_recipe_settings(cfg, True), *text_recipe_settings(cfg, False)}
+
+
+def describe_text_spacing(cfg: DictConfig) -> str | None:
+    """The `recipe.text_by_spacing` rule in one line of the start-of-run block (None: the recipe has none)."""
+    branches = OmegaConf.select(cfg, TEXT_SPACING, default=None)
+    if branches is None:
+        return None
+    said = {spaced: " ".join(f"{k}={v}" for k, v in text_recipe_settings(cfg, spaced).items() if k not in text_recipe_settings(cfg))
+            for spaced in (True, False)}
+    return (f"  text classification by its training text: words separated by spaces (whitespace >= "
+            f"{branches.spaced_share:.0%} of the characters): {said[True]}; running text (Chinese, ...): {said[False]}")
 
 
 def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int | None, task: str,
-                       command_line: set[str], sweep: str | None = None) -> str | None:
+                       command_line: set[str], sweep: str | None = None, spacing: float | None = None) -> str | None:
     """Text classification (token inputs, one label per sequence): the recipe's `text_classification` settings
     replace its general ones for this run, in `cfg` and in the resolved `config` (which checkpoints keep).
+
+    `spacing`, the share of whitespace among the training text's characters (None: not text, or not known), picks
+    the `recipe.text_by_spacing` branch that joins them: at least `spaced_share`, words separated by spaces
+    (English), else running text (Chinese). Its `data.*` keys (the tokenizer) mean the data is read again with them
+    (seqtrain.run does that).
 
     Known only once the data is read (or from a resumed checkpoint's facts), like `model.patch_size=auto`. A key
     given in `command_line` wins, and a sweep (`hparams_search=<sweep>`) keeps its config's settings: what it
     optimizes (`monitor`) and in which direction are its own. Returns the line that says what was set and why; None
     when nothing changes (numbers, another task kind, no such block, or settled already), so a second call says nothing.
     """
-    settings = text_recipe_settings(cfg)
+    branches = OmegaConf.select(cfg, TEXT_SPACING, default=None)
+    spaced = None if branches is None or spacing is None else bool(spacing >= branches.spaced_share)
+    settings = text_recipe_settings(cfg, spaced)
     if not settings or vocab_size is None or task != "classification":
         return None
     if sweep is not None:
@@ -131,8 +161,12 @@ def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int 
     if not changed:
         return None
     set_keys(cfg, config, changed)
-    line = (f"{TEXT_RECIPE}: " + " ".join(f"{k}={v}" for k, v in changed.items())
-            + " (this data is text with one label per sequence)")
+    why = "this data is text with one label per sequence"
+    if spaced is not None:
+        how = "words separated by spaces" if spaced else "running text, not words separated by spaces"
+        why += (f"; {how}: {spacing:.1%} of its training characters are whitespace "
+                f"({TEXT_SPACING}.spaced_share={branches.spaced_share})")
+    line = f"{TEXT_RECIPE}: " + " ".join(f"{k}={v}" for k, v in changed.items()) + f" ({why})"
     if kept:
         line += "; kept from the command line: " + " ".join(f"{k}={OmegaConf.select(cfg, k)}" for k in kept)
     return line

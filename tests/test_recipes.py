@@ -179,7 +179,9 @@ def test_the_text_classification_block_applies_to_text_labels_only(compose_train
     assert settle_text_recipe(cfg, config, 7, "tagging", set()) is None
     assert cfg.monitor == config["monitor"] == "val/loss" and config["callbacks"]["early_stopping"]["mode"] == "min"
     line = settle_text_recipe(cfg, config, 7, "classification", set())
-    assert line == "recipe.text_classification: monitor=val/acc monitor_mode=max (this data is text with one label per sequence)"
+    assert line == ("recipe.text_classification: monitor=val/acc monitor_mode=max model.embedding_dropout=0.5 model.pooling=mean "
+                    "(this data is text with one label per sequence)")
+    assert cfg.model.pooling == config["model"]["pooling"] == "mean" and config["model"]["embedding_dropout"] == 0.5
     assert cfg.monitor == config["monitor"] == "val/acc" and config["monitor_mode"] == "max"
     for callback in ("early_stopping", "model_checkpoint"):
         assert config["callbacks"][callback]["monitor"] == "val/acc" and config["callbacks"][callback]["mode"] == "max"
@@ -191,22 +193,25 @@ def test_the_text_classification_block_applies_to_text_labels_only(compose_train
 def test_the_command_line_wins_over_the_text_classification_block(compose_train: Compose) -> None:
     from seqtrain.recipe import settle_text_recipe
 
-    cfg = compose_train("data=table", *TEXT_BLOCK, "monitor=val/f1")
+    cfg = compose_train("data=table", "recipe=none", *TEXT_BLOCK, "monitor=val/f1")
     config = OmegaConf.to_container(cfg, resolve=True)
     line = settle_text_recipe(cfg, config, 7, "classification", {"monitor"})
     assert line is not None and line.startswith("recipe.text_classification: monitor_mode=max (")
     assert line.endswith("kept from the command line: monitor=val/f1")
     assert cfg.monitor == "val/f1" and cfg.monitor_mode == "max"
     # A sweep's trial keeps what its config optimizes, and says so.
-    swept = compose_train("data=table", *TEXT_BLOCK)
+    swept = compose_train("data=table", "recipe=none", *TEXT_BLOCK)
     line = settle_text_recipe(swept, OmegaConf.to_container(swept, resolve=True), 7, "classification", set(), "mine")
     assert line == ("recipe.text_classification not applied: hparams_search=mine sets what the sweep optimizes "
                     "(monitor=val/loss, monitor_mode=min)")
     assert swept.monitor == "val/loss"
-    # The table recipe's own block (README, fourth round); none without a recipe.
+    # The table recipe's own block (README, fourth and fifth rounds) and its spacing branches; none without a recipe.
     from seqtrain.recipe import text_recipe_settings
 
-    assert text_recipe_settings(compose_train("data=table")) == {"monitor": "val/acc", "monitor_mode": "max"}
+    general = {"monitor": "val/acc", "monitor_mode": "max", "model.embedding_dropout": 0.5, "model.pooling": "mean"}
+    assert text_recipe_settings(compose_train("data=table")) == general
+    assert text_recipe_settings(compose_train("data=table"), True) == {**general, "data.tokenizer": "unigram", "data.max_vocab_size": 4000}
+    assert text_recipe_settings(compose_train("data=table"), False) == {**general, "data.tokenizer": "char"}
     assert text_recipe_settings(compose_train("data=table", "recipe=none")) == {}
     # Without a block (recipe=none, or another data's recipe) nothing changes.
     bare = compose_train("data=table", "recipe=none")
@@ -223,16 +228,23 @@ def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path:
             f"hydra.run.dir={run_dir}")
     proc = run_train(*args, "trainer.max_epochs=2")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    said = "recipe.text_classification: monitor=val/acc monitor_mode=max (this data is text with one label per sequence)"
+    # The table recipe's spacing rule too: these sentences are English words (read again with its tokenizer).
+    said = ("recipe.text_classification: monitor=val/acc monitor_mode=max model.embedding_dropout=0.5 model.pooling=mean "
+            "data.tokenizer=unigram data.max_vocab_size=4000 (this data is text with one label per sequence; words separated "
+            "by spaces: ")
     assert said in proc.stdout + proc.stderr
+    assert "fitted a unigram tokenizer on the training split" in proc.stdout + proc.stderr
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
     assert ckpt["seqtrain"]["config"]["monitor"] == "val/acc"
+    assert ckpt["seqtrain"]["config"]["data"]["tokenizer"] == "unigram" and ckpt["seqtrain"]["config"]["model"]["pooling"] == "mean"
+    assert json.loads((run_dir / "data.json").read_text())["state"]["tokenizer"]["kind"] == "unigram"
     assert ckpt["seqtrain"]["config"]["callbacks"]["early_stopping"]["mode"] == "max"
     best = [state for key, state in ckpt["callbacks"].items() if key.startswith("ModelCheckpoint")]
     assert len(best) == 1 and "'monitor': 'val/acc'" in next(k for k in ckpt["callbacks"] if k.startswith("ModelCheckpoint"))
     proc = run_train(*args, "trainer.max_epochs=3", "ckpt_path=last")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "resume: monitor=val/acc monitor_mode=max, as the run being resumed used" in proc.stdout + proc.stderr
+    assert ("resume: data.max_vocab_size=4000 data.tokenizer=unigram model.embedding_dropout=0.5 model.pooling=mean "
+            "monitor=val/acc monitor_mode=max, as the run being resumed used") in proc.stdout + proc.stderr
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["epoch"] == 3
 
 
@@ -254,3 +266,58 @@ def test_a_resume_keeps_the_text_settings_its_run_used(compose_train: Compose, s
         return
     assert cfg.monitor == config["monitor"] == kept and line.startswith(f"resume: monitor={kept}")
     assert config["callbacks"]["early_stopping"]["monitor"] == kept  # ${monitor} resolved again
+
+
+SPACING_BLOCK = ("++recipe.text_by_spacing.spaced_share=0.05", "++recipe.text_by_spacing.spaced.data.tokenizer=word",
+                 "++recipe.text_by_spacing.spaced.data.min_frequency=2", "++recipe.text_by_spacing.unspaced.data.tokenizer=char")
+
+
+@pytest.mark.parametrize(("spacing", "tokenizer", "min_frequency", "how"), [
+    (0.157, "word", 2, "words separated by spaces: 15.7% of its training characters are whitespace"),
+    (0.006, "char", 1, "running text, not words separated by spaces: 0.6% of its training characters are whitespace"),
+])
+def test_the_text_block_picks_the_tokenizer_by_how_the_training_text_is_written(
+        compose_train: Compose, spacing: float, tokenizer: str, min_frequency: int, how: str) -> None:
+    from seqtrain.recipe import settle_text_recipe
+
+    cfg = compose_train("data=table", "recipe=none", *TEXT_BLOCK, *SPACING_BLOCK)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert "words separated by spaces (whitespace >= 5% of the characters): data.tokenizer=word data.min_frequency=2; " \
+           "running text (Chinese, ...): data.tokenizer=char" in describe_recipe(cfg)
+    line = settle_text_recipe(cfg, config, 7, "classification", set(), None, spacing)
+    assert line is not None and line.startswith("recipe.text_classification: monitor=val/acc monitor_mode=max")
+    assert line.endswith(f"(this data is text with one label per sequence; {how} (recipe.text_by_spacing.spaced_share=0.05))")
+    assert ("data.tokenizer=word data.min_frequency=2" in line) == (tokenizer == "word")
+    assert cfg.data.tokenizer == config["data"]["tokenizer"] == tokenizer
+    assert cfg.data.min_frequency == config["data"]["min_frequency"] == min_frequency
+    # Not text (numbers, or lists of tokens: spacing None): the general block alone, the tokenizer as configured.
+    other = compose_train("data=table", "recipe=none", *TEXT_BLOCK, *SPACING_BLOCK)
+    settle_text_recipe(other, OmegaConf.to_container(other, resolve=True), 7, "classification", set(), None, None)
+    assert other.data.tokenizer == "char" and other.monitor == "val/acc"
+
+
+def test_a_tokenizer_on_the_command_line_wins_over_the_spacing_rule(compose_train: Compose) -> None:
+    from seqtrain.recipe import settle_text_recipe
+
+    cfg = compose_train("data=table", "recipe=none", *TEXT_BLOCK, *SPACING_BLOCK, "data.tokenizer=bpe")
+    line = settle_text_recipe(cfg, OmegaConf.to_container(cfg, resolve=True), 7, "classification", {"data.tokenizer"}, None, 0.157)
+    assert line is not None and line.endswith("kept from the command line: data.tokenizer=bpe")
+    assert cfg.data.tokenizer == "bpe" and cfg.data.min_frequency == 2
+
+
+def test_the_training_texts_spacing_is_their_share_of_whitespace(tmp_path: Path) -> None:
+    """Measured on the training split the run reads (decoded by its fitted tokenizer), against a count on the file."""
+    from seqtrain.data import TableDataModule
+    from seqtrain.run import training_text_spacing
+
+    rows = [{"text": t, "label": "ab"[i % 2]} for i, t in enumerate(["a good film", "bad", "这部电影很好", "not  bad at all"] * 5)]
+    train, val = write_csv(tmp_path / "train.csv", rows), write_csv(tmp_path / "val.csv", rows[:4])
+    dm = TableDataModule(train_files=str(train), val_files=str(val), test_files=str(val), sequence_column="text",
+                         cache_dir=str(tmp_path / "cache"), batch_size=4)
+    dm.setup()
+    texts = [r["text"] for r in rows]
+    assert training_text_spacing(dm) == pytest.approx(sum(c.isspace() for t in texts for c in t) / sum(len(t) for t in texts))
+    numbers = write_csv(tmp_path / "numbers.csv", [{"sequence": "1 2 3", "label": "ab"[i % 2]} for i in range(40)])
+    dm = TableDataModule(train_files=str(numbers), cache_dir=str(tmp_path / "cache"), batch_size=4)
+    dm.setup()
+    assert training_text_spacing(dm) is None  # not text
