@@ -102,6 +102,8 @@ def auto_patch_size(facts: Any, train_lengths: Sequence[int], patched_steps: int
 TEXT_RECIPE = "recipe.text_classification"
 # Text classification settings by how the training text is written (`spaced_share`, `spaced`, `unspaced`).
 TEXT_SPACING = "recipe.text_by_spacing"
+# Set together or not at all: one of them on the command line keeps the others as configured.
+TOKENIZER_KEYS = ("data.tokenizer", "data.max_vocab_size", "data.min_frequency")
 
 
 def text_recipe_settings(cfg: DictConfig, spaced: bool | None = None) -> dict[str, Any]:
@@ -156,8 +158,11 @@ def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int 
     if sweep is not None:
         return (f"{TEXT_RECIPE} not applied: hparams_search={sweep} sets what the sweep optimizes "
                 f"(monitor={cfg.monitor}, monitor_mode={cfg.monitor_mode})")
-    kept = sorted(k for k in settings if k in command_line)
-    changed = {k: v for k, v in settings.items() if k not in command_line and OmegaConf.select(cfg, k) != v}
+    given = set(command_line)
+    if given & set(TOKENIZER_KEYS):  # a tokenizer is one choice: a vocabulary size is not joined to another kind's
+        given |= set(TOKENIZER_KEYS)
+    kept = sorted(k for k in settings if k in given)
+    changed = {k: v for k, v in settings.items() if k not in given and OmegaConf.select(cfg, k) != v}
     if not changed:
         return None
     set_keys(cfg, config, changed)
@@ -168,7 +173,10 @@ def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int 
                 f"({TEXT_SPACING}.spaced_share={branches.spaced_share})")
     line = f"{TEXT_RECIPE}: " + " ".join(f"{k}={v}" for k, v in changed.items()) + f" ({why})"
     if kept:
-        line += "; kept from the command line: " + " ".join(f"{k}={OmegaConf.select(cfg, k)}" for k in kept)
+        named, joined = [k for k in kept if k in command_line], [k for k in kept if k not in command_line]
+        line += "; kept from the command line: " + " ".join(f"{k}={OmegaConf.select(cfg, k)}" for k in named)
+        if joined:
+            line += " (and with it " + " ".join(f"{k}={OmegaConf.select(cfg, k)}" for k in joined) + ")"
     return line
 
 
