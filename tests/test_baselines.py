@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -12,7 +11,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 
-from conftest import run_train  # noqa: E402
 from user_files import series_rows, write_csv, write_jsonl  # noqa: E402
 
 from seqtrain.baselines import baselines, describe  # noqa: E402
@@ -76,16 +74,6 @@ def test_a_model_no_better_than_its_baseline_is_warned_of() -> None:
     regression = {"name": "mean", "test": {"test/rmse": 2.0}}
     assert len(describe(regression, {"test": {"test/rmse": 1.5}})) == 1
     assert "no better" in describe(regression, {"test": {"test/rmse": 2.5}})[-1]
-
-
-def test_a_run_prints_and_saves_its_baseline(tmp_path: Path) -> None:
-    train = write_jsonl(tmp_path / "train.jsonl", rows(["a", "b"] * 20))
-    proc = run_train("data=table", f"data.train_files={train}", "logger=none", "trainer.max_epochs=1",
-                     f"data.cache_dir={tmp_path / 'c'}", f"hydra.run.dir={tmp_path / 'run'}", timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert saved["baseline"]["name"].startswith("always the majority class")
-    assert f"baseline test: acc={saved['baseline']['test']['test/acc']:.4f}" in proc.stdout
 
 
 def test_language_model_unigram_is_the_smoothed_training_frequencies(tmp_path: Path) -> None:

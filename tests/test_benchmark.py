@@ -71,6 +71,7 @@ def test_quick_run_reports_every_figure_with_finite_numbers(tmp_path: Path) -> N
     assert table in proc.stdout  # printed too
 
 
+@pytest.mark.slow  # two benchmark runs (~15 s): the --only parsing is a developer tool's
 def test_only_selects_figures(tmp_path: Path) -> None:
     proc = run_benchmark(tmp_path, "--only", "gpu")
     assert proc.returncode == 0, proc.stderr[-3000:]

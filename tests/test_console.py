@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from omegaconf import OmegaConf
 
 from conftest import ROOT, run_train
@@ -32,6 +34,10 @@ def test_a_default_run_prints_what_the_user_needs_and_no_noise(tmp_path: Path) -
     assert "Epoch 0: 100%" in output  # progress
     assert f"run directory: {tmp_path}" in output and "\nval: loss=" in output and "\ntest: loss=" in output
     assert f"Run data is saved locally in {tmp_path}/wandb/offline-run-" in output  # where the wandb run is
+    # The baseline beside the result, as metrics.json saves it.
+    baseline = json.loads((tmp_path / "metrics.json").read_text())["baseline"]
+    assert baseline["name"].startswith("always the majority class")
+    assert f"\nbaseline test: acc={baseline['test']['test/acc']:.4f}  ({baseline['name']})" in output
 
     # Predicting with the run prints its rows and metrics, without the same noise.
     test_files = OmegaConf.load(tmp_path / "config.yaml").data.test_files
@@ -45,6 +51,7 @@ def test_a_default_run_prints_what_the_user_needs_and_no_noise(tmp_path: Path) -
     assert "wrote 370 rows to" in output and "metrics: test/loss=" in output
 
 
+@pytest.mark.slow  # a second run for a display option (~7 s)
 def test_lightning_summary_is_an_override_away(tmp_path: Path) -> None:
     proc = run_train("experiment=vowels_bigru", "debug=smoke", "trainer.accelerator=cpu", "logger=none",
                      "trainer.enable_model_summary=true", f"hydra.run.dir={tmp_path}")
