@@ -718,6 +718,17 @@ def a_time_stamp_given_twice(tmp):
 
 
 @case("forecast file")
+def a_date_column_with_a_typo(tmp):
+    rows = [{**r, "date": f"2020-01-{1 + i // 24:02d} {i % 24:02d}:00"} for i, r in enumerate(series_rows(200))]
+    rows[150]["date"] = "2020-01-07 6pm"
+    path = write_csv(tmp / "series.csv", rows)
+    return forecast(tmp, train_files=str(path), columns=["load"]), [
+        f"{path}, row 151, column 'date': '2020-01-07 6pm' is not a date or time, while the column's first rows are",
+        "data.time_column=null",
+    ]
+
+
+@case("forecast file")
 def a_named_time_column_that_is_not_time(tmp):
     path = write_csv(tmp / "series.csv", series_rows(100))
     return forecast(tmp, train_files=str(path), columns=["load"], time_column="month"), [

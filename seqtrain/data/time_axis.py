@@ -25,26 +25,32 @@ def time_values(piece: Piece, column: str) -> tuple[np.ndarray, bool] | None:
     import pyarrow as pa
 
     values = arrow_column(piece.dataset, column)
-    if values.null_count:
-        return None
-    if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
-        return values.cast(pa.timestamp("ns")).cast(pa.int64()).to_numpy().astype(np.float64), True
     if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
-        return values.to_numpy(zero_copy_only=False).astype(np.float64), False
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)) or not len(values):
+        return None if values.null_count else (values.to_numpy(zero_copy_only=False).astype(np.float64), False)
+    stamped = pa.types.is_timestamp(values.type) or pa.types.is_date(values.type)
+    if not (stamped or pa.types.is_string(values.type) or pa.types.is_large_string(values.type)) or not len(values):
         return None
-    if numeric_cells(values, rf"^\s*{NUMBER}\s*$")[0]:  # numbers written as text are values, not dates
+    if not stamped and numeric_cells(values, rf"^\s*{NUMBER}\s*$")[0]:  # numbers written as text are values, not dates
         return None
     import pandas as pd
 
-    with warnings.catch_warnings():  # "could not infer format": parsed one by one, still checked below
+    with warnings.catch_warnings():  # "could not infer format": parsed one by one
         warnings.simplefilter("ignore")
-        if pd.to_datetime(pd.Series(values[:100].to_pylist()), errors="coerce").isna().any():
+        head = pd.to_datetime(pd.Series(values[:100].to_pylist()), errors="coerce")
+        if not stamped and head.isna().any():
             return None  # a text column: not parsed row by row to the end
         stamps = pd.to_datetime(pd.Series(values.to_pylist()), errors="coerce")
-    if stamps.isna().any():
-        return None
+    if len(bad := np.flatnonzero(stamps.isna().to_numpy())):  # dates with a gap or a typo: the order cannot be checked
+        raise DataError(
+            f"{piece.where(int(bad[0]))}, column {column!r}: {_shown(values[int(bad[0])].as_py())} is not a date or time, while "
+            f"the column's first rows are ({len(bad)} such rows); the column orders the rows (data.time_column): fix "
+            "them, or set data.time_column=null"
+        )
     return stamps.astype("int64").to_numpy().astype(np.float64), True
+
+
+def _shown(value: object) -> str:
+    return "an empty value" if value is None or value == "" else repr(value)
 
 
 def find_time_column(piece: Piece, requested: str | None, used: list[str]) -> str | None:
