@@ -69,12 +69,14 @@ class FileDataModule(SequenceDataModule):
         same = [split for split in ("val", "test") if names[split] and names[split] == names["train"]]
         for split in same:
             log.warning("data: data.%s_files is data.train_files: %s metrics will measure memory, not generalization", split, split)
-        given = [split for split in ("val", "test") if pieces[split]]
-        carved = [split for split in ("val", "test") if not pieces[split]]
-        log.info("data: %s", "; ".join([
-            *(f"the {s} split is {'the hub dataset' if self.hub else 'data.' + s + '_files'} ({s}_fraction not used)" for s in given),
-            *(f"the {s} split is carved from the training data (data.{s}_fraction={getattr(self, s + '_fraction')})" for s in carved),
-        ]))
+        said = []
+        for split in ("val", "test"):
+            if pieces[split]:
+                source = "the hub dataset's own" if self.hub else f"data.{split}_files"
+                said.append(f"the {split} split is {source} ({split}_fraction not used)")
+            else:
+                said.append(f"the {split} split is carved from the training data (data.{split}_fraction={getattr(self, split + '_fraction')})")
+        log.info("data: %s", "; ".join(said))
         return pieces, set(same)
 
     def fit_tokenizer(self, texts: Iterable[str], length: int, kind: TokenizerKind | None = None) -> Tokenizer:
