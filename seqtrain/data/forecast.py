@@ -126,8 +126,9 @@ class ForecastDataModule(SequenceDataModule):
         used = [*(self.columns or []), *(self.target_columns or [])]
         times = {}
         for piece in pieces:
-            if (column := find_time_column(piece, self.time_column, used)) is not None:
-                check_time_order(piece, column)
+            if (found := find_time_column(piece, self.time_column, used)) is not None:
+                column, values = found
+                check_time_order(piece, column, values)
                 times[piece.name] = column
         if times:
             log.info("data: rows in time order by column %s (data.time_column=%s); it is not a model input",

@@ -53,9 +53,10 @@ def _shown(value: object) -> str:
     return "an empty value" if value is None or value == "" else repr(value)
 
 
-def find_time_column(piece: Piece, requested: str | None, used: list[str]) -> str | None:
-    """`data.time_column`: the named column (checked to be a time axis), or with "auto" the first column that
-    is one and is not a model input or target (`used`): time stamps, or numbers rising by one fixed step."""
+def find_time_column(piece: Piece, requested: str | None, used: list[str]) -> tuple[str, np.ndarray] | None:
+    """`data.time_column` and its values as `time_values` reads them: the named column (checked to be a time axis),
+    or with "auto" the first column that is one and is not a model input or target (`used`): time stamps, or numbers
+    rising by one fixed step."""
     if requested is None:
         return None
     if requested != "auto":
@@ -63,26 +64,24 @@ def find_time_column(piece: Piece, requested: str | None, used: list[str]) -> st
         if requested in used:
             raise DataError(f"data.time_column={requested!r} is also in data.columns / data.target_columns; "
                             "the time axis orders the rows, it is not a value to learn or forecast")
-        if time_values(piece, requested) is None:
+        if (read := time_values(piece, requested)) is None:
             raise DataError(f"{piece.name}, column {requested!r} (data.time_column): not a time axis: every value "
                             "must be a date / time stamp or a number, none missing")
-        return requested
+        return requested, read[0]
     found = {name: read for name in piece.dataset.column_names if name not in used and (read := time_values(piece, name))}
     numeric = [name for name, (_, stamps) in found.items() if not stamps]
     for name, (values, stamps) in found.items():
         if stamps:
-            return name
+            return name, values
         steps = np.diff(values)  # a row index or years: rising by one step; never a file's only numbers
         if len(steps) > 1 and steps[0] > 0 and np.allclose(steps, steps[0], rtol=1e-9, atol=0) and (used or len(numeric) > 1):
-            return name
+            return name, values
     return None
 
 
-def check_time_order(piece: Piece, column: str) -> None:
-    """Refuse rows out of time order or a time stamp given twice, naming the rows; say how regular the steps are."""
-    read = time_values(piece, column)
-    assert read is not None  # find_time_column chose it
-    values, _ = read
+def check_time_order(piece: Piece, column: str, values: np.ndarray) -> None:
+    """Refuse rows out of time order or a time stamp given twice, naming the rows; say how regular the steps are.
+    `values`: the column as `find_time_column` read it."""
     raw = arrow_column(piece.dataset, column)
     steps = np.diff(values)
     if len(bad := np.flatnonzero(steps <= 0)):
