@@ -49,12 +49,9 @@ class ResumableDataLoader(DataLoader):
         return resume["batches_done"] if resume["batches_done"] < len(self) else 0
 
     def __iter__(self) -> Iterator[Any]:
-        # Lazy: Lightning calls iter() when it builds the loader, before it sets the sampler's epoch
-        # for the epoch it is about to run; the order (and, with workers, their first indices) must
+        # A generator, so lazy: Lightning calls iter() when it builds the loader, before it sets the sampler's
+        # epoch for the epoch it is about to run; the order (and, with workers, their first indices) must
         # come from that epoch, so nothing is drawn before the first batch is asked for.
-        return self._batches()
-
-    def _batches(self) -> Iterator[Any]:
         skip = self._skip_now()
         iterator = super().__iter__()
         for _ in range(skip):
