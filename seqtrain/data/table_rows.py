@@ -234,16 +234,12 @@ def encode_rows(
                 f"{where(i)}, column {target_column!r}: {len(y)} per-step targets for {len(x)} steps "
                 f"of column {sequence_column!r}" + (" (after tokenization)" if tokenizer is not None else "")
             )
-        if max_length is None or len(x) <= max_length or overflow == "truncate":
-            starts = [0]
-        else:
-            starts = list(range(0, len(x), max_length))
-        for n, start in enumerate(starts):
-            end = start + max_length if max_length is not None else len(x)
-            out["inputs"].append(x[start:end])
-            out["target"].append(y[start:end] if per_step else y)
+        piece = max_length or len(x)
+        for start in range(0, len(x), piece) if overflow == "split" else [0]:
+            out["inputs"].append(x[start : start + piece])
+            out["target"].append(y[start : start + piece] if per_step else y)
             out["row"].append(i)
-            out["cut"].append(n == 0 and max_length is not None and len(x) > max_length)
+            out["cut"].append(start == 0 and len(x) > piece)
     return out
 
 
