@@ -17,8 +17,6 @@ from pathlib import Path
 
 from seqtrain.data.sniff import foreign_content, read_head, wide_encoding
 
-CHUNK = 1 << 20
-
 
 def check_before_loading(path: str, builder: str, options: dict) -> str | None:
     """What is wrong with the file at a glance, or None."""
@@ -59,28 +57,13 @@ def explain_failure(path: str, builder: str, options: dict) -> str | None:
 
 def first_invalid_utf8(path: str) -> tuple[int, int, int] | None:
     """(line, character in the line, both from 1; the byte) of the first byte that is not UTF-8, or None."""
-    line, carry = 1, b""
     with open(path, "rb") as f:
-        while True:
-            chunk = f.read(CHUNK)
-            data = carry + chunk
-            if not data:
-                return None
+        for number, line in enumerate(f, start=1):  # b"\n" is never part of a multi-byte character
             try:
-                data.decode("utf-8")
-                good = len(data)
+                line.decode("utf-8")
             except UnicodeDecodeError as e:
-                if chunk and e.reason == "unexpected end of data":
-                    good = e.start  # a character cut by the chunk boundary: decode it with the next chunk
-                else:
-                    before = data[: e.start]
-                    line_start = before.rfind(b"\n") + 1
-                    column = len(before[line_start:].decode("utf-8", errors="replace")) + 1
-                    return line + before.count(b"\n"), column, data[e.start]
-            line += data[:good].count(b"\n")
-            carry = data[good:]
-            if not chunk:
-                return None
+                return number, len(line[: e.start].decode("utf-8", errors="replace")) + 1, line[e.start]
+    return None
 
 
 def _explain_json(path: str) -> str | None:
