@@ -142,9 +142,12 @@ def headerless(names: list[str]) -> bool:
     return len(names) >= 3 and sum(map(number, names)) >= len(names) - 1
 
 
-def layout_hint(names: list[str]) -> str:
-    """Why a file's columns are not what seqtrain reads, when its header says so: a missing header or a wide
-    table (one column per time step); empty otherwise."""
+def layout_hint(names: list[str], unit: str) -> str:
+    """Why a file's columns are not what seqtrain reads, when its header (and `unit`, `Piece.unit`) says so: a .ts
+    file of real-valued targets, a missing header or a wide table (one column per time step); empty otherwise."""
+    if unit == "example" and "target" in names:  # a .ts file whose header says @targetLabel true
+        return (". Its header says '@targetLabel true' (real-valued targets): set data.target_column=target "
+                "data.task=regression")
     if len(names) == 1 and (sep := next((c for c in ";|\t" if c in names[0]), None)):
         return (f". Its one column's name holds {sep!r}: the file seems separated by {sep!r}, and CSV files are read "
                 "separated by ',' (write it with commas, e.g. pandas' to_csv(sep=','), or as a .tsv if tabs)")

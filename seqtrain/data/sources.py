@@ -208,13 +208,11 @@ def _load_hub(hub: str, hub_config: str | None, cache_dir: str | None) -> dict[s
 
 
 def check_columns(piece: Piece, columns: dict[str, str]) -> None:
-    """Every `{config key: column}` is a column of `piece`; the error names the file, key and columns, and what a
-    file without a header or with one column per time step (a wide table) needs."""
+    """Every `{config key: column}` is a column of `piece`; the error names the file, key and columns, and what the
+    file's layout needs (`layout_hint`)."""
     names = piece.dataset.column_names
     for key, column in columns.items():
         if column not in names:
             shown = ", ".join(names[:12]) + (f", ... ({len(names)} columns)" if len(names) > 12 else "")
-            hint = layout_hint(names)
-            if piece.unit == "example" and "target" in names:  # a .ts file whose header says @targetLabel true
-                hint = ". Its header says '@targetLabel true' (real-valued targets): set data.target_column=target data.task=regression"
+            hint = layout_hint(names, piece.unit)
             raise DataError(f"{piece.name}: no column {column!r} (data.{key}); its columns are: {shown}{hint}")
