@@ -148,7 +148,9 @@ def load_pieces(train_files: Files, val_files: Files, test_files: Files, hub: st
 
 
 def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str | None) -> Dataset:
-    from datasets import load_dataset
+    from datasets import Dataset, load_dataset
+
+    from seqtrain.data.ts_files import ts_rows
 
     local = "://" not in path
     if local:
@@ -157,12 +159,15 @@ def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str 
             raise DataError(f"{path}: {problem}")
         if builder == "text":
             options = {"encoding": "utf-8-sig", **options}  # a byte-order mark is not part of the first line
-    if builder == "ts":
-        if not local:
-            raise DataError(f"{path}: .ts files are read from local paths; download it first")
-        return _load_ts(path)
+    elif builder == "ts":
+        raise DataError(f"{path}: .ts files are read from local paths; download it first")
     try:
-        dataset = load_dataset(builder, data_files=[path], split="train", cache_dir=cache_dir, **options)
+        if builder == "ts":  # small files: in memory, not in the datasets cache
+            dataset = Dataset.from_list(ts_rows(Path(path).read_text(encoding="utf-8-sig"), path))
+        else:
+            dataset = load_dataset(builder, data_files=[path], split="train", cache_dir=cache_dir, **options)
+    except DataError:
+        raise
     except Exception as e:
         reason = explain_failure(path, builder, options) if local else None
         if reason is None:  # the innermost error says most; datasets wraps it in "An error occurred ..."
@@ -174,18 +179,6 @@ def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str 
     if len(dataset) == 0:
         raise DataError(f"{path}: no rows")
     return dataset
-
-
-def _load_ts(path: str) -> Dataset:
-    from datasets import Dataset
-
-    from seqtrain.data.ts_files import ts_rows
-
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: cannot be read as ts: {explain_failure(path, 'text', {}) or e}") from None
-    return Dataset.from_list(ts_rows(text, path))  # small files: in memory, not in the datasets cache
 
 
 def _load_hub(hub: str, hub_config: str | None, cache_dir: str | None) -> dict[str, list[Piece]]:
