@@ -111,13 +111,11 @@ class TableDataModule(FileDataModule):
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
         pieces, same_as_train = self.load()
-        columns = {"sequence_column": self.sequence_column, "target_column": self.target_column}
-        for piece in (p for split_pieces in pieces.values() for p in split_pieces):
-            check_columns(piece, columns)
-        kind = choose_sequence_kind(
-            [p for split_pieces in pieces.values() for p in split_pieces], self.sequence_kind,
-            None if saved is None else saved["sequence_kind"], self.sequence_column, self.target_column,
-        )
+        every = [p for split_pieces in pieces.values() for p in split_pieces]
+        for piece in every:
+            check_columns(piece, {"sequence_column": self.sequence_column, "target_column": self.target_column})
+        kind = choose_sequence_kind(every, self.sequence_kind, None if saved is None else saved["sequence_kind"],
+                                    self.sequence_column, self.target_column)
         splits = {name: self.parse(ps, kind) for name, ps in pieces.items() if ps}
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
         if fractions:
@@ -128,17 +126,16 @@ class TableDataModule(FileDataModule):
         state = self._fit(*splits["train"], kind) if saved is None else self._reuse(saved, kind)
         self.tokenizer = state_tokenizer(state)
         examples = {name: self.encode(*splits[name], state, name) for name in ("train", "val", "test")}
-        if self.max_length is None:  # uncut: encoded row i is the split's row i
-            for name, split in examples.items():
+        for name, split in examples.items():
+            if self.max_length is None:  # uncut: encoded row i is the split's row i
                 check_lengths(split, splits[name][1], examples["train"], self.sequence_column)
+            if len(split) == 0:
+                raise DataError(f"the {name} split has no examples left (every row's label was unseen in training)")
         if saved is None:
             numeric = kind in ("numbers", "vectors")
             state.update(fit_scaling(examples["train"], numeric and self.standardize, self.task == "regression" and self.scale_targets))
         for split in examples.values():
             scale(split, state)
-        for name, split in examples.items():
-            if len(split) == 0:
-                raise DataError(f"the {name} split has no examples left (every row's label was unseen in training)")
         return Splits(examples["train"], examples["val"], examples["test"], table_facts(self.task, self.per_step, state, self.tokenizer), state)
 
     # -- reading rows: training's splits and new rows for a trained model alike ------------------
