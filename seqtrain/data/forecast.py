@@ -162,6 +162,7 @@ class ForecastDataModule(SequenceDataModule):
     def build(self, saved: dict[str, Any] | None) -> Splits:
         parts, names = self.load_series()  # one (N_s, columns) array per series
         series = np.concatenate(parts)  # (N, columns)
+        inputs_at, targets_at = self.positions(names)
         # Each series is split in time on its own: its first steps train, then val, then test.
         firsts = np.cumsum([0, *(len(p) for p in parts)])[:-1].tolist()
         bounds = []
@@ -171,7 +172,7 @@ class ForecastDataModule(SequenceDataModule):
             bounds.append({"train": (first, val_start), "val": (val_start, test_start), "test": (test_start, first + len(p))})
         if saved is None:
             train_steps = np.concatenate([series[b["train"][0] : b["train"][1]] for b in bounds])
-            _check_varies(train_steps, names, self.positions(names)[1])
+            _check_varies(train_steps, names, targets_at)
             state = {"columns": names, **Standardizer.fit(train_steps, self.scale).to_dict()}
         else:
             if saved["columns"] != names:
@@ -195,12 +196,12 @@ class ForecastDataModule(SequenceDataModule):
                 )
             examples[split] = self.windows(scaled, names, starts)
         log.info("data: %d steps; windows per split: %s", len(series), ", ".join(f"{name} {len(split)}" for name, split in examples.items()))
-        inputs_at, targets_at = self.positions(names)
-        per_output = [(state["shift"][k], state["scale"][k]) for k in targets_at] * (self.horizon if self.mode == "many_to_one" else 1)
-        scaled_targets = self.scale != "none"
-        facts = DataFacts(task="regression", per_step=self.mode == "many_to_many", num_outputs=len(per_output), num_features=len(inputs_at),
-                          target_scale=tuple(scale for _, scale in per_output) if scaled_targets else None,
-                          target_shift=tuple(shift for shift, _ in per_output) if scaled_targets else None)
+        # Each output's statistics: many_to_one predicts `horizon` steps of every target column.
+        outputs = Standardizer.from_dict(state).select(targets_at * (self.horizon if self.mode == "many_to_one" else 1))
+        unscale = self.scale != "none"
+        facts = DataFacts(task="regression", per_step=self.mode == "many_to_many", num_outputs=len(outputs),
+                          num_features=len(inputs_at), target_scale=tuple(outputs.scale) if unscale else None,
+                          target_shift=tuple(outputs.shift) if unscale else None)
         return Splits(examples["train"], examples["val"], examples["test"], facts, state)
 
     def window_starts(self, first: int, start: int, end: int) -> list[int]:
