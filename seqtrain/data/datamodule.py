@@ -221,7 +221,6 @@ class SequenceDataModule(LightningDataModule):
         return getattr(self._splits, split)
 
 
-
 def check_positive(**values: int) -> None:
     """Raise a ValueError naming the first value below 1."""
     for name, value in values.items():
@@ -252,15 +251,15 @@ def plain_arguments(arguments: dict[str, Any]) -> tuple[dict[str, Any], list[str
         if isinstance(value, PurePath):
             return str(value)
         if isinstance(value, list | tuple):
-            items = [plain(v) for v in value]
-            return UNSAVABLE if any(v is UNSAVABLE for v in items) else items
+            return [plain(v) for v in value]
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-            items = {k: plain(v) for k, v in value.items()}
-            return UNSAVABLE if any(v is UNSAVABLE for v in items.values()) else items
-        return UNSAVABLE
+            return {k: plain(v) for k, v in value.items()}
+        raise TypeError(type(value).__name__)
 
-    converted = {k: plain(v) for k, v in arguments.items()}
-    return {k: v for k, v in converted.items() if v is not UNSAVABLE}, [k for k, v in converted.items() if v is UNSAVABLE]
-
-
-UNSAVABLE = object()  # marks an argument `plain_arguments` cannot save
+    saved, unsaved = {}, []
+    for name, value in arguments.items():
+        try:
+            saved[name] = plain(value)
+        except TypeError:
+            unsaved.append(name)
+    return saved, unsaved
