@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import torch
 from torch.utils.data import Sampler
@@ -17,22 +16,19 @@ class BucketBatchSampler(Sampler[list[int]]):
     indices, each pool is sorted by length and cut into batches, and the order of all batches is
     shuffled. Pools keep the batches random (a batch never holds only the globally shortest
     sequences every epoch) while sorting inside a pool removes most padding. Every index appears
-    exactly once per epoch, except that `drop_last` leaves out a random `N % batch_size` of them.
+    exactly once per epoch.
 
     Call `set_epoch` before each epoch (Lightning does, for the `sampler` of a DataLoader, which is
     where `SequenceDataModule` puts this class); without it every epoch repeats the same order.
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, *, shuffle: bool = True, drop_last: bool = False, seed: int = 0,
-                 bucket_factor: int = 50) -> None:
+    def __init__(self, lengths: Sequence[int], batch_size: int, *, seed: int = 0, bucket_factor: int = 50) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if bucket_factor < 1:
             raise ValueError(f"bucket_factor must be >= 1, got {bucket_factor}")
         self.lengths = torch.as_tensor(lengths, dtype=torch.long)  # (N,)
         self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.drop_last = drop_last
         self.seed = seed
         self.bucket_factor = bucket_factor
         self.epoch = 0
@@ -41,29 +37,17 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        n = len(self.lengths)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        return math.ceil(len(self.lengths) / self.batch_size)
 
     def __iter__(self) -> Iterator[list[int]]:
         n = len(self.lengths)
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
-        if self.drop_last:  # drop a random remainder, so every batch is full and no length is favoured
-            order = order[: n - n % self.batch_size]
+        order = torch.randperm(n, generator=generator)
         pool_size = self.batch_size * self.bucket_factor  # a multiple of batch_size: only the last batch can be short
         batches: list[torch.Tensor] = []
         for start in range(0, n, pool_size):
             pool = order[start : start + pool_size]
             pool = pool[torch.argsort(self.lengths[pool], stable=True)]
             batches.extend(pool.split(self.batch_size))
-        if self.shuffle:
-            batches = [batches[i] for i in torch.randperm(len(batches), generator=generator)]
-        for batch in batches:
-            yield batch.tolist()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "seed": self.seed}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.epoch = int(state["epoch"])
-        self.seed = int(state["seed"])
+        for i in torch.randperm(len(batches), generator=generator):
+            yield batches[i].tolist()
