@@ -12,6 +12,7 @@ The pipeline, each transform a cached `Dataset.map`:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -269,19 +270,17 @@ def check_spellings(labels: Any, column: str, origin: Origin, per_step: bool) ->
 
 def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], same_files: set[str]) -> None:
     """Warn when val / test rows are also training rows (splits given the training files, `same_files`, were warned of)."""
-    seen = {hash_row(x, y) for batch in splits["train"][0].iter(batch_size=1000) for x, y in zip(batch["inputs"], batch["target"])}
+    seen = set(row_hashes(splits["train"][0]))
     for name in ("val", "test"):
         if name in same_files:
             continue
         dataset, origin = splits[name]
-        batches = (enumerate(zip(*dataset[start : start + 1000].values()), start) for start in range(0, len(dataset), 1000))
-        shared = [i for batch in batches for i, (x, y) in batch if hash_row(x, y) in seen]
+        shared = [i for i, row in enumerate(row_hashes(dataset)) if row in seen]
         if shared:
             log.warning("data: %d of %d %s rows are also training rows (first: %s): %s metrics overstate how well the model "
                         "does on new data", len(shared), len(dataset), name, origin.where(shared[0]), name)
 
 
-def hash_row(inputs: Any, target: Any) -> int:
-    return hash(repr((inputs, target)))
-
-
+def row_hashes(dataset: Dataset) -> Iterator[int]:
+    """A hash of each parsed row (inputs and target), in order."""
+    return (hash(repr(row)) for batch in dataset.iter(batch_size=1000) for row in zip(batch["inputs"], batch["target"]))
