@@ -141,7 +141,18 @@ class TextDataModule(FileDataModule):
 
     def texts(self, pieces: list[Piece]) -> tuple[Dataset, Origin]:
         """The pieces' text column, checked, joined."""
-        return concatenate([self.text_only(p) for p in pieces])
+        import pyarrow.compute as pc
+
+        for piece in pieces:
+            check_columns(piece, {"text_column": self.text_column})
+            dtype = getattr(piece.dataset.features[self.text_column], "dtype", None)
+            if dtype not in ("string", "large_string"):
+                raise DataError(f"{piece.name}: column {self.text_column!r} (data.text_column) holds {dtype or 'lists'}, not text")
+            values = arrow_column(piece.dataset, self.text_column)
+            if not pc.any(non_blank(values)).as_py():
+                raise DataError(f"{piece.name}: column {self.text_column!r} holds only whitespace or empty values "
+                                f"({len(values)} rows): no text to learn from")
+        return concatenate([Piece(p.dataset.select_columns([self.text_column]), p.name, p.unit) for p in pieces])
 
     @property
     def tokens_needed(self) -> int:
@@ -174,18 +185,6 @@ class TextDataModule(FileDataModule):
         """A row as the tokenizer reads it: ending in a line break, lower-cased when the targets are its case."""
         text = with_line_break(text)
         return lower_with_labels(text)[0] if self.targets == "case" else text
-
-    def text_only(self, piece: Piece) -> Piece:
-        check_columns(piece, {"text_column": self.text_column})
-        dtype = getattr(piece.dataset.features[self.text_column], "dtype", None)
-        if dtype not in ("string", "large_string"):
-            raise DataError(f"{piece.name}: column {self.text_column!r} (data.text_column) holds {dtype or 'lists'}, not text")
-        import pyarrow.compute as pc
-
-        values = arrow_column(piece.dataset, self.text_column)
-        if not pc.any(non_blank(values)).as_py():
-            raise DataError(f"{piece.name}: column {self.text_column!r} holds only whitespace or empty values ({len(values)} rows): no text to learn from")
-        return Piece(piece.dataset.select_columns([self.text_column]), piece.name, piece.unit)
 
     def document_starts(self, offsets: np.ndarray, origin: Origin, split: str) -> torch.Tensor:
         """(N,) bool over the split's tokens: True at the first token of each document."""
