@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 
 from seqtrain.data.datamodule import SequenceDataModule, Splits, check_positive, check_split_fractions
 from seqtrain.data.facts import DataFacts
-from seqtrain.data.parsing import NUMBER, complaint, numeric_cells, parse_number
+from seqtrain.data.parsing import ONE_NUMBER, complaint, numeric_cells, parse_number
 from seqtrain.data.scaling import SCALINGS, Scaling, Standardizer
 from seqtrain.data.arrow import arrow_column
 from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
@@ -242,7 +242,7 @@ def _numeric_columns(piece: Piece, times: set[str]) -> list[str]:
             numeric.append(name)
             continue
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            count, total, others = numeric_cells(column, rf"^\s*{NUMBER}\s*$")
+            count, total, others = numeric_cells(column, ONE_NUMBER)
             if count and not len(others):  # numbers written as text (JSON strings): read as numbers
                 numeric.append(name)
                 continue
@@ -269,7 +269,6 @@ def _read_numbers(piece: Piece, column: str) -> np.ndarray:
         array = values.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls -> nan
         bad = np.flatnonzero(~np.isfinite(array))
         if len(bad):
-            raw = values[int(bad[0])].as_py()
-            parse_number(raw, piece.where(int(bad[0])), column)  # raises, naming the place
+            parse_number(values[int(bad[0])].as_py(), piece.where(int(bad[0])), column)  # raises, naming the place
         return array
     return np.array([parse_number(v, piece.where(i), column) for i, v in enumerate(values.to_pylist())])

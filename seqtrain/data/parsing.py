@@ -183,7 +183,8 @@ def parse_real_steps(value: Any, where: str, column: str) -> list[list[float]]:
 # A cell that holds only numbers (finite literals: not nan / inf) between separators and brackets.
 NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 NUMPY_SCALAR = rf"np\.(?:float|int|uint)\d*\(\s*({NUMBER})\s*\)"  # numpy 2's repr of a scalar: np.float64(0.5)
-CELL_NUMBER = rf"(?:{NUMBER}|np\.(?:float|int|uint)\d*\(\s*{NUMBER}\s*\))"
+CELL_NUMBER = rf"(?:{NUMBER}|{NUMPY_SCALAR})"
+ONE_NUMBER = rf"^\s*{NUMBER}\s*$"  # a cell holding one number
 NUMERIC_TEXT = rf"^[\s\[\](),;]*{CELL_NUMBER}(?:[\s\[\](),;]+{CELL_NUMBER})*[\s\[\](),;]*$"  # tuples: (1, 2)
 OTHER_SEPARATED = rf"^\s*{NUMBER}(?:\s*[|/:_]\s*{NUMBER})+\s*$"  # 1.5|2|3: numbers between a separator not read
 NUMPY_ROW = rf"\[\s*{NUMBER}(?:\s+{NUMBER})*\s*\]"

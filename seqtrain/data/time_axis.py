@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from seqtrain.data.arrow import arrow_column
-from seqtrain.data.parsing import NUMBER, numeric_cells
+from seqtrain.data.parsing import ONE_NUMBER, numeric_cells
 from seqtrain.data.sources import DataError, Piece, check_columns
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def time_values(piece: Piece, column: str) -> tuple[np.ndarray, bool] | None:
     stamped = pa.types.is_timestamp(values.type) or pa.types.is_date(values.type)
     if not (stamped or pa.types.is_string(values.type) or pa.types.is_large_string(values.type)) or not len(values):
         return None
-    if not stamped and numeric_cells(values, rf"^\s*{NUMBER}\s*$")[0]:  # numbers written as text are values, not dates
+    if not stamped and numeric_cells(values, ONE_NUMBER)[0]:  # numbers written as text are values, not dates
         return None
     import pandas as pd
 
