@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset, IterableDataset, get_worker_info
+from torch.utils.data import Dataset, IterableDataset, TensorDataset, get_worker_info
 
 from seqtrain.batch import Batch
 
@@ -32,20 +32,15 @@ class TokenWindows(Dataset[tuple[Tensor, Tensor]]):
         return window[:-1], window[1:]  # (T,), (T,)
 
 
-class TaggedWindows(Dataset[tuple[Tensor, Tensor]]):
+class TaggedWindows(TensorDataset):
     """Non-overlapping windows of `seq_len` ids with their per-step labels; a last partial window is dropped."""
 
     def __init__(self, ids: Tensor, labels: Tensor, seq_len: int) -> None:
         count = len(ids) // seq_len
         self.ids = ids[: count * seq_len].view(count, seq_len)  # (N, T)
         self.labels = labels[: count * seq_len].view(count, seq_len)  # (N, T)
+        super().__init__(self.ids, self.labels)  # example i: (ids[i], labels[i]), (T,) each
         self.lengths = [seq_len] * count
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        return self.ids[i], self.labels[i]  # (T,), (T,)
 
 
 class TokenStreams(IterableDataset[Batch]):
