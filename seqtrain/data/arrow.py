@@ -1,9 +1,4 @@
-"""Arrow helpers: transforms cached by fingerprint (`cached_map`) and list columns read without Python objects.
-
-Transforms run as `Dataset.map(batched=True)` with a fingerprint made of the input's fingerprint and
-the settings, so a second run on the same files with the same settings loads the cached result
-instead of encoding again.
-"""
+"""Arrow helpers: transforms cached by fingerprint (`cached_map`) and list columns read without Python objects."""
 
 from __future__ import annotations
 
@@ -30,7 +25,8 @@ def fingerprint(*parts: Any) -> str:
 
 def cached_map(dataset: Dataset, function: Callable[..., dict[str, list]], *, settings: dict[str, Any], features: Features,
                desc: str, fn_kwargs: dict[str, Any] | None = None) -> Dataset:
-    """`dataset.map(function, batched=True, with_indices=True)`, replacing all columns, cached by fingerprint.
+    """`dataset.map(function, batched=True, with_indices=True)`, replacing all columns, cached by fingerprint: a
+    second run on the same files with the same settings loads the cached result instead of encoding again.
 
     The fingerprint is the input's fingerprint (which datasets derives from the files and their
     modification times), the function's name and `settings`: everything the output depends on

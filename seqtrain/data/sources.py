@@ -28,7 +28,7 @@ Files = str | Sequence[str] | None  # a path, a glob, or a list of them
 SPLITS = ("train", "val", "test")
 # Names hub datasets give their splits, in the order they are looked for.
 HUB_SPLITS = {"train": ("train",), "val": ("validation", "valid", "val", "dev"), "test": ("test",)}
-# The builder for each file extension, and how its rows are counted in messages.
+# The builder for each file extension, and its options.
 EXTENSIONS = {
     ".csv": ("csv", {}),
     ".tsv": ("csv", {"sep": "\t"}),
@@ -40,7 +40,7 @@ EXTENSIONS = {
     ".ts": ("ts", {}),  # sktime / aeon time series (UCR/UEA archives): seqtrain.data.ts_files
 }
 # A .ts file's examples are counted, not its lines: its header and comments come first.
-ROW_UNITS = {"csv": "row", "json": "line", "parquet": "row", "text": "line", "ts": "example", "hub": "index"}
+ROW_UNITS = {"csv": "row", "json": "line", "parquet": "row", "text": "line", "ts": "example"}  # Piece.unit per builder
 
 
 class DataError(SeqtrainError, ValueError):
