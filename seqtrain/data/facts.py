@@ -55,18 +55,11 @@ class DataFacts:
                 "num_outputs": self.num_outputs, "per_step_targets": self.per_step}
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for name in TUPLE_FIELDS:
-            d[name] = list(d[name]) if d[name] is not None else None
-        return d
+        return {k: list(v) if k in TUPLE_FIELDS and v is not None else v for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataFacts:
-        d = dict(d)
-        for name in TUPLE_FIELDS:
-            if d.get(name) is not None:
-                d[name] = tuple(d[name])
-        return cls(**d)
+        return cls(**{k: tuple(v) if k in TUPLE_FIELDS and v is not None else v for k, v in d.items()})
 
 
 TUPLE_FIELDS = ("class_names", "target_scale", "target_shift")  # lists in JSON, tuples here (hashable, comparable)
