@@ -147,7 +147,8 @@ class TextDataModule(FileDataModule):
             check_columns(piece, {"text_column": self.text_column})
             dtype = getattr(piece.dataset.features[self.text_column], "dtype", None)
             if dtype not in ("string", "large_string"):
-                raise DataError(f"{piece.name}: column {self.text_column!r} (data.text_column) holds {dtype or 'lists'}, not text")
+                raise DataError(f"{piece.name}: column {self.text_column!r} (data.text_column) holds {dtype or 'lists'}, "
+                                "not text")
             values = arrow_column(piece.dataset, self.text_column)
             if not pc.any(non_blank(values)).as_py():
                 raise DataError(f"{piece.name}: column {self.text_column!r} holds only whitespace or empty values "
