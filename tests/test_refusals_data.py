@@ -633,6 +633,17 @@ def numbers_separated_by_pipes(tmp):
     ]
 
 
+
+@case("table file")
+def numbers_separated_by_pipes_after_a_file_of_blank_cells(tmp):
+    # The first file's cells are all blank: the row named is the second file's, not an index error.
+    blank = file(tmp, "a.jsonl", "".join(f'{{"sequence": "", "label": "{"xy"[i % 2]}"}}\n' for i in range(4)))
+    pipes = file(tmp, "b.jsonl", "".join(f'{{"sequence": "{i}|{i + 1}", "label": "{"xy"[i % 2]}"}}\n' for i in range(20)))
+    return table(tmp, train_files=[str(blank), str(pipes)]), [
+        f"{pipes}, line 1, column 'sequence': '0|1': every row holds numbers separated by '|'",
+    ]
+
+
 # -- forecast files ----------------------------------------------------------------------------
 
 

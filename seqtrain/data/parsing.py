@@ -282,8 +282,8 @@ def _refuse_other_separators(pieces: Sequence[Piece], column: str, cells: int) -
 
     found = [(p, matching(arrow_column(p.dataset, column), OTHER_SEPARATED)) for p in pieces if _list_type(p.dataset.features[column])[0] == 0]
     if cells and sum(pc.sum(m).as_py() or 0 for _, m in found) == cells:
-        piece, hits = found[0]
-        row = int(np.flatnonzero(hits.to_numpy(zero_copy_only=False))[0])
+        # The first piece with a hit: an earlier file may hold only blank cells.
+        piece, row = next((p, int(rows[0])) for p, m in found if len(rows := np.flatnonzero(m.to_numpy(zero_copy_only=False))))
         value = piece.dataset[row][column]
         separator = re.search(r"[|/:_]", value).group()
         raise DataError(
