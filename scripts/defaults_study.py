@@ -143,6 +143,12 @@ CANDIDATES = {
     "text_edrop05_mean": ["model.embedding_dropout=0.5", "model.pooling=mean"],
     "text_unigram4000_edrop05_mean": ["data.tokenizer=unigram", "data.max_vocab_size=4000", "model.embedding_dropout=0.5",
                                       "model.pooling=mean"],
+    # Sixth round: augmentation that respects patching (ArrowHead, OSULeaf, ACSF1: small training sets over-fit).
+    # patch_shift: a random patch phase per row in training, the mean over all k phases in evaluation.
+    "patch24_shift": ["model.patch_size=auto", "recipe.patch_steps=24", "model.patch_shift=true"],
+    "patch16_shift": ["model.patch_size=auto", "recipe.patch_steps=16", "model.patch_shift=true"],
+    "patch24_shift_patience40": ["model.patch_size=auto", "recipe.patch_steps=24", "model.patch_shift=true",
+                                 "callbacks.early_stopping.patience=40", "trainer.max_epochs=200"],
 }
 
 

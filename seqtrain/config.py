@@ -59,6 +59,8 @@ class ModelOptions(BaseModel):
     tie_weights: bool
     # auto: chosen from the data when it is read (`seqtrain.recipe.auto_patch_size`), said in the log.
     patch_size: Any
+    # k > 1 only: a random patch phase per row in training, the mean over all k phases in evaluation.
+    patch_shift: bool
 
     @field_validator("patch_size")
     @classmethod

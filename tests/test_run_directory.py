@@ -167,6 +167,26 @@ def test_embedding_dropout_added_later_is_no_change_at_zero() -> None:
     assert config_changes(saved, {"model": {"cell": "gru", "embedding_dropout": 0.5}}) == ({}, {"model.embedding_dropout": (None, 0.5)})
 
 
+def test_patch_shift_added_later_is_no_change_when_false() -> None:
+    """A run saved before `model.patch_shift` trained on one patching: false continues it, true is a change."""
+    saved = {"model": {"cell": "gru", "patch_size": 6}}
+    assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, "patch_shift": False}}) == ({}, {})
+    assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, "patch_shift": True}}) == (
+        {}, {"model.patch_shift": (None, True)})
+
+
+@pytest.mark.parametrize(("shift", "size", "said"), [(True, 1, True), (True, 11, False), (False, 1, False)])
+def test_patch_shift_without_patches_is_said_unused(shift: bool, size: int, said: bool) -> None:
+    from omegaconf import OmegaConf
+
+    from seqtrain.run import unused_patch_shift
+
+    line = unused_patch_shift(OmegaConf.create({"model": {"patch_shift": shift, "patch_size": size}}))
+    assert (line is not None) == said
+    if said:
+        assert line.startswith("model.patch_shift=true: not used") and "model.patch_size=1" in line
+
+
 def test_time_column_added_later_is_no_change_when_null() -> None:
     """A forecast run saved before `data.time_column` read every column as then: null continues it; `auto` may leave
     a row-index column out of the inputs, so it is a change a resume refuses (naming the key)."""
