@@ -149,6 +149,9 @@ CANDIDATES = {
     "patch16_shift": ["model.patch_size=auto", "recipe.patch_steps=16", "model.patch_shift=true"],
     # patch24_shift's runs on the hold-outs mostly ran into trainer.max_epochs=100 (best epoch 80-99): room to go on.
     "patch24_shift_e200": ["model.patch_size=auto", "recipe.patch_steps=24", "model.patch_shift=true", "trainer.max_epochs=200"],
+    # Gaussian jitter on the standardized inputs in training (Um et al. 2017).
+    "patch24_jitter01": ["model.patch_size=auto", "recipe.patch_steps=24", "model.input_noise=0.1"],
+    "patch24_jitter03": ["model.patch_size=auto", "recipe.patch_steps=24", "model.input_noise=0.3"],
     "patch24_shift_patience40": ["model.patch_size=auto", "recipe.patch_steps=24", "model.patch_shift=true",
                                  "callbacks.early_stopping.patience=40", "trainer.max_epochs=200"],
 }

@@ -61,6 +61,7 @@ class ModelOptions(BaseModel):
     patch_size: Any
     # k > 1 only: a random patch phase per row in training, the mean over all k phases in evaluation.
     patch_shift: bool
+    input_noise: float = Field(ge=0.0)
 
     @field_validator("patch_size")
     @classmethod

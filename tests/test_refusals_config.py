@@ -83,6 +83,7 @@ CASES = [
     ("model", ["model.patch_size=big"], ["model.patch_size='big'", "or auto"]),
     ("model", ["model.patch_shift=yes"], ["model.patch_shift='yes'", "bool"]),
     ("model", ["model.patch_shift=1"], ["model.patch_shift=1", "bool"]),
+    ("model", ["model.input_noise=-0.1"], ["model.input_noise=-0.1", "greater than or equal to 0"]),
     ("task kind", ["experiment=none", "data=table", "data.task=tagging", "model.patch_size=4"],
      ["model.patch_size=4", "TableDataModule(task=tagging)", "a target per step", "set model.patch_size=1"]),
     ("task kind", ["data=shakespeare", "data.stateful=false", "model.patch_size=3"],

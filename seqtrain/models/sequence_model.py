@@ -35,6 +35,7 @@ class SequenceModel(nn.Module):
         tie_weights: bool = False,
         patch_size: int = 1,
         patch_shift: bool = False,
+        input_noise: float = 0.0,
         # Facts from the data, passed by the run rather than typed by users.
         num_outputs: int,
         per_step_targets: bool = False,
@@ -59,6 +60,8 @@ class SequenceModel(nn.Module):
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if isinstance(embedding_dropout, bool) or not isinstance(embedding_dropout, (int, float)) or not 0.0 <= embedding_dropout < 1.0:
             raise ValueError(f"embedding_dropout must be a probability in [0, 1), got {embedding_dropout!r}")
+        if isinstance(input_noise, bool) or not isinstance(input_noise, (int, float)) or not input_noise >= 0.0:
+            raise ValueError(f"input_noise must be a standard deviation >= 0, got {input_noise!r}")
         if not isinstance(patch_shift, bool):
             raise ValueError(f"patch_shift must be true or false, got {patch_shift!r}")
         if head not in HEADS:
@@ -87,6 +90,9 @@ class SequenceModel(nn.Module):
         # slicing's augmentation, Le Guennec et al. 2016, without losing more than k-1 steps); evaluation
         # averages the head's output over all k phases, the distribution training saw (test-time augmentation).
         self.patch_shift = patch_shift
+        # Gaussian jitter on real-valued inputs while training (Um et al. 2017), in the inputs' units (the table
+        # loader standardizes features); token ids have none (the run says so in one line).
+        self.input_noise = float(input_noise) if vocab_size is None else 0.0
 
         # Input layer, chosen by what the data holds.
         if vocab_size is not None:
@@ -150,6 +156,9 @@ class SequenceModel(nn.Module):
         self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
     ) -> tuple[Tensor, State]:
         """inputs (B, T) long or (B, T, F) float -> predictions (B, num_outputs) or (B, T, num_outputs), state."""
+        if self.training and self.input_noise > 0:
+            # Drawn on the CPU from torch's global generator, like the patch phase: seeded, resumable, any device.
+            inputs = inputs + self.input_noise * torch.randn(inputs.shape, dtype=inputs.dtype).to(inputs.device)  # (B, T, F)
         k = self.patch_size
         if not self.patch_shift or k == 1:
             return self._forward(inputs, lengths, state)

@@ -224,3 +224,37 @@ def test_auto_makes_the_median_sequence_at_most_patch_steps_long(lengths: list[i
 ])
 def test_auto_leaves_tokens_and_per_step_targets_unpatched(facts: Facts, words: str) -> None:
     assert auto_patch_size(facts, [1000] * 10, 32) == (1, words)
+
+
+# -- Gaussian input jitter (input_noise) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("patch_size", [1, 3])
+def test_input_noise_adds_seeded_gaussian_noise_in_training_only(patch_size: int) -> None:
+    """Training: the model reads inputs + sigma * randn(B, T, F) drawn from torch's global generator (so the seed
+    decides it); evaluation reads the inputs as they are. Held to a twin without noise fed the noisy inputs by hand."""
+    torch.manual_seed(5)
+    options = {"cell": "gru", "num_features": FEATURES, "num_outputs": 3, "hidden_size": 6, "pooling": "max", "patch_size": patch_size}
+    noisy, plain = SequenceModel(**options, input_noise=0.3), SequenceModel(**options)
+    plain.load_state_dict(noisy.state_dict())
+    plain.eval()
+    batch, lengths = padded_batch([7, 4, 6]), torch.tensor([7, 4, 6])
+    torch.manual_seed(9)
+    got = noisy.train()(batch, lengths)[0]
+    torch.manual_seed(9)
+    by_hand = batch + 0.3 * torch.randn(batch.shape)
+    with torch.no_grad():
+        torch.testing.assert_close(got, plain(by_hand, lengths)[0], atol=1e-6, rtol=0)
+        assert not torch.allclose(got, plain(batch, lengths)[0], atol=1e-3)
+        torch.testing.assert_close(noisy.eval()(batch, lengths)[0], plain(batch, lengths)[0], atol=0, rtol=0)
+
+
+def test_input_noise_leaves_token_inputs_alone() -> None:
+    model = SequenceModel(cell="gru", vocab_size=9, padding_idx=0, num_outputs=2, input_noise=0.5)
+    assert model.input_noise == 0.0 and model.arguments["input_noise"] == 0.5  # recorded as given, not applied
+
+
+@pytest.mark.parametrize("value", [-0.1, True, "0.1"])
+def test_the_model_takes_a_non_negative_input_noise_only(value: object) -> None:
+    with pytest.raises(ValueError, match=r"input_noise must be a standard deviation >= 0"):
+        SequenceModel(cell="gru", num_outputs=2, num_features=2, input_noise=value)
