@@ -153,8 +153,6 @@ CANDIDATES = {
     "patch24_jitter01": ["model.patch_size=auto", "recipe.patch_steps=24", "model.input_noise=0.1"],
     "patch24_jitter03": ["model.patch_size=auto", "recipe.patch_steps=24", "model.input_noise=0.3"],
     "patch24_shift_jitter03": ["model.patch_size=auto", "recipe.patch_steps=24", "model.patch_shift=true", "model.input_noise=0.3"],
-    "patch24_shift_patience40": ["model.patch_size=auto", "recipe.patch_steps=24", "model.patch_shift=true",
-                                 "callbacks.early_stopping.patience=40", "trainer.max_epochs=200"],
 }
 
 
