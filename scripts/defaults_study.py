@@ -147,7 +147,7 @@ CANDIDATES = {
     # patch_shift: a random patch phase per row in training, the mean over all k phases in evaluation.
     "patch24_shift": ["model.patch_size=auto", "recipe.patch_steps=24", "model.patch_shift=true"],
     "patch16_shift": ["model.patch_size=auto", "recipe.patch_steps=16", "model.patch_shift=true"],
-    # patch24_shift's runs on the hold-outs mostly ran into trainer.max_epochs=100 (best epoch 80-99): room to go on.
+    # 4 of patch24_shift's 12 screen runs ended at trainer.max_epochs=100 (best epoch 80-99): was the cap holding it back?
     "patch24_shift_e200": ["model.patch_size=auto", "recipe.patch_steps=24", "model.patch_shift=true", "trainer.max_epochs=200"],
     # Gaussian jitter on the standardized inputs in training (Um et al. 2017).
     "patch24_jitter01": ["model.patch_size=auto", "recipe.patch_steps=24", "model.input_noise=0.1"],
