@@ -143,6 +143,16 @@ CANDIDATES = {
     "text_edrop05_mean": ["model.embedding_dropout=0.5", "model.pooling=mean"],
     "text_unigram4000_edrop05_mean": ["data.tokenizer=unigram", "data.max_vocab_size=4000", "model.embedding_dropout=0.5",
                                       "model.pooling=mean"],
+    # Sixth round: augmentation that respects patching (ArrowHead, OSULeaf, ACSF1: small training sets over-fit).
+    # patch_shift: a random patch phase per row in training, the mean over all k phases in evaluation.
+    "patch24_shift": ["model.patch_size=auto", "recipe.patch_steps=24", "model.patch_shift=true"],
+    "patch16_shift": ["model.patch_size=auto", "recipe.patch_steps=16", "model.patch_shift=true"],
+    # 4 of patch24_shift's 12 screen runs ended at trainer.max_epochs=100 (best epoch 80-99): was the cap holding it back?
+    "patch24_shift_e200": ["model.patch_size=auto", "recipe.patch_steps=24", "model.patch_shift=true", "trainer.max_epochs=200"],
+    # Gaussian jitter on the standardized inputs in training (Um et al. 2017).
+    "patch24_jitter01": ["model.patch_size=auto", "recipe.patch_steps=24", "model.input_noise=0.1"],
+    "patch24_jitter03": ["model.patch_size=auto", "recipe.patch_steps=24", "model.input_noise=0.3"],
+    "patch24_shift_jitter03": ["model.patch_size=auto", "recipe.patch_steps=24", "model.patch_shift=true", "model.input_noise=0.3"],
 }
 
 

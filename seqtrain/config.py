@@ -59,6 +59,9 @@ class ModelOptions(BaseModel):
     tie_weights: bool
     # auto: chosen from the data when it is read (`seqtrain.recipe.auto_patch_size`), said in the log.
     patch_size: Any
+    # k > 1 only: a random patch phase per row in training, the mean over all k phases in evaluation.
+    patch_shift: bool
+    input_noise: float = Field(ge=0.0)
 
     @field_validator("patch_size")
     @classmethod

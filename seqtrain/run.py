@@ -106,6 +106,10 @@ def train(cfg: DictConfig) -> float:
             log.info(settle_patch_size(cfg, config, datamodule))
         if line := unused_embedding_dropout(cfg, facts):
             log.info(line)
+        if line := unused_patch_shift(cfg):
+            log.info(line)
+        if line := unused_input_noise(cfg, facts):
+            log.info(line)
         model = instantiate(cfg.model, **facts.model_kwargs())
         if checkpoint is not None:
             check_resumable(checkpoint, facts.to_dict(), ckpt_path)
@@ -214,6 +218,22 @@ def unused_embedding_dropout(cfg: DictConfig, facts: Any) -> str | None:
     if facts.vocab_size is not None or not isinstance(rate, (int, float)) or rate == 0:
         return None
     return f"model.embedding_dropout={rate}: not used (it drops embedded tokens; this data's inputs are real-valued)"
+
+
+def unused_patch_shift(cfg: DictConfig) -> str | None:
+    """`model.patch_shift` shifts where patches start, so with patch size 1 (short series, text, tagging: what
+    `auto` gives them) there is one phase and it changes nothing; returns the line that says so."""
+    if OmegaConf.select(cfg, "model.patch_shift", default=None) is not True or OmegaConf.select(cfg, "model.patch_size") != 1:
+        return None
+    return "model.patch_shift=true: not used (it shifts where patches start; model.patch_size=1 has one phase)"
+
+
+def unused_input_noise(cfg: DictConfig, facts: Any) -> str | None:
+    """`model.input_noise` jitters real values; token ids have none to jitter; returns the line that says so."""
+    noise = OmegaConf.select(cfg, "model.input_noise", default=None)
+    if facts.vocab_size is None or not isinstance(noise, (int, float)) or noise == 0:
+        return None
+    return f"model.input_noise={noise}: not used (it adds noise to real-valued inputs; this data's inputs are token ids)"
 
 
 def training_text_spacing(datamodule: Any) -> float | None:

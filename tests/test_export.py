@@ -90,6 +90,18 @@ def test_a_patched_model_exports_at_any_length(tmp_path: Path, cell: str, bidire
     assert not streamable(model)
 
 
+@pytest.mark.parametrize(("cell", "bidirectional", "pooling"), [("gru", True, "max"), ("lstm", False, "last")])
+def test_a_model_with_patch_shift_exports_its_mean_over_phases(tmp_path: Path, cell: str, bidirectional: bool, pooling: str) -> None:
+    """The k shifted copies, their lengths and the mean over phases are in the graph, at any batch size and length
+    (rows shorter than k too); the state that comes out is the unshifted copy's, as in PyTorch."""
+    torch.manual_seed(0)
+    model = SequenceModel(cell=cell, hidden_size=8, bidirectional=bidirectional, pooling=pooling, embedding_dim=6,
+                          num_outputs=4, num_features=3, patch_size=3, patch_shift=True).eval()
+    path = export_onnx(model, tmp_path / "model.onnx")
+    for batch, steps in [(1, 1), (3, 11), (2, 2), (4, 41)]:
+        assert check_onnx(path, model, batch=batch, steps=steps) < TOLERANCE
+
+
 def test_export_script_on_a_trained_run(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     proc = run_train("data=parity", "data.seq_len=8", "model=gru", "model.hidden_size=16", "debug=smoke",

@@ -28,6 +28,16 @@ def test_old_checkpoint_evaluates_as_before(name: str, tmp_path: Path) -> None:
         assert metrics[key] == pytest.approx(value, rel=TOLERANCE.get(name, 1e-5), abs=1e-6), key
 
 
+def test_an_old_checkpoint_rebuilds_without_options_added_later() -> None:
+    """Saved before input patching: one step per input and no patch phase, as it was trained."""
+    from seqtrain.checkpoint import load_checkpoint, rebuild
+
+    checkpoint = load_checkpoint(FIXTURES / "vowels.ckpt")
+    assert "patch_shift" not in checkpoint["seqtrain"]["config"]["model"]
+    model, _, _ = rebuild(checkpoint, setup=False)
+    assert model.patch_size == 1 and model.patch_shift is False
+
+
 def test_importing_a_retired_class_names_its_replacement() -> None:
     with pytest.raises(ImportError, match="was retired.*data=vowels"):
         from seqtrain.data import VowelsDataModule  # noqa: F401

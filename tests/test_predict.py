@@ -122,12 +122,14 @@ def test_regression_predictions_are_in_the_datas_units(tmp_path: Path) -> None:
 
 def test_a_patched_model_predicts_and_exports_like_its_run(tmp_path: Path) -> None:
     """`model.patch_size=auto` is said, settled into the checkpoint as a number, and prediction, export and a
-    resume all use that number."""
+    resume all use that number. With `model.patch_shift=true` (saved in the checkpoint): the run's test metrics
+    (the mean over the k phases) are what prediction gives, and the export matches PyTorch."""
     write_parquet(tmp_path / "train.parquet", vector_regression_rows(80, seed=2))
     write_parquet(tmp_path / "test.parquet", vector_regression_rows(30, seed=6))
     data = ["data=table", "data.task=regression", f"data.train_files={tmp_path / 'train.parquet'}",
             f"data.test_files={tmp_path / 'test.parquet'}", "data.sequence_column=frames", "data.target_column=y",
-            f"data.cache_dir={tmp_path / 'cache'}", "data.batch_size=8", "model.patch_size=auto", "recipe.patch_steps=2"]
+            f"data.cache_dir={tmp_path / 'cache'}", "data.batch_size=8", "model.patch_size=auto", "recipe.patch_steps=2",
+            "model.patch_shift=true"]
     run_dir = tmp_path / "run"
     proc = run_train(*data, *SHORT, f"hydra.run.dir={run_dir}")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -138,7 +140,7 @@ def test_a_patched_model_predicts_and_exports_like_its_run(tmp_path: Path) -> No
     k, median = int(said.group(1)), int(said.group(2))
     assert lengths[0] <= median <= lengths[-1] and k == math.ceil(median / 2) and k > 1
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
-    assert ckpt["seqtrain"]["config"]["model"]["patch_size"] == k
+    assert ckpt["seqtrain"]["config"]["model"]["patch_size"] == k and ckpt["seqtrain"]["config"]["model"]["patch_shift"] is True
     assert ckpt["state_dict"]["model.input_layer.weight"].shape[1] == k * 3  # k frames of 3 features per input
     saved = json.loads((run_dir / "metrics.json").read_text())["test"]
     _assert_same_metrics(Predictor.from_checkpoint(run_dir).predict(str(tmp_path / "test.parquet")).metrics, saved)

@@ -167,6 +167,41 @@ def test_embedding_dropout_added_later_is_no_change_at_zero() -> None:
     assert config_changes(saved, {"model": {"cell": "gru", "embedding_dropout": 0.5}}) == ({}, {"model.embedding_dropout": (None, 0.5)})
 
 
+def test_patch_shift_added_later_is_no_change_when_false() -> None:
+    """A run saved before `model.patch_shift` trained on one patching: false continues it, true is a change."""
+    saved = {"model": {"cell": "gru", "patch_size": 6}}
+    assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, "patch_shift": False}}) == ({}, {})
+    assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, "patch_shift": True}}) == (
+        {}, {"model.patch_shift": (None, True)})
+    assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, "input_noise": 0.0}}) == ({}, {})
+
+
+@pytest.mark.parametrize(("shift", "size", "said"), [(True, 1, True), (True, 11, False), (False, 1, False)])
+def test_patch_shift_without_patches_is_said_unused(shift: bool, size: int, said: bool) -> None:
+    from omegaconf import OmegaConf
+
+    from seqtrain.run import unused_patch_shift
+
+    line = unused_patch_shift(OmegaConf.create({"model": {"patch_shift": shift, "patch_size": size}}))
+    assert (line is not None) == said
+    if said:
+        assert line.startswith("model.patch_shift=true: not used") and "model.patch_size=1" in line
+
+
+@pytest.mark.parametrize(("noise", "vocab_size", "said"), [(0.1, 7, True), (0.1, None, False), (0.0, 7, False)])
+def test_input_noise_on_tokens_is_said_unused(noise: float, vocab_size: int | None, said: bool) -> None:
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from seqtrain.run import unused_input_noise
+
+    line = unused_input_noise(OmegaConf.create({"model": {"input_noise": noise}}), SimpleNamespace(vocab_size=vocab_size))
+    assert (line is not None) == said
+    if said:
+        assert line.startswith(f"model.input_noise={noise}: not used") and "token ids" in line
+
+
 def test_time_column_added_later_is_no_change_when_null() -> None:
     """A forecast run saved before `data.time_column` read every column as then: null continues it; `auto` may leave
     a row-index column out of the inputs, so it is a change a resume refuses (naming the key)."""

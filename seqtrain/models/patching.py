@@ -4,6 +4,10 @@ A recurrent network reads a long univariate series one value at a time and must 
 across hundreds of steps; grouping k steps into one vector (as PatchTST does for transformers)
 shortens the recurrence k-fold and lets the input layer see local shape directly. Only for
 real-valued inputs with one target per sequence: a per-step target has no patched step of its own.
+
+Where the patches start is arbitrary: dropping r < k leading steps gives another of k patchings of the
+same series (`drop_leading`; `SequenceModel(patch_shift=True)` trains on a random one per row and
+evaluates on the mean over all k).
 """
 
 from __future__ import annotations
@@ -33,3 +37,21 @@ def patch_steps(inputs: Tensor, lengths: Tensor | None, patch_size: int) -> tupl
     if lengths is None:
         return patched, None
     return patched, (lengths + patch_size - 1) // patch_size
+
+
+def drop_leading(inputs: Tensor, lengths: Tensor | None, drop: Tensor) -> tuple[Tensor, Tensor]:
+    """(B, T, F) features, lengths (B,) or None (all T), drop (B,) long -> (B, T, F), lengths - drop.
+
+    Row b loses its first `drop[b]` steps (at most lengths-1: one step always stays), so its patches
+    start `drop[b]` steps later: another phase of the same series. The steps move to the front; what
+    lies past the new length is padding (`patch_steps` zero-fills it).
+    """
+    B, T, F = inputs.shape
+    if lengths is None:
+        lengths = torch.full((B,), T, dtype=torch.long)
+    lengths = lengths.to(drop.device)
+    drop = torch.minimum(drop, lengths - 1)  # (B,)
+    # Past the new length the index stops at the row's last real step (padding, never read).
+    index = torch.minimum(torch.arange(T, device=drop.device)[None, :] + drop[:, None], lengths[:, None] - 1)  # (B, T)
+    index = index.to(inputs.device)[..., None].expand(B, T, F)
+    return inputs.gather(1, index), lengths - drop

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from seqtrain.models.backbone import RecurrentBackbone, State
-from seqtrain.models.patching import patch_steps
+from seqtrain.models.patching import drop_leading, patch_steps
 from seqtrain.models.pooling import LastStatePool, MaxPool, MeanPool
 
 POOLINGS = ("last", "mean", "max")
@@ -34,6 +34,8 @@ class SequenceModel(nn.Module):
         head: Literal["auto", "many_to_one", "many_to_many"] = "auto",
         tie_weights: bool = False,
         patch_size: int = 1,
+        patch_shift: bool = False,
+        input_noise: float = 0.0,
         # Facts from the data, passed by the run rather than typed by users.
         num_outputs: int,
         per_step_targets: bool = False,
@@ -58,6 +60,10 @@ class SequenceModel(nn.Module):
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if isinstance(embedding_dropout, bool) or not isinstance(embedding_dropout, (int, float)) or not 0.0 <= embedding_dropout < 1.0:
             raise ValueError(f"embedding_dropout must be a probability in [0, 1), got {embedding_dropout!r}")
+        if isinstance(input_noise, bool) or not isinstance(input_noise, (int, float)) or not input_noise >= 0.0:
+            raise ValueError(f"input_noise must be a standard deviation >= 0, got {input_noise!r}")
+        if not isinstance(patch_shift, bool):
+            raise ValueError(f"patch_shift must be true or false, got {patch_shift!r}")
         if head not in HEADS:
             raise ValueError(f"head must be one of {list(HEADS)}, got {head!r}")
         if pooling is not None and pooling not in POOLINGS:
@@ -79,6 +85,14 @@ class SequenceModel(nn.Module):
                 raise ValueError(f"patch_size={patch_size} needs one target per sequence (a many_to_one head), but head="
                                  f"{head!r} resolves to {self.head_kind!r}; set patch_size=1")
         self.patch_size = patch_size
+        # Random patch phase (k > 1 only; with k = 1 there is one phase and nothing changes): training drops a
+        # random 0..k-1 leading steps of each row, so the k patchings of a series are k views of it (window
+        # slicing's augmentation, Le Guennec et al. 2016, without losing more than k-1 steps); evaluation
+        # averages the head's output over all k phases, the distribution training saw (test-time augmentation).
+        self.patch_shift = patch_shift
+        # Gaussian jitter on real-valued inputs while training (Um et al. 2017), in the inputs' units (the table
+        # loader standardizes features); token ids have none (the run says so in one line).
+        self.input_noise = float(input_noise) if vocab_size is None else 0.0
 
         # Input layer, chosen by what the data holds.
         if vocab_size is not None:
@@ -142,6 +156,31 @@ class SequenceModel(nn.Module):
         self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
     ) -> tuple[Tensor, State]:
         """inputs (B, T) long or (B, T, F) float -> predictions (B, num_outputs) or (B, T, num_outputs), state."""
+        if self.training and self.input_noise > 0:
+            # Drawn on the CPU from torch's global generator, like the patch phase: seeded, resumable, any device.
+            inputs = inputs + self.input_noise * torch.randn(inputs.shape, dtype=inputs.dtype).to(inputs.device)  # (B, T, F)
+        k = self.patch_size
+        if not self.patch_shift or k == 1:
+            return self._forward(inputs, lengths, state)
+        if self.training:
+            # One phase per row, from torch's global generator (seeded runs repeat; a resume restores its state).
+            # Drawn on the CPU, where lengths live, so a run draws the same phases on any device.
+            drop = torch.randint(0, k, (inputs.shape[0],))  # (B,)
+            return self._forward(*drop_leading(inputs, lengths, drop), state)
+        # Every phase r = 0..k-1 of every row in one batch, phase-major: row r*B + b is row b without r steps.
+        # The mean is over the head's outputs (logits for classification, the prediction for regression): the
+        # model's output keeps its meaning (the loss, argmax and softmax downstream read logits), and a mean of
+        # logits is the normalised geometric mean of the phases' probabilities, a product of experts.
+        B = inputs.shape[0]
+        drop = torch.arange(k)[:, None].expand(k, B).reshape(-1)  # (k*B,)
+        repeated = inputs.repeat(k, *([1] * (inputs.dim() - 1)))  # (k*B, T, F)
+        output, state = self._forward(*drop_leading(repeated, None if lengths is None else lengths.repeat(k), drop),
+                                      _repeat_state(state, k))
+        predictions = output.reshape(k, B, *output.shape[1:]).mean(dim=0)  # (B, num_outputs)
+        return predictions, _first_rows(state, B)  # the state of phase 0: the series as given
+
+    def _forward(self, inputs: Tensor, lengths: Tensor | None, state: State | None) -> tuple[Tensor, State]:
+        """One pass over the rows as given: (B, T, F) or (B, T) -> (B, num_outputs) or (B, T, num_outputs), state."""
         inputs, lengths = patch_steps(inputs, lengths, self.patch_size)  # (B, ceil(T/k), k*F); unchanged for k=1
         x = self.input_layer(inputs)  # (B, T, E), or (B, T, F) when features go in unchanged
         if self.embedding_dropout is not None:
@@ -152,3 +191,19 @@ class SequenceModel(nn.Module):
         if lengths is None:
             lengths = torch.full((output.shape[0],), output.shape[1], dtype=torch.long)
         return self.output_layer(self.pool(output, lengths)), state  # (B, num_outputs)
+
+
+def _repeat_state(state: State | None, k: int) -> State | None:
+    """A state (L*D, B, H) (or an LSTM's pair) for k copies of the batch: (L*D, k*B, H), copy-major."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.repeat(1, k, 1) for s in state)  # type: ignore[return-value]
+    return state.repeat(1, k, 1)
+
+
+def _first_rows(state: State, B: int) -> State:
+    """The first B rows of a state (L*D, k*B, H) (or pair): the unshifted copy's."""
+    if isinstance(state, tuple):
+        return tuple(s[:, :B] for s in state)  # type: ignore[return-value]
+    return state[:, :B]

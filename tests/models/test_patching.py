@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from seqtrain.models import SequenceModel
-from seqtrain.models.patching import patch_steps
+from seqtrain.models.patching import drop_leading, patch_steps
 from seqtrain.recipe import auto_patch_size
 
 FEATURES = 2
@@ -99,6 +99,100 @@ def test_the_model_takes_a_whole_patch_size_only(value: object) -> None:
         SequenceModel(cell="gru", num_outputs=2, num_features=2, patch_size=value)
 
 
+# -- random patch phase (patch_shift) -------------------------------------------------------------
+
+
+def shift_twins(k: int, **options) -> tuple[SequenceModel, SequenceModel]:
+    """A shifting model that patches k steps, and the unpatched twin (k*F features, same weights) that checks it."""
+    patched, plain = twins(k, **options)
+    shifting = SequenceModel(num_features=FEATURES, patch_size=k, patch_shift=True, num_outputs=3, hidden_size=6, embedding_dim=5,
+                             **options).eval()
+    shifting.load_state_dict(patched.state_dict())
+    return shifting, plain
+
+
+def by_phase(plain: SequenceModel, row: torch.Tensor, k: int, phase: int) -> torch.Tensor:
+    """The unpatched twin on one row (n, F) without its first `phase` steps (one step at least stays), hand-patched."""
+    kept = row[min(phase, len(row) - 1):]
+    patched = torch.tensor(hand_patched(kept.numpy(), k), dtype=torch.float32)[None]
+    with torch.no_grad():
+        return plain(patched)[0][0]  # (num_outputs,)
+
+
+@pytest.mark.parametrize(("cell", "bidirectional", "pooling"), [("gru", True, "max"), ("lstm", False, "last"), ("rnn", True, "mean")])
+def test_a_shifting_model_evaluates_the_mean_of_its_k_phases(cell: str, bidirectional: bool, pooling: str) -> None:
+    """Eval: each row's output is the mean of the head's outputs over the k patchings that start 0..k-1 steps in,
+    computed here one row and one phase at a time by the unpatched twin on hand-patched slices. Rows shorter than
+    k keep their last step; the padded batch holds junk that must not leak in."""
+    k, lengths = 4, [11, 6, 2, 1]
+    shifting, plain = shift_twins(k, cell=cell, bidirectional=bidirectional, pooling=pooling)
+    torch.manual_seed(3)
+    batch = padded_batch(lengths)
+    with torch.no_grad():
+        got, _ = shifting(batch, torch.tensor(lengths))
+        again, _ = shifting(batch, torch.tensor(lengths))
+        alone = [shifting(batch[i:i + 1, :n])[0] for i, n in enumerate(lengths)]  # no lengths: as predict and export feed
+    expected = torch.stack([torch.stack([by_phase(plain, batch[i, :n], k, r) for r in range(k)]).mean(0)
+                            for i, n in enumerate(lengths)])
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+    assert torch.equal(got, again)  # deterministic in eval
+    torch.testing.assert_close(torch.cat(alone), got, atol=1e-5, rtol=0)  # a padded batch is its rows alone
+
+
+def test_a_shifting_model_trains_on_one_phase_per_row_drawn_from_torch_seed() -> None:
+    """Train: row b loses `randint(0, k)` leading steps, drawn from torch's global generator (one draw of B on the
+    CPU), so the seed alone decides the phases: Python's and NumPy's generators do not, and the same seed repeats."""
+    import random
+
+    k, lengths = 5, [13, 9, 7, 3, 12, 10]
+    shifting, plain = shift_twins(k, cell="gru", bidirectional=True, pooling="max")
+    shifting.train()
+    batch = padded_batch(lengths)
+    outputs = []
+    for seed, other in [(7, 0), (7, 1), (8, 0)]:
+        random.seed(other)
+        np.random.seed(other)
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            outputs.append(shifting(batch, torch.tensor(lengths))[0])
+    torch.manual_seed(7)
+    drops = torch.randint(0, k, (len(lengths),)).tolist()
+    assert len(set(drops)) > 1  # the rows did get different phases
+    expected = torch.stack([by_phase(plain, batch[i, :n], k, r) for i, (n, r) in enumerate(zip(lengths, drops))])
+    torch.testing.assert_close(outputs[0], expected, atol=1e-5, rtol=0)
+    assert torch.equal(outputs[0], outputs[1])
+    assert not torch.equal(outputs[0], outputs[2])  # another seed, other phases
+
+
+def test_drop_leading_keeps_a_step_and_moves_the_rest_to_the_front() -> None:
+    batch = torch.arange(2 * 6 * 1, dtype=torch.float32).reshape(2, 6, 1)
+    moved, lengths = drop_leading(batch, torch.tensor([6, 3]), torch.tensor([2, 5]))
+    assert lengths.tolist() == [4, 1]  # row 1 has 3 steps: 2 go, 1 stays
+    assert moved[0, :4, 0].tolist() == [2, 3, 4, 5] and moved[1, :1, 0].tolist() == [8]
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_patch_shift_with_patch_size_1_changes_nothing(training: bool) -> None:
+    """One phase: the same outputs as without the option, and no draw from the global generator."""
+    torch.manual_seed(4)
+    plain = SequenceModel(cell="gru", num_features=FEATURES, num_outputs=3, hidden_size=6, pooling="max", bidirectional=True)
+    shifting = SequenceModel(cell="gru", num_features=FEATURES, num_outputs=3, hidden_size=6, pooling="max", bidirectional=True,
+                             patch_shift=True)
+    shifting.load_state_dict(plain.state_dict())
+    plain.train(training), shifting.train(training)
+    batch, lengths = padded_batch([5, 3]), torch.tensor([5, 3])
+    before = torch.get_rng_state()
+    got = shifting(batch, lengths)[0]
+    assert torch.equal(torch.get_rng_state(), before)
+    assert torch.equal(got, plain(batch, lengths)[0])
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_the_model_takes_a_bool_patch_shift_only(value: object) -> None:
+    with pytest.raises(ValueError, match=r"patch_shift must be true or false"):
+        SequenceModel(cell="gru", num_outputs=2, num_features=2, patch_size=2, patch_shift=value)
+
+
 class Facts:
     """The DataFacts fields the rule reads."""
 
@@ -130,3 +224,37 @@ def test_auto_makes_the_median_sequence_at_most_patch_steps_long(lengths: list[i
 ])
 def test_auto_leaves_tokens_and_per_step_targets_unpatched(facts: Facts, words: str) -> None:
     assert auto_patch_size(facts, [1000] * 10, 32) == (1, words)
+
+
+# -- Gaussian input jitter (input_noise) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("patch_size", [1, 3])
+def test_input_noise_adds_seeded_gaussian_noise_in_training_only(patch_size: int) -> None:
+    """Training: the model reads inputs + sigma * randn(B, T, F) drawn from torch's global generator (so the seed
+    decides it); evaluation reads the inputs as they are. Held to a twin without noise fed the noisy inputs by hand."""
+    torch.manual_seed(5)
+    options = {"cell": "gru", "num_features": FEATURES, "num_outputs": 3, "hidden_size": 6, "pooling": "max", "patch_size": patch_size}
+    noisy, plain = SequenceModel(**options, input_noise=0.3), SequenceModel(**options)
+    plain.load_state_dict(noisy.state_dict())
+    plain.eval()
+    batch, lengths = padded_batch([7, 4, 6]), torch.tensor([7, 4, 6])
+    torch.manual_seed(9)
+    got = noisy.train()(batch, lengths)[0]
+    torch.manual_seed(9)
+    by_hand = batch + 0.3 * torch.randn(batch.shape)
+    with torch.no_grad():
+        torch.testing.assert_close(got, plain(by_hand, lengths)[0], atol=1e-6, rtol=0)
+        assert not torch.allclose(got, plain(batch, lengths)[0], atol=1e-3)
+        torch.testing.assert_close(noisy.eval()(batch, lengths)[0], plain(batch, lengths)[0], atol=0, rtol=0)
+
+
+def test_input_noise_leaves_token_inputs_alone() -> None:
+    model = SequenceModel(cell="gru", vocab_size=9, padding_idx=0, num_outputs=2, input_noise=0.5)
+    assert model.input_noise == 0.0 and model.arguments["input_noise"] == 0.5  # recorded as given, not applied
+
+
+@pytest.mark.parametrize("value", [-0.1, True, "0.1"])
+def test_the_model_takes_a_non_negative_input_noise_only(value: object) -> None:
+    with pytest.raises(ValueError, match=r"input_noise must be a standard deviation >= 0"):
+        SequenceModel(cell="gru", num_outputs=2, num_features=2, input_noise=value)
