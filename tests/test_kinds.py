@@ -84,7 +84,8 @@ from itertools import product  # noqa: E402
 from seqtrain.kinds import DataTargets, RunChoices  # noqa: E402
 
 MODEL_OPTIONS = {"cell": "gru", "hidden_size": 8, "num_layers": 1, "nonlinearity": "tanh", "bias": True, "dropout": 0.0,
-                 "embedding_dim": 4, "head": "auto", "tie_weights": False}
+                 "embedding_dim": 4, "embedding_dropout": 0.0, "head": "auto", "tie_weights": False, "patch_size": 1,
+                 "patch_shift": False, "input_noise": 0.0}
 # Each kind with the targets its data can have: (per_step, next_step).
 LAYOUTS = [("classification", False, False), ("regression", False, False), ("regression", True, False),
            ("regression", True, True), ("tagging", True, False), ("language_modeling", True, True)]
@@ -115,6 +116,13 @@ def _batches(kind: str, per_step: bool, stateful: bool) -> list[Batch]:
                 targets[torch.arange(T)[None, :] >= lengths[:, None]] = IGNORE_INDEX
         out.append(Batch(inputs, lengths, targets, stateful=stateful))
     return out
+
+
+def test_the_matrix_options_are_a_valid_model_config() -> None:
+    # Otherwise every combination below would be "refused" by a missing field and none would train.
+    from seqtrain.config import ModelOptions
+
+    ModelOptions.model_validate({"_target_": "seqtrain.models.SequenceModel", **MODEL_OPTIONS, "pooling": None, "bidirectional": False})
 
 
 @pytest.mark.parametrize(("kind", "per_step", "next_step", "pooling", "bidirectional", "tbptt", "stateful", "precision"),
