@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 SEQUENCE_MODEL = "seqtrain.models.SequenceModel"
 BYTE_LEVEL_IDS = 258  # a bpe / unigram vocabulary's least size: its byte alphabet and <pad>, <unk> (seqtrain.data.tokenizer)
-MODEL_FACTS = ("num_outputs", "per_step_targets", "vocab_size", "num_features", "padding_idx")
+MODEL_FACTS = ("num_outputs", "per_step_targets", "vocab_size", "num_features", "padding_idx", "target_inputs")
 
 
 class ConfigError(SeqtrainError, ValueError):
@@ -62,6 +62,7 @@ class ModelOptions(BaseModel):
     # k > 1 only: a random patch phase per row in training, the mean over all k phases in evaluation.
     patch_shift: bool
     input_noise: float = Field(ge=0.0)
+    relative_to: Literal["last", "mean"] | None
 
     @field_validator("patch_size")
     @classmethod
@@ -362,6 +363,7 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
                 f"data.stateful=false (got data.tokenizer={tokenizer}, data.stateful={str(stateful).lower()})"
             )
     problems += _patch_problems(cfg, tbptt, stateful)
+    problems += _relative_problems(cfg)
     if tbptt is not None and cfg.trainer.accumulate_grad_batches != 1:
         problems.append(
             f"trainer.accumulate_grad_batches={cfg.trainer.accumulate_grad_batches} is not supported with "
@@ -394,6 +396,27 @@ def _patch_problems(cfg: DictConfig, tbptt: int | None, stateful: bool) -> list[
         problems.append(f"model.patch_size={size} cannot carry state across batches (data.stateful=true): a stream has "
                         "no sequence to patch whole; set model.patch_size=1")
     return problems
+
+
+def _relative_problems(cfg: DictConfig) -> list[str]:
+    """`model.relative_to` adds each target's own last value (or mean) back: every target must be an input of a forecast."""
+    relative = OmegaConf.select(cfg, "model.relative_to", default=None)
+    if relative is None:
+        return []
+    data = _resolved(cfg.data)
+    targets = data_targets(data)
+    if targets is not None and not data.get("_target_", "").endswith("ForecastDataModule"):
+        return [f"model.relative_to={relative} forecasts each target relative to its own past values, which only forecasting "
+                f"data has ({targets.source} is {targets.kind}); set model.relative_to=null"]
+    columns, target_columns = data.get("columns"), data.get("target_columns")
+    if columns is not None and target_columns is not None and (outside := [c for c in target_columns if c not in columns]):
+        return [f"model.relative_to={relative} adds each target's last input value back to its forecast, but "
+                f"data.target_columns {outside} are not among data.columns {columns}: add them to data.columns, or set "
+                "model.relative_to=null"]
+    if relative == "mean" and data.get("mode") == "many_to_many":
+        return ["model.relative_to=mean needs one forecast per window, but data.mode=many_to_many forecasts at every step "
+                "(the window's mean holds those steps); use model.relative_to=last"]
+    return []
 
 
 def data_targets(data: dict[str, Any]) -> DataTargets | None:
@@ -696,8 +719,9 @@ def _model_problems(node: DictConfig) -> list[str]:
     per_step = options.get("tie_weights") is True or options.get("head") == "many_to_many"
     stand_in = {"vocab_size": 4, "padding_idx": 0, "num_outputs": 4, "per_step_targets": per_step}
     patched = isinstance(options.get("patch_size"), int) and options["patch_size"] > 1
-    if patched or ("embedding_dim" in options and options["embedding_dim"] is None):  # only real-valued features
-        stand_in = {"num_features": 4, "num_outputs": 4, "per_step_targets": per_step}
+    relative = options.get("relative_to") is not None  # forecasting: each output has its own input feature
+    if patched or relative or ("embedding_dim" in options and options["embedding_dim"] is None):  # only real-valued features
+        stand_in = {"num_features": 4, "num_outputs": 4, "per_step_targets": per_step, **({"target_inputs": [0, 1, 2, 3]} if relative else {})}
     try:
         with torch.device("meta"):
             instantiate(node, **stand_in)

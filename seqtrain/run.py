@@ -112,7 +112,7 @@ def train(cfg: DictConfig) -> float:
             log.info(line)
         model = instantiate(cfg.model, **facts.model_kwargs())
         if checkpoint is not None:
-            check_resumable(checkpoint, facts.to_dict(), ckpt_path)
+            check_resumable(checkpoint, facts, ckpt_path)
             del checkpoint  # Lightning reads the file again itself
         task = SequenceTask(
             model,
@@ -453,10 +453,12 @@ def newest_checkpoint(output_dir: Path) -> Path | None:
     return max(candidates, key=global_step)
 
 
-def check_resumable(checkpoint: dict[str, Any], facts: dict[str, Any], path: str) -> None:
+def check_resumable(checkpoint: dict[str, Any], facts: Any, path: str) -> None:
     """Resuming needs the same data encoding (the config was compared before the data was read)."""
-    saved = checkpoint["seqtrain"]["facts"]
-    changed = [f"data facts {k}: {saved.get(k)!r} -> {v!r}" for k, v in facts.items() if saved.get(k) != v]
+    from seqtrain.data.facts import fact_differences
+
+    differences = fact_differences(checkpoint["seqtrain"]["facts"], facts)
+    changed = [f"data facts {k}: {old!r} -> {new!r}" for k, (old, new) in differences.items()]
     if changed:
         raise ResumeError(f"cannot resume from {path}: the data differs from the checkpoint's:\n  " + "\n  ".join(changed))
 

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from seqtrain.batch import Batch
 from seqtrain.data.collate import collate
-from seqtrain.data.facts import DataFacts
+from seqtrain.data.facts import DataFacts, fact_differences
 from seqtrain.data.resumable import ResumableDataLoader
 from seqtrain.data.sampler import BucketBatchSampler
 from seqtrain.data.windows import TokenStreams
@@ -121,7 +121,7 @@ class SequenceDataModule(LightningDataModule):
             return
         saved = self._saved_state
         splits = self.build(None if saved is None else {k: v for k, v in saved.items() if k != "facts"})
-        if saved is not None and "facts" in saved and DataFacts.from_dict(saved["facts"]) != splits.facts:
+        if saved is not None and "facts" in saved and fact_differences(saved["facts"], splits.facts):
             raise ValueError(
                 f"{type(self).__name__}: the data gives {splits.facts}, the loaded state says "
                 f"{DataFacts.from_dict(saved['facts'])}; was the checkpoint trained on other data?"

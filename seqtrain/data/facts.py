@@ -23,6 +23,9 @@ class DataFacts:
     target_scale / target_shift: regression targets were scaled for training; one entry per
         output, `original = target * target_scale + target_shift`. Reported metrics undo it,
         so they are in the data's own units. None: targets are in their own units already.
+    target_inputs: forecasting, one entry per output: the input feature that holds the same column's
+        past values (so a model can forecast relative to it, `model.relative_to`). None: some target
+        is not an input, or the data is not a forecast.
     """
 
     task: TaskKind
@@ -34,6 +37,7 @@ class DataFacts:
     class_names: tuple[str, ...] | None = None
     target_scale: tuple[float, ...] | None = None
     target_shift: tuple[float, ...] | None = None
+    target_inputs: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if (self.vocab_size is None) == (self.num_features is None):
@@ -48,11 +52,18 @@ class DataFacts:
                     f"target_scale and target_shift need one entry per output ({self.num_outputs}), "
                     f"got {len(self.target_scale)} and {len(self.target_shift)}"
                 )
+        if self.target_inputs is not None and (
+            len(self.target_inputs) != self.num_outputs or self.num_features is None
+            or not all(0 <= k < self.num_features for k in self.target_inputs)
+        ):
+            raise ValueError(f"target_inputs needs one input feature (of {self.num_features}) per output ({self.num_outputs}), "
+                             f"got {self.target_inputs}")
 
     def model_kwargs(self) -> dict[str, Any]:
         """The keyword arguments ``SequenceModel`` takes from the data."""
         return {"vocab_size": self.vocab_size, "num_features": self.num_features, "padding_idx": self.padding_idx,
-                "num_outputs": self.num_outputs, "per_step_targets": self.per_step}
+                "num_outputs": self.num_outputs, "per_step_targets": self.per_step,
+                "target_inputs": list(self.target_inputs) if self.target_inputs is not None else None}
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if k in TUPLE_FIELDS and v is not None else v for k, v in asdict(self).items()}
@@ -62,4 +73,13 @@ class DataFacts:
         return cls(**{k: tuple(v) if k in TUPLE_FIELDS and v is not None else v for k, v in d.items()})
 
 
-TUPLE_FIELDS = ("class_names", "target_scale", "target_shift")  # lists in JSON, tuples here (hashable, comparable)
+TUPLE_FIELDS = ("class_names", "target_scale", "target_shift", "target_inputs")  # lists in JSON, tuples here (hashable, comparable)
+#: Facts added after checkpoints were saved without them: a saved dict that lacks one did not record it, which is
+#: no difference from the data (a model built from such a checkpoint's config does not use it).
+ADDED_LATER = ("target_inputs",)
+
+
+def fact_differences(saved: dict[str, Any], facts: DataFacts) -> dict[str, tuple[Any, Any]]:
+    """{fact: (saved value, this data's value)} where a checkpoint's facts and the data's differ."""
+    now = facts.to_dict()
+    return {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v and not (k in ADDED_LATER and k not in saved)}

@@ -21,6 +21,8 @@ from seqtrain.data.time_axis import check_time_order, find_time_column
 log = logging.getLogger(__name__)
 
 ForecastMode = Literal["many_to_one", "many_to_many"]
+#: `data.window=auto`: at most this many steps (what the sunspots study chose for its 2,188 training months).
+AUTO_WINDOW_MAX = 48
 
 
 class SeriesWindows(Dataset[tuple[Tensor, Tensor]]):
@@ -61,7 +63,8 @@ class ForecastDataModule(SequenceDataModule):
         target_columns: columns to predict; None: the input columns.
         time_column: the rows' time (checked to be in order, never a model input); "auto": a column
             of time stamps, or of numbers rising by one fixed step, if there is one; None: no check.
-        window: input steps per example.
+        window: input steps per example; "auto": from the training steps (`auto_window`), said in one line and
+            saved with the fitted state, so evaluation and prediction read the same windows.
         horizon: many_to_one predicts the next `horizon` steps of every target column.
         stride: steps between the starts of consecutive windows.
         mode: many_to_one (window -> the next value(s)) | many_to_many (window -> the window
@@ -78,7 +81,7 @@ class ForecastDataModule(SequenceDataModule):
         columns: list[str] | None = None,
         target_columns: list[str] | None = None,
         time_column: str | None = "auto",
-        window: int = 24,
+        window: int | Literal["auto"] = 24,
         horizon: int = 1,
         stride: int = 1,
         mode: ForecastMode = "many_to_one",
@@ -90,7 +93,9 @@ class ForecastDataModule(SequenceDataModule):
         **base: Any,
     ) -> None:
         super().__init__(batch_size=batch_size, **base)
-        check_positive(window=window, horizon=horizon, stride=stride)
+        if window != "auto":
+            check_positive(window=window)
+        check_positive(horizon=horizon, stride=stride)
         if mode not in ("many_to_one", "many_to_many"):
             raise ValueError(f"mode must be 'many_to_one' or 'many_to_many', got {mode!r}")
         if mode == "many_to_many" and horizon != 1:
@@ -105,6 +110,7 @@ class ForecastDataModule(SequenceDataModule):
         self.target_columns = list(target_columns) if target_columns is not None else None
         self.time_column = time_column
         self.window, self.horizon, self.stride, self.mode = window, horizon, stride, mode
+        self.window_is_auto = window == "auto"
         self.scale = scale
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.cache_dir = cache_dir
@@ -170,10 +176,14 @@ class ForecastDataModule(SequenceDataModule):
             val_start = first + int(len(p) * (1 - self.val_fraction - self.test_fraction))
             test_start = first + int(len(p) * (1 - self.test_fraction))
             bounds.append({"train": (first, val_start), "val": (val_start, test_start), "test": (test_start, first + len(p))})
+        if self.window == "auto":  # a checkpoint's state holds the window its run chose
+            self.window = saved["window"] if saved is not None else self.auto_window([b["train"][1] - b["train"][0] for b in bounds])
         if saved is None:
             train_steps = np.concatenate([series[b["train"][0] : b["train"][1]] for b in bounds])
             _check_varies(train_steps, names, targets_at)
             state = {"columns": names, **Standardizer.fit(train_steps, self.scale).to_dict()}
+            if self.window_is_auto:
+                state["window"] = self.window
         else:
             if saved["columns"] != names:
                 raise DataError(f"the series has columns {names}, the loaded state was fitted on {saved['columns']}")
@@ -197,12 +207,29 @@ class ForecastDataModule(SequenceDataModule):
             examples[split] = self.windows(scaled, names, starts)
         log.info("data: %d steps; windows per split: %s", len(series), ", ".join(f"{name} {len(split)}" for name, split in examples.items()))
         # Each output's statistics: many_to_one predicts `horizon` steps of every target column.
-        outputs = Standardizer.from_dict(state).select(targets_at * (self.horizon if self.mode == "many_to_one" else 1))
+        repeats = self.horizon if self.mode == "many_to_one" else 1
+        outputs = Standardizer.from_dict(state).select(targets_at * repeats)
         unscale = self.scale != "none"
+        # Each output's own input feature (same column, same scaling), when every target is an input: `model.relative_to`.
+        target_inputs = tuple(inputs_at.index(k) for k in targets_at) * repeats if set(targets_at) <= set(inputs_at) else None
         facts = DataFacts(task="regression", per_step=self.mode == "many_to_many", num_outputs=len(outputs),
                           num_features=len(inputs_at), target_scale=tuple(outputs.scale) if unscale else None,
-                          target_shift=tuple(outputs.shift) if unscale else None)
+                          target_shift=tuple(outputs.shift) if unscale else None, target_inputs=target_inputs)
         return Splits(examples["train"], examples["val"], examples["test"], facts, state)
+
+    def auto_window(self, train_steps: list[int]) -> int:
+        """`data.window=auto`: a quarter of the (shortest series') training steps, between 2 and AUTO_WINDOW_MAX; one log line."""
+        shortest = min(train_steps)
+        window = max(2, min(AUTO_WINDOW_MAX, shortest // 4))
+        log.info("data.window=auto: %d (a quarter of the %d training steps%s, at least 2, at most %d): %d training windows",
+                 window, shortest, " of the shortest series" if len(train_steps) > 1 else "", AUTO_WINDOW_MAX,
+                 sum(max(0, n - window - self.horizon + 1) for n in train_steps))
+        return window
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if self.window == "auto" and "window" in state_dict:  # the window the trained model reads: before any data is
+            self.window = state_dict["window"]                # read (prediction cuts new series with it)
+        super().load_state_dict(state_dict)
 
     def window_starts(self, first: int, start: int, end: int) -> list[int]:
         """The windows of the series starting at step `first` whose targets all lie in steps [start, end)."""

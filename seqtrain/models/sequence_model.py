@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from seqtrain.models.backbone import RecurrentBackbone, State
 from seqtrain.models.patching import drop_leading, patch_steps
 from seqtrain.models.pooling import LastStatePool, MaxPool, MeanPool
+from seqtrain.models.relative import RelativeTo, RelativeToWindow
 
 POOLINGS = ("last", "mean", "max")
 HEADS = ("auto", "many_to_one", "many_to_many")
@@ -36,12 +37,14 @@ class SequenceModel(nn.Module):
         patch_size: int = 1,
         patch_shift: bool = False,
         input_noise: float = 0.0,
+        relative_to: RelativeTo | None = None,
         # Facts from the data, passed by the run rather than typed by users.
         num_outputs: int,
         per_step_targets: bool = False,
         vocab_size: int | None = None,
         num_features: int | None = None,
         padding_idx: int | None = None,
+        target_inputs: list[int] | None = None,
     ) -> None:
         arguments = {name: value for name, value in locals().items() if name not in ("self", "__class__")}
         super().__init__()
@@ -93,6 +96,17 @@ class SequenceModel(nn.Module):
         # Gaussian jitter on real-valued inputs while training (Um et al. 2017), in the inputs' units (the table
         # loader standardizes features); token ids have none (the run says so in one line).
         self.input_noise = float(input_noise) if vocab_size is None else 0.0
+
+        # Forecast relative to the window (seqtrain.models.relative): needs each output's own input feature.
+        self.relative: RelativeToWindow | None = None
+        if relative_to is not None:
+            if num_features is None or target_inputs is None:
+                raise ValueError(
+                    f"relative_to={relative_to!r} forecasts each target relative to its own past values, so every target "
+                    "must also be a real-valued input (forecasting: data.target_columns among data.columns); this data "
+                    f"gives {'token inputs' if num_features is None else 'targets that are not all inputs'}; set relative_to=null"
+                )
+            self.relative = RelativeToWindow(relative_to, target_inputs, num_features, self.head_kind == "many_to_many")
 
         # Input layer, chosen by what the data holds.
         if vocab_size is not None:
@@ -156,6 +170,14 @@ class SequenceModel(nn.Module):
         self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
     ) -> tuple[Tensor, State]:
         """inputs (B, T) long or (B, T, F) float -> predictions (B, num_outputs) or (B, T, num_outputs), state."""
+        if self.relative is None:
+            return self._forward_phases(inputs, lengths, state)
+        shifted, level = self.relative(inputs, lengths)  # (B, T, F); level (B, num_outputs) or (B, T, num_outputs)
+        predictions, state = self._forward_phases(shifted, lengths, state)
+        return predictions + level, state  # the network forecasts the change from the level
+
+    def _forward_phases(self, inputs: Tensor, lengths: Tensor | None, state: State | None) -> tuple[Tensor, State]:
+        """Input noise and patch phases (training: a random phase per row; evaluation: the mean over all k), then `_forward`."""
         if self.training and self.input_noise > 0:
             # Drawn on the CPU from torch's global generator, like the patch phase: seeded, resumable, any device.
             inputs = inputs + self.input_noise * torch.randn(inputs.shape, dtype=inputs.dtype).to(inputs.device)  # (B, T, F)
