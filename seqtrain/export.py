@@ -170,9 +170,10 @@ def streamable(model: nn.Module) -> bool:
     True for unidirectional models with a per-step head or `last` pooling; a backward direction
     needs the steps after each chunk, and mean/max pooling only sees the chunk. Not for a patched
     model (`patch_size` > 1): a chunk whose length is not a whole number of patches would be
-    zero-filled to one, which the whole sequence is not.
+    zero-filled to one, which the whole sequence is not. Nor for a model that forecasts relative to the window
+    (`relative_to`): each chunk would be shifted by its own level.
     """
     from seqtrain.models.pooling import LastStatePool
 
-    return (not model.backbone.rnn.bidirectional and model.patch_size == 1
+    return (not model.backbone.rnn.bidirectional and model.patch_size == 1 and getattr(model, "relative", None) is None
             and (model.pool is None or isinstance(model.pool, LastStatePool)))
