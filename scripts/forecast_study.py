@@ -143,6 +143,10 @@ CANDIDATES = {
     "rel_last_h128": ["data.window=auto", "model.relative_to=last", "model.hidden_size=128"],
     "rel_last_lr003": ["data.window=auto", "model.relative_to=last", "optimizer.lr=0.003"],
     "rel_last_lr0003": ["data.window=auto", "model.relative_to=last", "optimizer.lr=0.0003"],
+    # Round two, after round one's best (standard scaling with relative_to=last):
+    "rel_mean_std": ["data.window=auto", "model.relative_to=mean", "data.scale=standard"],
+    "rel_last_std_h128": ["data.window=auto", "model.relative_to=last", "data.scale=standard", "model.hidden_size=128"],
+    "rel_last_std_lr003": ["data.window=auto", "model.relative_to=last", "data.scale=standard", "optimizer.lr=0.003"],
     "defaults": [],  # the final stage: whatever configs/recipe/forecast.yaml says now
 }
 

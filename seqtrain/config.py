@@ -62,7 +62,7 @@ class ModelOptions(BaseModel):
     # k > 1 only: a random patch phase per row in training, the mean over all k phases in evaluation.
     patch_shift: bool
     input_noise: float = Field(ge=0.0)
-    relative_to: Literal["last", "mean"] | None
+    relative_to: Literal["last", "mean", "auto"] | None
 
     @field_validator("patch_size")
     @classmethod
@@ -401,7 +401,7 @@ def _patch_problems(cfg: DictConfig, tbptt: int | None, stateful: bool) -> list[
 def _relative_problems(cfg: DictConfig) -> list[str]:
     """`model.relative_to` adds each target's own last value (or mean) back: every target must be an input of a forecast."""
     relative = OmegaConf.select(cfg, "model.relative_to", default=None)
-    if relative is None:
+    if relative in (None, "auto"):  # auto: settled by the data's facts, said in one line (seqtrain.run)
         return []
     data = _resolved(cfg.data)
     targets = data_targets(data)
@@ -719,7 +719,7 @@ def _model_problems(node: DictConfig) -> list[str]:
     per_step = options.get("tie_weights") is True or options.get("head") == "many_to_many"
     stand_in = {"vocab_size": 4, "padding_idx": 0, "num_outputs": 4, "per_step_targets": per_step}
     patched = isinstance(options.get("patch_size"), int) and options["patch_size"] > 1
-    relative = options.get("relative_to") is not None  # forecasting: each output has its own input feature
+    relative = options.get("relative_to") not in (None, "auto")  # forecasting: each output has its own input feature
     if patched or relative or ("embedding_dim" in options and options["embedding_dim"] is None):  # only real-valued features
         stand_in = {"num_features": 4, "num_outputs": 4, "per_step_targets": per_step, **({"target_inputs": [0, 1, 2, 3]} if relative else {})}
     try:

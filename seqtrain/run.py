@@ -110,6 +110,8 @@ def train(cfg: DictConfig) -> float:
             log.info(line)
         if line := unused_input_noise(cfg, facts):
             log.info(line)
+        if OmegaConf.select(cfg, "model.relative_to") == "auto":
+            log.info(settled_relative_to(facts))
         model = instantiate(cfg.model, **facts.model_kwargs())
         if checkpoint is not None:
             check_resumable(checkpoint, facts, ckpt_path)
@@ -234,6 +236,13 @@ def unused_input_noise(cfg: DictConfig, facts: Any) -> str | None:
     if facts.vocab_size is None or not isinstance(noise, (int, float)) or noise == 0:
         return None
     return f"model.input_noise={noise}: not used (it adds noise to real-valued inputs; this data's inputs are token ids)"
+
+
+def settled_relative_to(facts: Any) -> str:
+    """`model.relative_to=auto`, as the model settles it from the data's facts: the line that says what and why."""
+    if facts.target_inputs is not None:
+        return "model.relative_to=auto: last (every target is also an input: the forecast is the change from its last value)"
+    return "model.relative_to=auto: null (some target is not an input, or this is not a forecast: values as they are)"
 
 
 def training_text_spacing(datamodule: Any) -> float | None:

@@ -44,6 +44,11 @@ def test_bad_relative_settings_are_named_before_data_is_read(compose_train, over
     assert message in str(error.value)
 
 
+def test_auto_passes_the_config_checks_when_a_target_is_not_an_input(compose_train) -> None:
+    """The recipe's `auto` never refuses a forecast of one column from others: the data settles it."""
+    check_options(compose_train("data=forecast", "data.columns=[load]", "data.target_columns=[temp]", "model.relative_to=auto"))
+
+
 def test_the_facts_say_which_input_each_output_forecasts(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "series.csv", series_rows(120))
     dm = ForecastDataModule(train_files=str(path), columns=["temp", "load"], target_columns=["load"], window=6, horizon=2)

@@ -10,6 +10,8 @@ its outputs, so a network that outputs zeros is persistence (`last`) or the wind
 and a level the training steps never reached changes nothing but the level.
 
 Only the input features that are targets are shifted: other inputs (covariates) keep their values.
+`auto` (the `forecast` recipe's) is `last` when the data says which input each output forecasts (every
+target is an input) and off otherwise, so a recipe default never refuses a forecast of one column from others.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ import torch
 from torch import Tensor, nn
 
 RELATIVE_TO = ("last", "mean")
-RelativeTo = Literal["last", "mean"]
+RelativeTo = Literal["last", "mean", "auto"]
+
+
+def resolve_relative_to(relative_to: RelativeTo | None, target_inputs: object) -> RelativeTo | None:
+    """`auto`: `last` when the data gives each output's input feature (`target_inputs`), else None."""
+    if relative_to == "auto":
+        return "last" if target_inputs is not None else None
+    return relative_to
 
 
 class RelativeToWindow(nn.Module):

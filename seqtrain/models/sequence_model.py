@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from seqtrain.models.backbone import RecurrentBackbone, State
 from seqtrain.models.patching import drop_leading, patch_steps
 from seqtrain.models.pooling import LastStatePool, MaxPool, MeanPool
-from seqtrain.models.relative import RelativeTo, RelativeToWindow
+from seqtrain.models.relative import RelativeTo, RelativeToWindow, resolve_relative_to
 
 POOLINGS = ("last", "mean", "max")
 HEADS = ("auto", "many_to_one", "many_to_many")
@@ -99,7 +99,7 @@ class SequenceModel(nn.Module):
 
         # Forecast relative to the window (seqtrain.models.relative): needs each output's own input feature.
         self.relative: RelativeToWindow | None = None
-        if relative_to is not None:
+        if (relative_to := resolve_relative_to(relative_to, target_inputs)) is not None:
             if num_features is None or target_inputs is None:
                 raise ValueError(
                     f"relative_to={relative_to!r} forecasts each target relative to its own past values, so every target "

@@ -83,3 +83,12 @@ def test_onnx_export_matches_torch(tmp_path) -> None:
         path = export_onnx(relative, tmp_path / f"relative{per_step}.onnx")
         assert check_onnx(path, relative) < 1e-5  # at a batch and length other than the traced example's
         assert streamable(relative) is False  # each chunk would be shifted by its own level
+
+
+def test_auto_is_last_when_each_output_has_its_input_and_off_otherwise() -> None:
+    relative, _ = _pair("auto")
+    last, _ = _pair("last")
+    x = torch.randn(2, 5, 3)
+    assert relative.relative is not None and torch.equal(relative(x)[0], last(x)[0])
+    plain = SequenceModel(cell="gru", hidden_size=4, num_outputs=2, num_features=3, embedding_dim=None, relative_to="auto")
+    assert plain.relative is None  # no target_inputs from the data: a forecast of one column from others, or a table
