@@ -20,6 +20,7 @@ series of any scale can be averaged.
 
     python scripts/forecast_study.py --stage validate --candidates current,auto,rel_last --jobs 2
     python scripts/forecast_study.py --stage final --seeds 42,1,2 --jobs 2   # the defaults alone, test split
+    python scripts/forecast_study.py --stage validate --candidates ... --merge <out> <out> --out <table out>  # tables only
 """
 
 from __future__ import annotations
@@ -362,6 +363,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (each with --threads threads)")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every run (e.g. trainer.max_epochs=2 for a smoke test)")
+    parser.add_argument("--merge", nargs="*", type=Path, default=[],
+                        help="table only: these outs' results.json merged (later ones win) into <out>/<stage>.md; no runs")
     args = parser.parse_args()
     names = args.only.split(",") if args.only else [s.name for s in SERIES]
     if unknown := set(names) - {s.name for s in SERIES}:
@@ -371,7 +374,15 @@ def main() -> None:
     if unknown := set(candidates) - set(CANDIDATES):
         raise SystemExit(f"unknown candidates {sorted(unknown)} (known: {', '.join(CANDIDATES)})")
     args.out.mkdir(parents=True, exist_ok=True)
-    results = study(chosen, candidates, [int(s) for s in args.seeds.split(",")], args.out, args.wheels, args.threads, args.jobs, args.set)
+    if args.merge:  # runs made apart (e.g. one long series beside the others), side by side
+        results = {"baselines": {}, "runs": {}}
+        for folder in args.merge:
+            found = json.loads((folder / "results.json").read_text())
+            results["baselines"] |= found["baselines"]
+            results["runs"] |= found["runs"]
+        names = [s.name for s in SERIES if s.name in results["baselines"] and s.name in names]
+    else:
+        results = study(chosen, candidates, [int(s) for s in args.seeds.split(",")], args.out, args.wheels, args.threads, args.jobs, args.set)
     if problems := check_persistence(results):
         print("warning: the runs' splits differ from the script's:\n  " + "\n  ".join(problems))
     table = final_table(results, names, "defaults") if args.stage == "final" else validation_table(results, names, candidates)
