@@ -277,6 +277,18 @@ def study(chosen: list[Series], candidates: list[str], seeds: list[int], out: Pa
     return results
 
 
+def reuse(source: Path, candidate: str, out: Path) -> None:
+    """Copy `source`'s completed runs of `candidate` into <out>/results.json as the defaults' runs (marked `reused`)."""
+    found = json.loads((source / "results.json").read_text())
+    results_file = out / "results.json"
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {"baselines": {}, "runs": {}}
+    for key, r in found["runs"].items():
+        name, which, seed = key.split("/")
+        if which == candidate and r.get("status") == "completed":
+            results["runs"][f"{name}/defaults/{seed}"] = {**r, "reused": f"{source}: {key}"}
+    results_file.write_text(json.dumps(results, indent=1) + "\n")
+
+
 def check_persistence(results: dict) -> list[str]:
     """Where a run's own persistence baseline differs from the script's on the same split (the splits disagree)."""
     problems = []
@@ -363,6 +375,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (each with --threads threads)")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every run (e.g. trainer.max_epochs=2 for a smoke test)")
+    parser.add_argument("--reuse", nargs=2, metavar=("OUT", "CANDIDATE"), action="append", default=[],
+                        help="final stage: take OUT's runs of CANDIDATE (the settings the defaults now are) as the defaults' runs of "
+                             "the same seeds instead of repeating them (a run is deterministic: the same settings and seed give the "
+                             "same digits)")
     parser.add_argument("--merge", nargs="*", type=Path, default=[],
                         help="table only: these outs' results.json merged (later ones win) into <out>/<stage>.md; no runs")
     args = parser.parse_args()
@@ -382,6 +398,8 @@ def main() -> None:
             results["runs"] |= found["runs"]
         names = [s.name for s in SERIES if s.name in results["baselines"] and s.name in names]
     else:
+        for source, candidate in args.reuse:
+            reuse(Path(source), candidate, args.out)
         results = study(chosen, candidates, [int(s) for s in args.seeds.split(",")], args.out, args.wheels, args.threads, args.jobs, args.set)
     if problems := check_persistence(results):
         print("warning: the runs' splits differ from the script's:\n  " + "\n  ".join(problems))

@@ -12,7 +12,7 @@ RECIPE_KEYS = {
     "model": ("cell", "hidden_size", "num_layers", "bidirectional", "pooling", "embedding_dim", "embedding_dropout", "dropout",
               "patch_size", "patch_shift", "input_noise", "relative_to"),
     "optimizer": ("_target_", "lr", "weight_decay"),
-    "data": ("batch_size", "val_fraction", "window", "seq_len", "tokenizer"),
+    "data": ("batch_size", "val_fraction", "window", "scale", "seq_len", "tokenizer"),
     "trainer": ("max_epochs", "max_time", "val_check_interval"),
     "callbacks.early_stopping": ("monitor", "patience"),
 }
