@@ -131,23 +131,35 @@ SERIES = [
            "sunactivity", "yearly sunspot numbers 1700-2008: ~11-year cycle"),
 ]
 
-#: Overrides on top of `data=forecast` (and its recipe). `current`: the recipe as the study found it.
+#: The recipe the study started from (the sunspots one): every candidate is these keys with its own changes, all
+#: given on the command line, so a candidate means the same settings whatever configs/recipe/forecast.yaml says now.
+BEFORE = {"data.window": "48", "data.scale": "minmax", "model.relative_to": "null", "model.cell": "lstm", "model.hidden_size": "64",
+          "optimizer.lr": "0.001"}
+
+
+def _candidate(**changes: str) -> list[str]:
+    """The overrides of a candidate: `BEFORE` with `changes` (keys with `__` for dots: data__window=auto)."""
+    keys = {**BEFORE, **{k.replace("__", "."): v for k, v in changes.items()}}
+    return [f"{k}={v}" for k, v in keys.items()]
+
+
+AUTO, LAST, STD = {"data__window": "auto"}, {"model__relative_to": "last"}, {"data__scale": "standard"}
 CANDIDATES = {
-    "current": [],
-    "auto": ["data.window=auto"],
-    "rel_last": ["data.window=auto", "model.relative_to=last"],
-    "rel_mean": ["data.window=auto", "model.relative_to=mean"],
-    "rel_last_w48": ["model.relative_to=last"],
-    "rel_last_std": ["data.window=auto", "model.relative_to=last", "data.scale=standard"],
-    "rel_last_gru": ["data.window=auto", "model.relative_to=last", "model.cell=gru"],
-    "rel_last_h32": ["data.window=auto", "model.relative_to=last", "model.hidden_size=32"],
-    "rel_last_h128": ["data.window=auto", "model.relative_to=last", "model.hidden_size=128"],
-    "rel_last_lr003": ["data.window=auto", "model.relative_to=last", "optimizer.lr=0.003"],
-    "rel_last_lr0003": ["data.window=auto", "model.relative_to=last", "optimizer.lr=0.0003"],
+    "current": _candidate(),  # the recipe before this study
+    "auto": _candidate(**AUTO),
+    "rel_last": _candidate(**AUTO, **LAST),
+    "rel_mean": _candidate(**AUTO, model__relative_to="mean"),
+    "rel_last_w48": _candidate(**LAST),
+    "rel_last_std": _candidate(**AUTO, **LAST, **STD),
+    "rel_last_gru": _candidate(**AUTO, **LAST, model__cell="gru"),
+    "rel_last_h32": _candidate(**AUTO, **LAST, model__hidden_size="32"),
+    "rel_last_h128": _candidate(**AUTO, **LAST, model__hidden_size="128"),
+    "rel_last_lr003": _candidate(**AUTO, **LAST, optimizer__lr="0.003"),
+    "rel_last_lr0003": _candidate(**AUTO, **LAST, optimizer__lr="0.0003"),
     # Round two, after round one's best (standard scaling with relative_to=last):
-    "rel_mean_std": ["data.window=auto", "model.relative_to=mean", "data.scale=standard"],
-    "rel_last_std_h128": ["data.window=auto", "model.relative_to=last", "data.scale=standard", "model.hidden_size=128"],
-    "rel_last_std_lr003": ["data.window=auto", "model.relative_to=last", "data.scale=standard", "optimizer.lr=0.003"],
+    "rel_mean_std": _candidate(**AUTO, **STD, model__relative_to="mean"),
+    "rel_last_std_h128": _candidate(**AUTO, **LAST, **STD, model__hidden_size="128"),
+    "rel_last_std_lr003": _candidate(**AUTO, **LAST, **STD, optimizer__lr="0.003"),
     "defaults": [],  # the final stage: whatever configs/recipe/forecast.yaml says now
 }
 
@@ -277,15 +289,15 @@ def study(chosen: list[Series], candidates: list[str], seeds: list[int], out: Pa
     return results
 
 
-def reuse(source: Path, candidate: str, out: Path) -> None:
-    """Copy `source`'s completed runs of `candidate` into <out>/results.json as the defaults' runs (marked `reused`)."""
+def reuse(source: Path, candidate: str, name: str, out: Path) -> None:
+    """Copy `source`'s completed runs of `candidate` into <out>/results.json as runs of `name` (marked `reused`)."""
     found = json.loads((source / "results.json").read_text())
     results_file = out / "results.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {"baselines": {}, "runs": {}}
     for key, r in found["runs"].items():
-        name, which, seed = key.split("/")
+        series, which, seed = key.split("/")
         if which == candidate and r.get("status") == "completed":
-            results["runs"][f"{name}/defaults/{seed}"] = {**r, "reused": f"{source}: {key}"}
+            results["runs"][f"{series}/{name}/{seed}"] = {**r, "reused": f"{source}: {key}"}
     results_file.write_text(json.dumps(results, indent=1) + "\n")
 
 
@@ -375,10 +387,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (each with --threads threads)")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every run (e.g. trainer.max_epochs=2 for a smoke test)")
-    parser.add_argument("--reuse", nargs=2, metavar=("OUT", "CANDIDATE"), action="append", default=[],
-                        help="final stage: take OUT's runs of CANDIDATE (the settings the defaults now are) as the defaults' runs of "
-                             "the same seeds instead of repeating them (a run is deterministic: the same settings and seed give the "
-                             "same digits)")
+    parser.add_argument("--reuse", nargs=3, metavar=("OUT", "FROM", "AS"), action="append", default=[],
+                        help="take OUT's runs of candidate FROM as this out's runs of candidate AS (the same settings: e.g. the "
+                             "final stage's `defaults` are the chosen candidate) instead of repeating them (a run is deterministic: "
+                             "the same settings and seed give the same digits)")
     parser.add_argument("--merge", nargs="*", type=Path, default=[],
                         help="table only: these outs' results.json merged (later ones win) into <out>/<stage>.md; no runs")
     args = parser.parse_args()
@@ -398,8 +410,8 @@ def main() -> None:
             results["runs"] |= found["runs"]
         names = [s.name for s in SERIES if s.name in results["baselines"] and s.name in names]
     else:
-        for source, candidate in args.reuse:
-            reuse(Path(source), candidate, args.out)
+        for source, candidate, name in args.reuse:
+            reuse(Path(source), candidate, name, args.out)
         results = study(chosen, candidates, [int(s) for s in args.seeds.split(",")], args.out, args.wheels, args.threads, args.jobs, args.set)
     if problems := check_persistence(results):
         print("warning: the runs' splits differ from the script's:\n  " + "\n  ".join(problems))
