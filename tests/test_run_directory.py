@@ -89,10 +89,13 @@ def test_a_killed_runs_forked_workers_do_not_keep_its_lock(tmp_path: Path) -> No
         "from pathlib import Path\n"
         "from seqtrain.run_directory import RunLock\n"
         f"lock = RunLock(Path({str(tmp_path)!r})).acquire()\n"
+        "ready, forked = os.pipe()\n"
         "child = os.fork()\n"
-        "if child == 0:\n"
+        "if child == 0:\n"  # fork's after-in-child hooks have run once fork returns here
+        "    os.write(forked, b'x')\n"
         "    time.sleep(30)\n"
         "    os._exit(0)\n"
+        "os.read(ready, 1)\n"  # a worker lives long past its fork; do not kill the run before the child exists
         "print(child, flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
