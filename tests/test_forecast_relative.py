@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 
