@@ -201,8 +201,8 @@ class ForecastDataModule(SequenceDataModule):
                 )
                 raise DataError(
                     f"the {split} split ({where}) is too short for one window "
-                    f"(data.window={self.window}, data.horizon={self.horizon}); give a longer series, "
-                    "raise its fraction, or lower data.window"
+                    f"(data.window={self.window}{' from auto' if self.window_is_auto else ''}, data.horizon={self.horizon}); "
+                    f"give a longer series, raise its fraction, or lower data.{'horizon' if self.window_is_auto else 'window'}"
                 )
             examples[split] = self.windows(scaled, names, starts)
         log.info("data: %d steps; windows per split: %s", len(series), ", ".join(f"{name} {len(split)}" for name, split in examples.items()))

@@ -193,6 +193,11 @@ def test_forecast_missing_column_and_short_split(tmp_path: Path) -> None:
     assert "the train split (steps 0..69 of 100) is too short for one window (data.window=75" in message
     message = setup_error(ForecastDataModule(train_files=str(path), columns=["load"], horizon=11))
     assert "the val split (steps 70..79 of 100) is too short for one window (data.window=24, data.horizon=11)" in message
+    assert message.endswith("or lower data.window")
+    # window=auto (a quarter of the 70 training steps: 17) is the data's own choice: the hint is the horizon
+    message = setup_error(ForecastDataModule(train_files=str(path), columns=["load"], window="auto", horizon=11))
+    assert "too short for one window (data.window=17 from auto, data.horizon=11)" in message
+    assert message.endswith("or lower data.horizon")
 
 
 def test_regression_target_width_differing_from_training(tmp_path: Path) -> None:
