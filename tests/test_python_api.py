@@ -101,6 +101,7 @@ def test_load_from_checkpoint_gives_the_trained_weights(snippet_run: tuple[Path,
         assert all(torch.equal(weights[k.removeprefix("model.")], v) for k, v in saved.items() if k.startswith("model."))
 
 
+@pytest.mark.slow  # ~20 s; the CI suite is at its 10-minute budget
 def test_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     """The README block with dropout between two layers (so the random streams must come back too): trained
     2 epochs and resumed to 3 it ends bitwise where 3 epochs in one go end."""

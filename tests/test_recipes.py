@@ -123,6 +123,7 @@ def test_lr_find_with_truncated_bptt_is_refused_before_any_data(compose_train: C
         check_lr_find(compose_train("lr_find=true", "task.tbptt_steps=16"))
 
 
+@pytest.mark.slow  # ~20 s; the CI suite is at its 10-minute budget
 def test_lr_find_sets_the_learning_rate_the_run_trains_with(tmp_path: Path) -> None:
     """The finder's suggestion is the lr in the optimizer the checkpoint saved; the run prints its recipe."""
     write_csv(tmp_path / "reviews.csv", sentiment_rows(80))
