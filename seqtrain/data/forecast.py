@@ -176,8 +176,8 @@ class ForecastDataModule(SequenceDataModule):
             val_start = first + int(len(p) * (1 - self.val_fraction - self.test_fraction))
             test_start = first + int(len(p) * (1 - self.test_fraction))
             bounds.append({"train": (first, val_start), "val": (val_start, test_start), "test": (test_start, first + len(p))})
-        if self.window == "auto":  # a checkpoint's state holds the window its run chose
-            self.window = saved["window"] if saved is not None else self.auto_window([b["train"][1] - b["train"][0] for b in bounds])
+        if self.window == "auto":  # still auto: no checkpoint's state gave the window its run chose (load_state_dict)
+            self.window = self.auto_window([b["train"][1] - b["train"][0] for b in bounds])
         if saved is None:
             train_steps = np.concatenate([series[b["train"][0] : b["train"][1]] for b in bounds])
             _check_varies(train_steps, names, targets_at)
