@@ -151,7 +151,7 @@ CASES = [
     ("callbacks/logger", ["callbacks=early_stopping", "callbacks.early_stopping.patience=soon"],
      ["callbacks.early_stopping.patience='soon'"]),
     ("callbacks/logger", ["+logger.wandb.projct=x"], ["logger.wandb.projct: unknown key", "wandb.init"]),
-    ("callbacks/logger", ["logger=csv", "+logger.csv.flush_every=3"], ["logger.csv.flush_every: unknown key for lightning.pytorch.loggers.CSVLogger"]),
+    ("callbacks/logger", ["logger=csv", "+logger.csv.flush_every=3"], ["logger.csv.flush_every: unknown key for seqtrain.csv_logger.CSVLogger"]),
     ("callbacks/logger", ["logger.wandb.log_model=maybe"], ["logger.wandb.log_model='maybe'"]),
     # --- a bad value for a key of every shipped data config, named with its dotted key ---
     ("data", ["data.batch_size=-4"], ["data.batch_size=-4: must be >= 1"]),
