@@ -102,6 +102,7 @@ def test_a_model_with_patch_shift_exports_its_mean_over_phases(tmp_path: Path, c
         assert check_onnx(path, model, batch=batch, steps=steps) < TOLERANCE
 
 
+@pytest.mark.slow  # ~20 s end to end; by default: the in-process exports above and the script's refusals below
 def test_export_script_on_a_trained_run(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     proc = run_train("data=parity", "data.seq_len=8", "model=gru", "model.hidden_size=16", "debug=smoke",

@@ -120,6 +120,7 @@ def test_regression_predictions_are_in_the_datas_units(tmp_path: Path) -> None:
     assert mse == pytest.approx(saved["test/mse"], rel=1e-4)
 
 
+@pytest.mark.slow  # ~30 s end to end; by default: the patched export cases in test_export.py, regression predictions above
 def test_a_patched_model_predicts_and_exports_like_its_run(tmp_path: Path) -> None:
     """`model.patch_size=auto` is said, settled into the checkpoint as a number, and prediction, export and a
     resume all use that number. With `model.patch_shift=true` (saved in the checkpoint): the run's test metrics

@@ -219,6 +219,7 @@ def test_the_command_line_wins_over_the_text_classification_block(compose_train:
     assert settle_text_recipe(bare, OmegaConf.to_container(bare, resolve=True), 7, "classification", set()) is None
 
 
+@pytest.mark.slow  # ~30 s end to end; by default: the block's settings in process (above), resume in test_resume_matrix.py
 def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path: Path) -> None:
     """End to end: the run says what the block set, the checkpoint's config and its ModelCheckpoint use it, and
     `ckpt_path=last` resumes (the resumed run keeps its checkpoint's settings before its config is compared)."""
