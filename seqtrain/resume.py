@@ -11,6 +11,7 @@ built its iterators.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -36,6 +37,7 @@ class ExactResume(pl.Callback):
             checkpoint["seqtrain_carried"] = {"epoch": trainer.current_epoch, "ranks": gather_per_rank(carried())}
 
     def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+        follow_moved_run(trainer, checkpoint)
         state = checkpoint.get("callbacks", {}).get(self.state_key)
         if state is None:
             return
@@ -67,6 +69,31 @@ class ExactResume(pl.Callback):
             # Only within the epoch it was saved in: every epoch starts from a zero state.
             if epoch == trainer.current_epoch and state is not None:
                 pl_module.restore_carried_state(move_to(state, pl_module.device))
+
+
+def follow_moved_run(trainer: pl.Trainer, checkpoint: dict[str, Any]) -> None:
+    """Point the saved paths of the checkpoint callbacks at their folder's new place, when the run directory moved.
+
+    `seqtrain.resume_checks` lets a changed `dirpath` through only when the run directory was moved or copied
+    whole. Lightning's `ModelCheckpoint` would then drop its best score and best-k list (it reloads them only for
+    an unchanged `dirpath`), and the first validation after the resume would replace `best.ckpt`, better or not.
+    Called before any callback's state is loaded (Lightning calls every `on_load_checkpoint` first).
+    """
+    callbacks = {callback.state_key: callback for callback in trainer.callbacks}
+    for key, state in checkpoint.get("callbacks", {}).items():
+        new = getattr(callbacks.get(key), "dirpath", None)
+        old = state.get("dirpath") if isinstance(state, dict) else None
+        if old and new and Path(old) != Path(new):
+            checkpoint["callbacks"][key] = relocate(state, Path(old), Path(new))
+
+
+def relocate(value: Any, old: Path, new: Path) -> Any:
+    """``value`` with every path string inside ``old`` (in dict keys too) moved to the same place inside ``new``."""
+    if isinstance(value, dict):
+        return {relocate(k, old, new): relocate(v, old, new) for k, v in value.items()}
+    if isinstance(value, str) and value and Path(value).is_relative_to(old):
+        return str(new / Path(value).relative_to(old))
+    return value
 
 
 def gather_per_rank(obj: Any) -> list[Any]:

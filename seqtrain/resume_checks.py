@@ -54,8 +54,12 @@ def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def config_changes(saved: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, tuple], dict[str, tuple]]:
-    """(applied, refused): ``{dotted key: (checkpoint's value, this run's value)}`` for each difference."""
+def config_changes(saved: dict[str, Any], new: dict[str, Any], moved: tuple[str, str] | None = None) -> tuple[dict[str, tuple], dict[str, tuple]]:
+    """(applied, refused): ``{dotted key: (checkpoint's value, this run's value)}`` for each difference.
+
+    ``moved``: (the checkpoint's run directory, this run's), when the run directory was moved or copied: a
+    path that names the same place inside the run (its checkpoints' folder) is a change of where, applied.
+    """
     old_flat, new_flat = flatten(saved), flatten(new)
     for flat in (old_flat, new_flat):
         flat.pop("ckpt_path", None)  # differs by definition
@@ -66,8 +70,25 @@ def config_changes(saved: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str
         if old == value or (old is missing and key in ADDED_LATER and ADDED_LATER[key] == value):
             continue
         change = (None if old is missing else old, None if value is missing else value)
-        (applied if any(fnmatchcase(key, p) for p in APPLIED_ON_RESUME) else refused)[key] = change
+        where = moved is not None and isinstance(old, str) and isinstance(value, str) and moved_with_the_run(old, value, *moved)
+        (applied if where or any(fnmatchcase(key, p) for p in APPLIED_ON_RESUME) else refused)[key] = change
     return applied, refused
+
+
+def moved_with_the_run(old: str, new: str, old_run: str, new_run: str) -> bool:
+    """True when ``old`` is a path inside ``old_run`` and ``new`` the same path inside ``new_run``."""
+    old_path, new_path = Path(old), Path(new)
+    return old_path.is_relative_to(old_run) and new_path.is_relative_to(new_run) \
+        and old_path.relative_to(old_run) == new_path.relative_to(new_run)
+
+
+def run_moved(saved_config: dict[str, Any], config: dict[str, Any], path: str) -> tuple[str, str] | None:
+    """(old, new) run directory when the checkpoint ``path`` lies in this run's directory but was written in
+    another: the run directory was moved or copied, and what lies inside it moved with it."""
+    old, new = saved_config.get("paths", {}).get("output_dir"), config.get("paths", {}).get("output_dir")
+    if not old or not new or Path(old) == Path(new) or not Path(path).resolve().is_relative_to(Path(new).resolve()):
+        return None
+    return old, new
 
 
 def data_files(data_config: dict[str, Any]) -> dict[str, list[str]]:
@@ -121,7 +142,7 @@ def check_resume(saved_meta: dict[str, Any], config: dict[str, Any], fingerprint
             "(no data fingerprints, one rank's random state); evaluate it with scripts/evaluate.py, or start "
             "a new run in a new directory"
         )
-    applied, refused = config_changes(saved_meta["config"], config)
+    applied, refused = config_changes(saved_meta["config"], config, run_moved(saved_meta["config"], config, path))
     problems = [f"{key}: {old!r} -> {new!r}" for key, (old, new) in refused.items()]
     problems += fingerprint_changes(saved_meta["data_fingerprints"], fingerprints)
     if problems:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -140,16 +141,24 @@ def test_b_stopped_at_an_epoch_end(tmp_path: Path, vowels_whole: Path) -> None:
     assert_same_run(vowels_whole, tmp_path)
 
 
-def test_c_finished_run_extended(tmp_path: Path, vowels_whole: Path) -> None:
+def test_c_finished_run_extended_after_its_directory_moved(tmp_path: Path, vowels_whole: Path) -> None:
     first = [a for a in VOWELS if not a.startswith("trainer.max_epochs")]
-    finish(start([*first, "trainer.max_epochs=1", "callbacks.last_checkpoint.every_n_train_steps=3"], tmp_path, "before"))
-    assert saved(tmp_path / "checkpoints" / "last.ckpt")["epoch"] == 1  # the finished run's final state
+    finish(start([*first, "trainer.max_epochs=1", "callbacks.last_checkpoint.every_n_train_steps=3"], tmp_path / "first", "before"))
+    assert saved(tmp_path / "first" / "checkpoints" / "last.ckpt")["epoch"] == 1  # the finished run's final state
+    # The run directory moved (another disk, a copy): what is inside it moved too, so it resumes from there.
+    moved = tmp_path / "moved"
+    shutil.move(tmp_path / "first", moved)
     # Into the same CSV log: the first run's rows are kept (Lightning's own logger deleted them).
-    resume([*VOWELS, "callbacks.last_checkpoint.every_n_train_steps=3"], tmp_path, version="before")
-    assert_same_run(vowels_whole, tmp_path, after="before")
-    # The change was applied and recorded.
-    record = json.loads((tmp_path / "resumes.jsonl").read_text().splitlines()[-1])
-    assert record["applied"] == {"trainer.max_epochs": [1, 3]}
+    resume([*VOWELS, "callbacks.last_checkpoint.every_n_train_steps=3"], moved, version="before")
+    assert_same_run(vowels_whole, moved, after="before")
+    # The best checkpoint is chosen as in the run never stopped: the score before the move was kept.
+    best, whole_best = saved(moved / "checkpoints" / "best.ckpt"), saved(vowels_whole / "checkpoints" / "best.ckpt")
+    assert best["global_step"] == whole_best["global_step"]
+    assert all(torch.equal(best["state_dict"][k], whole_best["state_dict"][k]) for k in whole_best["state_dict"])
+    # The changes were applied and recorded.
+    record = json.loads((moved / "resumes.jsonl").read_text().splitlines()[-1])
+    assert record["applied"]["trainer.max_epochs"] == [1, 3]
+    assert record["applied"]["callbacks.model_checkpoint.dirpath"] == [str(tmp_path / "first" / "checkpoints"), str(moved / "checkpoints")]
 
 
 def test_sigterm_saves_last_and_exits_nonzero_then_resumes_exactly(tmp_path: Path, vowels_whole: Path) -> None:

@@ -1,0 +1,57 @@
+"""A run directory moved or copied whole resumes from its new place; its checkpoints' bookkeeping follows it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from seqtrain.resume import follow_moved_run
+from seqtrain.resume_checks import ResumeError, check_resume, config_changes, run_moved
+
+
+def config(run: Path, **extra: str) -> dict:
+    return {"paths": {"output_dir": str(run)}, "callbacks": {"model_checkpoint": {"dirpath": str(run / "checkpoints")}},
+            "data": {"cache_dir": None, **extra}}
+
+
+def test_paths_inside_the_moved_run_are_applied_and_others_refused(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    (new / "checkpoints").mkdir(parents=True)
+    ckpt = new / "checkpoints" / "last.ckpt"
+    assert run_moved(config(old), config(new), str(ckpt)) == (str(old), str(new))
+    applied, refused = config_changes(config(old), config(new), run_moved(config(old), config(new), str(ckpt)))
+    assert "callbacks.model_checkpoint.dirpath" in applied and not refused
+    # A path that is not the same place inside the run is still a change of what the run does.
+    elsewhere = config(new)
+    elsewhere["callbacks"]["model_checkpoint"]["dirpath"] = str(new / "other")
+    assert "callbacks.model_checkpoint.dirpath" in config_changes(config(old), elsewhere, (str(old), str(new)))[1]
+    # Another run's checkpoint resumed into a new directory is not a move: refused, naming the key.
+    outside = tmp_path / "old" / "checkpoints" / "last.ckpt"
+    assert run_moved(config(old), config(new), str(outside)) is None
+    with pytest.raises(ResumeError, match="callbacks.model_checkpoint.dirpath"):
+        check_resume({"config": config(old), "data_fingerprints": {}}, config(new), {}, str(outside))
+
+
+def test_the_best_checkpoint_score_survives_the_move(tmp_path: Path) -> None:
+    old, new = tmp_path / "old" / "checkpoints", tmp_path / "new" / "checkpoints"
+    before = ModelCheckpoint(dirpath=old, filename="best", monitor="val/loss", save_top_k=1)
+    before.best_model_score, before.best_model_path = torch.tensor(0.25), str(old / "best.ckpt")
+    before.best_k_models, before.kth_best_model_path = {str(old / "best.ckpt"): torch.tensor(0.25)}, str(old / "best.ckpt")
+    state = before.state_dict()
+
+    # Lightning alone drops the score for a changed dirpath: the next validation would replace best.ckpt.
+    plain = ModelCheckpoint(dirpath=new, filename="best", monitor="val/loss", save_top_k=1)
+    with pytest.warns(UserWarning, match="dirpath has changed"):
+        plain.load_state_dict(dict(state))
+    assert plain.best_model_score is None
+
+    after = ModelCheckpoint(dirpath=new, filename="best", monitor="val/loss", save_top_k=1)
+    checkpoint = {"callbacks": {after.state_key: dict(state)}}
+    follow_moved_run(SimpleNamespace(callbacks=[after]), checkpoint)
+    after.load_state_dict(checkpoint["callbacks"][after.state_key])
+    assert after.best_model_score == pytest.approx(0.25)
+    assert after.best_model_path == str(new / "best.ckpt") and list(after.best_k_models) == [str(new / "best.ckpt")]
