@@ -172,6 +172,31 @@ def html_page_as_csv(tmp):
 
 
 @case("table file")
+def parquet_named_csv(tmp):  # a binary format under a text extension: named for what it is
+    write_parquet(tmp / "real.parquet", labelled(10))
+    path = file(tmp, "train.csv", (tmp / "real.parquet").read_bytes())
+    return table(tmp, train_files=str(path)), [f"{path}: not text but a Parquet file: name it .parquet"]
+
+
+@case("table file")
+def excel_workbook_named_csv(tmp):
+    import zipfile
+
+    path = tmp / "train.csv"
+    with zipfile.ZipFile(path, "w") as book:  # an .xlsx is a zip of XML parts
+        book.writestr("[Content_Types].xml", "<Types/>")
+    return table(tmp, train_files=str(path)), [f"{path}: not text but a zip archive (an Excel .xlsx workbook is one)"]
+
+
+@case("table file")
+def gzip_jsonl(tmp):
+    import gzip
+
+    path = file(tmp, "train.jsonl", gzip.compress("".join(json.dumps(r) + "\n" for r in labelled(10)).encode()))
+    return table(tmp, train_files=str(path)), [f"{path}: not text but gzip-compressed"]
+
+
+@case("table file")
 def lfs_pointer_parquet(tmp):
     path = file(tmp, "train.parquet", LFS)
     return table(tmp, train_files=str(path)), [f"{path}: a git-LFS pointer file"]
@@ -559,6 +584,20 @@ def utf16_text_file(tmp):
 def lfs_pointer_text_file(tmp):
     path = file(tmp, "corpus.txt", LFS)
     return text(tmp, train_files=str(path)), [f"{path}: a git-LFS pointer file"]
+
+
+@case("text file")
+def pickle_as_text_file(tmp):
+    import pickle
+
+    path = file(tmp, "corpus.txt", pickle.dumps(["hello world"] * 40, protocol=4))
+    return text(tmp, train_files=str(path)), [f"{path}: not text but a Python pickle"]
+
+
+@case("forecast file")
+def binary_series_file(tmp):  # no format this knows: named by its NUL bytes
+    path = file(tmp, "series.csv", bytes(range(256)) * 8)
+    return forecast(tmp, train_files=str(path)), [f"{path}: not text but binary: it holds NUL bytes"]
 
 
 @case("text file")

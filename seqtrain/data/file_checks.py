@@ -1,7 +1,7 @@
 """A local data file checked around `datasets.load_dataset`: named problems instead of a loader's internals.
 
 Before loading, cheap looks at the first bytes and the header (`check_before_loading`): an empty
-file, an LFS pointer, an HTML page, UTF-16 text, a CSV header naming a column twice (pandas would
+file, an LFS pointer, an HTML page, UTF-16 text, a binary file where text belongs, a CSV header naming a column twice (pandas would
 rename the second silently). When `datasets` fails, `explain_failure` reads the file again with
 the standard library to say where: the line that is not UTF-8, the JSON Lines line that does not
 parse, the CSV line with the wrong number of fields, a CSV with a header and no rows.
@@ -15,7 +15,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from seqtrain.data.sniff import foreign_content, read_head, wide_encoding
+from seqtrain.data.sniff import binary_format, foreign_content, read_head, wide_encoding
 
 
 def check_before_loading(path: str, builder: str, options: dict) -> str | None:
@@ -27,6 +27,8 @@ def check_before_loading(path: str, builder: str, options: dict) -> str | None:
     encoding = wide_encoding(head)
     if encoding is not None:
         return f"text encoded as {encoding}; seqtrain reads UTF-8: save it as UTF-8 (e.g. `iconv -f {encoding} -t UTF-8`)"
+    if builder != "parquet" and (binary := binary_format(head)) is not None:
+        return binary
     if builder == "csv":
         header = next(csv.reader(io.StringIO(head.decode("utf-8-sig", errors="replace").split("\n", 1)[0]), delimiter=options.get("sep", ",")), [])
         twice = sorted(name for name, count in Counter(header).items() if count > 1 and name)

@@ -21,6 +21,23 @@ WIDE_BOMS = {
 }
 
 
+#: Binary formats data gets saved in, by their first bytes: given where text is expected (a `.csv` that is
+#: really Parquet, an Excel workbook renamed), a text loader fails on them with its own internals.
+BINARY_FORMATS = {
+    b"PAR1": "a Parquet file: name it .parquet (or set data.file_format=parquet)",
+    b"PK\x03\x04": "a zip archive (an Excel .xlsx workbook is one): export the sheet as CSV, or unzip it",
+    b"\xd0\xcf\x11\xe0": "an old Excel .xls workbook: export the sheet as CSV",
+    b"\x1f\x8b": "gzip-compressed: decompress it first (gunzip)",
+    b"BZh": "bzip2-compressed: decompress it first (bunzip2)",
+    b"\xfd7zXZ\x00": "xz-compressed: decompress it first (unxz)",
+    b"\x28\xb5\x2f\xfd": "zstd-compressed: decompress it first (unzstd)",
+    b"ARROW1": "an Arrow file: write it as Parquet (.parquet)",
+    b"\x93NUMPY": "a NumPy array (.npy): write it as Parquet or JSON Lines",
+    b"SQLite format 3\x00": "an SQLite database: export the table as CSV",
+    b"%PDF": "a PDF document",
+}
+
+
 def read_head(path: str | Path) -> tuple[bytes, int]:
     """The first `HEAD_BYTES` bytes of a file and its size."""
     path = Path(path)
@@ -45,3 +62,13 @@ def foreign_content(head: bytes, size: int) -> str | None:
 def wide_encoding(head: bytes) -> str | None:
     """"UTF-16" / "UTF-32" when the file starts with that byte-order mark, else None."""
     return next((name for bom, name in WIDE_BOMS.items() if head.startswith(bom)), None)
+
+
+def binary_format(head: bytes) -> str | None:
+    """What a file that should be text is instead (Parquet, a zip, compressed, any binary), or None."""
+    what = next((what for magic, what in BINARY_FORMATS.items() if head.startswith(magic)), None)
+    if what is None and head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        what = "a Python pickle: write the data as Parquet, CSV or JSON Lines"
+    if what is None and b"\x00" in head:
+        what = "binary: it holds NUL bytes (or it is UTF-16 text without a byte-order mark: save it as UTF-8)"
+    return None if what is None else f"not text but {what}"
