@@ -291,6 +291,30 @@ def check_options(cfg: DictConfig) -> None:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
 
 
+def _validation_problems(cfg: DictConfig) -> list[str]:
+    """A run that trains no batch, or that never validates while a `val/` metric picks its checkpoint or stops it."""
+    trainer = _resolved(cfg.trainer)
+    problems = []
+    limit = trainer.get("limit_train_batches")
+    if _is_number(limit) and limit == 0:
+        problems.append(f"trainer.limit_train_batches={limit} trains nothing (an untrained model would be evaluated); "
+                        "set it > 0, or leave it unset for every batch")
+    never = None
+    limit_val, every, epochs = trainer.get("limit_val_batches"), trainer.get("check_val_every_n_epoch"), trainer.get("max_epochs")
+    if _is_number(limit_val) and limit_val == 0:
+        never = f"trainer.limit_val_batches={limit_val} runs no validation"
+    elif _is_number(every) and _is_number(epochs) and epochs >= 1 and every > epochs and trainer.get("max_steps") == -1:
+        never = f"trainer.check_val_every_n_epoch={every} with trainer.max_epochs={epochs} never validates"
+    if never is not None:
+        monitors = {"monitor": cfg.monitor} | {f"callbacks.{name}.monitor": node.monitor for name, node in (cfg.callbacks or {}).items()
+                                               if isinstance(node, DictConfig) and node.get("monitor") is not None}
+        on_val = [f"{key}={value}" for key, value in monitors.items() if str(value).startswith("val/")]
+        if on_val:
+            problems.append(f"{never}, but the best checkpoint or early stopping is chosen by a validation metric "
+                            f"({', '.join(on_val)}); validate, or monitor a train/ metric (monitor=train/loss)")
+    return problems
+
+
 def _schema_errors(key: str, values: dict[str, Any], schema: type[BaseModel]) -> list[str]:
     try:
         schema.model_validate(values)
@@ -364,6 +388,7 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
             )
     problems += _patch_problems(cfg, tbptt, stateful)
     problems += _relative_problems(cfg)
+    problems += _validation_problems(cfg)
     if tbptt is not None and cfg.trainer.accumulate_grad_batches != 1:
         problems.append(
             f"trainer.accumulate_grad_batches={cfg.trainer.accumulate_grad_batches} is not supported with "

@@ -192,6 +192,11 @@ CASES = [
     ("trainer", ["trainer.log_every_n_steps=0"], ["trainer.log_every_n_steps=0: must be >= 1"]),
     ("trainer", ["trainer.check_val_every_n_epoch=0"], ["trainer.check_val_every_n_epoch=0: must be >= 1"]),
     ("trainer", ["trainer.num_sanity_val_steps=-2"], ["trainer.num_sanity_val_steps=-2: must be >= -1"]),
+    ("trainer", ["trainer.limit_train_batches=0"], ["trainer.limit_train_batches=0 trains nothing"]),
+    ("trainer", ["trainer.limit_train_batches=0.0"], ["trainer.limit_train_batches=0.0 trains nothing"]),
+    ("trainer", ["trainer.limit_val_batches=0"], ["trainer.limit_val_batches=0 runs no validation", "monitor=val/loss", "monitor=train/loss"]),
+    ("trainer", ["trainer.max_epochs=2", "trainer.check_val_every_n_epoch=3"],
+     ["trainer.check_val_every_n_epoch=3 with trainer.max_epochs=2 never validates", "monitor=val/loss"]),
     ("trainer", ["trainer.accelerator=bogus"], ["trainer.accelerator='bogus': must be one of auto, cpu"]),
     pytest.param("trainer", ["trainer.devices=-1"], ["trainer.devices=-1", "on a CPU"], marks=no_gpu),
     ("scheduler", ["scheduler=plateau", "scheduler.scheduler.factor=-0.5"], ["scheduler.scheduler.factor=-0.5: must be in (0, 1)"]),
@@ -253,6 +258,8 @@ def test_refused_before_any_data_is_read(compose_train: Compose, tmp_path: Path,
 # Valid inputs that must pass both check passes (several were refused, or failed inside Hydra, before).
 ACCEPTED = [
     ["optimizer.betas=[0.9,0.99]"],
+    [*VOWELS, "trainer.limit_val_batches=0", "monitor=train/loss"],  # no validation, and nothing chosen by it
+    [*VOWELS, "trainer.max_epochs=2", "trainer.check_val_every_n_epoch=2", "trainer.limit_train_batches=0.5"],
     ["optimizer=adam", "optimizer.betas=[0.5,0.9]"],
     ["experiment=none"],
     ["~experiment"],
