@@ -200,10 +200,12 @@ class RunOptions(BaseModel):
 OPTIMIZER_RANGES: dict[str, tuple[str, Callable[[float], bool]]] = {
     "lr": ("> 0", lambda v: v > 0),
     "weight_decay": (">= 0", lambda v: v >= 0),
-    "momentum": (">= 0", lambda v: v >= 0),
-    "dampening": (">= 0", lambda v: v >= 0),
+    # Averaging factors: at 1 or above an average never forgets (momentum) or never moves (RMSprop's alpha), and
+    # the steps grow without bound; torch checks only >= 0.
+    "momentum": ("in [0, 1)", lambda v: 0 <= v < 1),
+    "dampening": ("in [0, 1]", lambda v: 0 <= v <= 1),
     "eps": ("> 0", lambda v: v > 0),
-    "alpha": (">= 0", lambda v: v >= 0),
+    "alpha": ("in [0, 1)", lambda v: 0 <= v < 1),
 }
 
 
