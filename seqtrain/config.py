@@ -193,6 +193,11 @@ class RunOptions(BaseModel):
                 "monitor=None: name the metric that picks the best checkpoint and that a sweep optimizes, "
                 "e.g. monitor=val/loss (any val/ or train/ metric the task kind logs)"
             )
+        if self.overwrite and self.ckpt_path is not None:
+            raise ValueError(
+                f"overwrite=true replaces the run in the run directory, and ckpt_path={self.ckpt_path} continues a run: "
+                "choose one (drop overwrite=true to resume; drop ckpt_path to start again)"
+            )
         return self
 
 
