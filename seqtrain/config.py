@@ -266,6 +266,9 @@ def _range_problems(cfg: DictConfig) -> list[str]:
     if all(_is_number(f) and 0 < f < 1 for f in fractions) and sum(fractions) >= 1:
         problems.append(f"data.val_fraction={fractions[0]} + data.test_fraction={fractions[1]}: must leave data for "
                         "training (sum < 1)")
+    for name, value in data.items():  # lists of column names: each once
+        if name.endswith("columns") and isinstance(value, list) and (twice := sorted({str(c) for c in value if value.count(c) > 1})):
+            problems.append(f"data.{name}={value}: names {', '.join(map(repr, twice))} more than once; name each column once")
     size = data.get("max_vocab_size")
     if data.get("tokenizer") in ("bpe", "unigram") and _is_number(size) and size < BYTE_LEVEL_IDS:
         problems.append(f"data.max_vocab_size={size}: a byte-level {data['tokenizer']} vocabulary needs at least "

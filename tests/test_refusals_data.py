@@ -773,8 +773,19 @@ def a_date_column_with_a_typo(tmp):
     rows[150]["date"] = "2020-01-07 6pm"
     path = write_csv(tmp / "series.csv", rows)
     return forecast(tmp, train_files=str(path), columns=["load"]), [
-        f"{path}, row 151, column 'date': '2020-01-07 6pm' is not a date or time, while the column's first rows are",
+        f"{path}, row 151, column 'date': '2020-01-07 6pm' is not a date or time written like the column's others",
         "data.time_column=null",
+    ]
+
+
+@case("forecast file")
+def a_date_in_another_format_among_the_first_rows(tmp):  # before: no time column found, the rows taken as they came
+    rows = [{**r, "date": f"{2000 + i // 12}-{1 + i % 12:02d}-01"} for i, r in enumerate(series_rows(120))]
+    rows[60]["date"] = "03/01/2005"
+    path = write_csv(tmp / "series.csv", rows)
+    return forecast(tmp, train_files=str(path), columns=["load"]), [
+        f"{path}, row 61, column 'date': '03/01/2005' is not a date or time written like the column's others "
+        "('2000-01-01' in its first row; 1 row like this)"
     ]
 
 

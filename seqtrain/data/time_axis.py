@@ -37,14 +37,14 @@ def time_values(piece: Piece, column: str) -> tuple[np.ndarray, bool] | None:
     with warnings.catch_warnings():  # "could not infer format": parsed one by one
         warnings.simplefilter("ignore")
         head = pd.to_datetime(pd.Series(values[:100].to_pylist()), errors="coerce")
-        if not stamped and head.isna().any():
-            return None  # a text column: not parsed row by row to the end
+        if not stamped and (head.isna().iloc[0] or head.isna().mean() > 0.1):
+            return None  # a text column (a date typo or another format in 1 of 10 rows still makes it dates)
         stamps = pd.to_datetime(pd.Series(values.to_pylist()), errors="coerce")
     if len(bad := np.flatnonzero(stamps.isna().to_numpy())):  # dates with a gap or a typo: the order cannot be checked
         raise DataError(
-            f"{piece.where(int(bad[0]))}, column {column!r}: {_shown(values[int(bad[0])].as_py())} is not a date or time, while "
-            f"the column's first rows are ({len(bad)} such rows); the column orders the rows (data.time_column): fix "
-            "them, or set data.time_column=null"
+            f"{piece.where(int(bad[0]))}, column {column!r}: {_shown(values[int(bad[0])].as_py())} is not a date or time "
+            f"written like the column's others ({_shown(values[0].as_py())} in its first row; {len(bad)} row{'s' * (len(bad) > 1)} "
+            "like this); the column orders the rows (data.time_column): fix them, or set data.time_column=null"
         )
     return stamps.astype("int64").to_numpy().astype(np.float64), True
 
