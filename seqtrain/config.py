@@ -266,6 +266,10 @@ def _range_problems(cfg: DictConfig) -> list[str]:
     if all(_is_number(f) and 0 < f < 1 for f in fractions) and sum(fractions) >= 1:
         problems.append(f"data.val_fraction={fractions[0]} + data.test_fraction={fractions[1]}: must leave data for "
                         "training (sum < 1)")
+    sequence, target = data.get("sequence_column"), data.get("target_column")
+    if isinstance(sequence, str) and sequence == target:
+        problems.append(f"data.sequence_column and data.target_column are both {sequence!r}: the model would read the "
+                        "answer it is asked for; name the column of sequences and the column of targets")
     for name, value in data.items():  # lists of column names: each once
         if name.endswith("columns") and isinstance(value, list) and (twice := sorted({str(c) for c in value if value.count(c) > 1})):
             problems.append(f"data.{name}={value}: names {', '.join(map(repr, twice))} more than once; name each column once")

@@ -195,6 +195,8 @@ CASES = [
     ("trainer", ["trainer.num_sanity_val_steps=-2"], ["trainer.num_sanity_val_steps=-2: must be >= -1"]),
     ("data", ["data=forecast", "data.columns=[load,load,temp]"], ["data.columns=['load', 'load', 'temp']: names 'load' more than once"]),
     ("data", ["data=forecast", "data.target_columns=[load,load]"], ["data.target_columns=['load', 'load']: names 'load' more than once"]),
+    ("data", ["data=table", "data.sequence_column=label", "data.target_column=label"],
+     ["data.sequence_column and data.target_column are both 'label'"]),
     ("run", ["overwrite=true", "ckpt_path=last"], ["overwrite=true replaces the run", "ckpt_path=last continues a run"]),
     ("trainer", ["trainer.limit_train_batches=0"], ["trainer.limit_train_batches=0 trains nothing"]),
     ("trainer", ["trainer.limit_train_batches=0.0"], ["trainer.limit_train_batches=0.0 trains nothing"]),
