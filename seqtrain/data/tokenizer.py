@@ -152,7 +152,6 @@ def saved_tokenizer(saved: dict[str, Any], configured: str) -> Tokenizer:
 
 
 def tokenizer_from_dict(d: dict[str, Any]) -> Tokenizer:
-    """The tokenizer that `to_dict` saved, whatever its kind."""
     kind = d.get("kind")
     if kind not in TOKENIZER_KINDS:
         raise ValueError(f"not a saved tokenizer: kind={kind!r} (expected one of {list(TOKENIZER_KINDS)})")

@@ -121,7 +121,6 @@ class WordVocab(Vocabulary):
 
     @staticmethod
     def split(text: str) -> list[str]:
-        """The words and line breaks of `text`, in order."""
         return WORD.findall(text)
 
     @classmethod
