@@ -149,13 +149,5 @@ class WordVocab(Vocabulary):
 
     def decode(self, ids: Iterable[int]) -> str:
         """Words joined by single spaces, line breaks as they were; `<pad>` is dropped, `<unk>` shows as `<unk>`."""
-        itos = self.itos
-        parts: list[str] = []
-        for i in map(int, ids):
-            if i == PAD:
-                continue
-            word = itos[i]
-            if parts and word != "\n" and parts[-1] != "\n":
-                parts.append(" ")
-            parts.append(word)
-        return "".join(parts)
+        words = [self.itos[i] for i in map(int, ids) if i != PAD]
+        return "".join(w if k == 0 or "\n" in (w, words[k - 1]) else " " + w for k, w in enumerate(words))
