@@ -20,7 +20,7 @@ from hydra.utils import instantiate
 from torch import nn
 
 from seqtrain.data.facts import DataFacts
-from seqtrain.data.legacy import upgrade
+from seqtrain.legacy import upgrade
 from seqtrain.data.sniff import foreign_content, read_head
 from seqtrain.errors import CheckpointError
 

@@ -689,7 +689,7 @@ def check_arguments(key: str, node: DictConfig, supplied: tuple[str, ...] = ()) 
     try:
         target = get_object(node._target_)
     except Exception as e:  # noqa: BLE001 - any import failure is the user's `_target_`
-        from seqtrain.data.legacy import retired_message  # only here: seqtrain.data imports torch
+        from seqtrain.legacy import retired_message
 
         return [retired_message(key, node._target_) or f"{key}._target_={node._target_!r} cannot be imported: {e}"]
     params, hints, takes_any = _signature(target)

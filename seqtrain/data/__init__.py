@@ -36,7 +36,7 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     """A retired shipped-dataset class names the config that replaced it (`from seqtrain.data import VowelsDataModule`)."""
-    from seqtrain.data.legacy import retired_message
+    from seqtrain.legacy import retired_message
 
     message = retired_message("data", f"seqtrain.data.{name}")
     raise ImportError(message) if message else AttributeError(f"module 'seqtrain.data' has no attribute {name!r}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -22,7 +21,6 @@ from seqtrain.data.collate import collate
 from seqtrain.data.facts import DataFacts, fact_differences
 from seqtrain.data.resumable import ResumableDataLoader
 from seqtrain.data.sampler import BucketBatchSampler
-from seqtrain.data.windows import TokenStreams
 
 Example = tuple[Tensor, Tensor]  # (inputs (T,) ids or (T, F) features, target)
 Examples = Sequence[Example] | Dataset[Example]
@@ -194,17 +192,6 @@ class SequenceDataModule(LightningDataModule):
         return UnrepeatedDistributedSampler(examples, num_replicas=self.trainer.world_size,
                                             rank=self.trainer.global_rank, shuffle=False)
 
-    def stream_loader(self, ids: Tensor, seq_len: int, starts: Tensor | None = None) -> ResumableDataLoader:
-        """Stateful streams of a token sequence: `batch_size` contiguous rows per rank, in order; `starts`: (N,) bool,
-        True where a document starts (the state is reset there), or None. An IterableDataset, so Lightning injects no
-        DistributedSampler that would deal chunks out to ranks and break the streams."""
-        # Lightning warns that an IterableDataset's __len__ may be wrong with several workers; these
-        # streams deal chunk i to worker i % W (tested), so the length holds: silence that one warning.
-        warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
-        num_replicas, rank = (1, 0) if self.trainer is None else (self.trainer.world_size, self.trainer.global_rank)
-        streams = TokenStreams(ids, self.batch_size, seq_len, starts=starts, num_replicas=num_replicas, rank=rank)
-        return self.loader(streams, batch_size=None)
-
     def loader(self, dataset: Any, **kwargs: Any) -> ResumableDataLoader:
         """Every loader of the datamodule: resumable mid-epoch, workers and pinning as configured, and
         its own random generator, so building one never draws from the global random stream."""
@@ -222,14 +209,12 @@ class SequenceDataModule(LightningDataModule):
 
 
 def check_positive(**values: int) -> None:
-    """Raise a ValueError naming the first value below 1."""
     for name, value in values.items():
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
 
 
 def check_split_fractions(val_fraction: float, test_fraction: float) -> None:
-    """Each in (0, 1), and together leaving some of the data for training."""
     for name, value in {"val_fraction": val_fraction, "test_fraction": test_fraction}.items():
         if not 0.0 < value < 1.0:
             raise ValueError(f"{name} must be in (0, 1), got {value}")

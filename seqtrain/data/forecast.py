@@ -161,7 +161,6 @@ class ForecastDataModule(SequenceDataModule):
         return inputs_at, targets_at
 
     def windows(self, scaled: Tensor, names: list[str], starts: list[int]) -> SeriesWindows:
-        """The windows starting at `starts` of a scaled (N, columns) series."""
         inputs_at, targets_at = self.positions(names)
         return SeriesWindows(scaled[:, inputs_at], scaled[:, targets_at], starts, self.window, self.horizon, self.mode)
 

@@ -171,11 +171,7 @@ def parse_real_target(value: Any, where: str, column: str) -> list[float]:
 
 def parse_real_steps(value: Any, where: str, column: str) -> list[list[float]]:
     """Per-step regression targets: a number per step, or a vector per step (several outputs)."""
-    nested = isinstance(value, list) and value and isinstance(value[0], list)
-    if isinstance(value, str):
-        text = value.strip()
-        nested = text.startswith("[[") or (not text.startswith("[") and ";" in text)
-    if nested:
+    if re.search(VECTOR_TEXT, value) if isinstance(value, str) else (isinstance(value, list) and value and isinstance(value[0], list)):
         return parse_vectors(value, where, column)
     return [[v] for v in parse_numbers(value, where, column)]
 

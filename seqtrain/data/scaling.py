@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
 from torch import Tensor
 
 Scaling = Literal["standard", "minmax", "none"]
-SCALINGS: tuple[str, ...] = ("standard", "minmax", "none")
+SCALINGS: tuple[str, ...] = get_args(Scaling)
 
 
 class Standardizer:

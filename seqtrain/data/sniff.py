@@ -39,7 +39,6 @@ BINARY_FORMATS = {
 
 
 def read_head(path: str | Path) -> tuple[bytes, int]:
-    """The first `HEAD_BYTES` bytes of a file and its size."""
     path = Path(path)
     with path.open("rb") as f:
         return f.read(HEAD_BYTES), path.stat().st_size

@@ -124,8 +124,9 @@ class TableDataModule(FileDataModule):
             labels = arrow_column(train, "target").to_pylist() if self.task == "classification" else None
             splits.update(carve(train, origin, fractions, shuffle=True, seed=self.seed, labels=labels))
         warn_shared_rows(splits, same_as_train)
-        state = self._fit(*splits["train"], kind) if saved is None else self._reuse(saved, kind)
-        self.tokenizer = state_tokenizer(state)
+        state = self._fit(*splits["train"], kind) if saved is None else dict(saved)
+        # A checkpoint's text tokenizer is never refitted silently: one of another kind than data.tokenizer is refused.
+        self.tokenizer = saved_tokenizer(state["tokenizer"], self.tokenizer_kind) if kind == "text" else state_tokenizer(state)
         examples = {name: self.encode(*splits[name], state, name) for name in ("train", "val", "test")}
         for name, split in examples.items():
             if self.max_length is None:  # uncut: encoded row i is the split's row i
@@ -201,12 +202,6 @@ class TableDataModule(FileDataModule):
             state["num_targets"] = len(first[0]) if self.per_step else len(first)
             check_varies(arrow_column(train, "target"), self.per_step, self.target_column, origin)
         return state
-
-    def _reuse(self, saved: dict[str, Any], kind: SequenceKind) -> dict[str, Any]:
-        """The saved state, checked against this config: a checkpoint's tokenizer is never refitted silently."""
-        if kind == "text":
-            saved_tokenizer(saved["tokenizer"], self.tokenizer_kind)  # refuses a tokenizer of another kind
-        return dict(saved)
 
 
 def check_classes(class_names: list[str], count: int, task: str, column: str, origin: Origin) -> None:

@@ -146,7 +146,6 @@ def scale(split: PackedExamples, state: dict[str, Any]) -> None:
 
 
 def state_tokenizer(state: dict[str, Any]) -> Tokenizer | None:
-    """The tokenizer a table's fitted state holds; None for numeric sequences."""
     return tokenizer_from_dict(state["tokenizer"]) if state["tokenizer"] is not None else None
 
 

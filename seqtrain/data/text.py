@@ -7,6 +7,7 @@ the lower-cased text (truecasing, a tagging task).
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -22,7 +23,7 @@ from seqtrain.data.sources import DataError, Piece, check_columns
 from seqtrain.data.splits import Origin, carve, concatenate
 from seqtrain.data.tokenizer import Tokenizer, saved_tokenizer
 from seqtrain.data.vocab import PAD
-from seqtrain.data.windows import TaggedWindows, TokenWindows
+from seqtrain.data.windows import TaggedWindows, TokenStreams, TokenWindows
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -140,7 +141,6 @@ class TextDataModule(FileDataModule):
     # -- reading text: training's splits and new text for a trained model alike ------------------
 
     def texts(self, pieces: list[Piece]) -> tuple[Dataset, Origin]:
-        """The pieces' text column, checked, joined."""
         import pyarrow.compute as pc
 
         for piece in pieces:
@@ -201,8 +201,15 @@ class TextDataModule(FileDataModule):
     def dataloader(self, split: Split) -> DataLoader:
         if not self.stateful:
             return super().dataloader(split)
+        # Stateful streams: `batch_size` contiguous rows per rank, in order; `starts` resets the state where a document
+        # starts. An IterableDataset, so Lightning injects no DistributedSampler that would deal chunks out to ranks.
+        # Lightning warns that its __len__ may be wrong with several workers; these streams deal chunk i to worker
+        # i % W (tested), so the length holds: silence that one warning.
+        warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
         ids, starts = self.split(split)
-        return self.stream_loader(ids, self.seq_len, starts)
+        num_replicas, rank = (1, 0) if self.trainer is None else (self.trainer.world_size, self.trainer.global_rank)
+        return self.loader(TokenStreams(ids, self.batch_size, self.seq_len, starts=starts, num_replicas=num_replicas, rank=rank),
+                           batch_size=None)
 
     def encode(self, text: str) -> list[int]:
         """Token ids under the fitted tokenizer (after `setup`, or straight after `load_state_dict`)."""

@@ -8,7 +8,7 @@ evaluation and generation reload the fitted tokenizer instead of fitting a new o
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from seqtrain.data.vocab import PAD, SPECIALS, UNK, CharVocab, WordVocab
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import tokenizers
 
 TokenizerKind = Literal["char", "word", "bpe", "unigram"]
-TOKENIZER_KINDS: tuple[str, ...] = ("char", "word", "bpe", "unigram")
+TOKENIZER_KINDS: tuple[str, ...] = get_args(TokenizerKind)
 
 
 class SubwordTokenizer:
@@ -122,8 +122,7 @@ def fit_tokenizer(kind: TokenizerKind, texts: Iterable[str | list[str]], *, max_
 
     max_vocab_size / min_frequency: as `FileDataModule`'s (bpe/unigram: 1000 ids when None).
     """
-    if kind not in TOKENIZER_KINDS:
-        raise ValueError(f"tokenizer must be one of {list(TOKENIZER_KINDS)}, got {kind!r}")
+    check_tokenizer_options(kind, max_vocab_size, min_frequency)
     if kind == "char":
         return CharVocab.fit(texts)
     if kind == "word":
@@ -152,7 +151,6 @@ def saved_tokenizer(saved: dict[str, Any], configured: str) -> Tokenizer:
 
 
 def tokenizer_from_dict(d: dict[str, Any]) -> Tokenizer:
-    """The tokenizer that `to_dict` saved, whatever its kind."""
     kind = d.get("kind")
     if kind not in TOKENIZER_KINDS:
         raise ValueError(f"not a saved tokenizer: kind={kind!r} (expected one of {list(TOKENIZER_KINDS)})")

@@ -121,7 +121,6 @@ class WordVocab(Vocabulary):
 
     @staticmethod
     def split(text: str) -> list[str]:
-        """The words and line breaks of `text`, in order."""
         return WORD.findall(text)
 
     @classmethod
@@ -150,13 +149,5 @@ class WordVocab(Vocabulary):
 
     def decode(self, ids: Iterable[int]) -> str:
         """Words joined by single spaces, line breaks as they were; `<pad>` is dropped, `<unk>` shows as `<unk>`."""
-        itos = self.itos
-        parts: list[str] = []
-        for i in map(int, ids):
-            if i == PAD:
-                continue
-            word = itos[i]
-            if parts and word != "\n" and parts[-1] != "\n":
-                parts.append(" ")
-            parts.append(word)
-        return "".join(parts)
+        words = [self.itos[i] for i in map(int, ids) if i != PAD]
+        return "".join(w if k == 0 or "\n" in (w, words[k - 1]) else " " + w for k, w in enumerate(words))

@@ -199,7 +199,7 @@ def test_a_forecast_checkpoint_from_before_time_columns_rebuilds_its_series(tmp_
     keeps it so (time_column=None), so its saved state still fits; today's default leaves the index out."""
     from hydra.utils import instantiate
 
-    from seqtrain.data.legacy import upgrade
+    from seqtrain.legacy import upgrade
 
     rows = series_rows(60)
     path = write_csv(tmp_path / "indexed.csv", [{"t": i, "load": r["load"], "temp": r["temp"]} for i, r in enumerate(rows)])
