@@ -152,3 +152,20 @@ def check_resume(saved_meta: dict[str, Any], config: dict[str, Any], fingerprint
             + "\nRestore them, or start a new run in a new directory (omit ckpt_path, or use overwrite=true)."
         )
     return applied
+
+
+def check_progress(checkpoint: dict[str, Any], trainer: dict[str, Any], path: str) -> None:
+    """Refuse a resume whose `trainer.max_epochs` / `max_steps` lie behind what the checkpoint has trained
+    (Lightning refuses the epochs only after the data is read, with a traceback; the steps not at all)."""
+    epochs, steps = int(checkpoint.get("epoch", 0)), int(checkpoint.get("global_step", 0))
+    max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps")
+    problems = []
+    if isinstance(max_epochs, int) and max_epochs != -1 and max_epochs < epochs:
+        problems.append(f"trainer.max_epochs={max_epochs}, but the checkpoint's run has already trained {epochs} epochs")
+    if isinstance(max_steps, int) and max_steps != -1 and max_steps < steps:
+        problems.append(f"trainer.max_steps={max_steps}, but the checkpoint's run has already taken {steps} optimizer steps")
+    if problems:
+        raise ResumeError(
+            f"cannot resume from {path}: " + "; ".join(problems) + ". A resume continues the run: raise the limit to train "
+            "on, or evaluate the checkpoint as it is (python scripts/evaluate.py <run directory>)"
+        )

@@ -25,7 +25,7 @@ from seqtrain.recipe import (
     settle_text_recipe,
     sweep_choice,
 )
-from seqtrain.resume_checks import ResumeError, check_resume, data_fingerprints, fingerprint_changes
+from seqtrain.resume_checks import ResumeError, check_progress, check_resume, data_fingerprints, fingerprint_changes
 from seqtrain.run_directory import (
     RunLock,
     append_jsonl,
@@ -87,6 +87,7 @@ def train(cfg: DictConfig) -> float:
             if line := keep_saved_text_settings(cfg, config, checkpoint["seqtrain"]["config"], command_line_keys()):
                 log.info(line)
             resume_changes = check_resume(checkpoint["seqtrain"], config, fingerprints, ckpt_path)
+            check_progress(checkpoint, config["trainer"], ckpt_path)
         pl.seed_everything(cfg.seed, workers=True)
 
         datamodule = instantiate(cfg.data)

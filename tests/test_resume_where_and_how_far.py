@@ -1,7 +1,9 @@
-"""A run directory moved or copied whole resumes from its new place; its checkpoints' bookkeeping follows it."""
+"""A run directory moved or copied whole resumes from its new place; its checkpoints' bookkeeping follows it.
+A resume whose limits lie behind its checkpoint is refused before data is read."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,7 +12,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from seqtrain.resume import follow_moved_run
-from seqtrain.resume_checks import ResumeError, check_resume, config_changes, run_moved
+from seqtrain.resume_checks import ResumeError, check_progress, check_resume, config_changes, run_moved
 
 
 def config(run: Path, **extra: str) -> dict:
@@ -55,3 +57,19 @@ def test_the_best_checkpoint_score_survives_the_move(tmp_path: Path) -> None:
     after.load_state_dict(checkpoint["callbacks"][after.state_key])
     assert after.best_model_score == pytest.approx(0.25)
     assert after.best_model_path == str(new / "best.ckpt") and list(after.best_k_models) == [str(new / "best.ckpt")]
+
+
+@pytest.mark.parametrize(("trainer", "refused"), [
+    ({"max_epochs": 1, "max_steps": -1}, "trainer.max_epochs=1, but the checkpoint's run has already trained 2 epochs"),
+    ({"max_epochs": -1, "max_steps": 10}, "trainer.max_steps=10, but the checkpoint's run has already taken 14 optimizer steps"),
+    ({"max_epochs": 2, "max_steps": -1}, None),  # the run as it finished: nothing more to train, it is evaluated again
+    ({"max_epochs": 5, "max_steps": 14}, None),
+    ({"max_epochs": None, "max_steps": -1}, None),
+])
+def test_a_resume_behind_the_checkpoint_is_refused_before_data_is_read(trainer: dict, refused: str | None) -> None:
+    checkpoint = {"epoch": 2, "global_step": 14}
+    if refused is None:
+        check_progress(checkpoint, trainer, "run/checkpoints/last.ckpt")
+    else:
+        with pytest.raises(ResumeError, match=re.escape(refused)):
+            check_progress(checkpoint, trainer, "run/checkpoints/last.ckpt")
