@@ -9,6 +9,7 @@ values after the series (`--steps N`: N steps, recursively). When the files hold
 prints the metrics too (on a run's own test data, its `test/...` metrics)."""
 
 import argparse
+import glob
 import json
 import logging
 import sys
@@ -23,6 +24,12 @@ if __name__ == "__main__":
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    # Before torch is imported: the predictions must never replace the data they are made from.
+    read = {Path(p).resolve() for pattern in args.files for p in (glob.glob(pattern) or [pattern])}
+    if Path(args.out).resolve() in read:
+        sys.exit(f"error: --out {args.out!r} is one of the --files: the predictions would replace the data they are "
+                 "made from; name another file")
 
     from seqtrain.checkpoint import CheckpointError
     from seqtrain.predict import OUTPUT_FORMATS, Predictor, format_metrics

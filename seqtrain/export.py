@@ -147,6 +147,8 @@ def export_checkpoint(path: str | Path, out: str | Path, fmt: str = "onnx") -> t
 
     if fmt != "onnx":
         raise ExportError(f"--format {fmt!r}: only 'onnx' is supported (TorchScript is deprecated in torch 2.13)")
+    if Path(out).suffix != ".onnx":  # also: a checkpoint named as --out would be replaced by the graph
+        raise ExportError(f"--out {str(out)!r}: name the ONNX file with its extension, .onnx (e.g. model.onnx)")
     checkpoint = load_checkpoint(path)
     model, datamodule, facts = rebuild(checkpoint, setup=False)
     inputs, outputs = io_names(model)

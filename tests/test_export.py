@@ -136,3 +136,15 @@ def test_export_refuses_what_is_not_a_checkpoint(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "not a seqtrain checkpoint" in proc.stderr
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_the_graph_never_replaces_a_checkpoint(tmp_path: Path) -> None:
+    """`--out` must name an .onnx file: a checkpoint given as --out (the run's own last.ckpt) is kept as it was."""
+    from seqtrain.export import ExportError, export_checkpoint
+
+    ckpt = tmp_path / "last.ckpt"
+    torch.save({"state_dict": {}}, ckpt)
+    before = ckpt.read_bytes()
+    with pytest.raises(ExportError, match=r"--out .*last.ckpt.*\.onnx"):
+        export_checkpoint(ckpt, ckpt)
+    assert ckpt.read_bytes() == before and not (tmp_path / "last.json").exists()

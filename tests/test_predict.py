@@ -326,3 +326,13 @@ def test_each_file_is_its_own_series(sunspots: tuple[Path, Path, dict], tmp_path
     assert both["series"].tolist() == [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
     assert both["step"].tolist() == [100, len(rows)]  # after the end of each series
     assert both["sunspots"][0] == pytest.approx(predictor.predict(rows["sunspots"].to_numpy()[:100]).table["sunspots"][0], abs=1e-9)
+
+
+def test_the_output_never_replaces_an_input_file(tmp_path: Path) -> None:
+    """Refused before any checkpoint is read: the data file named by --files and --out (or matched by a glob) is kept."""
+    write_csv(tmp_path / "new.csv", [{"text": "good cat", "label": "pos"}])
+    before = (tmp_path / "new.csv").read_bytes()
+    for files in (str(tmp_path / "new.csv"), str(tmp_path / "*.csv")):
+        proc = _script(str(tmp_path / "no_run"), "--files", files, "--out", str(tmp_path / "new.csv"))
+        assert proc.returncode != 0 and "is one of the --files" in proc.stderr, proc.stderr[-2000:]
+    assert (tmp_path / "new.csv").read_bytes() == before
