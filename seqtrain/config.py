@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 SEQUENCE_MODEL = "seqtrain.models.SequenceModel"
 BYTE_LEVEL_IDS = 258  # a bpe / unigram vocabulary's least size: its byte alphabet and <pad>, <unk> (seqtrain.data.tokenizer)
-MODEL_FACTS = ("num_outputs", "per_step_targets", "vocab_size", "num_features", "padding_idx", "target_inputs")
+MODEL_FACTS = ("num_outputs", "per_step_targets", "vocab_size", "num_features", "padding_idx", "target_inputs", "window")
 
 
 class ConfigError(SeqtrainError, ValueError):
@@ -63,6 +63,16 @@ class ModelOptions(BaseModel):
     patch_shift: bool
     input_noise: float = Field(ge=0.0)
     relative_to: Literal["last", "mean", "auto"] | None
+    # A linear AR on each target's last k input steps beside the network; auto: k = the data's window, from its facts.
+    ar_highway: Any
+
+    @field_validator("ar_highway")
+    @classmethod
+    def _steps_auto_or_null(cls, value: Any) -> Any:
+        if value is None or value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError("must be an integer >= 1 (input steps each output's linear map reads), auto (the whole window, "
+                         "for a many_to_one forecast whose targets are inputs) or null (off)")
 
     @field_validator("patch_size")
     @classmethod
@@ -403,6 +413,7 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
     problems += _patch_problems(cfg, tbptt, stateful)
     problems += _relative_problems(cfg)
     problems += _validation_problems(cfg)
+    problems += _highway_problems(cfg)
     if tbptt is not None and cfg.trainer.accumulate_grad_batches != 1:
         problems.append(
             f"trainer.accumulate_grad_batches={cfg.trainer.accumulate_grad_batches} is not supported with "
@@ -456,6 +467,32 @@ def _relative_problems(cfg: DictConfig) -> list[str]:
         return ["model.relative_to=mean needs one forecast per window, but data.mode=many_to_many forecasts at every step "
                 "(the window's mean holds those steps); use model.relative_to=last"]
     return []
+
+
+def _highway_problems(cfg: DictConfig) -> list[str]:
+    """`model.ar_highway=k` maps each target's own last k input steps to its forecast: a many_to_one forecast whose
+    targets are inputs, with windows of at least k steps. `auto` is settled by the data's facts (said in one line)."""
+    steps = OmegaConf.select(cfg, "model.ar_highway", default=None)
+    if steps in (None, "auto"):
+        return []
+    data = _resolved(cfg.data)
+    targets = data_targets(data)
+    if targets is not None and not data.get("_target_", "").endswith("ForecastDataModule"):
+        return [f"model.ar_highway={steps} maps each target's own past values to its forecast, which only forecasting data "
+                f"has ({targets.source} is {targets.kind}); set model.ar_highway=null"]
+    problems = []
+    columns, target_columns = data.get("columns"), data.get("target_columns")
+    if columns is not None and target_columns is not None and (outside := [c for c in target_columns if c not in columns]):
+        problems.append(f"model.ar_highway={steps} reads each target's own past values, but data.target_columns {outside} are "
+                        f"not among data.columns {columns}: add them to data.columns, or set model.ar_highway=null")
+    if data.get("mode") == "many_to_many" or OmegaConf.select(cfg, "model.head", default=None) == "many_to_many":
+        problems.append(f"model.ar_highway={steps} adds one linear forecast per window, but data.mode=many_to_many forecasts at "
+                        "every step; use data.mode=many_to_one, or set model.ar_highway=null")
+    window = data.get("window")
+    if _is_number(window) and steps > window:
+        problems.append(f"model.ar_highway={steps} reads the last {steps} steps of each window, but data.window={window}; set "
+                        f"model.ar_highway to at most {window} (or auto: the whole window)")
+    return problems
 
 
 def data_targets(data: dict[str, Any]) -> DataTargets | None:
@@ -758,9 +795,14 @@ def _model_problems(node: DictConfig) -> list[str]:
     per_step = options.get("tie_weights") is True or options.get("head") == "many_to_many"
     stand_in = {"vocab_size": 4, "padding_idx": 0, "num_outputs": 4, "per_step_targets": per_step}
     patched = isinstance(options.get("patch_size"), int) and options["patch_size"] > 1
-    relative = options.get("relative_to") not in (None, "auto")  # forecasting: each output has its own input feature
+    # Forecasting: each output has its own input feature; windows as long as the highway reads (the data's window is
+    # checked against it by `_highway_problems`).
+    highway = options.get("ar_highway") not in (None, "auto")
+    relative = highway or options.get("relative_to") not in (None, "auto")
     if patched or relative or ("embedding_dim" in options and options["embedding_dim"] is None):  # only real-valued features
         stand_in = {"num_features": 4, "num_outputs": 4, "per_step_targets": per_step, **({"target_inputs": [0, 1, 2, 3]} if relative else {})}
+        if highway:
+            stand_in["window"] = options["ar_highway"]
     try:
         with torch.device("meta"):
             instantiate(node, **stand_in)

@@ -113,6 +113,8 @@ def train(cfg: DictConfig) -> float:
             log.info(line)
         if OmegaConf.select(cfg, "model.relative_to") == "auto":
             log.info(settled_relative_to(facts))
+        if OmegaConf.select(cfg, "model.ar_highway") == "auto":
+            log.info(settled_ar_highway(facts))
         model = instantiate(cfg.model, **facts.model_kwargs())
         if checkpoint is not None:
             check_resumable(checkpoint, facts, ckpt_path)
@@ -244,6 +246,15 @@ def settled_relative_to(facts: Any) -> str:
     if facts.target_inputs is not None:
         return "model.relative_to=auto: last (every target is also an input: the forecast is the change from its last value)"
     return "model.relative_to=auto: null (some target is not an input, or this is not a forecast: values as they are)"
+
+
+def settled_ar_highway(facts: Any) -> str:
+    """`model.ar_highway=auto`, as the model settles it from the data's facts: the line that says what and why."""
+    if facts.target_inputs is not None and facts.window is not None and not facts.per_step:
+        return (f"model.ar_highway=auto: {facts.window} (a linear map of each target's last {facts.window} input steps, the "
+                "whole window, is added to the network's forecast)")
+    return ("model.ar_highway=auto: null (it needs a many_to_one forecast whose targets are all inputs; this data "
+            f"{'forecasts at every step' if facts.per_step else 'has a target that is not an input, or is not a forecast'})")
 
 
 def training_text_spacing(datamodule: Any) -> float | None:

@@ -88,7 +88,7 @@ def test_model_schema_matches_the_constructor() -> None:
     from seqtrain.models import SequenceModel
 
     params = inspect.signature(SequenceModel.__init__).parameters
-    facts = {"num_outputs", "per_step_targets", "vocab_size", "num_features", "padding_idx", "target_inputs", "self"}
+    facts = {"num_outputs", "per_step_targets", "vocab_size", "num_features", "padding_idx", "target_inputs", "window", "self"}
     assert set(ModelOptions.model_fields) - {"target"} == set(params) - facts
 
 

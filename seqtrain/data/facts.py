@@ -26,6 +26,8 @@ class DataFacts:
     target_inputs: forecasting, one entry per output: the input feature that holds the same column's
         past values (so a model can forecast relative to it, `model.relative_to`). None: some target
         is not an input, or the data is not a forecast.
+    window: forecasting, the input steps of every example (`data.window`, resolved), which sizes a model that reads the
+        last steps of the window (`model.ar_highway=auto`). None: examples of any length.
     """
 
     task: TaskKind
@@ -38,6 +40,7 @@ class DataFacts:
     target_scale: tuple[float, ...] | None = None
     target_shift: tuple[float, ...] | None = None
     target_inputs: tuple[int, ...] | None = None
+    window: int | None = None
 
     def __post_init__(self) -> None:
         if (self.vocab_size is None) == (self.num_features is None):
@@ -63,7 +66,7 @@ class DataFacts:
         """The keyword arguments ``SequenceModel`` takes from the data."""
         return {"vocab_size": self.vocab_size, "num_features": self.num_features, "padding_idx": self.padding_idx,
                 "num_outputs": self.num_outputs, "per_step_targets": self.per_step,
-                "target_inputs": list(self.target_inputs) if self.target_inputs is not None else None}
+                "target_inputs": list(self.target_inputs) if self.target_inputs is not None else None, "window": self.window}
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if k in TUPLE_FIELDS and v is not None else v for k, v in asdict(self).items()}
@@ -76,7 +79,7 @@ class DataFacts:
 TUPLE_FIELDS = ("class_names", "target_scale", "target_shift", "target_inputs")  # lists in JSON, tuples here (hashable, comparable)
 #: Facts added after checkpoints were saved without them: a saved dict that lacks one did not record it, which is
 #: no difference from the data (a model built from such a checkpoint's config does not use it).
-ADDED_LATER = ("target_inputs",)
+ADDED_LATER = ("target_inputs", "window")
 
 
 def fact_differences(saved: dict[str, Any], facts: DataFacts) -> dict[str, tuple[Any, Any]]:

@@ -213,7 +213,8 @@ class ForecastDataModule(SequenceDataModule):
         target_inputs = tuple(inputs_at.index(k) for k in targets_at) * repeats if set(targets_at) <= set(inputs_at) else None
         facts = DataFacts(task="regression", per_step=self.mode == "many_to_many", num_outputs=len(outputs),
                           num_features=len(inputs_at), target_scale=tuple(outputs.scale) if unscale else None,
-                          target_shift=tuple(outputs.shift) if unscale else None, target_inputs=target_inputs)
+                          target_shift=tuple(outputs.shift) if unscale else None, target_inputs=target_inputs,
+                          window=self.window)
         return Splits(examples["train"], examples["val"], examples["test"], facts, state)
 
     def auto_window(self, train_steps: list[int]) -> int:

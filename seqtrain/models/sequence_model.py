@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from seqtrain.models.backbone import RecurrentBackbone, State
+from seqtrain.models.highway import ArHighway, AutoregressiveHighway, resolve_ar_highway
 from seqtrain.models.patching import drop_leading, patch_steps
 from seqtrain.models.pooling import LastStatePool, MaxPool, MeanPool
 from seqtrain.models.relative import RelativeTo, RelativeToWindow, resolve_relative_to
@@ -38,6 +39,7 @@ class SequenceModel(nn.Module):
         patch_shift: bool = False,
         input_noise: float = 0.0,
         relative_to: RelativeTo | None = None,
+        ar_highway: ArHighway | None = None,
         # Facts from the data, passed by the run rather than typed by users.
         num_outputs: int,
         per_step_targets: bool = False,
@@ -45,6 +47,7 @@ class SequenceModel(nn.Module):
         num_features: int | None = None,
         padding_idx: int | None = None,
         target_inputs: list[int] | None = None,
+        window: int | None = None,
     ) -> None:
         arguments = {name: value for name, value in locals().items() if name not in ("self", "__class__")}
         super().__init__()
@@ -108,6 +111,26 @@ class SequenceModel(nn.Module):
                 )
             self.relative = RelativeToWindow(relative_to, target_inputs, num_features, self.head_kind == "many_to_many")
 
+        # A linear AR on each target's last k input steps beside the network (seqtrain.models.highway).
+        self.highway: AutoregressiveHighway | None = None
+        if ar_highway is not None and ar_highway != "auto" and (isinstance(ar_highway, bool) or not isinstance(ar_highway, int)
+                                                                or ar_highway < 1):
+            raise ValueError(f"ar_highway must be an integer >= 1 (input steps per output), 'auto' or None, got {ar_highway!r}")
+        if (steps := resolve_ar_highway(ar_highway, target_inputs, window, self.head_kind == "many_to_many")) is not None:
+            if num_features is None or target_inputs is None:
+                raise ValueError(
+                    f"ar_highway={steps} maps each target's own past values to its forecast, so every target must also be a "
+                    "real-valued input (forecasting: data.target_columns among data.columns); this data gives "
+                    f"{'token inputs' if num_features is None else 'targets that are not all inputs'}; set ar_highway=null"
+                )
+            if self.head_kind != "many_to_one":
+                raise ValueError(f"ar_highway={steps} adds one linear forecast per window (a many_to_one head), but head="
+                                 f"{head!r} resolves to {self.head_kind!r}; set ar_highway=null")
+            if window is not None and steps > window:
+                raise ValueError(f"ar_highway={steps} reads the last {steps} steps, but the data's windows have {window}; "
+                                 f"set ar_highway to at most {window} (or auto: the whole window)")
+            self.highway = AutoregressiveHighway(steps, target_inputs)
+
         # Input layer, chosen by what the data holds.
         if vocab_size is not None:
             if embedding_dim is None:
@@ -170,11 +193,17 @@ class SequenceModel(nn.Module):
         self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
     ) -> tuple[Tensor, State]:
         """inputs (B, T) long or (B, T, F) float -> predictions (B, num_outputs) or (B, T, num_outputs), state."""
-        if self.relative is None:
+        if self.relative is None and self.highway is None:
             return self._forward_phases(inputs, lengths, state)
-        shifted, level = self.relative(inputs, lengths)  # (B, T, F); level (B, num_outputs) or (B, T, num_outputs)
-        predictions, state = self._forward_phases(shifted, lengths, state)
-        return predictions + level, state  # the network forecasts the change from the level
+        level = None
+        if self.relative is not None:
+            inputs, level = self.relative(inputs, lengths)  # (B, T, F) shifted; level (B, num_outputs) or (B, T, num_outputs)
+        predictions, state = self._forward_phases(inputs, lengths, state)
+        if self.highway is not None:
+            predictions = predictions + self.highway(inputs, lengths)  # (B, num_outputs): the linear AR on the same window
+        if level is not None:
+            predictions = predictions + level  # the network forecasts the change from the level
+        return predictions, state
 
     def _forward_phases(self, inputs: Tensor, lengths: Tensor | None, state: State | None) -> tuple[Tensor, State]:
         """Input noise and patch phases (training: a random phase per row; evaluation: the mean over all k), then `_forward`."""

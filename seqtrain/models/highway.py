@@ -1,0 +1,61 @@
+"""A linear autoregressive highway beside the network: each output adds a linear map of its target's last k input steps.
+
+LSTNet (Lai et al. 2018) adds such a "highway" to its recurrent network, and NLinear / DLinear (Zeng et al. 2023)
+are that linear part alone: a recurrent network trained on a few hundred steps does not learn a strong, regular
+season (air passengers, orders with a yearly cycle), which a linear AR(p) on the last p steps captures at once.
+Output o gets `sum_j weight[o, j] * x[T - k + j, target_inputs[o]]`, its own column only (one AR per output, and
+per step ahead with a horizon), added to what the network forecasts. It reads the window the network reads: with
+`model.relative_to` the target columns shifted by their level, so the map is on the changes from the last value
+and zero weights leave the model exactly as it is without the highway (persistence when the network outputs zeros).
+No bias: the network's output layer has one. The weights start at zero, so training starts from the network alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+ArHighway = int | Literal["auto"]
+
+
+def resolve_ar_highway(ar_highway: ArHighway | None, target_inputs: object, window: int | None, per_step: bool) -> int | None:
+    """`auto`: the whole window (k = the data's window) for a many-to-one forecast whose targets are all inputs, else None."""
+    if ar_highway == "auto":
+        return window if target_inputs is not None and window is not None and not per_step else None
+    return ar_highway
+
+
+class AutoregressiveHighway(nn.Module):
+    """inputs (B, T, F), lengths (B,) or None -> (B, O): a linear map of each output's input column over its last k steps.
+
+    A row with fewer than k real steps reads zeros before its first step (with `relative_to`, the level itself).
+    """
+
+    def __init__(self, steps: int, target_inputs: Sequence[int]) -> None:
+        super().__init__()
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"ar_highway must be an integer >= 1 (input steps per output), 'auto' or None, got {steps!r}")
+        self.steps = steps
+        # Which input feature each output reads: from the data's facts, so not saved (like RelativeToWindow's).
+        self.register_buffer("outputs_from", torch.tensor(list(target_inputs), dtype=torch.long), persistent=False)  # (O,)
+        self.weight = nn.Parameter(torch.zeros(len(target_inputs), steps))  # (O, k): weight[o, j] for step T - k + j
+
+    def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
+        k = self.steps
+        columns = inputs[:, :, self.outputs_from]  # (B, T, O)
+        # k zeros before the first step, so a window shorter than k reads zeros there; the same graph for any T
+        # (an ONNX export traced at one length runs at others).
+        padded = torch.cat([columns.new_zeros(columns.shape[0], k, columns.shape[2]), columns], dim=1)  # (B, k + T, O)
+        if lengths is None:
+            past = padded[:, -k:]  # (B, k, O)
+        else:
+            # Row b's real steps end at lengths[b]; in the padded frame its last k steps are lengths[b] .. lengths[b] + k - 1.
+            at = lengths.to(inputs.device)[:, None] + torch.arange(k, device=inputs.device)  # (B, k)
+            past = padded.gather(1, at[:, :, None].expand(-1, -1, columns.shape[2]))  # (B, k, O)
+        return (past * self.weight.t()).sum(1)  # (B, O)
+
+    def extra_repr(self) -> str:
+        return f"steps={self.steps}, outputs={self.weight.shape[0]}"
