@@ -72,7 +72,7 @@ def test_sunspots_split_and_scaling(compose_train) -> None:
     train = values[:2188]
     facts = dm.facts
     assert facts == DataFacts("regression", False, 1, num_features=1, target_scale=facts.target_scale, target_shift=facts.target_shift,
-                              target_inputs=(0,))
+                              target_inputs=(0,), window=24)
     assert facts.target_scale == pytest.approx((train.std(correction=0).item(),))
     assert facts.target_shift == pytest.approx((train.mean().item(),))
     sizes = [len(dm.split(s)) for s in ("train", "val", "test")]
