@@ -166,7 +166,7 @@ CANDIDATES = {
     "recipe": _candidate(**AUTO, **LAST, **STD, optimizer__lr="0.003"),
     "hw": _candidate(**AUTO, **LAST, **STD, optimizer__lr="0.003", model__ar_highway="auto"),
     "hw_lr001": _candidate(**AUTO, **LAST, **STD, model__ar_highway="auto"),
-    "hw_h128": _candidate(**AUTO, **LAST, **STD, optimizer__lr="0.003", model__hidden_size="128", model__ar_highway="auto"),
+    "hw_wd01": _candidate(**AUTO, **LAST, **STD, optimizer__lr="0.003", optimizer__weight_decay="0.1", model__ar_highway="auto"),
     "defaults": [],  # the final stage: whatever configs/recipe/forecast.yaml says now
 }
 
