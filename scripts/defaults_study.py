@@ -155,6 +155,10 @@ CANDIDATES = {
     "patch24_jitter01": ["model.patch_size=auto", "recipe.patch_steps=24", "model.input_noise=0.1"],
     "patch24_jitter03": ["model.patch_size=auto", "recipe.patch_steps=24", "model.input_noise=0.3"],
     "patch24_shift_jitter03": ["model.patch_size=auto", "recipe.patch_steps=24", "model.patch_shift=true", "model.input_noise=0.3"],
+    # Seventh round: text, still below a bag-of-n-grams naive Bayes in both languages. fastText's bag (Joulin et al.
+    # 2017) beside the RNN: the mean of the token (and hashed token-pair) embeddings joins the pooled state.
+    "text_bag_bigrams": ["model.bag=bigrams"],
+    "text_bag_unigrams": ["model.bag=unigrams"],
 }
 
 

@@ -65,6 +65,9 @@ class ModelOptions(BaseModel):
     relative_to: Literal["last", "mean", "auto"] | None
     # A linear AR on each target's last k input steps beside the network; auto: k = the data's window, from its facts.
     ar_highway: Any
+    # fastText's bag of token (and hashed pair) embeddings beside the RNN; many_to_one heads on token inputs only.
+    bag: Literal["unigrams", "bigrams"] | None
+    bag_buckets: int = Field(ge=1)
 
     @field_validator("ar_highway")
     @classmethod
@@ -92,6 +95,9 @@ class ModelOptions(BaseModel):
             )
         if self.pooling is not None and self.head == "many_to_many":
             raise ValueError("model.pooling applies to many_to_one heads only; set model.pooling=null for head=many_to_many")
+        if self.bag is not None and self.head == "many_to_many":
+            raise ValueError(f"model.bag={self.bag} summarises a whole sequence for one target per sequence (many_to_one "
+                             "heads only); set model.bag=null for head=many_to_many")
         if self.tie_weights:
             width = self.hidden_size * (2 if self.bidirectional else 1)
             if self.embedding_dim != width:
@@ -411,6 +417,7 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
                 f"data.stateful=false (got data.tokenizer={tokenizer}, data.stateful={str(stateful).lower()})"
             )
     problems += _patch_problems(cfg, tbptt, stateful)
+    problems += _bag_problems(cfg)
     problems += _relative_problems(cfg)
     problems += _validation_problems(cfg)
     problems += _highway_problems(cfg)
@@ -446,6 +453,17 @@ def _patch_problems(cfg: DictConfig, tbptt: int | None, stateful: bool) -> list[
         problems.append(f"model.patch_size={size} cannot carry state across batches (data.stateful=true): a stream has "
                         "no sequence to patch whole; set model.patch_size=1")
     return problems
+
+
+def _bag_problems(cfg: DictConfig) -> list[str]:
+    """`model.bag` averages token embeddings: numbers are refused here when the data config says so (the task kind
+    refuses per-step targets; the data's facts, real-valued inputs the config could not tell)."""
+    bag = OmegaConf.select(cfg, "model.bag", default=None)
+    kind = OmegaConf.select(cfg, "data.sequence_kind", default=None)
+    if bag is not None and kind in ("numbers", "vectors"):
+        return [f"model.bag={bag} averages token embeddings, but data.sequence_kind={kind} gives real-valued inputs; "
+                "set model.bag=null"]
+    return []
 
 
 def _relative_problems(cfg: DictConfig) -> list[str]:
@@ -560,6 +578,10 @@ def check_facts(cfg: DictConfig, facts: Any) -> None:
     if isinstance(size, int) and size > 1 and facts.vocab_size is not None:
         problems.append(f"model.patch_size={size} groups real-valued steps, but data={cfg.data._target_} gives token ids "
                         f"(vocabulary of {facts.vocab_size}), which cannot be added into one input; set model.patch_size=1")
+    bag = OmegaConf.select(cfg, "model.bag", default=None)
+    if bag is not None and facts.vocab_size is None:
+        problems.append(f"model.bag={bag} averages token embeddings, but data={cfg.data._target_} gives real-valued inputs "
+                        f"({facts.num_features} feature(s) per step); set model.bag=null")
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 

@@ -174,10 +174,11 @@ def streamable(model: nn.Module) -> bool:
     model (`patch_size` > 1): a chunk whose length is not a whole number of patches would be
     zero-filled to one, which the whole sequence is not. Nor for a model that forecasts relative to the window
     (`relative_to`): each chunk would be shifted by its own level; nor with a linear AR highway (`ar_highway`): it
-    reads the last steps of each chunk, not of the sequence.
+    reads the last steps of each chunk, not of the sequence; nor with a bag of embeddings (`bag`): its mean is over
+    the chunk, not the sequence.
     """
     from seqtrain.models.pooling import LastStatePool
 
     return (not model.backbone.rnn.bidirectional and model.patch_size == 1 and getattr(model, "relative", None) is None
-            and getattr(model, "highway", None) is None
+            and getattr(model, "highway", None) is None and getattr(model, "bag", None) is None
             and (model.pool is None or isinstance(model.pool, LastStatePool)))

@@ -102,6 +102,19 @@ def test_a_model_with_patch_shift_exports_its_mean_over_phases(tmp_path: Path, c
         assert check_onnx(path, model, batch=batch, steps=steps) < TOLERANCE
 
 
+@pytest.mark.parametrize(("bag", "pooling"), [("bigrams", "mean"), ("unigrams", "last")])
+def test_a_model_with_a_bag_exports_at_any_length(tmp_path: Path, bag: str, pooling: str) -> None:
+    """The bag's mean (and the pairs' hashing) is in the graph with the time axis dynamic, one step (no pair) too;
+    its mean is over the chunk given, so even `last` pooling is not offered as streamable."""
+    torch.manual_seed(0)
+    model = SequenceModel(cell="gru", hidden_size=8, pooling=pooling, embedding_dim=6, num_outputs=4, vocab_size=12,
+                          padding_idx=0, bag=bag, bag_buckets=17).eval()
+    path = export_onnx(model, tmp_path / "model.onnx")
+    for batch, steps in [(1, 1), (3, 11), (4, 40)]:
+        assert check_onnx(path, model, batch=batch, steps=steps) < TOLERANCE
+    assert not streamable(model)
+
+
 @pytest.mark.slow  # ~20 s end to end; by default: the in-process exports above and the script's refusals below
 def test_export_script_on_a_trained_run(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"

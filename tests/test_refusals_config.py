@@ -95,6 +95,16 @@ CASES = [
     ("task kind", ["data=shakespeare", "data.stateful=false", "task.tbptt_steps=16", "model.patch_size=4"],
      ["model.patch_size=4", "task.tbptt_steps=16"]),
     ("task kind", ["data=table", "model.patch_size=auto", "recipe.patch_steps=0"], ["model.patch_size=auto", "recipe.patch_steps=0"]),
+    # --- fastText's bag beside the RNN (model.bag): token inputs, one target per sequence ---
+    ("model", ["model.bag=trigrams"], ["model.bag='trigrams'", "'unigrams' or 'bigrams'"]),
+    ("model", ["model.bag_buckets=0"], ["model.bag_buckets=0", "greater than or equal to 1"]),
+    ("model", ["model.bag=bigrams", "model.head=many_to_many"], ["model.bag=bigrams", "many_to_one", "set model.bag=null"]),
+    ("task kind", ["data=shakespeare", "data.stateful=false", "model.bag=unigrams"],
+     ["model.bag=unigrams", "TextDataModule", "a target per step", "set model.bag=null"]),
+    ("task kind", ["experiment=none", "data=table", "data.task=tagging", "model.bag=bigrams"],
+     ["model.bag=bigrams", "TableDataModule(task=tagging)", "set model.bag=null"]),
+    ("task kind", ["experiment=none", "data=table", "data.sequence_kind=numbers", "model.bag=bigrams"],
+     ["model.bag=bigrams", "data.sequence_kind=numbers", "real-valued", "set model.bag=null"]),
     # --- monitor: a metric the kind logs while fitting, watched the right way ---
     ("monitor", [*SUNSPOTS, "monitor=val/acc"], ["monitor='val/acc'", "regression", "val/rmse"]),
     ("monitor", [*VOWELS, "monitor=val/ppl"], ["monitor='val/ppl'", "classification", "val/acc"]),
@@ -291,6 +301,7 @@ ACCEPTED = [
     [*SUNSPOTS, "model.patch_size=3"],  # mode=many_to_one: one value per window
     ["data=table", "model.patch_size=auto", "recipe.patch_steps=16"],
     ["model.patch_size=auto"],  # the language model: auto picks 1 once the data says tokens
+    ["data=table", "data.sequence_kind=text", "model.bag=bigrams", "model.bag_buckets=1000"],
 ]
 
 
@@ -449,6 +460,17 @@ def test_generate_script_prompt_outside_the_vocabulary(lm_run: Path) -> None:
     proc = _script("generate.py", str(lm_run), "--prompt", "naïve €", "--length", "5")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "'€'" in proc.stderr and "not in the model's vocabulary" in proc.stderr
+
+
+def test_real_valued_inputs_found_in_the_data_are_refused_a_bag_before_a_model_is_built(compose_train: Compose) -> None:
+    """The adding problem's config cannot say its inputs are numbers; its facts do: a ConfigError naming the key."""
+    from seqtrain.run import train
+
+    cfg = compose_train("logger=none", "experiment=none", "recipe=none", "data=adding", "model.bag=unigrams")
+    with pytest.raises(ConfigError) as error:
+        train(cfg)
+    message = str(error.value)
+    assert "model.bag=unigrams" in message and "real-valued" in message and "AddingDataModule" in message, message
 
 
 def test_count_per_kind() -> None:

@@ -114,6 +114,9 @@ class TaskKind:
         if pooling is not None and targets.per_step:
             problems.append(f"model.pooling={pooling} applies to many_to_one heads only, but {targets.source} gives a "
                             f"target per step ({cls.name}); set model.pooling=null")
+        if model.get("bag") is not None and targets.per_step:
+            problems.append(f"model.bag={model.get('bag')} summarises a whole sequence for one target per sequence, but "
+                            f"{targets.source} gives a target per step ({cls.name}); set model.bag=null")
         patch_size = model.get("patch_size")
         if isinstance(patch_size, int) and patch_size > 1 and targets.per_step:
             problems.append(f"model.patch_size={patch_size} groups k steps into one, but {targets.source} gives a target per "

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from seqtrain.models.backbone import RecurrentBackbone, State
+from seqtrain.models.bag import BAGS, BagOfEmbeddings
 from seqtrain.models.highway import ArHighway, AutoregressiveHighway, resolve_ar_highway
 from seqtrain.models.patching import drop_leading, patch_steps
 from seqtrain.models.pooling import LastStatePool, MaxPool, MeanPool
@@ -40,6 +41,8 @@ class SequenceModel(nn.Module):
         input_noise: float = 0.0,
         relative_to: RelativeTo | None = None,
         ar_highway: ArHighway | None = None,
+        bag: Literal["unigrams", "bigrams"] | None = None,
+        bag_buckets: int = 65536,
         # Facts from the data, passed by the run rather than typed by users.
         num_outputs: int,
         per_step_targets: bool = False,
@@ -61,6 +64,7 @@ class SequenceModel(nn.Module):
         sizes = {"num_outputs": num_outputs, "vocab_size": vocab_size, "num_features": num_features}
         sizes["embedding_dim"] = embedding_dim
         sizes["patch_size"] = patch_size
+        sizes["bag_buckets"] = bag_buckets
         for name, value in sizes.items():
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -74,6 +78,8 @@ class SequenceModel(nn.Module):
             raise ValueError(f"head must be one of {list(HEADS)}, got {head!r}")
         if pooling is not None and pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {list(POOLINGS)} or None, got {pooling!r}")
+        if bag is not None and bag not in BAGS:
+            raise ValueError(f"bag must be one of {list(BAGS)} or None, got {bag!r}")
 
         self.head_kind = head if head != "auto" else ("many_to_many" if per_step_targets else "many_to_one")
         if self.head_kind == "many_to_many" and pooling is not None:
@@ -90,6 +96,14 @@ class SequenceModel(nn.Module):
             if self.head_kind != "many_to_one":
                 raise ValueError(f"patch_size={patch_size} needs one target per sequence (a many_to_one head), but head="
                                  f"{head!r} resolves to {self.head_kind!r}; set patch_size=1")
+        if bag is not None:
+            # A summary of the whole sequence's tokens, read by a head with one output per sequence.
+            if vocab_size is None:
+                raise ValueError(f"bag={bag!r} averages token embeddings, but this data's inputs are real-valued "
+                                 f"(num_features={num_features}); set bag=None")
+            if self.head_kind != "many_to_one":
+                raise ValueError(f"bag={bag!r} summarises the whole sequence for one target per sequence (a many_to_one "
+                                 f"head), but head={head!r} resolves to {self.head_kind!r}; set bag=None")
         self.patch_size = patch_size
         # Random patch phase (k > 1 only; with k = 1 there is one phase and nothing changes): training drops a
         # random 0..k-1 leading steps of each row, so the k patchings of a series are k views of it (window
@@ -169,7 +183,14 @@ class SequenceModel(nn.Module):
         if self.head_kind == "many_to_one":
             pooling = pooling or "last"
             self.pool = LastStatePool(D) if pooling == "last" else MeanPool() if pooling == "mean" else MaxPool()
-        self.output_layer = nn.Linear(self.backbone.output_size, num_outputs)
+        # fastText's bag beside the RNN (seqtrain.models.bag): its (B, E) mean joins the pooled (B, D*H) state. Off,
+        # the model and its state dict keys are what they were before the option existed (old checkpoints load).
+        self.bag: BagOfEmbeddings | None = None
+        if bag is not None:
+            assert vocab_size is not None and embedding_dim is not None  # refused above
+            self.bag = BagOfEmbeddings(bag, vocab_size, embedding_dim, bag_buckets, dropout=embedding_dropout)
+        bag_size = embedding_dim if self.bag is not None else 0
+        self.output_layer = nn.Linear(self.backbone.output_size + bag_size, num_outputs)
 
         if tie_weights:
             # Press & Wolf (2017): the output layer reuses the embedding, so both matrices must be (V, E).
@@ -241,7 +262,10 @@ class SequenceModel(nn.Module):
             return self.output_layer(output), state  # (B, T, num_outputs)
         if lengths is None:
             lengths = torch.full((output.shape[0],), output.shape[1], dtype=torch.long)
-        return self.output_layer(self.pool(output, lengths)), state  # (B, num_outputs)
+        pooled = self.pool(output, lengths)  # (B, D*H)
+        if self.bag is not None:
+            pooled = torch.cat([pooled, self.bag(inputs, lengths)], dim=-1)  # (B, D*H + E)
+        return self.output_layer(pooled), state  # (B, num_outputs)
 
 
 def _repeat_state(state: State | None, k: int) -> State | None:
