@@ -159,6 +159,8 @@ CANDIDATES = {
     # 2017) beside the RNN: the mean of the token (and hashed token-pair) embeddings joins the pooled state.
     "text_bag_bigrams": ["model.bag=bigrams"],
     "text_bag_unigrams": ["model.bag=unigrams"],
+    # The naive Bayes reads English as words and word pairs: the bag over words (seen twice) rather than Unigram subwords.
+    "text_word_bag_bigrams": ["data.tokenizer=word", "data.min_frequency=2", "model.bag=bigrams"],
 }
 
 

@@ -181,8 +181,9 @@ def test_the_text_classification_block_applies_to_text_labels_only(compose_train
     assert cfg.monitor == config["monitor"] == "val/loss" and config["callbacks"]["early_stopping"]["mode"] == "min"
     line = settle_text_recipe(cfg, config, 7, "classification", set())
     assert line == ("recipe.text_classification: monitor=val/acc monitor_mode=max model.embedding_dropout=0.5 model.pooling=mean "
-                    "(this data is text with one label per sequence)")
+                    "model.bag=bigrams (this data is text with one label per sequence)")
     assert cfg.model.pooling == config["model"]["pooling"] == "mean" and config["model"]["embedding_dropout"] == 0.5
+    assert cfg.model.bag == config["model"]["bag"] == "bigrams"
     assert cfg.monitor == config["monitor"] == "val/acc" and config["monitor_mode"] == "max"
     for callback in ("early_stopping", "model_checkpoint"):
         assert config["callbacks"][callback]["monitor"] == "val/acc" and config["callbacks"][callback]["mode"] == "max"
@@ -209,7 +210,8 @@ def test_the_command_line_wins_over_the_text_classification_block(compose_train:
     # The table recipe's own block (README, fourth and fifth rounds) and its spacing branches; none without a recipe.
     from seqtrain.recipe import text_recipe_settings
 
-    general = {"monitor": "val/acc", "monitor_mode": "max", "model.embedding_dropout": 0.5, "model.pooling": "mean"}
+    general = {"monitor": "val/acc", "monitor_mode": "max", "model.embedding_dropout": 0.5, "model.pooling": "mean",
+               "model.bag": "bigrams"}
     assert text_recipe_settings(compose_train("data=table")) == general
     assert text_recipe_settings(compose_train("data=table"), True) == {**general, "data.tokenizer": "unigram", "data.max_vocab_size": 4000}
     assert text_recipe_settings(compose_train("data=table"), False) == {**general, "data.tokenizer": "char"}
@@ -232,20 +234,21 @@ def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path:
     assert proc.returncode == 0, proc.stderr[-3000:]
     # The table recipe's spacing rule too: these sentences are English words (read again with its tokenizer).
     said = ("recipe.text_classification: monitor=val/acc monitor_mode=max model.embedding_dropout=0.5 model.pooling=mean "
-            "data.tokenizer=unigram data.max_vocab_size=4000 (this data is text with one label per sequence; words separated "
+            "model.bag=bigrams data.tokenizer=unigram data.max_vocab_size=4000 (this data is text with one label per sequence; words separated "
             "by spaces: ")
     assert said in proc.stdout + proc.stderr
     assert "fitted a unigram tokenizer on the training split" in proc.stdout + proc.stderr
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
     assert ckpt["seqtrain"]["config"]["monitor"] == "val/acc"
     assert ckpt["seqtrain"]["config"]["data"]["tokenizer"] == "unigram" and ckpt["seqtrain"]["config"]["model"]["pooling"] == "mean"
+    assert ckpt["seqtrain"]["config"]["model"]["bag"] == "bigrams" and any(k.startswith("model.bag.") for k in ckpt["state_dict"])
     assert json.loads((run_dir / "data.json").read_text())["state"]["tokenizer"]["kind"] == "unigram"
     assert ckpt["seqtrain"]["config"]["callbacks"]["early_stopping"]["mode"] == "max"
     best = [state for key, state in ckpt["callbacks"].items() if key.startswith("ModelCheckpoint")]
     assert len(best) == 1 and "'monitor': 'val/acc'" in next(k for k in ckpt["callbacks"] if k.startswith("ModelCheckpoint"))
     proc = run_train(*args, "trainer.max_epochs=3", "ckpt_path=last")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert ("resume: data.max_vocab_size=4000 data.tokenizer=unigram model.embedding_dropout=0.5 model.pooling=mean "
+    assert ("resume: data.max_vocab_size=4000 data.tokenizer=unigram model.bag=bigrams model.embedding_dropout=0.5 model.pooling=mean "
             "monitor=val/acc monitor_mode=max, as the run being resumed used") in proc.stdout + proc.stderr
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["epoch"] == 3
 
