@@ -273,6 +273,25 @@ def test_a_resume_keeps_the_text_settings_its_run_used(compose_train: Compose, s
     assert config["callbacks"]["early_stopping"]["monitor"] == kept  # ${monitor} resolved again
 
 
+def test_a_text_run_saved_before_the_bag_resumes_without_it(compose_train: Compose) -> None:
+    """Its checkpoint's config has no `model.bag` (the key came later): the resume builds the model it saved (no bag,
+    whose weights would be missing), and the missing key is no config change; one that saved the bag keeps it."""
+    from seqtrain.resume_checks import config_changes
+    from seqtrain.run import keep_saved_text_settings
+
+    cfg = compose_train("data=table")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    saved = json.loads(json.dumps(config))
+    for key in ("bag", "bag_buckets"):
+        del saved["model"][key]
+    keep_saved_text_settings(cfg, config, saved, set())
+    assert cfg.model.bag is None and config["model"]["bag"] is None
+    assert config_changes(saved, config) == ({}, {})
+    saved["model"] |= {"bag": "bigrams", "bag_buckets": 65536}
+    assert keep_saved_text_settings(cfg, config, saved, set()).startswith("resume: model.bag=bigrams")
+    assert cfg.model.bag == config["model"]["bag"] == "bigrams"
+
+
 SPACING_BLOCK = ("++recipe.text_by_spacing.spaced_share=0.05", "++recipe.text_by_spacing.spaced.data.tokenizer=word",
                  "++recipe.text_by_spacing.spaced.data.min_frequency=2", "++recipe.text_by_spacing.unspaced.data.tokenizer=char")
 
