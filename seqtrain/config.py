@@ -466,21 +466,33 @@ def _bag_problems(cfg: DictConfig) -> list[str]:
     return []
 
 
+def _not_a_forecast(option: str, data: dict[str, Any]) -> str | None:
+    """`model.relative_to` and `model.ar_highway` read each target's own past values: only forecasting data has them."""
+    targets = data_targets(data)
+    if targets is not None and not data.get("_target_", "").endswith("ForecastDataModule"):
+        return (f"{option} reads each target's own past values, which only forecasting data has ({targets.source} is "
+                f"{targets.kind}); set {option.split('=')[0]}=null")
+    return None
+
+
+def _targets_not_inputs(option: str, data: dict[str, Any]) -> str | None:
+    """... and so need every target among the inputs (`data.target_columns` within `data.columns`)."""
+    columns, target_columns = data.get("columns"), data.get("target_columns")
+    if columns is not None and target_columns is not None and (outside := [c for c in target_columns if c not in columns]):
+        return (f"{option} reads each target's own past values, but data.target_columns {outside} are not among "
+                f"data.columns {columns}: add them to data.columns, or set {option.split('=')[0]}=null")
+    return None
+
+
 def _relative_problems(cfg: DictConfig) -> list[str]:
     """`model.relative_to` adds each target's own last value (or mean) back: every target must be an input of a forecast."""
     relative = OmegaConf.select(cfg, "model.relative_to", default=None)
     if relative in (None, "auto"):  # auto: settled by the data's facts, said in one line (seqtrain.run)
         return []
     data = _resolved(cfg.data)
-    targets = data_targets(data)
-    if targets is not None and not data.get("_target_", "").endswith("ForecastDataModule"):
-        return [f"model.relative_to={relative} forecasts each target relative to its own past values, which only forecasting "
-                f"data has ({targets.source} is {targets.kind}); set model.relative_to=null"]
-    columns, target_columns = data.get("columns"), data.get("target_columns")
-    if columns is not None and target_columns is not None and (outside := [c for c in target_columns if c not in columns]):
-        return [f"model.relative_to={relative} adds each target's last input value back to its forecast, but "
-                f"data.target_columns {outside} are not among data.columns {columns}: add them to data.columns, or set "
-                "model.relative_to=null"]
+    option = f"model.relative_to={relative}"
+    if problem := _not_a_forecast(option, data) or _targets_not_inputs(option, data):
+        return [problem]
     if relative == "mean" and data.get("mode") == "many_to_many":
         return ["model.relative_to=mean needs one forecast per window, but data.mode=many_to_many forecasts at every step "
                 "(the window's mean holds those steps); use model.relative_to=last"]
@@ -494,21 +506,16 @@ def _highway_problems(cfg: DictConfig) -> list[str]:
     if steps in (None, "auto"):
         return []
     data = _resolved(cfg.data)
-    targets = data_targets(data)
-    if targets is not None and not data.get("_target_", "").endswith("ForecastDataModule"):
-        return [f"model.ar_highway={steps} maps each target's own past values to its forecast, which only forecasting data "
-                f"has ({targets.source} is {targets.kind}); set model.ar_highway=null"]
-    problems = []
-    columns, target_columns = data.get("columns"), data.get("target_columns")
-    if columns is not None and target_columns is not None and (outside := [c for c in target_columns if c not in columns]):
-        problems.append(f"model.ar_highway={steps} reads each target's own past values, but data.target_columns {outside} are "
-                        f"not among data.columns {columns}: add them to data.columns, or set model.ar_highway=null")
+    option = f"model.ar_highway={steps}"
+    if problem := _not_a_forecast(option, data):
+        return [problem]
+    problems = [problem] if (problem := _targets_not_inputs(option, data)) else []
     if data.get("mode") == "many_to_many" or OmegaConf.select(cfg, "model.head", default=None) == "many_to_many":
-        problems.append(f"model.ar_highway={steps} adds one linear forecast per window, but data.mode=many_to_many forecasts at "
+        problems.append(f"{option} adds one linear forecast per window, but data.mode=many_to_many forecasts at "
                         "every step; use data.mode=many_to_one, or set model.ar_highway=null")
     window = data.get("window")
     if _is_number(window) and steps > window:
-        problems.append(f"model.ar_highway={steps} reads the last {steps} steps of each window, but data.window={window}; set "
+        problems.append(f"{option} reads the last {steps} steps of each window, but data.window={window}; set "
                         f"model.ar_highway to at most {window} (or auto: the whole window)")
     return problems
 

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT / "tests" / "data"))
         (["model.ar_highway=0"], "model.ar_highway=0: must be an integer >= 1"),
         (["model.ar_highway=all"], "model.ar_highway='all': must be an integer >= 1"),
         (["model.ar_highway=true"], "model.ar_highway=True: must be an integer >= 1"),
-        (["data=vowels", "model.ar_highway=3"], "model.ar_highway=3 maps each target's own past values to its forecast, which "
-                                                "only forecasting data has"),
+        (["data=vowels", "model.ar_highway=3"], "model.ar_highway=3 reads each target's own past values, which only "
+                                                "forecasting data has"),
         (["data=forecast", "data.mode=many_to_many", "model.ar_highway=3"], "model.ar_highway=3 adds one linear forecast per "
                                                                            "window, but data.mode=many_to_many"),
         (["data=forecast", "data.window=6", "model.ar_highway=12"], "model.ar_highway=12 reads the last 12 steps of each "

@@ -32,7 +32,7 @@ def trend_rows(n: int) -> list[dict]:
         (["model.relative_to=first"], "model.relative_to='first'"),
         (["data=forecast", "data.columns=[load]", "data.target_columns=[temp]", "model.relative_to=last"],
          "data.target_columns ['temp'] are not among data.columns ['load']"),
-        (["data=vowels", "model.relative_to=last"], "model.relative_to=last forecasts each target relative to its own past values"),
+        (["data=vowels", "model.relative_to=last"], "model.relative_to=last reads each target's own past values, which only forecasting data has"),
         (["data=forecast", "data.mode=many_to_many", "model.relative_to=mean"], "model.relative_to=mean needs one forecast per window"),
     ],
 )
