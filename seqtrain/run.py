@@ -250,8 +250,10 @@ def settled_relative_to(facts: Any) -> str:
 
 def settled_ar_highway(facts: Any) -> str:
     """`model.ar_highway=auto`, as the model settles it from the data's facts: the line that says what and why."""
-    if facts.target_inputs is not None and facts.window is not None and not facts.per_step:
-        return (f"model.ar_highway=auto: {facts.window} (a linear map of each target's last {facts.window} input steps, the "
+    from seqtrain.models.highway import resolve_ar_highway
+
+    if (steps := resolve_ar_highway("auto", facts.target_inputs, facts.window, facts.per_step)) is not None:
+        return (f"model.ar_highway=auto: {steps} (a linear map of each target's last {steps} input steps, the "
                 "whole window, is added to the network's forecast)")
     return ("model.ar_highway=auto: null (it needs a many_to_one forecast whose targets are all inputs; this data "
             f"{'forecasts at every step' if facts.per_step else 'has a target that is not an input, or is not a forecast'})")
