@@ -260,8 +260,22 @@ def wandb_exit_code(run_dir: Path) -> int | None:
 def test_sweep_direction_must_agree_with_monitor_mode(tmp_path: Path) -> None:
     proc = run_train(*optuna_command(tmp_path, "monitor_mode=max")[2:])
     assert proc.returncode != 0
-    assert "hydra.sweeper.direction='minimize' disagrees with monitor_mode='max'" in proc.stderr
+    assert "train.py: error: hydra.sweeper.direction='minimize' disagrees with monitor_mode='max'" in proc.stderr
+    assert "Traceback" not in proc.stderr  # a refusal, said as a single run's are
     assert not (tmp_path / "optuna.journal").exists()  # refused before the study was created
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("n=range(3,1)", "n=range(3,1): the range is empty"),
+    ("lr=interval(0.1,0.01)", "lr=interval(0.1,0.01): an interval needs its low bound below its high one"),
+    ("lr=tag(log,interval(0,0.01))", "a log-scale interval needs a low bound > 0"),
+])
+def test_an_empty_or_impossible_search_space_is_refused_naming_it(override: str, message: str) -> None:
+    from hydra_plugins.seqtrain_sweeper.optuna_sweeper import search_space
+
+    with pytest.raises(SystemExit) as exit_:
+        search_space({}, [override])
+    assert str(exit_.value).startswith("train.py: error: ") and message in str(exit_.value)
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
@@ -43,6 +43,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DIRECTIONS = {"minimize": "min", "maximize": "max"}
+
+
+def refuse(message: str) -> NoReturn:
+    """End the sweep before it starts with `train.py: error: <message>` and exit status 1, as a single run's refusals
+    do. A SystemExit, because Hydra prints the whole traceback of any exception raised while it builds or sets up
+    the sweeper (and wraps the constructor's in "Error in call to target ...")."""
+    raise SystemExit(f"train.py: error: {message}")
 
 
 class OptunaSweeper(Sweeper):
@@ -64,14 +71,12 @@ class OptunaSweeper(Sweeper):
         trial: int | None,  # set in each job's config (the trial it runs); the sweeper itself ignores it
     ) -> None:
         if direction not in DIRECTIONS:
-            raise ValueError(f"hydra.sweeper.direction={direction!r}: must be one of {list(DIRECTIONS)}")
+            refuse(f"hydra.sweeper.direction={direction!r}: must be one of {list(DIRECTIONS)}")
         for key, value in {"n_trials": n_trials, "n_jobs": n_jobs}.items():
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"hydra.sweeper.{key}={value!r}: must be a positive integer")
+                refuse(f"hydra.sweeper.{key}={value!r}: must be a positive integer")
         if not heartbeat_interval > 0 or not grace_period > heartbeat_interval:
-            raise ValueError(
-                f"hydra.sweeper.grace_period={grace_period!r} must exceed hydra.sweeper.heartbeat_interval={heartbeat_interval!r} (> 0)"
-            )
+            refuse(f"hydra.sweeper.grace_period={grace_period!r} must exceed hydra.sweeper.heartbeat_interval={heartbeat_interval!r} (> 0)")
         self.storage, self.study_name, self.direction = storage, study_name, direction
         self.n_trials, self.n_jobs = n_trials, n_jobs
         self.sampler, self.pruner = sampler, pruner
@@ -87,10 +92,8 @@ class OptunaSweeper(Sweeper):
         self.launcher = Plugins.instance().instantiate_launcher(hydra_context=hydra_context, task_function=task_function, config=config)
         mode = OmegaConf.select(config, "monitor_mode")
         if mode is not None and mode != DIRECTIONS[self.direction]:
-            raise ValueError(
-                f"hydra.sweeper.direction={self.direction!r} disagrees with monitor_mode={mode!r}: the study would "
-                f"optimize the monitored metric the wrong way"
-            )
+            refuse(f"hydra.sweeper.direction={self.direction!r} disagrees with monitor_mode={mode!r}: the study would "
+                   "optimize the monitored metric the wrong way")
 
     def sweep(self, arguments: list[str]) -> list[Any]:
         import optuna
@@ -201,16 +204,20 @@ def distribution(override: Override) -> BaseDistribution:
         start, stop, step = value.start, value.stop, value.step
         count = math.ceil(round((stop - start) / step, 9))  # rounded: float steps (0.1) do not add up exactly
         if count < 1:
-            raise ValueError(f"{override.input_line}: the range is empty")
+            refuse(f"{override.input_line}: the range is empty")
         if all(isinstance(v, int) for v in (start, stop, step)):
             return IntDistribution(start, start + (count - 1) * step, step=step)
         return FloatDistribution(start, round(start + (count - 1) * step, 12), step=step)
     if isinstance(value, IntervalSweep):  # Hydra parses the bounds as floats; tag(int, ...) samples integers
         log_scale = "log" in value.tags
+        if not value.start < value.end:
+            refuse(f"{override.input_line}: an interval needs its low bound below its high one")
+        if log_scale and value.start <= 0:
+            refuse(f"{override.input_line}: a log-scale interval needs a low bound > 0")
         if "int" in value.tags:
             return IntDistribution(int(value.start), int(value.end), log=log_scale)
         return FloatDistribution(value.start, value.end, log=log_scale)
-    raise ValueError(f"{key}: {override.input_line!r} is not a search space; use choice(...), range(...) or interval(...)")
+    refuse(f"{key}: {override.input_line!r} is not a search space; use choice(...), range(...) or interval(...)")
 
 
 def format_value(value: Any) -> str:
