@@ -336,9 +336,7 @@ def _validation_problems(cfg: DictConfig) -> list[str]:
     elif _is_number(every) and _is_number(epochs) and epochs >= 1 and every > epochs and trainer.get("max_steps") == -1:
         never = f"trainer.check_val_every_n_epoch={every} with trainer.max_epochs={epochs} never validates"
     if never is not None:
-        monitors = {"monitor": cfg.monitor} | {f"callbacks.{name}.monitor": node.monitor for name, node in (cfg.callbacks or {}).items()
-                                               if isinstance(node, DictConfig) and node.get("monitor") is not None}
-        on_val = [f"{key}={value}" for key, value in monitors.items() if str(value).startswith("val/")]
+        on_val = [f"{key}={value}" for key, (value, _) in monitors(cfg).items() if str(value).startswith("val/")]
         if on_val:
             problems.append(f"{never}, but the best checkpoint or early stopping is chosen by a validation metric "
                             f"({', '.join(on_val)}); validate, or monitor a train/ metric (monitor=train/loss)")
@@ -552,19 +550,24 @@ def data_targets(data: dict[str, Any]) -> DataTargets | None:
     return None
 
 
-def kind_problems(cfg: DictConfig, targets: DataTargets) -> list[str]:
-    """What the data's task kind refuses of the model, task and monitor settings."""
-    monitors: dict[str, tuple[str | None, str | None]] = {"monitor": (cfg.monitor, cfg.monitor_mode)}
+def monitors(cfg: DictConfig) -> dict[str, tuple[str | None, str | None]]:
+    """Every metric the run watches, by its dotted key: `monitor` and each callback's, with its mode."""
+    found: dict[str, tuple[str | None, str | None]] = {"monitor": (cfg.monitor, cfg.monitor_mode)}
     for name, node in (cfg.callbacks or {}).items():
         if isinstance(node, DictConfig) and node.get("monitor") is not None:
-            monitors[f"callbacks.{name}.monitor"] = (node.monitor, node.get("mode"))
+            found[f"callbacks.{name}.monitor"] = (node.monitor, node.get("mode"))
+    return found
+
+
+def kind_problems(cfg: DictConfig, targets: DataTargets) -> list[str]:
+    """What the data's task kind refuses of the model, task and monitor settings."""
     model = _resolved(cfg.model) if cfg.model._target_ == SEQUENCE_MODEL else None
     run = RunChoices(
         targets=targets,
         model=model,
         tbptt_steps=cfg.task.tbptt_steps,
         stateful=bool(OmegaConf.select(cfg, "data.stateful", default=False)),
-        monitors=monitors,
+        monitors=monitors(cfg),
     )
     return kind_named(targets.kind).problems(run)
 
