@@ -18,7 +18,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
-from seqtrain.resume_checks import ResumeError
+from seqtrain.resume_checks import ResumeError, relocate
 
 
 class ExactResume(pl.Callback):
@@ -85,15 +85,6 @@ def follow_moved_run(trainer: pl.Trainer, checkpoint: dict[str, Any]) -> None:
         old = state.get("dirpath") if isinstance(state, dict) else None
         if old and new and Path(old) != Path(new):
             checkpoint["callbacks"][key] = relocate(state, Path(old), Path(new))
-
-
-def relocate(value: Any, old: Path, new: Path) -> Any:
-    """``value`` with every path string inside ``old`` (in dict keys too) moved to the same place inside ``new``."""
-    if isinstance(value, dict):
-        return {relocate(k, old, new): relocate(v, old, new) for k, v in value.items()}
-    if isinstance(value, str) and value and Path(value).is_relative_to(old):
-        return str(new / Path(value).relative_to(old))
-    return value
 
 
 def gather_per_rank(obj: Any) -> list[Any]:

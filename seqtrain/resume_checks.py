@@ -78,9 +78,16 @@ def config_changes(saved: dict[str, Any], new: dict[str, Any], moved: tuple[str,
 
 def moved_with_the_run(old: str, new: str, old_run: str, new_run: str) -> bool:
     """True when ``old`` is a path inside ``old_run`` and ``new`` the same path inside ``new_run``."""
-    old_path, new_path = Path(old), Path(new)
-    return old_path.is_relative_to(old_run) and new_path.is_relative_to(new_run) \
-        and old_path.relative_to(old_run) == new_path.relative_to(new_run)
+    return Path(old).is_relative_to(old_run) and Path(relocate(old, Path(old_run), Path(new_run))) == Path(new)
+
+
+def relocate(value: Any, old: Path, new: Path) -> Any:
+    """``value`` with every path string inside ``old`` (in dict keys too) moved to the same place inside ``new``."""
+    if isinstance(value, dict):
+        return {relocate(k, old, new): relocate(v, old, new) for k, v in value.items()}
+    if isinstance(value, str) and value and Path(value).is_relative_to(old):
+        return str(new / Path(value).relative_to(old))
+    return value
 
 
 def run_moved(saved_config: dict[str, Any], config: dict[str, Any], path: str) -> tuple[str, str] | None:
