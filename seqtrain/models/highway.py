@@ -22,7 +22,10 @@ ArHighway = int | Literal["auto"]
 
 
 def resolve_ar_highway(ar_highway: ArHighway | None, target_inputs: object, window: int | None, per_step: bool) -> int | None:
-    """`auto`: the whole window (k = the data's window) for a many-to-one forecast whose targets are all inputs, else None."""
+    """`auto`: the whole window (k = the data's window) for a many-to-one forecast whose targets are all inputs, else None.
+    Any other value but None must be a number of steps (checked here, before a model built around it says more)."""
+    if ar_highway is not None and ar_highway != "auto":
+        check_steps(ar_highway)
     if ar_highway == "auto":
         return window if target_inputs is not None and window is not None and not per_step else None
     return ar_highway
@@ -36,8 +39,7 @@ class AutoregressiveHighway(nn.Module):
 
     def __init__(self, steps: int, target_inputs: Sequence[int]) -> None:
         super().__init__()
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"ar_highway must be an integer >= 1 (input steps per output), 'auto' or None, got {steps!r}")
+        check_steps(steps)
         self.steps = steps
         # Which input feature each output reads: from the data's facts, so not saved (like RelativeToWindow's).
         self.register_buffer("outputs_from", torch.tensor(list(target_inputs), dtype=torch.long), persistent=False)  # (O,)
@@ -59,3 +61,9 @@ class AutoregressiveHighway(nn.Module):
 
     def extra_repr(self) -> str:
         return f"steps={self.steps}, outputs={self.weight.shape[0]}"
+
+
+def check_steps(steps: object) -> None:
+    """Refuse an `ar_highway` that is not a number of input steps (>= 1)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"ar_highway must be an integer >= 1 (input steps per output), 'auto' or None, got {steps!r}")

@@ -127,9 +127,6 @@ class SequenceModel(nn.Module):
 
         # A linear AR on each target's last k input steps beside the network (seqtrain.models.highway).
         self.highway: AutoregressiveHighway | None = None
-        if ar_highway is not None and ar_highway != "auto" and (isinstance(ar_highway, bool) or not isinstance(ar_highway, int)
-                                                                or ar_highway < 1):
-            raise ValueError(f"ar_highway must be an integer >= 1 (input steps per output), 'auto' or None, got {ar_highway!r}")
         if (steps := resolve_ar_highway(ar_highway, target_inputs, window, self.head_kind == "many_to_many")) is not None:
             if num_features is None or target_inputs is None:
                 raise ValueError(
