@@ -150,14 +150,19 @@ def check_resume(saved_meta: dict[str, Any], config: dict[str, Any], fingerprint
             "(no data fingerprints, one rank's random state); evaluate it with scripts/evaluate.py, or start "
             "a new run in a new directory"
         )
-    applied, refused = config_changes(saved_meta["config"], config, run_moved(saved_meta["config"], config, path))
+    moved = run_moved(saved_meta["config"], config, path)
+    applied, refused = config_changes(saved_meta["config"], config, moved)
     problems = [f"{key}: {old!r} -> {new!r}" for key, (old, new) in refused.items()]
     problems += fingerprint_changes(saved_meta["data_fingerprints"], fingerprints)
     if problems:
+        old_run, new_run = saved_meta["config"].get("paths", {}).get("output_dir"), config.get("paths", {}).get("output_dir")
+        elsewhere = moved is None and old_run and new_run and Path(old_run) != Path(new_run)  # another run's checkpoint
+        how = (f"\nThe checkpoint belongs to the run in {old_run}: resume it there (hydra.run.dir={old_run} ckpt_path=last), "
+               "or copy that run directory whole and resume the copy." if elsewhere else "\nRestore them,")
         raise ResumeError(
             f"cannot resume from {path}: these differ from the checkpoint's run and would change what it "
             "trains (a resume continues the same run, batch for batch):\n  " + "\n  ".join(problems)
-            + "\nRestore them, or start a new run in a new directory (omit ckpt_path, or use overwrite=true)."
+            + how + (" Or" if elsewhere else " or") + " start a new run in a new directory (omit ckpt_path, or use overwrite=true)."
         )
     return applied
 

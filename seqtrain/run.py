@@ -454,7 +454,12 @@ def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
         )
     if path is None or not path.is_file():
         where = output_dir / "checkpoints" / "last.ckpt" if path is None else path
-        hint = " (pass hydra.run.dir=<the run's directory> to resume it in place)" if ckpt_path == "last" else ""
+        hint = ""
+        if ckpt_path == "last":
+            others = sorted(p.name for p in (output_dir / "checkpoints").glob("*.ckpt"))
+            hint = (f" (this run directory holds only {', '.join(others)}: name one as ckpt_path=<its path> to go on from "
+                    "there, an earlier point of the run)" if others else
+                    " (pass hydra.run.dir=<the run's directory> to resume it in place)")
         raise CheckpointError(f"ckpt_path={ckpt_path!r}: no checkpoint at {where}{hint}")
     return str(path)
 

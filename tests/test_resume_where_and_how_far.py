@@ -73,3 +73,20 @@ def test_a_resume_behind_the_checkpoint_is_refused_before_data_is_read(trainer: 
     else:
         with pytest.raises(ResumeError, match=re.escape(refused)):
             check_progress(checkpoint, trainer, "run/checkpoints/last.ckpt")
+
+
+def test_another_runs_checkpoint_is_refused_saying_where_its_run_is(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    with pytest.raises(ResumeError) as error:
+        check_resume({"config": config(old), "data_fingerprints": {}}, config(new), {}, str(old / "checkpoints" / "last.ckpt"))
+    assert f"The checkpoint belongs to the run in {old}: resume it there (hydra.run.dir={old} ckpt_path=last)" in str(error.value)
+
+
+def test_last_missing_beside_other_checkpoints_names_them(tmp_path: Path) -> None:
+    from seqtrain.checkpoint import CheckpointError
+    from seqtrain.run import resolve_checkpoint
+
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "best.ckpt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"no checkpoint at .*last.ckpt \(this run directory holds only best.ckpt"):
+        resolve_checkpoint("last", tmp_path)
