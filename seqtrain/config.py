@@ -329,6 +329,15 @@ def _validation_problems(cfg: DictConfig) -> list[str]:
     if _is_number(limit) and limit == 0:
         problems.append(f"trainer.limit_train_batches={limit} trains nothing (an untrained model would be evaluated); "
                         "set it > 0, or leave it unset for every batch")
+    max_time = trainer.get("max_time")
+    parts = max_time.split(":") if isinstance(max_time, str) else list(max_time.values()) if isinstance(max_time, dict) else []
+    if parts and all(str(p).strip().isdigit() and int(p) == 0 for p in parts):
+        problems.append(f"trainer.max_time={max_time} trains nothing (the run stops before its first batch); give a "
+                        "duration (DD:HH:MM:SS), or null for no time limit")
+    interval = trainer.get("val_check_interval")
+    if _is_number(interval) and interval <= 0:
+        problems.append(f"trainer.val_check_interval={interval}: must be > 0 (a fraction of an epoch, or a number of "
+                        "batches), or null for once per epoch")
     never = None
     limit_val, every, epochs = trainer.get("limit_val_batches"), trainer.get("check_val_every_n_epoch"), trainer.get("max_epochs")
     if _is_number(limit_val) and limit_val == 0:

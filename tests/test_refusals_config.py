@@ -208,6 +208,9 @@ CASES = [
     ("data", ["data=table", "data.sequence_column=label", "data.target_column=label"],
      ["data.sequence_column and data.target_column are both 'label'"]),
     ("run", ["overwrite=true", "ckpt_path=last"], ["overwrite=true replaces the run", "ckpt_path=last continues a run"]),
+    ("trainer", ["trainer.max_time=00:00:00:00"], ["trainer.max_time=00:00:00:00 trains nothing"]),
+    ("trainer", ["trainer.val_check_interval=0"], ["trainer.val_check_interval=0: must be > 0"]),
+    ("trainer", ["trainer.val_check_interval=-0.5"], ["trainer.val_check_interval=-0.5: must be > 0"]),
     ("trainer", ["trainer.limit_train_batches=0"], ["trainer.limit_train_batches=0 trains nothing"]),
     ("trainer", ["trainer.limit_train_batches=0.0"], ["trainer.limit_train_batches=0.0 trains nothing"]),
     ("trainer", ["trainer.limit_val_batches=0"], ["trainer.limit_val_batches=0 runs no validation", "monitor=val/loss", "monitor=train/loss"]),
@@ -274,7 +277,8 @@ def test_refused_before_any_data_is_read(compose_train: Compose, tmp_path: Path,
 # Valid inputs that must pass both check passes (several were refused, or failed inside Hydra, before).
 ACCEPTED = [
     ["optimizer.betas=[0.9,0.99]"],
-    [*VOWELS, "trainer.limit_val_batches=0", "monitor=train/loss"],  # no validation, and nothing chosen by it
+    [*VOWELS, "trainer.limit_val_batches=0", "monitor=train/loss"],
+    [*VOWELS, "trainer.max_time=00:00:10:00", "trainer.val_check_interval=0.5"],  # no validation, and nothing chosen by it
     [*VOWELS, "trainer.max_epochs=2", "trainer.check_val_every_n_epoch=2", "trainer.limit_train_batches=0.5"],
     ["optimizer=adam", "optimizer.betas=[0.5,0.9]"],
     ["experiment=none"],
