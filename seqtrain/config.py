@@ -235,6 +235,8 @@ def _at_least(minimum: float) -> tuple[str, Callable[[float], bool]]:
 
 
 FRACTION = ("in (0, 1)", lambda v: 0 < v < 1)
+# 0: no validation split (data=table; _validation_problems refuses it elsewhere and names what it costs).
+VAL_FRACTION = ("in (0, 1), or 0 for no validation split (data=table)", lambda v: 0 <= v < 1)
 
 #: Ranges by key name wherever the key appears in a group's node (its constructor refuses some only when
 #: built, without the dotted key, after other work, or not at all). Type errors are the signature check's.
@@ -244,7 +246,7 @@ RANGES: dict[str, dict[str, tuple[str, Callable[[float], bool]]]] = {
         "batch_size": _at_least(1), "num_workers": _at_least(0), "seq_len": _at_least(1), "min_len": _at_least(1),
         "num_train": _at_least(1), "num_val": _at_least(1), "num_test": _at_least(1), "window": _at_least(1),
         "horizon": _at_least(1), "stride": _at_least(1), "max_chars": _at_least(1), "max_length": _at_least(1),
-        "max_vocab_size": _at_least(3), "min_frequency": _at_least(1), "val_fraction": FRACTION, "test_fraction": FRACTION,
+        "max_vocab_size": _at_least(3), "min_frequency": _at_least(1), "val_fraction": VAL_FRACTION, "test_fraction": FRACTION,
         "seed": SEED,
     },
     "trainer": {
@@ -340,15 +342,23 @@ def _validation_problems(cfg: DictConfig) -> list[str]:
                         "batches), or null for once per epoch")
     never = None
     limit_val, every, epochs = trainer.get("limit_val_batches"), trainer.get("check_val_every_n_epoch"), trainer.get("max_epochs")
-    if _is_number(limit_val) and limit_val == 0:
+    data = _resolved(cfg.data)
+    if _is_number(data.get("val_fraction")) and data["val_fraction"] == 0:
+        if not str(data.get("_target_", "")).endswith("TableDataModule"):
+            problems.append(f"data.val_fraction=0 (no validation split) is for data=table; data={data.get('_target_')} needs a "
+                            "validation split: set data.val_fraction in (0, 1)")
+        elif not data.get("val_files") and not data.get("hub"):
+            never = "data.val_fraction=0 holds out no validation rows (and data.val_files is not given)"
+    if never is None and _is_number(limit_val) and limit_val == 0:
         never = f"trainer.limit_val_batches={limit_val} runs no validation"
-    elif _is_number(every) and _is_number(epochs) and epochs >= 1 and every > epochs and trainer.get("max_steps") == -1:
+    elif never is None and _is_number(every) and _is_number(epochs) and epochs >= 1 and every > epochs and trainer.get("max_steps") == -1:
         never = f"trainer.check_val_every_n_epoch={every} with trainer.max_epochs={epochs} never validates"
     if never is not None:
         on_val = [f"{key}={value}" for key, (value, _) in monitors(cfg).items() if str(value).startswith("val/")]
         if on_val:
             problems.append(f"{never}, but the best checkpoint or early stopping is chosen by a validation metric "
-                            f"({', '.join(on_val)}); validate, or monitor a train/ metric (monitor=train/loss)")
+                            f"({', '.join(on_val)}); validate, or monitor a train/ metric (monitor=train/loss; early stopping too, or "
+                            "none: ~callbacks.early_stopping)")
     return problems
 
 

@@ -68,6 +68,8 @@ def describe_recipe(cfg: DictConfig) -> str:
                      + " ".join(f"{k}={v}" for k, v in settings.items()))
     if line := describe_text_spacing(cfg):
         lines.append(line)
+    if line := describe_small_set(cfg):
+        lines.append(line)
     if OmegaConf.select(cfg, "callbacks.early_stopping") is None:
         lines.append(f"  no early stopping: all trainer.max_epochs={cfg.trainer.max_epochs} epochs")
     lines.append(f"  the best checkpoint by {cfg.monitor} ({cfg.monitor_mode}) is evaluated; lr_find={cfg.lr_find}")
@@ -165,7 +167,7 @@ def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int 
     changed = {k: v for k, v in settings.items() if k not in given and OmegaConf.select(cfg, k) != v}
     if not changed:
         return None
-    set_keys(cfg, config, changed)
+    apply_settings(cfg, config, changed)
     why = "this data is text with one label per sequence"
     if spaced is not None:
         how = "words separated by spaces" if spaced else "running text, not words separated by spaces"
@@ -180,11 +182,90 @@ def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int 
     return line
 
 
-def set_keys(cfg: DictConfig, config: dict[str, Any], values: dict[str, Any]) -> None:
-    """Set dotted keys in `cfg`, and resolve the plain `config` (what checkpoints keep) again from it, so that
-    interpolations reading these keys (callbacks' ${monitor}) follow."""
-    for key, value in values.items():
-        OmegaConf.update(cfg, key, value, merge=False)
+SMALL_SET = "recipe.small_classification"
+# What a user says about validating: given on the command line (or a validation split of their own), the rule stays off.
+VALIDATION_KEYS = ("data.val_fraction", "data.val_files", "monitor", "monitor_mode")
+
+
+def small_set_settings(cfg: DictConfig) -> dict[str, Any]:
+    """`recipe.small_classification.settings`: dotted keys (a key may hold a whole node, like `scheduler`) -> values,
+    interpolations kept (the cosine schedule's `T_max: ${trainer.max_epochs}` follows the run's epochs); {} without one."""
+    node = OmegaConf.select(cfg, f"{SMALL_SET}.settings", default=None)
+    if node is None:
+        return {}
+    return {str(k): OmegaConf.to_container(v, resolve=False) if isinstance(v, DictConfig) else v
+            for k, v in node.items_ex(resolve=False)}
+
+
+def describe_small_set(cfg: DictConfig) -> str | None:
+    """The `recipe.small_classification` rule in one line of the start-of-run block (None: the recipe has none)."""
+    settings = small_set_settings(cfg)
+    if not settings:
+        return None
+    return (f"  small training sets of real-valued sequences with one label each (fewer than "
+            f"{OmegaConf.select(cfg, SMALL_SET).below_rows} training rows, no validation split of their own): "
+            + " ".join(f"{k}={short_setting(v)}" for k, v in settings.items()))
+
+
+def short_setting(value: Any) -> str:
+    """A setting for the log: a node by its leaves (`_partial_` left out), a class path by its name."""
+    from seqtrain.resume_checks import flatten
+
+    if isinstance(value, dict):
+        leaves = {k: v for k, v in flatten(value).items() if not k.endswith("_partial_")}
+        return "{" + ", ".join(f"{k}: {short_setting(v)}" for k, v in leaves.items()) + "}"
+    return value.rsplit(".", 1)[-1] if isinstance(value, str) and value.startswith("torch.") else str(value)
+
+
+def settle_small_set(cfg: DictConfig, config: dict[str, Any], facts: Any, train_rows: int | None, command_line: set[str],
+                     sweep: str | None = None) -> str | None:
+    """Classification of real-valued sequences from a small training set: the recipe's `small_classification`
+    settings (no validation carve-out, a fixed schedule, the checkpoint by train/loss) replace its general ones for
+    this run, in `cfg` and the resolved `config`. Known once the data is read, like the text settings.
+
+    Not when the user says how to validate (`VALIDATION_KEYS` on the command line, or `data.val_files` / a hub
+    dataset's own split), nor in a sweep (it optimizes a validation metric). Other keys given on the command line
+    win one by one. Returns the line that says what was set and why (None when nothing applies)."""
+    settings = small_set_settings(cfg)
+    if (not settings or train_rows is None or not str(OmegaConf.select(cfg, "data._target_")).endswith("TableDataModule")
+            or facts.vocab_size is not None or facts.task != "classification" or facts.per_step):
+        return None  # data.val_fraction=0 is data=table's
+    below = OmegaConf.select(cfg, SMALL_SET).below_rows
+    if train_rows >= below:
+        return None
+    why = (f"{train_rows} rows to fit on (training and validation) of real-valued sequences with one label each, fewer "
+           f"than {SMALL_SET}.below_rows={below}")
+    named = sorted(k for k in VALIDATION_KEYS if k in command_line)
+    own = [k for k in ("data.val_files", "data.hub") if OmegaConf.select(cfg, k, default=None)]
+    if sweep is not None or named or own:
+        reason = (f"hparams_search={sweep} optimizes a validation metric" if sweep is not None else
+                  f"{' '.join(f'{k}={OmegaConf.select(cfg, k)}' for k in named)} on the command line" if named else
+                  f"{own[0]} gives the validation split")
+        return f"{SMALL_SET} not applied ({why}): {reason}"
+    kept = sorted(k for k in settings if any(c == k or c.startswith(k + ".") for c in command_line))
+    changed = {k: v for k, v in settings.items() if k not in kept}
+    apply_settings(cfg, config, changed)
+    line = f"{SMALL_SET}: " + " ".join(f"{k}={short_setting(v)}" for k, v in changed.items()) + f" ({why})"
+    if kept:
+        line += "; kept from the command line: " + ", ".join(kept)
+    return line
+
+
+def apply_settings(cfg: DictConfig, config: dict[str, Any], values: dict[str, Any]) -> None:
+    """Set dotted keys in `cfg` (a value may be a whole node, replacing the one there; None for a callback drops it),
+    and resolve the plain `config` (what checkpoints keep) again from it, so that interpolations reading these keys
+    (callbacks' ${monitor}, the cosine schedule's T_max) follow."""
+    from omegaconf import open_dict
+
+    with open_dict(cfg):
+        for key, value in values.items():
+            if value is None and key.startswith("callbacks."):
+                parent, _, name = key.rpartition(".")
+                node = OmegaConf.select(cfg, parent)
+                if node is not None and name in node:
+                    del node[name]
+            else:
+                OmegaConf.update(cfg, key, value, merge=False)
     config.clear()
     config.update(OmegaConf.to_container(cfg, resolve=True))
 

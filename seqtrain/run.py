@@ -22,6 +22,7 @@ from seqtrain.recipe import (
     command_line_keys,
     describe_recipe,
     follow_model_choice,
+    settle_small_set,
     settle_text_recipe,
     sweep_choice,
 )
@@ -84,7 +85,7 @@ def train(cfg: DictConfig) -> float:
             checkpoint = load_checkpoint(ckpt_path)
             if line := keep_saved_patch_size(cfg, config, checkpoint["seqtrain"]["config"]):
                 log.info(line)
-            if line := keep_saved_text_settings(cfg, config, checkpoint["seqtrain"]["config"], command_line_keys()):
+            if line := keep_saved_recipe_settings(cfg, config, checkpoint["seqtrain"]["config"], command_line_keys()):
                 log.info(line)
             resume_changes = check_resume(checkpoint["seqtrain"], config, fingerprints, ckpt_path)
             check_progress(checkpoint, config["trainer"], ckpt_path)
@@ -94,11 +95,15 @@ def train(cfg: DictConfig) -> float:
         datamodule.setup("fit")
         facts = datamodule.facts
         read_with = OmegaConf.to_container(cfg.data, resolve=True)
-        if checkpoint is None and (line := settle_text_recipe(cfg, config, facts.vocab_size, facts.task, command_line_keys(),
-                                                               sweep_choice(), training_text_spacing(datamodule))):
-            log.info(line)
-            check_options(cfg)  # the settings it brought, like any other
-            if OmegaConf.to_container(cfg.data, resolve=True) != read_with:  # another tokenizer: read the text with it
+        if checkpoint is None:  # the recipe's settings for what the data turned out to be (a resume keeps its own)
+            settled = [settle_text_recipe(cfg, config, facts.vocab_size, facts.task, command_line_keys(), sweep_choice(),
+                                          training_text_spacing(datamodule)),
+                       settle_small_set(cfg, config, facts, training_rows(datamodule), command_line_keys(), sweep_choice())]
+            for line in filter(None, settled):
+                log.info(line)
+            if any(settled):
+                check_options(cfg)  # the settings they brought, like any other
+            if OmegaConf.to_container(cfg.data, resolve=True) != read_with:  # another tokenizer or split: read it again
                 datamodule = instantiate(cfg.data)
                 datamodule.setup("fit")
                 facts = datamodule.facts
@@ -140,6 +145,10 @@ def train(cfg: DictConfig) -> float:
         )
         callbacks = [instantiate(c) for c in cfg.callbacks.values()]  # the task adds ExactResume itself
         loggers = [instantiate(c) for c in cfg.logger.values()]
+        without_validation = {}
+        if (line := no_validation_split(cfg, datamodule)) is not None:  # data.val_fraction=0: nothing to validate on
+            log.info(line)
+            without_validation = {"limit_val_batches": 0, "num_sanity_val_steps": 0}
         trainer: pl.Trainer = instantiate(
             cfg.trainer,
             callbacks=callbacks,
@@ -147,6 +156,7 @@ def train(cfg: DictConfig) -> float:
             plugins=[AtomicCheckpointIO()],
             gradient_clip_val=None,
             gradient_clip_algorithm=None,
+            **without_validation,
         )
         if owner:  # every check has passed: only now does this run write into its directory
             if cfg.overwrite and ckpt_path is None:
@@ -178,8 +188,9 @@ def train(cfg: DictConfig) -> float:
             results: dict[str, Any] = {"status": "completed", "best_checkpoint": relative_to_run(best, output_dir)}
             if lr_found is not None:
                 results["lr_find"] = lr_found
-            validated = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
-            results["val"] = validated[0] if validated else {}  # empty with trainer.limit_val_batches=0
+            validated = [] if without_validation else trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False,
+                                                                        weights_only=True)
+            results["val"] = validated[0] if validated else {}  # empty with trainer.limit_val_batches=0 or no validation split
             if cfg.test:
                 results["test"] = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)[0]
             stages = tuple(stage for stage in ("val", "test") if results.get(stage))
@@ -201,6 +212,26 @@ def train(cfg: DictConfig) -> float:
     finally:
         if lock is not None:
             lock.release()
+
+
+def training_rows(datamodule: Any) -> int | None:
+    """How many examples the run could fit on: the training split and the validation rows carved from it (None for a
+    datamodule of your own without `split`)."""
+    split = getattr(datamodule, "split", None)
+    return None if split is None else len(split("train")) + len(split("val"))
+
+
+def no_validation_split(cfg: DictConfig, datamodule: Any) -> str | None:
+    """The line that says the run has no validation split (data=table with data.val_fraction=0), and what it does
+    instead: how long it trains and which checkpoint is tested. None when there is one to validate on."""
+    split = getattr(datamodule, "split", None)
+    if split is None or len(split("val")) > 0:
+        return None
+    stopper = OmegaConf.select(cfg, "callbacks.early_stopping")
+    how_long = (f"for all trainer.max_epochs={cfg.trainer.max_epochs} epochs" if stopper is None
+                else f"until early stopping on {stopper.monitor} stops it (at most trainer.max_epochs={cfg.trainer.max_epochs} epochs)")
+    return (f"data: no validation split (data.val_fraction=0): every training row trains, {how_long}; the checkpoint "
+            f"with the best {cfg.monitor} ({cfg.monitor_mode}) is tested")
 
 
 def settle_patch_size(cfg: DictConfig, config: dict[str, Any], datamodule: Any) -> str:
@@ -282,20 +313,39 @@ def keep_saved_patch_size(cfg: DictConfig, config: dict[str, Any], saved: dict[s
     return f"model.patch_size=auto: {size}, as chosen by the run being resumed"
 
 
-def keep_saved_text_settings(cfg: DictConfig, config: dict[str, Any], saved: dict[str, Any], command_line: set[str]) -> str | None:
-    """A resume continues with the `recipe.text_classification` keys (monitor, ...) its checkpoint's run used,
-    whether that run settled them or predates them (a text run saved before this block picked by val/loss); a key
-    given on the command line wins, as in `check_resume`. Returns the line that says what was kept."""
-    from seqtrain.recipe import set_keys, text_recipe_keys
-    from seqtrain.resume_checks import flatten
+def keep_saved_recipe_settings(cfg: DictConfig, config: dict[str, Any], saved: dict[str, Any], command_line: set[str]) -> str | None:
+    """A resume continues with the settings the recipe settles once the data is read (`recipe.text_classification`:
+    monitor, ...; `recipe.small_classification`: no validation split, its schedule, no early stopping) as its
+    checkpoint's run used them, whether that run settled them or predates them (a text run saved before the text block
+    picked by val/loss); a key given on the command line wins, as in `check_resume`. Returns the line that says what
+    was kept."""
+    from seqtrain.recipe import apply_settings, short_setting, small_set_settings, text_recipe_keys
 
-    saved_flat = flatten(saved)
-    kept = {k: saved_flat[k] for k in sorted(text_recipe_keys(cfg))
-            if k not in command_line and k in saved_flat and OmegaConf.select(cfg, k) != saved_flat[k]}
+    missing = object()
+    kept = {}
+    for key in sorted({*text_recipe_keys(cfg), *small_set_settings(cfg)}):
+        if any(c == key or c.startswith(key + ".") for c in command_line):
+            continue
+        value = _lookup(saved, key, missing)
+        if value is missing and not key.startswith("callbacks."):  # a callback the saved run did not have is dropped
+            continue
+        node = OmegaConf.select(cfg, key, default=None)
+        current = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+        if current != (None if value is missing else value):
+            kept[key] = None if value is missing else value
     if not kept:
         return None
-    set_keys(cfg, config, kept)
-    return "resume: " + " ".join(f"{k}={v}" for k, v in kept.items()) + ", as the run being resumed used"
+    apply_settings(cfg, config, kept)
+    return "resume: " + " ".join(f"{k}={short_setting(v)}" for k, v in kept.items()) + ", as the run being resumed used"
+
+
+def _lookup(tree: dict[str, Any], dotted: str, missing: Any) -> Any:
+    """The value at a dotted key of nested dicts, or `missing`."""
+    for part in dotted.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return missing
+        tree = tree[part]
+    return tree
 
 
 def best_checkpoint(trainer: Any) -> str | None:
@@ -521,7 +571,7 @@ def _sample_text(model: torch.nn.Module, datamodule: Any, length: int, seed: int
 def format_results(results: dict[str, Any], output_dir: Path) -> str:
     lines = [f"\nrun directory: {output_dir}"]
     for stage in ("val", "test"):
-        if stage in results:
+        if results.get(stage):  # none without a validation split (data.val_fraction=0)
             lines.append(f"{stage}: " + "  ".join(f"{k.split('/', 1)[-1]}={v:.4f}" for k, v in results[stage].items()))
     if "baseline" in results:
         lines += describe(results["baseline"], results)

@@ -260,12 +260,12 @@ def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path:
 ])
 def test_a_resume_keeps_the_text_settings_its_run_used(compose_train: Compose, saved_monitor: str, command_line: set[str],
                                                        kept: str | None) -> None:
-    from seqtrain.run import keep_saved_text_settings
+    from seqtrain.run import keep_saved_recipe_settings
 
     cfg = compose_train("data=table", *TEXT_BLOCK, f"monitor={'val/acc' if saved_monitor == 'val/loss' else 'val/loss'}")
     config = OmegaConf.to_container(cfg, resolve=True)
     saved = {**config, "monitor": saved_monitor, "monitor_mode": "min" if saved_monitor == "val/loss" else "max"}
-    line = keep_saved_text_settings(cfg, config, saved, command_line)
+    line = keep_saved_recipe_settings(cfg, config, saved, command_line)
     if kept is None:
         assert line is None and cfg.monitor != saved_monitor
         return
@@ -277,18 +277,18 @@ def test_a_text_run_saved_before_the_bag_resumes_without_it(compose_train: Compo
     """Its checkpoint's config has no `model.bag` (the key came later): the resume builds the model it saved (no bag,
     whose weights would be missing), and the missing key is no config change; one that saved the bag keeps it."""
     from seqtrain.resume_checks import config_changes
-    from seqtrain.run import keep_saved_text_settings
+    from seqtrain.run import keep_saved_recipe_settings
 
     cfg = compose_train("data=table")
     config = OmegaConf.to_container(cfg, resolve=True)
     saved = json.loads(json.dumps(config))
     for key in ("bag", "bag_buckets"):
         del saved["model"][key]
-    keep_saved_text_settings(cfg, config, saved, set())
+    keep_saved_recipe_settings(cfg, config, saved, set())
     assert cfg.model.bag is None and config["model"]["bag"] is None
     assert config_changes(saved, config) == ({}, {})
     saved["model"] |= {"bag": "bigrams", "bag_buckets": 65536}
-    assert keep_saved_text_settings(cfg, config, saved, set()).startswith("resume: model.bag=bigrams")
+    assert keep_saved_recipe_settings(cfg, config, saved, set()).startswith("resume: model.bag=bigrams")
     assert cfg.model.bag == config["model"]["bag"] == "bigrams"
 
 

@@ -74,6 +74,8 @@ class FileDataModule(SequenceDataModule):
             if pieces[split]:
                 source = "the hub dataset's own" if self.hub else f"data.{split}_files"
                 said.append(f"the {split} split is {source} ({split}_fraction not used)")
+            elif getattr(self, f"{split}_fraction") == 0:  # data=table's val_fraction=0
+                said.append(f"no {split} split (data.{split}_fraction=0)")
             else:
                 said.append(f"the {split} split is carved from the training data (data.{split}_fraction={getattr(self, split + '_fraction')})")
         log.info("data: %s", "; ".join(said))

@@ -96,7 +96,7 @@ class TableDataModule(FileDataModule):
             )
         if max_length is not None and max_length < 1:
             raise ValueError(f"max_length must be >= 1 or None, got {max_length}")
-        check_split_fractions(val_fraction, test_fraction)
+        check_split_fractions(val_fraction, test_fraction, no_val=True)
         if sequence_column == target_column:
             log.warning(
                 "data: sequence_column and target_column are both %r: the model sees its targets in its inputs "
@@ -119,6 +119,9 @@ class TableDataModule(FileDataModule):
                                     self.sequence_column, self.target_column)
         splits = {name: self.parse(ps, kind) for name, ps in pieces.items() if ps}
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
+        no_val = fractions.get("val") == 0  # val_fraction=0: no validation split, every training row trains
+        if no_val:
+            del fractions["val"]
         if fractions:
             train, origin = splits.pop("train")
             labels = arrow_column(train, "target").to_pylist() if self.task == "classification" else None
@@ -127,7 +130,7 @@ class TableDataModule(FileDataModule):
         state = self._fit(*splits["train"], kind) if saved is None else dict(saved)
         # A checkpoint's text tokenizer is never refitted silently: one of another kind than data.tokenizer is refused.
         self.tokenizer = saved_tokenizer(state["tokenizer"], self.tokenizer_kind) if kind == "text" else state_tokenizer(state)
-        examples = {name: self.encode(*splits[name], state, name) for name in ("train", "val", "test")}
+        examples = {name: self.encode(*splits[name], state, name) for name in ("train", "val", "test") if name in splits}
         for name, split in examples.items():
             if self.max_length is None:  # uncut: encoded row i is the split's row i
                 check_lengths(split, splits[name][1], examples["train"], self.sequence_column)
@@ -138,7 +141,8 @@ class TableDataModule(FileDataModule):
             state.update(fit_scaling(examples["train"], numeric and self.standardize, self.task == "regression" and self.scale_targets))
         for split in examples.values():
             scale(split, state)
-        return Splits(examples["train"], examples["val"], examples["test"], table_facts(self.task, self.per_step, state, self.tokenizer), state)
+        # With val_fraction=0 the validation split is empty: the run then trains without validating (seqtrain.run).
+        return Splits(examples["train"], examples.get("val", []), examples["test"], table_facts(self.task, self.per_step, state, self.tokenizer), state)
 
     # -- reading rows: training's splits and new rows for a trained model alike ------------------
 
@@ -267,7 +271,7 @@ def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], same_files: set[
     """Warn when val / test rows are also training rows (splits given the training files, `same_files`, were warned of)."""
     seen = set(row_hashes(splits["train"][0]))
     for name in ("val", "test"):
-        if name in same_files:
+        if name in same_files or name not in splits:
             continue
         dataset, origin = splits[name]
         shared = [i for i, row in enumerate(row_hashes(dataset)) if row in seen]

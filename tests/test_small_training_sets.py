@@ -1,0 +1,162 @@
+"""No validation split (`data.val_fraction=0`, data=table) and the table recipe's rule for small numeric classification
+sets (`recipe.small_classification`: every row trains, a cosine schedule, the checkpoint by train/loss)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from conftest import run_train
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from seqtrain.config import ConfigError, check_options
+from seqtrain.data import TableDataModule
+from seqtrain.recipe import describe_recipe, settle_small_set, small_set_settings
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+from user_files import write_csv  # noqa: E402
+
+Compose = Callable[..., DictConfig]
+NUMBERS = SimpleNamespace(vocab_size=None, task="classification", per_step=False)  # the facts that matter here
+
+
+def shapes(n: int, seed: int = 0, length: int = 12) -> list[dict]:
+    """Rising (label up) or falling (down) noisy series, as a user's CSV holds them."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = "up" if i % 2 else "down"
+        slope = 1.0 if label == "up" else -1.0
+        values = [slope * t / length + rng.gauss(0, 0.2) for t in range(length)]
+        rows.append({"sequence": " ".join(f"{v:.3f}" for v in values), "label": label})
+    return rows
+
+
+def test_val_fraction_0_keeps_every_row_for_training(tmp_path: Path) -> None:
+    train = write_csv(tmp_path / "train.csv", shapes(40))
+    test = write_csv(tmp_path / "test.csv", shapes(10, seed=1))
+    carved = TableDataModule(train_files=str(train), test_files=str(test), val_fraction=0.2)
+    carved.setup("fit")
+    assert (len(carved.split("train")), len(carved.split("val"))) == (32, 8)
+    whole = TableDataModule(train_files=str(train), test_files=str(test), val_fraction=0)
+    whole.setup("fit")
+    assert (len(whole.split("train")), len(whole.split("val")), len(whole.split("test"))) == (40, 0, 10)
+    # Every row of the file, in its order (labels sorted: down 0, up 1).
+    labels = [int(target) for _, target in whole.split("train")]
+    assert labels == [1 if row["label"] == "up" else 0 for row in shapes(40)]
+    # A test split carved from the same file still is; only the validation one is gone.
+    no_test = TableDataModule(train_files=str(train), val_fraction=0, test_fraction=0.25)
+    no_test.setup("fit")
+    assert (len(no_test.split("train")), len(no_test.split("val")), len(no_test.split("test"))) == (30, 0, 10)
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.0])
+def test_val_fraction_outside_0_to_1_is_still_refused(fraction: float, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="val_fraction must be in \\(0, 1\\), or 0 for no validation split"):
+        TableDataModule(train_files=str(write_csv(tmp_path / "t.csv", shapes(20))), val_fraction=fraction)
+
+
+def test_no_validation_split_is_refused_where_a_validation_metric_would_pick(compose_train: Compose, tmp_path: Path) -> None:
+    train = write_csv(tmp_path / "train.csv", shapes(20))
+    base = ("data=table", f"data.train_files={train}", "recipe=none", "data.val_fraction=0")
+    with pytest.raises(ConfigError) as refused:
+        check_options(compose_train(*base))
+    assert "data.val_fraction=0 holds out no validation rows" in str(refused.value)
+    assert "monitor=val/loss" in str(refused.value) and "monitor=train/loss" in str(refused.value)
+    with pytest.raises(ConfigError, match="callbacks.early_stopping.monitor=val/loss"):
+        check_options(compose_train("data=table", f"data.train_files={train}", "data.val_fraction=0", "monitor=train/loss",
+                                    "callbacks.early_stopping.monitor=val/loss"))
+    check_options(compose_train(*base, "monitor=train/loss"))  # recipe=none has no early stopping
+    check_options(compose_train(*base, f"data.val_files={train}"))  # a validation split of its own: val_fraction unused
+    # Other loaders need their validation split.
+    with pytest.raises(ConfigError, match="data.val_fraction=0 \\(no validation split\\) is for data=table"):
+        check_options(compose_train("data=text", "data.val_fraction=0", "monitor=train/loss"))
+
+
+def test_the_small_set_rule_applies_to_small_numeric_classification_only(compose_train: Compose) -> None:
+    cfg = compose_train("data=table")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert "fewer than 250 training rows" in describe_recipe(cfg)
+    for facts, rows in [(NUMBERS, 250), (SimpleNamespace(vocab_size=50, task="classification", per_step=False), 40),
+                        (SimpleNamespace(vocab_size=None, task="regression", per_step=False), 40),
+                        (SimpleNamespace(vocab_size=None, task="tagging", per_step=True), 40), (NUMBERS, None)]:
+        assert settle_small_set(cfg, config, facts, rows, set()) is None
+    assert cfg.data.val_fraction == 0.2 and "early_stopping" in cfg.callbacks
+    line = settle_small_set(cfg, config, NUMBERS, 249, set())
+    assert line.startswith("recipe.small_classification: data.val_fraction=0 monitor=train/loss monitor_mode=min "
+                           "trainer.max_epochs=150 scheduler=")
+    assert line.endswith("(249 rows to fit on (training and validation) of real-valued sequences with one label each, fewer "
+                         "than recipe.small_classification.below_rows=250)")
+    assert cfg.data.val_fraction == config["data"]["val_fraction"] == 0
+    assert cfg.monitor == config["callbacks"]["model_checkpoint"]["monitor"] == "train/loss"
+    assert "early_stopping" not in cfg.callbacks and "early_stopping" not in config["callbacks"]
+    scheduler = instantiate(cfg.scheduler.scheduler, _convert_="all")(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0))
+    assert isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) and scheduler.T_max == 150
+    assert config["scheduler"]["scheduler"]["T_max"] == 150 and config["scheduler"]["interval"] == "epoch"
+    check_options(cfg)  # what it brought passes the checks a command line would
+
+
+def test_the_command_line_wins_over_the_small_set_rule(compose_train: Compose) -> None:
+    # Saying how to validate keeps the carve-out, and the run says why.
+    for given in ("monitor=val/acc", "data.val_fraction=0.3"):
+        cfg = compose_train("data=table", given)
+        line = settle_small_set(cfg, OmegaConf.to_container(cfg, resolve=True), NUMBERS, 40, {given.split("=")[0]})
+        assert line.startswith("recipe.small_classification not applied (40 rows") and line.endswith(f"{given} on the command line")
+        assert "early_stopping" in cfg.callbacks and cfg.data.val_fraction != 0
+    cfg = compose_train("data=table", "data.val_files=v.csv")
+    assert settle_small_set(cfg, {}, NUMBERS, 40, set()).endswith("data.val_files gives the validation split")
+    swept = compose_train("data=table")
+    assert "hparams_search=mine optimizes a validation metric" in settle_small_set(swept, {}, NUMBERS, 40, set(), "mine")
+    # Other keys win one by one: the schedule follows the epochs given.
+    cfg = compose_train("data=table", "trainer.max_epochs=30")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    line = settle_small_set(cfg, config, NUMBERS, 40, {"trainer.max_epochs"})
+    assert line.endswith("; kept from the command line: trainer.max_epochs") and "trainer.max_epochs=150" not in line
+    assert cfg.trainer.max_epochs == 30 and config["scheduler"]["scheduler"]["T_max"] == 30 and cfg.data.val_fraction == 0
+    assert small_set_settings(compose_train("data=table", "recipe=none")) == {}
+
+
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_small_numeric_set_trains_on_every_row_and_tests_the_lowest_training_loss(tmp_path: Path) -> None:
+    """End to end with the defaults: the run says what the rule set; 40 rows in batches of 16 are 3 steps an epoch
+    (a 20 % carve-out would leave 32 rows: 2 steps); no validation; the tested checkpoint is the epoch whose train/loss
+    is the lowest in the run's own log."""
+    train = write_csv(tmp_path / "train.csv", shapes(40))
+    test = write_csv(tmp_path / "test.csv", shapes(20, seed=1))
+    run_dir = tmp_path / "run"
+    proc = run_train("data=table", f"data.train_files={train}", f"data.test_files={test}", "trainer.max_epochs=4",
+                     "logger=csv", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "recipe.small_classification: data.val_fraction=0 monitor=train/loss" in out
+    assert "kept from the command line: trainer.max_epochs" in out
+    assert "data: no validation split (data.val_fraction=0): every training row trains, for all trainer.max_epochs=4 epochs" in out
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["val"] == {} and 0.0 <= metrics["test"]["test/acc"] <= 1.0
+    rows = read_metrics(run_dir / "csv" / "metrics.csv")
+    assert not any(key.startswith("val/") and row[key] for row in rows for key in row)
+    epochs = {int(row["epoch"]): float(row["train/loss"]) for row in rows if row.get("train/loss")}  # once per epoch
+    assert sorted(epochs) == [0, 1, 2, 3]
+    best = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True, map_location="cpu")
+    assert best["global_step"] == 3 * (min(epochs, key=epochs.get) + 1)
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert last["global_step"] == 3 * 4
+    assert last["seqtrain"]["config"]["data"]["val_fraction"] == 0 and "early_stopping" not in last["seqtrain"]["config"]["callbacks"]
+    # Resumed for more epochs, it continues with the settings its run used (the recipe's general ones would be a change).
+    proc = run_train("data=table", f"data.train_files={train}", f"data.test_files={test}", "trainer.max_epochs=5",
+                     "logger=csv", f"hydra.run.dir={run_dir}", "ckpt_path=last")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "resume: callbacks.early_stopping=None data.val_fraction=0 monitor=train/loss" in proc.stdout + proc.stderr
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["global_step"] == 3 * 5
