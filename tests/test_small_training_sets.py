@@ -98,6 +98,7 @@ def test_the_small_set_rule_applies_to_small_numeric_classification_only(compose
     assert cfg.data.val_fraction == config["data"]["val_fraction"] == 0
     assert cfg.monitor == config["callbacks"]["model_checkpoint"]["monitor"] == "train/loss"
     assert "early_stopping" not in cfg.callbacks and "early_stopping" not in config["callbacks"]
+    assert cfg.model.patch_shift is True and config["model"]["patch_shift"] is True
     scheduler = instantiate(cfg.scheduler.scheduler, _convert_="all")(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0))
     assert isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) and scheduler.T_max == 150
     assert config["scheduler"]["scheduler"]["T_max"] == 150 and config["scheduler"]["interval"] == "epoch"
@@ -158,5 +159,5 @@ def test_a_small_numeric_set_trains_on_every_row_and_tests_the_lowest_training_l
     proc = run_train("data=table", f"data.train_files={train}", f"data.test_files={test}", "trainer.max_epochs=5",
                      "logger=csv", f"hydra.run.dir={run_dir}", "ckpt_path=last")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "resume: callbacks.early_stopping=None data.val_fraction=0 monitor=train/loss" in proc.stdout + proc.stderr
+    assert "resume: callbacks.early_stopping=None data.val_fraction=0 model.patch_shift=True monitor=train/loss" in proc.stdout + proc.stderr
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["global_step"] == 3 * 5
