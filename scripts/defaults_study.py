@@ -176,7 +176,7 @@ CANDIDATES = {
     # Round ten, on the recipe with round nine's rule (small numeric classification sets: no carve-out, cosine, 150 epochs).
     "e75": ["trainer.max_epochs=75"],
     "e300": ["trainer.max_epochs=300"],
-    # English text (the spaced branch: Unigram 4,000 with the bag): a larger subword vocabulary, closer to words (the
+    # Round eleven, English text (the spaced branch: Unigram 4,000 with the bag): a larger subword vocabulary, closer to words (the
     # tokenizer keys go together, so all are named), or more weight decay on everything (the bag's tables too).
     "text_unigram8000": ["data.tokenizer=unigram", "data.max_vocab_size=8000", "data.min_frequency=1"],
     "text_wd01_bag": ["optimizer.weight_decay=0.1"],
