@@ -174,7 +174,7 @@ CANDIDATES = {
     "noval_cosine150": ["data.val_fraction=0", "monitor=train/loss", "~callbacks.early_stopping", "scheduler=cosine",
                         "trainer.max_epochs=150"],
     # Round ten, on the recipe with round nine's rule (small numeric classification sets: no carve-out, cosine, 150 epochs);
-    # round twelve ran `patch24_wd05` and `e300` again on the recipe with round ten's patch phase.
+    # round twelve ran `patch24_wd05`, `e300`, `patch16` and `patch32` again on the recipe with round ten's patch phase.
     "e75": ["trainer.max_epochs=75"],
     "e300": ["trainer.max_epochs=300"],
     # Round eleven, English text (the spaced branch: Unigram 4,000 with the bag): a larger subword vocabulary, closer to words (the
