@@ -188,13 +188,14 @@ VALIDATION_KEYS = ("data.val_fraction", "data.val_files", "monitor", "monitor_mo
 
 
 def small_set_settings(cfg: DictConfig) -> dict[str, Any]:
-    """`recipe.small_classification.settings`: dotted keys (a key may hold a whole node, like `scheduler`) -> values,
-    interpolations kept (the cosine schedule's `T_max: ${trainer.max_epochs}` follows the run's epochs); {} without one."""
+    """`recipe.small_classification.settings`: dotted keys (a key may hold a whole node, like `scheduler`) -> values;
+    {} without one. An escaped interpolation there (`T_max: \\${trainer.max_epochs}`) comes out as one, so the
+    schedule follows the run's epochs, while the recipe's own block stays the same whatever the epochs (a resume
+    that changes them changes nothing in it)."""
     node = OmegaConf.select(cfg, f"{SMALL_SET}.settings", default=None)
     if node is None:
         return {}
-    return {str(k): OmegaConf.to_container(v, resolve=False) if isinstance(v, DictConfig) else v
-            for k, v in node.items_ex(resolve=False)}
+    return dict(OmegaConf.to_container(node, resolve=True))
 
 
 def describe_small_set(cfg: DictConfig) -> str | None:

@@ -36,7 +36,7 @@ APPLIED_ON_RESUME = (
     "data.num_workers", "data.pin_memory", "data.cache_dir",
     # what `model.patch_size=auto` aims at: a resume keeps the patch size its checkpoint's run chose
     "recipe.patch_steps",
-    # the small-set rule's block (its T_max follows trainer.max_epochs): a resume keeps the settings its run used
+    # the small-set rule's block: it is not applied on a resume, which keeps the settings its run used
     "recipe.small_classification.*",
 )
 

@@ -322,21 +322,33 @@ def keep_saved_recipe_settings(cfg: DictConfig, config: dict[str, Any], saved: d
     from seqtrain.recipe import apply_settings, short_setting, small_set_settings, text_recipe_keys
 
     missing = object()
-    kept = {}
-    for key in sorted({*text_recipe_keys(cfg), *small_set_settings(cfg)}):
-        if any(c == key or c.startswith(key + ".") for c in command_line):
-            continue
-        value = _lookup(saved, key, missing)
-        if value is missing and not key.startswith("callbacks."):  # a callback the saved run did not have is dropped
-            continue
-        node = OmegaConf.select(cfg, key, default=None)
-        current = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
-        if current != (None if value is missing else value):
-            kept[key] = None if value is missing else value
+    keys = sorted(k for k in {*text_recipe_keys(cfg), *small_set_settings(cfg)}
+                  if not any(c == k or c.startswith(k + ".") for c in command_line))
+    kept: dict[str, Any] = {}
+    # Single values first, then whole nodes (the scheduler, a callback): a node is compared once the values it may
+    # read (the schedule's ${trainer.max_epochs}) are back, so one that only follows them is left as it is.
+    for nodes in (False, True):
+        found = {}
+        for key in keys:
+            value = _lookup(saved, key, missing)
+            node = OmegaConf.select(cfg, key, default=None)
+            if (isinstance(node, DictConfig) or isinstance(value, dict)) != nodes:
+                continue
+            if key.startswith("callbacks."):
+                # A callback is kept or dropped as the saved run had it; its settings follow their own keys (${monitor}).
+                if (value is missing) == (node is None):
+                    continue
+            elif value is missing:
+                continue
+            current = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+            if current != (None if value is missing else value):
+                found[key] = None if value is missing else value
+        if found:
+            apply_settings(cfg, config, found)
+            kept.update(found)
     if not kept:
         return None
-    apply_settings(cfg, config, kept)
-    return "resume: " + " ".join(f"{k}={short_setting(v)}" for k, v in kept.items()) + ", as the run being resumed used"
+    return "resume: " + " ".join(f"{k}={short_setting(v)}" for k, v in sorted(kept.items())) + ", as the run being resumed used"
 
 
 def _lookup(tree: dict[str, Any], dotted: str, missing: Any) -> Any:

@@ -264,7 +264,10 @@ def test_a_resume_keeps_the_text_settings_its_run_used(compose_train: Compose, s
 
     cfg = compose_train("data=table", *TEXT_BLOCK, f"monitor={'val/acc' if saved_monitor == 'val/loss' else 'val/loss'}")
     config = OmegaConf.to_container(cfg, resolve=True)
-    saved = {**config, "monitor": saved_monitor, "monitor_mode": "min" if saved_monitor == "val/loss" else "max"}
+    mode = "min" if saved_monitor == "val/loss" else "max"
+    saved = {**json.loads(json.dumps(config)), "monitor": saved_monitor, "monitor_mode": mode}
+    for callback in ("early_stopping", "model_checkpoint"):  # as the saved run resolved its ${monitor}
+        saved["callbacks"][callback] |= {"monitor": saved_monitor, "mode": mode}
     line = keep_saved_recipe_settings(cfg, config, saved, command_line)
     if kept is None:
         assert line is None and cfg.monitor != saved_monitor
