@@ -241,7 +241,8 @@ def settle_small_set(cfg: DictConfig, config: dict[str, Any], facts: Any, train_
     if sweep is not None or named or own:
         reason = (f"hparams_search={sweep} optimizes a validation metric" if sweep is not None else
                   f"{' '.join(f'{k}={OmegaConf.select(cfg, k)}' for k in named)} on the command line" if named else
-                  f"{own[0]} gives the validation split")
+                  "data.val_files gives the validation split" if own[0] == "data.val_files" else
+                  "data.hub: a hub dataset keeps its own splits")
         return f"{SMALL_SET} not applied ({why}): {reason}"
     kept = sorted(k for k in settings if any(c == k or c.startswith(k + ".") for c in command_line))
     changed = {k: v for k, v in settings.items() if k not in kept}
