@@ -187,6 +187,11 @@ SMALL_SET = "recipe.small_classification"
 VALIDATION_KEYS = ("data.val_fraction", "data.val_files", "monitor", "monitor_mode")
 
 
+def given(key: str, command_line: set[str]) -> bool:
+    """Whether the command line sets `key` or a key inside it (`scheduler=cosine`, `callbacks.early_stopping.patience=5`)."""
+    return any(c == key or c.startswith(key + ".") for c in command_line)
+
+
 def small_set_settings(cfg: DictConfig) -> dict[str, Any]:
     """`recipe.small_classification.settings`: dotted keys (a key may hold a whole node, like `scheduler`) -> values;
     {} without one. An escaped interpolation there (`T_max: \\${trainer.max_epochs}`) comes out as one, so the
@@ -244,7 +249,7 @@ def settle_small_set(cfg: DictConfig, config: dict[str, Any], facts: Any, train_
                   "data.val_files gives the validation split" if own[0] == "data.val_files" else
                   "data.hub: a hub dataset keeps its own splits")
         return f"{SMALL_SET} not applied ({why}): {reason}"
-    kept = sorted(k for k in settings if any(c == k or c.startswith(k + ".") for c in command_line))
+    kept = sorted(k for k in settings if given(k, command_line))
     changed = {k: v for k, v in settings.items() if k not in kept}
     apply_settings(cfg, config, changed)
     line = f"{SMALL_SET}: " + " ".join(f"{k}={short_setting(v)}" for k, v in changed.items()) + f" ({why})"

@@ -319,11 +319,10 @@ def keep_saved_recipe_settings(cfg: DictConfig, config: dict[str, Any], saved: d
     checkpoint's run used them, whether that run settled them or predates them (a text run saved before the text block
     picked by val/loss); a key given on the command line wins, as in `check_resume`. Returns the line that says what
     was kept."""
-    from seqtrain.recipe import apply_settings, short_setting, small_set_settings, text_recipe_keys
+    from seqtrain.recipe import apply_settings, given, short_setting, small_set_settings, text_recipe_keys
 
     missing = object()
-    keys = sorted(k for k in {*text_recipe_keys(cfg), *small_set_settings(cfg)}
-                  if not any(c == k or c.startswith(k + ".") for c in command_line))
+    keys = sorted(k for k in {*text_recipe_keys(cfg), *small_set_settings(cfg)} if not given(k, command_line))
     kept: dict[str, Any] = {}
     # Single values first, then whole nodes (the scheduler, a callback): a node is compared once the values it may
     # read (the schedule's ${trainer.max_epochs}) are back, so one that only follows them is left as it is.
