@@ -438,6 +438,7 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
     problems += _relative_problems(cfg)
     problems += _validation_problems(cfg)
     problems += _highway_problems(cfg)
+    problems += _recipe_problems(cfg)
     if tbptt is not None and cfg.trainer.accumulate_grad_batches != 1:
         problems.append(
             f"trainer.accumulate_grad_batches={cfg.trainer.accumulate_grad_batches} is not supported with "
@@ -469,6 +470,22 @@ def _patch_problems(cfg: DictConfig, tbptt: int | None, stateful: bool) -> list[
     if stateful:
         problems.append(f"model.patch_size={size} cannot carry state across batches (data.stateful=true): a stream has "
                         "no sequence to patch whole; set model.patch_size=1")
+    return problems
+
+
+def _recipe_problems(cfg: DictConfig) -> list[str]:
+    """The thresholds of the recipe's rules settled once the data is read (seqtrain.recipe): refused here, before the
+    data is read, rather than as a comparison's TypeError after it (or a bool taken for a number)."""
+    problems = []
+    below = OmegaConf.select(cfg, "recipe.small_classification.below_rows", default=None)
+    if OmegaConf.select(cfg, "recipe.small_classification.settings", default=None) is not None and (
+            isinstance(below, bool) or not isinstance(below, int) or below < 0):
+        problems.append(f"recipe.small_classification.below_rows={below!r}: must be an integer >= 0 (training rows below "
+                        "which small numeric classification sets train without a validation carve-out; 0: never)")
+    share = OmegaConf.select(cfg, "recipe.text_by_spacing.spaced_share", default=None)
+    if OmegaConf.select(cfg, "recipe.text_by_spacing", default=None) is not None and not (_is_number(share) and 0 <= share <= 1):
+        problems.append(f"recipe.text_by_spacing.spaced_share={share!r}: must be a number in [0, 1] (the share of "
+                        "whitespace among the training characters from which text is read as words)")
     return problems
 
 

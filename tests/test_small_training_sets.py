@@ -161,3 +161,14 @@ def test_a_small_numeric_set_trains_on_every_row_and_tests_the_lowest_training_l
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "resume: callbacks.early_stopping=None data.val_fraction=0 model.patch_shift=True monitor=train/loss" in proc.stdout + proc.stderr
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["global_step"] == 3 * 5
+
+
+@pytest.mark.parametrize("value", ["abc", "null", "true", "-5", "2.5"])
+def test_a_bad_threshold_of_the_recipe_rules_is_refused_before_data_is_read(compose_train: Compose, value: str) -> None:
+    """Before: `abc` or `null` ended the run with a comparison's TypeError once the data was read; `true` ran as 1."""
+    with pytest.raises(ConfigError, match="recipe.small_classification.below_rows=.*must be an integer >= 0"):
+        check_options(compose_train("data=table", f"recipe.small_classification.below_rows={value}"))
+    with pytest.raises(ConfigError, match="recipe.text_by_spacing.spaced_share=.*must be a number in \\[0, 1\\]"):
+        check_options(compose_train("data=table", f"recipe.text_by_spacing.spaced_share={'1.5' if value == '2.5' else value}"))
+    check_options(compose_train("data=table", "recipe.small_classification.below_rows=0",
+                                "recipe.text_by_spacing.spaced_share=0.1"))  # 0: the rule is off; legal
