@@ -5,7 +5,8 @@ or ...), and two instances writing the same `last.ckpt` interfere: the file then
 the run. This callback alone writes `last.ckpt`, at every point a run can be resumed from:
 
 - every `every_n_train_steps` optimizer steps (a killed run loses little),
-- after every validation during fit (the epoch end, and mid-epoch with `val_check_interval`),
+- after every validation during fit (the epoch end, and mid-epoch with `val_check_interval`), or, in a fit
+  that runs no validation (`data.val_fraction=0`, `trainer.limit_val_batches=0`), at every epoch end,
 - at the end of fit (a finished run's `last.ckpt` is its final state, so it can be extended),
 - when the run is stopped by SIGTERM (what SLURM and most schedulers send); Lightning raises its
   `SIGTERMException` only between batches, so the state is a consistent one.
@@ -53,6 +54,10 @@ class LastCheckpoint(Checkpoint):
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.state.fn == "fit" and not trainer.sanity_checking:
+            self.save(trainer)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not sum(trainer.num_val_batches):  # no validation to save after: the epoch's end is the point instead
             self.save(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

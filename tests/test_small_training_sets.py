@@ -172,3 +172,40 @@ def test_a_bad_threshold_of_the_recipe_rules_is_refused_before_data_is_read(comp
         check_options(compose_train("data=table", f"recipe.text_by_spacing.spaced_share={'1.5' if value == '2.5' else value}"))
     check_options(compose_train("data=table", "recipe.small_classification.below_rows=0",
                                 "recipe.text_by_spacing.spaced_share=0.1"))  # 0: the rule is off; legal
+
+
+def test_a_run_without_validation_saves_last_ckpt_at_each_epoch_end_and_resumes_exactly(tmp_path: Path) -> None:
+    """No validation, so no save after one: `last.ckpt` is written at each epoch end instead (before, only every 200
+    steps and at the end, so a run killed in its first 200 steps left nothing to resume). Killed (SIGKILL) at the
+    end of its first epoch and resumed, it ends with the weights of a run that was never stopped."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    train = write_csv(tmp_path / "train.csv", shapes(40))
+    args = ["data=table", f"data.train_files={train}", f"data.test_files={train}", "trainer.max_epochs=4", "logger=none"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline", "HF_DATASETS_OFFLINE": "1"}
+    assert run_train(*args, f"hydra.run.dir={tmp_path / 'whole'}").returncode == 0
+    stopped = tmp_path / "stopped"
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).parents[1] / "train.py"), *args, f"hydra.run.dir={stopped}"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = stopped / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 300
+    while proc.poll() is None and time.time() < deadline:
+        try:
+            if torch.load(last, weights_only=True, map_location="cpu")["global_step"] >= 3:  # the first epoch's end
+                proc.send_signal(signal.SIGKILL)
+                break
+        except Exception:  # noqa: BLE001 - not written yet, or being replaced
+            pass
+        time.sleep(0.02)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the run ended before its first epoch-end last.ckpt"
+    assert torch.load(last, weights_only=True, map_location="cpu")["global_step"] == 3
+    assert run_train(*args, f"hydra.run.dir={stopped}", "ckpt_path=last").returncode == 0
+    whole = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    resumed = torch.load(last, weights_only=True, map_location="cpu")
+    assert resumed["global_step"] == whole["global_step"] == 12
+    for key, value in whole["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key
