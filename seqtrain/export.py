@@ -73,8 +73,7 @@ def example_inputs(model: nn.Module, batch: int, steps: int, generator: torch.Ge
         # Ids from 1: 0 is the padding id, which an unpadded sequence does not hold.
         inputs = torch.randint(1, model.input_layer.num_embeddings, (batch, steps), generator=generator)
     else:
-        width = model.input_layer.in_features if isinstance(model.input_layer, nn.Linear) else rnn.input_size
-        features = width // model.patch_size  # the input layer reads patches of k steps: k*F features
+        features = model.arguments["num_features"]  # (the input layer reads patches of k steps, after instance_norm's features)
         inputs = torch.randn(batch, steps, features, generator=generator)
     shape = (rnn.num_layers * (2 if rnn.bidirectional else 1), batch, rnn.hidden_size)  # (L*D, B, H)
     states = [torch.randn(shape, generator=generator) for _ in range(2 if isinstance(rnn, nn.LSTM) else 1)]
@@ -175,10 +174,10 @@ def streamable(model: nn.Module) -> bool:
     zero-filled to one, which the whole sequence is not. Nor for a model that forecasts relative to the window
     (`relative_to`): each chunk would be shifted by its own level; nor with a linear AR highway (`ar_highway`): it
     reads the last steps of each chunk, not of the sequence; nor with a bag of embeddings (`bag`): its mean is over
-    the chunk, not the sequence.
+    the chunk, not the sequence; nor with `instance_norm`: each chunk would be standardized by its own statistics.
     """
     from seqtrain.models.pooling import LastStatePool
 
     return (not model.backbone.rnn.bidirectional and model.patch_size == 1 and getattr(model, "relative", None) is None
             and getattr(model, "highway", None) is None and getattr(model, "bag", None) is None
-            and (model.pool is None or isinstance(model.pool, LastStatePool)))
+            and getattr(model, "instance_norm", None) is None and (model.pool is None or isinstance(model.pool, LastStatePool)))

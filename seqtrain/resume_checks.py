@@ -44,7 +44,8 @@ APPLIED_ON_RESUME = (
 #: did: resuming such a run with that value continues the same run.
 ADDED_LATER = {"model.patch_size": 1, "model.patch_shift": False, "model.input_noise": 0.0, "model.embedding_dropout": 0.0,
                "data.time_column": None, "model.relative_to": None,
-               "model.ar_highway": None, "model.bag": None, "model.bag_buckets": 65536}
+               "model.ar_highway": None, "model.bag": None, "model.bag_buckets": 65536,
+               "model.instance_norm": None}
 
 
 def flatten(config: Any, prefix: str = "") -> dict[str, Any]:

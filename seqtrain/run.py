@@ -121,6 +121,8 @@ def train(cfg: DictConfig) -> float:
         if OmegaConf.select(cfg, "model.ar_highway") == "auto":
             log.info(settled_ar_highway(facts))
         model = instantiate(cfg.model, **facts.model_kwargs())
+        if line := unused_instance_norm(cfg, model):
+            log.info(line)
         if checkpoint is not None:
             check_resumable(checkpoint, facts, ckpt_path)
             del checkpoint  # Lightning reads the file again itself
@@ -270,6 +272,16 @@ def unused_input_noise(cfg: DictConfig, facts: Any) -> str | None:
     if facts.vocab_size is None or not isinstance(noise, (int, float)) or noise == 0:
         return None
     return f"model.input_noise={noise}: not used (it adds noise to real-valued inputs; this data's inputs are token ids)"
+
+
+def unused_instance_norm(cfg: DictConfig, model: Any) -> str | None:
+    """`model.instance_norm` standardizes real-valued rows with one target each; for token ids or a per-step head the
+    model has none: returns the line that says so."""
+    mode = OmegaConf.select(cfg, "model.instance_norm", default=None)
+    if mode is None or getattr(model, "instance_norm", None) is not None:
+        return None
+    why = "this data's inputs are token ids" if model.arguments["vocab_size"] is not None else "this head predicts per step"
+    return f"model.instance_norm={mode}: not used (it standardizes each real-valued row for one target per row; {why})"
 
 
 def settled_relative_to(facts: Any) -> str:

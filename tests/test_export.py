@@ -115,6 +115,19 @@ def test_a_model_with_a_bag_exports_at_any_length(tmp_path: Path, bag: str, pool
     assert not streamable(model)
 
 
+@pytest.mark.parametrize(("mode", "patch_size"), [("shape", 1), ("shape_level", 3)])
+def test_a_model_with_instance_norm_exports_at_any_length(tmp_path: Path, mode: str, patch_size: int) -> None:
+    """Each row's statistics are in the graph over however many steps the call gives (one step too); a chunk would
+    be standardized by its own, so it is not offered as streamable."""
+    torch.manual_seed(0)
+    model = SequenceModel(cell="lstm", hidden_size=8, pooling="last", embedding_dim=6, num_outputs=4, num_features=3,
+                          instance_norm=mode, patch_size=patch_size).eval()
+    path = export_onnx(model, tmp_path / "model.onnx")
+    for batch, steps in [(1, 1), (3, 11), (4, 40)]:
+        assert check_onnx(path, model, batch=batch, steps=steps) < TOLERANCE
+    assert not streamable(model)
+
+
 @pytest.mark.slow  # ~20 s end to end; by default: the in-process exports above and the script's refusals below
 def test_export_script_on_a_trained_run(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"

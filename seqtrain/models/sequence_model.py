@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from seqtrain.models.backbone import RecurrentBackbone, State
 from seqtrain.models.bag import BAGS, BagOfEmbeddings
 from seqtrain.models.highway import ArHighway, AutoregressiveHighway, resolve_ar_highway
+from seqtrain.models.instance_norm import INSTANCE_NORMS, InstanceNorm, RowStandardizer
 from seqtrain.models.patching import drop_leading, patch_steps
 from seqtrain.models.pooling import LastStatePool, MaxPool, MeanPool
 from seqtrain.models.relative import RelativeTo, RelativeToWindow, resolve_relative_to
@@ -39,6 +40,7 @@ class SequenceModel(nn.Module):
         patch_size: int = 1,
         patch_shift: bool = False,
         input_noise: float = 0.0,
+        instance_norm: InstanceNorm | None = None,
         relative_to: RelativeTo | None = None,
         ar_highway: ArHighway | None = None,
         bag: Literal["unigrams", "bigrams"] | None = None,
@@ -78,6 +80,8 @@ class SequenceModel(nn.Module):
             raise ValueError(f"head must be one of {list(HEADS)}, got {head!r}")
         if pooling is not None and pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {list(POOLINGS)} or None, got {pooling!r}")
+        if instance_norm is not None and instance_norm not in INSTANCE_NORMS:
+            raise ValueError(f"instance_norm must be one of {list(INSTANCE_NORMS)} or None, got {instance_norm!r}")
         if bag is not None and bag not in BAGS:
             raise ValueError(f"bag must be one of {list(BAGS)} or None, got {bag!r}")
 
@@ -104,6 +108,15 @@ class SequenceModel(nn.Module):
             if self.head_kind != "many_to_one":
                 raise ValueError(f"bag={bag!r} summarises the whole sequence for one target per sequence (a many_to_one "
                                  f"head), but head={head!r} resolves to {self.head_kind!r}; set bag=None")
+        # Each row standardized over its own steps (seqtrain.models.instance_norm), for real-valued rows with one target
+        # each; token ids and per-step heads (which would see the statistics of the steps they predict) have none, so a
+        # recipe can set it for every table (the run says so in one line, as for input_noise).
+        self.instance_norm: RowStandardizer | None = None
+        if instance_norm is not None and num_features is not None and self.head_kind == "many_to_one":
+            if resolve_relative_to(relative_to, target_inputs) is not None:
+                raise ValueError(f"instance_norm={instance_norm!r} and relative_to={relative_to!r} both re-level each window; "
+                                 "set one of them to None")
+            self.instance_norm = RowStandardizer(instance_norm)
         self.patch_size = patch_size
         # Random patch phase (k > 1 only; with k = 1 there is one phase and nothing changes): training drops a
         # random 0..k-1 leading steps of each row, so the k patchings of a series are k views of it (window
@@ -153,10 +166,10 @@ class SequenceModel(nn.Module):
             if padding_idx is not None:
                 raise ValueError(f"padding_idx is for token inputs only, got it with num_features={num_features}")
             # embedding_dim=None feeds the features to the RNN unchanged.
-            # A patch of k steps is one input of k*F features.
-            patch_features = patch_size * num_features
+            # A patch of k steps is one input of k*F features (F counts instance_norm's level features).
+            patch_features = patch_size * (num_features if self.instance_norm is None else self.instance_norm.features(num_features))
             self.input_layer = nn.Linear(patch_features, embedding_dim) if embedding_dim is not None else nn.Identity()
-        rnn_input_size = embedding_dim if embedding_dim is not None else patch_size * num_features
+        rnn_input_size = embedding_dim if embedding_dim is not None else patch_features
         # Dropout on the embedded tokens (each of the (B, T, E) values, as nn.Dropout): token inputs only, where a
         # small text set's embedding rows over-fit first. Real-valued inputs have none, so a recipe can set it for
         # every table and leave numeric runs as they were (the run says so in one line).
@@ -224,7 +237,10 @@ class SequenceModel(nn.Module):
         return predictions, state
 
     def _forward_phases(self, inputs: Tensor, lengths: Tensor | None, state: State | None) -> tuple[Tensor, State]:
-        """Input noise and patch phases (training: a random phase per row; evaluation: the mean over all k), then `_forward`."""
+        """Instance norm, input noise and patch phases (training: a random phase per row; evaluation: the mean over all
+        k), then `_forward`."""
+        if self.instance_norm is not None:
+            inputs = self.instance_norm(inputs, lengths)  # (B, T, F) or (B, T, 3F)
         if self.training and self.input_noise > 0:
             # Drawn on the CPU from torch's global generator, like the patch phase: seeded, resumable, any device.
             inputs = inputs + self.input_noise * torch.randn(inputs.shape, dtype=inputs.dtype).to(inputs.device)  # (B, T, F)
