@@ -188,6 +188,7 @@ CANDIDATES = {
     # and log standard deviation appended as features (level and amplitude kept).
     "inorm_shape": ["model.instance_norm=shape"],
     "inorm_level": ["model.instance_norm=shape_level"],
+    "inorm_values": ["model.instance_norm=shape_values"],
 }
 
 

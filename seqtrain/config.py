@@ -63,7 +63,7 @@ class ModelOptions(BaseModel):
     patch_shift: bool
     input_noise: float = Field(ge=0.0)
     # Each real-valued row standardized over its own steps (one target per row); shape_level also appends its mean and log std.
-    instance_norm: Literal["shape", "shape_level"] | None
+    instance_norm: Literal["shape", "shape_level", "shape_values"] | None
     relative_to: Literal["last", "mean", "auto"] | None
     # A linear AR on each target's last k input steps beside the network; auto: k = the data's window, from its facts.
     ar_highway: Any

@@ -329,19 +329,21 @@ def keep_saved_recipe_settings(cfg: DictConfig, config: dict[str, Any], saved: d
     """A resume continues with the settings the recipe settles once the data is read (`recipe.text_classification`:
     monitor, ...; `recipe.small_classification`: no validation split, its schedule, no early stopping) as its
     checkpoint's run used them, whether that run settled them or predates them (a text run saved before the text block
-    picked by val/loss); a key given on the command line wins, as in `check_resume`. Returns the line that says what
-    was kept."""
+    picked by val/loss); also the recipe's `model.instance_norm`, so a run made before the recipe set it resumes as it
+    was. A key given on the command line wins, as in `check_resume`. Returns the line that says what was kept."""
     from seqtrain.recipe import apply_settings, given, short_setting, small_set_settings, text_recipe_keys
+    from seqtrain.resume_checks import ADDED_LATER
 
     missing = object()
-    keys = sorted(k for k in {*text_recipe_keys(cfg), *small_set_settings(cfg)} if not given(k, command_line))
+    recipe_keys = {*text_recipe_keys(cfg), *small_set_settings(cfg), "model.instance_norm"}
+    keys = sorted(k for k in recipe_keys if not given(k, command_line))
     kept: dict[str, Any] = {}
     # Single values first, then whole nodes (the scheduler, a callback): a node is compared once the values it may
     # read (the schedule's ${trainer.max_epochs}) are back, so one that only follows them is left as it is.
     for nodes in (False, True):
         found = {}
         for key in keys:
-            value = _lookup(saved, key, missing)
+            value = _lookup(saved, key, ADDED_LATER.get(key, missing))  # a key the saved run predates: what it did
             node = OmegaConf.select(cfg, key, default=None)
             if (isinstance(node, DictConfig) or isinstance(value, dict)) != nodes:
                 continue

@@ -115,7 +115,7 @@ def test_a_model_with_a_bag_exports_at_any_length(tmp_path: Path, bag: str, pool
     assert not streamable(model)
 
 
-@pytest.mark.parametrize(("mode", "patch_size"), [("shape", 1), ("shape_level", 3)])
+@pytest.mark.parametrize(("mode", "patch_size"), [("shape", 1), ("shape_level", 3), ("shape_values", 2)])
 def test_a_model_with_instance_norm_exports_at_any_length(tmp_path: Path, mode: str, patch_size: int) -> None:
     """Each row's statistics are in the graph over however many steps the call gives (one step too); a chunk would
     be standardized by its own, so it is not offered as streamable."""

@@ -295,6 +295,29 @@ def test_a_text_run_saved_before_the_bag_resumes_without_it(compose_train: Compo
     assert cfg.model.bag == config["model"]["bag"] == "bigrams"
 
 
+def test_a_run_saved_before_instance_norm_resumes_without_it(compose_train: Compose) -> None:
+    """The table recipe sets `model.instance_norm`; a checkpoint whose config predates the key resumes with what its
+    run did (none: a model without the extra features its weights lack), and that is no config change; a run that
+    saved one keeps it; the command line wins."""
+    from seqtrain.resume_checks import config_changes
+    from seqtrain.run import keep_saved_recipe_settings
+
+    cfg = compose_train("data=table")
+    assert cfg.model.instance_norm == "shape_values"  # the recipe's
+    config = OmegaConf.to_container(cfg, resolve=True)
+    saved = json.loads(json.dumps(config))
+    del saved["model"]["instance_norm"]
+    assert keep_saved_recipe_settings(cfg, config, saved, set()) == "resume: model.instance_norm=None, as the run being resumed used"
+    assert cfg.model.instance_norm is None and config["model"]["instance_norm"] is None
+    assert config_changes(saved, config) == ({}, {})
+    saved["model"]["instance_norm"] = "shape"
+    assert keep_saved_recipe_settings(cfg, config, saved, set()).startswith("resume: model.instance_norm=shape,")
+    cfg = compose_train("data=table", "model.instance_norm=shape_level")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert keep_saved_recipe_settings(cfg, config, saved, {"model.instance_norm"}) is None
+    assert cfg.model.instance_norm == "shape_level"
+
+
 SPACING_BLOCK = ("++recipe.text_by_spacing.spaced_share=0.05", "++recipe.text_by_spacing.spaced.data.tokenizer=word",
                  "++recipe.text_by_spacing.spaced.data.min_frequency=2", "++recipe.text_by_spacing.unspaced.data.tokenizer=char")
 

@@ -84,7 +84,7 @@ CASES = [
     ("model", ["model.patch_shift=yes"], ["model.patch_shift='yes'", "bool"]),
     ("model", ["model.patch_shift=1"], ["model.patch_shift=1", "bool"]),
     ("model", ["model.input_noise=-0.1"], ["model.input_noise=-0.1", "greater than or equal to 0"]),
-    ("model", ["model.instance_norm=zscore"], ["model.instance_norm='zscore'", "'shape' or 'shape_level'"]),
+    ("model", ["model.instance_norm=zscore"], ["model.instance_norm='zscore'", "'shape', 'shape_level' or 'shape_values'"]),
     ("task kind", [*SUNSPOTS, "model.relative_to=last", "model.instance_norm=shape"], ["model.instance_norm=shape", "model.relative_to=last", "both re-level"]),
     ("task kind", ["experiment=none", "data=forecast", "data.train_files=series.csv", "model.instance_norm=shape_level"],
      ["model.instance_norm=shape_level", "model.relative_to=auto", "both re-level"]),

@@ -10,6 +10,8 @@ for that reason (Dau et al. 2019), and RevIN (Kim et al. 2022) does it inside th
   excluded, and left at zero): what is left is the row's shape.
 - `shape_level`: the same, with the row's mean and log standard deviation (per feature) appended
   to every step as 2F more features, so level and amplitude still reach the network.
+- `shape_values`: the row's shape beside its values as the loader scaled them (2F features): both
+  views of every step.
 
 The statistics are computed in float64 (float32 on Apple's MPS, which has no float64): a quiet row's spread can be 1e-4 of the feature's spread
 over all rows (PLAID's), which a float32 epsilon would flatten. A row of one step, or a constant
@@ -24,13 +26,14 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-INSTANCE_NORMS = ("shape", "shape_level")
-InstanceNorm = Literal["shape", "shape_level"]
+INSTANCE_NORMS = ("shape", "shape_level", "shape_values")
+InstanceNorm = Literal["shape", "shape_level", "shape_values"]
 EPS = 1e-12  # added to the variance, in the loader's standardized units (a feature's spread over all rows is 1)
 
 
 class RowStandardizer(nn.Module):
-    """inputs (B, T, F), lengths (B,) or None (every step real) -> (B, T, F) or, with `shape_level`, (B, T, 3F)."""
+    """inputs (B, T, F), lengths (B,) or None (every step real) -> (B, T, F), or (B, T, 3F) with `shape_level`, or
+    (B, T, 2F) with `shape_values`."""
 
     def __init__(self, mode: InstanceNorm) -> None:
         super().__init__()
@@ -40,7 +43,7 @@ class RowStandardizer(nn.Module):
 
     def features(self, num_features: int) -> int:
         """Features per step of the output."""
-        return 3 * num_features if self.mode == "shape_level" else num_features
+        return {"shape": 1, "shape_level": 3, "shape_values": 2}[self.mode] * num_features
 
     def forward(self, inputs: Tensor, lengths: Tensor | None) -> Tensor:
         dtype = inputs.dtype
@@ -59,5 +62,7 @@ class RowStandardizer(nn.Module):
         shape = (inputs - mean) / std * mask  # (B, T, F); padded steps stay zero
         if self.mode == "shape":
             return shape.to(dtype)
+        if self.mode == "shape_values":
+            return torch.cat([shape, inputs * mask], dim=-1).to(dtype)  # (B, T, 2F)
         level = torch.cat([mean, torch.log(std)], dim=-1)  # (B, 1, 2F)
         return torch.cat([shape, level.expand(-1, inputs.shape[1], -1) * mask], dim=-1).to(dtype)  # (B, T, 3F)

@@ -19,17 +19,19 @@ def _rows(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     return x, lengths
 
 
-@pytest.mark.parametrize("mode", ["shape", "shape_level"])
+@pytest.mark.parametrize("mode", ["shape", "shape_level", "shape_values"])
 def test_each_row_is_standardized_over_its_own_real_steps(mode: str) -> None:
     x, lengths = _rows(torch.Generator().manual_seed(0))
     out = RowStandardizer(mode)(x, lengths)
-    assert out.shape == (3, 7, 2 if mode == "shape" else 6)
+    assert out.shape == (3, 7, {"shape": 2, "shape_level": 6, "shape_values": 4}[mode])
     for i, n in enumerate(lengths.tolist()):
         row = x[i, :n].double().numpy()  # (n, 2): the row alone, no padding
         mean, std = row.mean(0), np.sqrt(row.var(0) + 1e-12)
         expected = (row - mean) / std
         if mode == "shape_level":
             expected = np.concatenate([expected, np.broadcast_to(np.concatenate([mean, np.log(std)]), (n, 4))], axis=1)
+        if mode == "shape_values":
+            expected = np.concatenate([expected, row], axis=1)
         np.testing.assert_allclose(out[i, :n].numpy(), expected, rtol=1e-5, atol=1e-5)
         assert not out[i, n:].any()  # padded steps stay zero
     # The quiet row (amplitude 1e-3 beside 1e3) keeps its shape: unit spread, not flattened by the epsilon.
@@ -39,7 +41,7 @@ def test_each_row_is_standardized_over_its_own_real_steps(mode: str) -> None:
     assert torch.equal(RowStandardizer(mode)(x, None), RowStandardizer(mode)(x, full))
 
 
-@pytest.mark.parametrize("mode", ["shape", "shape_level"])
+@pytest.mark.parametrize("mode", ["shape", "shape_level", "shape_values"])
 def test_a_padded_batch_gives_each_row_what_it_gets_alone(mode: str) -> None:
     torch.manual_seed(0)
     model = SequenceModel(cell="gru", hidden_size=8, pooling="max", embedding_dim=6, num_outputs=3, num_features=2,
