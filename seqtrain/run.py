@@ -108,6 +108,10 @@ def train(cfg: DictConfig) -> float:
                 datamodule.setup("fit")
                 facts = datamodule.facts
         check_facts(cfg, facts)  # the task kind the config promised (or, for a datamodule of your own, its checks)
+        if (emptied := getattr(datamodule, "val_emptied", None)) is not None:
+            from seqtrain.data.sources import DataError
+
+            raise DataError(emptied)  # a carve-out of rows alone in their class, and a run that validates: nothing to validate on
         if OmegaConf.select(cfg, "model.patch_size") == "auto":
             log.info(settle_patch_size(cfg, config, datamodule))
         if line := unused_embedding_dropout(cfg, facts):

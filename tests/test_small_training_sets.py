@@ -163,6 +163,26 @@ def test_a_small_numeric_set_trains_on_every_row_and_tests_the_lowest_training_l
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["global_step"] == 3 * 5
 
 
+def test_one_row_per_class_trains_where_no_validation_is_needed_and_is_refused_where_it_is(tmp_path: Path) -> None:
+    """A training file with one row per class (a hold-out of PigCVP: 52 pigs, one series each): the first read's 20 %
+    carve-out can only draw rows alone in their class, so it is left empty; the small-set rule then trains without
+    validating. A run that validates is refused with the reason, naming the split, before it trains."""
+    rows = [{"sequence": " ".join(f"{(c + 1) * (t % 3):g}" for t in range(8)), "label": f"pig{c}"} for c in range(12)]
+    train, test = write_csv(tmp_path / "train.csv", rows), write_csv(tmp_path / "test.csv", rows)
+    data = ("data=table", f"data.train_files={train}", f"data.test_files={test}", "trainer.max_epochs=2")
+    proc = run_train(*data, f"hydra.run.dir={tmp_path / 'rule'}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "the val split is empty: each of its 2 drawn rows was the only row of its class" in out
+    assert "recipe.small_classification: data.val_fraction=0" in out
+    assert json.loads((tmp_path / "rule" / "metrics.json").read_text())["status"] == "completed"
+    proc = run_train(*data, "recipe.small_classification.below_rows=0", f"hydra.run.dir={tmp_path / 'validates'}")
+    assert proc.returncode != 0
+    assert "the val split is empty: each of its 2 drawn rows was the only row of its class" in proc.stderr
+    assert "12 classes in 12 rows" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "validates" / "checkpoints").exists()
+
+
 @pytest.mark.parametrize("value", ["abc", "null", "true", "-5", "2.5"])
 def test_a_bad_threshold_of_the_recipe_rules_is_refused_before_data_is_read(compose_train: Compose, value: str) -> None:
     """Before: `abc` or `null` ended the run with a comparison's TypeError once the data was read; `true` ran as 1."""

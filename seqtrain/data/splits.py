@@ -58,7 +58,7 @@ def concatenate(pieces: Sequence[Piece]) -> tuple[Dataset, Origin]:
 
 
 def carve(dataset: Dataset, origin: Origin, fractions: dict[str, float], *, shuffle: bool, seed: int,
-          labels: Sequence[Any] | None = None) -> dict[str, tuple[Dataset, Origin]]:
+          labels: Sequence[Any] | None = None, emptied: dict[str, str] | None = None) -> dict[str, tuple[Dataset, Origin]]:
     """Cut `dataset` into "train" and the splits in `fractions` (e.g. {"val": 0.1, "test": 0.1}).
 
     shuffle: draw the rows at random (seeded), for sets of independent sequences; otherwise take
@@ -66,6 +66,9 @@ def carve(dataset: Dataset, origin: Origin, fractions: dict[str, float], *, shuf
     series where neighbouring rows belong together.
     labels: each row's class (classification): a class whose every row was drawn for val / test
     gets one of them back in train (a model cannot learn a class it never sees), said in the log.
+    emptied: where given, a split left empty that way (every drawn row the only one of its class) is left out of
+    the result and its message is put here under its name (the caller decides whether the run can do without
+    it), instead of raised.
     """
     n = len(dataset)
     order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
@@ -81,12 +84,16 @@ def carve(dataset: Dataset, origin: Origin, fractions: dict[str, float], *, shuf
     for name, rows in blocks.items():
         if len(rows) == 0 and name != "train" and counts[name] and labels is not None:  # drawn, then all moved back
             classes = len(set(labels))
-            raise DataError(
+            message = (
                 f"the {name} split is empty: each of its {counts[name]} drawn rows was the only row of its class in "
                 f"{origin.names()} ({classes} classes in {n} rows), so it was kept in train; a classification target needs "
                 "several rows per class: if the target column holds quantities, set data.task=regression; if it names "
                 "each row (an id), set data.target_column to the label column"
             )
+            if emptied is None:
+                raise DataError(message)
+            emptied[name] = message
+            continue
         if len(rows) == 0:
             raise DataError(
                 f"the {name} split is empty: {n} rows from {origin.names()} leave none for it "

@@ -109,6 +109,8 @@ class TableDataModule(FileDataModule):
         self.max_length, self.overflow, self.unseen_labels = max_length, overflow, unseen_labels
         self.standardize, self.scale_targets = standardize, scale_targets
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        # Why the carved validation split is empty, when every row drawn for it was alone in its class (see `build`).
+        self.val_emptied: str | None = None
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
         pieces, same_as_train = self.load()
@@ -122,10 +124,19 @@ class TableDataModule(FileDataModule):
         no_val = fractions.get("val") == 0  # val_fraction=0: no validation split, every training row trains
         if no_val:
             del fractions["val"]
+        self.val_emptied = None
         if fractions:
             train, origin = splits.pop("train")
             labels = arrow_column(train, "target").to_pylist() if self.task == "classification" else None
-            splits.update(carve(train, origin, fractions, shuffle=True, seed=self.seed, labels=labels))
+            # A validation draw that only held rows alone in their class is left out rather than refused here: a run that
+            # trains without validating (the small-set rule) needs none; one that validates is refused by the run.
+            emptied: dict[str, str] = {}
+            splits.update(carve(train, origin, fractions, shuffle=True, seed=self.seed, labels=labels, emptied=emptied))
+            if "test" in emptied:
+                raise DataError(emptied.get("val", emptied["test"]))
+            self.val_emptied = emptied.get("val")
+            if self.val_emptied is not None:
+                log.warning("data: %s; a run can only train without validating (data.val_fraction=0)", self.val_emptied)
         warn_shared_rows(splits, same_as_train)
         state = self._fit(*splits["train"], kind) if saved is None else dict(saved)
         # A checkpoint's text tokenizer is never refitted silently: one of another kind than data.tokenizer is refused.
