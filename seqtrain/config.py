@@ -52,6 +52,7 @@ class ModelOptions(BaseModel):
     bias: bool
     dropout: float = Field(ge=0.0, lt=1.0)
     bidirectional: bool
+    proj_size: int = Field(ge=0)
     embedding_dim: int | None = Field(ge=1)
     embedding_dropout: float = Field(ge=0.0, lt=1.0)
     pooling: Literal["last", "mean", "max"] | None
@@ -95,16 +96,20 @@ class ModelOptions(BaseModel):
                 f"model.dropout={self.dropout} acts between stacked layers only (as in torch.nn.RNN), so with "
                 "model.num_layers=1 it does nothing; set model.num_layers>=2 or model.dropout=0.0"
             )
+        if self.proj_size and (self.cell != "lstm" or self.proj_size >= self.hidden_size):
+            raise ValueError(f"model.proj_size={self.proj_size} projects an LSTM's hidden state to fewer units (torch.nn.LSTM): "
+                             f"it needs cell=lstm and proj_size < hidden_size, got cell={self.cell}, hidden_size={self.hidden_size}; "
+                             "set model.proj_size=0")
         if self.pooling is not None and self.head == "many_to_many":
             raise ValueError("model.pooling applies to many_to_one heads only; set model.pooling=null for head=many_to_many")
         if self.bag is not None and self.head == "many_to_many":
             raise ValueError(f"model.bag={self.bag} summarises a whole sequence for one target per sequence (many_to_one "
                              "heads only); set model.bag=null for head=many_to_many")
         if self.tie_weights:
-            width = self.hidden_size * (2 if self.bidirectional else 1)
+            width = (self.proj_size or self.hidden_size) * (2 if self.bidirectional else 1)
             if self.embedding_dim != width:
                 raise ValueError(
-                    f"model.tie_weights=true needs model.embedding_dim == hidden_size x directions ({width}), "
+                    f"model.tie_weights=true needs model.embedding_dim == hidden_size (or proj_size) x directions ({width}), "
                     f"got embedding_dim={self.embedding_dim}"
                 )
         return self

@@ -75,8 +75,9 @@ def example_inputs(model: nn.Module, batch: int, steps: int, generator: torch.Ge
     else:
         features = model.arguments["num_features"]  # (the input layer reads patches of k steps, after instance_norm's features)
         inputs = torch.randn(batch, steps, features, generator=generator)
-    shape = (rnn.num_layers * (2 if rnn.bidirectional else 1), batch, rnn.hidden_size)  # (L*D, B, H)
-    states = [torch.randn(shape, generator=generator) for _ in range(2 if isinstance(rnn, nn.LSTM) else 1)]
+    layers = rnn.num_layers * (2 if rnn.bidirectional else 1)
+    sizes = [getattr(rnn, "proj_size", 0) or rnn.hidden_size] + ([rnn.hidden_size] if isinstance(rnn, nn.LSTM) else [])
+    states = [torch.randn((layers, batch, size), generator=generator) for size in sizes]  # h (L*D, B, H or proj), c (L*D, B, H)
     return (inputs, *states)
 
 
@@ -84,6 +85,9 @@ def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any] | N
     """Write `model` (a SequenceModel, put in eval mode) as ONNX; `metadata` is stored as JSON in the file."""
     import onnx
 
+    if getattr(model.backbone.rnn, "proj_size", 0):
+        raise ExportError(f"model.proj_size={model.backbone.rnn.proj_size}: ONNX's LSTM operator has no projection (torch's "
+                          "exporter refuses it); a run trained with one predicts with scripts/predict.py, not as ONNX")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.eval()

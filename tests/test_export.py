@@ -128,6 +128,16 @@ def test_a_model_with_instance_norm_exports_at_any_length(tmp_path: Path, mode: 
     assert not streamable(model)
 
 
+def test_a_projected_lstm_is_refused_by_name(tmp_path: Path) -> None:
+    """ONNX's LSTM has no projection: the export says so, naming the key, and writes nothing."""
+    from seqtrain.export import ExportError
+
+    model = SequenceModel(cell="lstm", hidden_size=8, proj_size=3, embedding_dim=6, num_outputs=4, num_features=3).eval()
+    with pytest.raises(ExportError, match="model.proj_size=3: ONNX's LSTM operator has no projection"):
+        export_onnx(model, tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
+
+
 @pytest.mark.slow  # ~20 s end to end; by default: the in-process exports above and the script's refusals below
 def test_export_script_on_a_trained_run(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"

@@ -65,6 +65,21 @@ def test_many_to_many_language_model(tmp_path: Path, model: str) -> None:
     assert (tmp_path / "csv" / "metrics.csv").is_file()
 
 
+def test_a_projected_lstm_carries_its_state_through_truncated_bptt(tmp_path: Path) -> None:
+    """`model.proj_size`: stateful streams carry h (L, B, 8) and c (L, B, 32) from chunk to chunk, and generation reads
+    the projected state; the checkpoint holds torch's projection weights."""
+    proc = run_train(
+        "model=lstm", "data=shakespeare", "data.max_chars=20000", "data.seq_len=32", "data.batch_size=8", "model.num_layers=2",
+        "model.hidden_size=32", "model.proj_size=8", "task.tbptt_steps=16", "logger=none", "sample_length=40", *SMOKE,
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(_check_run_dir(tmp_path, "language_modeling")["sample"]) > 40
+    weights = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["state_dict"]
+    assert weights["model.backbone.rnn.weight_hr_l1"].shape == (8, 32)
+    assert weights["model.output_layer.weight"].shape[1] == 8
+
+
 def test_missing_checkpoint_is_an_error_not_a_fresh_start(tmp_path: Path) -> None:
     proc = run_train("data=parity", *SMOKE, "logger=none", "ckpt_path=last", f"hydra.run.dir={tmp_path}")
     assert proc.returncode != 0

@@ -7,7 +7,7 @@ from typing import Literal
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-#: Recurrent state: h (D*L, B, H), or (h, c) for an LSTM.
+#: Recurrent state: h (D*L, B, H), or (h, c) for an LSTM (h (D*L, B, proj_size) where it projects).
 State = Tensor | tuple[Tensor, Tensor]
 
 RECURRENT_MODULES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -26,6 +26,7 @@ class RecurrentBackbone(nn.Module):
         bias: bool = True,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
     ) -> None:
         super().__init__()
         if cell not in RECURRENT_MODULES:
@@ -40,8 +41,14 @@ class RecurrentBackbone(nn.Module):
             raise ValueError(f"nonlinearity='relu' is only for cell='rnn', got cell={cell!r}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
+            raise ValueError(f"proj_size must be an integer >= 0 (0: no projection), got {proj_size!r}")
+        if proj_size and (cell != "lstm" or proj_size >= hidden_size):
+            # torch.nn.LSTM's projection of h (Sak et al. 2014); RNN and GRU have none.
+            raise ValueError(f"proj_size={proj_size} projects an LSTM's hidden state to fewer units: it needs cell='lstm' and "
+                             f"proj_size < hidden_size, got cell={cell!r}, hidden_size={hidden_size}")
 
-        extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
+        extra: dict = {"nonlinearity": nonlinearity} if cell == "rnn" else {"proj_size": proj_size} if proj_size else {}
         self.rnn = RECURRENT_MODULES[cell](
             input_size,
             hidden_size,
@@ -60,8 +67,8 @@ class RecurrentBackbone(nn.Module):
 
     @property
     def output_size(self) -> int:
-        """Features per step of the output: D*H."""
-        return self.num_directions * self.rnn.hidden_size
+        """Features per step of the output: D*H (H: an LSTM's proj_size where it projects)."""
+        return self.num_directions * (getattr(self.rnn, "proj_size", 0) or self.rnn.hidden_size)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, state: State | None = None) -> tuple[Tensor, State]:
         """x (B, T, I), lengths (B,) long on the CPU, state None (zeros) or as returned -> (B, T, D*H), state."""

@@ -32,6 +32,7 @@ class SequenceModel(nn.Module):
         bias: bool = True,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
         embedding_dim: int | None = 64,
         embedding_dropout: float = 0.0,
         pooling: Literal["last", "mean", "max"] | None = None,
@@ -186,6 +187,7 @@ class SequenceModel(nn.Module):
             bias=bias,
             dropout=dropout,
             bidirectional=bidirectional,
+            proj_size=proj_size,
         )
         D = self.backbone.num_directions
 

@@ -98,9 +98,34 @@ def test_padded_batch_shorter_than_its_tensor_keeps_total_length():
         ({"cell": "gru", "nonlinearity": "relu"}, "nonlinearity"),
         ({"dropout": 1.0}, "dropout"),
         ({"dropout": -0.1}, "dropout"),
+        ({"cell": "gru", "proj_size": 2}, "proj_size"),
+        ({"cell": "lstm", "proj_size": H}, "proj_size"),
+        ({"cell": "lstm", "proj_size": -1}, "proj_size"),
     ],
 )
 def test_invalid_arguments_name_themselves(overrides, argument):
     kwargs = {"cell": "rnn", "input_size": I, "hidden_size": H} | overrides
     with pytest.raises(ValueError, match=argument):
         RecurrentBackbone(**kwargs)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_an_lstm_with_a_projection_is_torchs_and_packs_each_row_as_alone(bidirectional: bool) -> None:
+    """`proj_size`: torch.nn.LSTM's projected hidden state, h (L*D, B, P) and c (L*D, B, H); padded rows get what they
+    get alone, and the state carried in comes back out of the same shapes."""
+    torch.manual_seed(0)
+    backbone = RecurrentBackbone("lstm", I, H, num_layers=2, bidirectional=bidirectional, proj_size=3)
+    D = 2 if bidirectional else 1
+    assert backbone.output_size == D * 3
+    reference = torch.nn.LSTM(I, H, num_layers=2, bidirectional=bidirectional, proj_size=3, batch_first=True)
+    reference.load_state_dict(backbone.rnn.state_dict())
+    x, lengths = torch.randn(3, 6, I), torch.tensor([6, 2, 4])
+    state = (torch.randn(2 * D, 3, 3), torch.randn(2 * D, 3, H))
+    output, (h, c) = backbone(x, lengths, state)
+    assert output.shape == (3, 6, D * 3) and h.shape == (2 * D, 3, 3) and c.shape == (2 * D, 3, H)
+    for row, n in enumerate(lengths.tolist()):
+        alone, (h1, c1) = reference(x[row : row + 1, :n], (state[0][:, row : row + 1], state[1][:, row : row + 1]))
+        torch.testing.assert_close(output[row, :n], alone[0])
+        assert not output[row, n:].any()
+        torch.testing.assert_close(h[:, row], h1[:, 0])
+        torch.testing.assert_close(c[:, row], c1[:, 0])
