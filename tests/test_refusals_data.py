@@ -891,6 +891,18 @@ def test_target_column_equal_to_sequence_column_warns(tmp_path: Path, caplog: py
     assert "sequence_column and target_column are both 'tokens': the model sees its targets in its inputs" in warnings_of(caplog, dm)
 
 
+def test_a_word_tokenizer_on_running_text_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Chinese reviews have no spaces between words: `data.tokenizer=word` would make each review one 'word'."""
+    reviews = ["这个手机很好用电池也耐用", "质量太差了用了两天就坏", "物流很快包装完好", "客服态度不好不推荐"] * 10
+    rows = [{"sequence": text + ("好" * (i % 3)), "label": "pos" if i % 2 == 0 else "neg"} for i, text in enumerate(reviews)]
+    path = write_csv(tmp_path / "train.csv", rows)
+    text = warnings_of(caplog, table(tmp_path, train_files=str(path), tokenizer="word"))
+    assert "data.tokenizer=word splits text at whitespace, but only 0.0% of the training characters are whitespace" in text
+    caplog.clear()
+    english = write_csv(tmp_path / "english.csv", labelled(sequence=lambda i: ["a fine phone", "it broke in two days"][i % 2]))
+    assert "splits text at whitespace" not in warnings_of(caplog, table(tmp_path, train_files=str(english), tokenizer="word"))
+
+
 def test_test_files_equal_to_train_files_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write_csv(tmp_path / "train.csv", labelled())
     dm = table(tmp_path, train_files=str(path), val_files=str(path), test_files=f"{tmp_path}/./train.csv")
