@@ -87,6 +87,8 @@ def train(cfg: DictConfig) -> float:
                 log.info(line)
             if line := keep_saved_recipe_settings(cfg, config, checkpoint["seqtrain"]["config"], command_line_keys()):
                 log.info(line)
+            if line := cosine_past_its_end(config):
+                log.warning(line)
             resume_changes = check_resume(checkpoint["seqtrain"], config, fingerprints, ckpt_path)
             check_progress(checkpoint, config["trainer"], ckpt_path)
         pl.seed_everything(cfg.seed, workers=True)
@@ -317,6 +319,19 @@ def training_text_spacing(datamodule: Any) -> float | None:
         return None
     text = tokenizer.decode(inputs[:200_000].tolist())
     return sum(c.isspace() for c in text) / max(1, len(text))
+
+
+def cosine_past_its_end(config: dict[str, Any]) -> str | None:
+    """A resume that runs more epochs than its cosine schedule's `T_max` (kept from its run, as the small-set rule's
+    is): past it `CosineAnnealingLR` is periodic and the learning rate rises again; returns the warning that says so."""
+    scheduler = (config.get("scheduler") or {}).get("scheduler") or {}
+    t_max, epochs = scheduler.get("T_max"), config["trainer"].get("max_epochs")
+    if not str(scheduler.get("_target_", "")).endswith("CosineAnnealingLR") or not isinstance(t_max, int):
+        return None
+    if not isinstance(epochs, int) or epochs <= t_max:
+        return None
+    return (f"resume: the cosine schedule's T_max={t_max} (its run's) is below trainer.max_epochs={epochs}: after epoch {t_max} "
+            "the learning rate rises again (CosineAnnealingLR is periodic); to decay over the longer run, start a new run")
 
 
 def keep_saved_patch_size(cfg: DictConfig, config: dict[str, Any], saved: dict[str, Any]) -> str | None:
