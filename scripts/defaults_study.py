@@ -194,6 +194,8 @@ CANDIDATES = {
     "inorm_shape": ["model.instance_norm=shape"],
     "inorm_level": ["model.instance_norm=shape_level"],
     "inorm_values": ["model.instance_norm=shape_values"],
+    # The small-set rule above its 250 rows (PLAID's hold-outs train on 376): no carve-out, 150 epochs, cosine, patch phase.
+    "small_rule_always": ["recipe.small_classification.below_rows=100000"],
 }
 
 
