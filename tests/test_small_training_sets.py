@@ -84,17 +84,17 @@ def test_no_validation_split_is_refused_where_a_validation_metric_would_pick(com
 def test_the_small_set_rule_applies_to_small_numeric_classification_only(compose_train: Compose) -> None:
     cfg = compose_train("data=table")
     config = OmegaConf.to_container(cfg, resolve=True)
-    assert "fewer than 250 training rows" in describe_recipe(cfg)
-    for facts, rows in [(NUMBERS, 250), (SimpleNamespace(vocab_size=50, task="classification", per_step=False), 40),
+    assert "fewer than 1000 training rows" in describe_recipe(cfg)
+    for facts, rows in [(NUMBERS, 1000), (SimpleNamespace(vocab_size=50, task="classification", per_step=False), 40),
                         (SimpleNamespace(vocab_size=None, task="regression", per_step=False), 40),
                         (SimpleNamespace(vocab_size=None, task="tagging", per_step=True), 40), (NUMBERS, None)]:
         assert settle_small_set(cfg, config, facts, rows, set()) is None
     assert cfg.data.val_fraction == 0.2 and "early_stopping" in cfg.callbacks
-    line = settle_small_set(cfg, config, NUMBERS, 249, set())
+    line = settle_small_set(cfg, config, NUMBERS, 999, set())
     assert line.startswith("recipe.small_classification: data.val_fraction=0 monitor=train/loss monitor_mode=min "
                            "trainer.max_epochs=150 scheduler=")
-    assert line.endswith("(249 rows to fit on (training and validation) of real-valued sequences with one label each, fewer "
-                         "than recipe.small_classification.below_rows=250)")
+    assert line.endswith("(999 rows to fit on (training and validation) of real-valued sequences with one label each, fewer "
+                         "than recipe.small_classification.below_rows=1000)")
     assert cfg.data.val_fraction == config["data"]["val_fraction"] == 0
     assert cfg.monitor == config["callbacks"]["model_checkpoint"]["monitor"] == "train/loss"
     assert "early_stopping" not in cfg.callbacks and "early_stopping" not in config["callbacks"]
