@@ -317,8 +317,10 @@ def training_text_spacing(datamodule: Any) -> float | None:
     inputs = getattr(datamodule.split("train"), "inputs", None)
     if state.get("sequence_kind") != "text" or tokenizer is None or inputs is None:
         return None
+    from seqtrain.data.vocab import whitespace
+
     text = tokenizer.decode(inputs[:200_000].tolist())
-    return sum(c.isspace() for c in text) / max(1, len(text))
+    return whitespace(text) / max(1, len(text))
 
 
 def cosine_past_its_end(config: dict[str, Any]) -> str | None:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from seqtrain.data.datamodule import SequenceDataModule
 from seqtrain.data.sources import FileFormat, Piece, load_pieces
 from seqtrain.data.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer
+from seqtrain.data.vocab import whitespace
 
 log = logging.getLogger(__name__)
 # Below this share of whitespace characters, text is not written as words separated by spaces (English: ~0.15-0.18;
@@ -94,7 +95,7 @@ class FileDataModule(SequenceDataModule):
             for text in texts:
                 if isinstance(text, str):  # lists of tokens are already split
                     counts["characters"] += len(text)
-                    counts["whitespace"] += len(text) - len("".join(text.split()))
+                    counts["whitespace"] += whitespace(text)
                 yield text
 
         tokenizer = fit_tokenizer(kind, counted(texts) if kind == "word" else texts, max_vocab_size=self.max_vocab_size,

@@ -102,6 +102,11 @@ class CharVocab(Vocabulary):
 WORD = re.compile(r"\n|[^\s]+")  # a line break, or a run of non-space characters
 
 
+def whitespace(text: str) -> int:
+    """How many of `text`'s characters are whitespace (where `WordVocab` splits), counted in C rather than per character."""
+    return len(text) - len("".join(text.split()))
+
+
 class WordVocab(Vocabulary):
     """Words to ids and back; `<pad>` = 0 and `<unk>` = 1, words from 2, most frequent first.
 
