@@ -167,7 +167,7 @@ class SequenceModel(nn.Module):
             if padding_idx is not None:
                 raise ValueError(f"padding_idx is for token inputs only, got it with num_features={num_features}")
             # embedding_dim=None feeds the features to the RNN unchanged.
-            # A patch of k steps is one input of k*F features (F counts instance_norm's level features).
+            # A patch of k steps is one input of k*F features (F counts the features instance_norm adds).
             patch_features = patch_size * (num_features if self.instance_norm is None else self.instance_norm.features(num_features))
             self.input_layer = nn.Linear(patch_features, embedding_dim) if embedding_dim is not None else nn.Identity()
         rnn_input_size = embedding_dim if embedding_dim is not None else patch_features
@@ -242,7 +242,7 @@ class SequenceModel(nn.Module):
         """Instance norm, input noise and patch phases (training: a random phase per row; evaluation: the mean over all
         k), then `_forward`."""
         if self.instance_norm is not None:
-            inputs = self.instance_norm(inputs, lengths)  # (B, T, F) or (B, T, 3F)
+            inputs = self.instance_norm(inputs, lengths)  # (B, T, F), (B, T, 2F) or (B, T, 3F): `RowStandardizer.features`
         if self.training and self.input_noise > 0:
             # Drawn on the CPU from torch's global generator, like the patch phase: seeded, resumable, any device.
             inputs = inputs + self.input_noise * torch.randn(inputs.shape, dtype=inputs.dtype).to(inputs.device)  # (B, T, F)
