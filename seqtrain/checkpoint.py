@@ -21,7 +21,7 @@ from torch import nn
 
 from seqtrain.data.facts import DataFacts
 from seqtrain.legacy import upgrade
-from seqtrain.data.sniff import foreign_content, read_head
+from seqtrain.checks.sniff import foreign_content, read_head
 from seqtrain.errors import CheckpointError
 
 if TYPE_CHECKING:

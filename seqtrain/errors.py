@@ -9,3 +9,7 @@ class SeqtrainError(Exception):
 
 class CheckpointError(SeqtrainError, RuntimeError):
     """A checkpoint that is missing, corrupt, unsafe or not seqtrain's."""
+
+
+class DataError(SeqtrainError, ValueError):
+    """Data that cannot be used as configured; the message names the file, the row or line, and the column."""

@@ -10,13 +10,15 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from seqtrain.data.datamodule import SequenceDataModule, Splits, check_positive, check_split_fractions
+from seqtrain.checks.arguments import check_positive, check_split_fractions
+from seqtrain.checks.series import check_series_vary, check_time_order
+from seqtrain.data.datamodule import SequenceDataModule, Splits
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.parsing import ONE_NUMBER, complaint, numeric_cells, parse_number
 from seqtrain.data.scaling import SCALINGS, Scaling, Standardizer
 from seqtrain.data.arrow import arrow_column
 from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
-from seqtrain.data.time_axis import check_time_order, find_time_column
+from seqtrain.data.time_axis import find_time_column
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +181,7 @@ class ForecastDataModule(SequenceDataModule):
             self.window = self.auto_window([b["train"][1] - b["train"][0] for b in bounds])
         if saved is None:
             train_steps = np.concatenate([series[b["train"][0] : b["train"][1]] for b in bounds])
-            _check_varies(train_steps, names, targets_at)
+            check_series_vary(train_steps, names, targets_at)
             state = {"columns": names, **Standardizer.fit(train_steps, self.scale).to_dict()}
             if self.window_is_auto:
                 state["window"] = self.window
@@ -238,20 +240,6 @@ class ForecastDataModule(SequenceDataModule):
         else:  # inputs t-W .. t-1, targets t .. t+H-1
             low, high = max(start, first + self.window), end - self.horizon
         return list(range(low, high + 1, self.stride))
-
-
-def _check_varies(train_steps: np.ndarray, names: list[str], targets_at: list[int]) -> None:
-    """A target column that never changes over the training steps is an error (nothing to forecast); an input
-    column that never changes, a warning (it tells the model nothing)."""
-    constant = [k for k in range(len(names)) if np.ptp(train_steps[:, k]) == 0]
-    if flat := [k for k in constant if k in targets_at]:
-        raise DataError(
-            f"column(s) {', '.join(repr(names[k]) for k in flat)}: the same value ({train_steps[0, flat[0]]:g}) at every one of the "
-            f"{len(train_steps)} training steps; nothing to forecast (data.columns / data.target_columns)"
-        )
-    if constant:
-        log.warning("data: column(s) %s never change over the training steps: they tell the model nothing",
-                    ", ".join(repr(names[k]) for k in constant))
 
 
 def _numeric_columns(piece: Piece, times: set[str]) -> list[str]:

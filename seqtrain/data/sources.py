@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from seqtrain.data.file_checks import check_before_loading, explain_failure, layout_hint
-from seqtrain.errors import SeqtrainError
+from seqtrain.checks.files import check_before_loading, explain_failure, layout_hint
+from seqtrain.errors import DataError
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -41,10 +41,6 @@ EXTENSIONS = {
 }
 # A .ts file's examples are counted, not its lines: its header and comments come first.
 ROW_UNITS = {"csv": "row", "json": "line", "parquet": "row", "text": "line", "ts": "example"}  # Piece.unit per builder
-
-
-class DataError(SeqtrainError, ValueError):
-    """Data that cannot be used as configured; the message names the file, the row or line, and the column."""
 
 
 @dataclass(frozen=True)

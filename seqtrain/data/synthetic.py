@@ -7,7 +7,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqtrain.data.datamodule import SequenceDataModule, Splits, check_positive
+from seqtrain.checks.arguments import check_positive
+from seqtrain.data.datamodule import SequenceDataModule, Splits
 from seqtrain.data.facts import DataFacts
 
 SPLITS = ("train", "val", "test")

@@ -12,19 +12,20 @@ The pipeline, each transform a cached `Dataset.map`:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from seqtrain.data.datamodule import Splits, check_split_fractions
+from seqtrain.checks.arguments import check_split_fractions
+from seqtrain.checks.tables import check_classes, check_lengths, check_spellings, check_varies, warn_shared_rows
+from seqtrain.data.datamodule import Splits
 from seqtrain.data.file_datamodule import FileDataModule
 from seqtrain.data.labels import LabelMap
 from seqtrain.data.parsing import SequenceKind, choose_sequence_kind
 from seqtrain.data.arrow import arrow_column, cached_map
 from seqtrain.data.sources import DataError, Piece, check_columns
 from seqtrain.data.splits import Origin, carve, concatenate
-from seqtrain.data.table_rows import PackedExamples, TableTask, check_lengths, encode_rows, input_feature, pack, parse_rows
+from seqtrain.data.table_rows import PackedExamples, TableTask, encode_rows, input_feature, pack, parse_rows
 from seqtrain.data.table_rows import fit_scaling, scale, state_tokenizer, table_facts, target_feature
 from seqtrain.data.tokenizer import saved_tokenizer
 
@@ -217,80 +218,3 @@ class TableDataModule(FileDataModule):
             state["num_targets"] = len(first[0]) if self.per_step else len(first)
             check_varies(arrow_column(train, "target"), self.per_step, self.target_column, origin)
         return state
-
-
-def check_classes(class_names: list[str], count: int, task: str, column: str, origin: Origin) -> None:
-    """At least two classes; a warning when nearly every row has a label of its own (regression data?)."""
-    unit = "step" if task == "tagging" else "row"
-    if len(class_names) < 2:
-        raise DataError(
-            f"{origin.names()}, column {column!r}: every training {unit} has the label {class_names[0]!r}; "
-            f"{task} needs at least two classes (is data.target_column the right column?)"
-        )
-    if len(class_names) > 20 and len(class_names) > 0.5 * count:
-        log.warning(
-            "data: column %r has %d distinct labels in %d training %ss: nearly every %s is a class of its own; "
-            "if the values are quantities, use data.task=regression", column, len(class_names), count, unit, unit,
-        )
-
-
-def check_varies(targets: Any, per_step: bool, column: str, origin: Origin) -> None:
-    """A regression target that never changes over the training split is an error (nothing to learn); one
-    constant component of several is a warning."""
-    import pyarrow.compute as pc
-
-    values = pc.list_flatten(targets) if per_step else targets  # lists of num_targets reals
-    if len(pc.unique(pc.list_value_length(values))) != 1:
-        return  # rows of other widths: encoding names the first one
-    array = np.asarray(values.to_pylist(), dtype=np.float64)  # (N, num_targets)
-    constant = np.flatnonzero(np.ptp(array, axis=0) == 0)
-    if len(constant) == array.shape[1]:
-        value = ", ".join(f"{v:g}" for v in array[0])
-        raise DataError(
-            f"{origin.names()}, column {column!r}: every training {'step' if per_step else 'row'} has the target {value}; "
-            "regression needs a target that varies (is data.target_column the right column?)"
-        )
-    if len(constant):
-        log.warning("data: column %r: target component(s) %s never change over the training split (always %s)",
-                    column, ", ".join(map(str, constant)), ", ".join(f"{array[0, k]:g}" for k in constant))
-
-
-def check_spellings(labels: Any, column: str, origin: Origin, per_step: bool) -> None:
-    """Two labels that differ only in surrounding spaces are one class written two ways (a CSV written with ", "):
-    an error naming where each first appears; labels that differ only in case, a warning."""
-    import pyarrow.compute as pc
-
-    names = [n for n in pc.unique(labels).to_pylist() if isinstance(n, str)]
-    for fold, problem in ((str.strip, "surrounding spaces"), (lambda n: n.strip().casefold(), "upper / lower case")):
-        groups: dict[str, list[str]] = {}
-        for name in names:
-            groups.setdefault(fold(name), []).append(name)
-        clash = next((g for g in groups.values() if len(g) > 1), None)
-        if clash is None:
-            continue
-        shown = ", ".join(
-            repr(n) if per_step else f"{n!r} (first: {origin.where(int(pc.index(labels, n).as_py()))})" for n in clash[:3]
-        )
-        message = f"{origin.names()}, column {column!r}: labels that differ only in {problem}: {shown}"
-        if fold is str.strip:
-            raise DataError(f"{message}: one class written two ways; strip the spaces in the file (pandas: skipinitialspace=True)")
-        log.warning("data: %s; they are different classes (write one spelling per class if they are one)", message)
-        return
-
-
-def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], same_files: set[str]) -> None:
-    """Warn when val / test rows are also training rows (splits given the training files, `same_files`, were warned of)."""
-    seen = set(row_hashes(splits["train"][0]))
-    for name in ("val", "test"):
-        if name in same_files or name not in splits:
-            continue
-        dataset, origin = splits[name]
-        shared = [i for i, row in enumerate(row_hashes(dataset)) if row in seen]
-        if shared:
-            log.warning("data: %d of %d %s rows are also training rows (first: %s): %s metrics overstate how well the model "
-                        "does on new data", len(shared), len(dataset), name, origin.where(shared[0]), name)
-
-
-def row_hashes(dataset: Dataset) -> Iterator[int]:
-    """A hash of each parsed row (inputs and target), in order."""
-    return (hash(repr(row)) for batch in dataset.iter(batch_size=1000) for row in zip(batch["inputs"], batch["target"]))

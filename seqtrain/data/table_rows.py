@@ -23,7 +23,6 @@ from seqtrain.data.parsing import parse_text, parse_vectors
 from seqtrain.data.scaling import Standardizer
 from seqtrain.data.arrow import arrow_column, flat_list_column
 from seqtrain.data.sources import DataError
-from seqtrain.data.splits import Origin
 from seqtrain.data.tokenizer import Tokenizer, tokenizer_from_dict
 
 if TYPE_CHECKING:
@@ -32,10 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TableTask = Literal["classification", "regression", "tagging"]
-# Without data.max_length, sequences longer than this and OUTLIER_FACTOR times the median, or than MAX_STEPS, are refused.
-LONG_SEQUENCE = 10_000
-OUTLIER_FACTOR = 100
-MAX_STEPS = 1_000_000
 
 
 class PackedExamples(TorchDataset[tuple[Tensor, Tensor]]):
@@ -94,29 +89,6 @@ def pack(encoded: Dataset, kind: SequenceKind, task: TableTask, per_step: bool, 
             rows = np.flatnonzero(keep)
             log.info("data: left out %d %s rows whose labels were unseen in training", len(keep) - len(rows), split)
     return PackedExamples(inputs, offsets, targets, per_step, rows, arrow_column(encoded, "row").to_numpy())
-
-
-def check_lengths(split: PackedExamples, origin: Origin, train: PackedExamples, column: str) -> None:
-    """Refuse, without data.max_length, a sequence so long that one batch holding it would not fit in memory
-    (usually a few outliers, a 10 MB cell among sentences; the limits: `LONG_SEQUENCE`)."""
-    lengths = np.diff(np.asarray(split.offsets))  # (rows,) steps per row
-    train_lengths = np.diff(np.asarray(train.offsets))
-    if len(lengths) == 0:
-        return
-    median = float(np.median(train_lengths))
-    limit = min(max(LONG_SEQUENCE, OUTLIER_FACTOR * median), MAX_STEPS)
-    longest = int(lengths.argmax())
-    steps = int(lengths[longest])
-    if steps > limit:
-        usual = train_lengths[train_lengths <= limit]
-        suggestion = max(int(np.percentile(usual, 99)), 1) if len(usual) else LONG_SEQUENCE
-        count = int((lengths > limit).sum())
-        raise DataError(
-            f"{origin.where(longest)}, column {column!r}: a sequence of {steps:,} steps "
-            f"(the training median is {median:g}; {count} row(s) this long); one batch holding it needs memory for "
-            f"{steps:,} steps of every layer; set data.max_length (e.g. data.max_length={suggestion}, the 99th "
-            "percentile of the other training rows) to cut such rows (data.overflow=truncate or split), or fix the row"
-        )
 
 
 def fit_scaling(train: PackedExamples, inputs: bool, targets: bool) -> dict[str, Any]:

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from seqtrain.data.datamodule import Split, Splits, check_positive, check_split_fractions
+from seqtrain.checks.arguments import check_positive, check_split_fractions
+from seqtrain.data.datamodule import Split, Splits
 from seqtrain.data.file_datamodule import FileDataModule
 from seqtrain.data.facts import DataFacts
 from seqtrain.data.arrow import arrow_column, cached_map, flat_list_column, non_blank

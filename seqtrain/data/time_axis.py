@@ -1,4 +1,4 @@
-"""A forecast file's time column: found, checked to be in order, and kept out of the model's inputs.
+"""A forecast file's time column: found, and kept out of the model's inputs (`seqtrain.checks.series` checks its order).
 
 Windows are cut in file order, so rows out of time order or a time stamp given twice would train and
 score on series that never happened, without any error. `data.time_column=auto` looks for a column
@@ -8,15 +8,13 @@ only increases by one fixed step (a row index, years); a named column must be on
 
 from __future__ import annotations
 
-import logging
 import warnings
+
 import numpy as np
 
 from seqtrain.data.arrow import arrow_column
 from seqtrain.data.parsing import ONE_NUMBER, numeric_cells
 from seqtrain.data.sources import DataError, Piece, check_columns
-
-log = logging.getLogger(__name__)
 
 
 def time_values(piece: Piece, column: str) -> tuple[np.ndarray, bool] | None:
@@ -77,26 +75,3 @@ def find_time_column(piece: Piece, requested: str | None, used: list[str]) -> tu
         if len(steps) > 1 and steps[0] > 0 and np.allclose(steps, steps[0], rtol=1e-9, atol=0) and (used or len(numeric) > 1):
             return name, values
     return None
-
-
-def check_time_order(piece: Piece, column: str, values: np.ndarray) -> None:
-    """Refuse rows out of time order or a time stamp given twice, naming the rows; say how regular the steps are.
-    `values`: the column as `find_time_column` read it."""
-    raw = arrow_column(piece.dataset, column)
-    steps = np.diff(values)
-    if len(bad := np.flatnonzero(steps <= 0)):
-        i = int(bad[0]) + 1
-        how = "repeats the time of" if steps[i - 1] == 0 else "comes before"
-        raise DataError(
-            f"{piece.where(i)}, column {column!r}: {raw[i].as_py()} {how} the row above ({raw[i - 1].as_py()}); windows are "
-            f"cut in file order, so the rows must be in time order, each time once: sort the file by {column!r} "
-            f"(or set data.time_column=null if {column!r} is not the rows' time)"
-        )
-    usual = float(np.median(steps)) if len(steps) else 0.0
-    gaps = np.flatnonzero(steps > 1.5 * usual)
-    if len(gaps):
-        g = int(gaps[0])
-        log.warning(
-            "data: %s, column %r: %d gap(s) longer than the usual step (first: %s -> %s, %s); windows across a gap "
-            "treat the rows as consecutive", piece.name, column, len(gaps), raw[g].as_py(), raw[g + 1].as_py(), piece.where(g + 1),
-        )

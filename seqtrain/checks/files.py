@@ -15,7 +15,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from seqtrain.data.sniff import binary_format, foreign_content, read_head, wide_encoding
+from seqtrain.checks.sniff import binary_format, foreign_content, read_head, wide_encoding
 
 
 def check_before_loading(path: str, builder: str, options: dict) -> str | None:
