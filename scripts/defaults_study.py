@@ -196,6 +196,11 @@ CANDIDATES = {
     "inorm_values": ["model.instance_norm=shape_values"],
     # The small-set rule above its 250 rows (PLAID's hold-outs train on 376): no carve-out, 150 epochs, cosine, patch phase.
     "small_rule_always": ["recipe.small_classification.below_rows=100000"],
+    # Round sixteen: the small-set rule's training (every row, 150 epochs, cosine) with more regularisation or more
+    # steps per epoch, aimed at ArrowHead (36 rows), still below 1-NN Euclidean.
+    "wd05": ["optimizer.weight_decay=0.05"],
+    "wd2": ["optimizer.weight_decay=0.2"],
+    "bs8": ["data.batch_size=8"],
 }
 
 

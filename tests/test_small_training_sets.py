@@ -28,6 +28,10 @@ Compose = Callable[..., DictConfig]
 NUMBERS = SimpleNamespace(vocab_size=None, task="classification", per_step=False)  # the facts that matter here
 
 
+# 40 training rows in the small-set rule's batches of 8 (recipe.small_classification's data.batch_size).
+STEPS_PER_EPOCH = 5
+
+
 def shapes(n: int, seed: int = 0, length: int = 12) -> list[dict]:
     """Rising (label up) or falling (down) noisy series, as a user's CSV holds them."""
     rng = random.Random(seed)
@@ -131,9 +135,9 @@ def read_metrics(path: Path) -> list[dict[str, str]]:
 
 
 def test_a_small_numeric_set_trains_on_every_row_and_tests_the_lowest_training_loss(tmp_path: Path) -> None:
-    """End to end with the defaults: the run says what the rule set; 40 rows in batches of 16 are 3 steps an epoch
-    (a 20 % carve-out would leave 32 rows: 2 steps); no validation; the tested checkpoint is the epoch whose train/loss
-    is the lowest in the run's own log."""
+    """End to end with the defaults: the run says what the rule set; 40 rows in the rule's batches of 8 are 5 steps an
+    epoch (a 20 % carve-out would leave 32 rows: 4 steps); no validation; the tested checkpoint is the epoch whose
+    train/loss is the lowest in the run's own log."""
     train = write_csv(tmp_path / "train.csv", shapes(40))
     test = write_csv(tmp_path / "test.csv", shapes(20, seed=1))
     run_dir = tmp_path / "run"
@@ -151,18 +155,18 @@ def test_a_small_numeric_set_trains_on_every_row_and_tests_the_lowest_training_l
     epochs = {int(row["epoch"]): float(row["train/loss"]) for row in rows if row.get("train/loss")}  # once per epoch
     assert sorted(epochs) == [0, 1, 2, 3]
     best = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True, map_location="cpu")
-    assert best["global_step"] == 3 * (min(epochs, key=epochs.get) + 1)
+    assert best["global_step"] == STEPS_PER_EPOCH * (min(epochs, key=epochs.get) + 1)
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
-    assert last["global_step"] == 3 * 4
+    assert last["global_step"] == STEPS_PER_EPOCH * 4 and last["seqtrain"]["config"]["data"]["batch_size"] == 8
     assert last["seqtrain"]["config"]["data"]["val_fraction"] == 0 and "early_stopping" not in last["seqtrain"]["config"]["callbacks"]
     # Resumed for more epochs, it continues with the settings its run used (the recipe's general ones would be a change).
     proc = run_train("data=table", f"data.train_files={train}", f"data.test_files={test}", "trainer.max_epochs=5",
                      "logger=csv", f"hydra.run.dir={run_dir}", "ckpt_path=last")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "resume: callbacks.early_stopping=None data.val_fraction=0 model.patch_shift=True monitor=train/loss" in proc.stdout + proc.stderr
+    assert "resume: callbacks.early_stopping=None data.batch_size=8 data.val_fraction=0 model.patch_shift=True monitor=train/loss" in proc.stdout + proc.stderr
     # The schedule is the run's: over 4 epochs, so the fifth is past its end, and the run says what that does.
     assert "the cosine schedule's T_max=4 (its run's) is below trainer.max_epochs=5: after epoch 4 the learning rate rises again" in proc.stdout + proc.stderr
-    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["global_step"] == 3 * 5
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["global_step"] == STEPS_PER_EPOCH * 5
 
 
 def test_one_row_per_class_trains_where_no_validation_is_needed_and_is_refused_where_it_is(tmp_path: Path) -> None:
@@ -216,7 +220,7 @@ def test_a_run_without_validation_saves_last_ckpt_at_each_epoch_end_and_resumes_
     deadline = time.time() + 300
     while proc.poll() is None and time.time() < deadline:
         try:
-            if torch.load(last, weights_only=True, map_location="cpu")["global_step"] >= 3:  # the first epoch's end
+            if torch.load(last, weights_only=True, map_location="cpu")["global_step"] >= STEPS_PER_EPOCH:  # the first epoch's end
                 proc.send_signal(signal.SIGKILL)
                 break
         except Exception:  # noqa: BLE001 - not written yet, or being replaced
@@ -224,10 +228,10 @@ def test_a_run_without_validation_saves_last_ckpt_at_each_epoch_end_and_resumes_
         time.sleep(0.02)
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "the run ended before its first epoch-end last.ckpt"
-    assert torch.load(last, weights_only=True, map_location="cpu")["global_step"] == 3
+    assert torch.load(last, weights_only=True, map_location="cpu")["global_step"] == STEPS_PER_EPOCH
     assert run_train(*args, f"hydra.run.dir={stopped}", "ckpt_path=last").returncode == 0
     whole = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
     resumed = torch.load(last, weights_only=True, map_location="cpu")
-    assert resumed["global_step"] == whole["global_step"] == 12
+    assert resumed["global_step"] == whole["global_step"] == STEPS_PER_EPOCH * 4
     for key, value in whole["state_dict"].items():
         assert torch.equal(value, resumed["state_dict"][key]), key
