@@ -200,6 +200,7 @@ def test_a_bad_threshold_of_the_recipe_rules_is_refused_before_data_is_read(comp
                                 "recipe.text_by_spacing.spaced_share=0.1"))  # 0: the rule is off; legal
 
 
+@pytest.mark.slow  # a kill and resume, like the resume matrix's (20 s)
 def test_a_run_without_validation_saves_last_ckpt_at_each_epoch_end_and_resumes_exactly(tmp_path: Path) -> None:
     """No validation, so no save after one: `last.ckpt` is written at each epoch end instead (before, only every 200
     steps and at the end, so a run killed in its first 200 steps left nothing to resume). Killed (SIGKILL) at the
