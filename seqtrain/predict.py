@@ -24,7 +24,7 @@ from torch.nn.utils.rnn import pad_sequence
 from seqtrain.batch import IGNORE_INDEX
 from seqtrain.data.facts import DataFacts
 from seqtrain.predict_inputs import NewData, Source, read_new
-from seqtrain.data.sources import DataError
+from seqtrain.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd

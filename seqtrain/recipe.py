@@ -7,6 +7,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from seqtrain.errors import DataError
+
 # The settings that make a recipe, printed in one block at the start of a run (absent keys are left out).
 RECIPE_KEYS = {
     "model": ("cell", "hidden_size", "num_layers", "bidirectional", "pooling", "embedding_dim", "embedding_dropout", "dropout",
@@ -89,8 +91,6 @@ def auto_patch_size(facts: Any, train_lengths: Sequence[int], patched_steps: int
     if facts.per_step:
         return 1, f"{facts.task} with a target per step is not patched"
     if not train_lengths:
-        from seqtrain.data.sources import DataError
-
         raise DataError("model.patch_size=auto needs the training sequences' lengths, and the training split is empty")
     ordered = sorted(train_lengths)
     median = ordered[len(ordered) // 2]

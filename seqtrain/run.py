@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqtrain.baselines import baselines, describe
 from seqtrain.config import check_facts, check_interpolations, check_options, check_targets
 from seqtrain.lr_find import check_lr_find, find_learning_rate
-from seqtrain.errors import CheckpointError
+from seqtrain.errors import CheckpointError, DataError
 from seqtrain.recipe import (
     auto_patch_size,
     command_line_keys,
@@ -111,8 +111,6 @@ def train(cfg: DictConfig) -> float:
                 facts = datamodule.facts
         check_facts(cfg, facts)  # the task kind the config promised (or, for a datamodule of your own, its checks)
         if (emptied := getattr(datamodule, "val_emptied", None)) is not None:
-            from seqtrain.data.sources import DataError
-
             raise DataError(emptied)  # a carve-out of rows alone in their class, and a run that validates: nothing to validate on
         if OmegaConf.select(cfg, "model.patch_size") == "auto":
             log.info(settle_patch_size(cfg, config, datamodule))
@@ -507,7 +505,6 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
 
     from seqtrain.checkpoint import load_checkpoint, task_from_checkpoint
     from seqtrain.console import quiet_dependencies
-    from seqtrain.data.sources import DataError
 
     logging.getLogger("lightning").handlers.clear()
     quiet_dependencies()
