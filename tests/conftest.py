@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,11 +41,33 @@ def compose_train(tmp_path: Path) -> Callable[..., DictConfig]:
 
 
 def run_train(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """`python train.py ARGS` offline, one thread (tests may run beside each other on 2 cores)."""
+    """`python train.py ARGS` offline, one thread (tests may run beside each other on 2 cores).
+
+    The run gets a session of its own and writes to files, not pipes: when it fails or times out, what it started
+    and left behind (a DDP rank whose peer died waits for it) is killed with it, and the test reads what was written
+    at once instead of waiting on pipes a leftover process still holds.
+    """
     full_env = {**os.environ, "WANDB_MODE": "offline", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     full_env.pop("WANDB_API_KEY", None)
     full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
-    )
+    command = [sys.executable, str(ROOT / "train.py"), *args]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=out, stderr=err, text=True, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.wait()
+            out.seek(0), err.seek(0)
+            raise subprocess.TimeoutExpired(command, timeout, output=out.read(), stderr=err.read()) from None
+        if proc.returncode != 0:
+            _kill_group(proc.pid)
+        out.seek(0), err.seek(0)
+        return subprocess.CompletedProcess(command, proc.returncode, out.read(), err.read())
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:  # nothing of it is left
+        pass
