@@ -90,6 +90,7 @@ def main() -> None:
     runs += [(common, group) for group in ("model", "optimizer", "scheduler", "trainer", "task")]
     runs += [([*common, "optimizer=sgd"], "optimizer"), ([*common, "scheduler=plateau"], "scheduler"),
              ([*common, "scheduler=cosine"], "scheduler"), ([*common, "callbacks=early_stopping"], "callbacks"),
+             ([*common, "callbacks=weight_average"], "callbacks"),
              (["experiment=none", "recipe=none", "logger=csv"], "logger"), (["experiment=none", "recipe=none", "logger=wandb"], "logger")]
     counts: dict[str, int] = {}
     for base, prefix in runs:

@@ -63,6 +63,8 @@ class ModelOptions(BaseModel):
     # k > 1 only: a random patch phase per row in training, the mean over all k phases in evaluation.
     patch_shift: bool
     input_noise: float = Field(ge=0.0)
+    # Window slicing: training reads a random slice of this fraction of each real-valued row's steps; 1.0: whole rows.
+    crop: float = Field(gt=0.0, le=1.0)
     # Each real-valued row standardized over its own steps (one target per row); shape_level also appends its mean and log std.
     instance_norm: Literal["shape", "shape_level", "shape_values"] | None
     relative_to: Literal["last", "mean", "auto"] | None

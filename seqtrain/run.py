@@ -127,6 +127,8 @@ def train(cfg: DictConfig) -> float:
         model = instantiate(cfg.model, **facts.model_kwargs())
         if line := unused_instance_norm(cfg, model):
             log.info(line)
+        if line := unused_crop(cfg, model):
+            log.info(line)
         if checkpoint is not None:
             check_resumable(checkpoint, facts, ckpt_path)
             del checkpoint  # Lightning reads the file again itself
@@ -286,6 +288,18 @@ def unused_instance_norm(cfg: DictConfig, model: Any) -> str | None:
         return None
     why = "this data's inputs are token ids" if model.arguments["vocab_size"] is not None else "this head predicts per step"
     return f"model.instance_norm={mode}: not used (it standardizes each real-valued row for one target per row; {why})"
+
+
+def unused_crop(cfg: DictConfig, model: Any) -> str | None:
+    """`model.crop` slices real-valued rows with one target each; for token ids, a per-step head or a forecast window
+    the model keeps every step: returns the line that says so."""
+    crop = OmegaConf.select(cfg, "model.crop", default=None)
+    if not isinstance(crop, (int, float)) or crop >= 1 or getattr(model, "crop", 1.0) < 1:
+        return None
+    arguments = model.arguments
+    why = ("this data's inputs are token ids" if arguments["vocab_size"] is not None else
+           "its forecast follows the window's last step" if arguments["window"] is not None else "this head predicts per step")
+    return f"model.crop={crop}: not used (it trains on slices of real-valued rows with one target each; {why})"
 
 
 def settled_relative_to(facts: Any) -> str:

@@ -41,6 +41,7 @@ class SequenceModel(nn.Module):
         patch_size: int = 1,
         patch_shift: bool = False,
         input_noise: float = 0.0,
+        crop: float = 1.0,
         instance_norm: InstanceNorm | None = None,
         relative_to: RelativeTo | None = None,
         ar_highway: ArHighway | None = None,
@@ -75,6 +76,8 @@ class SequenceModel(nn.Module):
             raise ValueError(f"embedding_dropout must be a probability in [0, 1), got {embedding_dropout!r}")
         if isinstance(input_noise, bool) or not isinstance(input_noise, (int, float)) or not input_noise >= 0.0:
             raise ValueError(f"input_noise must be a standard deviation >= 0, got {input_noise!r}")
+        if isinstance(crop, bool) or not isinstance(crop, (int, float)) or not 0.0 < crop <= 1.0:
+            raise ValueError(f"crop must be a fraction of each row's steps in (0, 1], got {crop!r}")
         if not isinstance(patch_shift, bool):
             raise ValueError(f"patch_shift must be true or false, got {patch_shift!r}")
         if head not in HEADS:
@@ -127,6 +130,11 @@ class SequenceModel(nn.Module):
         # Gaussian jitter on real-valued inputs while training (Um et al. 2017), in the inputs' units (the table
         # loader standardizes features); token ids have none (the run says so in one line).
         self.input_noise = float(input_noise) if vocab_size is None else 0.0
+        # Window slicing (Le Guennec et al. 2016): training reads a random contiguous slice of `crop` of each row's
+        # steps (at least one), evaluation whole rows. Real-valued rows with one target each only: a per-step head's
+        # targets are the steps themselves, a forecast follows its window's last step (data with a `window`), and
+        # token ids have none (the run says it is unused, as for input_noise).
+        self.crop = float(crop) if vocab_size is None and self.head_kind == "many_to_one" and window is None else 1.0
 
         # Forecast relative to the window (seqtrain.models.relative): needs each output's own input feature.
         self.relative: RelativeToWindow | None = None
@@ -247,6 +255,15 @@ class SequenceModel(nn.Module):
             # Drawn on the CPU from torch's global generator, like the patch phase: seeded, resumable, any device.
             inputs = inputs + self.input_noise * torch.randn(inputs.shape, dtype=inputs.dtype).to(inputs.device)  # (B, T, F)
         k = self.patch_size
+        if self.training and self.crop < 1.0:
+            # A random start per row (so also a random patch phase), then the slice's length: from torch's global
+            # generator on the CPU, like the phase below.
+            B, T = inputs.shape[:2]
+            full = torch.full((B,), T, dtype=torch.long) if lengths is None else lengths.cpu()
+            keep = torch.clamp(torch.ceil(self.crop * full).long(), min=1)  # (B,)
+            start = (torch.rand(B) * (full - keep + 1)).long()  # (B,) uniform in 0..full-keep
+            shifted, _ = drop_leading(inputs, full, start)
+            return self._forward(shifted, keep if lengths is None else keep.to(lengths.device), state)
         if not self.patch_shift or k == 1:
             return self._forward(inputs, lengths, state)
         if self.training:
