@@ -18,6 +18,7 @@ Two stages, one `python train.py` subprocess at a time (one torch thread each):
     python scripts/defaults_study.py --stage ranks --out <validate out> --candidates patch24,patch16   # <out>/ranks.md: those columns, mean rank
     python scripts/defaults_study.py --stage final          # writes <out>/final.md and final.json
     python scripts/defaults_study.py --stage seeds --merge <final out> <final out with --set seed=1> ...
+    python scripts/defaults_study.py --stage ensemble --splits 3 --out <validate out> --candidates default,seed_b,seed_c   # ens3
 """
 
 from __future__ import annotations
@@ -201,7 +202,24 @@ CANDIDATES = {
     "wd05": ["optimizer.weight_decay=0.05"],
     "wd2": ["optimizer.weight_decay=0.2"],
     "bs8": ["data.batch_size=8"],
+    # Round seventeen (a): the small-set rule's weights averaged over the ends of the last epochs
+    # (callbacks.weight_average, seqtrain/weight_average.py): their mean over the second half of the cosine schedule, or
+    # an exponential moving average (decay 0.9 an epoch: about the last 10 epochs) over every epoch.
+    "swa50": ["+callbacks.weight_average._target_=seqtrain.weight_average.WeightAverage", "+callbacks.weight_average.start=0.5"],
+    "ema09": ["+callbacks.weight_average._target_=seqtrain.weight_average.WeightAverage", "+callbacks.weight_average.start=0",
+              "+callbacks.weight_average.decay=0.9"],
+    # Round seventeen (b): the recipe trained again from other seeds on the same hold-outs (`seed=<hold-out> + offset`,
+    # SEED_OFFSETS), for `--stage ensemble`: the mean of the runs' class probabilities, a deep ensemble measured before
+    # it is built.
+    "seed_b": [],
+    "seed_c": [],
+    # Round seventeen (c): window slicing (model.crop, Le Guennec et al. 2016): each training row a random slice of 90 %
+    # or 75 % of its steps (a random patch phase too), whole rows in evaluation.
+    "crop90": ["model.crop=0.9"],
+    "crop75": ["model.crop=0.75"],
 }
+
+SEED_OFFSETS = {"seed_b": 1000, "seed_c": 2000}
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -526,6 +544,8 @@ def validate(studies: list[Study], candidates: list[str], out: Path, cache: Path
                 if key in results and results[key].get("status") == "completed":
                     continue  # rerunning the script resumes the study
                 seed = [f"seed={split}"] if split else []  # hold-out 0 trains with the config's own seed, as before
+                if name in SEED_OFFSETS:
+                    seed = [f"seed={split + SEED_OFFSETS[name]}"]
                 overrides = [o.replace("{train}", str(train_csv)) for o in CANDIDATES[name]]
                 todo.append((key, study.task, train_csv, val_csv, folder / name, [*overrides, *seed, *extra]))
     # Runs are independent subprocesses (one torch thread each); results are written from this thread only.
@@ -541,6 +561,38 @@ def validate(studies: list[Study], candidates: list[str], out: Path, cache: Path
             results_file.write_text(json.dumps(results, indent=1) + "\n")
     (out / "validate.md").write_text(validation_table(results) + "\n")
     print(validation_table(results))
+
+
+def ensemble(studies: list[Study], members: list[str], out: Path, splits: int) -> None:
+    """The mean of `members`' class probabilities on each hold-out (their runs from `validate` in `out`), scored as
+    one classifier: `<set>/ens<k>` in `<out>/validate.json`, beside each member's own score."""
+    import pandas as pd
+
+    from seqtrain.predict import Predictor
+
+    results_file = out / "validate.json"
+    results = json.loads(results_file.read_text())
+    for study in studies:
+        if study.task != "classification":
+            continue
+        for split in range(splits):
+            folder = out / "validate" / study.name / (f"split{split}" if split else "")
+            runs = [folder / name for name in members]
+            if not all((run / "metrics.json").is_file() for run in runs):
+                continue
+            tables = [Predictor.from_checkpoint(run).predict(folder / "val.csv", progress=False).table for run in runs]
+            columns = [c for c in tables[0].columns if c.startswith("prob_")]
+            mean = sum(table[columns].to_numpy() for table in tables) / len(tables)
+            truth = pd.read_csv(folder / "val.csv")["label"].astype(str).to_numpy()
+            labels = np.array([c.removeprefix("prob_") for c in columns])
+            accuracy = float((labels[mean.argmax(1)] == truth).mean())
+            key = result_key(study.name, f"ens{len(members)}", split)
+            results[key] = {"score": accuracy, "seconds": sum(results[result_key(study.name, m, split)]["seconds"] for m in members),
+                            "status": "completed", "lr_find": None, "error": None}
+            print(f"{key}: {accuracy:.3f} (members: " + ", ".join(f"{results[result_key(study.name, m, split)]['score']:.3f}"
+                                                              for m in members) + ")", flush=True)
+    results_file.write_text(json.dumps(results, indent=1) + "\n")
+    (out / "validate.md").write_text(validation_table(results) + "\n")
 
 
 def result_key(name: str, candidate: str, split: int) -> str:
@@ -699,7 +751,7 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=["validate", "ranks", "final", "table", "seeds", "nb"], required=True)
+    parser.add_argument("--stage", choices=["validate", "ranks", "final", "table", "seeds", "nb", "ensemble"], required=True)
     parser.add_argument("--merge", nargs="*", type=Path, default=[],
                         help="table stage: output folders whose final.json are merged (later ones win) into <out>/final.md; "
                              "seeds stage: final outputs of other seeds, side by side with their mean in <out>/seeds.md; "
@@ -736,6 +788,8 @@ def main() -> None:
         found = naive_bayes_table(studies, args.wheels, args.splits, args.official)
         (args.out / ("nb_official.md" if args.official else "nb.md")).write_text(found + "\n")
         print(found)
+    elif args.stage == "ensemble":  # --candidates: the members, whose validate runs are in --out
+        ensemble(studies, args.candidates.split(","), args.out, args.splits)
     elif args.stage == "validate":
         validate(studies, args.candidates.split(","), args.out, args.wheels, args.threads, args.set, args.jobs, args.splits)
     else:

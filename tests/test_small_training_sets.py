@@ -159,11 +159,13 @@ def test_a_small_numeric_set_trains_on_every_row_and_tests_the_lowest_training_l
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
     assert last["global_step"] == STEPS_PER_EPOCH * 4 and last["seqtrain"]["config"]["data"]["batch_size"] == 8
     assert last["seqtrain"]["config"]["data"]["val_fraction"] == 0 and "early_stopping" not in last["seqtrain"]["config"]["callbacks"]
+    assert int(last["averaging_state"]["n_averaged"]) == 2  # the weights of epochs 2 and 3 (the second half of 4), averaged
     # Resumed for more epochs, it continues with the settings its run used (the recipe's general ones would be a change).
     proc = run_train("data=table", f"data.train_files={train}", f"data.test_files={test}", "trainer.max_epochs=5",
                      "logger=csv", f"hydra.run.dir={run_dir}", "ckpt_path=last")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "resume: callbacks.early_stopping=None data.batch_size=8 data.val_fraction=0 model.patch_shift=True monitor=train/loss" in proc.stdout + proc.stderr
+    assert ("resume: callbacks.early_stopping=None callbacks.weight_average={_target_: seqtrain.weight_average.WeightAverage, "
+            "start: 0.5} data.batch_size=8 data.val_fraction=0 model.patch_shift=True monitor=train/loss") in proc.stdout + proc.stderr
     # The schedule is the run's: over 4 epochs, so the fifth is past its end, and the run says what that does.
     assert "the cosine schedule's T_max=4 (its run's) is below trainer.max_epochs=5: after epoch 4 the learning rate rises again" in proc.stdout + proc.stderr
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["global_step"] == STEPS_PER_EPOCH * 5
@@ -200,18 +202,19 @@ def test_a_bad_threshold_of_the_recipe_rules_is_refused_before_data_is_read(comp
                                 "recipe.text_by_spacing.spaced_share=0.1"))  # 0: the rule is off; legal
 
 
-@pytest.mark.slow  # a kill and resume, like the resume matrix's (20 s)
+@pytest.mark.slow  # a kill and resume, like the resume matrix's (30 s)
 def test_a_run_without_validation_saves_last_ckpt_at_each_epoch_end_and_resumes_exactly(tmp_path: Path) -> None:
     """No validation, so no save after one: `last.ckpt` is written at each epoch end instead (before, only every 200
-    steps and at the end, so a run killed in its first 200 steps left nothing to resume). Killed (SIGKILL) at the
-    end of its first epoch and resumed, it ends with the weights of a run that was never stopped."""
+    steps and at the end, so a run killed in its first 200 steps left nothing to resume). Killed (SIGKILL) at an
+    epoch's end inside the rule's weight averaging (the second half of its 6 epochs) and resumed, it ends with the
+    weights, trained and averaged, of a run that was never stopped."""
     import os
     import signal
     import subprocess
     import time
 
     train = write_csv(tmp_path / "train.csv", shapes(40))
-    args = ["data=table", f"data.train_files={train}", f"data.test_files={train}", "trainer.max_epochs=4", "logger=none"]
+    args = ["data=table", f"data.train_files={train}", f"data.test_files={train}", "trainer.max_epochs=6", "logger=none"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline", "HF_DATASETS_OFFLINE": "1"}
     assert run_train(*args, f"hydra.run.dir={tmp_path / 'whole'}").returncode == 0
     stopped = tmp_path / "stopped"
@@ -221,18 +224,22 @@ def test_a_run_without_validation_saves_last_ckpt_at_each_epoch_end_and_resumes_
     deadline = time.time() + 300
     while proc.poll() is None and time.time() < deadline:
         try:
-            if torch.load(last, weights_only=True, map_location="cpu")["global_step"] >= STEPS_PER_EPOCH:  # the first epoch's end
+            if torch.load(last, weights_only=True, map_location="cpu")["global_step"] >= 4 * STEPS_PER_EPOCH:  # averaging
                 proc.send_signal(signal.SIGKILL)
                 break
         except Exception:  # noqa: BLE001 - not written yet, or being replaced
             pass
         time.sleep(0.02)
     proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, "the run ended before its first epoch-end last.ckpt"
-    assert torch.load(last, weights_only=True, map_location="cpu")["global_step"] == STEPS_PER_EPOCH
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it was killed"
+    killed = torch.load(last, weights_only=True, map_location="cpu")
+    assert killed["global_step"] in (4 * STEPS_PER_EPOCH, 5 * STEPS_PER_EPOCH)  # an epoch's end, one epoch or two to go
+    assert int(killed["averaging_state"]["n_averaged"]) == killed["global_step"] // STEPS_PER_EPOCH - 3  # from epoch 3 on
     assert run_train(*args, f"hydra.run.dir={stopped}", "ckpt_path=last").returncode == 0
     whole = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
     resumed = torch.load(last, weights_only=True, map_location="cpu")
-    assert resumed["global_step"] == whole["global_step"] == STEPS_PER_EPOCH * 4
-    for key, value in whole["state_dict"].items():
-        assert torch.equal(value, resumed["state_dict"][key]), key
+    assert resumed["global_step"] == whole["global_step"] == STEPS_PER_EPOCH * 6
+    assert int(resumed["averaging_state"]["n_averaged"]) == int(whole["averaging_state"]["n_averaged"]) == 3
+    for weights in ("state_dict", "current_model_state"):  # the average, and the weights trained
+        for key, value in whole[weights].items():
+            assert torch.equal(value, resumed[weights][key]), (weights, key)
