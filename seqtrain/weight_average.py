@@ -22,8 +22,8 @@ from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 
 class WeightAverage(WeightAveraging):
-    """Average the weights at the ends of the epochs from `start` (a fraction of `trainer.max_epochs`) on: their
-    mean, or with `decay` their exponential moving average."""
+    """Average the weights at the ends of the epochs from `start` (a fraction of `trainer.max_epochs`; from the first
+    epoch when the run has no epoch limit) on: their mean, or with `decay` their exponential moving average."""
 
     def __init__(self, start: float = 0.5, decay: float | None = None) -> None:
         if not 0 <= start < 1:
