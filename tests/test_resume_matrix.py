@@ -188,10 +188,11 @@ def test_a_sigkill_mid_epoch(tmp_path: Path, vowels_whole: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_patch_phase_and_jitter_killed_mid_epoch(tmp_path: Path) -> None:
-    """`model.patch_shift` and `model.input_noise` draw from torch's global generator, which a resume restores."""
+def test_a_patch_phase_jitter_and_crop_killed_mid_epoch(tmp_path: Path) -> None:
+    """`model.patch_shift`, `model.input_noise` and `model.crop` draw from torch's global generator, which a resume
+    restores."""
     kill_mid_epoch_resume_and_compare([*VOWELS, "model.patch_size=2", "model.patch_shift=true", "model.input_noise=0.1",
-                                       "callbacks.last_checkpoint.every_n_train_steps=3"], tmp_path)
+                                       "model.crop=0.8", "callbacks.last_checkpoint.every_n_train_steps=3"], tmp_path)
 
 
 @pytest.mark.slow
