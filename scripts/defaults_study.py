@@ -217,6 +217,9 @@ CANDIDATES = {
     # or 75 % of its steps (a random patch phase too), whole rows in evaluation.
     "crop90": ["model.crop=0.9"],
     "crop75": ["model.crop=0.75"],
+    # Round eighteen: with the weights averaged over the schedule's second half, a larger learning rate (SWA's averages
+    # gain most where the steps they average are large).
+    "lr01": ["optimizer.lr=0.01"],
 }
 
 SEED_OFFSETS = {"seed_b": 1000, "seed_c": 2000}
