@@ -589,11 +589,11 @@ def ensemble(studies: list[Study], members: list[str], out: Path, splits: int) -
             truth = pd.read_csv(folder / "val.csv")["label"].astype(str).to_numpy()
             labels = np.array([c.removeprefix("prob_") for c in columns])
             accuracy = float((labels[mean.argmax(1)] == truth).mean())
+            own = [results[result_key(study.name, member, split)] for member in members]
             key = result_key(study.name, f"ens{len(members)}", split)
-            results[key] = {"score": accuracy, "seconds": sum(results[result_key(study.name, m, split)]["seconds"] for m in members),
-                            "status": "completed", "lr_find": None, "error": None}
-            print(f"{key}: {accuracy:.3f} (members: " + ", ".join(f"{results[result_key(study.name, m, split)]['score']:.3f}"
-                                                              for m in members) + ")", flush=True)
+            results[key] = {"score": accuracy, "seconds": sum(r["seconds"] for r in own), "status": "completed",
+                            "lr_find": None, "error": None}
+            print(f"{key}: {accuracy:.3f} (members: " + ", ".join(f"{r['score']:.3f}" for r in own) + ")", flush=True)
     results_file.write_text(json.dumps(results, indent=1) + "\n")
     (out / "validate.md").write_text(validation_table(results) + "\n")
 

@@ -35,6 +35,7 @@ class WeightAverage(WeightAveraging):
         self.decay = decay
         self.first_epoch = 0
         self._trained: dict[str, Any] | None = None  # the trained weights, once training has ended
+        self._trainer: Any = None  # set in setup: should_update reads where in the epoch the fit is
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         super().setup(trainer, pl_module, stage)
