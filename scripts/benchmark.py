@@ -80,7 +80,7 @@ from seqtrain.data import (
 from seqtrain.data.datamodule import Splits, example_lengths
 from seqtrain.data.sampler import BucketBatchSampler
 from seqtrain.shipped import asset_text, data_config_module
-from seqtrain.data.facts import DataFacts
+from seqtrain.facts import DataFacts
 from seqtrain.data.windows import TokenWindows
 from seqtrain.models import RecurrentBackbone, ReferenceRNN, SequenceModel
 from seqtrain.task import SequenceTask, run_with_resets

@@ -19,7 +19,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from seqtrain.data.facts import DataFacts
+from seqtrain.facts import DataFacts
 from seqtrain.legacy import upgrade
 from seqtrain.checks.sniff import foreign_content, read_head
 from seqtrain.errors import CheckpointError

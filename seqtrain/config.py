@@ -31,7 +31,7 @@ from seqtrain.kinds import DataTargets, RunChoices, kind_named
 log = logging.getLogger(__name__)
 
 SEQUENCE_MODEL = "seqtrain.models.SequenceModel"
-BYTE_LEVEL_IDS = 258  # a bpe / unigram vocabulary's least size: its byte alphabet and <pad>, <unk> (seqtrain.data.tokenizer)
+BYTE_LEVEL_IDS = 258  # a bpe / unigram vocabulary's least size: its byte alphabet and <pad>, <unk> (seqtrain.encoders.tokenizer)
 MODEL_FACTS = ("num_outputs", "per_step_targets", "vocab_size", "num_features", "padding_idx", "target_inputs", "window")
 
 

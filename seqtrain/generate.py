@@ -63,7 +63,7 @@ def generate_text(
     return datamodule.decode(prompt_ids + sample(model, prompt_ids, length, temperature, top_k, generator))
 
 
-#: The id every seqtrain tokenizer gives to what it has not seen (`seqtrain.data.vocab.SPECIALS`).
+#: The id every seqtrain tokenizer gives to what it has not seen (`seqtrain.encoders.vocab.SPECIALS`).
 UNKNOWN_ID = 1
 
 

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
 from seqtrain.batch import IGNORE_INDEX
-from seqtrain.data.facts import DataFacts
+from seqtrain.facts import DataFacts
 from seqtrain.predict_inputs import NewData, Source, read_new
 from seqtrain.errors import DataError
 
@@ -203,7 +203,7 @@ class Predictor:
             if wanted > horizon:
                 history = torch.cat([history, block])  # inputs are the targets here
         values = torch.cat(forecast)[:wanted].double()  # (steps, K), scaled
-        from seqtrain.data.scaling import Standardizer
+        from seqtrain.encoders.scaling import Standardizer
 
         values = Standardizer.from_dict(state).select(targets_at).decode(values)  # (steps, K) in the series' units
         columns: dict[str, Any] = {"step": list(range(len(scaled), len(scaled) + wanted))}

@@ -24,13 +24,13 @@ from torch import Tensor
 
 from seqtrain.data.forecast import ForecastDataModule
 from seqtrain.data.parsing import detect_sequence_kind
-from seqtrain.data.scaling import Standardizer
+from seqtrain.encoders.scaling import Standardizer
 from seqtrain.data.sources import DataError, Piece, check_columns, load_pieces
 from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.table import TableDataModule
 from seqtrain.data.table_rows import scale, state_tokenizer
 from seqtrain.data.text import TextDataModule
-from seqtrain.data.vocab import CharVocab, WordVocab
+from seqtrain.encoders.vocab import CharVocab, WordVocab
 
 if TYPE_CHECKING:
     from seqtrain.data.datamodule import SequenceDataModule

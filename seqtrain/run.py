@@ -329,7 +329,7 @@ def training_text_spacing(datamodule: Any) -> float | None:
     inputs = getattr(datamodule.split("train"), "inputs", None)
     if state.get("sequence_kind") != "text" or tokenizer is None or inputs is None:
         return None
-    from seqtrain.data.vocab import whitespace
+    from seqtrain.encoders.vocab import whitespace
 
     text = tokenizer.decode(inputs[:200_000].tolist())
     return whitespace(text) / max(1, len(text))
@@ -590,7 +590,7 @@ def newest_checkpoint(output_dir: Path) -> Path | None:
 
 def check_resumable(checkpoint: dict[str, Any], facts: Any, path: str) -> None:
     """Resuming needs the same data encoding (the config was compared before the data was read)."""
-    from seqtrain.data.facts import fact_differences
+    from seqtrain.facts import fact_differences
 
     differences = fact_differences(checkpoint["seqtrain"]["facts"], facts)
     changed = [f"data facts {k}: {old!r} -> {new!r}" for k, (old, new) in differences.items()]

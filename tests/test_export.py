@@ -184,3 +184,76 @@ def test_the_graph_never_replaces_a_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"--out .*last.ckpt.*\.onnx"):
         export_checkpoint(ckpt, ckpt)
     assert ckpt.read_bytes() == before and not (tmp_path / "last.json").exists()
+
+
+# The caller of an exported graph: the run's encoders from `<out>.json`'s `data_state`, with torch, Lightning and
+# `datasets` unimportable (a module set to None in sys.modules raises ImportError when imported).
+SERVE = """
+import json, sys
+for name in ("torch", "lightning", "datasets"):
+    sys.modules[name] = None
+import numpy as np, onnxruntime
+from seqtrain.encoders import encoders_from_state
+
+info, rows = json.loads(open(sys.argv[1]).read()), json.loads(open(sys.argv[2]).read())
+encoders = encoders_from_state(info["data_state"])
+session = onnxruntime.InferenceSession(sys.argv[3], providers=["CPUExecutionProvider"])
+out = []
+for row in rows:
+    if encoders.tokenizer is not None:
+        inputs = np.array([encoders.tokenizer.encode(row["text"])], dtype=np.int64)
+    else:
+        inputs = encoders.inputs.encode(np.array(row["frames"]))[None]
+    h0 = np.zeros((1, 1, 8), dtype=np.float32)
+    logits = session.run(None, {"inputs": inputs, "h0": h0})[0][0]
+    if encoders.labels is not None:
+        probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+        out.append(dict(zip(encoders.labels.names, probs.tolist())))
+    else:
+        out.append(float(encoders.targets.decode(logits)[0]))
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("case", ["text", "vectors"])
+def test_an_exported_model_is_fed_by_the_runs_encoders_without_torch(tmp_path: Path, case: str) -> None:
+    """`seqtrain.encoders` turns raw rows into the graph's inputs, and its outputs into labels or units, as
+    `Predictor` does with the run's datamodule (the truth), in a process where torch cannot be imported."""
+    sys.path.insert(0, str(ROOT / "tests" / "data"))
+    from user_files import sentiment_rows, vector_regression_rows, write_jsonl
+
+    from seqtrain.data import TableDataModule
+    from seqtrain.predict import Predictor
+
+    if case == "text":
+        rows, options = sentiment_rows(40, seed=0), {"sequence_column": "text", "tokenizer": "word", "task": "classification"}
+    else:
+        rows = vector_regression_rows(40, seed=2)
+        options = {"sequence_column": "frames", "target_column": "y", "task": "regression"}
+    write_jsonl(tmp_path / "train.jsonl", rows[:30])
+    write_jsonl(tmp_path / "test.jsonl", rows[30:])
+    options |= {"train_files": str(tmp_path / "train.jsonl"), "test_files": str(tmp_path / "test.jsonl"),
+                "cache_dir": str(tmp_path / "hf_cache"), "val_fraction": 0.2}
+    run = TableDataModule(**options)
+    run.setup()
+    torch.manual_seed(0)
+    model = SequenceModel(cell="gru", hidden_size=8, embedding_dim=4, **run.facts.model_kwargs()).eval()
+    graph = export_onnx(model, tmp_path / "model.onnx")
+    (tmp_path / "model.json").write_text(json.dumps({"facts": run.facts.to_dict(), "data_state": run.state_dict()}))
+    (tmp_path / "rows.json").write_text(json.dumps(rows[30:]))
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", SERVE, str(tmp_path / "model.json"), str(tmp_path / "rows.json"), str(graph)],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    served = json.loads(proc.stdout)
+
+    fresh = TableDataModule(**options)  # as `Predictor.from_checkpoint` builds it: the state loaded, nothing refitted
+    fresh.load_state_dict(run.state_dict())
+    expected = Predictor(model, fresh, run.facts).predict(str(tmp_path / "test.jsonl"), progress=False).table
+    assert len(served) == len(expected) == 10
+    if case == "text":
+        for label in ("neg", "pos"):
+            assert [s[label] for s in served] == pytest.approx(expected[f"prob_{label}"].tolist(), abs=1e-5)
+    else:
+        assert served == pytest.approx(expected["prediction"].tolist(), rel=1e-5)

@@ -11,7 +11,7 @@ import torch
 
 from conftest import ROOT
 from seqtrain.config import ConfigError, check_options, check_targets
-from seqtrain.data.facts import DataFacts, fact_differences
+from seqtrain.facts import DataFacts, fact_differences
 from seqtrain.resume_checks import config_changes
 
 sys.path.insert(0, str(ROOT / "tests" / "data"))

@@ -13,7 +13,7 @@ import torch
 from conftest import ROOT, run_train
 from seqtrain.config import ConfigError, check_options
 from seqtrain.data import ForecastDataModule
-from seqtrain.data.facts import DataFacts, fact_differences
+from seqtrain.facts import DataFacts, fact_differences
 from seqtrain.predict import Predictor
 from seqtrain.resume_checks import config_changes
 

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqtrain.config import ConfigError, check_options, check_targets
 from seqtrain.lr_find import check_lr_find
-from seqtrain.data.facts import DataFacts
+from seqtrain.facts import DataFacts
 from seqtrain.recipe import auto_patch_size, describe_recipe
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))

@@ -496,7 +496,7 @@ def test_count_per_kind() -> None:
 def test_the_byte_level_vocabulary_floor_is_the_tokenizers_own() -> None:
     """The config check's least bpe / unigram size is what the tokenizer itself needs: one id fewer fails there."""
     from seqtrain.config import BYTE_LEVEL_IDS
-    from seqtrain.data.tokenizer import SubwordTokenizer
+    from seqtrain.encoders.tokenizer import SubwordTokenizer
 
     texts = ["a cat sat on the mat"] * 20
     assert len(SubwordTokenizer.fit("bpe", texts, vocab_size=BYTE_LEVEL_IDS)) >= 258

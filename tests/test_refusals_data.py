@@ -503,7 +503,7 @@ def tags_fewer_than_tokens(tmp):
 
 @case("table file")
 def unclosed_python_list_of_tags_in_csv(tmp):  # as pandas writes list cells, one cut short
-    lines = "".join(f"\"['a', 'b']\",\"['X', 'Y']\"\n" for _ in range(5)) + "\"['a', 'b']\",\"['X', 'Y'\"\n"
+    lines = "".join("\"['a', 'b']\",\"['X', 'Y']\"\n" for _ in range(5)) + "\"['a', 'b']\",\"['X', 'Y'\"\n"
     path = file(tmp, "train.csv", "tokens,tags\n" + lines)
     dm = table(tmp, task="tagging", train_files=str(path), val_files=str(path), test_files=str(path), sequence_column="tokens", target_column="tags")
     return dm, [f"{path}, row 6, column 'tags'", "looks like a list but parses neither as JSON", "nor as a Python literal"]
@@ -982,7 +982,7 @@ def test_corpus_size() -> None:
 def test_labels_differing_only_in_case_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write_csv(tmp_path / "train.csv", [{**r, "label": "Y" if i == 9 else r["label"]} for i, r in enumerate(numbers())])
     text = warnings_of(caplog, table(tmp_path, train_files=str(path)))
-    assert f"column 'label': labels that differ only in upper / lower case: " in text
+    assert "column 'label': labels that differ only in upper / lower case: " in text
     assert f"'Y' (first: {path}, row 10)" in text and f"'y' (first: {path}, row " in text
 
 

@@ -197,7 +197,7 @@ def test_optuna_records_failed_trials_and_goes_on(tmp_path: Path, capsys) -> Non
     jobs = summarize.summarize(tmp_path)
     out = capsys.readouterr().out
     n_fail = sum(t.state.name == "FAIL" for t in study.trials)
-    assert f"optuna study 'vowels_gru': " in out and f"{n_fail} fail" in out and f"{4 - n_fail} complete" in out
+    assert "optuna study 'vowels_gru': " in out and f"{n_fail} fail" in out and f"{4 - n_fail} complete" in out
     assert [j.status for j in jobs].count("failed") == n_fail
     for name in ("history", "importances", "parallel", "slice", "intermediate"):  # optuna's own plots
         assert (tmp_path / f"optuna_{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from seqtrain.batch import Batch
 from seqtrain.checks.arguments import check_positive
 from seqtrain.data.collate import collate
-from seqtrain.data.facts import DataFacts, fact_differences
+from seqtrain.facts import DataFacts, fact_differences
 from seqtrain.data.resumable import ResumableDataLoader
 from seqtrain.data.sampler import BucketBatchSampler
 

@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 
 from seqtrain.data.datamodule import SequenceDataModule
 from seqtrain.data.sources import FileFormat, Piece, load_pieces
-from seqtrain.data.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer
-from seqtrain.data.vocab import whitespace
+from seqtrain.encoders.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer
+from seqtrain.encoders.vocab import whitespace
 
 log = logging.getLogger(__name__)
 # Below this share of whitespace characters, text is not written as words separated by spaces (English: ~0.15-0.18;

@@ -13,9 +13,9 @@ from torch.utils.data import Dataset
 from seqtrain.checks.arguments import check_positive, check_split_fractions
 from seqtrain.checks.series import check_series_vary, check_time_order
 from seqtrain.data.datamodule import SequenceDataModule, Splits
-from seqtrain.data.facts import DataFacts
+from seqtrain.facts import DataFacts
 from seqtrain.data.parsing import ONE_NUMBER, complaint, numeric_cells, parse_number
-from seqtrain.data.scaling import SCALINGS, Scaling, Standardizer
+from seqtrain.encoders.scaling import SCALINGS, Scaling, Standardizer
 from seqtrain.data.arrow import arrow_column
 from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
 from seqtrain.data.time_axis import find_time_column

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from seqtrain.checks.arguments import check_positive
 from seqtrain.data.datamodule import SequenceDataModule, Splits
-from seqtrain.data.facts import DataFacts
+from seqtrain.facts import DataFacts
 
 SPLITS = ("train", "val", "test")
 

@@ -20,14 +20,14 @@ from seqtrain.checks.arguments import check_split_fractions
 from seqtrain.checks.tables import check_classes, check_lengths, check_spellings, check_varies, warn_shared_rows
 from seqtrain.data.datamodule import Splits
 from seqtrain.data.file_datamodule import FileDataModule
-from seqtrain.data.labels import LabelMap
+from seqtrain.encoders.labels import LabelMap
 from seqtrain.data.parsing import SequenceKind, choose_sequence_kind
 from seqtrain.data.arrow import arrow_column, cached_map
 from seqtrain.data.sources import DataError, Piece, check_columns
 from seqtrain.data.splits import Origin, carve, concatenate
 from seqtrain.data.table_rows import PackedExamples, TableTask, encode_rows, input_feature, pack, parse_rows
 from seqtrain.data.table_rows import fit_scaling, scale, state_tokenizer, table_facts, target_feature
-from seqtrain.data.tokenizer import saved_tokenizer
+from seqtrain.encoders.tokenizer import saved_tokenizer
 
 if TYPE_CHECKING:
     from datasets import Dataset

@@ -16,14 +16,15 @@ from torch import Tensor
 from torch.utils.data import Dataset as TorchDataset
 
 from seqtrain.batch import IGNORE_INDEX
-from seqtrain.data.facts import DataFacts
-from seqtrain.data.labels import LabelMap
+from seqtrain.facts import DataFacts
+from seqtrain.encoders.labels import LabelMap
 from seqtrain.data.parsing import SequenceKind, parse_items, parse_label, parse_numbers, parse_real_steps, parse_real_target
 from seqtrain.data.parsing import parse_text, parse_vectors
-from seqtrain.data.scaling import Standardizer
+from seqtrain.encoders.saved import encoders_from_state
+from seqtrain.encoders.scaling import Standardizer
 from seqtrain.data.arrow import arrow_column, flat_list_column
 from seqtrain.data.sources import DataError
-from seqtrain.data.tokenizer import Tokenizer, tokenizer_from_dict
+from seqtrain.encoders.tokenizer import Tokenizer, tokenizer_from_dict
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -105,16 +106,11 @@ def fit_scaling(train: PackedExamples, inputs: bool, targets: bool) -> dict[str,
 
 def scale(split: PackedExamples, state: dict[str, Any]) -> None:
     """Standardize in place with the train statistics (`fit_scaling`'s, where fitted); then hold reals as float32."""
-
-    def scaled(values: Tensor, prefix: str) -> Tensor:
-        if f"{prefix}_mean" not in state:
-            return values.float()
-        return Standardizer(state[f"{prefix}_mean"], state[f"{prefix}_std"]).encode(values)
-
-    if split.inputs.is_floating_point():
-        split.inputs = scaled(split.inputs, "input")
-    if split.targets.is_floating_point():
-        split.targets = scaled(split.targets, "target")
+    encoders = encoders_from_state(state)
+    for name, scaler in (("inputs", encoders.inputs), ("targets", encoders.targets)):
+        values = getattr(split, name)
+        if values.is_floating_point():
+            setattr(split, name, scaler.encode(values) if scaler is not None else values.float())
 
 
 def state_tokenizer(state: dict[str, Any]) -> Tokenizer | None:

@@ -18,12 +18,12 @@ from torch.utils.data import DataLoader
 from seqtrain.checks.arguments import check_positive, check_split_fractions
 from seqtrain.data.datamodule import Split, Splits
 from seqtrain.data.file_datamodule import FileDataModule
-from seqtrain.data.facts import DataFacts
+from seqtrain.facts import DataFacts
 from seqtrain.data.arrow import arrow_column, cached_map, flat_list_column, non_blank
 from seqtrain.data.sources import DataError, Piece, check_columns
 from seqtrain.data.splits import Origin, carve, concatenate
-from seqtrain.data.tokenizer import Tokenizer, saved_tokenizer
-from seqtrain.data.vocab import PAD
+from seqtrain.encoders.tokenizer import Tokenizer, saved_tokenizer
+from seqtrain.encoders.vocab import PAD
 from seqtrain.data.windows import TaggedWindows, TokenStreams, TokenWindows
 
 if TYPE_CHECKING:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
-from seqtrain.data.labels import LabelMap
-from seqtrain.data.scaling import Standardizer
-from seqtrain.data.vocab import WordVocab
+from seqtrain.encoders.labels import LabelMap
+from seqtrain.encoders.scaling import Standardizer
+from seqtrain.encoders.vocab import WordVocab
 
 
 def test_standard_scaling_is_the_population_mean_and_std() -> None:
@@ -45,6 +47,20 @@ def test_standardizer_round_trips_through_json_and_selects_features() -> None:
     assert (picked.shift, picked.scale) == ([scaler.shift[2], scaler.shift[0]], [scaler.scale[2], scaler.scale[0]])
 
 
+def test_standardizer_takes_numpy_arrays_as_it_takes_tensors() -> None:
+    """An exported model's caller scales NumPy arrays: the same float32 values as the Tensor path (float64 inside)."""
+    values = np.random.default_rng(1).normal(loc=1e4, scale=3.0, size=(7, 5, 2))  # where float32 arithmetic would differ
+    scaler = Standardizer.fit(values)
+    from_numpy, from_torch = scaler.encode(values), scaler.encode(torch.from_numpy(values))
+    assert isinstance(from_numpy, np.ndarray) and from_numpy.dtype == np.float32 and from_torch.dtype == torch.float32
+    by_hand = ((values - np.array(scaler.shift)) / np.array(scaler.scale)).astype(np.float32)
+    assert np.array_equal(from_numpy, by_hand) and np.array_equal(from_torch.numpy(), by_hand)
+    decoded = scaler.decode(from_numpy)
+    assert isinstance(decoded, np.ndarray) and decoded.dtype == np.float64
+    assert np.array_equal(decoded, scaler.decode(from_torch).numpy())
+    assert decoded == pytest.approx(values, rel=1e-6)
+
+
 def test_label_map_orders_numbers_numerically_and_text_alphabetically() -> None:
     assert LabelMap.fit(["10", "9", "1", "9"]).names == ["1", "9", "10"]
     labels = LabelMap.fit(["pos", "neg", "neutral", "neg"])
@@ -63,3 +79,13 @@ def test_word_vocab_encodes_like_a_lookup_per_split_word() -> None:
     assert vocab.encode(text) == [vocab.stoi.get(w, vocab.unk_id) for w in words]
     assert vocab.encode(["a b", "cat"]) == [vocab.unk_id, vocab.stoi["cat"]]  # given tokens are not split again
     assert vocab.decode(vocab.encode("the cat sat.\nthe dog")) == "the cat sat.\nthe dog"
+
+
+def test_the_encoders_import_without_the_training_stack_and_from_their_old_paths() -> None:
+    """`seqtrain.encoders` loads neither torch, Lightning nor `datasets`; `seqtrain.data.vocab` and the other
+    paths from before the move are the same modules."""
+    code = ("import sys, seqtrain.encoders; print(sorted(m for m in ('torch', 'lightning', 'datasets') if m in sys.modules));"
+            "import seqtrain.data.vocab, seqtrain.data.tokenizer, seqtrain.data.labels, seqtrain.data.scaling, seqtrain.data.facts;"
+            "import seqtrain.encoders.vocab as v, seqtrain.facts as f; print(seqtrain.data.vocab is v, seqtrain.data.facts is f)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120).stdout
+    assert out.split("\n")[:2] == ["[]", "True True"]

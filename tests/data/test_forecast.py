@@ -12,6 +12,7 @@ from user_files import series_rows, write_csv, write_parquet
 from hydra.utils import instantiate
 
 from seqtrain.data import DataFacts, ForecastDataModule
+from seqtrain.encoders import encoders_from_state
 from seqtrain.shipped import monthly_sunspots
 
 
@@ -40,6 +41,19 @@ def test_many_to_one_windows_with_horizon_and_stride(tmp_path: Path) -> None:
         assert x.shape == (12, 2) and y.shape == (3,)
         np.testing.assert_allclose(unscale(dm, x[:, 0], 0), load[t - 12 : t], rtol=1e-5)
         np.testing.assert_allclose(unscale(dm, y, 0), load[t : t + 3], rtol=1e-5)
+
+
+def test_the_saved_encoders_scale_a_raw_series_as_the_windows_hold_it(tmp_path: Path) -> None:
+    """`encoders_from_state` (what an exported model's caller uses) gives a window's inputs from the raw columns."""
+    rows = series_rows(120)
+    dm = ForecastDataModule(train_files=str(write_csv(tmp_path / "series.csv", rows)), columns=["temp", "load"], window=8)
+    dm.setup()
+    encoders = encoders_from_state(dm.state_dict())
+    assert encoders.tokenizer is None and encoders.labels is None and encoders.targets is None
+    raw = np.array([[r["temp"], r["load"]] for r in rows])  # the saved `columns` order
+    windows = dm.split("test")
+    t = windows.starts[0]
+    assert np.array_equal(encoders.inputs.encode(raw[t - 8 : t]), windows[0][0].numpy())
 
 
 def test_many_to_many_predicts_the_series_shifted_by_one(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from seqtrain.data.vocab import PAD, SPECIALS, UNK, CharVocab, WordVocab
+from seqtrain.encoders.vocab import PAD, SPECIALS, UNK, CharVocab, WordVocab
+from seqtrain.errors import DataError
 
 if TYPE_CHECKING:
     import tokenizers
@@ -142,8 +143,6 @@ def check_tokenizer_options(kind: str, max_vocab_size: int | None, min_frequency
 
 def saved_tokenizer(saved: dict[str, Any], configured: str) -> Tokenizer:
     """A checkpoint's tokenizer, refused when it is not of the configured kind (it is never refitted silently)."""
-    from seqtrain.data.sources import DataError
-
     kind = saved.get("kind")
     if kind != configured:
         raise DataError(f"data.tokenizer={configured!r}, but the loaded state holds a {kind!r} tokenizer; set data.tokenizer={kind}")

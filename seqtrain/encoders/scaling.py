@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 import numpy as np
-import torch
-from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 Scaling = Literal["standard", "minmax", "none"]
 SCALINGS: tuple[str, ...] = get_args(Scaling)
+Values = TypeVar("Values", np.ndarray, "Tensor")
 
 
 class Standardizer:
@@ -31,8 +33,7 @@ class Standardizer:
         """Statistics of (N, F) values (any leading shape: the last axis is the feature), in float64."""
         if method not in SCALINGS:
             raise ValueError(f"scaling must be one of {list(SCALINGS)}, got {method!r}")
-        array = values.double().numpy() if isinstance(values, Tensor) else np.asarray(values, dtype=np.float64)
-        array = array.reshape(-1, array.shape[-1] if array.ndim > 1 else 1)  # (N, F)
+        array = _float64(values).reshape(-1, values.shape[-1] if values.ndim > 1 else 1)  # (N, F)
         if method == "none":
             return cls([0.0] * array.shape[1], [1.0] * array.shape[1])
         if method == "standard":
@@ -44,15 +45,15 @@ class Standardizer:
     def __len__(self) -> int:
         return len(self.shift)
 
-    def encode(self, values: Tensor) -> Tensor:
-        """(..., F) values scaled, computed in float64 (the statistics' precision) and returned as float32."""
-        shift = torch.tensor(self.shift, dtype=torch.float64)
-        scale = torch.tensor(self.scale, dtype=torch.float64)
-        return ((values.double() - shift) / scale).float()
+    def encode(self, values: Values) -> Values:
+        """(..., F) values scaled, computed in float64 (the statistics' precision) and returned as float32, of the
+        type given: a torch Tensor, or a NumPy array (as an exported model's caller feeds it)."""
+        scaled = (_float64(values) - np.asarray(self.shift)) / np.asarray(self.scale)
+        return _like(values, scaled.astype(np.float32))
 
-    def decode(self, values: Tensor) -> Tensor:
-        """(..., F) scaled values back in the original units (float64)."""
-        return values.double() * torch.tensor(self.scale, dtype=torch.float64) + torch.tensor(self.shift, dtype=torch.float64)
+    def decode(self, values: Values) -> Values:
+        """(..., F) scaled values back in the original units (float64), of the type given."""
+        return _like(values, _float64(values) * np.asarray(self.scale) + np.asarray(self.shift))
 
     def select(self, features: list[int]) -> Standardizer:
         """The statistics of some features only, in the given order (repeats allowed)."""
@@ -70,3 +71,19 @@ class Standardizer:
 
     def __repr__(self) -> str:
         return f"Standardizer({len(self)} features)"
+
+
+def _float64(values: np.ndarray | Tensor) -> np.ndarray:
+    """Values as a float64 NumPy array (torch is not imported for NumPy input)."""
+    if type(values).__module__.startswith("torch"):
+        return values.detach().cpu().double().numpy()
+    return np.asarray(values, dtype=np.float64)
+
+
+def _like(values: Values, array: np.ndarray) -> Values:
+    """`array` as the type of `values`: a Tensor for a Tensor, else the NumPy array."""
+    if type(values).__module__.startswith("torch"):
+        import torch
+
+        return torch.from_numpy(array)
+    return array
