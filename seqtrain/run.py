@@ -609,7 +609,9 @@ def save_run_files(output_dir: Path, config: dict, facts: dict, data_state: dict
 def record_resume(output_dir: Path, ckpt_path: str, applied: dict[str, tuple]) -> None:
     """Log and append to `resumes.jsonl` what this resume changed (only what cannot change the result)."""
     for key, (old, new) in applied.items():
-        log.info("resume: %s: %r -> %r (applied)", key, old, new)
+        # A recipe's block is read when a run starts: a resume keeps the settings its run was trained with.
+        how = "recorded; the run keeps the settings it was trained with" if key.startswith("recipe.") else "applied"
+        log.info("resume: %s: %r -> %r (%s)", key, old, new, how)
     record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "checkpoint": relative_to_run(ckpt_path, output_dir),
               "applied": {key: list(change) for key, change in applied.items()}}
     append_jsonl(output_dir / "resumes.jsonl", record)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -161,6 +162,20 @@ def test_a_key_added_later_is_no_change_at_the_value_older_runs_had() -> None:
                                               "recipe": {"name": "table", "patch_steps": 24}})
     assert refused == {"model.patch_size": (None, 4)}
     assert applied == {"recipe.patch_steps": (None, 24)}  # auto keeps the checkpoint's choice on resume
+
+
+def test_a_recipe_change_on_resume_is_logged_as_recorded_not_applied(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A recipe's block changed since the run was saved (a newer seqtrain's small-set rule) does not change the resumed
+    run, which keeps its saved settings: the log says so, where a change of max_epochs is applied."""
+    from seqtrain.run import record_resume
+
+    changes = {"trainer.max_epochs": (5, 8), "recipe.small_classification.settings.data.batch_size": (None, 8)}
+    with caplog.at_level(logging.INFO, logger="seqtrain.run"):
+        record_resume(tmp_path, str(tmp_path / "checkpoints" / "last.ckpt"), changes)
+    assert "resume: trainer.max_epochs: 5 -> 8 (applied)" in caplog.text
+    assert ("resume: recipe.small_classification.settings.data.batch_size: None -> 8 (recorded; the run keeps the "
+            "settings it was trained with)") in caplog.text
+    assert json.loads((tmp_path / "resumes.jsonl").read_text())["applied"] == {k: list(v) for k, v in changes.items()}
 
 
 def test_embedding_dropout_added_later_is_no_change_at_zero() -> None:
