@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 import numpy as np
@@ -33,7 +34,8 @@ class Standardizer:
         """Statistics of (N, F) values (any leading shape: the last axis is the feature), in float64."""
         if method not in SCALINGS:
             raise ValueError(f"scaling must be one of {list(SCALINGS)}, got {method!r}")
-        array = _float64(values).reshape(-1, values.shape[-1] if values.ndim > 1 else 1)  # (N, F)
+        array = _float64(values)
+        array = array.reshape(-1, array.shape[-1] if array.ndim > 1 else 1)  # (N, F)
         if method == "none":
             return cls([0.0] * array.shape[1], [1.0] * array.shape[1])
         if method == "standard":
@@ -75,15 +77,17 @@ class Standardizer:
 
 def _float64(values: np.ndarray | Tensor) -> np.ndarray:
     """Values as a float64 NumPy array (torch is not imported for NumPy input)."""
-    if type(values).__module__.startswith("torch"):
+    if _is_tensor(values):
         return values.detach().cpu().double().numpy()
     return np.asarray(values, dtype=np.float64)
 
 
 def _like(values: Values, array: np.ndarray) -> Values:
     """`array` as the type of `values`: a Tensor for a Tensor, else the NumPy array."""
-    if type(values).__module__.startswith("torch"):
-        import torch
+    return sys.modules["torch"].from_numpy(array) if _is_tensor(values) else array
 
-        return torch.from_numpy(array)
-    return array
+
+def _is_tensor(values: object) -> bool:
+    """A torch Tensor, found without importing torch (where torch is not imported, no value is a Tensor)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(values, torch.Tensor)
