@@ -257,3 +257,36 @@ def test_an_exported_model_is_fed_by_the_runs_encoders_without_torch(tmp_path: P
             assert [s[label] for s in served] == pytest.approx(expected[f"prob_{label}"].tolist(), abs=1e-5)
     else:
         assert served == pytest.approx(expected["prediction"].tolist(), rel=1e-5)
+
+
+@pytest.mark.slow  # ~25 s: a train.py run, its export and the block
+def test_the_readmes_caller_block_runs_as_it_stands_on_an_exported_run(tmp_path: Path) -> None:
+    """The README's `<!-- onnx-caller -->` block, beside `scripts/export.py`'s files, without torch: the logits of the
+    checkpoint's model on the same text."""
+    sys.path.insert(0, str(ROOT / "tests" / "data"))
+    from user_files import sentiment_rows, write_csv
+
+    write_csv(tmp_path / "train.csv", sentiment_rows(60, seed=0))
+    proc = run_train("data=table", f"data.train_files={tmp_path / 'train.csv'}", "data.sequence_column=text",
+                     "trainer.max_epochs=1", "trainer.accelerator=cpu", "logger=none", f"hydra.run.dir={tmp_path / 'run'}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "export.py"), str(tmp_path / "run"), "--out",
+                           str(tmp_path / "model.onnx")], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    block = re.search(r"<!-- onnx-caller -->\n```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    code = ("import sys\nfor name in ('torch', 'lightning', 'datasets'):\n    sys.modules[name] = None\n" + block
+            + "print(json.dumps(logits.tolist()))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    served = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    from seqtrain.checkpoint import load_checkpoint, rebuild
+
+    from seqtrain.data.table_rows import state_tokenizer
+
+    model, datamodule, _ = rebuild(load_checkpoint(tmp_path / "run"), setup=False)
+    ids = torch.tensor([state_tokenizer(datamodule.state_dict()).encode("a new review")])  # as the loader encodes a row
+    with torch.no_grad():
+        expected = model(ids)[0][0]
+    assert served == pytest.approx(expected.tolist(), abs=1e-5)
