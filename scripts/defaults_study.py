@@ -220,6 +220,13 @@ CANDIDATES = {
     # Round eighteen: with the weights averaged over the schedule's second half, a larger learning rate (SWA's averages
     # gain most where the steps they average are large).
     "lr01": ["optimizer.lr=0.01"],
+    # Round nineteen: the model's shape under the averaged weights (the sets furthest below FCN, ArrowHead, OSULeaf and
+    # ACSF1, are read as outlines or long profiles): two layers, with dropout between them; an LSTM; a smaller GRU;
+    # mean pooling (FCN pools by the mean); and round ten's 300 epochs, now averaged over 150 of them.
+    "layers2": ["model.num_layers=2"],
+    "layers2_drop02": ["model.num_layers=2", "model.dropout=0.2"],
+    "lstm": ["model.cell=lstm"],
+    "hidden32": ["model.hidden_size=32"],
 }
 
 SEED_OFFSETS = {"seed_b": 1000, "seed_c": 2000}
