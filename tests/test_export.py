@@ -18,6 +18,9 @@ from conftest import ROOT, run_train  # noqa: E402
 from seqtrain.export import check_onnx, example_inputs, export_onnx, io_names, onnx_session, run_onnx, streamable  # noqa: E402
 from seqtrain.models import SequenceModel  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "tests" / "data"))
+from user_files import sentiment_rows, vector_regression_rows, write_csv, write_jsonl  # noqa: E402
+
 TOLERANCE = 1e-5
 
 
@@ -219,8 +222,6 @@ print(json.dumps(out))
 def test_an_exported_model_is_fed_by_the_runs_encoders_without_torch(tmp_path: Path, case: str) -> None:
     """`seqtrain.encoders` turns raw rows into the graph's inputs, and its outputs into labels or units, as
     `Predictor` does with the run's datamodule (the truth), in a process where torch cannot be imported."""
-    sys.path.insert(0, str(ROOT / "tests" / "data"))
-    from user_files import sentiment_rows, vector_regression_rows, write_jsonl
 
     from seqtrain.data import TableDataModule
     from seqtrain.predict import Predictor
@@ -263,8 +264,6 @@ def test_an_exported_model_is_fed_by_the_runs_encoders_without_torch(tmp_path: P
 def test_the_readmes_caller_block_runs_as_it_stands_on_an_exported_run(tmp_path: Path) -> None:
     """The README's `<!-- onnx-caller -->` block, beside `scripts/export.py`'s files, without torch: the logits of the
     checkpoint's model on the same text."""
-    sys.path.insert(0, str(ROOT / "tests" / "data"))
-    from user_files import sentiment_rows, write_csv
 
     write_csv(tmp_path / "train.csv", sentiment_rows(60, seed=0))
     proc = run_train("data=table", f"data.train_files={tmp_path / 'train.csv'}", "data.sequence_column=text",

@@ -20,7 +20,7 @@ from seqtrain.facts import DataFacts
 from seqtrain.encoders.labels import LabelMap
 from seqtrain.data.parsing import SequenceKind, parse_items, parse_label, parse_numbers, parse_real_steps, parse_real_target
 from seqtrain.data.parsing import parse_text, parse_vectors
-from seqtrain.encoders.saved import encoders_from_state
+from seqtrain.encoders.saved import scalers_from_state
 from seqtrain.encoders.scaling import Standardizer
 from seqtrain.data.arrow import arrow_column, flat_list_column
 from seqtrain.data.sources import DataError
@@ -106,8 +106,7 @@ def fit_scaling(train: PackedExamples, inputs: bool, targets: bool) -> dict[str,
 
 def scale(split: PackedExamples, state: dict[str, Any]) -> None:
     """Standardize in place with the train statistics (`fit_scaling`'s, where fitted); then hold reals as float32."""
-    encoders = encoders_from_state(state)
-    for name, scaler in (("inputs", encoders.inputs), ("targets", encoders.targets)):
+    for name, scaler in zip(("inputs", "targets"), scalers_from_state(state)):
         values = getattr(split, name)
         if values.is_floating_point():
             setattr(split, name, scaler.encode(values) if scaler is not None else values.float())

@@ -32,13 +32,21 @@ class SavedEncoders:
 def encoders_from_state(state: dict[str, Any]) -> SavedEncoders:
     """The encoders in a datamodule's `state_dict()` (tables, text, forecasts; the synthetic tasks have none)."""
     tokenizer, names = state.get("tokenizer"), state.get("class_names")
-    if "input_mean" in state:  # a table's
-        inputs = Standardizer(state["input_mean"], state["input_std"])
-    else:  # a forecast's, or none
-        inputs = Standardizer.from_dict(state) if "shift" in state else None
+    inputs, targets = scalers_from_state(state)
     return SavedEncoders(
         tokenizer=tokenizer_from_dict(tokenizer) if tokenizer is not None else None,
         labels=LabelMap(names) if names is not None else None,
         inputs=inputs,
-        targets=Standardizer(state["target_mean"], state["target_std"]) if "target_mean" in state else None,
+        targets=targets,
     )
+
+
+def scalers_from_state(state: dict[str, Any]) -> tuple[Standardizer | None, Standardizer | None]:
+    """The state's input and target scaling (None where unused), without rebuilding its tokenizer: what a table's
+    loader applies to each split."""
+    if "input_mean" in state:  # a table's
+        inputs = Standardizer(state["input_mean"], state["input_std"])
+    else:  # a forecast's, or none
+        inputs = Standardizer.from_dict(state) if "shift" in state else None
+    targets = Standardizer(state["target_mean"], state["target_std"]) if "target_mean" in state else None
+    return inputs, targets
