@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 #: ONNX opset of the exported graph (the TorchScript-based exporter writes RNN/LSTM/GRU ops for it;
 #: onnxruntime 1.32 runs it).
 ONNX_OPSET = 17
+#: The largest difference to the PyTorch model an export may show on random inputs; a larger one is refused.
+CHECK_TOLERANCE = 1e-4
 
 
 class ExportError(SeqtrainError, ValueError):
@@ -93,7 +95,10 @@ def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any] | N
     model.eval()
     wrapper = StatefulModel(model).eval()
     inputs, outputs = io_names(model)
-    args = example_inputs(model, batch=2, steps=5, generator=torch.Generator().manual_seed(0))
+    # Traced at one more step than a patch (at least 5): with `patch_shift`, phase 0 then reads two patches and a
+    # shifted phase one, so the trace takes the backbone's packed path, which the other lengths need (a trace where
+    # no row is padded fixes the unpacked path in the graph, wrong wherever the phases' patch counts differ).
+    args = example_inputs(model, batch=2, steps=max(5, model.patch_size + 1), generator=torch.Generator().manual_seed(0))
     per_step = model.pool is None
     axes = {"inputs": {0: "batch", 1: "time"}, "predictions": {0: "batch", **({1: "time"} if per_step else {})}}
     axes |= {name: {1: "batch"} for name in inputs[1:] + outputs[1:]}
@@ -166,7 +171,20 @@ def export_checkpoint(path: str | Path, out: str | Path, fmt: str = "onnx") -> t
     }
     out = export_onnx(model, out, metadata={"facts": facts.to_dict(), "inputs": inputs, "outputs": outputs})
     out.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
-    return out, check_onnx(out, model)
+    return out, checked(out, model)
+
+
+def checked(out: Path, model: nn.Module) -> float:
+    """`check_onnx`'s difference; above `CHECK_TOLERANCE` the graph and its .json are removed and the export refused,
+    so no file that computes something else than the model is left behind."""
+    difference = check_onnx(out, model)
+    if not difference <= CHECK_TOLERANCE:  # NaN too
+        out.unlink(missing_ok=True)
+        out.with_suffix(".json").unlink(missing_ok=True)
+        raise ExportError(f"{out}: the ONNX graph differs from the PyTorch model by {difference:.3g} on random inputs (more "
+                          f"than {CHECK_TOLERANCE:g}), so it was not kept; this is a bug in seqtrain's export: please report "
+                          "it with the run's config.yaml")
+    return difference
 
 
 def streamable(model: nn.Module) -> bool:

@@ -93,15 +93,20 @@ def test_a_patched_model_exports_at_any_length(tmp_path: Path, cell: str, bidire
     assert not streamable(model)
 
 
-@pytest.mark.parametrize(("cell", "bidirectional", "pooling"), [("gru", True, "max"), ("lstm", False, "last")])
-def test_a_model_with_patch_shift_exports_its_mean_over_phases(tmp_path: Path, cell: str, bidirectional: bool, pooling: str) -> None:
+@pytest.mark.parametrize(("cell", "bidirectional", "pooling", "k"),
+                         [("gru", True, "max", 3), ("lstm", False, "last", 3), ("gru", True, "max", 6), ("lstm", False, "mean", 12)])
+def test_a_model_with_patch_shift_exports_its_mean_over_phases(tmp_path: Path, cell: str, bidirectional: bool, pooling: str,
+                                                                k: int) -> None:
     """The k shifted copies, their lengths and the mean over phases are in the graph, at any batch size and length
-    (rows shorter than k too); the state that comes out is the unshifted copy's, as in PyTorch."""
+    (rows shorter than k too); the state that comes out is the unshifted copy's, as in PyTorch. Patches of 6 and 12
+    steps: the shifted phases of 23 or 41 steps hold fewer patches than the unshifted one. A graph traced where no
+    phase was padded (patches of at least 5 steps, before the trace grew to k + 1 steps) got the bidirectional
+    GRU's wrong: a BasicMotions run's export differed from PyTorch by 0.29."""
     torch.manual_seed(0)
     model = SequenceModel(cell=cell, hidden_size=8, bidirectional=bidirectional, pooling=pooling, embedding_dim=6,
-                          num_outputs=4, num_features=3, patch_size=3, patch_shift=True).eval()
+                          num_outputs=4, num_features=3, patch_size=k, patch_shift=True).eval()
     path = export_onnx(model, tmp_path / "model.onnx")
-    for batch, steps in [(1, 1), (3, 11), (2, 2), (4, 41)]:
+    for batch, steps in [(1, 1), (3, 11), (2, 2), (4, 41), (3, 23), (2, k + 1)]:
         assert check_onnx(path, model, batch=batch, steps=steps) < TOLERANCE
 
 
@@ -289,3 +294,19 @@ def test_the_readmes_caller_block_runs_as_it_stands_on_an_exported_run(tmp_path:
     with torch.no_grad():
         expected = model(ids)[0][0]
     assert served == pytest.approx(expected.tolist(), abs=1e-5)
+
+
+def test_an_export_that_differs_from_its_model_is_refused_and_not_kept(tmp_path: Path) -> None:
+    """`checked` holds the written graph to the model: a graph of other weights (as a wrong trace would be) is
+    refused by name and removed with its .json; the model's own graph passes with its difference."""
+    from seqtrain.export import ExportError, checked
+
+    model, other = _model("gru", 1, True, False, False), _model("gru", 1, True, False, False)
+    with torch.no_grad():
+        other.output_layer.bias.add_(0.5)  # its outputs differ from the model's by 0.5
+    path = export_onnx(other, tmp_path / "model.onnx")
+    path.with_suffix(".json").write_text("{}")
+    with pytest.raises(ExportError, match=r"model.onnx: the ONNX graph differs from the PyTorch model by 0.5 .*not kept"):
+        checked(path, model)
+    assert not path.exists() and not path.with_suffix(".json").exists()
+    assert checked(export_onnx(model, path), model) < TOLERANCE
