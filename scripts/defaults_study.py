@@ -227,6 +227,10 @@ CANDIDATES = {
     "layers2_drop02": ["model.num_layers=2", "model.dropout=0.2"],
     "lstm": ["model.cell=lstm"],
     "hidden32": ["model.hidden_size=32"],
+    # Round twenty: round nineteen's mean pooling lifted ArrowHead, ACSF1 and PigCVP and lowered the sets where max
+    # pooling is strong; the max and the mean side by side (ULMFiT's concat pooling), or a learned weighted mean.
+    "max_mean_pool": ["model.pooling=max_mean"],
+    "attn_pool": ["model.pooling=attention"],
 }
 
 SEED_OFFSETS = {"seed_b": 1000, "seed_c": 2000}

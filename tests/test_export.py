@@ -75,12 +75,14 @@ def test_chunks_with_the_state_carried_equal_the_whole_sequence(tmp_path: Path, 
         assert (carried - final).abs().max() < TOLERANCE
 
 
-@pytest.mark.parametrize(("bidirectional", "pooling"), [(True, None), (False, "mean"), (False, "max")])
+@pytest.mark.parametrize(("bidirectional", "pooling"),
+                         [(True, None), (False, "mean"), (False, "max"), (False, "max_mean"), (False, "attention")])
 def test_what_cannot_stream_is_said(bidirectional: bool, pooling: str | None) -> None:
     assert not streamable(_model("gru", 1, bidirectional, True, per_step=pooling is None, pooling=pooling))
 
 
-@pytest.mark.parametrize(("cell", "bidirectional", "pooling"), [("gru", True, "max"), ("lstm", False, "last")])
+@pytest.mark.parametrize(("cell", "bidirectional", "pooling"),
+                         [("gru", True, "max"), ("lstm", False, "last"), ("gru", True, "max_mean"), ("gru", False, "attention")])
 def test_a_patched_model_exports_at_any_length(tmp_path: Path, cell: str, bidirectional: bool, pooling: str) -> None:
     """The patching (zero-fill to whole patches, k steps per input) is in the graph with the time axis dynamic."""
     torch.manual_seed(0)

@@ -1,4 +1,5 @@
-"""Many-to-one poolers: (B, T, D*H) backbone output + lengths -> (B, D*H), correct for padding."""
+"""Many-to-one poolers: (B, T, D*H) backbone output + lengths -> (B, D*H) (`max_mean`: (B, 2*D*H)), correct for
+padding."""
 
 from __future__ import annotations
 
@@ -54,3 +55,32 @@ class MaxPool(nn.Module):
         lengths = lengths.to(output.device, non_blocking=True)
         mask = _step_mask(lengths, output.shape[1])[..., None]  # (B, T, 1)
         return output.masked_fill(~mask, float("-inf")).amax(dim=1)  # (B, D*H)
+
+
+class MaxMeanPool(nn.Module):
+    """The max and the mean over each row's real steps side by side (ULMFiT's concat pooling, without the last
+    state): (B, T, D*H) -> (B, 2*D*H). Max pooling keeps the strongest evidence anywhere in the row, the mean how
+    much of the row shows it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.max, self.mean = MaxPool(), MeanPool()
+
+    def forward(self, output: Tensor, lengths: Tensor) -> Tensor:
+        return torch.cat([self.max(output, lengths), self.mean(output, lengths)], dim=-1)  # (B, 2*D*H)
+
+
+class AttentionPool(nn.Module):
+    """A learned weighted mean over each row's real steps: a linear score per step, softmax over the real steps
+    (Yang et al. 2016's attention, with one learned query and no hidden layer): (B, T, D*H) -> (B, D*H)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.score = nn.Linear(size, 1)
+
+    def forward(self, output: Tensor, lengths: Tensor) -> Tensor:
+        lengths = lengths.to(output.device, non_blocking=True)
+        mask = _step_mask(lengths, output.shape[1])[..., None]  # (B, T, 1)
+        scores = self.score(output).masked_fill(~mask, float("-inf"))  # (B, T, 1); padding gets weight 0
+        weights = torch.softmax(scores, dim=1)  # (B, T, 1)
+        return (weights * output.masked_fill(~mask, 0)).sum(dim=1)  # (B, D*H)

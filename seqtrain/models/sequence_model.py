@@ -12,10 +12,10 @@ from seqtrain.models.bag import BAGS, BagOfEmbeddings
 from seqtrain.models.highway import ArHighway, AutoregressiveHighway, resolve_ar_highway
 from seqtrain.models.instance_norm import INSTANCE_NORMS, InstanceNorm, RowStandardizer
 from seqtrain.models.patching import drop_leading, patch_steps
-from seqtrain.models.pooling import LastStatePool, MaxPool, MeanPool
+from seqtrain.models.pooling import AttentionPool, LastStatePool, MaxMeanPool, MaxPool, MeanPool
 from seqtrain.models.relative import RelativeTo, RelativeToWindow, resolve_relative_to
 
-POOLINGS = ("last", "mean", "max")
+POOLINGS = ("last", "mean", "max", "max_mean", "attention")
 HEADS = ("auto", "many_to_one", "many_to_many")
 
 
@@ -35,7 +35,7 @@ class SequenceModel(nn.Module):
         proj_size: int = 0,
         embedding_dim: int | None = 64,
         embedding_dropout: float = 0.0,
-        pooling: Literal["last", "mean", "max"] | None = None,
+        pooling: Literal["last", "mean", "max", "max_mean", "attention"] | None = None,
         head: Literal["auto", "many_to_one", "many_to_many"] = "auto",
         tie_weights: bool = False,
         patch_size: int = 1,
@@ -202,7 +202,10 @@ class SequenceModel(nn.Module):
         self.pool: nn.Module | None = None
         if self.head_kind == "many_to_one":
             pooling = pooling or "last"
-            self.pool = LastStatePool(D) if pooling == "last" else MeanPool() if pooling == "mean" else MaxPool()
+            self.pool = {
+                "last": lambda: LastStatePool(D), "mean": MeanPool, "max": MaxPool, "max_mean": MaxMeanPool,
+                "attention": lambda: AttentionPool(self.backbone.output_size),
+            }[pooling]()
         # fastText's bag beside the RNN (seqtrain.models.bag): its (B, E) mean joins the pooled (B, D*H) state. Off,
         # the model and its state dict keys are what they were before the option existed (old checkpoints load).
         self.bag: BagOfEmbeddings | None = None
@@ -210,7 +213,8 @@ class SequenceModel(nn.Module):
             assert vocab_size is not None and embedding_dim is not None  # refused above
             self.bag = BagOfEmbeddings(bag, vocab_size, embedding_dim, bag_buckets, dropout=embedding_dropout)
         bag_size = embedding_dim if self.bag is not None else 0
-        self.output_layer = nn.Linear(self.backbone.output_size + bag_size, num_outputs)
+        pooled_size = self.backbone.output_size * (2 if pooling == "max_mean" and self.pool is not None else 1)
+        self.output_layer = nn.Linear(pooled_size + bag_size, num_outputs)
 
         if tie_weights:
             # Press & Wolf (2017): the output layer reuses the embedding, so both matrices must be (V, E).
@@ -294,7 +298,7 @@ class SequenceModel(nn.Module):
             return self.output_layer(output), state  # (B, T, num_outputs)
         if lengths is None:
             lengths = torch.full((output.shape[0],), output.shape[1], dtype=torch.long)
-        pooled = self.pool(output, lengths)  # (B, D*H)
+        pooled = self.pool(output, lengths)  # (B, D*H); (B, 2*D*H) with max_mean
         if self.bag is not None:
             pooled = torch.cat([pooled, self.bag(inputs, lengths)], dim=-1)  # (B, D*H + E)
         return self.output_layer(pooled), state  # (B, num_outputs)
