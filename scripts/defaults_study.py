@@ -231,6 +231,12 @@ CANDIDATES = {
     # pooling is strong; the max and the mean side by side (ULMFiT's concat pooling), or a learned weighted mean.
     "max_mean_pool": ["model.pooling=max_mean"],
     "attn_pool": ["model.pooling=attention"],
+    # ... and dropout on what the head reads (LSTM-FCN, Karim et al. 2018, drops 80 % of its LSTM's output there).
+    "hdrop05": ["model.head_dropout=0.5"],
+    "hdrop08": ["model.head_dropout=0.8"],
+    # Round twenty, English text: the same two ideas on the text recipe (mean pooling there).
+    "text_max_mean": ["model.pooling=max_mean"],
+    "text_hdrop05": ["model.head_dropout=0.5"],
 }
 
 SEED_OFFSETS = {"seed_b": 1000, "seed_c": 2000}

@@ -55,6 +55,7 @@ class ModelOptions(BaseModel):
     proj_size: int = Field(ge=0)
     embedding_dim: int | None = Field(ge=1)
     embedding_dropout: float = Field(ge=0.0, lt=1.0)
+    head_dropout: float = Field(ge=0.0, lt=1.0)
     pooling: Literal["last", "mean", "max", "max_mean", "attention"] | None
     head: Literal["auto", "many_to_one", "many_to_many"]
     tie_weights: bool

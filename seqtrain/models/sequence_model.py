@@ -35,6 +35,7 @@ class SequenceModel(nn.Module):
         proj_size: int = 0,
         embedding_dim: int | None = 64,
         embedding_dropout: float = 0.0,
+        head_dropout: float = 0.0,
         pooling: Literal["last", "mean", "max", "max_mean", "attention"] | None = None,
         head: Literal["auto", "many_to_one", "many_to_many"] = "auto",
         tie_weights: bool = False,
@@ -74,6 +75,8 @@ class SequenceModel(nn.Module):
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if isinstance(embedding_dropout, bool) or not isinstance(embedding_dropout, (int, float)) or not 0.0 <= embedding_dropout < 1.0:
             raise ValueError(f"embedding_dropout must be a probability in [0, 1), got {embedding_dropout!r}")
+        if isinstance(head_dropout, bool) or not isinstance(head_dropout, (int, float)) or not 0.0 <= head_dropout < 1.0:
+            raise ValueError(f"head_dropout must be a probability in [0, 1), got {head_dropout!r}")
         if isinstance(input_noise, bool) or not isinstance(input_noise, (int, float)) or not input_noise >= 0.0:
             raise ValueError(f"input_noise must be a standard deviation >= 0, got {input_noise!r}")
         if isinstance(crop, bool) or not isinstance(crop, (int, float)) or not 0.0 < crop <= 1.0:
@@ -213,6 +216,8 @@ class SequenceModel(nn.Module):
             assert vocab_size is not None and embedding_dim is not None  # refused above
             self.bag = BagOfEmbeddings(bag, vocab_size, embedding_dim, bag_buckets, dropout=embedding_dropout)
         bag_size = embedding_dim if self.bag is not None else 0
+        # Dropout on what the head reads (LSTM-FCN drops 80 % of its LSTM's output there): training only.
+        self.head_dropout: nn.Module | None = nn.Dropout(head_dropout) if head_dropout > 0 else None
         pooled_size = self.backbone.output_size * (2 if pooling == "max_mean" and self.pool is not None else 1)
         self.output_layer = nn.Linear(pooled_size + bag_size, num_outputs)
 
@@ -295,12 +300,16 @@ class SequenceModel(nn.Module):
             x = self.embedding_dropout(x)  # (B, T, E); training only
         output, state = self.backbone(x, lengths, state)  # (B, T, D*H); padded steps are zeros
         if self.pool is None:
+            if self.head_dropout is not None:
+                output = self.head_dropout(output)  # (B, T, D*H); training only
             return self.output_layer(output), state  # (B, T, num_outputs)
         if lengths is None:
             lengths = torch.full((output.shape[0],), output.shape[1], dtype=torch.long)
         pooled = self.pool(output, lengths)  # (B, D*H); (B, 2*D*H) with max_mean
         if self.bag is not None:
             pooled = torch.cat([pooled, self.bag(inputs, lengths)], dim=-1)  # (B, D*H + E)
+        if self.head_dropout is not None:
+            pooled = self.head_dropout(pooled)  # training only
         return self.output_layer(pooled), state  # (B, num_outputs)
 
 

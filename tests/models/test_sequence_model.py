@@ -159,7 +159,7 @@ LM = {"vocab_size": VOCAB, "num_outputs": VOCAB, "per_step_targets": True, "hidd
         ({"vocab_size": VOCAB, "num_outputs": 2, "padding_idx": VOCAB}, ["padding_idx"]),
         ({"num_features": FEATURES, "num_outputs": 2, "padding_idx": 0}, ["padding_idx"]),
         ({"vocab_size": VOCAB, "num_outputs": 2, "head": "seq2seq"}, ["head"]),
-        ({"vocab_size": VOCAB, "num_outputs": 2, "pooling": "attention"}, ["pooling"]),
+        ({"vocab_size": VOCAB, "num_outputs": 2, "pooling": "median"}, ["pooling"]),
         ({"vocab_size": VOCAB, "num_outputs": 2, "pooling": "mean", "per_step_targets": True}, ["pooling", "head"]),
         ({"vocab_size": VOCAB, "num_outputs": 2, "pooling": "max", "head": "many_to_many"}, ["pooling", "head"]),
         ({"vocab_size": VOCAB, "num_outputs": 2, "hidden_size": 0}, ["hidden_size"]),
@@ -167,6 +167,8 @@ LM = {"vocab_size": VOCAB, "num_outputs": VOCAB, "per_step_targets": True, "hidd
         ({"vocab_size": VOCAB, "num_outputs": 2, "dropout": 1.5}, ["dropout"]),
         ({"vocab_size": VOCAB, "num_outputs": 2, "embedding_dropout": 1.0}, ["embedding_dropout"]),
         ({"vocab_size": VOCAB, "num_outputs": 2, "embedding_dropout": -0.1}, ["embedding_dropout"]),
+        ({"vocab_size": VOCAB, "num_outputs": 2, "head_dropout": 1.0}, ["head_dropout"]),
+        ({"num_features": FEATURES, "num_outputs": 2, "head_dropout": -0.1}, ["head_dropout"]),
         ({"vocab_size": VOCAB, "num_outputs": 2, "nonlinearity": "gelu"}, ["nonlinearity"]),
         ({"vocab_size": VOCAB, "num_outputs": 2, "cell": "gru", "nonlinearity": "relu"}, ["nonlinearity", "cell"]),
         ({"vocab_size": VOCAB, "num_outputs": 2, "cell": "mamba"}, ["cell"]),
@@ -188,3 +190,35 @@ def test_invalid_arguments_name_themselves(kwargs, arguments):
 def test_constructor_is_keyword_only():
     with pytest.raises(TypeError):
         SequenceModel("lstm", num_outputs=2, vocab_size=VOCAB)
+
+
+@pytest.mark.parametrize("per_step", [False, True])
+def test_head_dropout_drops_what_the_head_reads_in_training_only(per_step):
+    """Dropout adds no weights (a model without it loads the same state dict) and is the identity in evaluation; in
+    training it zeroes a share of the head's inputs: with the head's weights all ones and no bias, the output is the sum
+    of the kept inputs scaled by 1/(1-p)."""
+    torch.manual_seed(0)
+    options = dict(cell="gru", hidden_size=8, num_outputs=1, num_features=FEATURES, per_step_targets=per_step,
+                   pooling=None if per_step else "mean")
+    plain = SequenceModel(**options).eval()
+    dropped = SequenceModel(**options, head_dropout=0.5)
+    dropped.load_state_dict(plain.state_dict())  # strict: the same keys
+    x = torch.randn(4, 7, FEATURES)
+    torch.testing.assert_close(dropped.eval()(x)[0], plain(x)[0])
+    with torch.no_grad():
+        for model in (plain, dropped):
+            model.output_layer.weight.fill_(1.0)
+            model.output_layer.bias.zero_()
+    dropped.train()
+    captured = {}
+    dropped.output_layer.register_forward_hook(lambda module, inputs, output: captured.update(x=inputs[0]))
+    out = dropped(x)[0]
+    kept = captured["x"] != 0
+    assert 0.2 < kept.float().mean() < 0.8  # about half dropped
+    head_inputs = captured["x"].sum(dim=-1, keepdim=True)
+    torch.testing.assert_close(out, head_inputs)
+    full = plain.train()  # no dropout: what the head would have read
+    full_inputs = {}
+    full.output_layer.register_forward_hook(lambda module, inputs, output: full_inputs.update(x=inputs[0]))
+    full(x)
+    torch.testing.assert_close(captured["x"], torch.where(kept, full_inputs["x"] * 2, torch.zeros_like(full_inputs["x"])))
