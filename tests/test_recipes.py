@@ -374,3 +374,24 @@ def test_the_training_texts_spacing_is_their_share_of_whitespace(tmp_path: Path)
     dm = TableDataModule(train_files=str(numbers), cache_dir=str(tmp_path / "cache"), batch_size=4)
     dm.setup()
     assert training_text_spacing(dm) is None  # not text
+
+
+def test_an_english_text_run_saved_before_head_dropout_resumes_without_it(compose_train: Compose) -> None:
+    """Round twenty's spaced branch sets `model.head_dropout=0.5`; a checkpoint whose config predates the key resumes
+    as its run trained (no head dropout), which is no config change; one that saved 0.5 keeps it."""
+    from seqtrain.resume_checks import config_changes
+    from seqtrain.run import keep_saved_recipe_settings
+
+    cfg = compose_train("data=table", "model.head_dropout=0.5")  # as the spacing rule leaves it for English text
+    config = OmegaConf.to_container(cfg, resolve=True)
+    saved = json.loads(json.dumps(config))
+    del saved["model"]["head_dropout"]
+    line = keep_saved_recipe_settings(cfg, config, saved, set())
+    assert line is not None and "model.head_dropout=0.0" in line
+    assert cfg.model.head_dropout == config["model"]["head_dropout"] == 0.0
+    assert config_changes(saved, config) == ({}, {})
+    saved["model"]["head_dropout"] = 0.5
+    cfg = compose_train("data=table")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert keep_saved_recipe_settings(cfg, config, saved, set()).startswith("resume: model.head_dropout=0.5")
+    assert cfg.model.head_dropout == config["model"]["head_dropout"] == 0.5

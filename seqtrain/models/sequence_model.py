@@ -218,7 +218,7 @@ class SequenceModel(nn.Module):
         bag_size = embedding_dim if self.bag is not None else 0
         # Dropout on what the head reads (LSTM-FCN drops 80 % of its LSTM's output there): training only.
         self.head_dropout: nn.Module | None = nn.Dropout(head_dropout) if head_dropout > 0 else None
-        pooled_size = self.backbone.output_size * (2 if pooling == "max_mean" and self.pool is not None else 1)
+        pooled_size = self.backbone.output_size * (2 if isinstance(self.pool, MaxMeanPool) else 1)
         self.output_layer = nn.Linear(pooled_size + bag_size, num_outputs)
 
         if tie_weights:
