@@ -244,6 +244,10 @@ CANDIDATES = {
     # Round twenty, English text: the same two ideas on the text recipe (mean pooling there).
     "text_max_mean": ["model.pooling=max_mean"],
     "text_hdrop05": ["model.head_dropout=0.5"],
+    # Round twenty-one: each feature's first difference beside it (model.differences; derivative DTW's view of a
+    # series), standardized over the row by the recipe's instance_norm like the values: outlines and profiles (ArrowHead,
+    # OSULeaf, ACSF1) are told apart by where they turn.
+    "diff": ["model.differences=true"],
 }
 
 SEED_OFFSETS = {"seed_b": 1000, "seed_c": 2000}

@@ -196,10 +196,12 @@ def streamable(model: nn.Module) -> bool:
     zero-filled to one, which the whole sequence is not. Nor for a model that forecasts relative to the window
     (`relative_to`): each chunk would be shifted by its own level; nor with a linear AR highway (`ar_highway`): it
     reads the last steps of each chunk, not of the sequence; nor with a bag of embeddings (`bag`): its mean is over
-    the chunk, not the sequence; nor with `instance_norm`: each chunk would be standardized by its own statistics.
+    the chunk, not the sequence; nor with `instance_norm`: each chunk would be standardized by its own statistics; nor
+    with `differences`: a chunk's first step has no step before it.
     """
     from seqtrain.models.pooling import LastStatePool
 
     return (not model.backbone.rnn.bidirectional and model.patch_size == 1 and getattr(model, "relative", None) is None
             and getattr(model, "highway", None) is None and getattr(model, "bag", None) is None
-            and getattr(model, "instance_norm", None) is None and (model.pool is None or isinstance(model.pool, LastStatePool)))
+            and getattr(model, "instance_norm", None) is None and not getattr(model, "differences", False)
+            and (model.pool is None or isinstance(model.pool, LastStatePool)))

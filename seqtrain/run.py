@@ -129,6 +129,8 @@ def train(cfg: DictConfig) -> float:
             log.info(line)
         if line := unused_crop(cfg, model):
             log.info(line)
+        if line := unused_differences(cfg, model):
+            log.info(line)
         if checkpoint is not None:
             check_resumable(checkpoint, facts, ckpt_path)
             del checkpoint  # Lightning reads the file again itself
@@ -288,6 +290,20 @@ def unused_instance_norm(cfg: DictConfig, model: Any) -> str | None:
         return None
     why = "this data's inputs are token ids" if model.arguments["vocab_size"] is not None else "this head predicts per step"
     return f"model.instance_norm={mode}: not used (it standardizes each real-valued row for one target per row; {why})"
+
+
+def unused_differences(cfg: DictConfig, model: Any) -> str | None:
+    """`model.differences` adds each feature's first difference to real-valued rows with one target each; for token ids, a
+    per-step head or a forecast window the model reads its steps as they are: returns the line that says so."""
+    if OmegaConf.select(cfg, "model.differences", default=None) is not True or getattr(model, "differences", False):
+        return None
+    if model.arguments["vocab_size"] is not None:
+        why = "this data's inputs are token ids"
+    elif model.head_kind != "many_to_one":
+        why = "this head predicts per step"
+    else:
+        why = "a forecast reads its window's steps as they are"
+    return f"model.differences=true: not used (it adds each feature's first difference to real-valued rows with one target each; {why})"
 
 
 def unused_crop(cfg: DictConfig, model: Any) -> str | None:

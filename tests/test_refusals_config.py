@@ -83,6 +83,8 @@ CASES = [
     ("model", ["model.patch_size=big"], ["model.patch_size='big'", "or auto"]),
     ("model", ["model.patch_shift=yes"], ["model.patch_shift='yes'", "bool"]),
     ("model", ["model.patch_shift=1"], ["model.patch_shift=1", "bool"]),
+    ("model", ["model.differences=yes"], ["model.differences='yes'", "bool"]),
+    ("model", ["model.differences=0"], ["model.differences=0", "bool"]),
     ("model", ["model.input_noise=-0.1"], ["model.input_noise=-0.1", "greater than or equal to 0"]),
     ("model", ["model=gru", "model.proj_size=8"], ["model.proj_size=8", "cell=lstm and proj_size < hidden_size", "cell=gru"]),
     ("model", ["model=lstm", "model.hidden_size=64", "model.proj_size=64"], ["model.proj_size=64", "hidden_size=64", "set model.proj_size=0"]),
