@@ -247,7 +247,10 @@ CANDIDATES = {
     # Round twenty-one: each feature's first difference beside it (model.differences; derivative DTW's view of a
     # series), standardized over the row by the recipe's instance_norm like the values: outlines and profiles (ArrowHead,
     # OSULeaf, ACSF1) are told apart by where they turn.
-    "diff": ["model.differences=true"],
+    "diff": ["model.differences=inputs"],
+    # ... or those of the row's standardized shape, after instance_norm, beside what it gives (PLAID's rows, whose
+    # amplitudes lie orders of magnitude apart, were lower with their raw differences on 4 of 5 hold-outs).
+    "diff_shape": ["model.differences=shape"],
 }
 
 SEED_OFFSETS = {"seed_b": 1000, "seed_c": 2000}

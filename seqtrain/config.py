@@ -68,8 +68,8 @@ class ModelOptions(BaseModel):
     crop: float = Field(gt=0.0, le=1.0)
     # Each real-valued row standardized over its own steps (one target per row); shape_level also appends its mean and log std.
     instance_norm: Literal["shape", "shape_level", "shape_values"] | None
-    # Each real-valued feature's first difference beside it (one target per row), before instance_norm.
-    differences: bool
+    # First differences beside the values (one target per row): of each input feature, or of instance_norm's shape.
+    differences: Literal["inputs", "shape"] | None
     relative_to: Literal["last", "mean", "auto"] | None
     # A linear AR on each target's last k input steps beside the network; auto: k = the data's window, from its facts.
     ar_highway: Any
@@ -487,12 +487,16 @@ def _patch_problems(cfg: DictConfig, tbptt: int | None, stateful: bool) -> list[
 
 
 def _instance_norm_problems(cfg: DictConfig) -> list[str]:
-    """`model.instance_norm` and `model.relative_to` both re-level each window: one at a time (`auto` is `last` on a forecast)."""
+    """`model.instance_norm` and `model.relative_to` both re-level each window: one at a time (`auto` is `last` on a forecast);
+    `model.differences=shape` differences instance_norm's shape, so it needs one."""
     mode, relative = OmegaConf.select(cfg, "model.instance_norm", default=None), OmegaConf.select(cfg, "model.relative_to", default=None)
     forecast = str(OmegaConf.select(cfg, "data._target_", default="")).endswith("ForecastDataModule")
     if mode is not None and (relative in ("last", "mean") or (relative == "auto" and forecast)):
         return [f"model.instance_norm={mode} and model.relative_to={relative} both re-level each window; set one of them "
                 "to null (forecasts: relative_to, the forecast recipe's)"]
+    if mode is None and OmegaConf.select(cfg, "model.differences", default=None) == "shape":
+        return ["model.differences=shape takes the first differences of the rows model.instance_norm standardizes, but "
+                "model.instance_norm=null; set model.instance_norm (shape, shape_level or shape_values) or model.differences=inputs"]
     return []
 
 

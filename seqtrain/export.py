@@ -203,5 +203,5 @@ def streamable(model: nn.Module) -> bool:
 
     return (not model.backbone.rnn.bidirectional and model.patch_size == 1 and getattr(model, "relative", None) is None
             and getattr(model, "highway", None) is None and getattr(model, "bag", None) is None
-            and getattr(model, "instance_norm", None) is None and not getattr(model, "differences", False)
+            and getattr(model, "instance_norm", None) is None and getattr(model, "differences", None) is None
             and (model.pool is None or isinstance(model.pool, LastStatePool)))

@@ -295,7 +295,8 @@ def unused_instance_norm(cfg: DictConfig, model: Any) -> str | None:
 def unused_differences(cfg: DictConfig, model: Any) -> str | None:
     """`model.differences` adds each feature's first difference to real-valued rows with one target each; for token ids, a
     per-step head or a forecast window the model reads its steps as they are: returns the line that says so."""
-    if OmegaConf.select(cfg, "model.differences", default=None) is not True or getattr(model, "differences", False):
+    mode = OmegaConf.select(cfg, "model.differences", default=None)
+    if mode is None or getattr(model, "differences", None) is not None:
         return None
     if model.arguments["vocab_size"] is not None:
         why = "this data's inputs are token ids"
@@ -303,7 +304,7 @@ def unused_differences(cfg: DictConfig, model: Any) -> str | None:
         why = "this head predicts per step"
     else:
         why = "a forecast reads its window's steps as they are"
-    return f"model.differences=true: not used (it adds each feature's first difference to real-valued rows with one target each; {why})"
+    return f"model.differences={mode}: not used (it adds each feature's first difference to real-valued rows with one target each; {why})"
 
 
 def unused_crop(cfg: DictConfig, model: Any) -> str | None:

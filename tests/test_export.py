@@ -138,18 +138,19 @@ def test_a_model_with_instance_norm_exports_at_any_length(tmp_path: Path, mode: 
     assert not streamable(model)
 
 
-def test_a_model_with_differences_exports_at_any_length(tmp_path: Path) -> None:
+@pytest.mark.parametrize("differences", ["inputs", "shape"])
+def test_a_model_with_differences_exports_at_any_length(tmp_path: Path, differences: str) -> None:
     """Each step's change from the one before is in the graph, with a patch phase's mean and instance_norm after it; a
     chunk's first step would have no step before it, so it is not offered as streamable."""
     torch.manual_seed(0)
     model = SequenceModel(cell="gru", hidden_size=8, pooling="max", embedding_dim=6, num_outputs=4, num_features=3,
-                          differences=True, instance_norm="shape_values", patch_size=2, patch_shift=True).eval()
+                          differences=differences, instance_norm="shape_values", patch_size=2, patch_shift=True).eval()
     path = export_onnx(model, tmp_path / "model.onnx")
     for batch, steps in [(1, 1), (3, 11), (4, 40)]:
         assert check_onnx(path, model, batch=batch, steps=steps) < TOLERANCE
     assert not streamable(model)
     unidirectional_last = SequenceModel(cell="gru", hidden_size=8, pooling="last", embedding_dim=6, num_outputs=4,
-                                        num_features=3, differences=True)
+                                        num_features=3, differences="inputs")
     assert not streamable(unidirectional_last)
 
 

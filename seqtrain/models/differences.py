@@ -2,29 +2,40 @@
 
 A shape classifier on outlines and profiles (leaves, arrowheads, spectra) is told most by where a
 series turns, which its values show only through their neighbours. Derivative DTW (Keogh & Pazzani
-2001; Górecki & Łuczak 2013) compares series on their first differences for that reason. Here each
-feature's difference `x_t - x_(t-1)` joins it as one more feature per step (0 at the first step, which
-has no step before it), so the network reads the slope beside the value: (B, T, F) -> (B, T, 2F).
-`instance_norm` then standardizes the differences over each row like any feature.
+2001; Górecki & Łuczak 2013) compares series on their first differences for that reason, and
+spectra are read by their derivatives (Tecator's fat content). Here the differences `x_t - x_(t-1)`
+join the values as more features per step (0 at the first step, which has no step before it):
 
-Padded steps hold zeros in the output whatever the input's padding held, so a row reads the same
-alone and in a padded batch.
+- `inputs`: each input feature's difference, before `instance_norm` (which then standardizes the
+  differences over each row like any feature): (B, T, F) -> (B, T, 2F) into instance_norm;
+- `shape`: the difference of each feature of `instance_norm`'s shape (the row standardized over its
+  own steps), after it: F more features beside what instance_norm gives; needs instance_norm.
+
+Padded steps hold zeros whatever the input's padding held, so a row reads the same alone and in a
+padded batch.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
 
+DIFFERENCES = ("inputs", "shape")
+Differences = Literal["inputs", "shape"]
 
-def append_differences(inputs: Tensor, lengths: Tensor | None) -> Tensor:
-    """(B, T, F), lengths (B,) or None (every step real) -> (B, T, 2F): `[x_t, x_t - x_(t-1)]`, 0 before the first."""
+
+def first_differences(inputs: Tensor, lengths: Tensor | None) -> Tensor:
+    """(B, T, F), lengths (B,) or None (every step real) -> (B, T, F): `x_t - x_(t-1)`, 0 at each row's first step
+    and at its padded steps."""
+    real = None
     if lengths is not None:
-        real = torch.arange(inputs.shape[1], device=inputs.device) < lengths.to(inputs.device)[:, None]  # (B, T)
-        inputs = inputs.masked_fill(~real[..., None], 0.0)
+        real = (torch.arange(inputs.shape[1], device=inputs.device) < lengths.to(inputs.device)[:, None])[..., None]  # (B, T, 1)
+        inputs = inputs.masked_fill(~real, 0.0)
     previous = nn.functional.pad(inputs[:, :-1], (0, 0, 1, 0))  # (B, T, F): step t-1's values, zeros before step 0
     differences = inputs - previous  # (B, T, F)
     differences = torch.cat([torch.zeros_like(differences[:, :1]), differences[:, 1:]], dim=1)  # step 0 has no change
-    if lengths is not None:
-        differences = differences.masked_fill(~real[..., None], 0.0)  # the step past a row's end is padding
-    return torch.cat([inputs, differences], dim=-1)  # (B, T, 2F)
+    if real is not None:
+        differences = differences.masked_fill(~real, 0.0)  # the step past a row's end is padding
+    return differences

@@ -57,6 +57,7 @@ class RowStandardizer(nn.Module):
         else:
             steps = torch.arange(inputs.shape[1], device=inputs.device)  # (T,)
             mask = (steps[None, :] < lengths.to(inputs.device)[:, None]).unsqueeze(-1).to(inputs.dtype)  # (B, T, 1)
+            inputs = inputs.masked_fill(mask == 0, 0.0)  # padding may hold anything (NaN too): never read
             count = mask.sum(dim=1, keepdim=True).clamp(min=1)  # (B, 1, 1)
             mean = (inputs * mask).sum(dim=1, keepdim=True) / count  # (B, 1, F)
             variance = (((inputs - mean) * mask) ** 2).sum(dim=1, keepdim=True) / count  # (B, 1, F)

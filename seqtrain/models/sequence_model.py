@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from seqtrain.models.backbone import RecurrentBackbone, State
 from seqtrain.models.bag import BAGS, BagOfEmbeddings
-from seqtrain.models.differences import append_differences
+from seqtrain.models.differences import DIFFERENCES, Differences, first_differences
 from seqtrain.models.highway import ArHighway, AutoregressiveHighway, resolve_ar_highway
 from seqtrain.models.instance_norm import INSTANCE_NORMS, InstanceNorm, RowStandardizer
 from seqtrain.models.patching import drop_leading, patch_steps
@@ -45,7 +45,7 @@ class SequenceModel(nn.Module):
         input_noise: float = 0.0,
         crop: float = 1.0,
         instance_norm: InstanceNorm | None = None,
-        differences: bool = False,
+        differences: Differences | None = None,
         relative_to: RelativeTo | None = None,
         ar_highway: ArHighway | None = None,
         bag: Literal["unigrams", "bigrams"] | None = None,
@@ -85,8 +85,11 @@ class SequenceModel(nn.Module):
             raise ValueError(f"crop must be a fraction of each row's steps in (0, 1], got {crop!r}")
         if not isinstance(patch_shift, bool):
             raise ValueError(f"patch_shift must be true or false, got {patch_shift!r}")
-        if not isinstance(differences, bool):
-            raise ValueError(f"differences must be true or false, got {differences!r}")
+        if differences is not None and differences not in DIFFERENCES:
+            raise ValueError(f"differences must be one of {list(DIFFERENCES)} or None, got {differences!r}")
+        if differences == "shape" and instance_norm is None:
+            raise ValueError("differences='shape' takes the first differences of the rows instance_norm standardizes, but "
+                             "instance_norm is None; set instance_norm (shape, shape_level or shape_values) or differences='inputs'")
         if head not in HEADS:
             raise ValueError(f"head must be one of {list(HEADS)}, got {head!r}")
         if pooling is not None and pooling not in POOLINGS:
@@ -128,10 +131,10 @@ class SequenceModel(nn.Module):
                 raise ValueError(f"instance_norm={instance_norm!r} and relative_to={relative_to!r} both re-level each window; "
                                  "set one of them to None")
             self.instance_norm = RowStandardizer(instance_norm)
-        # Each feature's first difference beside it (seqtrain.models.differences), before instance_norm, for the same
-        # rows: real-valued, one target each (token ids have no differences; a per-step head or a forecast reads its
-        # steps as they are). Off elsewhere, said in one line by the run.
-        self.differences = differences and num_features is not None and self.head_kind == "many_to_one" and window is None
+        # First differences beside the values (seqtrain.models.differences): of each input feature before instance_norm
+        # (`inputs`), or of instance_norm's shape after it (`shape`); for real-valued rows with one target each (token
+        # ids have none; a per-step head or a forecast reads its steps as they are). None elsewhere, said by the run.
+        self.differences = differences if num_features is not None and self.head_kind == "many_to_one" and window is None else None
         self.patch_size = patch_size
         # Random patch phase (k > 1 only; with k = 1 there is one phase and nothing changes): training drops a
         # random 0..k-1 leading steps of each row, so the k patchings of a series are k views of it (window
@@ -187,8 +190,10 @@ class SequenceModel(nn.Module):
                 raise ValueError(f"padding_idx is for token inputs only, got it with num_features={num_features}")
             # embedding_dim=None feeds the features to the RNN unchanged.
             # A patch of k steps is one input of k*F features (F counts the features instance_norm adds).
-            step_features = num_features * (2 if self.differences else 1)
-            patch_features = patch_size * (step_features if self.instance_norm is None else self.instance_norm.features(step_features))
+            step_features = num_features * (2 if self.differences == "inputs" else 1)
+            if self.instance_norm is not None:
+                step_features = self.instance_norm.features(step_features) + (num_features if self.differences == "shape" else 0)
+            patch_features = patch_size * step_features
             self.input_layer = nn.Linear(patch_features, embedding_dim) if embedding_dim is not None else nn.Identity()
         rnn_input_size = embedding_dim if embedding_dim is not None else patch_features
         # Dropout on the embedded tokens (each of the (B, T, E) values, as nn.Dropout): token inputs only, where a
@@ -267,10 +272,13 @@ class SequenceModel(nn.Module):
     def _forward_phases(self, inputs: Tensor, lengths: Tensor | None, state: State | None) -> tuple[Tensor, State]:
         """Instance norm, input noise and patch phases (training: a random phase per row; evaluation: the mean over all
         k), then `_forward`."""
-        if self.differences:
-            inputs = append_differences(inputs, lengths)  # (B, T, 2F)
+        if self.differences == "inputs":
+            inputs = torch.cat([inputs, first_differences(inputs, lengths)], dim=-1)  # (B, T, 2F); padding left to what reads it
         if self.instance_norm is not None:
+            F = inputs.shape[-1]
             inputs = self.instance_norm(inputs, lengths)  # (B, T, F), (B, T, 2F) or (B, T, 3F): `RowStandardizer.features`
+            if self.differences == "shape":  # the shape's first F features, differenced
+                inputs = torch.cat([inputs, first_differences(inputs[..., :F], lengths)], dim=-1)
         if self.training and self.input_noise > 0:
             # Drawn on the CPU from torch's global generator, like the patch phase: seeded, resumable, any device.
             inputs = inputs + self.input_noise * torch.randn(inputs.shape, dtype=inputs.dtype).to(inputs.device)  # (B, T, F)

@@ -8,7 +8,7 @@ import torch
 from omegaconf import OmegaConf
 
 from seqtrain.models import SequenceModel
-from seqtrain.models.differences import append_differences
+from seqtrain.models.differences import first_differences
 from seqtrain.run import unused_differences
 
 
@@ -23,25 +23,56 @@ def _rows(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_each_step_gets_its_change_from_the_step_before() -> None:
     x, lengths = _rows(torch.Generator().manual_seed(0))
-    out = append_differences(x, lengths)
-    assert out.shape == (3, 7, 4)
+    out = first_differences(x, lengths)
+    assert out.shape == (3, 7, 2)
     for i, n in enumerate(lengths.tolist()):
         row = x[i, :n].numpy()  # (n, 2): the row alone
-        expected = np.concatenate([row, np.concatenate([np.zeros((1, 2)), np.diff(row, axis=0)])], axis=1)
+        expected = np.concatenate([np.zeros((1, 2)), np.diff(row, axis=0)])
         np.testing.assert_allclose(out[i, :n].numpy(), expected, rtol=1e-6, atol=1e-6)
         assert not out[i, n:].any()  # padded steps hold zeros, not NaN
     full = x[:1]  # a batch without padding: lengths None means every step is real
-    torch.testing.assert_close(append_differences(full, None), append_differences(full, torch.tensor([7])))
+    torch.testing.assert_close(first_differences(full, None), first_differences(full, torch.tensor([7])))
 
 
-@pytest.mark.parametrize(("instance_norm", "patch_size", "patch_shift"), [(None, 1, False), ("shape_values", 2, True),
-                                                                         ("shape", 3, False)])
-def test_a_padded_batch_gives_each_row_what_it_gets_alone(instance_norm: str | None, patch_size: int, patch_shift: bool) -> None:
+def test_shape_differences_are_those_of_the_standardized_row() -> None:
+    """`shape`: after instance_norm, the first differences of each row standardized over its own steps (numpy on the
+    row alone), beside what instance_norm gives; `inputs`: before it, so instance_norm standardizes them too."""
+    from seqtrain.models.instance_norm import RowStandardizer
+
+    x, lengths = _rows(torch.Generator().manual_seed(2))
+    for mode, width in [("shape", 2 * 2), ("shape_values", 3 * 2)]:
+        model = SequenceModel(cell="gru", hidden_size=4, embedding_dim=None, num_outputs=2, num_features=2, pooling="max",
+                              instance_norm=mode, differences="shape")
+        assert model.backbone.rnn.input_size == width
+        seen = {}
+        model.backbone.register_forward_pre_hook(lambda module, args: seen.setdefault("x", args[0]))
+        with torch.no_grad():
+            model.eval()(x, lengths)
+        for i, n in enumerate(lengths.tolist()):
+            row = x[i, :n].double().numpy()
+            shape = (row - row.mean(0)) / np.sqrt(row.var(0) + 1e-12)
+            expected = np.concatenate([np.zeros((1, 2)), np.diff(shape, axis=0)])
+            np.testing.assert_allclose(seen["x"][i, :n, -2:].numpy(), expected, rtol=1e-5, atol=1e-5)
+            normed = RowStandardizer(mode)(x[i : i + 1, :n], None)[0]
+            torch.testing.assert_close(seen["x"][i, :n, :-2], normed)
+    inputs = SequenceModel(cell="gru", hidden_size=4, embedding_dim=None, num_outputs=2, num_features=2, pooling="max",
+                           instance_norm="shape_values", differences="inputs")
+    assert inputs.backbone.rnn.input_size == 8  # [shape(x), shape(dx), x, dx]
+    with pytest.raises(ValueError, match="differences='shape' takes the first differences of the rows instance_norm"):
+        SequenceModel(cell="gru", hidden_size=4, num_outputs=2, num_features=2, differences="shape")
+
+
+@pytest.mark.parametrize(("differences", "instance_norm", "patch_size", "patch_shift"), [
+    ("inputs", None, 1, False), ("inputs", "shape_values", 2, True), ("inputs", "shape", 3, False),
+    ("shape", "shape_values", 2, True), ("shape", "shape_level", 1, False)])
+def test_a_padded_batch_gives_each_row_what_it_gets_alone(differences: str, instance_norm: str | None, patch_size: int,
+                                                          patch_shift: bool) -> None:
     torch.manual_seed(0)
     model = SequenceModel(cell="gru", hidden_size=8, pooling="max", embedding_dim=6, num_outputs=3, num_features=2,
-                          differences=True, instance_norm=instance_norm, patch_size=patch_size, patch_shift=patch_shift).eval()
-    # The input layer reads the values and their differences (after instance_norm's features), k steps a patch.
-    per_step = {None: 4, "shape": 4, "shape_values": 8}[instance_norm]
+                          differences=differences, instance_norm=instance_norm, patch_size=patch_size, patch_shift=patch_shift).eval()
+    # The input layer reads the values and their differences (with instance_norm's features), k steps a patch.
+    per_step = {("inputs", None): 4, ("inputs", "shape"): 4, ("inputs", "shape_values"): 8, ("shape", "shape_values"): 6,
+                ("shape", "shape_level"): 8}[differences, instance_norm]
     assert model.input_layer.in_features == patch_size * per_step
     x, lengths = _rows(torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -57,7 +88,7 @@ def test_the_differences_reach_the_prediction() -> None:
     same weights otherwise); as initialised, it is not."""
     torch.manual_seed(0)
     with_diff = SequenceModel(cell="gru", hidden_size=8, pooling="max", embedding_dim=6, num_outputs=2, num_features=1,
-                              differences=True).eval()
+                              differences="inputs").eval()
     without = SequenceModel(cell="gru", hidden_size=8, pooling="max", embedding_dim=6, num_outputs=2, num_features=1).eval()
     assert with_diff.input_layer.in_features == 2 and without.input_layer.in_features == 1
     # With the difference weights zeroed the model is the one without them (same backbone and head, copied).
@@ -72,19 +103,19 @@ def test_the_differences_reach_the_prediction() -> None:
 
 def test_token_inputs_per_step_heads_and_forecasts_have_none() -> None:
     tokens = SequenceModel(cell="gru", hidden_size=8, embedding_dim=6, num_outputs=3, vocab_size=10, padding_idx=0,
-                           differences=True)
+                           differences="inputs")
     per_step = SequenceModel(cell="gru", hidden_size=8, embedding_dim=6, num_outputs=3, num_features=2, per_step_targets=True,
-                             differences=True)
+                             differences="inputs")
     forecast = SequenceModel(cell="gru", hidden_size=8, embedding_dim=6, num_outputs=1, num_features=2, window=12,
-                             target_inputs=[0], differences=True)
-    assert not tokens.differences and not per_step.differences and not forecast.differences
+                             target_inputs=[0], differences="inputs")
+    assert tokens.differences is None and per_step.differences is None and forecast.differences is None
     assert per_step.input_layer.in_features == 2 and forecast.input_layer.in_features == 2
     cfg = OmegaConf.create({"model": {"differences": True}})
     assert "token ids" in unused_differences(cfg, tokens)
     assert "per step" in unused_differences(cfg, per_step)
     assert "forecast" in unused_differences(cfg, forecast)
-    used = SequenceModel(cell="gru", hidden_size=8, embedding_dim=6, num_outputs=3, num_features=2, differences=True)
-    assert used.differences and unused_differences(cfg, used) is None
-    assert unused_differences(OmegaConf.create({"model": {"differences": False}}), tokens) is None
-    with pytest.raises(ValueError, match="differences must be true or false, got 'yes'"):
+    used = SequenceModel(cell="gru", hidden_size=8, embedding_dim=6, num_outputs=3, num_features=2, differences="inputs")
+    assert used.differences == "inputs" and unused_differences(cfg, used) is None
+    assert unused_differences(OmegaConf.create({"model": {"differences": None}}), tokens) is None
+    with pytest.raises(ValueError, match=r"differences must be one of \['inputs', 'shape'\] or None, got 'yes'"):
         SequenceModel(cell="gru", hidden_size=8, num_outputs=3, num_features=2, differences="yes")
