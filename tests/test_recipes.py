@@ -320,6 +320,26 @@ def test_a_run_saved_before_instance_norm_resumes_without_it(compose_train: Comp
     assert cfg.model.instance_norm == "shape_level"
 
 
+def test_a_run_saved_before_differences_resumes_without_them(compose_train: Compose) -> None:
+    """The table recipe sets `model.differences`; a checkpoint whose config predates the key resumes without them (its
+    weights read no difference features), and that is no config change; the command line wins."""
+    from seqtrain.resume_checks import config_changes
+    from seqtrain.run import keep_saved_recipe_settings
+
+    cfg = compose_train("data=table")
+    assert cfg.model.differences == "inputs"  # the recipe's
+    config = OmegaConf.to_container(cfg, resolve=True)
+    saved = json.loads(json.dumps(config))
+    del saved["model"]["differences"]
+    assert keep_saved_recipe_settings(cfg, config, saved, set()) == "resume: model.differences=None, as the run being resumed used"
+    assert cfg.model.differences is None and config["model"]["differences"] is None
+    assert config_changes(saved, config) == ({}, {})
+    cfg = compose_train("data=table", "model.differences=shape")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert keep_saved_recipe_settings(cfg, config, saved, {"model.differences"}) is None
+    assert cfg.model.differences == "shape"
+
+
 SPACING_BLOCK = ("++recipe.text_by_spacing.spaced_share=0.05", "++recipe.text_by_spacing.spaced.data.tokenizer=word",
                  "++recipe.text_by_spacing.spaced.data.min_frequency=2", "++recipe.text_by_spacing.unspaced.data.tokenizer=char")
 
