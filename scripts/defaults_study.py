@@ -251,6 +251,9 @@ CANDIDATES = {
     # ... or those of the row's standardized shape, after instance_norm, beside what it gives (PLAID's rows, whose
     # amplitudes lie orders of magnitude apart, were lower with their raw differences on 4 of 5 hold-outs).
     "diff_shape": ["model.differences=shape"],
+    # Round twenty-two, on the recipe with differences (each patch now holds 4 features a step): a wider input layer, and
+    # round three's patch targets and hidden size again (patch48 and hidden128 above).
+    "emb128": ["model.embedding_dim=128"],
 }
 
 SEED_OFFSETS = {"seed_b": 1000, "seed_c": 2000}
