@@ -11,8 +11,8 @@ join the values as more features per step (0 at the first step, which has no ste
 - `shape`: the difference of each feature of `instance_norm`'s shape (the row standardized over its
   own steps), after it: F more features beside what instance_norm gives; needs instance_norm.
 
-Padded steps hold zeros whatever the input's padding held, so a row reads the same alone and in a
-padded batch.
+The differences are zeros at padded steps whatever the padding held (the values' padding is left to
+instance_norm and patching, which never read it), so a row reads the same alone and in a padded batch.
 """
 
 from __future__ import annotations
