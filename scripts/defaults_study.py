@@ -254,6 +254,8 @@ CANDIDATES = {
     # Round twenty-two, on the recipe with differences (each patch now holds 4 features a step): a wider input layer, and
     # round three's patch targets and hidden size again (patch48 and hidden128 above).
     "emb128": ["model.embedding_dim=128"],
+    # Round twenty-three: the second differences beside the first (an outline's curvature; spectra's second derivative).
+    "diff2": ["model.differences=inputs2"],
 }
 
 SEED_OFFSETS = {"seed_b": 1000, "seed_c": 2000}

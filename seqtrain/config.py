@@ -68,8 +68,8 @@ class ModelOptions(BaseModel):
     crop: float = Field(gt=0.0, le=1.0)
     # Each real-valued row standardized over its own steps (one target per row); shape_level also appends its mean and log std.
     instance_norm: Literal["shape", "shape_level", "shape_values"] | None
-    # First differences beside the values (one target per row): of each input feature, or of instance_norm's shape.
-    differences: Literal["inputs", "shape"] | None
+    # First differences beside the values (one target per row): of each input feature (inputs2: second ones too), or of instance_norm's shape.
+    differences: Literal["inputs", "inputs2", "shape"] | None
     relative_to: Literal["last", "mean", "auto"] | None
     # A linear AR on each target's last k input steps beside the network; auto: k = the data's window, from its facts.
     ar_highway: Any

@@ -138,7 +138,7 @@ def test_a_model_with_instance_norm_exports_at_any_length(tmp_path: Path, mode: 
     assert not streamable(model)
 
 
-@pytest.mark.parametrize("differences", ["inputs", "shape"])
+@pytest.mark.parametrize("differences", ["inputs", "inputs2", "shape"])
 def test_a_model_with_differences_exports_at_any_length(tmp_path: Path, differences: str) -> None:
     """Each step's change from the one before is in the graph, with a patch phase's mean and instance_norm after it; a
     chunk's first step would have no step before it, so it is not offered as streamable."""

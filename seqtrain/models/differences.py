@@ -8,6 +8,8 @@ join the values as more features per step (0 at the first step, which has no ste
 
 - `inputs`: each input feature's difference, before `instance_norm` (which then standardizes the
   differences over each row like any feature): (B, T, F) -> (B, T, 2F) into instance_norm;
+- `inputs2`: the same with each feature's second difference `x_t - 2 x_(t-1) + x_(t-2)` too (the
+  curvature of an outline; 0 at the first two steps): (B, T, F) -> (B, T, 3F) into instance_norm;
 - `shape`: the difference of each feature of `instance_norm`'s shape (the row standardized over its
   own steps), after it: F more features beside what instance_norm gives; needs instance_norm.
 
@@ -22,8 +24,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-DIFFERENCES = ("inputs", "shape")
-Differences = Literal["inputs", "shape"]
+DIFFERENCES = ("inputs", "inputs2", "shape")
+Differences = Literal["inputs", "inputs2", "shape"]
 
 
 def first_differences(inputs: Tensor, lengths: Tensor | None) -> Tensor:
@@ -39,3 +41,11 @@ def first_differences(inputs: Tensor, lengths: Tensor | None) -> Tensor:
     if real is not None:
         differences = differences.masked_fill(~real, 0.0)  # the step past a row's end is padding
     return differences
+
+
+def second_differences(inputs: Tensor, lengths: Tensor | None) -> Tensor:
+    """(B, T, F), lengths (B,) or None -> (B, T, F): `x_t - 2 x_(t-1) + x_(t-2)`, 0 at each row's first two steps and at
+    its padded steps."""
+    twice = first_differences(first_differences(inputs, lengths), lengths)  # (B, T, F)
+    # Step 1's is its first difference (step 0's is set to 0), not a second one: it has no step t-2.
+    return torch.cat([torch.zeros_like(twice[:, :2]), twice[:, 2:]], dim=1)

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from seqtrain.models.backbone import RecurrentBackbone, State
 from seqtrain.models.bag import BAGS, BagOfEmbeddings
-from seqtrain.models.differences import DIFFERENCES, Differences, first_differences
+from seqtrain.models.differences import DIFFERENCES, Differences, first_differences, second_differences
 from seqtrain.models.highway import ArHighway, AutoregressiveHighway, resolve_ar_highway
 from seqtrain.models.instance_norm import INSTANCE_NORMS, InstanceNorm, RowStandardizer
 from seqtrain.models.patching import drop_leading, patch_steps
@@ -132,7 +132,7 @@ class SequenceModel(nn.Module):
                                  "set one of them to None")
             self.instance_norm = RowStandardizer(instance_norm)
         # First differences beside the values (seqtrain.models.differences): of each input feature before instance_norm
-        # (`inputs`), or of instance_norm's shape after it (`shape`); for real-valued rows with one target each (token
+        # (`inputs`; `inputs2` with the second differences too), or of instance_norm's shape after it (`shape`); for real-valued rows with one target each (token
         # ids have none; a per-step head or a forecast reads its steps as they are). None elsewhere, said by the run.
         self.differences = differences if num_features is not None and self.head_kind == "many_to_one" and window is None else None
         self.patch_size = patch_size
@@ -190,7 +190,7 @@ class SequenceModel(nn.Module):
                 raise ValueError(f"padding_idx is for token inputs only, got it with num_features={num_features}")
             # embedding_dim=None feeds the features to the RNN unchanged.
             # A patch of k steps is one input of k*F features (F counts the features instance_norm adds).
-            step_features = num_features * (2 if self.differences == "inputs" else 1)
+            step_features = num_features * {"inputs": 2, "inputs2": 3}.get(self.differences, 1)
             if self.instance_norm is not None:
                 step_features = self.instance_norm.features(step_features) + (num_features if self.differences == "shape" else 0)
             patch_features = patch_size * step_features
@@ -272,8 +272,9 @@ class SequenceModel(nn.Module):
     def _forward_phases(self, inputs: Tensor, lengths: Tensor | None, state: State | None) -> tuple[Tensor, State]:
         """Instance norm, input noise and patch phases (training: a random phase per row; evaluation: the mean over all
         k), then `_forward`."""
-        if self.differences == "inputs":
-            inputs = torch.cat([inputs, first_differences(inputs, lengths)], dim=-1)  # (B, T, 2F); padding left to what reads it
+        if self.differences in ("inputs", "inputs2"):  # (B, T, 2F) or (B, T, 3F); padding left to what reads it
+            second = [second_differences(inputs, lengths)] if self.differences == "inputs2" else []
+            inputs = torch.cat([inputs, first_differences(inputs, lengths), *second], dim=-1)
         if self.instance_norm is not None:
             F = inputs.shape[-1]
             inputs = self.instance_norm(inputs, lengths)  # (B, T, F), (B, T, 2F) or (B, T, 3F): `RowStandardizer.features`

@@ -34,6 +34,29 @@ def test_each_step_gets_its_change_from_the_step_before() -> None:
     torch.testing.assert_close(first_differences(full, None), first_differences(full, torch.tensor([7])))
 
 
+def test_second_differences_are_numpys() -> None:
+    """`inputs2`: `np.diff(n=2)` on each row alone, from the third step; 0 at the first two and at padded steps."""
+    from seqtrain.models.differences import second_differences
+
+    x, lengths = _rows(torch.Generator().manual_seed(3))
+    out = second_differences(x, lengths)
+    for i, n in enumerate(lengths.tolist()):
+        row = x[i, :n].double().numpy()
+        expected = np.concatenate([np.zeros((min(n, 2), 2)), np.diff(row, n=2, axis=0)])
+        np.testing.assert_allclose(out[i, :n].numpy(), expected, rtol=1e-5, atol=1e-5)
+        assert not out[i, n:].any()
+    model = SequenceModel(cell="gru", hidden_size=4, embedding_dim=None, num_outputs=2, num_features=2, pooling="max",
+                          differences="inputs2")
+    assert model.backbone.rnn.input_size == 6  # [x, dx, d2x]
+    seen = {}
+    model.backbone.register_forward_pre_hook(lambda module, args: seen.setdefault("x", args[0]))
+    with torch.no_grad():
+        model.eval()(x, lengths)
+    for i, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(seen["x"][i, :n, 4:], out[i, :n])
+        torch.testing.assert_close(seen["x"][i, :n, :2], x[i, :n])
+
+
 def test_shape_differences_are_those_of_the_standardized_row() -> None:
     """`shape`: after instance_norm, the first differences of each row standardized over its own steps (numpy on the
     row alone), beside what instance_norm gives; `inputs`: before it, so instance_norm standardizes them too."""
@@ -63,7 +86,7 @@ def test_shape_differences_are_those_of_the_standardized_row() -> None:
 
 
 @pytest.mark.parametrize(("differences", "instance_norm", "patch_size", "patch_shift"), [
-    ("inputs", None, 1, False), ("inputs", "shape_values", 2, True), ("inputs", "shape", 3, False),
+    ("inputs", None, 1, False), ("inputs", "shape_values", 2, True), ("inputs", "shape", 3, False), ("inputs2", "shape_values", 2, True),
     ("shape", "shape_values", 2, True), ("shape", "shape_level", 1, False)])
 def test_a_padded_batch_gives_each_row_what_it_gets_alone(differences: str, instance_norm: str | None, patch_size: int,
                                                           patch_shift: bool) -> None:
@@ -71,7 +94,8 @@ def test_a_padded_batch_gives_each_row_what_it_gets_alone(differences: str, inst
     model = SequenceModel(cell="gru", hidden_size=8, pooling="max", embedding_dim=6, num_outputs=3, num_features=2,
                           differences=differences, instance_norm=instance_norm, patch_size=patch_size, patch_shift=patch_shift).eval()
     # The input layer reads the values and their differences (with instance_norm's features), k steps a patch.
-    per_step = {("inputs", None): 4, ("inputs", "shape"): 4, ("inputs", "shape_values"): 8, ("shape", "shape_values"): 6,
+    per_step = {("inputs", None): 4, ("inputs", "shape"): 4, ("inputs", "shape_values"): 8, ("inputs2", "shape_values"): 12,
+                ("shape", "shape_values"): 6,
                 ("shape", "shape_level"): 8}[differences, instance_norm]
     assert model.input_layer.in_features == patch_size * per_step
     x, lengths = _rows(torch.Generator().manual_seed(1))
@@ -117,5 +141,5 @@ def test_token_inputs_per_step_heads_and_forecasts_have_none() -> None:
     used = SequenceModel(cell="gru", hidden_size=8, embedding_dim=6, num_outputs=3, num_features=2, differences="inputs")
     assert used.differences == "inputs" and unused_differences(cfg, used) is None
     assert unused_differences(OmegaConf.create({"model": {"differences": None}}), tokens) is None
-    with pytest.raises(ValueError, match=r"differences must be one of \['inputs', 'shape'\] or None, got 'yes'"):
+    with pytest.raises(ValueError, match=r"differences must be one of \['inputs', 'inputs2', 'shape'\] or None, got 'yes'"):
         SequenceModel(cell="gru", hidden_size=8, num_outputs=3, num_features=2, differences="yes")
