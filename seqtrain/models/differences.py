@@ -43,9 +43,9 @@ def first_differences(inputs: Tensor, lengths: Tensor | None) -> Tensor:
     return differences
 
 
-def second_differences(inputs: Tensor, lengths: Tensor | None) -> Tensor:
-    """(B, T, F), lengths (B,) or None -> (B, T, F): `x_t - 2 x_(t-1) + x_(t-2)`, 0 at each row's first two steps and at
-    its padded steps."""
-    twice = first_differences(first_differences(inputs, lengths), lengths)  # (B, T, F)
+def second_differences(first: Tensor, lengths: Tensor | None) -> Tensor:
+    """The rows' first differences (`first_differences`' (B, T, F)), lengths (B,) or None -> (B, T, F): `x_t - 2 x_(t-1)
+    + x_(t-2)`, 0 at each row's first two steps and at its padded steps."""
+    twice = first_differences(first, lengths)  # (B, T, F)
     # Step 1's is its first difference (step 0's is set to 0), not a second one: it has no step t-2.
     return torch.cat([torch.zeros_like(twice[:, :2]), twice[:, 2:]], dim=1)

@@ -273,8 +273,9 @@ class SequenceModel(nn.Module):
         """Instance norm, input noise and patch phases (training: a random phase per row; evaluation: the mean over all
         k), then `_forward`."""
         if self.differences in ("inputs", "inputs2"):  # (B, T, 2F) or (B, T, 3F); padding left to what reads it
-            second = [second_differences(inputs, lengths)] if self.differences == "inputs2" else []
-            inputs = torch.cat([inputs, first_differences(inputs, lengths), *second], dim=-1)
+            first = first_differences(inputs, lengths)
+            second = [second_differences(first, lengths)] if self.differences == "inputs2" else []
+            inputs = torch.cat([inputs, first, *second], dim=-1)
         if self.instance_norm is not None:
             F = inputs.shape[-1]
             inputs = self.instance_norm(inputs, lengths)  # (B, T, F), (B, T, 2F) or (B, T, 3F): `RowStandardizer.features`

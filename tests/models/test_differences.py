@@ -39,7 +39,7 @@ def test_second_differences_are_numpys() -> None:
     from seqtrain.models.differences import second_differences
 
     x, lengths = _rows(torch.Generator().manual_seed(3))
-    out = second_differences(x, lengths)
+    out = second_differences(first_differences(x, lengths), lengths)
     for i, n in enumerate(lengths.tolist()):
         row = x[i, :n].double().numpy()
         expected = np.concatenate([np.zeros((min(n, 2), 2)), np.diff(row, n=2, axis=0)])
