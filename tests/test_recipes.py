@@ -297,47 +297,32 @@ def test_a_text_run_saved_before_the_bag_resumes_without_it(compose_train: Compo
     assert cfg.model.bag == config["model"]["bag"] == "bigrams"
 
 
-def test_a_run_saved_before_instance_norm_resumes_without_it(compose_train: Compose) -> None:
-    """The table recipe sets `model.instance_norm`; a checkpoint whose config predates the key resumes with what its
-    run did (none: a model without the extra features its weights lack), and that is no config change; a run that
-    saved one keeps it; the command line wins."""
+@pytest.mark.parametrize(("key", "recipes", "saved_other", "given"), [
+    ("instance_norm", "shape_values", "shape", "shape_level"),  # round thirteen
+    ("differences", "inputs", "inputs2", "shape"),  # round twenty-one
+])
+def test_a_run_saved_before_a_recipe_model_key_resumes_without_it(compose_train: Compose, key: str, recipes: str,
+                                                                   saved_other: str, given: str) -> None:
+    """The table recipe sets `model.<key>`; a checkpoint whose config predates the key resumes with what its run did
+    (none: a model without the extra features its weights lack), and that is no config change; a run that saved
+    another value keeps it; the command line wins."""
     from seqtrain.resume_checks import config_changes
     from seqtrain.run import keep_saved_recipe_settings
 
     cfg = compose_train("data=table")
-    assert cfg.model.instance_norm == "shape_values"  # the recipe's
+    assert cfg.model[key] == recipes  # the recipe's
     config = OmegaConf.to_container(cfg, resolve=True)
     saved = json.loads(json.dumps(config))
-    del saved["model"]["instance_norm"]
-    assert keep_saved_recipe_settings(cfg, config, saved, set()) == "resume: model.instance_norm=None, as the run being resumed used"
-    assert cfg.model.instance_norm is None and config["model"]["instance_norm"] is None
+    del saved["model"][key]
+    assert keep_saved_recipe_settings(cfg, config, saved, set()) == f"resume: model.{key}=None, as the run being resumed used"
+    assert cfg.model[key] is None and config["model"][key] is None
     assert config_changes(saved, config) == ({}, {})
-    saved["model"]["instance_norm"] = "shape"
-    assert keep_saved_recipe_settings(cfg, config, saved, set()).startswith("resume: model.instance_norm=shape,")
-    cfg = compose_train("data=table", "model.instance_norm=shape_level")
+    saved["model"][key] = saved_other
+    assert keep_saved_recipe_settings(cfg, config, saved, set()).startswith(f"resume: model.{key}={saved_other},")
+    cfg = compose_train("data=table", f"model.{key}={given}")
     config = OmegaConf.to_container(cfg, resolve=True)
-    assert keep_saved_recipe_settings(cfg, config, saved, {"model.instance_norm"}) is None
-    assert cfg.model.instance_norm == "shape_level"
-
-
-def test_a_run_saved_before_differences_resumes_without_them(compose_train: Compose) -> None:
-    """The table recipe sets `model.differences`; a checkpoint whose config predates the key resumes without them (its
-    weights read no difference features), and that is no config change; the command line wins."""
-    from seqtrain.resume_checks import config_changes
-    from seqtrain.run import keep_saved_recipe_settings
-
-    cfg = compose_train("data=table")
-    assert cfg.model.differences == "inputs"  # the recipe's
-    config = OmegaConf.to_container(cfg, resolve=True)
-    saved = json.loads(json.dumps(config))
-    del saved["model"]["differences"]
-    assert keep_saved_recipe_settings(cfg, config, saved, set()) == "resume: model.differences=None, as the run being resumed used"
-    assert cfg.model.differences is None and config["model"]["differences"] is None
-    assert config_changes(saved, config) == ({}, {})
-    cfg = compose_train("data=table", "model.differences=shape")
-    config = OmegaConf.to_container(cfg, resolve=True)
-    assert keep_saved_recipe_settings(cfg, config, saved, {"model.differences"}) is None
-    assert cfg.model.differences == "shape"
+    assert keep_saved_recipe_settings(cfg, config, saved, {f"model.{key}"}) is None
+    assert cfg.model[key] == given
 
 
 SPACING_BLOCK = ("++recipe.text_by_spacing.spaced_share=0.05", "++recipe.text_by_spacing.spaced.data.tokenizer=word",
