@@ -179,8 +179,15 @@ def task_from_checkpoint(checkpoint: dict[str, Any]) -> tuple[SequenceTask, Any]
 
     model, datamodule, facts = rebuild(checkpoint, setup=False)
     task = SequenceTask(model, task=facts.task, num_outputs=facts.num_outputs, target_scale=facts.target_scale,
-                        target_shift=facts.target_shift, metadata=checkpoint["seqtrain"])
+                        target_shift=facts.target_shift, label_smoothing=saved_label_smoothing(checkpoint["seqtrain"]),
+                        metadata=checkpoint["seqtrain"])
     return task.eval(), datamodule
+
+
+def saved_label_smoothing(meta: dict[str, Any]) -> float:
+    """The `task.label_smoothing` a checkpoint's run trained with (0 for runs from before the key), so that
+    its loss evaluated later is the loss the run reported."""
+    return float((meta["config"].get("task") or {}).get("label_smoothing", 0.0))
 
 
 def run_metadata(model: nn.Module, datamodule: Any) -> dict[str, Any]:

@@ -126,6 +126,7 @@ class TaskOptions(BaseModel):
     tbptt_steps: int | None = Field(ge=1)
     tbptt_variable: bool
     tbptt_scale_lr: bool
+    label_smoothing: float = Field(ge=0.0, lt=1.0)
 
     @model_validator(mode="after")
     def _variable_needs_steps(self) -> TaskOptions:
@@ -629,6 +630,7 @@ def kind_problems(cfg: DictConfig, targets: DataTargets) -> list[str]:
         targets=targets,
         model=model,
         tbptt_steps=cfg.task.tbptt_steps,
+        label_smoothing=cfg.task.label_smoothing,
         stateful=bool(OmegaConf.select(cfg, "data.stateful", default=False)),
         monitors=monitors(cfg),
     )

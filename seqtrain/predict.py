@@ -63,10 +63,11 @@ class Predictions:
 class Predictor:
     """A trained model with its datamodule's fitted encoders: `predict` turns raw sequences into labelled outputs."""
 
-    def __init__(self, model: nn.Module, datamodule: Any, facts: DataFacts) -> None:
+    def __init__(self, model: nn.Module, datamodule: Any, facts: DataFacts, label_smoothing: float = 0.0) -> None:
         self.model = model.eval()
         self.datamodule = datamodule
         self.facts = facts
+        self.label_smoothing = label_smoothing  # the run's, so that a test file's loss is the one the run reported
         self.state = {k: v for k, v in datamodule.state_dict().items() if k != "facts"}
         from seqtrain.data.forecast import ForecastDataModule
 
@@ -75,10 +76,11 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> Predictor:
         """A checkpoint file or run directory (its best checkpoint); refuses files that are not seqtrain's."""
-        from seqtrain.checkpoint import load_checkpoint, rebuild
+        from seqtrain.checkpoint import load_checkpoint, rebuild, saved_label_smoothing
 
-        model, datamodule, facts = rebuild(load_checkpoint(path), setup=False)
-        return cls(model, datamodule, facts)
+        checkpoint = load_checkpoint(path)
+        model, datamodule, facts = rebuild(checkpoint, setup=False)
+        return cls(model, datamodule, facts, saved_label_smoothing(checkpoint["seqtrain"]))
 
     def predict(self, data: Source, *, steps: int | None = None, batch_size: int = 256, progress: bool = True) -> Predictions:
         """Predictions for ``data``: a path or glob (`str` / `Path`) or a list of `Path`s, a `datasets.Dataset`
@@ -223,7 +225,7 @@ class Predictor:
         quiet_dependencies()  # as a run's evaluation: no dependency deprecations, no warning about our own hook
         self.datamodule.serve_as_test(test)
         facts = self.facts
-        task = SequenceTask(self.model, task=facts.task, num_outputs=facts.num_outputs,
+        task = SequenceTask(self.model, task=facts.task, num_outputs=facts.num_outputs, label_smoothing=self.label_smoothing,
                             target_scale=facts.target_scale, target_shift=facts.target_shift)
         trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                              enable_model_summary=False, enable_progress_bar=False)

@@ -149,6 +149,7 @@ def train(cfg: DictConfig) -> float:
             tbptt_steps=cfg.task.tbptt_steps,
             tbptt_variable=cfg.task.tbptt_variable,
             tbptt_scale_lr=cfg.task.tbptt_scale_lr,
+            label_smoothing=cfg.task.label_smoothing,
             target_scale=facts.target_scale,
             target_shift=facts.target_shift,
             metadata={"config": config, "facts": facts.to_dict(), "data_fingerprints": fingerprints},

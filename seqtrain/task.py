@@ -64,6 +64,8 @@ class SequenceTask(pl.LightningModule):
         scheduler: called with the optimizer; ``scheduler_interval`` is ``"epoch"`` or ``"step"``
             (a step is a batch, also under truncated BPTT).
         tbptt_steps / tbptt_variable / tbptt_scale_lr: truncated BPTT (see `_tbptt_step`).
+        label_smoothing: ε of the cross-entropy's smoothed targets (classification and tagging only; see
+            `seqtrain.kinds.base.mean_cross_entropy`). The loss logged and monitored is the smoothed one.
         target_scale / target_shift: regression targets arrive scaled (`DataFacts.target_scale`), one
             entry per output: `original = scaled * target_scale + target_shift`. The loss is on the
             scaled values; the metrics (mse, rmse, mae) are in the data's own units.
@@ -86,6 +88,7 @@ class SequenceTask(pl.LightningModule):
         tbptt_steps: int | None = None,
         tbptt_variable: bool = False,
         tbptt_scale_lr: bool = False,
+        label_smoothing: float = 0.0,
         target_scale: Sequence[float] | None = None,
         target_shift: Sequence[float] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -101,7 +104,7 @@ class SequenceTask(pl.LightningModule):
             raise ValueError("tbptt_variable and tbptt_scale_lr need tbptt_steps")
         if tbptt_steps is not None and getattr(model, "head_kind", "many_to_many") == "many_to_one":
             raise ValueError("tbptt_steps needs per-step targets (a many_to_many head): a many_to_one head has no loss per chunk")
-        self.kind = build_kind(task, num_outputs, target_scale, target_shift)
+        self.kind = build_kind(task, num_outputs, target_scale, target_shift, label_smoothing)
         self.task = self.kind.name
         self.model = model
         self.optimizer_factory = optimizer
@@ -326,6 +329,8 @@ class SequenceTask(pl.LightningModule):
             if datamodule is None:
                 raise CheckpointError("trained on dataloaders, not a datamodule")
             self.metadata = run_metadata(self.model, datamodule)
+            if self.kind.label_smoothing:  # what `python train.py` saves as task.label_smoothing
+                self.metadata["config"]["task"] = {"label_smoothing": self.kind.label_smoothing}
         except CheckpointError as e:
             log.warning("checkpoints of this run cannot be evaluated, resumed by train.py or used by the scripts "
                         "(seqtrain cannot rebuild the model and data from them): %s", e)
@@ -362,21 +367,24 @@ class SequenceTask(pl.LightningModule):
 
 
 def build_kind(
-    task: str | TaskKind, num_outputs: int | None, target_scale: Sequence[float] | None, target_shift: Sequence[float] | None
+    task: str | TaskKind, num_outputs: int | None, target_scale: Sequence[float] | None, target_shift: Sequence[float] | None,
+    label_smoothing: float = 0.0,
 ) -> TaskKind:
     """A task kind from its name and the data's facts, or ``task`` itself when already built."""
     if isinstance(task, TaskKind):
-        if num_outputs is not None or target_scale is not None or target_shift is not None:
-            raise ValueError("give num_outputs / target_scale / target_shift to the TaskKind, not beside it")
+        if num_outputs is not None or target_scale is not None or target_shift is not None or label_smoothing:
+            raise ValueError("give num_outputs / target_scale / target_shift / label_smoothing to the TaskKind, not beside it")
         return task
     kind = kind_named(task)
     if num_outputs is None:
         raise ValueError(f"task={task!r} needs num_outputs")
+    if (target_scale is not None or target_shift is not None) and kind.name != "regression":
+        raise ValueError(f"target_scale applies to task='regression' only, got task={task!r}")
+    if label_smoothing and not kind.smooths_labels:
+        raise ValueError(f"label_smoothing applies to classification and tagging, not task={task!r}")
     if target_scale is not None or target_shift is not None:
-        if kind.name != "regression":
-            raise ValueError(f"target_scale applies to task='regression' only, got task={task!r}")
         return kind(num_outputs, target_scale, target_shift)
-    return kind(num_outputs)
+    return kind(num_outputs, label_smoothing=label_smoothing) if kind.smooths_labels else kind(num_outputs)
 
 
 def _no_closure() -> None:

@@ -19,6 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "configs"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker is one process of several on the machine's cores: give it one torch
+    thread, as the subprocesses it starts get (two workers with two threads each on two cores run ~3x slower)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def config_options(group: str) -> list[str]:
     """Every option (file) of a config group, for parametrizing."""
     return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))

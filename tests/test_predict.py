@@ -48,15 +48,23 @@ def _assert_same_metrics(measured: dict, saved: dict) -> None:
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
-    """A text classifier trained on a CSV, with its own test file."""
+    """A text classifier trained on a CSV, with its own test file. It smooths its labels, so its test/loss is not
+    the plain cross-entropy: predicting or evaluating must apply the run's `task.label_smoothing` to agree."""
     folder = tmp_path_factory.mktemp("classifier")
     write_csv(folder / "train.csv", sentiment_rows(80, seed=0))
     write_csv(folder / "val.csv", sentiment_rows(20, seed=1))
     write_csv(folder / "test.csv", sentiment_rows(45, seed=2))
     test = _train(folder / "run", "data=table", f"data.train_files={folder / 'train.csv'}", f"data.val_files={folder / 'val.csv'}",
                   f"data.test_files={folder / 'test.csv'}", "data.sequence_column=text", "data.tokenizer=word",
-                  f"data.cache_dir={folder / 'cache'}", "data.batch_size=8")
+                  f"data.cache_dir={folder / 'cache'}", "data.batch_size=8", "task.label_smoothing=0.1")
     return folder / "run", folder / "test.csv", test
+
+
+def test_evaluating_the_checkpoint_gives_the_runs_test_metrics(classifier: tuple[Path, Path, dict]) -> None:
+    from seqtrain.run import evaluate  # scripts/evaluate.py's call, in-process
+
+    run_dir, _, saved = classifier
+    _assert_same_metrics(evaluate(run_dir), saved)
 
 
 def test_classification_on_the_runs_test_file_gives_its_test_metrics(classifier: tuple[Path, Path, dict], tmp_path: Path) -> None:

@@ -73,6 +73,12 @@ CASES = [
     ("task kind", ["model.tie_weights=true", "model.hidden_size=32", "model.embedding_dim=64"],
      ["model.tie_weights=true needs model.embedding_dim == hidden_size (or proj_size) x directions (32)"]),
     ("task kind", [*VOWELS, "task.tbptt_steps=5"], ["task.tbptt_steps=5", "one per sequence", "set task.tbptt_steps=null"]),
+    ("task kind", ["task.label_smoothing=0.1"], ["task.label_smoothing=0.1", "language_modeling", "perplexity is read from the loss"]),
+    ("task kind", [*SUNSPOTS, "task.label_smoothing=0.1"], ["task.label_smoothing=0.1", "regression", "not classes"]),
+    ("task kind", ["data=table", "data.task=regression", "task.label_smoothing=0.2"], ["task.label_smoothing=0.2", "regression"]),
+    ("task kind", [*VOWELS, "task.label_smoothing=1.0"], ["task.label_smoothing=1.0", "less than 1"]),
+    ("task kind", [*VOWELS, "task.label_smoothing=-0.1"], ["task.label_smoothing=-0.1", "greater than or equal to 0"]),
+    ("task kind", [*VOWELS, "task.label_smoothing=some"], ["task.label_smoothing='some'"]),
     ("task kind", ["experiment=none", "recipe=none", "data=adding", "task.tbptt_steps=10"], ["task.tbptt_steps=10", "regression"]),
     ("task kind", ["data=shakespeare", "model.bidirectional=true"], ["model.bidirectional=true"]),
     ("task kind", ["experiment=none", "recipe=none", "data=table", "data.task=tagging", "model.head=many_to_one"],
@@ -311,6 +317,9 @@ ACCEPTED = [
     [*VOWELS, "model.head=many_to_one", "model.pooling=max"],
     ["model.tie_weights=true", "model.hidden_size=64", "model.embedding_dim=64"],
     ["task.tbptt_steps=16", "task.tbptt_variable=true", "task.tbptt_scale_lr=true"],
+    [*VOWELS, "task.label_smoothing=0.1"],
+    [*VOWELS, "task.label_smoothing=0"],  # an int 0 is a float 0
+    ["experiment=none", "recipe=none", "data=truecase", "task.label_smoothing=0.1"],  # tagging
     ["scheduler=cosine", "scheduler.interval=step"],
     [*VOWELS, "model.patch_size=4"],
     [*SUNSPOTS, "model.patch_size=3"],  # mode=many_to_one: one value per window

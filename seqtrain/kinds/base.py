@@ -52,6 +52,7 @@ class RunChoices:
     targets: DataTargets
     model: dict[str, Any] | None
     tbptt_steps: int | None = None
+    label_smoothing: float = 0.0
     stateful: bool = False
     monitors: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
@@ -68,11 +69,19 @@ class TaskKind:
     next_step: ClassVar[bool] = False
     #: the output classes are the input vocabulary, so the embedding can be the output layer.
     ties_weights: ClassVar[bool] = False
+    #: the loss is a cross-entropy against one class per target whose metrics do not read the loss, so its
+    #: targets can be smoothed (`task.label_smoothing`); a language model's perplexity is read from its loss.
+    smooths_labels: ClassVar[bool] = False
 
-    def __init__(self, num_outputs: int) -> None:
+    def __init__(self, num_outputs: int, label_smoothing: float = 0.0) -> None:
         if isinstance(num_outputs, bool) or not isinstance(num_outputs, int) or num_outputs < 1:
             raise ValueError(f"num_outputs must be an integer >= 1, got {num_outputs!r}")
+        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) or not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
+        if label_smoothing and not self.smooths_labels:
+            raise ValueError(f"label_smoothing={label_smoothing} applies to classification and tagging, not {self.name}")
         self.num_outputs = num_outputs
+        self.label_smoothing = float(label_smoothing)
 
     # --- checks: before any data is read, without torch -------------------------------------
 
@@ -96,6 +105,10 @@ class TaskKind:
                 f"task.tbptt_steps={run.tbptt_steps} needs a target per step, but {targets.source} gives one "
                 f"per sequence ({cls.name}): a chunk has no loss of its own; set task.tbptt_steps=null"
             )
+        if run.label_smoothing and not cls.smooths_labels:
+            why = "its perplexity is read from the loss" if cls.name == "language_modeling" else "its targets are not classes"
+            problems.append(f"task.label_smoothing={run.label_smoothing} smooths class targets (classification, tagging), but "
+                            f"{targets.source} is {cls.name}: {why}; set task.label_smoothing=0")
         if run.stateful and not targets.per_step:
             problems.append(f"data.stateful=true needs a target per step, but {targets.source} gives one per sequence")
         for key, (metric, mode) in run.monitors.items():
@@ -170,17 +183,19 @@ class TaskKind:
         return {}
 
 
-def mean_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+def mean_cross_entropy(logits: Tensor, targets: Tensor, label_smoothing: float = 0.0) -> Tensor:
     """(B, C) or (B, T, C) logits against (B,) or (B, T) class ids; IGNORE_INDEX targets count for nothing.
 
     Unlike `F.cross_entropy(..., ignore_index=...)`, a batch whose targets are all ignored gives 0
-    (and zero gradients), not NaN (0/0).
+    (and zero gradients), not NaN (0/0). ``label_smoothing`` ε: each real target is the class with
+    weight 1-ε plus ε spread evenly over all C classes (torch's `label_smoothing`).
     """
     import torch.nn.functional as F
 
     from seqtrain.batch import IGNORE_INDEX
 
-    total = F.cross_entropy(logits.flatten(0, -2), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="sum")
+    total = F.cross_entropy(logits.flatten(0, -2), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="sum",
+                            label_smoothing=label_smoothing)
     return total / real_targets(targets).clamp(min=1)
 
 

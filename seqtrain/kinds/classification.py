@@ -17,6 +17,7 @@ class Classification(TaskKind):
     name = "classification"
     per_step: ClassVar[bool | None] = False
     metrics: ClassVar[dict[str, Better]] = {"acc": "max", "f1": "max"}
+    smooths_labels: ClassVar[bool] = True
 
     def build_metrics(self) -> MetricCollection:
         from torchmetrics import MetricCollection
@@ -31,7 +32,7 @@ class Classification(TaskKind):
         })
 
     def loss(self, preds: Tensor, batch: Batch) -> Tensor:
-        return mean_cross_entropy(preds, batch.targets)  # (B, C) logits, (B,) class ids
+        return mean_cross_entropy(preds, batch.targets, self.label_smoothing)  # (B, C) logits, (B,) class ids
 
     def weight(self, preds: Tensor, batch: Batch) -> Tensor:
         return real_targets(batch.targets)
