@@ -6,7 +6,7 @@ import sys
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("path", help="a .ckpt file, or a run directory (its best checkpoint is used)")
+    parser.add_argument("path", help="a .ckpt file, or a run directory (its best checkpoint; its last, with a warning, when the best is missing)")
     parser.add_argument("--split", choices=["test", "val"], default="test")
     parser.add_argument("--allow-changed-data", action="store_true",
                         help="measure even if the data files changed since training (the split may differ)")

@@ -11,7 +11,7 @@ import sys
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("path", help="a .ckpt file, or a run directory (its best checkpoint is used)")
+    parser.add_argument("path", help="a .ckpt file, or a run directory (its best checkpoint; its last, with a warning, when the best is missing)")
     parser.add_argument("--format", default="onnx", help="onnx (the only format; TorchScript is deprecated in torch 2.13)")
     parser.add_argument("--out", required=True, help="the file to write, e.g. model.onnx")
     args = parser.parse_args()

@@ -25,7 +25,7 @@ def positive_float(text: str) -> float:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("path", help="a .ckpt file, or a run directory (its best checkpoint is used)")
+    parser.add_argument("path", help="a .ckpt file, or a run directory (its best checkpoint; its last, with a warning, when the best is missing)")
     parser.add_argument("--prompt", default="\n", help="text to continue (default: a new line)")
     parser.add_argument("--length", type=at_least(0), default=500, help="tokens to generate")
     parser.add_argument("--temperature", type=positive_float, default=0.8, help="below 1: safer; above 1: more varied")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("path", help="a .ckpt file, or a run directory (its best checkpoint is used)")
+    parser.add_argument("path", help="a .ckpt file, or a run directory (its best checkpoint; its last, with a warning, when the best is missing)")
     parser.add_argument("--files", nargs="+", required=True, help="files or glob patterns, in the run's data format")
     parser.add_argument("--out", required=True, help="where to write the predictions: .csv, .jsonl or .parquet")
     parser.add_argument("--steps", type=int, default=None, help="forecasting: forecast N steps, feeding forecasts back")

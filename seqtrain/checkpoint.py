@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import logging
 import pickle
 import zipfile
 from pathlib import Path
@@ -26,6 +27,8 @@ from seqtrain.errors import CheckpointError
 
 if TYPE_CHECKING:
     from seqtrain.task import SequenceTask
+
+log = logging.getLogger(__name__)
 
 #: `_target_` prefixes a checkpoint's config may name; anything else is refused.
 ALLOWED_TARGETS = ("seqtrain.", "torch.optim.", "lightning.pytorch.")
@@ -48,6 +51,9 @@ def find_checkpoint(path: str | Path) -> Path:
         candidates += [path / "checkpoints" / "best.ckpt", path / "checkpoints" / "last.ckpt"]
         for candidate in candidates:
             if candidate.is_file():
+                if candidate.name == "last.ckpt":  # the run's best checkpoint is missing: say which one is used
+                    log.warning("%s: no best checkpoint (looked for %s); using the run's newest state, %s", path,
+                                ", ".join(str(c) for c in candidates[:-1]), candidate)
                 return candidate
         raise CheckpointError(f"{path}: a directory with no checkpoint (looked for {', '.join(map(str, candidates))})")
     if not path.is_file():

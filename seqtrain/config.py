@@ -141,7 +141,8 @@ class TrainerOptions(BaseModel):
 
     model_config = ConfigDict(extra="allow", strict=True)
 
-    gradient_clip_val: float | None = Field(ge=0.0)
+    # > 0: clipping to 0 would zero every gradient and the model would never train (Lightning reads 0 as "off"; null is)
+    gradient_clip_val: float | None = Field(gt=0.0)
     gradient_clip_algorithm: Literal["norm", "value"]
     accumulate_grad_batches: int = Field(ge=1)
     max_epochs: int | None = Field(ge=-1)

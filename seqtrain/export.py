@@ -157,6 +157,7 @@ def export_checkpoint(path: str | Path, out: str | Path, fmt: str = "onnx") -> t
         raise ExportError(f"--format {fmt!r}: only 'onnx' is supported (TorchScript is deprecated in torch 2.13)")
     if Path(out).suffix != ".onnx":  # also: a checkpoint named as --out would be replaced by the graph
         raise ExportError(f"--out {str(out)!r}: name the ONNX file with its extension, .onnx (e.g. model.onnx)")
+    check_companion(Path(out).with_suffix(".json"))
     checkpoint = load_checkpoint(path)
     model, datamodule, facts = rebuild(checkpoint, setup=False)
     inputs, outputs = io_names(model)
@@ -172,6 +173,24 @@ def export_checkpoint(path: str | Path, out: str | Path, fmt: str = "onnx") -> t
     out = export_onnx(model, out, metadata={"facts": facts.to_dict(), "inputs": inputs, "outputs": outputs})
     out.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
     return out, checked(out, model)
+
+
+#: The keys of the `<out>.json` an export writes: an existing file with them is an earlier export's, replaced.
+COMPANION_KEYS = {"facts", "data_state", "inputs", "outputs", "head", "patch_size", "streamable"}
+
+
+def check_companion(companion: Path) -> None:
+    """Refuse an export whose `<out>.json` would replace a file that is not an earlier export's (`--out
+    run/metrics.onnx` would overwrite the run's metrics.json, `data.onnx` its data.json)."""
+    if not companion.exists():
+        return
+    try:
+        earlier = json.loads(companion.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        earlier = None
+    if not (isinstance(earlier, dict) and earlier.keys() == COMPANION_KEYS):
+        raise ExportError(f"{companion} exists and is not an earlier export's: the export writes its facts there beside "
+                          "the graph, so it would be replaced; name the ONNX file differently (--out)")
 
 
 def checked(out: Path, model: nn.Module) -> float:

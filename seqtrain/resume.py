@@ -2,14 +2,16 @@
 
 Lightning saves and restores weights, optimizer, schedulers, loop counters and (through
 `ResumableDataLoader.state_dict`) the train loader's position in its epoch. It does not save the
-random streams, nor the recurrent state a stateful run carries from batch to batch. This callback
-saves both, one entry per rank (under DDP every rank has its own dropout stream and its own text
-streams), and puts each rank's back just before its first batch after a resume, after Lightning has
-built its iterators.
+random streams, the recurrent state a stateful run carries from batch to batch, nor what the training
+epoch's means (`train/loss`, `train/acc`) have summed so far. This callback saves all three, one entry
+per rank (under DDP every rank has its own dropout stream, text streams and sums), and puts each rank's
+back after a resume: the sums when training starts, the rest just before the first batch, after
+Lightning has built its iterators.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,15 @@ import torch
 
 from seqtrain.resume_checks import ResumeError, relocate
 
+log = logging.getLogger(__name__)
+
 
 class ExactResume(pl.Callback):
     """Saves every rank's random states and carried recurrent state with each checkpoint; restores them."""
 
     def __init__(self) -> None:
         self._pending: dict[str, Any] | None = None  # this rank's state from a checkpoint
+        self._stopped_early: str | None = None  # why the checkpoint's run ended, when early stopping ended it
 
     def state_dict(self) -> dict[str, Any]:
         # Lightning builds the checkpoint on every rank (only rank 0 writes it), so a collective is safe here.
@@ -35,6 +40,9 @@ class ExactResume(pl.Callback):
         carried = getattr(pl_module, "carried_state", None)
         if carried is not None:
             checkpoint["seqtrain_carried"] = {"epoch": trainer.current_epoch, "ranks": gather_per_rank(carried())}
+        sums = getattr(pl_module, "epoch_sums", None)
+        if sums is not None:  # empty at an epoch's end: the task resets them before the checkpoints are saved
+            checkpoint["seqtrain_epoch_sums"] = {"epoch": trainer.current_epoch, "ranks": gather_per_rank(sums())}
 
     def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
         follow_moved_run(trainer, checkpoint)
@@ -52,11 +60,26 @@ class ExactResume(pl.Callback):
                 f"the checkpoint was written by {len(ranks)} processes and this run has {trainer.world_size}: "
                 "an exact resume needs the same trainer.devices and trainer.num_nodes"
             )
+        self._stopped_early = stopped_early(checkpoint)
         carried = checkpoint.get("seqtrain_carried")
+        sums = checkpoint.get("seqtrain_epoch_sums")  # absent in checkpoints of older seqtrain: the epoch's means restart
         self._pending = {
             "rng": ranks[trainer.global_rank],
             "carried": None if carried is None else (carried["epoch"], carried["ranks"][trainer.global_rank]),
+            "sums": None if sums is None else (sums["epoch"], sums["ranks"][trainer.global_rank]),
         }
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # A run that early stopping ended is finished, as one that reached its limit: Lightning restores the callback's
+        # counters but not its decision, so the resumed run would train on until patience ran out once more.
+        if self._stopped_early is not None:
+            log.info("resume: %s; it is finished, so nothing more is trained and the run is evaluated again", self._stopped_early)
+            trainer.should_stop = True
+        # The epoch's sums so far, only into the epoch they were saved in (a finished epoch's are reset).
+        if self._pending is not None and self._pending.get("sums") is not None:
+            epoch, sums = self._pending.pop("sums")
+            if epoch == trainer.current_epoch:
+                pl_module.restore_epoch_sums(sums)
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
         # Restored here rather than at load time: by now Lightning has built its iterators.
@@ -69,6 +92,19 @@ class ExactResume(pl.Callback):
             # Only within the epoch it was saved in: every epoch starts from a zero state.
             if epoch == trainer.current_epoch and state is not None:
                 pl_module.restore_carried_state(move_to(state, pl_module.device))
+
+
+def stopped_early(checkpoint: dict[str, Any]) -> str | None:
+    """Why early stopping ended the checkpoint's run (its `EarlyStopping` state), or None when it did not."""
+    for key, state in checkpoint.get("callbacks", {}).items():
+        if not key.startswith("EarlyStopping") or not isinstance(state, dict):
+            continue
+        # `stopping_reason` (Lightning >= 2.6; 0: not stopped); before it, a stop left `stopped_epoch` > 0.
+        stopped = state["stopping_reason"] != 0 if "stopping_reason" in state else state.get("stopped_epoch", 0) > 0
+        if stopped:
+            why = state.get("stopping_reason_message") or f"{key}: no improvement for {state.get('patience')} checks"
+            return f"the run was ended by early stopping at epoch {state.get('stopped_epoch')} ({why.strip()})"
+    return None
 
 
 def follow_moved_run(trainer: pl.Trainer, checkpoint: dict[str, Any]) -> None:

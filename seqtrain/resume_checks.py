@@ -103,6 +103,30 @@ def run_moved(saved_config: dict[str, Any], config: dict[str, Any], path: str) -
     return old, new
 
 
+def foreign_holder(old_run: str, new_run: str) -> str | None:
+    """The run directory that ``new_run``'s own files name, when they belong to another run than the checkpoint's
+    (written in ``old_run``); None when they are the checkpoint's run's, moved or copied whole, or say nothing.
+
+    `config.yaml` names where the directory's run last started or resumed: ``old_run`` (moved since), ``new_run``
+    (resumed here already), or a place its `resumes.jsonl` says the run was resumed from.
+    """
+    import yaml
+
+    try:
+        saved = yaml.safe_load((Path(new_run) / "config.yaml").read_text())
+        holder = saved["paths"]["output_dir"]
+    except (OSError, yaml.YAMLError, TypeError, KeyError):
+        return None
+    if not isinstance(holder, str) or Path(holder) in (Path(old_run), Path(new_run)):
+        return None
+    try:
+        if str(old_run) in (Path(new_run) / "resumes.jsonl").read_text():  # the run was resumed here from old_run
+            return None
+    except OSError:
+        pass
+    return holder
+
+
 def data_files(data_config: dict[str, Any]) -> dict[str, list[str]]:
     """The local files a data config names (keys `*_files`, `files`, `path`; globs expanded), by key."""
     found: dict[str, list[str]] = {}
@@ -155,6 +179,14 @@ def check_resume(saved_meta: dict[str, Any], config: dict[str, Any], fingerprint
             "a new run in a new directory"
         )
     moved = run_moved(saved_meta["config"], config, path)
+    if moved is not None and (holder := foreign_holder(*moved)) is not None:
+        old_run = moved[0]
+        raise ResumeError(
+            f"cannot resume from {path}: it was written by the run in {old_run}, but this directory holds the run "
+            f"started in {holder} (its config.yaml), so the checkpoint was copied in from another run; a moved run "
+            f"directory brings its own. Resume that run where it is (hydra.run.dir={old_run} ckpt_path=last), or "
+            "start a new run in a new directory."
+        )
     applied, refused = config_changes(saved_meta["config"], config, moved)
     problems = [f"{key}: {old!r} -> {new!r}" for key, (old, new) in refused.items()]
     problems += fingerprint_changes(saved_meta["data_fingerprints"], fingerprints)

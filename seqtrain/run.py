@@ -6,6 +6,9 @@ import json
 import logging
 import math
 import os
+import shlex
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -193,7 +196,8 @@ def train(cfg: DictConfig) -> float:
                     return float("nan")  # DDP ranks > 0 end cleanly (Lightning stops every rank when one fails)
                 raise
             except SIGTERMException:
-                raise SystemExit(record_interruption(output_dir, trainer)) from None
+                print(f"train.py: {record_interruption(output_dir, trainer)}", file=sys.stderr, flush=True)
+                raise SystemExit(128 + signal.SIGTERM) from None  # 143, as a process the signal ended
 
             best = best_checkpoint(trainer)  # None without one: evaluate the weights in memory
             results: dict[str, Any] = {"status": "completed", "best_checkpoint": relative_to_run(best, output_dir)}
@@ -439,7 +443,7 @@ def record_interruption(output_dir: Path, trainer: Any) -> str:
     from hydra.core.hydra_config import HydraConfig
 
     overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith(("ckpt_path=", "hydra.run.dir="))]
-    command = " ".join(["python train.py", *overrides, "ckpt_path=last", f"hydra.run.dir={output_dir}"])
+    command = shlex.join(["python", "train.py", *overrides, "ckpt_path=last", f"hydra.run.dir={output_dir}"])
     message = f"stopped by SIGTERM at global step {trainer.global_step} (epoch {trainer.current_epoch}); resume with:\n  {command}"
     log.error(message)
     if trainer.is_global_zero:
@@ -451,8 +455,6 @@ def record_interruption(output_dir: Path, trainer: Any) -> str:
 def train_in_sweep(cfg: DictConfig) -> float | TrialPruned | None:
     """`train` for one job of a multirun: a failure is recorded in its run directory, not raised; a pruned
     trial returns its `TrialPruned` for the sweeper to tell Optuna."""
-    import sys
-
     from hydra.core.hydra_config import HydraConfig
 
     from seqtrain.pruning import TrialPruned
@@ -556,7 +558,11 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
     trainer = pl.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
                          enable_model_summary=False, enable_progress_bar=False)
     run = trainer.test if split == "test" else trainer.validate
-    return run(task, datamodule=datamodule, verbose=False)[0]
+    results = run(task, datamodule=datamodule, verbose=False)
+    if not results or not results[0]:  # no batches: Lightning warns and returns nothing
+        raise DataError(f"{path}: the run has no {split} split to measure (its data config gives it no rows, as "
+                        f"data.val_fraction=0 or the table recipe's small-set rule does for val); choose another --split")
+    return results[0]
 
 
 def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:

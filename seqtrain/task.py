@@ -94,6 +94,8 @@ class SequenceTask(pl.LightningModule):
         metadata: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        if gradient_clip_val is not None and not gradient_clip_val > 0:
+            raise ValueError(f"gradient_clip_val must be > 0 (clipping to 0 zeroes every gradient) or None, got {gradient_clip_val!r}")
         if gradient_clip_algorithm not in ("norm", "value"):
             raise ValueError(f"gradient_clip_algorithm must be 'norm' or 'value', got {gradient_clip_algorithm!r}")
         if scheduler_interval not in ("epoch", "step"):
@@ -361,6 +363,29 @@ class SequenceTask(pl.LightningModule):
 
     def restore_carried_state(self, state: Any) -> None:
         self._carried["train"] = state
+
+    def epoch_sums(self) -> dict[str, Any]:
+        """What the training epoch's means (`train/loss`, `train/acc`, ...) have summed so far on this rank: each
+        accumulator's states and update count. A checkpoint saved mid-epoch holds them, so that the epoch resumed
+        from it reports the means over all its batches, as the run never stopped (a `train/` monitor picks the best
+        checkpoint by them). `seqtrain.resume.ExactResume` saves them per rank and gives them back."""
+        return {name: {"count": metric.update_count, "states": dict(metric.metric_state)}
+                for name, metric in self._train_accumulators()}
+
+    def restore_epoch_sums(self, sums: dict[str, Any]) -> None:
+        accumulators = dict(self._train_accumulators())
+        if sums.keys() != accumulators.keys():
+            raise ValueError(f"the checkpoint's epoch sums are for {sorted(sums)}, this run's for {sorted(accumulators)}")
+        for name, saved in sums.items():
+            metric = accumulators[name]
+            for state, value in saved["states"].items():
+                current = getattr(metric, state)
+                setattr(metric, state, value.to(current.device, current.dtype) if isinstance(current, Tensor) else value)
+            metric._update_count = saved["count"]  # torchmetrics keeps it private; `update_count` reads it
+            metric._computed = None
+
+    def _train_accumulators(self) -> list[tuple[str, Metric]]:
+        return [("loss", self.train_loss), *self.train_metrics.items(keep_base=True, copy_state=False)]
 
     def on_train_epoch_start(self) -> None:
         self._carried.pop("train", None)  # each epoch starts from a zero state

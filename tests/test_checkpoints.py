@@ -164,3 +164,16 @@ def test_not_a_seqtrain_checkpoint(tmp_path: Path) -> None:
 def test_run_dir_without_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_checkpoint(tmp_path)
+
+
+def test_a_run_directory_without_its_best_checkpoint_says_it_uses_the_last(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from seqtrain.checkpoint import find_checkpoint
+
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    with caplog.at_level("WARNING", logger="seqtrain.checkpoint"):
+        assert find_checkpoint(tmp_path) == tmp_path / "checkpoints" / "last.ckpt"
+    assert "no best checkpoint" in caplog.text and "last.ckpt" in caplog.text
+    (tmp_path / "checkpoints" / "best.ckpt").write_bytes(b"x")
+    caplog.clear()
+    assert find_checkpoint(tmp_path) == tmp_path / "checkpoints" / "best.ckpt" and not caplog.text

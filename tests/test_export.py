@@ -212,6 +212,23 @@ def test_the_graph_never_replaces_a_checkpoint(tmp_path: Path) -> None:
     assert ckpt.read_bytes() == before and not (tmp_path / "last.json").exists()
 
 
+@pytest.mark.parametrize("name", ["metrics", "data"])
+def test_the_graph_never_replaces_a_run_file_beside_it(tmp_path: Path, name: str) -> None:
+    """`--out run/metrics.onnx` would write its facts over the run's metrics.json (`data.onnx`: data.json): refused,
+    the file kept; a `<out>.json` an earlier export wrote is replaced as before."""
+    from seqtrain.export import COMPANION_KEYS, ExportError, check_companion, export_checkpoint
+
+    run_file = tmp_path / f"{name}.json"
+    run_file.write_text(json.dumps({"status": "completed", "test": {"test/acc": 0.9}}))
+    before = run_file.read_bytes()
+    with pytest.raises(ExportError, match=f"{name}.json exists and is not an earlier export's"):
+        export_checkpoint(tmp_path / "no-such-run", tmp_path / f"{name}.onnx")
+    assert run_file.read_bytes() == before and not (tmp_path / f"{name}.onnx").exists()
+    earlier = tmp_path / "model.json"
+    earlier.write_text(json.dumps(dict.fromkeys(COMPANION_KEYS)))
+    check_companion(earlier)  # an earlier export's: no error
+
+
 # The caller of an exported graph: the run's encoders from `<out>.json`'s `data_state`, with torch, Lightning and
 # `datasets` unimportable (a module set to None in sys.modules raises ImportError when imported).
 SERVE = """

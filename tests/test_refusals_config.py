@@ -247,6 +247,7 @@ CASES = [
     ("callbacks/logger", ["logger.wandb.settings.quiet=maybe"], ["logger.wandb.settings.quiet='maybe'", "valid boolean"]),
     ("callbacks/logger", ["+logger.wandb.settings.quiett=true"], ["logger.wandb.settings.quiett: unknown key for wandb.Settings"]),
     # --- truncated BPTT and stateful streams ---
+    ("trainer", ["trainer.gradient_clip_val=0"], ["trainer.gradient_clip_val=0", "greater than 0"]),
     ("truncated BPTT", ["task.tbptt_steps=0"], ["task.tbptt_steps=0"]),
     ("truncated BPTT", ["task.tbptt_steps=abc"], ["task.tbptt_steps='abc'"]),
     ("truncated BPTT", ["task.tbptt_variable=true"], ["task.tbptt_variable=true needs task.tbptt_steps"]),

@@ -75,8 +75,18 @@ def step_rows(run_dir: Path, version: str) -> list[dict]:
         return [row for row in csv.DictReader(f) if row.get("train/loss_step")]
 
 
+def epoch_means(run_dir: Path, version: str) -> dict[str, dict[str, str]]:
+    """Each epoch's logged training means (`train/loss`, `train/acc`, ...), by epoch; a later row of an epoch wins."""
+    means: dict[str, dict[str, str]] = {}
+    with open(run_dir / "csv" / version / "metrics.csv") as f:
+        for row in csv.DictReader(f):
+            if row.get("train/loss"):
+                means[row["epoch"]] = {k: v for k, v in row.items() if k.startswith("train/") and k != "train/loss_step" and v}
+    return means
+
+
 def assert_same_run(whole: Path, resumed: Path, before: str = "before", after: str = "after") -> None:
-    """The resumed run's final state, step losses and batches per epoch equal the uninterrupted run's."""
+    """The resumed run's final state, step losses, batches per epoch and epoch means equal the uninterrupted run's."""
     a, b = saved(whole / "checkpoints" / "last.ckpt"), saved(resumed / "checkpoints" / "last.ckpt")
     assert a["global_step"] == b["global_step"] and a["epoch"] == b["epoch"]
     for key in a["state_dict"]:
@@ -95,6 +105,9 @@ def assert_same_run(whole: Path, resumed: Path, before: str = "before", after: s
     whole_rows = step_rows(whole, "run")
     assert [(r["step"], r["train/loss_step"]) for r in rows] == [(r["step"], r["train/loss_step"]) for r in whole_rows]
     assert Counter(r["epoch"] for r in rows) == Counter(r["epoch"] for r in whole_rows)  # batches per epoch
+    # The epoch a mid-epoch stop cut in two reports its means over all its batches, not over those after the resume
+    # (a `train/` monitor picks the best checkpoint by them).
+    assert {**epoch_means(resumed, before), **epoch_means(resumed, after)} == epoch_means(whole, "run")
 
 
 def resume(args: list[str], run_dir: Path, ok: bool = True, version: str = "after") -> str:
@@ -161,11 +174,12 @@ def test_c_finished_run_extended_after_its_directory_moved(tmp_path: Path, vowel
     assert record["applied"]["callbacks.model_checkpoint.dirpath"] == [str(tmp_path / "first" / "checkpoints"), str(moved / "checkpoints")]
 
 
-def test_sigterm_saves_last_and_exits_nonzero_then_resumes_exactly(tmp_path: Path, vowels_whole: Path) -> None:
+def test_sigterm_saves_last_and_exits_143_then_resumes_exactly(tmp_path: Path, vowels_whole: Path) -> None:
     args = [*VOWELS, "callbacks.last_checkpoint.every_n_train_steps=3"]
     proc = start(args, tmp_path, "before")
     kill_when(proc, tmp_path / "checkpoints" / "last.ckpt", lambda c: c["global_step"] >= 3, sig=signal.SIGTERM)
     output = finish(proc, ok=False)
+    assert proc.returncode == 128 + signal.SIGTERM  # 143, what schedulers and requeue scripts read as "terminated"
     assert "stopped by SIGTERM" in output and "ckpt_path=last" in output
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["status"] == "interrupted"

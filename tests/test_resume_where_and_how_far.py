@@ -11,6 +11,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from conftest import run_train
 from seqtrain.resume import follow_moved_run
 from seqtrain.resume_checks import ResumeError, check_progress, check_resume, config_changes, run_moved
 
@@ -90,3 +91,50 @@ def test_last_missing_beside_other_checkpoints_names_them(tmp_path: Path) -> Non
     (tmp_path / "checkpoints" / "best.ckpt").write_bytes(b"")
     with pytest.raises(CheckpointError, match=r"no checkpoint at .*last.ckpt \(this run directory holds only best.ckpt"):
         resolve_checkpoint("last", tmp_path)
+
+
+@pytest.mark.parametrize(("holder", "history", "refused"), [
+    ("old", None, False),  # the run directory copied whole: its config.yaml names where the run was
+    ("new", None, False),  # resumed here once already (config.yaml rewritten), no checkpoint since
+    ("other", None, True),  # another run's last.ckpt copied into this run's directory
+    ("other", "old", False),  # ... unless this directory's run was resumed from the checkpoint's place before
+])
+def test_a_checkpoint_copied_in_from_another_run_is_not_a_move(tmp_path: Path, holder: str, history: str | None,
+                                                                refused: bool) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    (new / "checkpoints").mkdir(parents=True)
+    (new / "config.yaml").write_text(f"paths:\n  output_dir: {tmp_path / holder}\nseed: 42\n")
+    if history is not None:
+        (new / "resumes.jsonl").write_text('{"applied": {"paths.output_dir": ["%s", "%s"]}}\n' % (tmp_path / history, new))
+    saved = {"config": config(old), "data_fingerprints": {}}
+    ckpt = str(new / "checkpoints" / "last.ckpt")
+    if refused:
+        with pytest.raises(ResumeError, match=f"written by the run in {old}.*holds the run started in {tmp_path / 'other'}"):
+            check_resume(saved, config(new), {}, ckpt)
+    else:
+        assert "callbacks.model_checkpoint.dirpath" in check_resume(saved, config(new), {}, ckpt)
+
+
+def test_a_run_early_stopping_ended_is_finished_for_a_resume(tmp_path: Path) -> None:
+    """Lightning restores EarlyStopping's counters but not its decision: resumed with the same command, the run
+    trained on (and replaced best.ckpt and its test results). Now it trains nothing more and is evaluated again."""
+    import json
+
+    run = tmp_path / "run"
+    # min_delta 10: no validation after the first improves enough, so patience 1 ends the run after 2 of 30 epochs.
+    args = ["~experiment", "data=vowels", "model=gru", "model.hidden_size=8", "trainer.max_epochs=30", "logger=none",
+            "callbacks=early_stopping", "callbacks.early_stopping.patience=1", "+callbacks.early_stopping.min_delta=10",
+            "sample_length=0", f"hydra.run.dir={run}"]
+    proc = run_train(*args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] < 29  # stopped early
+    before = json.loads((run / "metrics.json").read_text())
+    best_bytes = (run / "checkpoints" / "best.ckpt").read_bytes()
+    proc = run_train(*args, "ckpt_path=last")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ended by early stopping at epoch" in proc.stdout + proc.stderr
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == last["global_step"]
+    assert (run / "checkpoints" / "best.ckpt").read_bytes() == best_bytes
+    after = json.loads((run / "metrics.json").read_text())
+    assert after["test"] == before["test"] and after["status"] == "completed"

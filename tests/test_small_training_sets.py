@@ -169,6 +169,13 @@ def test_a_small_numeric_set_trains_on_every_row_and_tests_the_lowest_training_l
     # The schedule is the run's: over 4 epochs, so the fifth is past its end, and the run says what that does.
     assert "the cosine schedule's T_max=4 (its run's) is below trainer.max_epochs=5: after epoch 4 the learning rate rises again" in proc.stdout + proc.stderr
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["global_step"] == STEPS_PER_EPOCH * 5
+    # Evaluating the split the run does not have is an error that says so (it was an IndexError from an empty result).
+    from seqtrain.errors import DataError
+    from seqtrain.run import evaluate
+
+    with pytest.raises(DataError, match="the run has no val split to measure"):
+        evaluate(run_dir, split="val")
+    assert set(evaluate(run_dir, split="test")) >= {"test/loss", "test/acc"}
 
 
 def test_one_row_per_class_trains_where_no_validation_is_needed_and_is_refused_where_it_is(tmp_path: Path) -> None:

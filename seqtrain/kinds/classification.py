@@ -25,11 +25,12 @@ class Classification(TaskKind):
 
         from seqtrain.batch import IGNORE_INDEX
 
-        # Targets may carry IGNORE_INDEX (padding, or labels left out); the metrics skip them.
+        # Targets may carry IGNORE_INDEX (padding, or labels left out); the metrics skip them. No compute groups: each
+        # metric keeps states of its own, which a mid-epoch checkpoint saves and a resume puts back (SequenceTask.epoch_sums).
         return MetricCollection({
             "acc": MulticlassAccuracy(self.num_outputs, average="micro", ignore_index=IGNORE_INDEX),
             "f1": MulticlassF1Score(self.num_outputs, average="macro", ignore_index=IGNORE_INDEX),
-        })
+        }, compute_groups=False)
 
     def loss(self, preds: Tensor, batch: Batch) -> Tensor:
         return mean_cross_entropy(preds, batch.targets, self.label_smoothing)  # (B, C) logits, (B,) class ids

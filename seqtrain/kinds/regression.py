@@ -42,8 +42,10 @@ class Regression(TaskKind):
     def build_metrics(self) -> MetricCollection:
         from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 
+        # No compute groups: each metric keeps states of its own (see Classification.build_metrics).
         return MetricCollection(
-            {"mse": MeanSquaredError(), "rmse": MeanSquaredError(squared=False), "mae": MeanAbsoluteError()}
+            {"mse": MeanSquaredError(), "rmse": MeanSquaredError(squared=False), "mae": MeanAbsoluteError()},
+            compute_groups=False,
         )
 
     def loss(self, preds: Tensor, batch: Batch) -> Tensor:
