@@ -251,6 +251,13 @@ def settle_small_set(cfg: DictConfig, config: dict[str, Any], facts: Any, train_
         return f"{SMALL_SET} not applied ({why}): {reason}"
     kept = sorted(k for k in settings if given(k, command_line))
     changed = {k: v for k, v in settings.items() if k not in kept}
+    epochs = OmegaConf.select(cfg, "trainer.max_epochs")
+    if "trainer.max_epochs" in kept and epochs in (-1, None) and "scheduler" in changed:
+        from seqtrain.config import ConfigError
+
+        raise ConfigError(f"trainer.max_epochs={epochs} (no limit) on the command line, but {SMALL_SET} applies ({why}) and "
+                          "trains on a cosine schedule that spans trainer.max_epochs: set it to a number of epochs (the "
+                          "rule's is 150), or keep a validation carve-out with early stopping (data.val_fraction=0.2)")
     apply_settings(cfg, config, changed)
     line = f"{SMALL_SET}: " + " ".join(f"{k}={short_setting(v)}" for k, v in changed.items()) + f" ({why})"
     if kept:

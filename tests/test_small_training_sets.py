@@ -127,6 +127,13 @@ def test_the_command_line_wins_over_the_small_set_rule(compose_train: Compose) -
     assert line.endswith("; kept from the command line: trainer.max_epochs") and "trainer.max_epochs=150" not in line
     assert cfg.trainer.max_epochs == 30 and config["scheduler"]["scheduler"]["T_max"] == 30 and cfg.data.val_fraction == 0
     assert small_set_settings(compose_train("data=table", "recipe=none")) == {}
+    # ... but no limit leaves the rule's cosine schedule nothing to span: refused naming the key given (it was an
+    # error about scheduler.scheduler.T_max=-1, a key the user never set).
+    from seqtrain.config import ConfigError
+
+    cfg = compose_train("data=table", "trainer.max_epochs=-1")
+    with pytest.raises(ConfigError, match=r"trainer.max_epochs=-1 \(no limit\) on the command line, but recipe.small_classification"):
+        settle_small_set(cfg, OmegaConf.to_container(cfg, resolve=True), NUMBERS, 40, {"trainer.max_epochs"})
 
 
 def read_metrics(path: Path) -> list[dict[str, str]]:
