@@ -310,6 +310,36 @@ def inf_in_row_3_of_a_numeric_column(tmp):
     return table(tmp, train_files=str(path)), [f"{path}, row 3, column 'sequence': 'inf' is not a finite number (step 3)"]
 
 
+# Finite in float64, as the files are read, but inf in float32, as the model computes: every metric would be nan.
+TOO_LARGE = "is too large for float32, the precision the model computes in (magnitudes up to 3.4e+38)"
+
+
+@case("table file")
+def a_value_beyond_float32_in_a_test_file(tmp):
+    train = write_csv(tmp / "train.csv", numbers())
+    test = write_csv(tmp / "test.csv", with_row(numbers(10), 4, sequence="1 -1e300 3"))
+    return table(tmp, train_files=str(train), test_files=str(test)), [f"{test}, row 5 (step 2), column 'sequence': -1e+300 {TOO_LARGE}"]
+
+
+@case("table file")
+def a_value_beyond_float32_in_a_row_cut_into_pieces(tmp):  # the step counts from the row's first piece
+    path = write_jsonl(tmp / "train.jsonl", with_row(labelled(30, lambda i: [[i, 1.0]] * 5), 8, sequence=[[1, 2]] * 4 + [[3, 4e38]]))
+    return table(tmp, train_files=str(path), max_length=2, overflow="split"), [f"{path}, line 9 (step 5), column 'sequence': 4e+38 {TOO_LARGE}"]
+
+
+@case("table file")
+def a_regression_target_beyond_float32(tmp):
+    path = write_jsonl(tmp / "train.jsonl", [{"sequence": [i, i + 1.0], "label": 1e300 if i == 6 else i / 3} for i in range(30)])
+    return table(tmp, train_files=str(path), task="regression"), [f"{path}, line 7, column 'label': 1e+300 {TOO_LARGE}"]
+
+
+@case("table file")
+def a_per_step_target_beyond_float32(tmp):
+    rows = [{"sequence": [i, 1.0, 2.0], "label": [0.5, i / 3, -1e39 if i == 9 else 1.0]} for i in range(30)]
+    path = write_jsonl(tmp / "train.jsonl", rows)
+    return table(tmp, train_files=str(path), task="regression", per_step=True), [f"{path}, line 10 (step 3), column 'label': -1e+39 {TOO_LARGE}"]
+
+
 @case("table file")
 def word_in_row_3_of_a_numeric_column(tmp):
     path = write_csv(tmp / "train.csv", with_row(numbers(), 2, sequence="1 abc 3"))
@@ -708,6 +738,12 @@ def missing_value_in_a_series(tmp):
 def inf_in_a_series(tmp):
     path = file(tmp, "series.csv", "load\n" + "".join(f"{i}.5\n" for i in range(60)) + "inf\n" + "1.0\n" * 40)
     return forecast(tmp, train_files=str(path)), [f"{path}, row 61, column 'load': inf is not a finite number"]
+
+
+@case("forecast file")
+def a_value_beyond_float32_in_a_series(tmp):  # row 86 is a test step: every split is checked
+    path = write_csv(tmp / "series.csv", with_row(series_rows(100), 85, temp=1e300))
+    return forecast(tmp, train_files=str(path), columns=["load", "temp"]), [f"{path}, row 86, column 'temp': 1e+300 {TOO_LARGE}"]
 
 
 @case("forecast file")
