@@ -656,6 +656,15 @@ def text_too_short_for_a_window(tmp):
 
 
 @case("text file")
+def a_vocabulary_of_unknown_words_only(tmp):
+    path = file(tmp, "corpus.txt", "the cat sat on the mat\n" * 50)
+    return text(tmp, train_files=str(path), tokenizer="word", min_frequency=100000), [
+        f"{path}: the word vocabulary fitted on the training split holds no token but <pad> and <unk>",
+        "data.min_frequency=100000", "the most frequent training token is seen", "lower data.min_frequency",
+    ]
+
+
+@case("text file")
 def missing_text_file(tmp):
     return text(tmp, train_files=str(tmp / "corpus.txt"), test_files=str(tmp / "held_out_*.txt")), ["data.train_files: no such file", "corpus.txt"]
 
@@ -685,6 +694,14 @@ def a_label_written_with_and_without_a_leading_space(tmp):
     return table(tmp, train_files=str(path)), [
         f"{path}, column 'label': labels that differ only in surrounding spaces", f"' y' (first: {path}, row 8)",
         f"'y' (first: {path}, row ", "one class written two ways",
+    ]
+
+
+@case("table file")
+def a_token_vocabulary_of_unknown_tokens_only(tmp):
+    path = write_jsonl(tmp / "train.jsonl", labelled(30, lambda i: ["w", str(i)]))
+    return table(tmp, train_files=str(path), min_frequency=50), [
+        f"{path}: the word vocabulary fitted on the training split holds no token but <pad> and <unk>", "data.min_frequency=50",
     ]
 
 
@@ -937,6 +954,20 @@ def test_a_word_tokenizer_on_running_text_warns(tmp_path: Path, caplog: pytest.L
     caplog.clear()
     english = write_csv(tmp_path / "english.csv", labelled(sequence=lambda i: ["a fine phone", "it broke in two days"][i % 2]))
     assert "splits text at whitespace" not in warnings_of(caplog, table(tmp_path, train_files=str(english), tokenizer="word"))
+
+
+def test_a_vocabulary_that_leaves_most_training_tokens_out_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = file(tmp_path, "corpus.txt", "".join(f"the w{i} x{i} y{i}\n" for i in range(100)))  # 500 tokens, "the" and "\n" 100 each
+    said = warnings_of(caplog, text(tmp_path, train_files=str(path), tokenizer="word", min_frequency=2))
+    # Of each line's 5 tokens only "the" and the line break are seen twice: 3 of 5 are <unk>, whatever lines train.
+    assert ("data: 60% of the training split's tokens are <unk>: the word vocabulary keeps 2 tokens (data.min_frequency=2, "
+            "data.max_vocab_size=None; the most frequent training token is seen") in said
+    assert said.endswith("the model reads mostly <unk>: lower data.min_frequency")
+    caplog.clear()
+    kept = warnings_of(caplog, text(tmp_path, train_files=str(path), tokenizer="word", max_vocab_size=3))
+    assert "tokens are <unk>" in kept and "raise data.max_vocab_size" in kept
+    caplog.clear()
+    assert "<unk>" not in warnings_of(caplog, text(tmp_path, train_files=str(path), tokenizer="word"))
 
 
 def test_test_files_equal_to_train_files_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
