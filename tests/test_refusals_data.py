@@ -706,6 +706,24 @@ def a_token_vocabulary_of_unknown_tokens_only(tmp):
 
 
 @case("table file")
+def numbers_written_as_strings_in_json_lists(tmp):
+    path = write_jsonl(tmp / "train.jsonl", labelled(30, lambda i: [f"{-i / 7:.3f}", "0.5", "1e-3"]))
+    return table(tmp, train_files=str(path)), [
+        f"{path}, line 1, column 'sequence': ['0.000', '0.5', '1e-3']: every token of every row is a number written as a string",
+        "write the numbers as numbers, not strings", "data.sequence_kind=tokens",
+    ]
+
+
+@case("table file")
+def numbers_written_as_strings_in_csv_lists_of_a_test_file(tmp):  # pandas' to_csv of lists of strings: ['0.5', '1']
+    train = write_csv(tmp / "train.csv", labelled(30, lambda i: str([str(i), "0.5"])))
+    test = write_csv(tmp / "test.csv", labelled(10, lambda i: str([str(i), "2.5"])))
+    return table(tmp, train_files=str(train), test_files=str(test)), [
+        f"{train}, row 1, column 'sequence': ['0', '0.5']: every token of every row is a number written as a string",
+    ]
+
+
+@case("table file")
 def a_csv_separated_by_semicolons(tmp):
     path = file(tmp, "train.csv", "sequence;label\n" + "".join(f"{i} {i + 1};{'xy'[i % 2]}\n" for i in range(20)))
     return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence'", "the file seems separated by ';'"]
@@ -968,6 +986,20 @@ def test_a_vocabulary_that_leaves_most_training_tokens_out_warns(tmp_path: Path,
     assert "tokens are <unk>" in kept and "raise data.max_vocab_size" in kept
     caplog.clear()
     assert "<unk>" not in warnings_of(caplog, text(tmp_path, train_files=str(path), tokenizer="word"))
+
+
+def test_lists_of_strings_with_a_word_among_the_numbers_are_tokens(tmp_path: Path) -> None:
+    """The other side of the numbers-as-strings refusal: one token that is not a number (here in the test file) keeps
+    the column tokens, and data.sequence_kind=tokens reads an all-number column as tokens as asked."""
+    rows = labelled(30, lambda i: [str(i % 4), "0.5"])
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    test = write_jsonl(tmp_path / "test.jsonl", with_row(rows[:10], 3, sequence=["0.5", "n/a"]))
+    dm = table(tmp_path, train_files=str(train), test_files=str(test), val_fraction=0)
+    dm.setup()
+    assert dm.facts.vocab_size == 2 + len({t for r in rows for t in r["sequence"]})  # <pad>, <unk> and the training tokens
+    asked = table(tmp_path, train_files=str(train), sequence_kind="tokens", val_fraction=0)
+    asked.setup()
+    assert asked.facts.vocab_size == dm.facts.vocab_size
 
 
 def test_test_files_equal_to_train_files_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -161,3 +161,25 @@ def step_place(split: PackedExamples, origin: Origin, step: int) -> str:
     piece = int(np.searchsorted(offsets, step, side="right")) - 1
     first = int(np.searchsorted(rows, rows[piece]))
     return f"{origin.where(int(rows[piece]))} (step {step - int(offsets[first]) + 1})"
+
+
+def check_numbers_as_tokens(splits: dict[str, tuple[Dataset, Origin]], column: str) -> None:
+    """Refuse token sequences detected by `data.sequence_kind=auto` whose every token in every split is a number
+    written as a string (JSON Lines' `["-0.7", "0.5"]`, a CSV's `['-0.7', '0.5']`): read as tokens, each value would
+    be a word of its own and the model would learn nothing of their size."""
+    import pyarrow.compute as pc
+
+    from seqtrain.data.arrow import arrow_column
+    from seqtrain.data.parsing import ONE_NUMBER, matching
+
+    tokens = [pc.list_flatten(arrow_column(dataset, "inputs")) for dataset, _ in splits.values()]
+    if not sum(len(t) for t in tokens) or not all(pc.all(matching(t, ONE_NUMBER)).as_py() in (True, None) for t in tokens):
+        return
+    dataset, origin = splits["train"]
+    first = dataset[0]["inputs"]
+    shown = ", ".join(repr(t) for t in first[:3]) + (", ..." if len(first) > 3 else "")
+    raise DataError(
+        f"{origin.where(0)}, column {column!r}: [{shown}]: every token of every row is a number written as a string, "
+        "which data.sequence_kind=auto reads as tokens (each value a word of its own, its size unknown to the model); "
+        "write the numbers as numbers, not strings ([-0.712, 0.5]), or set data.sequence_kind=tokens to keep them as tokens"
+    )

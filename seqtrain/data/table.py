@@ -18,7 +18,7 @@ import numpy as np
 
 from seqtrain.checks.arguments import check_split_fractions
 from seqtrain.checks.tables import check_classes, check_lengths, check_magnitudes, check_scaling, check_spellings, check_varies
-from seqtrain.checks.tables import warn_shared_rows
+from seqtrain.checks.tables import check_numbers_as_tokens, warn_shared_rows
 from seqtrain.data.datamodule import Splits
 from seqtrain.data.file_datamodule import FileDataModule
 from seqtrain.encoders.labels import LabelMap
@@ -122,6 +122,8 @@ class TableDataModule(FileDataModule):
         kind = choose_sequence_kind(every, self.sequence_kind, None if saved is None else saved["sequence_kind"],
                                     self.sequence_column, self.target_column)
         splits = {name: self.parse(ps, kind) for name, ps in pieces.items() if ps}
+        if kind == "tokens" and self.sequence_kind == "auto" and saved is None:
+            check_numbers_as_tokens(splits, self.sequence_column)
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
         no_val = fractions.get("val") == 0  # val_fraction=0: no validation split, every training row trains
         if no_val:
