@@ -13,10 +13,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))  # user_files, when this file runs alone
 
-from user_files import write_jsonl  # noqa: E402
+from user_files import series_rows, write_csv, write_jsonl  # noqa: E402
 
 from seqtrain.checks.values import FLOAT32_MAX, check_statistics  # noqa: E402
-from seqtrain.data import DataError, TableDataModule  # noqa: E402
+from seqtrain.data import DataError, ForecastDataModule, TableDataModule  # noqa: E402
 from seqtrain.encoders.scaling import Standardizer  # noqa: E402
 from seqtrain.predict_inputs import read_new  # noqa: E402
 from seqtrain.run_directory import write_json  # noqa: E402
@@ -51,6 +51,17 @@ def test_a_value_beyond_float32_in_rows_for_prediction_is_refused(tmp_path: Path
     new = write_jsonl(tmp_path / "new.jsonl", [{"sequence": [1.0, 2.0]}, {"sequence": [3.0, 5e38]}])
     with pytest.raises(DataError, match=rf"{new}, line 2 \(step 2\), column 'sequence': 5e\+38 is too large for float32"):
         read_new(run, str(new), run.state_dict())
+
+
+def test_a_value_beyond_float32_in_a_series_given_for_prediction_is_refused(tmp_path: Path) -> None:
+    run = ForecastDataModule(train_files=str(write_csv(tmp_path / "series.csv", series_rows(100))), columns=["load", "temp"],
+                             window=5, cache_dir=str(tmp_path / "hf_cache"))
+    run.setup()
+    series = np.array([[r["load"], r["temp"]] for r in series_rows(20)])
+    assert read_new(run, series, run.state_dict()).test is not None  # values float32 holds: read, with windows to score
+    series[7, 1] = -1e39
+    with pytest.raises(DataError, match=r"the given series, step 8, column 'temp': -1e\+39 is too large for float32"):
+        read_new(run, series, run.state_dict())
 
 
 def test_scaling_that_is_not_finite_names_the_column_and_the_largest_row() -> None:
