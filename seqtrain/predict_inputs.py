@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from seqtrain.checks.values import check_float32
 from seqtrain.data.forecast import ForecastDataModule
 from seqtrain.data.parsing import detect_sequence_kind
 from seqtrain.encoders.scaling import Standardizer
@@ -184,6 +185,8 @@ def read_series(dm: ForecastDataModule, source: Source, state: dict[str, Any]) -
             raise DataError(f"the given series has shape {tuple(series.shape)}; the model reads (steps, {len(names)}) "
                             f"values of the columns {names} (or only the input columns {[names[i] for i in inputs_at]})")
         parts, labels, has_targets = [series], ["the given series"], series.shape[1] == len(names)
+        for k, column in enumerate(names if has_targets else [names[i] for i in inputs_at]):  # as files are checked
+            check_float32(series[:, k], lambda i: f"the given series, step {i + 1}", column)
     else:
         pieces = _pieces(source, dm.file_format, dm.cache_dir, "")
         dm.check_time(pieces)  # windows are cut in file order here too

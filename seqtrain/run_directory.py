@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
+import math
 import os
 from pathlib import Path
 from typing import IO, Any
 
 from seqtrain.errors import SeqtrainError
+
+log = logging.getLogger(__name__)
 
 #: The files that mark a directory as holding a run.
 RUN_FILES = ("config.yaml", "data.json", "metrics.json", "resumes.jsonl")
@@ -137,7 +141,27 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    write_atomic(path, json.dumps(data, indent=2) + "\n")
+    """``data`` as JSON; a number that is not finite (a metric that overflowed) is written as the string "NaN",
+    "Infinity" or "-Infinity" (bare NaN is not JSON; Python's `float()` and JavaScript's `Number()` read the strings),
+    with a warning naming it."""
+    found: list[str] = []
+    write_atomic(path, json.dumps(_finite_json(data, "", found), indent=2, allow_nan=False) + "\n")
+    if found:
+        log.warning("%s: not finite: %s (written as strings; the run's numbers overflowed or diverged, do not trust them)",
+                    path.name, ", ".join(found))
+
+
+def _finite_json(value: Any, key: str, found: list[str]) -> Any:
+    """``value`` with each non-finite float replaced by its JSON-safe string; ``found`` gets each one's key and value."""
+    if isinstance(value, float) and not math.isfinite(value):
+        text = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+        found.append(f"{key or 'the value'} = {value}")
+        return text
+    if isinstance(value, dict):
+        return {k: _finite_json(v, f"{key}.{k}" if key else str(k), found) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v, f"{key}[{i}]", found) for i, v in enumerate(value)]
+    return value
 
 
 def relative_to_run(path: str | Path | None, output_dir: Path) -> str | None:

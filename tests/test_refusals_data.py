@@ -310,6 +310,36 @@ def inf_in_row_3_of_a_numeric_column(tmp):
     return table(tmp, train_files=str(path)), [f"{path}, row 3, column 'sequence': 'inf' is not a finite number (step 3)"]
 
 
+# Finite in float64, as the files are read, but inf in float32, as the model computes: every metric would be nan.
+TOO_LARGE = "is too large for float32, the precision the model computes in (magnitudes up to 3.4e+38)"
+
+
+@case("table file")
+def a_value_beyond_float32_in_a_test_file(tmp):
+    train = write_csv(tmp / "train.csv", numbers())
+    test = write_csv(tmp / "test.csv", with_row(numbers(10), 4, sequence="1 -1e300 3"))
+    return table(tmp, train_files=str(train), test_files=str(test)), [f"{test}, row 5 (step 2), column 'sequence': -1e+300 {TOO_LARGE}"]
+
+
+@case("table file")
+def a_value_beyond_float32_in_a_row_cut_into_pieces(tmp):  # the step counts from the row's first piece
+    path = write_jsonl(tmp / "train.jsonl", with_row(labelled(30, lambda i: [[i, 1.0]] * 5), 8, sequence=[[1, 2]] * 4 + [[3, 4e38]]))
+    return table(tmp, train_files=str(path), max_length=2, overflow="split"), [f"{path}, line 9 (step 5), column 'sequence': 4e+38 {TOO_LARGE}"]
+
+
+@case("table file")
+def a_regression_target_beyond_float32(tmp):
+    path = write_jsonl(tmp / "train.jsonl", [{"sequence": [i, i + 1.0], "label": 1e300 if i == 6 else i / 3} for i in range(30)])
+    return table(tmp, train_files=str(path), task="regression"), [f"{path}, line 7, column 'label': 1e+300 {TOO_LARGE}"]
+
+
+@case("table file")
+def a_per_step_target_beyond_float32(tmp):
+    rows = [{"sequence": [i, 1.0, 2.0], "label": [0.5, i / 3, -1e39 if i == 9 else 1.0]} for i in range(30)]
+    path = write_jsonl(tmp / "train.jsonl", rows)
+    return table(tmp, train_files=str(path), task="regression", per_step=True), [f"{path}, line 10 (step 3), column 'label': -1e+39 {TOO_LARGE}"]
+
+
 @case("table file")
 def word_in_row_3_of_a_numeric_column(tmp):
     path = write_csv(tmp / "train.csv", with_row(numbers(), 2, sequence="1 abc 3"))
@@ -626,6 +656,15 @@ def text_too_short_for_a_window(tmp):
 
 
 @case("text file")
+def a_vocabulary_of_unknown_words_only(tmp):
+    path = file(tmp, "corpus.txt", "the cat sat on the mat\n" * 50)
+    return text(tmp, train_files=str(path), tokenizer="word", min_frequency=100000), [
+        f"{path}: the word vocabulary fitted on the training split holds no token but <pad> and <unk>",
+        "data.min_frequency=100000", "the most frequent training token is seen", "lower data.min_frequency",
+    ]
+
+
+@case("text file")
 def missing_text_file(tmp):
     return text(tmp, train_files=str(tmp / "corpus.txt"), test_files=str(tmp / "held_out_*.txt")), ["data.train_files: no such file", "corpus.txt"]
 
@@ -655,6 +694,32 @@ def a_label_written_with_and_without_a_leading_space(tmp):
     return table(tmp, train_files=str(path)), [
         f"{path}, column 'label': labels that differ only in surrounding spaces", f"' y' (first: {path}, row 8)",
         f"'y' (first: {path}, row ", "one class written two ways",
+    ]
+
+
+@case("table file")
+def a_token_vocabulary_of_unknown_tokens_only(tmp):
+    path = write_jsonl(tmp / "train.jsonl", labelled(30, lambda i: ["w", str(i)]))
+    return table(tmp, train_files=str(path), min_frequency=50), [
+        f"{path}: the word vocabulary fitted on the training split holds no token but <pad> and <unk>", "data.min_frequency=50",
+    ]
+
+
+@case("table file")
+def numbers_written_as_strings_in_json_lists(tmp):
+    path = write_jsonl(tmp / "train.jsonl", labelled(30, lambda i: [f"{-i / 7:.3f}", "0.5", "1e-3"]))
+    return table(tmp, train_files=str(path)), [
+        f"{path}, line 1, column 'sequence': ['0.000', '0.5', '1e-3']: every token of every row is a number written as a string",
+        "write the numbers as numbers, not strings", "data.sequence_kind=tokens",
+    ]
+
+
+@case("table file")
+def numbers_written_as_strings_in_csv_lists_of_a_test_file(tmp):  # pandas' to_csv of lists of strings: ['0.5', '1']
+    train = write_csv(tmp / "train.csv", labelled(30, lambda i: str([str(i), "0.5"])))
+    test = write_csv(tmp / "test.csv", labelled(10, lambda i: str([str(i), "2.5"])))
+    return table(tmp, train_files=str(train), test_files=str(test)), [
+        f"{train}, row 1, column 'sequence': ['0', '0.5']: every token of every row is a number written as a string",
     ]
 
 
@@ -708,6 +773,12 @@ def missing_value_in_a_series(tmp):
 def inf_in_a_series(tmp):
     path = file(tmp, "series.csv", "load\n" + "".join(f"{i}.5\n" for i in range(60)) + "inf\n" + "1.0\n" * 40)
     return forecast(tmp, train_files=str(path)), [f"{path}, row 61, column 'load': inf is not a finite number"]
+
+
+@case("forecast file")
+def a_value_beyond_float32_in_a_series(tmp):  # row 86 is a test step: every split is checked
+    path = write_csv(tmp / "series.csv", with_row(series_rows(100), 85, temp=1e300))
+    return forecast(tmp, train_files=str(path), columns=["load", "temp"]), [f"{path}, row 86, column 'temp': 1e+300 {TOO_LARGE}"]
 
 
 @case("forecast file")
@@ -901,6 +972,34 @@ def test_a_word_tokenizer_on_running_text_warns(tmp_path: Path, caplog: pytest.L
     caplog.clear()
     english = write_csv(tmp_path / "english.csv", labelled(sequence=lambda i: ["a fine phone", "it broke in two days"][i % 2]))
     assert "splits text at whitespace" not in warnings_of(caplog, table(tmp_path, train_files=str(english), tokenizer="word"))
+
+
+def test_a_vocabulary_that_leaves_most_training_tokens_out_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = file(tmp_path, "corpus.txt", "".join(f"the w{i} x{i} y{i}\n" for i in range(100)))  # 500 tokens, "the" and "\n" 100 each
+    said = warnings_of(caplog, text(tmp_path, train_files=str(path), tokenizer="word", min_frequency=2))
+    # Of each line's 5 tokens only "the" and the line break are seen twice: 3 of 5 are <unk>, whatever lines train.
+    assert ("data: 60% of the training split's tokens are <unk>: the word vocabulary keeps 2 tokens (data.min_frequency=2, "
+            "data.max_vocab_size=None; the most frequent training token is seen") in said
+    assert said.endswith("the model reads mostly <unk>: lower data.min_frequency")
+    caplog.clear()
+    kept = warnings_of(caplog, text(tmp_path, train_files=str(path), tokenizer="word", max_vocab_size=3))
+    assert "tokens are <unk>" in kept and "raise data.max_vocab_size" in kept
+    caplog.clear()
+    assert "<unk>" not in warnings_of(caplog, text(tmp_path, train_files=str(path), tokenizer="word"))
+
+
+def test_lists_of_strings_with_a_word_among_the_numbers_are_tokens(tmp_path: Path) -> None:
+    """The other side of the numbers-as-strings refusal: one token that is not a number (here in the test file) keeps
+    the column tokens, and data.sequence_kind=tokens reads an all-number column as tokens as asked."""
+    rows = labelled(30, lambda i: [str(i % 4), "0.5"])
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    test = write_jsonl(tmp_path / "test.jsonl", with_row(rows[:10], 3, sequence=["0.5", "n/a"]))
+    dm = table(tmp_path, train_files=str(train), test_files=str(test), val_fraction=0)
+    dm.setup()
+    assert dm.facts.vocab_size == 2 + len({t for r in rows for t in r["sequence"]})  # <pad>, <unk> and the training tokens
+    asked = table(tmp_path, train_files=str(train), sequence_kind="tokens", val_fraction=0)
+    asked.setup()
+    assert asked.facts.vocab_size == dm.facts.vocab_size
 
 
 def test_test_files_equal_to_train_files_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -1,5 +1,5 @@
 """Checks on a table's loaded rows, with the rows named: a target with one class or one value, a label written two
-ways, val / test rows that are training rows, a sequence too long for one batch."""
+ways, val / test rows that are training rows, a sequence too long for one batch, a value float32 cannot hold."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seqtrain.checks.values import check_float32, check_statistics
 from seqtrain.errors import DataError
 
 if TYPE_CHECKING:
@@ -123,3 +124,62 @@ def check_lengths(split: PackedExamples, origin: Origin, train: PackedExamples, 
             f"{steps:,} steps of every layer; set data.max_length (e.g. data.max_length={suggestion}, the 99th "
             "percentile of the other training rows) to cut such rows (data.overflow=truncate or split), or fix the row"
         )
+
+
+def check_magnitudes(split: PackedExamples, origin: Origin, columns: tuple[str, str]) -> None:
+    """Refuse real inputs or regression targets of a packed (unscaled) split whose magnitude float32 cannot hold,
+    naming the file, row, step and column (`seqtrain.checks.values`)."""
+    sequence_column, target_column = columns
+    if split.inputs.is_floating_point():
+        width = split.inputs.shape[1]
+        check_float32(split.inputs.numpy(), lambda i: step_place(split, origin, i // width), sequence_column)
+    if split.targets.is_floating_point():
+        width = split.targets.shape[1]
+        where = (lambda i: step_place(split, origin, i // width)) if split.per_step else (
+            lambda i: origin.where(int(split.source_rows[i // width])))
+        check_float32(split.targets.numpy(), where, target_column)
+
+
+def check_scaling(train: PackedExamples, origin: Origin, state: dict[str, Any], columns: tuple[str, str]) -> None:
+    """Refuse input or target scaling (`fit_scaling`'s) that is not finite, naming the row of the largest value."""
+    from seqtrain.encoders.saved import scalers_from_state
+
+    inputs, targets = scalers_from_state(state)
+    if inputs is not None:
+        values = train.inputs.numpy()
+        check_statistics(inputs, values, [columns[0]] * values.shape[1], lambda i: step_place(train, origin, i), "inputs")
+    if targets is not None:
+        values = train.targets.numpy()
+        where = (lambda i: step_place(train, origin, i)) if train.per_step else (lambda i: origin.where(int(train.source_rows[i])))
+        check_statistics(targets, values, [columns[1]] * values.shape[1], where, "targets")
+
+
+def step_place(split: PackedExamples, origin: Origin, step: int) -> str:
+    """`train.csv, row 4 (step 3)`: where step `step` of a packed split's flat steps comes from (a row cut into
+    pieces by `max_length` counts its steps from its first piece)."""
+    offsets, rows = np.asarray(split.offsets), split.source_rows
+    piece = int(np.searchsorted(offsets, step, side="right")) - 1
+    first = int(np.searchsorted(rows, rows[piece]))
+    return f"{origin.where(int(rows[piece]))} (step {step - int(offsets[first]) + 1})"
+
+
+def check_numbers_as_tokens(splits: dict[str, tuple[Dataset, Origin]], column: str) -> None:
+    """Refuse token sequences detected by `data.sequence_kind=auto` whose every token in every split is a number
+    written as a string (JSON Lines' `["-0.7", "0.5"]`, a CSV's `['-0.7', '0.5']`): read as tokens, each value would
+    be a word of its own and the model would learn nothing of their size."""
+    import pyarrow.compute as pc
+
+    from seqtrain.data.arrow import arrow_column
+    from seqtrain.data.parsing import ONE_NUMBER, matching
+
+    tokens = [pc.list_flatten(arrow_column(dataset, "inputs")) for dataset, _ in splits.values()]
+    if not sum(len(t) for t in tokens) or not all(pc.all(matching(t, ONE_NUMBER)).as_py() in (True, None) for t in tokens):
+        return
+    dataset, origin = splits["train"]
+    first = dataset[0]["inputs"]
+    shown = ", ".join(repr(t) for t in first[:3]) + (", ..." if len(first) > 3 else "")
+    raise DataError(
+        f"{origin.where(0)}, column {column!r}: [{shown}]: every token of every row is a number written as a string, "
+        "which data.sequence_kind=auto reads as tokens (each value a word of its own, its size unknown to the model); "
+        "write the numbers as numbers, not strings ([-0.712, 0.5]), or set data.sequence_kind=tokens to keep them as tokens"
+    )

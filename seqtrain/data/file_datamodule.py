@@ -10,12 +10,15 @@ from typing import Any, ClassVar
 from seqtrain.data.datamodule import SequenceDataModule
 from seqtrain.data.sources import FileFormat, Piece, load_pieces
 from seqtrain.encoders.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer
-from seqtrain.encoders.vocab import whitespace
+from seqtrain.encoders.vocab import SPECIALS, whitespace
+from seqtrain.errors import DataError
 
 log = logging.getLogger(__name__)
 # Below this share of whitespace characters, text is not written as words separated by spaces (English: ~0.15-0.18;
 # Chinese reviews: ~0.006); the table recipe's `recipe.text_by_spacing.spaced_share` draws the same line.
 UNSPACED_SHARE = 0.05
+# Over this share of the training tokens left out of a word vocabulary (as <unk>), the run warns.
+MOSTLY_UNKNOWN = 0.5
 
 
 class FileDataModule(SequenceDataModule):
@@ -101,6 +104,7 @@ class FileDataModule(SequenceDataModule):
         tokenizer = fit_tokenizer(kind, counted(texts) if kind == "word" else texts, max_vocab_size=self.max_vocab_size,
                                   min_frequency=self.min_frequency, length=length)
         log.info("data: fitted a %s tokenizer on the training split: %d ids", kind, len(tokenizer))
+        self.check_vocabulary(tokenizer, kind)
         share = counts["whitespace"] / max(1, counts["characters"])
         if counts["characters"] and share < UNSPACED_SHARE:
             log.warning(
@@ -109,3 +113,27 @@ class FileDataModule(SequenceDataModule):
                 "data.tokenizer=char or unigram reads such text", 100 * share,
             )
         return tokenizer
+
+    def check_vocabulary(self, tokenizer: Tokenizer, kind: TokenizerKind) -> None:
+        """Refuse a fitted vocabulary of nothing but <pad> and <unk> (every token would be <unk>); warn when most
+        training tokens are <unk> (`data.min_frequency` / `data.max_vocab_size` left most words out)."""
+        limits = f"data.min_frequency={self.min_frequency}, data.max_vocab_size={self.max_vocab_size}"
+        seen = getattr(tokenizer, "top_frequency", None)  # a word vocabulary's, fitted here
+        most = f"; the most frequent training token is seen {seen} times" if seen is not None else ""
+        full = self.max_vocab_size is not None and len(tokenizer) >= self.max_vocab_size
+        fix = "raise data.max_vocab_size" if full else "lower data.min_frequency" if self.min_frequency > 1 else "check the training text"
+        if len(tokenizer) <= len(SPECIALS):
+            raise DataError(
+                f"{self.training_data()}: the {kind} vocabulary fitted on the training split holds no token but "
+                f"{' and '.join(SPECIALS)} ({limits}{most}): every token would be <unk> and the model would learn "
+                f"nothing; {fix}"
+            )
+        unknown = getattr(tokenizer, "unknown_share", None)
+        if unknown is not None and unknown > MOSTLY_UNKNOWN:
+            log.warning("data: %.0f%% of the training split's tokens are <unk>: the %s vocabulary keeps %d tokens (%s%s); "
+                        "the model reads mostly <unk>: %s", 100 * unknown, kind, len(tokenizer) - len(SPECIALS), limits, most, fix)
+
+    def training_data(self) -> str:
+        """The training data's name for messages: data.train_files, or the hub dataset."""
+        files = self.train_files
+        return f"data.hub={self.hub}" if self.hub else ", ".join(files) if isinstance(files, (list, tuple)) else str(files)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -12,6 +13,7 @@ from torch.utils.data import Dataset
 
 from seqtrain.checks.arguments import check_positive, check_split_fractions
 from seqtrain.checks.series import check_series_vary, check_time_order
+from seqtrain.checks.values import check_float32, check_statistics
 from seqtrain.data.datamodule import SequenceDataModule, Splits
 from seqtrain.facts import DataFacts
 from seqtrain.data.parsing import ONE_NUMBER, complaint, numeric_cells, parse_number
@@ -117,8 +119,9 @@ class ForecastDataModule(SequenceDataModule):
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.cache_dir = cache_dir
 
-    def load_series(self) -> tuple[list[np.ndarray], list[str]]:
-        """Each file's series, (N_s, columns) float64, and the column names (inputs first, then other targets)."""
+    def load_series(self) -> tuple[list[np.ndarray], list[str], list[Piece]]:
+        """Each file's series, (N_s, columns) float64, the column names (inputs first, then other targets), and the
+        pieces they were read from."""
         pieces = load_pieces(self.train_files, None, None, self.hub, self.hub_config, self.file_format, self.cache_dir)["train"]
         times = self.check_time(pieces)
         names = self.columns if self.columns is not None else _numeric_columns(pieces[0], times)
@@ -127,7 +130,7 @@ class ForecastDataModule(SequenceDataModule):
         inputs_at, targets_at = self.positions(names)
         log.info("data: series columns: inputs %s, targets %s%s", ", ".join(names[i] for i in inputs_at), ", ".join(names[i] for i in targets_at),
                  f"; {len(parts)} files, each its own series (windows never cross files)" if len(parts) > 1 else "")
-        return parts, names
+        return parts, names, pieces
 
     def check_time(self, pieces: list[Piece]) -> set[str]:
         """Each file's time column (`time_column`), checked to be in order; said in one line."""
@@ -167,7 +170,7 @@ class ForecastDataModule(SequenceDataModule):
         return SeriesWindows(scaled[:, inputs_at], scaled[:, targets_at], starts, self.window, self.horizon, self.mode)
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
-        parts, names = self.load_series()  # one (N_s, columns) array per series
+        parts, names, pieces = self.load_series()  # one (N_s, columns) array per series
         series = np.concatenate(parts)  # (N, columns)
         inputs_at, targets_at = self.positions(names)
         # Each series is split in time on its own: its first steps train, then val, then test.
@@ -182,7 +185,9 @@ class ForecastDataModule(SequenceDataModule):
         if saved is None:
             train_steps = np.concatenate([series[b["train"][0] : b["train"][1]] for b in bounds])
             check_series_vary(train_steps, names, targets_at)
-            state = {"columns": names, **Standardizer.fit(train_steps, self.scale).to_dict()}
+            scaler = Standardizer.fit(train_steps, self.scale)
+            check_statistics(scaler, train_steps, names, _training_step_place(pieces, bounds, firsts), "column")
+            state = {"columns": names, **scaler.to_dict()}
             if self.window_is_auto:
                 state["window"] = self.window
         else:
@@ -242,6 +247,18 @@ class ForecastDataModule(SequenceDataModule):
         return list(range(low, high + 1, self.stride))
 
 
+def _training_step_place(pieces: list[Piece], bounds: list[dict[str, tuple[int, int]]], firsts: list[int]) -> Callable[[int], str]:
+    """The place (file and row) of step i of the training steps, the series' training parts one after another."""
+    ends = np.cumsum([b["train"][1] - b["train"][0] for b in bounds])
+
+    def where(i: int) -> str:
+        s = int(np.searchsorted(ends, i, side="right"))
+        before = int(ends[s - 1]) if s else 0
+        return pieces[s].where(bounds[s]["train"][0] - firsts[s] + i - before)
+
+    return where
+
+
 def _numeric_columns(piece: Piece, times: set[str]) -> list[str]:
     """Every numeric column but the time columns, with one log line naming those left out; a text column of mostly
     numbers is an error."""
@@ -276,7 +293,7 @@ def _numeric_columns(piece: Piece, times: set[str]) -> list[str]:
 
 
 def _read_numbers(piece: Piece, column: str) -> np.ndarray:
-    """One column as float64; a missing or non-numeric value is an error naming its row."""
+    """One column as float64; a missing or non-numeric value, or one float32 cannot hold, is an error naming its row."""
     import pyarrow as pa
 
     values = arrow_column(piece.dataset, column)
@@ -285,5 +302,7 @@ def _read_numbers(piece: Piece, column: str) -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(array))
         if len(bad):
             parse_number(values[int(bad[0])].as_py(), piece.where(int(bad[0])), column)  # raises, naming the place
-        return array
-    return np.array([parse_number(v, piece.where(i), column) for i, v in enumerate(values.to_pylist())])
+    else:
+        array = np.array([parse_number(v, piece.where(i), column) for i, v in enumerate(values.to_pylist())])
+    check_float32(array, piece.where, column)
+    return array

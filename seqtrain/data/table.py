@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from seqtrain.checks.arguments import check_split_fractions
-from seqtrain.checks.tables import check_classes, check_lengths, check_spellings, check_varies, warn_shared_rows
+from seqtrain.checks.tables import check_classes, check_lengths, check_magnitudes, check_scaling, check_spellings, check_varies
+from seqtrain.checks.tables import check_numbers_as_tokens, warn_shared_rows
 from seqtrain.data.datamodule import Splits
 from seqtrain.data.file_datamodule import FileDataModule
 from seqtrain.encoders.labels import LabelMap
@@ -121,6 +122,8 @@ class TableDataModule(FileDataModule):
         kind = choose_sequence_kind(every, self.sequence_kind, None if saved is None else saved["sequence_kind"],
                                     self.sequence_column, self.target_column)
         splits = {name: self.parse(ps, kind) for name, ps in pieces.items() if ps}
+        if kind == "tokens" and self.sequence_kind == "auto" and saved is None:
+            check_numbers_as_tokens(splits, self.sequence_column)
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
         no_val = fractions.get("val") == 0  # val_fraction=0: no validation split, every training row trains
         if no_val:
@@ -151,6 +154,7 @@ class TableDataModule(FileDataModule):
         if saved is None:
             numeric = kind in ("numbers", "vectors")
             state.update(fit_scaling(examples["train"], numeric and self.standardize, self.task == "regression" and self.scale_targets))
+            check_scaling(examples["train"], splits["train"][1], state, (self.sequence_column, self.target_column))
         for split in examples.values():
             scale(split, state)
         # With val_fraction=0 the validation split is empty: the run then trains without validating (seqtrain.run).
@@ -192,7 +196,9 @@ class TableDataModule(FileDataModule):
             pieces = f": {len(encoded)} examples, and {split} metrics count each piece as one" if self.overflow == "split" else ""
             log.info("data: %d of %d %s sequences were longer than max_length and %s %d steps%s", cut, len(dataset), split, how,
                      self.max_length, pieces)
-        return pack(encoded, kind, self.task, self.per_step, split)
+        packed = pack(encoded, kind, self.task, self.per_step, split)
+        check_magnitudes(packed, origin, (self.sequence_column, self.target_column))  # float32 holds every value
+        return packed
 
     # -- fitting on the training split -----------------------------------------------------------
 

@@ -123,6 +123,9 @@ class WordVocab(Vocabulary):
         if any(not w or w in SPECIALS for w in self.words) or len(set(self.words)) != len(self.words):
             raise ValueError("WordVocab needs distinct, non-empty words other than <pad> / <unk>")
         super().__init__(self.words)
+        # Set by `fit`, of the training tokens (not saved): how many were left out as <unk>, and the most frequent's count.
+        self.unknown_share: float | None = None
+        self.top_frequency: int | None = None
 
     @staticmethod
     def split(text: str) -> list[str]:
@@ -139,10 +142,14 @@ class WordVocab(Vocabulary):
         counts: Counter[str] = Counter()
         for sequence in sequences:
             counts.update(cls.split(sequence) if isinstance(sequence, str) else sequence)
+        total = sum(counts.values())
         for special in SPECIALS:  # a literal "<unk>" in the data (as in WikiText) is the unknown word
             counts.pop(special, None)
         kept = sorted((w for w, n in counts.items() if n >= min_frequency), key=lambda w: (-counts[w], w))
-        return cls(kept if max_size is None else kept[: max_size - len(SPECIALS)])
+        vocab = cls(kept if max_size is None else kept[: max_size - len(SPECIALS)])
+        vocab.unknown_share = 1 - sum(counts[w] for w in vocab.words) / total if total else 0.0
+        vocab.top_frequency = max(counts.values(), default=0)
+        return vocab
 
     def encode(self, text: str | list[str]) -> list[int]:
         """Ids of the words of `text` (or of a list of words); unseen words become `<unk>`."""

@@ -78,6 +78,16 @@ def test_word_vocab_limits_and_unknown_words() -> None:
     assert WordVocab.fit([["New York", "is", "big"]]).encode(["New York", "is"]) == [2, 4]  # pre-split tokens
 
 
+def test_word_vocab_says_how_many_training_tokens_it_leaves_out() -> None:
+    corpus = ["a a a a b b b c c d\n", "a b e <unk>"]  # 15 tokens (the line break one), a literal <unk> among them
+    frequent = WordVocab.fit(corpus, min_frequency=3)  # keeps a (5) and b (4): 9 of 15
+    assert frequent.unknown_share == pytest.approx(6 / 15) and frequent.top_frequency == 5
+    unknown = [w for text in corpus for w in WordVocab.split(text) if frequent.encode([w]) == [1]]
+    assert len(unknown) / 15 == pytest.approx(frequent.unknown_share)  # the share encoding gives
+    assert WordVocab.fit(corpus, min_frequency=6).words == [] and WordVocab.fit(corpus, min_frequency=6).unknown_share == 1.0
+    assert WordVocab.from_dict(frequent.to_dict()).unknown_share is None  # fitting's, not saved
+
+
 def test_word_vocab_keeps_lines_and_drops_other_whitespace() -> None:
     vocab = WordVocab.fit([TEXT])
     assert vocab.decode(vocab.encode("to  be,\n\nor not")) == "to be,\n\nor not"

@@ -1,0 +1,94 @@
+"""Numbers float32 cannot hold: refused where they are read (train, val, test, prediction), values it can hold kept
+as they were; scaling that is not finite refused; a metric that is not finite written as valid JSON, said in a warning."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))  # user_files, when this file runs alone
+
+from user_files import series_rows, write_csv, write_jsonl  # noqa: E402
+
+from seqtrain.checks.values import FLOAT32_MAX, check_statistics  # noqa: E402
+from seqtrain.data import DataError, ForecastDataModule, TableDataModule  # noqa: E402
+from seqtrain.encoders.scaling import Standardizer  # noqa: E402
+from seqtrain.predict_inputs import read_new  # noqa: E402
+from seqtrain.run_directory import write_json  # noqa: E402
+
+
+def regression_rows(n: int = 30, target: float = 0.0, at: int = 6) -> list[dict]:
+    return [{"sequence": [i, i + 1.0], "label": target if i == at else i / 3} for i in range(n)]
+
+
+def table(tmp: Path, train: Path, **kwargs) -> TableDataModule:
+    return TableDataModule(train_files=str(train), val_files=str(train), test_files=str(train), task="regression",
+                           cache_dir=str(tmp / "hf_cache"), batch_size=4, **kwargs)
+
+
+def test_a_target_float32_can_hold_is_kept_and_scaled_as_before(tmp_path: Path) -> None:
+    """3e38 < float32's largest (3.4e38): read, and the target scaling is the training targets' own mean and std."""
+    assert FLOAT32_MAX == float(np.finfo(np.float32).max)
+    rows = regression_rows(target=3e38)
+    dm = table(tmp_path, write_jsonl(tmp_path / "train.jsonl", rows))
+    dm.setup()
+    targets = np.array([r["label"] for r in rows])
+    assert dm.facts.target_shift[0] == pytest.approx(targets.mean(), rel=1e-12)
+    assert dm.facts.target_scale[0] == pytest.approx(targets.std(), rel=1e-12)
+    assert np.isfinite(dm.split("train").targets.numpy()).all()
+
+
+def test_a_value_beyond_float32_in_rows_for_prediction_is_refused(tmp_path: Path) -> None:
+    """Prediction reads new rows with the run's own code: the same refusal, naming the given file."""
+    train = write_jsonl(tmp_path / "train.jsonl", regression_rows())
+    run = table(tmp_path, train)
+    run.setup()
+    new = write_jsonl(tmp_path / "new.jsonl", [{"sequence": [1.0, 2.0]}, {"sequence": [3.0, 5e38]}])
+    with pytest.raises(DataError, match=rf"{new}, line 2 \(step 2\), column 'sequence': 5e\+38 is too large for float32"):
+        read_new(run, str(new), run.state_dict())
+
+
+def test_a_value_beyond_float32_in_a_series_given_for_prediction_is_refused(tmp_path: Path) -> None:
+    run = ForecastDataModule(train_files=str(write_csv(tmp_path / "series.csv", series_rows(100))), columns=["load", "temp"],
+                             window=5, cache_dir=str(tmp_path / "hf_cache"))
+    run.setup()
+    series = np.array([[r["load"], r["temp"]] for r in series_rows(20)])
+    assert read_new(run, series, run.state_dict()).test is not None  # values float32 holds: read, with windows to score
+    series[7, 1] = -1e39
+    with pytest.raises(DataError, match=r"the given series, step 8, column 'temp': -1e\+39 is too large for float32"):
+        read_new(run, series, run.state_dict())
+
+
+def test_scaling_that_is_not_finite_names_the_column_and_the_largest_row() -> None:
+    values = np.array([[1.0, 2.0], [-1e300, 3.0], [1e308, 4.0], [5.0, 6.0]])  # finite in float64; their std is not
+    with np.errstate(over="ignore"):
+        scaler = Standardizer.fit(values)
+    assert not np.isfinite(scaler.scale[0]) and np.isfinite(scaler.scale[1])
+    with pytest.raises(DataError) as error:
+        check_statistics(scaler, values, ["a", "b"], lambda i: f"f.csv, row {i + 1}", "inputs")
+    message = str(error.value)
+    assert message.startswith("f.csv, row 3, column 'a': the scaling of the inputs fitted on the training split is not finite")
+    assert "the largest magnitude is this row's 1e+308" in message
+    check_statistics(scaler.select([1]), values[:, 1:], ["b"], str, "inputs")  # finite: nothing said
+
+
+def test_a_metric_that_is_not_finite_is_written_as_valid_json_and_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    results = {"status": "completed", "val": {"val/rmse": float("inf"), "val/mae": 2.5}, "test": {"test/mse": float("nan")},
+               "curve": [1.0, float("-inf")]}
+    with caplog.at_level(logging.WARNING, logger="seqtrain"):
+        write_json(tmp_path / "metrics.json", results)
+    text = (tmp_path / "metrics.json").read_text()
+    strict = json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in {text}"))
+    assert strict == {"status": "completed", "val": {"val/rmse": "Infinity", "val/mae": 2.5}, "test": {"test/mse": "NaN"},
+                      "curve": [1.0, "-Infinity"]}
+    assert float(strict["val"]["val/rmse"]) == float("inf")  # what scripts/summarize.py does with a metric
+    assert "metrics.json: not finite: val.val/rmse = inf, test.test/mse = nan, curve[1] = -inf" in caplog.text
+    assert results["val"]["val/rmse"] == float("inf")  # the caller's dict is not changed
+    caplog.clear()
+    write_json(tmp_path / "data.json", {"a": 1.0})
+    assert "not finite" not in caplog.text
