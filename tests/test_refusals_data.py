@@ -331,6 +331,52 @@ def stray_word_in_a_test_file_of_numbers(tmp):
 
 
 @case("table file")
+def decimal_commas_in_every_row(tmp):  # written European style: each number was cut at its comma into two steps
+    path = write_csv(tmp / "train.csv", labelled(30, lambda i: f"-0,{i + 100} 1,5 {i},25"))
+    return table(tmp, train_files=str(path)), [f"{path}, row 1, column 'sequence': '-0,100 1,5 0,25' holds numbers separated by "
+                                               "spaces, and '-0,100': decimal commas or thousands separators? write numbers with "
+                                               "a decimal point and no grouping, separated by one separator"]
+
+
+@case("table file")
+def thousands_separators_in_row_5(tmp):
+    path = write_csv(tmp / "train.csv", with_row(numbers(), 4, sequence="-1,282.0 -3,305.0 -743.0"))
+    return table(tmp, train_files=str(path)), [f"{path}, row 5, column 'sequence'", "and '-1,282.0': decimal commas or thousands separators?"]
+
+
+@case("table file")
+def trailing_semicolon_in_row_5(tmp):  # one ';' made every row of every file one step of all its values
+    path = write_csv(tmp / "train.csv", with_row(numbers(), 4, sequence="4 5.5 -4;"))
+    return table(tmp, train_files=str(path)), [
+        f"column 'sequence': feature vectors (steps separated by ';', or a list of lists) in 1 row ({path}, row 5), but not in "
+        f"29 rows ({path}, row 1; {path}, row 2; {path}, row 3; ...), of its 30 rows of numbers: a stray ';'",
+        "data.sequence_kind=vectors to read a row without ';' as one step"]
+
+
+@case("table file")
+def trailing_semicolon_with_sequence_kind_vectors(tmp):
+    path = write_csv(tmp / "train.csv", with_row(labelled(30, lambda i: f"{i} 1; 2 3"), 6, sequence="6 1; 2 3;"))
+    return table(tmp, train_files=str(path), sequence_kind="vectors"), [
+        f"{path}, row 7, column 'sequence': '6 1; 2 3;': step 3 of 3 is empty (a ';' with no values after it)"]
+
+
+@case("table file")
+def semicolon_in_one_row_of_the_test_file(tmp):  # it used to turn the training file into vectors too
+    train = write_csv(tmp / "train.csv", numbers())
+    test = write_csv(tmp / "test.csv", with_row(numbers(10), 2, sequence="2 3.5 -2;"))
+    return table(tmp, train_files=str(train), test_files=str(test)), [f"in 1 row ({test}, row 3), but not in 9 rows ({test}, row 1;"]
+
+
+@case("table file")
+def vectors_in_the_test_file_numbers_in_training(tmp):
+    train = write_csv(tmp / "train.csv", numbers())
+    test = write_csv(tmp / "test.csv", labelled(10, lambda i: f"{i} 1; 2 3"))
+    return table(tmp, train_files=str(train), test_files=str(test)), [
+        f"column 'sequence' reads as different kinds in different files: the train split ({train}) as numbers (all 30 non-empty "
+        f"rows hold only numbers); the test split ({test}) as vectors (all 10 non-empty rows hold only numbers)", "set data.sequence_kind"]
+
+
+@case("table file")
 def non_finite_number_in_a_list(tmp):
     rows = [{"sequence": [1.0, 2.0], "label": "xy"[i % 2]} for i in range(10)]
     rows[6]["sequence"] = [1.0, float("nan")]
