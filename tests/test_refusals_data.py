@@ -417,6 +417,34 @@ def feature_count_differing_from_training(tmp):
 
 
 @case("table file")
+def three_features_in_the_first_row_of_forty_with_two(tmp):  # the first row was the reference: every other row was blamed
+    path = write_csv(tmp / "train.csv", with_row(labelled(40, lambda i: f"{i} 1; 2 3"), 0, sequence="0 1 5; 2 3 5"))
+    return table(tmp, train_files=str(path)), [
+        f"{path}, row 1, column 'sequence': step 1 has 3 features; the training data has 2 per step (in 39 of its 40 rows); "
+        f"the train split's rows with another count: {path}, row 1 (3) (1 of 40)"]
+
+
+@case("table file")
+def feature_counts_differing_in_several_rows(tmp):
+    rows = [{"x": [[1.0, 2.0]] * 3, "y": i % 2} for i in range(40)]
+    for i in (3, 9, 11, 20):
+        rows[i]["x"] = [[1.0, 2.0, 3.0]] * 3 if i != 11 else [[1.0]] * 3
+    path = write_parquet(tmp / "train.parquet", rows)
+    return table(tmp, train_files=str(path), sequence_column="x", target_column="y"), [
+        f"{path}, row 4, column 'x': step 1 has 3 features; the training data has 2 per step (in 36 of its 40 rows)",
+        f"rows with another count: {path}, row 4 (3), {path}, row 10 (3), {path}, row 12 (1), ... (4 of 40)"]
+
+
+@case("table file")
+def regression_target_width_differing_in_the_first_row(tmp):
+    rows = [{"x": [1.0, 2.0], "y": [float(i), 2.0]} for i in range(20)]
+    rows[0]["y"] = [3.0]
+    path = write_jsonl(tmp / "train.jsonl", rows)
+    return table(tmp, task="regression", train_files=str(path), sequence_column="x", target_column="y"), [
+        f"{path}, line 1, column 'y': 1 target values per row; the training data has 2 per row (in 19 of its 20 rows)"]
+
+
+@case("table file")
 def empty_csv_cell(tmp):
     path = write_csv(tmp / "train.csv", with_row(labelled(), 3, sequence=""))
     return table(tmp, train_files=str(path)), [f"{path}, row 4, column 'sequence': an empty sequence"]

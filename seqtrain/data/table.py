@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from seqtrain.checks.arguments import check_split_fractions
-from seqtrain.checks.tables import check_classes, check_lengths, check_spellings, check_varies, warn_shared_rows
+from seqtrain.checks.tables import check_classes, check_lengths, check_spellings, check_varies, check_widths, warn_shared_rows
 from seqtrain.data.datamodule import Splits
 from seqtrain.data.file_datamodule import FileDataModule
 from seqtrain.encoders.labels import LabelMap
@@ -121,6 +121,7 @@ class TableDataModule(FileDataModule):
         kind = choose_sequence_kind(pieces, self.sequence_kind, None if saved is None else saved["sequence_kind"],
                                     self.sequence_column, self.target_column)
         splits = {name: self.parse(ps, kind) for name, ps in pieces.items() if ps}
+        self._check_widths(splits, kind, saved)
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
         no_val = fractions.get("val") == 0  # val_fraction=0: no validation split, every training row trains
         if no_val:
@@ -155,6 +156,16 @@ class TableDataModule(FileDataModule):
             scale(split, state)
         # With val_fraction=0 the validation split is empty: the run then trains without validating (seqtrain.run).
         return Splits(examples["train"], examples.get("val", []), examples["test"], table_facts(self.task, self.per_step, state, self.tokenizer), state)
+
+    def _check_widths(self, splits: dict[str, tuple[Dataset, Origin]], kind: SequenceKind, saved: dict[str, Any] | None) -> None:
+        """Feature vectors and regression targets of one width in every row: the fitted state's, or the training split's
+        most common (so the error blames the odd rows, not the rows that agree with the first one)."""
+        state = saved or {}
+        if kind == "vectors":
+            check_widths(splits, "inputs", self.sequence_column, state.get("num_features"), ("features", "step"))
+        if self.task == "regression":
+            check_widths(splits, "target", self.target_column, state.get("num_targets"),
+                         ("target values", "step" if self.per_step else "row"))
 
     # -- reading rows: training's splits and new rows for a trained model alike ------------------
 
