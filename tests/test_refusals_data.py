@@ -526,6 +526,12 @@ def missing_label(tmp):
 
 
 @case("table file")
+def nan_as_a_label_in_csv(tmp):  # pandas reads it as missing: it was called "an empty label"
+    path = write_csv(tmp / "train.csv", with_row(labelled(), 7, label="nan"))
+    return table(tmp, train_files=str(path)), [f"{path}, row 8, column 'label': 'nan', which the CSV reader takes for a missing value"]
+
+
+@case("table file")
 def missing_label_key_in_jsonl(tmp):
     rows = labelled(10)
     del rows[4]["label"]

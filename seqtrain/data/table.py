@@ -12,6 +12,8 @@ The pipeline, each transform a cached `Dataset.map`:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -23,7 +25,7 @@ from seqtrain.data.file_datamodule import FileDataModule
 from seqtrain.encoders.labels import LabelMap
 from seqtrain.data.parsing import SequenceKind, choose_sequence_kind
 from seqtrain.data.arrow import arrow_column, cached_map
-from seqtrain.data.sources import DataError, Piece, check_columns
+from seqtrain.data.sources import DataError, Piece, check_columns, written_cell
 from seqtrain.data.splits import Origin, carve, concatenate
 from seqtrain.data.table_rows import PackedExamples, TableTask, encode_rows, input_feature, pack, parse_rows
 from seqtrain.data.table_rows import fit_scaling, scale, state_tokenizer, table_facts, target_feature
@@ -177,7 +179,7 @@ class TableDataModule(FileDataModule):
         features = Features({"inputs": input_feature(kind, encoded=False), "target": target_feature(self.task, self.per_step, encoded=False)})
         parsed = [
             Piece(cached_map(piece.dataset, parse_rows, settings=settings, features=features, desc=f"seqtrain: reading {piece.name}",
-                             fn_kwargs={**settings, "where": piece.where}), piece.name, piece.unit)
+                             fn_kwargs={**settings, "where": piece.where, "written": _written(piece)}), piece.name, piece.unit)
             for piece in pieces
         ]
         return concatenate(parsed)
@@ -229,3 +231,8 @@ class TableDataModule(FileDataModule):
             state["num_targets"] = len(first[0]) if self.per_step else len(first)
             check_varies(arrow_column(train, "target"), self.per_step, self.target_column, origin)
         return state
+
+
+def _written(piece: Piece) -> Callable[[int, str], str | None] | None:
+    """For a CSV file: a cell's text as written (`written_cell`), to say what a cell read as missing holds."""
+    return partial(written_cell, piece.name) if piece.name.endswith((".csv", ".tsv")) and "://" not in piece.name else None
