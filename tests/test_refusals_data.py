@@ -361,6 +361,52 @@ def stray_word_in_a_test_file_of_numbers(tmp):
 
 
 @case("table file")
+def decimal_commas_in_every_row(tmp):  # written European style: each number was cut at its comma into two steps
+    path = write_csv(tmp / "train.csv", labelled(30, lambda i: f"-0,{i + 100} 1,5 {i},25"))
+    return table(tmp, train_files=str(path)), [f"{path}, row 1, column 'sequence': '-0,100 1,5 0,25' holds numbers separated by "
+                                               "spaces, and '-0,100': decimal commas or thousands separators? write numbers with "
+                                               "a decimal point and no grouping, separated by one separator"]
+
+
+@case("table file")
+def thousands_separators_in_row_5(tmp):
+    path = write_csv(tmp / "train.csv", with_row(numbers(), 4, sequence="-1,282.0 -3,305.0 -743.0"))
+    return table(tmp, train_files=str(path)), [f"{path}, row 5, column 'sequence'", "and '-1,282.0': decimal commas or thousands separators?"]
+
+
+@case("table file")
+def trailing_semicolon_in_row_5(tmp):  # one ';' made every row of every file one step of all its values
+    path = write_csv(tmp / "train.csv", with_row(numbers(), 4, sequence="4 5.5 -4;"))
+    return table(tmp, train_files=str(path)), [
+        f"column 'sequence': feature vectors (steps separated by ';', or a list of lists) in 1 row ({path}, row 5), but not in "
+        f"29 rows ({path}, row 1; {path}, row 2; {path}, row 3; ...), of its 30 rows of numbers: a stray ';'",
+        "data.sequence_kind=vectors to read a row without ';' as one step"]
+
+
+@case("table file")
+def trailing_semicolon_with_sequence_kind_vectors(tmp):
+    path = write_csv(tmp / "train.csv", with_row(labelled(30, lambda i: f"{i} 1; 2 3"), 6, sequence="6 1; 2 3;"))
+    return table(tmp, train_files=str(path), sequence_kind="vectors"), [
+        f"{path}, row 7, column 'sequence': '6 1; 2 3;': step 3 of 3 is empty (a ';' with no values after it)"]
+
+
+@case("table file")
+def semicolon_in_one_row_of_the_test_file(tmp):  # it used to turn the training file into vectors too
+    train = write_csv(tmp / "train.csv", numbers())
+    test = write_csv(tmp / "test.csv", with_row(numbers(10), 2, sequence="2 3.5 -2;"))
+    return table(tmp, train_files=str(train), test_files=str(test)), [f"in 1 row ({test}, row 3), but not in 9 rows ({test}, row 1;"]
+
+
+@case("table file")
+def vectors_in_the_test_file_numbers_in_training(tmp):
+    train = write_csv(tmp / "train.csv", numbers())
+    test = write_csv(tmp / "test.csv", labelled(10, lambda i: f"{i} 1; 2 3"))
+    return table(tmp, train_files=str(train), test_files=str(test)), [
+        f"column 'sequence' reads as different kinds in different files: the train split ({train}) as numbers (all 30 non-empty "
+        f"rows hold only numbers); the test split ({test}) as vectors (all 10 non-empty rows hold only numbers)", "set data.sequence_kind"]
+
+
+@case("table file")
 def non_finite_number_in_a_list(tmp):
     rows = [{"sequence": [1.0, 2.0], "label": "xy"[i % 2]} for i in range(10)]
     rows[6]["sequence"] = [1.0, float("nan")]
@@ -398,6 +444,34 @@ def feature_count_differing_from_training(tmp):
     test = write_jsonl(tmp / "test.jsonl", [{"x": [[1.0, 2.0]], "y": 0}, {"x": [[1.0, 2.0, 3.0]], "y": 1}])
     dm = table(tmp, train_files=str(train), val_files=str(train), test_files=str(test), sequence_column="x", target_column="y")
     return dm, [f"{test}, line 2, column 'x': step 1 has 3 features; the training data has 2 per step"]
+
+
+@case("table file")
+def three_features_in_the_first_row_of_forty_with_two(tmp):  # the first row was the reference: every other row was blamed
+    path = write_csv(tmp / "train.csv", with_row(labelled(40, lambda i: f"{i} 1; 2 3"), 0, sequence="0 1 5; 2 3 5"))
+    return table(tmp, train_files=str(path)), [
+        f"{path}, row 1, column 'sequence': step 1 has 3 features; the training data has 2 per step (in 39 of its 40 rows); "
+        f"the train split's rows with another count: {path}, row 1 (3) (1 of 40)"]
+
+
+@case("table file")
+def feature_counts_differing_in_several_rows(tmp):
+    rows = [{"x": [[1.0, 2.0]] * 3, "y": i % 2} for i in range(40)]
+    for i in (3, 9, 11, 20):
+        rows[i]["x"] = [[1.0, 2.0, 3.0]] * 3 if i != 11 else [[1.0]] * 3
+    path = write_parquet(tmp / "train.parquet", rows)
+    return table(tmp, train_files=str(path), sequence_column="x", target_column="y"), [
+        f"{path}, row 4, column 'x': step 1 has 3 features; the training data has 2 per step (in 36 of its 40 rows)",
+        f"rows with another count: {path}, row 4 (3), {path}, row 10 (3), {path}, row 12 (1), ... (4 of 40)"]
+
+
+@case("table file")
+def regression_target_width_differing_in_the_first_row(tmp):
+    rows = [{"x": [1.0, 2.0], "y": [float(i), 2.0]} for i in range(20)]
+    rows[0]["y"] = [3.0]
+    path = write_jsonl(tmp / "train.jsonl", rows)
+    return table(tmp, task="regression", train_files=str(path), sequence_column="x", target_column="y"), [
+        f"{path}, line 1, column 'y': 1 target values per row; the training data has 2 per row (in 19 of its 20 rows)"]
 
 
 @case("table file")
@@ -479,6 +553,12 @@ def tag_unseen_in_training(tmp):
 def missing_label(tmp):
     path = write_csv(tmp / "train.csv", with_row(labelled(), 8, label=""))
     return table(tmp, train_files=str(path)), [f"{path}, row 9, column 'label': an empty label"]
+
+
+@case("table file")
+def nan_as_a_label_in_csv(tmp):  # pandas reads it as missing: it was called "an empty label"
+    path = write_csv(tmp / "train.csv", with_row(labelled(), 7, label="nan"))
+    return table(tmp, train_files=str(path)), [f"{path}, row 8, column 'label': 'nan', which the CSV reader takes for a missing value"]
 
 
 @case("table file")

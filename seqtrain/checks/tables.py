@@ -62,6 +62,45 @@ def check_varies(targets: Any, per_step: bool, column: str, origin: Origin) -> N
                     column, ", ".join(map(str, constant)), ", ".join(f"{array[0, k]:g}" for k in constant))
 
 
+def check_widths(splits: dict[str, tuple[Dataset, Origin]], field: str, column: str, expected: int | None,
+                 what: tuple[str, str]) -> None:
+    """Every row of every split has `expected` values per step (feature vectors; per-step targets) or per row (targets)
+    in `field`: a fitted state's count, or the most common in the training split (not its first row's, which may be
+    the odd one). The error names the first row of another width and the first few of each split, with their widths.
+
+    what: (the values' name, "step" | "row"), e.g. ("features", "step").
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from seqtrain.data.arrow import arrow_column
+
+    def widths(dataset: Dataset) -> np.ndarray:
+        values = arrow_column(dataset, field)
+        if pa.types.is_list(values.type.value_type):  # a vector per step: rows are not ragged, so step 1's width is the row's
+            values = pc.list_element(values, 0)
+        return pc.list_value_length(values).to_numpy(zero_copy_only=False)
+
+    name, unit = what
+    found = {split: widths(dataset) for split, (dataset, _) in splits.items()}
+    if expected is None:
+        counts = np.bincount(found["train"])
+        expected = int(counts.argmax())
+        reference = f"the training data has {expected} per {unit} (in {counts[expected]} of its {len(found['train'])} rows)"
+    else:
+        reference = f"the trained model has {expected} per {unit}"
+    for split, (dataset, origin) in splits.items():
+        other = np.flatnonzero(found[split] != expected)
+        if len(other):
+            first = int(other[0])
+            has = f"step 1 has {found[split][first]} {name}" if unit == "step" else f"{found[split][first]} {name} per row"
+            shown = ", ".join(f"{origin.where(int(i))} ({found[split][i]})" for i in other[:3])
+            raise DataError(
+                f"{origin.where(first)}, column {column!r}: {has}; {reference}; the {split} split's rows with another count: "
+                f"{shown}{', ...' if len(other) > 3 else ''} ({len(other)} of {len(dataset)}); give every {unit} the same {name}"
+            )
+
+
 def check_spellings(labels: Any, column: str, origin: Origin, per_step: bool) -> None:
     """Two labels that differ only in surrounding spaces are one class written two ways (a CSV written with ", "):
     an error naming where each first appears; labels that differ only in case, a warning."""

@@ -5,9 +5,10 @@ from Arrow: str, number, list, None) and returns a canonical form, or raises `Da
 the place (`train.csv, row 3`), the column, and what is wrong:
 
 - numbers (one value per step): a list, a JSON list string `"[1, 2.5]"`, or numbers separated by
-  spaces, commas or semicolons `"1 2.5 3"`;
+  spaces, commas or semicolons `"1 2.5 3"` (a cell with numbers apart by spaces and a comma between two digits,
+  `"-0,71 -0,55"` or `"1,282.0 -743.0"`, is an error: decimal commas or thousands separators);
 - vectors (a feature vector per step): a list of lists, a JSON string `"[[1, 2], [3, 4]]"`, or
-  steps separated by `;` with values separated by spaces or commas `"1 2; 3 4"`;
+  steps separated by `;` with values separated by spaces or commas `"1 2; 3 4"` (an empty step, `"1 2;"`, is an error);
 - tokens / per-step labels: a list, a JSON list string, or items separated by whitespace.
 
 A list string may also be a Python literal (`"['a', 'b']"`), as pandas' `to_csv` writes list cells,
@@ -40,6 +41,9 @@ SequenceKind = Literal["text", "tokens", "numbers", "vectors"]
 NUMBER_SEPARATORS = re.compile(r"[\s,;]+")
 VALUE_SEPARATORS = re.compile(r"[\s,]+")
 WHITESPACE = re.compile(r"\s+")
+# `-0,712 -0,551` or `-1,282.0 -3,305.0`: numbers apart by whitespace alone, and a comma between two digits elsewhere
+SPACED_NUMBERS = re.compile(r"[\d.]\s+[-+.\d]")
+DIGIT_COMMA_DIGIT = re.compile(r"[-+]?[\d.,]*\d,\d[\d.,]*")  # -0,712 or 1,282.0
 
 
 def _problem(where: str, column: str, message: str) -> DataError:
@@ -111,17 +115,32 @@ def _between(separators: re.Pattern[str]) -> Callable[[str], list[str]]:
     return lambda text: [v for v in separators.split(text) if v]
 
 
+def _check_separators(text: str, where: str, column: str) -> None:
+    """Numbers apart by spaces alone in a cell with `1,5` elsewhere are decimal commas or thousands separators: cut at
+    every comma, they would be read as extra steps, so the cell is refused."""
+    if SPACED_NUMBERS.search(text) and (comma := DIGIT_COMMA_DIGIT.search(text)):
+        raise _problem(
+            where, column, f"{_show(text)} holds numbers separated by spaces, and {comma.group()!r}: decimal commas or "
+            "thousands separators? write numbers with a decimal point and no grouping, separated by one separator "
+            "(spaces, or commas)"
+        )
+
+
+def _numbers_text(text: str, where: str, column: str) -> list[str]:
+    _check_separators(text, where, column)
+    return [v for v in NUMBER_SEPARATORS.split(text) if v]
+
+
 def parse_numbers(value: Any, where: str, column: str) -> list[float]:
     """One real number per step; an empty sequence is an error."""
-    items = _listed(value, where, column, _between(NUMBER_SEPARATORS), "numbers")
+    items = _listed(value, where, column, lambda text: _numbers_text(text, where, column), "numbers")
     return [parse_number(v, where, column, step) for step, v in enumerate(items)]
 
 
 def parse_vectors(value: Any, where: str, column: str) -> list[list[float]]:
     """A feature vector per step, all of one length within the row; an empty sequence is an error."""
     what = "feature vectors (a list of lists)"
-    steps = _listed(value, where, column, lambda text: [_between(VALUE_SEPARATORS)(s) for s in text.split(";") if s.strip()],
-                    what, empty="an empty sequence (zero steps)")
+    steps = _listed(value, where, column, lambda text: _vectors_text(text, where, column), what, empty="an empty sequence (zero steps)")
     if not all(isinstance(s, list) for s in steps):
         raise _problem(where, column, f"{_show(value)} is not a sequence of {what}")
     vectors = [[parse_number(v, where, column, step) for v in s] for step, s in enumerate(steps)]
@@ -132,6 +151,21 @@ def parse_vectors(value: Any, where: str, column: str) -> list[list[float]]:
                 where, column, f"ragged feature vectors: step {step + 1} has {len(vector)} values, step 1 has {width}"
             )
     return vectors
+
+
+def _vectors_text(text: str, where: str, column: str) -> list[list[str]]:
+    """Steps separated by `;`, values by spaces or commas; an empty step (`1 2;`, `1 2;; 3 4`) is an error."""
+    if not text:
+        return []
+    _check_separators(text, where, column)
+    steps = text.split(";")
+    empty = next((step for step, s in enumerate(steps) if not s.strip()), None)
+    if empty is not None:
+        raise _problem(
+            where, column, f"{_show(text)}: step {empty + 1} of {len(steps)} is empty (a ';' with no values "
+            f"{'after' if empty == len(steps) - 1 else 'before'} it); remove the stray ';'"
+        )
+    return [_between(VALUE_SEPARATORS)(s) for s in steps]
 
 
 def parse_items(value: Any, where: str, column: str, what: str) -> list[str]:
@@ -190,9 +224,12 @@ VECTOR_TEXT = r";|^\s*[\[(]\s*[\[(]"  # steps separated by ';', or a list of lis
 QUOTED_LIST = r"""^\s*\[\s*(?:"[^"]*"|'[^']*')(?:\s*,\s*(?:"[^"]*"|'[^']*'))*\s*,?\s*\]\s*$"""  # ["a", "b"], ['a', 'b']
 
 
-def choose_sequence_kind(pieces: Sequence[Piece], configured: str, saved: str | None, column: str, target_column: str) -> SequenceKind:
-    """The sequence column's kind: saved (a fitted state), configured (data.sequence_kind), or detected from every row;
+def choose_sequence_kind(splits: dict[str, Sequence[Piece]], configured: str, saved: str | None, column: str,
+                         target_column: str) -> SequenceKind:
+    """The sequence column's kind: saved (a fitted state), configured (data.sequence_kind), or detected from every row
+    of each split (splits detected as different kinds are an error: one file never decides how another is read);
     one log line says which and why, and which columns are used."""
+    given = {name: pieces for name, pieces in splits.items() if pieces}
     if saved is not None:
         if configured not in ("auto", saved):
             raise DataError(f"data.sequence_kind={configured!r}, but the loaded state was fitted on {saved!r} sequences")
@@ -200,9 +237,20 @@ def choose_sequence_kind(pieces: Sequence[Piece], configured: str, saved: str | 
     elif configured != "auto":
         kind, why = configured, "data.sequence_kind"
     else:
-        kind, why = detect_sequence_kind(pieces, column)
-        why = f"detected from {why}; set data.sequence_kind to change"
-    unused = [c for c in pieces[0].dataset.column_names if c not in (column, target_column)]
+        found = {name: detect_sequence_kind(pieces, column) for name, pieces in given.items()}
+        kind, why = found["train"]
+        differing = {name: k for name, (k, _) in found.items() if k != kind}
+        if differing:
+            kinds = "; ".join(f"the {name} split ({', '.join(p.name for p in given[name])}) as {k} ({found[name][1]})"
+                              for name, k in {"train": kind, **differing}.items())
+            raise DataError(
+                f"column {column!r} reads as different kinds in different files: {kinds}; write every file the same way, "
+                "or set data.sequence_kind"
+            )
+        others = [name for name in found if name != "train"]
+        why = f"detected from {why}" + (f", and the same in the {' and '.join(others)} split" if others else "")
+        why += "; set data.sequence_kind to change"
+    unused = [c for c in given["train"][0].dataset.column_names if c not in (column, target_column)]
     log.info("data: sequences from column %r read as %s (%s); targets from column %r; columns not used: %s",
              column, kind, why, target_column, ", ".join(map(repr, unused)) or "none")
     return kind
@@ -233,7 +281,9 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
         )
     import pyarrow.compute as pc
 
-    numeric_rows, text_rows, cells, vectors, quoted_rows = 0, [], 0, False, 0
+    numeric_rows, text_rows, cells, quoted_rows = 0, [], 0, 0
+    stepped: dict[bool, list] = {True: [], False: []}  # rows of numbers with steps (';', lists of lists) and without
+    steps_seen = {True: 0, False: 0}
     for piece in pieces:
         if _list_type(piece.dataset.features[column])[0] != 0:
             continue  # a list column in another file: parsed as the kind found here
@@ -241,7 +291,11 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
         numbers, filled, others = numeric_cells(values, NUMERIC_TEXT)
         cells += filled
         numeric_rows += numbers
-        vectors = vectors or bool(pc.any(pc.match_substring_regex(values, VECTOR_TEXT)).as_py())
+        numeric, vector = matching(values, NUMERIC_TEXT), matching(values, VECTOR_TEXT)
+        for has_steps, rows in ((True, pc.and_(numeric, vector)), (False, pc.and_(numeric, pc.invert(vector)))):
+            found = np.flatnonzero(rows.to_numpy(zero_copy_only=False))
+            steps_seen[has_steps] += len(found)
+            stepped[has_steps] += [(piece, int(i)) for i in found[:3]]
         quoted_rows += pc.sum(matching(values, QUOTED_LIST)).as_py() or 0
         elided = np.flatnonzero(matching(values, ELIDED_ARRAY).to_numpy(zero_copy_only=False))
         if len(elided):
@@ -256,11 +310,13 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
     if numeric_rows == 0:
         _refuse_other_separators(pieces, column, cells)
         return "text", f"{cells} rows: none holds only numbers"
-    kind: SequenceKind = "vectors" if vectors else "numbers"
-    if numeric_rows == cells:
-        return kind, f"all {cells} non-empty rows hold only numbers"
     if 2 * numeric_rows < cells:
         return "text", f"{cells - numeric_rows} of {cells} rows hold more than numbers"
+    if steps_seen[True] and steps_seen[False]:  # a stray ';' in one row would make every other row one step
+        _refuse_some_rows_with_steps(column, numeric_rows, stepped, steps_seen)
+    kind: SequenceKind = "vectors" if steps_seen[True] else "numbers"
+    if numeric_rows == cells:
+        return kind, f"all {cells} non-empty rows hold only numbers"
     piece, i = text_rows[0]
     value = piece.dataset[i][column]
     problem = complaint(parse_vectors if kind == "vectors" else parse_numbers, value, piece.where(i), column, "a sequence of numbers")
@@ -269,6 +325,23 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
         f"{problem}; {numeric_rows} of the column's {cells} rows hold only numbers, so it is read as {kind}"
         + (f"; other rows that do not: {others}" + (" and more" if cells - numeric_rows > len(text_rows) else "") if others else "")
         + "; fix them, or set data.sequence_kind=text to read the column as characters"
+    )
+
+
+def _refuse_some_rows_with_steps(column: str, numeric_rows: int, stepped: dict[bool, list], counts: dict[bool, int]) -> None:
+    """Some rows of numbers are feature vectors (steps separated by ';', or lists of lists) and the others are not: read
+    as vectors, each of the others would be one step of all its values; read as numbers, the vectors would be flattened."""
+
+    def places(has_steps: bool) -> str:
+        shown = "; ".join(p.where(i) for p, i in stepped[has_steps])
+        count = counts[has_steps]
+        return f"{count} row{'s' if count > 1 else ''} ({shown}{'; ...' if count > len(stepped[has_steps]) else ''})"
+
+    raise DataError(
+        f"column {column!r}: feature vectors (steps separated by ';', or a list of lists) in {places(True)}, but not in "
+        f"{places(False)}, of its {numeric_rows} rows of numbers: a stray ';' (at the end of a row)? remove it, or write "
+        "every row's steps separated by ';'; or set data.sequence_kind=vectors to read a row without ';' as one step of "
+        "all its values, or data.sequence_kind=numbers to read ';' as a separator between numbers"
     )
 
 

@@ -65,6 +65,18 @@ def place(name: str, unit: str, i: int) -> str:
     return f"{name}, {unit} {i if unit == 'index' else i + 1}"
 
 
+def written_cell(path: str, i: int, column: str) -> str | None:
+    """The text of a CSV file's data row `i` (from 0) in `column` as written, for messages: pandas reads `nan`, `NA`,
+    `null` and the like as a missing value, which reaches the parsers as None, like an empty cell."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        for j, row in enumerate(csv.DictReader(f, delimiter="\t" if path.endswith(".tsv") else ",")):
+            if j == i:
+                return row.get(column)
+    return None
+
+
 def resolve_files(key: str, files: str | Sequence[str]) -> list[str]:
     """Absolute paths of `files` (paths or glob patterns, each must match); URLs pass through."""
     paths: list[str] = []

@@ -12,19 +12,21 @@ The pipeline, each transform a cached `Dataset.map`:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from seqtrain.checks.arguments import check_split_fractions
 from seqtrain.checks.tables import check_classes, check_lengths, check_magnitudes, check_scaling, check_spellings, check_varies
-from seqtrain.checks.tables import check_numbers_as_tokens, warn_shared_rows
+from seqtrain.checks.tables import check_numbers_as_tokens, check_widths, warn_shared_rows
 from seqtrain.data.datamodule import Splits
 from seqtrain.data.file_datamodule import FileDataModule
 from seqtrain.encoders.labels import LabelMap
 from seqtrain.data.parsing import SequenceKind, choose_sequence_kind
 from seqtrain.data.arrow import arrow_column, cached_map
-from seqtrain.data.sources import DataError, Piece, check_columns
+from seqtrain.data.sources import DataError, Piece, check_columns, written_cell
 from seqtrain.data.splits import Origin, carve, concatenate
 from seqtrain.data.table_rows import PackedExamples, TableTask, encode_rows, input_feature, pack, parse_rows
 from seqtrain.data.table_rows import fit_scaling, scale, state_tokenizer, table_facts, target_feature
@@ -119,11 +121,12 @@ class TableDataModule(FileDataModule):
         every = [p for split_pieces in pieces.values() for p in split_pieces]
         for piece in every:
             check_columns(piece, {"sequence_column": self.sequence_column, "target_column": self.target_column})
-        kind = choose_sequence_kind(every, self.sequence_kind, None if saved is None else saved["sequence_kind"],
+        kind = choose_sequence_kind(pieces, self.sequence_kind, None if saved is None else saved["sequence_kind"],
                                     self.sequence_column, self.target_column)
         splits = {name: self.parse(ps, kind) for name, ps in pieces.items() if ps}
         if kind == "tokens" and self.sequence_kind == "auto" and saved is None:
             check_numbers_as_tokens(splits, self.sequence_column)
+        self._check_widths(splits, kind, saved)
         fractions = {name: getattr(self, f"{name}_fraction") for name in ("val", "test") if name not in splits}
         no_val = fractions.get("val") == 0  # val_fraction=0: no validation split, every training row trains
         if no_val:
@@ -160,6 +163,16 @@ class TableDataModule(FileDataModule):
         # With val_fraction=0 the validation split is empty: the run then trains without validating (seqtrain.run).
         return Splits(examples["train"], examples.get("val", []), examples["test"], table_facts(self.task, self.per_step, state, self.tokenizer), state)
 
+    def _check_widths(self, splits: dict[str, tuple[Dataset, Origin]], kind: SequenceKind, saved: dict[str, Any] | None) -> None:
+        """Feature vectors and regression targets of one width in every row: the fitted state's, or the training split's
+        most common (so the error blames the odd rows, not the rows that agree with the first one)."""
+        state = saved or {}
+        if kind == "vectors":
+            check_widths(splits, "inputs", self.sequence_column, state.get("num_features"), ("features", "step"))
+        if self.task == "regression":
+            check_widths(splits, "target", self.target_column, state.get("num_targets"),
+                         ("target values", "step" if self.per_step else "row"))
+
     # -- reading rows: training's splits and new rows for a trained model alike ------------------
 
     def parse(self, pieces: list[Piece], kind: SequenceKind) -> tuple[Dataset, Origin]:
@@ -170,7 +183,7 @@ class TableDataModule(FileDataModule):
         features = Features({"inputs": input_feature(kind, encoded=False), "target": target_feature(self.task, self.per_step, encoded=False)})
         parsed = [
             Piece(cached_map(piece.dataset, parse_rows, settings=settings, features=features, desc=f"seqtrain: reading {piece.name}",
-                             fn_kwargs={**settings, "where": piece.where}), piece.name, piece.unit)
+                             fn_kwargs={**settings, "where": piece.where, "written": _written(piece)}), piece.name, piece.unit)
             for piece in pieces
         ]
         return concatenate(parsed)
@@ -224,3 +237,8 @@ class TableDataModule(FileDataModule):
             state["num_targets"] = len(first[0]) if self.per_step else len(first)
             check_varies(arrow_column(train, "target"), self.per_step, self.target_column, origin)
         return state
+
+
+def _written(piece: Piece) -> Callable[[int, str], str | None] | None:
+    """For a CSV file: a cell's text as written (`written_cell`), to say what a cell read as missing holds."""
+    return partial(written_cell, piece.name) if piece.name.endswith((".csv", ".tsv")) and "://" not in piece.name else None

@@ -146,9 +146,13 @@ def target_feature(task: TableTask, per_step: bool, encoded: bool) -> Any:
 
 
 def parse_rows(
-    batch: dict[str, list], indices: list[int], *, kind: SequenceKind, task: TableTask, per_step: bool, columns: list[str], where: Any
+    batch: dict[str, list], indices: list[int], *, kind: SequenceKind, task: TableTask, per_step: bool, columns: list[str], where: Any,
+    written: Any = None,
 ) -> dict[str, list]:
-    """Canonical types for one batch of raw rows (see `seqtrain.data.parsing`); raises naming the place."""
+    """Canonical types for one batch of raw rows (see `seqtrain.data.parsing`); raises naming the place.
+
+    written: for a CSV file, `(row, column) -> the cell's text`: a cell read as missing that holds `nan` or `NA` says so.
+    """
     sequence_column, target_column = columns
     read_input = {"text": parse_text, "tokens": partial(parse_items, what="tokens"), "numbers": parse_numbers,
                   "vectors": parse_vectors}[kind]
@@ -159,6 +163,12 @@ def parse_rows(
     inputs, targets = [], []
     for value, target, i in zip(batch[sequence_column], batch[target_column], indices):
         place = where(i)
+        for column, cell in ((sequence_column, value), (target_column, target)):
+            if cell is None and written is not None and (text := written(i, column) or "").strip():
+                raise DataError(
+                    f"{place}, column {column!r}: {text!r}, which the CSV reader takes for a missing value (as it takes "
+                    "nan, NA, N/A, null, None); give the row its value, or drop the row"
+                )
         inputs.append(read_input(value, place, sequence_column))
         targets.append(read_target(target, place, target_column))
     return {"inputs": inputs, "target": targets}

@@ -170,6 +170,35 @@ def test_tuple_cells_written_by_pandas_read_like_the_same_rows_in_json_lines(tmp
             assert torch.equal(x, x2) and torch.equal(y, y2)
 
 
+NUMBERS_WRITTEN = {"{} {} {} {}": 0, "{},{},{},{}": 0, "{}, {}, {}, {}": 0, "[{}, {}, {}, {}]": 0, "{}\t{}\t{}\t{}": 0,
+                   "{};{};{};{}": 1, "{} {}; {} {}": 2, "{},{};{},{}": 2, "[[{}, {}], [{}, {}]]": 2}  # features per vector
+
+
+@pytest.mark.parametrize(("written", "features"), NUMBERS_WRITTEN.items())
+def test_numbers_written_with_one_separator_read_like_the_same_rows_in_json_lines(tmp_path: Path, written: str, features: int) -> None:
+    """Each way of writing a cell of numbers (a decimal point, no grouping, one separator) reads as the JSON Lines file of
+    the same rows: the checks for decimal commas and stray ';' leave them alone."""
+    values = [[round(i / 4 - 3, 2), 1200.5 + i, -0.125, i] for i in range(40)]
+    labels = ["xy"[i % 2] for i in range(40)]
+    path = write_csv(tmp_path / "train.csv", [{"sequence": written.format(*v), "label": y} for v, y in zip(values, labels)])
+    from_csv = make(tmp_path / "csv", train_files=str(path))
+    same = [[v[i : i + features] for i in range(0, 4, features)] if features else v for v in values]
+    from_jsonl = make(tmp_path / "jsonl", train_files=str(write_jsonl(tmp_path / "train.jsonl",
+                                                                     [{"sequence": v, "label": y} for v, y in zip(same, labels)])))
+    assert from_csv.facts == from_jsonl.facts and from_csv.facts.num_features == max(features, 1)
+    for split in ("train", "val", "test"):
+        for (x, y), (x2, y2) in zip(from_csv.split(split), from_jsonl.split(split), strict=True):
+            assert torch.equal(x, x2) and torch.equal(y, y2)
+
+
+def test_sequence_kind_vectors_reads_a_row_without_semicolons_as_one_step(tmp_path: Path) -> None:
+    rows = [{"sequence": f"{i} 1.5 -2" if i % 3 else f"{i} 1.5 -2; 0 1 2", "label": "xy"[i % 2]} for i in range(40)]
+    dm = make(tmp_path, train_files=str(write_csv(tmp_path / "train.csv", rows)), sequence_kind="vectors", standardize=False)
+    assert dm.facts.num_features == 3
+    lengths = sorted(len(x) for split in ("train", "val", "test") for x, _ in dm.split(split))
+    assert lengths == [1] * 26 + [2] * 14
+
+
 def test_regression_on_feature_vectors_from_parquet_is_scaled_on_train(tmp_path: Path) -> None:
     rows = vector_regression_rows(60)
     dm = make(tmp_path, task="regression", train_files=str(write_parquet(tmp_path / "frames.parquet", rows)), sequence_column="frames", target_column="y")

@@ -17,6 +17,7 @@ UNIVARIATE = """# a comment
 @timeStamps false
 @univariate true
 @equalLength false
+@seriesLength 3
 @classLabel true up down
 @data
 1.5,2,3.25:up
@@ -44,6 +45,13 @@ def test_rows_as_written_by_hand() -> None:
         {"sequence": [[7.0, 9.0], [8.0, 10.0]], "label": "b"},
     ]
     assert ts_rows(REGRESSION, "r.ts") == [{"sequence": [0.5, 1.0, 1.5], "target": 2.75}, {"sequence": [3.0, 4.0], "target": -0.001}]
+
+
+def test_a_header_that_describes_its_examples_reads_them() -> None:
+    text = ("@problemName Full\n@univariate false\n@dimensions 2\n@equalLength true\n@seriesLength 3\n@classLabel true Up down\n"
+            "@data\n1,2,3:4,5,6:Up\n7,8,9:0,1,2:down\n")
+    assert ts_rows(text, "f.ts") == [{"sequence": [[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]], "label": "Up"},
+                                     {"sequence": [[7.0, 0.0], [8.0, 1.0], [9.0, 2.0]], "label": "down"}]
 
 
 def _series(i: int, channels: int) -> list:
@@ -84,6 +92,17 @@ BAD = [
     ("# only a comment\n@data\n", "bad.ts: no data lines"),
     ("@data\n1,2,3\n", "bad.ts, line 2: no ':' between the values and the target"),
     ("% UCR's comment\n@timeStamps true\n@data\n(2007-01-01 00:00:00,241.97):1\n", "bad.ts, line 4: its header says '@timeStamps true'"),
+    ("@classLabel true 1 2\n1,2,3:1\n", "bad.ts, line 2: an example before the '@data' line"),
+    ("@classLabel true 1 2\n@data\n1,2:1\n3,4:2\n5,6:3\n7,8:1\n9,1:3\n",
+     "bad.ts, line 5: label '3' is not among the header's '@classLabel true 1 2' (line 1) (2 of 5 examples are so: lines 5, 7)"),
+    ("@equalLength true\n@seriesLength 3\n@data\n1,2,3:a\n1,2:b\n1,2,3:a\n",
+     "bad.ts, line 5: 2 values per dimension, but the header says '@equalLength true' (line 1) and '@seriesLength 3' (line 2)"),
+    ("@equalLength true\n@data\n1,2,3:a\n1,2,3:b\n1,2,3,4:a\n",
+     "bad.ts, line 5: 4 values per dimension, but the header says '@equalLength true' (line 1), and 2 examples have 3"),
+    ("@univariate true\n@data\n1,2:a\n1,2:3,4:b\n", "bad.ts, line 4: 2 dimensions (':'-separated), but the header says '@univariate true' (line 1)"),
+    ("@dimensions 2\n@data\n1,2:3,4:a\n1,2:3,4:5,6:b\n", "bad.ts, line 4: 3 dimensions (':'-separated), but the header says '@dimensions 2' (line 1)"),
+    ("@data\n" + "1,2:3,4:a\n" * 4 + "1,2:b\n" + "1,2:3,4:b\n" * 5,
+     "bad.ts, line 6: 1 dimensions (':'-separated), but 9 of the 10 examples have 2 (1 of 10 examples are so: line 6)"),
 ]
 
 

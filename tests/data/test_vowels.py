@@ -62,7 +62,7 @@ def test_parse_ts_format() -> None:
     assert series[0] == [[1, 4], [2, 5], [3, 6]]  # (T, C)
     assert series[1] == [[7, 8]]
     with pytest.raises(ValueError, match="unequal"):
-        parse_ts("1,2:3:a")
+        parse_ts("@data\n1,2:3:a")
 
 
 def test_facts_split_and_scaling() -> None:
