@@ -140,14 +140,36 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
     if not has_targets:
         log.info("predict: no column %r (data.target_column): predictions only, no metrics", dm.target_column)
         reader, pieces, state = _without_targets(dm, pieces, state)
+    elif dm.task in ("classification", "tagging") and dm.unseen_labels == "error":
+        # A run refuses a test label it never saw (its split would be another); new rows are each predicted, and a
+        # label the model cannot output is left out of the metrics, as data.unseen_labels=ignore does. Said below.
+        reader = copy.copy(dm)
+        reader.unseen_labels = "ignore"
     # Read as the run read its test split: parsed, encoded, cut to max_length, packed and scaled by the same code.
     parsed, origin = reader.parse(pieces, kind)
+    if has_targets and dm.task in ("classification", "tagging"):
+        _say_unseen_labels(parsed, origin, state, dm)
     packed = reader.encode(parsed, origin, state, "given")
     scale(packed, state)
     steps = _step_names(parsed["inputs"], kind, state_tokenizer(state)) if dm.task == "tagging" else None
     # Every row kept for its prediction; the metrics, as in training, leave out rows whose label was unseen.
     test = packed if has_targets and len(packed) else None
     return NewData(list(packed.every_row()), packed.source_rows.tolist(), len(parsed), steps, test)
+
+
+def _say_unseen_labels(parsed: Any, origin: Any, state: dict[str, Any], dm: TableDataModule) -> None:
+    """One line naming the rows whose labels the model never saw: predicted, and left out of the metrics."""
+    known = set(state["class_names"])
+    unseen = [(i, label) for i, target in enumerate(parsed["target"])
+              for label in (target if isinstance(target, list) else [target]) if str(label) not in known]
+    if not unseen:
+        return
+    rows = sorted({i for i, _ in unseen})
+    labels = sorted({label for _, label in unseen})
+    first, label = unseen[0]
+    log.warning("predict: %d row%s hold%s labels not seen in training (%s; first: %s, %r): predicted, and left out of the "
+                "metrics", len(rows), "s" if len(rows) > 1 else "", "" if len(rows) > 1 else "s",
+                ", ".join(map(repr, labels[:5])) + (", ..." if len(labels) > 5 else ""), origin.where(first), label)
 
 
 def _without_targets(dm: TableDataModule, pieces: list[Piece], state: dict[str, Any]) -> tuple[TableDataModule, list[Piece], dict[str, Any]]:

@@ -19,7 +19,11 @@ sys.path.insert(0, str(ROOT / "tests" / "data"))
 from user_files import sentiment_rows, write_csv  # noqa: E402
 
 
-def test_cut_rows_and_unseen_labels_predict_per_row_and_score_like_the_test_split(tmp_path: Path) -> None:
+@pytest.mark.parametrize("policy", ["ignore", "error"])
+def test_cut_rows_and_unseen_labels_predict_per_row_and_score_like_the_test_split(tmp_path: Path, policy: str,
+                                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """`policy`: the run's data.unseen_labels. A run that refuses unseen test labels still predicts a new file's
+    every row, leaves the unseen label out of the metrics (as `ignore` does) and says which row held it."""
     train = sentiment_rows(60, seed=0)
     test = sentiment_rows(20, seed=3) + [{"text": "a good day for a long walk", "label": "meh"}]  # a label unseen in training
     write_csv(tmp_path / "train.csv", train)
@@ -36,9 +40,11 @@ def test_cut_rows_and_unseen_labels_predict_per_row_and_score_like_the_test_spli
                          enable_model_summary=False)
     expected = trainer.test(task, datamodule=run, verbose=False)[0]  # what the run reports as test/...
 
-    fresh = TableDataModule(**options)  # as from a checkpoint: the fitted state loaded, nothing refitted
+    fresh = TableDataModule(**{**options, "unseen_labels": policy})  # as from a checkpoint: the fitted state, nothing refitted
     fresh.load_state_dict(run.state_dict())
-    predictions = Predictor(model, fresh, run.facts).predict(str(tmp_path / "test.csv"), progress=False)
+    with caplog.at_level("WARNING", logger="seqtrain.predict_inputs"):
+        predictions = Predictor(model, fresh, run.facts).predict(str(tmp_path / "test.csv"), progress=False)
+    assert f"1 row holds labels not seen in training ('meh'; first: {tmp_path / 'test.csv'}, row 21, 'meh')" in caplog.text
     assert predictions.metrics.keys() == expected.keys()
     for key, value in expected.items():
         assert predictions.metrics[key] == pytest.approx(value, rel=1e-6), key
