@@ -150,9 +150,11 @@ def test_a_patched_model_predicts_and_exports_like_its_run(tmp_path: Path) -> No
     assert lengths[0] <= median <= lengths[-1] and k == math.ceil(median / 2) and k > 1
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
     assert ckpt["seqtrain"]["config"]["model"]["patch_size"] == k and ckpt["seqtrain"]["config"]["model"]["patch_shift"] is True
-    # k frames of 3 features per input, each feature twice (the table recipe's instance_norm=shape_values: shape and values)
+    # k frames of 3 features per input, each with its first difference beside it (the table recipe's differences=inputs),
+    # and each of those twice (its instance_norm=shape_values: shape and values)
     assert ckpt["seqtrain"]["config"]["model"]["instance_norm"] == "shape_values"
-    assert ckpt["state_dict"]["model.input_layer.weight"].shape[1] == k * 3 * 2
+    assert ckpt["seqtrain"]["config"]["model"]["differences"] == "inputs"
+    assert ckpt["state_dict"]["model.input_layer.weight"].shape[1] == k * 3 * 2 * 2
     saved = json.loads((run_dir / "metrics.json").read_text())["test"]
     _assert_same_metrics(Predictor.from_checkpoint(run_dir).predict(str(tmp_path / "test.parquet")).metrics, saved)
 
