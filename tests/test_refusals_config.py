@@ -183,6 +183,9 @@ CASES = [
     ("callbacks/logger", ["logger.wandb.log_model=maybe"], ["logger.wandb.log_model='maybe'"]),
     # --- a bad value for a key of every shipped data config, named with its dotted key ---
     ("data", ["data.batch_size=-4"], ["data.batch_size=-4: must be >= 1"]),
+    # a hub dataset's configuration without the hub dataset: it was ignored, and the files trained
+    ("data", ["data=table", "data.hub_config=x"], ["hub_config='x'", "hub is not set", "TableDataModule"]),
+    ("data", [*SUNSPOTS, "data.hub_config=x"], ["hub_config='x'", "hub is not set", "ForecastDataModule"]),
     ("data", ["data.seq_len=0"], ["data.seq_len=0: must be >= 1"]),
     ("data", ["data.val_fraction=1.5"], ["data.val_fraction=1.5: must be in (0, 1)"]),
     ("data", ["data.max_chars=0"], ["data.max_chars=0"]),
