@@ -138,3 +138,21 @@ def test_a_run_early_stopping_ended_is_finished_for_a_resume(tmp_path: Path) -> 
     assert (run / "checkpoints" / "best.ckpt").read_bytes() == best_bytes
     after = json.loads((run / "metrics.json").read_text())
     assert after["test"] == before["test"] and after["status"] == "completed"
+
+
+def test_the_resume_command_a_sigterm_prints_runs_as_printed(compose_train, tmp_path: Path) -> None:
+    """Each override is shell-quoted: a value with a space (a column name) was cut in two by the shell."""
+    import json
+    import shlex
+
+    from seqtrain.run import record_interruption
+
+    overrides = ["data=table", "data.sequence_column=my seq", "data.target_column=the label"]
+    compose_train(*overrides)
+    trainer = SimpleNamespace(global_step=7, current_epoch=1, is_global_zero=True)
+    message = record_interruption(tmp_path, trainer)
+    command = json.loads((tmp_path / "metrics.json").read_text())["resume"]
+    assert command in message
+    argv = shlex.split(command)
+    assert argv[:2] == ["python", "train.py"] and argv[-2:] == ["ckpt_path=last", f"hydra.run.dir={tmp_path}"]
+    assert [a for a in argv if a in overrides] == overrides
