@@ -148,7 +148,7 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
     # Read as the run read its test split: parsed, encoded, cut to max_length, packed and scaled by the same code.
     parsed, origin = reader.parse(pieces, kind)
     if has_targets and dm.task in ("classification", "tagging"):
-        _say_unseen_labels(parsed, origin, state, dm)
+        _say_unseen_labels(parsed, origin, state)
     packed = reader.encode(parsed, origin, state, "given")
     scale(packed, state)
     steps = _step_names(parsed["inputs"], kind, state_tokenizer(state)) if dm.task == "tagging" else None
@@ -157,7 +157,7 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
     return NewData(list(packed.every_row()), packed.source_rows.tolist(), len(parsed), steps, test)
 
 
-def _say_unseen_labels(parsed: Any, origin: Any, state: dict[str, Any], dm: TableDataModule) -> None:
+def _say_unseen_labels(parsed: Any, origin: Any, state: dict[str, Any]) -> None:
     """One line naming the rows whose labels the model never saw: predicted, and left out of the metrics."""
     known = set(state["class_names"])
     unseen = [(i, label) for i, target in enumerate(parsed["target"])

@@ -1,4 +1,5 @@
-"""Checks on a datamodule's constructor arguments: counts and split fractions, refused with the argument named."""
+"""Checks on a datamodule's constructor arguments: counts, split fractions and where the data comes from, refused with
+the argument named."""
 
 from __future__ import annotations
 
@@ -21,3 +22,10 @@ def check_split_fractions(val_fraction: float, test_fraction: float, *, no_val: 
             raise ValueError(f"{name} must be {allowed}, got {value}")
     if val_fraction + test_fraction >= 1.0:
         raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
+
+
+def check_hub_config(hub: str | None, hub_config: str | None) -> None:
+    """A hub dataset's configuration needs the hub dataset: alone, it would be ignored and the files read."""
+    if hub_config is not None and hub is None:
+        raise ValueError(f"hub_config={hub_config!r} names a configuration of a hub dataset, but hub is not set: "
+                         "set data.hub, or drop data.hub_config")

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from seqtrain.checks.arguments import check_hub_config
 from seqtrain.data.datamodule import SequenceDataModule
 from seqtrain.data.sources import FileFormat, Piece, load_pieces
 from seqtrain.encoders.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer
@@ -59,9 +60,7 @@ class FileDataModule(SequenceDataModule):
         super().__init__(**base)
         if file_format not in self.file_formats:
             raise ValueError(f"file_format must be one of {list(self.file_formats)}, got {file_format!r}")
-        if hub_config is not None and hub is None:
-            raise ValueError(f"hub_config={hub_config!r} names a configuration of a hub dataset, but hub is not set: "
-                             "set data.hub, or drop data.hub_config")
+        check_hub_config(hub, hub_config)
         check_tokenizer_options(tokenizer, max_vocab_size, min_frequency)
         self.train_files, self.val_files, self.test_files = train_files, val_files, test_files
         self.hub, self.hub_config, self.file_format = hub, hub_config, file_format

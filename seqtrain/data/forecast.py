@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from seqtrain.checks.arguments import check_positive, check_split_fractions
+from seqtrain.checks.arguments import check_hub_config, check_positive, check_split_fractions
 from seqtrain.checks.series import check_series_vary, check_time_order
 from seqtrain.checks.values import check_float32, check_statistics
 from seqtrain.data.datamodule import SequenceDataModule, Splits
@@ -109,9 +109,7 @@ class ForecastDataModule(SequenceDataModule):
         if (columns is not None and not columns) or (target_columns is not None and not target_columns):
             raise ValueError("columns / target_columns must name at least one column, or be None")
         check_split_fractions(val_fraction, test_fraction)
-        if hub_config is not None and hub is None:
-            raise ValueError(f"hub_config={hub_config!r} names a configuration of a hub dataset, but hub is not set: "
-                             "set data.hub, or drop data.hub_config")
+        check_hub_config(hub, hub_config)
         self.train_files, self.hub, self.hub_config, self.file_format = train_files, hub, hub_config, file_format
         self.columns = list(columns) if columns is not None else None
         self.target_columns = list(target_columns) if target_columns is not None else None

@@ -288,10 +288,10 @@ def detect_sequence_kind(pieces: Sequence[Piece], column: str) -> tuple[Sequence
         if _list_type(piece.dataset.features[column])[0] != 0:
             continue  # a list column in another file: parsed as the kind found here
         values = arrow_column(piece.dataset, column)
-        numbers, filled, others = numeric_cells(values, NUMERIC_TEXT)
+        numeric, vector = matching(values, NUMERIC_TEXT), matching(values, VECTOR_TEXT)
+        numbers, filled, others = numeric_cells(values, NUMERIC_TEXT, numeric)
         cells += filled
         numeric_rows += numbers
-        numeric, vector = matching(values, NUMERIC_TEXT), matching(values, VECTOR_TEXT)
         for has_steps, rows in ((True, pc.and_(numeric, vector)), (False, pc.and_(numeric, pc.invert(vector)))):
             found = np.flatnonzero(rows.to_numpy(zero_copy_only=False))
             steps_seen[has_steps] += len(found)
@@ -362,13 +362,13 @@ def _refuse_other_separators(pieces: Sequence[Piece], column: str, cells: int) -
         )
 
 
-def numeric_cells(values: pa.ChunkedArray, pattern: str) -> tuple[int, int, np.ndarray]:
+def numeric_cells(values: pa.ChunkedArray, pattern: str, numeric: pa.ChunkedArray | None = None) -> tuple[int, int, np.ndarray]:
     """Of a string column: how many cells match `pattern` (hold only numbers), how many are not blank, and the
-    rows of the non-blank cells that do not match."""
+    rows of the non-blank cells that do not match. ``numeric``: `matching(values, pattern)`, when the caller has it."""
     import pyarrow.compute as pc
 
     filled = non_blank(values)
-    numeric = matching(values, pattern)
+    numeric = matching(values, pattern) if numeric is None else numeric
     others = np.flatnonzero(pc.and_(filled, pc.invert(numeric)).to_numpy(zero_copy_only=False))
     return pc.sum(numeric).as_py() or 0, pc.sum(filled).as_py() or 0, others
 
