@@ -511,6 +511,11 @@ def _recipe_problems(cfg: DictConfig) -> list[str]:
             isinstance(below, bool) or not isinstance(below, int) or below < 0):
         problems.append(f"recipe.small_classification.below_rows={below!r}: must be an integer >= 0 (training rows below "
                         "which small numeric classification sets train without a validation carve-out; 0: never)")
+    least = OmegaConf.select(cfg, "recipe.small_classification.multiclass.min_classes", default=None)
+    if OmegaConf.select(cfg, "recipe.small_classification.multiclass.settings", default=None) and (
+            isinstance(least, bool) or not isinstance(least, int) or least < 2):
+        problems.append(f"recipe.small_classification.multiclass.min_classes={least!r}: must be an integer >= 2 (the "
+                        "number of classes from which the small-set rule adds recipe.small_classification.multiclass.settings)")
     share = OmegaConf.select(cfg, "recipe.text_by_spacing.spaced_share", default=None)
     if OmegaConf.select(cfg, "recipe.text_by_spacing", default=None) is not None and not (_is_number(share) and 0 <= share <= 1):
         problems.append(f"recipe.text_by_spacing.spaced_share={share!r}: must be a number in [0, 1] (the share of "

@@ -203,14 +203,27 @@ def small_set_settings(cfg: DictConfig) -> dict[str, Any]:
     return dict(OmegaConf.to_container(node, resolve=True))
 
 
+def many_classes(cfg: DictConfig) -> tuple[int, dict[str, Any]] | None:
+    """`recipe.small_classification.multiclass`: (min_classes, settings added to the rule's from that many classes up);
+    None without one."""
+    node = OmegaConf.select(cfg, f"{SMALL_SET}.multiclass", default=None)
+    if node is None or not node.get("settings"):
+        return None
+    return int(node.min_classes), dict(OmegaConf.to_container(node.settings, resolve=True))
+
+
 def describe_small_set(cfg: DictConfig) -> str | None:
     """The `recipe.small_classification` rule in one line of the start-of-run block (None: the recipe has none)."""
     settings = small_set_settings(cfg)
     if not settings:
         return None
-    return (f"  small training sets of real-valued sequences with one label each (fewer than "
+    line = (f"  small training sets of real-valued sequences with one label each (fewer than "
             f"{OmegaConf.select(cfg, SMALL_SET).below_rows} training rows, no validation split of their own): "
             + " ".join(f"{k}={short_setting(v)}" for k, v in settings.items()))
+    many = many_classes(cfg)
+    if many is not None:
+        line += f"; from {many[0]} classes up also " + " ".join(f"{k}={short_setting(v)}" for k, v in many[1].items())
+    return line
 
 
 def short_setting(value: Any) -> str:
@@ -249,6 +262,13 @@ def settle_small_set(cfg: DictConfig, config: dict[str, Any], facts: Any, train_
                   "data.val_files gives the validation split" if own[0] == "data.val_files" else
                   "data.hub: a hub dataset keeps its own splits")
         return f"{SMALL_SET} not applied ({why}): {reason}"
+    classes, many = facts.num_outputs, many_classes(cfg)
+    if many is not None and classes >= many[0]:
+        settings = {**settings, **many[1]}
+        why += f"; {', '.join(many[1])} for {classes} classes, at least {SMALL_SET}.multiclass.min_classes={many[0]}"
+    elif many is not None:
+        why += (f"; {classes} classes, fewer than {SMALL_SET}.multiclass.min_classes={many[0]}, so not "
+                + " ".join(f"{k}={short_setting(v)}" for k, v in many[1].items()))
     kept = sorted(k for k in settings if given(k, command_line))
     changed = {k: v for k, v in settings.items() if k not in kept}
     epochs = OmegaConf.select(cfg, "trainer.max_epochs")

@@ -400,3 +400,30 @@ def test_an_english_text_run_saved_before_head_dropout_resumes_without_it(compos
     config = OmegaConf.to_container(cfg, resolve=True)
     assert keep_saved_recipe_settings(cfg, config, saved, set()).startswith("resume: model.head_dropout=0.5")
     assert cfg.model.head_dropout == config["model"]["head_dropout"] == 0.5
+
+
+def test_a_run_the_multiclass_rule_smoothed_resumes_smoothed(compose_train: Compose) -> None:
+    """Round twenty-five: the small-set rule sets `task.label_smoothing=0.1` from three classes up once the data is read,
+    which a resume does not settle again; the resume keeps the checkpoint's ε (the loss it trained with), whether the
+    rule set it or the run predates the key (0), and the command line still wins."""
+    from seqtrain.resume_checks import config_changes
+    from seqtrain.run import keep_saved_recipe_settings
+
+    cfg = compose_train("data=table")
+    assert cfg.task.label_smoothing == 0.0  # not settled yet: the data decides
+    config = OmegaConf.to_container(cfg, resolve=True)
+    saved = json.loads(json.dumps(config))
+    saved["task"]["label_smoothing"] = 0.1
+    assert keep_saved_recipe_settings(cfg, config, saved, set()) == "resume: task.label_smoothing=0.1, as the run being resumed used"
+    assert cfg.task.label_smoothing == config["task"]["label_smoothing"] == 0.1
+    assert config_changes(saved, config) == ({}, {})
+    # A run from before the key: what it trained with, no smoothing, and no change to report.
+    cfg = compose_train("data=table")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    del saved["task"]["label_smoothing"]
+    assert keep_saved_recipe_settings(cfg, config, saved, set()) is None and cfg.task.label_smoothing == 0.0
+    saved["task"]["label_smoothing"] = 0.1
+    cfg = compose_train("data=table", "task.label_smoothing=0.05")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert keep_saved_recipe_settings(cfg, config, saved, {"task.label_smoothing"}) is None
+    assert cfg.task.label_smoothing == 0.05

@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).parent / "data"))
 from user_files import write_csv  # noqa: E402
 
 Compose = Callable[..., DictConfig]
-NUMBERS = SimpleNamespace(vocab_size=None, task="classification", per_step=False)  # the facts that matter here
+# The facts that matter here: two classes, as `shapes` writes them.
+NUMBERS = SimpleNamespace(vocab_size=None, task="classification", per_step=False, num_outputs=2)
 
 
 # 40 training rows in the small-set rule's batches of 8 (recipe.small_classification's data.batch_size).
@@ -98,7 +99,9 @@ def test_the_small_set_rule_applies_to_small_numeric_classification_only(compose
     assert line.startswith("recipe.small_classification: data.val_fraction=0 monitor=train/loss monitor_mode=min "
                            "trainer.max_epochs=150 scheduler=")
     assert line.endswith("(999 rows to fit on (training and validation) of real-valued sequences with one label each, fewer "
-                         "than recipe.small_classification.below_rows=1000)")
+                         "than recipe.small_classification.below_rows=1000; 2 classes, fewer than "
+                         "recipe.small_classification.multiclass.min_classes=3, so not task.label_smoothing=0.1)")
+    assert "label_smoothing=0.1 " not in line and cfg.task.label_smoothing == config["task"]["label_smoothing"] == 0
     assert cfg.data.val_fraction == config["data"]["val_fraction"] == 0
     assert cfg.monitor == config["callbacks"]["model_checkpoint"]["monitor"] == "train/loss"
     assert "early_stopping" not in cfg.callbacks and "early_stopping" not in config["callbacks"]
@@ -107,6 +110,37 @@ def test_the_small_set_rule_applies_to_small_numeric_classification_only(compose
     assert isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) and scheduler.T_max == 150
     assert config["scheduler"]["scheduler"]["T_max"] == 150 and config["scheduler"]["interval"] == "epoch"
     check_options(cfg)  # what it brought passes the checks a command line would
+
+
+@pytest.mark.parametrize("classes", [3, 52])
+def test_the_small_set_rule_smooths_labels_from_three_classes_up(compose_train: Compose, classes: int) -> None:
+    cfg = compose_train("data=table")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert "from 3 classes up also task.label_smoothing=0.1" in describe_recipe(cfg)
+    line = settle_small_set(cfg, config, SimpleNamespace(**{**vars(NUMBERS), "num_outputs": classes}), 40, set())
+    assert " task.label_smoothing=0.1 (40 rows" in line
+    assert line.endswith(f"; task.label_smoothing for {classes} classes, at least "
+                         "recipe.small_classification.multiclass.min_classes=3)")
+    # What run.py builds the task from: the smoothed loss, in the config the checkpoints keep.
+    assert cfg.task.label_smoothing == config["task"]["label_smoothing"] == 0.1
+    check_options(cfg)
+    # The command line wins, 0 included.
+    cfg = compose_train("data=table", "task.label_smoothing=0")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    line = settle_small_set(cfg, config, SimpleNamespace(**{**vars(NUMBERS), "num_outputs": classes}), 40,
+                            {"task.label_smoothing"})
+    assert line.endswith("; kept from the command line: task.label_smoothing")
+    assert cfg.task.label_smoothing == config["task"]["label_smoothing"] == 0
+    # A threshold of 2 smooths two-class sets too.
+    cfg = compose_train("data=table", "recipe.small_classification.multiclass.min_classes=2")
+    settle_small_set(cfg, OmegaConf.to_container(cfg, resolve=True), NUMBERS, 40, set())
+    assert cfg.task.label_smoothing == 0.1
+
+
+@pytest.mark.parametrize("value", [1, 0, "three", True, 2.5])
+def test_a_bad_class_threshold_is_refused_before_the_data_is_read(compose_train: Compose, value: object) -> None:
+    with pytest.raises(ConfigError, match="recipe.small_classification.multiclass.min_classes=.*must be an integer >= 2"):
+        check_options(compose_train("data=table", f"recipe.small_classification.multiclass.min_classes={value}"))
 
 
 def test_the_command_line_wins_over_the_small_set_rule(compose_train: Compose) -> None:
