@@ -203,11 +203,16 @@ def train(cfg: DictConfig) -> float:
             results: dict[str, Any] = {"status": "completed", "best_checkpoint": relative_to_run(best, output_dir)}
             if lr_found is not None:
                 results["lr_find"] = lr_found
-            validated = [] if without_validation else trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False,
-                                                                        weights_only=True)
-            results["val"] = validated[0] if validated else {}  # empty with trainer.limit_val_batches=0 or no validation split
-            if cfg.test:
-                results["test"] = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)[0]
+            try:
+                validated = [] if without_validation else trainer.validate(task, datamodule=datamodule, ckpt_path=best,
+                                                                            verbose=False, weights_only=True)
+                results["val"] = validated[0] if validated else {}  # empty with trainer.limit_val_batches=0 or no validation split
+                if cfg.test:
+                    results["test"] = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)[0]
+            except SIGTERMException:  # training is done; a resume evaluates again without training
+                stage = "testing" if "val" in results else "validating"
+                print(f"train.py: {record_interruption(output_dir, trainer, stage)}", file=sys.stderr, flush=True)
+                raise SystemExit(128 + signal.SIGTERM) from None
             stages = tuple(stage for stage in ("val", "test") if results.get(stage))
             if trainer.is_global_zero and stages and (baseline := baselines(datamodule, stages)) is not None:
                 results["baseline"] = baseline  # what predicting without the sequences scores, printed beside
@@ -441,17 +446,26 @@ def best_checkpoint(trainer: Any) -> str | None:
     return None
 
 
-def record_interruption(output_dir: Path, trainer: Any) -> str:
-    """SIGTERM stopped the fit (last.ckpt was saved): say so in metrics.json; the message tells how to resume."""
+def record_interruption(output_dir: Path, trainer: Any, evaluating: str | None = None) -> str:
+    """SIGTERM stopped the fit (last.ckpt was saved), or the evaluation after it (`evaluating`: "validating" or
+    "testing"; training had finished, so the resume trains nothing and evaluates again): say so in metrics.json; the
+    message tells how to resume."""
     from hydra.core.hydra_config import HydraConfig
 
     overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith(("ckpt_path=", "hydra.run.dir="))]
     command = shlex.join(["python", "train.py", *overrides, "ckpt_path=last", f"hydra.run.dir={output_dir}"])
-    message = f"stopped by SIGTERM at global step {trainer.global_step} (epoch {trainer.current_epoch}); resume with:\n  {command}"
+    where = (f"at global step {trainer.global_step} (epoch {trainer.current_epoch})" if evaluating is None else
+             f"while {evaluating} the best checkpoint, after training ended at global step {trainer.global_step}; no "
+             "results were written")
+    how = "resume with" if evaluating is None else "evaluate it (nothing more is trained) with"
+    message = f"stopped by SIGTERM {where}; {how}:\n  {command}"
     log.error(message)
     if trainer.is_global_zero:
-        write_json(output_dir / "metrics.json", {"status": "interrupted", "global_step": trainer.global_step,
-                                                 "last_checkpoint": "checkpoints/last.ckpt", "resume": command})
+        record = {"status": "interrupted", "global_step": trainer.global_step, "last_checkpoint": "checkpoints/last.ckpt",
+                  "resume": command}
+        if evaluating is not None:
+            record["interrupted_while"] = evaluating
+        write_json(output_dir / "metrics.json", record)
     return message
 
 

@@ -156,3 +156,44 @@ def test_the_resume_command_a_sigterm_prints_runs_as_printed(compose_train, tmp_
     argv = shlex.split(command)
     assert argv[:2] == ["python", "train.py"] and argv[-2:] == ["ckpt_path=last", f"hydra.run.dir={tmp_path}"]
     assert [a for a in argv if a in overrides] == overrides
+
+
+@pytest.mark.parametrize("stage", ["validate", "test"])
+def test_a_sigterm_after_training_exits_143_and_the_resume_evaluates_without_training(tmp_path: Path, stage: str) -> None:
+    """SIGTERM while the best checkpoint is validated or tested after fit: Lightning raises its SIGTERMException, a
+    SystemExit with no code, so the run exited 0 with no metrics.json. Now it exits 143 and says how to evaluate the
+    finished run; the printed command trains nothing more and writes the results an uninterrupted run writes."""
+    import json
+    import shlex
+    import signal
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "data"))
+    from user_files import write_csv
+
+    rows = [{"sequence": " ".join(f"{(c - 1) * t / 8 + (i % 5) / 10:.2f}" for t in range(8)), "label": f"c{c}"}
+            for i in range(60) for c in [i % 3]]
+    train, test = write_csv(tmp_path / "train.csv", rows[:40]), write_csv(tmp_path / "test.csv", rows[40:])
+    # A validation carve-out (the small-set rule has none), batches of 4: the signal comes before the last batch.
+    args = ["data=table", f"data.train_files={train}", f"data.test_files={test}", "data.val_fraction=0.25",
+            "data.batch_size=4", "trainer.max_epochs=2", "logger=csv", "callbacks.progress_bar.refresh_rate=0"]
+    whole = run_train(*args, f"hydra.run.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    signals = str(Path(__file__).parent / "data")
+    stopped = tmp_path / "stopped"
+    proc = run_train(*args, "+callbacks.sigterm._target_=signals.SigtermAt", f"+callbacks.sigterm.stage={stage}",
+                     f"hydra.run.dir={stopped}", env={"PYTHONPATH": signals, "SIGTERM_AT_FIRST_BATCH": "1"})
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-3000:]
+    doing = {"validate": "validating", "test": "testing"}[stage]
+    assert f"stopped by SIGTERM while {doing} the best checkpoint" in proc.stderr
+    metrics = json.loads((stopped / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["interrupted_while"] == doing
+    step = torch.load(stopped / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["global_step"]
+    # The printed command, as printed (the callback stays, unarmed: a scheduler's requeue sends no signal).
+    argv = shlex.split(metrics["resume"])
+    assert argv[:2] == ["python", "train.py"] and "ckpt_path=last" in argv
+    resumed = run_train(*argv[2:], env={"PYTHONPATH": signals})
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert torch.load(stopped / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["global_step"] == step
+    done, expected = json.loads((stopped / "metrics.json").read_text()), json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    assert done["status"] == "completed" and done["test"] == expected["test"] and done["val"] == expected["val"]
