@@ -320,8 +320,11 @@ class SequenceTask(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
     def setup(self, stage: str) -> None:
-        """Built in Python (no `metadata`): record the model's and datamodule's constructor arguments and the
-        data's facts, so that its checkpoints rebuild like those of `python train.py`."""
+        """The metrics adapted to the device, before Lightning moves them there (`TaskKind.metrics_on`). Built in
+        Python (no `metadata`): record the model's and datamodule's constructor arguments and the data's facts, so
+        that its checkpoints rebuild like those of `python train.py`."""
+        for metrics in (self.train_metrics, self.val_metrics, self.test_metrics):
+            self.kind.metrics_on(metrics, self.trainer.strategy.root_device)
         if self.metadata or stage != "fit":
             return
         from seqtrain.checkpoint import CheckpointError, run_metadata

@@ -92,3 +92,56 @@ def test_a_metric_that_is_not_finite_is_written_as_valid_json_and_named(tmp_path
     caplog.clear()
     write_json(tmp_path / "data.json", {"a": 1.0})
     assert "not finite" not in caplog.text
+
+
+def test_regression_metrics_in_large_units_are_summed_in_float64(tmp_path: Path) -> None:
+    """Targets near 1e20 fit float32, their squares (1e40) do not: the float32 sums of MSE made test/mse and test/rmse
+    inf while the run said "completed". The sums are float64 now: the metrics equal numpy's float64 computation from
+    the same predictions, in the data's own units."""
+    import lightning.pytorch as pl
+    import torch
+
+    from seqtrain.models.sequence_model import SequenceModel
+    from seqtrain.task import SequenceTask
+
+    torch.manual_seed(0)
+    rows = [{"sequence": [i / 10, (i % 7) / 7], "label": (1 + i / 3) * 1e20} for i in range(30)]
+    dm = table(tmp_path, write_jsonl(tmp_path / "train.jsonl", rows))
+    dm.setup()
+    facts = dm.facts
+    assert facts.target_scale[0] > 1e20  # the loader's own scaling, in the data's units
+    model = SequenceModel(cell="gru", num_features=facts.num_features, hidden_size=8, num_outputs=1, head="many_to_one")
+    task = SequenceTask(model, task="regression", num_outputs=1, target_scale=facts.target_scale,
+                        target_shift=facts.target_shift)
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    got = trainer.test(task, datamodule=dm, verbose=False)[0]
+    preds, targets = [], []
+    model.eval()
+    with torch.no_grad():
+        for batch in dm.test_dataloader():
+            out, _ = model(batch.inputs, batch.lengths)
+            preds.append(out.double().numpy()), targets.append(batch.targets.double().numpy())
+    scale, shift = facts.target_scale[0], facts.target_shift[0]
+    diff = (np.concatenate(preds) * scale + shift) - (np.concatenate(targets) * scale + shift)
+    assert np.isfinite(got["test/mse"]) and np.isfinite(got["test/rmse"])
+    assert got["test/mse"] == pytest.approx(float(np.mean(diff ** 2)), rel=1e-6)
+    assert got["test/rmse"] == pytest.approx(float(np.sqrt(np.mean(diff ** 2))), rel=1e-6)
+    assert got["test/mae"] == pytest.approx(float(np.mean(np.abs(diff))), rel=1e-6)
+
+
+def test_regression_metrics_keep_float32_sums_where_the_device_has_no_float64() -> None:
+    """Apple's MPS has no float64: there the sums stay float32 (before Lightning moves them); elsewhere float64."""
+    import torch
+
+    from seqtrain.kinds.regression import Regression
+
+    kind = Regression(1)
+    metrics = kind.build_metrics()
+    assert {m.sum_squared_error.dtype for m in (metrics["mse"], metrics["rmse"])} == {torch.float64}
+    kind.metrics_on(metrics, torch.device("cpu"))
+    metrics.reset()  # each epoch starts from the defaults: float64 too
+    assert metrics["mae"].sum_abs_error.dtype == metrics["mse"].sum_squared_error.dtype == torch.float64
+    kind.metrics_on(metrics, torch.device("mps"))
+    assert {metrics["mse"].sum_squared_error.dtype, metrics["mae"].sum_abs_error.dtype} == {torch.float32}
+    assert metrics["mse"].total.dtype == torch.int64  # the counts stay counts

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
+    import torch
     from torch import Tensor
     from torchmetrics import MetricCollection
 
@@ -177,6 +178,10 @@ class TaskKind:
 
     def update_metrics(self, metrics: MetricCollection, preds: Tensor, batch: Batch) -> None:
         raise NotImplementedError
+
+    def metrics_on(self, metrics: MetricCollection, device: torch.device) -> None:
+        """Adapt `metrics` (built by `build_metrics`) to the device the run trains on, before they move there; most
+        kinds need nothing."""
 
     def epoch_metrics(self, mean_loss: Tensor) -> dict[str, Tensor]:
         """Metrics that follow from the epoch's mean loss alone (none by default)."""

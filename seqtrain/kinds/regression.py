@@ -37,16 +37,27 @@ class Regression(TaskKind):
                              f"got {len(target_scale)} and {len(target_shift)}")
         self.target_scale = None if target_scale is None else tuple(float(v) for v in target_scale)
         self.target_shift = None if target_shift is None else tuple(float(v) for v in target_shift)
-        self._on_device: dict[torch.device, tuple[Tensor, Tensor]] = {}  # (F_out,) scale and shift per device
+        self._on_device: dict[tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]] = {}  # (F_out,) scale, shift
 
     def build_metrics(self) -> MetricCollection:
+        import torch
         from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 
-        # No compute groups: each metric keeps states of its own (see Classification.build_metrics).
-        return MetricCollection(
+        # No compute groups: each metric keeps states of its own (see Classification.build_metrics). Sums in float64:
+        # in the data's own units a target of 1e20 fits float32, its square does not (the metric was inf, the run
+        # "completed"), and a sum over many rows overflows sooner. Apple's MPS has no float64 (`metrics_on`).
+        metrics = MetricCollection(
             {"mse": MeanSquaredError(), "rmse": MeanSquaredError(squared=False), "mae": MeanAbsoluteError()},
             compute_groups=False,
         )
+        float_sums(metrics, torch.float64)
+        return metrics
+
+    def metrics_on(self, metrics: MetricCollection, device: torch.device) -> None:
+        import torch
+
+        if device.type == "mps":  # no float64 there: float32 sums, as before
+            float_sums(metrics, torch.float32)
 
     def loss(self, preds: Tensor, batch: Batch) -> Tensor:
         import torch.nn.functional as F
@@ -59,8 +70,11 @@ class Regression(TaskKind):
         return int(batch.lengths.sum()) if preds.dim() == 3 else len(batch)
 
     def update_metrics(self, metrics: MetricCollection, preds: Tensor, batch: Batch) -> None:
+        import torch
+
         preds, targets = self._real(preds, batch)
-        metrics.update(self._unscaled(preds), self._unscaled(targets))
+        dtype = preds.dtype if preds.device.type == "mps" else torch.float64  # the metrics' sums (build_metrics)
+        metrics.update(self._unscaled(preds.to(dtype)), self._unscaled(targets.to(dtype)))
 
     def _real(self, preds: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
         """Predictions and targets of the real steps: (N, F_out), N = B or the real steps of a per-step batch."""
@@ -75,10 +89,23 @@ class Regression(TaskKind):
         """(..., F_out) values back in the data's own units."""
         if self.target_scale is None:
             return values
-        if values.device not in self._on_device:
-            self._on_device[values.device] = (values.new_tensor(self.target_scale), values.new_tensor(self.target_shift))
-        scale, shift = self._on_device[values.device]
+        where = (values.device, values.dtype)
+        if where not in self._on_device:
+            self._on_device[where] = (values.new_tensor(self.target_scale), values.new_tensor(self.target_shift))
+        scale, shift = self._on_device[where]
         return values * scale + shift
+
+
+def float_sums(metrics: MetricCollection, dtype: torch.dtype) -> None:
+    """Each metric's floating-point states (and the defaults `reset` restores) in `dtype`; counts stay integers.
+    torchmetrics' own `set_dtype` converts every state, counts included (float32 counts are exact only to 2**24)."""
+    import torch
+
+    for metric in metrics.values():
+        for name, default in metric._defaults.items():  # torchmetrics keeps the defaults private
+            if isinstance(default, torch.Tensor) and torch.is_floating_point(default):
+                metric._defaults[name] = default.to(dtype)
+                setattr(metric, name, getattr(metric, name).to(dtype))
 
 
 KIND = Regression
