@@ -145,3 +145,62 @@ def test_regression_metrics_keep_float32_sums_where_the_device_has_no_float64() 
     kind.metrics_on(metrics, torch.device("mps"))
     assert {metrics["mse"].sum_squared_error.dtype, metrics["mae"].sum_abs_error.dtype} == {torch.float32}
     assert metrics["mse"].total.dtype == torch.int64  # the counts stay counts
+
+
+def outlier_rows(n: int = 60, at: tuple[int, int] | None = (17, 5), value: str = "1e6") -> list[dict]:
+    rows = [{"sequence": " ".join(f"{(i % 3) + t / 10:.2f}" for t in range(20)), "label": f"c{i % 3}"} for i in range(n)]
+    if at is not None:
+        values = rows[at[0]]["sequence"].split()
+        values[at[1]] = value
+        rows[at[0]]["sequence"] = " ".join(values)
+    return rows
+
+
+def scaling_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "set the scaling" in r.getMessage()]
+
+
+def test_one_typo_that_sets_the_input_scaling_is_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """1e6 among values near 1: the standard scaling's deviation is the typo's, and every other value scales to almost
+    one number. Training goes on (the value is a float32 one), but a warning names the file, row, step and value."""
+    train, test = write_csv(tmp_path / "train.csv", outlier_rows()), write_csv(tmp_path / "test.csv", outlier_rows(at=None))
+    with caplog.at_level(logging.WARNING):  # every row trains
+        TableDataModule(train_files=str(train), test_files=str(test), val_fraction=0,
+                        cache_dir=str(tmp_path / "hf_cache")).setup("fit")
+    (message,) = scaling_warnings(caplog)
+    assert message.startswith(f"data: {train}, row 18 (step 6), column 'sequence': one value of 1,200 set the scaling")
+    assert "this row's 1e+06" in message
+    # As the numbers go: the deviation with it, against without it (numpy, population).
+    values = np.array([[float(v) for v in r["sequence"].split()] for r in outlier_rows()]).reshape(-1)
+    assert f"standard deviation is {values.std():.3g}" in message
+    assert f"other values ({np.delete(values, 17 * 20 + 5).std():.3g})" in message
+
+
+def test_scaling_set_by_whole_rows_of_another_magnitude_is_no_typo(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """PLAID-like data (appliances whose currents are 1e-4 to 1e2 apart) has a wide, honest spread: many values, not a
+    handful, set it. Nor do ordinary values warn."""
+    rows = outlier_rows(at=None)
+    for i in range(0, 60, 6):  # a tenth of the rows, whole, a thousand times larger
+        rows[i]["sequence"] = " ".join(f"{1000 * float(v):.1f}" for v in rows[i]["sequence"].split())
+    with caplog.at_level(logging.WARNING):
+        TableDataModule(train_files=str(write_csv(tmp_path / "wide.csv", rows)), val_fraction=0,
+                        cache_dir=str(tmp_path / "hf_cache")).setup("fit")
+        TableDataModule(train_files=str(write_csv(tmp_path / "plain.csv", outlier_rows(at=None))), val_fraction=0,
+                        cache_dir=str(tmp_path / "hf_cache")).setup("fit")
+    assert scaling_warnings(caplog) == []
+
+
+def test_a_target_typo_and_a_series_typo_are_named_too(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rows = regression_rows(n=40, target=5e7, at=9)  # targets 0-13, one of 5e7
+    with caplog.at_level(logging.WARNING):
+        table(tmp_path, write_jsonl(tmp_path / "train.jsonl", rows)).setup()
+    (message,) = scaling_warnings(caplog)
+    assert "column 'label': one value of" in message and "set the scaling of the targets" in message and "5e+07" in message
+    caplog.clear()
+    series = series_rows(120)
+    series[30]["temp"] = 1e5
+    with caplog.at_level(logging.WARNING):
+        ForecastDataModule(train_files=str(write_csv(tmp_path / "series.csv", series)), columns=["load", "temp"], window=5,
+                           cache_dir=str(tmp_path / "hf_cache2")).setup()
+    (message,) = scaling_warnings(caplog)
+    assert "column 'temp'" in message and "this row's 100000" in message

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seqtrain.checks.values import check_float32, check_statistics
+from seqtrain.checks.values import check_float32, check_statistics, warn_dominated_scaling
 from seqtrain.errors import DataError
 
 if TYPE_CHECKING:
@@ -180,17 +180,21 @@ def check_magnitudes(split: PackedExamples, origin: Origin, columns: tuple[str, 
 
 
 def check_scaling(train: PackedExamples, origin: Origin, state: dict[str, Any], columns: tuple[str, str]) -> None:
-    """Refuse input or target scaling (`fit_scaling`'s) that is not finite, naming the row of the largest value."""
+    """Refuse input or target scaling (`fit_scaling`'s) that is not finite, naming the row of the largest value; warn
+    where a handful of values set it (`warn_dominated_scaling`)."""
     from seqtrain.encoders.saved import scalers_from_state
 
     inputs, targets = scalers_from_state(state)
     if inputs is not None:
         values = train.inputs.numpy()
         check_statistics(inputs, values, [columns[0]] * values.shape[1], lambda i: step_place(train, origin, i), "inputs")
+        warn_dominated_scaling(values, [columns[0]] * values.shape[1], lambda i: step_place(train, origin, i),
+                               "inputs" if values.shape[1] == 1 else "inputs' features")
     if targets is not None:
         values = train.targets.numpy()
         where = (lambda i: step_place(train, origin, i)) if train.per_step else (lambda i: origin.where(int(train.source_rows[i])))
         check_statistics(targets, values, [columns[1]] * values.shape[1], where, "targets")
+        warn_dominated_scaling(values, [columns[1]] * values.shape[1], where, "targets")
 
 
 def step_place(split: PackedExamples, origin: Origin, step: int) -> str:

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from seqtrain.checks.arguments import check_hub_config, check_positive, check_split_fractions
 from seqtrain.checks.series import check_series_vary, check_time_order
-from seqtrain.checks.values import check_float32, check_statistics
+from seqtrain.checks.values import check_float32, check_statistics, warn_dominated_scaling
 from seqtrain.data.datamodule import SequenceDataModule, Splits
 from seqtrain.facts import DataFacts
 from seqtrain.data.parsing import ONE_NUMBER, complaint, numeric_cells, parse_number
@@ -188,6 +188,8 @@ class ForecastDataModule(SequenceDataModule):
             check_series_vary(train_steps, names, targets_at)
             scaler = Standardizer.fit(train_steps, self.scale)
             check_statistics(scaler, train_steps, names, _training_step_place(pieces, bounds, firsts), "column")
+            if self.scale == "standard":
+                warn_dominated_scaling(train_steps, names, _training_step_place(pieces, bounds, firsts), "column's training steps")
             state = {"columns": names, **scaler.to_dict()}
             if self.window_is_auto:
                 state["window"] = self.window
