@@ -758,6 +758,28 @@ def constant_regression_target(tmp):
 
 
 @case("table file")
+def every_row_the_same_numbers(tmp):
+    # The labels vary, the sequences do not (a constant column taken for the sequences): nothing to learn from.
+    path = write_csv(tmp / "train.csv", [{"sequence": "0.5 1 1.5", "label": "xy"[i % 2]} for i in range(30)])
+    return table(tmp, train_files=str(path)), [f"{path}, column 'sequence': every one of the",
+                                               "training rows holds the same sequence (3 steps: 0.5 1 1.5)",
+                                               "data.sequence_column"]
+
+
+@case("table file")
+def every_row_the_same_text(tmp):
+    path = write_csv(tmp / "train.csv", [{"sequence": "the same review", "label": "xy"[i % 2]} for i in range(30)])
+    return table(tmp, train_files=str(path), task="classification"), ["column 'sequence': every one of the",
+                                                                        "holds the same sequence (15 steps"]
+
+
+@case("table file")
+def every_row_the_same_vectors_for_regression(tmp):
+    path = write_jsonl(tmp / "train.jsonl", [{"sequence": [[1.0, 2.0], [3.0, 4.0]], "label": i / 3} for i in range(30)])
+    return table(tmp, train_files=str(path), task="regression"), ["holds the same sequence (2 steps: 1 2 3 4)"]
+
+
+@case("table file")
 def a_class_per_row_leaves_no_validation_row(tmp):
     # Real values read as classes: every drawn validation row was the only row of its class.
     path = write_jsonl(tmp / "train.jsonl", [{"sequence": [i, i + 1.0], "label": i / 7} for i in range(30)])
@@ -1172,3 +1194,13 @@ def test_each_split_says_where_it_comes_from(tmp_path: Path, caplog: pytest.LogC
         table(tmp_path, train_files=str(train), val_files=str(val), val_fraction=0.3, test_fraction=0.2).setup()
     assert ("data: the val split is data.val_files (val_fraction not used); the test split is carved from the training "
             "data (data.test_fraction=0.2)") in caplog.text
+
+
+def test_one_row_that_differs_is_enough_to_train(tmp_path: Path) -> None:
+    rows = [{"sequence": "0.5 1 1.5", "label": "xy"[i % 2]} for i in range(30)]
+    rows[7]["sequence"] = "0.5 1 1.6"
+    table(tmp_path, train_files=str(write_csv(tmp_path / "train.csv", rows)), val_fraction=0,
+          test_files=str(write_csv(tmp_path / "test.csv", rows))).setup()
+    # Per-step targets: the position alone can carry them.
+    tags = [{"sequence": ["a", "b", "c"], "label": ["B", "I", "O"] if i % 2 else ["O", "B", "I"]} for i in range(30)]
+    table(tmp_path, task="tagging", train_files=str(write_jsonl(tmp_path / "tags.jsonl", tags))).setup()

@@ -62,6 +62,27 @@ def check_varies(targets: Any, per_step: bool, column: str, origin: Origin) -> N
                     column, ", ".join(map(str, constant)), ", ".join(f"{array[0, k]:g}" for k in constant))
 
 
+def check_inputs_vary(train: PackedExamples, origin: Origin, column: str) -> None:
+    """Training rows with one target each whose sequences are all the same (as encoded: the same steps, the same values
+    or tokens) give a model nothing to tell them apart by: an error (the wrong column?). Per-step targets are not
+    checked: a position alone can carry them."""
+    if train.per_step or len(train) < 2 or len(set(train.lengths)) > 1:
+        return
+    offsets, rows = np.asarray(train.offsets), np.asarray(train.rows)
+    inputs = train.inputs.numpy()
+    first = inputs[offsets[rows[0]]:offsets[rows[0] + 1]]
+    starts = offsets[rows]
+    steps = starts[:, None] + np.arange(len(first))[None, :]  # (N, T) flat step indices, every row as long as the first
+    if not np.array_equal(inputs[steps], np.broadcast_to(first, (len(rows), *first.shape)), equal_nan=inputs.dtype.kind == "f"):
+        return
+    shown = " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in first.reshape(-1)[:8].tolist())
+    raise DataError(
+        f"{origin.names()}, column {column!r}: every one of the {len(rows)} training rows holds the same sequence "
+        f"({len(first)} steps: {shown}{' ...' if first.size > 8 else ''}), so a model has nothing to tell them apart by "
+        "(is data.sequence_column the right column?)"
+    )
+
+
 def check_widths(splits: dict[str, tuple[Dataset, Origin]], field: str, column: str, expected: int | None,
                  what: tuple[str, str]) -> None:
     """Every row of every split has `expected` values per step (feature vectors; per-step targets) or per row (targets)

@@ -19,8 +19,18 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from seqtrain.checks.arguments import check_split_fractions
-from seqtrain.checks.tables import check_classes, check_lengths, check_magnitudes, check_scaling, check_spellings, check_varies
-from seqtrain.checks.tables import check_numbers_as_tokens, check_widths, warn_shared_rows
+from seqtrain.checks.tables import (
+    check_classes,
+    check_inputs_vary,
+    check_lengths,
+    check_magnitudes,
+    check_scaling,
+    check_spellings,
+    check_numbers_as_tokens,
+    check_varies,
+    check_widths,
+    warn_shared_rows,
+)
 from seqtrain.data.datamodule import Splits
 from seqtrain.data.file_datamodule import FileDataModule
 from seqtrain.encoders.labels import LabelMap
@@ -155,6 +165,7 @@ class TableDataModule(FileDataModule):
             if len(split) == 0:
                 raise DataError(f"the {name} split has no examples left (every row's label was unseen in training)")
         if saved is None:
+            check_inputs_vary(examples["train"], splits["train"][1], self.sequence_column)
             numeric = kind in ("numbers", "vectors")
             state.update(fit_scaling(examples["train"], numeric and self.standardize, self.task == "regression" and self.scale_targets))
             check_scaling(examples["train"], splits["train"][1], state, (self.sequence_column, self.target_column))
