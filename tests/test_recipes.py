@@ -375,7 +375,7 @@ def test_the_training_texts_spacing_is_their_share_of_whitespace(tmp_path: Path)
     dm.setup()
     texts = [r["text"] for r in rows]
     assert training_text_spacing(dm) == pytest.approx(sum(c.isspace() for t in texts for c in t) / sum(len(t) for t in texts))
-    numbers = write_csv(tmp_path / "numbers.csv", [{"sequence": "1 2 3", "label": "ab"[i % 2]} for i in range(40)])
+    numbers = write_csv(tmp_path / "numbers.csv", [{"sequence": f"1 2 {i}", "label": "ab"[i % 2]} for i in range(40)])
     dm = TableDataModule(train_files=str(numbers), cache_dir=str(tmp_path / "cache"), batch_size=4)
     dm.setup()
     assert training_text_spacing(dm) is None  # not text

@@ -1126,7 +1126,7 @@ def test_text_test_files_equal_to_train_files_warn(tmp_path: Path, caplog: pytes
 
 
 def test_a_label_per_row_warns_of_regression_data(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    path = write_csv(tmp_path / "train.csv", [{"sequence": "ab", "label": f"{i * 0.37:.2f}"} for i in range(60)])
+    path = write_csv(tmp_path / "train.csv", [{"sequence": "ab" * (i % 3 + 1), "label": f"{i * 0.37:.2f}"} for i in range(60)])
     dm = table(tmp_path, train_files=str(path), val_files=str(path), test_files=str(path))
     assert "nearly every row is a class of its own; if the values are quantities, use data.task=regression" in warnings_of(caplog, dm)
 

@@ -239,7 +239,7 @@ def test_class_labels_map_to_sorted_ids(tmp_path: Path) -> None:
     rows = [{"sequence": "ab" * (i % 5 + 1), "label": [10, 2, 1][i % 3]} for i in range(60)]
     dm = make(tmp_path, train_files=str(write_csv(tmp_path / "numbers.csv", rows)))
     assert dm.facts.class_names == ("1", "2", "10")  # numeric labels sort as numbers
-    words = [{"sequence": "ab", "label": w} for w in ["pear", "Apple", "fig"] * 20]
+    words = [{"sequence": "ab" * (i % 4 + 1), "label": w} for i, w in enumerate(["pear", "Apple", "fig"] * 20)]
     dm = make(tmp_path, train_files=str(write_csv(tmp_path / "words.csv", words)))
     assert dm.facts.class_names == ("Apple", "fig", "pear")
 
