@@ -387,9 +387,8 @@ def keep_saved_patch_size(cfg: DictConfig, config: dict[str, Any], saved: dict[s
 
 def keep_saved_recipe_settings(cfg: DictConfig, config: dict[str, Any], saved: dict[str, Any], command_line: set[str]) -> str | None:
     """A resume continues with the settings the recipe settles once the data is read (`recipe.text_classification`:
-    monitor, ...; `recipe.small_classification`: no validation split, its schedule, no early stopping, the smoothing of its
-    `multiclass` settings) as its
-    checkpoint's run used them, whether that run settled them or predates them (a text run saved before the text block
+    monitor, ...; `recipe.small_classification`: no validation split, its schedule, no early stopping, and its
+    `multiclass` smoothing) as its checkpoint's run used them, whether that run settled them or predates them (a text run saved before the text block
     picked by val/loss); also the recipe's `model.instance_norm` and `model.differences`, so a run made before the
     recipe set them resumes as it was. A key given on the command line wins, as in `check_resume`. Returns the line that says what was kept."""
     from seqtrain.recipe import apply_settings, given, many_classes, short_setting, small_set_settings, text_recipe_keys

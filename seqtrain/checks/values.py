@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 #: The largest magnitude float32, the dtype the model computes in, holds (about 3.4e38).
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: `warn_dominated_scaling`: a feature's standard deviation this many times that of its values without the few most
-#: extreme (0.01 %, at least one) is set by those few. Every feature of the study's 17 sets is at 1.00-1.13.
+#: extreme (0.01 %, at least one) is set by those few. Every feature and target of the study's 14 numeric sets is at 1.00-1.13.
 DOMINATED = 5.0
 FEW = 1e-4
 
