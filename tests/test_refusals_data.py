@@ -106,6 +106,15 @@ def glob_matching_a_folder(tmp):
 
 
 @case("table file")
+def a_file_named_by_a_glob_and_by_its_name(tmp):
+    file(tmp, "a.csv", CSV_HEAD + GOOD_CSV_LINES)
+    file(tmp, "b.csv", CSV_HEAD + GOOD_CSV_LINES)
+    return table(tmp, train_files=[str(tmp / "*.csv"), str(tmp / "a.csv")]), [
+        f"data.train_files: '{tmp / 'a.csv'}' is named twice (by '{tmp / '*.csv'}' and '{tmp / 'a.csv'}')", "name each file once"
+    ]
+
+
+@case("table file")
 def empty_csv(tmp):
     path = file(tmp, "train.csv", "")
     return table(tmp, train_files=str(path)), [f"{path}: an empty file (0 bytes)"]
@@ -747,6 +756,15 @@ def a_vocabulary_of_unknown_words_only(tmp):
 @case("text file")
 def missing_text_file(tmp):
     return text(tmp, train_files=str(tmp / "corpus.txt"), test_files=str(tmp / "held_out_*.txt")), ["data.train_files: no such file", "corpus.txt"]
+
+
+@case("text file")
+def a_text_test_file_named_twice(tmp):
+    path = file(tmp, "corpus.txt", "the cat sat on the mat\n" * 40)
+    held_out = file(tmp, "held_out.txt", "the dog sat on the mat\n" * 10)
+    return text(tmp, train_files=str(path), test_files=[str(held_out), str(held_out)]), [
+        f"data.test_files: '{held_out}' is named twice (by '{held_out}' twice)", "rows would be read twice"
+    ]
 
 
 @case("table file")

@@ -80,31 +80,46 @@ def written_cell(path: str, i: int, column: str) -> str | None:
 def resolve_files(key: str, files: str | Sequence[str]) -> list[str]:
     """Absolute paths of `files` (paths or glob patterns, each must match); URLs pass through."""
     paths: list[str] = []
+    named_by: dict[str, str] = {}  # each path and the entry that first named it
     for entry in [files] if isinstance(files, str) else list(files):
-        if "://" in entry:
-            paths.append(entry)
-            continue
-        if glob.has_magic(entry):
-            matches = sorted(glob.glob(str(Path(entry).expanduser())))
-            if not matches:
-                raise DataError(f"data.{key}: no file matches {entry!r} (working directory: {Path.cwd()})")
-            folders = [m for m in matches if Path(m).is_dir()]
-            if folders:
-                raise DataError(f"data.{key}: {entry!r} matches the folder {folders[0]!r} ({len(folders)} in all); match files only")
-            paths += [str(Path(m).resolve()) for m in matches]
-            continue
-        path = Path(entry).expanduser()
-        if path.is_dir():
-            raise DataError(
-                f"data.{key}: {entry!r} is a folder; name its files (a glob such as '{entry.rstrip('/')}/*.csv'), "
-                "or give a dataset folder saved by `datasets` as data.hub"
-            )
-        if not path.is_file():
-            raise DataError(f"data.{key}: no such file {entry!r} (working directory: {Path.cwd()})")
-        paths.append(str(path.resolve()))
+        before = len(paths)
+        _add_matches(key, entry, paths)
+        for path in paths[before:]:
+            if path in named_by:
+                by = f"by {named_by[path]!r} and {entry!r}" if named_by[path] != entry else f"by {entry!r} twice"
+                raise DataError(
+                    f"data.{key}: {path!r} is named twice ({by}); its rows would be read twice (counted twice in "
+                    "training and in metrics, and shared between training and a split carved from it); name each file once"
+                )
+            named_by[path] = entry
     if not paths:
         raise DataError(f"data.{key}: an empty list of files")
     return paths
+
+
+def _add_matches(key: str, entry: str, paths: list[str]) -> None:
+    """Append the absolute paths `entry` (a path, a glob or a URL) names to `paths`; each must match."""
+    if "://" in entry:
+        paths.append(entry)
+        return
+    if glob.has_magic(entry):
+        matches = sorted(glob.glob(str(Path(entry).expanduser())))
+        if not matches:
+            raise DataError(f"data.{key}: no file matches {entry!r} (working directory: {Path.cwd()})")
+        folders = [m for m in matches if Path(m).is_dir()]
+        if folders:
+            raise DataError(f"data.{key}: {entry!r} matches the folder {folders[0]!r} ({len(folders)} in all); match files only")
+        paths += [str(Path(m).resolve()) for m in matches]
+        return
+    path = Path(entry).expanduser()
+    if path.is_dir():
+        raise DataError(
+            f"data.{key}: {entry!r} is a folder; name its files (a glob such as '{entry.rstrip('/')}/*.csv'), "
+            "or give a dataset folder saved by `datasets` as data.hub"
+        )
+    if not path.is_file():
+        raise DataError(f"data.{key}: no such file {entry!r} (working directory: {Path.cwd()})")
+    paths.append(str(path.resolve()))
 
 
 def builder_for(key: str, paths: Sequence[str], file_format: FileFormat) -> tuple[str, dict[str, Any]]:
