@@ -174,7 +174,8 @@ def train(cfg: DictConfig) -> float:
         )
         if owner:  # every check has passed: only now does this run write into its directory
             if cfg.overwrite and ckpt_path is None:
-                clear_previous_run(output_dir)
+                reports = OmegaConf.select(cfg, "callbacks.test_reports.dirname") or "reports"
+                clear_previous_run(output_dir, tuple(dict.fromkeys(("reports", reports))))
             save_run_files(output_dir, config, facts.to_dict(), datamodule.state_dict(), fingerprints)
             if ckpt_path is not None:
                 record_resume(output_dir, ckpt_path, resume_changes)

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 #: The files that mark a directory as holding a run.
 RUN_FILES = ("config.yaml", "data.json", "metrics.json", "resumes.jsonl")
 LOCK_NAME = ".seqtrain.lock"
+#: The files `seqtrain.reports.TestReports` writes into its folder (`reports/`), for each kind of task.
+REPORT_FILES = ("confusion_matrix.csv", "confusion_matrix.png", "per_class.csv", "predicted_vs_actual.csv",
+                "predicted_vs_actual.png", "forecast.csv", "forecast.png")
 
 
 class RunDirectoryError(SeqtrainError, RuntimeError):
@@ -62,10 +65,17 @@ def check_run_directory(output_dir: Path, ckpt_path: str | None, overwrite: bool
     )
 
 
-def clear_previous_run(output_dir: Path) -> None:
-    """With `overwrite=true`: remove the earlier run's files, so none of them is taken for this run's."""
+def clear_previous_run(output_dir: Path, reports_dirnames: tuple[str, ...] = ("reports",)) -> None:
+    """With `overwrite=true`: remove the earlier run's files, so none of them is taken for this run's.
+
+    Its test reports too (`seqtrain.reports.TestReports` writes them into `reports_dirnames`): a run of another kind, or
+    one that does not test, writes other ones or none, and the earlier run's would be left beside its results.
+    """
     for name in previous_run(output_dir):
         (output_dir / name).unlink(missing_ok=True)
+    for dirname in reports_dirnames:
+        for name in REPORT_FILES:
+            (output_dir / dirname / name).unlink(missing_ok=True)
 
 
 #: File descriptors of the run locks this process holds (see `_forget_locks_in_child`).

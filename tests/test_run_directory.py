@@ -70,6 +70,29 @@ def test_overwrite_replaces_the_earlier_run(tmp_path: Path, finished: Path) -> N
     assert not (run_dir / "checkpoints" / "stale.ckpt").exists()
 
 
+def test_overwrite_leaves_no_test_report_of_the_earlier_run(tmp_path: Path, finished: Path) -> None:
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished, run_dir)
+    written = sorted(p.name for p in (run_dir / "reports").iterdir())
+    assert "confusion_matrix.csv" in written  # the earlier run (classification) wrote its reports
+    (run_dir / "reports" / "predicted_vs_actual.csv").write_text("predicted,actual\n1,2\n")  # as a regression run's
+    (run_dir / "reports" / "per_class.csv").write_text("stale\n")
+    proc = run_train(*TINY, "overwrite=true", "test=false", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # the new run tests nothing: no report in the directory may claim to be its
+    assert sorted(p.name for p in (run_dir / "reports").iterdir()) == []
+
+
+def test_every_report_file_is_one_overwrite_clears() -> None:
+    import re
+
+    from seqtrain.run_directory import REPORT_FILES
+
+    source = (ROOT / "seqtrain" / "reports.py").read_text()
+    names = set(re.findall(r'folder / "([^"]+)"', source))
+    assert names and names <= set(REPORT_FILES), names - set(REPORT_FILES)
+
+
 def test_a_live_run_holds_its_directory(tmp_path: Path) -> None:
     lock = RunLock(tmp_path).acquire()
     try:
