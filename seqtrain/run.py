@@ -92,6 +92,7 @@ def train(cfg: DictConfig) -> float:
                 log.info(line)
             if line := cosine_past_its_end(config):
                 log.warning(line)
+            check_not_behind_newest(checkpoint, ckpt_path, output_dir)
             resume_changes = check_resume(checkpoint["seqtrain"], config, fingerprints, ckpt_path)
             check_progress(checkpoint, config["trainer"], ckpt_path)
         pl.seed_everything(cfg.seed, workers=True)
@@ -628,6 +629,33 @@ def newest_checkpoint(output_dir: Path) -> Path | None:
             return -1
 
     return max(candidates, key=global_step)
+
+
+def check_not_behind_newest(checkpoint: dict[str, Any], ckpt_path: str, output_dir: Path) -> None:
+    """Refuse to resume, in its own run directory, a checkpoint behind the directory's newest (`best.ckpt`, or a copy of
+    an earlier `last.ckpt`, while `last.ckpt` holds later steps): the resumed run would replace `last.ckpt` and
+    `best.ckpt` with a branch from the earlier point, and the steps trained after it would be lost."""
+    path = Path(ckpt_path).resolve()
+    if path.parent not in ((output_dir / "checkpoints").resolve(), output_dir.resolve()):
+        return  # a checkpoint from elsewhere: check_run_directory and check_resume judge it
+    newest = newest_checkpoint(output_dir)
+    if newest is None or newest.resolve() == path:
+        return
+    import torch
+
+    try:
+        saved = torch.load(newest, map_location="cpu", weights_only=True, mmap=True)
+        newer_steps, newer_epochs = int(saved["global_step"]), int(saved.get("epoch", 0))
+    except Exception:  # noqa: BLE001 - an unreadable last.ckpt holds no steps to lose; going on from an earlier point is the way back
+        return
+    steps, epochs = int(checkpoint.get("global_step", 0)), int(checkpoint.get("epoch", 0))
+    if newer_steps > steps:
+        raise ResumeError(
+            f"cannot resume from {ckpt_path}: it is at optimizer step {steps} (epoch {epochs}), behind this run directory's "
+            f"{newest.name} at step {newer_steps} (epoch {newer_epochs}); resuming it here would replace {newest.name} and "
+            "best.ckpt with a run going on from the earlier point, and the later steps would be lost. Continue the run with "
+            f"ckpt_path=last, or, to go on from the earlier point, first move {newest} out of its folder"
+        )
 
 
 def check_resumable(checkpoint: dict[str, Any], facts: Any, path: str) -> None:

@@ -93,6 +93,27 @@ def test_every_report_file_is_one_overwrite_clears() -> None:
     assert names and names <= set(REPORT_FILES), names - set(REPORT_FILES)
 
 
+def test_a_checkpoint_behind_the_runs_last_is_refused_and_nothing_is_lost(tmp_path: Path, finished: Path) -> None:
+    """ckpt_path=<this run's best.ckpt, or a kept copy of an earlier last.ckpt> while last.ckpt holds later steps: the
+    resume replaced last.ckpt and best.ckpt with a branch from the earlier point, and the later steps were gone."""
+    import torch
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished, run_dir)
+    saved = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert saved["global_step"] > 1
+    steps = saved["global_step"]
+    saved["global_step"], saved["epoch"] = 1, 0  # as a copy kept after the first step
+    torch.save(saved, run_dir / "checkpoints" / "early.ckpt")
+    before = snapshot(run_dir)
+    proc = run_train(*TINY, f"ckpt_path={run_dir / 'checkpoints' / 'early.ckpt'}", "trainer.max_epochs=5",
+                     f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert (f"it is at optimizer step 1 (epoch 0), behind this run directory's last.ckpt at step {steps}" in proc.stderr
+            and "Continue the run with ckpt_path=last" in proc.stderr), proc.stderr[-3000:]
+    assert snapshot(run_dir) == before
+
+
 def test_a_live_run_holds_its_directory(tmp_path: Path) -> None:
     lock = RunLock(tmp_path).acquire()
     try:
