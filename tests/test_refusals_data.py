@@ -1076,6 +1076,17 @@ def warnings_of(caplog: pytest.LogCaptureFixture, datamodule: Any) -> str:
     return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
 
 
+def test_a_series_too_short_for_a_window_among_longer_ones_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    long = write_csv(tmp_path / "long.csv", series_rows(100))
+    short = write_csv(tmp_path / "short.csv", series_rows(8, seed=5))  # 5 training steps: no window of 5 + 1
+    datamodule = forecast(tmp_path, train_files=[str(long), str(short)], columns=["load"])
+    said = warnings_of(caplog, datamodule)
+    assert f"1 of 2 series add no train window ({short}: 5 train steps)" in said, said
+    assert str(long) not in said
+    # the warning is the truth: every training window comes from the long series (70 training steps)
+    assert len(datamodule.split("train")) == 70 - 5 - 1 + 1
+
+
 def test_target_column_equal_to_sequence_column_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write_jsonl(tmp_path / "train.jsonl", tagging_rows())
     dm = table(tmp_path, task="tagging", train_files=str(path), sequence_column="tokens", target_column="tokens")
