@@ -280,6 +280,24 @@ def missing_column_in_test_file(tmp):
 
 
 @case("table file")
+def a_csv_written_with_a_space_after_each_comma(tmp):
+    path = file(tmp, "train.csv", "sequence, label\n" + "".join(f"{i} {i + 1}, {'xy'[i % 2]}\n" for i in range(30)))
+    return table(tmp, train_files=str(path)), [
+        f"{path}: no column 'label' (data.target_column); its columns are: 'sequence', ' label'. The column ' label' differs "
+        "from 'label' only in spaces: write the file without spaces after its separators"
+    ]
+
+
+@case("table file")
+def a_column_named_in_another_case(tmp):
+    path = file(tmp, "train.csv", "Sequence,label\n" + "".join(f"{i} {i + 1},{'xy'[i % 2]}\n" for i in range(30)))
+    return table(tmp, train_files=str(path)), [
+        "no column 'sequence' (data.sequence_column)", "The column 'Sequence' differs from 'sequence' only in case: "
+        "set data.sequence_column='Sequence'"
+    ]
+
+
+@case("table file")
 def semicolon_separated_csv(tmp):
     path = file(tmp, "train.csv", "sequence;label\n" + "ab;x\n" * 10)
     return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence'", "its columns are: sequence;label"]

@@ -231,4 +231,11 @@ def check_columns(piece: Piece, columns: dict[str, str]) -> None:
         if column not in names:
             shown = ", ".join(names[:12]) + (f", ... ({len(names)} columns)" if len(names) > 12 else "")
             hint = layout_hint(names, piece.unit)
+            near = [name for name in names if name.strip().lower() == column.strip().lower()]
+            if near:  # ' label' from a CSV written with ', ', or 'Label': a column that differs only in spaces or case
+                shown = ", ".join(map(repr, names[:12])) + (f", ... ({len(names)} columns)" if len(names) > 12 else "")
+                spaces = near[0].strip() != near[0]
+                hint = (f". The column {near[0]!r} differs from {column!r} only in {'spaces' if spaces else 'case'}: "
+                        + ("write the file without spaces after its separators (its cells have them too), or " if spaces else "")
+                        + f"set data.{key}={near[0]!r}")
             raise DataError(f"{piece.name}: no column {column!r} (data.{key}); its columns are: {shown}{hint}")
