@@ -93,6 +93,7 @@ def train(cfg: DictConfig) -> float:
             if line := cosine_past_its_end(config):
                 log.warning(line)
             check_not_behind_newest(checkpoint, ckpt_path, output_dir)
+            check_best_checkpoint_readable(checkpoint, config, ckpt_path)
             resume_changes = check_resume(checkpoint["seqtrain"], config, fingerprints, ckpt_path)
             check_progress(checkpoint, config["trainer"], ckpt_path)
         pl.seed_everything(cfg.seed, workers=True)
@@ -655,6 +656,36 @@ def check_not_behind_newest(checkpoint: dict[str, Any], ckpt_path: str, output_d
             f"{newest.name} at step {newer_steps} (epoch {newer_epochs}); resuming it here would replace {newest.name} and "
             "best.ckpt with a run going on from the earlier point, and the later steps would be lost. Continue the run with "
             f"ckpt_path=last, or, to go on from the earlier point, first move {newest} out of its folder"
+        )
+
+
+def check_best_checkpoint_readable(checkpoint: dict[str, Any], config: dict[str, Any], ckpt_path: str) -> None:
+    """Refuse a resume whose run's best checkpoint (the file its `ModelCheckpoint` holds the best score for) is missing or
+    unreadable: a new one replaces it only when better, and the run validates and tests it once training ends, so it
+    failed there with a traceback, after the training, unless the resume happened to beat the saved score."""
+    from seqtrain.checkpoint import load_checkpoint
+
+    dirpath = ((config.get("callbacks") or {}).get("model_checkpoint") or {}).get("dirpath")
+    for key, state in (checkpoint.get("callbacks") or {}).items():
+        if not (key.startswith("ModelCheckpoint") and isinstance(state, dict) and state.get("best_model_path")):
+            continue
+        best, old = Path(state["best_model_path"]), state.get("dirpath")
+        if dirpath and old and best.is_relative_to(old):  # the run directory moved: its best checkpoint moved with it
+            best = Path(dirpath) / best.relative_to(old)
+        score = state.get("best_model_score")
+        scored = f" ({state.get('monitor')}={float(score):.4g}, the score a new checkpoint must beat to replace it)" if score is not None else ""
+        if not best.is_file():
+            problem = "is missing"
+        else:
+            try:
+                load_checkpoint(best)
+                continue
+            except CheckpointError as e:
+                problem = f"is not readable ({str(e).removeprefix(f'{best}: ')})"
+        raise ResumeError(
+            f"cannot resume from {ckpt_path}: the run's best checkpoint {best}{scored} {problem}; the resumed run would "
+            "validate and test it once training ends, and fail there. Put it back (a copy of the run directory?), or "
+            "start a new run (omit ckpt_path, or overwrite=true)"
         )
 
 

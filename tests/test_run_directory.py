@@ -114,6 +114,25 @@ def test_a_checkpoint_behind_the_runs_last_is_refused_and_nothing_is_lost(tmp_pa
     assert snapshot(run_dir) == before
 
 
+@pytest.mark.parametrize(("damage", "said"), [("deleted", "is missing"), ("truncated", "is not readable (not a seqtrain checkpoint: a truncated")])
+def test_a_resume_whose_best_checkpoint_is_gone_is_refused_before_training(tmp_path: Path, finished: Path, damage: str,
+                                                                          said: str) -> None:
+    """The run validates and tests its best checkpoint once training ends: it failed there, with a traceback."""
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished, run_dir)
+    best = run_dir / "checkpoints" / "best.ckpt"
+    if damage == "deleted":
+        best.unlink()
+    else:
+        best.write_bytes(best.read_bytes()[:1000])
+    before = snapshot(run_dir)
+    proc = run_train(*TINY, "ckpt_path=last", "trainer.max_epochs=3", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert f"the run's best checkpoint {best} (" in proc.stderr and said in proc.stderr, proc.stderr[-3000:]
+    assert "Epoch 1" not in proc.stderr  # refused before training
+    assert snapshot(run_dir) == before
+
+
 def test_a_live_run_holds_its_directory(tmp_path: Path) -> None:
     lock = RunLock(tmp_path).acquire()
     try:
