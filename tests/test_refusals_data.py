@@ -777,6 +777,16 @@ def missing_text_file(tmp):
 
 
 @case("text file")
+def a_corpus_of_one_long_line(tmp):
+    # as text8: one line of 100 MB; no val / test fraction can leave a line for train and the carved splits
+    path = file(tmp, "corpus.txt", "the cat sat on the mat " * 2000)
+    return text(tmp, train_files=str(path), val_fraction=0.4, test_fraction=0.4), [
+        f"the val split is empty: {path} holds 1 line, and each split is cut from whole lines", "give data.val_files",
+        "break the text into lines"
+    ]
+
+
+@case("text file")
 def a_text_test_file_named_twice(tmp):
     path = file(tmp, "corpus.txt", "the cat sat on the mat\n" * 40)
     held_out = file(tmp, "held_out.txt", "the dog sat on the mat\n" * 10)
