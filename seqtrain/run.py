@@ -85,7 +85,10 @@ def train(cfg: DictConfig) -> float:
         fingerprints = data_fingerprints(config["data"])
         checkpoint, resume_changes = None, {}
         if ckpt_path is not None:  # refuse an unsafe, corrupt or changed resume before any data is read
-            checkpoint = load_checkpoint(ckpt_path)
+            try:
+                checkpoint = load_checkpoint(ckpt_path)
+            except CheckpointError as e:
+                raise CheckpointError(str(e) + other_checkpoints_hint(cfg.ckpt_path, ckpt_path, output_dir)) from None
             if line := keep_saved_patch_size(cfg, config, checkpoint["seqtrain"]["config"]):
                 log.info(line)
             if line := keep_saved_recipe_settings(cfg, config, checkpoint["seqtrain"]["config"], command_line_keys()):
@@ -657,6 +660,18 @@ def check_not_behind_newest(checkpoint: dict[str, Any], ckpt_path: str, output_d
             "best.ckpt with a run going on from the earlier point, and the later steps would be lost. Continue the run with "
             f"ckpt_path=last, or, to go on from the earlier point, first move {newest} out of its folder"
         )
+
+
+def other_checkpoints_hint(asked: str, path: str, output_dir: Path) -> str:
+    """For `ckpt_path=last` whose file cannot be read: the run directory's other checkpoints, an earlier point to go
+    on from (as `resolve_checkpoint` names them when `last.ckpt` is missing); empty otherwise."""
+    if asked != "last":
+        return ""
+    others = sorted(p for p in (output_dir / "checkpoints").glob("*.ckpt") if p.resolve() != Path(path).resolve())
+    if not others:
+        return ""
+    return (f". This run directory also holds {', '.join(p.name for p in others)}: to go on from there, an earlier point "
+            f"of the run, pass ckpt_path={others[0]}")
 
 
 def check_best_checkpoint_readable(checkpoint: dict[str, Any], config: dict[str, Any], ckpt_path: str) -> None:

@@ -133,6 +133,20 @@ def test_a_resume_whose_best_checkpoint_is_gone_is_refused_before_training(tmp_p
     assert snapshot(run_dir) == before
 
 
+def test_a_truncated_last_names_the_checkpoint_to_go_on_from(tmp_path: Path, finished: Path) -> None:
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished, run_dir)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])  # a disk that filled up, a copy cut short
+    before = snapshot(run_dir)
+    proc = run_train(*TINY, "ckpt_path=last", "trainer.max_epochs=3", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert f"{last}: not a seqtrain checkpoint: a truncated or corrupt zip archive" in proc.stderr
+    assert (f"This run directory also holds best.ckpt: to go on from there, an earlier point of the run, pass "
+            f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}") in proc.stderr, proc.stderr[-3000:]
+    assert snapshot(run_dir) == before
+
+
 def test_a_live_run_holds_its_directory(tmp_path: Path) -> None:
     lock = RunLock(tmp_path).acquire()
     try:
