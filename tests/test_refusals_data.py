@@ -1115,6 +1115,24 @@ def test_a_series_too_short_for_a_window_among_longer_ones_warns(tmp_path: Path,
     assert len(datamodule.split("train")) == 70 - 5 - 1 + 1
 
 
+@pytest.mark.parametrize("kind", ["text", "table"])
+def test_a_test_file_in_another_script_than_training_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture, kind: str) -> None:
+    english = ["the cat sat on the mat", "the dog ran far away", "a good mat", "a bad dog"] * 20
+    russian = ["кошка сидела на коврике", "собака убежала далеко"] * 10
+    if kind == "text":
+        train, held_out = file(tmp_path, "en.txt", "\n".join(english)), file(tmp_path, "ru.txt", "\n".join(russian))
+        datamodule = text(tmp_path, train_files=str(train), test_files=str(held_out), tokenizer="char")
+    else:
+        train = write_jsonl(tmp_path / "en.jsonl", [{"text": t, "label": "ab"[i % 2]} for i, t in enumerate(english)])
+        held_out = write_jsonl(tmp_path / "ru.jsonl", [{"text": t, "label": "ab"[i % 2]} for i, t in enumerate(russian)])
+        datamodule = table(tmp_path, train_files=str(train), test_files=str(held_out), sequence_column="text")
+    said = warnings_of(caplog, datamodule)
+    unknown = sum(c not in set("".join(english)) for c in "\n".join(russian) + "\n") / len("\n".join(russian) + "\n")
+    assert unknown > 0.5  # the truth the warning reports: most test characters never occur in training
+    assert f"of the test split's tokens ({held_out}) are <unk>: characters the training text never holds" in said, said
+    assert "val split's tokens" not in said  # carved from the training text: its characters are known
+
+
 def test_target_column_equal_to_sequence_column_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write_jsonl(tmp_path / "train.jsonl", tagging_rows())
     dm = table(tmp_path, task="tagging", train_files=str(path), sequence_column="tokens", target_column="tokens")
