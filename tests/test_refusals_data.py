@@ -949,6 +949,16 @@ def no_numeric_column(tmp):
 
 
 @case("forecast file")
+def a_horizon_longer_than_the_val_split(tmp):
+    # 10 val steps: no window (data.window=5) can help a 15-step horizon; lowering the window was the advice
+    path = write_csv(tmp / "series.csv", series_rows(100))
+    return forecast(tmp, train_files=str(path), columns=["load"], horizon=15), [
+        "the val split (steps 70..79 of 100) is too short for one window (data.window=5, data.horizon=15)",
+        "lower data.horizon (the horizon alone is longer than the split's 10 steps)"
+    ]
+
+
+@case("forecast file")
 def series_too_short_for_a_window(tmp):
     path = write_csv(tmp / "series.csv", series_rows(100))
     return forecast(tmp, train_files=str(path), columns=["load"], horizon=11), ["the val split (steps 70..79 of 100) is too short for one window", "data.horizon=11"]

@@ -211,7 +211,9 @@ class ForecastDataModule(SequenceDataModule):
                 raise DataError(
                     f"the {split} split ({where}) is too short for one window "
                     f"(data.window={self.window}{' from auto' if self.window_is_auto else ''}, data.horizon={self.horizon}); "
-                    f"give a longer series, raise its fraction, or lower data.{'horizon' if self.window_is_auto else 'window'}"
+                    f"give a longer series, raise its fraction, or lower data."
+                    f"{'horizon' if self.window_is_auto or max(steps) < self.horizon else 'window'}"
+                    + (f" (the horizon alone is longer than the split's {max(steps)} steps)" if max(steps) < self.horizon else "")
                 )
             if len(parts) > 1:  # a series too short for one window of this split adds none to it, silently
                 short = [(piece.name, b[split][1] - b[split][0]) for first, b, piece in zip(firsts, bounds, pieces)
