@@ -298,6 +298,26 @@ def a_column_named_in_another_case(tmp):
 
 
 @case("table file")
+def a_csv_starting_with_excels_separator_line(tmp):
+    path = file(tmp, "train.csv", "sep=,\n" + CSV_HEAD + GOOD_CSV_LINES)
+    return table(tmp, train_files=str(path)), [
+        f"{path}: no column 'sequence' (data.sequence_column)",
+        "Its first line (starting 'sep=') is the separator line Excel writes, not the header: delete it"
+    ]
+
+
+@case("forecast file")
+def a_series_csv_starting_with_a_comment(tmp):
+    path = tmp / "series.csv"
+    write_csv(path, series_rows(100))
+    path.write_text("# exported from the logger\n" + path.read_text())
+    return forecast(tmp, train_files=str(path), columns=["load"]), [
+        f"{path}: no column 'load' (data.columns)",
+        "Its first line (starting '# exported from the logger') is a comment, not the header: delete it"
+    ]
+
+
+@case("table file")
 def semicolon_separated_csv(tmp):
     path = file(tmp, "train.csv", "sequence;label\n" + "ab;x\n" * 10)
     return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence'", "its columns are: sequence;label"]
