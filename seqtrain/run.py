@@ -35,6 +35,8 @@ from seqtrain.run_directory import (
     append_jsonl,
     check_run_directory,
     clear_previous_run,
+    drop_earlier_log,
+    job_log_sizes,
     relative_to_run,
     write_atomic,
     write_json,
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 def train(cfg: DictConfig) -> float:
     """Fit, pick the best checkpoint, evaluate it; return the monitored metric for sweepers."""
     started = time.monotonic()
+    log_sizes = job_log_sizes(Path(cfg.paths.output_dir))  # before this job logs a line: where its lines begin
     check_interpolations(cfg)
     if line := follow_model_choice(cfg):  # before the checks: they judge the cell the run will use
         log.info(line)
@@ -181,6 +184,7 @@ def train(cfg: DictConfig) -> float:
             if cfg.overwrite and ckpt_path is None:
                 reports = OmegaConf.select(cfg, "callbacks.test_reports.dirname") or "reports"
                 clear_previous_run(output_dir, tuple(dict.fromkeys(("reports", reports))))
+                drop_earlier_log(log_sizes)  # Hydra appended this job's log to the earlier run's
             save_run_files(output_dir, config, facts.to_dict(), datamodule.state_dict(), fingerprints)
             if ckpt_path is not None:
                 record_resume(output_dir, ckpt_path, resume_changes)

@@ -65,6 +65,29 @@ def check_run_directory(output_dir: Path, ckpt_path: str | None, overwrite: bool
     )
 
 
+def job_log_sizes(output_dir: Path) -> dict[Path, int]:
+    """The size of each log file the root logger writes into `output_dir` (Hydra's `train.log`), before this job logs
+    anything: where this job's lines begin (Hydra appends to the file an earlier run in the directory left)."""
+    sizes = {}
+    for handler in logging.getLogger().handlers:
+        path = Path(getattr(handler, "baseFilename", "") or "")
+        if isinstance(handler, logging.FileHandler) and path.parent == output_dir.resolve() and path.is_file():
+            sizes[path] = path.stat().st_size
+    return sizes
+
+
+def drop_earlier_log(sizes: dict[Path, int]) -> None:
+    """With `overwrite=true`: keep only this job's lines in its log files (`job_log_sizes`: where they begin)."""
+    for path, start in sizes.items():
+        if start and path.is_file():
+            with path.open("r+b") as f:  # the handler appends (O_APPEND): its next line follows what is left here
+                f.seek(start)
+                ours = f.read()
+                f.seek(0)
+                f.write(ours)
+                f.truncate()
+
+
 def clear_previous_run(output_dir: Path, reports_dirnames: tuple[str, ...] = ("reports",)) -> None:
     """With `overwrite=true`: remove the earlier run's files, so none of them is taken for this run's.
 

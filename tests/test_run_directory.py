@@ -83,6 +83,21 @@ def test_overwrite_leaves_no_test_report_of_the_earlier_run(tmp_path: Path, fini
     assert sorted(p.name for p in (run_dir / "reports").iterdir()) == []
 
 
+def test_overwrite_leaves_no_log_line_of_the_earlier_run(tmp_path: Path, finished: Path) -> None:
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished, run_dir)
+    earlier = (run_dir / "train.log").read_text()
+    assert earlier.count("] - recipe:") >= 1  # the earlier runs' log (a refused one appends its lines too)
+    with (run_dir / "train.log").open("a") as f:
+        f.write("a line only the earlier run wrote\n")
+    proc = run_train(*TINY, "overwrite=true", "model.hidden_size=12", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = (run_dir / "train.log").read_text()
+    assert "a line only the earlier run wrote" not in log
+    assert log.count("] - recipe:") == 1 and "hidden_size=12" in log  # this run's lines, from its first
+    assert log.startswith("[")  # whole lines: the file begins with this run's first record
+
+
 def test_every_report_file_is_one_overwrite_clears() -> None:
     import re
 
