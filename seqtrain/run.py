@@ -35,6 +35,8 @@ from seqtrain.run_directory import (
     append_jsonl,
     check_run_directory,
     clear_previous_run,
+    drop_earlier_log,
+    job_log_sizes,
     relative_to_run,
     write_atomic,
     write_json,
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 def train(cfg: DictConfig) -> float:
     """Fit, pick the best checkpoint, evaluate it; return the monitored metric for sweepers."""
     started = time.monotonic()
+    log_sizes = job_log_sizes(Path(cfg.paths.output_dir))  # before this job logs a line: where its lines begin
     check_interpolations(cfg)
     if line := follow_model_choice(cfg):  # before the checks: they judge the cell the run will use
         log.info(line)
@@ -85,13 +88,18 @@ def train(cfg: DictConfig) -> float:
         fingerprints = data_fingerprints(config["data"])
         checkpoint, resume_changes = None, {}
         if ckpt_path is not None:  # refuse an unsafe, corrupt or changed resume before any data is read
-            checkpoint = load_checkpoint(ckpt_path)
+            try:
+                checkpoint = load_checkpoint(ckpt_path)
+            except CheckpointError as e:
+                raise CheckpointError(str(e) + other_checkpoints_hint(cfg.ckpt_path, ckpt_path, output_dir)) from None
             if line := keep_saved_patch_size(cfg, config, checkpoint["seqtrain"]["config"]):
                 log.info(line)
             if line := keep_saved_recipe_settings(cfg, config, checkpoint["seqtrain"]["config"], command_line_keys()):
                 log.info(line)
             if line := cosine_past_its_end(config):
                 log.warning(line)
+            check_not_behind_newest(checkpoint, ckpt_path, output_dir)
+            check_best_checkpoint_readable(checkpoint, config, ckpt_path)
             resume_changes = check_resume(checkpoint["seqtrain"], config, fingerprints, ckpt_path)
             check_progress(checkpoint, config["trainer"], ckpt_path)
         pl.seed_everything(cfg.seed, workers=True)
@@ -174,7 +182,9 @@ def train(cfg: DictConfig) -> float:
         )
         if owner:  # every check has passed: only now does this run write into its directory
             if cfg.overwrite and ckpt_path is None:
-                clear_previous_run(output_dir)
+                reports = OmegaConf.select(cfg, "callbacks.test_reports.dirname") or "reports"
+                clear_previous_run(output_dir, tuple(dict.fromkeys(("reports", reports))))
+                drop_earlier_log(log_sizes)  # Hydra appended this job's log to the earlier run's
             save_run_files(output_dir, config, facts.to_dict(), datamodule.state_dict(), fingerprints)
             if ckpt_path is not None:
                 record_resume(output_dir, ckpt_path, resume_changes)
@@ -626,6 +636,75 @@ def newest_checkpoint(output_dir: Path) -> Path | None:
             return -1
 
     return max(candidates, key=global_step)
+
+
+def check_not_behind_newest(checkpoint: dict[str, Any], ckpt_path: str, output_dir: Path) -> None:
+    """Refuse to resume, in its own run directory, a checkpoint behind the directory's newest (`best.ckpt`, or a copy of
+    an earlier `last.ckpt`, while `last.ckpt` holds later steps): the resumed run would replace `last.ckpt` and
+    `best.ckpt` with a branch from the earlier point, and the steps trained after it would be lost."""
+    path = Path(ckpt_path).resolve()
+    if path.parent not in ((output_dir / "checkpoints").resolve(), output_dir.resolve()):
+        return  # a checkpoint from elsewhere: check_run_directory and check_resume judge it
+    newest = newest_checkpoint(output_dir)
+    if newest is None or newest.resolve() == path:
+        return
+    import torch
+
+    try:
+        saved = torch.load(newest, map_location="cpu", weights_only=True, mmap=True)
+        newer_steps, newer_epochs = int(saved["global_step"]), int(saved.get("epoch", 0))
+    except Exception:  # noqa: BLE001 - an unreadable last.ckpt holds no steps to lose; going on from an earlier point is the way back
+        return
+    steps, epochs = int(checkpoint.get("global_step", 0)), int(checkpoint.get("epoch", 0))
+    if newer_steps > steps:
+        raise ResumeError(
+            f"cannot resume from {ckpt_path}: it is at optimizer step {steps} (epoch {epochs}), behind this run directory's "
+            f"{newest.name} at step {newer_steps} (epoch {newer_epochs}); resuming it here would replace {newest.name} and "
+            "best.ckpt with a run going on from the earlier point, and the later steps would be lost. Continue the run with "
+            f"ckpt_path=last, or, to go on from the earlier point, first move {newest} out of its folder"
+        )
+
+
+def other_checkpoints_hint(asked: str, path: str, output_dir: Path) -> str:
+    """For `ckpt_path=last` whose file cannot be read: the run directory's other checkpoints, an earlier point to go
+    on from (as `resolve_checkpoint` names them when `last.ckpt` is missing); empty otherwise."""
+    if asked != "last":
+        return ""
+    others = sorted(p for p in (output_dir / "checkpoints").glob("*.ckpt") if p.resolve() != Path(path).resolve())
+    if not others:
+        return ""
+    return (f". This run directory also holds {', '.join(p.name for p in others)}: to go on from there, an earlier point "
+            f"of the run, pass ckpt_path={others[0]}")
+
+
+def check_best_checkpoint_readable(checkpoint: dict[str, Any], config: dict[str, Any], ckpt_path: str) -> None:
+    """Refuse a resume whose run's best checkpoint (the file its `ModelCheckpoint` holds the best score for) is missing or
+    unreadable: a new one replaces it only when better, and the run validates and tests it once training ends, so it
+    failed there with a traceback, after the training, unless the resume happened to beat the saved score."""
+    from seqtrain.checkpoint import load_checkpoint
+
+    dirpath = ((config.get("callbacks") or {}).get("model_checkpoint") or {}).get("dirpath")
+    for key, state in (checkpoint.get("callbacks") or {}).items():
+        if not (key.startswith("ModelCheckpoint") and isinstance(state, dict) and state.get("best_model_path")):
+            continue
+        best, old = Path(state["best_model_path"]), state.get("dirpath")
+        if dirpath and old and best.is_relative_to(old):  # the run directory moved: its best checkpoint moved with it
+            best = Path(dirpath) / best.relative_to(old)
+        score = state.get("best_model_score")
+        scored = f" ({state.get('monitor')}={float(score):.4g}, the score a new checkpoint must beat to replace it)" if score is not None else ""
+        if not best.is_file():
+            problem = "is missing"
+        else:
+            try:
+                load_checkpoint(best)
+                continue
+            except CheckpointError as e:
+                problem = f"is not readable ({str(e).removeprefix(f'{best}: ')})"
+        raise ResumeError(
+            f"cannot resume from {ckpt_path}: the run's best checkpoint {best}{scored} {problem}; the resumed run would "
+            "validate and test it once training ends, and fail there. Put it back (a copy of the run directory?), or "
+            "start a new run (omit ckpt_path, or overwrite=true)"
+        )
 
 
 def check_resumable(checkpoint: dict[str, Any], facts: Any, path: str) -> None:

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 #: The files that mark a directory as holding a run.
 RUN_FILES = ("config.yaml", "data.json", "metrics.json", "resumes.jsonl")
 LOCK_NAME = ".seqtrain.lock"
+#: The files `seqtrain.reports.TestReports` writes into its folder (`reports/`), for each kind of task.
+REPORT_FILES = ("confusion_matrix.csv", "confusion_matrix.png", "per_class.csv", "predicted_vs_actual.csv",
+                "predicted_vs_actual.png", "forecast.csv", "forecast.png")
 
 
 class RunDirectoryError(SeqtrainError, RuntimeError):
@@ -62,10 +65,40 @@ def check_run_directory(output_dir: Path, ckpt_path: str | None, overwrite: bool
     )
 
 
-def clear_previous_run(output_dir: Path) -> None:
-    """With `overwrite=true`: remove the earlier run's files, so none of them is taken for this run's."""
+def job_log_sizes(output_dir: Path) -> dict[Path, int]:
+    """The size of each log file the root logger writes into `output_dir` (Hydra's `train.log`), before this job logs
+    anything: where this job's lines begin (Hydra appends to the file an earlier run in the directory left)."""
+    sizes = {}
+    for handler in logging.getLogger().handlers:
+        path = Path(getattr(handler, "baseFilename", "") or "")
+        if isinstance(handler, logging.FileHandler) and path.parent == output_dir.resolve() and path.is_file():
+            sizes[path] = path.stat().st_size
+    return sizes
+
+
+def drop_earlier_log(sizes: dict[Path, int]) -> None:
+    """With `overwrite=true`: keep only this job's lines in its log files (`job_log_sizes`: where they begin)."""
+    for path, start in sizes.items():
+        if start and path.is_file():
+            with path.open("r+b") as f:  # the handler appends (O_APPEND): its next line follows what is left here
+                f.seek(start)
+                ours = f.read()
+                f.seek(0)
+                f.write(ours)
+                f.truncate()
+
+
+def clear_previous_run(output_dir: Path, reports_dirnames: tuple[str, ...] = ("reports",)) -> None:
+    """With `overwrite=true`: remove the earlier run's files, so none of them is taken for this run's.
+
+    Its test reports too (`seqtrain.reports.TestReports` writes them into `reports_dirnames`): a run of another kind, or
+    one that does not test, writes other ones or none, and the earlier run's would be left beside its results.
+    """
     for name in previous_run(output_dir):
         (output_dir / name).unlink(missing_ok=True)
+    for dirname in reports_dirnames:
+        for name in REPORT_FILES:
+            (output_dir / dirname / name).unlink(missing_ok=True)
 
 
 #: File descriptors of the run locks this process holds (see `_forget_locks_in_child`).

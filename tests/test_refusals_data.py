@@ -106,6 +106,15 @@ def glob_matching_a_folder(tmp):
 
 
 @case("table file")
+def a_file_named_by_a_glob_and_by_its_name(tmp):
+    file(tmp, "a.csv", CSV_HEAD + GOOD_CSV_LINES)
+    file(tmp, "b.csv", CSV_HEAD + GOOD_CSV_LINES)
+    return table(tmp, train_files=[str(tmp / "*.csv"), str(tmp / "a.csv")]), [
+        f"data.train_files: '{tmp / 'a.csv'}' is named twice (by '{tmp / '*.csv'}' and '{tmp / 'a.csv'}')", "name each file once"
+    ]
+
+
+@case("table file")
 def empty_csv(tmp):
     path = file(tmp, "train.csv", "")
     return table(tmp, train_files=str(path)), [f"{path}: an empty file (0 bytes)"]
@@ -268,6 +277,44 @@ def missing_column_in_test_file(tmp):
     train = write_csv(tmp / "train.csv", labelled())
     test = write_csv(tmp / "test.csv", [{"sequence": "ab", "y": "x"}])
     return table(tmp, train_files=str(train), test_files=str(test)), [f"{test}: no column 'label' (data.target_column); its columns are: sequence, y"]
+
+
+@case("table file")
+def a_csv_written_with_a_space_after_each_comma(tmp):
+    path = file(tmp, "train.csv", "sequence, label\n" + "".join(f"{i} {i + 1}, {'xy'[i % 2]}\n" for i in range(30)))
+    return table(tmp, train_files=str(path)), [
+        f"{path}: no column 'label' (data.target_column); its columns are: 'sequence', ' label'. The column ' label' differs "
+        "from 'label' only in spaces: write the file without spaces after its separators"
+    ]
+
+
+@case("table file")
+def a_column_named_in_another_case(tmp):
+    path = file(tmp, "train.csv", "Sequence,label\n" + "".join(f"{i} {i + 1},{'xy'[i % 2]}\n" for i in range(30)))
+    return table(tmp, train_files=str(path)), [
+        "no column 'sequence' (data.sequence_column)", "The column 'Sequence' differs from 'sequence' only in case: "
+        "set data.sequence_column='Sequence'"
+    ]
+
+
+@case("table file")
+def a_csv_starting_with_excels_separator_line(tmp):
+    path = file(tmp, "train.csv", "sep=,\n" + CSV_HEAD + GOOD_CSV_LINES)
+    return table(tmp, train_files=str(path)), [
+        f"{path}: no column 'sequence' (data.sequence_column)",
+        "Its first line (starting 'sep=') is the separator line Excel writes, not the header: delete it"
+    ]
+
+
+@case("forecast file")
+def a_series_csv_starting_with_a_comment(tmp):
+    path = tmp / "series.csv"
+    write_csv(path, series_rows(100))
+    path.write_text("# exported from the logger\n" + path.read_text())
+    return forecast(tmp, train_files=str(path), columns=["load"]), [
+        f"{path}: no column 'load' (data.columns)",
+        "Its first line (starting '# exported from the logger') is a comment, not the header: delete it"
+    ]
 
 
 @case("table file")
@@ -749,6 +796,25 @@ def missing_text_file(tmp):
     return text(tmp, train_files=str(tmp / "corpus.txt"), test_files=str(tmp / "held_out_*.txt")), ["data.train_files: no such file", "corpus.txt"]
 
 
+@case("text file")
+def a_corpus_of_one_long_line(tmp):
+    # as text8: one line of 100 MB; no val / test fraction can leave a line for train and the carved splits
+    path = file(tmp, "corpus.txt", "the cat sat on the mat " * 2000)
+    return text(tmp, train_files=str(path), val_fraction=0.4, test_fraction=0.4), [
+        f"the val split is empty: {path} holds 1 line, and each split is cut from whole lines", "give data.val_files",
+        "break the text into lines"
+    ]
+
+
+@case("text file")
+def a_text_test_file_named_twice(tmp):
+    path = file(tmp, "corpus.txt", "the cat sat on the mat\n" * 40)
+    held_out = file(tmp, "held_out.txt", "the dog sat on the mat\n" * 10)
+    return text(tmp, train_files=str(path), test_files=[str(held_out), str(held_out)]), [
+        f"data.test_files: '{held_out}' is named twice (by '{held_out}' twice)", "rows would be read twice"
+    ]
+
+
 @case("table file")
 def constant_regression_target(tmp):
     path = write_jsonl(tmp / "train.jsonl", [{"sequence": [i, i + 1.0], "label": 5.0} for i in range(30)])
@@ -900,6 +966,16 @@ def missing_column_in_the_second_series(tmp):
 def no_numeric_column(tmp):
     path = write_csv(tmp / "series.csv", [{"month": f"m{i}", "note": "n"} for i in range(50)])
     return forecast(tmp, train_files=str(path)), [f"{path}: no numeric column (columns: month, note); set data.columns"]
+
+
+@case("forecast file")
+def a_horizon_longer_than_the_val_split(tmp):
+    # 10 val steps: no window (data.window=5) can help a 15-step horizon; lowering the window was the advice
+    path = write_csv(tmp / "series.csv", series_rows(100))
+    return forecast(tmp, train_files=str(path), columns=["load"], horizon=15), [
+        "the val split (steps 70..79 of 100) is too short for one window (data.window=5, data.horizon=15)",
+        "lower data.horizon (the horizon alone is longer than the split's 10 steps)"
+    ]
 
 
 @case("forecast file")
@@ -1056,6 +1132,35 @@ def warnings_of(caplog: pytest.LogCaptureFixture, datamodule: Any) -> str:
     with caplog.at_level(logging.WARNING, logger="seqtrain"):
         datamodule.setup()
     return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+def test_a_series_too_short_for_a_window_among_longer_ones_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    long = write_csv(tmp_path / "long.csv", series_rows(100))
+    short = write_csv(tmp_path / "short.csv", series_rows(8, seed=5))  # 5 training steps: no window of 5 + 1
+    datamodule = forecast(tmp_path, train_files=[str(long), str(short)], columns=["load"])
+    said = warnings_of(caplog, datamodule)
+    assert f"1 of 2 series add no train window ({short}: 5 train steps)" in said, said
+    assert str(long) not in said
+    # the warning is the truth: every training window comes from the long series (70 training steps)
+    assert len(datamodule.split("train")) == 70 - 5 - 1 + 1
+
+
+@pytest.mark.parametrize("kind", ["text", "table"])
+def test_a_test_file_in_another_script_than_training_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture, kind: str) -> None:
+    english = ["the cat sat on the mat", "the dog ran far away", "a good mat", "a bad dog"] * 20
+    russian = ["кошка сидела на коврике", "собака убежала далеко"] * 10
+    if kind == "text":
+        train, held_out = file(tmp_path, "en.txt", "\n".join(english)), file(tmp_path, "ru.txt", "\n".join(russian))
+        datamodule = text(tmp_path, train_files=str(train), test_files=str(held_out), tokenizer="char")
+    else:
+        train = write_jsonl(tmp_path / "en.jsonl", [{"text": t, "label": "ab"[i % 2]} for i, t in enumerate(english)])
+        held_out = write_jsonl(tmp_path / "ru.jsonl", [{"text": t, "label": "ab"[i % 2]} for i, t in enumerate(russian)])
+        datamodule = table(tmp_path, train_files=str(train), test_files=str(held_out), sequence_column="text")
+    said = warnings_of(caplog, datamodule)
+    unknown = sum(c not in set("".join(english)) for c in "\n".join(russian) + "\n") / len("\n".join(russian) + "\n")
+    assert unknown > 0.5  # the truth the warning reports: most test characters never occur in training
+    assert f"of the test split's tokens ({held_out}) are <unk>: characters the training text never holds" in said, said
+    assert "val split's tokens" not in said  # carved from the training text: its characters are known
 
 
 def test_target_column_equal_to_sequence_column_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -70,6 +70,98 @@ def test_overwrite_replaces_the_earlier_run(tmp_path: Path, finished: Path) -> N
     assert not (run_dir / "checkpoints" / "stale.ckpt").exists()
 
 
+def test_overwrite_leaves_no_test_report_of_the_earlier_run(tmp_path: Path, finished: Path) -> None:
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished, run_dir)
+    written = sorted(p.name for p in (run_dir / "reports").iterdir())
+    assert "confusion_matrix.csv" in written  # the earlier run (classification) wrote its reports
+    (run_dir / "reports" / "predicted_vs_actual.csv").write_text("predicted,actual\n1,2\n")  # as a regression run's
+    (run_dir / "reports" / "per_class.csv").write_text("stale\n")
+    proc = run_train(*TINY, "overwrite=true", "test=false", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # the new run tests nothing: no report in the directory may claim to be its
+    assert sorted(p.name for p in (run_dir / "reports").iterdir()) == []
+
+
+def test_overwrite_leaves_no_log_line_of_the_earlier_run(tmp_path: Path, finished: Path) -> None:
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished, run_dir)
+    earlier = (run_dir / "train.log").read_text()
+    assert earlier.count("] - recipe:") >= 1  # the earlier runs' log (a refused one appends its lines too)
+    with (run_dir / "train.log").open("a") as f:
+        f.write("a line only the earlier run wrote\n")
+    proc = run_train(*TINY, "overwrite=true", "model.hidden_size=12", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = (run_dir / "train.log").read_text()
+    assert "a line only the earlier run wrote" not in log
+    assert log.count("] - recipe:") == 1 and "hidden_size=12" in log  # this run's lines, from its first
+    assert log.startswith("[")  # whole lines: the file begins with this run's first record
+
+
+def test_every_report_file_is_one_overwrite_clears() -> None:
+    import re
+
+    from seqtrain.run_directory import REPORT_FILES
+
+    source = (ROOT / "seqtrain" / "reports.py").read_text()
+    names = set(re.findall(r'folder / "([^"]+)"', source))
+    assert names and names <= set(REPORT_FILES), names - set(REPORT_FILES)
+
+
+def test_a_checkpoint_behind_the_runs_last_is_refused_and_nothing_is_lost(tmp_path: Path, finished: Path) -> None:
+    """ckpt_path=<this run's best.ckpt, or a kept copy of an earlier last.ckpt> while last.ckpt holds later steps: the
+    resume replaced last.ckpt and best.ckpt with a branch from the earlier point, and the later steps were gone."""
+    import torch
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished, run_dir)
+    saved = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert saved["global_step"] > 1
+    steps = saved["global_step"]
+    saved["global_step"], saved["epoch"] = 1, 0  # as a copy kept after the first step
+    torch.save(saved, run_dir / "checkpoints" / "early.ckpt")
+    before = snapshot(run_dir)
+    proc = run_train(*TINY, f"ckpt_path={run_dir / 'checkpoints' / 'early.ckpt'}", "trainer.max_epochs=5",
+                     f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert (f"it is at optimizer step 1 (epoch 0), behind this run directory's last.ckpt at step {steps}" in proc.stderr
+            and "Continue the run with ckpt_path=last" in proc.stderr), proc.stderr[-3000:]
+    assert snapshot(run_dir) == before
+
+
+@pytest.mark.parametrize(("damage", "said"), [("deleted", "is missing"), ("truncated", "is not readable (not a seqtrain checkpoint: a truncated")])
+def test_a_resume_whose_best_checkpoint_is_gone_is_refused_before_training(tmp_path: Path, finished: Path, damage: str,
+                                                                          said: str) -> None:
+    """The run validates and tests its best checkpoint once training ends: it failed there, with a traceback."""
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished, run_dir)
+    best = run_dir / "checkpoints" / "best.ckpt"
+    if damage == "deleted":
+        best.unlink()
+    else:
+        best.write_bytes(best.read_bytes()[:1000])
+    before = snapshot(run_dir)
+    proc = run_train(*TINY, "ckpt_path=last", "trainer.max_epochs=3", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert f"the run's best checkpoint {best} (" in proc.stderr and said in proc.stderr, proc.stderr[-3000:]
+    assert "Epoch 1" not in proc.stderr  # refused before training
+    assert snapshot(run_dir) == before
+
+
+def test_a_truncated_last_names_the_checkpoint_to_go_on_from(tmp_path: Path, finished: Path) -> None:
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished, run_dir)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])  # a disk that filled up, a copy cut short
+    before = snapshot(run_dir)
+    proc = run_train(*TINY, "ckpt_path=last", "trainer.max_epochs=3", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert f"{last}: not a seqtrain checkpoint: a truncated or corrupt zip archive" in proc.stderr
+    assert (f"This run directory also holds best.ckpt: to go on from there, an earlier point of the run, pass "
+            f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}") in proc.stderr, proc.stderr[-3000:]
+    assert snapshot(run_dir) == before
+
+
 def test_a_live_run_holds_its_directory(tmp_path: Path) -> None:
     lock = RunLock(tmp_path).acquire()
     try:

@@ -150,6 +150,10 @@ def layout_hint(names: list[str], unit: str) -> str:
     if unit == "example" and "target" in names:  # a .ts file whose header says @targetLabel true
         return (". Its header says '@targetLabel true' (real-valued targets): set data.target_column=target "
                 "data.task=regression")
+    if names and (names[0].lower().startswith("sep=") or names[0].startswith("#")):
+        what = "the separator line Excel writes" if names[0].lower().startswith("sep=") else "a comment"
+        return (f". Its first line (starting {names[0]!r}) is {what}, not the header: delete it, so the header with the "
+                "column names is the file's first line")
     if len(names) == 1 and (sep := next((c for c in ";|\t" if c in names[0]), None)):
         return (f". Its one column's name holds {sep!r}: the file seems separated by {sep!r}, and CSV files are read "
                 "separated by ',' (write it with commas, e.g. pandas' to_csv(sep=','), or as a .tsv if tabs)")

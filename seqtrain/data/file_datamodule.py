@@ -11,7 +11,7 @@ from seqtrain.checks.arguments import check_hub_config
 from seqtrain.data.datamodule import SequenceDataModule
 from seqtrain.data.sources import FileFormat, Piece, load_pieces
 from seqtrain.encoders.tokenizer import Tokenizer, TokenizerKind, check_tokenizer_options, fit_tokenizer
-from seqtrain.encoders.vocab import SPECIALS, whitespace
+from seqtrain.encoders.vocab import SPECIALS, UNK, whitespace
 from seqtrain.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,22 @@ log = logging.getLogger(__name__)
 UNSPACED_SHARE = 0.05
 # Over this share of the training tokens left out of a word vocabulary (as <unk>), the run warns.
 MOSTLY_UNKNOWN = 0.5
+
+
+def warn_unknown_tokens(ids: Any, split: str, where: str, train_ids: Any, kind: str) -> None:
+    """Warn when most of a val / test split's token ids (a tensor) are <unk> and the training split's are not: text
+    unlike the training text (another language or script), whose metrics would measure predicting <unk>, not the text.
+
+    kind: the tokenizer's; a char, bpe or unigram tokenizer gives <unk> only for a character the training text never
+    holds. A word vocabulary's <unk> is any word unseen in training, common in a small corpus: not checked.
+    """
+    if kind == "word" or split == "train" or len(ids) == 0 or len(train_ids) == 0:
+        return
+    share = float((ids == UNK).float().mean())
+    if share > MOSTLY_UNKNOWN >= float((train_ids == UNK).float().mean()):  # else `check_vocabulary` has said so
+        log.warning("data: %.0f%% of the %s split's tokens (%s) are <unk>: characters the training text never holds "
+                    "(another language or script?); its metrics would measure predicting <unk>, not the text; give %s "
+                    "text like the training text", 100 * share, split, where, split)
 
 
 class FileDataModule(SequenceDataModule):

@@ -211,8 +211,19 @@ class ForecastDataModule(SequenceDataModule):
                 raise DataError(
                     f"the {split} split ({where}) is too short for one window "
                     f"(data.window={self.window}{' from auto' if self.window_is_auto else ''}, data.horizon={self.horizon}); "
-                    f"give a longer series, raise its fraction, or lower data.{'horizon' if self.window_is_auto else 'window'}"
+                    f"give a longer series, raise its fraction, or lower data."
+                    f"{'horizon' if self.window_is_auto or max(steps) < self.horizon else 'window'}"
+                    + (f" (the horizon alone is longer than the split's {max(steps)} steps)" if max(steps) < self.horizon else "")
                 )
+            if len(parts) > 1:  # a series too short for one window of this split adds none to it, silently
+                short = [(piece.name, b[split][1] - b[split][0]) for first, b, piece in zip(firsts, bounds, pieces)
+                         if not self.window_starts(first, *b[split])]
+                if short:
+                    log.warning(
+                        "data: %d of %d series add no %s window (%s): too short for one of data.window=%s and "
+                        "data.horizon=%s, so no %s example comes from them (lower data.window, or leave them out)",
+                        len(short), len(parts), split, ", ".join(f"{name}: {steps} {split} steps" for name, steps in short[:3])
+                        + (", ..." if len(short) > 3 else ""), self.window, self.horizon, split)
             examples[split] = self.windows(scaled, names, starts)
         log.info("data: %d steps; windows per split: %s", len(series), ", ".join(f"{name} {len(split)}" for name, split in examples.items()))
         # Each output's statistics: many_to_one predicts `horizon` steps of every target column.

@@ -80,31 +80,46 @@ def written_cell(path: str, i: int, column: str) -> str | None:
 def resolve_files(key: str, files: str | Sequence[str]) -> list[str]:
     """Absolute paths of `files` (paths or glob patterns, each must match); URLs pass through."""
     paths: list[str] = []
+    named_by: dict[str, str] = {}  # each path and the entry that first named it
     for entry in [files] if isinstance(files, str) else list(files):
-        if "://" in entry:
-            paths.append(entry)
-            continue
-        if glob.has_magic(entry):
-            matches = sorted(glob.glob(str(Path(entry).expanduser())))
-            if not matches:
-                raise DataError(f"data.{key}: no file matches {entry!r} (working directory: {Path.cwd()})")
-            folders = [m for m in matches if Path(m).is_dir()]
-            if folders:
-                raise DataError(f"data.{key}: {entry!r} matches the folder {folders[0]!r} ({len(folders)} in all); match files only")
-            paths += [str(Path(m).resolve()) for m in matches]
-            continue
-        path = Path(entry).expanduser()
-        if path.is_dir():
-            raise DataError(
-                f"data.{key}: {entry!r} is a folder; name its files (a glob such as '{entry.rstrip('/')}/*.csv'), "
-                "or give a dataset folder saved by `datasets` as data.hub"
-            )
-        if not path.is_file():
-            raise DataError(f"data.{key}: no such file {entry!r} (working directory: {Path.cwd()})")
-        paths.append(str(path.resolve()))
+        before = len(paths)
+        _add_matches(key, entry, paths)
+        for path in paths[before:]:
+            if path in named_by:
+                by = f"by {named_by[path]!r} and {entry!r}" if named_by[path] != entry else f"by {entry!r} twice"
+                raise DataError(
+                    f"data.{key}: {path!r} is named twice ({by}); its rows would be read twice (counted twice in "
+                    "training and in metrics, and shared between training and a split carved from it); name each file once"
+                )
+            named_by[path] = entry
     if not paths:
         raise DataError(f"data.{key}: an empty list of files")
     return paths
+
+
+def _add_matches(key: str, entry: str, paths: list[str]) -> None:
+    """Append the absolute paths `entry` (a path, a glob or a URL) names to `paths`; each must match."""
+    if "://" in entry:
+        paths.append(entry)
+        return
+    if glob.has_magic(entry):
+        matches = sorted(glob.glob(str(Path(entry).expanduser())))
+        if not matches:
+            raise DataError(f"data.{key}: no file matches {entry!r} (working directory: {Path.cwd()})")
+        folders = [m for m in matches if Path(m).is_dir()]
+        if folders:
+            raise DataError(f"data.{key}: {entry!r} matches the folder {folders[0]!r} ({len(folders)} in all); match files only")
+        paths += [str(Path(m).resolve()) for m in matches]
+        return
+    path = Path(entry).expanduser()
+    if path.is_dir():
+        raise DataError(
+            f"data.{key}: {entry!r} is a folder; name its files (a glob such as '{entry.rstrip('/')}/*.csv'), "
+            "or give a dataset folder saved by `datasets` as data.hub"
+        )
+    if not path.is_file():
+        raise DataError(f"data.{key}: no such file {entry!r} (working directory: {Path.cwd()})")
+    paths.append(str(path.resolve()))
 
 
 def builder_for(key: str, paths: Sequence[str], file_format: FileFormat) -> tuple[str, dict[str, Any]]:
@@ -216,4 +231,11 @@ def check_columns(piece: Piece, columns: dict[str, str]) -> None:
         if column not in names:
             shown = ", ".join(names[:12]) + (f", ... ({len(names)} columns)" if len(names) > 12 else "")
             hint = layout_hint(names, piece.unit)
+            near = [name for name in names if name.strip().lower() == column.strip().lower()]
+            if near:  # ' label' from a CSV written with ', ', or 'Label': a column that differs only in spaces or case
+                shown = ", ".join(map(repr, names[:12])) + (f", ... ({len(names)} columns)" if len(names) > 12 else "")
+                spaces = near[0].strip() != near[0]
+                hint = (f". The column {near[0]!r} differs from {column!r} only in {'spaces' if spaces else 'case'}: "
+                        + ("write the file without spaces after its separators (its cells have them too), or " if spaces else "")
+                        + f"set data.{key}={near[0]!r}")
             raise DataError(f"{piece.name}: no column {column!r} (data.{key}); its columns are: {shown}{hint}")

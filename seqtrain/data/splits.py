@@ -95,6 +95,14 @@ def carve(dataset: Dataset, origin: Origin, fractions: dict[str, float], *, shuf
             emptied[name] = message
             continue
         if len(rows) == 0:
+            if n <= len(fractions):  # no fraction leaves a row for train and each carved split: say what does
+                unit = "line" if all(u == "line" for _, u, _ in origin.pieces) else "row"
+                raise DataError(
+                    f"the {name} split is empty: {origin.names()} hold{'s' if len(origin.pieces) == 1 else ''} {n} {unit}"
+                    f"{'s' if n != 1 else ''}, and each split is cut from whole {unit}s (train and "
+                    f"{' and '.join(fractions)} need one each, whatever data.val_fraction / data.test_fraction); give "
+                    f"data.{name}_files" + (", or break the text into lines (a corpus of one long line?)" if unit == "line" else "")
+                )
             raise DataError(
                 f"the {name} split is empty: {n} rows from {origin.names()} leave none for it "
                 f"(data.val_fraction / data.test_fraction); give more data, raise the fraction, or give data.{name}_files"

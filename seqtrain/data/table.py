@@ -32,7 +32,7 @@ from seqtrain.checks.tables import (
     warn_shared_rows,
 )
 from seqtrain.data.datamodule import Splits
-from seqtrain.data.file_datamodule import FileDataModule
+from seqtrain.data.file_datamodule import FileDataModule, warn_unknown_tokens
 from seqtrain.encoders.labels import LabelMap
 from seqtrain.data.parsing import SequenceKind, choose_sequence_kind
 from seqtrain.data.arrow import arrow_column, cached_map
@@ -159,6 +159,9 @@ class TableDataModule(FileDataModule):
         # A checkpoint's text tokenizer is never refitted silently: one of another kind than data.tokenizer is refused.
         self.tokenizer = saved_tokenizer(state["tokenizer"], self.tokenizer_kind) if kind == "text" else state_tokenizer(state)
         examples = {name: self.encode(*splits[name], state, name) for name in ("train", "val", "test") if name in splits}
+        if kind == "text":  # lists of tokens have a word vocabulary
+            for name, split in examples.items():
+                warn_unknown_tokens(split.inputs, name, splits[name][1].names(), examples["train"].inputs, self.tokenizer_kind)
         for name, split in examples.items():
             if self.max_length is None:  # uncut: encoded row i is the split's row i
                 check_lengths(split, splits[name][1], examples["train"], self.sequence_column)

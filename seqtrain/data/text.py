@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from seqtrain.checks.arguments import check_positive, check_split_fractions
 from seqtrain.data.datamodule import Split, Splits
-from seqtrain.data.file_datamodule import FileDataModule
+from seqtrain.data.file_datamodule import FileDataModule, warn_unknown_tokens
 from seqtrain.facts import DataFacts
 from seqtrain.data.arrow import arrow_column, cached_map, flat_list_column, non_blank
 from seqtrain.data.sources import DataError, Piece, check_columns
@@ -121,9 +121,10 @@ class TextDataModule(FileDataModule):
             self.tokenizer = self.fit_tokenizer(texts, len(train))
         else:
             self.tokenizer = saved_tokenizer(saved["tokenizer"], self.tokenizer_kind)
-        examples, counts = {}, []
+        examples, counts, encoded = {}, [], {}
         for name, (dataset, origin) in splits.items():
             tokens = self.encode_split(dataset, origin, name)
+            encoded[name] = (tokens.ids, origin.names())
             if len(tokens.ids) < self.tokens_needed:
                 raise DataError(
                     f"the {name} split has {len(tokens.ids)} tokens, fewer than the {self.tokens_needed} one batch needs "
@@ -132,6 +133,8 @@ class TextDataModule(FileDataModule):
             examples[name] = self.layout(tokens, origin, name)
             counts.append(f"{name} {len(tokens.ids):,}")
         log.info("data: tokens per split: %s", ", ".join(counts))
+        for name, (ids, where) in encoded.items():
+            warn_unknown_tokens(ids, name, where, encoded["train"][0], self.tokenizer_kind)
         vocab_size = len(self.tokenizer)
         if self.targets == "case":
             facts = DataFacts("tagging", True, len(CASE_CLASSES), vocab_size=vocab_size, padding_idx=PAD, class_names=CASE_CLASSES)

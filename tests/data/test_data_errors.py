@@ -191,13 +191,15 @@ def test_forecast_missing_column_and_short_split(tmp_path: Path) -> None:
     assert f"{path}: no column 'power' (data.columns); its columns are: month, load, temp" in message
     message = setup_error(ForecastDataModule(train_files=str(path), columns=["load"], window=75))
     assert "the train split (steps 0..69 of 100) is too short for one window (data.window=75" in message
+    assert message.endswith("or lower data.window")  # 70 training steps: the window of 75 is what does not fit
     message = setup_error(ForecastDataModule(train_files=str(path), columns=["load"], horizon=11))
     assert "the val split (steps 70..79 of 100) is too short for one window (data.window=24, data.horizon=11)" in message
-    assert message.endswith("or lower data.window")
+    # 10 val steps: no window fits an 11-step horizon, so the hint is the horizon (it was the window, which cannot help)
+    assert message.endswith("or lower data.horizon (the horizon alone is longer than the split's 10 steps)")
     # window=auto (a quarter of the 70 training steps: 17) is the data's own choice: the hint is the horizon
     message = setup_error(ForecastDataModule(train_files=str(path), columns=["load"], window="auto", horizon=11))
     assert "too short for one window (data.window=17 from auto, data.horizon=11)" in message
-    assert message.endswith("or lower data.horizon")
+    assert message.endswith("or lower data.horizon (the horizon alone is longer than the split's 10 steps)")
 
 
 def test_regression_target_width_differing_from_training(tmp_path: Path) -> None:
