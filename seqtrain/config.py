@@ -447,6 +447,7 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
                 f"data.targets=case tags each character of independent windows: it needs data.tokenizer=char and "
                 f"data.stateful=false (got data.tokenizer={tokenizer}, data.stateful={str(stateful).lower()})"
             )
+    problems += _plateau_problems(cfg)
     problems += _patch_problems(cfg, tbptt, stateful)
     problems += _bag_problems(cfg)
     problems += _relative_problems(cfg)
@@ -460,6 +461,21 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
             f"task.tbptt_steps={tbptt} (one optimizer step per chunk); set it to 1"
         )
     return problems
+
+
+def _plateau_problems(cfg: DictConfig) -> list[str]:
+    """ReduceLROnPlateau steps on `monitor` (seqtrain.task): its `mode` (torch's default `min` when unset) must be
+    `monitor_mode`, or it cuts the learning rate while the metric improves and never while it stalls."""
+    node = cfg.scheduler.scheduler
+    if node is None or not str(node.get("_target_", "")).endswith("ReduceLROnPlateau"):
+        return []
+    mode = node.get("mode", "min")
+    if mode == cfg.monitor_mode:
+        return []
+    return [f"scheduler.scheduler.mode={mode!r}{' (torch default)' if 'mode' not in node else ''} with "
+            f"monitor={cfg.monitor!r} (monitor_mode={cfg.monitor_mode!r}): ReduceLROnPlateau steps on monitor, so it would "
+            f"cut the learning rate while {cfg.monitor} improves; set scheduler.scheduler.mode={cfg.monitor_mode} "
+            "(scheduler=plateau: ${monitor_mode})"]
 
 
 def _patch_problems(cfg: DictConfig, tbptt: int | None, stateful: bool) -> list[str]:

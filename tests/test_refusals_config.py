@@ -152,6 +152,11 @@ CASES = [
     ("scheduler", ["scheduler=cosine", "+scheduler.scheduler.T_maxx=3"], ["scheduler.scheduler.T_maxx: unknown key"]),
     ("scheduler", ["scheduler=plateau", "scheduler.interval=step"], ["scheduler.interval=step with ReduceLROnPlateau", "epoch"]),
     ("scheduler", ["scheduler=plateau", "scheduler.scheduler.factor=2.0"], ["scheduler.scheduler.factor=2.0: must be in (0, 1)"]),
+    # ReduceLROnPlateau steps on `monitor`: a mode against monitor_mode cut the learning rate while the metric improved
+    ("scheduler", ["scheduler=plateau", "scheduler.scheduler.mode=max"],
+     ["scheduler.scheduler.mode='max' with monitor='val/loss' (monitor_mode='min')", "set scheduler.scheduler.mode=min"]),
+    ("scheduler", [*VOWELS, "scheduler=plateau", "~scheduler.scheduler.mode", "monitor=val/acc", "monitor_mode=max"],
+     ["scheduler.scheduler.mode='min' (torch default) with monitor='val/acc'", "set scheduler.scheduler.mode=max"]),
     ("scheduler", ["scheduler=cosine", "scheduler.scheduler.T_max=ten"], ["scheduler.scheduler.T_max='ten'"]),
     # --- trainer ---
     ("trainer", ["trainer.max_epochs=0"], ["trainer.max_epochs=0 trains nothing"]),
@@ -325,6 +330,7 @@ ACCEPTED = [
     [*VOWELS, "task.label_smoothing=0"],  # an int 0 is a float 0
     ["experiment=none", "recipe=none", "data=truecase", "task.label_smoothing=0.1"],  # tagging
     ["scheduler=cosine", "scheduler.interval=step"],
+    [*VOWELS, "scheduler=plateau", "monitor=val/acc", "monitor_mode=max"],  # its mode follows monitor_mode
     [*VOWELS, "model.patch_size=4"],
     [*SUNSPOTS, "model.patch_size=3"],  # mode=many_to_one: one value per window
     ["data=table", "model.patch_size=auto", "recipe.patch_steps=16"],
