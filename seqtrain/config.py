@@ -345,6 +345,10 @@ def _validation_problems(cfg: DictConfig) -> list[str]:
     if _is_number(limit) and limit == 0:
         problems.append(f"trainer.limit_train_batches={limit} trains nothing (an untrained model would be evaluated); "
                         "set it > 0, or leave it unset for every batch")
+    limit_test = trainer.get("limit_test_batches")
+    if cfg.test and _is_number(limit_test) and limit_test == 0:
+        problems.append(f"trainer.limit_test_batches={limit_test} tests no batch, but test=true evaluates the best checkpoint "
+                        "on the test split; set test=false, or leave trainer.limit_test_batches unset for every batch")
     max_time = trainer.get("max_time")
     parts = max_time.split(":") if isinstance(max_time, str) else list(max_time.values()) if isinstance(max_time, dict) else []
     if parts and all(str(p).strip().isdigit() and int(p) == 0 for p in parts):

@@ -238,6 +238,9 @@ CASES = [
     ("trainer", ["trainer.val_check_interval=-0.5"], ["trainer.val_check_interval=-0.5: must be > 0"]),
     ("trainer", ["trainer.limit_train_batches=0"], ["trainer.limit_train_batches=0 trains nothing"]),
     ("trainer", ["trainer.limit_train_batches=0.0"], ["trainer.limit_train_batches=0.0 trains nothing"]),
+    # test=true on no test batch ended the run with an IndexError from Lightning's empty result list
+    ("trainer", ["trainer.limit_test_batches=0"], ["trainer.limit_test_batches=0 tests no batch", "test=true", "set test=false"]),
+    ("trainer", ["trainer.limit_test_batches=0.0"], ["trainer.limit_test_batches=0.0 tests no batch"]),
     ("trainer", ["trainer.limit_val_batches=0"], ["trainer.limit_val_batches=0 runs no validation", "monitor=val/loss", "monitor=train/loss"]),
     ("trainer", ["trainer.max_epochs=2", "trainer.check_val_every_n_epoch=3"],
      ["trainer.check_val_every_n_epoch=3 with trainer.max_epochs=2 never validates", "monitor=val/loss"]),
@@ -330,6 +333,7 @@ ACCEPTED = [
     [*VOWELS, "task.label_smoothing=0"],  # an int 0 is a float 0
     ["experiment=none", "recipe=none", "data=truecase", "task.label_smoothing=0.1"],  # tagging
     ["scheduler=cosine", "scheduler.interval=step"],
+    ["test=false", "trainer.limit_test_batches=0"],
     [*VOWELS, "scheduler=plateau", "monitor=val/acc", "monitor_mode=max"],  # its mode follows monitor_mode
     [*VOWELS, "model.patch_size=4"],
     [*SUNSPOTS, "model.patch_size=3"],  # mode=many_to_one: one value per window
