@@ -744,6 +744,12 @@ def _optimizer_and_scheduler_problems(cfg: DictConfig) -> list[str]:
         optimizer = instantiate(cfg.optimizer, _convert_="all")([torch.nn.Parameter(torch.zeros(1))])
     except Exception as e:  # noqa: BLE001 - whatever the constructor refuses, named
         return [f"optimizer ({cfg.optimizer._target_}) refused its values: {e}"]
+    eps, tiny = optimizer.defaults.get("eps"), torch.finfo(torch.float16).smallest_normal
+    if str(OmegaConf.select(cfg, "trainer.precision")) == "16-true" and _is_number(eps) and 0 < eps < tiny:
+        given = "" if "eps" in cfg.optimizer else f" ({cfg.optimizer._target_}'s default; not set)"
+        return [f"optimizer.eps={eps:g}{given} with trainer.precision=16-true: the weights and the optimizer's state are float16, "
+                f"below whose smallest normal number ({tiny:.2g}) it is 0 or nearly so, and the update divides by it "
+                "(NaN or inf at the first steps); set optimizer.eps=1e-4, or trainer.precision=bf16-mixed (16-mixed on a GPU)"]
     if cfg.scheduler.scheduler is None:
         return []
     try:

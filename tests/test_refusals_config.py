@@ -165,6 +165,12 @@ CASES = [
     ("trainer", ["trainer.max_epochs=-5"], ["trainer.max_epochs=-5"]),
     ("trainer", ["trainer.max_steps=0"], ["trainer.max_steps=0 trains nothing"]),
     ("trainer", ["trainer.precision=17"], ["trainer.precision=17"]),
+    # Adam's eps=1e-8 is 0 in float16: 16-true trained to a NaN gradient at the first steps (SGD has no eps and trains)
+    ("trainer", ["trainer.precision=16-true"],
+     ["optimizer.eps=1e-08 (torch.optim.AdamW's default; not set) with trainer.precision=16-true", "set optimizer.eps=1e-4"]),
+    ("trainer", ["trainer.precision=16-true", "optimizer._target_=torch.optim.Adagrad", "~optimizer.betas"],
+     ["optimizer.eps=1e-10 (torch.optim.Adagrad's default; not set)"]),
+    ("trainer", ["trainer.precision=16-true", "optimizer=adam", "+optimizer.eps=1e-6"], ["optimizer.eps=1e-06 with trainer.precision=16-true"]),
     pytest.param("trainer", ["trainer.precision=16-mixed"], ["trainer.precision=16-mixed", "bf16-mixed"], marks=no_gpu),
     pytest.param("trainer", ["trainer=gpu"], ["trainer.accelerator=gpu", "no CUDA GPU"], marks=no_gpu),
     pytest.param("trainer", ["trainer=ddp"], ["trainer.accelerator=gpu", "no CUDA GPU"], marks=no_gpu),
@@ -333,6 +339,8 @@ ACCEPTED = [
     [*VOWELS, "task.label_smoothing=0"],  # an int 0 is a float 0
     ["experiment=none", "recipe=none", "data=truecase", "task.label_smoothing=0.1"],  # tagging
     ["scheduler=cosine", "scheduler.interval=step"],
+    ["trainer.precision=16-true", "+optimizer.eps=1e-4"],
+    ["trainer.precision=16-true", "optimizer=sgd"],
     ["test=false", "trainer.limit_test_batches=0"],
     [*VOWELS, "scheduler=plateau", "monitor=val/acc", "monitor_mode=max"],  # its mode follows monitor_mode
     [*VOWELS, "model.patch_size=4"],
