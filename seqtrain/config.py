@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import logging
+import math
 import re
 import typing
 from collections.abc import Callable
@@ -42,7 +43,7 @@ class ConfigError(SeqtrainError, ValueError):
 class ModelOptions(BaseModel):
     """The keys of `model=rnn|lstm|gru` (`SequenceModel`); a test keeps them in step with its signature."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, allow_inf_nan=False)
 
     target: str = Field(alias="_target_")
     cell: Literal["rnn", "lstm", "gru"]
@@ -121,7 +122,7 @@ class ModelOptions(BaseModel):
 
 
 class TaskOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     tbptt_steps: int | None = Field(ge=1)
     tbptt_variable: bool
@@ -139,7 +140,7 @@ class TaskOptions(BaseModel):
 class TrainerOptions(BaseModel):
     """The trainer keys seqtrain itself reads or judges; the rest are checked against `Trainer`'s signature."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
     # > 0: clipping to 0 would zero every gradient and the model would never train (Lightning reads 0 as "off"; null is)
     gradient_clip_val: float | None = Field(gt=0.0)
@@ -163,7 +164,7 @@ class TrainerOptions(BaseModel):
 
 
 class PathsOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     output_dir: str
 
@@ -171,7 +172,7 @@ class PathsOptions(BaseModel):
 class SchedulerOptions(BaseModel):
     """`scheduler=none|cosine|plateau`: a `_partial_` scheduler (or null) and when it steps."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     scheduler: dict[str, Any] | None
     interval: Literal["epoch", "step"]
@@ -194,7 +195,7 @@ SEED_RANGE = (0, 2**32 - 1)
 class RunOptions(BaseModel):
     """The top-level keys of configs/train.yaml (a test keeps them equal); nothing else may be added."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     seed: int = Field(ge=SEED_RANGE[0], le=SEED_RANGE[1])  # numpy's and Lightning's seed range
     recipe: dict[str, Any]  # which recipe (name, about), printed at the start of the run
@@ -291,8 +292,8 @@ def _range_problems(cfg: DictConfig) -> list[str]:
     for key, values, table in nodes:
         for name, (allowed, ok) in RANGES[table].items():
             value = values.get(name)
-            if _is_number(value) and not ok(value):
-                problems.append(f"{key}.{name}={value!r}: must be {allowed}")
+            if _is_number(value) and not (math.isfinite(value) and ok(value)):
+                problems.append(f"{key}.{name}={value!r}: must be {'a finite number ' * (not math.isfinite(value))}{allowed}")
     data = _resolved(cfg.data)
     fractions = [data.get("val_fraction"), data.get("test_fraction")]
     if all(_is_number(f) and 0 < f < 1 for f in fractions) and sum(fractions) >= 1:
@@ -392,8 +393,8 @@ def _optimizer_problems(options: dict[str, Any]) -> list[str]:
     problems = []
     for name, (allowed, ok) in OPTIMIZER_RANGES.items():
         value = options.get(name)
-        if _is_number(value) and not ok(value):
-            problems.append(f"optimizer.{name}={value!r}: must be {allowed}")
+        if _is_number(value) and not (math.isfinite(value) and ok(value)):
+            problems.append(f"optimizer.{name}={value!r}: must be {'a finite number ' * (not math.isfinite(value))}{allowed}")
     betas = options.get("betas")
     if betas is not None and not (
         isinstance(betas, list | tuple) and len(betas) == 2 and all(_is_number(b) and 0 <= b < 1 for b in betas)

@@ -143,6 +143,12 @@ CASES = [
     ("optimizer", ["optimizer=sgd", "optimizer.momentum=2"], ["optimizer.momentum=2: must be in [0, 1)"]),
     ("optimizer", ["+optimizer.eps=0"], ["optimizer.eps=0", "> 0"]),
     ("optimizer", ["optimizer.lr=fast"], ["optimizer.lr='fast'"]),
+    # inf passed every `> 0` / `>= 0` range: the run read the data and diverged at its first step
+    ("optimizer", ["optimizer.lr=inf"], ["optimizer.lr=inf: must be a finite number > 0"]),
+    ("optimizer", ["optimizer.weight_decay=inf"], ["optimizer.weight_decay=inf: must be a finite number >= 0"]),
+    ("model", ["model.input_noise=inf"], ["model.input_noise=inf", "finite number"]),
+    ("trainer", ["trainer.gradient_clip_val=inf"], ["trainer.gradient_clip_val=inf", "finite number"]),
+    ("data", ["data.batch_size=inf"], ["data.batch_size=inf: must be a finite number >= 1"]),
     ("optimizer", ["+optimizer.momentum=0.9"], ["optimizer.momentum: unknown key for torch.optim.AdamW"]),
     ("optimizer", ["optimizer._target_=torch.optim.Adamm"], ["optimizer._target_='torch.optim.Adamm'", "cannot be imported"]),
     ("optimizer", ["optimizer=sgd", "optimizer.momentum=0.0", "+optimizer.nesterov=true"], ["optimizer (torch.optim.SGD)", "Nesterov momentum requires"]),
