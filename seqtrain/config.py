@@ -455,6 +455,7 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
     problems += _plateau_problems(cfg)
     problems += _patch_problems(cfg, tbptt, stateful)
     problems += _bag_problems(cfg)
+    problems += _embedding_problems(cfg)
     problems += _relative_problems(cfg)
     problems += _validation_problems(cfg)
     problems += _highway_problems(cfg)
@@ -552,6 +553,25 @@ def _bag_problems(cfg: DictConfig) -> list[str]:
     if bag is not None and kind in ("numbers", "vectors"):
         return [f"model.bag={bag} averages token embeddings, but data.sequence_kind={kind} gives real-valued inputs; "
                 "set model.bag=null"]
+    return []
+
+
+def _raw_tokens(source: str) -> str:
+    return (f"model.embedding_dim=null feeds the inputs to the RNN unchanged, which only real-valued features can be, but "
+            f"{source} gives token ids; set model.embedding_dim (e.g. 64)")
+
+
+def _embedding_problems(cfg: DictConfig) -> list[str]:
+    """`model.embedding_dim=null` (no input layer) on token inputs, when the data config says they are tokens (text data,
+    or `data.sequence_kind` text / tokens); the data's facts tell the rest (`check_facts`). The model refused it only
+    when built, after the data was read, in Hydra's wrapping."""
+    if cfg.model._target_ != SEQUENCE_MODEL or OmegaConf.select(cfg, "model.embedding_dim", default=0) is not None:
+        return []
+    kind = OmegaConf.select(cfg, "data.sequence_kind", default=None)
+    if str(cfg.data.get("_target_", "")).endswith("TextDataModule"):
+        return [_raw_tokens(f"data={cfg.data._target_}")]
+    if kind in ("text", "tokens"):
+        return [_raw_tokens(f"data.sequence_kind={kind}")]
     return []
 
 
@@ -680,6 +700,8 @@ def check_facts(cfg: DictConfig, facts: Any) -> None:
     if isinstance(size, int) and size > 1 and facts.vocab_size is not None:
         problems.append(f"model.patch_size={size} groups real-valued steps, but data={cfg.data._target_} gives token ids "
                         f"(vocabulary of {facts.vocab_size}), which cannot be added into one input; set model.patch_size=1")
+    if cfg.model._target_ == SEQUENCE_MODEL and OmegaConf.select(cfg, "model.embedding_dim", default=0) is None and facts.vocab_size is not None:
+        problems.append(_raw_tokens(f"data={cfg.data._target_} (vocabulary of {facts.vocab_size})"))
     bag = OmegaConf.select(cfg, "model.bag", default=None)
     if bag is not None and facts.vocab_size is None:
         problems.append(f"model.bag={bag} averages token embeddings, but data={cfg.data._target_} gives real-valued inputs "

@@ -115,6 +115,10 @@ CASES = [
     # --- fastText's bag beside the RNN (model.bag): token inputs, one target per sequence ---
     ("model", ["model.bag=trigrams"], ["model.bag='trigrams'", "'unigrams' or 'bigrams'"]),
     ("model", ["model.bag_buckets=0"], ["model.bag_buckets=0", "greater than or equal to 1"]),
+    # no input layer on token ids: refused by the model's constructor only after the data was read, in Hydra's wrapping
+    ("task kind", ["model.embedding_dim=null"], ["model.embedding_dim=null", "data=seqtrain.data.TextDataModule gives token ids"]),
+    ("task kind", ["experiment=none", "data=table", "data.sequence_kind=tokens", "model.embedding_dim=null"],
+     ["model.embedding_dim=null", "data.sequence_kind=tokens gives token ids", "set model.embedding_dim"]),
     ("model", ["model.bag=bigrams", "model.head=many_to_many"], ["model.bag=bigrams", "many_to_one", "set model.bag=null"]),
     ("task kind", ["data=shakespeare", "data.stateful=false", "model.bag=unigrams"],
      ["model.bag=unigrams", "TextDataModule", "a target per step", "set model.bag=null"]),
@@ -345,6 +349,7 @@ ACCEPTED = [
     [*VOWELS, "task.label_smoothing=0"],  # an int 0 is a float 0
     ["experiment=none", "recipe=none", "data=truecase", "task.label_smoothing=0.1"],  # tagging
     ["scheduler=cosine", "scheduler.interval=step"],
+    [*VOWELS, "model.embedding_dim=null"],  # real-valued features fed raw
     ["trainer.precision=16-true", "+optimizer.eps=1e-4"],
     ["trainer.precision=16-true", "optimizer=sgd"],
     ["test=false", "trainer.limit_test_batches=0"],
@@ -372,6 +377,24 @@ def test_token_ids_found_in_the_data_are_refused_a_patch_before_a_model_is_built
         train(cfg)
     message = str(error.value)
     assert "model.patch_size=4" in message and "token ids" in message and "TableDataModule" in message, message
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_token_ids_found_in_the_data_are_refused_no_embedding_before_a_model_is_built(compose_train: Compose, tmp_path: Path) -> None:
+    """`model.embedding_dim=null` on text found only once the files are read: a ConfigError naming the key and the
+    vocabulary (before: the model's ValueError inside Hydra's "Error in call to target" wrapping)."""
+    from seqtrain.run import train
+
+    sys.path.insert(0, str(ROOT / "tests" / "data"))
+    from user_files import sentiment_rows, write_csv
+
+    write_csv(tmp_path / "reviews.csv", sentiment_rows(40))
+    cfg = compose_train("logger=none", "data=table", f"data.train_files={tmp_path / 'reviews.csv'}", "data.sequence_column=text",
+                        f"data.cache_dir={tmp_path / 'cache'}", "model.embedding_dim=null")
+    with pytest.raises(ConfigError) as error:
+        train(cfg)
+    message = str(error.value)
+    assert "model.embedding_dim=null" in message and "TableDataModule (vocabulary of" in message, message
     assert not list(tmp_path.rglob("*.ckpt"))
 
 
