@@ -710,6 +710,32 @@ def check_facts(cfg: DictConfig, facts: Any) -> None:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
 
+def check_batches(trainer: Any, datamodule: Any) -> None:
+    """Once the data is read: the trainer's batch counts against the training batches of an epoch (Lightning refused
+    these inside `fit`, with a traceback, after the run directory was written); raises ConfigError."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch.trainer.connectors.data_connector import _parse_num_batches
+    from lightning.pytorch.trainer.states import RunningStage
+
+    try:
+        length = len(datamodule.train_dataloader())
+    except TypeError:  # an iterable dataset of your own: no length to judge by
+        return
+    limit = trainer.limit_train_batches
+    try:
+        batches = _parse_num_batches(RunningStage.TRAINING, length, limit)
+    except MisconfigurationException:
+        raise ConfigError(f"invalid config:\n  trainer.limit_train_batches={limit} of the {length} training batches of an "
+                          f"epoch is less than one batch; set it to at least {1 / length:.3g}, or a number of batches") from None
+    interval = trainer.val_check_interval
+    if (isinstance(interval, int) and not isinstance(interval, bool) and interval > batches
+            and trainer.check_val_every_n_epoch is not None and trainer.limit_val_batches > 0):
+        raise ConfigError(f"invalid config:\n  trainer.val_check_interval={interval} validates every {interval} training "
+                          f"batches, but an epoch has {batches} (data.batch_size={getattr(datamodule, 'batch_size', '?')}); set "
+                          f"it to at most {batches}, a fraction of an epoch (e.g. 0.5), or trainer.check_val_every_n_epoch=null "
+                          "to count batches across epochs")
+
+
 def check_targets(cfg: DictConfig) -> None:
     """Each `_target_` node against its constructor, then everything that can be built without data; raises ConfigError."""
     model = _as_built(cfg.model)

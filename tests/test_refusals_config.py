@@ -398,6 +398,25 @@ def test_token_ids_found_in_the_data_are_refused_no_embedding_before_a_model_is_
     assert not list(tmp_path.rglob("*.ckpt"))
 
 
+@pytest.mark.parametrize(("overrides", "words"), [
+    (["trainer.val_check_interval=100000"], ["trainer.val_check_interval=100000 validates every 100000 training batches, but an epoch has",
+                                             "trainer.check_val_every_n_epoch=null"]),
+    (["trainer.limit_train_batches=0.0001"], ["trainer.limit_train_batches=0.0001 of the", "is less than one batch"]),
+])
+def test_batch_counts_beyond_an_epoch_are_refused_once_the_data_is_read(compose_train: Compose, tmp_path: Path,
+                                                                        overrides: list[str], words: list[str]) -> None:
+    """Counts only the data can judge: a ConfigError naming the key and the epoch's batches before the run directory is
+    written (before: Lightning's ValueError / MisconfigurationException from inside `fit`, with a traceback)."""
+    from seqtrain.run import train
+
+    cfg = compose_train(*VOWELS, "logger=none", "trainer.accelerator=cpu", *overrides)
+    with pytest.raises(ConfigError) as error:
+        train(cfg)
+    for word in words:
+        assert word in str(error.value), str(error.value)
+    assert not list(tmp_path.rglob("*.ckpt")) and not (tmp_path / "config.yaml").exists()
+
+
 @pytest.mark.parametrize("overrides", ACCEPTED, ids=" ".join)
 def test_valid_inputs_pass_the_checks(compose_train: Compose, overrides: list[str]) -> None:
     cfg = compose_train(*overrides)
