@@ -32,11 +32,14 @@ if __name__ == "__main__":
                  "made from; name another file")
 
     from seqtrain.checkpoint import CheckpointError
+    from seqtrain.checks.arguments import output_problem
     from seqtrain.predict import OUTPUT_FORMATS, Predictor, format_metrics
 
     # Everything that can be checked before the model and data are loaded.
     if not args.out.endswith(OUTPUT_FORMATS):
         sys.exit(f"error: --out {args.out!r}: the extension must be one of {', '.join(OUTPUT_FORMATS)}")
+    if (problem := output_problem(args.out)) is not None:
+        sys.exit(f"error: {problem}")
     if args.steps is not None and args.steps < 1:
         sys.exit(f"error: --steps must be >= 1, got {args.steps}")
     try:

@@ -520,6 +520,25 @@ def test_scripts_name_a_missing_checkpoint_in_one_line(tmp_path: Path, script: s
     assert f"{script}: error: " in proc.stderr and "no-such.ckpt" in proc.stderr
 
 
+@pytest.mark.parametrize("script", ["predict.py", "export.py"])
+@pytest.mark.parametrize("where", ["a folder", "under a file"])
+def test_scripts_refuse_an_output_they_cannot_write_before_loading(tmp_path: Path, script: str, where: str) -> None:
+    """`--out` naming a folder, or a path under a file: one line before the checkpoint is even looked at (before: an
+    IsADirectoryError / NotADirectoryError traceback after the model ran on every row)."""
+    suffix = ".csv" if script == "predict.py" else ".onnx"
+    (tmp_path / "data.csv").write_text("sequence,label\n1 2,a\n")
+    out = tmp_path / f"preds{suffix}"
+    if where == "a folder":
+        out.mkdir()
+    else:
+        out = tmp_path / "data.csv" / f"preds{suffix}"
+    files = ["--files", str(tmp_path / "data.csv")] if script == "predict.py" else []
+    proc = _script(script, str(tmp_path / "no-such-run"), *files, "--out", str(out))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    said = "is a folder; name the file to write" if where == "a folder" else "is a file, not a folder"
+    assert f"error: --out {str(out)!r}" in proc.stderr and said in proc.stderr, proc.stderr[-2000:]
+
+
 @pytest.fixture(scope="module")
 def lm_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("lm")
@@ -571,7 +590,7 @@ def test_count_per_kind() -> None:
     """The corpus size per kind (the README's promises table quotes these numbers)."""
     counts = Counter(_kind(case) for case in CASES)
     counts["command line"] = len(CLI) + 1  # + model=null (the NULL_GROUPS rewrites are accepted, not refused)
-    counts["script arguments"] = len(SCRIPT_ARGS) + 2 + len(PROMPTS) + 1
+    counts["script arguments"] = len(SCRIPT_ARGS) + 2 + 4 + len(PROMPTS) + 1
     print("\n" + "\n".join(f"{kind}: {n}" for kind, n in counts.items()) + f"\ntotal: {sum(counts.values())}")
     assert sum(counts.values()) >= 60
 
