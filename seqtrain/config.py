@@ -306,11 +306,30 @@ def _range_problems(cfg: DictConfig) -> list[str]:
     for name, value in data.items():  # lists of column names: each once
         if name.endswith("columns") and isinstance(value, list) and (twice := sorted({str(c) for c in value if value.count(c) > 1})):
             problems.append(f"data.{name}={value}: names {', '.join(map(repr, twice))} more than once; name each column once")
+    if data.get("train_files") is not None and data.get("test_files") is not None and (
+            shared := sorted(set(_file_paths(data["train_files"])) & set(_file_paths(data["test_files"])))):
+        problems.append(f"data.test_files and data.train_files both name {shared[0]!r}"
+                        f"{f' ({len(shared)} files in all)' if len(shared) > 1 else ''}: the test metrics would be on rows "
+                        "the model trained on; name another file, or leave data.test_files unset to carve the test split at random")
     size = data.get("max_vocab_size")
     if data.get("tokenizer") in ("bpe", "unigram") and _is_number(size) and size < BYTE_LEVEL_IDS:
         problems.append(f"data.max_vocab_size={size}: a byte-level {data['tokenizer']} vocabulary needs at least "
                         f"{BYTE_LEVEL_IDS} ids (256 bytes + 2 specials) with data.tokenizer={data['tokenizer']}")
     return problems
+
+
+def _file_paths(files: Any) -> list[str]:
+    """The files a `data.*_files` value names, as resolved paths (globs expanded; a missing file is the loader's to refuse)."""
+    import glob
+    from pathlib import Path
+
+    paths = []
+    for entry in [files] if isinstance(files, str) else files if isinstance(files, list) else []:
+        if not isinstance(entry, str) or "://" in entry:
+            continue
+        entry = str(Path(entry).expanduser())
+        paths += [str(Path(p).resolve()) for p in (glob.glob(entry) if glob.has_magic(entry) else [entry])]
+    return paths
 
 
 def check_options(cfg: DictConfig) -> None:

@@ -349,6 +349,7 @@ ACCEPTED = [
     [*VOWELS, "task.label_smoothing=0"],  # an int 0 is a float 0
     ["experiment=none", "recipe=none", "data=truecase", "task.label_smoothing=0.1"],  # tagging
     ["scheduler=cosine", "scheduler.interval=step"],
+    ["data=table", "data.train_files=train.csv", "data.val_files=train.csv", "data.test_files=test.csv"],  # validating on training rows: a choice
     [*VOWELS, "model.embedding_dim=null"],  # real-valued features fed raw
     ["trainer.precision=16-true", "+optimizer.eps=1e-4"],
     ["trainer.precision=16-true", "optimizer=sgd"],
@@ -415,6 +416,24 @@ def test_batch_counts_beyond_an_epoch_are_refused_once_the_data_is_read(compose_
     for word in words:
         assert word in str(error.value), str(error.value)
     assert not list(tmp_path.rglob("*.ckpt")) and not (tmp_path / "config.yaml").exists()
+
+
+@pytest.mark.parametrize("test_files", ["{dir}/train.csv", "{dir}/tr*.csv", "[{dir}/other.csv,{dir}/./train.csv]"])
+def test_a_training_file_named_as_test_data_is_refused_before_any_is_read(compose_train: Compose, tmp_path: Path,
+                                                                         no_data_read: list[str], test_files: str) -> None:
+    """Before: `data.test_files=<the training file>` trained on it, tested on it again and printed those metrics as the test's."""
+    from seqtrain.run import train
+
+    for name in ("train.csv", "other.csv"):
+        (tmp_path / name).write_text("sequence,label\n1 2 3,a\n4 5 6,b\n")
+    cfg = compose_train("logger=none", "experiment=none", "data=table", f"data.train_files={tmp_path / 'train.csv'}",
+                        f"data.test_files={test_files.format(dir=tmp_path)}")
+    with pytest.raises(ConfigError) as error:
+        train(cfg)
+    message = str(error.value)
+    assert f"data.test_files and data.train_files both name {str(tmp_path / 'train.csv')!r}" in message, message
+    assert "the test metrics would be on rows the model trained on" in message, message
+    assert not no_data_read
 
 
 @pytest.mark.parametrize("overrides", ACCEPTED, ids=" ".join)
