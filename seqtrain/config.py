@@ -365,6 +365,11 @@ def _validation_problems(cfg: DictConfig) -> list[str]:
     if _is_number(limit) and limit == 0:
         problems.append(f"trainer.limit_train_batches={limit} trains nothing (an untrained model would be evaluated); "
                         "set it > 0, or leave it unset for every batch")
+    for unit in ("epochs", "steps"):  # Lightning stops at max_* and ignores a min_* beyond it
+        least, most = trainer.get(f"min_{unit}"), trainer.get(f"max_{unit}")
+        if _is_number(least) and _is_number(most) and most >= 1 and least > most:
+            problems.append(f"trainer.min_{unit}={least} > trainer.max_{unit}={most}: the run stops at max_{unit} and never "
+                            f"trains the {unit} min_{unit} asks for; raise trainer.max_{unit} or lower trainer.min_{unit}")
     limit_test = trainer.get("limit_test_batches")
     if cfg.test and _is_number(limit_test) and limit_test == 0:
         problems.append(f"trainer.limit_test_batches={limit_test} tests no batch, but test=true evaluates the best checkpoint "

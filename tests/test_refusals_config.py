@@ -254,6 +254,9 @@ CASES = [
     ("trainer", ["trainer.val_check_interval=-0.5"], ["trainer.val_check_interval=-0.5: must be > 0"]),
     ("trainer", ["trainer.limit_train_batches=0"], ["trainer.limit_train_batches=0 trains nothing"]),
     ("trainer", ["trainer.limit_train_batches=0.0"], ["trainer.limit_train_batches=0.0 trains nothing"]),
+    # min_* beyond max_*: Lightning stopped at max_* and ignored min_* silently
+    ("trainer", ["trainer.max_epochs=2", "+trainer.min_epochs=5"], ["trainer.min_epochs=5 > trainer.max_epochs=2", "raise trainer.max_epochs"]),
+    ("trainer", ["trainer.max_steps=10", "+trainer.min_steps=100"], ["trainer.min_steps=100 > trainer.max_steps=10"]),
     # test=true on no test batch ended the run with an IndexError from Lightning's empty result list
     ("trainer", ["trainer.limit_test_batches=0"], ["trainer.limit_test_batches=0 tests no batch", "test=true", "set test=false"]),
     ("trainer", ["trainer.limit_test_batches=0.0"], ["trainer.limit_test_batches=0.0 tests no batch"]),
@@ -349,6 +352,7 @@ ACCEPTED = [
     [*VOWELS, "task.label_smoothing=0"],  # an int 0 is a float 0
     ["experiment=none", "recipe=none", "data=truecase", "task.label_smoothing=0.1"],  # tagging
     ["scheduler=cosine", "scheduler.interval=step"],
+    ["trainer.max_epochs=5", "+trainer.min_epochs=5", "+trainer.min_steps=100"],  # max_steps=-1: no step limit
     ["data=table", "data.train_files=train.csv", "data.val_files=train.csv", "data.test_files=test.csv"],  # validating on training rows: a choice
     [*VOWELS, "model.embedding_dim=null"],  # real-valued features fed raw
     ["trainer.precision=16-true", "+optimizer.eps=1e-4"],
