@@ -477,6 +477,7 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
                 f"data.stateful=false (got data.tokenizer={tokenizer}, data.stateful={str(stateful).lower()})"
             )
     problems += _plateau_problems(cfg)
+    problems += _checkpoint_problems(cfg)
     problems += _patch_problems(cfg, tbptt, stateful)
     problems += _bag_problems(cfg)
     problems += _embedding_problems(cfg)
@@ -490,6 +491,30 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
             f"trainer.accumulate_grad_batches={cfg.trainer.accumulate_grad_batches} is not supported with "
             f"task.tbptt_steps={tbptt} (one optimizer step per chunk); set it to 1"
         )
+    return problems
+
+
+def _checkpoint_problems(cfg: DictConfig) -> list[str]:
+    """The best checkpoint is `monitor`'s best (seqtrain.run tests it, says so, and returns `val[monitor]` to a sweeper):
+    a `ModelCheckpoint` watching another metric, another way or none (then its `best.ckpt` is the last epoch's) made
+    that line and a sweep's objective describe a checkpoint chosen otherwise."""
+    problems = []
+    for name, node in (cfg.callbacks or {}).items():
+        if not isinstance(node, DictConfig) or not str(node.get("_target_", "")).endswith("ModelCheckpoint"):
+            continue
+        metric, mode = node.get("monitor"), node.get("mode", "min")
+        if metric is None:
+            problems.append(f"callbacks.{name}.monitor=None keeps the last epoch's weights as the best checkpoint, but the run "
+                            f"tests, reports and returns to a sweep the best by monitor={cfg.monitor!r}; leave "
+                            f"callbacks.{name}.monitor as ${{monitor}}")
+        elif metric != cfg.monitor:
+            problems.append(f"callbacks.{name}.monitor={metric!r}, but monitor={cfg.monitor!r}: the run tests, reports and "
+                            f"returns to a sweep the best checkpoint by monitor; set monitor={metric} (with its monitor_mode) "
+                            f"if that is the metric, and leave callbacks.{name}.monitor as ${{monitor}}")
+        elif mode != cfg.monitor_mode:
+            problems.append(f"callbacks.{name}.mode={mode!r}, but monitor_mode={cfg.monitor_mode!r}: the best checkpoint "
+                            f"would not be the best by {cfg.monitor}; set callbacks.{name}.mode={cfg.monitor_mode} (or leave "
+                            "it ${monitor_mode})")
     return problems
 
 

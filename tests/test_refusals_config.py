@@ -136,6 +136,13 @@ CASES = [
     ("monitor", ["monitor_mode=max"], ["monitor_mode='max' with monitor='val/loss'", "set monitor_mode=min"]),
     ("monitor", [*VOWELS, "callbacks=early_stopping", "callbacks.early_stopping.monitor=val/mse"],
      ["callbacks.early_stopping.monitor='val/mse'", "classification"]),
+    # the best checkpoint is monitor's: a ModelCheckpoint watching another metric, or none, was tested and reported as it
+    ("monitor", ["callbacks.model_checkpoint.monitor=null"],
+     ["callbacks.model_checkpoint.monitor=None keeps the last epoch's weights", "monitor='val/loss'"]),
+    ("monitor", [*VOWELS, "callbacks.model_checkpoint.monitor=val/acc", "callbacks.model_checkpoint.mode=max"],
+     ["callbacks.model_checkpoint.monitor='val/acc', but monitor='val/loss'", "set monitor=val/acc"]),
+    ("monitor", [*VOWELS, "monitor=val/acc", "monitor_mode=max", "callbacks.model_checkpoint.mode=min"],
+     ["callbacks.model_checkpoint.mode='min', but monitor_mode='max'", "set callbacks.model_checkpoint.mode=max"]),
     ("monitor", ["callbacks.model_checkpoint.mode=up"], ["callbacks.model_checkpoint.mode='up'", "set callbacks.model_checkpoint.mode=min"]),
     # --- optimizer ---
     ("optimizer", ["optimizer.lr=0"], ["optimizer.lr=0", "must be > 0"]),
