@@ -522,6 +522,13 @@ def _plateau_problems(cfg: DictConfig) -> list[str]:
     """ReduceLROnPlateau steps on `monitor` (seqtrain.task): its `mode` (torch's default `min` when unset) must be
     `monitor_mode`, or it cuts the learning rate while the metric improves and never while it stalls."""
     node = cfg.scheduler.scheduler
+    if node is not None and cfg.scheduler.interval == "step" and "T_max" in node:
+        raw = node._get_node("T_max")._value()  # the text, unresolved: its unit
+        if isinstance(raw, str) and "max_epochs" in raw:
+            return [f"scheduler.scheduler.T_max={raw} counts epochs, but scheduler.interval=step steps the schedule every "
+                    f"batch: the learning rate would reach its minimum after {node.T_max} batches and rise again "
+                    f"({str(node._target_).rsplit('.', 1)[-1]} is periodic); set scheduler.scheduler.T_max to the run's "
+                    "batches (e.g. ${trainer.max_steps} with trainer.max_steps set), or scheduler.interval=epoch"]
     if node is None or not str(node.get("_target_", "")).endswith("ReduceLROnPlateau"):
         return []
     mode = node.get("mode", "min")

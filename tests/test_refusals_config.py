@@ -169,6 +169,9 @@ CASES = [
     ("scheduler", ["scheduler=cosine", "+scheduler.scheduler.T_maxx=3"], ["scheduler.scheduler.T_maxx: unknown key"]),
     ("scheduler", ["scheduler=plateau", "scheduler.interval=step"], ["scheduler.interval=step with ReduceLROnPlateau", "epoch"]),
     ("scheduler", ["scheduler=plateau", "scheduler.scheduler.factor=2.0"], ["scheduler.scheduler.factor=2.0: must be in (0, 1)"]),
+    # scheduler=cosine's T_max is the run's epochs: stepped every batch, the LR cycled down and up every max_epochs batches
+    ("scheduler", ["scheduler=cosine", "scheduler.interval=step"],
+     ["scheduler.scheduler.T_max=${trainer.max_epochs} counts epochs, but scheduler.interval=step", "rise again", "scheduler.interval=epoch"]),
     # ReduceLROnPlateau steps on `monitor`: a mode against monitor_mode cut the learning rate while the metric improved
     ("scheduler", ["scheduler=plateau", "scheduler.scheduler.mode=max"],
      ["scheduler.scheduler.mode='max' with monitor='val/loss' (monitor_mode='min')", "set scheduler.scheduler.mode=min"]),
@@ -358,7 +361,7 @@ ACCEPTED = [
     [*VOWELS, "task.label_smoothing=0.1"],
     [*VOWELS, "task.label_smoothing=0"],  # an int 0 is a float 0
     ["experiment=none", "recipe=none", "data=truecase", "task.label_smoothing=0.1"],  # tagging
-    ["scheduler=cosine", "scheduler.interval=step"],
+    ["scheduler=cosine", "scheduler.interval=step", "trainer.max_steps=500", "scheduler.scheduler.T_max=${trainer.max_steps}"],
     ["trainer.max_epochs=5", "+trainer.min_epochs=5", "+trainer.min_steps=100"],  # max_steps=-1: no step limit
     ["data=table", "data.train_files=train.csv", "data.val_files=train.csv", "data.test_files=test.csv"],  # validating on training rows: a choice
     [*VOWELS, "model.embedding_dim=null"],  # real-valued features fed raw
