@@ -293,7 +293,8 @@ def _range_problems(cfg: DictConfig) -> list[str]:
         for name, (allowed, ok) in RANGES[table].items():
             value = values.get(name)
             if _is_number(value) and not (math.isfinite(value) and ok(value)):
-                problems.append(f"{key}.{name}={value!r}: must be {'a finite number ' * (not math.isfinite(value))}{allowed}")
+                problems.append(f"{key}.{name}={value!r}{_read_from(cfg, f'{key}.{name}')}: must be "
+                                f"{'a finite number ' * (not math.isfinite(value))}{allowed}")
     data = _resolved(cfg.data)
     fractions = [data.get("val_fraction"), data.get("test_fraction")]
     if all(_is_number(f) and 0 < f < 1 for f in fractions) and sum(fractions) >= 1:
@@ -316,6 +317,15 @@ def _range_problems(cfg: DictConfig) -> list[str]:
         problems.append(f"data.max_vocab_size={size}: a byte-level {data['tokenizer']} vocabulary needs at least "
                         f"{BYTE_LEVEL_IDS} ids (256 bytes + 2 specials) with data.tokenizer={data['tokenizer']}")
     return problems
+
+
+def _read_from(cfg: DictConfig, key: str) -> str:
+    """` (from ${trainer.max_epochs})` where the key's value is an interpolation: a value the user never typed there
+    (`scheduler=cosine` reads its `T_max` from `trainer.max_epochs`) is named with the key it comes from."""
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent, default=None) if parent else cfg
+    raw = node._get_node(leaf)._value() if isinstance(node, DictConfig) and leaf in node else None
+    return f" (from {raw})" if isinstance(raw, str) and "${" in raw else ""
 
 
 def _file_paths(files: Any) -> list[str]:
@@ -979,7 +989,8 @@ def check_arguments(key: str, node: DictConfig, supplied: tuple[str, ...] = ()) 
                 known = ", ".join(names[:25]) + (f", ... ({len(names)} in all)" if len(names) > 25 else "")
                 errors.append(f"{key}.{name}: unknown key for {node._target_} (known: {known})")
         elif name in hints and (problem := _type_problem(hints[name], value)):
-            errors.append(f"{key}.{name}={value!r}: {problem}")
+            raw = node._get_node(name)._value()
+            errors.append(f"{key}.{name}={value!r}{f' (from {raw})' if isinstance(raw, str) and '${' in raw else ''}: {problem}")
     if not values.get("_partial_", False):
         for name, p in params.items():
             required = p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)

@@ -169,6 +169,11 @@ CASES = [
     ("scheduler", ["scheduler=cosine", "+scheduler.scheduler.T_maxx=3"], ["scheduler.scheduler.T_maxx: unknown key"]),
     ("scheduler", ["scheduler=plateau", "scheduler.interval=step"], ["scheduler.interval=step with ReduceLROnPlateau", "epoch"]),
     ("scheduler", ["scheduler=plateau", "scheduler.scheduler.factor=2.0"], ["scheduler.scheduler.factor=2.0: must be in (0, 1)"]),
+    # a value the user never typed there is named with the key it is read from
+    ("scheduler", ["scheduler=cosine", "trainer.max_epochs=-1", "trainer.max_steps=100"],
+     ["scheduler.scheduler.T_max=-1 (from ${trainer.max_epochs}): must be >= 1"]),
+    ("scheduler", ["scheduler=cosine", "trainer.max_epochs=null", "trainer.max_steps=100"],
+     ["scheduler.scheduler.T_max=None (from ${trainer.max_epochs}): Input should be a valid integer"]),
     # scheduler=cosine's T_max is the run's epochs: stepped every batch, the LR cycled down and up every max_epochs batches
     ("scheduler", ["scheduler=cosine", "scheduler.interval=step"],
      ["scheduler.scheduler.T_max=${trainer.max_epochs} counts epochs, but scheduler.interval=step", "rise again", "scheduler.interval=epoch"]),
