@@ -487,6 +487,7 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
                 f"data.stateful=false (got data.tokenizer={tokenizer}, data.stateful={str(stateful).lower()})"
             )
     problems += _plateau_problems(cfg)
+    problems += _folder_problems(cfg)
     problems += _checkpoint_problems(cfg)
     problems += _patch_problems(cfg, tbptt, stateful)
     problems += _bag_problems(cfg)
@@ -501,6 +502,26 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
             f"trainer.accumulate_grad_batches={cfg.trainer.accumulate_grad_batches} is not supported with "
             f"task.tbptt_steps={tbptt} (one optimizer step per chunk); set it to 1"
         )
+    return problems
+
+
+#: Keys that name a folder the run writes into, by name wherever they appear in these groups.
+FOLDER_KEYS = {"paths": ("output_dir",), "callbacks": ("dirpath",), "logger": ("save_dir", "dir"), "data": ("cache_dir",)}
+
+
+def _folder_problems(cfg: DictConfig) -> list[str]:
+    """Every folder the run writes into can be made and written, before any data is read or any epoch trained."""
+    from seqtrain.checks.arguments import folder_problem
+
+    nodes = [("paths", cfg.paths, "paths"), ("data", cfg.data, "data")]
+    for group in ("callbacks", "logger"):
+        nodes += [(f"{group}.{name}", node, group) for name, node in (cfg[group] or {}).items() if isinstance(node, DictConfig)]
+    problems = []
+    for key, node, group in nodes:
+        for name in FOLDER_KEYS[group]:
+            value = node.get(name)
+            if isinstance(value, str) and "://" not in value and (problem := folder_problem(value)):
+                problems.append(f"{key}.{name}={value!r}: {problem}; name a folder the run can write")
     return problems
 
 

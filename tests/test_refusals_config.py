@@ -288,6 +288,12 @@ CASES = [
     ("callbacks/logger", ["callbacks.progress_bar.refresh_rate=-1"], ["callbacks.progress_bar.refresh_rate=-1: must be >= 0"]),
     ("callbacks/logger", ["callbacks.model_checkpoint.save_top_k=-2"], ["callbacks.model_checkpoint.save_top_k=-2: must be >= -1"]),
     ("callbacks/logger", ["callbacks.last_checkpoint.every_n_train_steps=0"], ["callbacks.last_checkpoint.every_n_train_steps=0"]),
+    # a folder the run writes into that is a file (or under one): makedirs' traceback, the checkpoints' after an epoch
+    ("callbacks/logger", [f"callbacks.model_checkpoint.dirpath={ROOT / 'README.md'}"],
+     [f"callbacks.model_checkpoint.dirpath='{ROOT / 'README.md'}': '{ROOT / 'README.md'}' is a file, not a folder"]),
+    ("callbacks/logger", ["logger=csv", f"logger.csv.save_dir={ROOT / 'README.md' / 'logs'}"],
+     [f"logger.csv.save_dir='{ROOT / 'README.md' / 'logs'}'", "is a file, so no folder can be made under it"]),
+    ("data", [f"data.cache_dir={ROOT / 'README.md'}"], ["data.cache_dir=", "is a file, not a folder"]),
     ("callbacks/logger", ["logger.wandb.mode=bogus"], ["logger.wandb.mode='bogus'", "'online', 'offline'", "wandb.init"]),
     ("callbacks/logger", ["logger.wandb.settings.quiet=maybe"], ["logger.wandb.settings.quiet='maybe'", "valid boolean"]),
     ("callbacks/logger", ["+logger.wandb.settings.quiett=true"], ["logger.wandb.settings.quiett: unknown key for wandb.Settings"]),

@@ -51,3 +51,22 @@ def output_problem(out: str, flag: str = "--out") -> str | None:
     if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
         return f"{flag} {out!r}: the folder {str(parent)!r} cannot be written (permission denied)"
     return None
+
+
+def folder_problem(folder: str) -> str | None:
+    """Why a run could not write into the folder `folder` (made if missing), or None: a file there or where one of its
+    parent folders must be, or a folder without write permission (Lightning's and the loggers' makedirs raised
+    NotADirectoryError / FileExistsError / PermissionError, some only after an epoch of training)."""
+    import os
+    from pathlib import Path
+
+    path = Path(folder).expanduser().absolute()
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{str(existing)!r} is a file, not a folder" if existing == path else \
+            f"{str(existing)!r} is a file, so no folder can be made under it"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"the folder {str(existing)!r} cannot be written (permission denied)"
+    return None
