@@ -488,6 +488,8 @@ CLI = [
     (["data=shakespeare", "data.stateful=false", "model.bidirectional=true"], "model.bidirectional=true cannot train"),
     (["optimizer.lr=0"], "optimizer.lr=0: must be > 0"),
     (["trainer.max_epochs=0"], "trainer.max_epochs=0 trains nothing"),
+    # Hydra makes the run's folder before any check: a file there was its FileExistsError traceback
+    ([f"hydra.run.dir={ROOT / 'README.md'}"], f"hydra.run.dir='{ROOT / 'README.md'}': '{ROOT / 'README.md'}' is a file, not a folder"),
 ]
 
 
