@@ -550,6 +550,8 @@ SCRIPT_ARGS = [
     ("generate.py", ["--temperature", "nan"], "argument --temperature: nan is not a finite number > 0"),
     ("generate.py", ["--length", "ten"], "argument --length: invalid"),
     ("evaluate.py", ["--split", "train"], "argument --split: invalid choice: 'train'"),
+    # refused only after the model was loaded, as "batch_size must be >= 1, got 0" (not the option's name)
+    ("predict.py", ["--files", "x.csv", "--out", "p.csv", "--batch-size", "0"], "argument --batch-size: 0 is not >= 1"),
 ]
 
 
