@@ -429,6 +429,9 @@ def _optimizer_problems(options: dict[str, Any]) -> list[str]:
         value = options.get(name)
         if _is_number(value) and not (math.isfinite(value) and ok(value)):
             problems.append(f"optimizer.{name}={value!r}: must be {'a finite number ' * (not math.isfinite(value))}{allowed}")
+    if options.get("maximize") is True:  # every seqtrain loss is minimized: maximize=true climbs it
+        problems.append("optimizer.maximize=true steps up the loss, which seqtrain always minimizes (metrics that are better "
+                        "higher are watched through monitor_mode); drop it")
     betas = options.get("betas")
     if betas is not None and not (
         isinstance(betas, list | tuple) and len(betas) == 2 and all(_is_number(b) and 0 <= b < 1 for b in betas)

@@ -154,6 +154,8 @@ CASES = [
     ("optimizer", ["optimizer=sgd", "optimizer.momentum=2"], ["optimizer.momentum=2: must be in [0, 1)"]),
     ("optimizer", ["+optimizer.eps=0"], ["optimizer.eps=0", "> 0"]),
     ("optimizer", ["optimizer.lr=fast"], ["optimizer.lr='fast'"]),
+    # gradient ascent on the loss: trained away from the data with exit status 0
+    ("optimizer", ["+optimizer.maximize=true"], ["optimizer.maximize=true steps up the loss", "drop it"]),
     # inf passed every `> 0` / `>= 0` range: the run read the data and diverged at its first step
     ("optimizer", ["optimizer.lr=inf"], ["optimizer.lr=inf: must be a finite number > 0"]),
     ("optimizer", ["optimizer.weight_decay=inf"], ["optimizer.weight_decay=inf: must be a finite number >= 0"]),
