@@ -906,12 +906,22 @@ def _callback_and_logger_problems(cfg: DictConfig) -> list[str]:
     nodes = [(f"{group}.{name}", node) for group in ("callbacks", "logger") for name, node in (cfg[group] or {}).items()]
     if str(cfg.data._target_).startswith("seqtrain.data."):  # a datamodule of your own might read data when built
         nodes.append(("data", cfg.data))
+    from lightning.pytorch.callbacks import Callback
+    from lightning.pytorch.loggers import Logger
+
+    kinds = {"callbacks": Callback, "logger": Logger}
     problems = []
     for key, node in nodes:
         try:
-            instantiate(node)
+            built = instantiate(node)
         except Exception as e:  # noqa: BLE001
             problems.append(_refusal(key, node, e))
+            continue
+        wanted = kinds.get(key.split(".", 1)[0])  # Lightning's TypeError came only after the data was read
+        if wanted is not None and not isinstance(built, wanted):
+            problems.append(f"{key}._target_={node._target_!r} is not a Lightning {wanted.__name__} (it builds "
+                            f"{type(built).__module__}.{type(built).__qualname__}); name a subclass of lightning.pytorch."
+                            f"{'callbacks.Callback' if wanted is Callback else 'loggers.Logger'}, or remove the entry with ~{key}")
     return problems
 
 

@@ -212,6 +212,10 @@ CASES = [
     ("trainer", ["trainer.log_every_n_steps=abc"], ["trainer.log_every_n_steps='abc'"]),
     # --- callbacks and loggers ---
     ("callbacks/logger", ["+callbacks.foo=1"], ["callbacks.foo=1", "needs a _target_"]),
+    # a class that is no Callback / Logger: Lightning's TypeError came only after the data was read
+    ("callbacks/logger", ["+callbacks.foo._target_=torch.nn.Identity"],
+     ["callbacks.foo._target_='torch.nn.Identity' is not a Lightning Callback (it builds torch.nn.modules.linear.Identity)"]),
+    ("callbacks/logger", ["logger=csv", "+logger.foo._target_=builtins.dict"], ["logger.foo._target_='builtins.dict' is not a Lightning Logger"]),
     ("callbacks/logger", ["+callbacks.model_checkpoint.every_n_step=5"], ["callbacks.model_checkpoint.every_n_step: unknown key"]),
     ("callbacks/logger", ["callbacks.last_checkpoint.every_n_train_steps=-1"], ["callbacks.last_checkpoint", "every_n_train_steps"]),
     ("callbacks/logger", ["callbacks=early_stopping", "callbacks.early_stopping.patience=soon"],
