@@ -15,13 +15,24 @@ import logging
 import sys
 from pathlib import Path
 
+
+def at_least(minimum: int):  # noqa: ANN201 - an argparse type, as scripts/generate.py's
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is not >= {minimum}")
+        return value
+
+    return parse
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", help="a .ckpt file, or a run directory (its best checkpoint; its last, with a warning, when the best is missing)")
     parser.add_argument("--files", nargs="+", required=True, help="files or glob patterns, in the run's data format")
     parser.add_argument("--out", required=True, help="where to write the predictions: .csv, .jsonl or .parquet")
     parser.add_argument("--steps", type=int, default=None, help="forecasting: forecast N steps, feeding forecasts back")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=at_least(1), default=256, help="rows per forward pass")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
@@ -32,11 +43,14 @@ if __name__ == "__main__":
                  "made from; name another file")
 
     from seqtrain.checkpoint import CheckpointError
+    from seqtrain.checks.arguments import output_problem
     from seqtrain.predict import OUTPUT_FORMATS, Predictor, format_metrics
 
     # Everything that can be checked before the model and data are loaded.
     if not args.out.endswith(OUTPUT_FORMATS):
         sys.exit(f"error: --out {args.out!r}: the extension must be one of {', '.join(OUTPUT_FORMATS)}")
+    if (problem := output_problem(args.out)) is not None:
+        sys.exit(f"error: {problem}")
     if args.steps is not None and args.steps < 1:
         sys.exit(f"error: --steps must be >= 1, got {args.steps}")
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import logging
+import math
 import re
 import typing
 from collections.abc import Callable
@@ -42,7 +43,7 @@ class ConfigError(SeqtrainError, ValueError):
 class ModelOptions(BaseModel):
     """The keys of `model=rnn|lstm|gru` (`SequenceModel`); a test keeps them in step with its signature."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, allow_inf_nan=False)
 
     target: str = Field(alias="_target_")
     cell: Literal["rnn", "lstm", "gru"]
@@ -121,7 +122,7 @@ class ModelOptions(BaseModel):
 
 
 class TaskOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     tbptt_steps: int | None = Field(ge=1)
     tbptt_variable: bool
@@ -139,7 +140,7 @@ class TaskOptions(BaseModel):
 class TrainerOptions(BaseModel):
     """The trainer keys seqtrain itself reads or judges; the rest are checked against `Trainer`'s signature."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
     # > 0: clipping to 0 would zero every gradient and the model would never train (Lightning reads 0 as "off"; null is)
     gradient_clip_val: float | None = Field(gt=0.0)
@@ -163,7 +164,7 @@ class TrainerOptions(BaseModel):
 
 
 class PathsOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     output_dir: str
 
@@ -171,7 +172,7 @@ class PathsOptions(BaseModel):
 class SchedulerOptions(BaseModel):
     """`scheduler=none|cosine|plateau`: a `_partial_` scheduler (or null) and when it steps."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     scheduler: dict[str, Any] | None
     interval: Literal["epoch", "step"]
@@ -194,7 +195,7 @@ SEED_RANGE = (0, 2**32 - 1)
 class RunOptions(BaseModel):
     """The top-level keys of configs/train.yaml (a test keeps them equal); nothing else may be added."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     seed: int = Field(ge=SEED_RANGE[0], le=SEED_RANGE[1])  # numpy's and Lightning's seed range
     recipe: dict[str, Any]  # which recipe (name, about), printed at the start of the run
@@ -291,8 +292,9 @@ def _range_problems(cfg: DictConfig) -> list[str]:
     for key, values, table in nodes:
         for name, (allowed, ok) in RANGES[table].items():
             value = values.get(name)
-            if _is_number(value) and not ok(value):
-                problems.append(f"{key}.{name}={value!r}: must be {allowed}")
+            if _is_number(value) and not (math.isfinite(value) and ok(value)):
+                problems.append(f"{key}.{name}={value!r}{_read_from(cfg, f'{key}.{name}')}: must be "
+                                f"{'a finite number ' * (not math.isfinite(value))}{allowed}")
     data = _resolved(cfg.data)
     fractions = [data.get("val_fraction"), data.get("test_fraction")]
     if all(_is_number(f) and 0 < f < 1 for f in fractions) and sum(fractions) >= 1:
@@ -305,11 +307,39 @@ def _range_problems(cfg: DictConfig) -> list[str]:
     for name, value in data.items():  # lists of column names: each once
         if name.endswith("columns") and isinstance(value, list) and (twice := sorted({str(c) for c in value if value.count(c) > 1})):
             problems.append(f"data.{name}={value}: names {', '.join(map(repr, twice))} more than once; name each column once")
+    if data.get("train_files") is not None and data.get("test_files") is not None and (
+            shared := sorted(set(_file_paths(data["train_files"])) & set(_file_paths(data["test_files"])))):
+        problems.append(f"data.test_files and data.train_files both name {shared[0]!r}"
+                        f"{f' ({len(shared)} files in all)' if len(shared) > 1 else ''}: the test metrics would be on rows "
+                        "the model trained on; name another file, or leave data.test_files unset to carve the test split at random")
     size = data.get("max_vocab_size")
     if data.get("tokenizer") in ("bpe", "unigram") and _is_number(size) and size < BYTE_LEVEL_IDS:
         problems.append(f"data.max_vocab_size={size}: a byte-level {data['tokenizer']} vocabulary needs at least "
                         f"{BYTE_LEVEL_IDS} ids (256 bytes + 2 specials) with data.tokenizer={data['tokenizer']}")
     return problems
+
+
+def _read_from(cfg: DictConfig, key: str) -> str:
+    """` (from ${trainer.max_epochs})` where the key's value is an interpolation: a value the user never typed there
+    (`scheduler=cosine` reads its `T_max` from `trainer.max_epochs`) is named with the key it comes from."""
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent, default=None) if parent else cfg
+    raw = node._get_node(leaf)._value() if isinstance(node, DictConfig) and leaf in node else None
+    return f" (from {raw})" if isinstance(raw, str) and "${" in raw else ""
+
+
+def _file_paths(files: Any) -> list[str]:
+    """The files a `data.*_files` value names, as resolved paths (globs expanded; a missing file is the loader's to refuse)."""
+    import glob
+    from pathlib import Path
+
+    paths = []
+    for entry in [files] if isinstance(files, str) else files if isinstance(files, list) else []:
+        if not isinstance(entry, str) or "://" in entry:
+            continue
+        entry = str(Path(entry).expanduser())
+        paths += [str(Path(p).resolve()) for p in (glob.glob(entry) if glob.has_magic(entry) else [entry])]
+    return paths
 
 
 def check_options(cfg: DictConfig) -> None:
@@ -345,6 +375,15 @@ def _validation_problems(cfg: DictConfig) -> list[str]:
     if _is_number(limit) and limit == 0:
         problems.append(f"trainer.limit_train_batches={limit} trains nothing (an untrained model would be evaluated); "
                         "set it > 0, or leave it unset for every batch")
+    for unit in ("epochs", "steps"):  # Lightning stops at max_* and ignores a min_* beyond it
+        least, most = trainer.get(f"min_{unit}"), trainer.get(f"max_{unit}")
+        if _is_number(least) and _is_number(most) and most >= 1 and least > most:
+            problems.append(f"trainer.min_{unit}={least} > trainer.max_{unit}={most}: the run stops at max_{unit} and never "
+                            f"trains the {unit} min_{unit} asks for; raise trainer.max_{unit} or lower trainer.min_{unit}")
+    limit_test = trainer.get("limit_test_batches")
+    if cfg.test and _is_number(limit_test) and limit_test == 0:
+        problems.append(f"trainer.limit_test_batches={limit_test} tests no batch, but test=true evaluates the best checkpoint "
+                        "on the test split; set test=false, or leave trainer.limit_test_batches unset for every batch")
     max_time = trainer.get("max_time")
     parts = max_time.split(":") if isinstance(max_time, str) else list(max_time.values()) if isinstance(max_time, dict) else []
     if parts and all(str(p).strip().isdigit() and int(p) == 0 for p in parts):
@@ -388,8 +427,11 @@ def _optimizer_problems(options: dict[str, Any]) -> list[str]:
     problems = []
     for name, (allowed, ok) in OPTIMIZER_RANGES.items():
         value = options.get(name)
-        if _is_number(value) and not ok(value):
-            problems.append(f"optimizer.{name}={value!r}: must be {allowed}")
+        if _is_number(value) and not (math.isfinite(value) and ok(value)):
+            problems.append(f"optimizer.{name}={value!r}: must be {'a finite number ' * (not math.isfinite(value))}{allowed}")
+    if options.get("maximize") is True:  # every seqtrain loss is minimized: maximize=true climbs it
+        problems.append("optimizer.maximize=true steps up the loss, which seqtrain always minimizes (metrics that are better "
+                        "higher are watched through monitor_mode); drop it")
     betas = options.get("betas")
     if betas is not None and not (
         isinstance(betas, list | tuple) and len(betas) == 2 and all(_is_number(b) and 0 <= b < 1 for b in betas)
@@ -447,8 +489,12 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
                 f"data.targets=case tags each character of independent windows: it needs data.tokenizer=char and "
                 f"data.stateful=false (got data.tokenizer={tokenizer}, data.stateful={str(stateful).lower()})"
             )
+    problems += _plateau_problems(cfg)
+    problems += _folder_problems(cfg)
+    problems += _checkpoint_problems(cfg)
     problems += _patch_problems(cfg, tbptt, stateful)
     problems += _bag_problems(cfg)
+    problems += _embedding_problems(cfg)
     problems += _relative_problems(cfg)
     problems += _validation_problems(cfg)
     problems += _highway_problems(cfg)
@@ -460,6 +506,72 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
             f"task.tbptt_steps={tbptt} (one optimizer step per chunk); set it to 1"
         )
     return problems
+
+
+#: Keys that name a folder the run writes into, by name wherever they appear in these groups.
+FOLDER_KEYS = {"paths": ("output_dir",), "callbacks": ("dirpath",), "logger": ("save_dir", "dir"), "data": ("cache_dir",)}
+
+
+def _folder_problems(cfg: DictConfig) -> list[str]:
+    """Every folder the run writes into can be made and written, before any data is read or any epoch trained."""
+    from seqtrain.checks.arguments import folder_problem
+
+    nodes = [("paths", cfg.paths, "paths"), ("data", cfg.data, "data")]
+    for group in ("callbacks", "logger"):
+        nodes += [(f"{group}.{name}", node, group) for name, node in (cfg[group] or {}).items() if isinstance(node, DictConfig)]
+    problems = []
+    for key, node, group in nodes:
+        for name in FOLDER_KEYS[group]:
+            value = node.get(name)
+            if isinstance(value, str) and "://" not in value and (problem := folder_problem(value)):
+                problems.append(f"{key}.{name}={value!r}: {problem}; name a folder the run can write")
+    return problems
+
+
+def _checkpoint_problems(cfg: DictConfig) -> list[str]:
+    """The best checkpoint is `monitor`'s best (seqtrain.run tests it, says so, and returns `val[monitor]` to a sweeper):
+    a `ModelCheckpoint` watching another metric, another way or none (then its `best.ckpt` is the last epoch's) made
+    that line and a sweep's objective describe a checkpoint chosen otherwise."""
+    problems = []
+    for name, node in (cfg.callbacks or {}).items():
+        if not isinstance(node, DictConfig) or not str(node.get("_target_", "")).endswith("ModelCheckpoint"):
+            continue
+        metric, mode = node.get("monitor"), node.get("mode", "min")
+        if metric is None:
+            problems.append(f"callbacks.{name}.monitor=None keeps the last epoch's weights as the best checkpoint, but the run "
+                            f"tests, reports and returns to a sweep the best by monitor={cfg.monitor!r}; leave "
+                            f"callbacks.{name}.monitor as ${{monitor}}")
+        elif metric != cfg.monitor:
+            problems.append(f"callbacks.{name}.monitor={metric!r}, but monitor={cfg.monitor!r}: the run tests, reports and "
+                            f"returns to a sweep the best checkpoint by monitor; set monitor={metric} (with its monitor_mode) "
+                            f"if that is the metric, and leave callbacks.{name}.monitor as ${{monitor}}")
+        elif mode != cfg.monitor_mode:
+            problems.append(f"callbacks.{name}.mode={mode!r}, but monitor_mode={cfg.monitor_mode!r}: the best checkpoint "
+                            f"would not be the best by {cfg.monitor}; set callbacks.{name}.mode={cfg.monitor_mode} (or leave "
+                            "it ${monitor_mode})")
+    return problems
+
+
+def _plateau_problems(cfg: DictConfig) -> list[str]:
+    """ReduceLROnPlateau steps on `monitor` (seqtrain.task): its `mode` (torch's default `min` when unset) must be
+    `monitor_mode`, or it cuts the learning rate while the metric improves and never while it stalls."""
+    node = cfg.scheduler.scheduler
+    if node is not None and cfg.scheduler.interval == "step" and "T_max" in node:
+        raw = node._get_node("T_max")._value()  # the text, unresolved: its unit
+        if isinstance(raw, str) and "max_epochs" in raw:
+            return [f"scheduler.scheduler.T_max={raw} counts epochs, but scheduler.interval=step steps the schedule every "
+                    f"batch: the learning rate would reach its minimum after {node.T_max} batches and rise again "
+                    f"({str(node._target_).rsplit('.', 1)[-1]} is periodic); set scheduler.scheduler.T_max to the run's "
+                    "batches (e.g. ${trainer.max_steps} with trainer.max_steps set), or scheduler.interval=epoch"]
+    if node is None or not str(node.get("_target_", "")).endswith("ReduceLROnPlateau"):
+        return []
+    mode = node.get("mode", "min")
+    if mode == cfg.monitor_mode:
+        return []
+    return [f"scheduler.scheduler.mode={mode!r}{' (torch default)' if 'mode' not in node else ''} with "
+            f"monitor={cfg.monitor!r} (monitor_mode={cfg.monitor_mode!r}): ReduceLROnPlateau steps on monitor, so it would "
+            f"cut the learning rate while {cfg.monitor} improves; set scheduler.scheduler.mode={cfg.monitor_mode} "
+            "(scheduler=plateau: ${monitor_mode})"]
 
 
 def _patch_problems(cfg: DictConfig, tbptt: int | None, stateful: bool) -> list[str]:
@@ -531,6 +643,25 @@ def _bag_problems(cfg: DictConfig) -> list[str]:
     if bag is not None and kind in ("numbers", "vectors"):
         return [f"model.bag={bag} averages token embeddings, but data.sequence_kind={kind} gives real-valued inputs; "
                 "set model.bag=null"]
+    return []
+
+
+def _raw_tokens(source: str) -> str:
+    return (f"model.embedding_dim=null feeds the inputs to the RNN unchanged, which only real-valued features can be, but "
+            f"{source} gives token ids; set model.embedding_dim (e.g. 64)")
+
+
+def _embedding_problems(cfg: DictConfig) -> list[str]:
+    """`model.embedding_dim=null` (no input layer) on token inputs, when the data config says they are tokens (text data,
+    or `data.sequence_kind` text / tokens); the data's facts tell the rest (`check_facts`). The model refused it only
+    when built, after the data was read, in Hydra's wrapping."""
+    if cfg.model._target_ != SEQUENCE_MODEL or OmegaConf.select(cfg, "model.embedding_dim", default=0) is not None:
+        return []
+    kind = OmegaConf.select(cfg, "data.sequence_kind", default=None)
+    if str(cfg.data.get("_target_", "")).endswith("TextDataModule"):
+        return [_raw_tokens(f"data={cfg.data._target_}")]
+    if kind in ("text", "tokens"):
+        return [_raw_tokens(f"data.sequence_kind={kind}")]
     return []
 
 
@@ -659,12 +790,40 @@ def check_facts(cfg: DictConfig, facts: Any) -> None:
     if isinstance(size, int) and size > 1 and facts.vocab_size is not None:
         problems.append(f"model.patch_size={size} groups real-valued steps, but data={cfg.data._target_} gives token ids "
                         f"(vocabulary of {facts.vocab_size}), which cannot be added into one input; set model.patch_size=1")
+    if cfg.model._target_ == SEQUENCE_MODEL and OmegaConf.select(cfg, "model.embedding_dim", default=0) is None and facts.vocab_size is not None:
+        problems.append(_raw_tokens(f"data={cfg.data._target_} (vocabulary of {facts.vocab_size})"))
     bag = OmegaConf.select(cfg, "model.bag", default=None)
     if bag is not None and facts.vocab_size is None:
         problems.append(f"model.bag={bag} averages token embeddings, but data={cfg.data._target_} gives real-valued inputs "
                         f"({facts.num_features} feature(s) per step); set model.bag=null")
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def check_batches(trainer: Any, datamodule: Any) -> None:
+    """Once the data is read: the trainer's batch counts against the training batches of an epoch (Lightning refused
+    these inside `fit`, with a traceback, after the run directory was written); raises ConfigError."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch.trainer.connectors.data_connector import _parse_num_batches
+    from lightning.pytorch.trainer.states import RunningStage
+
+    try:
+        length = len(datamodule.train_dataloader())
+    except TypeError:  # an iterable dataset of your own: no length to judge by
+        return
+    limit = trainer.limit_train_batches
+    try:
+        batches = _parse_num_batches(RunningStage.TRAINING, length, limit)
+    except MisconfigurationException:
+        raise ConfigError(f"invalid config:\n  trainer.limit_train_batches={limit} of the {length} training batches of an "
+                          f"epoch is less than one batch; set it to at least {1 / length:.3g}, or a number of batches") from None
+    interval = trainer.val_check_interval
+    if (isinstance(interval, int) and not isinstance(interval, bool) and interval > batches
+            and trainer.check_val_every_n_epoch is not None and trainer.limit_val_batches > 0):
+        raise ConfigError(f"invalid config:\n  trainer.val_check_interval={interval} validates every {interval} training "
+                          f"batches, but an epoch has {batches} (data.batch_size={getattr(datamodule, 'batch_size', '?')}); set "
+                          f"it to at most {batches}, a fraction of an epoch (e.g. 0.5), or trainer.check_val_every_n_epoch=null "
+                          "to count batches across epochs")
 
 
 def check_targets(cfg: DictConfig) -> None:
@@ -724,6 +883,12 @@ def _optimizer_and_scheduler_problems(cfg: DictConfig) -> list[str]:
         optimizer = instantiate(cfg.optimizer, _convert_="all")([torch.nn.Parameter(torch.zeros(1))])
     except Exception as e:  # noqa: BLE001 - whatever the constructor refuses, named
         return [f"optimizer ({cfg.optimizer._target_}) refused its values: {e}"]
+    eps, tiny = optimizer.defaults.get("eps"), torch.finfo(torch.float16).smallest_normal
+    if str(OmegaConf.select(cfg, "trainer.precision")) == "16-true" and _is_number(eps) and 0 < eps < tiny:
+        given = "" if "eps" in cfg.optimizer else f" ({cfg.optimizer._target_}'s default; not set)"
+        return [f"optimizer.eps={eps:g}{given} with trainer.precision=16-true: the weights and the optimizer's state are float16, "
+                f"below whose smallest normal number ({tiny:.2g}) it is 0 or nearly so, and the update divides by it "
+                "(NaN or inf at the first steps); set optimizer.eps=1e-4, or trainer.precision=bf16-mixed (16-mixed on a GPU)"]
     if cfg.scheduler.scheduler is None:
         return []
     try:
@@ -741,12 +906,22 @@ def _callback_and_logger_problems(cfg: DictConfig) -> list[str]:
     nodes = [(f"{group}.{name}", node) for group in ("callbacks", "logger") for name, node in (cfg[group] or {}).items()]
     if str(cfg.data._target_).startswith("seqtrain.data."):  # a datamodule of your own might read data when built
         nodes.append(("data", cfg.data))
+    from lightning.pytorch.callbacks import Callback
+    from lightning.pytorch.loggers import Logger
+
+    kinds = {"callbacks": Callback, "logger": Logger}
     problems = []
     for key, node in nodes:
         try:
-            instantiate(node)
+            built = instantiate(node)
         except Exception as e:  # noqa: BLE001
             problems.append(_refusal(key, node, e))
+            continue
+        wanted = kinds.get(key.split(".", 1)[0])  # Lightning's TypeError came only after the data was read
+        if wanted is not None and not isinstance(built, wanted):
+            problems.append(f"{key}._target_={node._target_!r} is not a Lightning {wanted.__name__} (it builds "
+                            f"{type(built).__module__}.{type(built).__qualname__}); name a subclass of lightning.pytorch."
+                            f"{'callbacks.Callback' if wanted is Callback else 'loggers.Logger'}, or remove the entry with ~{key}")
     return problems
 
 
@@ -848,7 +1023,8 @@ def check_arguments(key: str, node: DictConfig, supplied: tuple[str, ...] = ()) 
                 known = ", ".join(names[:25]) + (f", ... ({len(names)} in all)" if len(names) > 25 else "")
                 errors.append(f"{key}.{name}: unknown key for {node._target_} (known: {known})")
         elif name in hints and (problem := _type_problem(hints[name], value)):
-            errors.append(f"{key}.{name}={value!r}: {problem}")
+            raw = node._get_node(name)._value()
+            errors.append(f"{key}.{name}={value!r}{f' (from {raw})' if isinstance(raw, str) and '${' in raw else ''}: {problem}")
     if not values.get("_partial_", False):
         for name, p in params.items():
             required = p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from seqtrain.checks.arguments import output_problem
 from seqtrain.errors import SeqtrainError
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,8 @@ def export_checkpoint(path: str | Path, out: str | Path, fmt: str = "onnx") -> t
         raise ExportError(f"--format {fmt!r}: only 'onnx' is supported (TorchScript is deprecated in torch 2.13)")
     if Path(out).suffix != ".onnx":  # also: a checkpoint named as --out would be replaced by the graph
         raise ExportError(f"--out {str(out)!r}: name the ONNX file with its extension, .onnx (e.g. model.onnx)")
+    if (problem := output_problem(str(out))) is not None:
+        raise ExportError(problem)
     check_companion(Path(out).with_suffix(".json"))
     checkpoint = load_checkpoint(path)
     model, datamodule, facts = rebuild(checkpoint, setup=False)

@@ -74,8 +74,21 @@ def describe_recipe(cfg: DictConfig) -> str:
         lines.append(line)
     if OmegaConf.select(cfg, "callbacks.early_stopping") is None:
         lines.append(f"  no early stopping: all trainer.max_epochs={cfg.trainer.max_epochs} epochs")
-    lines.append(f"  the best checkpoint by {cfg.monitor} ({cfg.monitor_mode}) is evaluated; lr_find={cfg.lr_find}")
+    lines.append(f"  {evaluated_weights(cfg)} is evaluated; lr_find={cfg.lr_find}")
     return "\n".join(lines)
+
+
+def evaluated_weights(cfg: DictConfig) -> str:
+    """Which weights the run tests (seqtrain.run.best_checkpoint): the best by `monitor` when a `ModelCheckpoint` keeps
+    one, else the weights at the end of training (the line said "the best checkpoint" for those too)."""
+    kept = [(name, node) for name, node in (cfg.callbacks or {}).items()
+            if isinstance(node, DictConfig) and str(node.get("_target_", "")).endswith("ModelCheckpoint")]
+    if not kept:
+        return "no ModelCheckpoint among the callbacks keeps a best checkpoint: the model as training left it"
+    name, node = kept[0]
+    if node.get("save_top_k", 1) == 0:
+        return f"callbacks.{name}.save_top_k=0 keeps no checkpoint: the model as training left it"
+    return f"the best checkpoint by {cfg.monitor} ({cfg.monitor_mode})"
 
 
 def auto_patch_size(facts: Any, train_lengths: Sequence[int], patched_steps: int) -> tuple[int, str]:

@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqtrain.baselines import baselines, describe
-from seqtrain.config import check_facts, check_interpolations, check_options, check_targets
+from seqtrain.config import check_batches, check_facts, check_interpolations, check_options, check_targets
 from seqtrain.lr_find import check_lr_find, find_learning_rate
 from seqtrain.errors import CheckpointError, DataError
 from seqtrain.recipe import (
@@ -180,6 +180,7 @@ def train(cfg: DictConfig) -> float:
             gradient_clip_algorithm=None,
             **without_validation,
         )
+        check_batches(trainer, datamodule)  # its batch counts against the epoch's training batches, now known
         if owner:  # every check has passed: only now does this run write into its directory
             if cfg.overwrite and ckpt_path is None:
                 reports = OmegaConf.select(cfg, "callbacks.test_reports.dirname") or "reports"

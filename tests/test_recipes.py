@@ -118,6 +118,16 @@ def test_the_printed_recipe_names_its_settings(compose_train: Compose) -> None:
                                                                                   "recipe.patch_steps=7"))
 
 
+def test_the_printed_recipe_says_which_weights_are_evaluated(compose_train: Compose) -> None:
+    """Without a checkpoint of the best weights the run tests the model as training left it; the line said "the best
+    checkpoint by val/loss" for those too."""
+    assert "the best checkpoint by val/loss (min) is evaluated" in describe_recipe(compose_train())
+    for overrides, said in [(["~callbacks.model_checkpoint"], "no ModelCheckpoint among the callbacks keeps a best checkpoint"),
+                            (["callbacks.model_checkpoint.save_top_k=0"], "callbacks.model_checkpoint.save_top_k=0 keeps no checkpoint")]:
+        text = describe_recipe(compose_train(*overrides))
+        assert f"{said}: the model as training left it is evaluated" in text and "the best checkpoint by" not in text, text
+
+
 def test_lr_find_with_truncated_bptt_is_refused_before_any_data(compose_train: Compose) -> None:
     with pytest.raises(ConfigError, match=r"lr_find=true .*task.tbptt_steps=16"):
         check_lr_find(compose_train("lr_find=true", "task.tbptt_steps=16"))

@@ -115,6 +115,10 @@ CASES = [
     # --- fastText's bag beside the RNN (model.bag): token inputs, one target per sequence ---
     ("model", ["model.bag=trigrams"], ["model.bag='trigrams'", "'unigrams' or 'bigrams'"]),
     ("model", ["model.bag_buckets=0"], ["model.bag_buckets=0", "greater than or equal to 1"]),
+    # no input layer on token ids: refused by the model's constructor only after the data was read, in Hydra's wrapping
+    ("task kind", ["model.embedding_dim=null"], ["model.embedding_dim=null", "data=seqtrain.data.TextDataModule gives token ids"]),
+    ("task kind", ["experiment=none", "data=table", "data.sequence_kind=tokens", "model.embedding_dim=null"],
+     ["model.embedding_dim=null", "data.sequence_kind=tokens gives token ids", "set model.embedding_dim"]),
     ("model", ["model.bag=bigrams", "model.head=many_to_many"], ["model.bag=bigrams", "many_to_one", "set model.bag=null"]),
     ("task kind", ["data=shakespeare", "data.stateful=false", "model.bag=unigrams"],
      ["model.bag=unigrams", "TextDataModule", "a target per step", "set model.bag=null"]),
@@ -132,6 +136,13 @@ CASES = [
     ("monitor", ["monitor_mode=max"], ["monitor_mode='max' with monitor='val/loss'", "set monitor_mode=min"]),
     ("monitor", [*VOWELS, "callbacks=early_stopping", "callbacks.early_stopping.monitor=val/mse"],
      ["callbacks.early_stopping.monitor='val/mse'", "classification"]),
+    # the best checkpoint is monitor's: a ModelCheckpoint watching another metric, or none, was tested and reported as it
+    ("monitor", ["callbacks.model_checkpoint.monitor=null"],
+     ["callbacks.model_checkpoint.monitor=None keeps the last epoch's weights", "monitor='val/loss'"]),
+    ("monitor", [*VOWELS, "callbacks.model_checkpoint.monitor=val/acc", "callbacks.model_checkpoint.mode=max"],
+     ["callbacks.model_checkpoint.monitor='val/acc', but monitor='val/loss'", "set monitor=val/acc"]),
+    ("monitor", [*VOWELS, "monitor=val/acc", "monitor_mode=max", "callbacks.model_checkpoint.mode=min"],
+     ["callbacks.model_checkpoint.mode='min', but monitor_mode='max'", "set callbacks.model_checkpoint.mode=max"]),
     ("monitor", ["callbacks.model_checkpoint.mode=up"], ["callbacks.model_checkpoint.mode='up'", "set callbacks.model_checkpoint.mode=min"]),
     # --- optimizer ---
     ("optimizer", ["optimizer.lr=0"], ["optimizer.lr=0", "must be > 0"]),
@@ -143,6 +154,14 @@ CASES = [
     ("optimizer", ["optimizer=sgd", "optimizer.momentum=2"], ["optimizer.momentum=2: must be in [0, 1)"]),
     ("optimizer", ["+optimizer.eps=0"], ["optimizer.eps=0", "> 0"]),
     ("optimizer", ["optimizer.lr=fast"], ["optimizer.lr='fast'"]),
+    # gradient ascent on the loss: trained away from the data with exit status 0
+    ("optimizer", ["+optimizer.maximize=true"], ["optimizer.maximize=true steps up the loss", "drop it"]),
+    # inf passed every `> 0` / `>= 0` range: the run read the data and diverged at its first step
+    ("optimizer", ["optimizer.lr=inf"], ["optimizer.lr=inf: must be a finite number > 0"]),
+    ("optimizer", ["optimizer.weight_decay=inf"], ["optimizer.weight_decay=inf: must be a finite number >= 0"]),
+    ("model", ["model.input_noise=inf"], ["model.input_noise=inf", "finite number"]),
+    ("trainer", ["trainer.gradient_clip_val=inf"], ["trainer.gradient_clip_val=inf", "finite number"]),
+    ("data", ["data.batch_size=inf"], ["data.batch_size=inf: must be a finite number >= 1"]),
     ("optimizer", ["+optimizer.momentum=0.9"], ["optimizer.momentum: unknown key for torch.optim.AdamW"]),
     ("optimizer", ["optimizer._target_=torch.optim.Adamm"], ["optimizer._target_='torch.optim.Adamm'", "cannot be imported"]),
     ("optimizer", ["optimizer=sgd", "optimizer.momentum=0.0", "+optimizer.nesterov=true"], ["optimizer (torch.optim.SGD)", "Nesterov momentum requires"]),
@@ -152,6 +171,19 @@ CASES = [
     ("scheduler", ["scheduler=cosine", "+scheduler.scheduler.T_maxx=3"], ["scheduler.scheduler.T_maxx: unknown key"]),
     ("scheduler", ["scheduler=plateau", "scheduler.interval=step"], ["scheduler.interval=step with ReduceLROnPlateau", "epoch"]),
     ("scheduler", ["scheduler=plateau", "scheduler.scheduler.factor=2.0"], ["scheduler.scheduler.factor=2.0: must be in (0, 1)"]),
+    # a value the user never typed there is named with the key it is read from
+    ("scheduler", ["scheduler=cosine", "trainer.max_epochs=-1", "trainer.max_steps=100"],
+     ["scheduler.scheduler.T_max=-1 (from ${trainer.max_epochs}): must be >= 1"]),
+    ("scheduler", ["scheduler=cosine", "trainer.max_epochs=null", "trainer.max_steps=100"],
+     ["scheduler.scheduler.T_max=None (from ${trainer.max_epochs}): Input should be a valid integer"]),
+    # scheduler=cosine's T_max is the run's epochs: stepped every batch, the LR cycled down and up every max_epochs batches
+    ("scheduler", ["scheduler=cosine", "scheduler.interval=step"],
+     ["scheduler.scheduler.T_max=${trainer.max_epochs} counts epochs, but scheduler.interval=step", "rise again", "scheduler.interval=epoch"]),
+    # ReduceLROnPlateau steps on `monitor`: a mode against monitor_mode cut the learning rate while the metric improved
+    ("scheduler", ["scheduler=plateau", "scheduler.scheduler.mode=max"],
+     ["scheduler.scheduler.mode='max' with monitor='val/loss' (monitor_mode='min')", "set scheduler.scheduler.mode=min"]),
+    ("scheduler", [*VOWELS, "scheduler=plateau", "~scheduler.scheduler.mode", "monitor=val/acc", "monitor_mode=max"],
+     ["scheduler.scheduler.mode='min' (torch default) with monitor='val/acc'", "set scheduler.scheduler.mode=max"]),
     ("scheduler", ["scheduler=cosine", "scheduler.scheduler.T_max=ten"], ["scheduler.scheduler.T_max='ten'"]),
     # --- trainer ---
     ("trainer", ["trainer.max_epochs=0"], ["trainer.max_epochs=0 trains nothing"]),
@@ -160,6 +192,12 @@ CASES = [
     ("trainer", ["trainer.max_epochs=-5"], ["trainer.max_epochs=-5"]),
     ("trainer", ["trainer.max_steps=0"], ["trainer.max_steps=0 trains nothing"]),
     ("trainer", ["trainer.precision=17"], ["trainer.precision=17"]),
+    # Adam's eps=1e-8 is 0 in float16: 16-true trained to a NaN gradient at the first steps (SGD has no eps and trains)
+    ("trainer", ["trainer.precision=16-true"],
+     ["optimizer.eps=1e-08 (torch.optim.AdamW's default; not set) with trainer.precision=16-true", "set optimizer.eps=1e-4"]),
+    ("trainer", ["trainer.precision=16-true", "optimizer._target_=torch.optim.Adagrad", "~optimizer.betas"],
+     ["optimizer.eps=1e-10 (torch.optim.Adagrad's default; not set)"]),
+    ("trainer", ["trainer.precision=16-true", "optimizer=adam", "+optimizer.eps=1e-6"], ["optimizer.eps=1e-06 with trainer.precision=16-true"]),
     pytest.param("trainer", ["trainer.precision=16-mixed"], ["trainer.precision=16-mixed", "bf16-mixed"], marks=no_gpu),
     pytest.param("trainer", ["trainer=gpu"], ["trainer.accelerator=gpu", "no CUDA GPU"], marks=no_gpu),
     pytest.param("trainer", ["trainer=ddp"], ["trainer.accelerator=gpu", "no CUDA GPU"], marks=no_gpu),
@@ -174,6 +212,10 @@ CASES = [
     ("trainer", ["trainer.log_every_n_steps=abc"], ["trainer.log_every_n_steps='abc'"]),
     # --- callbacks and loggers ---
     ("callbacks/logger", ["+callbacks.foo=1"], ["callbacks.foo=1", "needs a _target_"]),
+    # a class that is no Callback / Logger: Lightning's TypeError came only after the data was read
+    ("callbacks/logger", ["+callbacks.foo._target_=torch.nn.Identity"],
+     ["callbacks.foo._target_='torch.nn.Identity' is not a Lightning Callback (it builds torch.nn.modules.linear.Identity)"]),
+    ("callbacks/logger", ["logger=csv", "+logger.foo._target_=builtins.dict"], ["logger.foo._target_='builtins.dict' is not a Lightning Logger"]),
     ("callbacks/logger", ["+callbacks.model_checkpoint.every_n_step=5"], ["callbacks.model_checkpoint.every_n_step: unknown key"]),
     ("callbacks/logger", ["callbacks.last_checkpoint.every_n_train_steps=-1"], ["callbacks.last_checkpoint", "every_n_train_steps"]),
     ("callbacks/logger", ["callbacks=early_stopping", "callbacks.early_stopping.patience=soon"],
@@ -233,6 +275,12 @@ CASES = [
     ("trainer", ["trainer.val_check_interval=-0.5"], ["trainer.val_check_interval=-0.5: must be > 0"]),
     ("trainer", ["trainer.limit_train_batches=0"], ["trainer.limit_train_batches=0 trains nothing"]),
     ("trainer", ["trainer.limit_train_batches=0.0"], ["trainer.limit_train_batches=0.0 trains nothing"]),
+    # min_* beyond max_*: Lightning stopped at max_* and ignored min_* silently
+    ("trainer", ["trainer.max_epochs=2", "+trainer.min_epochs=5"], ["trainer.min_epochs=5 > trainer.max_epochs=2", "raise trainer.max_epochs"]),
+    ("trainer", ["trainer.max_steps=10", "+trainer.min_steps=100"], ["trainer.min_steps=100 > trainer.max_steps=10"]),
+    # test=true on no test batch ended the run with an IndexError from Lightning's empty result list
+    ("trainer", ["trainer.limit_test_batches=0"], ["trainer.limit_test_batches=0 tests no batch", "test=true", "set test=false"]),
+    ("trainer", ["trainer.limit_test_batches=0.0"], ["trainer.limit_test_batches=0.0 tests no batch"]),
     ("trainer", ["trainer.limit_val_batches=0"], ["trainer.limit_val_batches=0 runs no validation", "monitor=val/loss", "monitor=train/loss"]),
     ("trainer", ["trainer.max_epochs=2", "trainer.check_val_every_n_epoch=3"],
      ["trainer.check_val_every_n_epoch=3 with trainer.max_epochs=2 never validates", "monitor=val/loss"]),
@@ -246,6 +294,12 @@ CASES = [
     ("callbacks/logger", ["callbacks.progress_bar.refresh_rate=-1"], ["callbacks.progress_bar.refresh_rate=-1: must be >= 0"]),
     ("callbacks/logger", ["callbacks.model_checkpoint.save_top_k=-2"], ["callbacks.model_checkpoint.save_top_k=-2: must be >= -1"]),
     ("callbacks/logger", ["callbacks.last_checkpoint.every_n_train_steps=0"], ["callbacks.last_checkpoint.every_n_train_steps=0"]),
+    # a folder the run writes into that is a file (or under one): makedirs' traceback, the checkpoints' after an epoch
+    ("callbacks/logger", [f"callbacks.model_checkpoint.dirpath={ROOT / 'README.md'}"],
+     [f"callbacks.model_checkpoint.dirpath='{ROOT / 'README.md'}': '{ROOT / 'README.md'}' is a file, not a folder"]),
+    ("callbacks/logger", ["logger=csv", f"logger.csv.save_dir={ROOT / 'README.md' / 'logs'}"],
+     [f"logger.csv.save_dir='{ROOT / 'README.md' / 'logs'}'", "is a file, so no folder can be made under it"]),
+    ("data", [f"data.cache_dir={ROOT / 'README.md'}"], ["data.cache_dir=", "is a file, not a folder"]),
     ("callbacks/logger", ["logger.wandb.mode=bogus"], ["logger.wandb.mode='bogus'", "'online', 'offline'", "wandb.init"]),
     ("callbacks/logger", ["logger.wandb.settings.quiet=maybe"], ["logger.wandb.settings.quiet='maybe'", "valid boolean"]),
     ("callbacks/logger", ["+logger.wandb.settings.quiett=true"], ["logger.wandb.settings.quiett: unknown key for wandb.Settings"]),
@@ -324,7 +378,14 @@ ACCEPTED = [
     [*VOWELS, "task.label_smoothing=0.1"],
     [*VOWELS, "task.label_smoothing=0"],  # an int 0 is a float 0
     ["experiment=none", "recipe=none", "data=truecase", "task.label_smoothing=0.1"],  # tagging
-    ["scheduler=cosine", "scheduler.interval=step"],
+    ["scheduler=cosine", "scheduler.interval=step", "trainer.max_steps=500", "scheduler.scheduler.T_max=${trainer.max_steps}"],
+    ["trainer.max_epochs=5", "+trainer.min_epochs=5", "+trainer.min_steps=100"],  # max_steps=-1: no step limit
+    ["data=table", "data.train_files=train.csv", "data.val_files=train.csv", "data.test_files=test.csv"],  # validating on training rows: a choice
+    [*VOWELS, "model.embedding_dim=null"],  # real-valued features fed raw
+    ["trainer.precision=16-true", "+optimizer.eps=1e-4"],
+    ["trainer.precision=16-true", "optimizer=sgd"],
+    ["test=false", "trainer.limit_test_batches=0"],
+    [*VOWELS, "scheduler=plateau", "monitor=val/acc", "monitor_mode=max"],  # its mode follows monitor_mode
     [*VOWELS, "model.patch_size=4"],
     [*SUNSPOTS, "model.patch_size=3"],  # mode=many_to_one: one value per window
     ["data=table", "model.patch_size=auto", "recipe.patch_steps=16"],
@@ -349,6 +410,61 @@ def test_token_ids_found_in_the_data_are_refused_a_patch_before_a_model_is_built
     message = str(error.value)
     assert "model.patch_size=4" in message and "token ids" in message and "TableDataModule" in message, message
     assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_token_ids_found_in_the_data_are_refused_no_embedding_before_a_model_is_built(compose_train: Compose, tmp_path: Path) -> None:
+    """`model.embedding_dim=null` on text found only once the files are read: a ConfigError naming the key and the
+    vocabulary (before: the model's ValueError inside Hydra's "Error in call to target" wrapping)."""
+    from seqtrain.run import train
+
+    sys.path.insert(0, str(ROOT / "tests" / "data"))
+    from user_files import sentiment_rows, write_csv
+
+    write_csv(tmp_path / "reviews.csv", sentiment_rows(40))
+    cfg = compose_train("logger=none", "data=table", f"data.train_files={tmp_path / 'reviews.csv'}", "data.sequence_column=text",
+                        f"data.cache_dir={tmp_path / 'cache'}", "model.embedding_dim=null")
+    with pytest.raises(ConfigError) as error:
+        train(cfg)
+    message = str(error.value)
+    assert "model.embedding_dim=null" in message and "TableDataModule (vocabulary of" in message, message
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
+@pytest.mark.parametrize(("overrides", "words"), [
+    (["trainer.val_check_interval=100000"], ["trainer.val_check_interval=100000 validates every 100000 training batches, but an epoch has",
+                                             "trainer.check_val_every_n_epoch=null"]),
+    (["trainer.limit_train_batches=0.0001"], ["trainer.limit_train_batches=0.0001 of the", "is less than one batch"]),
+])
+def test_batch_counts_beyond_an_epoch_are_refused_once_the_data_is_read(compose_train: Compose, tmp_path: Path,
+                                                                        overrides: list[str], words: list[str]) -> None:
+    """Counts only the data can judge: a ConfigError naming the key and the epoch's batches before the run directory is
+    written (before: Lightning's ValueError / MisconfigurationException from inside `fit`, with a traceback)."""
+    from seqtrain.run import train
+
+    cfg = compose_train(*VOWELS, "logger=none", "trainer.accelerator=cpu", *overrides)
+    with pytest.raises(ConfigError) as error:
+        train(cfg)
+    for word in words:
+        assert word in str(error.value), str(error.value)
+    assert not list(tmp_path.rglob("*.ckpt")) and not (tmp_path / "config.yaml").exists()
+
+
+@pytest.mark.parametrize("test_files", ["{dir}/train.csv", "{dir}/tr*.csv", "[{dir}/other.csv,{dir}/./train.csv]"])
+def test_a_training_file_named_as_test_data_is_refused_before_any_is_read(compose_train: Compose, tmp_path: Path,
+                                                                         no_data_read: list[str], test_files: str) -> None:
+    """Before: `data.test_files=<the training file>` trained on it, tested on it again and printed those metrics as the test's."""
+    from seqtrain.run import train
+
+    for name in ("train.csv", "other.csv"):
+        (tmp_path / name).write_text("sequence,label\n1 2 3,a\n4 5 6,b\n")
+    cfg = compose_train("logger=none", "experiment=none", "data=table", f"data.train_files={tmp_path / 'train.csv'}",
+                        f"data.test_files={test_files.format(dir=tmp_path)}")
+    with pytest.raises(ConfigError) as error:
+        train(cfg)
+    message = str(error.value)
+    assert f"data.test_files and data.train_files both name {str(tmp_path / 'train.csv')!r}" in message, message
+    assert "the test metrics would be on rows the model trained on" in message, message
+    assert not no_data_read
 
 
 @pytest.mark.parametrize("overrides", ACCEPTED, ids=" ".join)
@@ -378,6 +494,8 @@ CLI = [
     (["data=shakespeare", "data.stateful=false", "model.bidirectional=true"], "model.bidirectional=true cannot train"),
     (["optimizer.lr=0"], "optimizer.lr=0: must be > 0"),
     (["trainer.max_epochs=0"], "trainer.max_epochs=0 trains nothing"),
+    # Hydra makes the run's folder before any check: a file there was its FileExistsError traceback
+    ([f"hydra.run.dir={ROOT / 'README.md'}"], f"hydra.run.dir='{ROOT / 'README.md'}': '{ROOT / 'README.md'}' is a file, not a folder"),
 ]
 
 
@@ -438,6 +556,8 @@ SCRIPT_ARGS = [
     ("generate.py", ["--temperature", "nan"], "argument --temperature: nan is not a finite number > 0"),
     ("generate.py", ["--length", "ten"], "argument --length: invalid"),
     ("evaluate.py", ["--split", "train"], "argument --split: invalid choice: 'train'"),
+    # refused only after the model was loaded, as "batch_size must be >= 1, got 0" (not the option's name)
+    ("predict.py", ["--files", "x.csv", "--out", "p.csv", "--batch-size", "0"], "argument --batch-size: 0 is not >= 1"),
 ]
 
 
@@ -452,6 +572,25 @@ def test_scripts_name_a_missing_checkpoint_in_one_line(tmp_path: Path, script: s
     proc = _script(script, str(tmp_path / "no-such.ckpt"))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert f"{script}: error: " in proc.stderr and "no-such.ckpt" in proc.stderr
+
+
+@pytest.mark.parametrize("script", ["predict.py", "export.py"])
+@pytest.mark.parametrize("where", ["a folder", "under a file"])
+def test_scripts_refuse_an_output_they_cannot_write_before_loading(tmp_path: Path, script: str, where: str) -> None:
+    """`--out` naming a folder, or a path under a file: one line before the checkpoint is even looked at (before: an
+    IsADirectoryError / NotADirectoryError traceback after the model ran on every row)."""
+    suffix = ".csv" if script == "predict.py" else ".onnx"
+    (tmp_path / "data.csv").write_text("sequence,label\n1 2,a\n")
+    out = tmp_path / f"preds{suffix}"
+    if where == "a folder":
+        out.mkdir()
+    else:
+        out = tmp_path / "data.csv" / f"preds{suffix}"
+    files = ["--files", str(tmp_path / "data.csv")] if script == "predict.py" else []
+    proc = _script(script, str(tmp_path / "no-such-run"), *files, "--out", str(out))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    said = "is a folder; name the file to write" if where == "a folder" else "is a file, not a folder"
+    assert f"error: --out {str(out)!r}" in proc.stderr and said in proc.stderr, proc.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")
@@ -505,7 +644,7 @@ def test_count_per_kind() -> None:
     """The corpus size per kind (the README's promises table quotes these numbers)."""
     counts = Counter(_kind(case) for case in CASES)
     counts["command line"] = len(CLI) + 1  # + model=null (the NULL_GROUPS rewrites are accepted, not refused)
-    counts["script arguments"] = len(SCRIPT_ARGS) + 2 + len(PROMPTS) + 1
+    counts["script arguments"] = len(SCRIPT_ARGS) + 2 + 4 + len(PROMPTS) + 1
     print("\n" + "\n".join(f"{kind}: {n}" for kind, n in counts.items()) + f"\ntotal: {sum(counts.values())}")
     assert sum(counts.values()) >= 60
 

@@ -455,3 +455,20 @@ def test_ddp_trials_take_rank_0s_values_and_stop_together(tmp_path: Path, pruned
         else:
             assert json.loads((job / "metrics.json").read_text())["status"] == "completed"
     assert len(study.trials) == 2  # rank 1 started no sweep of its own
+
+
+@needs_hparams_search_default
+@pytest.mark.parametrize(("override", "message"), [
+    ("model.dropout=interval(0.5,1.5)", "the search space of model.dropout (0.5 to 1.5) reaches model.dropout=1.5, which a run "
+                                        "refuses: model.dropout=1.5: Input should be less than 1"),
+    ("data.batch_size=choice(0,16)", "the search space of data.batch_size (choice(0, 16)) reaches data.batch_size=0"),
+    ("optimizer.lr=range(-0.01,0.02,0.01)", "the search space of optimizer.lr (-0.01 to 0.01) reaches optimizer.lr=-0.01, which a "
+                                            "run refuses: optimizer.lr=-0.01: must be > 0"),
+])
+def test_a_search_space_beyond_a_keys_valid_values_is_refused_before_the_study(tmp_path: Path, override: str, message: str) -> None:
+    """Each searched key's edges go through the run's own checks first: before, every trial that drew a value outside
+    the key's range failed with a traceback while the sweep exited 0 (`study done: 1 complete, 1 fail`)."""
+    proc = run_train(*optuna_command(tmp_path, override, "model.num_layers=2", "hydra.sweeper.n_trials=2")[2:])
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert f"train.py: error: {message}" in proc.stderr, proc.stderr[-3000:]
+    assert not (tmp_path / "optuna.journal").exists()  # refused before the study was created

@@ -19,6 +19,7 @@ seqtrain are imported only once a sweep starts.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
@@ -101,6 +102,7 @@ class OptunaSweeper(Sweeper):
         from seqtrain.pruning import open_storage
 
         space, fixed = search_space(self.params, arguments)
+        self._check_space(space, fixed)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")  # as Hydra's own sweeper: the sweep as composed
@@ -136,6 +138,39 @@ class OptunaSweeper(Sweeper):
             returns.append(results)
         self._report(study)
         return returns
+
+    def _check_space(self, space: dict[str, BaseDistribution], fixed: list[str]) -> None:
+        """Each searched key's own values at the edges of its space (every choice; a range's or an interval's two ends,
+        both of which Optuna may sample) through the run's fast config checks, before the study is created: a value a
+        run refuses by its range or type (`model.dropout=interval(0.5,1.5)`) failed one trial at a time, with a
+        traceback, while the sweep exited 0. What a value refuses only with other keys' values is left to the trials."""
+        from hydra.core.hydra_config import HydraConfig
+        from omegaconf import open_dict, read_write
+
+        from seqtrain.config import ConfigError, check_options
+
+        saved = HydraConfig.instance().cfg
+        try:
+            for key, dist in space.items():
+                for value in edges(dist):
+                    override = f"{key}={format_value(value)}"
+                    cfg = self.hydra_context.config_loader.load_sweep_config(self.config, [*fixed, override, "hydra.sweeper.trial=0"])
+                    with read_write(cfg.hydra.runtime), open_dict(cfg.hydra.runtime):  # as Hydra's run_job does
+                        cfg.hydra.runtime.output_dir = str(Path(cfg.hydra.sweep.dir).absolute())  # not made yet
+                    HydraConfig.instance().set_config(cfg)  # its `${hydra:...}` resolve as in a job
+                    job = copy.deepcopy(cfg)
+                    with read_write(job), open_dict(job):
+                        del job["hydra"]
+                    try:
+                        check_options(job)
+                    except ConfigError as error:
+                        own = [line.strip() for line in str(error).splitlines()[1:]
+                               if line.strip().startswith((f"{key}={value!r}: ", f"{key}={value}: "))]
+                        if own:
+                            refuse(f"the search space of {key} ({dist_text(dist)}) reaches {override}, which a run "
+                                   f"refuses: {own[0]}; keep the search space within the valid values")
+        finally:
+            HydraConfig.instance().cfg = saved
 
     def _tell(self, study: optuna.Study, trial: optuna.trial.Trial, result: Any) -> None:
         import optuna
@@ -218,6 +253,23 @@ def distribution(override: Override) -> BaseDistribution:
             return IntDistribution(int(value.start), int(value.end), log=log_scale)
         return FloatDistribution(value.start, value.end, log=log_scale)
     refuse(f"{key}: {override.input_line!r} is not a search space; use choice(...), range(...) or interval(...)")
+
+
+def edges(dist: BaseDistribution) -> list[Any]:
+    """The values of a search space a run is most likely to refuse: every choice, or the two ends of a range."""
+    from optuna.distributions import CategoricalDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        return list(dist.choices)
+    return [dist.low, dist.high]  # Int / FloatDistribution: both ends can be sampled
+
+
+def dist_text(dist: BaseDistribution) -> str:
+    from optuna.distributions import CategoricalDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        return f"choice({', '.join(format_value(c) for c in dist.choices)})"
+    return f"{dist.low} to {dist.high}"
 
 
 def format_value(value: Any) -> str:

@@ -29,3 +29,44 @@ def check_hub_config(hub: str | None, hub_config: str | None) -> None:
     if hub_config is not None and hub is None:
         raise ValueError(f"hub_config={hub_config!r} names a configuration of a hub dataset, but hub is not set: "
                          "set data.hub, or drop data.hub_config")
+
+
+def output_problem(out: str, flag: str = "--out") -> str | None:
+    """Why a script could not write its output file at `out`, or None: checked before the model and data are loaded
+    (a folder there, a file where a parent folder must be, a folder that cannot be written ended in a traceback after
+    all the work)."""
+    import os
+    from pathlib import Path
+
+    path = Path(out)
+    if path.is_dir():
+        return f"{flag} {out!r} is a folder; name the file to write (e.g. {str(path / ('x' + path.suffix))!r})"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{flag} {out!r}: the file exists and cannot be written (permission denied)"
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{flag} {out!r}: {str(parent)!r} is a file, not a folder, so nothing can be written under it"
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        return f"{flag} {out!r}: the folder {str(parent)!r} cannot be written (permission denied)"
+    return None
+
+
+def folder_problem(folder: str) -> str | None:
+    """Why a run could not write into the folder `folder` (made if missing), or None: a file there or where one of its
+    parent folders must be, or a folder without write permission (Lightning's and the loggers' makedirs raised
+    NotADirectoryError / FileExistsError / PermissionError, some only after an epoch of training)."""
+    import os
+    from pathlib import Path
+
+    path = Path(folder).expanduser().absolute()
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{str(existing)!r} is a file, not a folder" if existing == path else \
+            f"{str(existing)!r} is a file, so no folder can be made under it"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"the folder {str(existing)!r} cannot be written (permission denied)"
+    return None
