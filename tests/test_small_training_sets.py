@@ -261,8 +261,8 @@ def test_a_run_without_validation_saves_last_ckpt_at_each_epoch_end_and_resumes_
     import subprocess
     import time
 
-    train = write_csv(tmp_path / "train.csv", shapes(40))
-    args = ["data=table", f"data.train_files={train}", f"data.test_files={train}", "trainer.max_epochs=6", "logger=none"]
+    train, test = write_csv(tmp_path / "train.csv", shapes(40)), write_csv(tmp_path / "test.csv", shapes(10, seed=1))
+    args = ["data=table", f"data.train_files={train}", f"data.test_files={test}", "trainer.max_epochs=6", "logger=none"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline", "HF_DATASETS_OFFLINE": "1"}
     assert run_train(*args, f"hydra.run.dir={tmp_path / 'whole'}").returncode == 0
     stopped = tmp_path / "stopped"
