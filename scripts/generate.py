@@ -5,15 +5,7 @@ import argparse
 import math
 import sys
 
-
-def at_least(minimum: int):  # noqa: ANN201 - an argparse type
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is not >= {minimum}")
-        return value
-
-    return parse
+from seqtrain.checks.arguments import int_at_least
 
 
 def positive_float(text: str) -> float:
@@ -27,9 +19,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", help="a .ckpt file, or a run directory (its best checkpoint; its last, with a warning, when the best is missing)")
     parser.add_argument("--prompt", default="\n", help="text to continue (default: a new line)")
-    parser.add_argument("--length", type=at_least(0), default=500, help="tokens to generate")
+    parser.add_argument("--length", type=int_at_least(0), default=500, help="tokens to generate")
     parser.add_argument("--temperature", type=positive_float, default=0.8, help="below 1: safer; above 1: more varied")
-    parser.add_argument("--top-k", type=at_least(1), default=None, help="sample among the k likeliest tokens only")
+    parser.add_argument("--top-k", type=int_at_least(1), default=None, help="sample among the k likeliest tokens only")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 

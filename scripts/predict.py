@@ -15,16 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
-
-def at_least(minimum: int):  # noqa: ANN201 - an argparse type, as scripts/generate.py's
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is not >= {minimum}")
-        return value
-
-    return parse
-
+from seqtrain.checks.arguments import int_at_least
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,7 +23,7 @@ if __name__ == "__main__":
     parser.add_argument("--files", nargs="+", required=True, help="files or glob patterns, in the run's data format")
     parser.add_argument("--out", required=True, help="where to write the predictions: .csv, .jsonl or .parquet")
     parser.add_argument("--steps", type=int, default=None, help="forecasting: forecast N steps, feeding forecasts back")
-    parser.add_argument("--batch-size", type=at_least(1), default=256, help="rows per forward pass")
+    parser.add_argument("--batch-size", type=int_at_least(1), default=256, help="rows per forward pass")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 

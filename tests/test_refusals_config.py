@@ -394,9 +394,16 @@ ACCEPTED = [
 ]
 
 
-def test_token_ids_found_in_the_data_are_refused_a_patch_before_a_model_is_built(compose_train: Compose, tmp_path: Path) -> None:
-    """`data.sequence_kind=auto` tells text from numbers only once the files are read: the refusal comes then, from
-    the config checks (a ConfigError naming the key), not from the model's constructor (a plain ValueError)."""
+@pytest.mark.parametrize(("override", "words"), [
+    ("model.patch_size=4", ("model.patch_size=4", "token ids", "TableDataModule")),
+    # before: the model's ValueError inside Hydra's "Error in call to target" wrapping
+    ("model.embedding_dim=null", ("model.embedding_dim=null", "TableDataModule (vocabulary of")),
+])
+def test_token_ids_found_in_the_data_are_refused_before_a_model_is_built(compose_train: Compose, tmp_path: Path,
+                                                                         override: str, words: tuple[str, ...]) -> None:
+    """`data.sequence_kind=auto` tells text from numbers only once the files are read: a patch size, or no input layer
+    (`model.embedding_dim=null`), is refused then, from the config checks (a ConfigError naming the key), not from the
+    model's constructor (a plain ValueError)."""
     from seqtrain.run import train
 
     sys.path.insert(0, str(ROOT / "tests" / "data"))
@@ -404,29 +411,11 @@ def test_token_ids_found_in_the_data_are_refused_a_patch_before_a_model_is_built
 
     write_csv(tmp_path / "reviews.csv", sentiment_rows(40))
     cfg = compose_train("logger=none", "data=table", f"data.train_files={tmp_path / 'reviews.csv'}", "data.sequence_column=text",
-                        f"data.cache_dir={tmp_path / 'cache'}", "model.patch_size=4")
+                        f"data.cache_dir={tmp_path / 'cache'}", override)
     with pytest.raises(ConfigError) as error:
         train(cfg)
     message = str(error.value)
-    assert "model.patch_size=4" in message and "token ids" in message and "TableDataModule" in message, message
-    assert not list(tmp_path.rglob("*.ckpt"))
-
-
-def test_token_ids_found_in_the_data_are_refused_no_embedding_before_a_model_is_built(compose_train: Compose, tmp_path: Path) -> None:
-    """`model.embedding_dim=null` on text found only once the files are read: a ConfigError naming the key and the
-    vocabulary (before: the model's ValueError inside Hydra's "Error in call to target" wrapping)."""
-    from seqtrain.run import train
-
-    sys.path.insert(0, str(ROOT / "tests" / "data"))
-    from user_files import sentiment_rows, write_csv
-
-    write_csv(tmp_path / "reviews.csv", sentiment_rows(40))
-    cfg = compose_train("logger=none", "data=table", f"data.train_files={tmp_path / 'reviews.csv'}", "data.sequence_column=text",
-                        f"data.cache_dir={tmp_path / 'cache'}", "model.embedding_dim=null")
-    with pytest.raises(ConfigError) as error:
-        train(cfg)
-    message = str(error.value)
-    assert "model.embedding_dim=null" in message and "TableDataModule (vocabulary of" in message, message
+    assert all(word in message for word in words), message
     assert not list(tmp_path.rglob("*.ckpt"))
 
 

@@ -3,6 +3,8 @@ the argument named."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 def check_positive(**values: int) -> None:
     for name, value in values.items():
@@ -70,3 +72,16 @@ def folder_problem(folder: str) -> str | None:
     if not os.access(existing, os.W_OK | os.X_OK):
         return f"the folder {str(existing)!r} cannot be written (permission denied)"
     return None
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse `type`: an integer >= `minimum`, else argparse's own error naming the flag (the scripts' counts)."""
+    import argparse
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is not >= {minimum}")
+        return value
+
+    return parse
