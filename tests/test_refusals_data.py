@@ -1222,7 +1222,24 @@ def test_test_rows_that_are_training_rows_warn(tmp_path: Path, caplog: pytest.Lo
     val = write_csv(tmp_path / "val.csv", [{"sequence": "new3", "label": "x"}, {"sequence": "new4", "label": "y"}])
     text = warnings_of(caplog, table(tmp_path, train_files=str(train), val_files=str(val), test_files=str(test)))
     assert f"1 of 3 test rows are also training rows (first: {test}, row 2)" in text
-    assert "val rows" not in text  # val shares nothing
+    assert "val rows" not in text and "validation rows" not in text  # val shares nothing
+
+
+def test_test_rows_that_are_validation_rows_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The best checkpoint is picked on the validation rows: test metrics on the same rows overstate as much as on
+    training rows (`data.test_files` equal to `data.val_files`, or a row repeated across them)."""
+    train = write_csv(tmp_path / "train.csv", labelled(30, lambda i: f"seq{i}"))
+    val = write_csv(tmp_path / "val.csv", [{"sequence": "new3", "label": "x"}, {"sequence": "new4", "label": "y"}])
+    text = warnings_of(caplog, table(tmp_path, train_files=str(train), val_files=str(val), test_files=str(val)))
+    assert f"2 of 2 test rows are also validation rows (first: {val}, row 1)" in text
+    caplog.clear()
+    test = write_csv(tmp_path / "test.csv", [{"sequence": "new5", "label": "x"}, {"sequence": "new4", "label": "y"}])
+    text = warnings_of(caplog, table(tmp_path, train_files=str(train), val_files=str(val), test_files=str(test)))
+    assert f"1 of 2 test rows are also validation rows (first: {test}, row 2)" in text
+    caplog.clear()
+    other = write_csv(tmp_path / "other.csv", [{"sequence": "new6", "label": "x"}, {"sequence": "new7", "label": "y"}])
+    assert "validation rows" not in warnings_of(caplog, table(tmp_path, train_files=str(train), val_files=str(val),
+                                                             test_files=str(other)))
 
 
 def test_text_test_files_equal_to_train_files_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -146,7 +146,9 @@ def check_spellings(labels: Any, column: str, origin: Origin, per_step: bool) ->
 
 
 def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], same_files: set[str]) -> None:
-    """Warn when val / test rows are also training rows (splits given the training files, `same_files`, were warned of)."""
+    """Warn when val / test rows are also training rows (splits given the training files, `same_files`, were warned of),
+    and when test rows are also validation rows (`data.test_files` equal to `data.val_files`, or rows repeated across
+    them): the best checkpoint and early stopping were chosen on those rows, so the test metrics overstate too."""
     seen = set(row_hashes(splits["train"][0]))
     for name in ("val", "test"):
         if name in same_files or name not in splits:
@@ -156,6 +158,15 @@ def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], same_files: set[
         if shared:
             log.warning("data: %d of %d %s rows are also training rows (first: %s): %s metrics overstate how well the model "
                         "does on new data", len(shared), len(dataset), name, origin.where(shared[0]), name)
+    if "val" in splits and "test" in splits and len(splits["val"][0]) > 0:
+        validated = set(row_hashes(splits["val"][0]))
+        dataset, origin = splits["test"]
+        shared = [i for i, row in enumerate(row_hashes(dataset)) if row in validated]
+        if shared:
+            log.warning("data: %d of %d test rows are also validation rows (first: %s): the best checkpoint (and early "
+                        "stopping) were chosen on them, so test metrics overstate how well the model does on new data; "
+                        "give data.test_files rows the run does not validate on", len(shared), len(dataset),
+                        origin.where(shared[0]))
 
 
 def row_hashes(dataset: Dataset) -> Iterator[int]:
