@@ -43,16 +43,10 @@ def output_problem(out: str, flag: str = "--out") -> str | None:
     path = Path(out)
     if path.is_dir():
         return f"{flag} {out!r} is a folder; name the file to write (e.g. {str(path / ('x' + path.suffix))!r})"
-    if path.exists() and not os.access(path, os.W_OK):
-        return f"{flag} {out!r}: the file exists and cannot be written (permission denied)"
-    parent = path.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"{flag} {out!r}: {str(parent)!r} is a file, not a folder, so nothing can be written under it"
-    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
-        return f"{flag} {out!r}: the folder {str(parent)!r} cannot be written (permission denied)"
-    return None
+    if path.exists():
+        return None if os.access(path, os.W_OK) else f"{flag} {out!r}: the file exists and cannot be written (permission denied)"
+    problem = folder_problem(str(path.absolute().parent))  # the folder it goes into, made if missing
+    return None if problem is None else f"{flag} {out!r}: {problem}"
 
 
 def folder_problem(folder: str) -> str | None:
