@@ -323,8 +323,12 @@ def _read_from(cfg: DictConfig, key: str) -> str:
     """` (from ${trainer.max_epochs})` where the key's value is an interpolation: a value the user never typed there
     (`scheduler=cosine` reads its `T_max` from `trainer.max_epochs`) is named with the key it comes from."""
     parent, _, leaf = key.rpartition(".")
-    node = OmegaConf.select(cfg, parent, default=None) if parent else cfg
-    raw = node._get_node(leaf)._value() if isinstance(node, DictConfig) and leaf in node else None
+    return _source(OmegaConf.select(cfg, parent, default=None) if parent else cfg, leaf)
+
+
+def _source(node: Any, name: str) -> str:
+    """`_read_from` for `name` in `node`: ` (from ${...})` when its value is an interpolation, else ''."""
+    raw = node._get_node(name)._value() if isinstance(node, DictConfig) and name in node else None
     return f" (from {raw})" if isinstance(raw, str) and "${" in raw else ""
 
 
@@ -489,7 +493,7 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
                 f"data.targets=case tags each character of independent windows: it needs data.tokenizer=char and "
                 f"data.stateful=false (got data.tokenizer={tokenizer}, data.stateful={str(stateful).lower()})"
             )
-    problems += _plateau_problems(cfg)
+    problems += _schedule_problems(cfg)
     problems += _folder_problems(cfg)
     problems += _checkpoint_problems(cfg)
     problems += _patch_problems(cfg, tbptt, stateful)
@@ -552,9 +556,11 @@ def _checkpoint_problems(cfg: DictConfig) -> list[str]:
     return problems
 
 
-def _plateau_problems(cfg: DictConfig) -> list[str]:
-    """ReduceLROnPlateau steps on `monitor` (seqtrain.task): its `mode` (torch's default `min` when unset) must be
-    `monitor_mode`, or it cuts the learning rate while the metric improves and never while it stalls."""
+def _schedule_problems(cfg: DictConfig) -> list[str]:
+    """A cosine `T_max` counted in epochs (`${trainer.max_epochs}`) stepped every batch (`scheduler.interval=step`)
+    cycles every max_epochs batches. ReduceLROnPlateau steps on `monitor` (seqtrain.task): its `mode` (torch's default
+    `min` when unset) must be `monitor_mode`, or it cuts the learning rate while the metric improves and never while it
+    stalls."""
     node = cfg.scheduler.scheduler
     if node is not None and cfg.scheduler.interval == "step" and "T_max" in node:
         raw = node._get_node("T_max")._value()  # the text, unresolved: its unit
@@ -1023,8 +1029,7 @@ def check_arguments(key: str, node: DictConfig, supplied: tuple[str, ...] = ()) 
                 known = ", ".join(names[:25]) + (f", ... ({len(names)} in all)" if len(names) > 25 else "")
                 errors.append(f"{key}.{name}: unknown key for {node._target_} (known: {known})")
         elif name in hints and (problem := _type_problem(hints[name], value)):
-            raw = node._get_node(name)._value()
-            errors.append(f"{key}.{name}={value!r}{f' (from {raw})' if isinstance(raw, str) and '${' in raw else ''}: {problem}")
+            errors.append(f"{key}.{name}={value!r}{_source(node, name)}: {problem}")
     if not values.get("_partial_", False):
         for name, p in params.items():
             required = p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
