@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -217,14 +218,15 @@ def check_scaling(train: PackedExamples, origin: Origin, state: dict[str, Any], 
     from seqtrain.encoders.saved import scalers_from_state
 
     inputs, targets = scalers_from_state(state)
+    at_step = partial(step_place, train, origin)  # step i of the flat split
     if inputs is not None:
         values = train.inputs.numpy()
-        check_statistics(inputs, values, [columns[0]] * values.shape[1], lambda i: step_place(train, origin, i), "inputs")
-        warn_dominated_scaling(values, [columns[0]] * values.shape[1], lambda i: step_place(train, origin, i),
+        check_statistics(inputs, values, [columns[0]] * values.shape[1], at_step, "inputs")
+        warn_dominated_scaling(values, [columns[0]] * values.shape[1], at_step,
                                "inputs" if values.shape[1] == 1 else "inputs' features")
     if targets is not None:
         values = train.targets.numpy()
-        where = (lambda i: step_place(train, origin, i)) if train.per_step else (lambda i: origin.where(int(train.source_rows[i])))
+        where = at_step if train.per_step else (lambda i: origin.where(int(train.source_rows[i])))
         check_statistics(targets, values, [columns[1]] * values.shape[1], where, "targets")
         warn_dominated_scaling(values, [columns[1]] * values.shape[1], where, "targets")
 
