@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -207,8 +207,7 @@ def train(cfg: DictConfig) -> float:
                     return float("nan")  # DDP ranks > 0 end cleanly (Lightning stops every rank when one fails)
                 raise
             except SIGTERMException:
-                print(f"train.py: {record_interruption(output_dir, trainer)}", file=sys.stderr, flush=True)
-                raise SystemExit(128 + signal.SIGTERM) from None  # 143, as a process the signal ended
+                exit_interrupted(output_dir, trainer)
 
             best = best_checkpoint(trainer)  # None without one: evaluate the weights in memory
             results: dict[str, Any] = {"status": "completed", "best_checkpoint": relative_to_run(best, output_dir)}
@@ -221,9 +220,7 @@ def train(cfg: DictConfig) -> float:
                 if cfg.test:
                     results["test"] = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)[0]
             except SIGTERMException:  # training is done; a resume evaluates again without training
-                stage = "testing" if "val" in results else "validating"
-                print(f"train.py: {record_interruption(output_dir, trainer, stage)}", file=sys.stderr, flush=True)
-                raise SystemExit(128 + signal.SIGTERM) from None
+                exit_interrupted(output_dir, trainer, "testing" if "val" in results else "validating")
             stages = tuple(stage for stage in ("val", "test") if results.get(stage))
             if trainer.is_global_zero and stages and (baseline := baselines(datamodule, stages)) is not None:
                 results["baseline"] = baseline  # what predicting without the sequences scores, printed beside
@@ -454,6 +451,12 @@ def best_checkpoint(trainer: Any) -> str | None:
         if isinstance(callback, ModelCheckpoint) and callback.best_model_path:
             return callback.best_model_path
     return None
+
+
+def exit_interrupted(output_dir: Path, trainer: Any, evaluating: str | None = None) -> NoReturn:
+    """`record_interruption`, its message on stderr, and exit 143, as a process the signal ended."""
+    print(f"train.py: {record_interruption(output_dir, trainer, evaluating)}", file=sys.stderr, flush=True)
+    raise SystemExit(128 + signal.SIGTERM) from None
 
 
 def record_interruption(output_dir: Path, trainer: Any, evaluating: str | None = None) -> str:
