@@ -532,14 +532,18 @@ def _folder_problems(cfg: DictConfig) -> list[str]:
     return problems
 
 
+def model_checkpoints(cfg: DictConfig) -> list[tuple[str, DictConfig]]:
+    """The `callbacks.*` entries that are Lightning `ModelCheckpoint`s, by name (the best checkpoint's keepers)."""
+    return [(name, node) for name, node in (cfg.callbacks or {}).items()
+            if isinstance(node, DictConfig) and str(node.get("_target_", "")).endswith("ModelCheckpoint")]
+
+
 def _checkpoint_problems(cfg: DictConfig) -> list[str]:
     """The best checkpoint is `monitor`'s best (seqtrain.run tests it, says so, and returns `val[monitor]` to a sweeper):
     a `ModelCheckpoint` watching another metric, another way or none (then its `best.ckpt` is the last epoch's) made
     that line and a sweep's objective describe a checkpoint chosen otherwise."""
     problems = []
-    for name, node in (cfg.callbacks or {}).items():
-        if not isinstance(node, DictConfig) or not str(node.get("_target_", "")).endswith("ModelCheckpoint"):
-            continue
+    for name, node in model_checkpoints(cfg):
         metric, mode = node.get("monitor"), node.get("mode", "min")
         if metric is None:
             problems.append(f"callbacks.{name}.monitor=None keeps the last epoch's weights as the best checkpoint, but the run "

@@ -81,8 +81,9 @@ def describe_recipe(cfg: DictConfig) -> str:
 def evaluated_weights(cfg: DictConfig) -> str:
     """Which weights the run tests (seqtrain.run.best_checkpoint): the best by `monitor` when a `ModelCheckpoint` keeps
     one, else the weights at the end of training (the line said "the best checkpoint" for those too)."""
-    kept = [(name, node) for name, node in (cfg.callbacks or {}).items()
-            if isinstance(node, DictConfig) and str(node.get("_target_", "")).endswith("ModelCheckpoint")]
+    from seqtrain.config import model_checkpoints
+
+    kept = model_checkpoints(cfg)
     if not kept:
         return "no ModelCheckpoint among the callbacks keeps a best checkpoint: the model as training left it"
     name, node = kept[0]
