@@ -127,11 +127,17 @@ def foreign_holder(old_run: str, new_run: str) -> str | None:
     return holder
 
 
+def names_data_files(key: str) -> bool:
+    """True for a dotted key that names data files: `data.*_files`, `data.files`, `data.path`."""
+    name = key.removeprefix("data.")
+    return key.startswith("data.") and "." not in name and (name.endswith("_files") or name in ("files", "path"))
+
+
 def data_files(data_config: dict[str, Any]) -> dict[str, list[str]]:
     """The local files a data config names (keys `*_files`, `files`, `path`; globs expanded), by key."""
     found: dict[str, list[str]] = {}
     for key, value in data_config.items():
-        if not (key.endswith("_files") or key in ("files", "path")) or value is None:
+        if not names_data_files(f"data.{key}") or value is None:
             continue
         patterns = [value] if isinstance(value, str) else list(value) if isinstance(value, list | tuple) else []
         paths = sorted({p for pattern in patterns if isinstance(pattern, str) for p in glob.glob(pattern)})
@@ -170,6 +176,33 @@ def fingerprint_changes(saved: dict[str, dict[str, str]], current: dict[str, dic
     return lines
 
 
+def read_in_order(value: Any, hashes: dict[str, str]) -> list[str] | None:
+    """The content hashes of the files a data key's ``value`` names, in the order they are read (its paths as
+    listed, or one glob's matches sorted); None when the fingerprints alone cannot tell that order (URLs, several
+    globs, a path not fingerprinted)."""
+    entries = [value] if isinstance(value, str) else list(value) if isinstance(value, list | tuple) else []
+    if not entries or not all(isinstance(e, str) and "://" not in e for e in entries):
+        return None
+    if len(entries) == 1 and glob.has_magic(entries[0]):
+        return [hashes[p] for p in sorted(hashes)] or None
+    if any(glob.has_magic(e) for e in entries) or not all(e in hashes for e in entries):
+        return None
+    return [hashes[e] for e in entries]
+
+
+def moved_data_files(saved_config: dict[str, Any], config: dict[str, Any], saved_prints: dict[str, dict[str, str]],
+                     prints: dict[str, dict[str, str]]) -> list[str]:
+    """The data keys whose files were moved, renamed or copied since the checkpoint's run: other paths, the same
+    contents read in the same order (so the same rows, batch for batch)."""
+    moved = []
+    for key in sorted(saved_prints.keys() & prints.keys()):
+        name = key.removeprefix("data.")
+        old, new = saved_config.get("data", {}).get(name), config.get("data", {}).get(name)
+        if old != new and (order := read_in_order(old, saved_prints[key])) is not None and order == read_in_order(new, prints[key]):
+            moved.append(key)
+    return moved
+
+
 def check_resume(saved_meta: dict[str, Any], config: dict[str, Any], fingerprints: dict[str, Any], path: str) -> dict[str, tuple]:
     """Refuse a resume that would change the run; return the changes it applies (to record)."""
     if "data_fingerprints" not in saved_meta:
@@ -188,8 +221,12 @@ def check_resume(saved_meta: dict[str, Any], config: dict[str, Any], fingerprint
             "start a new run in a new directory."
         )
     applied, refused = config_changes(saved_meta["config"], config, moved)
+    saved_prints = dict(saved_meta["data_fingerprints"])
+    for key in moved_data_files(saved_meta["config"], config, saved_prints, fingerprints):  # same rows, other paths
+        applied[key] = refused.pop(key)
+        saved_prints[key] = fingerprints[key]
     problems = [f"{key}: {old!r} -> {new!r}" for key, (old, new) in refused.items()]
-    problems += fingerprint_changes(saved_meta["data_fingerprints"], fingerprints)
+    problems += fingerprint_changes(saved_prints, fingerprints)
     if problems:
         old_run, new_run = saved_meta["config"].get("paths", {}).get("output_dir"), config.get("paths", {}).get("output_dir")
         elsewhere = moved is None and old_run and new_run and Path(old_run) != Path(new_run)  # another run's checkpoint

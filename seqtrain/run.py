@@ -29,7 +29,7 @@ from seqtrain.recipe import (
     settle_text_recipe,
     sweep_choice,
 )
-from seqtrain.resume_checks import ResumeError, check_progress, check_resume, data_fingerprints, fingerprint_changes
+from seqtrain.resume_checks import ResumeError, check_progress, check_resume, data_fingerprints, fingerprint_changes, names_data_files
 from seqtrain.run_directory import (
     RunLock,
     append_jsonl,
@@ -733,7 +733,8 @@ def record_resume(output_dir: Path, ckpt_path: str, applied: dict[str, tuple]) -
     """Log and append to `resumes.jsonl` what this resume changed (only what cannot change the result)."""
     for key, (old, new) in applied.items():
         # A recipe's block is read when a run starts: a resume keeps the settings its run was trained with.
-        how = "recorded; the run keeps the settings it was trained with" if key.startswith("recipe.") else "applied"
+        how = ("recorded; the run keeps the settings it was trained with" if key.startswith("recipe.")
+               else "applied: the same file contents, read in the same order" if names_data_files(key) else "applied")
         log.info("resume: %s: %r -> %r (%s)", key, old, new, how)
     record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "checkpoint": relative_to_run(ckpt_path, output_dir),
               "applied": {key: list(change) for key, change in applied.items()}}

@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, run_train
 from data.user_files import sentiment_rows, write_csv
 from seqtrain.errors import CheckpointError
-from seqtrain.resume_checks import config_changes, data_fingerprints, fingerprint_changes
+from seqtrain.resume_checks import ResumeError, check_resume, config_changes, data_fingerprints, fingerprint_changes
 from seqtrain.run_directory import RunDirectoryError, RunLock, check_run_directory, relative_to_run
 
 TINY = ["~experiment", "data=vowels", "model=gru", "model.hidden_size=8", "debug=smoke", "logger=none",
@@ -233,6 +233,57 @@ def test_changed_data_file_is_refused_by_resume_and_evaluation(tmp_path: Path) -
     from seqtrain.run import evaluate  # what scripts/evaluate.py --allow-changed-data calls (in-process: 5 s less)
 
     assert "test/acc" in evaluate(run_dir, allow_changed_data=True)
+
+
+def test_data_files_moved_with_their_content_resume_exactly(tmp_path: Path) -> None:
+    # The truth: the same two epochs without a stop, on the files where they first were.
+    train, val = write_csv(tmp_path / "train.csv", sentiment_rows(80)), write_csv(tmp_path / "val.csv", sentiment_rows(24, seed=1))
+    args = ["~experiment", "data=table", "data.sequence_column=text", "model=gru", "model.hidden_size=8", "logger=none",
+            "trainer.accelerator=cpu", "callbacks.progress_bar.refresh_rate=0", "test=false", "sample_length=0"]
+    whole = run_train(*args, f"data.train_files={train}", f"data.val_files={val}", "trainer.max_epochs=2", f"hydra.run.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    run_dir = tmp_path / "run"
+    first = run_train(*args, f"data.train_files={train}", f"data.val_files={val}", "trainer.max_epochs=1", f"hydra.run.dir={run_dir}")
+    assert first.returncode == 0, first.stderr[-3000:]
+    (tmp_path / "elsewhere").mkdir()
+    moved = [shutil.move(path, tmp_path / "elsewhere" / f"renamed_{path.name}") for path in (train, val)]
+
+    proc = run_train(*args, f"data.train_files={moved[0]}", f"data.val_files={moved[1]}", "trainer.max_epochs=2",
+                     "ckpt_path=last", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"resume: data.train_files: '{train}' -> '{moved[0]}' (applied: the same file contents, read in the same order)" in proc.stdout + proc.stderr
+    import torch
+
+    resumed, uninterrupted = (torch.load(d / "checkpoints" / "last.ckpt", weights_only=True) for d in (run_dir, tmp_path / "whole"))
+    assert resumed["global_step"] == uninterrupted["global_step"]
+    assert all(torch.equal(resumed["state_dict"][k], v) for k, v in uninterrupted["state_dict"].items())
+    record = json.loads((run_dir / "resumes.jsonl").read_text().splitlines()[-1])
+    assert record["applied"]["data.val_files"] == [str(val), str(moved[1])]
+
+
+def test_moved_data_files_count_as_the_same_data_only_in_the_same_order(tmp_path: Path) -> None:
+    from seqtrain.resume_checks import moved_data_files
+
+    for name, text in (("a.csv", "x\n1\n"), ("b.csv", "x\n2\n")):
+        (tmp_path / "old").mkdir(exist_ok=True)
+        (tmp_path / "old" / name).write_text(text)
+    listed = {"train_files": [str(tmp_path / "old" / "a.csv"), str(tmp_path / "old" / "b.csv")]}
+    saved = data_fingerprints(listed)
+    shutil.copytree(tmp_path / "old", tmp_path / "new")
+
+    def moved(data: dict) -> list[str]:
+        return moved_data_files({"data": listed}, {"data": data}, saved, data_fingerprints(data))
+
+    assert moved({"train_files": [str(tmp_path / "new" / "a.csv"), str(tmp_path / "new" / "b.csv")]}) == ["data.train_files"]
+    assert moved({"train_files": str(tmp_path / "new" / "*.csv")}) == ["data.train_files"]  # a glob reads them sorted
+    assert moved({"train_files": [str(tmp_path / "new" / "b.csv"), str(tmp_path / "new" / "a.csv")]}) == []  # other order
+    assert moved({"train_files": [str(tmp_path / "new" / "a.csv")]}) == []  # a file left out
+    (tmp_path / "new" / "b.csv").write_text("x\n3\n")
+    assert moved({"train_files": [str(tmp_path / "new" / "a.csv"), str(tmp_path / "new" / "b.csv")]}) == []  # edited
+    with pytest.raises(ResumeError, match="new/b.csv is new"):  # the resume refuses, naming the files
+        check_resume({"config": {"data": listed}, "data_fingerprints": saved},
+                     {"data": {"train_files": [str(tmp_path / "new" / "a.csv"), str(tmp_path / "new" / "b.csv")]}},
+                     data_fingerprints({"train_files": [str(tmp_path / "new" / "a.csv"), str(tmp_path / "new" / "b.csv")]}), "x.ckpt")
 
 
 def test_config_changes_split_into_applied_and_refused() -> None:
