@@ -140,6 +140,8 @@ CANDIDATES = {
                            "trainer.max_epochs=200"],
     # Fourth round: text (SnowNLPSentiment), where the recipe's best checkpoint by val/loss comes at epoch 2-4 of ~23 (over-fitting).
     "text_lr001": ["optimizer.lr=0.001"],
+    # Round twenty-seven: text runs peak at epoch 2-7 and then wait 20 epochs; does a shorter wait pick the same checkpoint?
+    "text_patience10": ["callbacks.early_stopping.patience=10"],
     "text_unigram2000": ["data.tokenizer=unigram", "data.max_vocab_size=2000"],
     "text_edrop05": ["model.embedding_dropout=0.5"],
     "text_unigram2000_edrop05": ["data.tokenizer=unigram", "data.max_vocab_size=2000", "model.embedding_dropout=0.5"],

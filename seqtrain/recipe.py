@@ -177,8 +177,14 @@ def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int 
     given = set(command_line)
     if given & set(TOKENIZER_KEYS):  # a tokenizer is one choice: a vocabulary size is not joined to another kind's
         given |= set(TOKENIZER_KEYS)
-    kept = sorted(k for k in settings if k in given)
-    changed = {k: v for k, v in settings.items() if k not in given and OmegaConf.select(cfg, k) != v}
+    # A key set on the command line wins over the setting it names, one inside it, or the node holding it
+    # (`~callbacks.early_stopping` keeps the run without early stopping, and so without its patience).
+    def covers(c: str, k: str) -> bool:
+        return c == k or k.startswith(c + ".") or c.startswith(k + ".")
+
+    kept = sorted(k for k in settings if any(covers(c, k) for c in given))
+    changed = {k: v for k, v in settings.items() if k not in kept and OmegaConf.select(cfg, k) != v
+               and OmegaConf.select(cfg, k.rpartition(".")[0] or k) is not None}  # nothing to set inside a dropped node
     if not changed:
         return None
     apply_settings(cfg, config, changed)
@@ -189,7 +195,8 @@ def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int 
                 f"({TEXT_SPACING}.spaced_share={branches.spaced_share})")
     line = f"{TEXT_RECIPE}: " + " ".join(f"{k}={v}" for k, v in changed.items()) + f" ({why})"
     if kept:
-        named, joined = [k for k in kept if k in command_line], [k for k in kept if k not in command_line]
+        keys = sorted(c for c in given if any(covers(c, k) for k in kept))
+        named, joined = [c for c in keys if c in command_line], [c for c in keys if c not in command_line]
         line += "; kept from the command line: " + " ".join(f"{k}={OmegaConf.select(cfg, k)}" for k in named)
         if joined:
             line += " (and with it " + " ".join(f"{k}={OmegaConf.select(cfg, k)}" for k in joined) + ")"

@@ -232,6 +232,29 @@ def test_the_command_line_wins_over_the_text_classification_block(compose_train:
     assert settle_text_recipe(bare, OmegaConf.to_container(bare, resolve=True), 7, "classification", set()) is None
 
 
+def test_a_command_line_key_above_or_inside_a_text_setting_wins(compose_train: Compose) -> None:
+    """`~callbacks.early_stopping` keeps a run without early stopping (not a patience under a dropped node);
+    `callbacks.early_stopping.patience=3` keeps that patience; a node a config dropped gets nothing set inside it."""
+    from seqtrain.recipe import settle_text_recipe
+
+    block = (*TEXT_BLOCK, "++recipe.text_classification.callbacks.early_stopping.patience=10")
+    cfg = compose_train("data=table", *block)
+    line = settle_text_recipe(cfg, OmegaConf.to_container(cfg, resolve=True), 7, "classification", set())
+    assert "callbacks.early_stopping.patience=10" in line and cfg.callbacks.early_stopping.patience == 10
+    for given, value, said in ((("callbacks.early_stopping",), None, "callbacks.early_stopping=None"),
+                               (("callbacks.early_stopping.patience",), 3, "callbacks.early_stopping.patience=3"),
+                               ((), None, None)):  # dropped by a config, not the command line
+        override = "~callbacks.early_stopping" if value is None else f"callbacks.early_stopping.patience={value}"
+        cfg = compose_train("data=table", *block, override)
+        config = OmegaConf.to_container(cfg, resolve=True)
+        line = settle_text_recipe(cfg, config, 7, "classification", set(given))
+        assert line.startswith("recipe.text_classification: monitor=val/acc monitor_mode=max model.") and "patience=10" not in line
+        assert line.endswith(f"kept from the command line: {said}") if said else "kept" not in line
+        early = config["callbacks"].get("early_stopping")
+        assert (early is None) if value is None else (early["patience"] == value and early["monitor"] == "val/acc")
+        check_options(cfg)
+
+
 @pytest.mark.slow  # ~30 s end to end; by default: the block's settings in process (above), resume in test_resume_matrix.py
 def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path: Path) -> None:
     """End to end: the run says what the block set, the checkpoint's config and its ModelCheckpoint use it, and
