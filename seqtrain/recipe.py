@@ -177,10 +177,11 @@ def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int 
     given = set(command_line)
     if given & set(TOKENIZER_KEYS):  # a tokenizer is one choice: a vocabulary size is not joined to another kind's
         given |= set(TOKENIZER_KEYS)
-    # A key set on the command line wins over the setting it names, one inside it, or the node holding it
-    # (`~callbacks.early_stopping` keeps the run without early stopping, and so without its patience).
+    # A key set on the command line wins over the setting it names, one inside it, or the node holding it when it
+    # dropped that node (`~callbacks.early_stopping` keeps the run without early stopping, and so without its
+    # patience); a group's choice (`data=table`, `model=gru`) leaves its node there, and the settings inside it apply.
     def covers(c: str, k: str) -> bool:
-        return c == k or k.startswith(c + ".") or c.startswith(k + ".")
+        return c == k or c.startswith(k + ".") or (k.startswith(c + ".") and OmegaConf.select(cfg, c) is None)
 
     kept = sorted(k for k in settings if any(covers(c, k) for c in given))
     changed = {k: v for k, v in settings.items() if k not in kept and OmegaConf.select(cfg, k) != v

@@ -239,15 +239,18 @@ def test_a_command_line_key_above_or_inside_a_text_setting_wins(compose_train: C
 
     block = (*TEXT_BLOCK, "++recipe.text_classification.callbacks.early_stopping.patience=10")
     cfg = compose_train("data=table", *block)
-    line = settle_text_recipe(cfg, OmegaConf.to_container(cfg, resolve=True), 7, "classification", set())
-    assert "callbacks.early_stopping.patience=10" in line and cfg.callbacks.early_stopping.patience == 10
+    line = settle_text_recipe(cfg, OmegaConf.to_container(cfg, resolve=True), 7, "classification", {"data", "model"},
+                              spacing=0.2)  # English-like: the spaced branch's tokenizer
+    assert "data.tokenizer=unigram" in line and "model.bag=bigrams" in line and "callbacks.early_stopping.patience=10" in line
+    assert "kept" not in line and cfg.data.tokenizer == "unigram" and cfg.model.bag == "bigrams"
+    assert cfg.callbacks.early_stopping.patience == 10
     for given, value, said in ((("callbacks.early_stopping",), None, "callbacks.early_stopping=None"),
                                (("callbacks.early_stopping.patience",), 3, "callbacks.early_stopping.patience=3"),
                                ((), None, None)):  # dropped by a config, not the command line
         override = "~callbacks.early_stopping" if value is None else f"callbacks.early_stopping.patience={value}"
         cfg = compose_train("data=table", *block, override)
         config = OmegaConf.to_container(cfg, resolve=True)
-        line = settle_text_recipe(cfg, config, 7, "classification", set(given))
+        line = settle_text_recipe(cfg, config, 7, "classification", {"data", "model", *given})  # data=table, model=gru
         assert line.startswith("recipe.text_classification: monitor=val/acc monitor_mode=max model.") and "patience=10" not in line
         assert line.endswith(f"kept from the command line: {said}") if said else "kept" not in line
         early = config["callbacks"].get("early_stopping")
