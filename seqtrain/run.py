@@ -417,8 +417,9 @@ def keep_saved_recipe_settings(cfg: DictConfig, config: dict[str, Any], saved: d
             node = OmegaConf.select(cfg, key, default=None)
             if (isinstance(node, DictConfig) or isinstance(value, dict)) != nodes:
                 continue
-            if key.startswith("callbacks."):
-                # A callback is kept or dropped as the saved run had it; its settings follow their own keys (${monitor}).
+            if key.startswith("callbacks.") and key.count(".") == 1:
+                # A callback is kept or dropped as the saved run had it; its settings follow their own keys (${monitor},
+                # a setting of the recipe's such as callbacks.early_stopping.patience).
                 if (value is missing) == (node is None):
                     continue
             elif value is missing:

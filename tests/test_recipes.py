@@ -191,9 +191,9 @@ def test_the_text_classification_block_applies_to_text_labels_only(compose_train
     assert cfg.monitor == config["monitor"] == "val/loss" and config["callbacks"]["early_stopping"]["mode"] == "min"
     line = settle_text_recipe(cfg, config, 7, "classification", set())
     assert line == ("recipe.text_classification: monitor=val/acc monitor_mode=max model.embedding_dropout=0.5 model.pooling=mean "
-                    "model.bag=bigrams (this data is text with one label per sequence)")
+                    "model.bag=bigrams callbacks.early_stopping.patience=10 (this data is text with one label per sequence)")
     assert cfg.model.pooling == config["model"]["pooling"] == "mean" and config["model"]["embedding_dropout"] == 0.5
-    assert cfg.model.bag == config["model"]["bag"] == "bigrams"
+    assert cfg.model.bag == config["model"]["bag"] == "bigrams" and config["callbacks"]["early_stopping"]["patience"] == 10
     assert cfg.monitor == config["monitor"] == "val/acc" and config["monitor_mode"] == "max"
     for callback in ("early_stopping", "model_checkpoint"):
         assert config["callbacks"][callback]["monitor"] == "val/acc" and config["callbacks"][callback]["mode"] == "max"
@@ -221,7 +221,7 @@ def test_the_command_line_wins_over_the_text_classification_block(compose_train:
     from seqtrain.recipe import text_recipe_settings
 
     general = {"monitor": "val/acc", "monitor_mode": "max", "model.embedding_dropout": 0.5, "model.pooling": "mean",
-               "model.bag": "bigrams"}
+               "model.bag": "bigrams", "callbacks.early_stopping.patience": 10}
     assert text_recipe_settings(compose_train("data=table")) == general
     assert text_recipe_settings(compose_train("data=table"), True) == {**general, "data.tokenizer": "unigram", "data.max_vocab_size": 4000,
                                                                       "model.head_dropout": 0.5}
@@ -271,7 +271,7 @@ def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path:
     assert proc.returncode == 0, proc.stderr[-3000:]
     # The table recipe's spacing rule too: these sentences are English words (read again with its tokenizer).
     said = ("recipe.text_classification: monitor=val/acc monitor_mode=max model.embedding_dropout=0.5 model.pooling=mean "
-            "model.bag=bigrams data.tokenizer=unigram data.max_vocab_size=4000 model.head_dropout=0.5 (this data is text with one label per sequence; words separated "
+            "model.bag=bigrams callbacks.early_stopping.patience=10 data.tokenizer=unigram data.max_vocab_size=4000 model.head_dropout=0.5 (this data is text with one label per sequence; words separated "
             "by spaces: ")
     assert said in proc.stdout + proc.stderr
     assert "fitted a unigram tokenizer on the training split" in proc.stdout + proc.stderr
@@ -285,7 +285,7 @@ def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path:
     assert len(best) == 1 and "'monitor': 'val/acc'" in next(k for k in ckpt["callbacks"] if k.startswith("ModelCheckpoint"))
     proc = run_train(*args, "trainer.max_epochs=3", "ckpt_path=last")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert ("resume: data.max_vocab_size=4000 data.tokenizer=unigram model.bag=bigrams model.embedding_dropout=0.5 model.head_dropout=0.5 "
+    assert ("resume: callbacks.early_stopping.patience=10 data.max_vocab_size=4000 data.tokenizer=unigram model.bag=bigrams model.embedding_dropout=0.5 model.head_dropout=0.5 "
             "model.pooling=mean "
             "monitor=val/acc monitor_mode=max, as the run being resumed used") in proc.stdout + proc.stderr
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["epoch"] == 3
