@@ -115,6 +115,31 @@ def auto_patch_size(facts: Any, train_lengths: Sequence[int], patched_steps: int
     return k, f"{lengths}: {-(-median // k)} patched steps of {k} x {facts.num_features} feature(s)"
 
 
+def patch_size_problems(size: int, train_lengths: Sequence[int]) -> tuple[str | None, str | None]:
+    """A patch size given as a number, against the training sequences' lengths: (refusal, warning), either None.
+
+    A row no longer than k is one zero-filled patch, so the recurrence reads a single step for it: with every training
+    row so (k = 50 on rows of 5-12 steps) the model is no sequence model at all; with most of them, it is for most
+    rows. `auto` never gets here (its k is at most the median length / `recipe.patch_steps`).
+    """
+    if size <= 1 or not train_lengths:
+        return None, None
+    ordered = sorted(train_lengths)
+    shortest, longest, median = ordered[0], ordered[-1], ordered[len(ordered) // 2]
+    whole = sum(length <= size for length in ordered)
+    lengths = f"lengths {shortest}-{longest} steps, median {median}"
+    if whole == len(ordered):
+        instead = f"below {longest}" if longest > 1 else "1"
+        return (f"model.patch_size={size}: every training sequence ({len(ordered)} of them, {lengths}) fits in one patch of "
+                f"{size} steps, so the recurrence would read a single zero-filled step per row; set model.patch_size "
+                f"{instead}, or model.patch_size=auto (the smallest that makes the median training sequence at most "
+                f"recipe.patch_steps patched steps)"), None
+    if 2 * whole > len(ordered):
+        return None, (f"model.patch_size={size}: {whole} of {len(ordered)} training sequences ({lengths}) fit in one "
+                      f"patch of {size} steps: the recurrence reads a single zero-filled step for each of them")
+    return None, None
+
+
 TEXT_RECIPE = "recipe.text_classification"
 # Text classification settings by how the training text is written (`spaced_share`, `spaced`, `unspaced`).
 TEXT_SPACING = "recipe.text_by_spacing"

@@ -25,6 +25,7 @@ from seqtrain.recipe import (
     command_line_keys,
     describe_recipe,
     follow_model_choice,
+    patch_size_problems,
     settle_small_set,
     settle_text_recipe,
     sweep_choice,
@@ -125,6 +126,8 @@ def train(cfg: DictConfig) -> float:
             raise DataError(emptied)  # a carve-out of rows alone in their class, and a run that validates: nothing to validate on
         if OmegaConf.select(cfg, "model.patch_size") == "auto":
             log.info(settle_patch_size(cfg, config, datamodule))
+        elif line := check_patch_size(cfg, datamodule):
+            log.warning(line)
         if line := unused_embedding_dropout(cfg, facts):
             log.info(line)
         if line := unused_patch_shift(cfg):
@@ -273,6 +276,21 @@ def settle_patch_size(cfg: DictConfig, config: dict[str, Any], datamodule: Any) 
     size, why = auto_patch_size(facts, lengths, cfg.recipe.patch_steps)
     cfg.model.patch_size = config["model"]["patch_size"] = size
     return f"model.patch_size=auto: {size} ({why})"
+
+
+def check_patch_size(cfg: DictConfig, datamodule: Any) -> str | None:
+    """`model.patch_size=k` as a number against the training sequences' lengths: raises ConfigError when every row
+    is one patch; returns the warning when most are (None otherwise, or when the data has no lengths to judge)."""
+    from seqtrain.config import ConfigError
+    from seqtrain.data.datamodule import example_lengths
+
+    size, facts, split = OmegaConf.select(cfg, "model.patch_size", default=None), datamodule.facts, getattr(datamodule, "split", None)
+    if not isinstance(size, int) or size <= 1 or split is None or facts.vocab_size is not None or facts.per_step:
+        return None
+    refusal, warning = patch_size_problems(size, example_lengths(split("train")))
+    if refusal is not None:
+        raise ConfigError(f"invalid config:\n  {refusal}")
+    return warning
 
 
 def unused_embedding_dropout(cfg: DictConfig, facts: Any) -> str | None:
