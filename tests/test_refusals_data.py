@@ -866,6 +866,16 @@ def a_label_written_with_and_without_a_leading_space(tmp):
 
 
 @case("table file")
+def json_labels_mixing_strings_and_numbers(tmp):
+    # datasets read the column as JSON text: "01", "1.0" and 1 became one class '1', "true" the class 'True'.
+    path = write_jsonl(tmp / "train.jsonl", [{"sequence": [i, 1.5], "label": ["a", "01", "1.0", 1, "true"][i % 5]} for i in range(30)])
+    return table(tmp, train_files=str(path)), [
+        f"{path}, column 'label': labels of mixed types, a string at line 1 ('a') and a number 1 at line 4",
+        "write every label as a string",
+    ]
+
+
+@case("table file")
 def a_token_vocabulary_of_unknown_tokens_only(tmp):
     path = write_jsonl(tmp / "train.jsonl", labelled(30, lambda i: ["w", str(i)]))
     return table(tmp, train_files=str(path), min_frequency=50), [
@@ -1307,6 +1317,25 @@ def test_labels_differing_only_in_case_warn(tmp_path: Path, caplog: pytest.LogCa
     text = warnings_of(caplog, table(tmp_path, train_files=str(path)))
     assert "column 'label': labels that differ only in upper / lower case: " in text
     assert f"'Y' (first: {path}, row 10)" in text and f"'y' (first: {path}, row " in text
+
+
+def test_numeric_labels_written_two_ways_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A CSV label column of numbers is read as numbers: `1`, `1.0` and `01` are one class, said with where each spelling
+    first appears (in another file too); a column of text keeps `1` and `1.0` apart, and says nothing."""
+    rows = [{"sequence": f"{i} {i % 3}.5", "label": ["1", "1.0", "2"][i % 3]} for i in range(30)]
+    train = write_csv(tmp_path / "train.csv", rows)
+    test = write_csv(tmp_path / "test.csv", [{"sequence": "1 2", "label": "01"}, {"sequence": "3 4", "label": "2"}])
+    dm = table(tmp_path, train_files=str(train), test_files=str(test), val_fraction=0)
+    said = warnings_of(caplog, dm)
+    assert dm.facts.class_names == ("1", "2")  # the truth the warning tells: three spellings, one class
+    assert (f"column 'label' is read as numbers, so labels written differently that are one number are one class: '1' "
+            f"({train}, row 1) and '1.0' ({train}, row 2) and '01' ({test}, row 1) are class '1'") in said, said
+    assert "'2' (" not in said
+    caplog.clear()
+    text = write_csv(tmp_path / "text.csv", [{**r, "label": "a" if i % 3 == 2 else r["label"]} for i, r in enumerate(rows)])
+    dm = table(tmp_path, train_files=str(text), val_fraction=0, test_fraction=0.2)
+    assert "read as numbers" not in warnings_of(caplog, dm)
+    assert dm.facts.class_names == ("1", "1.0", "a")
 
 
 def test_each_split_says_where_it_comes_from(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

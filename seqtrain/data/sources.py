@@ -9,6 +9,7 @@ errors name the file and the row or line (`Piece`, `place`).
 from __future__ import annotations
 
 import glob
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,6 +76,27 @@ def written_cell(path: str, i: int, column: str) -> str | None:
             if j == i:
                 return row.get(column)
     return None
+
+
+def written_column(path: str, column: str) -> list[str | None]:
+    """Every data row's cell of `column` in a CSV file as written (None where a row has no such cell), in file order:
+    pandas reads a column of numbers as numbers, so `1`, `1.0` and `01` reach the parsers as one value."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        return [row.get(column) for row in csv.DictReader(f, delimiter="\t" if path.endswith(".tsv") else ",")]
+
+
+def written_json_values(path: str, column: str) -> list[Any]:
+    """Every line's value of `column` in a JSON Lines file as JSON gives it (a string stays a string): datasets reads
+    a column that mixes strings and numbers as JSON text, and turns the strings `"01"` and `"1.0"` into the number 1."""
+    values = []
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                values.append(row.get(column) if isinstance(row, dict) else None)
+    return values
 
 
 def resolve_files(key: str, files: str | Sequence[str]) -> list[str]:
