@@ -43,6 +43,23 @@ def follow_model_choice(cfg: DictConfig) -> str | None:
     return f"model={chosen} on the command line: model.cell={chosen} (the recipe's model.cell={previous} set aside)"
 
 
+def pool_per_step_targets(cfg: DictConfig) -> str | None:
+    """A recipe's pooling by `data.task` (`${recipe.pooling.${data.task}}`) is for one target per sequence: with a
+    target per step (`data=table data.task=regression data.per_step=true`) the run has none, where the check refused
+    the `max` the user never typed. Returns the line that says so; a pooling from the command line is judged as given."""
+    from seqtrain.config import data_targets
+
+    raw = OmegaConf.to_container(cfg, resolve=False).get("model", {}).get("pooling")
+    if not (isinstance(raw, str) and raw.startswith("${recipe.pooling.")) or "model.pooling" in command_line_keys():
+        return None
+    targets = data_targets(OmegaConf.to_container(cfg.data, resolve=True))
+    if targets is None or not targets.per_step or cfg.model.pooling is None:
+        return None
+    pooling, cfg.model.pooling = cfg.model.pooling, None
+    return (f"model.pooling=null: the recipe's pooling ({pooling}, for one target per sequence) does not apply to "
+            f"{targets.source}, which gives a target per step")
+
+
 def describe_recipe(cfg: DictConfig) -> str:
     """Which recipe the run uses, why, and the settings it resolves to: one block for the log."""
     from hydra.core.hydra_config import HydraConfig

@@ -26,6 +26,7 @@ from seqtrain.recipe import (
     describe_recipe,
     follow_model_choice,
     patch_size_problems,
+    pool_per_step_targets,
     settle_small_set,
     settle_text_recipe,
     sweep_choice,
@@ -57,6 +58,8 @@ def train(cfg: DictConfig) -> float:
     log_sizes = job_log_sizes(Path(cfg.paths.output_dir))  # before this job logs a line: where its lines begin
     check_interpolations(cfg)
     if line := follow_model_choice(cfg):  # before the checks: they judge the cell the run will use
+        log.info(line)
+    if line := pool_per_step_targets(cfg):  # likewise: they refuse pooling for a target per step
         log.info(line)
     check_options(cfg)  # fast: before torch and Lightning are imported
     check_lr_find(cfg)
