@@ -1155,6 +1155,21 @@ def test_a_series_too_short_for_a_window_among_longer_ones_warns(tmp_path: Path,
     assert len(datamodule.split("train")) == 70 - 5 - 1 + 1
 
 
+def test_a_numeric_column_only_a_later_series_file_holds_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`data.columns=null` takes the first file's numeric columns: before, a column only the second file held was left
+    out in silence (and the same files named the other way round were refused for the first file's missing column)."""
+    first = write_csv(tmp_path / "a.csv", series_rows(100))
+    second = write_csv(tmp_path / "b.csv", [{**r, "humidity": i % 7 / 7} for i, r in enumerate(series_rows(100, seed=5))])
+    datamodule = forecast(tmp_path, train_files=[str(first), str(second)])
+    said = warnings_of(caplog, datamodule)
+    assert (f"data.columns=null uses the numeric columns of the first file ({first}: load, temp); numeric columns only "
+            f"later files hold are left out: 'humidity' ({second})") in said, said
+    assert datamodule.facts.num_features == 2  # the truth the warning tells: load and temp, no humidity
+    caplog.clear()
+    same = write_csv(tmp_path / "c.csv", series_rows(100, seed=7))
+    assert "left out" not in warnings_of(caplog, forecast(tmp_path, train_files=[str(first), str(same)]))
+
+
 @pytest.mark.parametrize("kind", ["text", "table"])
 def test_a_test_file_in_another_script_than_training_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture, kind: str) -> None:
     english = ["the cat sat on the mat", "the dog ran far away", "a good mat", "a bad dog"] * 20
