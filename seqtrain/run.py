@@ -503,28 +503,50 @@ def record_interruption(output_dir: Path, trainer: Any, evaluating: str | None =
     return message
 
 
+#: How this process's sweep jobs ended (`train_in_sweep`): (ended well, the job's directory and error), for
+#: `every_job_failed`. Jobs a launcher runs in other processes (submitit, SLURM) are not here.
+SWEEP_JOBS: list[tuple[bool, str]] = []
+
+
 def train_in_sweep(cfg: DictConfig) -> float | TrialPruned | None:
     """`train` for one job of a multirun: a failure is recorded in its run directory, not raised; a pruned
     trial returns its `TrialPruned` for the sweeper to tell Optuna."""
     from hydra.core.hydra_config import HydraConfig
 
+    from seqtrain.errors import SeqtrainError
     from seqtrain.pruning import TrialPruned
 
+    output_dir = HydraConfig.get().runtime.output_dir
     argv, environ = sys.argv, dict(os.environ)
     try:
         sys.argv = [argv[0], *job_as_single_run()]  # what Lightning's DDP runs for ranks > 0: this job, not the sweep
         objective = train(cfg)
     except TrialPruned as pruned:  # returned, not raised: Hydra prints "Error executing job" for a raised one
+        SWEEP_JOBS.append((True, output_dir))
         return pruned
     except Exception as error:  # not KeyboardInterrupt/SystemExit: an interrupted sweep stops
-        log.exception("job failed; the sweep goes on")
-        record_failure(Path(HydraConfig.get().runtime.output_dir), error)
+        if isinstance(error, SeqtrainError):  # its message says all; a traceback would only show seqtrain's code
+            log.error("job failed; the sweep goes on: %s", error)
+        else:
+            log.exception("job failed; the sweep goes on")
+        record_failure(Path(output_dir), error)
+        SWEEP_JOBS.append((False, f"{output_dir}: {type(error).__name__}: {str(error).strip().splitlines()[-1].strip() if str(error).strip() else ''}"))
         return None
     finally:
         sys.argv = argv
         end_ddp(environ)
     # No value rather than NaN: a diverged run (non-finite objective) is a failed trial, as its metrics.json says.
+    SWEEP_JOBS.append((math.isfinite(objective), f"{output_dir}: diverged (metrics.json)"))
     return objective if math.isfinite(objective) else None
+
+
+def every_job_failed() -> str | None:
+    """When this process ran sweep jobs and none ended well (completed or pruned): the message for a non-zero exit,
+    naming the first failure (before, such a sweep exited 0 with nothing trained). None otherwise."""
+    if not SWEEP_JOBS or any(ok for ok, _ in SWEEP_JOBS):
+        return None
+    return (f"every job of the sweep failed ({len(SWEEP_JOBS)}; the first: {SWEEP_JOBS[0][1]}); each job's metrics.json "
+            "holds its error")
 
 
 def end_ddp(environ: dict[str, str]) -> None:

@@ -111,6 +111,17 @@ def test_a_failing_job_is_recorded_and_the_others_finish(tmp_path: Path) -> None
     assert rows == [["1", "completed"], ["0", "failed"]]  # failures last
 
 
+def test_a_sweep_whose_every_job_failed_exits_non_zero(tmp_path: Path) -> None:
+    """Before: every job failed (each recorded in its metrics.json) and the sweep exited 0, as if it had trained. Now
+    the exit status is 1, with the first failure named; a seqtrain refusal is logged without a traceback."""
+    proc = run_train("-m", "ckpt_path=/nonexistent1.ckpt,/nonexistent2.ckpt", *SMOKE, "logger=none", f"hydra.sweep.dir={tmp_path}")
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    for job in ("0", "1"):
+        assert json.loads((tmp_path / job / "metrics.json").read_text())["status"] == "failed"
+    assert f"train.py: error: every job of the sweep failed (2; the first: {tmp_path / '0'}: CheckpointError: " in proc.stderr, proc.stderr[-3000:]
+    assert "/nonexistent1.ckpt" in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
+
+
 def optuna_command(tmp_path: Path, *overrides: str) -> list[str]:
     return [
         sys.executable, str(ROOT / "train.py"), "-m", "hparams_search=vowels_gru", "debug=smoke", "trainer.accelerator=cpu",
