@@ -1343,7 +1343,7 @@ def test_numeric_labels_written_two_ways_warn(tmp_path: Path, caplog: pytest.Log
     dm = table(tmp_path, train_files=str(train), test_files=str(test), val_fraction=0)
     said = warnings_of(caplog, dm)
     assert dm.facts.class_names == ("1", "2")  # the truth the warning tells: three spellings, one class
-    assert (f"column 'label' is read as numbers, so labels written differently that are one number are one class: '1' "
+    assert (f"column 'label' is read as numbers, so labels written differently that are one value are one class: '1' "
             f"({train}, row 1) and '1.0' ({train}, row 2) and '01' ({test}, row 1) are class '1'") in said, said
     assert "'2' (" not in said
     caplog.clear()

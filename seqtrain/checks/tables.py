@@ -154,7 +154,8 @@ def check_written_labels(pieces: list[Piece], column: str) -> None:
 
     A JSON Lines label column that mixes strings and numbers is an error naming a line of each: datasets reads it as
     JSON text and turns the strings `"01"`, `"1.0"` and `"true"` into numbers and booleans, merging distinct written
-    labels. A CSV label column of numbers is read as numbers, so `1`, `1.0` and `01` are one class (the same number):
+    labels. A CSV label column of numbers is read as numbers, so `1`, `1.0` and `01` are one class (the same number;
+    `True` and `true` in a column pandas reads as booleans likewise):
     a warning names each class written more than one way and where each spelling first appears.
     """
     from seqtrain.data.arrow import arrow_column
@@ -162,6 +163,7 @@ def check_written_labels(pieces: list[Piece], column: str) -> None:
     from seqtrain.data.sources import place, written_column, written_json_values
 
     spellings: dict[str, dict[str, str]] = {}  # class -> {spelling: where it first appears}
+    read_as: set[str] = set()  # what pandas read the columns that are not text as
     for piece in pieces:
         if "://" in piece.name or not Path(piece.name).is_file():
             continue
@@ -184,6 +186,8 @@ def check_written_labels(pieces: list[Piece], column: str) -> None:
         # Text labels reach the parsers as written; a column of numbers (in this file or another) is read again as text.
         text_labels = getattr(feature, "dtype", None) in ("string", "large_string")
         written = read if text_labels else written_column(piece.name, column)
+        if not text_labels:
+            read_as.add("true / false" if getattr(feature, "dtype", None) == "bool" else "numbers")
         if len(written) != len(read):
             continue  # rows the csv module counts otherwise than pandas: nothing to pair them with
         for i, (value, text) in enumerate(zip(read, written)):
@@ -197,9 +201,9 @@ def check_written_labels(pieces: list[Piece], column: str) -> None:
             " and ".join(f"{text!r} ({where})" for text, where in list(found.items())[:3]) + f" are class {label!r}"
             for label, found in list(merged.items())[:3]
         )
-        log.warning("data: column %r is read as numbers, so labels written differently that are one number are one "
+        log.warning("data: column %r is read as %s, so labels written differently that are one value are one "
                     "class: %s%s; if they are different classes, write them as text (e.g. 'c1', 'c1.0')",
-                    column, shown, f" (and {len(merged) - 3} more)" if len(merged) > 3 else "")
+                    column, " and ".join(sorted(read_as)), shown, f" (and {len(merged) - 3} more)" if len(merged) > 3 else "")
 
 
 def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], same_files: set[str]) -> None:
