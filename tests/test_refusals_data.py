@@ -876,6 +876,15 @@ def json_labels_mixing_strings_and_numbers(tmp):
 
 
 @case("table file")
+def an_empty_text_after_blank_lines_of_a_jsonl_file(tmp):
+    # The reader skips blank lines: before, the error named line 11 for the record on line 14.
+    records = [json.dumps(r) for r in with_row(labelled(30, lambda i: f"text {i}"), 10, sequence="")]
+    path = file(tmp, "train.jsonl", "\n".join(records[:3]) + "\n\n\n\n" + "\n".join(records[3:]) + "\n")
+    assert path.read_text().splitlines()[13] == records[10]  # the truth: line 14 of the file
+    return table(tmp, train_files=str(path)), [f"{path}, line 14, column 'sequence': an empty sequence (empty text)"]
+
+
+@case("table file")
 def a_token_vocabulary_of_unknown_tokens_only(tmp):
     path = write_jsonl(tmp / "train.jsonl", labelled(30, lambda i: ["w", str(i)]))
     return table(tmp, train_files=str(path), min_frequency=50), [

@@ -173,11 +173,11 @@ def check_written_labels(pieces: list[Piece], column: str) -> None:
             strings = next((i for i, v in enumerate(values) if isinstance(v, str)), None)
             others = next((i for i, v in enumerate(values) if v is not None and not isinstance(v, (str, list, dict))), None)
             if strings is not None and others is not None:
+                line = (lambda i: piece.lines[i]) if piece.lines is not None and len(piece.lines) == len(values) else (lambda i: i + 1)
                 raise DataError(
-                    f"{piece.name}, column {column!r}: labels of mixed types, a string at line {strings + 1} "
+                    f"{piece.name}, column {column!r}: labels of mixed types, a string at line {line(strings)} "
                     f"({values[strings]!r}) and {'true / false' if isinstance(values[others], bool) else 'a number'} "
-                    f"{json.dumps(values[others])} at line "
-                    f"{others + 1}; such a column is read as JSON, which turns strings such as \"01\", \"1.0\" and "
+                    f"{json.dumps(values[others])} at line {line(others)}; such a column is read as JSON, which turns strings such as \"01\", \"1.0\" and "
                     "\"true\" into numbers and booleans and merges distinct labels; write every label as a string")
             continue
         if piece.unit != "row" or not piece.name.endswith((".csv", ".tsv")):

@@ -200,7 +200,7 @@ class TableDataModule(FileDataModule):
         features = Features({"inputs": input_feature(kind, encoded=False), "target": target_feature(self.task, self.per_step, encoded=False)})
         parsed = [
             Piece(cached_map(piece.dataset, parse_rows, settings=settings, features=features, desc=f"seqtrain: reading {piece.name}",
-                             fn_kwargs={**settings, "where": piece.where, "written": _written(piece)}), piece.name, piece.unit)
+                             fn_kwargs={**settings, "where": piece.where, "written": _written(piece)}), piece.name, piece.unit, piece.lines)
             for piece in pieces
         ]
         return concatenate(parsed)
