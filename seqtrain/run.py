@@ -33,6 +33,7 @@ from seqtrain.recipe import (
 )
 from seqtrain.resume_checks import ResumeError, check_progress, check_resume, data_fingerprints, fingerprint_changes
 from seqtrain.run_directory import (
+    RunDirectoryError,
     RunLock,
     append_jsonl,
     check_run_directory,
@@ -503,9 +504,9 @@ def record_interruption(output_dir: Path, trainer: Any, evaluating: str | None =
     return message
 
 
-#: How this process's sweep jobs ended (`train_in_sweep`): (ended well, the job's directory and error), for
+#: How this process's sweep jobs ended (`train_in_sweep`): (ended well, the job's directory, its error), for
 #: `every_job_failed`. Jobs a launcher runs in other processes (submitit, SLURM) are not here.
-SWEEP_JOBS: list[tuple[bool, str]] = []
+SWEEP_JOBS: list[tuple[bool, str, str]] = []
 
 
 def train_in_sweep(cfg: DictConfig) -> float | TrialPruned | None:
@@ -520,9 +521,14 @@ def train_in_sweep(cfg: DictConfig) -> float | TrialPruned | None:
     argv, environ = sys.argv, dict(os.environ)
     try:
         sys.argv = [argv[0], *job_as_single_run()]  # what Lightning's DDP runs for ranks > 0: this job, not the sweep
+        if output_dir in (earlier := [directory for _, directory, _ in SWEEP_JOBS]):
+            raise RunDirectoryError(
+                f"run directory {output_dir} is the directory of job #{earlier.index(output_dir)} of this sweep too: "
+                f"hydra.sweep.subdir={OmegaConf.to_container(HydraConfig.get().sweep)['subdir']!r} gives both jobs the same one; make it differ "
+                "from job to job (the default ${hydra.job.num}, or name every swept key in it)")
         objective = train(cfg)
     except TrialPruned as pruned:  # returned, not raised: Hydra prints "Error executing job" for a raised one
-        SWEEP_JOBS.append((True, output_dir))
+        SWEEP_JOBS.append((True, output_dir, ""))
         return pruned
     except Exception as error:  # not KeyboardInterrupt/SystemExit: an interrupted sweep stops
         if isinstance(error, SeqtrainError):  # its message says all; a traceback would only show seqtrain's code
@@ -530,22 +536,23 @@ def train_in_sweep(cfg: DictConfig) -> float | TrialPruned | None:
         else:
             log.exception("job failed; the sweep goes on")
         record_failure(Path(output_dir), error)
-        SWEEP_JOBS.append((False, f"{output_dir}: {type(error).__name__}: {str(error).strip().splitlines()[-1].strip() if str(error).strip() else ''}"))
+        SWEEP_JOBS.append((False, output_dir, f"{type(error).__name__}: {str(error).strip().splitlines()[-1].strip() if str(error).strip() else ''}"))
         return None
     finally:
         sys.argv = argv
         end_ddp(environ)
     # No value rather than NaN: a diverged run (non-finite objective) is a failed trial, as its metrics.json says.
-    SWEEP_JOBS.append((math.isfinite(objective), f"{output_dir}: diverged (metrics.json)"))
+    SWEEP_JOBS.append((math.isfinite(objective), output_dir, "diverged (its metrics.json says where)"))
     return objective if math.isfinite(objective) else None
 
 
 def every_job_failed() -> str | None:
     """When this process ran sweep jobs and none ended well (completed or pruned): the message for a non-zero exit,
     naming the first failure (before, such a sweep exited 0 with nothing trained). None otherwise."""
-    if not SWEEP_JOBS or any(ok for ok, _ in SWEEP_JOBS):
+    if not SWEEP_JOBS or any(ok for ok, _, _ in SWEEP_JOBS):
         return None
-    return (f"every job of the sweep failed ({len(SWEEP_JOBS)}; the first: {SWEEP_JOBS[0][1]}); each job's metrics.json "
+    _, directory, error = SWEEP_JOBS[0]
+    return (f"every job of the sweep failed ({len(SWEEP_JOBS)}; the first: {directory}: {error}); each job's metrics.json "
             "holds its error")
 
 

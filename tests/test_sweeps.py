@@ -122,6 +122,18 @@ def test_a_sweep_whose_every_job_failed_exits_non_zero(tmp_path: Path) -> None:
     assert "/nonexistent1.ckpt" in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
 
 
+def test_two_jobs_given_one_directory_by_the_subdir_are_named(tmp_path: Path) -> None:
+    """`hydra.sweep.subdir=${model.hidden_size}` with a sweep over another key gives both jobs one directory: the second
+    is refused naming the subdir and the first job's run is kept (before: 'already holds a run ... overwrite=true')."""
+    proc = run_train("-m", "model.cell=rnn,gru", *SMOKE, "logger=none", "hydra.sweep.subdir=${model.hidden_size}", f"hydra.sweep.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]  # one job completed
+    said = (tmp_path / "16" / "train.log").read_text()
+    assert (f"run directory {tmp_path / '16'} is the directory of job #0 of this sweep too: "
+            "hydra.sweep.subdir='${model.hidden_size}' gives both jobs the same one") in said, said[-3000:]
+    assert json.loads((tmp_path / "16" / "metrics.json").read_text())["status"] == "completed"
+    assert yaml.safe_load((tmp_path / "16" / "config.yaml").read_text())["model"]["cell"] == "rnn"  # the first job's, kept
+
+
 def optuna_command(tmp_path: Path, *overrides: str) -> list[str]:
     return [
         sys.executable, str(ROOT / "train.py"), "-m", "hparams_search=vowels_gru", "debug=smoke", "trainer.accelerator=cpu",
