@@ -885,6 +885,16 @@ def an_empty_text_after_blank_lines_of_a_jsonl_file(tmp):
 
 
 @case("table file")
+def a_label_per_word_of_text_read_as_characters(tmp):
+    # sequence_kind=auto reads "the cat sat" as text (characters): the error says how to tag its words.
+    path = write_csv(tmp / "train.csv", [{"sequence": f"the cat{i % 3} sat", "label": "O B O"} for i in range(30)])
+    return table(tmp, task="tagging", train_files=str(path)), [
+        f"{path}, row 1, column 'label': 3 per-step targets for 12 steps of column 'sequence' (after tokenization); its "
+        "text has 3 words: to tag each word, set data.sequence_kind=tokens",
+    ]
+
+
+@case("table file")
 def a_token_vocabulary_of_unknown_tokens_only(tmp):
     path = write_jsonl(tmp / "train.jsonl", labelled(30, lambda i: ["w", str(i)]))
     return table(tmp, train_files=str(path), min_frequency=50), [
