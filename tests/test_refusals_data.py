@@ -1037,6 +1037,29 @@ def rows_out_of_time_order(tmp):
     ]
 
 
+def _long_format(tmp: Path, interleaved: bool) -> tuple[Any, list[str]]:
+    days = [f"2020-{1 + d // 28:02d}-{1 + d % 28:02d}" for d in range(40)]
+    pairs = [(s, d) for d in range(40) for s in range(3)] if interleaved else [(s, d) for s in range(3) for d in range(40)]
+    path = write_csv(tmp / "sales.csv", [{"store": f"s{s}", "date": days[d], "sales": 10 + s + (d * 7 % 5) / 3} for s, d in pairs])
+    row, before, now = (2, days[0], days[0]) if interleaved else (41, days[39], days[0])
+    how = "repeats the time of" if interleaved else "comes before"
+    return forecast(tmp, train_files=str(path), columns=["sales"]), [
+        f"{path}, row {row}, column 'date': {now} {how} the row above ({before})",
+        "the file seems to hold several series, one for each value of 'store' (it changes at this row: 's0' -> 's1'); put "
+        "each series in a file of its own and give them all as data.train_files",
+    ]
+
+
+@case("forecast file")
+def several_series_stacked_in_one_file(tmp):  # before: "sort the file by 'date'", which would interleave them
+    return _long_format(tmp, interleaved=False)
+
+
+@case("forecast file")
+def several_series_interleaved_in_one_file(tmp):
+    return _long_format(tmp, interleaved=True)
+
+
 @case("forecast file")
 def a_time_stamp_given_twice(tmp):
     rows = [{**r, "day": f"2021-01-01 {i // 60:02d}:{i % 60:02d}"} for i, r in enumerate(series_rows(100))]
