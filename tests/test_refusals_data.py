@@ -876,6 +876,16 @@ def json_labels_mixing_strings_and_numbers(tmp):
 
 
 @case("table file")
+def json_tags_mixing_strings_and_numbers(tmp):
+    # Per-step labels too: the number 1 and the strings "01" and "1.0" were one class '1'.
+    path = write_jsonl(tmp / "train.jsonl", [{"sequence": ["a", "b", "c"], "label": ["x", "01", 1] if i == 3 else ["x", "y", "1.0"]}
+                                             for i in range(30)])
+    return table(tmp, task="tagging", train_files=str(path)), [
+        f"{path}, column 'label': labels of mixed types, a string at line 1 ('x') and a number 1 at line 4",
+    ]
+
+
+@case("table file")
 def an_empty_text_after_blank_lines_of_a_jsonl_file(tmp):
     # The reader skips blank lines: before, the error named line 11 for the record on line 14.
     records = [json.dumps(r) for r in with_row(labelled(30, lambda i: f"text {i}"), 10, sequence="")]

@@ -150,7 +150,8 @@ def check_spellings(labels: Any, column: str, origin: Origin, per_step: bool) ->
 
 
 def check_written_labels(pieces: list[Piece], column: str) -> None:
-    """Class labels as the files write them, against the classes they are read as (classification, local files).
+    """Class labels as the files write them, against the classes they are read as (classification and tagging, local
+    files).
 
     A JSON Lines label column that mixes strings and numbers is an error naming a line of each: datasets reads it as
     JSON text and turns the strings `"01"`, `"1.0"` and `"true"` into numbers and booleans, merging distinct written
@@ -168,16 +169,17 @@ def check_written_labels(pieces: list[Piece], column: str) -> None:
         if "://" in piece.name or not Path(piece.name).is_file():
             continue
         feature = piece.dataset.features[column]
-        if type(feature).__name__ == "Json" and piece.unit == "line":
-            values = written_json_values(piece.name, column)
-            strings = next((i for i, v in enumerate(values) if isinstance(v, str)), None)
-            others = next((i for i, v in enumerate(values) if v is not None and not isinstance(v, (str, list, dict))), None)
+        if "Json" in (type(feature).__name__, type(getattr(feature, "feature", None)).__name__) and piece.unit == "line":
+            # Each line's labels: one (classification) or a list of them (tagging).
+            values = [v if isinstance(v, list) else [v] for v in written_json_values(piece.name, column)]
+            strings = next(((i, x) for i, v in enumerate(values) for x in v if isinstance(x, str)), None)
+            others = next(((i, x) for i, v in enumerate(values) for x in v if x is not None and not isinstance(x, (str, list, dict))), None)
             if strings is not None and others is not None:
                 line = (lambda i: piece.lines[i]) if piece.lines is not None and len(piece.lines) == len(values) else (lambda i: i + 1)
                 raise DataError(
-                    f"{piece.name}, column {column!r}: labels of mixed types, a string at line {line(strings)} "
-                    f"({values[strings]!r}) and {'true / false' if isinstance(values[others], bool) else 'a number'} "
-                    f"{json.dumps(values[others])} at line {line(others)}; such a column is read as JSON, which turns strings such as \"01\", \"1.0\" and "
+                    f"{piece.name}, column {column!r}: labels of mixed types, a string at line {line(strings[0])} "
+                    f"({strings[1]!r}) and {'true / false' if isinstance(others[1], bool) else 'a number'} "
+                    f"{json.dumps(others[1])} at line {line(others[0])}; such a column is read as JSON, which turns strings such as \"01\", \"1.0\" and "
                     "\"true\" into numbers and booleans and merges distinct labels; write every label as a string")
             continue
         if piece.unit != "row" or not piece.name.endswith((".csv", ".tsv")):
