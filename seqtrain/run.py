@@ -136,6 +136,8 @@ def train(cfg: DictConfig) -> float:
             log.info(line)
         if line := unused_patch_shift(cfg):
             log.info(line)
+        elif line := patch_shift_on_short_rows(cfg, datamodule):
+            log.warning(line)
         if line := unused_input_noise(cfg, facts):
             log.info(line)
         if OmegaConf.select(cfg, "model.relative_to") == "auto":
@@ -312,6 +314,25 @@ def unused_patch_shift(cfg: DictConfig) -> str | None:
     if OmegaConf.select(cfg, "model.patch_shift", default=None) is not True or OmegaConf.select(cfg, "model.patch_size") != 1:
         return None
     return "model.patch_shift=true: not used (it shifts where patches start; model.patch_size=1 has one phase)"
+
+
+def patch_shift_on_short_rows(cfg: DictConfig, datamodule: Any) -> str | None:
+    """`model.patch_shift` drops r < k leading steps of a row (one step always stays), which moves a long row's patch
+    boundaries at the cost of a few steps, but leaves a row no longer than one patch with its last L - r steps (its
+    last step alone for r >= L - 1), in training and in the evaluation's mean over the k phases: the line that says how
+    many training rows are so (None when none are, or the data has no lengths to count)."""
+    from seqtrain.data.datamodule import example_lengths
+
+    size, facts, split = OmegaConf.select(cfg, "model.patch_size"), datamodule.facts, getattr(datamodule, "split", None)
+    if (OmegaConf.select(cfg, "model.patch_shift", default=None) is not True or not isinstance(size, int) or size <= 1
+            or split is None or facts.vocab_size is not None or facts.per_step):
+        return None
+    short = sorted(length for length in example_lengths(split("train")) if length <= size)
+    if not short:
+        return None
+    return (f"model.patch_shift=true with model.patch_size={size}: {len(short)} of {len(split('train'))} training rows "
+            f"(lengths {short[0]}-{short[-1]} steps) are no longer than one patch: a phase r drops r of their steps (down to "
+            f"their last step), in training and in the mean over the {size} phases that evaluation reads")
 
 
 def unused_input_noise(cfg: DictConfig, facts: Any) -> str | None:
