@@ -41,3 +41,5 @@ if __name__ == "__main__":
         if key in ("hydra.run.dir", "hydra.sweep.dir") and (problem := folder_problem(folder)):
             sys.exit(f"train.py: error: {key}={folder!r}: {problem}; name a folder the run can write")
     main()
+    if "seqtrain.run" in sys.modules and (failed := sys.modules["seqtrain.run"].every_job_failed()):  # a sweep ran here
+        sys.exit(f"train.py: error: {failed}")

@@ -43,6 +43,23 @@ def follow_model_choice(cfg: DictConfig) -> str | None:
     return f"model={chosen} on the command line: model.cell={chosen} (the recipe's model.cell={previous} set aside)"
 
 
+def pool_per_step_targets(cfg: DictConfig) -> str | None:
+    """A recipe's pooling by `data.task` (`${recipe.pooling.${data.task}}`) is for one target per sequence: with a
+    target per step (`data=table data.task=regression data.per_step=true`) the run has none, where the check refused
+    the `max` the user never typed. Returns the line that says so; a pooling from the command line is judged as given."""
+    from seqtrain.config import data_targets
+
+    raw = OmegaConf.to_container(cfg, resolve=False).get("model", {}).get("pooling")
+    if not (isinstance(raw, str) and raw.startswith("${recipe.pooling.")) or "model.pooling" in command_line_keys():
+        return None
+    targets = data_targets(OmegaConf.to_container(cfg.data, resolve=True))
+    if targets is None or not targets.per_step or cfg.model.pooling is None:
+        return None
+    pooling, cfg.model.pooling = cfg.model.pooling, None
+    return (f"model.pooling=null: the recipe's pooling ({pooling}, for one target per sequence) does not apply to "
+            f"{targets.source}, which gives a target per step")
+
+
 def describe_recipe(cfg: DictConfig) -> str:
     """Which recipe the run uses, why, and the settings it resolves to: one block for the log."""
     from hydra.core.hydra_config import HydraConfig
@@ -113,6 +130,31 @@ def auto_patch_size(facts: Any, train_lengths: Sequence[int], patched_steps: int
     if k == 1:
         return 1, f"{lengths}: short enough, not patched"
     return k, f"{lengths}: {-(-median // k)} patched steps of {k} x {facts.num_features} feature(s)"
+
+
+def patch_size_problems(size: int, train_lengths: Sequence[int]) -> tuple[str | None, str | None]:
+    """A patch size given as a number, against the training sequences' lengths: (refusal, warning), either None.
+
+    A row no longer than k is one zero-filled patch, so the recurrence reads a single step for it: with every training
+    row so (k = 50 on rows of 5-12 steps) the model is no sequence model at all; with most of them, it is for most
+    rows. `auto` never gets here (its k is at most the median length / `recipe.patch_steps`).
+    """
+    if size <= 1 or not train_lengths:
+        return None, None
+    ordered = sorted(train_lengths)
+    shortest, longest, median = ordered[0], ordered[-1], ordered[len(ordered) // 2]
+    whole = sum(length <= size for length in ordered)
+    lengths = f"lengths {shortest}-{longest} steps, median {median}"
+    if whole == len(ordered):
+        instead = f"below {longest}" if longest > 1 else "1"
+        return (f"model.patch_size={size}: every training sequence ({len(ordered)} of them, {lengths}) fits in one patch of "
+                f"{size} steps, so the recurrence would read a single zero-filled step per row; set model.patch_size "
+                f"{instead}, or model.patch_size=auto (the smallest that makes the median training sequence at most "
+                f"recipe.patch_steps patched steps)"), None
+    if 2 * whole > len(ordered):
+        return None, (f"model.patch_size={size}: {whole} of {len(ordered)} training sequences ({lengths}) fit in one "
+                      f"patch of {size} steps: the recurrence reads a single zero-filled step for each of them")
+    return None, None
 
 
 TEXT_RECIPE = "recipe.text_classification"

@@ -25,12 +25,15 @@ from seqtrain.recipe import (
     command_line_keys,
     describe_recipe,
     follow_model_choice,
+    patch_size_problems,
+    pool_per_step_targets,
     settle_small_set,
     settle_text_recipe,
     sweep_choice,
 )
 from seqtrain.resume_checks import ResumeError, check_progress, check_resume, data_fingerprints, fingerprint_changes, names_data_files
 from seqtrain.run_directory import (
+    RunDirectoryError,
     RunLock,
     append_jsonl,
     check_run_directory,
@@ -56,6 +59,8 @@ def train(cfg: DictConfig) -> float:
     log_sizes = job_log_sizes(Path(cfg.paths.output_dir))  # before this job logs a line: where its lines begin
     check_interpolations(cfg)
     if line := follow_model_choice(cfg):  # before the checks: they judge the cell the run will use
+        log.info(line)
+    if line := pool_per_step_targets(cfg):  # likewise: they refuse pooling for a target per step
         log.info(line)
     check_options(cfg)  # fast: before torch and Lightning are imported
     check_lr_find(cfg)
@@ -125,10 +130,14 @@ def train(cfg: DictConfig) -> float:
             raise DataError(emptied)  # a carve-out of rows alone in their class, and a run that validates: nothing to validate on
         if OmegaConf.select(cfg, "model.patch_size") == "auto":
             log.info(settle_patch_size(cfg, config, datamodule))
+        elif line := check_patch_size(cfg, datamodule):
+            log.warning(line)
         if line := unused_embedding_dropout(cfg, facts):
             log.info(line)
         if line := unused_patch_shift(cfg):
             log.info(line)
+        elif line := patch_shift_on_short_rows(cfg, datamodule):
+            log.warning(line)
         if line := unused_input_noise(cfg, facts):
             log.info(line)
         if OmegaConf.select(cfg, "model.relative_to") == "auto":
@@ -275,6 +284,21 @@ def settle_patch_size(cfg: DictConfig, config: dict[str, Any], datamodule: Any) 
     return f"model.patch_size=auto: {size} ({why})"
 
 
+def check_patch_size(cfg: DictConfig, datamodule: Any) -> str | None:
+    """`model.patch_size=k` as a number against the training sequences' lengths: raises ConfigError when every row
+    is one patch; returns the warning when most are (None otherwise, or when the data has no lengths to judge)."""
+    from seqtrain.config import ConfigError
+    from seqtrain.data.datamodule import example_lengths
+
+    size, facts, split = OmegaConf.select(cfg, "model.patch_size", default=None), datamodule.facts, getattr(datamodule, "split", None)
+    if not isinstance(size, int) or size <= 1 or split is None or facts.vocab_size is not None or facts.per_step:
+        return None
+    refusal, warning = patch_size_problems(size, example_lengths(split("train")))
+    if refusal is not None:
+        raise ConfigError(f"invalid config:\n  {refusal}")
+    return warning
+
+
 def unused_embedding_dropout(cfg: DictConfig, facts: Any) -> str | None:
     """`model.embedding_dropout` acts on token embeddings only: with real-valued inputs the model has none (so a
     recipe's text setting leaves numeric runs as they were); returns the line that says so."""
@@ -290,6 +314,25 @@ def unused_patch_shift(cfg: DictConfig) -> str | None:
     if OmegaConf.select(cfg, "model.patch_shift", default=None) is not True or OmegaConf.select(cfg, "model.patch_size") != 1:
         return None
     return "model.patch_shift=true: not used (it shifts where patches start; model.patch_size=1 has one phase)"
+
+
+def patch_shift_on_short_rows(cfg: DictConfig, datamodule: Any) -> str | None:
+    """`model.patch_shift` drops r < k leading steps of a row (one step always stays), which moves a long row's patch
+    boundaries at the cost of a few steps, but leaves a row no longer than one patch with its last L - r steps (its
+    last step alone for r >= L - 1), in training and in the evaluation's mean over the k phases: the line that says how
+    many training rows are so (None when none are, or the data has no lengths to count)."""
+    from seqtrain.data.datamodule import example_lengths
+
+    size, facts, split = OmegaConf.select(cfg, "model.patch_size"), datamodule.facts, getattr(datamodule, "split", None)
+    if (OmegaConf.select(cfg, "model.patch_shift", default=None) is not True or not isinstance(size, int) or size <= 1
+            or split is None or facts.vocab_size is not None or facts.per_step):
+        return None
+    short = sorted(length for length in example_lengths(split("train")) if length <= size)
+    if not short:
+        return None
+    return (f"model.patch_shift=true with model.patch_size={size}: {len(short)} of {len(split('train'))} training rows "
+            f"(lengths {short[0]}-{short[-1]} steps) are no longer than one patch: a phase r drops r of their steps (down to "
+            f"their last step), in training and in the mean over the {size} phases that evaluation reads")
 
 
 def unused_input_noise(cfg: DictConfig, facts: Any) -> str | None:
@@ -483,28 +526,56 @@ def record_interruption(output_dir: Path, trainer: Any, evaluating: str | None =
     return message
 
 
+#: How this process's sweep jobs ended (`train_in_sweep`): (ended well, the job's directory, its error), for
+#: `every_job_failed`. Jobs a launcher runs in other processes (submitit, SLURM) are not here.
+SWEEP_JOBS: list[tuple[bool, str, str]] = []
+
+
 def train_in_sweep(cfg: DictConfig) -> float | TrialPruned | None:
     """`train` for one job of a multirun: a failure is recorded in its run directory, not raised; a pruned
     trial returns its `TrialPruned` for the sweeper to tell Optuna."""
     from hydra.core.hydra_config import HydraConfig
 
+    from seqtrain.errors import SeqtrainError
     from seqtrain.pruning import TrialPruned
 
+    output_dir = HydraConfig.get().runtime.output_dir
     argv, environ = sys.argv, dict(os.environ)
     try:
         sys.argv = [argv[0], *job_as_single_run()]  # what Lightning's DDP runs for ranks > 0: this job, not the sweep
+        if output_dir in (earlier := [directory for _, directory, _ in SWEEP_JOBS]):
+            raise RunDirectoryError(
+                f"run directory {output_dir} is the directory of job #{earlier.index(output_dir)} of this sweep too: "
+                f"hydra.sweep.subdir={OmegaConf.to_container(HydraConfig.get().sweep)['subdir']!r} gives both jobs the same one; make it differ "
+                "from job to job (the default ${hydra.job.num}, or name every swept key in it)")
         objective = train(cfg)
     except TrialPruned as pruned:  # returned, not raised: Hydra prints "Error executing job" for a raised one
+        SWEEP_JOBS.append((True, output_dir, ""))
         return pruned
     except Exception as error:  # not KeyboardInterrupt/SystemExit: an interrupted sweep stops
-        log.exception("job failed; the sweep goes on")
-        record_failure(Path(HydraConfig.get().runtime.output_dir), error)
+        if isinstance(error, SeqtrainError):  # its message says all; a traceback would only show seqtrain's code
+            log.error("job failed; the sweep goes on: %s", error)
+        else:
+            log.exception("job failed; the sweep goes on")
+        record_failure(Path(output_dir), error)
+        SWEEP_JOBS.append((False, output_dir, f"{type(error).__name__}: {str(error).strip().splitlines()[-1].strip() if str(error).strip() else ''}"))
         return None
     finally:
         sys.argv = argv
         end_ddp(environ)
     # No value rather than NaN: a diverged run (non-finite objective) is a failed trial, as its metrics.json says.
+    SWEEP_JOBS.append((math.isfinite(objective), output_dir, "diverged (its metrics.json says where)"))
     return objective if math.isfinite(objective) else None
+
+
+def every_job_failed() -> str | None:
+    """When this process ran sweep jobs and none ended well (completed or pruned): the message for a non-zero exit,
+    naming the first failure (before, such a sweep exited 0 with nothing trained). None otherwise."""
+    if not SWEEP_JOBS or any(ok for ok, _, _ in SWEEP_JOBS):
+        return None
+    _, directory, error = SWEEP_JOBS[0]
+    return (f"every job of the sweep failed ({len(SWEEP_JOBS)}; the first: {directory}: {error}); each job's metrics.json "
+            "holds its error")
 
 
 def end_ddp(environ: dict[str, str]) -> None:

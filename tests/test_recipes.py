@@ -96,6 +96,29 @@ def test_table_recipe_pools_only_one_target_per_sequence(compose_train: Compose,
     assert preds.shape == ((2, 5, 3) if per_step else (2, 3))
 
 
+def test_per_step_regression_on_a_table_trains_without_the_recipes_pooling(compose_train: Compose) -> None:
+    """Before: `data=table data.task=regression data.per_step=true` was refused for `model.pooling=max`, which the
+    recipe set by data.task and the user never typed. Now the run has none and says so; a pooling the user names is
+    still judged (and refused) as given."""
+    from seqtrain.recipe import pool_per_step_targets
+
+    cfg = compose_train("data=table", "data.train_files=x.csv", "data.task=regression", "data.per_step=true")
+    assert cfg.model.pooling == "max"  # what the recipe resolves to
+    line = pool_per_step_targets(cfg)
+    assert line is not None and line.startswith("model.pooling=null: the recipe's pooling (max, for one target per sequence)")
+    assert cfg.model.pooling is None
+    check_options(cfg)
+    check_targets(cfg)
+    model = instantiate(cfg.model, vocab_size=None, num_features=1, num_outputs=1, per_step_targets=True, patch_size=1)
+    preds, _ = model(torch.randn(2, 5, 1), torch.tensor([5, 3]))
+    assert preds.shape == (2, 5, 1)  # one prediction per step
+    for overrides in (["data.per_step=false"], ["data.per_step=true", "model.pooling=max"]):
+        cfg = compose_train("data=table", "data.train_files=x.csv", "data.task=regression", *overrides)
+        assert pool_per_step_targets(cfg) is None and cfg.model.pooling == "max"
+    with pytest.raises(ConfigError, match="model.pooling=max applies to many_to_one heads only"):
+        check_options(cfg)
+
+
 def test_a_data_config_of_your_own_has_no_recipe_and_the_run_says_so(compose_train: Compose, tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "mine.yaml").write_text("defaults:\n  - table\n  - _self_\ntrain_files: x.csv\n")

@@ -419,6 +419,38 @@ def test_token_ids_found_in_the_data_are_refused_before_a_model_is_built(compose
     assert not list(tmp_path.rglob("*.ckpt"))
 
 
+def test_a_patch_size_that_holds_every_training_sequence_is_refused_once_the_data_is_read(compose_train: Compose,
+                                                                                            tmp_path: Path) -> None:
+    """Before: `model.patch_size=50` on rows of 5-12 steps trained without comment, each row one zero-filled patch (a
+    recurrence of one step). Refused once the lengths are known, naming the key, the value and the training lengths."""
+    from seqtrain.run import train
+
+    lengths = [5 + i % 8 for i in range(40)]  # 5..12 steps, every training row among them
+    path = tmp_path / "short.csv"
+    path.write_text("sequence,label\n" + "".join(f"{' '.join(str(i + j) for j in range(n))},{'ab'[i % 2]}\n" for i, n in enumerate(lengths)))
+    cfg = compose_train("logger=none", "experiment=none", "data=table", f"data.train_files={path}", f"data.cache_dir={tmp_path / 'cache'}",
+                        "model.patch_size=50")
+    with pytest.raises(ConfigError) as error:
+        train(cfg)
+    message = str(error.value)
+    assert "model.patch_size=50: every training sequence" in message and "lengths 5-12 steps" in message, message
+    assert "set model.patch_size below 12, or model.patch_size=auto" in message, message
+    assert not list(tmp_path.rglob("*.ckpt")) and not (tmp_path / "config.yaml").exists()
+
+
+@pytest.mark.parametrize(("size", "refused", "warned"), [(12, True, False), (11, False, True), (9, False, True), (8, False, False), (1, False, False)])
+def test_a_patch_size_is_judged_by_how_many_training_rows_fit_in_one_patch(size: int, refused: bool, warned: bool) -> None:
+    """Rows no longer than k are one patch: all of them refused, more than half warned (counted by hand here)."""
+    from seqtrain.recipe import patch_size_problems
+
+    lengths = [5 + i % 8 for i in range(40)]  # 5 rows of each length 5..12
+    refusal, warning = patch_size_problems(size, lengths)
+    assert (refusal is not None, warning is not None) == (refused, warned)
+    if warned:
+        one_patch = sum(n <= size for n in lengths)
+        assert warning.startswith(f"model.patch_size={size}: {one_patch} of 40 training sequences (lengths 5-12 steps, median 9)")
+
+
 @pytest.mark.parametrize(("overrides", "words"), [
     (["trainer.val_check_interval=100000"], ["trainer.val_check_interval=100000 validates every 100000 training batches, but an epoch has",
                                              "trainer.check_val_every_n_epoch=null"]),

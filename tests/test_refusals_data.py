@@ -866,6 +866,45 @@ def a_label_written_with_and_without_a_leading_space(tmp):
 
 
 @case("table file")
+def json_labels_mixing_strings_and_numbers(tmp):
+    # datasets read the column as JSON text: "01", "1.0" and 1 became one class '1', "true" the class 'True'.
+    path = write_jsonl(tmp / "train.jsonl", [{"sequence": [i, 1.5], "label": ["a", "01", "1.0", 1, "true"][i % 5]} for i in range(30)])
+    return table(tmp, train_files=str(path)), [
+        f"{path}, column 'label': labels of mixed types, a string at line 1 ('a') and a number 1 at line 4",
+        "write every label as a string",
+    ]
+
+
+@case("table file")
+def json_tags_mixing_strings_and_numbers(tmp):
+    # Per-step labels too: the number 1 and the strings "01" and "1.0" were one class '1'.
+    path = write_jsonl(tmp / "train.jsonl", [{"sequence": ["a", "b", "c"], "label": ["x", "01", 1] if i == 3 else ["x", "y", "1.0"]}
+                                             for i in range(30)])
+    return table(tmp, task="tagging", train_files=str(path)), [
+        f"{path}, column 'label': labels of mixed types, a string at line 1 ('x') and a number 1 at line 4",
+    ]
+
+
+@case("table file")
+def an_empty_text_after_blank_lines_of_a_jsonl_file(tmp):
+    # The reader skips blank lines: before, the error named line 11 for the record on line 14.
+    records = [json.dumps(r) for r in with_row(labelled(30, lambda i: f"text {i}"), 10, sequence="")]
+    path = file(tmp, "train.jsonl", "\n".join(records[:3]) + "\n\n\n\n" + "\n".join(records[3:]) + "\n")
+    assert path.read_text().splitlines()[13] == records[10]  # the truth: line 14 of the file
+    return table(tmp, train_files=str(path)), [f"{path}, line 14, column 'sequence': an empty sequence (empty text)"]
+
+
+@case("table file")
+def a_label_per_word_of_text_read_as_characters(tmp):
+    # sequence_kind=auto reads "the cat sat" as text (characters): the error says how to tag its words.
+    path = write_csv(tmp / "train.csv", [{"sequence": f"the cat{i % 3} sat", "label": "O B O"} for i in range(30)])
+    return table(tmp, task="tagging", train_files=str(path)), [
+        f"{path}, row 1, column 'label': 3 per-step targets for 12 steps of column 'sequence' (after tokenization); its "
+        "text has 3 words: to tag each word, set data.sequence_kind=tokens",
+    ]
+
+
+@case("table file")
 def a_token_vocabulary_of_unknown_tokens_only(tmp):
     path = write_jsonl(tmp / "train.jsonl", labelled(30, lambda i: ["w", str(i)]))
     return table(tmp, train_files=str(path), min_frequency=50), [
@@ -1008,6 +1047,29 @@ def rows_out_of_time_order(tmp):
     ]
 
 
+def _long_format(tmp: Path, interleaved: bool) -> tuple[Any, list[str]]:
+    days = [f"2020-{1 + d // 28:02d}-{1 + d % 28:02d}" for d in range(40)]
+    pairs = [(s, d) for d in range(40) for s in range(3)] if interleaved else [(s, d) for s in range(3) for d in range(40)]
+    path = write_csv(tmp / "sales.csv", [{"store": f"s{s}", "date": days[d], "sales": 10 + s + (d * 7 % 5) / 3} for s, d in pairs])
+    row, before, now = (2, days[0], days[0]) if interleaved else (41, days[39], days[0])
+    how = "repeats the time of" if interleaved else "comes before"
+    return forecast(tmp, train_files=str(path), columns=["sales"]), [
+        f"{path}, row {row}, column 'date': {now} {how} the row above ({before})",
+        "the file seems to hold several series, one for each value of 'store' (it changes at this row: 's0' -> 's1'); put "
+        "each series in a file of its own and give them all as data.train_files",
+    ]
+
+
+@case("forecast file")
+def several_series_stacked_in_one_file(tmp):  # before: "sort the file by 'date'", which would interleave them
+    return _long_format(tmp, interleaved=False)
+
+
+@case("forecast file")
+def several_series_interleaved_in_one_file(tmp):
+    return _long_format(tmp, interleaved=True)
+
+
 @case("forecast file")
 def a_time_stamp_given_twice(tmp):
     rows = [{**r, "day": f"2021-01-01 {i // 60:02d}:{i % 60:02d}"} for i, r in enumerate(series_rows(100))]
@@ -1143,6 +1205,21 @@ def test_a_series_too_short_for_a_window_among_longer_ones_warns(tmp_path: Path,
     assert str(long) not in said
     # the warning is the truth: every training window comes from the long series (70 training steps)
     assert len(datamodule.split("train")) == 70 - 5 - 1 + 1
+
+
+def test_a_numeric_column_only_a_later_series_file_holds_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`data.columns=null` takes the first file's numeric columns: before, a column only the second file held was left
+    out in silence (and the same files named the other way round were refused for the first file's missing column)."""
+    first = write_csv(tmp_path / "a.csv", series_rows(100))
+    second = write_csv(tmp_path / "b.csv", [{**r, "humidity": i % 7 / 7} for i, r in enumerate(series_rows(100, seed=5))])
+    datamodule = forecast(tmp_path, train_files=[str(first), str(second)])
+    said = warnings_of(caplog, datamodule)
+    assert (f"data.columns=null uses the numeric columns of the first file ({first}: load, temp); numeric columns only "
+            f"later files hold are left out: 'humidity' ({second})") in said, said
+    assert datamodule.facts.num_features == 2  # the truth the warning tells: load and temp, no humidity
+    caplog.clear()
+    same = write_csv(tmp_path / "c.csv", series_rows(100, seed=7))
+    assert "left out" not in warnings_of(caplog, forecast(tmp_path, train_files=[str(first), str(same)]))
 
 
 @pytest.mark.parametrize("kind", ["text", "table"])
@@ -1307,6 +1384,25 @@ def test_labels_differing_only_in_case_warn(tmp_path: Path, caplog: pytest.LogCa
     text = warnings_of(caplog, table(tmp_path, train_files=str(path)))
     assert "column 'label': labels that differ only in upper / lower case: " in text
     assert f"'Y' (first: {path}, row 10)" in text and f"'y' (first: {path}, row " in text
+
+
+def test_numeric_labels_written_two_ways_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A CSV label column of numbers is read as numbers: `1`, `1.0` and `01` are one class, said with where each spelling
+    first appears (in another file too); a column of text keeps `1` and `1.0` apart, and says nothing."""
+    rows = [{"sequence": f"{i} {i % 3}.5", "label": ["1", "1.0", "2"][i % 3]} for i in range(30)]
+    train = write_csv(tmp_path / "train.csv", rows)
+    test = write_csv(tmp_path / "test.csv", [{"sequence": "1 2", "label": "01"}, {"sequence": "3 4", "label": "2"}])
+    dm = table(tmp_path, train_files=str(train), test_files=str(test), val_fraction=0)
+    said = warnings_of(caplog, dm)
+    assert dm.facts.class_names == ("1", "2")  # the truth the warning tells: three spellings, one class
+    assert (f"column 'label' is read as numbers, so labels written differently that are one value are one class: '1' "
+            f"({train}, row 1) and '1.0' ({train}, row 2) and '01' ({test}, row 1) are class '1'") in said, said
+    assert "'2' (" not in said
+    caplog.clear()
+    text = write_csv(tmp_path / "text.csv", [{**r, "label": "a" if i % 3 == 2 else r["label"]} for i, r in enumerate(rows)])
+    dm = table(tmp_path, train_files=str(text), val_fraction=0, test_fraction=0.2)
+    assert "read as numbers" not in warnings_of(caplog, dm)
+    assert dm.facts.class_names == ("1", "1.0", "a")
 
 
 def test_each_split_says_where_it_comes_from(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -349,6 +349,39 @@ def test_patch_shift_without_patches_is_said_unused(shift: bool, size: int, said
         assert line.startswith("model.patch_shift=true: not used") and "model.patch_size=1" in line
 
 
+@pytest.mark.parametrize(("size", "shift", "said"), [(9, True, True), (4, True, False), (9, False, False)])
+def test_patch_shift_on_rows_no_longer_than_a_patch_is_said(size: int, shift: bool, said: bool) -> None:
+    """A row no longer than k keeps only its last L - r steps at phase r (its last step alone from r = L - 1 on): the
+    run counts such training rows (here by hand: the rows of 5-9 steps) rather than leaving it unsaid."""
+    from types import SimpleNamespace
+
+    import torch
+    from omegaconf import OmegaConf
+
+    from seqtrain.models.patching import drop_leading
+    from seqtrain.run import patch_shift_on_short_rows
+
+    row = torch.arange(1.0, 6.0).view(1, 5, 1)  # the claim, held to the model's own phase shift: 5 steps, r = 7
+    shifted, length = drop_leading(row, torch.tensor([5]), torch.tensor([7]))
+    assert length.item() == 1 and shifted[0, 0, 0].item() == 5.0
+    lengths = [5 + i % 8 for i in range(40)]  # 5 rows of each length 5..12
+    datamodule = SimpleNamespace(facts=SimpleNamespace(vocab_size=None, per_step=False), split=lambda name: _Rows(lengths))
+    line = patch_shift_on_short_rows(OmegaConf.create({"model": {"patch_shift": shift, "patch_size": size}}), datamodule)
+    assert (line is not None) == said
+    if said:
+        short = [n for n in lengths if n <= size]
+        assert line.startswith(f"model.patch_shift=true with model.patch_size={size}: {len(short)} of 40 training rows "
+                               f"(lengths 5-{size} steps) are no longer than one patch"), line
+
+
+class _Rows(list):
+    """A split of examples with precomputed lengths, as `example_lengths` reads them."""
+
+    def __init__(self, lengths: list[int]) -> None:
+        super().__init__(range(len(lengths)))
+        self.lengths = lengths
+
+
 @pytest.mark.parametrize(("noise", "vocab_size", "said"), [(0.1, 7, True), (0.1, None, False), (0.0, 7, False)])
 def test_input_noise_on_tokens_is_said_unused(noise: float, vocab_size: int | None, said: bool) -> None:
     from types import SimpleNamespace

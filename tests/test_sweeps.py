@@ -111,6 +111,29 @@ def test_a_failing_job_is_recorded_and_the_others_finish(tmp_path: Path) -> None
     assert rows == [["1", "completed"], ["0", "failed"]]  # failures last
 
 
+def test_a_sweep_whose_every_job_failed_exits_non_zero(tmp_path: Path) -> None:
+    """Before: every job failed (each recorded in its metrics.json) and the sweep exited 0, as if it had trained. Now
+    the exit status is 1, with the first failure named; a seqtrain refusal is logged without a traceback."""
+    proc = run_train("-m", "ckpt_path=/nonexistent1.ckpt,/nonexistent2.ckpt", *SMOKE, "logger=none", f"hydra.sweep.dir={tmp_path}")
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    for job in ("0", "1"):
+        assert json.loads((tmp_path / job / "metrics.json").read_text())["status"] == "failed"
+    assert f"train.py: error: every job of the sweep failed (2; the first: {tmp_path / '0'}: CheckpointError: " in proc.stderr, proc.stderr[-3000:]
+    assert "/nonexistent1.ckpt" in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_two_jobs_given_one_directory_by_the_subdir_are_named(tmp_path: Path) -> None:
+    """`hydra.sweep.subdir=${model.hidden_size}` with a sweep over another key gives both jobs one directory: the second
+    is refused naming the subdir and the first job's run is kept (before: 'already holds a run ... overwrite=true')."""
+    proc = run_train("-m", "model.cell=rnn,gru", *SMOKE, "logger=none", "hydra.sweep.subdir=${model.hidden_size}", f"hydra.sweep.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]  # one job completed
+    said = (tmp_path / "16" / "train.log").read_text()
+    assert (f"run directory {tmp_path / '16'} is the directory of job #0 of this sweep too: "
+            "hydra.sweep.subdir='${model.hidden_size}' gives both jobs the same one") in said, said[-3000:]
+    assert json.loads((tmp_path / "16" / "metrics.json").read_text())["status"] == "completed"
+    assert yaml.safe_load((tmp_path / "16" / "config.yaml").read_text())["model"]["cell"] == "rnn"  # the first job's, kept
+
+
 def optuna_command(tmp_path: Path, *overrides: str) -> list[str]:
     return [
         sys.executable, str(ROOT / "train.py"), "-m", "hparams_search=vowels_gru", "debug=smoke", "trainer.accelerator=cpu",

@@ -24,10 +24,16 @@ def check_time_order(piece: Piece, column: str, values: np.ndarray) -> None:
     if len(bad := np.flatnonzero(steps <= 0)):
         i = int(bad[0]) + 1
         how = "repeats the time of" if steps[i - 1] == 0 else "comes before"
+        ids = series_id_columns(piece, column, i)
+        if ids:  # a long-format file: sorting it by time would interleave its series
+            fix = (f"the file seems to hold several series, one for each value of {ids[0]!r} (it changes at this row: "
+                   f"{raw_cell(piece, ids[0], i - 1)!r} -> {raw_cell(piece, ids[0], i)!r}); put each series in a file of "
+                   "its own and give them all as data.train_files (several files are several series)")
+        else:
+            fix = f"sort the file by {column!r} (or set data.time_column=null if {column!r} is not the rows' time)"
         raise DataError(
             f"{piece.where(i)}, column {column!r}: {raw[i].as_py()} {how} the row above ({raw[i - 1].as_py()}); windows are "
-            f"cut in file order, so the rows must be in time order, each time once: sort the file by {column!r} "
-            f"(or set data.time_column=null if {column!r} is not the rows' time)"
+            f"cut in file order, so the rows must be in time order, each time once: {fix}"
         )
     usual = float(np.median(steps)) if len(steps) else 0.0
     gaps = np.flatnonzero(steps > 1.5 * usual)
@@ -37,6 +43,26 @@ def check_time_order(piece: Piece, column: str, values: np.ndarray) -> None:
             "data: %s, column %r: %d gap(s) longer than the usual step (first: %s -> %s, %s); windows across a gap "
             "treat the rows as consecutive", piece.name, column, len(gaps), raw[g].as_py(), raw[g + 1].as_py(), piece.where(g + 1),
         )
+
+
+def series_id_columns(piece: Piece, time: str, i: int) -> list[str]:
+    """Columns that look like a series' name in a long-format file (several series stacked or interleaved): not the
+    time, a value that changes between rows i - 1 and i, and far fewer distinct values than rows (an id per series,
+    not a measurement)."""
+    import pyarrow.compute as pc
+
+    found = []
+    for name in piece.dataset.column_names:
+        if name == time:
+            continue
+        values = arrow_column(piece.dataset, name)
+        if values[i].as_py() != values[i - 1].as_py() and len(pc.unique(values)) <= max(1, len(values) // 10):
+            found.append(name)
+    return found
+
+
+def raw_cell(piece: Piece, column: str, i: int) -> object:
+    return arrow_column(piece.dataset, column)[i].as_py()
 
 
 def check_series_vary(train_steps: np.ndarray, names: list[str], targets_at: list[int]) -> None:

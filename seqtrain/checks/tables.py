@@ -3,9 +3,11 @@ ways, val / test rows that are training rows, a sequence too long for one batch,
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +18,7 @@ from seqtrain.errors import DataError
 if TYPE_CHECKING:
     from datasets import Dataset
 
+    from seqtrain.data.sources import Piece
     from seqtrain.data.splits import Origin
     from seqtrain.data.table_rows import PackedExamples
 
@@ -144,6 +147,65 @@ def check_spellings(labels: Any, column: str, origin: Origin, per_step: bool) ->
             raise DataError(f"{message}: one class written two ways; strip the spaces in the file (pandas: skipinitialspace=True)")
         log.warning("data: %s; they are different classes (write one spelling per class if they are one)", message)
         return
+
+
+def check_written_labels(pieces: list[Piece], column: str) -> None:
+    """Class labels as the files write them, against the classes they are read as (classification and tagging, local
+    files).
+
+    A JSON Lines label column that mixes strings and numbers is an error naming a line of each: datasets reads it as
+    JSON text and turns the strings `"01"`, `"1.0"` and `"true"` into numbers and booleans, merging distinct written
+    labels. A CSV label column of numbers is read as numbers, so `1`, `1.0` and `01` are one class (the same number;
+    `True` and `true` in a column pandas reads as booleans likewise):
+    a warning names each class written more than one way and where each spelling first appears.
+    """
+    from seqtrain.data.arrow import arrow_column
+    from seqtrain.data.parsing import parse_label
+    from seqtrain.data.sources import place, written_column, written_json_values
+
+    spellings: dict[str, dict[str, str]] = {}  # class -> {spelling: where it first appears}
+    read_as: set[str] = set()  # what pandas read the columns that are not text as
+    for piece in pieces:
+        if "://" in piece.name or not Path(piece.name).is_file():
+            continue
+        feature = piece.dataset.features[column]
+        if "Json" in (type(feature).__name__, type(getattr(feature, "feature", None)).__name__) and piece.unit == "line":
+            # Each line's labels: one (classification) or a list of them (tagging).
+            values = [v if isinstance(v, list) else [v] for v in written_json_values(piece.name, column)]
+            strings = next(((i, x) for i, v in enumerate(values) for x in v if isinstance(x, str)), None)
+            others = next(((i, x) for i, v in enumerate(values) for x in v if x is not None and not isinstance(x, (str, list, dict))), None)
+            if strings is not None and others is not None:
+                line = (lambda i: piece.lines[i]) if piece.lines is not None and len(piece.lines) == len(values) else (lambda i: i + 1)
+                raise DataError(
+                    f"{piece.name}, column {column!r}: labels of mixed types, a string at line {line(strings[0])} "
+                    f"({strings[1]!r}) and {'true / false' if isinstance(others[1], bool) else 'a number'} "
+                    f"{json.dumps(others[1])} at line {line(others[0])}; such a column is read as JSON, which turns strings such as \"01\", \"1.0\" and "
+                    "\"true\" into numbers and booleans and merges distinct labels; write every label as a string")
+            continue
+        if piece.unit != "row" or not piece.name.endswith((".csv", ".tsv")):
+            continue
+        read = arrow_column(piece.dataset, column).to_pylist()
+        # Text labels reach the parsers as written; a column of numbers (in this file or another) is read again as text.
+        text_labels = getattr(feature, "dtype", None) in ("string", "large_string")
+        written = read if text_labels else written_column(piece.name, column)
+        if not text_labels:
+            read_as.add("true / false" if getattr(feature, "dtype", None) == "bool" else "numbers")
+        if len(written) != len(read):
+            continue  # rows the csv module counts otherwise than pandas: nothing to pair them with
+        for i, (value, text) in enumerate(zip(read, written)):
+            if value is None or text is None:
+                continue
+            label = parse_label(value, "", column)
+            spellings.setdefault(label, {}).setdefault(text.strip(), place(piece.name, piece.unit, i))
+    merged = {label: found for label, found in spellings.items() if len(found) > 1}
+    if merged:
+        shown = "; ".join(
+            " and ".join(f"{text!r} ({where})" for text, where in list(found.items())[:3]) + f" are class {label!r}"
+            for label, found in list(merged.items())[:3]
+        )
+        log.warning("data: column %r is read as %s, so labels written differently that are one value are one "
+                    "class: %s%s; if they are different classes, write them as text (e.g. 'c1', 'c1.0')",
+                    column, " and ".join(sorted(read_as)), shown, f" (and {len(merged) - 3} more)" if len(merged) > 3 else "")
 
 
 def warn_shared_rows(splits: dict[str, tuple[Dataset, Origin]], same_files: set[str]) -> None:

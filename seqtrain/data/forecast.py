@@ -126,6 +126,8 @@ class ForecastDataModule(SequenceDataModule):
         pieces = load_pieces(self.train_files, None, None, self.hub, self.hub_config, self.file_format, self.cache_dir)["train"]
         times = self.check_time(pieces)
         names = self.columns if self.columns is not None else _numeric_columns(pieces[0], times)
+        if self.columns is None:
+            _warn_columns_of_later_files(pieces, names, times)
         names = names + [c for c in self.target_columns or [] if c not in names]
         parts = self.read_series(pieces, names)
         inputs_at, targets_at = self.positions(names)
@@ -304,6 +306,23 @@ def _numeric_columns(piece: Piece, times: set[str]) -> list[str]:
         raise DataError(f"{piece.name}: no numeric column (columns: {', '.join(table.column_names)}); set data.columns")
     log.info("data: data.columns=null: using every numeric column (%s); left out: %s", ", ".join(numeric), ", ".join(left_out) or "none")
     return numeric
+
+
+def _warn_columns_of_later_files(pieces: list[Piece], names: list[str], times: set[str]) -> None:
+    """`data.columns=null` takes the first file's numeric columns: numeric columns that only later files hold are
+    left out of every series, said in a warning naming them and their files (a column the first file has and a later
+    one lacks is an error, naming it)."""
+    import pyarrow as pa
+
+    extra: dict[str, list[str]] = {}
+    for piece in pieces[1:]:
+        for field in piece.dataset.with_format("arrow")[:0].schema:
+            if field.name not in names and field.name not in times and (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)):
+                extra.setdefault(field.name, []).append(piece.name)
+    if extra:
+        shown = "; ".join(f"{name!r} ({', '.join(files[:2])}{' and more' if len(files) > 2 else ''})" for name, files in extra.items())
+        log.warning("data: data.columns=null uses the numeric columns of the first file (%s: %s); numeric columns only later "
+                    "files hold are left out: %s; set data.columns to the columns to use", pieces[0].name, ", ".join(names), shown)
 
 
 def _read_numbers(piece: Piece, column: str) -> np.ndarray:

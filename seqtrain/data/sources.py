@@ -9,6 +9,7 @@ errors name the file and the row or line (`Piece`, `place`).
 from __future__ import annotations
 
 import glob
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,14 +56,25 @@ class Piece:
     dataset: Dataset
     name: str
     unit: Literal["row", "line", "example", "index"]
+    # The line (from 1) of each row, where the file's blank lines, which the reader skips, make it other than row + 1.
+    lines: tuple[int, ...] | None = None
 
     def where(self, i: int) -> str:
-        return place(self.name, self.unit, i)
+        return place(self.name, self.unit, i, self.lines)
 
 
-def place(name: str, unit: str, i: int) -> str:
-    """`train.csv, row 3` for the file's row `i` (from 0): rows and lines count from 1, hub indices from 0."""
-    return f"{name}, {unit} {i if unit == 'index' else i + 1}"
+def place(name: str, unit: str, i: int, lines: Sequence[int] | None = None) -> str:
+    """`train.csv, row 3` for the file's row `i` (from 0): rows and lines count from 1 (`lines`: each row's line, where
+    blank lines the reader skipped come before it), hub indices from 0."""
+    return f"{name}, {unit} {lines[i] if lines is not None else i if unit == 'index' else i + 1}"
+
+
+def record_lines(path: str, rows: int) -> tuple[int, ...] | None:
+    """A JSON Lines file's line (from 1) of each of its `rows` records, when blank lines (which the reader skips) come
+    between them; None when the records are the lines 1, 2, 3, ... or the file is not one record a line."""
+    with open(path, "rb") as f:
+        numbers = tuple(n for n, line in enumerate(f, 1) if line.strip())
+    return numbers if len(numbers) == rows and numbers and numbers[-1] != rows else None
 
 
 def written_cell(path: str, i: int, column: str) -> str | None:
@@ -75,6 +87,27 @@ def written_cell(path: str, i: int, column: str) -> str | None:
             if j == i:
                 return row.get(column)
     return None
+
+
+def written_column(path: str, column: str) -> list[str | None]:
+    """Every data row's cell of `column` in a CSV file as written (None where a row has no such cell), in file order:
+    pandas reads a column of numbers as numbers, so `1`, `1.0` and `01` reach the parsers as one value."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        return [row.get(column) for row in csv.DictReader(f, delimiter="\t" if path.endswith(".tsv") else ",")]
+
+
+def written_json_values(path: str, column: str) -> list[Any]:
+    """Every line's value of `column` in a JSON Lines file as JSON gives it (a string stays a string): datasets reads
+    a column that mixes strings and numbers as JSON text, and turns the strings `"01"` and `"1.0"` into the number 1."""
+    values = []
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                values.append(row.get(column) if isinstance(row, dict) else None)
+    return values
 
 
 def resolve_files(key: str, files: str | Sequence[str]) -> list[str]:
@@ -166,7 +199,9 @@ def load_pieces(train_files: Files, val_files: Files, test_files: Files, hub: st
         if builder == "text":
             options = {**options, **(text_options or {})}
         for path in paths:
-            pieces[split].append(Piece(_load_file(path, builder, options, cache_dir), path, ROW_UNITS[builder]))
+            dataset = _load_file(path, builder, options, cache_dir)
+            lines = record_lines(path, len(dataset)) if builder == "json" and "://" not in path and not path.endswith(".gz") else None
+            pieces[split].append(Piece(dataset, path, ROW_UNITS[builder], lines))
     return pieces
 
 

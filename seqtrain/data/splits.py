@@ -24,17 +24,19 @@ class Origin:
 
     pieces: tuple[tuple[str, str, int], ...]  # (name, unit, index of its first row in the concatenation)
     rows: np.ndarray | None = None  # (N,) row i of the split is row rows[i] of the concatenation
+    lines: tuple[tuple[int, ...] | None, ...] = ()  # each piece's `Piece.lines` (none given: every row on its line)
 
     @classmethod
     def of(cls, pieces: Sequence[Piece]) -> Origin:
         starts = np.cumsum([0, *(len(p.dataset) for p in pieces)])[:-1]
-        return cls(tuple((p.name, p.unit, int(s)) for p, s in zip(pieces, starts)))
+        return cls(tuple((p.name, p.unit, int(s)) for p, s in zip(pieces, starts)), lines=tuple(p.lines for p in pieces))
 
     def where(self, i: int) -> str:
         """`train.csv, row 3`: the place of the split's row `i`."""
         j = int(self.rows[i]) if self.rows is not None else i
-        name, unit, start = self.pieces[bisect_right([s for _, _, s in self.pieces], j) - 1]
-        return place(name, unit, j - start)
+        k = bisect_right([s for _, _, s in self.pieces], j) - 1
+        name, unit, start = self.pieces[k]
+        return place(name, unit, j - start, self.lines[k] if k < len(self.lines) else None)
 
     def first_rows(self, n: int) -> np.ndarray:
         """(n,) bool for the split's n rows: True where a row is the first row of its file (or hub split)."""
@@ -43,7 +45,7 @@ class Origin:
         return np.isin(rows, starts)
 
     def select(self, indices: np.ndarray) -> Origin:
-        return Origin(self.pieces, indices if self.rows is None else self.rows[indices])
+        return Origin(self.pieces, indices if self.rows is None else self.rows[indices], self.lines)
 
     def names(self) -> str:
         names = [name for name, _, _ in self.pieces]

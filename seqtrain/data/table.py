@@ -26,6 +26,7 @@ from seqtrain.checks.tables import (
     check_magnitudes,
     check_scaling,
     check_spellings,
+    check_written_labels,
     check_numbers_as_tokens,
     check_varies,
     check_widths,
@@ -131,6 +132,8 @@ class TableDataModule(FileDataModule):
         every = [p for split_pieces in pieces.values() for p in split_pieces]
         for piece in every:
             check_columns(piece, {"sequence_column": self.sequence_column, "target_column": self.target_column})
+        if self.task in ("classification", "tagging"):
+            check_written_labels(every, self.target_column)
         kind = choose_sequence_kind(pieces, self.sequence_kind, None if saved is None else saved["sequence_kind"],
                                     self.sequence_column, self.target_column)
         splits = {name: self.parse(ps, kind) for name, ps in pieces.items() if ps}
@@ -197,7 +200,7 @@ class TableDataModule(FileDataModule):
         features = Features({"inputs": input_feature(kind, encoded=False), "target": target_feature(self.task, self.per_step, encoded=False)})
         parsed = [
             Piece(cached_map(piece.dataset, parse_rows, settings=settings, features=features, desc=f"seqtrain: reading {piece.name}",
-                             fn_kwargs={**settings, "where": piece.where, "written": _written(piece)}), piece.name, piece.unit)
+                             fn_kwargs={**settings, "where": piece.where, "written": _written(piece)}), piece.name, piece.unit, piece.lines)
             for piece in pieces
         ]
         return concatenate(parsed)

@@ -185,7 +185,7 @@ def encode_rows(
     sequences = tokenizer.encode_batch(batch["inputs"]) if tokenizer is not None else batch["inputs"]
     labels = LabelMap(class_names or [])
     out: dict[str, list] = {"inputs": [], "target": [], "row": [], "cut": []}
-    for x, y, i in zip(sequences, batch["target"], indices):
+    for x, y, i, raw in zip(sequences, batch["target"], indices, batch["inputs"]):
         if len(x) == 0:
             raise DataError(f"{where(i)}, column {sequence_column!r}: an empty sequence after tokenization (zero tokens)")
         if kind == "vectors" and any(len(step) != num_features for step in x):
@@ -206,9 +206,12 @@ def encode_rows(
                     f"{'per step' if per_step else 'per row'}; the training data has {num_targets}"
                 )
         if per_step and len(y) != len(x):
+            words = kind == "text" and len(raw.split()) == len(y)  # one label per word of text read as characters
             raise DataError(
                 f"{where(i)}, column {target_column!r}: {len(y)} per-step targets for {len(x)} steps "
                 f"of column {sequence_column!r}" + (" (after tokenization)" if tokenizer is not None else "")
+                + (f"; its text has {len(y)} words: to tag each word, set data.sequence_kind=tokens (items separated by "
+                   "spaces)" if words else "")
             )
         piece = max_length or len(x)
         for start in range(0, len(x), piece) if overflow == "split" else [0]:

@@ -157,7 +157,7 @@ class TextDataModule(FileDataModule):
             if not pc.any(non_blank(values)).as_py():
                 raise DataError(f"{piece.name}: column {self.text_column!r} holds only whitespace or empty values "
                                 f"({len(values)} rows): no text to learn from")
-        return concatenate([Piece(p.dataset.select_columns([self.text_column]), p.name, p.unit) for p in pieces])
+        return concatenate([Piece(p.dataset.select_columns([self.text_column]), p.name, p.unit, p.lines) for p in pieces])
 
     @property
     def tokens_needed(self) -> int:
