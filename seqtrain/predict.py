@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = (".csv", ".jsonl", ".parquet")
+#: A recursive forecast of at least this many forward passes shows a progress bar (`--steps 100000`: minutes on a CPU).
+RECURSIVE_PROGRESS_CALLS = 500
 
 
 @dataclass
@@ -98,7 +100,7 @@ class Predictor:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         new = read_new(self.datamodule, data, self.state)
         if self.kind == "forecast":
-            table = self._forecast(new, steps)
+            table = self._forecast(new, steps, progress)
         elif new.num_rows == 0:
             raise DataError("no rows to predict on")
         else:
@@ -170,20 +172,31 @@ class Predictor:
 
     # -- forecasting -----------------------------------------------------------------------------
 
-    def _forecast(self, new: NewData, steps: int | None) -> pd.DataFrame:
+    def _forecast(self, new: NewData, steps: int | None, progress: bool) -> pd.DataFrame:
         """Per series (each file its own, as in training): the values after it, the model's `horizon`
         or `steps` fed back one block at a time."""
         import pandas as pd
 
+        names = [self.state["columns"][k] for k in new.series["targets_at"]]
+        several = len(new.series["bounds"]) > 1
+        # The bookkeeping columns never replace a target's values: a target named `step` or `series` keeps its name.
+        step, series = _free_name("step", names), _free_name("series", names) if several else None
+        for wanted, name in (("step", step), ("series", series)):
+            if name is not None and name != wanted:
+                log.warning("predict: a target column is named %r: the forecast's %s column is written as %r", wanted,
+                            "step number" if wanted == "step" else "file", name)
         tables = []
         for name, first, end in new.series["bounds"]:
-            table = self._forecast_one(new.series["scaled"][first:end], new.series["inputs_at"], new.series["targets_at"], steps)
-            tables.append(table.assign(series=name) if len(new.series["bounds"]) > 1 else table)
+            table = self._forecast_one(new.series["scaled"][first:end], new.series["inputs_at"], new.series["targets_at"],
+                                       steps, step, progress)
+            tables.append(table.assign(**{series: name}) if several else table)
         return pd.concat(tables, ignore_index=True)
 
     @torch.no_grad()
-    def _forecast_one(self, scaled: Tensor, inputs_at: list[int], targets_at: list[int], steps: int | None) -> pd.DataFrame:
+    def _forecast_one(self, scaled: Tensor, inputs_at: list[int], targets_at: list[int], steps: int | None,
+                      step_column: str, progress: bool) -> pd.DataFrame:
         import pandas as pd
+        from tqdm.auto import tqdm
 
         dm, state = self.datamodule, self.state
         horizon = dm.horizon if dm.mode == "many_to_one" else 1
@@ -195,20 +208,26 @@ class Predictor:
                 f"{[names[k] for k in targets_at]} from {[names[k] for k in inputs_at]}; it can forecast "
                 f"{horizon} step(s) (data.horizon) only"
             )
-        history = scaled[:, inputs_at]  # (N, C), scaled
+        # Only the last window is ever read: keeping the whole growing series made each step copy it, so a long
+        # recursive forecast took time quadratic in --steps (20,000 steps: minutes).
+        history = scaled[-dm.window :, inputs_at]  # (W, C), scaled
         forecast: list[Tensor] = []
-        while sum(len(f) for f in forecast) < wanted:
-            window = history[-dm.window :][None]  # (1, W, C)
-            preds, _ = self.model(window)
-            block = preds[0, -1:] if dm.mode == "many_to_many" else preds[0].view(horizon, len(targets_at))  # (H, K)
-            forecast.append(block)
-            if wanted > horizon:
-                history = torch.cat([history, block])  # inputs are the targets here
+        calls = -(-wanted // horizon)  # one forward pass per block of `horizon` steps
+        with tqdm(total=wanted, desc="forecast", unit="step", disable=not progress or calls < RECURSIVE_PROGRESS_CALLS) as bar:
+            done = 0
+            while done < wanted:
+                preds, _ = self.model(history[None])  # (1, W, C) in
+                block = preds[0, -1:] if dm.mode == "many_to_many" else preds[0].view(horizon, len(targets_at))  # (H, K)
+                forecast.append(block)
+                bar.update(min(len(block), wanted - done))
+                done += len(block)
+                if wanted > horizon:
+                    history = torch.cat([history, block])[-dm.window :]  # inputs are the targets here
         values = torch.cat(forecast)[:wanted].double()  # (steps, K), scaled
         from seqtrain.encoders.scaling import Standardizer
 
         values = Standardizer.from_dict(state).select(targets_at).decode(values)  # (steps, K) in the series' units
-        columns: dict[str, Any] = {"step": list(range(len(scaled), len(scaled) + wanted))}
+        columns: dict[str, Any] = {step_column: list(range(len(scaled), len(scaled) + wanted))}
         columns |= {state["columns"][k]: values[:, j].tolist() for j, k in enumerate(targets_at)}
         return pd.DataFrame(columns)
 
@@ -243,6 +262,13 @@ def _gather_rows(outputs: list[Tensor], rows: list[int], num_rows: int, concaten
     log.info("predict: %d rows were cut into pieces (data.max_length); their outputs are %s",
              sum(len(p) > 1 for p in pieces), "joined" if concatenate else "averaged over the pieces (logits / values)")
     return [torch.cat(p) if concatenate else torch.stack(p).mean(0) for p in pieces]
+
+
+def _free_name(name: str, taken: list[str]) -> str:
+    """``name``, or with leading underscores until it is none of ``taken`` (the data's own column names)."""
+    while name in taken:
+        name = "_" + name
+    return name
 
 
 def format_metrics(metrics: dict[str, float]) -> str:

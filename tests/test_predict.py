@@ -242,6 +242,42 @@ def test_bad_forecast_requests_are_named(sunspots: tuple[Path, Path, dict], tmp_
         predictor.predict([shuffled])
 
 
+def test_a_forecast_of_targets_named_step_and_series_keeps_their_values(tmp_path: Path) -> None:
+    """Targets named like the table's bookkeeping columns keep their names and values; the step numbers and the
+    files go under free names (they replaced the forecasts without a word). A long recursive forecast shows its
+    progress (`--steps 100000` ran for an hour, silently: each step copied the whole growing series)."""
+    rows = [{"series": r["load"], "step": r["temp"]} for r in series_rows(120)]
+    write_csv(tmp_path / "train.csv", rows)
+    write_csv(tmp_path / "a.csv", rows[:60])
+    write_csv(tmp_path / "b.csv", rows[60:])
+    _train(tmp_path / "run", "data=forecast", f"data.train_files={tmp_path / 'train.csv'}", "data.window=8",
+           "data.time_column=null", f"data.cache_dir={tmp_path / 'cache'}", "data.batch_size=8")
+    predictor = Predictor.from_checkpoint(tmp_path / "run")
+    table = predictor.predict([tmp_path / "a.csv", tmp_path / "b.csv"], steps=2).table
+    assert list(table.columns) == ["_step", "series", "step", "_series"]
+    assert table["_step"].tolist() == [60, 61, 60, 61]
+    assert table["_series"].tolist() == [str(tmp_path / "a.csv")] * 2 + [str(tmp_path / "b.csv")] * 2
+    # The forecast values, as the same model gives them for each series alone (an array: no file column).
+    for name, part in (("a", rows[:60]), ("b", rows[60:])):
+        alone = predictor.predict([[r["series"], r["step"]] for r in part], steps=2).table
+        mine = table[table["_series"] == str(tmp_path / f"{name}.csv")].reset_index(drop=True)
+        assert list(alone.columns) == ["_step", "series", "step"]
+        pd.testing.assert_frame_equal(mine[["series", "step"]], alone[["series", "step"]])
+
+
+def test_a_long_recursive_forecast_shows_progress_and_reads_the_last_window(sunspots: tuple[Path, Path, dict], capfd: pytest.CaptureFixture) -> None:
+    run_dir, test_file, _ = sunspots
+    predictor = Predictor.from_checkpoint(run_dir)
+    series = list(pd.read_csv(test_file)["sunspots"].to_numpy())
+    capfd.readouterr()
+    many = predictor.predict(series, steps=600).table["sunspots"].tolist()
+    assert "forecast: 100%" in capfd.readouterr().err and len(many) == 600
+    # Step 60 (beyond the 48-step window) is the one-step forecast of the series with the 59 before it appended.
+    assert many[59] == pytest.approx(predictor.predict(series + many[:59]).table["sunspots"][0], rel=1e-5)
+    predictor.predict(series, steps=20)
+    assert "forecast" not in capfd.readouterr().err  # a short one: no bar
+
+
 # -- language models and the shipped classification data ------------------------------------------
 
 
