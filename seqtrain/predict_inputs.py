@@ -67,6 +67,7 @@ class NewData:
 
 def read_new(datamodule: SequenceDataModule, source: Source, state: dict[str, Any]) -> NewData:
     """Read ``source`` for the model trained with ``datamodule`` (its fitted ``state`` loaded)."""
+    _refuse_file_names_as_sequences(source)
     for family, reader in READERS:
         if isinstance(datamodule, family):
             return reader(datamodule, source, state)
@@ -91,6 +92,27 @@ def _pieces(source: Source, file_format: str, cache_dir: str | None, column: str
     if not values:
         raise DataError("no sequences to predict on (an empty list)")
     return [Piece(Dataset.from_dict({column: values}), "the given sequences", "index")]
+
+
+def _refuse_file_names_as_sequences(source: Source) -> None:
+    """A list of strings is in-memory sequences; one that names existing files was meant as files (each name was
+    predicted on as a text, or failed as a number), so it is refused with the two ways to say either."""
+    if not isinstance(source, (list, tuple)) or not source or not all(isinstance(s, str) for s in source):
+        return
+    files = [s for s in source if _names_a_file(s)]
+    if files:
+        raise DataError(
+            f"the given sequences are strings that name files ({', '.join(map(repr, files[:3]))}"
+            f"{', ...' if len(files) > 3 else ''}): a list of strings is read as in-memory sequences (texts), not files; "
+            "pass the files as Paths ([Path(f) for f in files]) or as one path or glob string"
+        )
+
+
+def _names_a_file(text: str) -> bool:
+    try:
+        return "\n" not in text and Path(text).is_file()
+    except (OSError, ValueError):  # a text too long for a file name, or holding a NUL byte
+        return False
 
 
 def _is_files(source: Source) -> bool:
@@ -201,7 +223,11 @@ def read_series(dm: ForecastDataModule, source: Source, state: dict[str, Any]) -
     names = state["columns"]
     inputs_at, targets_at = dm.positions(names)
     if isinstance(source, (np.ndarray, Tensor)) or (isinstance(source, (list, tuple)) and not _is_files(source)):
-        series = np.asarray(source, dtype=np.float64)
+        try:
+            series = np.asarray(source, dtype=np.float64)
+        except (TypeError, ValueError) as e:  # strings, ragged rows, objects
+            raise DataError(f"the given series is not an array of numbers ({e}); the model reads (steps, {len(names)}) "
+                            f"values of the columns {names}, or files given as a path, a glob or a list of Paths") from None
         series = series[:, None] if series.ndim == 1 else series
         if series.ndim != 2 or series.shape[1] not in (len(names), len(inputs_at)):
             raise DataError(f"the given series has shape {tuple(series.shape)}; the model reads (steps, {len(names)}) "

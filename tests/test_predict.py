@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from conftest import ROOT, run_train
-from seqtrain.errors import CheckpointError
+from seqtrain.errors import CheckpointError, DataError
 from seqtrain.predict import Predictor
 
 sys.path.insert(0, str(ROOT / "tests" / "data"))
@@ -230,6 +230,8 @@ def test_bad_forecast_requests_are_named(sunspots: tuple[Path, Path, dict], tmp_
     write_csv(short, [{"sunspots": 1.0}] * 3)
     with pytest.raises(ValueError, match="the series has 3 steps"):
         predictor.predict([short])
+    with pytest.raises(DataError, match=r"the given series is not an array of numbers \(could not convert string"):
+        predictor.predict(["1.5", "many"])  # numpy's bare ValueError before
     other = tmp_path / "other.csv"
     write_csv(other, series_rows(60))
     with pytest.raises(ValueError, match=f"{re.escape(str(other))}: no column 'sunspots'"):
@@ -240,6 +242,7 @@ def test_bad_forecast_requests_are_named(sunspots: tuple[Path, Path, dict], tmp_
     write_csv(shuffled, rows)
     with pytest.raises(ValueError, match=f"{re.escape(str(shuffled))}, row 12, column 'month': .* comes before the row above"):
         predictor.predict([shuffled])
+
 
 
 def test_a_forecast_of_targets_named_step_and_series_keeps_their_values(tmp_path: Path) -> None:
@@ -357,6 +360,9 @@ def test_bad_input_is_named(classifier: tuple[Path, Path, dict], tmp_path: Path)
         predictor.predict([tmp_path / "missing.csv"])
     with pytest.raises(ValueError, match="in-memory sequences go in a list"):
         predictor.predict("good cat")  # a string is a path or pattern
+    # A list of strings is texts: one naming files was predicted on as the texts "…/numbers.csv" before.
+    with pytest.raises(ValueError, match=r"strings that name files \('.*numbers.csv'\).*pass the files as Paths"):
+        predictor.predict([str(tmp_path / "numbers.csv")])
     with pytest.raises(ValueError, match="--steps applies to forecasting models; this one is a classification model"):
         predictor.predict([tmp_path / "numbers.csv"], steps=3)
     proc = _script(str(run_dir), "--files", str(tmp_path / "numbers.csv"), "--out", str(tmp_path / "p.xlsx"))
