@@ -177,3 +177,22 @@ def test_a_run_directory_without_its_best_checkpoint_says_it_uses_the_last(tmp_p
     (tmp_path / "checkpoints" / "best.ckpt").write_bytes(b"x")
     caplog.clear()
     assert find_checkpoint(tmp_path) == tmp_path / "checkpoints" / "best.ckpt" and not caplog.text
+
+
+def test_a_runs_checkpoints_folder_and_an_unreadable_metrics_json(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`evaluate.py run/checkpoints` (where tab completion stops) is its run's best checkpoint; a metrics.json cut
+    short is said and passed over (a JSONDecodeError traceback before); a folder of other .ckpt files names them."""
+    from seqtrain.checkpoint import find_checkpoint
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    (folder / "best.ckpt").write_bytes(b"x")
+    assert find_checkpoint(folder) == folder / "best.ckpt"
+    (tmp_path / "metrics.json").write_text('{"best_checkpoint": "checkp')
+    with caplog.at_level("WARNING", logger="seqtrain.checkpoint"):
+        assert find_checkpoint(tmp_path) == folder / "best.ckpt"
+    assert "metrics.json cannot be read" in caplog.text
+    (folder / "best.ckpt").rename(folder / "epoch=3-step=40.ckpt")
+    for path in (tmp_path, folder):
+        with pytest.raises(CheckpointError, match=r"no checkpoint .*; it holds .*epoch=3-step=40.ckpt: name one of them"):
+            find_checkpoint(path)
