@@ -117,14 +117,20 @@ class Predictor:
         from tqdm.auto import tqdm
 
         padding = self.facts.padding_idx if self.facts.vocab_size is not None else 0.0
-        batches = range(0, len(examples), batch_size)
-        outputs: list[Tensor] = []
+        # A language model's blank line is its line break alone: no step to read, no next token to score. Its output
+        # has no steps (packing refused a zero length, and the whole prediction ended in a RuntimeError).
+        empty = torch.empty(0, self.facts.num_outputs)  # (0, C)
+        read = [i for i, (x, _) in enumerate(examples) if len(x)]
+        outputs: list[Tensor] = [empty] * len(examples)
+        batches = range(0, len(read), batch_size)
         for start in tqdm(batches, desc="predict", unit="batch", disable=not progress or len(batches) < 10):
-            inputs = [x for x, _ in examples[start : start + batch_size]]
+            rows = read[start : start + batch_size]
+            inputs = [examples[i][0] for i in rows]
             lengths = torch.tensor([len(x) for x in inputs], dtype=torch.long)  # (B,), on the CPU
             padded = pad_sequence(inputs, batch_first=True, padding_value=padding)  # (B, T) / (B, T, F)
             preds, _ = self.model(padded, lengths)  # (B, C) or (B, T, C)
-            outputs += [p[:n] if preds.dim() == 3 else p for p, n in zip(preds, lengths.tolist())]
+            for i, p, n in zip(rows, preds, lengths.tolist()):
+                outputs[i] = p[:n] if preds.dim() == 3 else p
         return outputs
 
     def _table(self, new: NewData, outputs: list[Tensor]) -> pd.DataFrame:
@@ -156,6 +162,9 @@ class Predictor:
     def _lm_scores(self, new: NewData, outputs: list[Tensor]) -> dict[str, list]:
         """Per row: mean cross-entropy of each next token (nats), perplexity and bits per token."""
         scores: dict[str, list] = {"row": [], "tokens": [], "loss": [], "ppl": [], "bpt": []}
+        if blank := sum(not len(targets) for _, targets in new.examples):
+            log.info("predict: %d row%s hold no token after the first (blank lines): tokens 0, loss, ppl and bpt NaN",
+                     blank, "s" if blank > 1 else "")
         for row, ((_, targets), logits) in enumerate(zip(new.examples, outputs)):
             loss = float(F.cross_entropy(logits, targets, ignore_index=IGNORE_INDEX)) if len(targets) else math.nan
             scores["row"].append(row)

@@ -307,6 +307,13 @@ def test_language_model_scores_rows_and_the_test_text_gives_the_test_metrics(tmp
     assert scores["ppl"][0] == pytest.approx(math.exp(loss), rel=1e-5)
     assert scores["bpt"][0] == pytest.approx(loss / math.log(2), rel=1e-5)
     assert scores["tokens"][0] == len(line) - 1
+    # A blank line holds its line break alone: nothing to score, so NaN (every row's prediction failed with a
+    # RuntimeError from packing a zero length before); the rows around it score as they do alone.
+    (tmp_path / "blank.txt").write_text(line + "\n" + line, encoding="utf-8")
+    table = predictor.predict(str(tmp_path / "blank.txt")).table
+    assert table["tokens"].tolist() == [len(line) - 1, 0, len(line) - 1]
+    assert table["loss"][0] == table["loss"][2] == pytest.approx(loss, rel=1e-5)
+    assert math.isnan(table["loss"][1]) and math.isnan(table["ppl"][1]) and math.isnan(table["bpt"][1])
 
 
 def test_truecase_tags_each_character_and_the_test_text_gives_the_test_metrics(tmp_path: Path) -> None:
