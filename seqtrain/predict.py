@@ -146,9 +146,11 @@ class Predictor:
             columns["prediction"] = [names[i] for i in probs.argmax(-1).tolist()]
             columns |= {f"prob_{name}": probs[:, i].tolist() for i, name in enumerate(names)}
         elif self.kind == "tagging":
+            labels = [[names[i] for i in p.argmax(-1).tolist()] for p in per_row]
             if new.steps is not None:
                 columns["tokens"] = new.steps
-            columns["prediction"] = [[names[i] for i in p.argmax(-1).tolist()] for p in per_row]
+                labels = _aligned(labels, new.steps, self.datamodule)
+            columns["prediction"] = labels
         else:  # regression, in the data's own units
             values = [self._unscaled(p).tolist() for p in per_row]  # (F_out,) or (T, F_out) each
             if self.facts.per_step:
@@ -271,6 +273,18 @@ def _gather_rows(outputs: list[Tensor], rows: list[int], num_rows: int, concaten
     log.info("predict: %d rows were cut into pieces (data.max_length); their outputs are %s",
              sum(len(p) > 1 for p in pieces), "joined" if concatenate else "averaged over the pieces (logits / values)")
     return [torch.cat(p) if concatenate else torch.stack(p).mean(0) for p in pieces]
+
+
+def _aligned(labels: list[list[str]], steps: list[list[str]], datamodule: Any) -> list[list[str | None]]:
+    """One label per token: a row that `data.max_length` truncated (the run read its first steps only, as the model
+    will) gets None for the tokens after them, so the two lists line up (they were of different lengths), said once."""
+    cut = [i for i, (row, tokens) in enumerate(zip(labels, steps)) if len(row) < len(tokens)]
+    if cut:
+        log.warning("predict: %d row%s longer than data.max_length=%s (first: row %d, %d tokens): the model reads the first "
+                    "%s steps, as in training (data.overflow=truncate); the tokens after them have no prediction (null)",
+                    len(cut), "s are" if len(cut) > 1 else " is", datamodule.max_length, cut[0], len(steps[cut[0]]),
+                    datamodule.max_length)
+    return [row + [None] * (len(tokens) - len(row)) for row, tokens in zip(labels, steps)]
 
 
 def _free_name(name: str, taken: list[str]) -> str:

@@ -112,6 +112,28 @@ def test_tagging_aligns_one_label_per_token(tmp_path: Path) -> None:
     assert sum(p == t for p, t in steps) / len(steps) == pytest.approx(saved["test/acc"], abs=1e-6)
 
 
+def test_tagging_a_row_longer_than_max_length_gives_null_for_the_tokens_the_model_does_not_read(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`data.max_length=3` (truncate): the run reads a row's first 3 tokens, and so does prediction; the labels line up
+    with the tokens, None after the third (the list of labels was shorter than the list of tokens, unsaid)."""
+    write_jsonl(tmp_path / "train.jsonl", tagging_rows(80, seed=1))
+    write_jsonl(tmp_path / "test.jsonl", tagging_rows(30, seed=5))
+    saved = _train(tmp_path / "run", "data=table", "data.task=tagging", f"data.train_files={tmp_path / 'train.jsonl'}",
+                   f"data.test_files={tmp_path / 'test.jsonl'}", "data.sequence_column=tokens", "data.target_column=tags",
+                   "data.max_length=3", f"data.cache_dir={tmp_path / 'cache'}", "data.batch_size=8")
+    with caplog.at_level("WARNING", logger="seqtrain.predict"):
+        predictions = Predictor.from_checkpoint(tmp_path / "run").predict(str(tmp_path / "test.jsonl"))
+    _assert_same_metrics(predictions.metrics, saved)
+    rows = [json.loads(line) for line in (tmp_path / "test.jsonl").read_text().splitlines()]
+    longer = sum(len(r["tags"]) > 3 for r in rows)
+    assert longer and f"{longer} rows are longer than data.max_length=3" in caplog.text
+    for row, tokens, predicted in zip(rows, predictions.table["tokens"], predictions.table["prediction"]):
+        assert tokens == row["tokens"] and len(predicted) == len(tokens)
+        assert None not in predicted[:3] and predicted[3:] == [None] * (len(tokens) - 3)
+    # The labels the model gave are the ones the run's test/acc counted.
+    steps = [(p, t) for r, ps in zip(rows, predictions.table["prediction"]) for p, t in zip(ps, r["tags"]) if p is not None]
+    assert sum(p == t for p, t in steps) / len(steps) == pytest.approx(saved["test/acc"], abs=1e-6)
+
+
 def test_regression_predictions_are_in_the_datas_units(tmp_path: Path) -> None:
     write_parquet(tmp_path / "train.parquet", vector_regression_rows(80, seed=2))
     write_parquet(tmp_path / "test.parquet", vector_regression_rows(30, seed=6))
