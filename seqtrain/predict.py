@@ -136,10 +136,13 @@ class Predictor:
     def _table(self, new: NewData, outputs: list[Tensor]) -> pd.DataFrame:
         import pandas as pd
 
+        # With several files, each row's file beside its index (the row index counts across the files, in order).
+        where = {"file": new.files} if new.files is not None else {}
         if self.kind == "language_modeling":
-            return pd.DataFrame(self._lm_scores(new, outputs))
+            scores = self._lm_scores(new, outputs)
+            return pd.DataFrame({"row": scores.pop("row"), **where, **scores})
         per_row = _gather_rows(outputs, new.rows, new.num_rows, concatenate=self.facts.per_step)
-        columns: dict[str, Any] = {"row": list(range(new.num_rows))}
+        columns: dict[str, Any] = {"row": list(range(new.num_rows)), **where}
         names = list(self.facts.class_names or [str(i) for i in range(self.facts.num_outputs)])
         if self.kind == "classification":
             probs = torch.stack(per_row).softmax(-1)  # (N, C)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ class NewData:
     steps: per input row, the token of each step (tagging output is aligned with them), or None.
     test: the data in the datamodule's own test-split form, for metrics; None without targets.
     series: forecasting only: the whole scaled series, inputs (N, C), and where inputs/targets sit.
+    files: per input row, the file it came from, when several files were read (else None).
     """
 
     examples: list[tuple[Tensor, Tensor | None]]
@@ -63,6 +65,7 @@ class NewData:
     steps: list[list[str]] | None = None
     test: Any = None
     series: dict[str, Any] = field(default_factory=dict)
+    files: list[str] | None = None
 
 
 def read_new(datamodule: SequenceDataModule, source: Source, state: dict[str, Any]) -> NewData:
@@ -133,6 +136,15 @@ def _paths(source: str | Path | Sequence[Path]) -> list[str]:
         raise DataError(str(e).replace("data.files", "--files") + hint) from None
 
 
+def _row_files(origin: Any, num_rows: int) -> list[str] | None:
+    """Each row's file (`Origin.pieces` in order), when there are several; one file needs no column."""
+    if len(origin.pieces) < 2:
+        return None
+    starts = [start for _, _, start in origin.pieces]
+    rows = origin.rows if origin.rows is not None else range(num_rows)
+    return [origin.pieces[bisect_right(starts, int(j)) - 1][0] for j in rows]
+
+
 def _has_column(pieces: list[Piece], column: str) -> bool:
     present = [column in p.dataset.column_names for p in pieces]
     if any(present) and not all(present):
@@ -176,7 +188,7 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
     steps = _step_names(parsed["inputs"], kind, state_tokenizer(state)) if dm.task == "tagging" else None
     # Every row kept for its prediction; the metrics, as in training, leave out rows whose label was unseen.
     test = packed if has_targets and len(packed) else None
-    return NewData(list(packed.every_row()), packed.source_rows.tolist(), len(parsed), steps, test)
+    return NewData(list(packed.every_row()), packed.source_rows.tolist(), len(parsed), steps, test, files=_row_files(origin, len(parsed)))
 
 
 def _say_unseen_labels(parsed: Any, origin: Any, state: dict[str, Any]) -> None:
@@ -280,7 +292,7 @@ def read_text(dm: TextDataModule, source: Source, state: dict[str, Any]) -> NewD
         test = dm.layout(tokens, origin, "given")
     else:
         log.info("predict: %d tokens, fewer than the %d one batch needs (as in training): no metrics", len(tokens.ids), dm.tokens_needed)
-    return NewData(examples, list(range(len(rows))), len(rows), steps, test)
+    return NewData(examples, list(range(len(rows))), len(rows), steps, test, files=_row_files(origin, len(rows)))
 
 
 # -- the generated datasets ----------------------------------------------------------------------

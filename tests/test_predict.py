@@ -96,6 +96,21 @@ def test_classification_without_the_target_column_and_in_memory(classifier: tupl
     pd.testing.assert_frame_equal(from_file.table, with_targets.table)
 
 
+def test_several_files_name_each_rows_file(classifier: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    """`--files 'new/*.csv'`: each row's file is written beside it (the row index ran on across the files, unsaid)."""
+    run_dir, test_file, _ = classifier
+    rows = pd.read_csv(test_file)
+    rows.iloc[:5].to_csv(tmp_path / "b.csv", index=False)
+    rows.iloc[5:12].to_csv(tmp_path / "a.csv", index=False)
+    predictor = Predictor.from_checkpoint(run_dir)
+    both = predictor.predict(str(tmp_path / "*.csv")).table  # a glob's matches in sorted order: a.csv, then b.csv
+    assert list(both.columns[:3]) == ["row", "file", "prediction"]
+    assert both["file"].tolist() == [str(tmp_path / "a.csv")] * 7 + [str(tmp_path / "b.csv")] * 5
+    alone = pd.concat([predictor.predict([tmp_path / name]).table for name in ("a.csv", "b.csv")], ignore_index=True)
+    assert "file" not in alone.columns  # one file: no column
+    pd.testing.assert_frame_equal(both.drop(columns=["row", "file"]), alone.drop(columns=["row"]))
+
+
 def test_tagging_aligns_one_label_per_token(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "train.jsonl", tagging_rows(80, seed=1))
     write_jsonl(tmp_path / "test.jsonl", tagging_rows(30, seed=5))
