@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -73,8 +74,27 @@ def read_new(datamodule: SequenceDataModule, source: Source, state: dict[str, An
     _refuse_file_names_as_sequences(source)
     for family, reader in READERS:
         if isinstance(datamodule, family):
-            return reader(datamodule, source, state)
+            try:
+                return reader(datamodule, source, state)
+            except DataError as e:
+                raise _for_prediction(e) from None
     raise DataError(f"prediction does not know how to read new data for a {type(datamodule).__name__} model")
+
+
+def _for_prediction(error: DataError) -> DataError:
+    """The data code's errors advise training runs (`set data.columns='Load'`); a trained model's data settings are
+    fixed, so an error that says to set one also says that the file is what can change."""
+    message = str(error)
+    # `check_columns`' near miss (' label', 'Label'): the file's column is what is renamed here.
+    column = re.search(r"no column '(.*?)' \(data\.\w+\)", message)
+    near = re.fullmatch(r"(.*)(, or |: )set data\.\w+=[^;]*", message, flags=re.DOTALL)
+    if column is not None and near is not None:
+        return type(error)(f"{near.group(1)}{near.group(2)}rename it to {column.group(1)!r} in the file, the name the model "
+                           "was trained on")
+    if "set data." not in message:
+        return error
+    return type(error)(f"{message} (that is a training setting; this model's data settings are fixed by its checkpoint, so "
+                       "make the new data match them)")
 
 
 # -- where rows come from ------------------------------------------------------------------------

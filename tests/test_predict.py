@@ -396,6 +396,10 @@ def test_bad_input_is_named(classifier: tuple[Path, Path, dict], tmp_path: Path)
     predictor = Predictor.from_checkpoint(run_dir)
     with pytest.raises(ValueError, match="holds numbers sequences; the model was trained on text"):
         predictor.predict([tmp_path / "numbers.csv"])
+    # A column named like the model's but for case or spaces: the fix is the file's, not a training setting.
+    write_csv(tmp_path / "upper.csv", [{"Text": "good cat", "label": "pos"}])
+    with pytest.raises(ValueError, match="only in case: rename it to 'text' in the file, the name the model was trained on$"):
+        predictor.predict([tmp_path / "upper.csv"])  # it said "set data.sequence_column='Text'" before
     bogus = tmp_path / "other.ckpt"
     torch.save({"state_dict": {}}, bogus)
     with pytest.raises(CheckpointError, match="not a seqtrain checkpoint"):
