@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,16 +50,23 @@ class Predictions:
         if path.suffix not in OUTPUT_FORMATS:
             raise ValueError(f"--out {str(path)!r}: the extension must be one of {', '.join(OUTPUT_FORMATS)}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".csv":
-            table = self.table.copy()
-            for column in table.columns:
-                if table[column].map(lambda v: isinstance(v, list)).any():
-                    table[column] = table[column].map(json.dumps)
-            table.to_csv(path, index=False)
-        elif path.suffix == ".jsonl":
-            self.table.to_json(path, orient="records", lines=True, force_ascii=False)
-        else:
-            self.table.to_parquet(path, index=False)
+        # Through a temporary file beside it and a rename: an earlier file at `path` (last week's predictions) is
+        # replaced whole or not at all, never left cut short by a failed or interrupted write.
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            if path.suffix == ".csv":
+                table = self.table.copy()
+                for column in table.columns:
+                    if table[column].map(lambda v: isinstance(v, list)).any():
+                        table[column] = table[column].map(json.dumps)
+                table.to_csv(tmp, index=False)
+            elif path.suffix == ".jsonl":
+                self.table.to_json(tmp, orient="records", lines=True, force_ascii=False)
+            else:
+                self.table.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
 

@@ -16,7 +16,7 @@ import torch
 
 from conftest import ROOT, run_train
 from seqtrain.errors import CheckpointError, DataError
-from seqtrain.predict import Predictor
+from seqtrain.predict import Predictions, Predictor
 
 sys.path.insert(0, str(ROOT / "tests" / "data"))
 from user_files import sentiment_rows, series_rows, tagging_rows, vector_regression_rows, write_csv, write_jsonl, write_parquet  # noqa: E402
@@ -438,3 +438,26 @@ def test_the_output_never_replaces_an_input_file(tmp_path: Path) -> None:
         proc = _script(str(tmp_path / "no_run"), "--files", files, "--out", str(tmp_path / "new.csv"))
         assert proc.returncode != 0 and "is one of the --files" in proc.stderr, proc.stderr[-2000:]
     assert (tmp_path / "new.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_a_failed_write_keeps_the_file_it_would_have_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str) -> None:
+    """`--out preds.csv` over last week's predictions: a write that fails half way (a full disk) leaves the earlier
+    file whole (it was left cut short), and a write that succeeds replaces it whole, leaving no temporary file."""
+    out = tmp_path / f"preds{suffix}"
+    Predictions(pd.DataFrame({"row": [0, 1], "prediction": ["pos", "neg"]}), None).write(out)
+    earlier = out.read_bytes()
+    method = {".csv": "to_csv", ".jsonl": "to_json", ".parquet": "to_parquet"}[suffix]
+
+    def half_then_full_disk(self: pd.DataFrame, path: Path, *args: object, **kwargs: object) -> None:
+        Path(path).write_bytes(b"row,predic")
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pd.DataFrame, method, half_then_full_disk)
+        with pytest.raises(OSError, match="No space left"):
+            Predictions(pd.DataFrame({"row": [0], "prediction": ["neg"]}), None).write(out)
+    assert out.read_bytes() == earlier and [p.name for p in tmp_path.iterdir()] == [out.name]
+    Predictions(pd.DataFrame({"row": [0], "prediction": ["neg"]}), None).write(out)
+    assert out.read_bytes() != earlier and [p.name for p in tmp_path.iterdir()] == [out.name]
+
