@@ -33,7 +33,8 @@ from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.table import TableDataModule
 from seqtrain.data.table_rows import scale, state_tokenizer
 from seqtrain.data.text import TextDataModule
-from seqtrain.encoders.vocab import CharVocab, WordVocab
+from seqtrain.data.file_datamodule import MOSTLY_UNKNOWN
+from seqtrain.encoders.vocab import UNK, CharVocab, WordVocab
 
 if TYPE_CHECKING:
     from seqtrain.data.datamodule import SequenceDataModule
@@ -204,6 +205,8 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
     if has_targets and dm.task in ("classification", "tagging"):
         _say_unseen_labels(parsed, origin, state)
     packed = reader.encode(parsed, origin, state, "given")
+    if kind == "text":  # lists of tokens have a word vocabulary
+        _say_unknown_tokens(packed.inputs, dm.tokenizer_kind, origin)
     scale(packed, state)
     steps = _step_names(parsed["inputs"], kind, state_tokenizer(state)) if dm.task == "tagging" else None
     # Every row kept for its prediction; the metrics, as in training, leave out rows whose label was unseen.
@@ -233,6 +236,19 @@ def _without_targets(dm: TableDataModule, pieces: list[Piece], state: dict[str, 
     reader.task, reader.per_step, reader.target_column = "classification", False, NO_TARGET
     pieces = [Piece(p.dataset.add_column(NO_TARGET, ["_"] * len(p.dataset)), p.name, p.unit) for p in pieces]
     return reader, pieces, {**state, "class_names": ["_"]}
+
+
+def _say_unknown_tokens(ids: Tensor, kind: str, origin: Any) -> None:
+    """What a run says of a val / test split, said of new text: mostly <unk> from a char, bpe or unigram tokenizer is
+    text unlike the training text (another language or script), and the predictions read <unk>, not the text. A word
+    vocabulary's <unk> is any word unseen in training, common in a small corpus: not checked (as in training)."""
+    if kind == "word" or len(ids) == 0:
+        return
+    share = float((ids == UNK).float().mean())
+    if share > MOSTLY_UNKNOWN:
+        log.warning("predict: %.0f%% of the tokens of %s are <unk>: characters the training text never holds (another "
+                    "language or script?); the model reads <unk> there, not the text, and its predictions say little",
+                    100 * share, origin.names())
 
 
 def _step_names(sequences: Sequence[Any], kind: str, tokenizer: Any) -> list[list[str]]:
@@ -301,6 +317,7 @@ def read_text(dm: TextDataModule, source: Source, state: dict[str, Any]) -> NewD
     by the code that encoded and laid out the run's own splits."""
     dataset, origin = dm.texts(_pieces(source, dm.file_format, dm.cache_dir, dm.text_column, dm.text_options))
     tokens = dm.encode_split(dataset, origin, "given")
+    _say_unknown_tokens(tokens.ids, dm.tokenizer_kind, origin)
     rows = [slice(start, end) for start, end in zip(tokens.offsets[:-1].tolist(), tokens.offsets[1:].tolist())]
     if dm.targets == "case":  # tagging: each token of a row with its case; the steps are the lower-cased characters
         examples = [(tokens.ids[r], tokens.cases[r]) for r in rows]

@@ -321,7 +321,7 @@ def test_a_long_recursive_forecast_shows_progress_and_reads_the_last_window(suns
 # -- language models and the shipped classification data ------------------------------------------
 
 
-def test_language_model_scores_rows_and_the_test_text_gives_the_test_metrics(tmp_path: Path) -> None:
+def test_language_model_scores_rows_and_the_test_text_gives_the_test_metrics(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     saved = _train(tmp_path / "run", "data=shakespeare", "data.max_chars=20000", "data.seq_len=32", "data.batch_size=8",
                    "data.stateful=false", "sample_length=0")
     from seqtrain.shipped import shipped_text
@@ -351,6 +351,10 @@ def test_language_model_scores_rows_and_the_test_text_gives_the_test_metrics(tmp
     assert table["tokens"].tolist() == [len(line) - 1, 0, len(line) - 1]
     assert table["loss"][0] == table["loss"][2] == pytest.approx(loss, rel=1e-5)
     assert math.isnan(table["loss"][1]) and math.isnan(table["ppl"][1]) and math.isnan(table["bpt"][1])
+    # Text in a script the training text never holds reads as <unk>: said, as a run says it of its test split.
+    with caplog.at_level("WARNING", logger="seqtrain.predict_inputs"):
+        predictor.predict(["Ромео, где ты?\n"])
+    assert "of the tokens of the given sequences are <unk>" in caplog.text
 
 
 def test_truecase_tags_each_character_and_the_test_text_gives_the_test_metrics(tmp_path: Path) -> None:
