@@ -9,6 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 
+#: Generating at least this many tokens shows a progress bar (with `progress=True`, as scripts/generate.py asks).
+PROGRESS_TOKENS = 1000
+
 
 @torch.no_grad()
 def sample(
@@ -18,8 +21,15 @@ def sample(
     temperature: float = 1.0,
     top_k: int | None = None,
     generator: torch.Generator | None = None,
+    progress: bool = False,
 ) -> list[int]:
-    """Continue ``prompt`` by ``length`` ids; ``model(inputs, lengths, state)`` -> (logits, state)."""
+    """Continue ``prompt`` by ``length`` ids; ``model(inputs, lengths, state)`` -> (logits, state).
+
+    progress: a progress bar (on stderr) when ``length`` is at least `PROGRESS_TOKENS`: a step per token, so
+    `--length 100000` runs for minutes.
+    """
+    from tqdm.auto import tqdm
+
     if not prompt:
         raise ValueError("prompt must hold at least one token id")
     if isinstance(length, bool) or not isinstance(length, int) or length < 0:
@@ -33,7 +43,7 @@ def sample(
     device = next(model.parameters()).device
     logits, state = model(torch.tensor([prompt], device=device))  # (1, T, V): read the prompt once
     out: list[int] = []
-    for _ in range(length):
+    for _ in tqdm(range(length), desc="generate", unit="token", disable=not progress or length < PROGRESS_TOKENS):
         step_logits = logits[0, -1] / temperature  # (V,)
         if top_k is not None:
             kth = torch.topk(step_logits, min(top_k, step_logits.numel())).values[-1]
@@ -47,7 +57,8 @@ def sample(
 
 
 def generate_text(
-    path: str | Path, prompt: str, length: int, temperature: float = 0.8, top_k: int | None = None, seed: int = 0
+    path: str | Path, prompt: str, length: int, temperature: float = 0.8, top_k: int | None = None, seed: int = 0,
+    progress: bool = False,
 ) -> str:
     """Load a language model checkpoint (or run directory) with its saved tokenizer and continue ``prompt``."""
     from seqtrain.checkpoint import CheckpointError, load_checkpoint, rebuild
@@ -60,7 +71,7 @@ def generate_text(
                          "leave it out to sample from all of them")
     prompt_ids = prompt_ids_in_vocabulary(datamodule, prompt)
     generator = torch.Generator().manual_seed(seed)
-    return datamodule.decode(prompt_ids + sample(model, prompt_ids, length, temperature, top_k, generator))
+    return datamodule.decode(prompt_ids + sample(model, prompt_ids, length, temperature, top_k, generator, progress))
 
 
 #: The id every seqtrain tokenizer gives to what it has not seen (`seqtrain.encoders.vocab.SPECIALS`).

@@ -60,6 +60,19 @@ def test_generation_is_reproducible_for_a_seed(lm_run: Path) -> None:
     assert first != generate_text(lm_run, "KING", 40, seed=4)
 
 
+def test_a_long_generation_shows_its_progress(lm_run: Path, capfd: pytest.CaptureFixture) -> None:
+    """`generate.py --length 100000` printed nothing for minutes; from 1000 tokens a bar on stderr counts them, and
+    the text is the same with it or without."""
+    from seqtrain.generate import generate_text
+
+    capfd.readouterr()
+    shown = generate_text(lm_run, "KING", 1000, seed=3, progress=True)
+    assert "generate: 100%" in capfd.readouterr().err
+    assert shown == generate_text(lm_run, "KING", 1000, seed=3)
+    generate_text(lm_run, "KING", 999, seed=3, progress=True)
+    assert "generate" not in capfd.readouterr().err  # a short one: no bar
+
+
 class Payload:
     """Unpickling this runs code: it creates a marker file."""
 
