@@ -93,8 +93,8 @@ class Predictor:
         return cls(model, datamodule, facts, saved_label_smoothing(checkpoint["seqtrain"]))
 
     def predict(self, data: Source, *, steps: int | None = None, batch_size: int = 256, progress: bool = True) -> Predictions:
-        """Predictions for ``data``: a path or glob (`str` / `Path`) or a list of `Path`s, a `datasets.Dataset`
-        with the run's columns, or in-memory sequences in a list (texts, token lists, numbers, (T, F) arrays;
+        """Predictions for ``data``: a path or glob (`str` / `Path`) or a list of `Path`s, a `datasets.Dataset` or a
+        pandas `DataFrame` with the run's columns, or in-memory sequences in a list (texts, token lists, numbers, (T, F) arrays;
         forecasting: a (steps,) or (steps, columns) array).
 
         steps: forecasting only: forecast this many steps, recursively (each forecast fed back as

@@ -1,6 +1,6 @@
 """New data for `seqtrain.predict`, read with the encoders the model's datamodule fitted (never refitted).
 
-One reader per datamodule family turns files, a `datasets.Dataset` or in-memory sequences into
+One reader per datamodule family turns files, a `datasets.Dataset` (or pandas DataFrame) or in-memory sequences into
 `NewData`: one example per input row for predictions, and, when the targets are there, the same
 data laid out as the datamodule's own test split, so its test loader scores it exactly as it
 scored the run's test split (`SequenceDataModule.serve_as_test`). Every row is read by the
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 NO_TARGET = "__no_target__"  # the stand-in target column of rows given without targets
 
-#: What `predict` takes: file paths / globs, a `datasets.Dataset`, or in-memory sequences.
+#: What `predict` takes: file paths / globs, a `datasets.Dataset` or pandas `DataFrame`, or in-memory sequences.
 Source = Any
 
 
@@ -107,6 +107,8 @@ def _pieces(source: Source, file_format: str, cache_dir: str | None, column: str
 
     if isinstance(source, Dataset):
         return [Piece(source, "the given Dataset", "index")]
+    if _is_data_frame(source):  # a table with the run's columns, as a file is (iterating it gave its column names)
+        return [Piece(Dataset.from_pandas(source, preserve_index=False), "the given DataFrame", "index")]
     if _is_files(source):
         try:
             return load_pieces(_paths(source), None, None, None, None, file_format, cache_dir, text_options)["train"]
@@ -130,6 +132,10 @@ def _refuse_file_names_as_sequences(source: Source) -> None:
             f"{', ...' if len(files) > 3 else ''}): a list of strings is read as in-memory sequences (texts), not files; "
             "pass the files as Paths ([Path(f) for f in files]) or as one path or glob string"
         )
+
+
+def _is_data_frame(source: Source) -> bool:
+    return type(source).__name__ == "DataFrame" and type(source).__module__.startswith("pandas")
 
 
 def _names_a_file(text: str) -> bool:
@@ -357,8 +363,9 @@ def read_adding(dm: AddingDataModule, source: Source, state: dict[str, Any]) -> 
 def _in_memory(dm: SequenceDataModule, source: Source) -> list[Any]:
     from datasets import Dataset
 
-    if _is_files(source) or isinstance(source, Dataset):
-        raise DataError(f"a {type(dm).__name__} model (generated data) reads in-memory sequences only, not files")
+    if _is_files(source) or isinstance(source, Dataset) or _is_data_frame(source):
+        raise DataError(f"a {type(dm).__name__} model (generated data) reads in-memory sequences only (a list), not files "
+                        "or tables")
     return list(source)
 
 

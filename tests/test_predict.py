@@ -94,6 +94,10 @@ def test_classification_without_the_target_column_and_in_memory(classifier: tupl
     with_targets = predictor.predict(str(test_file))
     pd.testing.assert_frame_equal(from_file.table, in_memory.table)
     pd.testing.assert_frame_equal(from_file.table, with_targets.table)
+    # A DataFrame is a table with the run's columns, as the file is (it gave two rows: its column names, read as texts).
+    from_frame = predictor.predict(rows)
+    pd.testing.assert_frame_equal(from_frame.table, with_targets.table)
+    assert from_frame.metrics == with_targets.metrics
 
 
 def test_several_files_name_each_rows_file(classifier: tuple[Path, Path, dict], tmp_path: Path) -> None:
