@@ -15,7 +15,7 @@ import copy
 import logging
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,6 +109,12 @@ def _pieces(source: Source, file_format: str, cache_dir: str | None, column: str
         return [Piece(source, "the given Dataset", "index")]
     if _is_data_frame(source):  # a table with the run's columns, as a file is (iterating it gave its column names)
         return [Piece(Dataset.from_pandas(source, preserve_index=False), "the given DataFrame", "index")]
+    if isinstance(source, Mapping):  # columns by name, likewise (iterating it gave its keys)
+        if not all(isinstance(v, (list, tuple)) or hasattr(v, "tolist") for v in source.values()):
+            raise DataError(f"the given dict is read as a table's columns (keys {list(source)[:5]}): each value must be a "
+                            "list of the rows' values")
+        columns = {k: v.tolist() if hasattr(v, "tolist") else list(v) for k, v in source.items()}
+        return [Piece(Dataset.from_dict(columns), "the given dict", "index")]
     if _is_files(source):
         try:
             return load_pieces(_paths(source), None, None, None, None, file_format, cache_dir, text_options)["train"]
@@ -363,7 +369,7 @@ def read_adding(dm: AddingDataModule, source: Source, state: dict[str, Any]) -> 
 def _in_memory(dm: SequenceDataModule, source: Source) -> list[Any]:
     from datasets import Dataset
 
-    if _is_files(source) or isinstance(source, Dataset) or _is_data_frame(source):
+    if _is_files(source) or isinstance(source, (Dataset, Mapping)) or _is_data_frame(source):
         raise DataError(f"a {type(dm).__name__} model (generated data) reads in-memory sequences only (a list), not files "
                         "or tables")
     return list(source)

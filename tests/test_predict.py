@@ -98,6 +98,8 @@ def test_classification_without_the_target_column_and_in_memory(classifier: tupl
     from_frame = predictor.predict(rows)
     pd.testing.assert_frame_equal(from_frame.table, with_targets.table)
     assert from_frame.metrics == with_targets.metrics
+    from_dict = predictor.predict({"text": list(rows["text"]), "label": list(rows["label"])})  # columns by name: the same
+    pd.testing.assert_frame_equal(from_dict.table, with_targets.table)
 
 
 def test_several_files_name_each_rows_file(classifier: tuple[Path, Path, dict], tmp_path: Path) -> None:
