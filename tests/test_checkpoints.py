@@ -60,6 +60,41 @@ def test_generation_is_reproducible_for_a_seed(lm_run: Path) -> None:
     assert first != generate_text(lm_run, "KING", 40, seed=4)
 
 
+def test_sampling_never_draws_padding_or_unknown() -> None:
+    """A model that puts nearly all its mass on <pad> (0) and <unk> (1): they are never drawn (a drawn <pad> vanished
+    from the text, a drawn <unk> showed as `<unk>`); the rest is drawn as the model's own distribution says."""
+    from seqtrain.generate import sample
+
+    class Specials(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, inputs: torch.Tensor, lengths: object = None, state: object = None) -> tuple[torch.Tensor, None]:
+            logits = torch.tensor([20.0, 20.0, 0.0, 0.0, -30.0]).expand(*inputs.shape, 5)  # (B, T, V)
+            return logits, None
+
+    drawn = sample(Specials(), [2], 400, temperature=1.0, generator=torch.Generator().manual_seed(0))
+    assert set(drawn) == {2, 3}  # id 4 has e^-30 of the mass: never, and 0 and 1 never either
+    assert set(sample(Specials(), [2], 50, top_k=1, generator=torch.Generator().manual_seed(0))) <= {2, 3}
+
+
+def test_a_prompt_word_outside_a_word_vocabulary_is_named_as_a_word() -> None:
+    from seqtrain.encoders.vocab import WordVocab
+    from seqtrain.generate import prompt_ids_in_vocabulary
+
+    class Words:
+        tokenizer_kind = "word"
+        vocab = WordVocab.fit(["a cat sat on the mat"])
+
+        def encode(self, text: str) -> list[int]:
+            return self.vocab.encode(text)
+
+    with pytest.raises(ValueError, match=r"words 'zebra', 'qq' are not in the model's vocabulary"):
+        prompt_ids_in_vocabulary(Words(), "a zebra cat qq")  # it named the letters: characters 'z', 'e', 'b', 'r', 'q'
+    assert prompt_ids_in_vocabulary(Words(), "a cat") == Words().encode("a cat")
+
+
 def test_a_long_generation_shows_its_progress(lm_run: Path, capfd: pytest.CaptureFixture) -> None:
     """`generate.py --length 100000` printed nothing for minutes; from 1000 tokens a bar on stderr counts them, and
     the text is the same with it or without."""
