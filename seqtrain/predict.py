@@ -235,7 +235,8 @@ class Predictor:
         history = scaled[-dm.window :, inputs_at]  # (W, C), scaled
         forecast: list[Tensor] = []
         calls = -(-wanted // horizon)  # one forward pass per block of `horizon` steps
-        with tqdm(total=wanted, desc="forecast", unit="step", disable=not progress or calls < RECURSIVE_PROGRESS_CALLS) as bar:
+        quiet = not progress or calls < RECURSIVE_PROGRESS_CALLS
+        with tqdm(total=wanted, desc="forecast", unit="step", disable=quiet) as bar:
             done = 0
             while done < wanted:
                 preds, _ = self.model(history[None])  # (1, W, C) in

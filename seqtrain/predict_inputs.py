@@ -223,7 +223,8 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
     steps = _step_names(parsed["inputs"], kind, state_tokenizer(state)) if dm.task == "tagging" else None
     # Every row kept for its prediction; the metrics, as in training, leave out rows whose label was unseen.
     test = packed if has_targets and len(packed) else None
-    return NewData(list(packed.every_row()), packed.source_rows.tolist(), len(parsed), steps, test, files=_row_files(origin, len(parsed)))
+    return NewData(list(packed.every_row()), packed.source_rows.tolist(), len(parsed), steps, test,
+                   files=_row_files(origin, len(parsed)))
 
 
 def _say_unseen_labels(parsed: Any, origin: Any, state: dict[str, Any]) -> None:
