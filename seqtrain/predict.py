@@ -165,7 +165,8 @@ class Predictor:
         else:  # regression, in the data's own units
             values = [self._unscaled(p).tolist() for p in per_row]  # (F_out,) or (T, F_out) each
             if self.facts.per_step:
-                columns["prediction"] = [[v[0] if len(v) == 1 else v for v in row] for row in values]
+                per_step = [[v[0] if len(v) == 1 else v for v in row] for row in values]
+                columns["prediction"] = _aligned(per_step, new.steps, self.datamodule) if new.steps is not None else per_step
             elif self.facts.num_outputs == 1:
                 columns["prediction"] = [row[0] for row in values]
             else:
@@ -287,16 +288,17 @@ def _gather_rows(outputs: list[Tensor], rows: list[int], num_rows: int, concaten
     return [torch.cat(p) if concatenate else torch.stack(p).mean(0) for p in pieces]
 
 
-def _aligned(labels: list[list[str]], steps: list[list[str]], datamodule: Any) -> list[list[str | None]]:
-    """One label per token: a row that `data.max_length` truncated (the run read its first steps only, as the model
-    will) gets None for the tokens after them, so the two lists line up (they were of different lengths), said once."""
-    cut = [i for i, (row, tokens) in enumerate(zip(labels, steps)) if len(row) < len(tokens)]
+def _aligned(outputs: list[list[Any]], steps: list[list[str]], datamodule: Any) -> list[list[Any]]:
+    """One output per step (a tag, a value): a row that `data.max_length` truncated (the run read its first steps only,
+    as the model will) gets None for the steps after them, so outputs line up with the row's steps (the list was
+    shorter than the row, unsaid), said once."""
+    cut = [i for i, (row, tokens) in enumerate(zip(outputs, steps)) if len(row) < len(tokens)]
     if cut:
-        log.warning("predict: %d row%s longer than data.max_length=%s (first: row %d, %d tokens): the model reads the first "
-                    "%s steps, as in training (data.overflow=truncate); the tokens after them have no prediction (null)",
+        log.warning("predict: %d row%s longer than data.max_length=%s (first: row %d, %d steps): the model reads the first "
+                    "%s steps, as in training (data.overflow=truncate); the steps after them have no prediction (null)",
                     len(cut), "s are" if len(cut) > 1 else " is", datamodule.max_length, cut[0], len(steps[cut[0]]),
                     datamodule.max_length)
-    return [row + [None] * (len(tokens) - len(row)) for row, tokens in zip(labels, steps)]
+    return [row + [None] * (len(tokens) - len(row)) for row, tokens in zip(outputs, steps)]
 
 
 def _free_name(name: str, taken: list[str]) -> str:

@@ -55,7 +55,7 @@ class NewData:
         features; target encoded like training's, or None when the data has no targets.
     rows: the input row of each example (a row cut into pieces by `max_length` has several).
     num_rows: input rows read.
-    steps: per input row, the token of each step (tagging output is aligned with them), or None.
+    steps: per input row, the token of each step (per-step outputs are aligned with them; tagging writes them), or None.
     test: the data in the datamodule's own test-split form, for metrics; None without targets.
     series: forecasting only: the whole scaled series, inputs (N, C), and where inputs/targets sit.
     files: per input row, the file it came from, when several files were read (else None).
@@ -220,7 +220,8 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
     if kind == "text":  # lists of tokens have a word vocabulary
         _say_unknown_tokens(packed.inputs, dm.tokenizer_kind, origin)
     scale(packed, state)
-    steps = _step_names(parsed["inputs"], kind, state_tokenizer(state)) if dm.task == "tagging" else None
+    per_step = dm.task == "tagging" or dm.per_step  # outputs per step: each row's steps, to line them up with
+    steps = _step_names(parsed["inputs"], kind, state_tokenizer(state)) if per_step else None
     # Every row kept for its prediction; the metrics, as in training, leave out rows whose label was unseen.
     test = packed if has_targets and len(packed) else None
     return NewData(list(packed.every_row()), packed.source_rows.tolist(), len(parsed), steps, test,

@@ -155,6 +155,30 @@ def test_tagging_a_row_longer_than_max_length_gives_null_for_the_tokens_the_mode
     assert sum(p == t for p, t in steps) / len(steps) == pytest.approx(saved["test/acc"], abs=1e-6)
 
 
+def test_per_step_regression_past_max_length_gives_null_for_the_steps_the_model_does_not_read(tmp_path: Path) -> None:
+    """The tagging case above for values per step: a row of 8 steps cut at 4 gets 4 values and 4 nulls (4 values before)."""
+    import random
+
+    for name, n, seed in (("train", 80, 0), ("test", 20, 1)):
+        rng = random.Random(seed)
+        rows = [[round(rng.gauss(0, 1), 4) for _ in range(rng.randint(2, 8))] for _ in range(n)]
+        write_jsonl(tmp_path / f"{name}.jsonl", [{"x": x, "y": [round(sum(x[: i + 1]), 4) for i in range(len(x))]} for x in rows])
+    saved = _train(tmp_path / "run", "data=table", "data.task=regression", "data.per_step=true", "model.pooling=null",
+                   f"data.train_files={tmp_path / 'train.jsonl'}", f"data.test_files={tmp_path / 'test.jsonl'}",
+                   "data.sequence_column=x", "data.target_column=y", "data.max_length=4",
+                   f"data.cache_dir={tmp_path / 'cache'}", "data.batch_size=8")
+    predictions = Predictor.from_checkpoint(tmp_path / "run").predict(str(tmp_path / "test.jsonl"))
+    _assert_same_metrics(predictions.metrics, saved)
+    rows = [json.loads(line) for line in (tmp_path / "test.jsonl").read_text().splitlines()]
+    assert any(len(r["x"]) > 4 for r in rows)
+    for row, predicted in zip(rows, predictions.table["prediction"]):
+        kept = min(len(row["x"]), 4)
+        assert len(predicted) == len(row["x"]) and None not in predicted[:kept] and predicted[kept:] == [None] * (len(row["x"]) - kept)
+    # The values given are the ones the run's test/mse counted.
+    pairs = [(p, t) for r, ps in zip(rows, predictions.table["prediction"]) for p, t in zip(ps, r["y"]) if p is not None]
+    assert sum((p - t) ** 2 for p, t in pairs) / len(pairs) == pytest.approx(saved["test/mse"], rel=1e-4)
+
+
 def test_regression_predictions_are_in_the_datas_units(tmp_path: Path) -> None:
     write_parquet(tmp_path / "train.parquet", vector_regression_rows(80, seed=2))
     write_parquet(tmp_path / "test.parquet", vector_regression_rows(30, seed=6))
