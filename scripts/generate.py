@@ -29,6 +29,7 @@ if __name__ == "__main__":
     from seqtrain.generate import generate_text
 
     try:
-        print(generate_text(args.path, args.prompt, args.length, args.temperature, args.top_k, args.seed))
+        print(generate_text(args.path, args.prompt, args.length, args.temperature, args.top_k, args.seed,
+                            progress=True))
     except (CheckpointError, ValueError) as e:  # the user's input: one line, no traceback
         sys.exit(f"generate.py: error: {e}")

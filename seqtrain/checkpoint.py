@@ -40,25 +40,41 @@ PICKLE_MAGIC = b"\x80"  # ... its legacy format, a pickle stream (protocol 2 or 
 
 
 def find_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file, or a run directory (its best checkpoint, else its last)."""
+    """A checkpoint file, or a run directory (its best checkpoint, else its last), or a run's checkpoints/ folder."""
     path = Path(path)
     if path.is_dir():
-        metrics = path / "metrics.json"
-        best = json.loads(metrics.read_text()).get("best_checkpoint") if metrics.is_file() else None
+        folder = path / "checkpoints"
+        if not folder.is_dir() and any((path / name).is_file() for name in ("best.ckpt", "last.ckpt")):
+            folder = path  # a run's checkpoints/ folder itself (tab completion stops there)
+        best = best_in_metrics(path / "metrics.json") if folder != path else None
         # Relative to the run directory (older runs stored an absolute path: used only if it lies inside
         # this directory, so a copied run directory never evaluates the original's model).
         candidates = [path / best] if best and (not Path(best).is_absolute() or Path(best).resolve().is_relative_to(path.resolve())) else []
-        candidates += [path / "checkpoints" / "best.ckpt", path / "checkpoints" / "last.ckpt"]
+        candidates += [folder / "best.ckpt", folder / "last.ckpt"]
         for candidate in candidates:
             if candidate.is_file():
                 if candidate.name == "last.ckpt":  # the run's best checkpoint is missing: say which one is used
                     log.warning("%s: no best checkpoint (looked for %s); using the run's newest state, %s", path,
                                 ", ".join(str(c) for c in candidates[:-1]), candidate)
                 return candidate
-        raise CheckpointError(f"{path}: a directory with no checkpoint (looked for {', '.join(map(str, candidates))})")
+        others = sorted({str(p) for d in (path, folder) for p in d.glob("*.ckpt")})
+        hint = f"; it holds {', '.join(others[:5])}{', ...' if len(others) > 5 else ''}: name one of them" if others else ""
+        raise CheckpointError(f"{path}: a directory with no checkpoint (looked for {', '.join(map(str, candidates))}){hint}")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     return path
+
+
+def best_in_metrics(metrics: Path) -> str | None:
+    """The best checkpoint a run's metrics.json names; None without one, or with a file that cannot be read (said)."""
+    if not metrics.is_file():
+        return None
+    try:
+        best = json.loads(metrics.read_text()).get("best_checkpoint")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as e:
+        log.warning("%s cannot be read (%s); looking for the run's checkpoints by their names", metrics, e)
+        return None
+    return best if isinstance(best, str) else None
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

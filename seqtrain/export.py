@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -173,9 +174,20 @@ def export_checkpoint(path: str | Path, out: str | Path, fmt: str = "onnx") -> t
         "patch_size": model.patch_size,
         "streamable": streamable(model),
     }
-    out = export_onnx(model, out, metadata={"facts": facts.to_dict(), "inputs": inputs, "outputs": outputs})
-    out.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
-    return out, checked(out, model)
+    # Written and checked beside `out` under another name, then renamed: an earlier export at `out` is replaced only
+    # by a graph that passed (a refused one deleted the earlier, good files with it).
+    out = Path(out)
+    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}.onnx")
+    try:
+        export_onnx(model, tmp, metadata={"facts": facts.to_dict(), "inputs": inputs, "outputs": outputs})
+        tmp.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
+        difference = checked(tmp, model, named=out)
+        os.replace(tmp.with_suffix(".json"), out.with_suffix(".json"))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp.with_suffix(".json").unlink(missing_ok=True)
+    return out, difference
 
 
 #: The keys of the `<out>.json` an export writes: an existing file with them is an earlier export's, replaced.
@@ -196,14 +208,14 @@ def check_companion(companion: Path) -> None:
                           "the graph, so it would be replaced; name the ONNX file differently (--out)")
 
 
-def checked(out: Path, model: nn.Module) -> float:
+def checked(out: Path, model: nn.Module, named: Path | None = None) -> float:
     """`check_onnx`'s difference; above `CHECK_TOLERANCE` the graph and its .json are removed and the export refused,
-    so no file that computes something else than the model is left behind."""
+    so no file that computes something else than the model is left behind. `named`: the file the error names."""
     difference = check_onnx(out, model)
     if not difference <= CHECK_TOLERANCE:  # NaN too
         out.unlink(missing_ok=True)
         out.with_suffix(".json").unlink(missing_ok=True)
-        raise ExportError(f"{out}: the ONNX graph differs from the PyTorch model by {difference:.3g} on random inputs (more "
+        raise ExportError(f"{named or out}: the ONNX graph differs from the PyTorch model by {difference:.3g} on random inputs (more "
                           f"than {CHECK_TOLERANCE:g}), so it was not kept; this is a bug in seqtrain's export: please report "
                           "it with the run's config.yaml")
     return difference

@@ -9,6 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 
+#: Generating at least this many tokens shows a progress bar (with `progress=True`, as scripts/generate.py asks).
+PROGRESS_TOKENS = 1000
+
 
 @torch.no_grad()
 def sample(
@@ -18,8 +21,19 @@ def sample(
     temperature: float = 1.0,
     top_k: int | None = None,
     generator: torch.Generator | None = None,
+    progress: bool = False,
 ) -> list[int]:
-    """Continue ``prompt`` by ``length`` ids; ``model(inputs, lengths, state)`` -> (logits, state)."""
+    """Continue ``prompt`` by ``length`` ids; ``model(inputs, lengths, state)`` -> (logits, state).
+
+    `<pad>` and `<unk>` (ids 0 and 1 in every seqtrain tokenizer) are never drawn: a drawn `<pad>` vanished from the
+    text (the token was spent, the text came out shorter), a drawn `<unk>` showed as `<unk>` or U+FFFD, and the model
+    went on from an input it never learned to continue (a prompt holding one is refused for that reason).
+
+    progress: a progress bar (on stderr) when ``length`` is at least `PROGRESS_TOKENS`: a step per token, so
+    `--length 100000` runs for minutes.
+    """
+    from tqdm.auto import tqdm
+
     if not prompt:
         raise ValueError("prompt must hold at least one token id")
     if isinstance(length, bool) or not isinstance(length, int) or length < 0:
@@ -32,11 +46,12 @@ def sample(
     model.eval()
     device = next(model.parameters()).device
     logits, state = model(torch.tensor([prompt], device=device))  # (1, T, V): read the prompt once
+    banned = torch.tensor([PAD, UNKNOWN_ID], device=device)
     out: list[int] = []
-    for _ in range(length):
-        step_logits = logits[0, -1] / temperature  # (V,)
+    for _ in tqdm(range(length), desc="generate", unit="token", disable=not progress or length < PROGRESS_TOKENS):
+        step_logits = (logits[0, -1] / temperature).index_fill(0, banned, float("-inf"))  # (V,)
         if top_k is not None:
-            kth = torch.topk(step_logits, min(top_k, step_logits.numel())).values[-1]
+            kth = torch.topk(step_logits, min(top_k, step_logits.numel() - len(banned))).values[-1]
             step_logits = step_logits.masked_fill(step_logits < kth, float("-inf"))
         probs = torch.softmax(step_logits.float(), dim=-1).cpu()
         token = torch.multinomial(probs, 1, generator=generator)  # (1,)
@@ -47,7 +62,8 @@ def sample(
 
 
 def generate_text(
-    path: str | Path, prompt: str, length: int, temperature: float = 0.8, top_k: int | None = None, seed: int = 0
+    path: str | Path, prompt: str, length: int, temperature: float = 0.8, top_k: int | None = None, seed: int = 0,
+    progress: bool = False,
 ) -> str:
     """Load a language model checkpoint (or run directory) with its saved tokenizer and continue ``prompt``."""
     from seqtrain.checkpoint import CheckpointError, load_checkpoint, rebuild
@@ -55,16 +71,16 @@ def generate_text(
     model, datamodule, facts = rebuild(load_checkpoint(path), setup=False)
     if facts.task != "language_modeling":
         raise CheckpointError(f"{path}: a {facts.task} model, not a language model: nothing to generate")
-    if top_k is not None and top_k > facts.num_outputs:
-        raise ValueError(f"top_k={top_k} is more than the vocabulary ({facts.num_outputs} tokens); "
-                         "leave it out to sample from all of them")
+    if top_k is not None and top_k > facts.num_outputs - 2:
+        raise ValueError(f"top_k={top_k} is more than the vocabulary ({facts.num_outputs - 2} tokens that can be drawn: "
+                         "<pad> and <unk> never are); leave it out to sample from all of them")
     prompt_ids = prompt_ids_in_vocabulary(datamodule, prompt)
     generator = torch.Generator().manual_seed(seed)
-    return datamodule.decode(prompt_ids + sample(model, prompt_ids, length, temperature, top_k, generator))
+    return datamodule.decode(prompt_ids + sample(model, prompt_ids, length, temperature, top_k, generator, progress))
 
 
-#: The id every seqtrain tokenizer gives to what it has not seen (`seqtrain.encoders.vocab.SPECIALS`).
-UNKNOWN_ID = 1
+#: The ids every seqtrain tokenizer gives to padding and to what it has not seen (`seqtrain.encoders.vocab.SPECIALS`).
+PAD, UNKNOWN_ID = 0, 1
 
 
 def prompt_ids_in_vocabulary(datamodule: Any, prompt: str) -> list[int]:
@@ -76,10 +92,11 @@ def prompt_ids_in_vocabulary(datamodule: Any, prompt: str) -> list[int]:
         raise ValueError(f"prompt {prompt!r} encodes to no tokens")
     if UNKNOWN_ID not in ids:
         return ids
-    # Name the pieces: characters for a character vocabulary (each one id), else the words.
-    chars = dict.fromkeys(prompt)
-    by_char = all(len(datamodule.encode(c)) == 1 for c in chars if not c.isspace())
-    pieces = chars if by_char else dict.fromkeys(prompt.split())
+    # Name the pieces: the words for a word vocabulary, else the characters (a char vocabulary's ids; bpe and unigram
+    # read an unseen character as <unk>). A single character is a word to a word vocabulary too, so asking whether each
+    # character encodes to one id named the letters of an unknown word, not the word.
+    by_char = getattr(datamodule, "tokenizer_kind", "char") != "word"
+    pieces = dict.fromkeys(prompt) if by_char else dict.fromkeys(prompt.split())
     unknown = [p for p in pieces if not p.isspace() and UNKNOWN_ID in datamodule.encode(p)]
     what = "characters" if by_char else "words"
     raise ValueError(

@@ -1,6 +1,6 @@
 """New data for `seqtrain.predict`, read with the encoders the model's datamodule fitted (never refitted).
 
-One reader per datamodule family turns files, a `datasets.Dataset` or in-memory sequences into
+One reader per datamodule family turns files, a `datasets.Dataset` (or pandas DataFrame) or in-memory sequences into
 `NewData`: one example per input row for predictions, and, when the targets are there, the same
 data laid out as the datamodule's own test split, so its test loader scores it exactly as it
 scored the run's test split (`SequenceDataModule.serve_as_test`). Every row is read by the
@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Sequence
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +33,8 @@ from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.table import TableDataModule
 from seqtrain.data.table_rows import scale, state_tokenizer
 from seqtrain.data.text import TextDataModule
-from seqtrain.encoders.vocab import CharVocab, WordVocab
+from seqtrain.data.file_datamodule import MOSTLY_UNKNOWN
+from seqtrain.encoders.vocab import UNK, CharVocab, WordVocab
 
 if TYPE_CHECKING:
     from seqtrain.data.datamodule import SequenceDataModule
@@ -40,7 +43,7 @@ log = logging.getLogger(__name__)
 
 NO_TARGET = "__no_target__"  # the stand-in target column of rows given without targets
 
-#: What `predict` takes: file paths / globs, a `datasets.Dataset`, or in-memory sequences.
+#: What `predict` takes: file paths / globs, a `datasets.Dataset` or pandas `DataFrame`, or in-memory sequences.
 Source = Any
 
 
@@ -52,9 +55,10 @@ class NewData:
         features; target encoded like training's, or None when the data has no targets.
     rows: the input row of each example (a row cut into pieces by `max_length` has several).
     num_rows: input rows read.
-    steps: per input row, the token of each step (tagging output is aligned with them), or None.
+    steps: per input row, the token of each step (per-step outputs are aligned with them; tagging writes them), or None.
     test: the data in the datamodule's own test-split form, for metrics; None without targets.
     series: forecasting only: the whole scaled series, inputs (N, C), and where inputs/targets sit.
+    files: per input row, the file it came from, when several files were read (else None).
     """
 
     examples: list[tuple[Tensor, Tensor | None]]
@@ -63,14 +67,35 @@ class NewData:
     steps: list[list[str]] | None = None
     test: Any = None
     series: dict[str, Any] = field(default_factory=dict)
+    files: list[str] | None = None
 
 
 def read_new(datamodule: SequenceDataModule, source: Source, state: dict[str, Any]) -> NewData:
     """Read ``source`` for the model trained with ``datamodule`` (its fitted ``state`` loaded)."""
+    _refuse_file_names_as_sequences(source)
     for family, reader in READERS:
         if isinstance(datamodule, family):
-            return reader(datamodule, source, state)
+            try:
+                return reader(datamodule, source, state)
+            except DataError as e:
+                raise _for_prediction(e) from None
     raise DataError(f"prediction does not know how to read new data for a {type(datamodule).__name__} model")
+
+
+def _for_prediction(error: DataError) -> DataError:
+    """The data code's errors advise training runs (`set data.columns='Load'`); a trained model's data settings are
+    fixed, so an error that says to set one also says that the file is what can change."""
+    message = str(error)
+    # `check_columns`' near miss (' label', 'Label'): the file's column is what is renamed here.
+    column = re.search(r"no column '(.*?)' \(data\.\w+\)", message)
+    near = re.fullmatch(r"(.*)(, or |: )set data\.\w+=[^;]*", message, flags=re.DOTALL)
+    if column is not None and near is not None:
+        return type(error)(f"{near.group(1)}{near.group(2)}rename it to {column.group(1)!r} in the file, the name the model "
+                           "was trained on")
+    if "set data." not in message:
+        return error
+    return type(error)(f"{message} (that is a training setting; this model's data settings are fixed by its checkpoint, so "
+                       "make the new data match them)")
 
 
 # -- where rows come from ------------------------------------------------------------------------
@@ -82,6 +107,14 @@ def _pieces(source: Source, file_format: str, cache_dir: str | None, column: str
 
     if isinstance(source, Dataset):
         return [Piece(source, "the given Dataset", "index")]
+    if _is_data_frame(source):  # a table with the run's columns, as a file is (iterating it gave its column names)
+        return [Piece(Dataset.from_pandas(source, preserve_index=False), "the given DataFrame", "index")]
+    if isinstance(source, Mapping):  # columns by name, likewise (iterating it gave its keys)
+        if not all(isinstance(v, (list, tuple)) or hasattr(v, "tolist") for v in source.values()):
+            raise DataError(f"the given dict is read as a table's columns (keys {list(source)[:5]}): each value must be a "
+                            "list of the rows' values")
+        columns = {k: v.tolist() if hasattr(v, "tolist") else list(v) for k, v in source.items()}
+        return [Piece(Dataset.from_dict(columns), "the given dict", "index")]
     if _is_files(source):
         try:
             return load_pieces(_paths(source), None, None, None, None, file_format, cache_dir, text_options)["train"]
@@ -91,6 +124,31 @@ def _pieces(source: Source, file_format: str, cache_dir: str | None, column: str
     if not values:
         raise DataError("no sequences to predict on (an empty list)")
     return [Piece(Dataset.from_dict({column: values}), "the given sequences", "index")]
+
+
+def _refuse_file_names_as_sequences(source: Source) -> None:
+    """A list of strings is in-memory sequences; one that names existing files was meant as files (each name was
+    predicted on as a text, or failed as a number), so it is refused with the two ways to say either."""
+    if not isinstance(source, (list, tuple)) or not source or not all(isinstance(s, str) for s in source):
+        return
+    files = [s for s in source if _names_a_file(s)]
+    if files:
+        raise DataError(
+            f"the given sequences are strings that name files ({', '.join(map(repr, files[:3]))}"
+            f"{', ...' if len(files) > 3 else ''}): a list of strings is read as in-memory sequences (texts), not files; "
+            "pass the files as Paths ([Path(f) for f in files]) or as one path or glob string"
+        )
+
+
+def _is_data_frame(source: Source) -> bool:
+    return type(source).__name__ == "DataFrame" and type(source).__module__.startswith("pandas")
+
+
+def _names_a_file(text: str) -> bool:
+    try:
+        return "\n" not in text and Path(text).is_file()
+    except (OSError, ValueError):  # a text too long for a file name, or holding a NUL byte
+        return False
 
 
 def _is_files(source: Source) -> bool:
@@ -109,6 +167,15 @@ def _paths(source: str | Path | Sequence[Path]) -> list[str]:
     except DataError as e:
         hint = " (in-memory sequences go in a list)" if isinstance(source, str) else ""
         raise DataError(str(e).replace("data.files", "--files") + hint) from None
+
+
+def _row_files(origin: Any, num_rows: int) -> list[str] | None:
+    """Each row's file (`Origin.pieces` in order), when there are several; one file needs no column."""
+    if len(origin.pieces) < 2:
+        return None
+    starts = [start for _, _, start in origin.pieces]
+    rows = origin.rows if origin.rows is not None else range(num_rows)
+    return [origin.pieces[bisect_right(starts, int(j)) - 1][0] for j in rows]
 
 
 def _has_column(pieces: list[Piece], column: str) -> bool:
@@ -150,11 +217,15 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
     if has_targets and dm.task in ("classification", "tagging"):
         _say_unseen_labels(parsed, origin, state)
     packed = reader.encode(parsed, origin, state, "given")
+    if kind == "text":  # lists of tokens have a word vocabulary
+        _say_unknown_tokens(packed.inputs, dm.tokenizer_kind, origin)
     scale(packed, state)
-    steps = _step_names(parsed["inputs"], kind, state_tokenizer(state)) if dm.task == "tagging" else None
+    per_step = dm.task == "tagging" or dm.per_step  # outputs per step: each row's steps, to line them up with
+    steps = _step_names(parsed["inputs"], kind, state_tokenizer(state)) if per_step else None
     # Every row kept for its prediction; the metrics, as in training, leave out rows whose label was unseen.
     test = packed if has_targets and len(packed) else None
-    return NewData(list(packed.every_row()), packed.source_rows.tolist(), len(parsed), steps, test)
+    return NewData(list(packed.every_row()), packed.source_rows.tolist(), len(parsed), steps, test,
+                   files=_row_files(origin, len(parsed)))
 
 
 def _say_unseen_labels(parsed: Any, origin: Any, state: dict[str, Any]) -> None:
@@ -181,6 +252,19 @@ def _without_targets(dm: TableDataModule, pieces: list[Piece], state: dict[str, 
     return reader, pieces, {**state, "class_names": ["_"]}
 
 
+def _say_unknown_tokens(ids: Tensor, kind: str, origin: Any) -> None:
+    """What a run says of a val / test split, said of new text: mostly <unk> from a char, bpe or unigram tokenizer is
+    text unlike the training text (another language or script), and the predictions read <unk>, not the text. A word
+    vocabulary's <unk> is any word unseen in training, common in a small corpus: not checked (as in training)."""
+    if kind == "word" or len(ids) == 0:
+        return
+    share = float((ids == UNK).float().mean())
+    if share > MOSTLY_UNKNOWN:
+        log.warning("predict: %.0f%% of the tokens of %s are <unk>: characters the training text never holds (another "
+                    "language or script?); the model reads <unk> there, not the text, and its predictions say little",
+                    100 * share, origin.names())
+
+
 def _step_names(sequences: Sequence[Any], kind: str, tokenizer: Any) -> list[list[str]]:
     """The token of each step, as the tokenizer cut it (characters, words, or the given tokens)."""
     if kind == "tokens":
@@ -201,7 +285,11 @@ def read_series(dm: ForecastDataModule, source: Source, state: dict[str, Any]) -
     names = state["columns"]
     inputs_at, targets_at = dm.positions(names)
     if isinstance(source, (np.ndarray, Tensor)) or (isinstance(source, (list, tuple)) and not _is_files(source)):
-        series = np.asarray(source, dtype=np.float64)
+        try:
+            series = np.asarray(source, dtype=np.float64)
+        except (TypeError, ValueError) as e:  # strings, ragged rows, objects
+            raise DataError(f"the given series is not an array of numbers ({e}); the model reads (steps, {len(names)}) "
+                            f"values of the columns {names}, or files given as a path, a glob or a list of Paths") from None
         series = series[:, None] if series.ndim == 1 else series
         if series.ndim != 2 or series.shape[1] not in (len(names), len(inputs_at)):
             raise DataError(f"the given series has shape {tuple(series.shape)}; the model reads (steps, {len(names)}) "
@@ -243,6 +331,7 @@ def read_text(dm: TextDataModule, source: Source, state: dict[str, Any]) -> NewD
     by the code that encoded and laid out the run's own splits."""
     dataset, origin = dm.texts(_pieces(source, dm.file_format, dm.cache_dir, dm.text_column, dm.text_options))
     tokens = dm.encode_split(dataset, origin, "given")
+    _say_unknown_tokens(tokens.ids, dm.tokenizer_kind, origin)
     rows = [slice(start, end) for start, end in zip(tokens.offsets[:-1].tolist(), tokens.offsets[1:].tolist())]
     if dm.targets == "case":  # tagging: each token of a row with its case; the steps are the lower-cased characters
         examples = [(tokens.ids[r], tokens.cases[r]) for r in rows]
@@ -254,7 +343,7 @@ def read_text(dm: TextDataModule, source: Source, state: dict[str, Any]) -> NewD
         test = dm.layout(tokens, origin, "given")
     else:
         log.info("predict: %d tokens, fewer than the %d one batch needs (as in training): no metrics", len(tokens.ids), dm.tokens_needed)
-    return NewData(examples, list(range(len(rows))), len(rows), steps, test)
+    return NewData(examples, list(range(len(rows))), len(rows), steps, test, files=_row_files(origin, len(rows)))
 
 
 # -- the generated datasets ----------------------------------------------------------------------
@@ -282,8 +371,9 @@ def read_adding(dm: AddingDataModule, source: Source, state: dict[str, Any]) -> 
 def _in_memory(dm: SequenceDataModule, source: Source) -> list[Any]:
     from datasets import Dataset
 
-    if _is_files(source) or isinstance(source, Dataset):
-        raise DataError(f"a {type(dm).__name__} model (generated data) reads in-memory sequences only, not files")
+    if _is_files(source) or isinstance(source, (Dataset, Mapping)) or _is_data_frame(source):
+        raise DataError(f"a {type(dm).__name__} model (generated data) reads in-memory sequences only (a list), not files "
+                        "or tables")
     return list(source)
 
 

@@ -167,7 +167,10 @@ def fingerprint_changes(saved: dict[str, dict[str, str]], current: dict[str, dic
     for key in sorted(saved.keys() | current.keys()):
         old, new = saved.get(key, {}), current.get(key, {})
         for path in sorted(old.keys() | new.keys()):
-            if path not in new:
+            if path not in new and not Path(path).is_absolute():  # read from the folder the command runs in
+                lines.append(f"{key}: {path} is not in {Path.cwd()} (a relative path: run the command from the folder "
+                             "train.py ran in)")
+            elif path not in new:
                 lines.append(f"{key}: {path} is gone")
             elif path not in old:
                 lines.append(f"{key}: {path} is new")

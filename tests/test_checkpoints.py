@@ -60,6 +60,54 @@ def test_generation_is_reproducible_for_a_seed(lm_run: Path) -> None:
     assert first != generate_text(lm_run, "KING", 40, seed=4)
 
 
+def test_sampling_never_draws_padding_or_unknown() -> None:
+    """A model that puts nearly all its mass on <pad> (0) and <unk> (1): they are never drawn (a drawn <pad> vanished
+    from the text, a drawn <unk> showed as `<unk>`); the rest is drawn as the model's own distribution says."""
+    from seqtrain.generate import sample
+
+    class Specials(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, inputs: torch.Tensor, lengths: object = None, state: object = None) -> tuple[torch.Tensor, None]:
+            logits = torch.tensor([20.0, 20.0, 0.0, 0.0, -30.0]).expand(*inputs.shape, 5)  # (B, T, V)
+            return logits, None
+
+    drawn = sample(Specials(), [2], 400, temperature=1.0, generator=torch.Generator().manual_seed(0))
+    assert set(drawn) == {2, 3}  # id 4 has e^-30 of the mass: never, and 0 and 1 never either
+    assert set(sample(Specials(), [2], 50, top_k=1, generator=torch.Generator().manual_seed(0))) <= {2, 3}
+
+
+def test_a_prompt_word_outside_a_word_vocabulary_is_named_as_a_word() -> None:
+    from seqtrain.encoders.vocab import WordVocab
+    from seqtrain.generate import prompt_ids_in_vocabulary
+
+    class Words:
+        tokenizer_kind = "word"
+        vocab = WordVocab.fit(["a cat sat on the mat"])
+
+        def encode(self, text: str) -> list[int]:
+            return self.vocab.encode(text)
+
+    with pytest.raises(ValueError, match=r"words 'zebra', 'qq' are not in the model's vocabulary"):
+        prompt_ids_in_vocabulary(Words(), "a zebra cat qq")  # it named the letters: characters 'z', 'e', 'b', 'r', 'q'
+    assert prompt_ids_in_vocabulary(Words(), "a cat") == Words().encode("a cat")
+
+
+def test_a_long_generation_shows_its_progress(lm_run: Path, capfd: pytest.CaptureFixture) -> None:
+    """`generate.py --length 100000` printed nothing for minutes; from 1000 tokens a bar on stderr counts them, and
+    the text is the same with it or without."""
+    from seqtrain.generate import generate_text
+
+    capfd.readouterr()
+    shown = generate_text(lm_run, "KING", 1000, seed=3, progress=True)
+    assert "generate: 100%" in capfd.readouterr().err
+    assert shown == generate_text(lm_run, "KING", 1000, seed=3)
+    generate_text(lm_run, "KING", 999, seed=3, progress=True)
+    assert "generate" not in capfd.readouterr().err  # a short one: no bar
+
+
 class Payload:
     """Unpickling this runs code: it creates a marker file."""
 
@@ -177,3 +225,22 @@ def test_a_run_directory_without_its_best_checkpoint_says_it_uses_the_last(tmp_p
     (tmp_path / "checkpoints" / "best.ckpt").write_bytes(b"x")
     caplog.clear()
     assert find_checkpoint(tmp_path) == tmp_path / "checkpoints" / "best.ckpt" and not caplog.text
+
+
+def test_a_runs_checkpoints_folder_and_an_unreadable_metrics_json(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`evaluate.py run/checkpoints` (where tab completion stops) is its run's best checkpoint; a metrics.json cut
+    short is said and passed over (a JSONDecodeError traceback before); a folder of other .ckpt files names them."""
+    from seqtrain.checkpoint import find_checkpoint
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    (folder / "best.ckpt").write_bytes(b"x")
+    assert find_checkpoint(folder) == folder / "best.ckpt"
+    (tmp_path / "metrics.json").write_text('{"best_checkpoint": "checkp')
+    with caplog.at_level("WARNING", logger="seqtrain.checkpoint"):
+        assert find_checkpoint(tmp_path) == folder / "best.ckpt"
+    assert "metrics.json cannot be read" in caplog.text
+    (folder / "best.ckpt").rename(folder / "epoch=3-step=40.ckpt")
+    for path in (tmp_path, folder):
+        with pytest.raises(CheckpointError, match=r"no checkpoint .*; it holds .*epoch=3-step=40.ckpt: name one of them"):
+            find_checkpoint(path)

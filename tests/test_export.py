@@ -342,3 +342,32 @@ def test_an_export_that_differs_from_its_model_is_refused_and_not_kept(tmp_path:
         checked(path, model)
     assert not path.exists() and not path.with_suffix(".json").exists()
     assert checked(export_onnx(model, path), model) < TOLERANCE
+
+
+def test_a_refused_export_keeps_the_earlier_export_it_would_have_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An export is written and checked under a temporary name and renamed only once it passed: a refused one leaves
+    an earlier `model.onnx` and `model.json` as they were (it deleted them, so the last good export was lost)."""
+    import seqtrain.checkpoint
+    import seqtrain.export
+    from seqtrain.export import ExportError, export_checkpoint
+    from seqtrain.facts import DataFacts
+
+    model = _model("gru", 1, False, True, False, pooling="last")
+    facts = DataFacts(task="classification", per_step=False, num_outputs=4, vocab_size=12, padding_idx=0)
+
+    class Data:
+        def state_dict(self) -> dict:
+            return {"tokenizer": None}
+
+    monkeypatch.setattr(seqtrain.checkpoint, "load_checkpoint", lambda path: {})
+    monkeypatch.setattr(seqtrain.checkpoint, "rebuild", lambda checkpoint, setup: (model, Data(), facts))
+    out = tmp_path / "model.onnx"
+    _, difference = export_checkpoint("run", out)
+    assert difference < TOLERANCE
+    earlier = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(earlier) == ["model.json", "model.onnx"]
+    monkeypatch.setattr(seqtrain.export, "check_onnx", lambda path, model: 0.5)  # as a graph that computes something else
+    with pytest.raises(ExportError, match=f"^{re.escape(str(out))}: the ONNX graph differs from the PyTorch model by 0.5"):
+        export_checkpoint("run", out)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == earlier  # no temporary file left either
+

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from conftest import ROOT, run_train
-from seqtrain.errors import CheckpointError
-from seqtrain.predict import Predictor
+from seqtrain.errors import CheckpointError, DataError
+from seqtrain.predict import Predictions, Predictor
 
 sys.path.insert(0, str(ROOT / "tests" / "data"))
 from user_files import sentiment_rows, series_rows, tagging_rows, vector_regression_rows, write_csv, write_jsonl, write_parquet  # noqa: E402
@@ -94,6 +94,27 @@ def test_classification_without_the_target_column_and_in_memory(classifier: tupl
     with_targets = predictor.predict(str(test_file))
     pd.testing.assert_frame_equal(from_file.table, in_memory.table)
     pd.testing.assert_frame_equal(from_file.table, with_targets.table)
+    # A DataFrame is a table with the run's columns, as the file is (it gave two rows: its column names, read as texts).
+    from_frame = predictor.predict(rows)
+    pd.testing.assert_frame_equal(from_frame.table, with_targets.table)
+    assert from_frame.metrics == with_targets.metrics
+    from_dict = predictor.predict({"text": list(rows["text"]), "label": list(rows["label"])})  # columns by name: the same
+    pd.testing.assert_frame_equal(from_dict.table, with_targets.table)
+
+
+def test_several_files_name_each_rows_file(classifier: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    """`--files 'new/*.csv'`: each row's file is written beside it (the row index ran on across the files, unsaid)."""
+    run_dir, test_file, _ = classifier
+    rows = pd.read_csv(test_file)
+    rows.iloc[:5].to_csv(tmp_path / "b.csv", index=False)
+    rows.iloc[5:12].to_csv(tmp_path / "a.csv", index=False)
+    predictor = Predictor.from_checkpoint(run_dir)
+    both = predictor.predict(str(tmp_path / "*.csv")).table  # a glob's matches in sorted order: a.csv, then b.csv
+    assert list(both.columns[:3]) == ["row", "file", "prediction"]
+    assert both["file"].tolist() == [str(tmp_path / "a.csv")] * 7 + [str(tmp_path / "b.csv")] * 5
+    alone = pd.concat([predictor.predict([tmp_path / name]).table for name in ("a.csv", "b.csv")], ignore_index=True)
+    assert "file" not in alone.columns  # one file: no column
+    pd.testing.assert_frame_equal(both.drop(columns=["row", "file"]), alone.drop(columns=["row"]))
 
 
 def test_tagging_aligns_one_label_per_token(tmp_path: Path) -> None:
@@ -110,6 +131,52 @@ def test_tagging_aligns_one_label_per_token(tmp_path: Path) -> None:
         assert len(predicted) == len(tags) and set(predicted) <= {"N", "O"}
     steps = [(p, t) for r, ps in zip(rows, predictions.table["prediction"]) for p, t in zip(ps, r["tags"])]
     assert sum(p == t for p, t in steps) / len(steps) == pytest.approx(saved["test/acc"], abs=1e-6)
+
+
+def test_tagging_a_row_longer_than_max_length_gives_null_for_the_tokens_the_model_does_not_read(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`data.max_length=3` (truncate): the run reads a row's first 3 tokens, and so does prediction; the labels line up
+    with the tokens, None after the third (the list of labels was shorter than the list of tokens, unsaid)."""
+    write_jsonl(tmp_path / "train.jsonl", tagging_rows(80, seed=1))
+    write_jsonl(tmp_path / "test.jsonl", tagging_rows(30, seed=5))
+    saved = _train(tmp_path / "run", "data=table", "data.task=tagging", f"data.train_files={tmp_path / 'train.jsonl'}",
+                   f"data.test_files={tmp_path / 'test.jsonl'}", "data.sequence_column=tokens", "data.target_column=tags",
+                   "data.max_length=3", f"data.cache_dir={tmp_path / 'cache'}", "data.batch_size=8")
+    with caplog.at_level("WARNING", logger="seqtrain.predict"):
+        predictions = Predictor.from_checkpoint(tmp_path / "run").predict(str(tmp_path / "test.jsonl"))
+    _assert_same_metrics(predictions.metrics, saved)
+    rows = [json.loads(line) for line in (tmp_path / "test.jsonl").read_text().splitlines()]
+    longer = sum(len(r["tags"]) > 3 for r in rows)
+    assert longer and f"{longer} rows are longer than data.max_length=3" in caplog.text
+    for row, tokens, predicted in zip(rows, predictions.table["tokens"], predictions.table["prediction"]):
+        assert tokens == row["tokens"] and len(predicted) == len(tokens)
+        assert None not in predicted[:3] and predicted[3:] == [None] * (len(tokens) - 3)
+    # The labels the model gave are the ones the run's test/acc counted.
+    steps = [(p, t) for r, ps in zip(rows, predictions.table["prediction"]) for p, t in zip(ps, r["tags"]) if p is not None]
+    assert sum(p == t for p, t in steps) / len(steps) == pytest.approx(saved["test/acc"], abs=1e-6)
+
+
+def test_per_step_regression_past_max_length_gives_null_for_the_steps_the_model_does_not_read(tmp_path: Path) -> None:
+    """The tagging case above for values per step: a row of 8 steps cut at 4 gets 4 values and 4 nulls (4 values before)."""
+    import random
+
+    for name, n, seed in (("train", 80, 0), ("test", 20, 1)):
+        rng = random.Random(seed)
+        rows = [[round(rng.gauss(0, 1), 4) for _ in range(rng.randint(2, 8))] for _ in range(n)]
+        write_jsonl(tmp_path / f"{name}.jsonl", [{"x": x, "y": [round(sum(x[: i + 1]), 4) for i in range(len(x))]} for x in rows])
+    saved = _train(tmp_path / "run", "data=table", "data.task=regression", "data.per_step=true", "model.pooling=null",
+                   f"data.train_files={tmp_path / 'train.jsonl'}", f"data.test_files={tmp_path / 'test.jsonl'}",
+                   "data.sequence_column=x", "data.target_column=y", "data.max_length=4",
+                   f"data.cache_dir={tmp_path / 'cache'}", "data.batch_size=8")
+    predictions = Predictor.from_checkpoint(tmp_path / "run").predict(str(tmp_path / "test.jsonl"))
+    _assert_same_metrics(predictions.metrics, saved)
+    rows = [json.loads(line) for line in (tmp_path / "test.jsonl").read_text().splitlines()]
+    assert any(len(r["x"]) > 4 for r in rows)
+    for row, predicted in zip(rows, predictions.table["prediction"]):
+        kept = min(len(row["x"]), 4)
+        assert len(predicted) == len(row["x"]) and None not in predicted[:kept] and predicted[kept:] == [None] * (len(row["x"]) - kept)
+    # The values given are the ones the run's test/mse counted.
+    pairs = [(p, t) for r, ps in zip(rows, predictions.table["prediction"]) for p, t in zip(ps, r["y"]) if p is not None]
+    assert sum((p - t) ** 2 for p, t in pairs) / len(pairs) == pytest.approx(saved["test/mse"], rel=1e-4)
 
 
 def test_regression_predictions_are_in_the_datas_units(tmp_path: Path) -> None:
@@ -230,6 +297,8 @@ def test_bad_forecast_requests_are_named(sunspots: tuple[Path, Path, dict], tmp_
     write_csv(short, [{"sunspots": 1.0}] * 3)
     with pytest.raises(ValueError, match="the series has 3 steps"):
         predictor.predict([short])
+    with pytest.raises(DataError, match=r"the given series is not an array of numbers \(could not convert string"):
+        predictor.predict(["1.5", "many"])  # numpy's bare ValueError before
     other = tmp_path / "other.csv"
     write_csv(other, series_rows(60))
     with pytest.raises(ValueError, match=f"{re.escape(str(other))}: no column 'sunspots'"):
@@ -242,10 +311,47 @@ def test_bad_forecast_requests_are_named(sunspots: tuple[Path, Path, dict], tmp_
         predictor.predict([shuffled])
 
 
+
+def test_a_forecast_of_targets_named_step_and_series_keeps_their_values(tmp_path: Path) -> None:
+    """Targets named like the table's bookkeeping columns keep their names and values; the step numbers and the
+    files go under free names (they replaced the forecasts without a word). A long recursive forecast shows its
+    progress (`--steps 100000` ran for an hour, silently: each step copied the whole growing series)."""
+    rows = [{"series": r["load"], "step": r["temp"]} for r in series_rows(120)]
+    write_csv(tmp_path / "train.csv", rows)
+    write_csv(tmp_path / "a.csv", rows[:60])
+    write_csv(tmp_path / "b.csv", rows[60:])
+    _train(tmp_path / "run", "data=forecast", f"data.train_files={tmp_path / 'train.csv'}", "data.window=8",
+           "data.time_column=null", f"data.cache_dir={tmp_path / 'cache'}", "data.batch_size=8")
+    predictor = Predictor.from_checkpoint(tmp_path / "run")
+    table = predictor.predict([tmp_path / "a.csv", tmp_path / "b.csv"], steps=2).table
+    assert list(table.columns) == ["_step", "series", "step", "_series"]
+    assert table["_step"].tolist() == [60, 61, 60, 61]
+    assert table["_series"].tolist() == [str(tmp_path / "a.csv")] * 2 + [str(tmp_path / "b.csv")] * 2
+    # The forecast values, as the same model gives them for each series alone (an array: no file column).
+    for name, part in (("a", rows[:60]), ("b", rows[60:])):
+        alone = predictor.predict([[r["series"], r["step"]] for r in part], steps=2).table
+        mine = table[table["_series"] == str(tmp_path / f"{name}.csv")].reset_index(drop=True)
+        assert list(alone.columns) == ["_step", "series", "step"]
+        pd.testing.assert_frame_equal(mine[["series", "step"]], alone[["series", "step"]])
+
+
+def test_a_long_recursive_forecast_shows_progress_and_reads_the_last_window(sunspots: tuple[Path, Path, dict], capfd: pytest.CaptureFixture) -> None:
+    run_dir, test_file, _ = sunspots
+    predictor = Predictor.from_checkpoint(run_dir)
+    series = list(pd.read_csv(test_file)["sunspots"].to_numpy())
+    capfd.readouterr()
+    many = predictor.predict(series, steps=600).table["sunspots"].tolist()
+    assert "forecast: 100%" in capfd.readouterr().err and len(many) == 600
+    # Step 60 (beyond the 48-step window) is the one-step forecast of the series with the 59 before it appended.
+    assert many[59] == pytest.approx(predictor.predict(series + many[:59]).table["sunspots"][0], rel=1e-5)
+    predictor.predict(series, steps=20)
+    assert "forecast" not in capfd.readouterr().err  # a short one: no bar
+
+
 # -- language models and the shipped classification data ------------------------------------------
 
 
-def test_language_model_scores_rows_and_the_test_text_gives_the_test_metrics(tmp_path: Path) -> None:
+def test_language_model_scores_rows_and_the_test_text_gives_the_test_metrics(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     saved = _train(tmp_path / "run", "data=shakespeare", "data.max_chars=20000", "data.seq_len=32", "data.batch_size=8",
                    "data.stateful=false", "sample_length=0")
     from seqtrain.shipped import shipped_text
@@ -268,6 +374,17 @@ def test_language_model_scores_rows_and_the_test_text_gives_the_test_metrics(tmp
     assert scores["ppl"][0] == pytest.approx(math.exp(loss), rel=1e-5)
     assert scores["bpt"][0] == pytest.approx(loss / math.log(2), rel=1e-5)
     assert scores["tokens"][0] == len(line) - 1
+    # A blank line holds its line break alone: nothing to score, so NaN (every row's prediction failed with a
+    # RuntimeError from packing a zero length before); the rows around it score as they do alone.
+    (tmp_path / "blank.txt").write_text(line + "\n" + line, encoding="utf-8")
+    table = predictor.predict(str(tmp_path / "blank.txt")).table
+    assert table["tokens"].tolist() == [len(line) - 1, 0, len(line) - 1]
+    assert table["loss"][0] == table["loss"][2] == pytest.approx(loss, rel=1e-5)
+    assert math.isnan(table["loss"][1]) and math.isnan(table["ppl"][1]) and math.isnan(table["bpt"][1])
+    # Text in a script the training text never holds reads as <unk>: said, as a run says it of its test split.
+    with caplog.at_level("WARNING", logger="seqtrain.predict_inputs"):
+        predictor.predict(["Ромео, где ты?\n"])
+    assert "of the tokens of the given sequences are <unk>" in caplog.text
 
 
 def test_truecase_tags_each_character_and_the_test_text_gives_the_test_metrics(tmp_path: Path) -> None:
@@ -313,6 +430,10 @@ def test_bad_input_is_named(classifier: tuple[Path, Path, dict], tmp_path: Path)
     predictor = Predictor.from_checkpoint(run_dir)
     with pytest.raises(ValueError, match="holds numbers sequences; the model was trained on text"):
         predictor.predict([tmp_path / "numbers.csv"])
+    # A column named like the model's but for case or spaces: the fix is the file's, not a training setting.
+    write_csv(tmp_path / "upper.csv", [{"Text": "good cat", "label": "pos"}])
+    with pytest.raises(ValueError, match="only in case: rename it to 'text' in the file, the name the model was trained on$"):
+        predictor.predict([tmp_path / "upper.csv"])  # it said "set data.sequence_column='Text'" before
     bogus = tmp_path / "other.ckpt"
     torch.save({"state_dict": {}}, bogus)
     with pytest.raises(CheckpointError, match="not a seqtrain checkpoint"):
@@ -321,6 +442,9 @@ def test_bad_input_is_named(classifier: tuple[Path, Path, dict], tmp_path: Path)
         predictor.predict([tmp_path / "missing.csv"])
     with pytest.raises(ValueError, match="in-memory sequences go in a list"):
         predictor.predict("good cat")  # a string is a path or pattern
+    # A list of strings is texts: one naming files was predicted on as the texts "…/numbers.csv" before.
+    with pytest.raises(ValueError, match=r"strings that name files \('.*numbers.csv'\).*pass the files as Paths"):
+        predictor.predict([str(tmp_path / "numbers.csv")])
     with pytest.raises(ValueError, match="--steps applies to forecasting models; this one is a classification model"):
         predictor.predict([tmp_path / "numbers.csv"], steps=3)
     proc = _script(str(run_dir), "--files", str(tmp_path / "numbers.csv"), "--out", str(tmp_path / "p.xlsx"))
@@ -348,3 +472,26 @@ def test_the_output_never_replaces_an_input_file(tmp_path: Path) -> None:
         proc = _script(str(tmp_path / "no_run"), "--files", files, "--out", str(tmp_path / "new.csv"))
         assert proc.returncode != 0 and "is one of the --files" in proc.stderr, proc.stderr[-2000:]
     assert (tmp_path / "new.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_a_failed_write_keeps_the_file_it_would_have_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str) -> None:
+    """`--out preds.csv` over last week's predictions: a write that fails half way (a full disk) leaves the earlier
+    file whole (it was left cut short), and a write that succeeds replaces it whole, leaving no temporary file."""
+    out = tmp_path / f"preds{suffix}"
+    Predictions(pd.DataFrame({"row": [0, 1], "prediction": ["pos", "neg"]}), None).write(out)
+    earlier = out.read_bytes()
+    method = {".csv": "to_csv", ".jsonl": "to_json", ".parquet": "to_parquet"}[suffix]
+
+    def half_then_full_disk(self: pd.DataFrame, path: Path, *args: object, **kwargs: object) -> None:
+        Path(path).write_bytes(b"row,predic")
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pd.DataFrame, method, half_then_full_disk)
+        with pytest.raises(OSError, match="No space left"):
+            Predictions(pd.DataFrame({"row": [0], "prediction": ["neg"]}), None).write(out)
+    assert out.read_bytes() == earlier and [p.name for p in tmp_path.iterdir()] == [out.name]
+    Predictions(pd.DataFrame({"row": [0], "prediction": ["neg"]}), None).write(out)
+    assert out.read_bytes() != earlier and [p.name for p in tmp_path.iterdir()] == [out.name]
+

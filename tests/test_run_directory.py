@@ -447,6 +447,18 @@ def test_fingerprints_name_added_removed_and_edited_files(tmp_path: Path) -> Non
         "a.csv has changed", "b.csv is gone", "c.csv is new"]
 
 
+def test_a_relative_data_path_not_found_says_where_it_was_looked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Evaluating a run trained with `data.train_files=data/train.csv` from another folder: the file is not "gone"."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("x\n1\n")
+    monkeypatch.chdir(tmp_path)
+    saved = data_fingerprints({"train_files": "data/train.csv"})
+    monkeypatch.chdir(tmp_path / "data")
+    assert fingerprint_changes(saved, data_fingerprints({"train_files": "data/train.csv"})) == [
+        f"data.train_files: data/train.csv is not in {tmp_path / 'data'} (a relative path: run the command from the "
+        "folder train.py ran in)"]
+
+
 def test_read_only_checkpoint_directory_is_refused(tmp_path: Path) -> None:
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints").chmod(0o500)
