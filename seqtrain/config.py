@@ -575,13 +575,23 @@ def _schedule_problems(cfg: DictConfig) -> list[str]:
                     "batches (e.g. ${trainer.max_steps} with trainer.max_steps set), or scheduler.interval=epoch"]
     if node is None or not str(node.get("_target_", "")).endswith("ReduceLROnPlateau"):
         return []
+    problems = []
     mode = node.get("mode", "min")
-    if mode == cfg.monitor_mode:
-        return []
-    return [f"scheduler.scheduler.mode={mode!r}{' (torch default)' if 'mode' not in node else ''} with "
-            f"monitor={cfg.monitor!r} (monitor_mode={cfg.monitor_mode!r}): ReduceLROnPlateau steps on monitor, so it would "
-            f"cut the learning rate while {cfg.monitor} improves; set scheduler.scheduler.mode={cfg.monitor_mode} "
-            "(scheduler=plateau: ${monitor_mode})"]
+    if mode != cfg.monitor_mode:
+        problems.append(f"scheduler.scheduler.mode={mode!r}{' (torch default)' if 'mode' not in node else ''} with "
+                        f"monitor={cfg.monitor!r} (monitor_mode={cfg.monitor_mode!r}): ReduceLROnPlateau steps on monitor, so "
+                        f"it would cut the learning rate while {cfg.monitor} improves; set scheduler.scheduler.mode="
+                        f"{cfg.monitor_mode} (scheduler=plateau: ${{monitor_mode}})")
+    # It steps at every epoch's end on `monitor` (Lightning's loop; seqtrain.task under truncated BPTT). An epoch that
+    # ends without validating has no val/ value: Lightning stopped the run there with a MisconfigurationException (a
+    # KeyError under truncated BPTT), and a stale value would count as one more epoch without improvement.
+    every = OmegaConf.select(cfg, "trainer.check_val_every_n_epoch", default=1)
+    if str(cfg.monitor).startswith("val/") and every != 1:
+        problems.append(f"scheduler=plateau (ReduceLROnPlateau) with trainer.check_val_every_n_epoch={every} and "
+                        f"monitor={cfg.monitor}: the scheduler steps at the end of every epoch on {cfg.monitor}, which an "
+                        "epoch without validation does not have (the run stopped after its first such epoch); set "
+                        "trainer.check_val_every_n_epoch=1, or monitor a train/ metric (monitor=train/loss)")
+    return problems
 
 
 def _patch_problems(cfg: DictConfig, tbptt: int | None, stateful: bool) -> list[str]:

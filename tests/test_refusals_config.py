@@ -185,6 +185,13 @@ CASES = [
     ("scheduler", [*VOWELS, "scheduler=plateau", "~scheduler.scheduler.mode", "monitor=val/acc", "monitor_mode=max"],
      ["scheduler.scheduler.mode='min' (torch default) with monitor='val/acc'", "set scheduler.scheduler.mode=max"]),
     ("scheduler", ["scheduler=cosine", "scheduler.scheduler.T_max=ten"], ["scheduler.scheduler.T_max='ten'"]),
+    # ReduceLROnPlateau steps at every epoch's end on monitor: an epoch without validation has none (Lightning stopped
+    # the run after it with a MisconfigurationException; under truncated BPTT, a KeyError)
+    ("scheduler", ["scheduler=plateau", "trainer.check_val_every_n_epoch=2"],
+     ["scheduler=plateau (ReduceLROnPlateau) with trainer.check_val_every_n_epoch=2 and monitor=val/loss",
+      "set trainer.check_val_every_n_epoch=1", "monitor=train/loss"]),
+    ("scheduler", ["scheduler=plateau", "trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=00:00:01:00"],
+     ["trainer.check_val_every_n_epoch=None and monitor=val/loss"]),
     # --- trainer ---
     ("trainer", ["trainer.max_epochs=0"], ["trainer.max_epochs=0 trains nothing"]),
     ("trainer", ["trainer.max_epochs=-1"], ["trainer.max_epochs=-1", "never stops"]),
@@ -386,6 +393,7 @@ ACCEPTED = [
     ["trainer.precision=16-true", "optimizer=sgd"],
     ["test=false", "trainer.limit_test_batches=0"],
     [*VOWELS, "scheduler=plateau", "monitor=val/acc", "monitor_mode=max"],  # its mode follows monitor_mode
+    [*VOWELS, "scheduler=plateau", "trainer.check_val_every_n_epoch=2", "monitor=train/loss"],  # a metric every epoch has
     [*VOWELS, "model.patch_size=4"],
     [*SUNSPOTS, "model.patch_size=3"],  # mode=many_to_one: one value per window
     ["data=table", "model.patch_size=auto", "recipe.patch_steps=16"],
