@@ -637,6 +637,33 @@ def test_real_valued_inputs_found_in_the_data_are_refused_a_bag_before_a_model_i
     assert "model.bag=unigrams" in message and "real-valued" in message and "AddingDataModule" in message, message
 
 
+def test_online_wandb_without_an_api_key_is_refused_before_any_data_is_read(compose_train: Compose, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """wandb.init finds no key where wandb itself looks (its own look-up, without the prompt), so it would stop the
+    run on a terminal to ask for an account, after the run directory was written: refused when the logger is built.
+    With a key (not checked against the server here) or offline, the logger is built."""
+    from wandb.sdk.lib.wbauth import authenticate
+
+    from seqtrain.run import train
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_IDENTITY_TOKEN_FILE", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no.netrc"))
+    assert authenticate.authenticate_session(host="https://api.wandb.ai", source="test", prompt=False, verify=False,
+                                             update_session=False) is None  # what wandb.init would prompt for
+    for online in (["logger.wandb.mode=online"], ["logger.wandb.mode=null"]):  # null: WANDB_MODE, else wandb's online
+        monkeypatch.delenv("WANDB_MODE", raising=False)
+        cfg = compose_train(*VOWELS, *online)
+        with pytest.raises(ConfigError) as error:
+            train(cfg)
+        assert "logger.wandb.mode is online, but no W&B API key was found" in str(error.value), str(error.value)
+        assert "logger.wandb.mode=offline" in str(error.value)
+        assert not list(tmp_path.rglob("*.ckpt")) and not (tmp_path / "config.yaml").exists()
+    check_targets(compose_train(*VOWELS, "logger.wandb.mode=offline"))
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    check_targets(compose_train(*VOWELS, "logger.wandb.mode=online"))
+
+
 def test_count_per_kind() -> None:
     """The corpus size per kind (the README's promises table quotes these numbers)."""
     counts = Counter(_kind(case) for case in CASES)
