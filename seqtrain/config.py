@@ -1000,18 +1000,27 @@ def hardware_problems(trainer: dict[str, Any]) -> list[str]:
 
 
 def _trainer_problems(cfg: DictConfig) -> list[str]:
-    """Build the Trainer without callbacks or loggers: Lightning's own checks (intervals, limits, strategy)."""
+    """Build the Trainer with the run's callbacks, without loggers: Lightning's own checks (intervals, limits, strategy,
+    and the trainer's switches against the callbacks: `enable_checkpointing=false` beside a `ModelCheckpoint`,
+    `enable_progress_bar=false` beside a progress bar, refused before only once the data was read)."""
     import lightning.pytorch as pl
+    from hydra.utils import instantiate
 
     options = {k: v for k, v in _resolved(cfg.trainer).items() if not k.startswith("_")}
-    options.update(logger=False, callbacks=[], enable_checkpointing=False, enable_progress_bar=False,
-                   enable_model_summary=False)
+    options.update(logger=False)
     quiet = logging.getLogger("lightning.pytorch")
     level, quiet.level = quiet.level, logging.ERROR  # its "GPU available" lines come again from the real one
+    built = {name: instantiate(node) for name, node in (cfg.callbacks or {}).items()}  # each built once before
     try:
-        pl.Trainer(**options)
+        pl.Trainer(**options, callbacks=list(built.values()))
     except Exception as e:  # noqa: BLE001
-        return [f"trainer (lightning.pytorch.Trainer) refused its values: {e}"]
+        # "... but found `ModelCheckpoint` in callbacks list": name the callbacks entry too
+        # (Lightning names any `Checkpoint`, LastCheckpoint among them, `ModelCheckpoint`)
+        found = {"Checkpoint" if name == "ModelCheckpoint" else name for name in re.findall(r"found `(\w+)`", str(e))}
+        named = [name for name, callback in built.items() if found & {cls.__name__ for cls in type(callback).__mro__}]
+        hint = (f"; drop {' and '.join(f'callbacks.{name}' for name in named)} "
+                f"({' '.join(f'~callbacks.{name}' for name in named)}) or the trainer switch") if named else ""
+        return [f"trainer (lightning.pytorch.Trainer) refused its values: {e}{hint}"]
     finally:
         quiet.setLevel(level)
     return []

@@ -194,6 +194,11 @@ CASES = [
      ["trainer.check_val_every_n_epoch=None and monitor=val/loss"]),
     # --- trainer ---
     ("trainer", ["trainer.max_epochs=0"], ["trainer.max_epochs=0 trains nothing"]),
+    # the trainer's switches against the run's callbacks: Lightning refused them only once the data was read
+    ("trainer", ["+trainer.enable_checkpointing=false"],
+     ["configured with `enable_checkpointing=False` but found `ModelCheckpoint`", "drop callbacks.model_checkpoint and callbacks.last_checkpoint"]),
+    ("trainer", ["+trainer.enable_progress_bar=false"],
+     ["configured with `enable_progress_bar=False` but found `TQDMProgressBar`", "drop callbacks.progress_bar"]),
     ("trainer", ["trainer.max_epochs=-1"], ["trainer.max_epochs=-1", "never stops"]),
     ("trainer", ["trainer.max_epochs=null"], ["trainer.max_epochs=None", "never stops"]),
     ("trainer", ["trainer.max_epochs=-5"], ["trainer.max_epochs=-5"]),
@@ -394,6 +399,8 @@ ACCEPTED = [
     ["test=false", "trainer.limit_test_batches=0"],
     [*VOWELS, "scheduler=plateau", "monitor=val/acc", "monitor_mode=max"],  # its mode follows monitor_mode
     [*VOWELS, "scheduler=plateau", "trainer.check_val_every_n_epoch=2", "monitor=train/loss"],  # a metric every epoch has
+    ["~callbacks.progress_bar", "+trainer.enable_progress_bar=false"],  # README's quieter run
+    ["~callbacks.model_checkpoint", "~callbacks.last_checkpoint", "+trainer.enable_checkpointing=false"],
     [*VOWELS, "model.patch_size=4"],
     [*SUNSPOTS, "model.patch_size=3"],  # mode=many_to_one: one value per window
     ["data=table", "model.patch_size=auto", "recipe.patch_steps=16"],
