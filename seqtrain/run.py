@@ -179,6 +179,7 @@ def train(cfg: DictConfig) -> float:
             gradient_clip_val=None,
             gradient_clip_algorithm=None,
             **without_validation,
+            **no_default_callbacks(cfg, callbacks),
         )
         check_batches(trainer, datamodule)  # its batch counts against the epoch's training batches, now known
         if owner:  # every check has passed: only now does this run write into its directory
@@ -240,6 +241,19 @@ def train(cfg: DictConfig) -> float:
     finally:
         if lock is not None:
             lock.release()
+
+
+def no_default_callbacks(cfg: DictConfig, callbacks: list[Any]) -> dict[str, bool]:
+    """The trainer switches that keep Lightning from adding its own checkpoint or progress bar where the callbacks have
+    none (`callbacks=none`: "no checkpoints, no progress bar"; Lightning wrote `checkpoints/epoch=..-step=...ckpt` each
+    epoch and showed its bar). A `trainer.enable_*` key that is set wins."""
+    from lightning.pytorch.callbacks import Checkpoint, ProgressBar
+
+    switches = {}
+    for key, kind in (("enable_checkpointing", Checkpoint), ("enable_progress_bar", ProgressBar)):
+        if key not in cfg.trainer and not any(isinstance(callback, kind) for callback in callbacks):
+            switches[key] = False
+    return switches
 
 
 def training_rows(datamodule: Any) -> int | None:

@@ -80,6 +80,19 @@ def test_a_projected_lstm_carries_its_state_through_truncated_bptt(tmp_path: Pat
     assert weights["model.output_layer.weight"].shape[1] == 8
 
 
+def test_callbacks_none_writes_no_checkpoint_and_shows_no_progress_bar(tmp_path: Path) -> None:
+    """`callbacks=none` means what configs/callbacks/none.yaml says: Lightning added its own ModelCheckpoint (a file
+    each epoch under checkpoints/, tested as the "best") and progress bar where the callbacks had none."""
+    import json
+
+    proc = run_train("~experiment", "data=vowels", "model=gru", "model.hidden_size=8", *SMOKE, "logger=none",
+                     "callbacks=none", f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not list(tmp_path.rglob("*.ckpt"))
+    assert json.loads((tmp_path / "metrics.json").read_text())["best_checkpoint"] is None
+    assert "Epoch 0" not in proc.stdout + proc.stderr  # no progress bar
+
+
 def test_missing_checkpoint_is_an_error_not_a_fresh_start(tmp_path: Path) -> None:
     proc = run_train("data=parity", *SMOKE, "logger=none", "ckpt_path=last", f"hydra.run.dir={tmp_path}")
     assert proc.returncode != 0
