@@ -131,6 +131,8 @@ def train(cfg: DictConfig) -> float:
             log.info(line)
         if line := unused_input_noise(cfg, facts):
             log.info(line)
+        if line := unused_tbptt(cfg):
+            log.info(line)
         if OmegaConf.select(cfg, "model.relative_to") == "auto":
             log.info(settled_relative_to(facts))
         if OmegaConf.select(cfg, "model.ar_highway") == "auto":
@@ -304,6 +306,18 @@ def unused_patch_shift(cfg: DictConfig) -> str | None:
     if OmegaConf.select(cfg, "model.patch_shift", default=None) is not True or OmegaConf.select(cfg, "model.patch_size") != 1:
         return None
     return "model.patch_shift=true: not used (it shifts where patches start; model.patch_size=1 has one phase)"
+
+
+def unused_tbptt(cfg: DictConfig) -> str | None:
+    """`task.tbptt_steps=k` cuts each batch's `data.seq_len` steps into chunks of k; with k >= seq_len a batch is one
+    chunk, nothing is truncated, and the run trains as without it; returns the line that says so."""
+    steps, length = cfg.task.tbptt_steps, OmegaConf.select(cfg, "data.seq_len", default=None)
+    if steps is None or cfg.task.tbptt_variable or not isinstance(length, int) or steps < length:
+        return None
+    carried = " (data.stateful=true still carries the state from batch to batch)" if OmegaConf.select(
+        cfg, "data.stateful", default=False) else ""
+    return (f"task.tbptt_steps={steps}: not used (a batch of data.seq_len={length} steps is one chunk, so nothing is "
+            f"truncated{carried}); set task.tbptt_steps below data.seq_len to truncate")
 
 
 def unused_input_noise(cfg: DictConfig, facts: Any) -> str | None:

@@ -416,3 +416,27 @@ def test_loss_step_is_the_batch_mean_over_all_chunks_real_targets() -> None:
             total += float(F.cross_entropy(preds.flatten(0, 1), targets[:, start : start + 4].flatten(),
                                            ignore_index=-100, reduction="sum"))
     assert logged == pytest.approx([total / int(lengths.sum())], rel=1e-5)
+
+
+@pytest.mark.parametrize(("steps", "chunks"), [(32, 1), (100, 1), (31, 2)])
+def test_tbptt_steps_at_or_above_the_batch_length_is_said_to_truncate_nothing(compose_train, tmp_path, steps: int,  # noqa: ANN001
+                                                                             chunks: int) -> None:
+    """The real stream's batches are data.seq_len steps: task.tbptt_steps >= seq_len cuts each into one chunk (the run
+    trains as without it), and the run says so in one line; below it, it truncates and says nothing."""
+    from hydra.utils import instantiate
+
+    from seqtrain.run import unused_tbptt
+    from seqtrain.task import chunk_sizes, split_into_chunks
+
+    cfg = compose_train("experiment=none", "data=shakespeare", "data.max_chars=20000", "data.seq_len=32",
+                        "data.batch_size=8", f"data.cache_dir={tmp_path / 'cache'}", f"task.tbptt_steps={steps}")
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.train_dataloader()))
+    assert len(split_into_chunks(batch, chunk_sizes(batch.inputs.shape[1], steps))) == chunks
+    line = unused_tbptt(cfg)
+    if chunks == 1:
+        assert line is not None and f"task.tbptt_steps={steps}: not used" in line and "data.seq_len=32" in line, line
+        assert "data.stateful=true still carries the state" in line
+    else:
+        assert line is None
