@@ -440,3 +440,18 @@ def test_tbptt_steps_at_or_above_the_batch_length_is_said_to_truncate_nothing(co
         assert "data.stateful=true still carries the state" in line
     else:
         assert line is None
+
+
+@pytest.mark.parametrize("tbptt_steps", [None, T, 4])
+def test_an_epoch_scheduler_steps_at_complete_epochs_only_as_lightnings_loop_does(tbptt_steps: int | None) -> None:
+    """max_steps ends the fit 1.5 epochs in: Lightning's automatic loop (tbptt_steps=None, the truth) steps an epoch
+    scheduler after the one complete epoch only; truncated BPTT (one chunk, or three) steps it the same, so an
+    extended run does not go on with its schedule one epoch ahead."""
+    task = regression_task(make_model(), optimizer=functools.partial(torch.optim.SGD, lr=0.4), tbptt_steps=tbptt_steps,
+                           scheduler=functools.partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5))
+    trainer = pl.Trainer(max_steps=3, max_epochs=5, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(task, train_dataloaders=loader([make_batch(seed=s) for s in range(2)]))  # 2 batches an epoch
+    assert trainer.global_step == 3
+    assert trainer.lr_scheduler_configs[0].scheduler.last_epoch == 1
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.2)
