@@ -133,6 +133,8 @@ def train(cfg: DictConfig) -> float:
             log.info(line)
         if line := unused_tbptt(cfg):
             log.info(line)
+        if line := unused_epoch_scheduler(cfg):
+            log.info(line)
         if OmegaConf.select(cfg, "model.relative_to") == "auto":
             log.info(settled_relative_to(facts))
         if OmegaConf.select(cfg, "model.ar_highway") == "auto":
@@ -318,6 +320,18 @@ def unused_tbptt(cfg: DictConfig) -> str | None:
         cfg, "data.stateful", default=False) else ""
     return (f"task.tbptt_steps={steps}: not used (a batch of data.seq_len={length} steps is one chunk, so nothing is "
             f"truncated{carried}); set task.tbptt_steps below data.seq_len to truncate")
+
+
+def unused_epoch_scheduler(cfg: DictConfig) -> str | None:
+    """A scheduler stepped per epoch (`scheduler.interval=epoch`) first steps at the end of the first epoch: with
+    `trainer.max_epochs=1` (the shakespeare and truecase recipes) it never changes the learning rate the run trains
+    with; returns the line that says so."""
+    node = cfg.scheduler.scheduler
+    if node is None or cfg.scheduler.interval != "epoch" or cfg.trainer.max_epochs != 1:
+        return None
+    return (f"scheduler.scheduler={str(node._target_).rsplit('.', 1)[-1]}: not used (scheduler.interval=epoch steps it "
+            "after each epoch, and trainer.max_epochs=1 trains one: the learning rate stays optimizer.lr throughout); "
+            "set scheduler.interval=step with the schedule in batches (e.g. scheduler.scheduler.T_max), or more epochs")
 
 
 def unused_input_noise(cfg: DictConfig, facts: Any) -> str | None:

@@ -455,3 +455,21 @@ def test_an_epoch_scheduler_steps_at_complete_epochs_only_as_lightnings_loop_doe
     assert trainer.global_step == 3
     assert trainer.lr_scheduler_configs[0].scheduler.last_epoch == 1
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("tbptt_steps", [None, 4])
+def test_an_epoch_scheduler_in_a_one_epoch_run_is_said_to_change_nothing(compose_train, tbptt_steps: int | None) -> None:  # noqa: ANN001
+    """Stepped per epoch, a cosine schedule over trainer.max_epochs=1 first steps after the only epoch: every update
+    of the run uses optimizer.lr (recorded at each step, in both loops). The run says so; with 2 epochs it does not."""
+    from seqtrain.run import unused_epoch_scheduler
+
+    seen: list[float] = []
+    task = regression_task(make_model(), optimizer=functools.partial(lr_recording_sgd(seen), lr=0.4), tbptt_steps=tbptt_steps,
+                           scheduler=functools.partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=1))
+    fit(task, [make_batch(seed=s) for s in range(3)], epochs=1)
+    assert len(seen) == (9 if tbptt_steps else 3) and seen == pytest.approx([0.4] * len(seen))
+    line = unused_epoch_scheduler(compose_train("scheduler=cosine", "trainer.max_epochs=1"))
+    assert line is not None and "scheduler.scheduler=CosineAnnealingLR: not used" in line, line
+    assert unused_epoch_scheduler(compose_train("scheduler=cosine", "trainer.max_epochs=2")) is None
+    assert unused_epoch_scheduler(compose_train("scheduler=cosine", "trainer.max_epochs=1", "scheduler.interval=step",
+                                                "scheduler.scheduler.T_max=100")) is None
