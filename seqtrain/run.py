@@ -169,7 +169,7 @@ def train(cfg: DictConfig) -> float:
             target_shift=facts.target_shift,
             metadata={"config": config, "facts": facts.to_dict(), "data_fingerprints": fingerprints},
         )
-        callbacks = [instantiate(c) for c in cfg.callbacks.values()]  # the task adds ExactResume itself
+        callbacks = at_train_epoch_end([instantiate(c) for c in cfg.callbacks.values()])  # the task adds ExactResume itself
         loggers = [instantiate(c) for c in cfg.logger.values()]
         without_validation = {}
         if (line := no_validation_split(cfg, datamodule)) is not None:  # data.val_fraction=0: nothing to validate on
@@ -245,6 +245,25 @@ def train(cfg: DictConfig) -> float:
     finally:
         if lock is not None:
             lock.release()
+
+
+def at_train_epoch_end(callbacks: list[Any]) -> list[Any]:
+    """Checkpoints and early stopping that watch a `train/` metric act at the end of each training epoch, where the
+    task logs it. Lightning's default is to act after validation whenever the run validates at other times than each
+    epoch's end (`trainer.val_check_interval` < 1, `check_val_every_n_epoch` > 1): there the epoch's `train/` means
+    are not logged yet, so a mid-epoch validation stopped the run (`could not find the monitored key`) and a checkpoint
+    after epoch e was scored with epoch e-1's value (the best checkpoint was the wrong epoch). An explicit
+    `save_on_train_epoch_end` / `check_on_train_epoch_end` is kept."""
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    for callback in callbacks:
+        if not str(getattr(callback, "monitor", None)).startswith("train/"):
+            continue
+        if isinstance(callback, ModelCheckpoint) and callback._save_on_train_epoch_end is None:
+            callback._save_on_train_epoch_end = True
+        elif isinstance(callback, EarlyStopping) and callback._check_on_train_epoch_end is None:
+            callback._check_on_train_epoch_end = True
+    return callbacks
 
 
 def no_default_callbacks(cfg: DictConfig, callbacks: list[Any]) -> dict[str, bool]:
