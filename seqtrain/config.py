@@ -820,9 +820,10 @@ def check_facts(cfg: DictConfig, facts: Any) -> None:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
 
-def check_batches(trainer: Any, datamodule: Any) -> None:
+def check_batches(trainer: Any, datamodule: Any) -> int | None:
     """Once the data is read: the trainer's batch counts against the training batches of an epoch (Lightning refused
-    these inside `fit`, with a traceback, after the run directory was written); raises ConfigError."""
+    these inside `fit`, with a traceback, after the run directory was written); raises ConfigError. Returns the
+    training batches of an epoch (None for a loader without a length)."""
     from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.trainer.connectors.data_connector import _parse_num_batches
     from lightning.pytorch.trainer.states import RunningStage
@@ -830,7 +831,7 @@ def check_batches(trainer: Any, datamodule: Any) -> None:
     try:
         length = len(datamodule.train_dataloader())
     except TypeError:  # an iterable dataset of your own: no length to judge by
-        return
+        return None
     limit = trainer.limit_train_batches
     try:
         batches = _parse_num_batches(RunningStage.TRAINING, length, limit)
@@ -844,6 +845,7 @@ def check_batches(trainer: Any, datamodule: Any) -> None:
                           f"batches, but an epoch has {batches} (data.batch_size={getattr(datamodule, 'batch_size', '?')}); set "
                           f"it to at most {batches}, a fraction of an epoch (e.g. 0.5), or trainer.check_val_every_n_epoch=null "
                           "to count batches across epochs")
+    return batches
 
 
 def check_targets(cfg: DictConfig) -> None:

@@ -185,7 +185,9 @@ def train(cfg: DictConfig) -> float:
             **without_validation,
             **no_default_callbacks(cfg, callbacks),
         )
-        check_batches(trainer, datamodule)  # its batch counts against the epoch's training batches, now known
+        batches = check_batches(trainer, datamodule)  # its batch counts against the epoch's training batches, now known
+        if ckpt_path is None and (line := cosine_rises_again(cfg, batches)):  # a resume says it in its own words
+            log.warning(line)
         if owner:  # every check has passed: only now does this run write into its directory
             if cfg.overwrite and ckpt_path is None:
                 reports = OmegaConf.select(cfg, "callbacks.test_reports.dirname") or "reports"
@@ -442,6 +444,31 @@ def cosine_past_its_end(config: dict[str, Any]) -> str | None:
         return None
     return (f"resume: the cosine schedule's T_max={t_max} (its run's) is below trainer.max_epochs={epochs}: after epoch {t_max} "
             "the learning rate rises again (CosineAnnealingLR is periodic); to decay over the longer run, start a new run")
+
+
+def cosine_rises_again(cfg: DictConfig, batches: int | None) -> str | None:
+    """`CosineAnnealingLR` is periodic: a `T_max` below the steps the run gives it (epochs, or with
+    `scheduler.interval=step` optimizer steps: batches, or batches / `accumulate_grad_batches` without truncated BPTT)
+    takes the learning rate to its minimum and back up again; returns the warning that says so."""
+    node = cfg.scheduler.scheduler
+    if node is None or not str(node.get("_target_", "")).endswith("CosineAnnealingLR"):
+        return None
+    t_max, epochs, steps = node.get("T_max"), cfg.trainer.max_epochs, cfg.trainer.max_steps
+    if not isinstance(t_max, int):
+        return None
+    if cfg.scheduler.interval == "epoch":
+        total, unit = (epochs if isinstance(epochs, int) and epochs > 0 else None), "epochs"
+    else:
+        per_epoch = None if batches is None else (
+            batches if cfg.task.tbptt_steps is not None else math.ceil(batches / cfg.trainer.accumulate_grad_batches))
+        totals = [n for n in (steps if steps > 0 else None, per_epoch * epochs if per_epoch and isinstance(epochs, int)
+                              and epochs > 0 else None) if n is not None]
+        total, unit = (min(totals) if totals else None), "optimizer steps"
+    if total is None or total <= t_max:
+        return None
+    return (f"scheduler.scheduler.T_max={t_max} is below the run's {total} {unit} (scheduler.interval="
+            f"{cfg.scheduler.interval}): CosineAnnealingLR is periodic, so the learning rate reaches its minimum after "
+            f"{t_max} and rises again; set scheduler.scheduler.T_max={total} to decay once over the run")
 
 
 def keep_saved_patch_size(cfg: DictConfig, config: dict[str, Any], saved: dict[str, Any]) -> str | None:
