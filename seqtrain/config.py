@@ -557,6 +557,15 @@ def _checkpoint_problems(cfg: DictConfig) -> list[str]:
             problems.append(f"callbacks.{name}.mode={mode!r}, but monitor_mode={cfg.monitor_mode!r}: the best checkpoint "
                             f"would not be the best by {cfg.monitor}; set callbacks.{name}.mode={cfg.monitor_mode} (or leave "
                             "it ${monitor_mode})")
+        # Several checkpoints under one file name (no `{...}` in it, no version counter): each save replaces the file,
+        # and Lightning's best_model_path names it, so the run tested the newest of the top k, not the best.
+        keep, filename = node.get("save_top_k", 1), node.get("filename")
+        if (_is_number(keep) and keep not in (0, 1) and isinstance(filename, str) and "{" not in filename
+                and node.get("enable_version_counter", True) is False):
+            problems.append(f"callbacks.{name}.save_top_k={keep} keeps several checkpoints under one file name "
+                            f"(callbacks.{name}.filename={filename}): each save replaced the last, so {filename}.ckpt was "
+                            f"the newest of them, not the best by {cfg.monitor}; set callbacks.{name}.save_top_k=1, or a "
+                            f"filename that tells them apart (callbacks.{name}.filename='{filename}-{{epoch}}')")
     return problems
 
 

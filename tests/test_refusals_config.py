@@ -305,6 +305,11 @@ CASES = [
      ["callbacks.early_stopping.patience=-1: must be >= 0"]),
     ("callbacks/logger", ["callbacks.progress_bar.refresh_rate=-1"], ["callbacks.progress_bar.refresh_rate=-1: must be >= 0"]),
     ("callbacks/logger", ["callbacks.model_checkpoint.save_top_k=-2"], ["callbacks.model_checkpoint.save_top_k=-2: must be >= -1"]),
+    # one file name for several checkpoints: each save replaced best.ckpt, which held the newest epoch, tested as the best
+    ("callbacks/logger", ["callbacks.model_checkpoint.save_top_k=-1"],
+     ["callbacks.model_checkpoint.save_top_k=-1 keeps several checkpoints under one file name", "not the best by val/loss",
+      "callbacks.model_checkpoint.save_top_k=1", "filename='best-{epoch}'"]),
+    ("callbacks/logger", ["callbacks.model_checkpoint.save_top_k=3"], ["callbacks.model_checkpoint.save_top_k=3 keeps several"]),
     ("callbacks/logger", ["callbacks.last_checkpoint.every_n_train_steps=0"], ["callbacks.last_checkpoint.every_n_train_steps=0"]),
     # a folder the run writes into that is a file (or under one): makedirs' traceback, the checkpoints' after an epoch
     ("callbacks/logger", [f"callbacks.model_checkpoint.dirpath={ROOT / 'README.md'}"],
@@ -400,6 +405,8 @@ ACCEPTED = [
     [*VOWELS, "scheduler=plateau", "monitor=val/acc", "monitor_mode=max"],  # its mode follows monitor_mode
     [*VOWELS, "scheduler=plateau", "trainer.check_val_every_n_epoch=2", "monitor=train/loss"],  # a metric every epoch has
     ["~callbacks.progress_bar", "+trainer.enable_progress_bar=false"],  # README's quieter run
+    ["callbacks.model_checkpoint.save_top_k=-1", "callbacks.model_checkpoint.filename='best-{epoch}'"],  # names apart
+    ["callbacks.model_checkpoint.save_top_k=3", "callbacks.model_checkpoint.enable_version_counter=true"],
     ["~callbacks.model_checkpoint", "~callbacks.last_checkpoint", "+trainer.enable_checkpointing=false"],
     [*VOWELS, "model.patch_size=4"],
     [*SUNSPOTS, "model.patch_size=3"],  # mode=many_to_one: one value per window
@@ -669,6 +676,34 @@ def test_online_wandb_without_an_api_key_is_refused_before_any_data_is_read(comp
     check_targets(compose_train(*VOWELS, "logger.wandb.mode=offline"))
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
     check_targets(compose_train(*VOWELS, "logger.wandb.mode=online"))
+
+
+def test_several_checkpoints_under_one_name_leave_the_newest_not_the_best(tmp_path: Path) -> None:
+    """Why `save_top_k` other than 0 / 1 with the fixed `filename: best` is refused: Lightning's ModelCheckpoint (the
+    truth) keeps best.ckpt as the newest save and names it as its best_model_path, the path the run tests."""
+    import lightning.pytorch as pl
+
+    class Scripted(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(1, 1)
+
+        def training_step(self, batch, batch_idx):  # noqa: ANN001, ANN201
+            return self.layer(batch).sum()
+
+        def validation_step(self, batch, batch_idx):  # noqa: ANN001, ANN201
+            self.log("val/loss", [1.0, 3.0][self.current_epoch])  # epoch 0 is the best
+
+        def configure_optimizers(self):  # noqa: ANN201
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    saves = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, filename="best", monitor="val/loss", save_top_k=-1,
+                                         enable_version_counter=False)
+    data = torch.utils.data.DataLoader(torch.ones(2, 1), batch_size=1)
+    pl.Trainer(max_epochs=2, callbacks=[saves], logger=False, enable_progress_bar=False, enable_model_summary=False,
+               accelerator="cpu").fit(Scripted(), data, data)
+    assert saves.best_model_path == str(tmp_path / "best.ckpt")
+    assert torch.load(saves.best_model_path, weights_only=True)["epoch"] == 1  # the newest, with val/loss 3.0
 
 
 def test_count_per_kind() -> None:
