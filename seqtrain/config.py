@@ -557,6 +557,15 @@ def _checkpoint_problems(cfg: DictConfig) -> list[str]:
             problems.append(f"callbacks.{name}.mode={mode!r}, but monitor_mode={cfg.monitor_mode!r}: the best checkpoint "
                             f"would not be the best by {cfg.monitor}; set callbacks.{name}.mode={cfg.monitor_mode} (or leave "
                             "it ${monitor_mode})")
+        # Several checkpoints under one file name (no `{...}` in it, no version counter): each save replaces the file,
+        # and Lightning's best_model_path names it, so the run tested the newest of the top k, not the best.
+        keep, filename = node.get("save_top_k", 1), node.get("filename")
+        if (_is_number(keep) and keep not in (0, 1) and isinstance(filename, str) and "{" not in filename
+                and node.get("enable_version_counter", True) is False):
+            problems.append(f"callbacks.{name}.save_top_k={keep} keeps several checkpoints under one file name "
+                            f"(callbacks.{name}.filename={filename}): each save replaced the last, so {filename}.ckpt was "
+                            f"the newest of them, not the best by {cfg.monitor}; set callbacks.{name}.save_top_k=1, or a "
+                            f"filename that tells them apart (callbacks.{name}.filename='{filename}-{{epoch}}')")
     return problems
 
 
@@ -575,13 +584,23 @@ def _schedule_problems(cfg: DictConfig) -> list[str]:
                     "batches (e.g. ${trainer.max_steps} with trainer.max_steps set), or scheduler.interval=epoch"]
     if node is None or not str(node.get("_target_", "")).endswith("ReduceLROnPlateau"):
         return []
+    problems = []
     mode = node.get("mode", "min")
-    if mode == cfg.monitor_mode:
-        return []
-    return [f"scheduler.scheduler.mode={mode!r}{' (torch default)' if 'mode' not in node else ''} with "
-            f"monitor={cfg.monitor!r} (monitor_mode={cfg.monitor_mode!r}): ReduceLROnPlateau steps on monitor, so it would "
-            f"cut the learning rate while {cfg.monitor} improves; set scheduler.scheduler.mode={cfg.monitor_mode} "
-            "(scheduler=plateau: ${monitor_mode})"]
+    if mode != cfg.monitor_mode:
+        problems.append(f"scheduler.scheduler.mode={mode!r}{' (torch default)' if 'mode' not in node else ''} with "
+                        f"monitor={cfg.monitor!r} (monitor_mode={cfg.monitor_mode!r}): ReduceLROnPlateau steps on monitor, so "
+                        f"it would cut the learning rate while {cfg.monitor} improves; set scheduler.scheduler.mode="
+                        f"{cfg.monitor_mode} (scheduler=plateau: ${{monitor_mode}})")
+    # It steps at every epoch's end on `monitor` (Lightning's loop; seqtrain.task under truncated BPTT). An epoch that
+    # ends without validating has no val/ value: Lightning stopped the run there with a MisconfigurationException (a
+    # KeyError under truncated BPTT), and a stale value would count as one more epoch without improvement.
+    every = OmegaConf.select(cfg, "trainer.check_val_every_n_epoch", default=1)
+    if str(cfg.monitor).startswith("val/") and every != 1:
+        problems.append(f"scheduler=plateau (ReduceLROnPlateau) with trainer.check_val_every_n_epoch={every} and "
+                        f"monitor={cfg.monitor}: the scheduler steps at the end of every epoch on {cfg.monitor}, which an "
+                        "epoch without validation does not have (the run stopped after its first such epoch); set "
+                        "trainer.check_val_every_n_epoch=1, or monitor a train/ metric (monitor=train/loss)")
+    return problems
 
 
 def _patch_problems(cfg: DictConfig, tbptt: int | None, stateful: bool) -> list[str]:
@@ -810,9 +829,10 @@ def check_facts(cfg: DictConfig, facts: Any) -> None:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
 
-def check_batches(trainer: Any, datamodule: Any) -> None:
+def check_batches(trainer: Any, datamodule: Any) -> int | None:
     """Once the data is read: the trainer's batch counts against the training batches of an epoch (Lightning refused
-    these inside `fit`, with a traceback, after the run directory was written); raises ConfigError."""
+    these inside `fit`, with a traceback, after the run directory was written); raises ConfigError. Returns the
+    training batches of an epoch (None for a loader without a length)."""
     from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.trainer.connectors.data_connector import _parse_num_batches
     from lightning.pytorch.trainer.states import RunningStage
@@ -820,7 +840,7 @@ def check_batches(trainer: Any, datamodule: Any) -> None:
     try:
         length = len(datamodule.train_dataloader())
     except TypeError:  # an iterable dataset of your own: no length to judge by
-        return
+        return None
     limit = trainer.limit_train_batches
     try:
         batches = _parse_num_batches(RunningStage.TRAINING, length, limit)
@@ -834,6 +854,7 @@ def check_batches(trainer: Any, datamodule: Any) -> None:
                           f"batches, but an epoch has {batches} (data.batch_size={getattr(datamodule, 'batch_size', '?')}); set "
                           f"it to at most {batches}, a fraction of an epoch (e.g. 0.5), or trainer.check_val_every_n_epoch=null "
                           "to count batches across epochs")
+    return batches
 
 
 def check_targets(cfg: DictConfig) -> None:
@@ -990,18 +1011,27 @@ def hardware_problems(trainer: dict[str, Any]) -> list[str]:
 
 
 def _trainer_problems(cfg: DictConfig) -> list[str]:
-    """Build the Trainer without callbacks or loggers: Lightning's own checks (intervals, limits, strategy)."""
+    """Build the Trainer with the run's callbacks, without loggers: Lightning's own checks (intervals, limits, strategy,
+    and the trainer's switches against the callbacks: `enable_checkpointing=false` beside a `ModelCheckpoint`,
+    `enable_progress_bar=false` beside a progress bar, refused before only once the data was read)."""
     import lightning.pytorch as pl
+    from hydra.utils import instantiate
 
     options = {k: v for k, v in _resolved(cfg.trainer).items() if not k.startswith("_")}
-    options.update(logger=False, callbacks=[], enable_checkpointing=False, enable_progress_bar=False,
-                   enable_model_summary=False)
+    options.update(logger=False)
     quiet = logging.getLogger("lightning.pytorch")
     level, quiet.level = quiet.level, logging.ERROR  # its "GPU available" lines come again from the real one
+    built = {name: instantiate(node) for name, node in (cfg.callbacks or {}).items()}  # each built once before
     try:
-        pl.Trainer(**options)
+        pl.Trainer(**options, callbacks=list(built.values()))
     except Exception as e:  # noqa: BLE001
-        return [f"trainer (lightning.pytorch.Trainer) refused its values: {e}"]
+        # "... but found `ModelCheckpoint` in callbacks list": name the callbacks entry too
+        # (Lightning names any `Checkpoint`, LastCheckpoint among them, `ModelCheckpoint`)
+        found = {"Checkpoint" if name == "ModelCheckpoint" else name for name in re.findall(r"found `(\w+)`", str(e))}
+        named = [name for name, callback in built.items() if found & {cls.__name__ for cls in type(callback).__mro__}]
+        hint = (f"; drop {' and '.join(f'callbacks.{name}' for name in named)} "
+                f"({' '.join(f'~callbacks.{name}' for name in named)}) or the trainer switch") if named else ""
+        return [f"trainer (lightning.pytorch.Trainer) refused its values: {e}{hint}"]
     finally:
         quiet.setLevel(level)
     return []

@@ -140,6 +140,10 @@ def train(cfg: DictConfig) -> float:
             log.warning(line)
         if line := unused_input_noise(cfg, facts):
             log.info(line)
+        if line := unused_tbptt(cfg):
+            log.info(line)
+        if line := unused_epoch_scheduler(cfg):
+            log.info(line)
         if OmegaConf.select(cfg, "model.relative_to") == "auto":
             log.info(settled_relative_to(facts))
         if OmegaConf.select(cfg, "model.ar_highway") == "auto":
@@ -174,7 +178,7 @@ def train(cfg: DictConfig) -> float:
             target_shift=facts.target_shift,
             metadata={"config": config, "facts": facts.to_dict(), "data_fingerprints": fingerprints},
         )
-        callbacks = [instantiate(c) for c in cfg.callbacks.values()]  # the task adds ExactResume itself
+        callbacks = at_train_epoch_end([instantiate(c) for c in cfg.callbacks.values()])  # the task adds ExactResume itself
         loggers = [instantiate(c) for c in cfg.logger.values()]
         without_validation = {}
         if (line := no_validation_split(cfg, datamodule)) is not None:  # data.val_fraction=0: nothing to validate on
@@ -188,8 +192,11 @@ def train(cfg: DictConfig) -> float:
             gradient_clip_val=None,
             gradient_clip_algorithm=None,
             **without_validation,
+            **no_default_callbacks(cfg, callbacks),
         )
-        check_batches(trainer, datamodule)  # its batch counts against the epoch's training batches, now known
+        batches = check_batches(trainer, datamodule)  # its batch counts against the epoch's training batches, now known
+        if ckpt_path is None and (line := cosine_rises_again(cfg, batches)):  # a resume says it in its own words
+            log.warning(line)
         if owner:  # every check has passed: only now does this run write into its directory
             if cfg.overwrite and ckpt_path is None:
                 reports = OmegaConf.select(cfg, "callbacks.test_reports.dirname") or "reports"
@@ -249,6 +256,38 @@ def train(cfg: DictConfig) -> float:
     finally:
         if lock is not None:
             lock.release()
+
+
+def at_train_epoch_end(callbacks: list[Any]) -> list[Any]:
+    """Checkpoints and early stopping that watch a `train/` metric act at the end of each training epoch, where the
+    task logs it. Lightning's default is to act after validation whenever the run validates at other times than each
+    epoch's end (`trainer.val_check_interval` < 1, `check_val_every_n_epoch` > 1): there the epoch's `train/` means
+    are not logged yet, so a mid-epoch validation stopped the run (`could not find the monitored key`) and a checkpoint
+    after epoch e was scored with epoch e-1's value (the best checkpoint was the wrong epoch). An explicit
+    `save_on_train_epoch_end` / `check_on_train_epoch_end` is kept."""
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    for callback in callbacks:
+        if not str(getattr(callback, "monitor", None)).startswith("train/"):
+            continue
+        if isinstance(callback, ModelCheckpoint) and callback._save_on_train_epoch_end is None:
+            callback._save_on_train_epoch_end = True
+        elif isinstance(callback, EarlyStopping) and callback._check_on_train_epoch_end is None:
+            callback._check_on_train_epoch_end = True
+    return callbacks
+
+
+def no_default_callbacks(cfg: DictConfig, callbacks: list[Any]) -> dict[str, bool]:
+    """The trainer switches that keep Lightning from adding its own checkpoint or progress bar where the callbacks have
+    none (`callbacks=none`: "no checkpoints, no progress bar"; Lightning wrote `checkpoints/epoch=..-step=...ckpt` each
+    epoch and showed its bar). A `trainer.enable_*` key that is set wins."""
+    from lightning.pytorch.callbacks import Checkpoint, ProgressBar
+
+    switches = {}
+    for key, kind in (("enable_checkpointing", Checkpoint), ("enable_progress_bar", ProgressBar)):
+        if key not in cfg.trainer and not any(isinstance(callback, kind) for callback in callbacks):
+            switches[key] = False
+    return switches
 
 
 def training_rows(datamodule: Any) -> int | None:
@@ -333,6 +372,30 @@ def patch_shift_on_short_rows(cfg: DictConfig, datamodule: Any) -> str | None:
     return (f"model.patch_shift=true with model.patch_size={size}: {len(short)} of {len(split('train'))} training rows "
             f"(lengths {short[0]}-{short[-1]} steps) are no longer than one patch: a phase r drops r of their steps (down to "
             f"their last step), in training and in the mean over the {size} phases that evaluation reads")
+
+
+def unused_tbptt(cfg: DictConfig) -> str | None:
+    """`task.tbptt_steps=k` cuts each batch's `data.seq_len` steps into chunks of k; with k >= seq_len a batch is one
+    chunk, nothing is truncated, and the run trains as without it; returns the line that says so."""
+    steps, length = cfg.task.tbptt_steps, OmegaConf.select(cfg, "data.seq_len", default=None)
+    if steps is None or cfg.task.tbptt_variable or not isinstance(length, int) or steps < length:
+        return None
+    carried = " (data.stateful=true still carries the state from batch to batch)" if OmegaConf.select(
+        cfg, "data.stateful", default=False) else ""
+    return (f"task.tbptt_steps={steps}: not used (a batch of data.seq_len={length} steps is one chunk, so nothing is "
+            f"truncated{carried}); set task.tbptt_steps below data.seq_len to truncate")
+
+
+def unused_epoch_scheduler(cfg: DictConfig) -> str | None:
+    """A scheduler stepped per epoch (`scheduler.interval=epoch`) first steps at the end of the first epoch: with
+    `trainer.max_epochs=1` (the shakespeare and truecase recipes) it never changes the learning rate the run trains
+    with; returns the line that says so."""
+    node = cfg.scheduler.scheduler
+    if node is None or cfg.scheduler.interval != "epoch" or cfg.trainer.max_epochs != 1:
+        return None
+    return (f"scheduler.scheduler={str(node._target_).rsplit('.', 1)[-1]}: not used (scheduler.interval=epoch steps it "
+            "after each epoch, and trainer.max_epochs=1 trains one: the learning rate stays optimizer.lr throughout); "
+            "set scheduler.interval=step with the schedule in batches (e.g. scheduler.scheduler.T_max), or more epochs")
 
 
 def unused_input_noise(cfg: DictConfig, facts: Any) -> str | None:
@@ -424,6 +487,31 @@ def cosine_past_its_end(config: dict[str, Any]) -> str | None:
         return None
     return (f"resume: the cosine schedule's T_max={t_max} (its run's) is below trainer.max_epochs={epochs}: after epoch {t_max} "
             "the learning rate rises again (CosineAnnealingLR is periodic); to decay over the longer run, start a new run")
+
+
+def cosine_rises_again(cfg: DictConfig, batches: int | None) -> str | None:
+    """`CosineAnnealingLR` is periodic: a `T_max` below the steps the run gives it (epochs, or with
+    `scheduler.interval=step` optimizer steps: batches, or batches / `accumulate_grad_batches` without truncated BPTT)
+    takes the learning rate to its minimum and back up again; returns the warning that says so."""
+    node = cfg.scheduler.scheduler
+    if node is None or not str(node.get("_target_", "")).endswith("CosineAnnealingLR"):
+        return None
+    t_max, epochs, steps = node.get("T_max"), cfg.trainer.max_epochs, cfg.trainer.max_steps
+    if not isinstance(t_max, int):
+        return None
+    if cfg.scheduler.interval == "epoch":
+        total, unit = (epochs if isinstance(epochs, int) and epochs > 0 else None), "epochs"
+    else:
+        per_epoch = None if batches is None else (
+            batches if cfg.task.tbptt_steps is not None else math.ceil(batches / cfg.trainer.accumulate_grad_batches))
+        totals = [n for n in (steps if steps > 0 else None, per_epoch * epochs if per_epoch and isinstance(epochs, int)
+                              and epochs > 0 else None) if n is not None]
+        total, unit = (min(totals) if totals else None), "optimizer steps"
+    if total is None or total <= t_max:
+        return None
+    return (f"scheduler.scheduler.T_max={t_max} is below the run's {total} {unit} (scheduler.interval="
+            f"{cfg.scheduler.interval}): CosineAnnealingLR is periodic, so the learning rate reaches its minimum after "
+            f"{t_max} and rises again; set scheduler.scheduler.T_max={total} to decay once over the run")
 
 
 def keep_saved_patch_size(cfg: DictConfig, config: dict[str, Any], saved: dict[str, Any]) -> str | None:

@@ -245,11 +245,19 @@ class SequenceTask(pl.LightningModule):
         self._carried.pop("train", None)
         self._log_epoch_metrics("train")
         scheduler = self.lr_schedulers() if not self.automatic_optimization else None
-        if scheduler is not None and self.scheduler_interval == "epoch":
+        if scheduler is not None and self.scheduler_interval == "epoch" and self._epoch_complete():
             if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 scheduler.step(self.trainer.callback_metrics[self.monitor])
             else:
                 scheduler.step()
+
+    def _epoch_complete(self) -> bool:
+        """Whether the training epoch now ending ran all its batches: Lightning's automatic loop steps an epoch scheduler
+        only then (not when `max_steps` or `max_time` ends the fit mid-epoch; the extended run steps it at that epoch's
+        end). Private API (`_num_ready_batches_reached`); without it, step as before."""
+        loop = getattr(self.trainer.fit_loop, "epoch_loop", None)
+        ready = getattr(loop, "_num_ready_batches_reached", None)
+        return True if ready is None else bool(ready())
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Check and clip here, in both modes: gradients are already unscaled under AMP.

@@ -14,11 +14,14 @@ the average (Lightning's would save the average as both), so extending the run t
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from lightning.pytorch.callbacks import WeightAveraging
 from lightning.pytorch.trainer.states import TrainerFn
 from torch.optim.swa_utils import get_ema_multi_avg_fn
+
+log = logging.getLogger(__name__)
 
 
 class WeightAverage(WeightAveraging):
@@ -67,6 +70,10 @@ class WeightAverage(WeightAveraging):
         if self._averaged():  # the model in memory becomes the average; the trained weights stay for last.ckpt
             self._trained = {name: value.detach().clone() for name, value in pl_module.state_dict().items()}
             super().on_train_end(trainer, pl_module)
+        else:  # early stopping, max_steps or max_time ended the fit before `start`: say that nothing was averaged
+            log.warning("callbacks.weight_average: no epoch was averaged (the fit ended after %d epoch(s), before epoch "
+                        "%d, start=%s of trainer.max_epochs=%s); validation, checkpoints and test use the trained weights",
+                        trainer.current_epoch, self.first_epoch, self.start, trainer.max_epochs)
 
     def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
         if self._averaged():
@@ -79,3 +86,11 @@ class WeightAverage(WeightAveraging):
         # averaged epoch holds no average: there is none to restore yet.
         if trainer.state.fn == TrainerFn.FITTING and "averaging_state" in checkpoint:
             super().on_load_checkpoint(trainer, pl_module, checkpoint)
+            # The average has begun: it goes on with every epoch, also when the resumed run's trainer.max_epochs moves
+            # `start` past the epochs already trained (it skipped the epochs between, an average of no one tail).
+            if self._averaged() and checkpoint["epoch"] < self.first_epoch:
+                log.info("callbacks.weight_average: the checkpoint's average of %d epoch ends goes on from epoch %d "
+                         "(start=%s of trainer.max_epochs=%s would begin at epoch %d, leaving a gap)",
+                         int(self._average_model.n_averaged), checkpoint["epoch"], self.start, trainer.max_epochs,
+                         self.first_epoch)
+                self.first_epoch = checkpoint["epoch"]

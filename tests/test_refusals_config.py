@@ -185,8 +185,20 @@ CASES = [
     ("scheduler", [*VOWELS, "scheduler=plateau", "~scheduler.scheduler.mode", "monitor=val/acc", "monitor_mode=max"],
      ["scheduler.scheduler.mode='min' (torch default) with monitor='val/acc'", "set scheduler.scheduler.mode=max"]),
     ("scheduler", ["scheduler=cosine", "scheduler.scheduler.T_max=ten"], ["scheduler.scheduler.T_max='ten'"]),
+    # ReduceLROnPlateau steps at every epoch's end on monitor: an epoch without validation has none (Lightning stopped
+    # the run after it with a MisconfigurationException; under truncated BPTT, a KeyError)
+    ("scheduler", ["scheduler=plateau", "trainer.check_val_every_n_epoch=2"],
+     ["scheduler=plateau (ReduceLROnPlateau) with trainer.check_val_every_n_epoch=2 and monitor=val/loss",
+      "set trainer.check_val_every_n_epoch=1", "monitor=train/loss"]),
+    ("scheduler", ["scheduler=plateau", "trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=00:00:01:00"],
+     ["trainer.check_val_every_n_epoch=None and monitor=val/loss"]),
     # --- trainer ---
     ("trainer", ["trainer.max_epochs=0"], ["trainer.max_epochs=0 trains nothing"]),
+    # the trainer's switches against the run's callbacks: Lightning refused them only once the data was read
+    ("trainer", ["+trainer.enable_checkpointing=false"],
+     ["configured with `enable_checkpointing=False` but found `ModelCheckpoint`", "drop callbacks.model_checkpoint and callbacks.last_checkpoint"]),
+    ("trainer", ["+trainer.enable_progress_bar=false"],
+     ["configured with `enable_progress_bar=False` but found `TQDMProgressBar`", "drop callbacks.progress_bar"]),
     ("trainer", ["trainer.max_epochs=-1"], ["trainer.max_epochs=-1", "never stops"]),
     ("trainer", ["trainer.max_epochs=null"], ["trainer.max_epochs=None", "never stops"]),
     ("trainer", ["trainer.max_epochs=-5"], ["trainer.max_epochs=-5"]),
@@ -293,6 +305,11 @@ CASES = [
      ["callbacks.early_stopping.patience=-1: must be >= 0"]),
     ("callbacks/logger", ["callbacks.progress_bar.refresh_rate=-1"], ["callbacks.progress_bar.refresh_rate=-1: must be >= 0"]),
     ("callbacks/logger", ["callbacks.model_checkpoint.save_top_k=-2"], ["callbacks.model_checkpoint.save_top_k=-2: must be >= -1"]),
+    # one file name for several checkpoints: each save replaced best.ckpt, which held the newest epoch, tested as the best
+    ("callbacks/logger", ["callbacks.model_checkpoint.save_top_k=-1"],
+     ["callbacks.model_checkpoint.save_top_k=-1 keeps several checkpoints under one file name", "not the best by val/loss",
+      "callbacks.model_checkpoint.save_top_k=1", "filename='best-{epoch}'"]),
+    ("callbacks/logger", ["callbacks.model_checkpoint.save_top_k=3"], ["callbacks.model_checkpoint.save_top_k=3 keeps several"]),
     ("callbacks/logger", ["callbacks.last_checkpoint.every_n_train_steps=0"], ["callbacks.last_checkpoint.every_n_train_steps=0"]),
     # a folder the run writes into that is a file (or under one): makedirs' traceback, the checkpoints' after an epoch
     ("callbacks/logger", [f"callbacks.model_checkpoint.dirpath={ROOT / 'README.md'}"],
@@ -386,6 +403,11 @@ ACCEPTED = [
     ["trainer.precision=16-true", "optimizer=sgd"],
     ["test=false", "trainer.limit_test_batches=0"],
     [*VOWELS, "scheduler=plateau", "monitor=val/acc", "monitor_mode=max"],  # its mode follows monitor_mode
+    [*VOWELS, "scheduler=plateau", "trainer.check_val_every_n_epoch=2", "monitor=train/loss"],  # a metric every epoch has
+    ["~callbacks.progress_bar", "+trainer.enable_progress_bar=false"],  # README's quieter run
+    ["callbacks.model_checkpoint.save_top_k=-1", "callbacks.model_checkpoint.filename='best-{epoch}'"],  # names apart
+    ["callbacks.model_checkpoint.save_top_k=3", "callbacks.model_checkpoint.enable_version_counter=true"],
+    ["~callbacks.model_checkpoint", "~callbacks.last_checkpoint", "+trainer.enable_checkpointing=false"],
     [*VOWELS, "model.patch_size=4"],
     [*SUNSPOTS, "model.patch_size=3"],  # mode=many_to_one: one value per window
     ["data=table", "model.patch_size=auto", "recipe.patch_steps=16"],
@@ -659,6 +681,61 @@ def test_real_valued_inputs_found_in_the_data_are_refused_a_bag_before_a_model_i
         train(cfg)
     message = str(error.value)
     assert "model.bag=unigrams" in message and "real-valued" in message and "AddingDataModule" in message, message
+
+
+def test_online_wandb_without_an_api_key_is_refused_before_any_data_is_read(compose_train: Compose, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """wandb.init finds no key where wandb itself looks (its own look-up, without the prompt), so it would stop the
+    run on a terminal to ask for an account, after the run directory was written: refused when the logger is built.
+    With a key (not checked against the server here) or offline, the logger is built."""
+    from wandb.sdk.lib.wbauth import authenticate
+
+    from seqtrain.run import train
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_IDENTITY_TOKEN_FILE", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no.netrc"))
+    assert authenticate.authenticate_session(host="https://api.wandb.ai", source="test", prompt=False, verify=False,
+                                             update_session=False) is None  # what wandb.init would prompt for
+    for online in (["logger.wandb.mode=online"], ["logger.wandb.mode=null"]):  # null: WANDB_MODE, else wandb's online
+        monkeypatch.delenv("WANDB_MODE", raising=False)
+        cfg = compose_train(*VOWELS, *online)
+        with pytest.raises(ConfigError) as error:
+            train(cfg)
+        assert "logger.wandb.mode is online, but no W&B API key was found" in str(error.value), str(error.value)
+        assert "logger.wandb.mode=offline" in str(error.value)
+        assert not list(tmp_path.rglob("*.ckpt")) and not (tmp_path / "config.yaml").exists()
+    check_targets(compose_train(*VOWELS, "logger.wandb.mode=offline"))
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    check_targets(compose_train(*VOWELS, "logger.wandb.mode=online"))
+
+
+def test_several_checkpoints_under_one_name_leave_the_newest_not_the_best(tmp_path: Path) -> None:
+    """Why `save_top_k` other than 0 / 1 with the fixed `filename: best` is refused: Lightning's ModelCheckpoint (the
+    truth) keeps best.ckpt as the newest save and names it as its best_model_path, the path the run tests."""
+    import lightning.pytorch as pl
+
+    class Scripted(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(1, 1)
+
+        def training_step(self, batch, batch_idx):  # noqa: ANN001, ANN201
+            return self.layer(batch).sum()
+
+        def validation_step(self, batch, batch_idx):  # noqa: ANN001, ANN201
+            self.log("val/loss", [1.0, 3.0][self.current_epoch])  # epoch 0 is the best
+
+        def configure_optimizers(self):  # noqa: ANN201
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    saves = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, filename="best", monitor="val/loss", save_top_k=-1,
+                                         enable_version_counter=False)
+    data = torch.utils.data.DataLoader(torch.ones(2, 1), batch_size=1)
+    pl.Trainer(max_epochs=2, callbacks=[saves], logger=False, enable_progress_bar=False, enable_model_summary=False,
+               accelerator="cpu").fit(Scripted(), data, data)
+    assert saves.best_model_path == str(tmp_path / "best.ckpt")
+    assert torch.load(saves.best_model_path, weights_only=True)["epoch"] == 1  # the newest, with val/loss 3.0
 
 
 def test_count_per_kind() -> None:

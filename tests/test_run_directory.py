@@ -396,6 +396,36 @@ def test_input_noise_on_tokens_is_said_unused(noise: float, vocab_size: int | No
         assert line.startswith(f"model.input_noise={noise}: not used") and "token ids" in line
 
 
+@pytest.mark.parametrize(("overrides", "batches", "total"), [
+    (["trainer.max_epochs=10", "scheduler.scheduler.T_max=5"], 7, 10),  # epochs
+    (["trainer.max_epochs=10"], 7, None),  # T_max: ${trainer.max_epochs}
+    (["trainer.max_epochs=3", "scheduler.interval=step", "scheduler.scheduler.T_max=100"], 50, 150),  # batches
+    (["trainer.max_epochs=3", "scheduler.interval=step", "scheduler.scheduler.T_max=100", "trainer.max_steps=120"], 50, 120),
+    (["trainer.max_epochs=3", "scheduler.interval=step", "scheduler.scheduler.T_max=100",
+      "trainer.accumulate_grad_batches=2"], 50, None),  # 75 optimizer steps
+    (["trainer.max_epochs=3", "scheduler.interval=step", "scheduler.scheduler.T_max=100"], None, None),  # no length
+])
+def test_a_cosine_schedule_shorter_than_the_run_is_said_to_rise_again(compose_train, overrides: list[str],  # noqa: ANN001
+                                                                     batches: int | None, total: int | None) -> None:
+    """torch's CosineAnnealingLR stepped past T_max climbs back up (the truth); the run warns when T_max is below the
+    steps it will take, counted in the scheduler's interval."""
+    import torch
+
+    from seqtrain.run import cosine_rises_again
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=5)
+    lrs = [schedule.step() or optimizer.param_groups[0]["lr"] for _ in range(10)]
+    assert lrs[4] == pytest.approx(0.0, abs=1e-12) and lrs[-1] > 0.9  # minimum at T_max, then up again
+
+    line = cosine_rises_again(compose_train("scheduler=cosine", *overrides), batches)
+    if total is None:
+        assert line is None, line
+    else:
+        assert line is not None and f"below the run's {total} " in line and "rises again" in line, line
+        assert f"set scheduler.scheduler.T_max={total}" in line
+
+
 def test_time_column_added_later_is_no_change_when_null() -> None:
     """A forecast run saved before `data.time_column` read every column as then: null continues it; `auto` may leave
     a row-index column out of the inputs, so it is a change a resume refuses (naming the key)."""

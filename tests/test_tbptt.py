@@ -416,3 +416,60 @@ def test_loss_step_is_the_batch_mean_over_all_chunks_real_targets() -> None:
             total += float(F.cross_entropy(preds.flatten(0, 1), targets[:, start : start + 4].flatten(),
                                            ignore_index=-100, reduction="sum"))
     assert logged == pytest.approx([total / int(lengths.sum())], rel=1e-5)
+
+
+@pytest.mark.parametrize(("steps", "chunks"), [(32, 1), (100, 1), (31, 2)])
+def test_tbptt_steps_at_or_above_the_batch_length_is_said_to_truncate_nothing(compose_train, tmp_path, steps: int,  # noqa: ANN001
+                                                                             chunks: int) -> None:
+    """The real stream's batches are data.seq_len steps: task.tbptt_steps >= seq_len cuts each into one chunk (the run
+    trains as without it), and the run says so in one line; below it, it truncates and says nothing."""
+    from hydra.utils import instantiate
+
+    from seqtrain.run import unused_tbptt
+    from seqtrain.task import chunk_sizes, split_into_chunks
+
+    cfg = compose_train("experiment=none", "data=shakespeare", "data.max_chars=20000", "data.seq_len=32",
+                        "data.batch_size=8", f"data.cache_dir={tmp_path / 'cache'}", f"task.tbptt_steps={steps}")
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.train_dataloader()))
+    assert len(split_into_chunks(batch, chunk_sizes(batch.inputs.shape[1], steps))) == chunks
+    line = unused_tbptt(cfg)
+    if chunks == 1:
+        assert line is not None and f"task.tbptt_steps={steps}: not used" in line and "data.seq_len=32" in line, line
+        assert "data.stateful=true still carries the state" in line
+    else:
+        assert line is None
+
+
+@pytest.mark.parametrize("tbptt_steps", [None, T, 4])
+def test_an_epoch_scheduler_steps_at_complete_epochs_only_as_lightnings_loop_does(tbptt_steps: int | None) -> None:
+    """max_steps ends the fit 1.5 epochs in: Lightning's automatic loop (tbptt_steps=None, the truth) steps an epoch
+    scheduler after the one complete epoch only; truncated BPTT (one chunk, or three) steps it the same, so an
+    extended run does not go on with its schedule one epoch ahead."""
+    task = regression_task(make_model(), optimizer=functools.partial(torch.optim.SGD, lr=0.4), tbptt_steps=tbptt_steps,
+                           scheduler=functools.partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5))
+    trainer = pl.Trainer(max_steps=3, max_epochs=5, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(task, train_dataloaders=loader([make_batch(seed=s) for s in range(2)]))  # 2 batches an epoch
+    assert trainer.global_step == 3
+    assert trainer.lr_scheduler_configs[0].scheduler.last_epoch == 1
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("tbptt_steps", [None, 4])
+def test_an_epoch_scheduler_in_a_one_epoch_run_is_said_to_change_nothing(compose_train, tbptt_steps: int | None) -> None:  # noqa: ANN001
+    """Stepped per epoch, a cosine schedule over trainer.max_epochs=1 first steps after the only epoch: every update
+    of the run uses optimizer.lr (recorded at each step, in both loops). The run says so; with 2 epochs it does not."""
+    from seqtrain.run import unused_epoch_scheduler
+
+    seen: list[float] = []
+    task = regression_task(make_model(), optimizer=functools.partial(lr_recording_sgd(seen), lr=0.4), tbptt_steps=tbptt_steps,
+                           scheduler=functools.partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=1))
+    fit(task, [make_batch(seed=s) for s in range(3)], epochs=1)
+    assert len(seen) == (9 if tbptt_steps else 3) and seen == pytest.approx([0.4] * len(seen))
+    line = unused_epoch_scheduler(compose_train("scheduler=cosine", "trainer.max_epochs=1"))
+    assert line is not None and "scheduler.scheduler=CosineAnnealingLR: not used" in line, line
+    assert unused_epoch_scheduler(compose_train("scheduler=cosine", "trainer.max_epochs=2")) is None
+    assert unused_epoch_scheduler(compose_train("scheduler=cosine", "trainer.max_epochs=1", "scheduler.interval=step",
+                                                "scheduler.scheduler.T_max=100")) is None

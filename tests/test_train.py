@@ -80,6 +80,42 @@ def test_a_projected_lstm_carries_its_state_through_truncated_bptt(tmp_path: Pat
     assert weights["model.output_layer.weight"].shape[1] == 8
 
 
+def test_callbacks_none_writes_no_checkpoint_and_shows_no_progress_bar(tmp_path: Path) -> None:
+    """`callbacks=none` means what configs/callbacks/none.yaml says: Lightning added its own ModelCheckpoint (a file
+    each epoch under checkpoints/, tested as the "best") and progress bar where the callbacks had none."""
+    import json
+
+    proc = run_train("~experiment", "data=vowels", "model=gru", "model.hidden_size=8", *SMOKE, "logger=none",
+                     "callbacks=none", f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not list(tmp_path.rglob("*.ckpt"))
+    assert json.loads((tmp_path / "metrics.json").read_text())["best_checkpoint"] is None
+    assert "Epoch 0" not in proc.stdout + proc.stderr  # no progress bar
+
+
+def test_a_train_monitor_picks_and_stops_by_each_epochs_own_value_whenever_the_run_validates(tmp_path: Path) -> None:
+    """monitor=train/loss: the best checkpoint is the epoch with the lowest train/loss as logged for that epoch (the
+    truth: metrics.csv), also when validation runs every 2nd epoch (it was scored with the epoch before's value and
+    picked the wrong epoch) or twice an epoch (the run stopped at the first validation: 'could not find the monitored
+    key'; early stopping likewise)."""
+    import csv
+
+    base = ["~experiment", "data=vowels", "model=gru", "model.hidden_size=8", *SMOKE, "logger=csv", "monitor=train/loss"]
+    run_dir = tmp_path / "every2"
+    proc = run_train(*base, "trainer.max_epochs=4", "trainer.check_val_every_n_epoch=2", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(run_dir / "csv" / "metrics.csv") as f:
+        losses = {int(r["epoch"]): float(r["train/loss"]) for r in csv.DictReader(f) if r["train/loss"]}
+    best_epoch = min(losses, key=losses.get)
+    saved = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)
+    score = next(v["best_model_score"] for k, v in saved["callbacks"].items() if k.startswith("ModelCheckpoint"))
+    assert float(score) == pytest.approx(losses[best_epoch]) and saved["epoch"] == best_epoch, (losses, saved["epoch"])
+
+    proc = run_train(*base, "trainer.max_epochs=2", "trainer.val_check_interval=0.5", "callbacks=early_stopping",
+                     f"hydra.run.dir={tmp_path / 'twice'}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 def test_missing_checkpoint_is_an_error_not_a_fresh_start(tmp_path: Path) -> None:
     proc = run_train("data=parity", *SMOKE, "logger=none", "ckpt_path=last", f"hydra.run.dir={tmp_path}")
     assert proc.returncode != 0

@@ -60,12 +60,12 @@ def loader() -> torch.utils.data.DataLoader:
 
 
 def fit(tmp_path: Path, average: WeightAverage, epochs: int = EPOCHS, ckpt_path: str | None = None,
-        record: Record | None = None) -> tuple[pl.Trainer, Tiny]:
+        record: Record | None = None, max_steps: int = -1) -> tuple[pl.Trainer, Tiny]:
     torch.manual_seed(0)
     module = Tiny()
     every_epoch = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, filename="{epoch}", save_top_k=-1)
     callbacks = [average, LastCheckpoint(str(tmp_path), every_n_train_steps=None), every_epoch, *([record] if record else [])]
-    trainer = pl.Trainer(max_epochs=epochs, callbacks=callbacks,
+    trainer = pl.Trainer(max_epochs=epochs, max_steps=max_steps, callbacks=callbacks,
                          logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
                          num_sanity_val_steps=0)
     trainer.fit(module, train_dataloaders=loader(), val_dataloaders=loader(), ckpt_path=ckpt_path, weights_only=False)
@@ -128,6 +128,31 @@ def test_resuming_gives_the_uninterrupted_runs_average(tmp_path: Path) -> None:
     _, resumed = fit(tmp_path / "part", WeightAverage(start=0.3), ckpt_path=str(tmp_path / "part" / "last.ckpt"))
     assert torch.allclose(resumed.layer.weight, whole.layer.weight, atol=1e-6)
     assert torch.allclose(resumed.layer.bias, whole.layer.bias, atol=1e-6)
+
+
+def test_a_resume_with_more_epochs_goes_on_averaging_every_epoch(tmp_path: Path) -> None:
+    """4 epochs with start=0.5 average epochs 2 and 3; extended to 10 epochs, start=0.5 would begin at epoch 5. The
+    average goes on from epoch 4: the mean of epoch ends 2..9, one tail (before, epoch 4 was left out of it)."""
+    first, rest = Record(), Record()
+    fit(tmp_path, WeightAverage(start=0.5), epochs=4, record=first)
+    _, module = fit(tmp_path, WeightAverage(start=0.5), epochs=10, ckpt_path=str(tmp_path / "last.ckpt"), record=rest)
+    ends = first.ends + rest.ends
+    assert len(ends) == 10
+    assert torch.allclose(module.layer.weight, torch.stack(ends[2:]).mean(0), atol=1e-6)
+
+
+def test_a_fit_that_ends_before_start_says_nothing_was_averaged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """max_steps (or early stopping, or max_time) ends the fit after 2 of 10 epochs, before start=0.5's epoch 5: the
+    run says that its results are the trained weights, not an average."""
+    record = Record()
+    with caplog.at_level("WARNING", logger="seqtrain.weight_average"):
+        _, module = fit(tmp_path, WeightAverage(start=0.5), epochs=10, max_steps=8, record=record)  # 4 batches an epoch
+    assert len(record.ends) == 2 and torch.equal(module.layer.weight, record.ends[-1])  # the trained weights
+    assert "no epoch was averaged" in caplog.text and "before epoch 5" in caplog.text, caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="seqtrain.weight_average"):
+        fit(tmp_path / "whole", WeightAverage(start=0.5), epochs=4)
+    assert "no epoch was averaged" not in caplog.text
 
 
 @pytest.mark.parametrize(("start", "decay", "named"), [(1.0, None, "start=1.0"), (-0.1, None, "start=-0.1"),
