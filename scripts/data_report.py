@@ -116,7 +116,7 @@ def shakespeare_unigram_bits() -> float:
     train = dm.split("train").windows.flatten()
     counts = np.bincount(train.numpy(), minlength=len(dm.tokenizer)) + 1.0
     probs = counts / counts.sum()
-    test = dm.split("test").windows[:, 1:].flatten().numpy()
+    test = dm.split("test").targets().numpy()
     return float(-np.mean(np.log2(probs[test])))
 
 

@@ -127,8 +127,8 @@ class TextDataModule(FileDataModule):
             encoded[name] = (tokens.ids, origin.names())
             if len(tokens.ids) < self.tokens_needed:
                 raise DataError(
-                    f"the {name} split has {len(tokens.ids)} tokens, fewer than the {self.tokens_needed} one batch needs "
-                    f"(from {origin.names()}); lower data.seq_len / data.batch_size, or give more text"
+                    f"the {name} split has {len(tokens.ids)} tokens, fewer than the {self.tokens_needed} {self.needed_for} "
+                    f"(from {origin.names()}); lower {'data.batch_size' if self.stateful else 'data.seq_len'}, or give more text"
                 )
             examples[name] = self.layout(tokens, origin, name)
             counts.append(f"{name} {len(tokens.ids):,}")
@@ -164,6 +164,13 @@ class TextDataModule(FileDataModule):
         """Tokens a split needs for one batch: a window and its next token, or one token per stream and one more."""
         return self.batch_size + 1 if self.stateful else self.seq_len + (self.targets == "next_token")
 
+    @property
+    def needed_for(self) -> str:
+        """What `tokens_needed` buys, for messages."""
+        if self.stateful:
+            return f"one token for each of data.batch_size={self.batch_size} streams and one more need"
+        return f"one window of data.seq_len={self.seq_len}{' and its next token' if self.targets == 'next_token' else ''} needs"
+
     def encode_split(self, dataset: Dataset, origin: Origin, split: str) -> Tokens:
         """The rows' token ids, (N,) long, through a cached `Dataset.map`; with targets="case" each token's
         case, (N,) long (else None); and each row's offset into them."""
@@ -180,10 +187,11 @@ class TextDataModule(FileDataModule):
 
     def layout(self, tokens: Tokens, origin: Origin, split: str) -> Any:
         """A split as its loader serves it: tagged windows (case), windows of `seq_len`, or (ids, document starts) for streams."""
+        keep_last = split != "train"  # val / test: every token scored, the last window shorter
         if self.targets == "case":
-            return TaggedWindows(tokens.ids, tokens.cases, self.seq_len)
+            return TaggedWindows(tokens.ids, tokens.cases, self.seq_len, keep_last=keep_last)
         if not self.stateful:
-            return TokenWindows(tokens.ids, self.seq_len)
+            return TokenWindows(tokens.ids, self.seq_len, keep_last=keep_last)
         return tokens.ids, None if self.documents is None else self.document_starts(tokens.offsets, origin, split)
 
     def inputs_of(self, text: str) -> str:
