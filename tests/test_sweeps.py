@@ -376,6 +376,33 @@ def test_summarize_sorts_by_objective_and_lists_failures(tmp_path: Path, capsys)
     assert [j.name for j in jobs][:2] == ["1", "0"]
 
 
+def test_summarize_refuses_an_objective_no_job_has_and_counts_interrupted_jobs(tmp_path: Path, capsys) -> None:
+    """A typo in --objective (or a train/ monitor, which metrics.json does not keep) labelled every completed job
+    "diverged" and exited 0; an interrupted job was left out of the counts and its resume command unsaid."""
+    def job(name: str, metrics: dict, monitor: str = "val/acc") -> None:
+        (tmp_path / name / ".hydra").mkdir(parents=True)
+        (tmp_path / name / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"seed={name}"]))
+        (tmp_path / name / ".hydra" / "config.yaml").write_text("{}\n")
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump({"monitor": monitor, "monitor_mode": "max"}))
+        (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
+
+    job("0", {"status": "completed", "val": {"val/acc": 0.5, "val/loss": 0.7}, "seconds": 2.0})
+    job("1", {"status": "interrupted", "global_step": 12, "last_checkpoint": "checkpoints/last.ckpt",
+              "resume": "python train.py seed=1 ckpt_path=last hydra.run.dir=x"})
+    with pytest.raises(SystemExit, match=r"--objective val/accuracy: no job's metrics.json holds it; they hold: val/acc, val/loss"):
+        summarize.summarize(tmp_path, objective="val/accuracy")
+    assert not (tmp_path / "summary.csv").exists()
+    jobs = summarize.summarize(tmp_path)
+    out = capsys.readouterr().out
+    assert [j.status for j in jobs] == ["completed", "interrupted"]
+    assert "1 completed, 1 interrupted" in out
+    assert "1: interrupted at global step 12; resume with: python train.py seed=1 ckpt_path=last hydra.run.dir=x" in out
+    for name in ("0", "1"):  # runs that picked their checkpoint by the training loss
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump({"monitor": "train/loss", "monitor_mode": "min"}))
+    with pytest.raises(SystemExit, match=r"the jobs' monitor train/loss \(no --objective given\): no job's metrics.json holds it"):
+        summarize.summarize(tmp_path)
+
+
 def test_slurm_script_sets_the_launcher_knobs() -> None:
     """`--cfg hydra` prints what would be submitted; nothing is submitted."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
