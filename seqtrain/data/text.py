@@ -132,6 +132,8 @@ class TextDataModule(FileDataModule):
                 )
             examples[name] = self.layout(tokens, origin, name)
             counts.append(f"{name} {len(tokens.ids):,}")
+            if self.stateful:
+                warn_short_streams(len(tokens.ids), self.batch_size, self.seq_len, name, origin.names())
         log.info("data: tokens per split: %s", ", ".join(counts))
         for name, (ids, where) in encoded.items():
             warn_unknown_tokens(ids, name, where, encoded["train"][0], self.tokenizer_kind)
@@ -237,6 +239,27 @@ class TextDataModule(FileDataModule):
         if self.tokenizer is None:
             raise RuntimeError("call TextDataModule.setup() or load_state_dict() before encode/decode")
         return self.tokenizer
+
+
+#: Stateful streams: the share of a split's tokens left unread at its end that is worth a warning.
+UNREAD_SHARE = 0.01
+
+
+def warn_short_streams(tokens: int, batch_size: int, seq_len: int, split: str, where: str) -> None:
+    """Warn when `batch_size` streams (`TokenStreams`, on one device) make a split's streams shorter than one chunk of
+    `seq_len` (its tokens predicted from little context) or leave over `UNREAD_SHARE` of its tokens unscored at the end."""
+    stream_len = (tokens - 1) // batch_size
+    unscored = tokens - batch_size * stream_len - 1  # after the last stream's last target (the first token is no target)
+    if stream_len >= seq_len and unscored <= UNREAD_SHARE * tokens:
+        return
+    short = stream_len < seq_len
+    log.warning(
+        "data: the %s split's %d tokens (from %s) as data.batch_size=%d stateful streams are %d token(s) each%s; "
+        "the last %d (%.0f%%) are never scored: lower data.batch_size (or give more text)",
+        split, tokens, where, batch_size, stream_len,
+        f", shorter than one chunk of data.seq_len={seq_len}: each is predicted from at most {stream_len - 1} before it" if short else "",
+        unscored, 100 * unscored / tokens,
+    )
 
 
 def leading_rows(dataset: Dataset, origin: Origin, column: str, max_chars: int) -> tuple[Dataset, Origin]:

@@ -12,7 +12,7 @@ from seqtrain.data import DataFacts, TextDataModule, tokenizer_from_dict
 
 
 def make(tmp_path: Path, **kwargs) -> TextDataModule:
-    dm = TextDataModule(cache_dir=str(tmp_path / "hf_cache"), seq_len=8, batch_size=4, **kwargs)
+    dm = TextDataModule(**{"cache_dir": str(tmp_path / "hf_cache"), "seq_len": 8, "batch_size": 4, **kwargs})
     dm.setup()
     return dm
 
@@ -64,6 +64,30 @@ def test_val_and_test_score_every_token_their_last_window_shorter(tmp_path: Path
     loss = -sum(math.log(counts[t] / counts.sum()) for t in targets) / len(targets)
     assert baselines(dm, ("val",))["val"]["val/ppl"] == pytest.approx(math.exp(loss))
     assert len(dm.split("train").targets()) % 8 == 0  # training keeps whole windows only
+
+
+@pytest.mark.parametrize(("batch_size", "unscored"), [(8, 4), (4, 0), (40, 28)])
+def test_stateful_streams_that_leave_text_unscored_or_are_shorter_than_a_chunk_are_warned_of(
+    tmp_path: Path, caplog, batch_size: int, unscored: int
+) -> None:
+    """69 val characters as `batch_size` streams: the targets the loader serves, counted, against the warning's numbers
+    (a validation split much smaller than the streams lost a fifth of its text, unsaid)."""
+    import logging
+
+    (tmp_path / "train.txt").write_text(corpus_lines(300))
+    (tmp_path / "val.txt").write_text("the cat sat on the mat\n" * 3)
+    (tmp_path / "test.txt").write_text(corpus_lines(300, seed=5))
+    with caplog.at_level(logging.WARNING, logger="seqtrain.data.text"):
+        dm = make(tmp_path, train_files=str(tmp_path / "train.txt"), val_files=str(tmp_path / "val.txt"),
+                  test_files=str(tmp_path / "test.txt"), stateful=True, batch_size=batch_size)
+    served = sum(int(batch.targets.numel()) for batch in dm.val_dataloader())
+    assert served == 68 - unscored  # 69 tokens: 68 could be targets
+    warned = [r.getMessage() for r in caplog.records if "the val split's 69 tokens" in r.getMessage()]
+    if unscored == 0:
+        assert warned == []  # 4 streams of 17: every token scored, each stream longer than a chunk of 8
+    else:
+        assert len(warned) == 1 and f"the last {unscored} (" in warned[0] and "lower data.batch_size" in warned[0]
+        assert ("shorter than one chunk of data.seq_len=8" in warned[0]) == (batch_size == 40)  # 40 streams of 1
 
 
 def test_given_files_and_a_text_column(tmp_path: Path) -> None:
