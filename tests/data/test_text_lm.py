@@ -90,6 +90,41 @@ def test_stateful_streams_that_leave_text_unscored_or_are_shorter_than_a_chunk_a
         assert ("shorter than one chunk of data.seq_len=8" in warned[0]) == (batch_size == 40)  # 40 streams of 1
 
 
+def test_tokenizer_settings_a_kind_does_not_use_and_a_unigram_of_single_characters_are_said(tmp_path: Path, caplog) -> None:
+    """data.tokenizer=char kept every character whatever data.max_vocab_size / data.min_frequency said, Unigram took no
+    min_frequency, and a Unigram fitted on little text held no piece longer than a character: all unsaid."""
+    import logging
+
+    from seqtrain.shipped import shipped
+
+    text = corpus_lines(200)
+    (tmp_path / "corpus.txt").write_text(text)
+
+    def fitted(**kwargs) -> tuple[TextDataModule, list[str]]:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="seqtrain.data.file_datamodule"):
+            dm = make(tmp_path, train_files=str(tmp_path / "corpus.txt"), **kwargs)
+        return dm, [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+    dm, warned = fitted(tokenizer="char", max_vocab_size=5, min_frequency=1000)
+    assert len(dm.tokenizer) == len(set("".join(text.splitlines(keepends=True)[:180]))) + 2 > 5  # every training character
+    assert warned == ["data: data.max_vocab_size=5 (word, bpe, unigram) and data.min_frequency=1000 (word, bpe) not used: "
+                      "data.tokenizer=char keeps every character of the training split"]
+    dm, warned = fitted(tokenizer="unigram", max_vocab_size=2000, min_frequency=3)
+    line = text.splitlines(keepends=True)[0]
+    assert len(dm.encode(line)) >= 0.9 * len(line)  # about a token per character: (almost) no piece learned
+    assert warned[0] == "data: data.min_frequency=3 (word, bpe) not used: data.tokenizer=unigram learns its pieces without a minimum frequency"
+    assert warned[1].startswith("data: the unigram tokenizer cuts the training text into 0.9") and len(warned) == 2
+    assert "(measured on its first 180 rows): it learned (almost) no piece longer than one byte" in warned[1]
+    assert f"data: data.max_vocab_size=2000: the training split gave only {len(dm.tokenizer)} ids" in caplog.messages
+    _, warned = fitted(tokenizer="bpe", max_vocab_size=300, min_frequency=3)
+    assert warned == []
+    lines = Path(shipped("shakespeare")).read_text().splitlines(keepends=True)[:300]
+    (tmp_path / "corpus.txt").write_text("".join(lines))
+    dm, warned = fitted(tokenizer="unigram", max_vocab_size=300)
+    assert warned == [] and sum(len(dm.encode(t)) for t in lines) < 0.6 * len("".join(lines).encode())  # pieces learned
+
+
 def test_given_files_and_a_text_column(tmp_path: Path) -> None:
     train = write_jsonl(tmp_path / "train.jsonl", [{"body": line, "id": i} for i, line in enumerate(corpus_lines(100).splitlines())])
     val = write_jsonl(tmp_path / "val.jsonl", [{"body": "the cat sat on the mat", "id": 0}] * 5)
