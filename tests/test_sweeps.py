@@ -436,6 +436,19 @@ def test_local_gpu_script_runs_one_job_per_gpu(tmp_path: Path) -> None:
     assert "2 completed" in proc.stdout  # the summary at the end
 
 
+def test_local_gpu_script_exits_non_zero_when_every_job_failed(tmp_path: Path) -> None:
+    """It exited 0 (summarize's status) with every job failed; now 1, as `train.py -m` does."""
+    env = {**os.environ, "GPUS": "0", "SWEEP_DIR": str(tmp_path), "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "launch_local_gpus.sh"), "data=text", f"data.train_files={tmp_path / 'missing.txt'}",
+         "logger=none"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert json.loads((tmp_path / "0" / "metrics.json").read_text())["status"] == "failed"
+    assert "1 failed" in proc.stdout and "every job failed (1 jobs;" in proc.stderr
+
+
 @pytest.mark.slow
 def test_submitit_local_launcher_runs_the_jobs(tmp_path: Path) -> None:
     """The submitit path (pickled task function, a process per job) that the SLURM launcher uses, run locally."""
