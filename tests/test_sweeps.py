@@ -419,6 +419,17 @@ def test_slurm_script_sets_the_launcher_knobs() -> None:
     assert launcher["setup"] == ["source 'my venv'/bin/activate"]
 
 
+@pytest.mark.parametrize(("knob", "value", "hint"), [("GPUS", "0,1", " (GPUs per job, a count, not ids)"), ("GPUS", "0", " (GPUs per job, a count, not ids)"),
+                                                     ("TIME_MIN", "2h", " (minutes)"), ("MEM_GB", "32G", "")])
+def test_slurm_script_refuses_a_knob_that_is_not_a_positive_integer(knob: str, value: str, hint: str) -> None:
+    """GPUS=0 composed jobs with no GPU and no task (exit 0); GPUS=0,1 got Hydra's "Ambiguous value", GPUS=two bash's
+    "unbound variable". Refused before Python starts: PYTHON names an interpreter that does not exist."""
+    env = {**os.environ, knob: value, "PYTHON": "/nonexistent/python"}
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "slurm_sweep.sh"), "model=gru", "--cfg", "hydra"],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1 and proc.stderr == f"slurm_sweep.sh: {knob}={value}: must be a positive integer{hint}\n"
+
+
 @pytest.mark.slow
 def test_local_gpu_script_runs_one_job_per_gpu(tmp_path: Path) -> None:
     """Two jobs on two GPU slots (ids only passed on in CUDA_VISIBLE_DEVICES, so this runs on CPU too)."""
