@@ -250,5 +250,13 @@ def report() -> str:
     return f"## Shipped datasets\n\n{datasets}\n\n## Baselines\n\n{baselines}\n\n{notes}\n"
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    # No options: `--help` prints this, anything else is refused (both ran the whole report, the argument ignored).
+    argparse.ArgumentParser(prog="data_report.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     print(report())
+
+
+if __name__ == "__main__":
+    main()
