@@ -109,6 +109,10 @@ class TextDataModule(FileDataModule):
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
         pieces, _ = self.load()
+        val_names, test_names = ([p.name for p in pieces[split]] for split in ("val", "test"))
+        if val_names and val_names == test_names:
+            log.warning("data: data.test_files is data.val_files (%s): the best checkpoint (and early stopping) is picked on "
+                        "the test text, so its test metrics are optimistic; give test text of its own", ", ".join(val_names))
         splits = {name: self.texts(ps) for name, ps in pieces.items() if ps}
         if self.max_chars is not None:
             splits["train"] = leading_rows(*splits["train"], self.text_column, self.max_chars)

@@ -66,6 +66,25 @@ def test_val_and_test_score_every_token_their_last_window_shorter(tmp_path: Path
     assert len(dm.split("train").targets()) % 8 == 0  # training keeps whole windows only
 
 
+def test_test_files_that_are_the_val_files_are_warned_of(tmp_path: Path, caplog) -> None:
+    """The best checkpoint is picked on the validation text: as the test text, its metrics are optimistic (unsaid for
+    text; tables warned)."""
+    import logging
+
+    (tmp_path / "train.txt").write_text(corpus_lines(100))
+    (tmp_path / "val.txt").write_text(corpus_lines(20, seed=5))
+    (tmp_path / "test.txt").write_text(corpus_lines(20, seed=6))
+    with caplog.at_level(logging.WARNING, logger="seqtrain.data.text"):
+        make(tmp_path, train_files=str(tmp_path / "train.txt"), val_files=str(tmp_path / "val.txt"), test_files=str(tmp_path / "val.txt"))
+        assert [r.getMessage() for r in caplog.records] == [
+            f"data: data.test_files is data.val_files ({tmp_path / 'val.txt'}): the best checkpoint (and early stopping) is "
+            "picked on the test text, so its test metrics are optimistic; give test text of its own"]
+        caplog.clear()
+        make(tmp_path, train_files=str(tmp_path / "train.txt"), val_files=str(tmp_path / "val.txt"), test_files=str(tmp_path / "test.txt"))
+        make(tmp_path, train_files=str(tmp_path / "train.txt"))  # both carved: different lines
+        assert caplog.records == []
+
+
 @pytest.mark.parametrize(("batch_size", "unscored"), [(8, 4), (4, 0), (40, 28)])
 def test_stateful_streams_that_leave_text_unscored_or_are_shorter_than_a_chunk_are_warned_of(
     tmp_path: Path, caplog, batch_size: int, unscored: int
