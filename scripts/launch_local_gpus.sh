@@ -9,7 +9,8 @@
 # `python train.py -m` expands them. Job i runs as `python train.py -m <its overrides>` (a multirun
 # of one, so a failure is recorded in its metrics.json as in any sweep) in SWEEP_DIR/i, with
 # CUDA_VISIBLE_DEVICES set to its GPU and its console output in SWEEP_DIR/i/console.log. All jobs
-# share one wandb group (the sweep directory). At the end: `scripts/summarize.py SWEEP_DIR`.
+# share one wandb group (the sweep directory). At the end: `scripts/summarize.py SWEEP_DIR`; the script exits with
+# status 1 when no job ended well (as `python train.py -m` does when every job failed), else 0.
 #
 # Knobs (environment variables):
 #   GPUS        comma-separated GPU ids to use (default: every GPU nvidia-smi lists)
@@ -41,6 +42,8 @@ for job in BasicSweeper.split_arguments(overrides, max_batch_size=None)[0]:
 EOF
 )
 mkdir -p "$SWEEP_DIR"
+statuses="$SWEEP_DIR/.job_exit_statuses"  # one line per ended job: its exit status
+: >"$statuses"
 echo "sweep: ${#JOBS[@]} jobs on GPUs $GPUS in $SWEEP_DIR"
 
 # A pool of free GPU ids: a job takes one from the pipe and puts it back when it ends.
@@ -62,8 +65,13 @@ for i in "${!JOBS[@]}"; do
         CUDA_VISIBLE_DEVICES=$gpu "$PY" train.py -m "${args[@]}" "hydra.sweep.dir=$SWEEP_DIR" "hydra.sweep.subdir=$i" \
             >"$SWEEP_DIR/$i/console.log" 2>&1 || status=$?
         echo "[$(date +%T)] job $i on GPU $gpu ended (exit status $status)"
+        echo "$status" >>"$statuses"
         echo "$gpu" >&3
     ) &
 done
 wait
 "$PY" scripts/summarize.py "$SWEEP_DIR"
+if ! grep -qx 0 "$statuses"; then
+    echo "every job failed (${#JOBS[@]} jobs; their errors are above, their output in $SWEEP_DIR/<job>/console.log)" >&2
+    exit 1
+fi

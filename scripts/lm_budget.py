@@ -43,13 +43,24 @@ def train(model: str, minutes: int, run_dir: Path, threads: int | None) -> subpr
     return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT, env=env)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def positive_minutes(value: str) -> int:
+    """A budget in whole minutes, at least 1 (0 or -1 read the last validation's loss as the loss after them)."""
+    try:
+        minutes = int(value)
+    except ValueError:
+        minutes = 0
+    if minutes < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: budgets are whole minutes, at least 1")
+    return minutes
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="lm_budget.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["lstm", "gru"])
-    parser.add_argument("--minutes", nargs="+", type=int, default=[3, 10])
+    parser.add_argument("--minutes", nargs="+", type=positive_minutes, default=[3, 10])
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "lm_budget")
     parser.add_argument("--parallel", action="store_true", help="all models at once, one thread each")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     results = {}
     running = []
     for model in args.models:

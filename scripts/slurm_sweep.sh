@@ -26,6 +26,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GPUS=${GPUS:-1}
+# The numeric knobs: positive integers, checked here (GPUS=0 submitted jobs with no GPU and no task; GPUS=0,1, ids as
+# launch_local_gpus.sh takes them, got Hydra's "Ambiguous value"; GPUS=two "unbound variable").
+for knob in GPUS TIME_MIN CPUS MEM_GB PARALLEL; do
+    value=${!knob:-1}
+    if ! [[ "$value" =~ ^[1-9][0-9]*$ ]]; then
+        hint=""
+        [[ $knob == GPUS ]] && hint=" (GPUs per job, a count, not ids)"
+        [[ $knob == TIME_MIN ]] && hint=" (minutes)"
+        echo "slurm_sweep.sh: $knob=$value: must be a positive integer$hint" >&2
+        exit 1
+    fi
+done
 if [[ "$GPUS" -gt 1 ]]; then
     trainer=(trainer=ddp "trainer.devices=$GPUS")
 else

@@ -35,7 +35,7 @@ class Job:
 
     name: str  # the directory, relative to the sweep directory
     overrides: dict[str, str]  # key -> value as typed, e.g. {"model": "gru", "optimizer.lr": "0.003"}
-    status: str  # completed | pruned | failed | diverged | incomplete (interrupted, or still running)
+    status: str  # completed | pruned | failed | diverged | interrupted (SIGTERM: resumable) | incomplete (killed, or still running)
     metrics: dict[str, float] = field(default_factory=dict)  # "val/loss", "test/acc", ...
     error: str | None = None
     seconds: float | None = None
@@ -65,12 +65,15 @@ def read_job(job_dir: Path, sweep_dir: Path) -> Job:
     if seconds is None and metrics_path.is_file():
         # Hydra writes .hydra/config.yaml as the job starts; metrics.json is the job's last file.
         seconds = metrics_path.stat().st_mtime - (job_dir / ".hydra" / "config.yaml").stat().st_mtime
+    error = results.get("error")
+    if results.get("status") == "interrupted" and results.get("resume"):  # SIGTERM: last.ckpt holds the run so far
+        error = f"interrupted at global step {results.get('global_step')}; resume with: {results['resume']}"
     return Job(
         name=str(job_dir.relative_to(sweep_dir)),
         overrides=overrides,
         status=results.get("status", "incomplete"),
         metrics=metrics,
-        error=results.get("error"),
+        error=error,
         seconds=seconds,
         monitor=config.get("monitor"),
         monitor_mode=config.get("monitor_mode"),
@@ -113,6 +116,17 @@ def objective_of(jobs: list[Job], objective: str | None, mode: str | None) -> tu
     objective = objective or next((j.monitor for j in jobs if j.monitor), "val/loss")
     mode = mode or next((j.monitor_mode for j in jobs if j.monitor_mode), "min")
     return objective, mode
+
+
+def check_objective(jobs: list[Job], objective: str, given: bool) -> None:
+    """Refuse an objective that no job's metrics hold (a typo, or a `train/` monitor: metrics.json keeps val / test
+    metrics): every completed job would otherwise be labelled diverged and sorted last."""
+    seen = sorted({m for job in jobs for m in job.metrics})
+    if not seen or objective in seen:
+        return  # no job has metrics yet (all failed or running): nothing to sort by, nothing mislabelled
+    where = f"--objective {objective}" if given else f"the jobs' monitor {objective} (no --objective given)"
+    raise SystemExit(f"{where}: no job's metrics.json holds it; they hold: {', '.join(seen)}. "
+                     "Pass one of them as --objective (and --mode min|max)")
 
 
 def label_divergence(jobs: list[Job], objective: str) -> None:
@@ -296,7 +310,9 @@ def summarize(sweep_dir: Path, objective: str | None = None, mode: str | None = 
     jobs = find_jobs(sweep_dir)
     if not jobs:
         raise SystemExit(f"no jobs under {sweep_dir} (looked for */.hydra/overrides.yaml)")
+    given = objective is not None
     objective, mode = objective_of(jobs, objective, mode)
+    check_objective(jobs, objective, given)
     label_divergence(jobs, objective)
     jobs = sort_jobs(jobs, objective, mode)
     keys = swept_keys(jobs, sweep_dir)
@@ -305,7 +321,7 @@ def summarize(sweep_dir: Path, objective: str | None = None, mode: str | None = 
     if common:
         print("common overrides: " + " ".join(f"{k}={v}" for k, v in common.items()))
     print(format_table(jobs, keys, objective))
-    counts = {s: sum(j.status == s for j in jobs) for s in ("completed", "pruned", "diverged", "failed", "incomplete")}
+    counts = {s: sum(j.status == s for j in jobs) for s in ("completed", "pruned", "diverged", "failed", "interrupted", "incomplete")}
     print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for job in jobs:
         if job.error:

@@ -37,7 +37,7 @@ def _next_tokens(datamodule: Any, stage: str) -> Tensor | None:
 
     dataset = datamodule.split(stage)
     if isinstance(dataset, TokenWindows):
-        return dataset.windows[:, 1:].flatten()
+        return dataset.targets()
     if isinstance(dataset, tuple):
         return TokenStreams(dataset[0], datamodule.batch_size, datamodule.seq_len).targets.flatten()
     return None

@@ -779,7 +779,7 @@ def missing_text_column(tmp):
 def text_too_short_for_a_window(tmp):
     path = file(tmp, "tiny.txt", "a few words\n" * 30)
     dm = TextDataModule(train_files=str(path), seq_len=64, cache_dir=str(tmp / "hf_cache"))
-    return dm, ["the val split has", "tiny.txt", "data.seq_len"]
+    return dm, ["the val split has", "tiny.txt", "one window of data.seq_len=64 and its next token needs", "lower data.seq_len,"]
 
 
 @case("text file")

@@ -376,6 +376,33 @@ def test_summarize_sorts_by_objective_and_lists_failures(tmp_path: Path, capsys)
     assert [j.name for j in jobs][:2] == ["1", "0"]
 
 
+def test_summarize_refuses_an_objective_no_job_has_and_counts_interrupted_jobs(tmp_path: Path, capsys) -> None:
+    """A typo in --objective (or a train/ monitor, which metrics.json does not keep) labelled every completed job
+    "diverged" and exited 0; an interrupted job was left out of the counts and its resume command unsaid."""
+    def job(name: str, metrics: dict, monitor: str = "val/acc") -> None:
+        (tmp_path / name / ".hydra").mkdir(parents=True)
+        (tmp_path / name / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"seed={name}"]))
+        (tmp_path / name / ".hydra" / "config.yaml").write_text("{}\n")
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump({"monitor": monitor, "monitor_mode": "max"}))
+        (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
+
+    job("0", {"status": "completed", "val": {"val/acc": 0.5, "val/loss": 0.7}, "seconds": 2.0})
+    job("1", {"status": "interrupted", "global_step": 12, "last_checkpoint": "checkpoints/last.ckpt",
+              "resume": "python train.py seed=1 ckpt_path=last hydra.run.dir=x"})
+    with pytest.raises(SystemExit, match=r"--objective val/accuracy: no job's metrics.json holds it; they hold: val/acc, val/loss"):
+        summarize.summarize(tmp_path, objective="val/accuracy")
+    assert not (tmp_path / "summary.csv").exists()
+    jobs = summarize.summarize(tmp_path)
+    out = capsys.readouterr().out
+    assert [j.status for j in jobs] == ["completed", "interrupted"]
+    assert "1 completed, 1 interrupted" in out
+    assert "1: interrupted at global step 12; resume with: python train.py seed=1 ckpt_path=last hydra.run.dir=x" in out
+    for name in ("0", "1"):  # runs that picked their checkpoint by the training loss
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump({"monitor": "train/loss", "monitor_mode": "min"}))
+    with pytest.raises(SystemExit, match=r"the jobs' monitor train/loss \(no --objective given\): no job's metrics.json holds it"):
+        summarize.summarize(tmp_path)
+
+
 def test_slurm_script_sets_the_launcher_knobs() -> None:
     """`--cfg hydra` prints what would be submitted; nothing is submitted."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
@@ -390,6 +417,17 @@ def test_slurm_script_sets_the_launcher_knobs() -> None:
     assert (launcher["partition"], launcher["timeout_min"], launcher["cpus_per_task"]) == ("gpu-a100", 90, 6)
     assert (launcher["gpus_per_node"], launcher["tasks_per_node"]) == (1, 1)
     assert launcher["setup"] == ["source 'my venv'/bin/activate"]
+
+
+@pytest.mark.parametrize(("knob", "value", "hint"), [("GPUS", "0,1", " (GPUs per job, a count, not ids)"), ("GPUS", "0", " (GPUs per job, a count, not ids)"),
+                                                     ("TIME_MIN", "2h", " (minutes)"), ("MEM_GB", "32G", "")])
+def test_slurm_script_refuses_a_knob_that_is_not_a_positive_integer(knob: str, value: str, hint: str) -> None:
+    """GPUS=0 composed jobs with no GPU and no task (exit 0); GPUS=0,1 got Hydra's "Ambiguous value", GPUS=two bash's
+    "unbound variable". Refused before Python starts: PYTHON names an interpreter that does not exist."""
+    env = {**os.environ, knob: value, "PYTHON": "/nonexistent/python"}
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "slurm_sweep.sh"), "model=gru", "--cfg", "hydra"],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1 and proc.stderr == f"slurm_sweep.sh: {knob}={value}: must be a positive integer{hint}\n"
 
 
 @pytest.mark.slow
@@ -407,6 +445,19 @@ def test_local_gpu_script_runs_one_job_per_gpu(tmp_path: Path) -> None:
         assert json.loads((tmp_path / str(job) / "metrics.json").read_text())["status"] == "completed"
         assert f"cell: {cell}" in (tmp_path / str(job) / "config.yaml").read_text()
     assert "2 completed" in proc.stdout  # the summary at the end
+
+
+def test_local_gpu_script_exits_non_zero_when_every_job_failed(tmp_path: Path) -> None:
+    """It exited 0 (summarize's status) with every job failed; now 1, as `train.py -m` does."""
+    env = {**os.environ, "GPUS": "0", "SWEEP_DIR": str(tmp_path), "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "launch_local_gpus.sh"), "data=text", f"data.train_files={tmp_path / 'missing.txt'}",
+         "logger=none"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert json.loads((tmp_path / "0" / "metrics.json").read_text())["status"] == "failed"
+    assert "1 failed" in proc.stdout and "every job failed (1 jobs;" in proc.stderr
 
 
 @pytest.mark.slow

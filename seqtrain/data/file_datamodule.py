@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 UNSPACED_SHARE = 0.05
 # Over this share of the training tokens left out of a word vocabulary (as <unk>), the run warns.
 MOSTLY_UNKNOWN = 0.5
+#: A fitted Unigram tokenizer that cuts its training text into at least this many tokens per byte is warned of (it
+#: learned almost no pieces), measured on the first UNIGRAM_SAMPLE training texts. Shakespeare at 1,000 pieces: 0.43.
+BYTE_BY_BYTE = 0.9
+UNIGRAM_SAMPLE = 1000
 
 
 def warn_unknown_tokens(ids: Any, split: str, where: str, train_ids: Any, kind: str) -> None:
@@ -111,17 +115,31 @@ class FileDataModule(SequenceDataModule):
         a word tokenizer on text that has almost no whitespace to split at (Chinese, Japanese) gets a warning."""
         kind = kind or self.tokenizer_kind
         counts = {"characters": 0, "whitespace": 0}
+        sample: list[str] = []  # unigram: the first texts, to measure how finely the fitted tokenizer cuts them
 
         def counted(texts: Iterable[str]) -> Iterable[str]:
             for text in texts:
-                if isinstance(text, str):  # lists of tokens are already split
+                if kind == "unigram" and len(sample) < UNIGRAM_SAMPLE and isinstance(text, str):
+                    sample.append(text)
+                if kind == "word" and isinstance(text, str):  # lists of tokens are already split
                     counts["characters"] += len(text)
                     counts["whitespace"] += whitespace(text)
                 yield text
 
-        tokenizer = fit_tokenizer(kind, counted(texts) if kind == "word" else texts, max_vocab_size=self.max_vocab_size,
-                                  min_frequency=self.min_frequency, length=length)
+        tokenizer = fit_tokenizer(kind, counted(texts) if kind in ("word", "unigram") else texts,
+                                  max_vocab_size=self.max_vocab_size, min_frequency=self.min_frequency, length=length)
         log.info("data: fitted a %s tokenizer on the training split: %d ids", kind, len(tokenizer))
+        if unused := self.unused_limits(kind):
+            log.warning("data: %s", unused)
+        if kind != "char" and self.max_vocab_size is not None and len(tokenizer) < self.max_vocab_size:
+            log.info("data: data.max_vocab_size=%d: the training split gave only %d ids", self.max_vocab_size, len(tokenizer))
+        size = sum(len(text.encode()) for text in sample)  # UTF-8 bytes, what the byte-level pieces are made of
+        per_byte = sum(map(len, tokenizer.encode_batch(sample))) / size if size else 0.0
+        if per_byte >= BYTE_BY_BYTE:
+            log.warning("data: the unigram tokenizer cuts the training text into %.2f tokens per byte (measured on its first "
+                        "%d rows): it learned (almost) no piece longer than one byte from it (the Unigram trainer on little "
+                        "or repetitive text), so it reads the text about a character at a time, as data.tokenizer=char "
+                        "does; data.tokenizer=bpe learns merges from such text", per_byte, len(sample))
         self.check_vocabulary(tokenizer, kind)
         share = counts["whitespace"] / max(1, counts["characters"])
         if counts["characters"] and share < UNSPACED_SHARE:
@@ -131,6 +149,17 @@ class FileDataModule(SequenceDataModule):
                 "data.tokenizer=char or unigram reads such text", 100 * share,
             )
         return tokenizer
+
+    def unused_limits(self, kind: TokenizerKind) -> str:
+        """What the tokenizer settings that `kind` does not use are ('' when none is set): a char vocabulary keeps
+        every character, the Unigram trainer has no minimum frequency."""
+        unused = [f"data.max_vocab_size={self.max_vocab_size} (word, bpe, unigram)"] if kind == "char" and self.max_vocab_size is not None else []
+        if kind in ("char", "unigram") and self.min_frequency != 1:
+            unused.append(f"data.min_frequency={self.min_frequency} (word, bpe)")
+        if not unused:
+            return ""
+        keeps = "keeps every character of the training split" if kind == "char" else "learns its pieces without a minimum frequency"
+        return f"{' and '.join(unused)} not used: data.tokenizer={kind} {keeps}"
 
     def check_vocabulary(self, tokenizer: Tokenizer, kind: TokenizerKind) -> None:
         """Refuse a fitted vocabulary of nothing but <pad> and <unk> (every token would be <unk>); warn when most

@@ -109,6 +109,10 @@ class TextDataModule(FileDataModule):
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
         pieces, _ = self.load()
+        val_names, test_names = ([p.name for p in pieces[split]] for split in ("val", "test"))
+        if val_names and val_names == test_names:
+            log.warning("data: data.test_files is data.val_files (%s): the best checkpoint (and early stopping) is picked on "
+                        "the test text, so its test metrics are optimistic; give test text of its own", ", ".join(val_names))
         splits = {name: self.texts(ps) for name, ps in pieces.items() if ps}
         if self.max_chars is not None:
             splits["train"] = leading_rows(*splits["train"], self.text_column, self.max_chars)
@@ -127,11 +131,13 @@ class TextDataModule(FileDataModule):
             encoded[name] = (tokens.ids, origin.names())
             if len(tokens.ids) < self.tokens_needed:
                 raise DataError(
-                    f"the {name} split has {len(tokens.ids)} tokens, fewer than the {self.tokens_needed} one batch needs "
-                    f"(from {origin.names()}); lower data.seq_len / data.batch_size, or give more text"
+                    f"the {name} split has {len(tokens.ids)} tokens, fewer than the {self.tokens_needed} {self.needed_for} "
+                    f"(from {origin.names()}); lower {'data.batch_size' if self.stateful else 'data.seq_len'}, or give more text"
                 )
             examples[name] = self.layout(tokens, origin, name)
             counts.append(f"{name} {len(tokens.ids):,}")
+            if self.stateful:
+                warn_short_streams(len(tokens.ids), self.batch_size, self.seq_len, name, origin.names())
         log.info("data: tokens per split: %s", ", ".join(counts))
         for name, (ids, where) in encoded.items():
             warn_unknown_tokens(ids, name, where, encoded["train"][0], self.tokenizer_kind)
@@ -164,6 +170,13 @@ class TextDataModule(FileDataModule):
         """Tokens a split needs for one batch: a window and its next token, or one token per stream and one more."""
         return self.batch_size + 1 if self.stateful else self.seq_len + (self.targets == "next_token")
 
+    @property
+    def needed_for(self) -> str:
+        """What `tokens_needed` buys, for messages."""
+        if self.stateful:
+            return f"one token for each of data.batch_size={self.batch_size} streams and one more need"
+        return f"one window of data.seq_len={self.seq_len}{' and its next token' if self.targets == 'next_token' else ''} needs"
+
     def encode_split(self, dataset: Dataset, origin: Origin, split: str) -> Tokens:
         """The rows' token ids, (N,) long, through a cached `Dataset.map`; with targets="case" each token's
         case, (N,) long (else None); and each row's offset into them."""
@@ -180,10 +193,11 @@ class TextDataModule(FileDataModule):
 
     def layout(self, tokens: Tokens, origin: Origin, split: str) -> Any:
         """A split as its loader serves it: tagged windows (case), windows of `seq_len`, or (ids, document starts) for streams."""
+        keep_last = split != "train"  # val / test: every token scored, the last window shorter
         if self.targets == "case":
-            return TaggedWindows(tokens.ids, tokens.cases, self.seq_len)
+            return TaggedWindows(tokens.ids, tokens.cases, self.seq_len, keep_last=keep_last)
         if not self.stateful:
-            return TokenWindows(tokens.ids, self.seq_len)
+            return TokenWindows(tokens.ids, self.seq_len, keep_last=keep_last)
         return tokens.ids, None if self.documents is None else self.document_starts(tokens.offsets, origin, split)
 
     def inputs_of(self, text: str) -> str:
@@ -229,6 +243,27 @@ class TextDataModule(FileDataModule):
         if self.tokenizer is None:
             raise RuntimeError("call TextDataModule.setup() or load_state_dict() before encode/decode")
         return self.tokenizer
+
+
+#: Stateful streams: the share of a split's tokens left unread at its end that is worth a warning.
+UNREAD_SHARE = 0.01
+
+
+def warn_short_streams(tokens: int, batch_size: int, seq_len: int, split: str, where: str) -> None:
+    """Warn when `batch_size` streams (`TokenStreams`, on one device) make a split's streams shorter than one chunk of
+    `seq_len` (its tokens predicted from little context) or leave over `UNREAD_SHARE` of its tokens unscored at the end."""
+    stream_len = (tokens - 1) // batch_size
+    unscored = tokens - batch_size * stream_len - 1  # after the last stream's last target (the first token is no target)
+    if stream_len >= seq_len and unscored <= UNREAD_SHARE * tokens:
+        return
+    short = stream_len < seq_len
+    log.warning(
+        "data: the %s split's %d tokens (from %s) as data.batch_size=%d stateful streams are %d token(s) each%s; "
+        "the last %d (%.0f%%) are never scored: lower data.batch_size (or give more text)",
+        split, tokens, where, batch_size, stream_len,
+        f", shorter than one chunk of data.seq_len={seq_len}: each is predicted from at most {stream_len - 1} before it" if short else "",
+        unscored, 100 * unscored / tokens,
+    )
 
 
 def leading_rows(dataset: Dataset, origin: Origin, column: str, max_chars: int) -> tuple[Dataset, Origin]:

@@ -15,32 +15,56 @@ from seqtrain.batch import Batch
 class TokenWindows(Dataset[tuple[Tensor, Tensor]]):
     """Consecutive windows of a token sequence: inputs `ids[i*T:(i+1)*T]`, targets the same shifted by one.
 
-    The windows do not overlap as inputs; window i's last target is window i+1's first input, so
-    every token but the first is a target exactly once. A last partial window is dropped.
+    The windows do not overlap as inputs; window i's last target is window i+1's first input. A last
+    partial window (fewer than T targets left) is dropped, or with `keep_last` (validation and test: every
+    token but the first is then scored exactly once) kept as a shorter window, padded by the collate.
     """
 
-    def __init__(self, ids: Tensor, seq_len: int) -> None:
+    def __init__(self, ids: Tensor, seq_len: int, *, keep_last: bool = False) -> None:
         count = (len(ids) - 1) // seq_len
         self.windows = ids[: count * seq_len + 1].unfold(0, seq_len + 1, seq_len)  # (N, T+1), a view
         self.lengths = [seq_len] * count
+        rest = max(0, len(ids) - 1 - count * seq_len)  # targets after the last whole window
+        self.last = ids[count * seq_len :] if keep_last and rest else None  # (rest + 1,)
+        if self.last is not None:
+            self.lengths.append(rest)
 
     def __len__(self) -> int:
-        return len(self.windows)
+        return len(self.lengths)
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        window = self.windows[i]
+        if i < 0:
+            i += len(self)
+        window = self.last if i == len(self.windows) and self.last is not None else self.windows[i]
         return window[:-1], window[1:]  # (T,), (T,)
+
+    def targets(self) -> Tensor:
+        """(sum of lengths,) every target the windows hold, in order."""
+        whole = self.windows[:, 1:].flatten()
+        return whole if self.last is None else torch.cat([whole, self.last[1:]])
 
 
 class TaggedWindows(TensorDataset):
-    """Non-overlapping windows of `seq_len` ids with their per-step labels; a last partial window is dropped."""
+    """Non-overlapping windows of `seq_len` ids with their per-step labels; a last partial window is dropped,
+    or with `keep_last` (validation and test: every token is then scored) kept as a shorter window."""
 
-    def __init__(self, ids: Tensor, labels: Tensor, seq_len: int) -> None:
+    def __init__(self, ids: Tensor, labels: Tensor, seq_len: int, *, keep_last: bool = False) -> None:
         count = len(ids) // seq_len
         self.ids = ids[: count * seq_len].view(count, seq_len)  # (N, T)
         self.labels = labels[: count * seq_len].view(count, seq_len)  # (N, T)
         super().__init__(self.ids, self.labels)  # example i: (ids[i], labels[i]), (T,) each
         self.lengths = [seq_len] * count
+        self.last = (ids[count * seq_len :], labels[count * seq_len :]) if keep_last and len(ids) > count * seq_len else None
+        if self.last is not None:
+            self.lengths.append(len(self.last[0]))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        if i < 0:
+            i += len(self)
+        return self.last if i == len(self.ids) and self.last is not None else super().__getitem__(i)
 
 
 class TokenStreams(IterableDataset[Batch]):

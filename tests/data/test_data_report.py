@@ -28,3 +28,14 @@ def test_sunspots_baselines_on_the_626_test_months(data_report) -> None:
 
 def test_markdown_table(data_report) -> None:
     assert data_report.markdown_table(["a", "b"], [["1", "2"]]) == "| a | b |\n|---|---|\n| 1 | 2 |"
+
+
+def test_help_prints_usage_and_an_unknown_argument_is_refused(data_report, capsys, monkeypatch) -> None:
+    """`--help` ran the whole report (minutes), and any argument was ignored."""
+    monkeypatch.setattr(data_report, "report", lambda: pytest.fail("the report ran"))
+    with pytest.raises(SystemExit) as exit_help:
+        data_report.main(["--help"])
+    assert exit_help.value.code == 0 and "usage: data_report.py" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_bad:
+        data_report.main(["--only", "shakespeare"])
+    assert exit_bad.value.code == 2 and "unrecognized arguments: --only shakespeare" in capsys.readouterr().err
