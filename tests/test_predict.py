@@ -133,6 +133,7 @@ def test_tagging_aligns_one_label_per_token(tmp_path: Path) -> None:
     assert sum(p == t for p, t in steps) / len(steps) == pytest.approx(saved["test/acc"], abs=1e-6)
 
 
+@pytest.mark.slow  # end to end, 8-26 s: kept out of the default run (under ~10 min on 2 cores)
 def test_tagging_a_row_longer_than_max_length_gives_null_for_the_tokens_the_model_does_not_read(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """`data.max_length=3` (truncate): the run reads a row's first 3 tokens, and so does prediction; the labels line up
     with the tokens, None after the third (the list of labels was shorter than the list of tokens, unsaid)."""
@@ -155,6 +156,7 @@ def test_tagging_a_row_longer_than_max_length_gives_null_for_the_tokens_the_mode
     assert sum(p == t for p, t in steps) / len(steps) == pytest.approx(saved["test/acc"], abs=1e-6)
 
 
+@pytest.mark.slow  # end to end, 8-26 s: kept out of the default run (under ~10 min on 2 cores)
 def test_per_step_regression_past_max_length_gives_null_for_the_steps_the_model_does_not_read(tmp_path: Path) -> None:
     """The tagging case above for values per step: a row of 8 steps cut at 4 gets 4 values and 4 nulls (4 values before)."""
     import random
@@ -312,6 +314,7 @@ def test_bad_forecast_requests_are_named(sunspots: tuple[Path, Path, dict], tmp_
 
 
 
+@pytest.mark.slow  # end to end, 8-26 s: kept out of the default run (under ~10 min on 2 cores)
 def test_a_forecast_of_targets_named_step_and_series_keeps_their_values(tmp_path: Path) -> None:
     """Targets named like the table's bookkeeping columns keep their names and values; the step numbers and the
     files go under free names (they replaced the forecasts without a word). A long recursive forecast shows its

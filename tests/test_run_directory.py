@@ -235,6 +235,7 @@ def test_changed_data_file_is_refused_by_resume_and_evaluation(tmp_path: Path) -
     assert "test/acc" in evaluate(run_dir, allow_changed_data=True)
 
 
+@pytest.mark.slow  # end to end, 8-26 s: kept out of the default run (under ~10 min on 2 cores)
 def test_data_files_moved_with_their_content_resume_exactly(tmp_path: Path) -> None:
     # The truth: the same two epochs without a stop, on the files where they first were.
     train, val = write_csv(tmp_path / "train.csv", sentiment_rows(80)), write_csv(tmp_path / "val.csv", sentiment_rows(24, seed=1))

@@ -122,6 +122,7 @@ def test_a_sweep_whose_every_job_failed_exits_non_zero(tmp_path: Path) -> None:
     assert "/nonexistent1.ckpt" in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
 
 
+@pytest.mark.slow  # end to end, 8-26 s: kept out of the default run (under ~10 min on 2 cores)
 def test_two_jobs_given_one_directory_by_the_subdir_are_named(tmp_path: Path) -> None:
     """`hydra.sweep.subdir=${model.hidden_size}` with a sweep over another key gives both jobs one directory: the second
     is refused naming the subdir and the first job's run is kept (before: 'already holds a run ... overwrite=true')."""
@@ -447,6 +448,7 @@ def test_local_gpu_script_runs_one_job_per_gpu(tmp_path: Path) -> None:
     assert "2 completed" in proc.stdout  # the summary at the end
 
 
+@pytest.mark.slow  # end to end, 8-26 s: kept out of the default run (under ~10 min on 2 cores)
 def test_local_gpu_script_exits_non_zero_when_every_job_failed(tmp_path: Path) -> None:
     """It exited 0 (summarize's status) with every job failed; now 1, as `train.py -m` does."""
     env = {**os.environ, "GPUS": "0", "SWEEP_DIR": str(tmp_path), "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}

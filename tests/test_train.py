@@ -93,6 +93,7 @@ def test_callbacks_none_writes_no_checkpoint_and_shows_no_progress_bar(tmp_path:
     assert "Epoch 0" not in proc.stdout + proc.stderr  # no progress bar
 
 
+@pytest.mark.slow  # end to end, 8-26 s: kept out of the default run (under ~10 min on 2 cores)
 def test_a_train_monitor_picks_and_stops_by_each_epochs_own_value_whenever_the_run_validates(tmp_path: Path) -> None:
     """monitor=train/loss: the best checkpoint is the epoch with the lowest train/loss as logged for that epoch (the
     truth: metrics.csv), also when validation runs every 2nd epoch (it was scored with the epoch before's value and
