@@ -11,8 +11,9 @@ from __future__ import annotations
 import glob
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -77,25 +78,25 @@ def record_lines(path: str, rows: int) -> tuple[int, ...] | None:
     return numbers if len(numbers) == rows and numbers and numbers[-1] != rows else None
 
 
-def written_cell(path: str, i: int, column: str) -> str | None:
-    """The text of a CSV file's data row `i` (from 0) in `column` as written, for messages: pandas reads `nan`, `NA`,
-    `null` and the like as a missing value, which reaches the parsers as None, like an empty cell."""
+def written_rows(path: str) -> Iterator[dict[str, str | None]]:
+    """A CSV (or TSV) file's data rows as the `csv` module reads them: each cell's text as written."""
     import csv
 
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
-        for j, row in enumerate(csv.DictReader(f, delimiter="\t" if path.endswith(".tsv") else ",")):
-            if j == i:
-                return row.get(column)
-    return None
+        yield from csv.DictReader(f, delimiter="\t" if path.endswith(".tsv") else ",")
+
+
+def written_cell(path: str, i: int, column: str) -> str | None:
+    """The text of a CSV file's data row `i` (from 0) in `column` as written, for messages: pandas reads `nan`, `NA`,
+    `null` and the like as a missing value, which reaches the parsers as None, like an empty cell."""
+    row = next(islice(written_rows(path), i, None), None)
+    return None if row is None else row.get(column)
 
 
 def written_column(path: str, column: str) -> list[str | None]:
     """Every data row's cell of `column` in a CSV file as written (None where a row has no such cell), in file order:
     pandas reads a column of numbers as numbers, so `1`, `1.0` and `01` reach the parsers as one value."""
-    import csv
-
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
-        return [row.get(column) for row in csv.DictReader(f, delimiter="\t" if path.endswith(".tsv") else ",")]
+    return [row.get(column) for row in written_rows(path)]
 
 
 def written_json_values(path: str, column: str) -> list[Any]:
