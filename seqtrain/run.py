@@ -31,7 +31,15 @@ from seqtrain.recipe import (
     settle_text_recipe,
     sweep_choice,
 )
-from seqtrain.resume_checks import ResumeError, check_progress, check_resume, data_fingerprints, fingerprint_changes, names_data_files
+from seqtrain.resume_checks import (
+    ResumeError,
+    check_progress,
+    check_resume,
+    data_fingerprints,
+    fingerprint_changes,
+    names_data_files,
+    relocate,
+)
 from seqtrain.run_directory import (
     RunDirectoryError,
     RunLock,
@@ -323,16 +331,25 @@ def settle_patch_size(cfg: DictConfig, config: dict[str, Any], datamodule: Any) 
     return f"model.patch_size=auto: {size} ({why})"
 
 
-def check_patch_size(cfg: DictConfig, datamodule: Any) -> str | None:
-    """`model.patch_size=k` as a number against the training sequences' lengths: raises ConfigError when every row
-    is one patch; returns the warning when most are (None otherwise, or when the data has no lengths to judge)."""
-    from seqtrain.config import ConfigError
+def patched_train_lengths(cfg: DictConfig, datamodule: Any) -> tuple[int, list[int]] | None:
+    """(patch size, each training row's length) when the run reads real-valued rows (one target each) in patches of a
+    size above 1; None otherwise, or when the data has no lengths to count."""
     from seqtrain.data.datamodule import example_lengths
 
     size, facts, split = OmegaConf.select(cfg, "model.patch_size", default=None), datamodule.facts, getattr(datamodule, "split", None)
     if not isinstance(size, int) or size <= 1 or split is None or facts.vocab_size is not None or facts.per_step:
         return None
-    refusal, warning = patch_size_problems(size, example_lengths(split("train")))
+    return size, list(example_lengths(split("train")))
+
+
+def check_patch_size(cfg: DictConfig, datamodule: Any) -> str | None:
+    """`model.patch_size=k` as a number against the training sequences' lengths: raises ConfigError when every row
+    is one patch; returns the warning when most are (None otherwise, or when the data has no lengths to judge)."""
+    from seqtrain.config import ConfigError
+
+    if (patched := patched_train_lengths(cfg, datamodule)) is None:
+        return None
+    refusal, warning = patch_size_problems(*patched)
     if refusal is not None:
         raise ConfigError(f"invalid config:\n  {refusal}")
     return warning
@@ -360,16 +377,13 @@ def patch_shift_on_short_rows(cfg: DictConfig, datamodule: Any) -> str | None:
     boundaries at the cost of a few steps, but leaves a row no longer than one patch with its last L - r steps (its
     last step alone for r >= L - 1), in training and in the evaluation's mean over the k phases: the line that says how
     many training rows are so (None when none are, or the data has no lengths to count)."""
-    from seqtrain.data.datamodule import example_lengths
-
-    size, facts, split = OmegaConf.select(cfg, "model.patch_size"), datamodule.facts, getattr(datamodule, "split", None)
-    if (OmegaConf.select(cfg, "model.patch_shift", default=None) is not True or not isinstance(size, int) or size <= 1
-            or split is None or facts.vocab_size is not None or facts.per_step):
+    if OmegaConf.select(cfg, "model.patch_shift", default=None) is not True or (patched := patched_train_lengths(cfg, datamodule)) is None:
         return None
-    short = sorted(length for length in example_lengths(split("train")) if length <= size)
+    size, lengths = patched
+    short = sorted(length for length in lengths if length <= size)
     if not short:
         return None
-    return (f"model.patch_shift=true with model.patch_size={size}: {len(short)} of {len(split('train'))} training rows "
+    return (f"model.patch_shift=true with model.patch_size={size}: {len(short)} of {len(lengths)} training rows "
             f"(lengths {short[0]}-{short[-1]} steps) are no longer than one patch: a phase r drops r of their steps (down to "
             f"their last step), in training and in the mean over the {size} phases that evaluation reads")
 
@@ -852,8 +866,8 @@ def check_best_checkpoint_readable(checkpoint: dict[str, Any], config: dict[str,
         if not (key.startswith("ModelCheckpoint") and isinstance(state, dict) and state.get("best_model_path")):
             continue
         best, old = Path(state["best_model_path"]), state.get("dirpath")
-        if dirpath and old and best.is_relative_to(old):  # the run directory moved: its best checkpoint moved with it
-            best = Path(dirpath) / best.relative_to(old)
+        if dirpath and old:  # the run directory moved: its best checkpoint moved with it
+            best = Path(relocate(str(best), Path(old), Path(dirpath)))
         score = state.get("best_model_score")
         scored = f" ({state.get('monitor')}={float(score):.4g}, the score a new checkpoint must beat to replace it)" if score is not None else ""
         if not best.is_file():
