@@ -870,13 +870,15 @@ def check_targets(cfg: DictConfig) -> None:
         for name, node in (cfg[group] or {}).items():
             errors += check_arguments(f"{group}.{name}", node)
             errors += _passed_on_problems(f"{group}.{name}", node)
+    callbacks: dict[str, Any] = {}
     if not errors:
         errors += _model_problems(model)
         errors += _optimizer_and_scheduler_problems(cfg)
-        errors += _callback_and_logger_problems(cfg)
+        found, callbacks = _callback_and_logger_problems(cfg)
+        errors += found
         errors += hardware_problems(_resolved(cfg.trainer))
     if not errors:
-        errors += _trainer_problems(cfg)
+        errors += _trainer_problems(cfg, callbacks)
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
 
@@ -929,9 +931,10 @@ def _optimizer_and_scheduler_problems(cfg: DictConfig) -> list[str]:
     return []
 
 
-def _callback_and_logger_problems(cfg: DictConfig) -> list[str]:
+def _callback_and_logger_problems(cfg: DictConfig) -> tuple[list[str], dict[str, Any]]:
     """Build each callback and logger (cheap, no files written), and seqtrain's datamodule (its constructor
-    checks its arguments; data is read only by `setup`): their own refusals, with the key."""
+    checks its arguments; data is read only by `setup`): their own refusals, with the key, and the callbacks built,
+    by name (for `_trainer_problems`)."""
     from hydra.utils import instantiate
 
     nodes = [(f"{group}.{name}", node) for group in ("callbacks", "logger") for name, node in (cfg[group] or {}).items()]
@@ -941,7 +944,7 @@ def _callback_and_logger_problems(cfg: DictConfig) -> list[str]:
     from lightning.pytorch.loggers import Logger
 
     kinds = {"callbacks": Callback, "logger": Logger}
-    problems = []
+    problems, callbacks = [], {}
     for key, node in nodes:
         try:
             built = instantiate(node)
@@ -953,7 +956,9 @@ def _callback_and_logger_problems(cfg: DictConfig) -> list[str]:
             problems.append(f"{key}._target_={node._target_!r} is not a Lightning {wanted.__name__} (it builds "
                             f"{type(built).__module__}.{type(built).__qualname__}); name a subclass of lightning.pytorch."
                             f"{'callbacks.Callback' if wanted is Callback else 'loggers.Logger'}, or remove the entry with ~{key}")
-    return problems
+        elif wanted is Callback:
+            callbacks[key.split(".", 1)[1]] = built
+    return problems, callbacks
 
 
 def _refusal(key: str, node: DictConfig, error: Exception) -> str:
@@ -1010,18 +1015,16 @@ def hardware_problems(trainer: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _trainer_problems(cfg: DictConfig) -> list[str]:
-    """Build the Trainer with the run's callbacks, without loggers: Lightning's own checks (intervals, limits, strategy,
+def _trainer_problems(cfg: DictConfig, built: dict[str, Any]) -> list[str]:
+    """Build the Trainer with the run's callbacks (`built`, by name), without loggers: Lightning's own checks (intervals, limits, strategy,
     and the trainer's switches against the callbacks: `enable_checkpointing=false` beside a `ModelCheckpoint`,
     `enable_progress_bar=false` beside a progress bar, refused before only once the data was read)."""
     import lightning.pytorch as pl
-    from hydra.utils import instantiate
 
     options = {k: v for k, v in _resolved(cfg.trainer).items() if not k.startswith("_")}
     options.update(logger=False)
     quiet = logging.getLogger("lightning.pytorch")
     level, quiet.level = quiet.level, logging.ERROR  # its "GPU available" lines come again from the real one
-    built = {name: instantiate(node) for name, node in (cfg.callbacks or {}).items()}  # each built once before
     try:
         pl.Trainer(**options, callbacks=list(built.values()))
     except Exception as e:  # noqa: BLE001
