@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from torch.nn.utils.rnn import pad_sequence
 from seqtrain.batch import IGNORE_INDEX
 from seqtrain.facts import DataFacts
 from seqtrain.predict_inputs import NewData, Source, read_new
+from seqtrain.run_directory import replacing
 from seqtrain.errors import DataError
 
 if TYPE_CHECKING:
@@ -52,8 +52,7 @@ class Predictions:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Through a temporary file beside it and a rename: an earlier file at `path` (last week's predictions) is
         # replaced whole or not at all, never left cut short by a failed or interrupted write.
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
+        with replacing(path) as tmp:
             if path.suffix == ".csv":
                 table = self.table.copy()
                 for column in table.columns:
@@ -64,9 +63,6 @@ class Predictions:
                 self.table.to_json(tmp, orient="records", lines=True, force_ascii=False)
             else:
                 self.table.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
         return path
 
 
