@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import re
 import subprocess
 import sys
@@ -238,6 +239,31 @@ def test_a_patched_model_predicts_and_exports_like_its_run(tmp_path: Path) -> No
     proc = run_train(*data, *SHORT, "trainer.max_epochs=2", "ckpt_path=last", f"hydra.run.dir={run_dir}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"model.patch_size=auto: {k}, as chosen by the run being resumed" in proc.stdout + proc.stderr
+
+
+def test_the_ucr_archives_tsv_files_train_and_predict_as_they_come(tmp_path: Path) -> None:
+    """UCRArchive_2018's layout (no header, the label first, NaN padding the shorter series): trained on, and predicted
+    on with the run's own test file, which gives the run's test metrics."""
+    def write(path: Path, n: int, seed: int) -> Path:
+        rng = random.Random(seed)
+        lines = []
+        for _ in range(n):
+            label = rng.choice([1, 2])
+            values = [round(math.sin(0.5 * label * t) + rng.gauss(0, 0.3), 5) for t in range(rng.randint(12, 20))]
+            lines.append("\t".join([str(label), *map(repr, values), *["NaN"] * (20 - len(values))]))
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    train, test = write(tmp_path / "Toy_TRAIN.tsv", 60, 3), write(tmp_path / "Toy_TEST.tsv", 30, 5)
+    run_dir = tmp_path / "run"
+    proc = run_train("data=table", f"data.train_files={train}", f"data.test_files={test}", f"data.cache_dir={tmp_path / 'cache'}",
+                     "data.batch_size=8", *SHORT, f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Toy_TRAIN.tsv has no header and its first line is all numbers: read as the UCR archive's layout" in proc.stdout + proc.stderr
+    saved = json.loads((run_dir / "metrics.json").read_text())["test"]
+    predictions = Predictor.from_checkpoint(run_dir).predict(str(test))
+    _assert_same_metrics(predictions.metrics, saved)
+    assert len(predictions.table) == 30
 
 
 # -- forecasting ----------------------------------------------------------------------------------

@@ -675,17 +675,26 @@ def numpy_array_shortened_with_dots_in_csv(tmp):  # pandas' to_csv of an array c
 
 
 @case("table file")
-def headerless_wide_tsv_as_the_ucr_archive_ships(tmp):  # label, then one value per column, no header
-    path = file(tmp, "train.tsv", "".join(f"{i % 2 + 1}\t" + "\t".join(f"{(i * j) % 7 / 3:.4f}" for j in range(20)) + "\n" for i in range(30)))
+def headerless_wide_tsv_with_text_labels(tmp):  # label, then one value per column, no header; not the UCR archive's
+    # layout (its labels are numbers: seqtrain.data.ucr_files), so which column is the label is not guessed
+    path = file(tmp, "train.tsv", "".join(f"{'ab'[i % 2]}\t" + "\t".join(f"{(i * j) % 7 / 3:.4f}" for j in range(20)) + "\n" for i in range(30)))
     return table(tmp, train_files=str(path)), [f"{path}: line 1 looks like data, not a header (the column names are numbers)",
                                                "not a value per column"]  # its first row repeats values: caught before loading
 
 
 @case("table file")
-def headerless_wide_csv_without_repeated_values(tmp):
-    path = file(tmp, "train.csv", "".join(f"{i % 2}," + ",".join(f"{i + j / 8:.3f}" for j in range(20)) + "\n" for i in range(30)))
+def headerless_wide_csv_with_text_labels_last(tmp):
+    path = file(tmp, "train.csv", "".join(",".join(f"{i + j / 8:.3f}" for j in range(20)) + f",{'xy'[i % 2]}\n" for i in range(30)))
     return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence' (data.sequence_column)", "... (21 columns)",
-                                               "Its first row looks like data, not a header", "not a value per column"]
+                                               "Its first row looks like data, not a header", "not a value per column",
+                                               "headerless .tsv / .txt (a numeric label first"]
+
+
+@case("table file")
+def ucr_layout_with_a_missing_value_inside_a_series(tmp):  # NaN is the archive's padding at the end, not a gap
+    rows = [f"{i % 2 + 1}," + ",".join("NaN" if (i, j) == (7, 4) else f"{i + j / 8:.3f}" for j in range(20)) for i in range(30)]
+    path = file(tmp, "train.csv", "\n".join(rows) + "\n")
+    return table(tmp, train_files=str(path)), [f"{path}, line 8: value 5 is 'NaN', inside the series", "fill or drop it"]
 
 
 @case("table file")

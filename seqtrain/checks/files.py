@@ -127,8 +127,9 @@ def _explain_csv(path: str, sep: str) -> str | None:
 # What a table of one value per column needs, said after a headerless or wide file is found.
 ONE_COLUMN = (
     "; seqtrain reads one sequence per row in one column (numbers separated by spaces, or a list), not a value per "
-    "column; e.g. with pandas: df['sequence'] = df[step_columns].astype(str).agg(' '.join, axis=1); for the UCR/UEA "
-    "archives, their .ts files are read as they are"
+    "column; e.g. with pandas: df['sequence'] = df[step_columns].astype(str).agg(' '.join, axis=1); the UCR/UEA "
+    "archives' own files are read as they are: their .ts files, and their headerless .tsv / .txt (a numeric label "
+    "first, then the values)"
 )
 
 

@@ -42,7 +42,7 @@ EXTENSIONS = {
     ".ts": ("ts", {}),  # sktime / aeon time series (UCR/UEA archives): seqtrain.data.ts_files
 }
 # A .ts file's examples are counted, not its lines: its header and comments come first.
-ROW_UNITS = {"csv": "row", "json": "line", "parquet": "row", "text": "line", "ts": "example"}  # Piece.unit per builder
+ROW_UNITS = {"csv": "row", "json": "line", "parquet": "row", "text": "line", "ts": "example", "ucr": "line"}  # Piece.unit per builder
 
 
 @dataclass(frozen=True)
@@ -175,10 +175,14 @@ def builder_for(key: str, paths: Sequence[str], file_format: FileFormat) -> tupl
 
 
 def load_pieces(train_files: Files, val_files: Files, test_files: Files, hub: str | None, hub_config: str | None,
-                file_format: FileFormat, cache_dir: str | None, text_options: dict[str, Any] | None = None) -> dict[str, list[Piece]]:
+                file_format: FileFormat, cache_dir: str | None, text_options: dict[str, Any] | None = None,
+                ucr_layout: bool = False) -> dict[str, list[Piece]]:
     """The pieces of each split; val / test are empty lists where they are to be carved from train.
 
     text_options: options of the `text` builder (e.g. `keep_linebreaks`), when it is used.
+    ucr_layout: a local CSV, TSV or text file whose first line is all numbers is read as the UCR archive's layout
+        (`seqtrain.data.ucr_files`: no header, the label first, then the values), and the log says so (tables only:
+        a language model's text file of numbers is text).
     """
     if (train_files is None) == (hub is None):
         raise DataError(
@@ -199,17 +203,44 @@ def load_pieces(train_files: Files, val_files: Files, test_files: Files, hub: st
         builder, options = builder_for(key, paths, file_format)
         if builder == "text":
             options = {**options, **(text_options or {})}
+        builders = {path: "ucr" if ucr_layout and builder in ("csv", "text") and reads_as_ucr(path) else builder for path in paths}
+        ucr = [path for path in paths if builders[path] == "ucr"]
+        if ucr and len(ucr) < len(paths):
+            other = next(path for path in paths if builders[path] != "ucr")
+            raise DataError(f"data.{key}: {ucr[0]!r} has no header (its first line is all numbers: the UCR archive's "
+                            f"layout, the label first) and {other!r} does not; give the files of a split one layout")
+        if ucr:
+            log.info("data: data.%s: %s no header and %s first line is all numbers: read as the UCR archive's layout, "
+                     "one series a line, the class label first, then the values (NaN at the end of a shorter series is "
+                     "padding, dropped)", key, f"{len(ucr)} files have" if len(ucr) > 1 else f"{Path(ucr[0]).name} has",
+                     "each one's" if len(ucr) > 1 else "its")
         for path in paths:
-            dataset = _load_file(path, builder, options, cache_dir)
-            lines = record_lines(path, len(dataset)) if builder == "json" and "://" not in path and not path.endswith(".gz") else None
-            pieces[split].append(Piece(dataset, path, ROW_UNITS[builder], lines))
+            dataset, lines = _load_file(path, builders[path], options, cache_dir)
+            if builders[path] == "json" and "://" not in path and not path.endswith(".gz"):
+                lines = record_lines(path, len(dataset))
+            pieces[split].append(Piece(dataset, path, ROW_UNITS[builders[path]], lines))
     return pieces
 
 
-def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str | None) -> Dataset:
+def reads_as_ucr(path: str) -> bool:
+    """A local, uncompressed file whose first line is the UCR archive's layout (`ucr_files.is_ucr_layout`)."""
+    from seqtrain.data.ucr_files import is_ucr_layout
+
+    if "://" in path or path.endswith((".gz", ".bz2", ".xz", ".zip", ".zst")):
+        return False
+    with open(path, "rb") as f:
+        first = b""
+        while not first.strip() and (line := f.readline(1 << 22)):  # the first non-blank line (a long series: MBs)
+            first = line
+    return is_ucr_layout(first.decode("utf-8-sig", errors="replace"))
+
+
+def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str | None) -> tuple[Dataset, tuple[int, ...] | None]:
+    """The file's rows, and each row's line where blank lines make it other than row + 1 (`Piece.lines`)."""
     from datasets import Dataset, load_dataset
 
     from seqtrain.data.ts_files import ts_rows
+    from seqtrain.data.ucr_files import ucr_rows
 
     local = "://" not in path
     if local:
@@ -220,9 +251,14 @@ def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str 
             options = {"encoding": "utf-8-sig", **options}  # a byte-order mark is not part of the first line
     elif builder == "ts":
         raise DataError(f"{path}: .ts files are read from local paths; download it first")
+    lines = None
     try:
         if builder == "ts":  # small files: in memory, not in the datasets cache
             dataset = Dataset.from_list(ts_rows(Path(path).read_text(encoding="utf-8-sig"), path))
+        elif builder == "ucr":
+            rows, numbers = ucr_rows(Path(path).read_text(encoding="utf-8-sig"), path)
+            dataset = Dataset.from_list(rows)
+            lines = tuple(numbers) if numbers[-1] != len(numbers) else None
         else:
             dataset = load_dataset(builder, data_files=[path], split="train", cache_dir=cache_dir, **options)
     except DataError:
@@ -237,7 +273,7 @@ def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str 
         raise DataError(f"{path}: cannot be read as {builder}: {reason}") from e
     if len(dataset) == 0:
         raise DataError(f"{path}: no rows")
-    return dataset
+    return dataset, lines
 
 
 def _load_hub(hub: str, hub_config: str | None, cache_dir: str | None) -> dict[str, list[Piece]]:

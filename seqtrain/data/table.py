@@ -75,6 +75,7 @@ class TableDataModule(FileDataModule):
     """
 
     file_formats = ("auto", "csv", "json", "parquet", "ts")
+    ucr_layout = True  # a headerless file of numbers: the UCR archive's .tsv / .txt (`seqtrain.data.ucr_files`)
 
     def __init__(
         self,
