@@ -33,6 +33,7 @@ from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.table import TableDataModule
 from seqtrain.data.table_rows import scale, state_tokenizer
 from seqtrain.data.text import TextDataModule
+from seqtrain.data.wide_tables import as_sequences
 from seqtrain.data.file_datamodule import MOSTLY_UNKNOWN
 from seqtrain.encoders.vocab import UNK, CharVocab, WordVocab
 
@@ -193,6 +194,8 @@ def _has_column(pieces: list[Piece], column: str) -> bool:
 def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> NewData:
     """Rows of a table: the same sequence column and kind as training; the target column may be absent."""
     pieces = _pieces(source, dm.file_format, dm.cache_dir, dm.sequence_column, ucr_layout=dm.ucr_layout)
+    if state.get("wide_columns"):  # trained on a wide table: the same step columns, in the same order
+        pieces = [as_sequences(p, state["wide_columns"], dm.sequence_column) for p in pieces]
     kind = state["sequence_kind"]
     for piece in pieces:
         check_columns(piece, {"sequence_column": dm.sequence_column})

@@ -266,6 +266,46 @@ def test_the_ucr_archives_tsv_files_train_and_predict_as_they_come(tmp_path: Pat
     assert len(predictions.table) == 30
 
 
+def test_a_wide_table_trains_resumes_and_predicts_from_its_step_columns(tmp_path: Path) -> None:
+    """`label,t0,...,t19` (pandas' to_csv of a frame of one series a row): trained on; a resume and a prediction read
+    the same step columns from the data's state, a prediction file without the label column gets predictions only,
+    and one without a step column is refused, naming it."""
+    rng = random.Random(7)
+    columns = [f"t{j}" for j in range(20)]
+
+    def frame(n: int) -> pd.DataFrame:
+        rows = []
+        for _ in range(n):
+            label = rng.choice(["up", "down"])
+            rows.append({"label": label, **{c: math.sin((1.5 if label == "up" else 0.5) * j) + rng.gauss(0, 0.3)
+                                            for j, c in enumerate(columns)}})
+        return pd.DataFrame(rows)
+
+    frame(60).to_csv(tmp_path / "train.csv", index=False)
+    test = frame(30)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    run_dir = tmp_path / "run"
+    data = ["data=table", f"data.train_files={tmp_path / 'train.csv'}", f"data.test_files={tmp_path / 'test.csv'}",
+            f"data.cache_dir={tmp_path / 'cache'}", "data.batch_size=8"]
+    proc = run_train(*data, *SHORT, "trainer.max_epochs=2", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "and 20 columns (t0, t1, t2, ..., t19) of numbers: read as a wide table" in proc.stdout + proc.stderr
+    saved = json.loads((run_dir / "metrics.json").read_text())["test"]
+    predictor = Predictor.from_checkpoint(run_dir)
+    _assert_same_metrics(predictor.predict(str(tmp_path / "test.csv")).metrics, saved)
+    # Without the label: predictions only, the same as with it (the columns are found by name, not by position).
+    test.drop(columns="label").iloc[:, ::-1].to_csv(tmp_path / "new.csv", index=False)
+    alone = predictor.predict(str(tmp_path / "new.csv"))
+    assert alone.metrics is None
+    assert alone.table["prediction"].tolist() == predictor.predict(str(tmp_path / "test.csv")).table["prediction"].tolist()
+    test.drop(columns="t7").to_csv(tmp_path / "short.csv", index=False)
+    with pytest.raises(DataError, match=r"short.csv: no column 't7' \(1 of the 20 step columns the model reads are missing\)"):
+        predictor.predict(str(tmp_path / "short.csv"))
+    proc = run_train(*data, *SHORT, "trainer.max_epochs=3", "ckpt_path=last", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Restored all states from the checkpoint at" in proc.stdout + proc.stderr  # trained on, from last.ckpt
+
+
 # -- forecasting ----------------------------------------------------------------------------------
 
 

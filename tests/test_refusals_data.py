@@ -698,11 +698,27 @@ def ucr_layout_with_a_missing_value_inside_a_series(tmp):  # NaN is the archive'
 
 
 @case("table file")
-def wide_csv_with_a_header(tmp):
-    head = "label," + ",".join(f"t{j}" for j in range(20)) + "\n"
-    path = file(tmp, "train.csv", head + "".join(f"{'xy'[i % 2]}," + ",".join(str(i + j) for j in range(20)) + "\n" for i in range(30)))
-    return table(tmp, train_files=str(path)), ["its columns are: label, t0, t1", "may be a wide table (a value per column)",
+def wide_csv_with_a_header_and_a_text_column(tmp):  # a wide table, but 'id' is not a step: not read as one
+    head = "id,label," + ",".join(f"t{j}" for j in range(20)) + "\n"
+    path = file(tmp, "train.csv", head + "".join(f"r{i},{'xy'[i % 2]}," + ",".join(str(i + j) for j in range(20)) + "\n" for i in range(30)))
+    return table(tmp, train_files=str(path)), ["its columns are: id, label, t0, t1", "may be a wide table (a value per column)",
                                                "df['sequence'] = df[step_columns]"]
+
+
+@case("table file")
+def wide_csv_with_the_row_index_pandas_writes(tmp):  # to_csv without index=False: an unnamed first column
+    head = ",label," + ",".join(f"t{j}" for j in range(20)) + "\n"
+    path = file(tmp, "train.csv", head + "".join(f"{i},{'xy'[i % 2]}," + ",".join(str(i + j) for j in range(20)) + "\n" for i in range(30)))
+    return table(tmp, train_files=str(path)), ["read as a wide table", "its column 'Unnamed: 0' is a row index",
+                                               "write the file without it"]
+
+
+@case("table file")
+def wide_csv_with_an_empty_cell_between_values(tmp):
+    head = "label," + ",".join(f"t{j}" for j in range(20)) + "\n"
+    rows = [f"{'xy'[i % 2]}," + ",".join("" if (i, j) == (4, 3) else str(i + j) for j in range(20)) for i in range(30)]
+    path = file(tmp, "train.csv", head + "\n".join(rows) + "\n")
+    return table(tmp, train_files=str(path)), [f"{path}, row 5, column 't3': empty, between the row's values", "fill or drop it"]
 
 
 @case("table file")

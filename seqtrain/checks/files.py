@@ -161,5 +161,6 @@ def layout_hint(names: list[str], unit: str) -> str:
     if headerless(names):
         return f". Its first row looks like data, not a header (the column names are numbers){ONE_COLUMN}"
     if len(names) >= 8:
-        return f". With {len(names)} columns this may be a wide table (a value per column){ONE_COLUMN}"
+        return (f". With {len(names)} columns this may be a wide table (a value per column), which is read as it is "
+                f"when it has data.target_column and every other column holds numbers (here not){ONE_COLUMN}")
     return ""

@@ -41,6 +41,7 @@ from seqtrain.data.sources import DataError, Piece, check_columns, written_cell
 from seqtrain.data.splits import Origin, carve, concatenate
 from seqtrain.data.table_rows import PackedExamples, TableTask, encode_rows, input_feature, pack, parse_rows
 from seqtrain.data.table_rows import fit_scaling, scale, state_tokenizer, table_facts, target_feature
+from seqtrain.data.wide_tables import read_wide
 from seqtrain.encoders.tokenizer import saved_tokenizer
 
 if TYPE_CHECKING:
@@ -130,6 +131,8 @@ class TableDataModule(FileDataModule):
 
     def build(self, saved: dict[str, Any] | None) -> Splits:
         pieces, same_as_train = self.load()
+        pieces, wide_columns = read_wide(pieces, None if saved is None else saved.get("wide_columns"),
+                                         self.sequence_column, self.target_column)
         every = [p for split_pieces in pieces.values() for p in split_pieces]
         for piece in every:
             check_columns(piece, {"sequence_column": self.sequence_column, "target_column": self.target_column})
@@ -160,6 +163,8 @@ class TableDataModule(FileDataModule):
                 log.warning("data: %s; a run can only train without validating (data.val_fraction=0)", self.val_emptied)
         warn_shared_rows(splits, same_as_train)
         state = self._fit(*splits["train"], kind) if saved is None else dict(saved)
+        if wide_columns is not None:
+            state["wide_columns"] = wide_columns  # a resume, evaluation or prediction reads the same step columns
         # A checkpoint's text tokenizer is never refitted silently: one of another kind than data.tokenizer is refused.
         self.tokenizer = saved_tokenizer(state["tokenizer"], self.tokenizer_kind) if kind == "text" else state_tokenizer(state)
         examples = {name: self.encode(*splits[name], state, name) for name in ("train", "val", "test") if name in splits}

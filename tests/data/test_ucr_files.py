@@ -113,3 +113,47 @@ def test_a_ucr_json_file_is_not_caught(tmp_path: Path) -> None:
     path = tmp_path / "rows.jsonl"
     path.write_text(json.dumps({"sequence": [1, 2, 3], "label": "a"}) + "\n")
     assert load_pieces(str(path), None, None, None, None, "auto", None, ucr_layout=True)["train"][0].unit == "line"
+
+
+# -- wide tables with a header (seqtrain.data.wide_tables) ----------------------------------------------------------
+
+
+def _write_wide(path: Path, rows: list[dict], columns: int, label: bool = True) -> Path:
+    """One series a row: `label,t0,...` (a shorter series' row ends in empty cells), as pandas' to_csv writes it."""
+    head = (["label"] if label else []) + [f"t{j}" for j in range(columns)]
+    lines = [",".join(head)]
+    for r in rows:
+        values = [repr(v) for v in r["sequence"]] + [""] * (columns - len(r["sequence"]))
+        lines.append(",".join(([r["label"]] if label else []) + values))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_wide_table_trains_like_the_same_rows_in_json_lines(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rows = [{"sequence": _series(i), "label": "pq"[i % 2]} for i in range(40)]
+    test_rows = [{"sequence": _series(i + 40), "label": "pq"[i % 2]} for i in range(10)]
+    made = {}
+    with caplog.at_level(logging.INFO, logger="seqtrain.data.wide_tables"):
+        for name, (train, test) in {
+            "wide": (_write_wide(tmp_path / "train.csv", rows, 16), _write_wide(tmp_path / "test.csv", test_rows, 16)),
+            "jsonl": (write_jsonl(tmp_path / "train.jsonl", rows), write_jsonl(tmp_path / "test.jsonl", test_rows)),
+        }.items():
+            made[name] = TableDataModule(train_files=str(train), test_files=str(test), cache_dir=str(tmp_path / "cache"), batch_size=8)
+            made[name].setup()
+    assert "train.csv has no column 'sequence' (data.sequence_column) but 'label' (data.target_column) and 16 columns " \
+           "(t0, t1, t2, ..., t15) of numbers: read as a wide table" in caplog.text
+    assert made["wide"].facts == made["jsonl"].facts
+    for split in ("train", "val", "test"):
+        for (x, y), (x2, y2) in zip(made["wide"].split(split), made["jsonl"].split(split), strict=True):
+            assert torch.equal(x, x2) and torch.equal(y, y2)
+    # The step columns are part of the data's state: a resume or a prediction reads the same ones.
+    assert made["wide"].state_dict()["wide_columns"] == [f"t{j}" for j in range(16)]
+    assert "wide_columns" not in made["jsonl"].state_dict()
+
+
+def test_a_wide_test_file_with_other_step_columns_is_refused(tmp_path: Path) -> None:
+    rows = [{"sequence": _series(i), "label": "pq"[i % 2]} for i in range(20)]
+    train, test = _write_wide(tmp_path / "train.csv", rows, 16), _write_wide(tmp_path / "test.csv", rows, 17)
+    with pytest.raises(DataError, match=r"test.csv: other step columns: 17 columns \(t0, t1, t2, \.\.\., t16\), but "
+                                         r".*train.csv is one, with the step columns 16 columns"):
+        TableDataModule(train_files=str(train), test_files=str(test), cache_dir=str(tmp_path / "cache")).setup()

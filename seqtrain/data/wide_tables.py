@@ -1,0 +1,117 @@
+"""Wide tables, read as they are: a header, a target column, and one column per time step (`label,t0,t1,...`, as
+`pandas.DataFrame.to_csv` writes a frame of one series a row).
+
+A file is read this way when it has no column `data.sequence_column` but has `data.target_column`, and every other
+column (at least two) holds numbers: those columns, in the file's order, are each row's steps, and the run says which.
+Empty cells (`NaN`) at the end of a row pad a shorter series and are dropped; one between values is an error naming
+the row and column. The columns are saved with the data's state, so a resume, an evaluation or a prediction reads
+the same columns in the same order (a file without one of them is an error naming it).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+from seqtrain.errors import DataError
+
+if TYPE_CHECKING:
+    from seqtrain.data.sources import Piece
+
+log = logging.getLogger(__name__)
+
+#: Column names a row index gets (pandas' `to_csv` without `index=False`: an empty name, read as `Unnamed: 0`).
+INDEX_NAMES = ("", "index")
+
+
+def _numeric(feature: Any) -> bool:
+    return getattr(feature, "dtype", "").startswith(("int", "uint", "float"))
+
+
+def step_columns(piece: Piece, sequence_column: str, target_column: str) -> list[str] | None:
+    """The columns holding a wide table's steps, in file order; None when `piece` is not a wide table (it has the
+    sequence column, lacks the target column, or another column holds anything but numbers)."""
+    features = piece.dataset.features
+    names = list(features)
+    if sequence_column in names or target_column not in names:
+        return None
+    steps = [n for n in names if n != target_column]
+    if len(steps) < 2 or not all(_numeric(features[n]) for n in steps):
+        return None
+    index = next((n for n in steps if n.strip().lower() in INDEX_NAMES or n.startswith("Unnamed: ")), None)
+    if index is not None:
+        raise DataError(
+            f"{piece.name}: read as a wide table (no column {sequence_column!r}; {target_column!r} and {len(steps)} "
+            f"columns of numbers), but its column {index!r} is a row index (pandas' to_csv writes one unless "
+            "index=False), not a step: write the file without it"
+        )
+    return steps
+
+
+def said_columns(columns: list[str]) -> str:
+    shown = ", ".join(columns[:3]) + (f", ..., {columns[-1]}" if len(columns) > 4 else "".join(f", {c}" for c in columns[3:]))
+    return f"{len(columns)} columns ({shown})"
+
+
+def as_sequences(piece: Piece, columns: list[str], sequence_column: str) -> Piece:
+    """`piece` with its step `columns` gathered into one `sequence_column` list per row (trailing missing values
+    dropped), the columns themselves removed."""
+    from datasets import Dataset
+
+    from seqtrain.data.sources import Piece
+
+    missing = [c for c in columns if c not in piece.dataset.column_names]
+    if missing:
+        raise DataError(
+            f"{piece.name}: no column {missing[0]!r} ({len(missing)} of the {len(columns)} step columns the model "
+            f"reads are missing); the run read each row's steps from the columns {said_columns(columns)}, in that "
+            "order: give them all"
+        )
+    table = piece.dataset.select_columns(columns).to_dict()
+    sequences = []
+    for i, values in enumerate(zip(*(table[c] for c in columns), strict=True)):
+        row = [math.nan if v is None else float(v) for v in values]
+        while row and math.isnan(row[-1]):  # a shorter series: empty cells at the end of its row
+            row.pop()
+        gap = next((j for j, v in enumerate(row) if not math.isfinite(v)), None)
+        if gap is not None:
+            raise DataError(f"{piece.where(i)}, column {columns[gap]!r}: {'empty' if math.isnan(row[gap]) else row[gap]}, "
+                            "between the row's values (an empty cell is read only as the padding at the end of a shorter "
+                            "series); fill or drop it first")
+        if not row:
+            raise DataError(f"{piece.where(i)}: every step column ({said_columns(columns)}) is empty")
+        sequences.append(row)
+    rest = piece.dataset.remove_columns(columns)
+    # Without other columns (a prediction file of steps alone) the table has no rows left to add a column to.
+    dataset = rest.add_column(sequence_column, sequences) if rest.column_names else Dataset.from_dict({sequence_column: sequences})
+    return Piece(dataset, piece.name, piece.unit, piece.lines)
+
+
+def read_wide(pieces: dict[str, list[Piece]], saved: list[str] | None, sequence_column: str,
+              target_column: str) -> tuple[dict[str, list[Piece]], list[str] | None]:
+    """Every split's pieces with their step columns gathered (`as_sequences`), and the step columns: `saved` (a
+    resume's, from the data's state) or found in the first training file; None (pieces unchanged) when the data is
+    not a wide table. Every file of every split must then be one, with the same step columns."""
+    every = [(split, p) for split, split_pieces in pieces.items() for p in split_pieces]
+    if not every:
+        return pieces, saved
+    columns = saved
+    if columns is None:
+        columns = step_columns(every[0][1], sequence_column, target_column)
+        if columns is None:
+            return pieces, None
+        log.info("data: %s has no column %r (data.sequence_column) but %r (data.target_column) and %s of numbers: read "
+                 "as a wide table, one series a row, those columns in the file's order as its steps (empty cells at the "
+                 "end of a row pad a shorter series)", every[0][1].name, sequence_column, target_column,
+                 said_columns(columns))
+    for _, piece in every[1:] if saved is None else []:  # a resume's or prediction's files need the saved columns only
+        found = step_columns(piece, sequence_column, target_column)
+        if found != columns:
+            raise DataError(
+                f"{piece.name}: {'not a wide table' if found is None else 'other step columns: ' + said_columns(found)}, "
+                f"but {every[0][1].name} is one, with the step columns {said_columns(columns)}: give every file the "
+                "same columns"
+            )
+    return {split: [as_sequences(p, columns, sequence_column) for p in split_pieces]
+            for split, split_pieces in pieces.items()}, columns
