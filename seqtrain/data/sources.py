@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FileFormat = Literal["auto", "csv", "json", "parquet", "text", "ts"]
+FileFormat = Literal["auto", "csv", "json", "parquet", "text", "ts", "arff"]
 Files = str | Sequence[str] | None  # a path, a glob, or a list of them
 SPLITS = ("train", "val", "test")
 # Names hub datasets give their splits, in the order they are looked for.
@@ -40,9 +40,10 @@ EXTENSIONS = {
     ".parquet": ("parquet", {}),
     ".txt": ("text", {}),
     ".ts": ("ts", {}),  # sktime / aeon time series (UCR/UEA archives): seqtrain.data.ts_files
+    ".arff": ("arff", {}),  # Weka's format, as the UCR/UEA archives ship it beside .ts: seqtrain.data.arff_files
 }
 # A .ts file's examples are counted, not its lines: its header and comments come first.
-ROW_UNITS = {"csv": "row", "json": "line", "parquet": "row", "text": "line", "ts": "example", "ucr": "line"}  # Piece.unit per builder
+ROW_UNITS = {"csv": "row", "json": "line", "parquet": "row", "text": "line", "ts": "example", "ucr": "line", "arff": "line"}  # Piece.unit per builder
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def builder_for(key: str, paths: Sequence[str], file_format: FileFormat) -> tupl
         if suffix not in EXTENSIONS:
             raise DataError(
                 f"data.{key}: cannot tell the format of {path!r} from its extension "
-                f"(known: {', '.join(EXTENSIONS)}); set data.file_format to csv, json, parquet, text or ts"
+                f"(known: {', '.join(EXTENSIONS)}); set data.file_format to csv, json, parquet, text, ts or arff"
             )
         found[suffix] = EXTENSIONS[suffix]
     if len({builder for builder, _ in found.values()}) > 1:
@@ -240,6 +241,7 @@ def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str 
     from datasets import Dataset, load_dataset
 
     from seqtrain.data.ts_files import ts_rows
+    from seqtrain.data.arff_files import arff_rows
     from seqtrain.data.ucr_files import ucr_rows
 
     local = "://" not in path
@@ -249,14 +251,14 @@ def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str 
             raise DataError(f"{path}: {problem}")
         if builder == "text":
             options = {"encoding": "utf-8-sig", **options}  # a byte-order mark is not part of the first line
-    elif builder == "ts":
-        raise DataError(f"{path}: .ts files are read from local paths; download it first")
+    elif builder in ("ts", "arff"):
+        raise DataError(f"{path}: .{builder} files are read from local paths; download it first")
     lines = None
     try:
         if builder == "ts":  # small files: in memory, not in the datasets cache
             dataset = Dataset.from_list(ts_rows(Path(path).read_text(encoding="utf-8-sig"), path))
-        elif builder == "ucr":
-            rows, numbers = ucr_rows(Path(path).read_text(encoding="utf-8-sig"), path)
+        elif builder in ("ucr", "arff"):
+            rows, numbers = (ucr_rows if builder == "ucr" else arff_rows)(Path(path).read_text(encoding="utf-8-sig"), path)
             dataset = Dataset.from_list(rows)
             lines = tuple(numbers) if numbers[-1] != len(numbers) else None
         else:

@@ -57,8 +57,10 @@ class TableDataModule(FileDataModule):
         task: classification (a label per row), regression (real value(s) per row, or per step
             with `per_step`), tagging (a label per step).
         train_files / val_files / test_files / hub / hub_config / file_format / cache_dir: where the
-            data is (`FileDataModule`): CSV, TSV, JSON Lines, Parquet or sktime/aeon `.ts` (columns
-            `sequence` and `label`, or `target` for a real-valued one; `seqtrain.data.ts_files`);
+            data is (`FileDataModule`): CSV, TSV, JSON Lines, Parquet, or the UCR/UEA archives' files as they
+            come: `.ts` and `.arff` (columns `sequence` and `label`, or `target` for a real-valued one;
+            `seqtrain.data.ts_files`, `arff_files`) and the headerless `.tsv` / `.txt` (`ucr_files`); a wide table
+            (a column per step) is gathered into `sequence_column` (`wide_tables`);
             val / test are carved at random from train (`val_fraction`, `test_fraction`, seeded)
             when not given.
         sequence_column / target_column: the columns holding sequences and targets.
@@ -75,7 +77,7 @@ class TableDataModule(FileDataModule):
         scale_targets: the same for regression targets; metrics are reported in the original units.
     """
 
-    file_formats = ("auto", "csv", "json", "parquet", "ts")
+    file_formats = ("auto", "csv", "json", "parquet", "ts", "arff")
     ucr_layout = True  # a headerless file of numbers: the UCR archive's .tsv / .txt (`seqtrain.data.ucr_files`)
 
     def __init__(
