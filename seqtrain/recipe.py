@@ -91,7 +91,11 @@ def describe_recipe(cfg: DictConfig) -> str:
         lines.append(line)
     if OmegaConf.select(cfg, "callbacks.early_stopping") is None:
         lines.append(f"  no early stopping: all trainer.max_epochs={cfg.trainer.max_epochs} epochs")
-    lines.append(f"  {evaluated_weights(cfg)} is evaluated; lr_find={cfg.lr_find}")
+    # The rules above that apply once the data is read may set another monitor (text: val/acc; small sets: train/loss):
+    # this line is the config as it stands, and each rule that applies says what it changed.
+    changes_monitor = any("monitor" in rule for rule in (settings or {}, small_set_settings(cfg) or {}))
+    unless = ", unless a rule above that applies once the data is read sets another monitor" if changes_monitor else ""
+    lines.append(f"  {evaluated_weights(cfg)} is evaluated{unless}; lr_find={cfg.lr_find}")
     return "\n".join(lines)
 
 
