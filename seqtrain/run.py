@@ -733,30 +733,54 @@ def record_failure(output_dir: Path, error: Exception) -> None:
         metrics.write_text(json.dumps({"status": "failed", "error": f"{type(error).__name__}: {error}"}, indent=2) + "\n")
 
 
-def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = False) -> dict[str, float]:
+def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = False,
+             moved: dict[str, Any] | None = None) -> dict[str, float]:
     """Rebuild model and data from a checkpoint (or run directory) alone and measure ``split``.
 
     The data files must be the ones the checkpoint was trained with (by content): a grown training
     file would re-carve the val/test split. ``allow_changed_data`` measures whatever is there now.
+    ``moved``: new places of data files moved or renamed since training (`{"train_files": "new/train.csv"}`), taken
+    when they hold the same contents, read in the same order (as a resume takes them; `moved_data_files`).
     """
     import lightning.pytorch as pl
 
     from seqtrain.checkpoint import load_checkpoint, task_from_checkpoint
     from seqtrain.console import quiet_dependencies
+    from seqtrain.data.sources import resolve_files
+    from seqtrain.resume_checks import moved_data_files, names_data_files
 
     logging.getLogger("lightning").handlers.clear()
     quiet_dependencies()
     checkpoint = load_checkpoint(path)
     meta = checkpoint["seqtrain"]
+    saved_data = meta["config"]["data"]
+    for key, value in (moved or {}).items():
+        if not names_data_files(f"data.{key}") or saved_data.get(key) is None:
+            keys = ", ".join(k for k, v in saved_data.items() if names_data_files(f"data.{k}") and v is not None) or "none"
+            raise DataError(f"--data {key}=...: the run read no data.{key} (the keys naming its files: {keys})")
+        try:
+            resolve_files(key, value)  # each path or glob names a file: the error says which does not
+        except DataError as e:
+            raise DataError(str(e).replace(f"data.{key}:", f"--data {key}=...:", 1)) from None
+    data = {**saved_data, **(moved or {})}
     if "data_fingerprints" in meta:
-        changed = fingerprint_changes(meta["data_fingerprints"], data_fingerprints(meta["config"]["data"]))
+        saved, current = dict(meta["data_fingerprints"]), data_fingerprints(data)
+        for key in moved_data_files(meta["config"], {"data": data}, saved, current):
+            log.info("%s: %r -> %r (the same file contents, read in the same order)", key,
+                     saved_data[key.removeprefix("data.")], data[key.removeprefix("data.")])
+            del saved[key], current[key]
+        changed = fingerprint_changes(saved, current)
         if changed and not allow_changed_data:
+            gone = any(line.endswith(" is gone") or " is not in " in line for line in changed)
+            hint = ("--data train_files=<their new path> (and test_files=..., val_files=...) reads moved files, checked by "
+                    "their contents; " if gone else "") + "--allow-changed-data measures whatever the config names now"
             raise DataError(
                 f"{path}: the data files differ from those the model was trained with, so the {split} split "
-                "would not be the run's:\n  " + "\n  ".join(changed) + "\n(--allow-changed-data measures them anyway)"
+                "would not be the run's:\n  " + "\n  ".join(changed) + f"\n({hint})"
             )
         for line in changed:
             log.warning("data changed since training: %s", line)
+    meta["config"]["data"] = data
     task, datamodule = task_from_checkpoint(checkpoint)
     # No progress bar: the script's output is the JSON alone.
     trainer = pl.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False,

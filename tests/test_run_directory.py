@@ -223,6 +223,24 @@ def test_changed_data_file_is_refused_by_resume_and_evaluation(tmp_path: Path) -
             "model.hidden_size=8", "debug=smoke", "logger=none", "trainer.accelerator=cpu"]
     run_dir = tmp_path / "run"
     assert (proc := run_train(*args, f"hydra.run.dir={run_dir}")).returncode == 0, proc.stderr[-3000:]
+    from seqtrain.errors import DataError
+    from seqtrain.run import evaluate  # what scripts/evaluate.py calls (in-process: 5 s less a call)
+
+    # Moved: refused as gone, with the way to say where it is now; said so, it measures the run's own test split.
+    moved = tmp_path / "elsewhere" / "renamed.csv"
+    moved.parent.mkdir()
+    train.rename(moved)
+    with pytest.raises(DataError, match=r"data.train_files: .*train.csv is gone\n\(--data train_files=<their new path>"):
+        evaluate(run_dir)
+    saved = json.loads((run_dir / "metrics.json").read_text())["test"]
+    measured = evaluate(run_dir, moved={"train_files": str(moved)})
+    assert measured.keys() == saved.keys() and all(measured[k] == pytest.approx(v, rel=1e-5) for k, v in saved.items())
+    with pytest.raises(DataError, match=r"--data test_files=...: the run read no data.test_files \(the keys naming its files: train_files\)"):
+        evaluate(run_dir, moved={"test_files": str(moved)})
+    write_csv(tmp_path / "other.csv", sentiment_rows(80, seed=5))  # other rows at the new place: refused, by content
+    with pytest.raises(DataError, match=r"other.csv is new"):
+        evaluate(run_dir, moved={"train_files": str(tmp_path / "other.csv")})
+    moved.rename(train)
     write_csv(train, sentiment_rows(100))  # the training file grew: the carved val/test rows would move
 
     proc = run_train(*args, "ckpt_path=last", f"hydra.run.dir={run_dir}")
@@ -230,9 +248,7 @@ def test_changed_data_file_is_refused_by_resume_and_evaluation(tmp_path: Path) -
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), str(run_dir)],
                           capture_output=True, text=True, cwd=ROOT, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and "has changed" in proc.stderr and "--allow-changed-data" in proc.stderr
-    from seqtrain.run import evaluate  # what scripts/evaluate.py --allow-changed-data calls (in-process: 5 s less)
-
-    assert "test/acc" in evaluate(run_dir, allow_changed_data=True)
+    assert "test/acc" in evaluate(run_dir, allow_changed_data=True)  # what --allow-changed-data calls
 
 
 @pytest.mark.slow  # end to end, 8-26 s: kept out of the default run (under ~10 min on 2 cores)
