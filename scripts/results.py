@@ -286,4 +286,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    main()
+    # Every row runs and the tables are written whatever happens to one; a row that failed or diverged then makes the
+    # exit status 1, so a script or CI job that runs the table sees it (it exited 0 with a failed row in the table).
+    bad = [f"{r['name']} ({r['status']})" for r in main() if r["status"] != "completed"]
+    if bad:
+        sys.exit(f"results.py: {len(bad)} row(s) did not complete: {', '.join(bad)} (see the table)")
