@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +27,7 @@ from torch import Tensor
 
 from seqtrain.checks.values import check_float32
 from seqtrain.data.forecast import ForecastDataModule
-from seqtrain.data.parsing import detect_sequence_kind
+from seqtrain.data.parsing import detect_sequence_kind, parse_label
 from seqtrain.encoders.scaling import Standardizer
 from seqtrain.data.sources import DataError, Piece, check_columns, load_pieces
 from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
@@ -207,6 +208,8 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
                     f"the model was trained on {kind} sequences"
                 )
     has_targets = _has_column(pieces, dm.target_column)
+    if has_targets and dm.task == "classification":
+        pieces, has_targets = _unlabelled_rows(pieces, dm.target_column)
     reader = dm
     if not has_targets:
         log.info("predict: no column %r (data.target_column): predictions only, no metrics", dm.target_column)
@@ -232,11 +235,41 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
                    files=_row_files(origin, len(parsed)))
 
 
+#: What an empty label cell of a prediction file becomes: a label no run trains on (`<` cannot start a parsed label
+#: of ours), so the row is predicted and, as an unseen label is, left out of the metrics (`_unlabelled_rows`).
+NO_LABEL = "<no label>"
+
+
+def _unlabelled_rows(pieces: list[Piece], column: str) -> tuple[list[Piece], bool]:
+    """Classification rows whose label cell is empty (or NaN, as pandas reads an empty cell of a column of numbers):
+    predicted, left out of the metrics, and said in one line; a training run refuses them (`parse_label`), but a file
+    to predict on may be labelled in part. Returns the pieces and whether any row has a label (none: no metrics)."""
+    def missing(value: Any) -> bool:
+        return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+    found, labelled, out = [], 0, []
+    for piece in pieces:
+        values = piece.dataset[column]
+        empty = [i for i, v in enumerate(values) if missing(v)]
+        found += [(piece, i) for i in empty]
+        labelled += len(values) - len(empty)
+        if empty:
+            filled = [NO_LABEL if missing(v) else v if isinstance(v, str) else parse_label(v, piece.where(i), column)
+                      for i, v in enumerate(values)]
+            piece = Piece(piece.dataset.remove_columns(column).add_column(column, filled), piece.name, piece.unit, piece.lines)
+        out.append(piece)
+    if found:
+        piece, i = found[0]
+        log.warning("predict: %d of %d rows have no %r label (first: %s): %s", len(found), len(found) + labelled, column,
+                    piece.where(i), "predicted, and left out of the metrics" if labelled else "predictions only, no metrics")
+    return out, labelled > 0
+
+
 def _say_unseen_labels(parsed: Any, origin: Any, state: dict[str, Any]) -> None:
     """One line naming the rows whose labels the model never saw: predicted, and left out of the metrics."""
     known = set(state["class_names"])
     unseen = [(i, label) for i, target in enumerate(parsed["target"])
-              for label in (target if isinstance(target, list) else [target]) if str(label) not in known]
+              for label in (target if isinstance(target, list) else [target]) if str(label) not in known | {NO_LABEL}]
     if not unseen:
         return
     rows = sorted({i for i, _ in unseen})

@@ -103,6 +103,28 @@ def test_classification_without_the_target_column_and_in_memory(classifier: tupl
     pd.testing.assert_frame_equal(from_dict.table, with_targets.table)
 
 
+def test_rows_without_a_label_are_predicted_and_left_out_of_the_metrics(classifier: tuple[Path, Path, dict], tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A file to predict on may be labelled in part: every row is predicted, and the metrics are those of its labelled
+    rows alone (the truth: the same file without the unlabelled rows). A training run still refuses an empty label."""
+    run_dir, test_csv, _ = classifier
+    frame = pd.read_csv(test_csv)
+    partial = frame.copy()
+    partial.loc[[2, 7], "label"] = None
+    partial.to_csv(tmp_path / "partial.csv", index=False)
+    frame.drop(index=[2, 7]).to_csv(tmp_path / "labelled.csv", index=False)
+    predictor = Predictor.from_checkpoint(run_dir)
+    with caplog.at_level("WARNING", logger="seqtrain.predict_inputs"):
+        got = predictor.predict(str(tmp_path / "partial.csv"))
+    assert f"2 of {len(frame)} rows have no 'label' label (first: {tmp_path / 'partial.csv'}, row 3): predicted, and left " \
+           "out of the metrics" in caplog.text
+    _assert_same_metrics(got.metrics, predictor.predict(str(tmp_path / "labelled.csv")).metrics)
+    assert got.table["prediction"].tolist() == predictor.predict(str(test_csv)).table["prediction"].tolist()
+    frame.assign(label=None).to_csv(tmp_path / "none.csv", index=False)  # no label at all: predictions only
+    alone = predictor.predict(str(tmp_path / "none.csv"))
+    assert alone.metrics is None and len(alone.table) == len(frame)
+
+
 def test_several_files_name_each_rows_file(classifier: tuple[Path, Path, dict], tmp_path: Path) -> None:
     """`--files 'new/*.csv'`: each row's file is written beside it (the row index ran on across the files, unsaid)."""
     run_dir, test_file, _ = classifier
