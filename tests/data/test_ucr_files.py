@@ -151,6 +151,25 @@ def test_a_wide_table_trains_like_the_same_rows_in_json_lines(tmp_path: Path, ca
     assert "wide_columns" not in made["jsonl"].state_dict()
 
 
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
+def test_a_wide_parquet_or_json_lines_file_reads_like_the_wide_csv(tmp_path: Path, suffix: str) -> None:
+    import pandas as pd
+
+    rows = [{"sequence": _series(i), "label": "pq"[i % 2]} for i in range(30)]
+    csv_file = _write_wide(tmp_path / "train.csv", rows, 16)
+    frame = pd.read_csv(csv_file)  # the shorter series' last cells are NaN, as pandas reads the empty cells
+    other = tmp_path / f"train{suffix}"
+    frame.to_parquet(other) if suffix == ".parquet" else frame.to_json(other, orient="records", lines=True)
+    made = {}
+    for name, path in {"csv": csv_file, "other": other}.items():
+        made[name] = TableDataModule(train_files=str(path), cache_dir=str(tmp_path / "cache"), batch_size=8)
+        made[name].setup()
+    assert made["other"].facts == made["csv"].facts
+    for split in ("train", "val", "test"):
+        for (x, y), (x2, y2) in zip(made["other"].split(split), made["csv"].split(split), strict=True):
+            assert torch.equal(x, x2) and torch.equal(y, y2)
+
+
 def test_a_wide_test_file_with_other_step_columns_is_refused(tmp_path: Path) -> None:
     rows = [{"sequence": _series(i), "label": "pq"[i % 2]} for i in range(20)]
     train, test = _write_wide(tmp_path / "train.csv", rows, 16), _write_wide(tmp_path / "test.csv", rows, 17)
