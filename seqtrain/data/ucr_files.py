@@ -15,6 +15,8 @@ from typing import Any
 
 from seqtrain.errors import DataError
 
+#: From this many rows, a first column with more different values than half the rows is not the archive's labels.
+MANY_ROWS = 10
 #: What a line's fields are split at, by the first that occurs in the file's first line; None: runs of whitespace.
 SEPARATORS = ("\t", ",")
 
@@ -83,4 +85,13 @@ def ucr_rows(text: str, name: str) -> tuple[list[dict[str, Any]], list[int]]:
         numbers.append(number)
     if not rows:
         raise DataError(f"{name}: no rows")
+    labels = {row["label"] for row in rows}
+    if len(rows) >= MANY_ROWS and len(labels) > len(rows) / 2:  # the archive's classes each have many series
+        raise DataError(
+            f"{name}: read as the UCR archive's layout (no header, every field of the first line a number: the class "
+            f"label first, then the values), but its first column holds {len(labels)} different values in {len(rows)} "
+            "rows, not class labels. If the file is a table whose target is another column (or a quantity), give it a "
+            "header naming its columns: with the target column and a column per step it is read as a wide table "
+            "(README, \"Your own data\")"
+        )
     return rows, numbers

@@ -52,6 +52,10 @@ def test_what_is_read_as_the_ucr_layout(first_line: str, expected: bool) -> None
     ("1,0.5,0.25\n2,NaN,NaN\n", "bad.csv, line 2: a label ('2') and no values"),
     ("1,0.5,0.25\nb,0.5,0.25\n", "bad.csv, line 2: label 'b' is not a number"),
     ("1,0.5,0.25\n1,inf,0.25\n", "bad.csv, line 2: value 1 is 'inf', inside the series"),
+    # A headerless table whose first column is a quantity (its target last, say): not the archive's class labels.
+    ("".join(f"{i / 7:.3f},{i % 3},{i % 5},{i / 3:.2f}\n" for i in range(12)),
+     "bad.csv: read as the UCR archive's layout (no header, every field of the first line a number: the class label "
+     "first, then the values), but its first column holds 12 different values in 12 rows, not class labels"),
 ])
 def test_bad_lines_are_named(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.csv"
