@@ -173,6 +173,10 @@ def export_checkpoint(path: str | Path, out: str | Path, fmt: str = "onnx") -> t
         "head": model.head_kind,
         "patch_size": model.patch_size,
         "streamable": streamable(model),
+        # How training cut sequences longer than max_length (tables: `truncate` keeps the first steps, `split` cuts
+        # them into pieces): a caller feeding longer ones gets outputs the model never learned on unless it cuts alike.
+        "max_length": checkpoint["seqtrain"]["config"]["data"].get("max_length"),
+        "overflow": checkpoint["seqtrain"]["config"]["data"].get("overflow"),
     }
     # Written and checked beside `out` under another name, then renamed: an earlier export at `out` is replaced only
     # by a graph that passed (a refused one deleted the earlier, good files with it).
@@ -190,8 +194,10 @@ def export_checkpoint(path: str | Path, out: str | Path, fmt: str = "onnx") -> t
     return out, difference
 
 
-#: The keys of the `<out>.json` an export writes: an existing file with them is an earlier export's, replaced.
-COMPANION_KEYS = {"facts", "data_state", "inputs", "outputs", "head", "patch_size", "streamable"}
+#: The keys of the `<out>.json` an export writes: an existing file with them is an earlier export's, replaced (one
+#: written before `max_length` / `overflow` were added is one too).
+COMPANION_KEYS = {"facts", "data_state", "inputs", "outputs", "head", "patch_size", "streamable", "max_length", "overflow"}
+ADDED_KEYS = {"max_length", "overflow"}
 
 
 def check_companion(companion: Path) -> None:
@@ -203,7 +209,7 @@ def check_companion(companion: Path) -> None:
         earlier = json.loads(companion.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         earlier = None
-    if not (isinstance(earlier, dict) and earlier.keys() == COMPANION_KEYS):
+    if not (isinstance(earlier, dict) and COMPANION_KEYS - ADDED_KEYS <= earlier.keys() <= COMPANION_KEYS):
         raise ExportError(f"{companion} exists and is not an earlier export's: the export writes its facts there beside "
                           "the graph, so it would be replaced; name the ONNX file differently (--out)")
 

@@ -227,6 +227,8 @@ def test_the_graph_never_replaces_a_run_file_beside_it(tmp_path: Path, name: str
     earlier = tmp_path / "model.json"
     earlier.write_text(json.dumps(dict.fromkeys(COMPANION_KEYS)))
     check_companion(earlier)  # an earlier export's: no error
+    earlier.write_text(json.dumps(dict.fromkeys(COMPANION_KEYS - {"max_length", "overflow"})))
+    check_companion(earlier)  # one written before max_length / overflow were added: an earlier export's too
 
 
 # The caller of an exported graph: the run's encoders from `<out>.json`'s `data_state`, with torch, Lightning and
@@ -305,12 +307,15 @@ def test_the_readmes_caller_block_runs_as_it_stands_on_an_exported_run(tmp_path:
     checkpoint's model on the same text."""
     write_csv(tmp_path / "train.csv", sentiment_rows(60, seed=0))
     proc = run_train("data=table", f"data.train_files={tmp_path / 'train.csv'}", "data.sequence_column=text",
-                     "trainer.max_epochs=1", "trainer.accelerator=cpu", "logger=none", f"hydra.run.dir={tmp_path / 'run'}")
+                     "data.max_length=40", "trainer.max_epochs=1", "trainer.accelerator=cpu", "logger=none",
+                     f"hydra.run.dir={tmp_path / 'run'}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "export.py"), str(tmp_path / "run"), "--out",
                            str(tmp_path / "model.onnx")], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads((tmp_path / "model.json").read_text())  # how training cut longer sequences, for the caller
+    assert (info["max_length"], info["overflow"]) == (40, "truncate")
     block = re.search(r"<!-- onnx-caller -->\n```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
     code = ("import sys\nfor name in ('torch', 'lightning', 'datasets'):\n    sys.modules[name] = None\n" + block
             + "print(json.dumps(logits.tolist()))\n")
@@ -359,7 +364,7 @@ def test_a_refused_export_keeps_the_earlier_export_it_would_have_replaced(tmp_pa
         def state_dict(self) -> dict:
             return {"tokenizer": None}
 
-    monkeypatch.setattr(seqtrain.checkpoint, "load_checkpoint", lambda path: {})
+    monkeypatch.setattr(seqtrain.checkpoint, "load_checkpoint", lambda path: {"seqtrain": {"config": {"data": {}}}})
     monkeypatch.setattr(seqtrain.checkpoint, "rebuild", lambda checkpoint, setup: (model, Data(), facts))
     out = tmp_path / "model.onnx"
     _, difference = export_checkpoint("run", out)
