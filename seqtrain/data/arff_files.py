@@ -3,7 +3,9 @@
 Two layouts: numeric attributes, one per time step, then the class (univariate: `@attribute att0 numeric` ...,
 `@attribute target {0,1,2}`); or one relational attribute holding a step's numeric attributes, then the class
 (multivariate: each example's dimensions in one quoted value, separated by `\\n`). The class is the last attribute: a
-nominal one gives a `label` (text), a numeric one a `target` (a number: regression). `%` lines are comments. `?` at
+nominal one gives a `label` (text), a numeric one a `target` (a number: regression); `?`, Weka's unknown class, is an
+empty label (a training run refuses it, naming the row; a prediction leaves the row out of its metrics). `%` lines are
+comments. `?` at
 the end of a dimension pads a shorter series and is dropped; inside a series it is an error, as are a label the
 header does not declare, another number of values than the header's, and sparse rows (`{...}`); errors name the line.
 """
@@ -116,6 +118,9 @@ def parse_arff(text: str, name: str = "<.arff text>") -> tuple[list[list[list[fl
     if allowed is None:  # a numeric class: a real-valued target
         values = []
         for target, number in targets:
+            if target == "?":  # Weka's unknown class: a row to predict (a training run refuses it, naming the row)
+                values.append(None)
+                continue
             try:
                 values.append(float(target))
             except ValueError:
@@ -123,10 +128,10 @@ def parse_arff(text: str, name: str = "<.arff text>") -> tuple[list[list[list[fl
                                 f"{class_name!r} is {kind}, line {declared_at})") from None
         return series, values, "target", lines
     for target, number in targets:
-        if target not in allowed:
+        if target not in allowed and target != "?":
             raise DataError(f"{name}, line {number}: label {target!r} is not among the class attribute's values "
                             f"({class_name!r} {kind}, line {declared_at}); add it there, or fix the label")
-    return series, [t for t, _ in targets], "label", lines
+    return series, [None if t == "?" else t for t, _ in targets], "label", lines
 
 
 def _check_layout(top: list[tuple[str, str, int]], inner: list[str], name: str) -> None:
