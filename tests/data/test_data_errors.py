@@ -69,6 +69,27 @@ def test_label_unseen_in_training_is_an_error_by_default(tmp_path: Path) -> None
     assert "data.unseen_labels=ignore" in message
 
 
+@pytest.mark.parametrize("unseen_labels", ["error", "ignore"])
+def test_test_label_that_is_a_training_label_with_other_spaces_is_an_error(tmp_path: Path, unseen_labels: str) -> None:
+    # Training labels written "day " / "night " (a CSV written with a trailing space), test labels "day" / "night": the
+    # same two classes. Neither "not seen in training" nor, with unseen_labels=ignore, dropping every test row is right.
+    rows = [{"sequence": "ab" * (i + 1), "label": "day " if i % 2 else "night "} for i in range(10)]
+    train = write_csv(tmp_path / "train.csv", rows)
+    test = write_csv(tmp_path / "test.csv", [{"sequence": "ab", "label": "night"}, {"sequence": "abab", "label": "day"}])
+    message = setup_error(table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(test),
+                                unseen_labels=unseen_labels))
+    assert message.startswith(f"{test}, row 1, column 'label': label 'night' is not a training label, but 'night ' is")
+    assert "surrounding spaces" in message and "skipinitialspace=True" in message
+
+
+def test_unseen_label_that_differs_in_case_names_the_training_label(tmp_path: Path) -> None:
+    train = write_csv(tmp_path / "train.csv", good_rows())
+    test = write_csv(tmp_path / "test.csv", [{"sequence": "ab", "label": "X"}])
+    message = setup_error(table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(test)))
+    assert "label 'X' was not seen in the training split (its labels: 'x', 'y'); the training split has 'x', which " \
+        "differs only in upper / lower case" in message
+
+
 def test_unseen_tag_names_the_step(tmp_path: Path) -> None:
     train = write_jsonl(tmp_path / "train.jsonl", [{"sequence": ["a", "b"], "label": ["X", "Y"]}] * 4)
     val = write_jsonl(tmp_path / "val.jsonl", [{"sequence": ["a", "b", "c"], "label": ["X", "Y", "W"]}])
