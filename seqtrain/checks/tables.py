@@ -87,6 +87,41 @@ def check_inputs_vary(train: PackedExamples, origin: Origin, column: str) -> Non
     )
 
 
+CHANNELS_FIRST = (
+    "a row is read as a list of steps, each a list of that step's features; if each inner list is instead one channel's "
+    "whole series (channels first: numpy's (channels, steps) layout, as sktime / aeon hold multivariate series), "
+    "write each row transposed, one list per step (numpy: x.T.tolist(); channels of different lengths resampled or "
+    "padded to one length first)"
+)
+
+
+def channels_first(dataset: Dataset) -> tuple[int, int] | None:
+    """(steps, features) when every row of a split of feature vectors has the same number of steps, and fewer steps
+    than its row's features: the shape of rows written channels first (each inner list a channel's series), since a
+    series has one step count per row only when the rows are the channels; None otherwise."""
+    import pyarrow.compute as pc
+
+    from seqtrain.data.arrow import arrow_column
+
+    values = arrow_column(dataset, "inputs")
+    steps = pc.list_value_length(values).to_numpy(zero_copy_only=False)
+    if not len(steps) or (steps != steps[0]).any():
+        return None
+    widths = pc.list_value_length(pc.list_element(values, 0)).to_numpy(zero_copy_only=False)
+    return (int(steps[0]), int(np.median(widths))) if (steps < widths).all() else None
+
+
+def warn_channels_first(train: Dataset, origin: Origin, column: str) -> None:
+    """Feature vectors whose every training row has one number of steps, below its feature count, were probably written
+    channels first (a row per channel, not per step): a warning, since short rows of wide vectors are legal."""
+    shape = channels_first(train)
+    if shape is not None:
+        log.warning(
+            "data: %s, column %r: every training row has %d steps of %d features (the same number of steps in every "
+            "row, and fewer steps than features); %s", origin.names(), column, *shape, CHANNELS_FIRST,
+        )
+
+
 def check_widths(splits: dict[str, tuple[Dataset, Origin]], field: str, column: str, expected: int | None,
                  what: tuple[str, str]) -> None:
     """Every row of every split has `expected` values per step (feature vectors; per-step targets) or per row (targets)
@@ -120,9 +155,11 @@ def check_widths(splits: dict[str, tuple[Dataset, Origin]], field: str, column: 
             first = int(other[0])
             has = f"step 1 has {found[split][first]} {name}" if unit == "step" else f"{found[split][first]} {name} per row"
             shown = ", ".join(f"{origin.where(int(i))} ({found[split][i]})" for i in other[:3])
+            hint = f"; {CHANNELS_FIRST}" if field == "inputs" and channels_first(dataset) is not None else ""
             raise DataError(
                 f"{origin.where(first)}, column {column!r}: {has}; {reference}; the {split} split's rows with another count: "
                 f"{shown}{', ...' if len(other) > 3 else ''} ({len(other)} of {len(dataset)}); give every {unit} the same {name}"
+                f"{hint}"
             )
 
 

@@ -30,6 +30,7 @@ from seqtrain.checks.tables import (
     check_numbers_as_tokens,
     check_varies,
     check_widths,
+    warn_channels_first,
     warn_shared_rows,
 )
 from seqtrain.data.datamodule import Splits
@@ -194,6 +195,8 @@ class TableDataModule(FileDataModule):
         state = saved or {}
         if kind == "vectors":
             check_widths(splits, "inputs", self.sequence_column, state.get("num_features"), ("features", "step"))
+            if saved is None:
+                warn_channels_first(*splits["train"], self.sequence_column)
         if self.task == "regression":
             check_widths(splits, "target", self.target_column, state.get("num_targets"),
                          ("target values", "step" if self.per_step else "row"))

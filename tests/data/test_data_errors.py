@@ -230,3 +230,40 @@ def test_regression_target_width_differing_from_training(tmp_path: Path) -> None
         table(tmp_path, task="regression", train_files=str(path), val_files=str(path), test_files=str(path), sequence_column="x", target_column="y")
     )
     assert f"{path}, line 4, column 'y': 1 target values per row; the training data has 2" in message
+
+
+def _channel_rows(n: int, lengths: tuple[int, int]) -> list[dict[str, Any]]:
+    """Two-channel series written channels first (each inner list one channel's whole series), as numpy's
+    (channels, steps) arrays give them with .tolist()."""
+    return [{"sequence": [[float(i + t) for t in range(lengths[0])], [float(i - t) for t in range(lengths[1])]],
+             "label": "xy"[i % 2]} for i in range(n)]
+
+
+def test_rows_written_channels_first_are_warned_about(tmp_path: Path, caplog) -> None:
+    # 10 rows of 2 channels x 24 steps: read as written, each row is 2 steps of 24 features (the transposed series).
+    train = write_jsonl(tmp_path / "train.jsonl", _channel_rows(10, (24, 24)))
+    datamodule = table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train))
+    with caplog.at_level("WARNING", logger="seqtrain.checks.tables"):
+        datamodule.setup()
+    assert datamodule.facts.num_features == 24  # the layout is read as documented; the warning says what it means
+    warned = [r.getMessage() for r in caplog.records if "channels first" in r.getMessage()]
+    assert len(warned) == 1 and f"{train}, column 'sequence': every training row has 2 steps of 24 features" in warned[0]
+    assert "x.T.tolist()" in warned[0]
+
+
+def test_rows_of_steps_are_not_taken_for_channels_first(tmp_path: Path, caplog) -> None:
+    # The same series written one list per step (24 steps of 2 features; and rows of several lengths): no warning.
+    rows = [{"sequence": [list(s) for s in zip(*r["sequence"])], "label": r["label"]} for r in _channel_rows(10, (24, 24))]
+    rows = [{"sequence": r["sequence"] + [[0.0, 1.0]] * (i % 3), "label": r["label"]} for i, r in enumerate(rows)]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    with caplog.at_level("WARNING", logger="seqtrain.checks.tables"):
+        table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train)).setup()
+    assert not [r for r in caplog.records if "channels first" in r.getMessage()]
+
+
+def test_channels_of_different_lengths_name_the_channels_first_layout(tmp_path: Path) -> None:
+    train = write_jsonl(tmp_path / "train.jsonl", _channel_rows(10, (24, 21)))
+    message = setup_error(table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train)))
+    assert message.startswith(f"{train}, line 1, column 'sequence': ragged feature vectors: step 2 has 21 values, step 1 "
+                              "has 24 (2 lists of 24+ values")
+    assert "channels first" in message
