@@ -87,6 +87,32 @@ def check_inputs_vary(train: PackedExamples, origin: Origin, column: str) -> Non
     )
 
 
+def check_missing_targets(piece: Piece, column: str) -> None:
+    """Rows of a file whose target cell is empty (or the key absent from a JSON Lines record): one error that counts them
+    and names the first few, with the fix, rather than one row per run. A CSV cell the reader took for missing that
+    holds text (`nan`, `NA`) is left to the row's own error, which says what it holds."""
+    import pyarrow.compute as pc
+
+    from seqtrain.data.arrow import arrow_column
+    from seqtrain.data.sources import written_column
+
+    if column not in piece.dataset.column_names:
+        return
+    missing = np.flatnonzero(pc.is_null(arrow_column(piece.dataset, column)).to_numpy(zero_copy_only=False))
+    if len(missing) and piece.unit == "row" and piece.name.endswith((".csv", ".tsv")) and Path(piece.name).is_file():
+        written = written_column(piece.name, column)
+        if len(written) == len(piece.dataset):
+            missing = np.asarray([i for i in missing if not (written[i] or "").strip()], dtype=np.int64)
+    if not len(missing):
+        return
+    shown = ", ".join(piece.where(int(i))[len(piece.name) + 2:] for i in missing[:5]) + (", ..." if len(missing) > 5 else "")
+    raise DataError(
+        f"{piece.where(int(missing[0]))}, column {column!r}: an empty or missing target; {len(missing)} of the file's "
+        f"{len(piece.dataset)} rows have none ({shown}); every row needs its target (data.target_column): fill them in, "
+        f"or delete those rows (pandas: df.dropna(subset=[{column!r}]))"
+    )
+
+
 CHANNELS_FIRST = (
     "a row is read as a list of steps, each a list of that step's features; if each inner list is instead one channel's "
     "whole series (channels first: numpy's (channels, steps) layout, as sktime / aeon hold multivariate series), "

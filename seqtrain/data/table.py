@@ -24,6 +24,7 @@ from seqtrain.checks.tables import (
     check_inputs_vary,
     check_lengths,
     check_magnitudes,
+    check_missing_targets,
     check_scaling,
     check_spellings,
     check_written_labels,
@@ -139,6 +140,7 @@ class TableDataModule(FileDataModule):
         every = [p for split_pieces in pieces.values() for p in split_pieces]
         for piece in every:
             check_columns(piece, {"sequence_column": self.sequence_column, "target_column": self.target_column})
+            check_missing_targets(piece, self.target_column)
         if self.task in ("classification", "tagging"):
             check_written_labels(every, self.target_column)
         kind = choose_sequence_kind(pieces, self.sequence_kind, None if saved is None else saved["sequence_kind"],

@@ -267,3 +267,19 @@ def test_channels_of_different_lengths_name_the_channels_first_layout(tmp_path: 
     assert message.startswith(f"{train}, line 1, column 'sequence': ragged feature vectors: step 2 has 21 values, step 1 "
                               "has 24 (2 lists of 24+ values")
     assert "channels first" in message
+
+
+@pytest.mark.parametrize("writer", [write_csv, write_jsonl])
+def test_regression_targets_left_empty_are_counted_in_one_error(tmp_path: Path, writer) -> None:
+    # Rows 3, 8 and 12 (from 1) have no target: one error names all three and the fix, not one row per run.
+    empty = {2, 7, 11}
+    rows = [{"sequence": [float(i), float(i + 1), 2.0], "y": None if i in empty else float(i)} for i in range(15)]
+    if writer is write_jsonl:
+        for i in empty:
+            del rows[i]["y"]
+    path = writer(tmp_path / f"train{'.csv' if writer is write_csv else '.jsonl'}", rows)
+    message = setup_error(table(tmp_path, train_files=str(path), task="regression", target_column="y"))
+    unit = "row" if writer is write_csv else "line"
+    assert message.startswith(f"{path}, {unit} 3, column 'y': an empty or missing target; 3 of the file's 15 rows have "
+                              f"none ({unit} 3, {unit} 8, {unit} 12)")
+    assert "df.dropna(subset=['y'])" in message
