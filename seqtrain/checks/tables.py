@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 LONG_SEQUENCE = 10_000
 OUTLIER_FACTOR = 100
 MAX_STEPS = 1_000_000
+# Below those limits, a row over SLOW_SEQUENCE steps and OUTLIER_FACTOR times the training median is a warning: every
+# batch holding it runs its steps one after another (a 4,800-step row among 24-step ones made a run 16 times slower).
+SLOW_SEQUENCE = 1_000
 
 
 def check_classes(class_names: list[str], count: int, task: str, column: str, origin: Origin) -> None:
@@ -320,6 +323,18 @@ def check_lengths(split: PackedExamples, origin: Origin, train: PackedExamples, 
             f"(the training median is {median:g}; {count} row(s) this long); one batch holding it needs memory for "
             f"{steps:,} steps of every layer; set data.max_length (e.g. data.max_length={suggestion}, the 99th "
             "percentile of the other training rows) to cut such rows (data.overflow=truncate or split), or fix the row"
+        )
+    if steps > SLOW_SEQUENCE and steps > OUTLIER_FACTOR * median:
+        count = int(((lengths > SLOW_SEQUENCE) & (lengths > OUTLIER_FACTOR * median)).sum())
+        usual = train_lengths[train_lengths <= OUTLIER_FACTOR * median]
+        suggestion = max(int(np.percentile(usual, 99)), 1) if len(usual) else SLOW_SEQUENCE
+        log.warning(
+            "data: %s, column %r: a sequence of %s steps, %.0f times the training median of %g (%d of the split's %d "
+            "rows are over %d times it); the recurrence runs a batch's steps one after another, so each batch holding "
+            "it takes about as long as %.0f usual batches; is the row right? data.max_length=%d (the 99th percentile of "
+            "the other training rows) cuts such rows (data.overflow=truncate or split)",
+            origin.where(longest), column, f"{steps:,}", steps / median, median, count, len(lengths), OUTLIER_FACTOR,
+            steps / median, suggestion,
         )
 
 

@@ -283,3 +283,25 @@ def test_regression_targets_left_empty_are_counted_in_one_error(tmp_path: Path, 
     assert message.startswith(f"{path}, {unit} 3, column 'y': an empty or missing target; 3 of the file's 15 rows have "
                               f"none ({unit} 3, {unit} 8, {unit} 12)")
     assert "df.dropna(subset=['y'])" in message
+
+
+def test_one_very_long_series_among_short_ones_is_warned_about(tmp_path: Path, caplog) -> None:
+    # 19 rows of 20 steps and, at row 7, one of 3,000: under the 10,000-step refusal, but 150 times the median (20).
+    rows = [{"sequence": [float(j % 7) for j in range(3000 if i == 6 else 20)], "label": "xy"[i % 2]} for i in range(20)]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    datamodule = table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train))
+    with caplog.at_level("WARNING", logger="seqtrain.checks.tables"):
+        datamodule.setup()
+    warned = [r.getMessage() for r in caplog.records if "times the training median" in r.getMessage()]
+    assert warned and warned[0].startswith(f"data: {train}, line 7, column 'sequence': a sequence of 3,000 steps, 150 "
+                                           "times the training median of 20 (1 of the split's 20 rows")
+    assert "data.max_length=20" in warned[0]
+
+
+def test_long_series_of_spread_lengths_are_not_warned_about(tmp_path: Path, caplog) -> None:
+    # Lengths from 10 to 2,900 steps: the longest is 2,900 steps but under 100 times the median (1,455).
+    rows = [{"sequence": [float(j % 5) for j in range(10 + 290 * i)], "label": "xy"[i % 2]} for i in range(11)]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    with caplog.at_level("WARNING", logger="seqtrain.checks.tables"):
+        table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train)).setup()
+    assert not [r for r in caplog.records if "times the training median" in r.getMessage()]
