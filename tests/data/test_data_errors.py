@@ -305,3 +305,14 @@ def test_long_series_of_spread_lengths_are_not_warned_about(tmp_path: Path, capl
     with caplog.at_level("WARNING", logger="seqtrain.checks.tables"):
         table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train)).setup()
     assert not [r for r in caplog.records if "times the training median" in r.getMessage()]
+
+
+def test_feature_counts_that_differ_by_row_name_the_channels_first_layout(tmp_path: Path) -> None:
+    # Two channels of one length within each row, another length in each row (20 + i steps), written channels first:
+    # each row reads as 2 steps of 20 + i features, so the feature counts differ from row to row.
+    rows = [{"sequence": [[float(t) for t in range(20 + i)], [float(-t) for t in range(20 + i)]], "label": "xy"[i % 2]}
+            for i in range(10)]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    message = setup_error(table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train)))
+    assert message.startswith(f"{train}, line 2, column 'sequence': step 1 has 21 features; the training data has 20 per step")
+    assert "channels first" in message and "x.T.tolist()" in message
