@@ -599,7 +599,7 @@ def tag_unseen_in_training(tmp):
 @case("table file")
 def missing_label(tmp):
     path = write_csv(tmp / "train.csv", with_row(labelled(), 8, label=""))
-    return table(tmp, train_files=str(path)), [f"{path}, row 9, column 'label': an empty label"]
+    return table(tmp, train_files=str(path)), [f"{path}, row 9, column 'label': an empty or missing target; 1 of the file's"]
 
 
 @case("table file")
@@ -613,7 +613,7 @@ def missing_label_key_in_jsonl(tmp):
     rows = labelled(10)
     del rows[4]["label"]
     path = write_jsonl(tmp / "train.jsonl", rows)
-    return table(tmp, train_files=str(path)), [f"{path}, line 5, column 'label': an empty label"]
+    return table(tmp, train_files=str(path)), [f"{path}, line 5, column 'label': an empty or missing target; 1 of the file's"]
 
 
 @case("table file")

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 LONG_SEQUENCE = 10_000
 OUTLIER_FACTOR = 100
 MAX_STEPS = 1_000_000
+# Below those limits, a row over SLOW_SEQUENCE steps and OUTLIER_FACTOR times the training median is a warning: every
+# batch holding it runs its steps one after another (a 4,800-step row among 24-step ones made a run 16 times slower).
+SLOW_SEQUENCE = 1_000
 
 
 def check_classes(class_names: list[str], count: int, task: str, column: str, origin: Origin) -> None:
@@ -87,6 +90,67 @@ def check_inputs_vary(train: PackedExamples, origin: Origin, column: str) -> Non
     )
 
 
+def check_missing_targets(piece: Piece, column: str) -> None:
+    """Rows of a file whose target cell is empty (or the key absent from a JSON Lines record): one error that counts them
+    and names the first few, with the fix, rather than one row per run. A CSV cell the reader took for missing that
+    holds text (`nan`, `NA`) is left to the row's own error, which says what it holds."""
+    import pyarrow.compute as pc
+
+    from seqtrain.data.arrow import arrow_column
+    from seqtrain.data.sources import written_column
+
+    if column not in piece.dataset.column_names:
+        return
+    missing = np.flatnonzero(pc.is_null(arrow_column(piece.dataset, column)).to_numpy(zero_copy_only=False))
+    if len(missing) and piece.unit == "row" and piece.name.endswith((".csv", ".tsv")) and Path(piece.name).is_file():
+        written = written_column(piece.name, column)
+        if len(written) == len(piece.dataset):
+            missing = np.asarray([i for i in missing if not (written[i] or "").strip()], dtype=np.int64)
+    if not len(missing):
+        return
+    shown = ", ".join(piece.where(int(i))[len(piece.name) + 2:] for i in missing[:5]) + (", ..." if len(missing) > 5 else "")
+    raise DataError(
+        f"{piece.where(int(missing[0]))}, column {column!r}: an empty or missing target; {len(missing)} of the file's "
+        f"{len(piece.dataset)} rows have none ({shown}); every row needs its target (data.target_column): fill them in, "
+        f"or delete those rows (pandas: df.dropna(subset=[{column!r}]))"
+    )
+
+
+CHANNELS_FIRST = (
+    "a row is read as a list of steps, each a list of that step's features; if each inner list is instead one channel's "
+    "whole series (channels first: numpy's (channels, steps) layout, as sktime / aeon hold multivariate series), "
+    "write each row transposed, one list per step (numpy: x.T.tolist(); channels of different lengths resampled or "
+    "padded to one length first)"
+)
+
+
+def channels_first(dataset: Dataset) -> tuple[int, int] | None:
+    """(steps, features) when every row of a split of feature vectors has the same number of steps, and fewer steps
+    than its row's features: the shape of rows written channels first (each inner list a channel's series), since a
+    series has one step count per row only when the rows are the channels; None otherwise."""
+    import pyarrow.compute as pc
+
+    from seqtrain.data.arrow import arrow_column
+
+    values = arrow_column(dataset, "inputs")
+    steps = pc.list_value_length(values).to_numpy(zero_copy_only=False)
+    if not len(steps) or (steps != steps[0]).any():
+        return None
+    widths = pc.list_value_length(pc.list_element(values, 0)).to_numpy(zero_copy_only=False)
+    return (int(steps[0]), int(np.median(widths))) if (steps < widths).all() else None
+
+
+def warn_channels_first(train: Dataset, origin: Origin, column: str) -> None:
+    """Feature vectors whose every training row has one number of steps, below its feature count, were probably written
+    channels first (a row per channel, not per step): a warning, since short rows of wide vectors are legal."""
+    shape = channels_first(train)
+    if shape is not None:
+        log.warning(
+            "data: %s, column %r: every training row has %d steps of %d features (the same number of steps in every "
+            "row, and fewer steps than features); %s", origin.names(), column, *shape, CHANNELS_FIRST,
+        )
+
+
 def check_widths(splits: dict[str, tuple[Dataset, Origin]], field: str, column: str, expected: int | None,
                  what: tuple[str, str]) -> None:
     """Every row of every split has `expected` values per step (feature vectors; per-step targets) or per row (targets)
@@ -120,9 +184,11 @@ def check_widths(splits: dict[str, tuple[Dataset, Origin]], field: str, column: 
             first = int(other[0])
             has = f"step 1 has {found[split][first]} {name}" if unit == "step" else f"{found[split][first]} {name} per row"
             shown = ", ".join(f"{origin.where(int(i))} ({found[split][i]})" for i in other[:3])
+            hint = f"; {CHANNELS_FIRST}" if field == "inputs" and channels_first(dataset) is not None else ""
             raise DataError(
                 f"{origin.where(first)}, column {column!r}: {has}; {reference}; the {split} split's rows with another count: "
                 f"{shown}{', ...' if len(other) > 3 else ''} ({len(other)} of {len(dataset)}); give every {unit} the same {name}"
+                f"{hint}"
             )
 
 
@@ -257,6 +323,18 @@ def check_lengths(split: PackedExamples, origin: Origin, train: PackedExamples, 
             f"(the training median is {median:g}; {count} row(s) this long); one batch holding it needs memory for "
             f"{steps:,} steps of every layer; set data.max_length (e.g. data.max_length={suggestion}, the 99th "
             "percentile of the other training rows) to cut such rows (data.overflow=truncate or split), or fix the row"
+        )
+    if steps > SLOW_SEQUENCE and steps > OUTLIER_FACTOR * median:
+        count = int(((lengths > SLOW_SEQUENCE) & (lengths > OUTLIER_FACTOR * median)).sum())
+        usual = train_lengths[train_lengths <= OUTLIER_FACTOR * median]
+        suggestion = max(int(np.percentile(usual, 99)), 1) if len(usual) else SLOW_SEQUENCE
+        log.warning(
+            "data: %s, column %r: a sequence of %s steps, %.0f times the training median of %g (%d of the split's %d "
+            "rows are over %d times it); the recurrence runs a batch's steps one after another, so each batch holding "
+            "it takes about as long as %.0f usual batches; is the row right? data.max_length=%d (the 99th percentile of "
+            "the other training rows) cuts such rows (data.overflow=truncate or split)",
+            origin.where(longest), column, f"{steps:,}", steps / median, median, count, len(lengths), OUTLIER_FACTOR,
+            steps / median, suggestion,
         )
 
 

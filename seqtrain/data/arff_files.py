@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from seqtrain.data.ts_files import UNEQUAL_FIX
 from seqtrain.errors import DataError
 
 NUMERIC = ("numeric", "real", "integer")
@@ -105,7 +106,8 @@ def parse_arff(text: str, name: str = "<.arff text>") -> tuple[list[list[list[fl
                                 f"{len(top)} attributes (a value per step, then the class)")
             dims = [_values(",".join(fields), name, number, 1)]
         if len({len(v) for v in dims}) != 1:
-            raise DataError(f"{name}, line {number}: dimensions of unequal length ({', '.join(str(len(v)) for v in dims)} values)")
+            raise DataError(f"{name}, line {number}: dimensions of unequal length ({', '.join(str(len(v)) for v in dims)} values)"
+                          f"{UNEQUAL_FIX}")
         series.append([list(step) for step in zip(*dims, strict=True)])  # (T, C)
         targets.append((target.strip(), number))
         lines.append(number)

@@ -147,8 +147,12 @@ def parse_vectors(value: Any, where: str, column: str) -> list[list[float]]:
     width = len(vectors[0])
     for step, vector in enumerate(vectors):
         if len(vector) != width or not vector:
+            # Fewer "steps" than values in each: rows written channels first, each inner list a channel's series.
+            from seqtrain.checks.tables import CHANNELS_FIRST
+
+            hint = f" ({len(vectors)} lists of {width}+ values: {CHANNELS_FIRST})" if len(vectors) < width else ""
             raise _problem(
-                where, column, f"ragged feature vectors: step {step + 1} has {len(vector)} values, step 1 has {width}"
+                where, column, f"ragged feature vectors: step {step + 1} has {len(vector)} values, step 1 has {width}{hint}"
             )
     return vectors
 

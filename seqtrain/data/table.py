@@ -24,12 +24,14 @@ from seqtrain.checks.tables import (
     check_inputs_vary,
     check_lengths,
     check_magnitudes,
+    check_missing_targets,
     check_scaling,
     check_spellings,
     check_written_labels,
     check_numbers_as_tokens,
     check_varies,
     check_widths,
+    warn_channels_first,
     warn_shared_rows,
 )
 from seqtrain.data.datamodule import Splits
@@ -138,6 +140,7 @@ class TableDataModule(FileDataModule):
         every = [p for split_pieces in pieces.values() for p in split_pieces]
         for piece in every:
             check_columns(piece, {"sequence_column": self.sequence_column, "target_column": self.target_column})
+            check_missing_targets(piece, self.target_column)
         if self.task in ("classification", "tagging"):
             check_written_labels(every, self.target_column)
         kind = choose_sequence_kind(pieces, self.sequence_kind, None if saved is None else saved["sequence_kind"],
@@ -194,6 +197,8 @@ class TableDataModule(FileDataModule):
         state = saved or {}
         if kind == "vectors":
             check_widths(splits, "inputs", self.sequence_column, state.get("num_features"), ("features", "step"))
+            if saved is None:
+                warn_channels_first(*splits["train"], self.sequence_column)
         if self.task == "regression":
             check_widths(splits, "target", self.target_column, state.get("num_targets"),
                          ("target values", "step" if self.per_step else "row"))

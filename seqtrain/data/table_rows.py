@@ -226,11 +226,22 @@ def _class_id(label: str, labels: LabelMap, policy: str, where: str, column: str
     class_id = labels.encode(label)
     if class_id is not None:
         return class_id
+    at = "" if step is None else f" (step {step + 1})"
+    # A training label that is this one with other surrounding spaces is the same class written two ways (a training
+    # file written with "day " and a test file with "day"): an error even with unseen_labels=ignore, which would drop
+    # every such row of a class the model knows.
+    spaced = [n for n in labels.names if isinstance(n, str) and n.strip() == label.strip()]
+    if spaced:
+        raise DataError(
+            f"{where}, column {column!r}: label {label!r}{at} is not a training label, but {spaced[0]!r} is: the same "
+            "class written with other surrounding spaces; strip the spaces in the files (pandas: skipinitialspace=True)"
+        )
     if policy == "ignore":
         return IGNORE_INDEX
-    at = "" if step is None else f" (step {step + 1})"
-    known = ", ".join(labels.names[:10]) + (", ..." if len(labels) > 10 else "")
+    known = ", ".join(map(repr, labels.names[:10])) + (", ..." if len(labels) > 10 else "")
+    cased = [n for n in labels.names if isinstance(n, str) and n.casefold() == label.casefold()]
+    hint = f"; the training split has {cased[0]!r}, which differs only in upper / lower case" if cased else ""
     raise DataError(
-        f"{where}, column {column!r}: label {label!r}{at} was not seen in the training split (its labels: {known}); "
+        f"{where}, column {column!r}: label {label!r}{at} was not seen in the training split (its labels: {known}){hint}; "
         "set data.unseen_labels=ignore to leave such rows (steps, for tagging) out"
     )

@@ -17,6 +17,13 @@ from typing import Any
 from seqtrain.data.sources import DataError
 
 
+# What to do about an example whose dimensions have different lengths (.ts and .arff alike).
+UNEQUAL_FIX = (
+    "; a step is read as one value of every dimension, so an example's dimensions need one length: resample (or pad) "
+    "the shorter ones to the longest's length before writing the file"
+)
+
+
 def parse_ts(text: str, name: str = "<.ts text>") -> tuple[list[list[list[float]]], list[str], str]:
     """(series as (T, C) lists, targets as text, "label" or "target") from `.ts` text; errors name the line."""
     series, targets, lines = [], [], []
@@ -45,7 +52,7 @@ def parse_ts(text: str, name: str = "<.ts text>") -> tuple[list[list[list[float]
         values = [_numbers(dim, name, number, d) for d, dim in enumerate(dims, start=1)]
         if len({len(v) for v in values}) != 1:
             lengths = ", ".join(str(len(v)) for v in values)
-            raise DataError(f"{name}, line {number}: dimensions of unequal length ({lengths} values)")
+            raise DataError(f"{name}, line {number}: dimensions of unequal length ({lengths} values){UNEQUAL_FIX}")
         series.append([list(step) for step in zip(*values, strict=True)])  # (T, C)
         targets.append(target.strip())
         lines.append(number)

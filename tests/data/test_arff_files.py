@@ -64,7 +64,8 @@ BAD = [
     ("@relation x\n@attribute a numeric\n@attribute y numeric\n@data\n1,high\n", "bad.arff, line 5: target 'high' is not a number"),
     ("@relation x\n@attribute a numeric\n@attribute c {p,q}\n1,p\n", "bad.arff, line 4: a value before the '@data' line"),
     ("@relation x\n@attribute r relational\n@attribute a numeric\n@end r\n@attribute c {p,q}\n@data\n'1,2\\n3',p\n",
-     "bad.arff, line 7: dimensions of unequal length (2, 1 values)"),
+     "bad.arff, line 7: dimensions of unequal length (2, 1 values); a step is read as one value of every dimension, so an "
+     "example's dimensions need one length: resample (or pad) the shorter ones"),
 ]
 
 

@@ -69,6 +69,27 @@ def test_label_unseen_in_training_is_an_error_by_default(tmp_path: Path) -> None
     assert "data.unseen_labels=ignore" in message
 
 
+@pytest.mark.parametrize("unseen_labels", ["error", "ignore"])
+def test_test_label_that_is_a_training_label_with_other_spaces_is_an_error(tmp_path: Path, unseen_labels: str) -> None:
+    # Training labels written "day " / "night " (a CSV written with a trailing space), test labels "day" / "night": the
+    # same two classes. Neither "not seen in training" nor, with unseen_labels=ignore, dropping every test row is right.
+    rows = [{"sequence": "ab" * (i + 1), "label": "day " if i % 2 else "night "} for i in range(10)]
+    train = write_csv(tmp_path / "train.csv", rows)
+    test = write_csv(tmp_path / "test.csv", [{"sequence": "ab", "label": "night"}, {"sequence": "abab", "label": "day"}])
+    message = setup_error(table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(test),
+                                unseen_labels=unseen_labels))
+    assert message.startswith(f"{test}, row 1, column 'label': label 'night' is not a training label, but 'night ' is")
+    assert "surrounding spaces" in message and "skipinitialspace=True" in message
+
+
+def test_unseen_label_that_differs_in_case_names_the_training_label(tmp_path: Path) -> None:
+    train = write_csv(tmp_path / "train.csv", good_rows())
+    test = write_csv(tmp_path / "test.csv", [{"sequence": "ab", "label": "X"}])
+    message = setup_error(table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(test)))
+    assert "label 'X' was not seen in the training split (its labels: 'x', 'y'); the training split has 'x', which " \
+        "differs only in upper / lower case" in message
+
+
 def test_unseen_tag_names_the_step(tmp_path: Path) -> None:
     train = write_jsonl(tmp_path / "train.jsonl", [{"sequence": ["a", "b"], "label": ["X", "Y"]}] * 4)
     val = write_jsonl(tmp_path / "val.jsonl", [{"sequence": ["a", "b", "c"], "label": ["X", "Y", "W"]}])
@@ -209,3 +230,89 @@ def test_regression_target_width_differing_from_training(tmp_path: Path) -> None
         table(tmp_path, task="regression", train_files=str(path), val_files=str(path), test_files=str(path), sequence_column="x", target_column="y")
     )
     assert f"{path}, line 4, column 'y': 1 target values per row; the training data has 2" in message
+
+
+def _channel_rows(n: int, lengths: tuple[int, int]) -> list[dict[str, Any]]:
+    """Two-channel series written channels first (each inner list one channel's whole series), as numpy's
+    (channels, steps) arrays give them with .tolist()."""
+    return [{"sequence": [[float(i + t) for t in range(lengths[0])], [float(i - t) for t in range(lengths[1])]],
+             "label": "xy"[i % 2]} for i in range(n)]
+
+
+def test_rows_written_channels_first_are_warned_about(tmp_path: Path, caplog) -> None:
+    # 10 rows of 2 channels x 24 steps: read as written, each row is 2 steps of 24 features (the transposed series).
+    train = write_jsonl(tmp_path / "train.jsonl", _channel_rows(10, (24, 24)))
+    datamodule = table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train))
+    with caplog.at_level("WARNING", logger="seqtrain.checks.tables"):
+        datamodule.setup()
+    assert datamodule.facts.num_features == 24  # the layout is read as documented; the warning says what it means
+    warned = [r.getMessage() for r in caplog.records if "channels first" in r.getMessage()]
+    assert len(warned) == 1 and f"{train}, column 'sequence': every training row has 2 steps of 24 features" in warned[0]
+    assert "x.T.tolist()" in warned[0]
+
+
+def test_rows_of_steps_are_not_taken_for_channels_first(tmp_path: Path, caplog) -> None:
+    # The same series written one list per step (24 steps of 2 features; and rows of several lengths): no warning.
+    rows = [{"sequence": [list(s) for s in zip(*r["sequence"])], "label": r["label"]} for r in _channel_rows(10, (24, 24))]
+    rows = [{"sequence": r["sequence"] + [[0.0, 1.0]] * (i % 3), "label": r["label"]} for i, r in enumerate(rows)]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    with caplog.at_level("WARNING", logger="seqtrain.checks.tables"):
+        table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train)).setup()
+    assert not [r for r in caplog.records if "channels first" in r.getMessage()]
+
+
+def test_channels_of_different_lengths_name_the_channels_first_layout(tmp_path: Path) -> None:
+    train = write_jsonl(tmp_path / "train.jsonl", _channel_rows(10, (24, 21)))
+    message = setup_error(table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train)))
+    assert message.startswith(f"{train}, line 1, column 'sequence': ragged feature vectors: step 2 has 21 values, step 1 "
+                              "has 24 (2 lists of 24+ values")
+    assert "channels first" in message
+
+
+@pytest.mark.parametrize("writer", [write_csv, write_jsonl])
+def test_regression_targets_left_empty_are_counted_in_one_error(tmp_path: Path, writer) -> None:
+    # Rows 3, 8 and 12 (from 1) have no target: one error names all three and the fix, not one row per run.
+    empty = {2, 7, 11}
+    rows = [{"sequence": [float(i), float(i + 1), 2.0], "y": None if i in empty else float(i)} for i in range(15)]
+    if writer is write_jsonl:
+        for i in empty:
+            del rows[i]["y"]
+    path = writer(tmp_path / f"train{'.csv' if writer is write_csv else '.jsonl'}", rows)
+    message = setup_error(table(tmp_path, train_files=str(path), task="regression", target_column="y"))
+    unit = "row" if writer is write_csv else "line"
+    assert message.startswith(f"{path}, {unit} 3, column 'y': an empty or missing target; 3 of the file's 15 rows have "
+                              f"none ({unit} 3, {unit} 8, {unit} 12)")
+    assert "df.dropna(subset=['y'])" in message
+
+
+def test_one_very_long_series_among_short_ones_is_warned_about(tmp_path: Path, caplog) -> None:
+    # 19 rows of 20 steps and, at row 7, one of 3,000: under the 10,000-step refusal, but 150 times the median (20).
+    rows = [{"sequence": [float(j % 7) for j in range(3000 if i == 6 else 20)], "label": "xy"[i % 2]} for i in range(20)]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    datamodule = table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train))
+    with caplog.at_level("WARNING", logger="seqtrain.checks.tables"):
+        datamodule.setup()
+    warned = [r.getMessage() for r in caplog.records if "times the training median" in r.getMessage()]
+    assert warned and warned[0].startswith(f"data: {train}, line 7, column 'sequence': a sequence of 3,000 steps, 150 "
+                                           "times the training median of 20 (1 of the split's 20 rows")
+    assert "data.max_length=20" in warned[0]
+
+
+def test_long_series_of_spread_lengths_are_not_warned_about(tmp_path: Path, caplog) -> None:
+    # Lengths from 10 to 2,900 steps: the longest is 2,900 steps but under 100 times the median (1,455).
+    rows = [{"sequence": [float(j % 5) for j in range(10 + 290 * i)], "label": "xy"[i % 2]} for i in range(11)]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    with caplog.at_level("WARNING", logger="seqtrain.checks.tables"):
+        table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train)).setup()
+    assert not [r for r in caplog.records if "times the training median" in r.getMessage()]
+
+
+def test_feature_counts_that_differ_by_row_name_the_channels_first_layout(tmp_path: Path) -> None:
+    # Two channels of one length within each row, another length in each row (20 + i steps), written channels first:
+    # each row reads as 2 steps of 20 + i features, so the feature counts differ from row to row.
+    rows = [{"sequence": [[float(t) for t in range(20 + i)], [float(-t) for t in range(20 + i)]], "label": "xy"[i % 2]}
+            for i in range(10)]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    message = setup_error(table(tmp_path, train_files=str(train), val_files=str(train), test_files=str(train)))
+    assert message.startswith(f"{train}, line 2, column 'sequence': step 1 has 21 features; the training data has 20 per step")
+    assert "channels first" in message and "x.T.tolist()" in message

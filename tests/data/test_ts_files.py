@@ -85,7 +85,8 @@ def test_a_ts_file_trains_like_the_same_rows_in_json_lines(tmp_path: Path, chann
 
 BAD = [
     ("@classLabel true a\n@data\n1,?,3:a\n", "bad.ts, line 3: dimension 1, step 2 is missing ('?')"),
-    ("@data\n1,2:3:a\n", "bad.ts, line 2: dimensions of unequal length (2, 1 values)"),
+    ("@data\n1,2:3:a\n", "bad.ts, line 2: dimensions of unequal length (2, 1 values); a step is read as one value of every dimension, so an "
+     "example's dimensions need one length: resample (or pad) the shorter ones"),
     ("@data\n1,x:a\n", "bad.ts, line 2: dimension 1, step 2: 'x' is not a number"),
     ("@targetLabel true\n@data\n1,2:high\n", "bad.ts, example 1: target 'high' is not a number"),
     ("@classLabel false\n@data\n1,2:a\n", "its header says '@classLabel false'"),
