@@ -4,7 +4,7 @@ Two layouts: numeric attributes, one per time step, then the class (univariate: 
 `@attribute target {0,1,2}`); or one relational attribute holding a step's numeric attributes, then the class
 (multivariate: each example's dimensions in one quoted value, separated by `\\n`). The class is the last attribute: a
 nominal one gives a `label` (text), a numeric one a `target` (a number: regression); `?`, Weka's unknown class, is an
-empty label (a training run refuses it, naming the row; a prediction leaves the row out of its metrics). `%` lines are
+empty target (a training run refuses it, naming the row; a prediction leaves the row out of its metrics). `%` lines are
 comments. `?` at
 the end of a dimension pads a shorter series and is dropped; inside a series it is an error, as are a label the
 header does not declare, another number of values than the header's, and sparse rows (`{...}`); errors name the line.

@@ -44,7 +44,7 @@ def test_an_unknown_class_is_an_empty_label(tmp_path: Path) -> None:
     text = "@relation x\n@attribute a numeric\n@attribute b numeric\n@attribute c {p,q}\n@data\n1,2,p\n3,4,?\n"
     assert arff_rows(text, "x.arff")[0] == [{"sequence": [1.0, 2.0], "label": "p"}, {"sequence": [3.0, 4.0], "label": None}]
     (tmp_path / "bad.arff").write_text(text)  # training refuses it, naming the row's line
-    with pytest.raises(DataError, match=r"bad.arff, line 7, column 'label': an empty label"):
+    with pytest.raises(DataError, match=r"bad.arff, line 7, column 'label': an empty or missing target"):
         TableDataModule(train_files=str(tmp_path / "bad.arff"), cache_dir=str(tmp_path / "cache")).setup()
 
 
