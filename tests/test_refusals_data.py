@@ -1095,6 +1095,36 @@ def several_series_interleaved_in_one_file(tmp):
     return _long_format(tmp, interleaved=True)
 
 
+def _panel(tmp: Path, interleaved: bool) -> tuple[Any, list[str]]:
+    """statsmodels' Grunfeld layout: a firm's name, its value, the year as a number (1935-1954 for each firm)."""
+    pairs = [(f, y) for y in range(20) for f in range(11)] if interleaved else [(f, y) for f in range(11) for y in range(20)]
+    path = write_csv(tmp / "grunfeld.csv", [{"invest": 100 + 10 * f + (y * 7 % 5), "firm": f"firm {f}", "year": 1935 + y}
+                                             for f, y in pairs])
+    row, now, before = (2, 1935, 1935) if interleaved else (21, 1935, 1954)
+    return forecast(tmp, train_files=str(path), columns=["invest"]), [
+        f"{path}, row {row}, column 'year': {now} {'repeats the time of' if interleaved else 'comes before'} the row above "
+        f"({before})", "one for each value of 'firm' (it changes at this row: 'firm 0' -> 'firm 1')",
+    ]
+
+
+@case("forecast file")
+def several_series_stacked_with_years_as_numbers(tmp):  # before: the 11 firms trained as one series of 220 years
+    return _panel(tmp, interleaved=False)
+
+
+@case("forecast file")
+def several_series_interleaved_with_years_as_numbers(tmp):
+    return _panel(tmp, interleaved=True)
+
+
+@case("forecast file")
+def a_semicolon_separated_forecast_file_with_every_numeric_column(tmp):  # before: "no numeric column; set data.columns"
+    path = file(tmp, "series.csv", "date;load\n" + "".join(f"2020-01-{d + 1:02d};{d % 7}.5\n" for d in range(28)))
+    return forecast(tmp, train_files=str(path)), [
+        f"{path}: no numeric column (columns: date;load)", "the file seems separated by ';'",
+    ]
+
+
 @case("forecast file")
 def a_time_stamp_given_twice(tmp):
     rows = [{**r, "day": f"2021-01-01 {i // 60:02d}:{i % 60:02d}"} for i, r in enumerate(series_rows(100))]

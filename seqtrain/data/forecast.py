@@ -20,7 +20,7 @@ from seqtrain.data.parsing import ONE_NUMBER, complaint, numeric_cells, parse_nu
 from seqtrain.encoders.scaling import SCALINGS, Scaling, Standardizer
 from seqtrain.data.arrow import arrow_column
 from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
-from seqtrain.data.time_axis import find_time_column
+from seqtrain.data.time_axis import find_time_column, rises_by_one_step
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +125,19 @@ class ForecastDataModule(SequenceDataModule):
         pieces they were read from."""
         pieces = load_pieces(self.train_files, None, None, self.hub, self.hub_config, self.file_format, self.cache_dir)["train"]
         times = self.check_time(pieces)
-        names = self.columns if self.columns is not None else _numeric_columns(pieces[0], times)
+        names = self.columns if self.columns is not None else _numeric_columns(pieces[0], times, self.time_column is not None)
         if self.columns is None:
             _warn_columns_of_later_files(pieces, names, times)
         names = names + [c for c in self.target_columns or [] if c not in names]
         parts = self.read_series(pieces, names)
         inputs_at, targets_at = self.positions(names)
+        if self.columns is not None and (ramps := [c for k, c in enumerate(names) if all(rises_by_one_step(p[:, k]) for p in parts)]):
+            log.warning("data: column(s) %s rise by one fixed step at every row (%s): a row index or time, not a value; as "
+                        "data.columns / data.target_columns name them, the model reads%s them, and their errors are in the "
+                        "run's metrics beside the others' (leave them out: the time column orders the rows, data.time_column)",
+                        ", ".join(map(repr, ramps)), ", ".join(f"{c}: {parts[0][0, names.index(c)]:g}, {parts[0][1, names.index(c)]:g}, ..."
+                                                               for c in ramps[:2]),
+                        " and forecasts" if any(names.index(c) in targets_at for c in ramps) else "")
         log.info("data: series columns: inputs %s, targets %s%s", ", ".join(names[i] for i in inputs_at), ", ".join(names[i] for i in targets_at),
                  f"; {len(parts)} files, each its own series (windows never cross files)" if len(parts) > 1 else "")
         return parts, names, pieces
@@ -275,9 +282,9 @@ def _training_step_place(pieces: list[Piece], bounds: list[dict[str, tuple[int, 
     return where
 
 
-def _numeric_columns(piece: Piece, times: set[str]) -> list[str]:
-    """Every numeric column but the time columns, with one log line naming those left out; a text column of mostly
-    numbers is an error."""
+def _numeric_columns(piece: Piece, times: set[str], ramps_are_time: bool = True) -> list[str]:
+    """Every numeric column but the time columns (and, unless `data.time_column=null`, other columns rising by one fixed
+    step), with one log line naming those left out; a text column of mostly numbers is an error."""
     import pyarrow as pa
 
     table = piece.dataset.with_format("arrow")[:]
@@ -303,7 +310,20 @@ def _numeric_columns(piece: Piece, times: set[str]) -> list[str]:
                 )
         left_out.append(name)
     if not numeric:
-        raise DataError(f"{piece.name}: no numeric column (columns: {', '.join(table.column_names)}); set data.columns")
+        separator = next((c for c in ";|\t" if len(table.column_names) == 1 and c in table.column_names[0]), None)
+        raise DataError(f"{piece.name}: no numeric column (columns: {', '.join(table.column_names)}); set data.columns"
+                        + (f". Its one column's name holds {separator!r}: the file seems separated by {separator!r}, and CSV "
+                           "files are read separated by ',' (write it with commas, e.g. pandas' to_csv(sep=','))" if separator else ""))
+    # Another row index or time beside the time column (copper's TIME = 1, 2, ... beside its YEAR) would be forecast
+    # too, trivially, its errors in the run's metrics: left out, said below; data.columns can name it. Not with
+    # data.time_column=null, which reads every numeric column (a config saved before time columns: its row index).
+    ramps = [name for name in numeric if ramps_are_time and len(numeric) > 1 and (pa.types.is_integer((column := table.column(name)).type)
+             or pa.types.is_floating(column.type)) and not column.null_count
+             and rises_by_one_step(column.to_numpy().astype(np.float64))]
+    if ramps and len(ramps) < len(numeric):
+        numeric = [name for name in numeric if name not in ramps]
+        left_out += [f"{name} (rises by one fixed step at every row: a row index or time, not a value to forecast; "
+                     "data.columns can name it)" for name in ramps]
     log.info("data: data.columns=null: using every numeric column (%s); left out: %s", ", ".join(numeric), ", ".join(left_out) or "none")
     return numeric
 

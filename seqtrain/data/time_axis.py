@@ -8,6 +8,8 @@ only increases by one fixed step (a row index, years); a named column must be on
 
 from __future__ import annotations
 
+import logging
+import re
 import warnings
 
 import numpy as np
@@ -15,6 +17,11 @@ import numpy as np
 from seqtrain.data.arrow import arrow_column
 from seqtrain.data.parsing import ONE_NUMBER, numeric_cells
 from seqtrain.data.sources import DataError, Piece, check_columns
+
+log = logging.getLogger(__name__)
+
+#: A date that starts with its day or its month (`01/02/1980`, `13.02.2020`): read month first, or day first.
+DAY_OR_MONTH_FIRST = re.compile(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
 
 
 def time_values(piece: Piece, column: str) -> tuple[np.ndarray, bool] | None:
@@ -34,10 +41,11 @@ def time_values(piece: Piece, column: str) -> tuple[np.ndarray, bool] | None:
 
     with warnings.catch_warnings():  # "could not infer format": parsed one by one
         warnings.simplefilter("ignore")
-        head = pd.to_datetime(pd.Series(values[:100].to_pylist()), errors="coerce")
+        dayfirst = not stamped and _day_first(piece, column, values[:100].to_pylist())
+        head = pd.to_datetime(pd.Series(values[:100].to_pylist()), errors="coerce", dayfirst=dayfirst)
         if not stamped and (head.isna().iloc[0] or head.isna().mean() > 0.1):
             return None  # a text column (a date typo or another format in 1 of 10 rows still makes it dates)
-        stamps = pd.to_datetime(pd.Series(values.to_pylist()), errors="coerce")
+        stamps = pd.to_datetime(pd.Series(values.to_pylist()), errors="coerce", dayfirst=dayfirst)
     if len(bad := np.flatnonzero(stamps.isna().to_numpy())):  # dates with a gap or a typo: the order cannot be checked
         raise DataError(
             f"{piece.where(int(bad[0]))}, column {column!r}: {_shown(values[int(bad[0])].as_py())} is not a date or time "
@@ -45,6 +53,38 @@ def time_values(piece: Piece, column: str) -> tuple[np.ndarray, bool] | None:
             "like this); the column orders the rows (data.time_column): fix them, or set data.time_column=null"
         )
     return stamps.astype("int64").to_numpy().astype(np.float64), True
+
+
+def _day_first(piece: Piece, column: str, head: list[object]) -> bool:
+    """Whether dates that start with a day or a month (`01/02/1980`) are day first: pandas reads them month first, so
+    `13/01/2020` was not a date (the column was not taken for a time axis) and the first of each month, `01/02/1980`,
+    was read as 2 January (a series of false gaps). Day first when it reads more of the first 100 rows, or as many with
+    more regular steps; said in one line."""
+    import pandas as pd
+
+    if not isinstance(head[0], str) or not DAY_OR_MONTH_FIRST.match(head[0]):
+        return False
+    month, day = (pd.to_datetime(pd.Series(head), errors="coerce", dayfirst=first) for first in (False, True))
+    if day.notna().sum() != month.notna().sum():
+        chosen = bool(day.notna().sum() > month.notna().sum())
+        why = f"{int(max(day.notna().sum(), month.notna().sum()))} of the first {len(head)} rows are dates read so, " \
+              f"{int(min(day.notna().sum(), month.notna().sum()))} read {'month' if chosen else 'day'} first"
+    elif month.equals(day) or month.isna().any():
+        return False
+    else:  # every row reads both ways: the reading whose steps are more regular (fewer steps away from the usual one)
+        def irregular(stamps: pd.Series) -> int:
+            steps = np.diff(stamps.astype("int64").to_numpy().astype(np.float64))
+            usual = float(np.median(steps)) if len(steps) else 0.0
+            return int(((steps <= 0) | (steps > 1.5 * usual) | (steps < usual / 1.5)).sum())
+        if irregular(day) >= irregular(month):
+            return False
+        chosen = True
+        why = f"every one of the first {len(head)} rows reads both ways; day first, their steps are regular " \
+              f"({irregular(day)} irregular against {irregular(month)} month first)"
+    if chosen:
+        log.info("data: %s, column %r: dates read day first (%r is %s): %s; write them as YYYY-MM-DD to leave no doubt",
+                 piece.name, column, head[0], day.iloc[0].strftime("%d %B %Y"), why)
+    return chosen
 
 
 def _shown(value: object) -> str:
@@ -74,4 +114,30 @@ def find_time_column(piece: Piece, requested: str | None, used: list[str]) -> tu
         steps = np.diff(values)  # a row index or years: rising by one step; never a file's only numbers
         if len(steps) > 1 and steps[0] > 0 and np.allclose(steps, steps[0], rtol=1e-9, atol=0) and (used or len(numeric) > 1):
             return name, values
+    for name in numeric:  # several series stacked (or interleaved) in one file, their time a number: years restarting
+        if _restarts_where_a_series_name_changes(piece, name, found[name][0]):
+            return name, found[name][0]  # checked in order, the check names the series' column and asks for files
     return None
+
+
+def rises_by_one_step(values: np.ndarray) -> bool:
+    """Numbers that rise by one fixed step at every row (a row index, years): a time axis, not a measurement."""
+    steps = np.diff(values)
+    return len(steps) > 1 and steps[0] > 0 and bool(np.allclose(steps, steps[0], rtol=1e-9, atol=0))
+
+
+def _restarts_where_a_series_name_changes(piece: Piece, column: str, values: np.ndarray) -> bool:
+    """A numeric column that rises by one fixed step, except at rows where it falls back or repeats, each such row one
+    where a text column of few values (a series' name: a firm, a store) changes: years of several series one after
+    another (or interleaved). A numeric column that only cycles (a quarter 1..4 beside the year) has no such name."""
+    import pyarrow as pa
+
+    from seqtrain.checks.series import series_id_columns
+
+    steps = np.diff(values)
+    back, rises = np.flatnonzero(steps <= 0), steps[steps > 0]
+    if not len(back) or len(rises) < 2 or not np.allclose(rises, rises[0], rtol=1e-9, atol=0):
+        return False
+    text = {name for name in piece.dataset.column_names if name != column
+            and (pa.types.is_string(t := arrow_column(piece.dataset, name).type) or pa.types.is_large_string(t))}
+    return all(text & set(series_id_columns(piece, column, int(i) + 1)) for i in back)

@@ -13,6 +13,7 @@ from hydra.utils import instantiate
 
 from seqtrain.data import DataFacts, ForecastDataModule
 from seqtrain.encoders import encoders_from_state
+from seqtrain.errors import DataError
 from seqtrain.shipped import monthly_sunspots
 
 
@@ -229,3 +230,51 @@ def test_a_forecast_checkpoint_from_before_time_columns_rebuilds_its_series(tmp_
     today = ForecastDataModule(train_files=str(path), window=5)
     today.setup()
     assert today.state_dict()["columns"] == ["load", "temp"]
+
+
+def test_dates_written_day_first_are_read_day_first(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`dd/mm/yyyy` dates: pandas reads them month first, so a daily file's 13/01/2020 was no date (no time column:
+    the order went unchecked) and a monthly file's 01/02/1980 was 2 January (false gap warnings). Read day first, said;
+    US monthly dates (`02/01/2020`: 1 February) stay month first."""
+    import datetime
+
+    days = [datetime.date(2020, 1, 1) + datetime.timedelta(days=i) for i in range(60)]
+    rows = series_rows(60)
+    daily = write_csv(tmp_path / "daily.csv", [{"date": d.strftime("%d/%m/%Y"), "load": r["load"]} for d, r in zip(days, rows)])
+    months = [datetime.date(1980 + i // 12, 1 + i % 12, 1) for i in range(60)]
+    monthly = write_csv(tmp_path / "monthly.csv", [{"date": m.strftime("%d/%m/%Y"), "load": r["load"]} for m, r in zip(months, rows)])
+    us = write_csv(tmp_path / "us.csv", [{"date": m.strftime("%m/%d/%Y"), "load": r["load"]} for m, r in zip(months, rows)])
+    for path in (daily, monthly, us):
+        caplog.clear()
+        with caplog.at_level("INFO"):
+            ForecastDataModule(train_files=str(path), window=5).setup()
+        assert "data: rows in time order by column 'date' (data.time_column=auto)" in caplog.text, path
+        assert "gap(s) longer than the usual step" not in caplog.text, path  # every day / month once: no gap
+        assert ("dates read day first ('01/01/" in caplog.text) == (path != us), path
+    swapped = [{"date": d.strftime("%d/%m/%Y"), "load": r["load"]} for d, r in zip(days, rows)]
+    swapped[20], swapped[21] = swapped[21], swapped[20]  # 22/01/2020 before 21/01/2020: found only when read day first
+    with pytest.raises(DataError, match="row 22, column 'date': 21/01/2020 comes before the row above"):
+        ForecastDataModule(train_files=str(write_csv(tmp_path / "swapped.csv", swapped)), window=5).setup()
+
+
+def test_another_index_column_is_left_out_and_a_named_one_warned_of(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """statsmodels' copper layout: YEAR (the time) and TIME (1, 2, ...): with columns=None TIME used to be an input and a
+    forecast target (trivial to forecast, its errors in the metrics); left out, said. Named in data.columns: a warning.
+    Calendar columns that only cycle (year, quarter 1..4) are not a stacked file."""
+    rows = series_rows(40)
+    path = write_csv(tmp_path / "copper.csv", [{"YEAR": 1951 + i, "LOAD": r["load"], "TEMP": r["temp"], "TIME": i + 1}
+                                               for i, r in enumerate(rows)])
+    with caplog.at_level("INFO"):
+        dm = ForecastDataModule(train_files=str(path), window=5)
+        dm.setup()
+    assert dm.state_dict()["columns"] == ["LOAD", "TEMP"]
+    assert "left out: YEAR (the time), TIME (rises by one fixed step at every row" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        ForecastDataModule(train_files=str(path), columns=["TIME", "LOAD"], window=5).setup()
+    assert "column(s) 'TIME' rise by one fixed step at every row (TIME: 1, 2, ...)" in caplog.text
+    assert "the model reads and forecasts them" in caplog.text
+    quarters = write_csv(tmp_path / "e6.csv", [{"year": 1972 + i // 4, "quarter": 1 + i % 4, "Dp": r["load"]} for i, r in enumerate(rows)])
+    dm = ForecastDataModule(train_files=str(quarters), columns=["Dp"], window=5)
+    dm.setup()  # no text column: nothing names series, the file is one
+    assert len(dm.split("train")) == 28 - 5
