@@ -1125,6 +1125,44 @@ def a_semicolon_separated_forecast_file_with_every_numeric_column(tmp):  # befor
     ]
 
 
+def _monthly(tmp: Path, name: str, cell: Callable[[int, float], Any]) -> Path:
+    return write_csv(tmp / name, [{"date": f"{1980 + i // 12}-{1 + i % 12:02d}-01", "sales": cell(i, 15000 + 137.0 * (i * 7 % 11))}
+                                  for i in range(48)])
+
+
+@case("forecast file")
+def empty_cells_inside_a_series(tmp):  # before: only the first, with no count and no fix
+    path = _monthly(tmp, "series.csv", lambda i, v: "" if i in (30, 31) else v)
+    return forecast(tmp, train_files=str(path), columns=["sales"]), [
+        f"{path}, row 31, column 'sales': an empty or missing value; 2 of the column's 48 rows are empty (rows 31, 32)",
+        "fill them (e.g. pandas' interpolate())",
+    ]
+
+
+@case("forecast file")
+def an_empty_last_row(tmp):  # pmdarima's ausbeer ends in a quarter with no value
+    path = _monthly(tmp, "series.csv", lambda i, v: "" if i == 47 else v)
+    return forecast(tmp, train_files=str(path), columns=["sales"]), [
+        "1 of the column's 48 rows are empty (rows 48)", "these are the file's last rows: delete them",
+    ]
+
+
+@case("forecast file")
+def numbers_with_a_thousands_separator(tmp):
+    path = _monthly(tmp, "series.csv", lambda i, v: f"{v:,.0f}")
+    return forecast(tmp, train_files=str(path), columns=["sales"]), [
+        f"{path}, row 1, column 'sales': '15,000' is not a number; 48 of the column's 48 cells hold a thousands separator",
+    ]
+
+
+@case("forecast file")
+def numbers_with_a_percent_sign(tmp):
+    path = _monthly(tmp, "series.csv", lambda i, v: f"{v / 1000:.1f}%")
+    return forecast(tmp, train_files=str(path), columns=["sales"]), [
+        "48 of the column's 48 cells hold a percent sign", "write 12.5 for 12.5%",
+    ]
+
+
 @case("forecast file")
 def a_time_stamp_given_twice(tmp):
     rows = [{**r, "day": f"2021-01-01 {i // 60:02d}:{i % 60:02d}"} for i, r in enumerate(series_rows(100))]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import re
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -350,12 +352,48 @@ def _read_numbers(piece: Piece, column: str) -> np.ndarray:
     import pyarrow as pa
 
     values = arrow_column(piece.dataset, column)
-    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
-        array = values.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls -> nan
-        bad = np.flatnonzero(~np.isfinite(array))
-        if len(bad):
-            parse_number(values[int(bad[0])].as_py(), piece.where(int(bad[0])), column)  # raises, naming the place
-    else:
-        array = np.array([parse_number(v, piece.where(i), column) for i, v in enumerate(values.to_pylist())])
+    try:
+        if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+            array = values.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls -> nan
+            bad = np.flatnonzero(~np.isfinite(array))
+            if len(bad):
+                parse_number(values[int(bad[0])].as_py(), piece.where(int(bad[0])), column)  # raises, naming the place
+        else:
+            array = np.array([parse_number(v, piece.where(i), column) for i, v in enumerate(values.to_pylist())])
+    except DataError as error:
+        raise DataError(f"{error}{_how_to_fix(piece, values.to_pylist())}") from None
     check_float32(array, piece.where, column)
     return array
+
+
+THOUSANDS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d*)?$")
+DECIMAL_COMMA = re.compile(r"^[-+]?\d*,\d+$")
+
+
+def _how_to_fix(piece: Piece, cells: list[Any]) -> str:
+    """What a forecast column's unreadable cells are and what to do, for the error naming the first: empty cells
+    (how many, where; a series reads every step), thousands separators, decimal commas, percent signs."""
+    def number(text: str) -> bool:
+        try:
+            return math.isfinite(float(text))
+        except ValueError:
+            return False
+
+    empty = [i for i, v in enumerate(cells) if v is None or (isinstance(v, str) and not v.strip())
+             or (isinstance(v, float) and math.isnan(v))]
+    texts = [v.strip() for v in cells if isinstance(v, str) and v.strip()]
+    if empty:
+        at_end = empty == list(range(len(cells) - len(empty), len(cells)))
+        rows = ", ".join(piece.where(i).rsplit(" ", 1)[-1] for i in empty[:5]) + (", ..." if len(empty) > 5 else "")
+        return (f"; {len(empty)} of the column's {len(cells)} rows are empty (rows {rows}): a forecast reads every step in "
+                + ("order, and these are the file's last rows: delete them" if at_end else
+                   "order: fill them (e.g. pandas' interpolate()), or cut the file there into files of their own (several files are "
+                   "several series)"))
+    for test, what, fix in (
+        (THOUSANDS.match, "a thousands separator (or a decimal comma)", "write 1234.5 for 1,234.5"),
+        (DECIMAL_COMMA.match, "a decimal comma", "write 0.5 for 0,5"),
+        (lambda t: t.endswith("%") and number(t[:-1]), "a percent sign", "write 12.5 for 12.5%"),
+    ):
+        if count := sum(bool(test(t)) for t in texts):
+            return f"; {count} of the column's {len(cells)} cells hold {what}: numbers are read as Python's float reads them ({fix})"
+    return ""
