@@ -22,7 +22,7 @@ from seqtrain.data.parsing import ONE_NUMBER, complaint, numeric_cells, parse_nu
 from seqtrain.encoders.scaling import SCALINGS, Scaling, Standardizer
 from seqtrain.data.arrow import arrow_column
 from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
-from seqtrain.data.time_axis import find_time_column, rises_by_one_step
+from seqtrain.data.time_axis import find_time_column, rises_by_one_step, time_values
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +361,7 @@ def _read_numbers(piece: Piece, column: str) -> np.ndarray:
         else:
             array = np.array([parse_number(v, piece.where(i), column) for i, v in enumerate(values.to_pylist())])
     except DataError as error:
-        raise DataError(f"{error}{_how_to_fix(piece, values.to_pylist())}") from None
+        raise DataError(f"{error}{_how_to_fix(piece, column, values.to_pylist())}") from None
     check_float32(array, piece.where, column)
     return array
 
@@ -370,7 +370,7 @@ THOUSANDS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d*)?$")
 DECIMAL_COMMA = re.compile(r"^[-+]?\d*,\d+$")
 
 
-def _how_to_fix(piece: Piece, cells: list[Any]) -> str:
+def _how_to_fix(piece: Piece, column: str, cells: list[Any]) -> str:
     """What a forecast column's unreadable cells are and what to do, for the error naming the first: empty cells
     (how many, where; a series reads every step), thousands separators, decimal commas, percent signs."""
     def number(text: str) -> bool:
@@ -389,6 +389,9 @@ def _how_to_fix(piece: Piece, cells: list[Any]) -> str:
                 + ("order, and these are the file's last rows: delete them" if at_end else
                    "order: fill them (e.g. pandas' interpolate()), or cut the file there into files of their own (several files are "
                    "several series)"))
+    if texts and (read := time_values(piece, column)) is not None and read[1]:
+        return (f"; the column holds dates or times ({texts[0]!r}, ...): it is the rows' time, not a value to forecast: leave it "
+                "out of data.columns / data.target_columns (data.time_column=auto finds it and checks the rows' order)")
     for test, what, fix in (
         (THOUSANDS.match, "a thousands separator (or a decimal comma)", "write 1234.5 for 1,234.5"),
         (DECIMAL_COMMA.match, "a decimal comma", "write 0.5 for 0,5"),

@@ -39,6 +39,8 @@ def time_values(piece: Piece, column: str) -> tuple[np.ndarray, bool] | None:
         return None
     import pandas as pd
 
+    if not stamped and isinstance(first := values[0].as_py(), str) and _quarter(first) is not None:
+        return _quarters(piece, column, values.to_pylist())
     with warnings.catch_warnings():  # "could not infer format": parsed one by one
         warnings.simplefilter("ignore")
         dayfirst = not stamped and _day_first(piece, column, values[:100].to_pylist())
@@ -53,6 +55,33 @@ def time_values(piece: Piece, column: str) -> tuple[np.ndarray, bool] | None:
             "like this); the column orders the rows (data.time_column): fix them, or set data.time_column=null"
         )
     return stamps.astype("int64").to_numpy().astype(np.float64), True
+
+
+#: Quarters as R, pmdarima and statistics offices write them: `1956 Q1`, `Q1 1965`, `1974Q1`, `1974-Q1`, `1974 q1`.
+QUARTER = re.compile(r"^\s*(?:(\d{4})\s*[-/ ]?\s*[Qq]([1-4])|[Qq]([1-4])\s*[-/ ]?\s*(\d{4}))\s*$")
+
+
+def _quarter(text: str) -> int | None:
+    """A quarter label as a count of quarters (year * 4 + quarter - 1), or None."""
+    if (match := QUARTER.match(text)) is None:
+        return None
+    year, quarter = (match[1], match[2]) if match[1] else (match[4], match[3])
+    return int(year) * 4 + int(quarter) - 1
+
+
+def _quarters(piece: Piece, column: str, cells: list[object]) -> tuple[np.ndarray, bool]:
+    """A column of quarter labels as time stamps (pandas reads `1956 Q1` and `Q1 1965` as no date, and `1974Q1` with a
+    warning that it will stop); another value in the column is an error naming its row."""
+    counts = [_quarter(c) if isinstance(c, str) else None for c in cells]
+    if len(bad := [i for i, c in enumerate(counts) if c is None]):
+        raise DataError(
+            f"{piece.where(bad[0])}, column {column!r}: {_shown(cells[bad[0]])} is not a quarter written like the column's others "
+            f"({_shown(cells[0])} in its first row; {len(bad)} row{'s' * (len(bad) > 1)} like this); the column orders the rows "
+            "(data.time_column): fix them, or set data.time_column=null"
+        )
+    months = np.array(counts, dtype=np.int64) * 3  # months since year 0: the quarter's first month
+    stamps = [np.datetime64(f"{m // 12:04d}-{m % 12 + 1:02d}", "M").astype("datetime64[ns]").astype(np.int64) for m in months]
+    return np.array(stamps, dtype=np.float64), True
 
 
 def _day_first(piece: Piece, column: str, head: list[object]) -> bool:

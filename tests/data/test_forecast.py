@@ -278,3 +278,24 @@ def test_another_index_column_is_left_out_and_a_named_one_warned_of(tmp_path: Pa
     dm = ForecastDataModule(train_files=str(quarters), columns=["Dp"], window=5)
     dm.setup()  # no text column: nothing names series, the file is one
     assert len(dm.split("train")) == 28 - 5
+
+
+@pytest.mark.parametrize("label", ["{y} Q{q}", "Q{q} {y}", "{y}Q{q}", "{y}-Q{q}"])
+def test_quarter_labels_are_the_time(tmp_path: Path, label: str, caplog: pytest.LogCaptureFixture) -> None:
+    """pmdarima's ausbeer / woolyrnq write quarters `1956 Q1` / `Q1 1965`: pandas reads neither as a date, so the column
+    was no time axis (rows out of order went unseen). Read as quarters; two rows swapped are refused, naming the row."""
+    rows = [{"date": label.format(y=1956 + i // 4, q=1 + i % 4), "beer": r["load"]} for i, r in enumerate(series_rows(48))]
+    with caplog.at_level("INFO"):
+        ForecastDataModule(train_files=str(write_csv(tmp_path / "beer.csv", rows)), window=5).setup()
+    assert "rows in time order by column 'date'" in caplog.text and "gap(s)" not in caplog.text
+    rows[9], rows[10] = rows[10], rows[9]  # 1958 Q3 before 1958 Q2
+    with pytest.raises(DataError, match=f"row 11, column 'date': {label.format(y=1958, q=2)} comes before the row above"):
+        ForecastDataModule(train_files=str(write_csv(tmp_path / "swapped.csv", rows)), window=5).setup()
+
+
+def test_a_date_column_named_in_columns_is_said_to_be_the_time(tmp_path: Path) -> None:
+    rows = [{"date": f"{1980 + i // 12}-{1 + i % 12:02d}-01", "wine": r["load"]} for i, r in enumerate(series_rows(48))]
+    path = write_csv(tmp_path / "wine.csv", rows)
+    with pytest.raises(DataError, match="'1980-01-01' is not a number; the column holds dates or times .*: it is the rows' time, "
+                                        "not a value to forecast: leave it out of data.columns"):
+        ForecastDataModule(train_files=str(path), columns=["date", "wine"], window=5).setup()
