@@ -22,7 +22,7 @@ from seqtrain.data.parsing import ONE_NUMBER, complaint, numeric_cells, parse_nu
 from seqtrain.encoders.scaling import SCALINGS, Scaling, Standardizer
 from seqtrain.data.arrow import arrow_column
 from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
-from seqtrain.data.time_axis import find_time_column, rises_by_one_step, time_values
+from seqtrain.data.time_axis import calendar_fields, find_time_column, rises_by_one_step, time_values
 
 log = logging.getLogger(__name__)
 
@@ -322,6 +322,12 @@ def _numeric_columns(piece: Piece, times: set[str], ramps_are_time: bool = True)
     ramps = [name for name in numeric if ramps_are_time and len(numeric) > 1 and (pa.types.is_integer((column := table.column(name)).type)
              or pa.types.is_floating(column.type)) and not column.null_count
              and rises_by_one_step(column.to_numpy().astype(np.float64))]
+    arrays = {name: column.to_numpy().astype(np.float64) for name in numeric if ramps_are_time
+              and pa.types.is_integer((column := table.column(name)).type) and not column.null_count}
+    if (fields := calendar_fields(arrays)) and len(numeric) > 2:  # a year and a quarter (month, ...): the time, not values
+        numeric = [name for name in numeric if name not in fields]
+        left_out += [f"{fields[0]} and {fields[1]} (a year and its quarter, month or the like: {fields[1]} counts up and starts "
+                     f"again where {fields[0]} rises; the rows' time, not values to forecast; data.columns can name them)"]
     if ramps and len(ramps) < len(numeric):
         numeric = [name for name in numeric if name not in ramps]
         left_out += [f"{name} (rises by one fixed step at every row: a row index or time, not a value to forecast; "

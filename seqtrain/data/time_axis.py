@@ -170,3 +170,20 @@ def _restarts_where_a_series_name_changes(piece: Piece, column: str, values: np.
     text = {name for name in piece.dataset.column_names if name != column
             and (pa.types.is_string(t := arrow_column(piece.dataset, name).type) or pa.types.is_large_string(t))}
     return all(text & set(series_id_columns(piece, column, int(i) + 1)) for i in back)
+
+
+def calendar_fields(columns: dict[str, np.ndarray]) -> tuple[str, str] | None:
+    """A year and a quarter (or month, hour, ...) written as two integer columns (statsmodels' E6: `year`, `quarter`):
+    the finer one rises by 1 and falls back at its cycle's end, and at exactly those rows the coarser one rises by one
+    fixed step (and never changes elsewhere). Together they are the rows' time; `columns`: name -> values (no nulls)."""
+    whole = {name: v for name, v in columns.items() if len(v) > 2 and np.array_equal(v, np.round(v))}
+    for fine, f in whole.items():
+        steps = np.diff(f)
+        falls = steps < 0
+        if not falls.any() or not np.all(steps[~falls] == 1) or not np.all(f[1:][falls] == f.min()):
+            continue
+        for coarse, c in whole.items():
+            rises = np.diff(c)
+            if coarse != fine and np.all(rises[~falls] == 0) and rises[falls][0] > 0 and np.all(rises[falls] == rises[falls][0]):
+                return coarse, fine
+    return None

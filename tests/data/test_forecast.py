@@ -299,3 +299,25 @@ def test_a_date_column_named_in_columns_is_said_to_be_the_time(tmp_path: Path) -
     with pytest.raises(DataError, match="'1980-01-01' is not a number; the column holds dates or times .*: it is the rows' time, "
                                         "not a value to forecast: leave it out of data.columns"):
         ForecastDataModule(train_files=str(path), columns=["date", "wine"], window=5).setup()
+
+
+def test_a_year_and_quarter_written_as_numbers_are_left_out(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """statsmodels' E6 layout (`year`, `quarter`, `Dp`, `R`): with columns=None the year and the quarter were inputs and
+    forecast targets. Left out, said; the windows are those of the file without them. A month that only cycles (no
+    year beside it) is kept: a season the model may read."""
+    rows = series_rows(60)
+    path = write_csv(tmp_path / "e6.csv", [{"year": 1972 + (i + 1) // 4, "quarter": 1 + (i + 1) % 4, "Dp": r["load"], "R": r["temp"]}
+                                           for i, r in enumerate(rows)])
+    plain = write_csv(tmp_path / "plain.csv", [{"Dp": r["load"], "R": r["temp"]} for r in rows])
+    with caplog.at_level("INFO"):
+        dm = ForecastDataModule(train_files=str(path), window=5)
+        dm.setup()
+    assert "left out: year and quarter (a year and its quarter, month or the like" in caplog.text
+    other = ForecastDataModule(train_files=str(plain), window=5)
+    other.setup()
+    assert dm.state_dict()["columns"] == ["Dp", "R"] == other.state_dict()["columns"]
+    assert torch.equal(dm.split("test")[0][0], other.split("test")[0][0])
+    months = write_csv(tmp_path / "months.csv", [{"month": 1 + i % 12, "Dp": r["load"], "R": r["temp"]} for i, r in enumerate(rows)])
+    kept = ForecastDataModule(train_files=str(months), window=5)
+    kept.setup()
+    assert kept.state_dict()["columns"] == ["month", "Dp", "R"]
