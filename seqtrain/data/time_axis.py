@@ -137,7 +137,9 @@ def find_time_column(piece: Piece, requested: str | None, used: list[str]) -> tu
         return requested, read[0]
     found = {name: read for name in piece.dataset.column_names if name not in used and (read := time_values(piece, name))}
     numeric = [name for name, (_, stamps) in found.items() if not stamps]
-    for name, (values, stamps) in found.items():
+    # Dates first: a row index beside them (pandas' `Unnamed: 0`, written after the rows were put in another order)
+    # rises whatever order the dates are in; taken first, it passed a file of dates from newest to oldest.
+    for name, (values, stamps) in sorted(found.items(), key=lambda item: not item[1][1]):
         if stamps:
             return name, values
         steps = np.diff(values)  # a row index or years: rising by one step; never a file's only numbers

@@ -202,7 +202,8 @@ def test_a_time_column_is_found_checked_and_never_an_input(tmp_path: Path, caplo
     ramp.setup()
     assert indexed.state_dict()["columns"] == ["load", "temp"] == plain.state_dict()["columns"]
     assert torch.equal(indexed.split("test")[0][0], plain.split("test")[0][0])
-    assert "data: rows in time order by column 't' (data.time_column=auto); it is not a model input" in caplog.text
+    assert "data: rows in time order by column 'date' (data.time_column=auto); it is not a model input" in caplog.text
+    assert "left out: date (the time), t (rises by one fixed step at every row" in caplog.text  # the index left out too
     assert ramp.state_dict()["columns"] == ["load"]  # its only numbers: the series, not its time
     named = ForecastDataModule(train_files=str(tmp_path / "indexed.csv"), columns=["load"], time_column="date", window=5)
     named.setup()
@@ -321,3 +322,13 @@ def test_a_year_and_quarter_written_as_numbers_are_left_out(tmp_path: Path, capl
     kept = ForecastDataModule(train_files=str(months), window=5)
     kept.setup()
     assert kept.state_dict()["columns"] == ["month", "Dp", "R"]
+
+
+def test_dates_newest_first_beside_a_row_index_are_refused(tmp_path: Path) -> None:
+    """A file of dates from newest to oldest saved with pandas' row index (`Unnamed: 0`: 0, 1, 2, ...): the index was taken
+    for the time (it rises), so the series trained backwards with exit 0. The dates are the time now."""
+    rows = [{"": i, "date": f"{2000 + (59 - i) // 12}-{1 + (59 - i) % 12:02d}-01", "load": r["load"]} for i, r in enumerate(series_rows(60))]
+    path = write_csv(tmp_path / "newest_first.csv", rows)
+    for columns in (["load"], None):
+        with pytest.raises(DataError, match="row 2, column 'date': 2004-11-01 comes before the row above \\(2004-12-01\\)"):
+            ForecastDataModule(train_files=str(path), columns=columns, window=5).setup()
