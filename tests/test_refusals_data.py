@@ -1148,6 +1148,14 @@ def an_empty_last_row(tmp):  # pmdarima's ausbeer ends in a quarter with no valu
 
 
 @case("forecast file")
+def empty_first_rows_of_a_differenced_column(tmp):
+    path = _monthly(tmp, "series.csv", lambda i, v: "" if i < 1 else v)
+    return forecast(tmp, train_files=str(path), columns=["sales"]), [
+        "1 of the column's 48 rows are empty (rows 1)", "these are the file's first rows (as a difference or a percent change",
+    ]
+
+
+@case("forecast file")
 def numbers_with_a_thousands_separator(tmp):
     path = _monthly(tmp, "series.csv", lambda i, v: f"{v:,.0f}")
     return forecast(tmp, train_files=str(path), columns=["sales"]), [

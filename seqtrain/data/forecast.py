@@ -390,9 +390,12 @@ def _how_to_fix(piece: Piece, column: str, cells: list[Any]) -> str:
     texts = [v.strip() for v in cells if isinstance(v, str) and v.strip()]
     if empty:
         at_end = empty == list(range(len(cells) - len(empty), len(cells)))
+        at_start = empty == list(range(len(empty)))
         rows = ", ".join(piece.where(i).rsplit(" ", 1)[-1] for i in empty[:5]) + (", ..." if len(empty) > 5 else "")
         return (f"; {len(empty)} of the column's {len(cells)} rows are empty (rows {rows}): a forecast reads every step in "
                 + ("order, and these are the file's last rows: delete them" if at_end else
+                   "order, and these are the file's first rows (as a difference or a percent change leaves them): delete "
+                   "them" if at_start else
                    "order: fill them (e.g. pandas' interpolate()), or cut the file there into files of their own (several files are "
                    "several series)"))
     if texts and (read := time_values(piece, column)) is not None and read[1]:
