@@ -1029,7 +1029,7 @@ def missing_column_in_the_second_series(tmp):
 @case("forecast file")
 def no_numeric_column(tmp):
     path = write_csv(tmp / "series.csv", [{"month": f"m{i}", "note": "n"} for i in range(50)])
-    return forecast(tmp, train_files=str(path)), [f"{path}: no numeric column (columns: month, note); set data.columns"]
+    return forecast(tmp, train_files=str(path)), [f"{path}: no numeric column (columns: month (the time), note); set data.columns"]
 
 
 @case("forecast file")
@@ -1160,6 +1160,15 @@ def numbers_with_a_thousands_separator(tmp):
     path = _monthly(tmp, "series.csv", lambda i, v: f"{v:,.0f}")
     return forecast(tmp, train_files=str(path), columns=["sales"]), [
         f"{path}, row 1, column 'sales': '15,000' is not a number; 48 of the column's 48 cells hold a thousands separator",
+    ]
+
+
+@case("forecast file")
+def only_numbers_with_a_thousands_separator_and_every_numeric_column(tmp):  # before: "no numeric column", no why
+    path = _monthly(tmp, "series.csv", lambda i, v: f"{v:,.0f}")
+    return forecast(tmp, train_files=str(path)), [
+        f"{path}: no numeric column (columns: date (the time), sales (text; 48 of the column's 48 cells hold a thousands "
+        "separator (or a decimal comma)",
     ]
 
 

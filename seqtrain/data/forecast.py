@@ -310,10 +310,13 @@ def _numeric_columns(piece: Piece, times: set[str], ramps_are_time: bool = True)
                     f"{problem}; {count} of the column's {total} rows are numbers, so it is a numeric column; fix the others, "
                     "or set data.columns to the columns to use"
                 )
+            if how := _numbers_written_otherwise(piece, column.to_pylist()):  # 15,136 or 10.5%: numbers to the user
+                left_out.append(f"{name} (text{how})")
+                continue
         left_out.append(name)
     if not numeric:
         separator = next((c for c in ";|\t" if len(table.column_names) == 1 and c in table.column_names[0]), None)
-        raise DataError(f"{piece.name}: no numeric column (columns: {', '.join(table.column_names)}); set data.columns"
+        raise DataError(f"{piece.name}: no numeric column (columns: {', '.join(left_out)}); set data.columns"
                         + (f". Its one column's name holds {separator!r}: the file seems separated by {separator!r}, and CSV "
                            "files are read separated by ',' (write it with commas, e.g. pandas' to_csv(sep=','))" if separator else ""))
     # Another row index or time beside the time column (copper's TIME = 1, 2, ... beside its YEAR) would be forecast
@@ -378,13 +381,7 @@ DECIMAL_COMMA = re.compile(r"^[-+]?\d*,\d+$")
 
 def _how_to_fix(piece: Piece, column: str, cells: list[Any]) -> str:
     """What a forecast column's unreadable cells are and what to do, for the error naming the first: empty cells
-    (how many, where; a series reads every step), thousands separators, decimal commas, percent signs."""
-    def number(text: str) -> bool:
-        try:
-            return math.isfinite(float(text))
-        except ValueError:
-            return False
-
+    (how many, where; a series reads every step), dates, thousands separators, decimal commas, percent signs."""
     empty = [i for i, v in enumerate(cells) if v is None or (isinstance(v, str) and not v.strip())
              or (isinstance(v, float) and math.isnan(v))]
     texts = [v.strip() for v in cells if isinstance(v, str) and v.strip()]
@@ -401,6 +398,19 @@ def _how_to_fix(piece: Piece, column: str, cells: list[Any]) -> str:
     if texts and (read := time_values(piece, column)) is not None and read[1]:
         return (f"; the column holds dates or times ({texts[0]!r}, ...): it is the rows' time, not a value to forecast: leave it "
                 "out of data.columns / data.target_columns (data.time_column=auto finds it and checks the rows' order)")
+    return _numbers_written_otherwise(piece, cells)
+
+
+def _numbers_written_otherwise(piece: Piece, cells: list[Any]) -> str:
+    """`; N of the column's M cells hold a thousands separator ...: ... (write ...)` when cells hold numbers written with
+    thousands separators, decimal commas or percent signs (which are not numbers to Python's float), else ''."""
+    def number(text: str) -> bool:
+        try:
+            return math.isfinite(float(text))
+        except ValueError:
+            return False
+
+    texts = [v.strip() for v in cells if isinstance(v, str) and v.strip()]
     for test, what, fix in (
         (THOUSANDS.match, "a thousands separator (or a decimal comma)", "write 1234.5 for 1,234.5"),
         (DECIMAL_COMMA.match, "a decimal comma", "write 0.5 for 0,5"),
