@@ -1029,7 +1029,7 @@ def missing_column_in_the_second_series(tmp):
 @case("forecast file")
 def no_numeric_column(tmp):
     path = write_csv(tmp / "series.csv", [{"month": f"m{i}", "note": "n"} for i in range(50)])
-    return forecast(tmp, train_files=str(path)), [f"{path}: no numeric column (columns: month, note); set data.columns"]
+    return forecast(tmp, train_files=str(path)), [f"{path}: no numeric column (columns: month (the time), note); set data.columns"]
 
 
 @case("forecast file")
@@ -1093,6 +1093,91 @@ def several_series_stacked_in_one_file(tmp):  # before: "sort the file by 'date'
 @case("forecast file")
 def several_series_interleaved_in_one_file(tmp):
     return _long_format(tmp, interleaved=True)
+
+
+def _panel(tmp: Path, interleaved: bool) -> tuple[Any, list[str]]:
+    """statsmodels' Grunfeld layout: a firm's name, its value, the year as a number (1935-1954 for each firm)."""
+    pairs = [(f, y) for y in range(20) for f in range(11)] if interleaved else [(f, y) for f in range(11) for y in range(20)]
+    path = write_csv(tmp / "grunfeld.csv", [{"invest": 100 + 10 * f + (y * 7 % 5), "firm": f"firm {f}", "year": 1935 + y}
+                                             for f, y in pairs])
+    row, now, before = (2, 1935, 1935) if interleaved else (21, 1935, 1954)
+    return forecast(tmp, train_files=str(path), columns=["invest"]), [
+        f"{path}, row {row}, column 'year': {now} {'repeats the time of' if interleaved else 'comes before'} the row above "
+        f"({before})", "one for each value of 'firm' (it changes at this row: 'firm 0' -> 'firm 1')",
+    ]
+
+
+@case("forecast file")
+def several_series_stacked_with_years_as_numbers(tmp):  # before: the 11 firms trained as one series of 220 years
+    return _panel(tmp, interleaved=False)
+
+
+@case("forecast file")
+def several_series_interleaved_with_years_as_numbers(tmp):
+    return _panel(tmp, interleaved=True)
+
+
+@case("forecast file")
+def a_semicolon_separated_forecast_file_with_every_numeric_column(tmp):  # before: "no numeric column; set data.columns"
+    path = file(tmp, "series.csv", "date;load\n" + "".join(f"2020-01-{d + 1:02d};{d % 7}.5\n" for d in range(28)))
+    return forecast(tmp, train_files=str(path)), [
+        f"{path}: no numeric column (columns: date;load)", "the file seems separated by ';'",
+    ]
+
+
+def _monthly(tmp: Path, name: str, cell: Callable[[int, float], Any]) -> Path:
+    return write_csv(tmp / name, [{"date": f"{1980 + i // 12}-{1 + i % 12:02d}-01", "sales": cell(i, 15000 + 137.0 * (i * 7 % 11))}
+                                  for i in range(48)])
+
+
+@case("forecast file")
+def empty_cells_inside_a_series(tmp):  # before: only the first, with no count and no fix
+    path = _monthly(tmp, "series.csv", lambda i, v: "" if i in (30, 31) else v)
+    return forecast(tmp, train_files=str(path), columns=["sales"]), [
+        f"{path}, row 31, column 'sales': an empty or missing value; 2 of the column's 48 rows are empty (rows 31, 32)",
+        "fill them (e.g. pandas' interpolate())",
+    ]
+
+
+@case("forecast file")
+def an_empty_last_row(tmp):  # pmdarima's ausbeer ends in a quarter with no value
+    path = _monthly(tmp, "series.csv", lambda i, v: "" if i == 47 else v)
+    return forecast(tmp, train_files=str(path), columns=["sales"]), [
+        "1 of the column's 48 rows are empty (rows 48)", "these are the file's last rows: delete them",
+    ]
+
+
+@case("forecast file")
+def empty_first_rows_of_a_differenced_column(tmp):
+    path = _monthly(tmp, "series.csv", lambda i, v: "" if i < 1 else v)
+    return forecast(tmp, train_files=str(path), columns=["sales"]), [
+        "1 of the column's 48 rows are empty (rows 1)", "these are the file's first rows (as a difference or a percent change",
+    ]
+
+
+@case("forecast file")
+def numbers_with_a_thousands_separator(tmp):
+    path = _monthly(tmp, "series.csv", lambda i, v: f"{v:,.0f}")
+    return forecast(tmp, train_files=str(path), columns=["sales"]), [
+        f"{path}, row 1, column 'sales': '15,000' is not a number; 48 of the column's 48 cells hold a thousands separator",
+    ]
+
+
+@case("forecast file")
+def only_numbers_with_a_thousands_separator_and_every_numeric_column(tmp):  # before: "no numeric column", no why
+    path = _monthly(tmp, "series.csv", lambda i, v: f"{v:,.0f}")
+    return forecast(tmp, train_files=str(path)), [
+        f"{path}: no numeric column (columns: date (the time), sales (text; 48 of the column's 48 cells hold a thousands "
+        "separator (or a decimal comma)",
+    ]
+
+
+@case("forecast file")
+def numbers_with_a_percent_sign(tmp):
+    path = _monthly(tmp, "series.csv", lambda i, v: f"{v / 1000:.1f}%")
+    return forecast(tmp, train_files=str(path), columns=["sales"]), [
+        "48 of the column's 48 cells hold a percent sign", "write 12.5 for 12.5%",
+    ]
 
 
 @case("forecast file")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import re
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -20,7 +22,7 @@ from seqtrain.data.parsing import ONE_NUMBER, complaint, numeric_cells, parse_nu
 from seqtrain.encoders.scaling import SCALINGS, Scaling, Standardizer
 from seqtrain.data.arrow import arrow_column
 from seqtrain.data.sources import DataError, FileFormat, Piece, check_columns, load_pieces
-from seqtrain.data.time_axis import find_time_column
+from seqtrain.data.time_axis import calendar_fields, find_time_column, rises_by_one_step, time_values
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +127,19 @@ class ForecastDataModule(SequenceDataModule):
         pieces they were read from."""
         pieces = load_pieces(self.train_files, None, None, self.hub, self.hub_config, self.file_format, self.cache_dir)["train"]
         times = self.check_time(pieces)
-        names = self.columns if self.columns is not None else _numeric_columns(pieces[0], times)
+        names = self.columns if self.columns is not None else _numeric_columns(pieces[0], times, self.time_column is not None)
         if self.columns is None:
             _warn_columns_of_later_files(pieces, names, times)
         names = names + [c for c in self.target_columns or [] if c not in names]
         parts = self.read_series(pieces, names)
         inputs_at, targets_at = self.positions(names)
+        if self.columns is not None and (ramps := [c for k, c in enumerate(names) if all(rises_by_one_step(p[:, k]) for p in parts)]):
+            log.warning("data: column(s) %s rise by one fixed step at every row (%s): a row index or time, not a value; as "
+                        "data.columns / data.target_columns name them, the model reads%s them, and their errors are in the "
+                        "run's metrics beside the others' (leave them out: the time column orders the rows, data.time_column)",
+                        ", ".join(map(repr, ramps)), ", ".join(f"{c}: {parts[0][0, names.index(c)]:g}, {parts[0][1, names.index(c)]:g}, ..."
+                                                               for c in ramps[:2]),
+                        " and forecasts" if any(names.index(c) in targets_at for c in ramps) else "")
         log.info("data: series columns: inputs %s, targets %s%s", ", ".join(names[i] for i in inputs_at), ", ".join(names[i] for i in targets_at),
                  f"; {len(parts)} files, each its own series (windows never cross files)" if len(parts) > 1 else "")
         return parts, names, pieces
@@ -275,9 +284,9 @@ def _training_step_place(pieces: list[Piece], bounds: list[dict[str, tuple[int, 
     return where
 
 
-def _numeric_columns(piece: Piece, times: set[str]) -> list[str]:
-    """Every numeric column but the time columns, with one log line naming those left out; a text column of mostly
-    numbers is an error."""
+def _numeric_columns(piece: Piece, times: set[str], ramps_are_time: bool = True) -> list[str]:
+    """Every numeric column but the time columns (and, unless `data.time_column=null`, other columns rising by one fixed
+    step), with one log line naming those left out; a text column of mostly numbers is an error."""
     import pyarrow as pa
 
     table = piece.dataset.with_format("arrow")[:]
@@ -301,9 +310,31 @@ def _numeric_columns(piece: Piece, times: set[str]) -> list[str]:
                     f"{problem}; {count} of the column's {total} rows are numbers, so it is a numeric column; fix the others, "
                     "or set data.columns to the columns to use"
                 )
+            if how := _numbers_written_otherwise(piece, column.to_pylist()):  # 15,136 or 10.5%: numbers to the user
+                left_out.append(f"{name} (text{how})")
+                continue
         left_out.append(name)
     if not numeric:
-        raise DataError(f"{piece.name}: no numeric column (columns: {', '.join(table.column_names)}); set data.columns")
+        separator = next((c for c in ";|\t" if len(table.column_names) == 1 and c in table.column_names[0]), None)
+        raise DataError(f"{piece.name}: no numeric column (columns: {', '.join(left_out)}); set data.columns"
+                        + (f". Its one column's name holds {separator!r}: the file seems separated by {separator!r}, and CSV "
+                           "files are read separated by ',' (write it with commas, e.g. pandas' to_csv(sep=','))" if separator else ""))
+    # Another row index or time beside the time column (copper's TIME = 1, 2, ... beside its YEAR) would be forecast
+    # too, trivially, its errors in the run's metrics: left out, said below; data.columns can name it. Not with
+    # data.time_column=null, which reads every numeric column (a config saved before time columns: its row index).
+    ramps = [name for name in numeric if ramps_are_time and len(numeric) > 1 and (pa.types.is_integer((column := table.column(name)).type)
+             or pa.types.is_floating(column.type)) and not column.null_count
+             and rises_by_one_step(column.to_numpy().astype(np.float64))]
+    arrays = {name: column.to_numpy().astype(np.float64) for name in numeric if ramps_are_time
+              and pa.types.is_integer((column := table.column(name)).type) and not column.null_count}
+    if (fields := calendar_fields(arrays)) and len(numeric) > 2:  # a year and a quarter (month, ...): the time, not values
+        numeric = [name for name in numeric if name not in fields]
+        left_out += [f"{fields[0]} and {fields[1]} (a year and its quarter, month or the like: {fields[1]} counts up and starts "
+                     f"again where {fields[0]} rises; the rows' time, not values to forecast; data.columns can name them)"]
+    if ramps and len(ramps) < len(numeric):
+        numeric = [name for name in numeric if name not in ramps]
+        left_out += [f"{name} (rises by one fixed step at every row: a row index or time, not a value to forecast; "
+                     "data.columns can name it)" for name in ramps]
     log.info("data: data.columns=null: using every numeric column (%s); left out: %s", ", ".join(numeric), ", ".join(left_out) or "none")
     return numeric
 
@@ -330,12 +361,61 @@ def _read_numbers(piece: Piece, column: str) -> np.ndarray:
     import pyarrow as pa
 
     values = arrow_column(piece.dataset, column)
-    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
-        array = values.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls -> nan
-        bad = np.flatnonzero(~np.isfinite(array))
-        if len(bad):
-            parse_number(values[int(bad[0])].as_py(), piece.where(int(bad[0])), column)  # raises, naming the place
-    else:
-        array = np.array([parse_number(v, piece.where(i), column) for i, v in enumerate(values.to_pylist())])
+    try:
+        if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+            array = values.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls -> nan
+            bad = np.flatnonzero(~np.isfinite(array))
+            if len(bad):
+                parse_number(values[int(bad[0])].as_py(), piece.where(int(bad[0])), column)  # raises, naming the place
+        else:
+            array = np.array([parse_number(v, piece.where(i), column) for i, v in enumerate(values.to_pylist())])
+    except DataError as error:
+        raise DataError(f"{error}{_how_to_fix(piece, column, values.to_pylist())}") from None
     check_float32(array, piece.where, column)
     return array
+
+
+THOUSANDS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d*)?$")
+DECIMAL_COMMA = re.compile(r"^[-+]?\d*,\d+$")
+
+
+def _how_to_fix(piece: Piece, column: str, cells: list[Any]) -> str:
+    """What a forecast column's unreadable cells are and what to do, for the error naming the first: empty cells
+    (how many, where; a series reads every step), dates, thousands separators, decimal commas, percent signs."""
+    empty = [i for i, v in enumerate(cells) if v is None or (isinstance(v, str) and not v.strip())
+             or (isinstance(v, float) and math.isnan(v))]
+    texts = [v.strip() for v in cells if isinstance(v, str) and v.strip()]
+    if empty:
+        at_end = empty == list(range(len(cells) - len(empty), len(cells)))
+        at_start = empty == list(range(len(empty)))
+        rows = ", ".join(piece.where(i).rsplit(" ", 1)[-1] for i in empty[:5]) + (", ..." if len(empty) > 5 else "")
+        return (f"; {len(empty)} of the column's {len(cells)} rows are empty (rows {rows}): a forecast reads every step in "
+                + ("order, and these are the file's last rows: delete them" if at_end else
+                   "order, and these are the file's first rows (as a difference or a percent change leaves them): delete "
+                   "them" if at_start else
+                   "order: fill them (e.g. pandas' interpolate()), or cut the file there into files of their own (several files are "
+                   "several series)"))
+    if texts and (read := time_values(piece, column)) is not None and read[1]:
+        return (f"; the column holds dates or times ({texts[0]!r}, ...): it is the rows' time, not a value to forecast: leave it "
+                "out of data.columns / data.target_columns (data.time_column=auto finds it and checks the rows' order)")
+    return _numbers_written_otherwise(piece, cells)
+
+
+def _numbers_written_otherwise(piece: Piece, cells: list[Any]) -> str:
+    """`; N of the column's M cells hold a thousands separator ...: ... (write ...)` when cells hold numbers written with
+    thousands separators, decimal commas or percent signs (which are not numbers to Python's float), else ''."""
+    def number(text: str) -> bool:
+        try:
+            return math.isfinite(float(text))
+        except ValueError:
+            return False
+
+    texts = [v.strip() for v in cells if isinstance(v, str) and v.strip()]
+    for test, what, fix in (
+        (THOUSANDS.match, "a thousands separator (or a decimal comma)", "write 1234.5 for 1,234.5"),
+        (DECIMAL_COMMA.match, "a decimal comma", "write 0.5 for 0,5"),
+        (lambda t: t.endswith("%") and number(t[:-1]), "a percent sign", "write 12.5 for 12.5%"),
+    ):
+        if count := sum(bool(test(t)) for t in texts):
+            return f"; {count} of the column's {len(cells)} cells hold {what}: numbers are read as Python's float reads them ({fix})"
+    return ""

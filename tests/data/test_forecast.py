@@ -13,6 +13,7 @@ from hydra.utils import instantiate
 
 from seqtrain.data import DataFacts, ForecastDataModule
 from seqtrain.encoders import encoders_from_state
+from seqtrain.errors import DataError
 from seqtrain.shipped import monthly_sunspots
 
 
@@ -201,7 +202,8 @@ def test_a_time_column_is_found_checked_and_never_an_input(tmp_path: Path, caplo
     ramp.setup()
     assert indexed.state_dict()["columns"] == ["load", "temp"] == plain.state_dict()["columns"]
     assert torch.equal(indexed.split("test")[0][0], plain.split("test")[0][0])
-    assert "data: rows in time order by column 't' (data.time_column=auto); it is not a model input" in caplog.text
+    assert "data: rows in time order by column 'date' (data.time_column=auto); it is not a model input" in caplog.text
+    assert "left out: date (the time), t (rises by one fixed step at every row" in caplog.text  # the index left out too
     assert ramp.state_dict()["columns"] == ["load"]  # its only numbers: the series, not its time
     named = ForecastDataModule(train_files=str(tmp_path / "indexed.csv"), columns=["load"], time_column="date", window=5)
     named.setup()
@@ -229,3 +231,114 @@ def test_a_forecast_checkpoint_from_before_time_columns_rebuilds_its_series(tmp_
     today = ForecastDataModule(train_files=str(path), window=5)
     today.setup()
     assert today.state_dict()["columns"] == ["load", "temp"]
+
+
+def test_dates_written_day_first_are_read_day_first(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`dd/mm/yyyy` dates: pandas reads them month first, so a daily file's 13/01/2020 was no date (no time column:
+    the order went unchecked) and a monthly file's 01/02/1980 was 2 January (false gap warnings). Read day first, said;
+    US monthly dates (`02/01/2020`: 1 February) stay month first."""
+    import datetime
+
+    days = [datetime.date(2020, 1, 1) + datetime.timedelta(days=i) for i in range(60)]
+    rows = series_rows(60)
+    daily = write_csv(tmp_path / "daily.csv", [{"date": d.strftime("%d/%m/%Y"), "load": r["load"]} for d, r in zip(days, rows)])
+    months = [datetime.date(1980 + i // 12, 1 + i % 12, 1) for i in range(60)]
+    monthly = write_csv(tmp_path / "monthly.csv", [{"date": m.strftime("%d/%m/%Y"), "load": r["load"]} for m, r in zip(months, rows)])
+    us = write_csv(tmp_path / "us.csv", [{"date": m.strftime("%m/%d/%Y"), "load": r["load"]} for m, r in zip(months, rows)])
+    for path in (daily, monthly, us):
+        caplog.clear()
+        with caplog.at_level("INFO"):
+            ForecastDataModule(train_files=str(path), window=5).setup()
+        assert "data: rows in time order by column 'date' (data.time_column=auto)" in caplog.text, path
+        assert "gap(s) longer than the usual step" not in caplog.text, path  # every day / month once: no gap
+        assert ("dates read day first ('01/01/" in caplog.text) == (path != us), path
+    swapped = [{"date": d.strftime("%d/%m/%Y"), "load": r["load"]} for d, r in zip(days, rows)]
+    swapped[20], swapped[21] = swapped[21], swapped[20]  # 22/01/2020 before 21/01/2020: found only when read day first
+    with pytest.raises(DataError, match="row 22, column 'date': 21/01/2020 comes before the row above"):
+        ForecastDataModule(train_files=str(write_csv(tmp_path / "swapped.csv", swapped)), window=5).setup()
+
+
+def test_another_index_column_is_left_out_and_a_named_one_warned_of(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """statsmodels' copper layout: YEAR (the time) and TIME (1, 2, ...): with columns=None TIME used to be an input and a
+    forecast target (trivial to forecast, its errors in the metrics); left out, said. Named in data.columns: a warning.
+    Calendar columns that only cycle (year, quarter 1..4) are not a stacked file."""
+    rows = series_rows(40)
+    path = write_csv(tmp_path / "copper.csv", [{"YEAR": 1951 + i, "LOAD": r["load"], "TEMP": r["temp"], "TIME": i + 1}
+                                               for i, r in enumerate(rows)])
+    with caplog.at_level("INFO"):
+        dm = ForecastDataModule(train_files=str(path), window=5)
+        dm.setup()
+    assert dm.state_dict()["columns"] == ["LOAD", "TEMP"]
+    assert "left out: YEAR (the time), TIME (rises by one fixed step at every row" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        ForecastDataModule(train_files=str(path), columns=["TIME", "LOAD"], window=5).setup()
+    assert "column(s) 'TIME' rise by one fixed step at every row (TIME: 1, 2, ...)" in caplog.text
+    assert "the model reads and forecasts them" in caplog.text
+    quarters = write_csv(tmp_path / "e6.csv", [{"year": 1972 + i // 4, "quarter": 1 + i % 4, "Dp": r["load"]} for i, r in enumerate(rows)])
+    dm = ForecastDataModule(train_files=str(quarters), columns=["Dp"], window=5)
+    dm.setup()  # no text column: nothing names series, the file is one
+    assert len(dm.split("train")) == 28 - 5
+
+
+@pytest.mark.parametrize("label", ["{y} Q{q}", "Q{q} {y}", "{y}Q{q}", "{y}-Q{q}"])
+def test_quarter_labels_are_the_time(tmp_path: Path, label: str, caplog: pytest.LogCaptureFixture) -> None:
+    """pmdarima's ausbeer / woolyrnq write quarters `1956 Q1` / `Q1 1965`: pandas reads neither as a date, so the column
+    was no time axis (rows out of order went unseen). Read as quarters; two rows swapped are refused, naming the row."""
+    rows = [{"date": label.format(y=1956 + i // 4, q=1 + i % 4), "beer": r["load"]} for i, r in enumerate(series_rows(48))]
+    with caplog.at_level("INFO"):
+        ForecastDataModule(train_files=str(write_csv(tmp_path / "beer.csv", rows)), window=5).setup()
+    assert "rows in time order by column 'date'" in caplog.text and "gap(s)" not in caplog.text
+    rows[9], rows[10] = rows[10], rows[9]  # 1958 Q3 before 1958 Q2
+    with pytest.raises(DataError, match=f"row 11, column 'date': {label.format(y=1958, q=2)} comes before the row above"):
+        ForecastDataModule(train_files=str(write_csv(tmp_path / "swapped.csv", rows)), window=5).setup()
+
+
+def test_a_date_column_named_in_columns_is_said_to_be_the_time(tmp_path: Path) -> None:
+    rows = [{"date": f"{1980 + i // 12}-{1 + i % 12:02d}-01", "wine": r["load"]} for i, r in enumerate(series_rows(48))]
+    path = write_csv(tmp_path / "wine.csv", rows)
+    with pytest.raises(DataError, match="'1980-01-01' is not a number; the column holds dates or times .*: it is the rows' time, "
+                                        "not a value to forecast: leave it out of data.columns"):
+        ForecastDataModule(train_files=str(path), columns=["date", "wine"], window=5).setup()
+
+
+def test_a_year_and_quarter_written_as_numbers_are_left_out(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """statsmodels' E6 layout (`year`, `quarter`, `Dp`, `R`): with columns=None the year and the quarter were inputs and
+    forecast targets. Left out, said; the windows are those of the file without them. A month that only cycles (no
+    year beside it) is kept: a season the model may read."""
+    rows = series_rows(60)
+    path = write_csv(tmp_path / "e6.csv", [{"year": 1972 + (i + 1) // 4, "quarter": 1 + (i + 1) % 4, "Dp": r["load"], "R": r["temp"]}
+                                           for i, r in enumerate(rows)])
+    plain = write_csv(tmp_path / "plain.csv", [{"Dp": r["load"], "R": r["temp"]} for r in rows])
+    with caplog.at_level("INFO"):
+        dm = ForecastDataModule(train_files=str(path), window=5)
+        dm.setup()
+    assert "left out: year and quarter (a year and its quarter, month or the like" in caplog.text
+    other = ForecastDataModule(train_files=str(plain), window=5)
+    other.setup()
+    assert dm.state_dict()["columns"] == ["Dp", "R"] == other.state_dict()["columns"]
+    assert torch.equal(dm.split("test")[0][0], other.split("test")[0][0])
+    months = write_csv(tmp_path / "months.csv", [{"month": 1 + i % 12, "Dp": r["load"], "R": r["temp"]} for i, r in enumerate(rows)])
+    kept = ForecastDataModule(train_files=str(months), window=5)
+    kept.setup()
+    assert kept.state_dict()["columns"] == ["month", "Dp", "R"]
+
+
+def test_dates_newest_first_beside_a_row_index_are_refused(tmp_path: Path) -> None:
+    """A file of dates from newest to oldest saved with pandas' row index (`Unnamed: 0`: 0, 1, 2, ...): the index was taken
+    for the time (it rises), so the series trained backwards with exit 0. The dates are the time now."""
+    rows = [{"": i, "date": f"{2000 + (59 - i) // 12}-{1 + (59 - i) % 12:02d}-01", "load": r["load"]} for i, r in enumerate(series_rows(60))]
+    path = write_csv(tmp_path / "newest_first.csv", rows)
+    for columns in (["load"], None):
+        with pytest.raises(DataError, match="row 2, column 'date': 2004-11-01 comes before the row above \\(2004-12-01\\)"):
+            ForecastDataModule(train_files=str(path), columns=columns, window=5).setup()
+
+
+def test_a_column_of_percentages_left_out_says_why(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`10.5%` is text to a CSV reader: with columns=None such a column was left out, named without a reason."""
+    rows = [{"date": f"{2000 + i // 12}-{1 + i % 12:02d}-01", "load": r["load"], "growth": f"{r['temp']:.1f}%"}
+            for i, r in enumerate(series_rows(48))]
+    with caplog.at_level("INFO"):
+        ForecastDataModule(train_files=str(write_csv(tmp_path / "growth.csv", rows)), window=5).setup()
+    assert ("using every numeric column (load); left out: date (the time), growth (text; 48 of the column's 48 cells hold a "
+            "percent sign: numbers are read as Python's float reads them (write 12.5 for 12.5%))") in caplog.text
