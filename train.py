@@ -34,8 +34,10 @@ if __name__ == "__main__":
         sys.argv[1:] = rewrite_null_groups(sys.argv[1:], Path(__file__).parent / "configs")
     except NullGroupError as e:
         sys.exit(f"train.py: error: {e}")
-    from seqtrain.checks.arguments import folder_problem
+    from seqtrain.checks.arguments import folder_problem, forecast_split_files
 
+    if problem := forecast_split_files(sys.argv[1:]):  # before Hydra, whose refusal names a fix that fails too
+        sys.exit(f"train.py: error: {problem}")
     for argument in sys.argv[1:]:  # Hydra makes these folders before any check runs (a file there: its traceback)
         key, _, folder = argument.partition("=")
         if key in ("hydra.run.dir", "hydra.sweep.dir") and (problem := folder_problem(folder)):

@@ -539,6 +539,10 @@ CLI = [
     (["trainer.max_epochs=0"], "trainer.max_epochs=0 trains nothing"),
     # Hydra makes the run's folder before any check: a file there was its FileExistsError traceback
     ([f"hydra.run.dir={ROOT / 'README.md'}"], f"hydra.run.dir='{ROOT / 'README.md'}': '{ROOT / 'README.md'}' is a file, not a folder"),
+    # Hydra refused these itself ("Key 'test_files' is not in struct") and suggested `+data.test_files=`, which failed too
+    (["data=forecast", "data.train_files=a.csv", "data.test_files=b.csv"],
+     "data.test_files: data=forecast takes no val / test files: it splits each series in time"),
+    (["data=forecast", "data.train_files=a.csv", "+data.val_files=b.csv"], "data.val_files: data=forecast takes no val / test files"),
 ]
 
 

@@ -49,6 +49,20 @@ def output_problem(out: str, flag: str = "--out") -> str | None:
     return None if problem is None else f"{flag} {out!r}: {problem}"
 
 
+def forecast_split_files(argv: list[str]) -> str | None:
+    """`data=forecast` with `data.val_files` / `data.test_files` (or `+data...`): why it is refused and what to do, or
+    None. Hydra's own refusal ("Key 'test_files' is not in struct") suggested `+data.test_files=`, which then fails."""
+    pairs = [a.partition("=") for a in argv]
+    data = next((value for key, _, value in reversed(pairs) if key == "data"), None)
+    given = [key.lstrip("+~") for key, sep, _ in pairs if sep and key.lstrip("+~") in ("data.val_files", "data.test_files")]
+    if data != "forecast" or not given:
+        return None
+    return (f"{given[0]}: data=forecast takes no val / test files: it splits each series in time, the last "
+            "data.test_fraction of its steps for test and the data.val_fraction before them for validation; to test on a "
+            "file of later steps, append its rows to the series and set data.test_fraction to their share (36 rows after "
+            "140: data.test_fraction=0.2045, 36/176 rounded; the run's 'windows per split' line shows the split)")
+
+
 def folder_problem(folder: str) -> str | None:
     """Why a run could not write into the folder `folder` (made if missing), or None: a file there or where one of its
     parent folders must be, or a folder without write permission (Lightning's and the loggers' makedirs raised
