@@ -208,7 +208,7 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
                     f"the model was trained on {kind} sequences"
                 )
     has_targets = _has_column(pieces, dm.target_column)
-    if has_targets and dm.task == "classification":
+    if has_targets and dm.task == "classification" and NO_LABEL not in state["class_names"]:
         pieces, has_targets = _unlabelled_rows(pieces, dm.target_column)
     reader = dm
     if not has_targets:
@@ -235,8 +235,9 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
                    files=_row_files(origin, len(parsed)))
 
 
-#: What an empty label cell of a prediction file becomes: a label no run trains on (`<` cannot start a parsed label
-#: of ours), so the row is predicted and, as an unseen label is, left out of the metrics (`_unlabelled_rows`).
+#: What an empty label cell of a prediction file becomes: a label no training file is expected to hold (a run whose
+#: classes include it reads empty cells as before: an error), so the row is predicted and, as an unseen label is, left out
+#: of the metrics.
 NO_LABEL = "<no label>"
 
 
