@@ -163,6 +163,25 @@ def csv_with_one_latin1_line(tmp):  # mixed encodings: UTF-8 with one Windows-12
 
 
 @case("table file")
+def latin1_csv_is_named_cp1252(tmp):  # still the suggestion for Western European text
+    path = file(tmp, "train.csv", (CSV_HEAD + "café au lait,x\nnaïve,y\n" * 5).encode("latin-1"))
+    return table(tmp, train_files=str(path)), ["another encoding (Latin-1 / Windows-1252?)", "iconv -f cp1252 -t UTF-8"]
+
+
+@case("table file")
+def gbk_csv(tmp):  # Chinese saved as GBK (Windows' default in China): cp1252 would turn it into mojibake
+    path = file(tmp, "train.csv", (CSV_HEAD + "这部电影很好看,好\n质量太差了，不推荐,差\n" * 5).encode("gbk"))
+    return table(tmp, train_files=str(path)), [f"{path}: cannot be read as csv: line 2 is not valid UTF-8",
+                                               "(GB18030, Simplified Chinese or ", "iconv -f GB18030 -t UTF-8`, and check that the text reads right"]
+
+
+@case("table file")
+def shift_jis_csv(tmp):
+    path = file(tmp, "train.csv", (CSV_HEAD + "とても面白い映画でした,良い\nつまらない,悪い\n" * 5).encode("shift_jis"))
+    return table(tmp, train_files=str(path)), ["SHIFT_JIS, Japanese", "check that the text reads right"]
+
+
+@case("table file")
 def utf16_csv(tmp):
     path = file(tmp, "train.csv", (CSV_HEAD + GOOD_CSV_LINES).encode("utf-16"))
     return table(tmp, train_files=str(path)), [f"{path}: text encoded as UTF-16; seqtrain reads UTF-8"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -44,9 +45,11 @@ def explain_failure(path: str, builder: str, options: dict) -> str | None:
     bad = first_invalid_utf8(path)
     if bad is not None:
         line, column, byte = bad
+        words, name = likely_encodings(path)
         return (
             f"line {line} is not valid UTF-8 (byte 0x{byte:02x} at character {column}): the file, or part of it, has "
-            "another encoding (Latin-1 / Windows-1252?); save it as UTF-8 (e.g. `iconv -f cp1252 -t UTF-8`)"
+            f"another encoding ({words}?); save it as UTF-8 (e.g. `iconv -f {name} -t UTF-8`"
+            + (", and check that the text reads right" if name != "cp1252" else "") + ")"
         )
     if builder == "json":
         return _explain_json(path)
@@ -55,6 +58,35 @@ def explain_failure(path: str, builder: str, options: dict) -> str | None:
     if builder == "parquet":
         return "not a readable Parquet file (no Parquet footer: a truncated copy, or another format with a .parquet name?)"
     return None
+
+
+# East Asian legacy encodings, by their `iconv` names, and the language each is for.
+EAST_ASIAN = (("GB18030", "Simplified Chinese"), ("BIG5", "Traditional Chinese"), ("SHIFT_JIS", "Japanese"),
+              ("EUC-KR", "Korean"))
+WIDE_SCRIPTS = r"[\u3000-\u30ff\u3130-\u318f\u4e00-\u9fff\uac00-\ud7af\uff00-\uff60]"  # CJK, kana, hangul
+
+
+def likely_encodings(path: str, size: int = 1 << 20) -> tuple[str, str]:
+    """(the encodings in words, an `iconv` name) that a file that is not UTF-8 is likely in: the East Asian ones
+    (`EAST_ASIAN`) its first `size` bytes decode in without error, 90 % of the non-ASCII characters then Chinese,
+    Japanese or Korean (the bytes cannot tell these apart for certain: each is named), else Latin-1 / Windows-1252 (any
+    bytes decode as it; the only suggestion before, for every file)."""
+    with open(path, "rb") as f:
+        head = f.read(size)
+    if len(head) == size:  # a multi-byte character may straddle the end
+        head = head[: head.rfind(b"\n") + 1] or head
+    found = []
+    for name, language in EAST_ASIAN:
+        try:
+            text = head.decode(name.lower())
+        except UnicodeDecodeError:
+            continue
+        wide = [c for c in text if ord(c) > 127]
+        if wide and sum(bool(re.match(WIDE_SCRIPTS, c)) for c in wide) >= 0.9 * len(wide):
+            found.append((name, language))
+    if found:
+        return " or ".join(f"{name}, {language}" for name, language in found), found[0][0]
+    return "Latin-1 / Windows-1252", "cp1252"
 
 
 def first_invalid_utf8(path: str) -> tuple[int, int, int] | None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FileFormat = Literal["auto", "csv", "json", "parquet", "text", "ts", "arff"]
+FileFormat = Literal["auto", "csv", "json", "parquet", "text", "ts", "arff", "conll"]
 Files = str | Sequence[str] | None  # a path, a glob, or a list of them
 SPLITS = ("train", "val", "test")
 # Names hub datasets give their splits, in the order they are looked for.
@@ -41,9 +41,10 @@ EXTENSIONS = {
     ".txt": ("text", {}),
     ".ts": ("ts", {}),  # sktime / aeon time series (UCR/UEA archives): seqtrain.data.ts_files
     ".arff": ("arff", {}),  # Weka's format, as the UCR/UEA archives ship it beside .ts: seqtrain.data.arff_files
+    ".conll": ("conll", {}),  # a token and its tag a line, a blank line between sentences: seqtrain.data.conll_files
 }
 # A .ts file's examples are counted, not its lines: its header and comments come first.
-ROW_UNITS = {"csv": "row", "json": "line", "parquet": "row", "text": "line", "ts": "example", "ucr": "line", "arff": "line"}  # Piece.unit per builder
+ROW_UNITS = {"csv": "row", "json": "line", "parquet": "row", "text": "line", "ts": "example", "ucr": "line", "arff": "line", "conll": "line"}  # Piece.unit per builder
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def builder_for(key: str, paths: Sequence[str], file_format: FileFormat) -> tupl
         if suffix not in EXTENSIONS:
             raise DataError(
                 f"data.{key}: cannot tell the format of {path!r} from its extension "
-                f"(known: {', '.join(EXTENSIONS)}); set data.file_format to csv, json, parquet, text, ts or arff"
+                f"(known: {', '.join(EXTENSIONS)}); set data.file_format to csv, json, parquet, text, ts, arff or conll"
             )
         found[suffix] = EXTENSIONS[suffix]
     if len({builder for builder, _ in found.values()}) > 1:
@@ -205,6 +206,14 @@ def load_pieces(train_files: Files, val_files: Files, test_files: Files, hub: st
         if builder == "text":
             options = {**options, **(text_options or {})}
         builders = {path: "ucr" if ucr_layout and builder in ("csv", "text") and reads_as_ucr(path) else builder for path in paths}
+        conll = [path for path in paths if ucr_layout and builders[path] in ("csv", "text") and file_format == "auto"
+                 and path.endswith((".tsv", ".txt")) and reads_as_conll(path)]
+        for path in conll:
+            builders[path] = "conll"
+        if conll:
+            log.info("data: data.%s: %s no header and a token and its tag a line, a blank line between sentences: read "
+                     "as CoNLL (columns 'sequence': the tokens, 'label': the tags, one per token; set data.task=tagging)",
+                     key, f"{len(conll)} files have" if len(conll) > 1 else f"{Path(conll[0]).name} has")
         ucr = [path for path in paths if builders[path] == "ucr"]
         if ucr and len(ucr) < len(paths):
             other = next(path for path in paths if builders[path] != "ucr")
@@ -236,6 +245,17 @@ def reads_as_ucr(path: str) -> bool:
     return is_ucr_layout(first.decode("utf-8-sig", errors="replace"))
 
 
+def reads_as_conll(path: str) -> bool:
+    """A local, uncompressed file whose first lines are laid out as CoNLL (`conll_files.is_conll_layout`)."""
+    from seqtrain.data.conll_files import is_conll_layout
+
+    if "://" in path or path.endswith((".gz", ".bz2", ".xz", ".zip", ".zst")):
+        return False
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    return is_conll_layout(head.decode("utf-8-sig", errors="replace"))
+
+
 def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str | None) -> tuple[Dataset, tuple[int, ...] | None]:
     """The file's rows, and each row's line where blank lines make it other than row + 1 (`Piece.lines`)."""
     from datasets import Dataset, load_dataset
@@ -243,6 +263,7 @@ def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str 
     from seqtrain.data.ts_files import ts_rows
     from seqtrain.data.arff_files import arff_rows
     from seqtrain.data.ucr_files import ucr_rows
+    from seqtrain.data.conll_files import conll_rows
 
     local = "://" not in path
     if local:
@@ -251,14 +272,15 @@ def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str 
             raise DataError(f"{path}: {problem}")
         if builder == "text":
             options = {"encoding": "utf-8-sig", **options}  # a byte-order mark is not part of the first line
-    elif builder in ("ts", "arff"):
+    elif builder in ("ts", "arff", "conll"):
         raise DataError(f"{path}: .{builder} files are read from local paths; download it first")
     lines = None
     try:
         if builder == "ts":  # small files: in memory, not in the datasets cache
             dataset = Dataset.from_list(ts_rows(Path(path).read_text(encoding="utf-8-sig"), path))
-        elif builder in ("ucr", "arff"):
-            rows, numbers = (ucr_rows if builder == "ucr" else arff_rows)(Path(path).read_text(encoding="utf-8-sig"), path)
+        elif builder in ("ucr", "arff", "conll"):
+            reader = {"ucr": ucr_rows, "arff": arff_rows, "conll": conll_rows}[builder]
+            rows, numbers = reader(Path(path).read_text(encoding="utf-8-sig"), path)
             dataset = Dataset.from_list(rows)
             lines = tuple(numbers) if numbers[-1] != len(numbers) else None
         else:

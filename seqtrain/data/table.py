@@ -79,7 +79,7 @@ class TableDataModule(FileDataModule):
         scale_targets: the same for regression targets; metrics are reported in the original units.
     """
 
-    file_formats = ("auto", "csv", "json", "parquet", "ts", "arff")
+    file_formats = ("auto", "csv", "json", "parquet", "ts", "arff", "conll")
     ucr_layout = True  # a headerless file of numbers: the UCR archive's .tsv / .txt (`seqtrain.data.ucr_files`)
 
     def __init__(
