@@ -648,7 +648,11 @@ def record_interruption(output_dir: Path, trainer: Any, evaluating: str | None =
     message tells how to resume."""
     from hydra.core.hydra_config import HydraConfig
 
-    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith(("ckpt_path=", "hydra.run.dir="))]
+    hydra = HydraConfig.get()
+    overrides = [o for o in hydra.overrides.task if not o.startswith(("ckpt_path=", "hydra.run.dir="))]
+    if str(hydra.mode) == "RunMode.MULTIRUN":  # a sweep's job: the sweep's own settings (its study, its pruner, the
+        # job's trial) resolve the job's config; without them the printed command was refused as another run
+        overrides += [o for o in hydra.overrides.hydra if not o.startswith(("hydra.mode=", "hydra.run.dir=", "hydra.sweeper.n_trials="))]
     command = shlex.join(["python", "train.py", *overrides, "ckpt_path=last", f"hydra.run.dir={output_dir}"])
     where = (f"at global step {trainer.global_step} (epoch {trainer.current_epoch})" if evaluating is None else
              f"while {evaluating} the best checkpoint, after training ended at global step {trainer.global_step}; no "

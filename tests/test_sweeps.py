@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import shlex
 import os
 import signal
 import struct
@@ -593,3 +594,31 @@ def test_a_study_records_its_sweep_and_refuses_another_ones() -> None:
     assert "'data.train_files=a.tsv' there, 'data.train_files=b.tsv' now" in message
     assert "search space of optimizer.lr: 0.0001 to 0.01 there, 0.0001 to 0.1 now" in message
     assert "hydra.sweep.dir=j_<name>" in message
+
+
+@pytest.mark.slow  # end to end, ~30 s on 2 shared cores
+@needs_hparams_search_default
+def test_an_interrupted_sweep_jobs_printed_resume_command_resumes_it(tmp_path: Path) -> None:
+    """SIGTERM in a sweep's job prints (and writes to its metrics.json) the command that resumes it. That command left
+    out the sweep's own settings (`hydra.sweep.dir`, `hydra.sweeper.study_name`, the pruner, the job's trial), which
+    the job's pruning callback is configured from: it was refused as another run's checkpoint."""
+    command = optuna_command(tmp_path, "hydra.sweeper.n_trials=1", "hydra/sweeper/pruner=none", "hydra.sweeper.study_name=mine",
+                             "trainer.max_epochs=40", "trainer.limit_train_batches=20", "data.batch_size=16",
+                             "model.num_layers=1", "callbacks.last_checkpoint.every_n_train_steps=5")
+    sweep = subprocess.Popen(command, env=SWEEP_ENV, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = tmp_path / "0" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and time.monotonic() < deadline and sweep.poll() is None:
+        time.sleep(0.05)
+    sweep.send_signal(signal.SIGTERM)
+    assert sweep.wait(timeout=120) == 128 + signal.SIGTERM
+    metrics = json.loads((tmp_path / "0" / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted"
+    resume = metrics["resume"]
+    assert "hydra.sweeper.study_name=mine" in resume and "hydra.sweeper.trial=0" in resume and "hydra/sweeper/pruner=none" in resume
+    argv = shlex.split(resume)
+    assert argv[:2] == ["python", "train.py"]
+    proc = run_train(*argv[2:])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Restored all states from the checkpoint at" in proc.stdout + proc.stderr
+    assert json.loads((tmp_path / "0" / "metrics.json").read_text())["status"] == "completed"
