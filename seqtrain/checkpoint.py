@@ -59,6 +59,10 @@ def find_checkpoint(path: str | Path) -> Path:
                 return candidate
         others = sorted({str(p) for d in (path, folder) for p in d.glob("*.ckpt")})
         hint = f"; it holds {', '.join(others[:5])}{', ...' if len(others) > 5 else ''}: name one of them" if others else ""
+        jobs = sorted((d for d in path.iterdir() if (d / "checkpoints").is_dir()), key=lambda d: (len(d.name), d.name))
+        if not others and jobs:  # a sweep's directory (`-m`, an Optuna search): one run directory per job
+            hint = (f"; it holds the run directories of a sweep's jobs ({', '.join(str(d) for d in jobs[:5])}"
+                    f"{', ...' if len(jobs) > 5 else ''}): name one of them; `python scripts/summarize.py {path}` ranks them")
         raise CheckpointError(f"{path}: a directory with no checkpoint (looked for {', '.join(map(str, candidates))}){hint}")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")

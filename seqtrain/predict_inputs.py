@@ -34,7 +34,7 @@ from seqtrain.data.synthetic import AddingDataModule, ParityDataModule
 from seqtrain.data.table import TableDataModule
 from seqtrain.data.table_rows import scale, state_tokenizer
 from seqtrain.data.text import TextDataModule
-from seqtrain.data.wide_tables import as_sequences
+from seqtrain.data.wide_tables import as_sequences, said_columns, step_columns
 from seqtrain.data.file_datamodule import MOSTLY_UNKNOWN
 from seqtrain.encoders.vocab import UNK, CharVocab, WordVocab
 
@@ -181,6 +181,21 @@ def _row_files(origin: Any, num_rows: int) -> list[str] | None:
     return [origin.pieces[bisect_right(starts, int(j)) - 1][0] for j in rows]
 
 
+def _wide_as_series(piece: Piece, dm: TableDataModule) -> Piece:
+    """A wide table (a value per column) given to a run trained on one series per row from another layout (a UCR
+    .tsv, an .arff, a .ts file, a sequence column): its step columns in the file's order, said. It was refused with
+    "every other column holds numbers (here not)" when every other column did."""
+    columns = step_columns(piece, dm.sequence_column, dm.target_column, target_optional=True)
+    if columns is None:
+        return piece
+    log.info("predict: %s has no column %r (data.sequence_column) but %s of numbers%s: read as a wide table, one "
+             "series a row, those columns in the file's order as its steps (the run read its series from another "
+             "layout; each file's own columns, so give the steps in time order)", piece.name, dm.sequence_column,
+             said_columns(columns), f" and {dm.target_column!r} (data.target_column)"
+             if dm.target_column in piece.dataset.column_names else "")
+    return as_sequences(piece, columns, dm.sequence_column)
+
+
 def _has_column(pieces: list[Piece], column: str) -> bool:
     present = [column in p.dataset.column_names for p in pieces]
     if any(present) and not all(present):
@@ -197,6 +212,8 @@ def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> Ne
     pieces = _pieces(source, dm.file_format, dm.cache_dir, dm.sequence_column, ucr_layout=dm.ucr_layout)
     if state.get("wide_columns"):  # trained on a wide table: the same step columns, in the same order
         pieces = [as_sequences(p, state["wide_columns"], dm.sequence_column) for p in pieces]
+    elif state["sequence_kind"] == "numbers" and state.get("num_features") == 1:
+        pieces = [_wide_as_series(p, dm) for p in pieces]
     kind = state["sequence_kind"]
     for piece in pieces:
         check_columns(piece, {"sequence_column": dm.sequence_column})

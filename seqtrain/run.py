@@ -214,11 +214,13 @@ def train(cfg: DictConfig) -> float:
             if ckpt_path is not None:
                 record_resume(output_dir, ckpt_path, resume_changes)
         ok = False
+        ctrl_c = CtrlC().install()
         try:
             for logger in loggers:
                 logger.log_hyperparams(config)
             log.info("model: %s parameters\n%s", f"{sum(p.numel() for p in model.parameters()):,}", model)
             lr_found = find_learning_rate(trainer, task, datamodule, cfg.optimizer.lr, ckpt_path is not None) if cfg.lr_find else None
+            ctrl_c.trainer = trainer  # from here on, Ctrl-C stops as SIGTERM does: at a batch's end, last.ckpt saved
             try:
                 trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
             except DivergedError as e:
@@ -231,7 +233,7 @@ def train(cfg: DictConfig) -> float:
                     return float("nan")  # DDP ranks > 0 end cleanly (Lightning stops every rank when one fails)
                 raise
             except SIGTERMException:
-                exit_interrupted(output_dir, trainer)
+                exit_interrupted(output_dir, trainer, by=ctrl_c.by)
 
             best = best_checkpoint(trainer)  # None without one: evaluate the weights in memory
             results: dict[str, Any] = {"status": "completed", "best_checkpoint": relative_to_run(best, output_dir)}
@@ -244,7 +246,7 @@ def train(cfg: DictConfig) -> float:
                 if cfg.test:
                     results["test"] = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)[0]
             except SIGTERMException:  # training is done; a resume evaluates again without training
-                exit_interrupted(output_dir, trainer, "testing" if "val" in results else "validating")
+                exit_interrupted(output_dir, trainer, "testing" if "val" in results else "validating", by=ctrl_c.by)
             stages = tuple(stage for stage in ("val", "test") if results.get(stage))
             if trainer.is_global_zero and stages and (baseline := baselines(datamodule, stages)) is not None:
                 results["baseline"] = baseline  # what predicting without the sequences scores, printed beside
@@ -260,6 +262,7 @@ def train(cfg: DictConfig) -> float:
             objective = results["val"].get(cfg.monitor, float("nan"))
             return objective if math.isfinite(objective) else float("nan")
         finally:
+            ctrl_c.uninstall()
             close_loggers(loggers, ok)
     finally:
         if lock is not None:
@@ -599,25 +602,63 @@ def best_checkpoint(trainer: Any) -> str | None:
     return None
 
 
-def exit_interrupted(output_dir: Path, trainer: Any, evaluating: str | None = None) -> NoReturn:
-    """`record_interruption`, its message on stderr, and exit 143, as a process the signal ended."""
-    print(f"train.py: {record_interruption(output_dir, trainer, evaluating)}", file=sys.stderr, flush=True)
-    raise SystemExit(128 + signal.SIGTERM) from None
+class CtrlC:
+    """While a run trains and evaluates, Ctrl-C (SIGINT) stops it as SIGTERM does: at the end of the batch, with
+    last.ckpt saved, `interrupted` in metrics.json and the command that resumes. Lightning's own handling of Ctrl-C
+    raised KeyboardInterrupt wherever the run was ("Detected KeyboardInterrupt, attempting graceful shutdown"), left
+    last.ckpt at the last validation or epoch end (the steps since were lost), wrote no metrics.json and said nothing
+    of resuming. A second Ctrl-C stops at once, as Python's own handler does."""
+
+    def __init__(self) -> None:
+        self.trainer: Any = None
+        self.by: str = "SIGTERM"
+        self.previous: Any = None
+
+    def install(self) -> CtrlC:
+        import threading
+
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def uninstall(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.trainer is None or self.by == "Ctrl-C (SIGINT)":  # before training, or the second Ctrl-C: at once
+            self.uninstall()
+            raise KeyboardInterrupt
+        self.by = "Ctrl-C (SIGINT)"
+        self.trainer._signal_connector.received_sigterm = True  # what Lightning's SIGTERM handler sets
+        print("\ntrain.py: Ctrl-C: stopping at the end of this batch and saving checkpoints/last.ckpt "
+              "(Ctrl-C again stops at once, without saving)", file=sys.stderr, flush=True)
 
 
-def record_interruption(output_dir: Path, trainer: Any, evaluating: str | None = None) -> str:
+def exit_interrupted(output_dir: Path, trainer: Any, evaluating: str | None = None, by: str = "SIGTERM") -> NoReturn:
+    """`record_interruption`, its message on stderr, and exit 143 (130 for Ctrl-C), as a process the signal ended."""
+    print(f"train.py: {record_interruption(output_dir, trainer, evaluating, by)}", file=sys.stderr, flush=True)
+    raise SystemExit(128 + (signal.SIGINT if by.startswith("Ctrl-C") else signal.SIGTERM)) from None
+
+
+def record_interruption(output_dir: Path, trainer: Any, evaluating: str | None = None, by: str = "SIGTERM") -> str:
     """SIGTERM stopped the fit (last.ckpt was saved), or the evaluation after it (`evaluating`: "validating" or
     "testing"; training had finished, so the resume trains nothing and evaluates again): say so in metrics.json; the
     message tells how to resume."""
     from hydra.core.hydra_config import HydraConfig
 
-    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith(("ckpt_path=", "hydra.run.dir="))]
+    hydra = HydraConfig.get()
+    overrides = [o for o in hydra.overrides.task if not o.startswith(("ckpt_path=", "hydra.run.dir="))]
+    if str(hydra.mode) == "RunMode.MULTIRUN":  # a sweep's job: the sweep's own settings (its study, its pruner, the
+        # job's trial) resolve the job's config; without them the printed command was refused as another run
+        overrides += [o for o in hydra.overrides.hydra if not o.startswith(("hydra.mode=", "hydra.run.dir=", "hydra.sweeper.n_trials="))]
     command = shlex.join(["python", "train.py", *overrides, "ckpt_path=last", f"hydra.run.dir={output_dir}"])
     where = (f"at global step {trainer.global_step} (epoch {trainer.current_epoch})" if evaluating is None else
              f"while {evaluating} the best checkpoint, after training ended at global step {trainer.global_step}; no "
              "results were written")
     how = "resume with" if evaluating is None else "evaluate it (nothing more is trained) with"
-    message = f"stopped by SIGTERM {where}; {how}:\n  {command}"
+    message = f"stopped by {by} {where}; {how}:\n  {command}"
     log.error(message)
     if trainer.is_global_zero:
         record = {"status": "interrupted", "global_step": trainer.global_step, "last_checkpoint": "checkpoints/last.ckpt",

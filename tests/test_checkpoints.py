@@ -244,3 +244,18 @@ def test_a_runs_checkpoints_folder_and_an_unreadable_metrics_json(tmp_path: Path
     for path in (tmp_path, folder):
         with pytest.raises(CheckpointError, match=r"no checkpoint .*; it holds .*epoch=3-step=40.ckpt: name one of them"):
             find_checkpoint(path)
+
+
+def test_a_sweep_directory_names_its_jobs_run_directories(tmp_path: Path) -> None:
+    """`evaluate.py outputs/optuna/<search>` (the sweep's directory, not a job's) said only that it holds no
+    checkpoint; it names the jobs' run directories and the script that ranks them."""
+    from seqtrain.checkpoint import find_checkpoint
+
+    (tmp_path / "multirun.yaml").write_text("{}")
+    for job in ("0", "1", "10", "2"):
+        (tmp_path / job / "checkpoints").mkdir(parents=True)
+    (tmp_path / "3").mkdir()  # a pruned job: no checkpoints
+    with pytest.raises(CheckpointError) as error:
+        find_checkpoint(tmp_path)
+    assert (f"it holds the run directories of a sweep's jobs ({tmp_path / '0'}, {tmp_path / '1'}, {tmp_path / '2'}, "
+            f"{tmp_path / '10'}): name one of them; `python scripts/summarize.py {tmp_path}` ranks them") in str(error.value)

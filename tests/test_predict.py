@@ -283,9 +283,25 @@ def test_the_ucr_archives_tsv_files_train_and_predict_as_they_come(tmp_path: Pat
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Toy_TRAIN.tsv has no header and its first line is all numbers: read as the UCR archive's layout" in proc.stdout + proc.stderr
     saved = json.loads((run_dir / "metrics.json").read_text())["test"]
-    predictions = Predictor.from_checkpoint(run_dir).predict(str(test))
+    predictor = Predictor.from_checkpoint(run_dir)
+    predictions = predictor.predict(str(test))
     _assert_same_metrics(predictions.metrics, saved)
     assert len(predictions.table) == 30
+    # The same rows as a wide table (`label,t0,...,t19`, empty cells for the padding), with and without the label:
+    # the same probabilities and metrics. It was refused, saying its columns were not all numbers (they were).
+    wide = pd.read_csv(test, sep="\t", header=None)
+    wide.columns = ["label", *(f"t{j}" for j in range(20))]
+    wide.to_csv(tmp_path / "wide.csv", index=False)
+    wide.drop(columns="label").to_csv(tmp_path / "new.csv", index=False)
+    probabilities = [c for c in predictions.table.columns if c.startswith("prob_")]
+    for name, metrics in (("wide.csv", saved), ("new.csv", None)):
+        got = predictor.predict(str(tmp_path / name))
+        if metrics is None:
+            assert got.metrics is None
+        else:
+            _assert_same_metrics(got.metrics, metrics)
+        assert got.table["prediction"].tolist() == predictions.table["prediction"].tolist()
+        assert max(abs(got.table[probabilities] - predictions.table[probabilities]).max()) < 1e-6
 
 
 def test_a_wide_table_trains_resumes_and_predicts_from_its_step_columns(tmp_path: Path) -> None:

@@ -188,6 +188,28 @@ def test_sigterm_saves_last_and_exits_143_then_resumes_exactly(tmp_path: Path, v
     assert_same_run(vowels_whole, tmp_path)
 
 
+def test_ctrl_c_stops_at_a_batch_end_saves_last_and_resumes_exactly(tmp_path: Path, vowels_whole: Path) -> None:
+    """Ctrl-C (SIGINT) as SIGTERM: Lightning's own handling raised KeyboardInterrupt mid-batch ("attempting graceful
+    shutdown"), exited 1 with no metrics.json and no resume command, and last.ckpt held the last periodic save (the
+    steps since were lost). Now the run stops at the batch's end, saves last.ckpt there and exits 130."""
+    args = [*VOWELS, "callbacks.last_checkpoint.every_n_train_steps=3"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
+    proc = subprocess.Popen(  # SIGINT as a terminal sends it: default disposition (a test runner may ignore it)
+        [sys.executable, str(ROOT / "train.py"), *args, *COMMON, "logger.csv.version=before", f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    kill_when(proc, tmp_path / "checkpoints" / "last.ckpt", lambda c: c["global_step"] >= 3, sig=signal.SIGINT)
+    output = finish(proc, ok=False)
+    assert proc.returncode == 128 + signal.SIGINT, output[-3000:]
+    assert "stopped by Ctrl-C (SIGINT)" in output and "ckpt_path=last" in output and "KeyboardInterrupt" not in output
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted"
+    assert saved(tmp_path / "checkpoints" / "last.ckpt")["global_step"] == metrics["global_step"]  # saved when stopped
+    resume(args, tmp_path)
+    assert_same_run(vowels_whole, tmp_path)
+
+
 @pytest.mark.slow
 def test_a_sigkill_mid_epoch(tmp_path: Path, vowels_whole: Path) -> None:
     args = [*VOWELS, "callbacks.last_checkpoint.every_n_train_steps=3", "data.num_workers=2"]

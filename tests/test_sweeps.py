@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import shlex
 import os
 import signal
 import struct
@@ -548,3 +549,76 @@ def test_a_search_space_beyond_a_keys_valid_values_is_refused_before_the_study(t
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert f"train.py: error: {message}" in proc.stderr, proc.stderr[-3000:]
     assert not (tmp_path / "optuna.journal").exists()  # refused before the study was created
+
+
+@pytest.mark.slow  # end to end, ~40 s on 2 shared cores
+@needs_hparams_search_default
+def test_a_sweep_on_other_data_is_refused_by_the_study_another_sweep_made(tmp_path: Path) -> None:
+    """`hparams_search=vowels_gru` fixes the sweep directory and study name, so that a rerun finds its study. A sweep on
+    the user's own files in the same place found the first sweep's study, said `study done: 1 complete` and named
+    that data's best trial, with exit status 0, running nothing. Now it is refused, naming what differs; the same sweep
+    rerun (a logger changed, more trials) goes on with it."""
+    first = run_train(*optuna_command(tmp_path, "hydra.sweeper.n_trials=1", "data.batch_size=64", "model.num_layers=1")[2:])
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert states(load_study(tmp_path)) == ["COMPLETE"]
+
+    other = run_train(*optuna_command(tmp_path, "hydra.sweeper.n_trials=1", "data.batch_size=64", "model.num_layers=1",
+                                      "data.val_fraction=0.3", "model.dropout=interval(0,0.5)")[2:])
+    assert other.returncode == 1 and "Traceback" not in other.stderr, other.stderr[-3000:]
+    message = other.stderr
+    assert "train.py: error: study 'vowels_gru' in " in message and "(1 trials) was made by another sweep: " in message
+    assert "'no data.val_fraction override' there, 'data.val_fraction=0.3' now" in message
+    assert "search space of model.dropout: not searched there, 0.0 to 0.5 now" in message
+    assert "hydra.sweeper.study_name=<name>" in message
+    assert "study done" not in message and len(load_study(tmp_path).trials) == 1  # nothing told as this sweep's
+
+    again = run_train(*optuna_command(tmp_path, "hydra.sweeper.n_trials=1", "data.batch_size=64", "model.num_layers=1", "logger=csv")[2:])
+    assert again.returncode == 0 and "study done: 1 complete" in again.stdout + again.stderr, again.stderr[-3000:]
+
+
+def test_a_study_records_its_sweep_and_refuses_another_ones() -> None:
+    """The fast half of the test above: the first sweep's fixed overrides and space are recorded in the study; another
+    data file or space is refused naming it; a logger or progress bar changed is the same sweep."""
+    optuna = pytest.importorskip("optuna")
+    from hydra_plugins.seqtrain_sweeper.optuna_sweeper import check_same_sweep, search_space
+
+    study = optuna.create_study()
+    space, fixed = search_space({"optimizer.lr": "tag(log, interval(1e-4, 1e-2))"}, ["data=table", "data.train_files=a.tsv", "logger=csv"])
+    check_same_sweep(study, "j/optuna.journal", space, fixed)
+    check_same_sweep(study, "j/optuna.journal", *search_space({"optimizer.lr": "tag(log, interval(1e-4, 1e-2))"},
+                                                               ["data=table", "data.train_files=a.tsv", "logger=none", "trainer.enable_progress_bar=false"]))
+    with pytest.raises(SystemExit) as exit_:
+        check_same_sweep(study, "j/optuna.journal", *search_space({"optimizer.lr": "tag(log, interval(1e-4, 1e-1))"}, ["data=table", "data.train_files=b.tsv"]))
+    message = str(exit_.value)
+    assert message.startswith("train.py: error: study 'no-name-") and "was made by another sweep: " in message
+    assert "'data.train_files=a.tsv' there, 'data.train_files=b.tsv' now" in message
+    assert "search space of optimizer.lr: 0.0001 to 0.01 there, 0.0001 to 0.1 now" in message
+    assert "hydra.sweep.dir=j_<name>" in message
+
+
+@pytest.mark.slow  # end to end, ~30 s on 2 shared cores
+@needs_hparams_search_default
+def test_an_interrupted_sweep_jobs_printed_resume_command_resumes_it(tmp_path: Path) -> None:
+    """SIGTERM in a sweep's job prints (and writes to its metrics.json) the command that resumes it. That command left
+    out the sweep's own settings (`hydra.sweep.dir`, `hydra.sweeper.study_name`, the pruner, the job's trial), which
+    the job's pruning callback is configured from: it was refused as another run's checkpoint."""
+    command = optuna_command(tmp_path, "hydra.sweeper.n_trials=1", "hydra/sweeper/pruner=none", "hydra.sweeper.study_name=mine",
+                             "trainer.max_epochs=40", "trainer.limit_train_batches=20", "data.batch_size=16",
+                             "model.num_layers=1", "callbacks.last_checkpoint.every_n_train_steps=5")
+    sweep = subprocess.Popen(command, env=SWEEP_ENV, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = tmp_path / "0" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and time.monotonic() < deadline and sweep.poll() is None:
+        time.sleep(0.05)
+    sweep.send_signal(signal.SIGTERM)
+    assert sweep.wait(timeout=120) == 128 + signal.SIGTERM
+    metrics = json.loads((tmp_path / "0" / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted"
+    resume = metrics["resume"]
+    assert "hydra.sweeper.study_name=mine" in resume and "hydra.sweeper.trial=0" in resume and "hydra/sweeper/pruner=none" in resume
+    argv = shlex.split(resume)
+    assert argv[:2] == ["python", "train.py"]
+    proc = run_train(*argv[2:])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Restored all states from the checkpoint at" in proc.stdout + proc.stderr
+    assert json.loads((tmp_path / "0" / "metrics.json").read_text())["status"] == "completed"

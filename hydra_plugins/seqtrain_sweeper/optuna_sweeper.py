@@ -111,6 +111,8 @@ class OptunaSweeper(Sweeper):
             storage=open_storage(self.storage), study_name=self.study_name, direction=self.direction,
             sampler=self.sampler, pruner=self.pruner, load_if_exists=True,
         )
+        with self._study_lock():  # the first process records the sweep; the others (and reruns) compare with it
+            check_same_sweep(study, self.storage, space, fixed)
         log.info(f"study {self.study_name!r} in {self.storage}: {len(study.trials)} trials so far, {self.n_trials} in all")
         log.info("search space: " + ", ".join(f"{k}: {d}" for k, d in space.items()))
         returns = []
@@ -210,6 +212,65 @@ class OptunaSweeper(Sweeper):
     def _study_lock(self) -> _FileLock:
         lock_path = self.storage.split("///", 1)[-1] if "://" in self.storage else self.storage
         return _FileLock(lock_path + ".sweep")
+
+
+#: Overrides that change how a trial runs or logs, not what it measures: a rerun of a sweep may change them.
+NOT_MEASURED = (
+    "logger", "logger.*", "callbacks.progress_bar", "callbacks.progress_bar.*", "trainer.enable_progress_bar",
+    "trainer.enable_model_summary", "trainer.log_every_n_steps", "trainer.accelerator", "trainer.devices",
+    "data.num_workers", "data.pin_memory", "data.cache_dir",
+)
+
+
+def sweep_identity(space: dict[str, BaseDistribution], fixed: Sequence[str]) -> dict[str, dict[str, str]]:
+    """What makes trials of one study comparable: the fixed overrides (but those in NOT_MEASURED) and the search space."""
+    from fnmatch import fnmatchcase
+
+    from optuna.distributions import distribution_to_json
+
+    parser = OverridesParser.create()
+    overrides = {}
+    for override in parser.parse_overrides(list(fixed)):
+        key = override.get_key_element()
+        if not any(fnmatchcase(key.lstrip("+~"), pattern) for pattern in NOT_MEASURED):
+            overrides[key] = override.input_line
+    return {"overrides": overrides, "space": {k: distribution_to_json(d) for k, d in space.items()}}
+
+
+def check_same_sweep(study: optuna.Study, storage: str, space: dict[str, BaseDistribution], fixed: Sequence[str]) -> None:
+    """Refuse to add trials to a study that another sweep made: other data, other fixed settings or another search
+    space. `hparams_search=vowels_gru data=table data.train_files=mine.csv` found the vowels sweep's study (the sweep
+    directory and study name are fixed, so that a rerun finds its study), said `study done` and named the other data's
+    best trial, with exit status 0; a sweep on other files added its trials to the first one's and compared across."""
+    identity = sweep_identity(space, fixed)
+    saved = study.user_attrs.get("sweep")
+    if saved is None:
+        if study.trials:  # a study made before sweeps were recorded: nothing to compare with
+            log.info(f"study {study.study_name!r} in {storage} does not record the sweep that made it (an older "
+                     "seqtrain); it is taken for this sweep's, and this sweep's settings are recorded now")
+        study.set_user_attr("sweep", identity)
+        return
+    if saved == identity:
+        return
+    differences = []
+    for what, name in (("overrides", "override"), ("space", "search space of")):
+        old, new = saved.get(what, {}), identity[what]
+        for key in sorted(set(old) | set(new), key=str):
+            if old.get(key) == new.get(key):
+                continue
+            if what == "overrides":
+                differences.append(f"{old.get(key, f'no {key} override')!r} there, {new.get(key, f'no {key} override')!r} now")
+            else:
+                from optuna.distributions import json_to_distribution
+
+                def text(value: str | None) -> str:
+                    return dist_text(json_to_distribution(value)) if value is not None else "not searched"
+                differences.append(f"{name} {key}: {text(old.get(key))} there, {text(new.get(key))} now")
+    sweep_dir = str(Path(storage.split("///", 1)[-1] if "://" in storage else storage).parent)
+    refuse(f"study {study.study_name!r} in {storage} ({len(study.trials)} trials) was made by another sweep: "
+           + "; ".join(differences) + ". Its trials would count toward this sweep's n_trials and its best trial would "
+           f"be named as this one's. Give this sweep its own study (hydra.sweep.dir={sweep_dir}_<name> "
+           "hydra.sweeper.study_name=<name>), or rerun that sweep's own command to continue it")
 
 
 def search_space(params: dict[str, str], arguments: Sequence[str]) -> tuple[dict[str, BaseDistribution], list[str]]:

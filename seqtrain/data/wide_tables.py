@@ -29,12 +29,13 @@ def _numeric(feature: Any) -> bool:
     return getattr(feature, "dtype", "").startswith(("int", "uint", "float"))
 
 
-def step_columns(piece: Piece, sequence_column: str, target_column: str) -> list[str] | None:
+def step_columns(piece: Piece, sequence_column: str, target_column: str, target_optional: bool = False) -> list[str] | None:
     """The columns holding a wide table's steps, in file order; None when `piece` is not a wide table (it has the
-    sequence column, lacks the target column, or another column holds anything but numbers)."""
+    sequence column, lacks the target column (unless `target_optional`: new rows to predict), or another column
+    holds anything but numbers)."""
     features = piece.dataset.features
     names = list(features)
-    if sequence_column in names or target_column not in names:
+    if sequence_column in names or (target_column not in names and not target_optional):
         return None
     steps = [n for n in names if n != target_column]
     if len(steps) < 2 or not all(_numeric(features[n]) for n in steps):
@@ -65,7 +66,7 @@ def as_sequences(piece: Piece, columns: list[str], sequence_column: str) -> Piec
     if missing:
         raise DataError(
             f"{piece.name}: no column {missing[0]!r} ({len(missing)} of the {len(columns)} step columns the model "
-            f"reads are missing); the run read each row's steps from the columns {said_columns(columns)}, in that "
+            f"reads are missing); the run read each row's steps from {said_columns(columns)}, in that "
             "order: give them all"
         )
     table = piece.dataset.select_columns(columns).to_dict()
