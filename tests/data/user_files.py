@@ -78,3 +78,15 @@ def series_rows(n: int = 300, seed: int = 3) -> list[dict[str, Any]]:
 def corpus_lines(n: int = 200, seed: int = 4) -> str:
     rng = random.Random(seed)
     return "".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 8))) + "\n" for _ in range(n))
+
+
+def setup_refusal(path: Path, text: str) -> str:
+    """Write `text` to `path` and return the error a table datamodule's setup raises on it (it must raise one)."""
+    import pytest
+
+    from seqtrain.data import DataError, TableDataModule
+
+    path.write_text(text)
+    with pytest.raises(DataError) as raised:
+        TableDataModule(train_files=str(path), cache_dir=str(path.parent / "cache")).setup()
+    return str(raised.value)
