@@ -104,7 +104,7 @@ def _for_prediction(error: DataError) -> DataError:
 
 
 def _pieces(source: Source, file_format: str, cache_dir: str | None, column: str, text_options: dict | None = None,
-            ucr_layout: bool = False) -> list[Piece]:
+            headerless_layouts: bool = False) -> list[Piece]:
     """Files (paths or globs), a `datasets.Dataset`, or in-memory sequences (put in ``column``) as pieces."""
     from datasets import Dataset
 
@@ -120,7 +120,7 @@ def _pieces(source: Source, file_format: str, cache_dir: str | None, column: str
         return [Piece(Dataset.from_dict(columns), "the given dict", "index")]
     if _is_files(source):
         try:
-            return load_pieces(_paths(source), None, None, None, None, file_format, cache_dir, text_options, ucr_layout)["train"]
+            return load_pieces(_paths(source), None, None, None, None, file_format, cache_dir, text_options, headerless_layouts)["train"]
         except DataError as e:  # the loader names the training key; here the files are --files
             raise DataError(str(e).replace("data.train_files", "--files")) from None
     values = [v.tolist() if hasattr(v, "tolist") else v for v in source]
@@ -209,7 +209,7 @@ def _has_column(pieces: list[Piece], column: str) -> bool:
 
 def read_table(dm: TableDataModule, source: Source, state: dict[str, Any]) -> NewData:
     """Rows of a table: the same sequence column and kind as training; the target column may be absent."""
-    pieces = _pieces(source, dm.file_format, dm.cache_dir, dm.sequence_column, ucr_layout=dm.ucr_layout)
+    pieces = _pieces(source, dm.file_format, dm.cache_dir, dm.sequence_column, headerless_layouts=dm.headerless_layouts)
     if state.get("wide_columns"):  # trained on a wide table: the same step columns, in the same order
         pieces = [as_sequences(p, state["wide_columns"], dm.sequence_column) for p in pieces]
     elif state["sequence_kind"] == "numbers" and state.get("num_features") == 1:

@@ -62,7 +62,7 @@ class FileDataModule(SequenceDataModule):
 
     file_formats: ClassVar[tuple[str, ...]]  # "auto" and the builders the subclass reads
     text_options: ClassVar[dict[str, Any]] = {}  # options of the `text` builder, for .txt files
-    ucr_layout: ClassVar[bool] = False  # headerless files of numbers read as the UCR archive's layout (`load_pieces`)
+    headerless_layouts: ClassVar[bool] = False  # sniff the UCR archive's and CoNLL's headerless layouts (`load_pieces`)
 
     def __init__(
         self,
@@ -94,7 +94,7 @@ class FileDataModule(SequenceDataModule):
         """The pieces of each split (val / test empty where they are to be carved from train), and the splits
         given the training files (said in a warning: their metrics would measure memory)."""
         pieces = load_pieces(self.train_files, self.val_files, self.test_files, self.hub, self.hub_config, self.file_format,
-                             self.cache_dir, self.text_options, self.ucr_layout)
+                             self.cache_dir, self.text_options, self.headerless_layouts)
         names = {split: [p.name for p in split_pieces] for split, split_pieces in pieces.items()}
         same = [split for split in ("val", "test") if names[split] and names[split] == names["train"]]
         for split in same:

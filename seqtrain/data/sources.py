@@ -178,13 +178,14 @@ def builder_for(key: str, paths: Sequence[str], file_format: FileFormat) -> tupl
 
 def load_pieces(train_files: Files, val_files: Files, test_files: Files, hub: str | None, hub_config: str | None,
                 file_format: FileFormat, cache_dir: str | None, text_options: dict[str, Any] | None = None,
-                ucr_layout: bool = False) -> dict[str, list[Piece]]:
+                headerless_layouts: bool = False) -> dict[str, list[Piece]]:
     """The pieces of each split; val / test are empty lists where they are to be carved from train.
 
     text_options: options of the `text` builder (e.g. `keep_linebreaks`), when it is used.
-    ucr_layout: a local CSV, TSV or text file whose first line is all numbers is read as the UCR archive's layout
-        (`seqtrain.data.ucr_files`: no header, the label first, then the values), and the log says so (tables only:
-        a language model's text file of numbers is text).
+    headerless_layouts: tables only (a language model's text file is text): a local CSV, TSV or text file whose first
+        line is all numbers is read as the UCR archive's layout (`seqtrain.data.ucr_files`: no header, the label first,
+        then the values), and a `.tsv` / `.txt` laid out as CoNLL as sentences (`seqtrain.data.conll_files`), each
+        said in the log.
     """
     if (train_files is None) == (hub is None):
         raise DataError(
@@ -205,8 +206,8 @@ def load_pieces(train_files: Files, val_files: Files, test_files: Files, hub: st
         builder, options = builder_for(key, paths, file_format)
         if builder == "text":
             options = {**options, **(text_options or {})}
-        builders = {path: "ucr" if ucr_layout and builder in ("csv", "text") and reads_as_ucr(path) else builder for path in paths}
-        conll = [path for path in paths if ucr_layout and builders[path] in ("csv", "text") and file_format == "auto"
+        builders = {path: "ucr" if headerless_layouts and builder in ("csv", "text") and reads_as_ucr(path) else builder for path in paths}
+        conll = [path for path in paths if headerless_layouts and builders[path] in ("csv", "text") and file_format == "auto"
                  and path.endswith((".tsv", ".txt")) and reads_as_conll(path)]
         for path in conll:
             builders[path] = "conll"
@@ -232,11 +233,20 @@ def load_pieces(train_files: Files, val_files: Files, test_files: Files, hub: st
     return pieces
 
 
+#: What a compressed file's name ends with: its bytes are not its text, so no layout is sniffed from them.
+COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
+
+
+def _sniffable(path: str) -> bool:
+    """A local, uncompressed file: one whose first bytes can be read as its text."""
+    return "://" not in path and not path.endswith(COMPRESSED)
+
+
 def reads_as_ucr(path: str) -> bool:
     """A local, uncompressed file whose first line is the UCR archive's layout (`ucr_files.is_ucr_layout`)."""
     from seqtrain.data.ucr_files import is_ucr_layout
 
-    if "://" in path or path.endswith((".gz", ".bz2", ".xz", ".zip", ".zst")):
+    if not _sniffable(path):
         return False
     with open(path, "rb") as f:
         first = b""
@@ -249,7 +259,7 @@ def reads_as_conll(path: str) -> bool:
     """A local, uncompressed file whose first lines are laid out as CoNLL (`conll_files.is_conll_layout`)."""
     from seqtrain.data.conll_files import is_conll_layout
 
-    if "://" in path or path.endswith((".gz", ".bz2", ".xz", ".zip", ".zst")):
+    if not _sniffable(path):
         return False
     with open(path, "rb") as f:
         head = f.read(1 << 16)

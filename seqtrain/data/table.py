@@ -80,7 +80,7 @@ class TableDataModule(FileDataModule):
     """
 
     file_formats = ("auto", "csv", "json", "parquet", "ts", "arff", "conll")
-    ucr_layout = True  # a headerless file of numbers: the UCR archive's .tsv / .txt (`seqtrain.data.ucr_files`)
+    headerless_layouts = True  # the UCR archive's .tsv / .txt (`ucr_files`) and CoNLL tagging files (`conll_files`)
 
     def __init__(
         self,

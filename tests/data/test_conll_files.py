@@ -83,7 +83,7 @@ def test_a_conll_file_trains_like_the_same_rows_in_json_lines(tmp_path: Path, su
 def test_a_tsv_table_is_read_as_before(tmp_path: Path) -> None:
     path = tmp_path / "tags.tsv"
     path.write_text("sequence\tlabel\nthe cat\tDT NN\n\na dog\tDT NN\n")
-    pieces = load_pieces(str(path), None, None, None, None, "auto", str(tmp_path / "cache"), ucr_layout=True)["train"]
+    pieces = load_pieces(str(path), None, None, None, None, "auto", str(tmp_path / "cache"), headerless_layouts=True)["train"]
     assert pieces[0].dataset.column_names == ["sequence", "label"]
     csv = write_csv(tmp_path / "own.csv", [{"sequence": "the cat", "label": "x"}])
-    assert load_pieces(str(csv), None, None, None, None, "auto", None, ucr_layout=True)["train"][0].dataset.column_names == ["sequence", "label"]
+    assert load_pieces(str(csv), None, None, None, None, "auto", None, headerless_layouts=True)["train"][0].dataset.column_names == ["sequence", "label"]

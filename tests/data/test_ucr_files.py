@@ -92,7 +92,7 @@ def test_a_ucr_file_trains_like_the_same_rows_in_json_lines(tmp_path: Path, suff
 def test_files_with_a_header_and_language_model_text_are_read_as_before(tmp_path: Path) -> None:
     # A CSV of seqtrain's own layout whose first cells happen to be numbers is not caught: its header has names.
     path = write_csv(tmp_path / "own.csv", [{"sequence": "1 2 3", "label": "1"}, {"sequence": "4 5 6", "label": "2"}])
-    assert load_pieces(str(path), None, None, None, None, "auto", str(tmp_path / "cache"), ucr_layout=True)["train"][0].dataset.column_names == ["sequence", "label"]
+    assert load_pieces(str(path), None, None, None, None, "auto", str(tmp_path / "cache"), headerless_layouts=True)["train"][0].dataset.column_names == ["sequence", "label"]
     # A language model's corpus of numbers stays text (only tables read the archive's layout).
     corpus = tmp_path / "digits.txt"
     corpus.write_text("".join(f"{i} {i + 1} {i + 2}\n" for i in range(400)))
@@ -112,7 +112,7 @@ def test_a_ucr_json_file_is_not_caught(tmp_path: Path) -> None:
     # JSON Lines are never the archive's layout, even as numbers: a line that is a list stays JSON.
     path = tmp_path / "rows.jsonl"
     path.write_text(json.dumps({"sequence": [1, 2, 3], "label": "a"}) + "\n")
-    assert load_pieces(str(path), None, None, None, None, "auto", None, ucr_layout=True)["train"][0].unit == "line"
+    assert load_pieces(str(path), None, None, None, None, "auto", None, headerless_layouts=True)["train"][0].unit == "line"
 
 
 # -- wide tables with a header (seqtrain.data.wide_tables) ----------------------------------------------------------
