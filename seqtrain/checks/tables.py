@@ -315,8 +315,7 @@ def check_lengths(split: PackedExamples, origin: Origin, train: PackedExamples, 
     longest = int(lengths.argmax())
     steps = int(lengths[longest])
     if steps > limit:
-        usual = train_lengths[train_lengths <= limit]
-        suggestion = max(int(np.percentile(usual, 99)), 1) if len(usual) else LONG_SEQUENCE
+        suggestion = _max_length_for(train_lengths, limit, LONG_SEQUENCE)
         count = int((lengths > limit).sum())
         raise DataError(
             f"{origin.where(longest)}, column {column!r}: a sequence of {steps:,} steps "
@@ -326,8 +325,7 @@ def check_lengths(split: PackedExamples, origin: Origin, train: PackedExamples, 
         )
     if steps > SLOW_SEQUENCE and steps > OUTLIER_FACTOR * median:
         count = int(((lengths > SLOW_SEQUENCE) & (lengths > OUTLIER_FACTOR * median)).sum())
-        usual = train_lengths[train_lengths <= OUTLIER_FACTOR * median]
-        suggestion = max(int(np.percentile(usual, 99)), 1) if len(usual) else SLOW_SEQUENCE
+        suggestion = _max_length_for(train_lengths, OUTLIER_FACTOR * median, SLOW_SEQUENCE)
         log.warning(
             "data: %s, column %r: a sequence of %s steps, %.0f times the training median of %g (%d of the split's %d "
             "rows are over %d times it); the recurrence runs a batch's steps one after another, so each batch holding "
@@ -336,6 +334,13 @@ def check_lengths(split: PackedExamples, origin: Origin, train: PackedExamples, 
             origin.where(longest), column, f"{steps:,}", steps / median, median, count, len(lengths), OUTLIER_FACTOR,
             steps / median, suggestion,
         )
+
+
+def _max_length_for(train_lengths: np.ndarray, bound: float, otherwise: int) -> int:
+    """The `data.max_length` to suggest: the 99th percentile of the training rows no longer than `bound` (`otherwise`
+    when there are none)."""
+    usual = train_lengths[train_lengths <= bound]
+    return max(int(np.percentile(usual, 99)), 1) if len(usual) else otherwise
 
 
 def check_magnitudes(split: PackedExamples, origin: Origin, columns: tuple[str, str]) -> None:
