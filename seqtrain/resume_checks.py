@@ -206,6 +206,17 @@ def moved_data_files(saved_config: dict[str, Any], config: dict[str, Any], saved
     return moved
 
 
+def data_file_changes(saved_config: dict[str, Any], config: dict[str, Any], saved_prints: dict[str, dict[str, str]],
+                      prints: dict[str, dict[str, str]]) -> tuple[list[str], list[str]]:
+    """The data keys whose files were moved (`moved_data_files`: the same rows, taken as the same files), and one line
+    per data file added, removed or edited otherwise (`fingerprint_changes`)."""
+    saved_prints = dict(saved_prints)
+    moved = moved_data_files(saved_config, config, saved_prints, prints)
+    for key in moved:
+        saved_prints[key] = prints[key]
+    return moved, fingerprint_changes(saved_prints, prints)
+
+
 def check_resume(saved_meta: dict[str, Any], config: dict[str, Any], fingerprints: dict[str, Any], path: str) -> dict[str, tuple]:
     """Refuse a resume that would change the run; return the changes it applies (to record)."""
     if "data_fingerprints" not in saved_meta:
@@ -224,12 +235,11 @@ def check_resume(saved_meta: dict[str, Any], config: dict[str, Any], fingerprint
             "start a new run in a new directory."
         )
     applied, refused = config_changes(saved_meta["config"], config, moved)
-    saved_prints = dict(saved_meta["data_fingerprints"])
-    for key in moved_data_files(saved_meta["config"], config, saved_prints, fingerprints):  # same rows, other paths
+    moved_files, file_problems = data_file_changes(saved_meta["config"], config, saved_meta["data_fingerprints"], fingerprints)
+    for key in moved_files:  # same rows, other paths
         applied[key] = refused.pop(key)
-        saved_prints[key] = fingerprints[key]
     problems = [f"{key}: {old!r} -> {new!r}" for key, (old, new) in refused.items()]
-    problems += fingerprint_changes(saved_prints, fingerprints)
+    problems += file_problems
     if problems:
         old_run, new_run = saved_meta["config"].get("paths", {}).get("output_dir"), config.get("paths", {}).get("output_dir")
         elsewhere = moved is None and old_run and new_run and Path(old_run) != Path(new_run)  # another run's checkpoint

@@ -36,7 +36,6 @@ from seqtrain.resume_checks import (
     check_progress,
     check_resume,
     data_fingerprints,
-    fingerprint_changes,
     names_data_files,
     relocate,
 )
@@ -781,14 +780,14 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
     The data files must be the ones the checkpoint was trained with (by content): a grown training
     file would re-carve the val/test split. ``allow_changed_data`` measures whatever is there now.
     ``moved``: new places of data files moved or renamed since training (`{"train_files": "new/train.csv"}`), taken
-    when they hold the same contents, read in the same order (as a resume takes them; `moved_data_files`).
+    when they hold the same contents, read in the same order (as a resume takes them; `data_file_changes`).
     """
     import lightning.pytorch as pl
 
     from seqtrain.checkpoint import load_checkpoint, task_from_checkpoint
     from seqtrain.console import quiet_dependencies
     from seqtrain.data.sources import resolve_files
-    from seqtrain.resume_checks import moved_data_files, names_data_files
+    from seqtrain.resume_checks import data_file_changes, names_data_files
 
     logging.getLogger("lightning").handlers.clear()
     quiet_dependencies()
@@ -805,12 +804,10 @@ def evaluate(path: str | Path, split: str = "test", allow_changed_data: bool = F
             raise DataError(str(e).replace(f"data.{key}:", f"--data {key}=...:", 1)) from None
     data = {**saved_data, **(moved or {})}
     if "data_fingerprints" in meta:
-        saved, current = dict(meta["data_fingerprints"]), data_fingerprints(data)
-        for key in moved_data_files(meta["config"], {"data": data}, saved, current):
+        moved_files, changed = data_file_changes(meta["config"], {"data": data}, meta["data_fingerprints"], data_fingerprints(data))
+        for key in moved_files:
             log.info("%s: %r -> %r (the same file contents, read in the same order)", key,
                      saved_data[key.removeprefix("data.")], data[key.removeprefix("data.")])
-            del saved[key], current[key]
-        changed = fingerprint_changes(saved, current)
         if changed and not allow_changed_data:
             gone = any(line.endswith(" is gone") or " is not in " in line for line in changed)
             hint = ("--data train_files=<their new path> (and test_files=..., val_files=...) reads moved files, checked by "
