@@ -322,12 +322,14 @@ def _numeric_columns(piece: Piece, times: set[str], ramps_are_time: bool = True)
     # Another row index or time beside the time column (copper's TIME = 1, 2, ... beside its YEAR) would be forecast
     # too, trivially, its errors in the run's metrics: left out, said below; data.columns can name it. Not with
     # data.time_column=null, which reads every numeric column (a config saved before time columns: its row index).
-    ramps = [name for name in numeric if ramps_are_time and len(numeric) > 1 and (pa.types.is_integer((column := table.column(name)).type)
-             or pa.types.is_floating(column.type)) and not column.null_count
-             and rises_by_one_step(column.to_numpy().astype(np.float64))]
-    arrays = {name: column.to_numpy().astype(np.float64) for name in numeric if ramps_are_time
-              and pa.types.is_integer((column := table.column(name)).type) and not column.null_count}
-    if (fields := calendar_fields(arrays)) and len(numeric) > 2:  # a year and a quarter (month, ...): the time, not values
+    complete: dict[str, tuple[np.ndarray, bool]] = {}  # number columns without an empty cell: (float64 values, integers?)
+    for name in numeric if ramps_are_time else []:
+        column = table.column(name)
+        if (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) and not column.null_count:
+            complete[name] = (column.to_numpy().astype(np.float64), pa.types.is_integer(column.type))
+    ramps = [name for name, (values, _) in complete.items() if len(numeric) > 1 and rises_by_one_step(values)]
+    fields = calendar_fields({name: values for name, (values, integers) in complete.items() if integers})
+    if fields and len(numeric) > 2:  # a year and a quarter (month, ...): the time, not values
         numeric = [name for name in numeric if name not in fields]
         left_out += [f"{fields[0]} and {fields[1]} (a year and its quarter, month or the like: {fields[1]} counts up and starts "
                      f"again where {fields[0]} rises; the rows' time, not values to forecast; data.columns can name them)"]
