@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 from typing import Any
 
-from seqtrain.data.ts_files import UNEQUAL_FIX
+from seqtrain.data.ts_files import UNEQUAL_FIX, series_rows
 from seqtrain.errors import DataError
 
 NUMERIC = ("numeric", "real", "integer")
@@ -162,7 +162,4 @@ def arff_rows(text: str, name: str) -> tuple[list[dict[str, Any]], list[int]]:
     """One `{"sequence": ..., "label" | "target": ...}` per example (one dimension: a flat list of numbers), and each
     example's line."""
     series, targets, column, lines = parse_arff(text, name)
-    univariate = all(len(s[0]) == 1 for s in series)
-    rows = [{"sequence": [s[0] for s in steps] if univariate else steps, column: target}
-            for steps, target in zip(series, targets, strict=True)]
-    return rows, lines
+    return series_rows(series, targets, column), lines

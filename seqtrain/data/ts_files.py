@@ -122,17 +122,22 @@ KEY_NAMES = {"classlabel": "classLabel", "equallength": "equalLength", "seriesle
 def ts_rows(text: str, name: str) -> list[dict[str, Any]]:
     """One `{"sequence": ..., "label" | "target": ...}` per example; one dimension gives a flat list of numbers."""
     series, targets, column = parse_ts(text, name)
-    univariate = all(len(s[0]) == 1 for s in series)
-    rows = []
-    for number, (steps, target) in enumerate(zip(series, targets, strict=True), start=1):
-        value: Any = target
-        if column == "target":
+    values: list[Any] = list(targets)
+    if column == "target":
+        for number, target in enumerate(targets, start=1):
             try:
-                value = float(target)
+                values[number - 1] = float(target)
             except ValueError:
                 raise DataError(f"{name}, example {number}: target {target!r} is not a number ('@targetLabel true')") from None
-        rows.append({"sequence": [s[0] for s in steps] if univariate else steps, column: value})
-    return rows
+    return series_rows(series, values, column)
+
+
+def series_rows(series: list[list[list[float]]], targets: list[Any], column: str) -> list[dict[str, Any]]:
+    """One `{"sequence": ..., column: target}` per example of an archive file (`.ts`, `.arff`): the (T, C) steps, or a
+    flat list of numbers when every example has one dimension."""
+    univariate = all(len(s[0]) == 1 for s in series)
+    return [{"sequence": [s[0] for s in steps] if univariate else steps, column: target}
+            for steps, target in zip(series, targets, strict=True)]
 
 
 def _numbers(dim: str, name: str, line: int, d: int) -> list[float]:
