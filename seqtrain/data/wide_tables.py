@@ -94,25 +94,25 @@ def read_wide(pieces: dict[str, list[Piece]], saved: list[str] | None, sequence_
     """Every split's pieces with their step columns gathered (`as_sequences`), and the step columns: `saved` (a
     resume's, from the data's state) or found in the first training file; None (pieces unchanged) when the data is
     not a wide table. Every file of every split must then be one, with the same step columns."""
-    every = [(split, p) for split, split_pieces in pieces.items() for p in split_pieces]
+    every = [p for split_pieces in pieces.values() for p in split_pieces]
     if not every:
         return pieces, saved
     columns = saved
     if columns is None:
-        columns = step_columns(every[0][1], sequence_column, target_column)
+        first = every[0]
+        columns = step_columns(first, sequence_column, target_column)
         if columns is None:
             return pieces, None
         log.info("data: %s has no column %r (data.sequence_column) but %r (data.target_column) and %s of numbers: read "
                  "as a wide table, one series a row, those columns in the file's order as its steps (empty cells at the "
-                 "end of a row pad a shorter series)", every[0][1].name, sequence_column, target_column,
-                 said_columns(columns))
-    for _, piece in every[1:] if saved is None else []:  # a resume's or prediction's files need the saved columns only
-        found = step_columns(piece, sequence_column, target_column)
-        if found != columns:
-            raise DataError(
-                f"{piece.name}: {'not a wide table' if found is None else 'other step columns: ' + said_columns(found)}, "
-                f"but {every[0][1].name} is one, with the step columns {said_columns(columns)}: give every file the "
-                "same columns"
-            )
+                 "end of a row pad a shorter series)", first.name, sequence_column, target_column, said_columns(columns))
+        for piece in every[1:]:  # a resume's files need the saved columns only (`as_sequences` names one missing)
+            found = step_columns(piece, sequence_column, target_column)
+            if found != columns:
+                raise DataError(
+                    f"{piece.name}: {'not a wide table' if found is None else 'other step columns: ' + said_columns(found)}, "
+                    f"but {first.name} is one, with the step columns {said_columns(columns)}: give every file the "
+                    "same columns"
+                )
     return {split: [as_sequences(p, columns, sequence_column) for p in split_pieces]
             for split, split_pieces in pieces.items()}, columns
