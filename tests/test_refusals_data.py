@@ -725,6 +725,23 @@ def wide_csv_with_a_header_and_a_text_column(tmp):  # a wide table, but 'id' is 
 
 
 @case("table file")
+def wide_csv_whose_label_column_has_another_name(tmp):  # `kind,t0,...`: data.target_column is still 'label'
+    head = "kind," + ",".join(f"t{j}" for j in range(20)) + "\n"
+    path = file(tmp, "train.csv", head + "".join(f"{'xy'[i % 2]}," + ",".join(str(i + j) for j in range(20)) + "\n" for i in range(30)))
+    return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence' (data.sequence_column) and no column 'label' "
+                                               "(data.target_column)", "every column but 'kind' holds numbers: if 'kind' is "
+                                               "the label, set data.target_column=kind"]
+
+
+@case("table file")
+def wide_csv_of_numbers_whose_label_column_has_another_name(tmp):  # `class,t0,...` with numeric classes
+    head = "class," + ",".join(f"t{j}" for j in range(20)) + "\n"
+    path = file(tmp, "train.csv", head + "".join(f"{i % 2}," + ",".join(str(i + j) for j in range(20)) + "\n" for i in range(30)))
+    return table(tmp, train_files=str(path)), ["no column 'label' (data.target_column)", "every column holds numbers: set "
+                                               "data.target_column to the label's column"]
+
+
+@case("table file")
 def wide_csv_with_the_row_index_pandas_writes(tmp):  # to_csv without index=False: an unnamed first column
     head = ",label," + ",".join(f"t{j}" for j in range(20)) + "\n"
     path = file(tmp, "train.csv", head + "".join(f"{i},{'xy'[i % 2]}," + ",".join(str(i + j) for j in range(20)) + "\n" for i in range(30)))

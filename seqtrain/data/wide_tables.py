@@ -50,6 +50,27 @@ def step_columns(piece: Piece, sequence_column: str, target_column: str, target_
     return steps
 
 
+def target_named_otherwise(piece: Piece, sequence_column: str, target_column: str) -> str | None:
+    """The error for a wide table whose target column has another name than `data.target_column` (`class,t0,t1,...`
+    with the default `label`): every column but one (or every column) holds numbers, and neither the sequence column
+    nor the target column is there. None when the file is not such a table."""
+    from seqtrain.checks.files import headerless
+
+    features = piece.dataset.features
+    names = list(features)
+    if sequence_column in names or target_column in names or len(names) < 3 or headerless(names):
+        return None  # (a first row of numbers is data, not a header: `check_columns` says so)
+    others = [n for n in names if not _numeric(features[n])]
+    if len(others) > 1:
+        return None
+    which = (f"every column but {others[0]!r} holds numbers: if {others[0]!r} is the label, set "
+             f"data.target_column={others[0]}" if others else
+             "every column holds numbers: set data.target_column to the label's column")
+    return (f"{piece.name}: no column {sequence_column!r} (data.sequence_column) and no column {target_column!r} "
+            f"(data.target_column); its columns are {said_columns(names)}, as a wide table's (a column per step); "
+            f"{which}, and the other columns, in the file's order, are read as each row's steps")
+
+
 def said_columns(columns: list[str]) -> str:
     shown = ", ".join(columns[:3]) + (f", ..., {columns[-1]}" if len(columns) > 4 else "".join(f", {c}" for c in columns[3:]))
     return f"{len(columns)} columns ({shown})"
@@ -102,6 +123,8 @@ def read_wide(pieces: dict[str, list[Piece]], saved: list[str] | None, sequence_
         first = every[0]
         columns = step_columns(first, sequence_column, target_column)
         if columns is None:
+            if (problem := target_named_otherwise(first, sequence_column, target_column)) is not None:
+                raise DataError(problem)
             return pieces, None
         log.info("data: %s has no column %r (data.sequence_column) but %r (data.target_column) and %s of numbers: read "
                  "as a wide table, one series a row, those columns in the file's order as its steps (empty cells at the "
