@@ -177,12 +177,15 @@ def headerless(names: list[str]) -> bool:
     return len(names) >= 3 and sum(map(number, names)) >= len(names) - 1
 
 
-def layout_hint(names: list[str], unit: str) -> str:
-    """Why a file's columns are not what seqtrain reads, when its header (and `unit`, `Piece.unit`) says so: a .ts
-    file of real-valued targets, a missing header or a wide table (one column per time step); empty otherwise."""
+def layout_hint(names: list[str], unit: str, name: str = "") -> str:
+    """Why a file's columns are not what seqtrain reads, when its header (and `unit`, `Piece.unit`, or its file `name`)
+    says so: a .ts or .arff file of real-valued targets, a missing header or a wide table (one column per time step);
+    empty otherwise."""
     if unit == "example" and "target" in names:  # a .ts file whose header says @targetLabel true
         return (". Its header says '@targetLabel true' (real-valued targets): set data.target_column=target "
                 "data.task=regression")
+    if name.endswith(".arff") and "target" in names:  # an .arff file whose class attribute is numeric
+        return ". Its class attribute is numeric (real-valued targets): set data.target_column=target data.task=regression"
     if names and (names[0].lower().startswith("sep=") or names[0].startswith("#")):
         what = "the separator line Excel writes" if names[0].lower().startswith("sep=") else "a comment"
         return (f". Its first line (starting {names[0]!r}) is {what}, not the header: delete it, so the header with the "

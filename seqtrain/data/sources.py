@@ -336,7 +336,7 @@ def check_columns(piece: Piece, columns: dict[str, str]) -> None:
     for key, column in columns.items():
         if column not in names:
             shown = ", ".join(names[:12]) + (f", ... ({len(names)} columns)" if len(names) > 12 else "")
-            hint = layout_hint(names, piece.unit)
+            hint = layout_hint(names, piece.unit, piece.name)
             near = [name for name in names if name.strip().lower() == column.strip().lower()]
             if near:  # ' label' from a CSV written with ', ', or 'Label': a column that differs only in spaces or case
                 shown = ", ".join(map(repr, names[:12])) + (f", ... ({len(names)} columns)" if len(names) > 12 else "")

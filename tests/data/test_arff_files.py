@@ -102,3 +102,12 @@ def test_an_arff_file_trains_like_the_same_examples_as_ts(tmp_path: Path, channe
     for split in ("train", "val", "test"):
         for (x, y), (x2, y2) in zip(made["arff"].split(split), made["ts"].split(split), strict=True):
             assert torch.equal(x, x2) and torch.equal(y, y2)
+
+
+def test_a_regression_arff_file_read_as_classification_says_what_to_set(tmp_path: Path) -> None:
+    assert ("no column 'label' (data.target_column); its columns are: sequence, target. Its class attribute is numeric "
+            "(real-valued targets): set data.target_column=target data.task=regression") in setup_refusal(tmp_path / "reg.arff", REGRESSION)
+    dm = TableDataModule(train_files=str(tmp_path / "reg.arff"), val_files=str(tmp_path / "reg.arff"), test_files=str(tmp_path / "reg.arff"),
+                         task="regression", target_column="target", cache_dir=str(tmp_path / "cache"), batch_size=2)
+    dm.setup()
+    assert dm.facts.task == "regression" and dm.facts.num_outputs == 1
