@@ -158,6 +158,10 @@ class TrainerOptions(BaseModel):
             raise ValueError("trainer.max_epochs=0 trains nothing (an untrained model would be evaluated); set it >= 1")
         if self.max_steps == 0:
             raise ValueError("trainer.max_steps=0 trains nothing; set it >= 1, or -1 for no step limit")
+        if self.gradient_clip_algorithm == "value" and self.gradient_clip_val is None:
+            # norm is the config's default, so only a user asks for value: without a value nothing would be clipped.
+            raise ValueError("trainer.gradient_clip_algorithm=value clips each gradient to a value, but "
+                             "trainer.gradient_clip_val=null clips nothing; set trainer.gradient_clip_val (e.g. 0.5)")
         if isinstance(self.devices, int) and not isinstance(self.devices, bool) and self.devices < 1 and self.devices != -1:
             raise ValueError(f"trainer.devices={self.devices}: must be >= 1, -1 (all), 'auto' or a list of device ids")
         return self

@@ -194,6 +194,8 @@ CASES = [
      ["trainer.check_val_every_n_epoch=None and monitor=val/loss"]),
     # --- trainer ---
     ("trainer", ["trainer.max_epochs=0"], ["trainer.max_epochs=0 trains nothing"]),
+    ("trainer", ["trainer.gradient_clip_val=null", "trainer.gradient_clip_algorithm=value"],
+     ["trainer.gradient_clip_algorithm=value", "trainer.gradient_clip_val=null clips nothing"]),
     # the trainer's switches against the run's callbacks: Lightning refused them only once the data was read
     ("trainer", ["+trainer.enable_checkpointing=false"],
      ["configured with `enable_checkpointing=False` but found `ModelCheckpoint`", "drop callbacks.model_checkpoint and callbacks.last_checkpoint"]),
