@@ -263,6 +263,7 @@ def test_a_patched_model_predicts_and_exports_like_its_run(tmp_path: Path) -> No
     assert f"model.patch_size=auto: {k}, as chosen by the run being resumed" in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # end to end, ~16 s: kept out of the default run (under ~10 min on 2 cores); the readers' own tests run by default
 def test_the_ucr_archives_tsv_files_train_and_predict_as_they_come(tmp_path: Path) -> None:
     """UCRArchive_2018's layout (no header, the label first, NaN padding the shorter series): trained on, and predicted
     on with the run's own test file, which gives the run's test metrics."""
@@ -304,6 +305,7 @@ def test_the_ucr_archives_tsv_files_train_and_predict_as_they_come(tmp_path: Pat
         assert max(abs(got.table[probabilities] - predictions.table[probabilities]).max()) < 1e-6
 
 
+@pytest.mark.slow  # end to end, ~16 s: kept out of the default run (under ~10 min on 2 cores); the readers' own tests run by default
 def test_a_wide_table_trains_resumes_and_predicts_from_its_step_columns(tmp_path: Path) -> None:
     """`label,t0,...,t19` (pandas' to_csv of a frame of one series a row): trained on; a resume and a prediction read
     the same step columns from the data's state, a prediction file without the label column gets predictions only,
