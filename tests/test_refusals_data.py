@@ -750,6 +750,15 @@ def wide_csv_with_the_row_index_pandas_writes(tmp):  # to_csv without index=Fals
 
 
 @case("table file")
+def wide_csv_with_an_id_column(tmp):  # Kaggle's copies of the archives: `id,label,t0,...`; it was read as step 0
+    head = "series_id,label," + ",".join(f"t{j}" for j in range(20)) + "\n"
+    path = file(tmp, "train.csv", head + "".join(f"{i + 100},{'xy'[i % 2]}," + ",".join(str(i * j % 7) for j in range(20)) + "\n"
+                                              for i in range(30)))
+    return table(tmp, train_files=str(path)), ["read as a wide table", "its column 'series_id' is named as a row identifier",
+                                               "write the file without it"]
+
+
+@case("table file")
 def wide_csv_with_an_empty_cell_between_values(tmp):
     head = "label," + ",".join(f"t{j}" for j in range(20)) + "\n"
     rows = [f"{'xy'[i % 2]}," + ",".join("" if (i, j) == (4, 3) else str(i + j) for j in range(20)) for i in range(30)]

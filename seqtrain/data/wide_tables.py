@@ -4,8 +4,9 @@
 A file is read this way when it has no column `data.sequence_column` but has `data.target_column`, and every other
 column (at least two) holds numbers: those columns, in the file's order, are each row's steps, and the run says which.
 Empty cells (`NaN`) at the end of a row pad a shorter series and are dropped; one between values is an error naming
-the row and column. The columns are saved with the data's state, so a resume, an evaluation or a prediction reads
-the same columns in the same order (a file without one of them is an error naming it).
+the row and column. A column named as a row identifier (pandas' index, `id`, `series_id`, ...) is refused by name:
+it would have been read as a step. The columns are saved with the data's state, so a resume, an evaluation or a
+prediction reads the same columns in the same order (a file without one of them is an error naming it).
 """
 
 from __future__ import annotations
@@ -47,7 +48,24 @@ def step_columns(piece: Piece, sequence_column: str, target_column: str, target_
             f"columns of numbers), but its column {index!r} is a row index (pandas' to_csv writes one unless "
             "index=False), not a step: write the file without it"
         )
+    named = next((n for n in steps if identifier(n)), None)
+    if named is not None:
+        raise DataError(
+            f"{piece.name}: read as a wide table (no column {sequence_column!r}; {target_column!r} and {len(steps)} "
+            f"columns of numbers, each a step), but its column {named!r} is named as a row identifier, not a step of "
+            "the series (it would have been read as one); write the file without it"
+        )
     return steps
+
+
+#: Column names of row identifiers, lower-cased: `id`, and names ending in one (`series_id`, `case id`).
+ID_NAMES = ("id", "idx", "row", "row_id", "sample", "sample_id", "key")
+
+
+def identifier(name: str) -> bool:
+    """Whether a column's name is a row identifier's (`id`, `series_id`, `case id`): never a time step."""
+    lowered = name.strip().lower()
+    return lowered in ID_NAMES or lowered.endswith(("_id", " id", "-id"))
 
 
 def target_named_otherwise(piece: Piece, sequence_column: str, target_column: str) -> str | None:
