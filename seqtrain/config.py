@@ -77,6 +77,8 @@ class ModelOptions(BaseModel):
     # fastText's bag of token (and hashed pair) embeddings beside the RNN; many_to_one heads on token inputs only.
     bag: Literal["unigrams", "bigrams"] | None
     bag_buckets: int = Field(ge=1)
+    # A binary naive Bayes over the row's tokens (and hashed pairs) added to the logits; classification on token inputs only.
+    naive_bayes: Literal["unigrams", "bigrams"] | None = None
 
     @field_validator("ar_highway")
     @classmethod
@@ -111,6 +113,9 @@ class ModelOptions(BaseModel):
         if self.bag is not None and self.head == "many_to_many":
             raise ValueError(f"model.bag={self.bag} summarises a whole sequence for one target per sequence (many_to_one "
                              "heads only); set model.bag=null for head=many_to_many")
+        if self.naive_bayes is not None and self.head == "many_to_many":
+            raise ValueError(f"model.naive_bayes={self.naive_bayes} scores the classes of a whole sequence (many_to_one "
+                             "heads only); set model.naive_bayes=null for head=many_to_many")
         if self.tie_weights:
             width = (self.proj_size or self.hidden_size) * (2 if self.bidirectional else 1)
             if self.embedding_dim != width:
@@ -671,12 +676,14 @@ def _recipe_problems(cfg: DictConfig) -> list[str]:
 def _bag_problems(cfg: DictConfig) -> list[str]:
     """`model.bag` averages token embeddings: numbers are refused here when the data config says so (the task kind
     refuses per-step targets; the data's facts, real-valued inputs the config could not tell)."""
-    bag = OmegaConf.select(cfg, "model.bag", default=None)
     kind = OmegaConf.select(cfg, "data.sequence_kind", default=None)
-    if bag is not None and kind in ("numbers", "vectors"):
-        return [f"model.bag={bag} averages token embeddings, but data.sequence_kind={kind} gives real-valued inputs; "
-                "set model.bag=null"]
-    return []
+    problems = []
+    for key, does in (("bag", "averages token embeddings"), ("naive_bayes", "counts tokens")):
+        value = OmegaConf.select(cfg, f"model.{key}", default=None)
+        if value is not None and kind in ("numbers", "vectors"):
+            problems.append(f"model.{key}={value} {does}, but data.sequence_kind={kind} gives real-valued inputs; "
+                            f"set model.{key}=null")
+    return problems
 
 
 def _raw_tokens(source: str) -> str:
@@ -825,10 +832,11 @@ def check_facts(cfg: DictConfig, facts: Any) -> None:
                         f"(vocabulary of {facts.vocab_size}), which cannot be added into one input; set model.patch_size=1")
     if cfg.model._target_ == SEQUENCE_MODEL and OmegaConf.select(cfg, "model.embedding_dim", default=0) is None and facts.vocab_size is not None:
         problems.append(_raw_tokens(f"data={cfg.data._target_} (vocabulary of {facts.vocab_size})"))
-    bag = OmegaConf.select(cfg, "model.bag", default=None)
-    if bag is not None and facts.vocab_size is None:
-        problems.append(f"model.bag={bag} averages token embeddings, but data={cfg.data._target_} gives real-valued inputs "
-                        f"({facts.num_features} feature(s) per step); set model.bag=null")
+    for key, does in (("bag", "averages token embeddings"), ("naive_bayes", "counts tokens")):
+        value = OmegaConf.select(cfg, f"model.{key}", default=None)
+        if value is not None and facts.vocab_size is None:
+            problems.append(f"model.{key}={value} {does}, but data={cfg.data._target_} gives real-valued inputs "
+                            f"({facts.num_features} feature(s) per step); set model.{key}=null")
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 

@@ -237,11 +237,13 @@ def streamable(model: nn.Module) -> bool:
     (`relative_to`): each chunk would be shifted by its own level; nor with a linear AR highway (`ar_highway`): it
     reads the last steps of each chunk, not of the sequence; nor with a bag of embeddings (`bag`): its mean is over
     the chunk, not the sequence; nor with `instance_norm`: each chunk would be standardized by its own statistics; nor
-    with `differences`: a chunk's first step has no step before it.
+    with `differences`: a chunk's first step has no step before it; nor with a naive Bayes (`naive_bayes`): it
+    scores the chunk's tokens, not the sequence's.
     """
     from seqtrain.models.pooling import LastStatePool
 
     return (not model.backbone.rnn.bidirectional and model.patch_size == 1 and getattr(model, "relative", None) is None
             and getattr(model, "highway", None) is None and getattr(model, "bag", None) is None
+            and getattr(model, "naive_bayes", None) is None
             and getattr(model, "instance_norm", None) is None and getattr(model, "differences", None) is None
             and (model.pool is None or isinstance(model.pool, LastStatePool)))

@@ -125,6 +125,21 @@ def test_a_model_with_a_bag_exports_at_any_length(tmp_path: Path, bag: str, pool
     assert not streamable(model)
 
 
+@pytest.mark.parametrize("naive_bayes", ["bigrams", "unigrams"])
+def test_a_model_with_a_naive_bayes_exports_at_any_length(tmp_path: Path, naive_bayes: str) -> None:
+    """The fitted counts travel as constants; each row's distinct features (a sort per row) are in the graph, with the
+    time axis dynamic, one step (no pair) too. A chunk's features are not the sequence's: not streamable."""
+    torch.manual_seed(0)
+    model = SequenceModel(cell="gru", hidden_size=8, pooling="mean", embedding_dim=6, num_outputs=3, vocab_size=12,
+                          padding_idx=0, naive_bayes=naive_bayes, bag_buckets=17).eval()
+    rows = [(torch.randint(1, 12, (int(n),)), torch.tensor(i % 3)) for i, n in enumerate(torch.randint(1, 9, (30,)))]
+    model.naive_bayes.fit(rows)
+    path = export_onnx(model, tmp_path / "model.onnx")
+    for batch, steps in [(1, 1), (3, 11), (4, 40)]:
+        assert check_onnx(path, model, batch=batch, steps=steps) < TOLERANCE
+    assert not streamable(model)
+
+
 @pytest.mark.parametrize(("mode", "patch_size"), [("shape", 1), ("shape_level", 3), ("shape_values", 2)])
 def test_a_model_with_instance_norm_exports_at_any_length(tmp_path: Path, mode: str, patch_size: int) -> None:
     """Each row's statistics are in the graph over however many steps the call gives (one step too); a chunk would

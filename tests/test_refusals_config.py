@@ -126,6 +126,18 @@ CASES = [
      ["model.bag=bigrams", "TableDataModule(task=tagging)", "set model.bag=null"]),
     ("task kind", ["experiment=none", "data=table", "data.sequence_kind=numbers", "model.bag=bigrams"],
      ["model.bag=bigrams", "data.sequence_kind=numbers", "real-valued", "set model.bag=null"]),
+    # --- a naive Bayes beside the RNN (model.naive_bayes): token inputs, one class label per sequence ---
+    ("model", ["model.naive_bayes=trigrams"], ["model.naive_bayes='trigrams'", "'unigrams' or 'bigrams'"]),
+    ("model", ["model.naive_bayes=bigrams", "model.head=many_to_many"], ["model.naive_bayes=bigrams", "many_to_one",
+                                                                         "set model.naive_bayes=null"]),
+    ("task kind", ["data=shakespeare", "data.stateful=false", "model.naive_bayes=unigrams"],
+     ["model.naive_bayes=unigrams", "TextDataModule", "a target per step", "set model.naive_bayes=null"]),
+    ("task kind", ["experiment=none", "data=table", "data.task=regression", "data.sequence_kind=text", "model.naive_bayes=bigrams"],
+     ["model.naive_bayes=bigrams", "TableDataModule(task=regression)", "is regression", "set model.naive_bayes=null"]),
+    ("task kind", ["experiment=none", "data=table", "data.task=tagging", "model.naive_bayes=bigrams"],
+     ["model.naive_bayes=bigrams", "TableDataModule(task=tagging)", "set model.naive_bayes=null"]),
+    ("task kind", ["experiment=none", "data=table", "data.sequence_kind=numbers", "model.naive_bayes=bigrams"],
+     ["model.naive_bayes=bigrams", "data.sequence_kind=numbers", "real-valued", "set model.naive_bayes=null"]),
     # --- monitor: a metric the kind logs while fitting, watched the right way ---
     ("monitor", [*SUNSPOTS, "monitor=val/acc"], ["monitor='val/acc'", "regression", "val/rmse"]),
     ("monitor", [*VOWELS, "monitor=val/ppl"], ["monitor='val/ppl'", "classification", "val/acc"]),
@@ -687,6 +699,17 @@ def test_real_valued_inputs_found_in_the_data_are_refused_a_bag_before_a_model_i
         train(cfg)
     message = str(error.value)
     assert "model.bag=unigrams" in message and "real-valued" in message and "AddingDataModule" in message, message
+
+
+def test_real_valued_inputs_found_in_the_data_are_refused_a_naive_bayes_before_a_model_is_built(compose_train: Compose) -> None:
+    """Japanese Vowels is classification, so only its facts (12 real features a step) tell that there are no tokens."""
+    from seqtrain.run import train
+
+    cfg = compose_train("logger=none", "experiment=none", "recipe=none", "data=vowels", "model.naive_bayes=bigrams")
+    with pytest.raises(ConfigError) as error:
+        train(cfg)
+    message = str(error.value)
+    assert "model.naive_bayes=bigrams counts tokens" in message and "real-valued" in message, message
 
 
 def test_online_wandb_without_an_api_key_is_refused_before_any_data_is_read(compose_train: Compose, tmp_path: Path,

@@ -247,6 +247,20 @@ def test_a_bag_of_embeddings_killed_mid_epoch(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_naive_bayes_killed_mid_epoch(tmp_path: Path) -> None:
+    """`model.naive_bayes=bigrams`: the counts, alpha and weight fitted at the start come back with the checkpoint."""
+    sys.path.insert(0, str(ROOT / "tests" / "data"))
+    from user_files import sentiment_rows, write_csv
+
+    reviews = write_csv(tmp_path / "reviews.csv", sentiment_rows(200))
+    kill_mid_epoch_resume_and_compare(["~experiment", "recipe=none", "data=table", f"data.train_files={reviews}",
+                                       "data.sequence_column=text", "data.tokenizer=word", f"data.cache_dir={tmp_path / 'cache'}",
+                                       "data.batch_size=16", "model=gru", "model.hidden_size=16", "model.pooling=mean",
+                                       "model.naive_bayes=bigrams", "model.bag_buckets=512", "trainer.max_epochs=3",
+                                       "callbacks.last_checkpoint.every_n_train_steps=3"], tmp_path)
+
+
+@pytest.mark.slow
 def test_d_killed_after_a_mid_epoch_validation(tmp_path: Path) -> None:
     args = [*VOWELS, "trainer.val_check_interval=0.5", "callbacks.last_checkpoint.every_n_train_steps=null"]
     whole = tmp_path / "whole"

@@ -131,6 +131,10 @@ class TaskKind:
         if model.get("bag") is not None and targets.per_step:
             problems.append(f"model.bag={model.get('bag')} summarises a whole sequence for one target per sequence, but "
                             f"{targets.source} gives a target per step ({cls.name}); set model.bag=null")
+        if model.get("naive_bayes") is not None and (targets.per_step or cls.name != "classification"):
+            problems.append(f"model.naive_bayes={model.get('naive_bayes')} scores the classes of a whole sequence (classification, "
+                            f"one label per sequence), but {targets.source} is {cls.name}"
+                            f"{' with a target per step' if targets.per_step else ''}; set model.naive_bayes=null")
         patch_size = model.get("patch_size")
         if isinstance(patch_size, int) and patch_size > 1 and targets.per_step:
             problems.append(f"model.patch_size={patch_size} groups k steps into one, but {targets.source} gives a target per "

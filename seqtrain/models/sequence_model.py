@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from seqtrain.models.backbone import RecurrentBackbone, State
 from seqtrain.models.bag import BAGS, BagOfEmbeddings
+from seqtrain.models.naive_bayes import NaiveBayesPrior
 from seqtrain.models.differences import DIFFERENCES, Differences, first_differences, second_differences
 from seqtrain.models.highway import ArHighway, AutoregressiveHighway, resolve_ar_highway
 from seqtrain.models.instance_norm import INSTANCE_NORMS, InstanceNorm, RowStandardizer
@@ -50,6 +51,7 @@ class SequenceModel(nn.Module):
         ar_highway: ArHighway | None = None,
         bag: Literal["unigrams", "bigrams"] | None = None,
         bag_buckets: int = 65536,
+        naive_bayes: Literal["unigrams", "bigrams"] | None = None,
         # Facts from the data, passed by the run rather than typed by users.
         num_outputs: int,
         per_step_targets: bool = False,
@@ -98,6 +100,8 @@ class SequenceModel(nn.Module):
             raise ValueError(f"instance_norm must be one of {list(INSTANCE_NORMS)} or None, got {instance_norm!r}")
         if bag is not None and bag not in BAGS:
             raise ValueError(f"bag must be one of {list(BAGS)} or None, got {bag!r}")
+        if naive_bayes is not None and naive_bayes not in BAGS:
+            raise ValueError(f"naive_bayes must be one of {list(BAGS)} or None, got {naive_bayes!r}")
 
         self.head_kind = head if head != "auto" else ("many_to_many" if per_step_targets else "many_to_one")
         if self.head_kind == "many_to_many" and pooling is not None:
@@ -122,6 +126,14 @@ class SequenceModel(nn.Module):
             if self.head_kind != "many_to_one":
                 raise ValueError(f"bag={bag!r} summarises the whole sequence for one target per sequence (a many_to_one "
                                  f"head), but head={head!r} resolves to {self.head_kind!r}; set bag=None")
+        if naive_bayes is not None:
+            # Counts of the tokens in a whole sequence, for one label per sequence (the task refuses other kinds).
+            if vocab_size is None:
+                raise ValueError(f"naive_bayes={naive_bayes!r} counts tokens, but this data's inputs are real-valued "
+                                 f"(num_features={num_features}); set naive_bayes=None")
+            if self.head_kind != "many_to_one":
+                raise ValueError(f"naive_bayes={naive_bayes!r} scores the whole sequence for one label per sequence (a "
+                                 f"many_to_one head), but head={head!r} resolves to {self.head_kind!r}; set naive_bayes=None")
         # Each row standardized over its own steps (seqtrain.models.instance_norm), for real-valued rows with one target
         # each; token ids and per-step heads (which would see the statistics of the steps they predict) have none, so a
         # recipe can set it for every table (the run says so in one line, as for input_noise).
@@ -234,6 +246,12 @@ class SequenceModel(nn.Module):
         self.head_dropout: nn.Module | None = nn.Dropout(head_dropout) if head_dropout > 0 else None
         pooled_size = self.backbone.output_size * (2 if isinstance(self.pool, MaxMeanPool) else 1)
         self.output_layer = nn.Linear(pooled_size + bag_size, num_outputs)
+        # A naive Bayes over the row's tokens (and token pairs), added to the logits (seqtrain.models.naive_bayes);
+        # its counts are fitted on the training rows when training starts. Off: the state dict is as before.
+        self.naive_bayes: NaiveBayesPrior | None = None
+        if naive_bayes is not None:
+            assert vocab_size is not None  # refused above
+            self.naive_bayes = NaiveBayesPrior(vocab_size, num_outputs, bag_buckets, pairs=naive_bayes == "bigrams")
 
         if tie_weights:
             # Press & Wolf (2017): the output layer reuses the embedding, so both matrices must be (V, E).
@@ -331,7 +349,10 @@ class SequenceModel(nn.Module):
             pooled = torch.cat([pooled, self.bag(inputs, lengths)], dim=-1)  # (B, D*H + E)
         if self.head_dropout is not None:
             pooled = self.head_dropout(pooled)  # training only
-        return self.output_layer(pooled), state  # (B, num_outputs)
+        logits = self.output_layer(pooled)  # (B, num_outputs)
+        if self.naive_bayes is not None:
+            logits = logits + self.naive_bayes(inputs, lengths)  # (B, num_outputs)
+        return logits, state
 
 
 def _repeat_state(state: State | None, k: int) -> State | None:

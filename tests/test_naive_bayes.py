@@ -1,0 +1,198 @@
+"""model.naive_bayes: the counts, the class scores and the leave-one-out correction against scikit-learn's
+MultinomialNB and against a prior refitted without the row."""
+
+import numpy as np
+import pytest
+import torch
+
+from seqtrain.models.bag import pair_buckets
+from seqtrain.models.naive_bayes import ALPHAS, NaiveBayesPrior
+from seqtrain.models.sequence_model import SequenceModel
+
+VOCAB, BUCKETS, CLASSES = 7, 5, 3
+
+
+def _rows(n: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for i in range(n):
+        length = int(torch.randint(1, 9, (1,), generator=g))
+        rows.append((torch.randint(0, VOCAB, (length,), generator=g), torch.tensor(i % CLASSES)))
+    return rows
+
+
+def _batch(rows: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([len(t) for t, _ in rows])
+    tokens = torch.full((len(rows), int(lengths.max())), 3)  # padding with a real id: must count for nothing
+    for i, (t, _) in enumerate(rows):
+        tokens[i, : len(t)] = t
+    return tokens, lengths, torch.stack([y for _, y in rows])
+
+
+def _binary_features(tokens: torch.Tensor, pairs: bool) -> np.ndarray:
+    """One row's binary feature vector, by hand: ids, then hashed adjacent pairs after them."""
+    x = np.zeros(VOCAB + (BUCKETS if pairs else 0))
+    x[tokens.numpy()] = 1
+    if pairs and len(tokens) > 1:
+        x[VOCAB + pair_buckets(tokens[None], BUCKETS)[0].numpy()] = 1
+    return x
+
+
+@pytest.mark.parametrize("pairs", [False, True])
+def test_scores_are_sklearn_multinomial_nb_on_binary_features(pairs: bool) -> None:
+    from sklearn.naive_bayes import MultinomialNB
+
+    train, new = _rows(40), _rows(9, seed=1)
+    prior = NaiveBayesPrior(VOCAB, CLASSES, BUCKETS, pairs=pairs)
+    prior.fit(train)
+    prior.alpha.fill_(0.5)
+    prior.weight.fill_(1.0)
+    X = np.stack([_binary_features(t, pairs) for t, _ in train])
+    y = np.array([int(label) for _, label in train])
+    rows = np.bincount(y, minlength=CLASSES)
+    nb = MultinomialNB(alpha=0.5, class_prior=(rows + 1) / (rows + 1).sum()).fit(X, y)
+    tokens, lengths, _ = _batch(new)
+    with torch.no_grad():
+        ours = prior(tokens, lengths).double()
+    theirs = torch.from_numpy(nb.predict_joint_log_proba(np.stack([_binary_features(t, pairs) for t, _ in new])))
+    # The same up to one constant per row (the prior's normaliser): compare the differences between classes.
+    torch.testing.assert_close(ours - ours[:, :1], theirs - theirs[:, :1], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("pairs", [False, True])
+def test_leave_one_out_is_the_prior_fitted_without_the_row(pairs: bool) -> None:
+    train = _rows(30)
+    prior = NaiveBayesPrior(VOCAB, CLASSES, BUCKETS, pairs=pairs)
+    prior.fit(train)
+    prior.alpha.fill_(0.7)
+    prior.weight.fill_(1.3)
+    tokens, lengths, targets = _batch(train)
+    with torch.no_grad():
+        scored = prior(tokens, lengths) + prior.leave_one_out(tokens, lengths, targets)
+    for i in range(len(train)):
+        alone = NaiveBayesPrior(VOCAB, CLASSES, BUCKETS, pairs=pairs)
+        alone.fit(train[:i] + train[i + 1:])
+        alone.alpha.fill_(0.7)
+        alone.weight.fill_(1.3)
+        with torch.no_grad():
+            expected = alone(tokens[i:i + 1], lengths[i:i + 1])[0]
+        c = int(targets[i])
+        # The row's own class as the other rows score it; the other classes as the full counts do (the row is not
+        # in them), but for the prior's normaliser, one constant per row.
+        shift = scored[i] - expected
+        others = [k for k in range(CLASSES) if k != c]
+        torch.testing.assert_close(shift[c] - shift[others[0]], torch.tensor(0.0), atol=1e-4, rtol=0)
+        torch.testing.assert_close(shift[others], shift[others[0]].expand(len(others)), atol=1e-4, rtol=0)
+
+
+def test_fit_chooses_alpha_by_leave_one_out_accuracy_and_the_weight_by_its_likelihood() -> None:
+    train = _rows(60)
+    prior = NaiveBayesPrior(VOCAB, CLASSES, BUCKETS)
+    prior.fit(train)
+    tokens, lengths, targets = _batch(train)
+
+    def left_out(alpha: float, weight: float) -> torch.Tensor:
+        prior.alpha.fill_(alpha)
+        prior.weight.fill_(weight)
+        with torch.no_grad():
+            return prior(tokens, lengths) + prior.leave_one_out(tokens, lengths, targets)
+
+    chosen = prior.chosen
+    accuracy = {a: (left_out(a, 1.0).argmax(1) == targets).double().mean().item() for a in ALPHAS}
+    assert accuracy[chosen["alpha"]] == max(accuracy.values()) == chosen["leave_one_out_accuracy"]
+    assert chosen["alpha"] == next(a for a in ALPHAS if accuracy[a] == max(accuracy.values()))  # the first best
+    loss = lambda w: torch.nn.functional.cross_entropy(left_out(chosen["alpha"], w), targets).item()  # noqa: E731
+    grid = torch.linspace(0.01, 3.0, 300).tolist()
+    assert loss(chosen["weight"]) <= min(loss(w) for w in grid) + 1e-6
+    assert all(not p.requires_grad for p in prior.parameters())  # nothing of it is trained
+    assert not list(prior.parameters())
+
+
+def test_sequence_model_adds_the_prior_to_its_logits() -> None:
+    torch.manual_seed(0)
+    model = SequenceModel(cell="gru", hidden_size=4, embedding_dim=3, pooling="mean", naive_bayes="bigrams",
+                          bag_buckets=BUCKETS, num_outputs=CLASSES, vocab_size=VOCAB).eval()
+    train = _rows(20)
+    model.naive_bayes.fit(train)
+    tokens, lengths, _ = _batch(train[:5])
+    with torch.no_grad():
+        with_prior, _ = model(tokens, lengths)
+        saved = model.naive_bayes
+        model.naive_bayes = None
+        without, _ = model(tokens, lengths)
+        model.naive_bayes = saved
+        torch.testing.assert_close(with_prior - without, saved(tokens, lengths))
+    # The counts travel with the weights.
+    rebuilt = SequenceModel(**{k: v for k, v in model.arguments.items()})
+    rebuilt.load_state_dict(model.state_dict())
+    assert rebuilt.naive_bayes.fitted and torch.equal(rebuilt.naive_bayes.counts, saved.counts)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"num_features": 3, "naive_bayes": "bigrams"}, "real-valued"),
+    ({"vocab_size": VOCAB, "naive_bayes": "trigrams"}, "naive_bayes must be one of"),
+    ({"vocab_size": VOCAB, "naive_bayes": "unigrams", "head": "many_to_many"}, "many_to_one"),
+])
+def test_refused_where_it_cannot_apply(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SequenceModel(cell="gru", hidden_size=4, embedding_dim=3, num_outputs=CLASSES, **kwargs)
+
+
+def test_refused_for_a_regression_task() -> None:
+    from seqtrain.task import SequenceTask
+
+    model = SequenceModel(cell="gru", hidden_size=4, embedding_dim=3, pooling="mean", naive_bayes="unigrams",
+                          num_outputs=2, vocab_size=VOCAB)
+    with pytest.raises(ValueError, match="task classification"):
+        SequenceTask(model, "regression", num_outputs=2)
+
+
+def test_a_run_counts_training_and_validation_rows_and_scores_both_leaving_each_row_out(tmp_path) -> None:
+    """Wiring, end to end in Python: the counts hold the training and validation rows, val/acc is the accuracy of the
+    logits with each validation row left out of the counts, test/acc that of the plain logits (test rows were never
+    counted)."""
+    import functools
+    import sys
+    from pathlib import Path
+
+    import lightning.pytorch as pl
+
+    from seqtrain.data import TableDataModule
+    from seqtrain.task import SequenceTask
+
+    sys.path.insert(0, str(Path(__file__).parent / "data"))
+    from user_files import sentiment_rows, write_csv
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0)
+    train = write_csv(tmp_path / "train.csv", sentiment_rows(120, seed=0))
+    test = write_csv(tmp_path / "test.csv", sentiment_rows(40, seed=1))
+    data = TableDataModule(train_files=str(train), test_files=str(test), sequence_column="text", tokenizer="word",
+                           val_fraction=0.25, batch_size=16, seed=0, cache_dir=str(tmp_path / "cache"))
+    data.setup("fit")
+    model = SequenceModel(cell="gru", hidden_size=8, embedding_dim=8, pooling="mean", naive_bayes="bigrams",
+                          bag_buckets=64, **data.facts.model_kwargs())
+    task = SequenceTask(model, task=data.facts.task, num_outputs=data.facts.num_outputs,
+                        optimizer=functools.partial(torch.optim.AdamW, lr=3e-3))
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_progress_bar=False,
+                         enable_checkpointing=False, enable_model_summary=False)
+    trainer.fit(task, datamodule=data)
+    prior = model.naive_bayes
+    assert int(prior.rows.sum()) == len(data.split("train")) + len(data.split("val")) == 120
+    validated = trainer.validate(task, datamodule=data, verbose=False)[0]["val/acc"]
+    tested = trainer.test(task, datamodule=data, verbose=False)[0]["test/acc"]
+    model.eval()
+
+    def accuracy(split: str, left_out: bool) -> float:
+        right = total = 0
+        with torch.no_grad():
+            for batch in data.dataloader(split):
+                logits, _ = model(batch.inputs, batch.lengths)
+                if left_out:
+                    logits = logits + prior.leave_one_out(batch.inputs, batch.lengths, batch.targets)
+                right += int((logits.argmax(1) == batch.targets).sum())
+                total += len(batch.targets)
+        return right / total
+
+    assert validated == pytest.approx(accuracy("val", left_out=True))
+    assert tested == pytest.approx(accuracy("test", left_out=False))
