@@ -294,21 +294,6 @@ class SequenceTask(pl.LightningModule):
             self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
 
     def on_fit_start(self) -> None:
-        prior = getattr(self.model, "naive_bayes", None)
-        if prior is not None and not prior.fitted:  # a resumed run has its counts from the checkpoint
-            datamodule = self.trainer.datamodule
-            if datamodule is None or not hasattr(datamodule, "split"):
-                raise ValueError("model.naive_bayes fits its counts on the datamodule's training rows, but this run "
-                                 "trains on bare dataloaders; pass a seqtrain datamodule or set naive_bayes=None")
-            # Training and validation rows: the naive Bayes gains from every labelled row (a 20 % carve-out costs it
-            # about 2 points of accuracy on the study's English reviews), and validation stays honest: `_step` scores
-            # each of those rows leaving its own counts out.
-            train, val = datamodule.split("train"), datamodule.split("val")
-            rows = [*train, *(val if val is not None else [])]
-            prior.fit(rows)
-            log.info("model.naive_bayes: fitted on %d training and %d validation rows (each scored leaving itself out); "
-                     "alpha %g (leave-one-out accuracy %.3f), weight %.3g", len(train), len(rows) - len(train),
-                     prior.chosen["alpha"], prior.chosen["leave_one_out_accuracy"], prior.chosen["weight"])
         # Walking the module tree (model and metrics) for every step's clipping costs ~25 us.
         self._trainable = [p for p in self.parameters() if p.requires_grad]
 
@@ -349,12 +334,36 @@ class SequenceTask(pl.LightningModule):
             scheduler["monitor"] = self.monitor
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
+    def _fit_naive_bayes(self) -> None:
+        """`model.naive_bayes`: its counts from the datamodule's training and validation rows, before anything trains
+        (in `setup`: Lightning's learning-rate finder trains inside a callback's `on_fit_start`, before this module's).
+        A resumed run fits them too, and the checkpoint's then replace them (the same counts: they depend on the data
+        alone); a second `fit` of the same task keeps the counts it has."""
+        prior = getattr(self.model, "naive_bayes", None)
+        if prior is None or prior.fitted:
+            return
+        datamodule = self.trainer.datamodule
+        if datamodule is None or not hasattr(datamodule, "split"):
+            raise ValueError("model.naive_bayes fits its counts on the datamodule's training rows, but this run "
+                             "trains on bare dataloaders; pass a seqtrain datamodule or set naive_bayes=None")
+        # Training and validation rows: the naive Bayes gains from every labelled row (a 20 % carve-out costs it
+        # about 2 points of accuracy on the study's English reviews), and validation stays honest: `_step` scores
+        # each of those rows leaving its own counts out.
+        train, val = datamodule.split("train"), datamodule.split("val")
+        rows = [*train, *(val if val is not None else [])]
+        prior.fit(rows)
+        log.info("model.naive_bayes: fitted on %d training and %d validation rows (each scored leaving itself out); "
+                 "alpha %g (leave-one-out accuracy %.3f), weight %.3g", len(train), len(rows) - len(train),
+                 prior.chosen["alpha"], prior.chosen["leave_one_out_accuracy"], prior.chosen["weight"])
+
     def setup(self, stage: str) -> None:
         """The metrics adapted to the device, before Lightning moves them there (`TaskKind.metrics_on`). Built in
         Python (no `metadata`): record the model's and datamodule's constructor arguments and the data's facts, so
         that its checkpoints rebuild like those of `python train.py`."""
         for metrics in (self.train_metrics, self.val_metrics, self.test_metrics):
             self.kind.metrics_on(metrics, self.trainer.strategy.root_device)
+        if stage == "fit":
+            self._fit_naive_bayes()
         if self.metadata or stage != "fit":
             return
         from seqtrain.checkpoint import CheckpointError, run_metadata

@@ -218,7 +218,7 @@ def test_the_text_classification_block_applies_to_text_labels_only(compose_train
     assert cfg.monitor == config["monitor"] == "val/loss" and config["callbacks"]["early_stopping"]["mode"] == "min"
     line = settle_text_recipe(cfg, config, 7, "classification", set())
     assert line == ("recipe.text_classification: monitor=val/acc monitor_mode=max model.embedding_dropout=0.5 model.pooling=mean "
-                    "model.bag=bigrams callbacks.early_stopping.patience=10 (this data is text with one label per sequence)")
+                    "model.bag=bigrams model.naive_bayes=bigrams callbacks.early_stopping.patience=10 (this data is text with one label per sequence)")
     assert cfg.model.pooling == config["model"]["pooling"] == "mean" and config["model"]["embedding_dropout"] == 0.5
     assert cfg.model.bag == config["model"]["bag"] == "bigrams" and config["callbacks"]["early_stopping"]["patience"] == 10
     assert cfg.monitor == config["monitor"] == "val/acc" and config["monitor_mode"] == "max"
@@ -248,7 +248,7 @@ def test_the_command_line_wins_over_the_text_classification_block(compose_train:
     from seqtrain.recipe import text_recipe_settings
 
     general = {"monitor": "val/acc", "monitor_mode": "max", "model.embedding_dropout": 0.5, "model.pooling": "mean",
-               "model.bag": "bigrams", "callbacks.early_stopping.patience": 10}
+               "model.bag": "bigrams", "model.naive_bayes": "bigrams", "callbacks.early_stopping.patience": 10}
     assert text_recipe_settings(compose_train("data=table")) == general
     assert text_recipe_settings(compose_train("data=table"), True) == {**general, "data.tokenizer": "unigram", "data.max_vocab_size": 4000,
                                                                       "model.head_dropout": 0.5}
@@ -298,7 +298,7 @@ def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path:
     assert proc.returncode == 0, proc.stderr[-3000:]
     # The table recipe's spacing rule too: these sentences are English words (read again with its tokenizer).
     said = ("recipe.text_classification: monitor=val/acc monitor_mode=max model.embedding_dropout=0.5 model.pooling=mean "
-            "model.bag=bigrams callbacks.early_stopping.patience=10 data.tokenizer=unigram data.max_vocab_size=4000 model.head_dropout=0.5 (this data is text with one label per sequence; words separated "
+            "model.bag=bigrams model.naive_bayes=bigrams callbacks.early_stopping.patience=10 data.tokenizer=unigram data.max_vocab_size=4000 model.head_dropout=0.5 (this data is text with one label per sequence; words separated "
             "by spaces: ")
     assert said in proc.stdout + proc.stderr
     assert "fitted a unigram tokenizer on the training split" in proc.stdout + proc.stderr
@@ -313,7 +313,7 @@ def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path:
     proc = run_train(*args, "trainer.max_epochs=3", "ckpt_path=last")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert ("resume: callbacks.early_stopping.patience=10 data.max_vocab_size=4000 data.tokenizer=unigram model.bag=bigrams model.embedding_dropout=0.5 model.head_dropout=0.5 "
-            "model.pooling=mean "
+            "model.naive_bayes=bigrams model.pooling=mean "
             "monitor=val/acc monitor_mode=max, as the run being resumed used") in proc.stdout + proc.stderr
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["epoch"] == 3
 
@@ -341,7 +341,7 @@ def test_a_resume_keeps_the_text_settings_its_run_used(compose_train: Compose, s
     assert config["callbacks"]["early_stopping"]["monitor"] == kept  # ${monitor} resolved again
 
 
-def test_a_text_run_saved_before_the_bag_resumes_without_it(compose_train: Compose) -> None:
+def test_a_text_run_saved_before_the_bag_and_the_naive_bayes_resumes_without_them(compose_train: Compose) -> None:
     """Its checkpoint's config has no `model.bag` (the key came later): the resume builds the model it saved (no bag,
     whose weights would be missing), and the missing key is no config change; one that saved the bag keeps it."""
     from seqtrain.resume_checks import config_changes
@@ -350,14 +350,15 @@ def test_a_text_run_saved_before_the_bag_resumes_without_it(compose_train: Compo
     cfg = compose_train("data=table")
     config = OmegaConf.to_container(cfg, resolve=True)
     saved = json.loads(json.dumps(config))
-    for key in ("bag", "bag_buckets"):
+    for key in ("bag", "bag_buckets", "naive_bayes"):
         del saved["model"][key]
     keep_saved_recipe_settings(cfg, config, saved, set())
     assert cfg.model.bag is None and config["model"]["bag"] is None
+    assert cfg.model.naive_bayes is None and config["model"]["naive_bayes"] is None
     assert config_changes(saved, config) == ({}, {})
-    saved["model"] |= {"bag": "bigrams", "bag_buckets": 65536}
-    assert keep_saved_recipe_settings(cfg, config, saved, set()).startswith("resume: model.bag=bigrams")
-    assert cfg.model.bag == config["model"]["bag"] == "bigrams"
+    saved["model"] |= {"bag": "bigrams", "bag_buckets": 65536, "naive_bayes": "bigrams"}
+    assert keep_saved_recipe_settings(cfg, config, saved, set()).startswith("resume: model.bag=bigrams model.naive_bayes=bigrams")
+    assert cfg.model.bag == config["model"]["bag"] == "bigrams" == cfg.model.naive_bayes
 
 
 @pytest.mark.parametrize(("key", "recipes", "saved_other", "given"), [

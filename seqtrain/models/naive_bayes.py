@@ -113,14 +113,14 @@ class NaiveBayesPrior(nn.Module):
         weight on them, leaving each row out: alpha by accuracy over `ALPHAS`, the weight by log-likelihood."""
         self.counts.zero_()
         self.rows.zero_()
-        for tokens, label in examples:
-            tokens = tokens.to(self.counts.device).reshape(1, -1).long()
-            ids, first = self.features(tokens, torch.tensor([tokens.shape[1]]))
-            label = int(label)
-            self.counts[ids[first], label] += 1
-            self.rows[label] += 1
         batches = [_pad([examples[j] for j in range(i, min(i + batch_size, len(examples)))], self.counts.device)
                    for i in range(0, len(examples), batch_size)]
+        for tokens, lengths, labels in batches:
+            ids, first = self.features(tokens, lengths)
+            classes = labels[:, None].expand_as(ids)
+            self.counts.index_put_((ids[first], classes[first]), torch.ones(int(first.sum()), device=ids.device),
+                                   accumulate=True)
+            self.rows.index_put_((labels,), torch.ones(len(labels), device=ids.device), accumulate=True)
         self.weight.fill_(1.0)
         best = None
         for alpha in ALPHAS:
