@@ -196,3 +196,15 @@ def test_a_run_counts_training_and_validation_rows_and_scores_both_leaving_each_
 
     assert validated == pytest.approx(accuracy("val", left_out=True))
     assert tested == pytest.approx(accuracy("test", left_out=False))
+
+
+def test_a_row_without_a_label_is_not_counted_and_not_left_out() -> None:
+    """The ignore index (-100) as a label: fitting skips the row, and leaving it out changes nothing."""
+    train = _rows(30)
+    unlabelled = [(t, torch.tensor(-100)) for t, _ in _rows(5, seed=3)]
+    with_them, without = NaiveBayesPrior(VOCAB, CLASSES, BUCKETS), NaiveBayesPrior(VOCAB, CLASSES, BUCKETS)
+    with_them.fit(train + unlabelled)
+    without.fit(train)
+    assert torch.equal(with_them.counts, without.counts) and torch.equal(with_them.rows, without.rows)
+    tokens, lengths, _ = _batch(unlabelled)
+    assert not with_them.leave_one_out(tokens, lengths, torch.full((5,), -100)).any()

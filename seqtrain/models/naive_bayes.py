@@ -113,6 +113,7 @@ class NaiveBayesPrior(nn.Module):
         weight on them, leaving each row out: alpha by accuracy over `ALPHAS`, the weight by log-likelihood."""
         self.counts.zero_()
         self.rows.zero_()
+        examples = [(tokens, label) for tokens, label in examples if int(label) >= 0]  # a row without a label: left out
         batches = [_pad([examples[j] for j in range(i, min(i + batch_size, len(examples)))], self.counts.device)
                    for i in range(0, len(examples), batch_size)]
         for tokens, lengths, labels in batches:
@@ -151,10 +152,12 @@ class NaiveBayesPrior(nn.Module):
 
     def leave_one_out(self, tokens: Tensor, lengths: Tensor, targets: Tensor) -> Tensor:
         """What to add to `forward`'s (B, C) for training rows of class ``targets`` (B,): each row's own class scored
-        without the row's counts. Zero but in each row's target column."""
+        without the row's counts. Zero but in each row's target column, and for a row without a label (a negative
+        target: the ignore index), which was not counted."""
         alpha, totals, log_likelihood, log_prior = self._log_tables()
         ids, first = self.features(tokens, lengths)
-        targets = targets.reshape(-1).long()
+        labelled = targets.reshape(-1) >= 0
+        targets = targets.reshape(-1).long().clamp(min=0)
         own = first.to(log_likelihood.dtype)
         in_row = own.sum(dim=1)  # (B,) the row's distinct features
         counts = self.counts[ids, targets[:, None]]  # (B, S) its class's counts of its features, itself included
@@ -163,7 +166,7 @@ class NaiveBayesPrior(nn.Module):
             - in_row * (totals[targets] - in_row + alpha * self.num_features).log()
         prior = (self.rows[targets]).log() - log_prior[targets]  # rows - 1 + 1 against rows + 1
         change = torch.zeros(tokens.shape[0], self.rows.shape[0], dtype=full.dtype, device=full.device)
-        change[torch.arange(tokens.shape[0], device=full.device), targets] = self.weight * (without - full + prior)
+        change[torch.arange(tokens.shape[0], device=full.device), targets] = self.weight * (without - full + prior) * labelled
         return change
 
     def extra_repr(self) -> str:
