@@ -65,7 +65,8 @@ def _calibrate(scores: Tensor, targets: Tensor, steps: int = 50) -> float:
 
 
 class NaiveBayesPrior(nn.Module):
-    """log P(class) + sum over the row's distinct features of log P(feature | class), times a learned weight.
+    """log P(class) + sum over the row's distinct features of log P(feature | class), times a weight; the counts, the
+    smoothing and the weight are fitted on labelled rows by `fit`, not trained.
 
     Args:
         vocab_size: token ids are in [0, vocab_size).
@@ -109,11 +110,13 @@ class NaiveBayesPrior(nn.Module):
 
     @torch.no_grad()
     def fit(self, examples: Sequence[tuple[Tensor, Tensor]], batch_size: int = 256) -> None:
-        """Count the training rows (``examples``: (tokens (T,), label ()) pairs), then choose the smoothing and the
+        """Count the labelled rows (``examples``: (tokens (T,), label ()) pairs), then choose the smoothing and the
         weight on them, leaving each row out: alpha by accuracy over `ALPHAS`, the weight by log-likelihood."""
         self.counts.zero_()
         self.rows.zero_()
         examples = [(tokens, label) for tokens, label in examples if int(label) >= 0]  # a row without a label: left out
+        if not examples:
+            raise ValueError("a naive Bayes needs labelled rows to count, and none was given")
         batches = [_pad([examples[j] for j in range(i, min(i + batch_size, len(examples)))], self.counts.device)
                    for i in range(0, len(examples), batch_size)]
         for tokens, lengths, labels in batches:
@@ -136,7 +139,8 @@ class NaiveBayesPrior(nn.Module):
         self.weight.fill_(_calibrate(scores, targets))
         self.chosen = {"alpha": alpha, "weight": float(self.weight), "leave_one_out_accuracy": best[0]}
 
-    def _log_tables(self) -> tuple[Tensor, Tensor, Tensor]:
+    def _log_tables(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """alpha, each class's feature total (C,), log P(feature | class) (F, C) and the unnormalised log prior (C,)."""
         alpha = self.alpha
         totals = self.counts.sum(dim=0)  # (C,) features counted per class
         log_likelihood = (self.counts + alpha).log() - (totals + alpha * self.num_features).log()  # (F, C)
