@@ -19,6 +19,7 @@ Two stages, one `python train.py` subprocess at a time (one torch thread each):
     python scripts/defaults_study.py --stage final          # writes <out>/final.md and final.json
     python scripts/defaults_study.py --stage seeds --merge <final out> <final out with --set seed=1> ...
     python scripts/defaults_study.py --stage ensemble --splits 3 --out <validate out> --candidates default,seed_b,seed_c   # ens3
+    python scripts/defaults_study.py --stage nbterm --splits 3 --out <validate out> --candidates text_nb_bigrams   # round 28
 """
 
 from __future__ import annotations
@@ -624,6 +625,36 @@ def validate(studies: list[Study], candidates: list[str], out: Path, cache: Path
     print(validation_table(results))
 
 
+def naive_bayes_terms(studies: list[Study], candidates: list[str], out: Path, splits: int) -> str:
+    """Round twenty-eight: for validate runs with `model.naive_bayes`, the test accuracy of the whole model and of its
+    naive Bayes term alone (the argmax of its scores), from each hold-out's best checkpoint, and the alpha and weight
+    its fit chose."""
+    import torch
+
+    from seqtrain.checkpoint import load_task
+
+    torch.set_num_threads(1)
+    lines = ["| dataset | candidate | hold-out | model | naive Bayes term | alpha | weight |", "|---|---|---|---|---|---|---|"]
+    for study in (s for s in studies if s.text):
+        for name in candidates:
+            for split in range(splits):
+                run = out / "validate" / study.name / (f"split{split}" if split else "") / name
+                task, data = load_task(run / "checkpoints" / "best.ckpt")
+                data.setup("fit")
+                prior = task.model.naive_bayes
+                right = {"model": 0, "term": 0}
+                total = 0
+                with torch.no_grad():
+                    for batch in data.dataloader("test"):
+                        logits, _ = task.model(batch.inputs, batch.lengths)
+                        right["model"] += int((logits.argmax(1) == batch.targets).sum())
+                        right["term"] += int((prior(batch.inputs, batch.lengths).argmax(1) == batch.targets).sum())
+                        total += len(batch.targets)
+                lines.append(f"| {study.name} | {name} | {split} | {right['model'] / total:.3f} | {right['term'] / total:.3f} "
+                             f"| {float(prior.alpha):g} | {float(prior.weight):.3f} |")
+    return "\n".join(lines)
+
+
 def ensemble(studies: list[Study], members: list[str], out: Path, splits: int) -> None:
     """The mean of `members`' class probabilities on each hold-out (their runs from `validate` in `out`), scored as
     one classifier: `<set>/ens<k>` in `<out>/validate.json`, beside each member's own score."""
@@ -812,7 +843,7 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=["validate", "ranks", "final", "table", "seeds", "nb", "ensemble"], required=True)
+    parser.add_argument("--stage", choices=["validate", "ranks", "final", "table", "seeds", "nb", "ensemble", "nbterm"], required=True)
     parser.add_argument("--merge", nargs="*", type=Path, default=[],
                         help="table stage: output folders whose final.json are merged (later ones win) into <out>/final.md; "
                              "seeds stage: final outputs of other seeds, side by side with their mean in <out>/seeds.md; "
@@ -849,6 +880,8 @@ def main() -> None:
         found = naive_bayes_table(studies, args.wheels, args.splits, args.official)
         (args.out / ("nb_official.md" if args.official else "nb.md")).write_text(found + "\n")
         print(found)
+    elif args.stage == "nbterm":  # --candidates: runs with model.naive_bayes, whose validate runs are in --out
+        print(naive_bayes_terms(studies, args.candidates.split(","), args.out, args.splits))
     elif args.stage == "ensemble":  # --candidates: the members, whose validate runs are in --out
         ensemble(studies, args.candidates.split(","), args.out, args.splits)
     elif args.stage == "validate":
