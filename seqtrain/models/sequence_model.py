@@ -118,22 +118,15 @@ class SequenceModel(nn.Module):
             if self.head_kind != "many_to_one":
                 raise ValueError(f"patch_size={patch_size} needs one target per sequence (a many_to_one head), but head="
                                  f"{head!r} resolves to {self.head_kind!r}; set patch_size=1")
-        if bag is not None:
-            # A summary of the whole sequence's tokens, read by a head with one output per sequence.
-            if vocab_size is None:
-                raise ValueError(f"bag={bag!r} averages token embeddings, but this data's inputs are real-valued "
-                                 f"(num_features={num_features}); set bag=None")
-            if self.head_kind != "many_to_one":
-                raise ValueError(f"bag={bag!r} summarises the whole sequence for one target per sequence (a many_to_one "
-                                 f"head), but head={head!r} resolves to {self.head_kind!r}; set bag=None")
-        if naive_bayes is not None:
-            # Counts of the tokens in a whole sequence, for one label per sequence (the task refuses other kinds).
-            if vocab_size is None:
-                raise ValueError(f"naive_bayes={naive_bayes!r} counts tokens, but this data's inputs are real-valued "
-                                 f"(num_features={num_features}); set naive_bayes=None")
-            if self.head_kind != "many_to_one":
-                raise ValueError(f"naive_bayes={naive_bayes!r} scores the whole sequence for one label per sequence (a "
-                                 f"many_to_one head), but head={head!r} resolves to {self.head_kind!r}; set naive_bayes=None")
+        # The bag and the naive Bayes read a whole sequence's tokens, for a head with one output per sequence (the task
+        # refuses a naive Bayes for anything but classification).
+        for option, value, does in (("bag", bag, "averages token embeddings"), ("naive_bayes", naive_bayes, "counts tokens")):
+            if value is not None and vocab_size is None:
+                raise ValueError(f"{option}={value!r} {does}, but this data's inputs are real-valued "
+                                 f"(num_features={num_features}); set {option}=None")
+            if value is not None and self.head_kind != "many_to_one":
+                raise ValueError(f"{option}={value!r} summarises the whole sequence for one target per sequence (a "
+                                 f"many_to_one head), but head={head!r} resolves to {self.head_kind!r}; set {option}=None")
         # Each row standardized over its own steps (seqtrain.models.instance_norm), for real-valued rows with one target
         # each; token ids and per-step heads (which would see the statistics of the steps they predict) have none, so a
         # recipe can set it for every table (the run says so in one line, as for input_noise).
