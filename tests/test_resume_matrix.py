@@ -154,6 +154,7 @@ def test_b_stopped_at_an_epoch_end(tmp_path: Path, vowels_whole: Path) -> None:
     assert_same_run(vowels_whole, tmp_path)
 
 
+@pytest.mark.slow  # ~19 s; kept out of the default run (under ~10 min on 2 cores)
 def test_c_finished_run_extended_after_its_directory_moved(tmp_path: Path, vowels_whole: Path) -> None:
     first = [a for a in VOWELS if not a.startswith("trainer.max_epochs")]
     finish(start([*first, "trainer.max_epochs=1", "callbacks.last_checkpoint.every_n_train_steps=3"], tmp_path / "first", "before"))
@@ -188,6 +189,7 @@ def test_sigterm_saves_last_and_exits_143_then_resumes_exactly(tmp_path: Path, v
     assert_same_run(vowels_whole, tmp_path)
 
 
+@pytest.mark.slow  # ~21 s; SIGTERM's test covers the signal path by default; kept out of the default run (under ~10 min on 2 cores)
 def test_ctrl_c_stops_at_a_batch_end_saves_last_and_resumes_exactly(tmp_path: Path, vowels_whole: Path) -> None:
     """Ctrl-C (SIGINT) as SIGTERM: Lightning's own handling raised KeyboardInterrupt mid-batch ("attempting graceful
     shutdown"), exited 1 with no metrics.json and no resume command, and last.ckpt held the last periodic save (the

@@ -158,7 +158,7 @@ def test_the_resume_command_a_sigterm_prints_runs_as_printed(compose_train, tmp_
     assert [a for a in argv if a in overrides] == overrides
 
 
-@pytest.mark.parametrize("stage", ["validate", "test"])
+@pytest.mark.parametrize("stage", [pytest.param("validate", marks=pytest.mark.slow), "test"])  # ~30 s each: one by default
 def test_a_sigterm_after_training_exits_143_and_the_resume_evaluates_without_training(tmp_path: Path, stage: str) -> None:
     """SIGTERM while the best checkpoint is validated or tested after fit: Lightning raises its SIGTERMException, a
     SystemExit with no code, so the run exited 0 with no metrics.json. Now it exits 143 and says how to evaluate the

@@ -162,6 +162,7 @@ def test_out_of_range_settings_are_refused(start: float, decay: float | None, na
         WeightAverage(start=start, decay=decay)
 
 
+@pytest.mark.slow  # end to end, ~26 s; the callback's own tests run by default; kept out of the default run (under ~10 min on 2 cores)
 def test_a_run_with_averaged_weights_tests_evaluates_and_resumes_them(tmp_path: Path) -> None:
     """Through train.py: the test metrics are the averaged weights' (evaluation from the run directory alone gives
     the same numbers), and the run extended by `ckpt_path=last` goes on from the trained weights."""
