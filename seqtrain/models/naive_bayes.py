@@ -4,7 +4,7 @@ log-probabilities added to the head's logits.
 On a few thousand short texts a bag-of-n-grams naive Bayes is hard to beat (Ng and Jordan 2001: the generative
 model reaches its asymptote with far fewer examples than the discriminative one; Wang and Manning 2012: NB
 features with n-grams are among the strongest sentiment baselines). Here it is a term of the model: the counts are
-fitted once on the training rows before training (`fit`, called by `SequenceTask.on_fit_start`), kept as buffers
+fitted once on the training and validation rows before training (`fit`, called by `SequenceTask.setup`), kept as buffers
 (saved, loaded and exported with the weights), and the network learns what to add to them. `fit` also chooses, on
 the training rows, the additive smoothing alpha (by leave-one-out accuracy, as the study's baseline picks its alpha by
 cross-validation) and the weight of the term (by leave-one-out log-likelihood: a naive Bayes' summed log-probabilities
@@ -13,9 +13,10 @@ are over-confident). Neither is trained: learned by gradient with the network, b
 
 Fitted on the rows it is then trained on, the naive Bayes would be over-confident there (a token seen in one
 training row is perfect evidence for that row's class), and the network would learn to trust it more than it
-deserves on new text. Training therefore scores each row by the naive Bayes of the *other* training rows
-(leave-one-out: the row's own counts taken out of its class; `leave_one_out`), which is exact and costs nothing:
-the counts are sums over rows. Evaluation and prediction use all the counts.
+deserves on new text; fitted on the validation rows, it would make validation accuracy a lie. Training and validation
+therefore score each counted row by the naive Bayes of the *other* rows (leave-one-out: the row's own counts taken out
+of its class; `leave_one_out`), which is exact and costs nothing: the counts are sums over rows. Test rows and
+predictions, never counted, use all the counts.
 
 Features are binary (a token is in the text or not: Wang and Manning's binarized naive Bayes, the study's
 strongest baseline), over the token ids and, with ``pairs``, adjacent id pairs hashed into ``buckets`` rows (the

@@ -9,10 +9,10 @@ from torch import Tensor, nn
 
 from seqtrain.models.backbone import RecurrentBackbone, State
 from seqtrain.models.bag import BAGS, BagOfEmbeddings
-from seqtrain.models.naive_bayes import NaiveBayesPrior
 from seqtrain.models.differences import DIFFERENCES, Differences, first_differences, second_differences
 from seqtrain.models.highway import ArHighway, AutoregressiveHighway, resolve_ar_highway
 from seqtrain.models.instance_norm import INSTANCE_NORMS, InstanceNorm, RowStandardizer
+from seqtrain.models.naive_bayes import NaiveBayesPrior
 from seqtrain.models.patching import drop_leading, patch_steps
 from seqtrain.models.pooling import AttentionPool, LastStatePool, MaxMeanPool, MaxPool, MeanPool
 from seqtrain.models.relative import RelativeTo, RelativeToWindow, resolve_relative_to
@@ -240,7 +240,7 @@ class SequenceModel(nn.Module):
         pooled_size = self.backbone.output_size * (2 if isinstance(self.pool, MaxMeanPool) else 1)
         self.output_layer = nn.Linear(pooled_size + bag_size, num_outputs)
         # A naive Bayes over the row's tokens (and token pairs), added to the logits (seqtrain.models.naive_bayes);
-        # its counts are fitted on the training rows when training starts. Off: the state dict is as before.
+        # its counts are fitted on the training and validation rows when a fit starts. Off: the state dict is as before.
         self.naive_bayes: NaiveBayesPrior | None = None
         if naive_bayes is not None:
             assert vocab_size is not None  # refused above
