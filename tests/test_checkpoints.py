@@ -177,7 +177,6 @@ def test_only_the_rebuilt_sections_are_held_to_the_allow_list(lm_run: Path, tmp_
         assert load_checkpoint(path)["seqtrain"]["config"]["logger"]["_target_"] == "os.system"  # loaded, never built
 
 
-@pytest.mark.slow  # end to end, ~30 s; kept out of the default run (under ~10 min on 2 cores)
 def test_a_run_logged_to_wandb_resumes_and_evaluates(tmp_path: Path) -> None:
     """The default logger (wandb, offline) records `wandb.Settings` in the run's config; its checkpoints still
     resume and evaluate (they were refused as foreign before)."""
