@@ -120,58 +120,66 @@ class NaiveBayesPrior(nn.Module):
             raise ValueError("a naive Bayes needs labelled rows to count, and none was given")
         batches = [_pad([examples[j] for j in range(i, min(i + batch_size, len(examples)))], self.counts.device)
                    for i in range(0, len(examples), batch_size)]
-        for tokens, lengths, labels in batches:
-            ids, first = self.features(tokens, lengths)
+        # Each batch's distinct features once: counted here, then scored for every alpha below.
+        found = [(*self.features(tokens, lengths), labels) for tokens, lengths, labels in batches]
+        for ids, first, labels in found:
             classes = labels[:, None].expand_as(ids)
             self.counts.index_put_((ids[first], classes[first]), torch.ones(int(first.sum()), device=ids.device),
                                    accumulate=True)
             self.rows.index_put_((labels,), torch.ones(len(labels), device=ids.device), accumulate=True)
         self.weight.fill_(1.0)
+        targets = torch.cat([labels for _, _, labels in found])
         best = None
         for alpha in ALPHAS:
             self.alpha.fill_(alpha)
-            scores = torch.cat([self(t, n) + self.leave_one_out(t, n, y) for t, n, y in batches])
-            targets = torch.cat([y for _, _, y in batches])
+            tables = self._log_tables()
+            scores = torch.cat([self._scores(ids, first, tables) + self._left_out(ids, first, labels, tables)
+                                for ids, first, labels in found])
             accuracy = (scores.argmax(dim=1) == targets).double().mean().item()
             if best is None or accuracy > best[0]:
-                best = (accuracy, alpha, scores, targets)
-        _, alpha, scores, targets = best
+                best = (accuracy, alpha, scores)
+        accuracy, alpha, scores = best
         self.alpha.fill_(alpha)
         self.weight.fill_(_calibrate(scores, targets))
-        self.chosen = {"alpha": alpha, "weight": float(self.weight), "leave_one_out_accuracy": best[0]}
+        self.chosen = {"alpha": alpha, "weight": float(self.weight), "leave_one_out_accuracy": accuracy}
 
-    def _log_tables(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """alpha, each class's feature total (C,), log P(feature | class) (F, C) and the unnormalised log prior (C,)."""
-        alpha = self.alpha
+    def _log_tables(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Each class's feature total (C,), log P(feature | class) (F, C) and the unnormalised log prior (C,)."""
         totals = self.counts.sum(dim=0)  # (C,) features counted per class
-        log_likelihood = (self.counts + alpha).log() - (totals + alpha * self.num_features).log()  # (F, C)
+        log_likelihood = (self.counts + self.alpha).log() - (totals + self.alpha * self.num_features).log()  # (F, C)
         log_prior = (self.rows + 1).log()  # (C,) add-one: a class of one row keeps a finite prior when it is left out
-        return alpha, totals, log_likelihood, log_prior
+        return totals, log_likelihood, log_prior
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         """(B, T) ids padded after `lengths` -> (B, C): the weighted log joint probability of each class."""
-        _, _, log_likelihood, log_prior = self._log_tables()
-        ids, first = self.features(tokens, lengths)
-        scores = (log_likelihood[ids] * first[..., None]).sum(dim=1)  # (B, C)
-        return self.weight * (scores + log_prior)
+        return self._scores(*self.features(tokens, lengths), self._log_tables())
 
     def leave_one_out(self, tokens: Tensor, lengths: Tensor, targets: Tensor) -> Tensor:
         """What to add to `forward`'s (B, C) for training rows of class ``targets`` (B,): each row's own class scored
         without the row's counts. Zero but in each row's target column, and for a row without a label (a negative
         target: the ignore index), which was not counted."""
-        alpha, totals, log_likelihood, log_prior = self._log_tables()
-        ids, first = self.features(tokens, lengths)
+        return self._left_out(*self.features(tokens, lengths), targets, self._log_tables())
+
+    def _scores(self, ids: Tensor, first: Tensor, tables: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+        """`forward` on the rows' distinct features (`features`)."""
+        _, log_likelihood, log_prior = tables
+        scores = (log_likelihood[ids] * first[..., None]).sum(dim=1)  # (B, C)
+        return self.weight * (scores + log_prior)
+
+    def _left_out(self, ids: Tensor, first: Tensor, targets: Tensor, tables: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+        """`leave_one_out` on the rows' distinct features (`features`)."""
+        totals, log_likelihood, log_prior = tables
         labelled = targets.reshape(-1) >= 0
         targets = targets.reshape(-1).long().clamp(min=0)
         own = first.to(log_likelihood.dtype)
         in_row = own.sum(dim=1)  # (B,) the row's distinct features
         counts = self.counts[ids, targets[:, None]]  # (B, S) its class's counts of its features, itself included
         full = (log_likelihood[ids, targets[:, None]] * own).sum(dim=1)
-        without = ((counts - 1 + alpha).clamp(min=1e-12).log() * own).sum(dim=1) \
-            - in_row * (totals[targets] - in_row + alpha * self.num_features).log()
+        without = ((counts - 1 + self.alpha).clamp(min=1e-12).log() * own).sum(dim=1) \
+            - in_row * (totals[targets] - in_row + self.alpha * self.num_features).log()
         prior = (self.rows[targets]).log() - log_prior[targets]  # rows - 1 + 1 against rows + 1
-        change = torch.zeros(tokens.shape[0], self.rows.shape[0], dtype=full.dtype, device=full.device)
-        change[torch.arange(tokens.shape[0], device=full.device), targets] = self.weight * (without - full + prior) * labelled
+        change = torch.zeros(ids.shape[0], self.rows.shape[0], dtype=full.dtype, device=full.device)
+        change[torch.arange(ids.shape[0], device=full.device), targets] = self.weight * (without - full + prior) * labelled
         return change
 
     def extra_repr(self) -> str:
