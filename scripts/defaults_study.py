@@ -250,10 +250,8 @@ CANDIDATES = {
     # Round twenty-eight: a naive Bayes over the tokens and token pairs beside the network, its class log-probabilities
     # added to the logits (seqtrain/models/naive_bayes.py; leave-one-out scores in training).
     "text_nb_bigrams": ["model.naive_bayes=bigrams"],
-    "text_nb_unigrams": ["model.naive_bayes=unigrams"],
     # ... over words (the baseline's features) rather than Unigram subwords: the recipe's 4,000 ids left out.
     "text_nb_word": ["model.naive_bayes=bigrams", "data.tokenizer=word", "data.max_vocab_size=null"],
-    "text_nb_word2": ["model.naive_bayes=bigrams", "data.tokenizer=word", "data.max_vocab_size=null", "data.min_frequency=2"],
     # Round twenty-one: each feature's first difference beside it (model.differences; derivative DTW's view of a
     # series), standardized over the row by the recipe's instance_norm like the values: outlines and profiles (ArrowHead,
     # OSULeaf, ACSF1) are told apart by where they turn.

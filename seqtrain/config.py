@@ -506,7 +506,7 @@ def _combination_problems(cfg: DictConfig) -> list[str]:
     problems += _folder_problems(cfg)
     problems += _checkpoint_problems(cfg)
     problems += _patch_problems(cfg, tbptt, stateful)
-    problems += _bag_problems(cfg)
+    problems += _token_option_problems(cfg)
     problems += _embedding_problems(cfg)
     problems += _relative_problems(cfg)
     problems += _validation_problems(cfg)
@@ -673,9 +673,10 @@ def _recipe_problems(cfg: DictConfig) -> list[str]:
     return problems
 
 
-def _bag_problems(cfg: DictConfig) -> list[str]:
-    """`model.bag` averages token embeddings: numbers are refused here when the data config says so (the task kind
-    refuses per-step targets; the data's facts, real-valued inputs the config could not tell)."""
+def _token_option_problems(cfg: DictConfig) -> list[str]:
+    """`model.bag` averages token embeddings, `model.naive_bayes` counts tokens: numbers are refused here when the data
+    config says so (the task kind refuses per-step targets; the data's facts, real-valued inputs the config could not
+    tell)."""
     kind = OmegaConf.select(cfg, "data.sequence_kind", default=None)
     problems = []
     for key, does in (("bag", "averages token embeddings"), ("naive_bayes", "counts tokens")):

@@ -252,8 +252,13 @@ def check_same_sweep(study: optuna.Study, storage: str, space: dict[str, BaseDis
         return
     if saved == identity:
         return
+    from optuna.distributions import json_to_distribution
+
+    def searched(value: str | None) -> str:
+        return dist_text(json_to_distribution(value)) if value is not None else "not searched"
+
     differences = []
-    for what, name in (("overrides", "override"), ("space", "search space of")):
+    for what in ("overrides", "space"):
         old, new = saved.get(what, {}), identity[what]
         for key in sorted(set(old) | set(new), key=str):
             if old.get(key) == new.get(key):
@@ -261,11 +266,7 @@ def check_same_sweep(study: optuna.Study, storage: str, space: dict[str, BaseDis
             if what == "overrides":
                 differences.append(f"{old.get(key, f'no {key} override')!r} there, {new.get(key, f'no {key} override')!r} now")
             else:
-                from optuna.distributions import json_to_distribution
-
-                def text(value: str | None) -> str:
-                    return dist_text(json_to_distribution(value)) if value is not None else "not searched"
-                differences.append(f"{name} {key}: {text(old.get(key))} there, {text(new.get(key))} now")
+                differences.append(f"search space of {key}: {searched(old.get(key))} there, {searched(new.get(key))} now")
     sweep_dir = str(Path(storage.split("///", 1)[-1] if "://" in storage else storage).parent)
     refuse(f"study {study.study_name!r} in {storage} ({len(study.trials)} trials) was made by another sweep: "
            + "; ".join(differences) + ". Its trials would count toward this sweep's n_trials and its best trial would "

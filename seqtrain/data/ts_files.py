@@ -124,11 +124,11 @@ def ts_rows(text: str, name: str) -> list[dict[str, Any]]:
     series, targets, column = parse_ts(text, name)
     values: list[Any] = list(targets)
     if column == "target":
-        for number, target in enumerate(targets, start=1):
+        for i, target in enumerate(targets):
             try:
-                values[number - 1] = float(target)
+                values[i] = float(target)
             except ValueError:
-                raise DataError(f"{name}, example {number}: target {target!r} is not a number ('@targetLabel true')") from None
+                raise DataError(f"{name}, example {i + 1}: target {target!r} is not a number ('@targetLabel true')") from None
     return series_rows(series, values, column)
 
 
