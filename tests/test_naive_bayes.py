@@ -6,19 +6,24 @@ import pytest
 import torch
 
 from seqtrain.models.bag import pair_buckets
-from seqtrain.models.naive_bayes import ALPHAS, NaiveBayesPrior
+from seqtrain.models.naive_bayes import ALPHAS, NaiveBayesPrior, buckets_for
 from seqtrain.models.sequence_model import SequenceModel
 
 VOCAB, BUCKETS, CLASSES = 7, 5, 3
 
 
-def _rows(n: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def _rows(n: int, seed: int = 0, high: int = VOCAB) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Random rows of ids below ``high``, the classes in turn."""
     g = torch.Generator().manual_seed(seed)
     rows = []
     for i in range(n):
         length = int(torch.randint(1, 9, (1,), generator=g))
-        rows.append((torch.randint(0, VOCAB, (length,), generator=g), torch.tensor(i % CLASSES)))
+        rows.append((torch.randint(0, high, (length,), generator=g), torch.tensor(i % CLASSES)))
     return rows
+
+
+#: A row holding the one id (VOCAB - 1) and the pairs no row of `_rows(n, high=VOCAB - 1)` holds.
+ODD_ONE = (torch.tensor([VOCAB - 1, 2, VOCAB - 1, 4]), torch.tensor(1))
 
 
 def _batch(rows: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -42,27 +47,31 @@ def _binary_features(tokens: torch.Tensor, pairs: bool) -> np.ndarray:
 def test_scores_are_sklearn_multinomial_nb_on_binary_features(pairs: bool) -> None:
     from sklearn.naive_bayes import MultinomialNB
 
-    train, new = _rows(40), _rows(9, seed=1)
-    prior = NaiveBayesPrior(VOCAB, CLASSES, BUCKETS, pairs=pairs)
+    # New rows hold an id the training rows never do: scikit-learn's vocabulary (the columns) is the training rows'.
+    train, new = _rows(40, high=VOCAB - 1), _rows(9, seed=1)
+    assert any((t == VOCAB - 1).any() for t, _ in new)
+    prior = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS)
     prior.fit(train)
     prior.alpha.fill_(0.5)
     prior.weight.fill_(1.0)
     X = np.stack([_binary_features(t, pairs) for t, _ in train])
+    vocabulary = X.sum(axis=0) > 0
     y = np.array([int(label) for _, label in train])
     rows = np.bincount(y, minlength=CLASSES)
-    nb = MultinomialNB(alpha=0.5, class_prior=(rows + 1) / (rows + 1).sum()).fit(X, y)
+    nb = MultinomialNB(alpha=0.5, class_prior=(rows + 1) / (rows + 1).sum()).fit(X[:, vocabulary], y)
     tokens, lengths, _ = _batch(new)
     with torch.no_grad():
         ours = prior(tokens, lengths).double()
-    theirs = torch.from_numpy(nb.predict_joint_log_proba(np.stack([_binary_features(t, pairs) for t, _ in new])))
+    new_x = np.stack([_binary_features(t, pairs) for t, _ in new])[:, vocabulary]
+    theirs = torch.from_numpy(nb.predict_joint_log_proba(new_x))
     # The same up to one constant per row (the prior's normaliser): compare the differences between classes.
     torch.testing.assert_close(ours - ours[:, :1], theirs - theirs[:, :1], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("pairs", [False, True])
 def test_leave_one_out_is_the_prior_fitted_without_the_row(pairs: bool) -> None:
-    train = _rows(30)
-    prior = NaiveBayesPrior(VOCAB, CLASSES, BUCKETS, pairs=pairs)
+    train = _rows(30, high=VOCAB - 1) + [ODD_ONE]  # its features, held by no other row, leave the vocabulary with it
+    prior = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS)
     prior.fit(train)
     prior.alpha.fill_(0.7)
     prior.weight.fill_(1.3)
@@ -70,7 +79,7 @@ def test_leave_one_out_is_the_prior_fitted_without_the_row(pairs: bool) -> None:
     with torch.no_grad():
         scored = prior(tokens, lengths) + prior.leave_one_out(tokens, lengths, targets)
     for i in range(len(train)):
-        alone = NaiveBayesPrior(VOCAB, CLASSES, BUCKETS, pairs=pairs)
+        alone = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS)
         alone.fit(train[:i] + train[i + 1:])
         alone.alpha.fill_(0.7)
         alone.weight.fill_(1.3)
@@ -87,7 +96,7 @@ def test_leave_one_out_is_the_prior_fitted_without_the_row(pairs: bool) -> None:
 
 def test_fit_chooses_alpha_by_leave_one_out_accuracy_and_the_weight_by_its_likelihood() -> None:
     train = _rows(60)
-    prior = NaiveBayesPrior(VOCAB, CLASSES, BUCKETS)
+    prior = NaiveBayesPrior(VOCAB, CLASSES, buckets=BUCKETS)
     prior.fit(train)
     tokens, lengths, targets = _batch(train)
 
@@ -202,9 +211,16 @@ def test_a_row_without_a_label_is_not_counted_and_not_left_out() -> None:
     """The ignore index (-100) as a label: fitting skips the row, and leaving it out changes nothing."""
     train = _rows(30)
     unlabelled = [(t, torch.tensor(-100)) for t, _ in _rows(5, seed=3)]
-    with_them, without = NaiveBayesPrior(VOCAB, CLASSES, BUCKETS), NaiveBayesPrior(VOCAB, CLASSES, BUCKETS)
+    with_them, without = NaiveBayesPrior(VOCAB, CLASSES, buckets=BUCKETS), NaiveBayesPrior(VOCAB, CLASSES, buckets=BUCKETS)
     with_them.fit(train + unlabelled)
     without.fit(train)
     assert torch.equal(with_them.counts, without.counts) and torch.equal(with_them.rows, without.rows)
     tokens, lengths, _ = _batch(unlabelled)
     assert not with_them.leave_one_out(tokens, lengths, torch.full((5,), -100)).any()
+
+
+def test_the_pair_table_is_at_most_2_to_the_22_cells_and_sized_by_the_classes() -> None:
+    assert [buckets_for(c) for c in (2, 4, 8, 1024, 10**6)] == [2**20, 2**20, 2**19, 2**12, 2**12]
+    prior = NaiveBayesPrior(VOCAB, 8)
+    assert prior.counts.shape == (VOCAB + 2**19, 8)
+    assert NaiveBayesPrior(VOCAB, 8, pairs=False).counts.shape == (VOCAB, 8)

@@ -244,7 +244,7 @@ class SequenceModel(nn.Module):
         self.naive_bayes: NaiveBayesPrior | None = None
         if naive_bayes is not None:
             assert vocab_size is not None  # refused above
-            self.naive_bayes = NaiveBayesPrior(vocab_size, num_outputs, bag_buckets, pairs=naive_bayes == "bigrams")
+            self.naive_bayes = NaiveBayesPrior(vocab_size, num_outputs, pairs=naive_bayes == "bigrams")
 
         if tie_weights:
             # Press & Wolf (2017): the output layer reuses the embedding, so both matrices must be (V, E).
