@@ -252,6 +252,9 @@ CANDIDATES = {
     "text_nb_bigrams": ["model.naive_bayes=bigrams"],
     # ... over words (the baseline's features) rather than Unigram subwords: the recipe's 4,000 ids left out.
     "text_nb_word": ["model.naive_bayes=bigrams", "data.tokenizer=word", "data.max_vocab_size=null"],
+    # Round twenty-nine: the naive Bayes (its pairs now in 2^20 rows) also counting the words the subwords spell and
+    # adjacent word pairs (English only: characters spell no words the tokenizer would tell).
+    "text_nb_words": ["model.naive_bayes=words"],
     # Round twenty-one: each feature's first difference beside it (model.differences; derivative DTW's view of a
     # series), standardized over the row by the recipe's instance_norm like the values: outlines and profiles (ArrowHead,
     # OSULeaf, ACSF1) are told apart by where they turn.

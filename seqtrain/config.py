@@ -78,7 +78,7 @@ class ModelOptions(BaseModel):
     bag: Literal["unigrams", "bigrams"] | None
     bag_buckets: int = Field(ge=1)
     # A binary naive Bayes over the row's tokens (and hashed pairs) added to the logits; classification on token inputs only.
-    naive_bayes: Literal["unigrams", "bigrams"] | None = None
+    naive_bayes: Literal["unigrams", "bigrams", "words"] | None = None
 
     @field_validator("ar_highway")
     @classmethod
@@ -684,7 +684,20 @@ def _token_option_problems(cfg: DictConfig) -> list[str]:
         if value is not None and kind in ("numbers", "vectors"):
             problems.append(f"model.{key}={value} {does}, but data.sequence_kind={kind} gives real-valued inputs; "
                             f"set model.{key}=null")
+    problems += _word_count_problems(cfg)
     return problems
+
+
+def _word_count_problems(cfg: DictConfig) -> list[str]:
+    """`model.naive_bayes=words` counts the words subword tokens spell: with characters or words as tokens there is
+    nothing to spell (refused when `data.tokenizer` says so: before the data is read where the command line sets it,
+    after the recipe settles it where the recipe does)."""
+    tokenizer = OmegaConf.select(cfg, "data.tokenizer", default=None)
+    if OmegaConf.select(cfg, "model.naive_bayes", default=None) != "words" or tokenizer is None or tokenizer in ("bpe", "unigram"):
+        return []
+    return [f"model.naive_bayes=words counts the words that subword tokens spell, but data.tokenizer={tokenizer} "
+            f"{'reads words whole' if tokenizer == 'word' else 'reads characters'}; set data.tokenizer=unigram (or bpe), "
+            "or model.naive_bayes=bigrams"]
 
 
 def _raw_tokens(source: str) -> str:
@@ -838,6 +851,8 @@ def check_facts(cfg: DictConfig, facts: Any) -> None:
         if value is not None and facts.vocab_size is None:
             problems.append(f"model.{key}={value} {does}, but data={cfg.data._target_} gives real-valued inputs "
                             f"({facts.num_features} feature(s) per step); set model.{key}=null")
+    if facts.vocab_size is not None:
+        problems += _word_count_problems(cfg)
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 

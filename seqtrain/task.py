@@ -351,7 +351,14 @@ class SequenceTask(pl.LightningModule):
         # each of those rows leaving its own counts out.
         train, val = datamodule.split("train"), datamodule.split("val")
         rows = [*train, *(val if val is not None else [])]
-        prior.fit(rows)
+        pieces = None
+        if prior.words:
+            tokenizer = getattr(datamodule, "tokenizer", None)
+            if not hasattr(tokenizer, "pieces"):
+                raise ValueError(f"model.naive_bayes=words counts the words subword tokens spell, but this data's "
+                                 f"tokenizer is {tokenizer!r}; set data.tokenizer=unigram (or bpe), or naive_bayes=bigrams")
+            pieces = tokenizer.pieces()
+        prior.fit(rows, pieces=pieces)
         log.info("model.naive_bayes: fitted on %d training and %d validation rows (each scored leaving itself out); "
                  "alpha %g (leave-one-out accuracy %.3f), weight %.3g", len(train), len(rows) - len(train),
                  prior.chosen["alpha"], prior.chosen["leave_one_out_accuracy"], prior.chosen["weight"])

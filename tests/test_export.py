@@ -125,15 +125,17 @@ def test_a_model_with_a_bag_exports_at_any_length(tmp_path: Path, bag: str, pool
     assert not streamable(model)
 
 
-@pytest.mark.parametrize("naive_bayes", ["bigrams", "unigrams"])
+@pytest.mark.parametrize("naive_bayes", ["bigrams", "unigrams", "words"])
 def test_a_model_with_a_naive_bayes_exports_at_any_length(tmp_path: Path, naive_bayes: str) -> None:
-    """The fitted counts travel as constants; each row's distinct features (a sort per row) are in the graph, with the
-    time axis dynamic, one step (no pair) too. A chunk's features are not the sequence's: not streamable."""
+    """The fitted counts travel as constants; each row's distinct features (a sort per row; with words, where each
+    word ends, another) are in the graph, with the time axis dynamic, one step (no pair) too. A chunk's features are
+    not the sequence's: not streamable."""
     torch.manual_seed(0)
     model = SequenceModel(cell="gru", hidden_size=8, pooling="mean", embedding_dim=6, num_outputs=3, vocab_size=12,
                           padding_idx=0, naive_bayes=naive_bayes, bag_buckets=17).eval()
     rows = [(torch.randint(1, 12, (int(n),)), torch.tensor(i % 3)) for i, n in enumerate(torch.randint(1, 9, (30,)))]
-    model.naive_bayes.fit(rows)
+    pieces = ["<pad>", "<unk>", "\u0120a", "b", "\u0120c", ",", "d", "\u0120e", "f", ".", "\u0120g", "h"]
+    model.naive_bayes.fit(rows, pieces=pieces)
     path = export_onnx(model, tmp_path / "model.onnx")
     for batch, steps in [(1, 1), (3, 11), (4, 40)]:
         assert check_onnx(path, model, batch=batch, steps=steps) < TOLERANCE

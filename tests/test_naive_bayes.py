@@ -6,10 +6,12 @@ import pytest
 import torch
 
 from seqtrain.models.bag import pair_buckets
-from seqtrain.models.naive_bayes import ALPHAS, NaiveBayesPrior, buckets_for
+from seqtrain.models.naive_bayes import ALPHAS, NaiveBayesPrior, buckets_for, word_features, word_marks
 from seqtrain.models.sequence_model import SequenceModel
 
 VOCAB, BUCKETS, CLASSES = 7, 5, 3
+#: Byte-level pieces for the 7 ids (Ġ: a space before the piece): words open at Ġ or punctuation.
+PIECES = ["<pad>", "\u0120a", "b", "\u0120c", ",", "d", "\u0120e"]
 
 
 def _rows(n: int, seed: int = 0, high: int = VOCAB) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -34,27 +36,34 @@ def _batch(rows: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor,
     return tokens, lengths, torch.stack([y for _, y in rows])
 
 
-def _binary_features(tokens: torch.Tensor, pairs: bool) -> np.ndarray:
-    """One row's binary feature vector, by hand: ids, then hashed adjacent pairs after them."""
+def _binary_features(tokens: torch.Tensor, pairs: bool, words: bool = False) -> np.ndarray:
+    """One row's binary feature vector, by hand: ids, then hashed adjacent pairs (and words) after them."""
     x = np.zeros(VOCAB + (BUCKETS if pairs else 0))
     x[tokens.numpy()] = 1
     if pairs and len(tokens) > 1:
         x[VOCAB + pair_buckets(tokens[None], BUCKETS)[0].numpy()] = 1
+    if words:
+        ids, is_word = word_features(tokens[None], torch.ones(1, len(tokens), dtype=torch.bool),
+                                     *word_marks(PIECES), BUCKETS)
+        x[VOCAB + ids[is_word].numpy()] = 1
     return x
 
 
-@pytest.mark.parametrize("pairs", [False, True])
-def test_scores_are_sklearn_multinomial_nb_on_binary_features(pairs: bool) -> None:
+FEATURES = [(False, False), (True, False), (True, True)]  # (pairs, words)
+
+
+@pytest.mark.parametrize("pairs, words", FEATURES)
+def test_scores_are_sklearn_multinomial_nb_on_binary_features(pairs: bool, words: bool) -> None:
     from sklearn.naive_bayes import MultinomialNB
 
     # New rows hold an id the training rows never do: scikit-learn's vocabulary (the columns) is the training rows'.
     train, new = _rows(40, high=VOCAB - 1), _rows(9, seed=1)
     assert any((t == VOCAB - 1).any() for t, _ in new)
-    prior = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS)
-    prior.fit(train)
+    prior = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS, words=words)
+    prior.fit(train, pieces=PIECES)
     prior.alpha.fill_(0.5)
     prior.weight.fill_(1.0)
-    X = np.stack([_binary_features(t, pairs) for t, _ in train])
+    X = np.stack([_binary_features(t, pairs, words) for t, _ in train])
     vocabulary = X.sum(axis=0) > 0
     y = np.array([int(label) for _, label in train])
     rows = np.bincount(y, minlength=CLASSES)
@@ -62,25 +71,25 @@ def test_scores_are_sklearn_multinomial_nb_on_binary_features(pairs: bool) -> No
     tokens, lengths, _ = _batch(new)
     with torch.no_grad():
         ours = prior(tokens, lengths).double()
-    new_x = np.stack([_binary_features(t, pairs) for t, _ in new])[:, vocabulary]
+    new_x = np.stack([_binary_features(t, pairs, words) for t, _ in new])[:, vocabulary]
     theirs = torch.from_numpy(nb.predict_joint_log_proba(new_x))
     # The same up to one constant per row (the prior's normaliser): compare the differences between classes.
     torch.testing.assert_close(ours - ours[:, :1], theirs - theirs[:, :1], rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("pairs", [False, True])
-def test_leave_one_out_is_the_prior_fitted_without_the_row(pairs: bool) -> None:
+@pytest.mark.parametrize("pairs, words", FEATURES)
+def test_leave_one_out_is_the_prior_fitted_without_the_row(pairs: bool, words: bool) -> None:
     train = _rows(30, high=VOCAB - 1) + [ODD_ONE]  # its features, held by no other row, leave the vocabulary with it
-    prior = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS)
-    prior.fit(train)
+    prior = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS, words=words)
+    prior.fit(train, pieces=PIECES)
     prior.alpha.fill_(0.7)
     prior.weight.fill_(1.3)
     tokens, lengths, targets = _batch(train)
     with torch.no_grad():
         scored = prior(tokens, lengths) + prior.leave_one_out(tokens, lengths, targets)
     for i in range(len(train)):
-        alone = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS)
-        alone.fit(train[:i] + train[i + 1:])
+        alone = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS, words=words)
+        alone.fit(train[:i] + train[i + 1:], pieces=PIECES)
         alone.alpha.fill_(0.7)
         alone.weight.fill_(1.3)
         with torch.no_grad():
@@ -224,3 +233,37 @@ def test_the_pair_table_is_at_most_2_to_the_22_cells_and_sized_by_the_classes() 
     prior = NaiveBayesPrior(VOCAB, 8)
     assert prior.counts.shape == (VOCAB + 2**19, 8)
     assert NaiveBayesPrior(VOCAB, 8, pairs=False).counts.shape == (VOCAB, 8)
+
+
+def test_word_marks_open_a_word_at_a_space_or_punctuation_and_join_pieces_that_end_in_a_letter() -> None:
+    opens, joins = word_marks(["<pad>", "\u0120under", "stand", "able", ",", "\u0120good", "'s", "9"])
+    assert opens.tolist() == [True, True, False, False, True, True, True, False]
+    assert joins.tolist() == [False, True, True, True, False, True, True, True]
+
+
+def test_word_features_are_the_words_the_pieces_spell_and_their_adjacent_pairs() -> None:
+    """Pieces: 1 Ġa, 2 b, 3 Ġc, 4 ',', 5 d, 6 Ġe. The row Ġa b Ġc , d Ġe spells the words ab, c, ',', d (a piece after
+    punctuation opens a word) and e: five words, four pairs. A word's id is its pieces', wherever it stands."""
+    marks = word_marks(PIECES)
+
+    def words_of(row: list[int], pad: int = 0) -> tuple[list[int], list[int]]:
+        tokens = torch.tensor([row + [3] * pad])  # padded with a real id: must count for nothing
+        ids, is_word = word_features(tokens, torch.arange(len(row) + pad)[None] < len(row), *marks, 1000)
+        n = len(row) + pad
+        return ids[0, :n][is_word[0, :n]].tolist(), ids[0, n:][is_word[0, n:]].tolist()
+
+    words, pairs = words_of([1, 2, 3, 4, 5, 6])
+    assert len(set(words)) == 5 and len(set(pairs)) == 4
+    assert words_of([1, 2, 3, 4, 5, 6], pad=3) == (words, pairs)
+    assert words_of([1, 2])[0] == words[:1] and words_of([3])[0] == words[1:2] and words_of([6])[0] == words[4:]
+    assert words_of([4, 5])[0] == words[2:4]
+    assert words_of([6, 1, 2, 3]) == ([words[4], words[0], words[1]], [words_of([6, 1, 2])[1][0], pairs[0]])
+    assert words_of([2, 1])[0] != words_of([1, 2])[0] and len(words_of([2, 1])[0]) == 2  # "b" then "a": not "ab"
+    assert words_of([1, 5])[0] != words_of([1, 2])[0]  # "ad" is not "ab"
+
+
+def test_a_naive_bayes_over_words_needs_pairs_and_the_pieces() -> None:
+    with pytest.raises(ValueError, match="words with token pairs"):
+        NaiveBayesPrior(VOCAB, CLASSES, pairs=False, words=True)
+    with pytest.raises(ValueError, match="needs the subword tokenizer's 7 pieces, got none"):
+        NaiveBayesPrior(VOCAB, CLASSES, buckets=BUCKETS, words=True).fit(_rows(10))

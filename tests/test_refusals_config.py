@@ -127,7 +127,9 @@ CASES = [
     ("task kind", ["experiment=none", "data=table", "data.sequence_kind=numbers", "model.bag=bigrams"],
      ["model.bag=bigrams", "data.sequence_kind=numbers", "real-valued", "set model.bag=null"]),
     # --- a naive Bayes beside the RNN (model.naive_bayes): token inputs, one class label per sequence ---
-    ("model", ["model.naive_bayes=trigrams"], ["model.naive_bayes='trigrams'", "'unigrams' or 'bigrams'"]),
+    ("model", ["model.naive_bayes=trigrams"], ["model.naive_bayes='trigrams'", "'unigrams', 'bigrams' or 'words'"]),
+    ("task kind", ["experiment=none", "data=table", "data.tokenizer=char", "model.naive_bayes=words"],
+     ["model.naive_bayes=words", "data.tokenizer=char reads characters", "set data.tokenizer=unigram"]),
     ("model", ["model.naive_bayes=bigrams", "model.head=many_to_many"], ["model.naive_bayes=bigrams", "many_to_one",
                                                                          "set model.naive_bayes=null"]),
     ("task kind", ["data=shakespeare", "data.stateful=false", "model.naive_bayes=unigrams"],

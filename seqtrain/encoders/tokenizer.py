@@ -72,6 +72,10 @@ class SubwordTokenizer:
     def __len__(self) -> int:
         return self.tokenizer.get_vocab_size()
 
+    def pieces(self) -> list[str]:
+        """Each id's piece as the byte-level vocabulary writes it (a leading Ġ: a space before it)."""
+        return [self.tokenizer.id_to_token(i) or "" for i in range(len(self))]
+
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text).ids
 

@@ -47,9 +47,54 @@ ALPHAS = (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 TABLE_CELLS, MOST_BUCKETS, FEWEST_BUCKETS = 2**22, 2**20, 2**12
 
 
+#: What `NaiveBayesPrior` counts: tokens; and adjacent token pairs; and, for subword tokens, also the words they spell
+#: and adjacent word pairs.
+FEATURES = ("unigrams", "bigrams", "words")
+#: Multiply-mod-prime hashing (Carter and Wegman's family) of words, modulo the Mersenne prime 2^31 - 1: every product
+#: of a value below 2^31 and these constants stays below 2^63, in int64 on every backend.
+PRIME, MIX = 2**31 - 1, (1_103_515_245, 2_147_483_587, 1_664_525, 1_013_904_223, 69_069, 214_013)
+
+
 def buckets_for(num_classes: int) -> int:
     """Rows of the pair table for ``num_classes`` classes: as many as 2^22 cells allow, between 2^12 and 2^20."""
     return max(FEWEST_BUCKETS, min(MOST_BUCKETS, TABLE_CELLS // num_classes))
+
+
+def _mix(values: Tensor, a: int, c: int) -> Tensor:
+    """(values mod p) * a + c mod p: int64 in, int64 in [0, p) out."""
+    return torch.remainder(torch.remainder(values, PRIME) * a + c, PRIME)
+
+
+def word_marks(pieces: Sequence[str]) -> tuple[Tensor, Tensor]:
+    """Where the words of byte-level subword pieces begin (`SubwordTokenizer.pieces`): (opens, joins), each (V,) bool.
+    A piece opens a word when it starts with the space mark (Ġ) or with anything but a letter or digit (punctuation, a
+    special token); a piece ending in a letter or digit joins the next one if that piece does not open a word: as the
+    pre-tokenizer cut the text, `Ġunder` `stand` `able` `,` is one word, then a comma."""
+    opens = torch.tensor([not piece or piece[0] == "\u0120" or not piece[0].isalnum() for piece in pieces])
+    joins = torch.tensor([bool(piece) and piece[-1].isalnum() for piece in pieces])
+    return opens, joins
+
+
+def word_features(tokens: Tensor, real: Tensor, opens: Tensor, joins: Tensor, buckets: int) -> tuple[Tensor, Tensor]:
+    """The words the subword ``tokens`` (B, T) spell (`word_marks`) and adjacent word pairs, each hashed into
+    [0, buckets): (B, 2T - 1) ids and a mask of those that are words or pairs of the ``real`` (B, T) steps. A word is
+    hashed from its pieces and their order (the sum of each piece's hash and of each adjacent pair's within the word)."""
+    T = tokens.shape[1]
+    starts = opens[tokens]  # (B, T)
+    starts = torch.cat([torch.ones_like(starts[:, :1]), starts[:, 1:] | ~joins[tokens[:, :-1]]], dim=1)
+    within = torch.cat([torch.zeros_like(tokens[:, :1]), _mix(tokens[:, :-1] * MIX[0] + tokens[:, 1:], MIX[1], MIX[2])], dim=1)
+    value = _mix(tokens, MIX[3], MIX[4]) + within * (~starts)  # (B, T) below 2^32
+    sums = torch.cumsum(value * real, dim=1)
+    ends = real & torch.cat([starts[:, 1:] | ~real[:, 1:], torch.ones_like(starts[:, :1])], dim=1)  # a word's last step
+    position = torch.arange(T, device=tokens.device).expand_as(tokens)
+    order, _ = torch.where(ends, position, T).sort(dim=1)  # each row's word ends, in order, then T for none
+    is_word = order < T
+    at_end = sums.gather(1, order.clamp(max=T - 1))
+    words = at_end - torch.cat([torch.zeros_like(at_end[:, :1]), at_end[:, :-1]], dim=1)  # (B, T) each word's sum
+    words = _mix(words, MIX[5], MIX[0])
+    pairs = _mix(words[:, :-1] * MIX[1] + words[:, 1:], MIX[2], MIX[3])
+    ids = torch.remainder(torch.cat([words, pairs], dim=1), buckets)
+    return ids, torch.cat([is_word, is_word[:, 1:]], dim=1)
 
 
 def _pad(examples: Sequence[tuple[Tensor, Tensor]], device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
@@ -89,15 +134,24 @@ class NaiveBayesPrior(nn.Module):
         num_classes: the classes (the head's outputs).
         pairs: count adjacent token pairs (bigrams) as features too, hashed into `buckets_for(num_classes)` features
             after the tokens' (``buckets`` replaces that number).
+        words: with ``pairs``, count the words subword tokens spell and adjacent word pairs too, hashed into the same
+            buckets (`word_features`; which pieces begin words comes from the tokenizer, in `fit`).
     """
 
-    def __init__(self, vocab_size: int, num_classes: int, pairs: bool = True, buckets: int | None = None) -> None:
+    def __init__(self, vocab_size: int, num_classes: int, pairs: bool = True, buckets: int | None = None,
+                 words: bool = False) -> None:
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"a naive Bayes prior needs a classification head (2 or more classes), got {num_classes} outputs")
         self.vocab_size = vocab_size
         self.buckets = (buckets_for(num_classes) if buckets is None else buckets) if pairs else 0
+        if words and not pairs:
+            raise ValueError("a naive Bayes counts words with token pairs (bigrams), got words=True and pairs=False")
+        self.words = words
         self.num_features = vocab_size + self.buckets
+        if words:  # which pieces open a word and which join the next: from the tokenizer's pieces, in `fit`
+            self.register_buffer("opens", torch.zeros(vocab_size, dtype=torch.bool))
+            self.register_buffer("joins", torch.zeros(vocab_size, dtype=torch.bool))
         # counts[f, c]: training rows of class c holding feature f; rows[c]: training rows of class c. Zero until fit.
         self.register_buffer("counts", torch.zeros(self.num_features, num_classes))
         self.register_buffer("rows", torch.zeros(num_classes))
@@ -122,6 +176,9 @@ class NaiveBayesPrior(nn.Module):
         if self.buckets:
             ids = torch.cat([ids, self.vocab_size + pair_buckets(tokens, self.buckets)], dim=1)
             keep = torch.cat([keep, real[:, 1:]], dim=1)
+        if self.words:
+            words, is_word = word_features(tokens, real, self.opens, self.joins, self.buckets)
+            ids, keep = torch.cat([ids, self.vocab_size + words], dim=1), torch.cat([keep, is_word], dim=1)
         ids = ids.masked_fill(~keep, -1)  # padding sorts first and is never a feature
         ids, _ = ids.sort(dim=1)
         first = torch.ones_like(keep)
@@ -129,9 +186,17 @@ class NaiveBayesPrior(nn.Module):
         return ids.clamp(min=0), first & (ids >= 0)
 
     @torch.no_grad()
-    def fit(self, examples: Sequence[tuple[Tensor, Tensor]], batch_size: int = 256) -> None:
+    def fit(self, examples: Sequence[tuple[Tensor, Tensor]], batch_size: int = 256, pieces: Sequence[str] | None = None) -> None:
         """Count the labelled rows (``examples``: (tokens (T,), label ()) pairs), then choose the smoothing and the
-        weight on them, leaving each row out: alpha by accuracy over `ALPHAS`, the weight by log-likelihood."""
+        weight on them, leaving each row out: alpha by accuracy over `ALPHAS`, the weight by log-likelihood. With
+        ``words``, ``pieces`` are the tokenizer's (`SubwordTokenizer.pieces`), one per id."""
+        if self.words:
+            if pieces is None or len(pieces) != self.vocab_size:
+                raise ValueError(f"a naive Bayes over words needs the subword tokenizer's {self.vocab_size} pieces, got "
+                                 f"{'none' if pieces is None else len(pieces)}")
+            opens, joins = word_marks(pieces)
+            self.opens.copy_(opens)
+            self.joins.copy_(joins)
         for fitted in (self.counts, self.rows, self.totals, self.seen):
             fitted.zero_()
         examples = [(tokens, label) for tokens, label in examples if int(label) >= 0]  # a row without a label: left out
@@ -204,4 +269,4 @@ class NaiveBayesPrior(nn.Module):
         return self.weight * (likelihood + (rows + 1).log())  # add-one prior: finite for a class of one row left out
 
     def extra_repr(self) -> str:
-        return f"features={self.num_features}, classes={self.rows.shape[0]}, pairs={bool(self.buckets)}"
+        return f"features={self.num_features}, classes={self.rows.shape[0]}, pairs={bool(self.buckets)}, words={self.words}"

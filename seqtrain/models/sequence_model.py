@@ -12,7 +12,7 @@ from seqtrain.models.bag import BAGS, BagOfEmbeddings
 from seqtrain.models.differences import DIFFERENCES, Differences, first_differences, second_differences
 from seqtrain.models.highway import ArHighway, AutoregressiveHighway, resolve_ar_highway
 from seqtrain.models.instance_norm import INSTANCE_NORMS, InstanceNorm, RowStandardizer
-from seqtrain.models.naive_bayes import NaiveBayesPrior
+from seqtrain.models.naive_bayes import FEATURES as NAIVE_BAYES, NaiveBayesPrior
 from seqtrain.models.patching import drop_leading, patch_steps
 from seqtrain.models.pooling import AttentionPool, LastStatePool, MaxMeanPool, MaxPool, MeanPool
 from seqtrain.models.relative import RelativeTo, RelativeToWindow, resolve_relative_to
@@ -51,7 +51,7 @@ class SequenceModel(nn.Module):
         ar_highway: ArHighway | None = None,
         bag: Literal["unigrams", "bigrams"] | None = None,
         bag_buckets: int = 65536,
-        naive_bayes: Literal["unigrams", "bigrams"] | None = None,
+        naive_bayes: Literal["unigrams", "bigrams", "words"] | None = None,
         # Facts from the data, passed by the run rather than typed by users.
         num_outputs: int,
         per_step_targets: bool = False,
@@ -100,8 +100,8 @@ class SequenceModel(nn.Module):
             raise ValueError(f"instance_norm must be one of {list(INSTANCE_NORMS)} or None, got {instance_norm!r}")
         if bag is not None and bag not in BAGS:
             raise ValueError(f"bag must be one of {list(BAGS)} or None, got {bag!r}")
-        if naive_bayes is not None and naive_bayes not in BAGS:
-            raise ValueError(f"naive_bayes must be one of {list(BAGS)} or None, got {naive_bayes!r}")
+        if naive_bayes is not None and naive_bayes not in NAIVE_BAYES:
+            raise ValueError(f"naive_bayes must be one of {list(NAIVE_BAYES)} or None, got {naive_bayes!r}")
 
         self.head_kind = head if head != "auto" else ("many_to_many" if per_step_targets else "many_to_one")
         if self.head_kind == "many_to_many" and pooling is not None:
@@ -244,7 +244,8 @@ class SequenceModel(nn.Module):
         self.naive_bayes: NaiveBayesPrior | None = None
         if naive_bayes is not None:
             assert vocab_size is not None  # refused above
-            self.naive_bayes = NaiveBayesPrior(vocab_size, num_outputs, pairs=naive_bayes == "bigrams")
+            self.naive_bayes = NaiveBayesPrior(vocab_size, num_outputs, pairs=naive_bayes != "unigrams",
+                                               words=naive_bayes == "words")
 
         if tie_weights:
             # Press & Wolf (2017): the output layer reuses the embedding, so both matrices must be (V, E).
