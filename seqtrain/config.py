@@ -684,14 +684,13 @@ def _token_option_problems(cfg: DictConfig) -> list[str]:
         if value is not None and kind in ("numbers", "vectors"):
             problems.append(f"model.{key}={value} {does}, but data.sequence_kind={kind} gives real-valued inputs; "
                             f"set model.{key}=null")
-    problems += _word_count_problems(cfg)
     return problems
 
 
 def _word_count_problems(cfg: DictConfig) -> list[str]:
     """`model.naive_bayes=words` counts the words subword tokens spell: with characters or words as tokens there is
-    nothing to spell (refused when `data.tokenizer` says so: before the data is read where the command line sets it,
-    after the recipe settles it where the recipe does)."""
+    nothing to spell. Judged once the data is read (`check_facts`), when the recipe has settled `data.tokenizer` by how
+    the text is written (the config's own default, characters, is not yet the run's)."""
     tokenizer = OmegaConf.select(cfg, "data.tokenizer", default=None)
     if OmegaConf.select(cfg, "model.naive_bayes", default=None) != "words" or tokenizer is None or tokenizer in ("bpe", "unigram"):
         return []

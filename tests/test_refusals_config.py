@@ -128,8 +128,6 @@ CASES = [
      ["model.bag=bigrams", "data.sequence_kind=numbers", "real-valued", "set model.bag=null"]),
     # --- a naive Bayes beside the RNN (model.naive_bayes): token inputs, one class label per sequence ---
     ("model", ["model.naive_bayes=trigrams"], ["model.naive_bayes='trigrams'", "'unigrams', 'bigrams' or 'words'"]),
-    ("task kind", ["experiment=none", "data=table", "data.tokenizer=char", "model.naive_bayes=words"],
-     ["model.naive_bayes=words", "data.tokenizer=char reads characters", "set data.tokenizer=unigram"]),
     ("model", ["model.naive_bayes=bigrams", "model.head=many_to_many"], ["model.naive_bayes=bigrams", "many_to_one",
                                                                          "set model.naive_bayes=null"]),
     ("task kind", ["data=shakespeare", "data.stateful=false", "model.naive_bayes=unigrams"],
@@ -712,6 +710,29 @@ def test_real_valued_inputs_found_in_the_data_are_refused_a_naive_bayes_before_a
         train(cfg)
     message = str(error.value)
     assert "model.naive_bayes=bigrams counts tokens" in message and "real-valued" in message, message
+
+
+@pytest.mark.parametrize("tokenizer, reads", [("char", "reads characters"), ("word", "reads words whole")])
+def test_words_of_a_naive_bayes_without_subword_tokens_are_refused_before_a_model_is_built(
+        compose_train: Compose, tmp_path: Path, tokenizer: str, reads: str) -> None:
+    """Judged once the data is read, when the recipe has settled the tokenizer (the table config's own default is
+    characters, which the recipe replaces by Unigram subwords for English-like text): here the command line's."""
+    import sys
+
+    from seqtrain.run import train
+
+    sys.path.insert(0, str(Path(__file__).parent / "data"))
+    from user_files import sentiment_rows, write_csv
+
+    rows = write_csv(tmp_path / "reviews.csv", sentiment_rows(60, seed=0))
+    cfg = compose_train("logger=none", "experiment=none", "data=table", f"data.train_files={rows}", "data.sequence_column=text",
+                        f"data.tokenizer={tokenizer}", "model.naive_bayes=words", f"data.cache_dir={tmp_path / 'cache'}",
+                        f"hydra.run.dir={tmp_path / 'run'}")
+    with pytest.raises(ConfigError) as error:
+        train(cfg)
+    message = str(error.value)
+    assert f"model.naive_bayes=words counts the words that subword tokens spell, but data.tokenizer={tokenizer} {reads}" in message
+    assert "set data.tokenizer=unigram" in message and not (tmp_path / "run" / "checkpoints").exists()
 
 
 def test_online_wandb_without_an_api_key_is_refused_before_any_data_is_read(compose_train: Compose, tmp_path: Path,
