@@ -26,6 +26,11 @@ weights to learn around that: on RottenTomatoes' official split (Unigram 4,000, 
 collide decides), in 2^20 rows 0.749, as with every pair exact. The smoothing's denominator counts the features the
 fitted rows hold, not every row of the table (scikit-learn's vocabulary is the training rows' n-grams): over 2^20
 mostly empty rows, alpha * rows would swamp the classes' totals (0.647).
+
+With ``words`` (subword tokenizers), the words the pieces spell and adjacent word pairs are features too, hashed into
+the same rows (`word_features`): on RottenTomatoes the naive Bayes alone went from 0.749 to 0.753 on the official split
+and from 0.744 to 0.747 on the study's 3 hold-outs, and the whole model from 0.736 to 0.748 on the hold-outs (round
+twenty-nine, README).
 """
 
 from __future__ import annotations

@@ -129,3 +129,42 @@ def test_an_lstm_with_a_projection_is_torchs_and_packs_each_row_as_alone(bidirec
         assert not output[row, n:].any()
         torch.testing.assert_close(h[:, row], h1[:, 0])
         torch.testing.assert_close(c[:, row], c1[:, 0])
+
+
+@pytest.mark.parametrize("given_state", [False, True], ids=["zero_state", "given_state"])
+@pytest.mark.parametrize(("cell", "num_layers", "bidirectional", "proj_size"),
+                         [("rnn", 2, True, 0), ("gru", 1, True, 0), ("gru", 2, False, 0), ("lstm", 2, True, 3), ("lstm", 1, False, 0)])
+def test_on_the_cpu_rows_of_many_lengths_get_torchs_packed_outputs_states_and_gradients(
+        cell: str, num_layers: int, bidirectional: bool, proj_size: int, given_state: bool) -> None:
+    """On the CPU a padded batch runs in segments between its rows' lengths, unpacked (torch's packed CPU path costs
+    time in the square of the length): the same outputs, final states and gradients (inputs and every weight) as
+    torch's own packed call, with lengths repeated, unsorted, and one row shorter than all the others."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(0)
+    dtype = torch.float64
+    backbone = RecurrentBackbone(cell, I, H, num_layers, bidirectional=bidirectional, proj_size=proj_size).to(dtype)
+    lengths = torch.tensor([4, 9, 2, 9, 4, 7, 1])
+    B, T = len(lengths), 11  # a tensor longer than its longest row
+    D, P = (2 if bidirectional else 1), proj_size or H
+    x = torch.randn(B, T, I, dtype=dtype, requires_grad=True)
+    state = None
+    if given_state:
+        h0 = torch.randn(D * num_layers, B, P, dtype=dtype)
+        state = (h0, torch.randn(D * num_layers, B, H, dtype=dtype)) if cell == "lstm" else h0
+    output, final = backbone(x, lengths, state)
+    packed, expected_final = backbone.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False), state)
+    expected, _ = pad_packed_sequence(packed, batch_first=True, total_length=T)
+    finals = final if cell == "lstm" else (final,)
+    expected_finals = expected_final if cell == "lstm" else (expected_final,)
+    torch.testing.assert_close(output, expected, atol=1e-12, rtol=0)
+    for ours, theirs in zip(finals, expected_finals, strict=True):
+        torch.testing.assert_close(ours, theirs, atol=1e-12, rtol=0)
+
+    def loss(out: torch.Tensor, states: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return (out ** 2).sum() + sum((s ** 3).sum() for s in states)
+
+    wrt = [x, *backbone.parameters()]
+    for ours, theirs in zip(torch.autograd.grad(loss(output, finals), wrt), torch.autograd.grad(loss(expected, expected_finals), wrt),
+                            strict=True):
+        torch.testing.assert_close(ours, theirs, atol=1e-10, rtol=0)
