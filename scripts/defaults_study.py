@@ -20,6 +20,7 @@ Two stages, one `python train.py` subprocess at a time (one torch thread each):
     python scripts/defaults_study.py --stage seeds --merge <final out> <final out with --set seed=1> ...
     python scripts/defaults_study.py --stage ensemble --splits 3 --out <validate out> --candidates default,seed_b,seed_c   # ens3
     python scripts/defaults_study.py --stage nbterm --splits 3 --out <validate out> --candidates text_nb_bigrams   # round 28
+    python scripts/defaults_study.py --stage nbprior --splits 3 --only RottenTomatoes --out <out>   # round 29
 """
 
 from __future__ import annotations
@@ -626,6 +627,61 @@ def validate(studies: list[Study], candidates: list[str], out: Path, cache: Path
     print(validation_table(results))
 
 
+#: Round twenty-nine: `NaiveBayesPrior` alone, as the recipe builds it for English (`--stage nbprior`): (model.naive_bayes,
+#: rows of the pair table; None: the default, `buckets_for` the classes).
+NB_PRIORS = {
+    "bigrams, pairs in 65,536 rows (the bag's table, which round twenty-eight shared)": ("bigrams", 65536),
+    "bigrams, pairs in 2^20 rows (round twenty-nine)": ("bigrams", None),
+    "words (model.naive_bayes=words)": ("words", None),
+}
+
+
+def naive_bayes_priors(studies: list[Study], cache: Path, splits: int) -> str:
+    """The model's naive Bayes term alone (`NaiveBayesPrior`, each variant of `NB_PRIORS`) on the text sets with spaces:
+    Unigram 4,000 fitted on the training rows (as the recipe's runs, which fit it on the 80 % they train on), counts
+    and the leave-one-out choices of alpha and weight on all the training rows, accuracy on each hold-out's held rows
+    and on the official test rows."""
+    import torch
+
+    from seqtrain.encoders.tokenizer import fit_tokenizer
+    from seqtrain.models.naive_bayes import NaiveBayesPrior
+
+    torch.set_num_threads(1)
+    lines = ["| naive Bayes term alone | set | hold-outs | mean | official split |", "|---|---|---|---|---|"]
+    for study in (s for s in studies if s.text):
+        data = load(study, cache)
+        train_x, train_y = data["train"]
+        if not spaced(train_x):
+            continue  # characters: words need subword pieces
+        pieces = []
+        for split in range(splits):
+            kept, held = holdout(train_y, "classification", seed=split)
+            pieces.append(([train_x[i] for i in kept], [train_y[i] for i in kept], [train_x[i] for i in held], [train_y[i] for i in held]))
+        pieces.append((train_x, train_y, *data["test"]))
+        for label, (kind, buckets) in NB_PRIORS.items():
+            scores = []
+            for fit_x, fit_y, test_x, test_y in pieces:
+                tokenizer = fit_tokenizer("unigram", fit_x, max_vocab_size=4000)
+                classes = sorted(set(fit_y))
+                prior = NaiveBayesPrior(len(tokenizer), len(classes), buckets=buckets, words=kind == "words")
+                prior.fit([(torch.tensor(tokenizer.encode(x)), torch.tensor(classes.index(y))) for x, y in zip(fit_x, fit_y)],
+                          pieces=tokenizer.pieces())
+                right = 0
+                for start in range(0, len(test_x), 256):
+                    rows = [tokenizer.encode(x) for x in test_x[start : start + 256]]
+                    lengths = torch.tensor([len(r) for r in rows])
+                    tokens = torch.zeros(len(rows), int(lengths.max()), dtype=torch.long)
+                    for i, r in enumerate(rows):
+                        tokens[i, : len(r)] = torch.tensor(r)
+                    with torch.no_grad():
+                        predicted = prior(tokens, lengths).argmax(dim=1).tolist()
+                    right += sum(classes[k] == y for k, y in zip(predicted, test_y[start : start + 256]))
+                scores.append(right / len(test_x))
+            held = " / ".join(f"{v:.3f}" for v in scores[:-1])
+            lines.append(f"| {label} | {study.name} | {held} | {np.mean(scores[:-1]):.3f} | {scores[-1]:.3f} |")
+    return "\n".join(lines)
+
+
 def naive_bayes_terms(studies: list[Study], candidates: list[str], out: Path, splits: int) -> str:
     """Round twenty-eight: for validate runs with `model.naive_bayes`, the test accuracy of the whole model and of its
     naive Bayes term alone (the argmax of its scores), from each hold-out's best checkpoint, and the alpha and weight
@@ -844,7 +900,7 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=["validate", "ranks", "final", "table", "seeds", "nb", "ensemble", "nbterm"], required=True)
+    parser.add_argument("--stage", choices=["validate", "ranks", "final", "table", "seeds", "nb", "ensemble", "nbterm", "nbprior"], required=True)
     parser.add_argument("--merge", nargs="*", type=Path, default=[],
                         help="table stage: output folders whose final.json are merged (later ones win) into <out>/final.md; "
                              "seeds stage: final outputs of other seeds, side by side with their mean in <out>/seeds.md; "
@@ -880,6 +936,11 @@ def main() -> None:
     elif args.stage == "nb":
         found = naive_bayes_table(studies, args.wheels, args.splits, args.official)
         (args.out / ("nb_official.md" if args.official else "nb.md")).write_text(found + "\n")
+        print(found)
+    elif args.stage == "nbprior":
+        found = naive_bayes_priors(studies, args.wheels, args.splits)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "nbprior.md").write_text(found + "\n")
         print(found)
     elif args.stage == "nbterm":  # --candidates: runs with model.naive_bayes, whose validate runs are in --out
         print(naive_bayes_terms(studies, args.candidates.split(","), args.out, args.splits))

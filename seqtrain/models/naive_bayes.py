@@ -21,16 +21,15 @@ predictions, never counted, use all the counts.
 Features are binary (a token is in the text or not: Wang and Manning's binarized naive Bayes, the study's
 strongest baseline), over the token ids and, with ``pairs``, adjacent id pairs hashed into `buckets_for(classes)`
 rows (the hash of `seqtrain.models.bag`). Pairs sharing a row pool their counts, and a fitted naive Bayes has no
-weights to learn around that: on RottenTomatoes' official split (Unigram 4,000, alpha 0.5, the naive Bayes alone)
-~50,000 distinct pairs in the bag's 65,536 rows scored 0.731 (0.732-0.746 with three random hashes: which pairs
-collide decides), in 2^20 rows 0.749, as with every pair exact. The smoothing's denominator counts the features the
+weights to learn around that: on RottenTomatoes (Unigram 4,000; ~50,000 distinct pairs) the naive Bayes alone scored
+0.728 on the study's 3 hold-outs and 0.739 on the official split with its pairs in the bag's 65,536 rows, 0.744 and
+0.749 in 2^20 (`scripts/defaults_study.py --stage nbprior`). The smoothing's denominator counts the features the
 fitted rows hold, not every row of the table (scikit-learn's vocabulary is the training rows' n-grams): over 2^20
-mostly empty rows, alpha * rows would swamp the classes' totals (0.647).
+mostly empty rows, alpha times the rows would swamp the classes' totals.
 
 With ``words`` (subword tokenizers), the words the pieces spell and adjacent word pairs are features too, hashed into
-the same rows (`word_features`): on RottenTomatoes the naive Bayes alone went from 0.749 to 0.753 on the official split
-and from 0.744 to 0.747 on the study's 3 hold-outs, and the whole model from 0.736 to 0.748 on the hold-outs (round
-twenty-nine, README).
+the same rows (`word_features`): the naive Bayes alone 0.747 and 0.753, and the whole model 0.748 on the hold-outs
+against 0.736 with ``bigrams`` (round twenty-nine, README).
 """
 
 from __future__ import annotations
