@@ -99,9 +99,10 @@ class RecurrentBackbone(nn.Module):
         """What the packed call returns, computed without packing: on the CPU, torch runs a packed sequence one step at
         a time through autograd, and each step's slice of the input costs a zero-filled gradient as large as the whole
         input in the backward pass, so time grows with the square of the length (a bidirectional GRU-64, 16 rows of up
-        to 1,500 steps: 2.8 s a step packed, 0.36 s in segments; `scripts/padded_rnn_benchmark.py`). Rows sorted by length share the time axis in segments
-        between their distinct lengths; each segment is one unpacked call over the rows still running (forward) or
-        already started (backward, which runs from each row's own end), layer by layer, carrying the state."""
+        to 1,500 steps: 2.8 s a step packed, 0.36 s in segments; `scripts/padded_rnn_benchmark.py`). Rows sorted by
+        length share the time axis in segments between their distinct lengths; each segment is one unpacked call over
+        the rows still running (forward) or already started (backward, which runs from each row's own end), layer by
+        layer, carrying the state."""
         rnn = self.rnn
         B, T, _ = x.shape
         D, L = self.num_directions, rnn.num_layers
