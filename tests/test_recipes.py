@@ -419,6 +419,27 @@ def test_the_text_block_picks_the_tokenizer_by_how_the_training_text_is_written(
     assert other.data.tokenizer == "char" and other.monitor == "val/acc"
 
 
+@pytest.mark.parametrize("tokenizer", ["word", "char"])
+def test_the_spaced_branchs_naive_bayes_over_words_counts_bigrams_with_a_tokenizer_of_whole_words_or_characters(
+        compose_train: Compose, tokenizer: str) -> None:
+    """The table recipe's branch for English-like text counts words (`model.naive_bayes=words`), which subword pieces
+    spell; a tokenizer of words or characters from the command line spells none: bigrams instead, said in the line."""
+    from seqtrain.recipe import settle_text_recipe
+
+    cfg = compose_train("data=table", f"data.tokenizer={tokenizer}")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    line = settle_text_recipe(cfg, config, 7, "classification", {"data.tokenizer"}, None, 0.2)
+    assert cfg.model.naive_bayes == config["model"]["naive_bayes"] == "bigrams" and cfg.data.tokenizer == tokenizer
+    assert (f"model.naive_bayes=bigrams, not words: data.tokenizer={tokenizer} gives no subword pieces to spell words"
+            in line), line
+    # The branch's own tokenizer (Unigram) keeps words; so does a command line that names the naive Bayes.
+    for given, expected in ((("data", "model"), "words"), (("model.naive_bayes",), "bigrams")):
+        args = ["data=table"] + (["model.naive_bayes=bigrams", "data.tokenizer=word"] if "model.naive_bayes" in given else [])
+        cfg = compose_train(*args)
+        settle_text_recipe(cfg, OmegaConf.to_container(cfg, resolve=True), 7, "classification", set(given), None, 0.2)
+        assert cfg.model.naive_bayes == expected
+
+
 def test_a_tokenizer_on_the_command_line_wins_over_the_spacing_rule(compose_train: Compose) -> None:
     from seqtrain.recipe import settle_text_recipe
 
