@@ -194,7 +194,8 @@ def describe_text_spacing(cfg: DictConfig) -> str | None:
     branches = OmegaConf.select(cfg, TEXT_SPACING, default=None)
     if branches is None:
         return None
-    said = {spaced: " ".join(f"{k}={v}" for k, v in text_recipe_settings(cfg, spaced).items() if k not in text_recipe_settings(cfg))
+    general = text_recipe_settings(cfg)
+    said = {spaced: " ".join(f"{k}={v}" for k, v in text_recipe_settings(cfg, spaced).items() if k not in general or general[k] != v)
             for spaced in (True, False)}
     return (f"  text classification by its training text: words separated by spaces (whitespace >= "
             f"{branches.spaced_share:.0%} of the characters): {said[True]}; running text (Chinese, ...): {said[False]}")

@@ -426,6 +426,9 @@ def test_the_spaced_branchs_naive_bayes_over_words_counts_bigrams_with_a_tokeniz
     spell; a tokenizer of words or characters from the command line spells none: bigrams instead, said in the line."""
     from seqtrain.recipe import settle_text_recipe
 
+    # The start-of-run block says the branch's value where it differs from the general block's (bigrams).
+    assert ("words separated by spaces (whitespace >= 5% of the characters): model.naive_bayes=words data.tokenizer=unigram"
+            in describe_recipe(compose_train("data=table")))
     cfg = compose_train("data=table", f"data.tokenizer={tokenizer}")
     config = OmegaConf.to_container(cfg, resolve=True)
     line = settle_text_recipe(cfg, config, 7, "classification", {"data.tokenizer"}, None, 0.2)
