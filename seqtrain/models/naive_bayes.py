@@ -267,10 +267,13 @@ class NaiveBayesPrior(nn.Module):
 
     def _joint(self, counts: Tensor, known: Tensor, totals: Tensor, seen: Tensor, rows: Tensor) -> Tensor:
         """Weighted log P(class) + sum of log P(feature | class) over the ``known`` (B, S) features, from their
-        (B, S, C) counts, the classes' feature totals, the features any row holds and the rows per class."""
-        likelihood = ((counts + self.alpha).log() * known[..., None]).sum(dim=1) \
-            - known.sum(dim=1, keepdim=True) * (totals + self.alpha * seen).log()
-        return self.weight * (likelihood + (rows + 1).log())  # add-one prior: finite for a class of one row left out
+        (B, S, C) counts, the classes' feature totals, the features any row holds and the rows per class. In float64:
+        a row's hundreds of terms would otherwise round differently with the batch it sits in (its padding)."""
+        alpha = self.alpha.double()
+        likelihood = ((counts.double() + alpha).log() * known[..., None]).sum(dim=1) \
+            - known.sum(dim=1, keepdim=True) * (totals.double() + alpha * seen).log()
+        scores = self.weight.double() * (likelihood + (rows.double() + 1).log())  # add-one prior: finite for one row left out
+        return scores.to(counts.dtype)
 
     def extra_repr(self) -> str:
         return f"features={self.num_features}, classes={self.rows.shape[0]}, pairs={bool(self.buckets)}, words={self.words}"
