@@ -234,18 +234,20 @@ def test_a_patch_phase_jitter_and_crop_killed_mid_epoch(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("options", [["model.bag=bigrams", "model.embedding_dropout=0.3"], ["model.naive_bayes=bigrams"]],
-                         ids=["bag", "naive_bayes"])
+@pytest.mark.parametrize("options", [["model.bag=bigrams", "model.embedding_dropout=0.3", "data.tokenizer=word"],
+                                     ["model.naive_bayes=bigrams", "data.tokenizer=word"],
+                                     ["model.naive_bayes=words", "data.tokenizer=unigram", "data.max_vocab_size=300"]],
+                         ids=["bag", "naive_bayes", "naive_bayes_words"])
 def test_a_bag_or_a_naive_bayes_killed_mid_epoch(tmp_path: Path, options: list[str]) -> None:
     """`model.bag=bigrams` with embedding dropout on text: the bag's tables, their optimizer state and the dropout's
     draws (torch's global generator) come back exactly. `model.naive_bayes=bigrams`: the counts, alpha and weight fitted
-    when the run started come back with the checkpoint."""
+    when the run started come back with the checkpoint; `words`: and which subword pieces open words."""
     sys.path.insert(0, str(ROOT / "tests" / "data"))
     from user_files import sentiment_rows, write_csv
 
     reviews = write_csv(tmp_path / "reviews.csv", sentiment_rows(200))
     kill_mid_epoch_resume_and_compare(["~experiment", "recipe=none", "data=table", f"data.train_files={reviews}",
-                                       "data.sequence_column=text", "data.tokenizer=word", f"data.cache_dir={tmp_path / 'cache'}",
+                                       "data.sequence_column=text", f"data.cache_dir={tmp_path / 'cache'}",
                                        "data.batch_size=16", "model=gru", "model.hidden_size=16", "model.pooling=mean",
                                        *options, "model.bag_buckets=512", "trainer.max_epochs=3",
                                        "callbacks.last_checkpoint.every_n_train_steps=3"], tmp_path)
