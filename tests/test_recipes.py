@@ -252,7 +252,7 @@ def test_the_command_line_wins_over_the_text_classification_block(compose_train:
     general = {"monitor": "val/acc", "monitor_mode": "max", "model.embedding_dropout": 0.5, "model.pooling": "mean",
                "model.bag": "bigrams", "model.naive_bayes": "bigrams", "callbacks.early_stopping.patience": 10}
     assert text_recipe_settings(compose_train("data=table")) == general
-    assert text_recipe_settings(compose_train("data=table"), True) == {**general, "data.tokenizer": "unigram", "data.max_vocab_size": 4000,
+    assert text_recipe_settings(compose_train("data=table"), True) == {**general, "data.tokenizer": "unigram", "data.max_vocab_size": 8000,
                                                                       "model.head_dropout": 0.5, "model.naive_bayes": "words"}
     assert text_recipe_settings(compose_train("data=table"), False) == {**general, "data.tokenizer": "char"}
     assert text_recipe_settings(compose_train("data=table", "recipe=none")) == {}
@@ -300,7 +300,7 @@ def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path:
     assert proc.returncode == 0, proc.stderr[-3000:]
     # The table recipe's spacing rule too: these sentences are English words (read again with its tokenizer).
     said = ("recipe.text_classification: monitor=val/acc monitor_mode=max model.embedding_dropout=0.5 model.pooling=mean "
-            "model.bag=bigrams model.naive_bayes=words callbacks.early_stopping.patience=10 data.tokenizer=unigram data.max_vocab_size=4000 model.head_dropout=0.5 (this data is text with one label per sequence; words separated "
+            "model.bag=bigrams model.naive_bayes=words callbacks.early_stopping.patience=10 data.tokenizer=unigram data.max_vocab_size=8000 model.head_dropout=0.5 (this data is text with one label per sequence; words separated "
             "by spaces: ")
     assert said in proc.stdout + proc.stderr
     assert "fitted a unigram tokenizer on the training split" in proc.stdout + proc.stderr
@@ -314,7 +314,7 @@ def test_a_text_run_picks_its_checkpoint_by_the_text_block_and_resumes(tmp_path:
     assert len(best) == 1 and "'monitor': 'val/acc'" in next(k for k in ckpt["callbacks"] if k.startswith("ModelCheckpoint"))
     proc = run_train(*args, "trainer.max_epochs=3", "ckpt_path=last")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert ("resume: callbacks.early_stopping.patience=10 data.max_vocab_size=4000 data.tokenizer=unigram model.bag=bigrams model.embedding_dropout=0.5 model.head_dropout=0.5 "
+    assert ("resume: callbacks.early_stopping.patience=10 data.max_vocab_size=8000 data.tokenizer=unigram model.bag=bigrams model.embedding_dropout=0.5 model.head_dropout=0.5 "
             "model.naive_bayes=words model.pooling=mean "
             "monitor=val/acc monitor_mode=max, as the run being resumed used") in proc.stdout + proc.stderr
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["epoch"] == 3
