@@ -644,7 +644,7 @@ def naive_bayes_priors(studies: list[Study], cache: Path, splits: int) -> str:
     import torch
 
     from seqtrain.encoders.tokenizer import fit_tokenizer
-    from seqtrain.models.naive_bayes import NaiveBayesPrior
+    from seqtrain.models.naive_bayes import NaiveBayesPrior, pad_rows
 
     torch.set_num_threads(1)
     lines = ["| naive Bayes term alone | set | hold-outs | mean | official split |", "|---|---|---|---|---|"]
@@ -664,18 +664,14 @@ def naive_bayes_priors(studies: list[Study], cache: Path, splits: int) -> str:
                 tokenizer = fit_tokenizer("unigram", fit_x, max_vocab_size=4000)
                 classes = sorted(set(fit_y))
                 prior = NaiveBayesPrior(len(tokenizer), len(classes), buckets=buckets, words=kind == "words")
-                prior.fit([(torch.tensor(tokenizer.encode(x)), torch.tensor(classes.index(y))) for x, y in zip(fit_x, fit_y)],
-                          pieces=tokenizer.pieces())
+                encoded = lambda xs, ys: [(torch.tensor(tokenizer.encode(x)), torch.tensor(classes.index(y)))  # noqa: E731
+                                          for x, y in zip(xs, ys)]
+                prior.fit(encoded(fit_x, fit_y), pieces=tokenizer.pieces())
                 right = 0
                 for start in range(0, len(test_x), 256):
-                    rows = [tokenizer.encode(x) for x in test_x[start : start + 256]]
-                    lengths = torch.tensor([len(r) for r in rows])
-                    tokens = torch.zeros(len(rows), int(lengths.max()), dtype=torch.long)
-                    for i, r in enumerate(rows):
-                        tokens[i, : len(r)] = torch.tensor(r)
+                    tokens, lengths, labels = pad_rows(encoded(test_x[start : start + 256], test_y[start : start + 256]), "cpu")
                     with torch.no_grad():
-                        predicted = prior(tokens, lengths).argmax(dim=1).tolist()
-                    right += sum(classes[k] == y for k, y in zip(predicted, test_y[start : start + 256]))
+                        right += int((prior(tokens, lengths).argmax(dim=1) == labels).sum())
                 scores.append(right / len(test_x))
             held = " / ".join(f"{v:.3f}" for v in scores[:-1])
             lines.append(f"| {label} | {study.name} | {held} | {np.mean(scores[:-1]):.3f} | {scores[-1]:.3f} |")

@@ -322,7 +322,7 @@ def _range_problems(cfg: DictConfig) -> list[str]:
                         f"{f' ({len(shared)} files in all)' if len(shared) > 1 else ''}: the test metrics would be on rows "
                         "the model trained on; name another file, or leave data.test_files unset to carve the test split at random")
     size = data.get("max_vocab_size")
-    if data.get("tokenizer") in ("bpe", "unigram") and _is_number(size) and size < BYTE_LEVEL_IDS:
+    if data.get("tokenizer") in SUBWORD_TOKENIZERS and _is_number(size) and size < BYTE_LEVEL_IDS:
         problems.append(f"data.max_vocab_size={size}: a byte-level {data['tokenizer']} vocabulary needs at least "
                         f"{BYTE_LEVEL_IDS} ids (256 bytes + 2 specials) with data.tokenizer={data['tokenizer']}")
     return problems
@@ -687,12 +687,16 @@ def _token_option_problems(cfg: DictConfig) -> list[str]:
     return problems
 
 
+#: Tokenizers of byte-level subword pieces (a vocabulary of at least the 256 bytes; pieces that spell words).
+SUBWORD_TOKENIZERS = ("bpe", "unigram")
+
+
 def _word_count_problems(cfg: DictConfig) -> list[str]:
     """`model.naive_bayes=words` counts the words subword tokens spell: with characters or words as tokens there is
     nothing to spell. Judged once the data is read (`check_facts`), when the recipe has settled `data.tokenizer` by how
     the text is written (the config's own default, characters, is not yet the run's)."""
     tokenizer = OmegaConf.select(cfg, "data.tokenizer", default=None)
-    if OmegaConf.select(cfg, "model.naive_bayes", default=None) != "words" or tokenizer is None or tokenizer in ("bpe", "unigram"):
+    if OmegaConf.select(cfg, "model.naive_bayes", default=None) != "words" or tokenizer is None or tokenizer in SUBWORD_TOKENIZERS:
         return []
     return [f"model.naive_bayes=words counts the words that subword tokens spell, but data.tokenizer={tokenizer} "
             f"{'reads words whole' if tokenizer == 'word' else 'reads characters'}; set data.tokenizer=unigram (or bpe), "

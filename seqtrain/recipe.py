@@ -165,8 +165,8 @@ def patch_size_problems(size: int, train_lengths: Sequence[int]) -> tuple[str | 
 TEXT_RECIPE = "recipe.text_classification"
 # Text classification settings by how the training text is written (`spaced_share`, `spaced`, `unspaced`).
 TEXT_SPACING = "recipe.text_by_spacing"
-# The naive Bayes that counts the words subword pieces spell (`model.naive_bayes=words`) where the tokenizer allows.
-WORDS_KEY = "model.naive_bayes"
+# The naive Bayes, which counts the words subword pieces spell (`model.naive_bayes=words`) where the tokenizer allows.
+NAIVE_BAYES_KEY = "model.naive_bayes"
 # Set together or not at all: one of them on the command line keeps the others as configured.
 TOKENIZER_KEYS = ("data.tokenizer", "data.max_vocab_size", "data.min_frequency")
 
@@ -236,11 +236,13 @@ def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int 
     kept = sorted(k for k in settings if any(covers(c, k) for c in given))
     # A naive Bayes over the words subword pieces spell needs subword pieces: with the command line's characters or
     # words it counts tokens and token pairs (bigrams), and the line says why.
+    from seqtrain.config import SUBWORD_TOKENIZERS
+
     tokenizer = settings["data.tokenizer"] if "data.tokenizer" in settings and "data.tokenizer" not in kept \
         else OmegaConf.select(cfg, "data.tokenizer", default=None)
-    unspelled = settings.get(WORDS_KEY) == "words" and WORDS_KEY not in kept and tokenizer not in ("bpe", "unigram")
+    unspelled = settings.get(NAIVE_BAYES_KEY) == "words" and NAIVE_BAYES_KEY not in kept and tokenizer not in SUBWORD_TOKENIZERS
     if unspelled:
-        settings[WORDS_KEY] = "bigrams"
+        settings[NAIVE_BAYES_KEY] = "bigrams"
     changed = {k: v for k, v in settings.items() if k not in kept and OmegaConf.select(cfg, k) != v
                and OmegaConf.select(cfg, k.rpartition(".")[0] or k) is not None}  # nothing to set inside a dropped node
     if not changed:
@@ -252,7 +254,7 @@ def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int 
         why += (f"; {how}: {spacing:.1%} of its training characters are whitespace "
                 f"({TEXT_SPACING}.spaced_share={branches.spaced_share})")
     if unspelled:
-        why += f"; {WORDS_KEY}={settings[WORDS_KEY]}, not words: data.tokenizer={tokenizer} gives no subword pieces to spell words"
+        why += f"; {NAIVE_BAYES_KEY}={settings[NAIVE_BAYES_KEY]}, not words: data.tokenizer={tokenizer} gives no subword pieces to spell words"
     line = f"{TEXT_RECIPE}: " + " ".join(f"{k}={v}" for k, v in changed.items()) + f" ({why})"
     if kept:
         keys = sorted(c for c in given if any(covers(c, k) for k in kept))

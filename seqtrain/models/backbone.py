@@ -114,14 +114,14 @@ class RecurrentBackbone(nn.Module):
         else:
             h0, c0 = state if lstm else (state, None)
         order = torch.argsort(lengths, descending=True, stable=True)
-        restore = torch.argsort(order)
         lengths = lengths[order]
+        order = order.to(x.device)
+        restore = torch.argsort(order)
         bounds = sorted({int(n) for n in lengths if n > 0})  # segment ends, ascending
         sizes = [b - a for a, b in zip([0, *bounds], bounds)]
         running = [int((lengths >= b).sum()) for b in bounds]  # rows inside each segment
-        device_order = order.to(x.device)
-        layer_input = x[device_order]
-        h0, c0 = h0[:, device_order], (c0[:, device_order] if lstm else None)
+        layer_input = x[order]
+        h0, c0 = h0[:, order], (c0[:, order] if lstm else None)
         h_n, c_n = [], []
         for layer in range(L):
             outputs = []
@@ -139,9 +139,9 @@ class RecurrentBackbone(nn.Module):
             layer_input = torch.cat(outputs, dim=-1) if D == 2 else outputs[0]
             if rnn.dropout and self.training and layer < L - 1:
                 layer_input = F.dropout(layer_input, rnn.dropout, training=True)
-        output = layer_input[restore.to(x.device)]
-        h_n = torch.stack(h_n)[:, restore.to(x.device)]
-        return output, ((h_n, torch.stack(c_n)[:, restore.to(x.device)]) if lstm else h_n)
+        output = layer_input[restore]
+        h_n = torch.stack(h_n)[:, restore]
+        return output, ((h_n, torch.stack(c_n)[:, restore]) if lstm else h_n)
 
     @staticmethod
     def _one_direction(template: nn.Module, pieces: list[Tensor], running: list[int], params: dict[str, Tensor],

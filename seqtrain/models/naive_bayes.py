@@ -101,7 +101,7 @@ def word_features(tokens: Tensor, real: Tensor, opens: Tensor, joins: Tensor, bu
     return ids, torch.cat([is_word, is_word[:, 1:]], dim=1)
 
 
-def _pad(examples: Sequence[tuple[Tensor, Tensor]], device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+def pad_rows(examples: Sequence[tuple[Tensor, Tensor]], device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
     """(tokens (T,), label ()) pairs -> (B, T) ids padded with 0, (B,) lengths, (B,) labels."""
     lengths = torch.tensor([len(t) for t, _ in examples])
     tokens = torch.zeros(len(examples), int(lengths.max()), dtype=torch.long)
@@ -206,7 +206,7 @@ class NaiveBayesPrior(nn.Module):
         examples = [(tokens, label) for tokens, label in examples if int(label) >= 0]  # a row without a label: left out
         if not examples:
             raise ValueError("a naive Bayes needs labelled rows to count, and none was given")
-        batches = [_pad([examples[j] for j in range(i, min(i + batch_size, len(examples)))], self.counts.device)
+        batches = [pad_rows([examples[j] for j in range(i, min(i + batch_size, len(examples)))], self.counts.device)
                    for i in range(0, len(examples), batch_size)]
         # Each batch's distinct features once: counted here, then scored for every alpha below.
         found = [(*self.features(tokens, lengths), labels) for tokens, lengths, labels in batches]
