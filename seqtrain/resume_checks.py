@@ -36,8 +36,9 @@ APPLIED_ON_RESUME = (
     "data.num_workers", "data.pin_memory", "data.cache_dir",
     # what `model.patch_size=auto` aims at: a resume keeps the patch size its checkpoint's run chose
     "recipe.patch_steps",
-    # the small-set rule's block: it is not applied on a resume, which keeps the settings its run used
-    "recipe.small_classification.*",
+    # the rules' blocks (small sets, text): none is applied on a resume, which keeps the settings its run settled
+    # (seqtrain.run.keep_saved_recipe_settings), so a block changed since (a study round) changes nothing it trains
+    "recipe.small_classification.*", "recipe.text_classification.*", "recipe.text_by_spacing.*",
 )
 
 #: Keys added to the configs after runs were made without them, with the value that does what those runs

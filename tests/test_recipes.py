@@ -363,6 +363,32 @@ def test_a_text_run_saved_before_the_bag_and_the_naive_bayes_resumes_without_the
     assert cfg.model.bag == config["model"]["bag"] == "bigrams" == cfg.model.naive_bayes
 
 
+def test_a_text_run_saved_under_an_earlier_text_recipe_resumes_with_what_it_settled(compose_train: Compose) -> None:
+    """A study round changes the text blocks (round twenty-nine: 8,000 subwords and words for text with spaces); a run
+    saved under the earlier blocks resumes with the settings it settled, so the blocks' own keys are no refused change."""
+    from seqtrain.resume_checks import config_changes
+    from seqtrain.run import keep_saved_recipe_settings
+
+    cfg = compose_train("data=table")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    saved = json.loads(json.dumps(config))
+    spaced = saved["recipe"]["text_by_spacing"]["spaced"]
+    spaced["data"]["max_vocab_size"] = 4000
+    del spaced["model"]["naive_bayes"]
+    saved["recipe"]["text_classification"]["model"]["naive_bayes"] = None
+    saved["data"] |= {"tokenizer": "unigram", "max_vocab_size": 4000}  # what the earlier run settled
+    saved["model"] |= {"naive_bayes": "bigrams", "bag": "bigrams"}
+    keep_saved_recipe_settings(cfg, config, saved, set())
+    assert config["data"]["max_vocab_size"] == 4000 and config["model"]["naive_bayes"] == "bigrams"
+    applied, refused = config_changes(saved, config)
+    assert refused == {}, refused
+    assert set(applied) == {"recipe.text_by_spacing.spaced.data.max_vocab_size", "recipe.text_by_spacing.spaced.model.naive_bayes",
+                            "recipe.text_classification.model.naive_bayes"}
+    # What the run trains with is still compared: a different vocabulary size is refused.
+    config["data"]["max_vocab_size"] = 8000
+    assert "data.max_vocab_size" in config_changes(saved, config)[1]
+
+
 @pytest.mark.parametrize(("key", "recipes", "saved_other", "given"), [
     ("instance_norm", "shape_values", "shape", "shape_level"),  # round thirteen
     ("differences", "inputs", "inputs2", "shape"),  # round twenty-one
