@@ -633,6 +633,7 @@ NB_PRIORS = {
     "bigrams, pairs in 65,536 rows (the bag's table, which round twenty-eight shared)": ("bigrams", 65536),
     "bigrams, pairs in 2^20 rows (round twenty-nine)": ("bigrams", None),
     "words (model.naive_bayes=words)": ("words", None),
+    "words, case-folded": ("folded", None),
 }
 
 
@@ -663,7 +664,7 @@ def naive_bayes_priors(studies: list[Study], cache: Path, splits: int) -> str:
             for fit_x, fit_y, test_x, test_y in pieces:
                 tokenizer = fit_tokenizer("unigram", fit_x, max_vocab_size=4000)
                 classes = sorted(set(fit_y))
-                prior = NaiveBayesPrior(len(tokenizer), len(classes), buckets=buckets, words=kind == "words")
+                prior = NaiveBayesPrior(len(tokenizer), len(classes), buckets=buckets, words=kind in ("words", "folded"), fold=kind == "folded")
                 encoded = lambda xs, ys: [(torch.tensor(tokenizer.encode(x)), torch.tensor(classes.index(y)))  # noqa: E731
                                           for x, y in zip(xs, ys)]
                 prior.fit(encoded(fit_x, fit_y), pieces=tokenizer.pieces())

@@ -6,12 +6,14 @@ import pytest
 import torch
 
 from seqtrain.models.bag import pair_buckets
-from seqtrain.models.naive_bayes import ALPHAS, NaiveBayesPrior, buckets_for, word_features, word_marks
+from seqtrain.models.naive_bayes import (ALPHAS, BASE, MIX, PRIME, NaiveBayesPrior, buckets_for, word_features, word_folds,
+                                         word_marks)
 from seqtrain.models.sequence_model import SequenceModel
 
 VOCAB, BUCKETS, CLASSES = 7, 5, 3
-#: Byte-level pieces for the 7 ids (Ġ: a space before the piece): words open at Ġ or punctuation.
-PIECES = ["<pad>", "\u0120a", "b", "\u0120c", ",", "d", "\u0120e"]
+#: Byte-level pieces for the 7 ids (Ġ: a space before the piece): words open at Ġ or punctuation. Case-folded, Ġa b
+#: and ĠA B spell one word.
+PIECES = ["<pad>", "\u0120a", "b", "\u0120A", ",", "B", "\u0120e"]
 
 
 def _rows(n: int, seed: int = 0, high: int = VOCAB) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -36,7 +38,7 @@ def _batch(rows: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor,
     return tokens, lengths, torch.stack([y for _, y in rows])
 
 
-def _binary_features(tokens: torch.Tensor, pairs: bool, words: bool = False) -> np.ndarray:
+def _binary_features(tokens: torch.Tensor, pairs: bool, words: bool = False, fold: bool = False) -> np.ndarray:
     """One row's binary feature vector, by hand: ids, then hashed adjacent pairs (and words) after them."""
     x = np.zeros(VOCAB + (BUCKETS if pairs else 0))
     x[tokens.numpy()] = 1
@@ -44,26 +46,26 @@ def _binary_features(tokens: torch.Tensor, pairs: bool, words: bool = False) -> 
         x[VOCAB + pair_buckets(tokens[None], BUCKETS)[0].numpy()] = 1
     if words:
         ids, is_word = word_features(tokens[None], torch.ones(1, len(tokens), dtype=torch.bool),
-                                     *word_marks(PIECES), BUCKETS)
+                                     *word_marks(PIECES), BUCKETS, *(word_folds(PIECES) if fold else ()))
         x[VOCAB + ids[is_word].numpy()] = 1
     return x
 
 
-FEATURES = [(False, False), (True, False), (True, True)]  # (pairs, words)
+FEATURES = [(False, False, False), (True, False, False), (True, True, False), (True, True, True)]  # (pairs, words, fold)
 
 
-@pytest.mark.parametrize("pairs, words", FEATURES)
-def test_scores_are_sklearn_multinomial_nb_on_binary_features(pairs: bool, words: bool) -> None:
+@pytest.mark.parametrize("pairs, words, fold", FEATURES)
+def test_scores_are_sklearn_multinomial_nb_on_binary_features(pairs: bool, words: bool, fold: bool) -> None:
     from sklearn.naive_bayes import MultinomialNB
 
     # New rows hold an id the training rows never do: scikit-learn's vocabulary (the columns) is the training rows'.
     train, new = _rows(40, high=VOCAB - 1), _rows(9, seed=1)
     assert any((t == VOCAB - 1).any() for t, _ in new)
-    prior = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS, words=words)
+    prior = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS, words=words, fold=fold)
     prior.fit(train, pieces=PIECES)
     prior.alpha.fill_(0.5)
     prior.weight.fill_(1.0)
-    X = np.stack([_binary_features(t, pairs, words) for t, _ in train])
+    X = np.stack([_binary_features(t, pairs, words, fold) for t, _ in train])
     vocabulary = X.sum(axis=0) > 0
     y = np.array([int(label) for _, label in train])
     rows = np.bincount(y, minlength=CLASSES)
@@ -71,16 +73,16 @@ def test_scores_are_sklearn_multinomial_nb_on_binary_features(pairs: bool, words
     tokens, lengths, _ = _batch(new)
     with torch.no_grad():
         ours = prior(tokens, lengths).double()
-    new_x = np.stack([_binary_features(t, pairs, words) for t, _ in new])[:, vocabulary]
+    new_x = np.stack([_binary_features(t, pairs, words, fold) for t, _ in new])[:, vocabulary]
     theirs = torch.from_numpy(nb.predict_joint_log_proba(new_x))
     # The same up to one constant per row (the prior's normaliser): compare the differences between classes.
     torch.testing.assert_close(ours - ours[:, :1], theirs - theirs[:, :1], rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("pairs, words", FEATURES)
-def test_leave_one_out_is_the_prior_fitted_without_the_row(pairs: bool, words: bool) -> None:
+@pytest.mark.parametrize("pairs, words, fold", FEATURES)
+def test_leave_one_out_is_the_prior_fitted_without_the_row(pairs: bool, words: bool, fold: bool) -> None:
     train = _rows(30, high=VOCAB - 1) + [ODD_ONE]  # its features, held by no other row, leave the vocabulary with it
-    prior = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS, words=words)
+    prior = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS, words=words, fold=fold)
     prior.fit(train, pieces=PIECES)
     prior.alpha.fill_(0.7)
     prior.weight.fill_(1.3)
@@ -88,7 +90,7 @@ def test_leave_one_out_is_the_prior_fitted_without_the_row(pairs: bool, words: b
     with torch.no_grad():
         scored = prior(tokens, lengths) + prior.leave_one_out(tokens, lengths, targets)
     for i in range(len(train)):
-        alone = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS, words=words)
+        alone = NaiveBayesPrior(VOCAB, CLASSES, pairs=pairs, buckets=BUCKETS, words=words, fold=fold)
         alone.fit(train[:i] + train[i + 1:], pieces=PIECES)
         alone.alpha.fill_(0.7)
         alone.weight.fill_(1.3)
@@ -242,7 +244,7 @@ def test_word_marks_open_a_word_at_a_space_or_punctuation_and_join_pieces_that_e
 
 
 def test_word_features_are_the_words_the_pieces_spell_and_their_adjacent_pairs() -> None:
-    """Pieces: 1 Ġa, 2 b, 3 Ġc, 4 ',', 5 d, 6 Ġe. The row Ġa b Ġc , d Ġe spells the words ab, c, ',', d (a piece after
+    """Pieces: 1 Ġa, 2 b, 3 ĠA, 4 ',', 5 B, 6 Ġe. The row Ġa b ĠA , B Ġe spells the words ab, A, ',', B (a piece after
     punctuation opens a word) and e: five words, four pairs. A word's id is its pieces', wherever it stands."""
     marks = word_marks(PIECES)
 
@@ -259,7 +261,60 @@ def test_word_features_are_the_words_the_pieces_spell_and_their_adjacent_pairs()
     assert words_of([4, 5])[0] == words[2:4]
     assert words_of([6, 1, 2, 3]) == ([words[4], words[0], words[1]], [words_of([6, 1, 2])[1][0], pairs[0]])
     assert words_of([2, 1])[0] != words_of([1, 2])[0] and len(words_of([2, 1])[0]) == 2  # "b" then "a": not "ab"
-    assert words_of([1, 5])[0] != words_of([1, 2])[0]  # "ad" is not "ab"
+    assert words_of([1, 5])[0] != words_of([1, 2])[0]  # "aB" is not "ab" unless folded
+
+
+def test_folded_words_are_the_hash_of_their_lower_cased_characters_however_the_pieces_cut_them() -> None:
+    """"The film", "the Film", "the FILM" and "The Fi|lm" are one word pair, whichever pieces spell them; "films" is
+    another word. A word's id is the polynomial hash of its lower-cased characters, computed here by hand."""
+    pieces = ["<pad>", "\u0120The", "\u0120the", "\u0120fil", "m", "\u0120Fi", "lm", "\u0120FILM", "!", "\u0120films",
+              "\u0120Film"]
+    marks, folds = word_marks(pieces), word_folds(pieces)
+    buckets = 1 << 20
+
+    def features(row: list[int]) -> tuple[list[int], list[int]]:
+        tokens = torch.tensor([row])
+        ids, is_word = word_features(tokens, torch.ones_like(tokens, dtype=torch.bool), *marks, buckets, *folds)
+        n = len(row)
+        return ids[0, :n][is_word[0, :n]].tolist(), ids[0, n:][is_word[0, n:]].tolist()
+
+    def by_hand(word: str) -> int:
+        value = 0
+        for character in word:
+            value = (value * BASE + ord(character)) % PRIME
+        return (value * MIX[5] + MIX[0]) % PRIME % buckets
+
+    the_film = features([1, 3, 4])
+    assert the_film[0] == [by_hand("the"), by_hand("film")] and len(the_film[1]) == 1
+    for row in ([2, 10], [2, 7], [1, 5, 6], [2, 3, 4]):
+        assert features(row) == the_film, [pieces[i] for i in row]
+    assert features([2, 9])[0] == [by_hand("the"), by_hand("films")] != the_film[0]
+    assert features([1, 3, 4, 8])[0] == [by_hand("the"), by_hand("film"), by_hand("!")]
+    unfolded = word_features(torch.tensor([[1, 3, 4]]), torch.ones(1, 3, dtype=torch.bool), *marks, buckets)[0]
+    assert unfolded[0, :2].tolist() != word_features(torch.tensor([[2, 10]]), torch.ones(1, 2, dtype=torch.bool), *marks,
+                                                     buckets)[0][0, :2].tolist()  # without folding, case tells words apart
+
+
+def test_a_naive_bayes_over_words_saved_before_folding_loads_and_scores_as_it_was_fitted(caplog) -> None:
+    """A model saved before words were case-folded (no `codes` buffer) loads into today's folded one, says so, and
+    scores its rows exactly as before: unfolded, as it was fitted."""
+    train = _rows(30)
+    old = NaiveBayesPrior(VOCAB, CLASSES, buckets=BUCKETS, words=True)
+    old.fit(train, pieces=PIECES)
+    new = NaiveBayesPrior(VOCAB, CLASSES, buckets=BUCKETS, words=True, fold=True)
+    with caplog.at_level("WARNING"):
+        new.load_state_dict(old.state_dict())
+    assert "saved before its words were case-folded" in caplog.text and not new.fold
+    tokens, lengths, _ = _batch(train)
+    with torch.no_grad():
+        assert torch.equal(new(tokens, lengths), old(tokens, lengths))
+    folded = NaiveBayesPrior(VOCAB, CLASSES, buckets=BUCKETS, words=True, fold=True)
+    folded.fit(train, pieces=PIECES)
+    again = NaiveBayesPrior(VOCAB, CLASSES, buckets=BUCKETS, words=True, fold=True)
+    again.load_state_dict(folded.state_dict())
+    assert again.fold and torch.equal(again.codes, folded.codes)
+    with torch.no_grad():
+        assert torch.equal(again(tokens, lengths), folded(tokens, lengths))
 
 
 def test_a_naive_bayes_over_words_needs_pairs_and_the_pieces() -> None:

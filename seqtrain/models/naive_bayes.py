@@ -34,6 +34,7 @@ against 0.736 with ``bigrams`` (round twenty-nine, README).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import torch
@@ -41,6 +42,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqtrain.models.bag import pair_buckets
+
+log = logging.getLogger(__name__)
 
 #: The additive smoothings `fit` chooses from (the study's naive Bayes baseline picks from 0.1, 0.2, 0.5 and 1 by
 #: 5-fold cross-validation; leave-one-out is the n-fold limit, exact here).
@@ -79,7 +82,44 @@ def word_marks(pieces: Sequence[str]) -> tuple[Tensor, Tensor]:
     return opens, joins
 
 
-def word_features(tokens: Tensor, real: Tensor, opens: Tensor, joins: Tensor, buckets: int) -> tuple[Tensor, Tensor]:
+#: The polynomial hash's base for a word's characters (`word_folds`), and its inverse modulo PRIME.
+BASE = 1_000_003
+BASE_INVERSE = pow(BASE, PRIME - 2, PRIME)
+#: Bits of the exponents `_power` raises to: a text of up to 2^40 characters.
+POWER_BITS = 40
+
+
+def word_folds(pieces: Sequence[str]) -> tuple[Tensor, Tensor]:
+    """What each byte-level piece (`SubwordTokenizer.pieces`) adds to the case-folded text of its word: (codes, widths),
+    each (V,) int64: the polynomial hash (base `BASE`, modulo `PRIME`) of the piece's characters without the space mark
+    and with A-Z lower-cased (the byte-level alphabet writes ASCII as itself), and their number. A word's hash is then the
+    hash of its folded characters, however the tokenizer cut it: `ĠThe`, `The` and `Ġthe` are one word."""
+    codes, widths = [], []
+    for piece in pieces:
+        text = (piece[1:] if piece.startswith("\u0120") else piece).translate(_FOLD)
+        code = 0
+        for character in text:
+            code = (code * BASE + ord(character)) % PRIME
+        codes.append(code)
+        widths.append(len(text))
+    return torch.tensor(codes, dtype=torch.long), torch.tensor(widths, dtype=torch.long)
+
+
+_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _power(base: int, exponents: Tensor) -> Tensor:
+    """base ** exponents modulo PRIME, elementwise (int64 exponents below 2^POWER_BITS), by squaring."""
+    result = torch.ones_like(exponents)
+    for _ in range(POWER_BITS):  # arithmetic, not bitwise, operations: ONNX has no bitwise and on integers
+        result = torch.where(torch.remainder(exponents, 2) == 1, torch.remainder(result * base, PRIME), result)
+        exponents = torch.div(exponents, 2, rounding_mode="floor")
+        base = base * base % PRIME
+    return result
+
+
+def word_features(tokens: Tensor, real: Tensor, opens: Tensor, joins: Tensor, buckets: int,
+                  codes: Tensor | None = None, widths: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """The words the subword ``tokens`` (B, T) spell (`word_marks`) and adjacent word pairs, each hashed into
     [0, buckets): (B, 2T - 1) ids and a mask of those that are words or pairs of the ``real`` (B, T) steps. A word is
     hashed from its pieces and their order (the sum of each piece's hash and of each adjacent pair's within the word)."""
@@ -87,7 +127,13 @@ def word_features(tokens: Tensor, real: Tensor, opens: Tensor, joins: Tensor, bu
     starts = opens[tokens]  # (B, T)
     starts = torch.cat([torch.ones_like(starts[:, :1]), starts[:, 1:] | ~joins[tokens[:, :-1]]], dim=1)
     within = torch.cat([torch.zeros_like(tokens[:, :1]), _mix(tokens[:, :-1] * MIX[0] + tokens[:, 1:], MIX[1], MIX[2])], dim=1)
-    value = _mix(tokens, MIX[3], MIX[4]) + within * (~starts)  # (B, T) below 2^32
+    if codes is None:
+        value = _mix(tokens, MIX[3], MIX[4]) + within * (~starts)  # (B, T) below 2^32
+    else:
+        # The folded characters' polynomial hash: sum over a word's pieces of code * BASE^-(characters up to the piece's
+        # end), times BASE^(characters up to the word's end) below, modulo PRIME.
+        ends_at = torch.cumsum(widths[tokens] * real, dim=1)
+        value = torch.remainder(codes[tokens] * _power(BASE_INVERSE, ends_at), PRIME)
     sums = torch.cumsum(value * real, dim=1)
     ends = real & torch.cat([starts[:, 1:] | ~real[:, 1:], torch.ones_like(starts[:, :1])], dim=1)  # a word's last step
     position = torch.arange(T, device=tokens.device).expand_as(tokens)
@@ -95,6 +141,8 @@ def word_features(tokens: Tensor, real: Tensor, opens: Tensor, joins: Tensor, bu
     is_word = order < T
     at_end = sums.gather(1, order.clamp(max=T - 1))
     words = at_end - torch.cat([torch.zeros_like(at_end[:, :1]), at_end[:, :-1]], dim=1)  # (B, T) each word's sum
+    if codes is not None:
+        words = torch.remainder(torch.remainder(words, PRIME) * _power(BASE, ends_at.gather(1, order.clamp(max=T - 1))), PRIME)
     words = _mix(words, MIX[5], MIX[0])
     pairs = _mix(words[:, :-1] * MIX[1] + words[:, 1:], MIX[2], MIX[3])
     ids = torch.remainder(torch.cat([words, pairs], dim=1), buckets)
@@ -143,7 +191,7 @@ class NaiveBayesPrior(nn.Module):
     """
 
     def __init__(self, vocab_size: int, num_classes: int, pairs: bool = True, buckets: int | None = None,
-                 words: bool = False) -> None:
+                 words: bool = False, fold: bool = False) -> None:
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"a naive Bayes prior needs a classification head (2 or more classes), got {num_classes} outputs")
@@ -152,6 +200,10 @@ class NaiveBayesPrior(nn.Module):
         if words and not pairs:
             raise ValueError("a naive Bayes counts words with token pairs (bigrams), got words=True and pairs=False")
         self.words = words
+        self.fold = fold
+        if fold:
+            self.register_buffer("codes", torch.zeros(vocab_size, dtype=torch.long))
+            self.register_buffer("widths", torch.zeros(vocab_size, dtype=torch.long))
         self.num_features = vocab_size + self.buckets
         if words:  # which pieces open a word and which join the next: from the tokenizer's pieces, in `fit`
             self.register_buffer("opens", torch.zeros(vocab_size, dtype=torch.bool))
@@ -168,6 +220,15 @@ class NaiveBayesPrior(nn.Module):
         self.register_buffer("weight", torch.tensor(1.0))
         self.chosen: dict[str, float] = {}
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # A naive Bayes over words saved before words were case-folded (no `codes`) scores them as it was fitted: unfolded.
+        if self.fold and prefix + "opens" in state_dict and prefix + "codes" not in state_dict:
+            self.fold = False
+            del self.codes, self.widths
+            log.warning("%snaive Bayes: saved before its words were case-folded; it scores them as it was fitted, with "
+                        "case (refit by training anew to fold them)", prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     @property
     def fitted(self) -> bool:
         return bool(self.rows.sum() > 0)
@@ -181,7 +242,8 @@ class NaiveBayesPrior(nn.Module):
             ids = torch.cat([ids, self.vocab_size + pair_buckets(tokens, self.buckets)], dim=1)
             keep = torch.cat([keep, real[:, 1:]], dim=1)
         if self.words:
-            words, is_word = word_features(tokens, real, self.opens, self.joins, self.buckets)
+            folds = (self.codes, self.widths) if self.fold else (None, None)
+            words, is_word = word_features(tokens, real, self.opens, self.joins, self.buckets, *folds)
             ids, keep = torch.cat([ids, self.vocab_size + words], dim=1), torch.cat([keep, is_word], dim=1)
         ids = ids.masked_fill(~keep, -1)  # padding sorts first and is never a feature
         ids, _ = ids.sort(dim=1)
@@ -201,6 +263,10 @@ class NaiveBayesPrior(nn.Module):
             opens, joins = word_marks(pieces)
             self.opens.copy_(opens)
             self.joins.copy_(joins)
+            if self.fold:
+                codes, widths = word_folds(pieces)
+                self.codes.copy_(codes)
+                self.widths.copy_(widths)
         for fitted in (self.counts, self.rows, self.totals, self.seen):
             fitted.zero_()
         examples = [(tokens, label) for tokens, label in examples if int(label) >= 0]  # a row without a label: left out

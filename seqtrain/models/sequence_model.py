@@ -245,7 +245,7 @@ class SequenceModel(nn.Module):
         if naive_bayes is not None:
             assert vocab_size is not None  # refused above
             self.naive_bayes = NaiveBayesPrior(vocab_size, num_outputs, pairs=naive_bayes != "unigrams",
-                                               words=naive_bayes == "words")
+                                               words=naive_bayes == "words", fold=naive_bayes == "words")
 
         if tie_weights:
             # Press & Wolf (2017): the output layer reuses the embedding, so both matrices must be (V, E).
