@@ -320,5 +320,7 @@ def test_a_naive_bayes_over_words_saved_before_folding_loads_and_scores_as_it_wa
 def test_a_naive_bayes_over_words_needs_pairs_and_the_pieces() -> None:
     with pytest.raises(ValueError, match="words with token pairs"):
         NaiveBayesPrior(VOCAB, CLASSES, pairs=False, words=True)
+    with pytest.raises(ValueError, match="case-folds the words it counts"):
+        NaiveBayesPrior(VOCAB, CLASSES, fold=True)
     with pytest.raises(ValueError, match="needs the subword tokenizer's 7 pieces, got none"):
         NaiveBayesPrior(VOCAB, CLASSES, buckets=BUCKETS, words=True).fit(_rows(10))

@@ -29,7 +29,9 @@ mostly empty rows, alpha times the rows would swamp the classes' totals.
 
 With ``words`` (subword tokenizers), the words the pieces spell and adjacent word pairs are features too, hashed into
 the same rows (`word_features`): the naive Bayes alone 0.747 and 0.753, and the whole model 0.748 on the hold-outs
-against 0.736 with ``bigrams`` (round twenty-nine, README).
+against 0.736 with ``bigrams`` (round twenty-nine, README). With ``fold`` (what `SequenceModel` builds for ``words``)
+each word is hashed from its lower-cased characters (`word_folds`), however the tokenizer cut it: 0.754 and 0.756
+(round thirty).
 """
 
 from __future__ import annotations
@@ -188,6 +190,8 @@ class NaiveBayesPrior(nn.Module):
             after the tokens' (``buckets`` replaces that number).
         words: with ``pairs``, count the words subword tokens spell and adjacent word pairs too, hashed into the same
             buckets (`word_features`; which pieces begin words comes from the tokenizer, in `fit`).
+        fold: with ``words``, hash each word from its characters with A-Z lower-cased (`word_folds`), not from its
+            pieces: one word however it is cased or cut.
     """
 
     def __init__(self, vocab_size: int, num_classes: int, pairs: bool = True, buckets: int | None = None,
@@ -199,9 +203,11 @@ class NaiveBayesPrior(nn.Module):
         self.buckets = (buckets_for(num_classes) if buckets is None else buckets) if pairs else 0
         if words and not pairs:
             raise ValueError("a naive Bayes counts words with token pairs (bigrams), got words=True and pairs=False")
+        if fold and not words:
+            raise ValueError("a naive Bayes case-folds the words it counts, got fold=True and words=False")
         self.words = words
         self.fold = fold
-        if fold:
+        if fold:  # what each piece adds to its word's folded hash: from the tokenizer's pieces, in `fit`
             self.register_buffer("codes", torch.zeros(vocab_size, dtype=torch.long))
             self.register_buffer("widths", torch.zeros(vocab_size, dtype=torch.long))
         self.num_features = vocab_size + self.buckets
