@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from seqtrain.models.bag import pair_buckets
-from seqtrain.models.naive_bayes import (ALPHAS, BASE, MIX, PRIME, NaiveBayesPrior, buckets_for, word_features, word_folds,
-                                         word_marks)
+from seqtrain.models.naive_bayes import (ALPHAS, BASE, BASE_INVERSE, MIX, PRIME, NaiveBayesPrior, _power, buckets_for,
+                                         word_features, word_folds, word_marks)
 from seqtrain.models.sequence_model import SequenceModel
 
 VOCAB, BUCKETS, CLASSES = 7, 5, 3
@@ -293,6 +293,12 @@ def test_folded_words_are_the_hash_of_their_lower_cased_characters_however_the_p
     unfolded = word_features(torch.tensor([[1, 3, 4]]), torch.ones(1, 3, dtype=torch.bool), *marks, buckets)[0]
     assert unfolded[0, :2].tolist() != word_features(torch.tensor([[2, 10]]), torch.ones(1, 2, dtype=torch.bool), *marks,
                                                      buckets)[0][0, :2].tolist()  # without folding, case tells words apart
+
+
+def test_powers_modulo_the_prime_are_pythons_pow_across_the_tables_digits() -> None:
+    exponents = [0, 1, 2, 4095, 4096, 4097, 2**24 - 1, 2**24, 2**24 + 5, 2**35 + 12_345, 2**36 - 1, 10**10]
+    for base in (BASE, BASE_INVERSE):
+        assert _power(base, torch.tensor(exponents)).tolist() == [pow(base, e, PRIME) for e in exponents]
 
 
 def test_a_naive_bayes_over_words_saved_before_folding_loads_and_scores_as_it_was_fitted(caplog) -> None:

@@ -36,6 +36,7 @@ each word is hashed from its lower-cased characters (`word_folds`), however the 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 
@@ -87,8 +88,9 @@ def word_marks(pieces: Sequence[str]) -> tuple[Tensor, Tensor]:
 #: The polynomial hash's base for a word's characters (`word_folds`), and its inverse modulo PRIME.
 BASE = 1_000_003
 BASE_INVERSE = pow(BASE, PRIME - 2, PRIME)
-#: Bits of the exponents `_power` raises to: a text of up to 2^40 characters.
-POWER_BITS = 40
+#: `_power` reads powers from tables, one per base-2^DIGIT_BITS digit of the exponent: exact for rows of up to
+#: 2^(DIGIT_BITS * DIGITS) = 2^36 characters.
+DIGIT_BITS, DIGITS = 12, 3
 
 
 def word_folds(pieces: Sequence[str]) -> tuple[Tensor, Tensor]:
@@ -110,13 +112,29 @@ def word_folds(pieces: Sequence[str]) -> tuple[Tensor, Tensor]:
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
+@functools.cache
+def _power_tables(base: int, device: torch.device) -> Tensor:
+    """(DIGITS, 2^DIGIT_BITS) int64: row d, column k holds base ** (k * 2^(DIGIT_BITS * d)) modulo PRIME."""
+    size, tables = 1 << DIGIT_BITS, []
+    for _ in range(DIGITS):
+        row, power = [], 1
+        for _ in range(size):
+            row.append(power)
+            power = power * base % PRIME
+        tables.append(row)
+        base = power  # base ** size: the next digit's unit
+    return torch.tensor(tables, dtype=torch.long, device=device)
+
+
 def _power(base: int, exponents: Tensor) -> Tensor:
-    """base ** exponents modulo PRIME, elementwise (int64 exponents below 2^POWER_BITS), by squaring."""
-    result = torch.ones_like(exponents)
-    for _ in range(POWER_BITS):  # arithmetic, not bitwise, operations: ONNX has no bitwise and on integers
-        result = torch.where(torch.remainder(exponents, 2) == 1, torch.remainder(result * base, PRIME), result)
-        exponents = torch.div(exponents, 2, rounding_mode="floor")
-        base = base * base % PRIME
+    """base ** exponents modulo PRIME, elementwise for int64 exponents in [0, 2^(DIGIT_BITS * DIGITS)): the product of
+    one table entry per digit of the exponent (arithmetic, not bitwise: ONNX has no bitwise and on integers)."""
+    tables = _power_tables(base, exponents.device)
+    size = 1 << DIGIT_BITS
+    result = tables[0][torch.remainder(exponents, size)]
+    for digit in range(1, DIGITS):
+        exponents = torch.div(exponents, size, rounding_mode="floor")
+        result = torch.remainder(result * tables[digit][torch.remainder(exponents, size)], PRIME)
     return result
 
 
