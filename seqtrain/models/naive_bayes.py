@@ -142,7 +142,8 @@ def word_features(tokens: Tensor, real: Tensor, opens: Tensor, joins: Tensor, bu
                   codes: Tensor | None = None, widths: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """The words the subword ``tokens`` (B, T) spell (`word_marks`) and adjacent word pairs, each hashed into
     [0, buckets): (B, 2T - 1) ids and a mask of those that are words or pairs of the ``real`` (B, T) steps. A word is
-    hashed from its pieces and their order (the sum of each piece's hash and of each adjacent pair's within the word)."""
+    hashed from its pieces and their order (the sum of each piece's hash and of each adjacent pair's within the word);
+    with the pieces' ``codes`` and ``widths`` (`word_folds`), from its case-folded characters instead."""
     T = tokens.shape[1]
     starts = opens[tokens]  # (B, T)
     starts = torch.cat([torch.ones_like(starts[:, :1]), starts[:, 1:] | ~joins[tokens[:, :-1]]], dim=1)
