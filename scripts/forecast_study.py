@@ -167,6 +167,10 @@ CANDIDATES = {
     "hw": _candidate(**AUTO, **LAST, **STD, optimizer__lr="0.003", model__ar_highway="auto"),
     "hw_lr001": _candidate(**AUTO, **LAST, **STD, model__ar_highway="auto"),
     "hw_wd01": _candidate(**AUTO, **LAST, **STD, optimizer__lr="0.003", optimizer__weight_decay="0.1", model__ar_highway="auto"),
+    # Round four, the highway started at (or kept at) the least-squares AR fit on the training windows
+    # (model.ar_highway_fit), against the same recipe:
+    "hw_ls": _candidate(**AUTO, **LAST, **STD, optimizer__lr="0.003", model__ar_highway="auto", model__ar_highway_fit="start"),
+    "hw_fixed": _candidate(**AUTO, **LAST, **STD, optimizer__lr="0.003", model__ar_highway="auto", model__ar_highway_fit="fixed"),
     "defaults": [],  # the final stage: whatever configs/recipe/forecast.yaml says now
 }
 

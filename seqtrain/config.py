@@ -74,6 +74,8 @@ class ModelOptions(BaseModel):
     relative_to: Literal["last", "mean", "auto"] | None
     # A linear AR on each target's last k input steps beside the network; auto: k = the data's window, from its facts.
     ar_highway: Any
+    # Where the highway's weights start: the least-squares AR fit on the training windows (start), or kept there (fixed).
+    ar_highway_fit: Literal["start", "fixed"] | None = None
     # fastText's bag of token (and hashed pair) embeddings beside the RNN; many_to_one heads on token inputs only.
     bag: Literal["unigrams", "bigrams"] | None
     bag_buckets: int = Field(ge=1)
@@ -116,6 +118,9 @@ class ModelOptions(BaseModel):
         if self.naive_bayes is not None and self.head == "many_to_many":
             raise ValueError(f"model.naive_bayes={self.naive_bayes} scores the classes of a whole sequence (many_to_one "
                              "heads only); set model.naive_bayes=null for head=many_to_many")
+        if self.ar_highway_fit is not None and self.ar_highway is None:
+            raise ValueError(f"model.ar_highway_fit={self.ar_highway_fit} fits the AR highway's weights, but "
+                             "model.ar_highway=null; set model.ar_highway (auto, or k steps) or model.ar_highway_fit=null")
         if self.tie_weights:
             width = (self.proj_size or self.hidden_size) * (2 if self.bidirectional else 1)
             if self.embedding_dim != width:

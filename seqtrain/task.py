@@ -17,6 +17,7 @@ from torchmetrics import Metric, MetricCollection
 from seqtrain.batch import Batch
 from seqtrain.errors import SeqtrainError
 from seqtrain.kinds import TaskKind, kind_named
+from seqtrain.models.highway import RIDGE
 
 Stage = Literal["train", "val", "test"]
 log = logging.getLogger(__name__)
@@ -363,6 +364,29 @@ class SequenceTask(pl.LightningModule):
                  "alpha %g (leave-one-out accuracy %.3f), weight %.3g", len(train), len(rows) - len(train),
                  prior.chosen["alpha"], prior.chosen["leave_one_out_accuracy"], prior.chosen["weight"])
 
+    def _fit_highway(self) -> None:
+        """`model.ar_highway_fit`: the AR highway's weights to the least-squares fit on the training windows, before
+        anything trains (as `_fit_naive_bayes`). A resumed run fits them too, and the checkpoint's then replace them;
+        a second `fit` of the same task keeps the weights it has."""
+        model = self.model
+        if getattr(model, "highway_fit", None) is None or getattr(model, "_highway_fitted", False):
+            return
+        datamodule = self.trainer.datamodule
+        if datamodule is None or not hasattr(datamodule, "split"):
+            raise ValueError("model.ar_highway_fit fits the highway on the datamodule's training windows, but this run "
+                             "trains on bare dataloaders; pass a seqtrain datamodule or set ar_highway_fit=None")
+        train = datamodule.split("train")
+        windows = [train[i] for i in range(len(train))]
+        device = model.highway.weight.device
+        inputs = torch.stack([x for x, _ in windows]).to(device)
+        targets = torch.stack([y for _, y in windows]).to(device)
+        rmse = model.fit_highway(inputs, targets)
+        model._highway_fitted = True
+        log.info("model.ar_highway_fit=%s: the AR highway's %d weights per output %s the least-squares fit on %d training "
+                 "windows (ridge %g; its training RMSE alone %s in the scaled units)", model.highway_fit,
+                 model.highway.steps, "start at" if model.highway_fit == "start" else "are kept at", len(windows),
+                 RIDGE, ", ".join(f"{v:.4g}" for v in rmse.tolist()))
+
     def setup(self, stage: str) -> None:
         """The metrics adapted to the device, before Lightning moves them there (`TaskKind.metrics_on`). Built in
         Python (no `metadata`): record the model's and datamodule's constructor arguments and the data's facts, so
@@ -371,6 +395,7 @@ class SequenceTask(pl.LightningModule):
             self.kind.metrics_on(metrics, self.trainer.strategy.root_device)
         if stage == "fit":
             self._fit_naive_bayes()
+            self._fit_highway()
         if self.metadata or stage != "fit":
             return
         from seqtrain.checkpoint import CheckpointError, run_metadata

@@ -94,3 +94,104 @@ def test_a_highway_run_says_what_auto_chose_exports_and_resumes_exactly(tmp_path
     onnx_file, difference = export_checkpoint(whole, tmp_path / "model.onnx")
     assert difference < 1e-5
     assert json.loads(onnx_file.with_suffix(".json").read_text())["streamable"] is False
+
+
+# --- model.ar_highway_fit: the highway's weights from the least-squares AR fit on the training windows -----------------
+
+
+def _windows(n: int = 80, steps: int = 6, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, steps, 2) windows of a seasonal series (feature 0) beside noise (feature 1) and each one's next value."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(n + steps, dtype=torch.float64)
+    series = torch.sin(t * 2 * torch.pi / 5) + 0.02 * t + 0.1 * torch.randn(len(t), generator=g, dtype=torch.float64)
+    inputs = torch.stack([torch.stack([series[i : i + steps], torch.randn(steps, generator=g, dtype=torch.float64)], 1)
+                          for i in range(n)])
+    return inputs.float(), series[steps : steps + n, None].float()
+
+
+def _highway_model(fit: str, relative_to: str | None = "last", steps: int = 6):
+    from seqtrain.models.sequence_model import SequenceModel
+
+    torch.manual_seed(0)
+    return SequenceModel(cell="gru", hidden_size=8, num_outputs=1, num_features=2, embedding_dim=None, target_inputs=[0],
+                         window=steps, relative_to=relative_to, ar_highway="auto", ar_highway_fit=fit)
+
+
+@pytest.mark.parametrize("relative_to", ["last", "mean", None])
+def test_the_fit_is_numpys_ridge_least_squares_and_a_silent_network_forecasts_with_it(relative_to: str | None) -> None:
+    """The highway's weights are the ridge solution numpy computes on the windows in the frame the highway reads (each
+    window less its last value, or its mean, or as it is); with the network's output layer silenced, the model's
+    forecast is that linear AR's, back in the series' frame."""
+    import numpy as np
+
+    from seqtrain.models.highway import RIDGE
+
+    inputs, targets = _windows()
+    model = _highway_model("start", relative_to)
+    rmse = model.fit_highway(inputs, targets)
+    x = inputs[:, :, 0].double().numpy()
+    level = {"last": x[:, -1], "mean": x.mean(axis=1), None: np.zeros(len(x))}[relative_to]
+    a, b = x - level[:, None], targets[:, 0].double().numpy() - level
+    expected = np.linalg.solve(a.T @ a + RIDGE * len(b) * np.eye(a.shape[1]), a.T @ b)
+    np.testing.assert_allclose(model.highway.weight[0].detach().double().numpy(), expected, rtol=1e-4, atol=1e-6)
+    assert float(rmse[0]) == pytest.approx(float(np.sqrt(np.mean((a @ expected - b) ** 2))), rel=1e-4)
+    with torch.no_grad():
+        model.output_layer.weight.zero_()
+        model.output_layer.bias.zero_()
+        forecast = model.eval()(inputs)[0][:, 0].double().numpy()
+    np.testing.assert_allclose(forecast, level + a @ expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_fixed_fit_is_kept_and_a_started_one_trains() -> None:
+    inputs, targets = _windows()
+    for fit in ("fixed", "start"):
+        model = _highway_model(fit)
+        model.fit_highway(inputs, targets)
+        fitted = model.highway.weight.detach().clone()
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.01, weight_decay=0.1)
+        for _ in range(3):
+            optimizer.zero_grad()
+            torch.nn.functional.mse_loss(model.train()(inputs)[0], targets).backward()
+            optimizer.step()
+        assert torch.equal(model.highway.weight, fitted) == (fit == "fixed"), fit
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["data=forecast", "model.ar_highway_fit=start"], "model.ar_highway_fit=start fits the AR highway's weights, but "
+                                                          "model.ar_highway=null"),
+        (["data=forecast", "model.ar_highway=auto", "model.ar_highway_fit=yes"], "model.ar_highway_fit='yes'"),
+    ],
+)
+def test_a_highway_fit_without_a_highway_or_of_no_kind_is_refused(compose_train, overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        check_options(compose_train(*overrides))
+    assert message in str(error.value)
+
+
+def test_a_fixed_highway_run_keeps_the_fit_on_its_training_windows(tmp_path: Path) -> None:
+    """`python train.py data=forecast model.ar_highway=auto model.ar_highway_fit=fixed`: the run says what it fitted, and
+    its saved highway is numpy's ridge fit on the windows its datamodule trained on, after training."""
+    import numpy as np
+
+    from seqtrain.checkpoint import load_checkpoint, rebuild
+    from seqtrain.models.highway import RIDGE
+    from test_forecast_relative import trend_rows
+    from test_resume_matrix import finish, start
+    from user_files import write_csv
+
+    path = write_csv(tmp_path / "sales.csv", trend_rows(60))
+    args = ["data=forecast", f"data.train_files={path}", "model.hidden_size=8", "model.ar_highway=auto",
+            "model.ar_highway_fit=fixed", "data.batch_size=8", f"data.cache_dir={tmp_path / 'cache'}", "trainer.max_epochs=3"]
+    output = finish(start(args, tmp_path / "run", "run"))
+    assert "model.ar_highway_fit=fixed: the AR highway's 10 weights per output are kept at the least-squares fit on" in output
+    checkpoint = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    model, datamodule, _ = rebuild(checkpoint)
+    datamodule.setup("fit")
+    train = datamodule.split("train")
+    x = torch.stack([train[i][0][:, 0] for i in range(len(train))]).double().numpy()
+    y = torch.stack([train[i][1][0] for i in range(len(train))]).double().numpy()
+    a, b = x - x[:, -1:], y - x[:, -1]
+    expected = np.linalg.solve(a.T @ a + RIDGE * len(b) * np.eye(10), a.T @ b)
+    np.testing.assert_allclose(model.highway.weight[0].detach().double().numpy(), expected, rtol=1e-4, atol=1e-6)

@@ -7,7 +7,9 @@ Output o gets `sum_j weight[o, j] * x[T - k + j, target_inputs[o]]`, its own col
 per step ahead with a horizon), added to what the network forecasts. It reads the window the network reads: with
 `model.relative_to` the target columns shifted by their level, so the map is on the changes from the last value
 and zero weights leave the model exactly as it is without the highway (persistence when the network outputs zeros).
-No bias: the network's output layer has one. The weights start at zero, so training starts from the network alone.
+No bias: the network's output layer has one. The weights start at zero, so training starts from the network alone;
+with `fit` (`model.ar_highway_fit`, called by `SequenceTask.setup`) they start at, or stay at, the least-squares AR fit
+on the training windows (ridge `RIDGE`), so the network learns what to add to a fitted linear autoregression.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ import torch
 from torch import Tensor, nn
 
 ArHighway = int | Literal["auto"]
+#: `model.ar_highway_fit`: start (the weights start at the least-squares fit, then train) | fixed (they keep it).
+ArHighwayFit = Literal["start", "fixed"]
+AR_HIGHWAY_FITS = ("start", "fixed")
+#: The ridge of the least-squares fit, per window, in the scaled inputs' units: it settles weights the windows do not
+#: tell apart (with `relative_to=last` the last step reads zero in every window) and steadies a fit on few windows.
+RIDGE = 1e-3
 
 
 def resolve_ar_highway(ar_highway: ArHighway | None, target_inputs: object, window: int | None, per_step: bool) -> int | None:
@@ -58,6 +66,25 @@ class AutoregressiveHighway(nn.Module):
             at = lengths.to(inputs.device)[:, None] + torch.arange(k, device=inputs.device)  # (B, k)
             past = padded.gather(1, at[:, :, None].expand(-1, -1, columns.shape[2]))  # (B, k, O)
         return (past * self.weight.t()).sum(1)  # (B, O)
+
+    @torch.no_grad()
+    def fit(self, inputs: Tensor, targets: Tensor) -> Tensor:
+        """Set each output's weights to the ridge least-squares map from its column's last k steps of the (N, T, F)
+        windows ``inputs`` (in the frame `forward` reads) to its (N, O) ``targets``, alone (no network beside it), and
+        return the fit's (O,) training RMSE. Windows hold the data's window of steps each: no padding."""
+        if inputs.shape[1] < self.steps:
+            raise ValueError(f"the highway reads the last {self.steps} steps, but the training windows have {inputs.shape[1]}")
+        past = inputs[:, -self.steps:, :][:, :, self.outputs_from].double()  # (N, k, O)
+        targets = targets.double()
+        n = past.shape[0]
+        errors = []
+        for o in range(self.weight.shape[0]):
+            x, y = past[:, :, o], targets[:, o]  # (N, k), (N,)
+            gram = x.T @ x + RIDGE * n * torch.eye(self.steps, dtype=x.dtype, device=x.device)
+            weight = torch.linalg.solve(gram, x.T @ y)  # (k,)
+            self.weight[o] = weight.to(self.weight)
+            errors.append((x @ weight - y).pow(2).mean().sqrt())
+        return torch.stack(errors).float()
 
     def extra_repr(self) -> str:
         return f"steps={self.steps}, outputs={self.weight.shape[0]}"

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from seqtrain.models.backbone import RecurrentBackbone, State
 from seqtrain.models.bag import BAGS, BagOfEmbeddings
 from seqtrain.models.differences import DIFFERENCES, Differences, first_differences, second_differences
-from seqtrain.models.highway import ArHighway, AutoregressiveHighway, resolve_ar_highway
+from seqtrain.models.highway import AR_HIGHWAY_FITS, ArHighway, ArHighwayFit, AutoregressiveHighway, resolve_ar_highway
 from seqtrain.models.instance_norm import INSTANCE_NORMS, InstanceNorm, RowStandardizer
 from seqtrain.models.naive_bayes import FEATURES as NAIVE_BAYES, NaiveBayesPrior
 from seqtrain.models.patching import drop_leading, patch_steps
@@ -49,6 +49,7 @@ class SequenceModel(nn.Module):
         differences: Differences | None = None,
         relative_to: RelativeTo | None = None,
         ar_highway: ArHighway | None = None,
+        ar_highway_fit: ArHighwayFit | None = None,
         bag: Literal["unigrams", "bigrams"] | None = None,
         bag_buckets: int = 65536,
         naive_bayes: Literal["unigrams", "bigrams", "words"] | None = None,
@@ -182,6 +183,16 @@ class SequenceModel(nn.Module):
                 raise ValueError(f"ar_highway={steps} reads the last {steps} steps, but the data's windows have {window}; "
                                  f"set ar_highway to at most {window} (or auto: the whole window)")
             self.highway = AutoregressiveHighway(steps, target_inputs)
+        # Where the highway's weights start (seqtrain.models.highway): zero, or the least-squares fit (`fit_highway`).
+        if ar_highway_fit is not None and ar_highway_fit not in AR_HIGHWAY_FITS:
+            raise ValueError(f"ar_highway_fit must be one of {list(AR_HIGHWAY_FITS)} or None, got {ar_highway_fit!r}")
+        if ar_highway_fit is not None and ar_highway is None:
+            raise ValueError(f"ar_highway_fit={ar_highway_fit} fits the AR highway's weights, but ar_highway=None; set "
+                             "ar_highway (auto, or k steps) or ar_highway_fit=None")
+        # ar_highway=auto that the data turned off (said by the run) leaves nothing to fit.
+        self.highway_fit = ar_highway_fit if self.highway is not None else None
+        if self.highway_fit == "fixed":
+            self.highway.weight.requires_grad_(False)  # the fit is kept: no gradient, so no optimizer step or decay
 
         # Input layer, chosen by what the data holds.
         if vocab_size is not None:
@@ -280,6 +291,18 @@ class SequenceModel(nn.Module):
         if level is not None:
             predictions = predictions + level  # the network forecasts the change from the level
         return predictions, state
+
+    @torch.no_grad()
+    def fit_highway(self, inputs: Tensor, targets: Tensor) -> Tensor:
+        """`ar_highway_fit`: the highway's weights to the least-squares AR fit on (N, T, F) training windows and their
+        (N, num_outputs) targets, in the frame it reads (`relative_to`'s shift taken off both); returns its (O,)
+        training RMSE in the scaled units. The network beside it is left as it is."""
+        if self.highway is None:
+            raise ValueError("fit_highway needs an AR highway (ar_highway)")
+        level = None
+        if self.relative is not None:
+            inputs, level = self.relative(inputs, None)
+        return self.highway.fit(inputs, targets if level is None else targets - level)
 
     def _forward_phases(self, inputs: Tensor, lengths: Tensor | None, state: State | None) -> tuple[Tensor, State]:
         """Instance norm, input noise and patch phases (training: a random phase per row; evaluation: the mean over all
