@@ -17,7 +17,7 @@ from torchmetrics import Metric, MetricCollection
 from seqtrain.batch import Batch
 from seqtrain.errors import SeqtrainError
 from seqtrain.kinds import TaskKind, kind_named
-from seqtrain.models.highway import RIDGE
+from seqtrain.models.highway import RIDGES
 
 Stage = Literal["train", "val", "test"]
 log = logging.getLogger(__name__)
@@ -380,12 +380,14 @@ class SequenceTask(pl.LightningModule):
         device = model.highway.weight.device
         inputs = torch.stack([x for x, _ in windows]).to(device)
         targets = torch.stack([y for _, y in windows]).to(device)
-        rmse = model.fit_highway(inputs, targets)
+        ridges, _, left_out = model.fit_highway(inputs, targets)
         model._highway_fitted = True
         log.info("model.ar_highway_fit=%s: the AR highway's %d weights per output %s the least-squares fit on %d training "
-                 "windows (ridge %g; its training RMSE alone %s in the scaled units)", model.highway_fit,
-                 model.highway.steps, "start at" if model.highway_fit == "start" else "are kept at", len(windows),
-                 RIDGE, ", ".join(f"{v:.4g}" for v in rmse.tolist()))
+                 "windows (ridge %s per window, chosen from %s by leave-one-out error; its leave-one-out RMSE alone %s in "
+                 "the scaled units)", model.highway_fit, model.highway.steps,
+                 "start at" if model.highway_fit == "start" else "are kept at", len(windows),
+                 ", ".join(f"{v:g}" for v in ridges.tolist()), "-".join(f"{v:g}" for v in (RIDGES[0], RIDGES[-1])),
+                 ", ".join(f"{v:.4g}" for v in left_out.tolist()))
 
     def setup(self, stage: str) -> None:
         """The metrics adapted to the device, before Lightning moves them there (`TaskKind.metrics_on`). Built in

@@ -109,6 +109,24 @@ def _windows(n: int = 80, steps: int = 6, seed: int = 0) -> tuple[torch.Tensor, 
     return inputs.float(), series[steps : steps + n, None].float()
 
 
+def _ridge_fit_by_leaving_each_window_out(a, b):
+    """numpy's ridge solution for the ridge of `RIDGES` whose fits without each window (refitted N times) forecast
+    the windows left out best, and that ridge."""
+    import numpy as np
+
+    from seqtrain.models.highway import RIDGES
+
+    n, k = a.shape
+
+    def solve(a, b, ridge):
+        return np.linalg.solve(a.T @ a + ridge * n * np.eye(k), a.T @ b)
+
+    errors = [np.mean([(a[i] @ solve(np.delete(a, i, 0), np.delete(b, i), ridge) - b[i]) ** 2 for i in range(n)])
+              for ridge in RIDGES]
+    ridge = RIDGES[int(np.argmin(errors))]
+    return solve(a, b, ridge), ridge, float(np.sqrt(min(errors)))
+
+
 def _highway_model(fit: str, relative_to: str | None = "last", steps: int = 6):
     from seqtrain.models.sequence_model import SequenceModel
 
@@ -120,21 +138,22 @@ def _highway_model(fit: str, relative_to: str | None = "last", steps: int = 6):
 @pytest.mark.parametrize("relative_to", ["last", "mean", None])
 def test_the_fit_is_numpys_ridge_least_squares_and_a_silent_network_forecasts_with_it(relative_to: str | None) -> None:
     """The highway's weights are the ridge solution numpy computes on the windows in the frame the highway reads (each
-    window less its last value, or its mean, or as it is); with the network's output layer silenced, the model's
-    forecast is that linear AR's, back in the series' frame."""
+    window less its last value, or its mean, or as it is), its ridge the one whose fits without each window (refitted
+    one by one) forecast it best; with the network's output layer silenced, the model's forecast is that linear AR's,
+    back in the series' frame."""
     import numpy as np
-
-    from seqtrain.models.highway import RIDGE
 
     inputs, targets = _windows()
     model = _highway_model("start", relative_to)
-    rmse = model.fit_highway(inputs, targets)
+    ridges, rmse, left_out = model.fit_highway(inputs, targets)
     x = inputs[:, :, 0].double().numpy()
     level = {"last": x[:, -1], "mean": x.mean(axis=1), None: np.zeros(len(x))}[relative_to]
     a, b = x - level[:, None], targets[:, 0].double().numpy() - level
-    expected = np.linalg.solve(a.T @ a + RIDGE * len(b) * np.eye(a.shape[1]), a.T @ b)
+    expected, ridge, expected_left_out = _ridge_fit_by_leaving_each_window_out(a, b)
+    assert float(ridges[0]) == ridge
     np.testing.assert_allclose(model.highway.weight[0].detach().double().numpy(), expected, rtol=1e-4, atol=1e-6)
     assert float(rmse[0]) == pytest.approx(float(np.sqrt(np.mean((a @ expected - b) ** 2))), rel=1e-4)
+    assert float(left_out[0]) == pytest.approx(expected_left_out, rel=1e-4)
     with torch.no_grad():
         model.output_layer.weight.zero_()
         model.output_layer.bias.zero_()
@@ -176,7 +195,6 @@ def test_a_fixed_highway_run_keeps_the_fit_on_its_training_windows(tmp_path: Pat
     import numpy as np
 
     from seqtrain.checkpoint import load_checkpoint, rebuild
-    from seqtrain.models.highway import RIDGE
     from test_forecast_relative import trend_rows
     from test_resume_matrix import finish, start
     from user_files import write_csv
@@ -193,5 +211,5 @@ def test_a_fixed_highway_run_keeps_the_fit_on_its_training_windows(tmp_path: Pat
     x = torch.stack([train[i][0][:, 0] for i in range(len(train))]).double().numpy()
     y = torch.stack([train[i][1][0] for i in range(len(train))]).double().numpy()
     a, b = x - x[:, -1:], y - x[:, -1]
-    expected = np.linalg.solve(a.T @ a + RIDGE * len(b) * np.eye(10), a.T @ b)
+    expected, _, _ = _ridge_fit_by_leaving_each_window_out(a, b)
     np.testing.assert_allclose(model.highway.weight[0].detach().double().numpy(), expected, rtol=1e-4, atol=1e-6)

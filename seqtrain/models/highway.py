@@ -9,7 +9,7 @@ per step ahead with a horizon), added to what the network forecasts. It reads th
 and zero weights leave the model exactly as it is without the highway (persistence when the network outputs zeros).
 No bias: the network's output layer has one. The weights start at zero, so training starts from the network alone;
 with `fit` (`model.ar_highway_fit`, called by `SequenceTask.setup`) they start at, or stay at, the least-squares AR fit
-on the training windows (ridge `RIDGE`), so the network learns what to add to a fitted linear autoregression.
+on the training windows (a ridge of `RIDGES` by leave-one-out error), so the network learns what to add to a fitted linear autoregression.
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ ArHighway = int | Literal["auto"]
 #: `model.ar_highway_fit`: start (the weights start at the least-squares fit, then train) | fixed (they keep it).
 ArHighwayFit = Literal["start", "fixed"]
 AR_HIGHWAY_FITS = ("start", "fixed")
-#: The ridge of the least-squares fit, per window, in the scaled inputs' units: it settles weights the windows do not
-#: tell apart (with `relative_to=last` the last step reads zero in every window) and steadies a fit on few windows.
-RIDGE = 1e-3
+#: The ridges the least-squares fit chooses from, per window, in the scaled inputs' units, by each output's exact
+#: leave-one-out error over the training windows: a ridge settles weights the windows do not tell apart (with
+#: `relative_to=last` the last step reads zero in every window), and a larger one keeps a fit of many weights on few
+#: windows from fitting their noise (Lynx: 19 weights on 60 windows).
+RIDGES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 
 
 def resolve_ar_highway(ar_highway: ArHighway | None, target_inputs: object, window: int | None, per_step: bool) -> int | None:
@@ -68,23 +70,33 @@ class AutoregressiveHighway(nn.Module):
         return (past * self.weight.t()).sum(1)  # (B, O)
 
     @torch.no_grad()
-    def fit(self, inputs: Tensor, targets: Tensor) -> Tensor:
+    def fit(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Set each output's weights to the ridge least-squares map from its column's last k steps of the (N, T, F)
-        windows ``inputs`` (in the frame `forward` reads) to its (N, O) ``targets``, alone (no network beside it), and
-        return the fit's (O,) training RMSE. Windows hold the data's window of steps each: no padding."""
+        windows ``inputs`` (in the frame `forward` reads) to its (N, O) ``targets``, alone (no network beside it), the
+        ridge (of `RIDGES`, times N) chosen by the exact leave-one-out error (the residual over one minus the window's
+        leverage). Returns (O,) each: the chosen ridge, the fit's training RMSE and its leave-one-out RMSE."""
         if inputs.shape[1] < self.steps:
             raise ValueError(f"the highway reads the last {self.steps} steps, but the training windows have {inputs.shape[1]}")
         past = inputs[:, -self.steps:, :][:, :, self.outputs_from].double()  # (N, k, O)
         targets = targets.double()
-        n = past.shape[0]
-        errors = []
+        n, eye = past.shape[0], torch.eye(self.steps, dtype=torch.float64, device=past.device)
+        chosen = []
         for o in range(self.weight.shape[0]):
             x, y = past[:, :, o], targets[:, o]  # (N, k), (N,)
-            gram = x.T @ x + RIDGE * n * torch.eye(self.steps, dtype=x.dtype, device=x.device)
-            weight = torch.linalg.solve(gram, x.T @ y)  # (k,)
+            best = None
+            for ridge in RIDGES:
+                solved = torch.linalg.solve(x.T @ x + ridge * n * eye, x.T)  # (k, N)
+                weight = solved @ y  # (k,)
+                residual = y - x @ weight
+                leverage = (x * solved.T).sum(dim=1)  # (N,) the hat matrix's diagonal
+                left_out = (residual / (1 - leverage)).pow(2).mean().sqrt()
+                if best is None or left_out < best[0]:
+                    best = (left_out, ridge, weight, residual.pow(2).mean().sqrt())
+            left_out, ridge, weight, rmse = best
             self.weight[o] = weight.to(self.weight)
-            errors.append((x @ weight - y).pow(2).mean().sqrt())
-        return torch.stack(errors).float()
+            chosen.append((ridge, float(rmse), float(left_out)))
+        ridges, rmses, left_outs = zip(*chosen)
+        return tuple(torch.tensor(v, dtype=torch.float64) for v in (ridges, rmses, left_outs))
 
     def extra_repr(self) -> str:
         return f"steps={self.steps}, outputs={self.weight.shape[0]}"

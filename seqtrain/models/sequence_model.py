@@ -293,10 +293,11 @@ class SequenceModel(nn.Module):
         return predictions, state
 
     @torch.no_grad()
-    def fit_highway(self, inputs: Tensor, targets: Tensor) -> Tensor:
+    def fit_highway(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """`ar_highway_fit`: the highway's weights to the least-squares AR fit on (N, T, F) training windows and their
-        (N, num_outputs) targets, in the frame it reads (`relative_to`'s shift taken off both); returns its (O,)
-        training RMSE in the scaled units. The network beside it is left as it is."""
+        (N, num_outputs) targets, in the frame it reads (`relative_to`'s shift taken off both); returns
+        `AutoregressiveHighway.fit`'s (O,) ridges, training and leave-one-out RMSEs in the scaled units. The network
+        beside it is left as it is."""
         if self.highway is None:
             raise ValueError("fit_highway needs an AR highway (ar_highway)")
         level = None
