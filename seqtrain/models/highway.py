@@ -8,8 +8,9 @@ per step ahead with a horizon), added to what the network forecasts. It reads th
 `model.relative_to` the target columns shifted by their level, so the map is on the changes from the last value
 and zero weights leave the model exactly as it is without the highway (persistence when the network outputs zeros).
 No bias: the network's output layer has one. The weights start at zero, so training starts from the network alone;
-with `fit` (`model.ar_highway_fit`, called by `SequenceTask.setup`) they start at, or stay at, the least-squares AR fit
-on the training windows (a ridge of `RIDGES` by leave-one-out error), so the network learns what to add to a fitted linear autoregression.
+with `fit` (`model.ar_highway_fit`, called by `SequenceTask.setup`) they start at, or stay at, the least-squares AR
+fit on the training windows (a ridge of `RIDGES` by leave-one-out error), so the network learns what to add to a
+fitted linear autoregression.
 """
 
 from __future__ import annotations
