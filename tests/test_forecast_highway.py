@@ -68,16 +68,20 @@ def test_an_old_forecast_checkpoint_rebuilds_without_a_highway() -> None:
 
 
 @pytest.mark.slow
-def test_a_highway_run_says_what_auto_chose_exports_and_resumes_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fit", [None, "start"])
+def test_a_highway_run_says_what_auto_chose_exports_and_resumes_exactly(tmp_path: Path, fit: str | None) -> None:
     """`auto` is the window (said in one line); a finished run extended with `ckpt_path=last` ends where the same run
-    never stopped ends (weights, the highway's included, optimizer state and step losses); the export holds it."""
+    never stopped ends (weights, the highway's included, optimizer state and step losses), with the highway fitted by
+    least squares at the start too (the resume fits it again, then the checkpoint's weights replace it); the export
+    holds it."""
     from test_forecast_relative import trend_rows
     from test_resume_matrix import assert_same_run, finish, resume, start
     from user_files import write_csv
 
     path = write_csv(tmp_path / "sales.csv", trend_rows(60))
     args = ["data=forecast", f"data.train_files={path}", "model.hidden_size=8", "model.ar_highway=auto", "data.batch_size=8",
-            f"data.cache_dir={tmp_path / 'cache'}", "callbacks.last_checkpoint.every_n_train_steps=2", "trainer.max_epochs=4"]
+            f"data.cache_dir={tmp_path / 'cache'}", "callbacks.last_checkpoint.every_n_train_steps=2", "trainer.max_epochs=4",
+            *([f"model.ar_highway_fit={fit}"] if fit else [])]
     whole, stopped = tmp_path / "whole", tmp_path / "stopped"
     output = finish(start(args, whole, "run"))
     # 60 steps: 42 train (70 %); a quarter of them is 10.
