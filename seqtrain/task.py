@@ -367,9 +367,9 @@ class SequenceTask(pl.LightningModule):
     def _fit_highway(self) -> None:
         """`model.ar_highway_fit`: the AR highway's weights to the least-squares fit on the training windows, before
         anything trains (as `_fit_naive_bayes`). A resumed run fits them too, and the checkpoint's then replace them;
-        a second `fit` of the same task keeps the weights it has."""
+        weights that are not all zero (a second `fit` of the same task, a trained task loaded to train on) are kept."""
         model = self.model
-        if getattr(model, "highway_fit", None) is None or getattr(model, "_highway_fitted", False):
+        if getattr(model, "highway_fit", None) is None or bool(model.highway.weight.any()):
             return
         datamodule = self.trainer.datamodule
         if datamodule is None or not hasattr(datamodule, "split"):
@@ -381,7 +381,6 @@ class SequenceTask(pl.LightningModule):
         inputs = torch.stack([x for x, _ in windows]).to(device)
         targets = torch.stack([y for _, y in windows]).to(device)
         ridges, _, left_out = model.fit_highway(inputs, targets)
-        model._highway_fitted = True
         log.info("model.ar_highway_fit=%s: the AR highway's %d weights per output %s the least-squares fit on %d training "
                  "windows (ridge %s per window, chosen from %s by leave-one-out error; its leave-one-out RMSE alone %s in "
                  "the scaled units)", model.highway_fit, model.highway.steps,

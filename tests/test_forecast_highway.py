@@ -217,3 +217,40 @@ def test_a_fixed_highway_run_keeps_the_fit_on_its_training_windows(tmp_path: Pat
     a, b = x - x[:, -1:], y - x[:, -1]
     expected, _, _ = _ridge_fit_by_leaving_each_window_out(a, b)
     np.testing.assert_allclose(model.highway.weight[0].detach().double().numpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_a_second_fit_keeps_the_trained_highway(tmp_path: Path) -> None:
+    """In Python: the first `fit` starts the highway at the least-squares fit and trains it; a second `fit` of the same
+    task (or a trained task loaded to train on) keeps the weights it has, not the fit."""
+    import functools
+
+    import lightning.pytorch as pl
+
+    from seqtrain.data import ForecastDataModule
+    from seqtrain.models.sequence_model import SequenceModel
+    from seqtrain.task import SequenceTask
+    from test_forecast_relative import trend_rows
+    from user_files import write_csv
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0)
+    data = ForecastDataModule(train_files=str(write_csv(tmp_path / "sales.csv", trend_rows(60))), columns=["sales"],
+                              window=6, batch_size=8, cache_dir=str(tmp_path / "cache"))
+    data.setup("fit")
+    model = SequenceModel(cell="gru", hidden_size=8, embedding_dim=None, relative_to="last", ar_highway="auto",
+                          ar_highway_fit="start", **data.facts.model_kwargs())
+    task = SequenceTask(model, task=data.facts.task, num_outputs=data.facts.num_outputs,
+                        optimizer=functools.partial(torch.optim.AdamW, lr=3e-2))
+
+    def fit(epochs: int) -> None:
+        pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_progress_bar=False, enable_checkpointing=False,
+                   enable_model_summary=False).fit(task, datamodule=data)
+
+    fit(0)  # setup only: the least-squares fit
+    fitted = model.highway.weight.detach().clone()
+    assert fitted.any()
+    fit(2)
+    trained = model.highway.weight.detach().clone()
+    assert not torch.equal(trained, fitted)
+    fit(0)
+    assert torch.equal(model.highway.weight, trained)
