@@ -154,7 +154,7 @@ def train(cfg: DictConfig) -> float:
         if OmegaConf.select(cfg, "model.relative_to") == "auto":
             log.info(settled_relative_to(facts))
         if OmegaConf.select(cfg, "model.ar_highway") == "auto":
-            log.info(settled_ar_highway(facts))
+            log.info(settled_ar_highway(facts, OmegaConf.select(cfg, "model.ar_highway_fit", default=None)))
         model = instantiate(cfg.model, **facts.model_kwargs())
         if line := unused_instance_norm(cfg, model):
             log.info(line)
@@ -466,15 +466,18 @@ def settled_relative_to(facts: Any) -> str:
     return "model.relative_to=auto: null (some target is not an input, or this is not a forecast: values as they are)"
 
 
-def settled_ar_highway(facts: Any) -> str:
-    """`model.ar_highway=auto`, as the model settles it from the data's facts: the line that says what and why."""
+def settled_ar_highway(facts: Any, fit: str | None = None) -> str:
+    """`model.ar_highway=auto`, as the model settles it from the data's facts: the line that says what and why (and, off,
+    that `model.ar_highway_fit` has nothing to fit)."""
     from seqtrain.models.highway import resolve_ar_highway
 
     if (steps := resolve_ar_highway("auto", facts.target_inputs, facts.window, facts.per_step)) is not None:
         return (f"model.ar_highway=auto: {steps} (a linear map of each target's last {steps} input steps, the "
                 "whole window, is added to the network's forecast)")
+    unused = f"; model.ar_highway_fit={fit} has no highway to fit" if fit is not None else ""
     return ("model.ar_highway=auto: null (it needs a many_to_one forecast whose targets are all inputs; this data "
-            f"{'forecasts at every step' if facts.per_step else 'has a target that is not an input, or is not a forecast'})")
+            f"{'forecasts at every step' if facts.per_step else 'has a target that is not an input, or is not a forecast'})"
+            + unused)
 
 
 def training_text_spacing(datamodule: Any) -> float | None:

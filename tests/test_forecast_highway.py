@@ -254,3 +254,14 @@ def test_a_second_fit_keeps_the_trained_highway(tmp_path: Path) -> None:
     assert not torch.equal(trained, fitted)
     fit(0)
     assert torch.equal(model.highway.weight, trained)
+
+
+def test_auto_turned_off_by_the_data_says_the_fit_has_nothing_to_fit() -> None:
+    from seqtrain.run import settled_ar_highway
+
+    facts = DataFacts(task="regression", per_step=True, num_outputs=1, num_features=1, target_inputs=(0,), window=6)
+    assert settled_ar_highway(facts, "fixed").endswith("forecasts at every step); model.ar_highway_fit=fixed has no "
+                                                       "highway to fit")
+    assert "ar_highway_fit" not in settled_ar_highway(facts)
+    on = DataFacts(task="regression", per_step=False, num_outputs=1, num_features=1, target_inputs=(0,), window=6)
+    assert settled_ar_highway(on, "fixed").startswith("model.ar_highway=auto: 6 (")
