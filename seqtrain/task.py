@@ -127,6 +127,7 @@ class SequenceTask(pl.LightningModule):
         self.metadata = metadata or {}
         # Recurrent state carried across stateful batches, per stage; detached, reset each epoch.
         self._carried: dict[Stage, Any] = {}
+        self._highway_fitted = False  # `_fit_highway` fitted it in this process (a resume then replaces it)
         self._trainable: list[nn.Parameter] | None = None  # set at fit start
         metrics = self.kind.build_metrics()
         # One collection per stage (ModuleDict cannot hold a key named "train").
@@ -385,6 +386,7 @@ class SequenceTask(pl.LightningModule):
         inputs = torch.stack([x for x, _ in windows]).to(device)
         targets = torch.stack([y for _, y in windows]).to(device)
         ridges, _, left_out = model.fit_highway(inputs, targets)
+        self._highway_fitted = True
         log.info("model.ar_highway_fit=%s: the AR highway's %d weights per output %s the least-squares fit on %d training "
                  "windows (ridge %s per window, chosen from %s by leave-one-out error; its leave-one-out RMSE alone %s in "
                  "the scaled units)", model.highway_fit, model.highway.steps,
@@ -418,6 +420,14 @@ class SequenceTask(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["seqtrain"] = self.metadata
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """A resumed fit: Lightning restores the checkpoint after `setup` has fitted the highway, so say that the
+        checkpoint's weights, not the least-squares fit just logged, are the ones training goes on from."""
+        if self._highway_fitted:
+            self._highway_fitted = False
+            log.info("model.ar_highway_fit: resuming, so the AR highway's weights are the checkpoint's (as trained so "
+                     "far), not the least-squares fit above")
 
     def configure_callbacks(self) -> list[pl.Callback]:
         """What every fit needs to resume exactly (random streams, carried state), also when built in Python."""

@@ -256,6 +256,53 @@ def test_a_second_fit_keeps_the_trained_highway(tmp_path: Path) -> None:
     assert torch.equal(model.highway.weight, trained)
 
 
+def test_a_resumed_fit_goes_on_from_the_checkpoints_highway_and_says_so(tmp_path: Path, caplog) -> None:
+    """Lightning restores a checkpoint after `setup` has fitted the highway: the resumed task holds the checkpoint's
+    trained weights, not a new least-squares fit, and the run says so after the fit's line."""
+    import functools
+    import logging
+
+    import lightning.pytorch as pl
+
+    from seqtrain.data import ForecastDataModule
+    from seqtrain.models.sequence_model import SequenceModel
+    from seqtrain.task import SequenceTask
+    from test_forecast_relative import trend_rows
+    from user_files import write_csv
+
+    torch.set_num_threads(1)
+    data = ForecastDataModule(train_files=str(write_csv(tmp_path / "sales.csv", trend_rows(60))), columns=["sales"],
+                              window=6, batch_size=8, cache_dir=str(tmp_path / "cache"))
+    data.setup("fit")
+
+    def task() -> SequenceTask:
+        pl.seed_everything(0)
+        model = SequenceModel(cell="gru", hidden_size=8, embedding_dim=None, relative_to="last", ar_highway="auto",
+                              ar_highway_fit="start", **data.facts.model_kwargs())
+        return SequenceTask(model, task=data.facts.task, num_outputs=data.facts.num_outputs,
+                            optimizer=functools.partial(torch.optim.AdamW, lr=3e-2))
+
+    def trainer(epochs: int) -> pl.Trainer:
+        return pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_progress_bar=False,
+                          enable_checkpointing=False, enable_model_summary=False, default_root_dir=tmp_path)
+
+    first = task()
+    fitter = trainer(2)
+    fitter.fit(first, datamodule=data)
+    fitter.save_checkpoint(tmp_path / "two.ckpt")
+    fresh = task()
+    trainer(0).fit(fresh, datamodule=data)  # what the least-squares fit alone gives
+    assert not torch.equal(fresh.model.highway.weight, first.model.highway.weight)
+
+    resumed = task()
+    with caplog.at_level(logging.INFO, logger="seqtrain.task"):
+        trainer(2).fit(resumed, datamodule=data, ckpt_path=tmp_path / "two.ckpt", weights_only=True)
+    assert torch.equal(resumed.model.highway.weight, first.model.highway.weight)
+    lines = [r.getMessage() for r in caplog.records if r.name == "seqtrain.task"]
+    fit_line = next(i for i, line in enumerate(lines) if "start at the least-squares fit" in line)
+    assert "resuming, so the AR highway's weights are the checkpoint's" in lines[fit_line + 1]
+
+
 def test_auto_turned_off_by_the_data_says_the_fit_has_nothing_to_fit() -> None:
     from seqtrain.run import settled_ar_highway
 
