@@ -66,8 +66,8 @@ def carve(dataset: Dataset, origin: Origin, fractions: dict[str, float], *, shuf
     shuffle: draw the rows at random (seeded), for sets of independent sequences; otherwise take
     contiguous blocks at the end, in the order of `fractions` (val before test), for text and
     series where neighbouring rows belong together.
-    labels: each row's class (classification): a class whose every row was drawn for val / test
-    gets one of them back in train (a model cannot learn a class it never sees), said in the log.
+    labels: each row's class (classification) or list of tags (tagging): a class (a tag) whose every row was drawn
+    for val / test gets one of them back in train (a model cannot learn a class it never sees), said in the log.
     emptied: where given, a split left empty that way (every drawn row the only one of its class) is left out of
     the result and its message is put here under its name (the caller decides whether the run can do without
     it), instead of raised.
@@ -81,7 +81,7 @@ def carve(dataset: Dataset, origin: Origin, fractions: dict[str, float], *, shuf
         blocks[name] = order[start : start + count]
         start += count
     if labels is not None:
-        _keep_every_class_in_train(blocks, np.asarray(labels, dtype=object), origin)
+        _keep_every_class_in_train(blocks, labels, origin)
     out = {}
     for name, rows in blocks.items():
         if len(rows) == 0 and name != "train" and counts[name] and labels is not None:  # drawn, then all moved back
@@ -114,18 +114,24 @@ def carve(dataset: Dataset, origin: Origin, fractions: dict[str, float], *, shuf
     return out
 
 
-def _keep_every_class_in_train(blocks: dict[str, np.ndarray], labels: np.ndarray, origin: Origin) -> None:
-    """Move, for each class with no training row, its first carved row (in draw order) into train."""
-    missing = sorted(set(labels.tolist()) - set(labels[blocks["train"]].tolist()), key=str)
+def _keep_every_class_in_train(blocks: dict[str, np.ndarray], labels: Sequence[Any], origin: Origin) -> None:
+    """Move, for each class (tag) no training row holds, its first carved row (in draw order) into train; a row moved
+    for one tag may bring others with it."""
+    tagging = any(isinstance(label, (list, tuple)) for label in labels)
+    held = [frozenset(label) if isinstance(label, (list, tuple)) else frozenset([label]) for label in labels]
+    in_train = set().union(*(held[i] for i in blocks["train"]))
     moved = []
-    for label in missing:
-        name = next(n for n in blocks if n != "train" and (labels[blocks[n]] == label).any())
-        at = int(np.flatnonzero(labels[blocks[name]] == label)[0])
+    for label in sorted(set().union(*held) - in_train, key=str):
+        if label in in_train:  # a row moved for an earlier one holds it
+            continue
+        name = next(n for n in blocks if n != "train" and any(label in held[i] for i in blocks[n]))
+        at = next(k for k, i in enumerate(blocks[name]) if label in held[i])
+        row = blocks[name][at]
         moved.append(f"{label!r} (from {name})")
-        blocks["train"] = np.append(blocks["train"], blocks[name][at])
+        in_train |= held[row]
+        blocks["train"] = np.append(blocks["train"], row)
         blocks[name] = np.delete(blocks[name], at)
     if moved:
-        log.info(
-            "data: the random val / test draw from %s took every row of %d class(es); one row of each is kept in train "
-            "instead: %s", origin.names(), len(moved), ", ".join(moved),
-        )
+        what = "row holding %d tag(s); one row holding each" if tagging else "row of %d class(es); one row of each"
+        log.info("data: the random val / test draw from %s took every " + what + " is kept in train instead: %s",
+                 origin.names(), len(moved), ", ".join(moved))

@@ -156,7 +156,7 @@ class TableDataModule(FileDataModule):
         self.val_emptied = None
         if fractions:
             train, origin = splits.pop("train")
-            labels = arrow_column(train, "target").to_pylist() if self.task == "classification" else None
+            labels = arrow_column(train, "target").to_pylist() if self.task in ("classification", "tagging") else None
             # A validation draw that only held rows alone in their class is left out rather than refused here: a run that
             # trains without validating (the small-set rule) needs none; one that validates is refused by the run.
             emptied: dict[str, str] = {}

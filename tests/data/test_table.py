@@ -77,6 +77,29 @@ def test_a_class_drawn_whole_into_val_or_test_keeps_a_row_in_train(tmp_path: Pat
     assert f"took every row of {len(lost)} class(es)" in caplog.text and all(repr(c) in caplog.text for c in lost)
 
 
+def test_a_tag_drawn_whole_into_val_or_test_keeps_a_sentence_in_train(tmp_path: Path, caplog) -> None:
+    """Tagging: a rare tag whose every sentence the random draw took for val / test gets one of them back in train
+    (the run would otherwise refuse val for a tag training never saw), said in the log; other tags are untouched."""
+    rows = tagging_rows(60)
+    rare = {i: f"R{i}" for i in (5, 17, 40)}  # three sentences, each the only one with its own tag
+    for i, tag in rare.items():
+        rows[i]["tags"] = [tag, *rows[i]["tags"][1:]]
+    n, seed = len(rows), 0
+    order = np.random.default_rng(seed).permutation(n)  # the draw `carve` makes
+    train_rows = set(order[: n - 2 * int(n * 0.2)].tolist())
+    lost = sorted(tag for i, tag in rare.items() if i not in train_rows)
+    assert lost  # this seed does draw some of them out of train
+    with caplog.at_level(logging.INFO, logger="seqtrain.data.splits"):
+        dm = make(tmp_path, task="tagging", train_files=str(write_jsonl(tmp_path / "tags.jsonl", rows)), sequence_column="tokens",
+                  target_column="tags", val_fraction=0.2, test_fraction=0.2, seed=seed)
+    names = dm.facts.class_names
+    seen = {split: {names[int(t)] for _, y in dm.split(split) for t in y.tolist()} for split in ("train", "val", "test")}
+    assert seen["train"] == {tag for r in rows for tag in r["tags"]}  # every tag is learned from
+    assert len(dm.split("train")) == n - 2 * int(n * 0.2) + len(lost)  # one sentence moved back per lost tag
+    assert sum(len(dm.split(s)) for s in ("train", "val", "test")) == n
+    assert f"took every row holding {len(lost)} tag(s)" in caplog.text and all(repr(t) in caplog.text for t in lost)
+
+
 def test_tagging_from_jsonl_token_lists(tmp_path: Path) -> None:
     rows = tagging_rows(60)
     dm = make(tmp_path, task="tagging", train_files=str(write_jsonl(tmp_path / "tags.jsonl", rows)), sequence_column="tokens", target_column="tags")
