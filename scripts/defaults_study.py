@@ -236,6 +236,11 @@ CANDIDATES = {
     # Round seventeen (c): window slicing (model.crop, Le Guennec et al. 2016): each training row a random slice of 90 %
     # or 75 % of its steps (a random patch phase too), whole rows in evaluation.
     "crop90": ["model.crop=0.9"],
+    # Round thirty-one, tagging: the tagging runs' best checkpoint by val/loss came at epoch 5-7 of ~27 (hold-out 0).
+    "tag_acc": ["monitor=val/acc", "monitor_mode=max"],
+    "tag_edrop05": ["model.embedding_dropout=0.5"],
+    "tag_acc_edrop05": ["monitor=val/acc", "monitor_mode=max", "model.embedding_dropout=0.5"],
+    "tag_minfreq2": ["data.min_frequency=2"],
     "crop75": ["model.crop=0.75"],
     # Round eighteen: with the weights averaged over the schedule's second half, a larger learning rate (SWA's averages
     # gain most where the steps they average are large).

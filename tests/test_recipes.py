@@ -543,3 +543,35 @@ def test_a_run_the_multiclass_rule_smoothed_resumes_smoothed(compose_train: Comp
     config = OmegaConf.to_container(cfg, resolve=True)
     assert keep_saved_recipe_settings(cfg, config, saved, {"task.label_smoothing"}) is None
     assert cfg.task.label_smoothing == 0.05
+
+
+@pytest.mark.parametrize(("task", "monitor", "mode", "dropout"), [
+    ("classification", "val/loss", "min", 0.0),
+    ("regression", "val/loss", "min", 0.0),
+    ("tagging", "val/acc", "max", 0.5),  # round thirty-one of the study
+])
+def test_the_table_recipe_picks_the_monitor_and_embedding_dropout_by_task(compose_train: Compose, task: str, monitor: str,
+                                                                         mode: str, dropout: float) -> None:
+    recipe = OmegaConf.load(CONFIG_DIR / "recipe" / "table.yaml").recipe
+    assert (recipe.monitor[task], recipe.monitor_mode[task], recipe.embedding_dropout[task]) == (monitor, mode, dropout)
+    cfg = compose_train("data=table", f"data.task={task}")
+    assert (cfg.monitor, cfg.monitor_mode, cfg.model.embedding_dropout) == (monitor, mode, dropout)
+    assert (cfg.callbacks.early_stopping.monitor, cfg.callbacks.early_stopping.mode) == (monitor, mode)
+    given = compose_train("data=table", f"data.task={task}", "monitor=train/loss", "monitor_mode=min", "model.embedding_dropout=0.1")
+    assert (given.monitor, given.monitor_mode, given.model.embedding_dropout) == ("train/loss", "min", 0.1)  # the command line wins
+
+
+def test_a_tagging_run_saved_before_its_settings_resumes_as_it_trained(compose_train: Compose) -> None:
+    """A tagging checkpoint from before round thirty-one picked by val/loss without embedding dropout: its resume keeps
+    both (and says so), so early stopping goes on watching what it watched."""
+    from seqtrain.run import keep_saved_recipe_settings
+
+    cfg = compose_train("data=table", "data.task=tagging")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    saved = {**json.loads(json.dumps(config)), "monitor": "val/loss", "monitor_mode": "min"}
+    saved["model"]["embedding_dropout"] = 0.0
+    for callback in ("early_stopping", "model_checkpoint"):  # as the saved run resolved its ${monitor}
+        saved["callbacks"][callback] |= {"monitor": "val/loss", "mode": "min"}
+    line = keep_saved_recipe_settings(cfg, config, saved, set())
+    assert line == "resume: model.embedding_dropout=0.0 monitor=val/loss monitor_mode=min, as the run being resumed used"
+    assert (cfg.monitor, config["callbacks"]["early_stopping"]["monitor"], cfg.model.embedding_dropout) == ("val/loss", "val/loss", 0.0)

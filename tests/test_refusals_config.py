@@ -36,9 +36,10 @@ CASES = [
     ("top-level", ["seed=abc"], ["seed='abc'", "valid integer"]),
     ("top-level", ["seed=1.5"], ["seed=1.5"]),
     ("top-level", ["sample_length=-1"], ["sample_length=-1", "greater than or equal to 0"]),
-    # a value that breaks an interpolation elsewhere (the table recipe's pooling reads data.task), or one that cannot resolve
+    # a value that breaks an interpolation elsewhere (the table recipe's monitor and pooling read data.task), or one that
+    # cannot resolve
     ("top-level", ["data=table", "data.task=regresion"],
-     ["model.pooling='${recipe.pooling.${data.task}}' cannot be resolved", "'recipe.pooling.regresion' not found", "data.task='regresion'"]),
+     ["monitor='${recipe.monitor.${data.task}}' cannot be resolved", "'recipe.monitor.regresion' not found", "data.task='regresion'"]),
     ("top-level", ["model.hidden_size=${modle.embedding_dim}"], ["model.hidden_size='${modle.embedding_dim}' cannot be resolved"]),
     ("top-level", ["monitor=null"], ["monitor=None", "e.g. monitor=val/loss"]),
     ("top-level", ["monitor_mode=maximum"], ["monitor_mode='maximum'", "'min' or 'max'"]),
