@@ -5,8 +5,10 @@ or ...), and two instances writing the same `last.ckpt` interfere: the file then
 the run. This callback alone writes `last.ckpt`, at every point a run can be resumed from:
 
 - every `every_n_train_steps` optimizer steps (a killed run loses little),
-- after every validation during fit (the epoch end, and mid-epoch with `val_check_interval`), or, in a fit
-  that runs no validation (`data.val_fraction=0`, `trainer.limit_val_batches=0`), at every epoch end,
+- after every mid-epoch validation (`val_check_interval` < 1), and at every epoch's end, after its validation and
+  after early stopping and the best-model checkpoint have acted on it. Not when the epoch's own validation ends:
+  Lightning resumes from a state saved there by skipping that validation, and then an early stopping checked at
+  the epoch's end (every recipe's) found no `val/loss` and stopped the resumed run with an error;
 - at the end of fit (a finished run's `last.ckpt` is its final state, so it can be extended),
 - when the run is stopped by SIGTERM (what SLURM and most schedulers send); Lightning raises its
   `SIGTERMException` only between batches, so the state is a consistent one.
@@ -53,12 +55,14 @@ class LastCheckpoint(Checkpoint):
             self.save(trainer)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.state.fn == "fit" and not trainer.sanity_checking:
+        # The epoch's last validation runs after its last batch: that state is saved at the epoch's end instead.
+        if trainer.state.fn == "fit" and not trainer.sanity_checking and not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
             self.save(trainer)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not sum(trainer.num_val_batches):  # no validation to save after: the epoch's end is the point instead
-            self.save(trainer)
+        # The epoch is counted as processed here (not yet completed): Lightning resumes from this state at the next
+        # epoch's start. A Checkpoint, this runs after early stopping and the best-model checkpoint have acted.
+        self.save(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.save(trainer)

@@ -61,6 +61,7 @@ class ExactResume(pl.Callback):
                 "an exact resume needs the same trainer.devices and trainer.num_nodes"
             )
         self._stopped_early = stopped_early(checkpoint)
+        revalidate_saved_at_validation_end(trainer, checkpoint)
         carried = checkpoint.get("seqtrain_carried")
         sums = checkpoint.get("seqtrain_epoch_sums")  # absent in checkpoints of older seqtrain: the epoch's means restart
         self._pending = {
@@ -105,6 +106,34 @@ def stopped_early(checkpoint: dict[str, Any]) -> str | None:
             why = state.get("stopping_reason_message") or f"{key}: no improvement for {state.get('patience')} checks"
             return f"the run was ended by early stopping at epoch {state.get('stopped_epoch')} ({why.strip()})"
     return None
+
+
+def revalidate_saved_at_validation_end(trainer: pl.Trainer, checkpoint: dict[str, Any]) -> None:
+    """A `last.ckpt` written when an epoch's own validation ended (seqtrain's `LastCheckpoint` saved there until it
+    moved that save to the epoch's end) resumes by running that validation again.
+
+    Lightning resumes such a state by skipping the validation, as if everything that acts on it had acted. Early
+    stopping and the best-model checkpoint act at the epoch's end (after the save), so the resumed run stopped on the
+    missing `val/loss`. Marked as a validation stopped before its first batch, Lightning runs it once more: the same
+    weights and data, so the same numbers, and then the epoch's end as the run never stopped would have had it.
+    """
+    if not any(getattr(c, "_check_on_train_epoch_end", False) for c in trainer.callbacks):
+        return  # nothing waits for the epoch's end (checks after validation already ran before the save)
+    fit = checkpoint.get("loops", {}).get("fit_loop")
+    if not fit:
+        return
+    epochs, batches = fit["epoch_progress"]["total"], fit["epoch_loop.batch_progress"]
+    val = fit["epoch_loop.val_loop.batch_progress"]
+    in_last_epoch = epochs["started"] == epochs["ready"] and epochs["processed"] == epochs["started"] - 1
+    after_last_batch = batches["is_last_batch"] and batches["total"]["completed"] == batches["total"]["processed"] == batches["total"]["started"]
+    validated = val["total"]["completed"] == val["total"]["started"] > 0
+    if not (in_last_epoch and after_last_batch and validated):
+        return
+    for key in ("total", "current"):
+        val[key] = {"ready": 1, "started": 1, "processed": 0, "completed": 0}
+    log.info("resume: last.ckpt was written when epoch %d's validation ended, before early stopping and the best "
+             "checkpoint acted on it (seqtrain's save point until now): that validation runs again, on the same weights",
+             checkpoint.get("epoch", 0) + 1)
 
 
 def follow_moved_run(trainer: pl.Trainer, checkpoint: dict[str, Any]) -> None:

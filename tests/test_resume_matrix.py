@@ -2,7 +2,7 @@
 where the same config run without a stop ends: final weights and optimizer state bitwise equal,
 per-step losses equal, the same number of batches in every epoch.
 
-(b) stopped at an epoch end, (c) a finished run extended and SIGTERM run by default; (a) SIGKILL
+(b) stopped at an epoch end (also under early stopping), (c) a finished run extended and SIGTERM run by default; (a) SIGKILL
 mid-epoch, (d) killed after a mid-epoch validation, (e) stateful TBPTT streams and (f) DDP with
 stateful streams are `slow`.
 """
@@ -151,6 +151,40 @@ def test_b_stopped_at_an_epoch_end(tmp_path: Path, vowels_whole: Path) -> None:
     checkpoint = saved(tmp_path / "checkpoints" / "last.ckpt")
     assert checkpoint["global_step"] % batches_per_epoch(vowels_whole) == 0  # stopped at an epoch end
     resume(args, tmp_path)
+    assert_same_run(vowels_whole, tmp_path)
+
+
+def test_b_stopped_at_an_epoch_end_under_early_stopping(tmp_path: Path, vowels_whole: Path) -> None:
+    # Every recipe stops early on a validation metric, checked at the epoch's end. last.ckpt written when the epoch's
+    # validation ended (before that check) made Lightning skip the validation on resume and then stop on the missing
+    # `val/loss`; it is written at the epoch's end, after the check. A patience that never runs out: the same training.
+    args = [*VOWELS, "callbacks=early_stopping", "callbacks.early_stopping.patience=100",
+            "callbacks.last_checkpoint.every_n_train_steps=null"]
+    proc = start(args, tmp_path, "before")
+    kill_when(proc, tmp_path / "checkpoints" / "last.ckpt", lambda c: c["global_step"] > 0)
+    proc.wait()
+    checkpoint = saved(tmp_path / "checkpoints" / "last.ckpt")
+    assert checkpoint["global_step"] % batches_per_epoch(vowels_whole) == 0  # stopped at an epoch end
+    resume(args, tmp_path)
+    assert_same_run(vowels_whole, tmp_path)
+
+
+@pytest.mark.slow  # ~40 s
+def test_b_a_last_ckpt_written_when_the_epochs_validation_ended_resumes_by_validating_again(
+        tmp_path: Path, vowels_whole: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A last.ckpt from before the save moved to the epoch's end (tests/old_last_checkpoint.py writes it as it was).
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests"))
+    args = [*VOWELS, "callbacks=early_stopping", "callbacks.early_stopping.patience=100",
+            "callbacks.last_checkpoint.every_n_train_steps=null",
+            "callbacks.last_checkpoint._target_=old_last_checkpoint.ValidationEndLastCheckpoint"]
+    proc = start(args, tmp_path, "before")
+    kill_when(proc, tmp_path / "checkpoints" / "last.ckpt", lambda c: c["global_step"] > 0)
+    proc.wait()
+    checkpoint = saved(tmp_path / "checkpoints" / "last.ckpt")
+    fit = checkpoint["loops"]["fit_loop"]["epoch_progress"]["total"]
+    assert fit["processed"] == fit["started"] - 1  # saved inside the epoch, after its validation
+    out = resume(args, tmp_path)
+    assert "that validation runs again" in out
     assert_same_run(vowels_whole, tmp_path)
 
 
