@@ -19,9 +19,31 @@ from typing import Any
 
 from lightning.pytorch.callbacks import WeightAveraging
 from lightning.pytorch.trainer.states import TrainerFn
-from torch.optim.swa_utils import get_ema_multi_avg_fn
+from torch.optim.swa_utils import get_ema_multi_avg_fn, get_swa_avg_fn
 
 log = logging.getLogger(__name__)
+
+
+_mean = get_swa_avg_fn()
+
+
+def floats_averaged(averaged: Any, current: Any, n_averaged: Any) -> Any:
+    """The running mean of a floating-point tensor (torch's own update); any other tensor is the current one."""
+    return _mean(averaged, current, n_averaged) if averaged.is_floating_point() else current
+
+
+def floats_only(multi_avg_fn: Any) -> Any:
+    """`multi_avg_fn` over the floating-point tensors; the others are copied from the current model."""
+
+    def update(averaged: list, current: list, n_averaged: Any) -> None:
+        floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
+        for a, c in zip(averaged, current):
+            if not a.is_floating_point():
+                a.copy_(c)
+        if floats:
+            multi_avg_fn([a for a, _ in floats], [c for _, c in floats], n_averaged)
+
+    return update
 
 
 class WeightAverage(WeightAveraging):
@@ -33,7 +55,9 @@ class WeightAverage(WeightAveraging):
             raise ValueError(f"callbacks.weight_average.start={start}: a fraction of trainer.max_epochs in [0, 1)")
         if decay is not None and not 0 < decay < 1:
             raise ValueError(f"callbacks.weight_average.decay={decay}: in (0, 1), or null for the mean")
-        super().__init__(**({} if decay is None else {"multi_avg_fn": get_ema_multi_avg_fn(decay)}))
+        # Floating-point weights and buffers are averaged; any other buffer (the naive Bayes' integer codes and boolean
+        # word marks) is the model's own, copied (torch's average subtracted booleans and stopped the run).
+        super().__init__(**({"avg_fn": floats_averaged} if decay is None else {"multi_avg_fn": floats_only(get_ema_multi_avg_fn(decay))}))
         self.start = start
         self.decay = decay
         self.first_epoch = 0
