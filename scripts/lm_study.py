@@ -76,6 +76,7 @@ CANDIDATES = {
     "default": [],
     "head_dropout": ["model.head_dropout=0.3"],
     "embedding_dropout": ["model.embedding_dropout=0.1"],
+    "both_dropouts": ["model.embedding_dropout=0.1", "model.head_dropout=0.3"],
     "stateful": ["data.stateful=true"],
     "hidden128": ["model.hidden_size=128"],
     "lr001": ["optimizer.lr=0.001"],

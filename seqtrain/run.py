@@ -547,15 +547,16 @@ def keep_saved_recipe_settings(cfg: DictConfig, config: dict[str, Any], saved: d
     """A resume continues with the settings the recipe settles once the data is read (`recipe.text_classification`:
     monitor, ...; `recipe.small_classification`: no validation split, its schedule, no early stopping, and its
     `multiclass` smoothing) as its checkpoint's run used them, whether that run settled them or predates them (a text run saved before the text block
-    picked by val/loss); also the recipes' `model.instance_norm`, `model.differences` and `model.embedding_dropout`
-    (`recipe=text` from round thirty-two), so a run made before a recipe set them resumes as it was. A key given on the command line wins, as in `check_resume`. Returns the line that says what was kept."""
+    picked by val/loss); also the recipes' `model.instance_norm`, `model.differences`, `model.embedding_dropout` and
+    `model.head_dropout` (`recipe=text` from round thirty-two), so a run made before a recipe set them resumes as it was. A key given on the command line wins, as in `check_resume`. Returns the line that says what was kept."""
     from seqtrain.recipe import apply_settings, given, many_classes, short_setting, small_set_settings, text_recipe_keys
     from seqtrain.resume_checks import ADDED_LATER
 
     missing = object()
     multiclass = many_classes(cfg)
     recipe_keys = {*text_recipe_keys(cfg), *small_set_settings(cfg), *(multiclass[1] if multiclass else ()),
-                   "model.instance_norm", "model.differences", "model.embedding_dropout"}
+                   "model.instance_norm", "model.differences", "model.embedding_dropout",
+                   "model.head_dropout"}
     keys = sorted(k for k in recipe_keys if not given(k, command_line))
     kept: dict[str, Any] = {}
     # Single values first, then whole nodes (the scheduler, a callback): a node is compared once the values it may

@@ -577,22 +577,26 @@ def test_a_tagging_run_saved_before_its_settings_resumes_as_it_trained(compose_t
     assert (cfg.monitor, config["callbacks"]["early_stopping"]["monitor"], cfg.model.embedding_dropout) == ("val/loss", "val/loss", 0.0)
 
 
-def test_the_text_recipe_drops_embeddings_and_a_language_model_saved_before_resumes_without(compose_train: Compose) -> None:
-    """`recipe=text` trains with embedding dropout 0.1 (the LM study's round thirty-two); a checkpoint of a run from
-    before it resumes with none (said in one line), and a value on the command line wins."""
+def test_the_text_recipe_drops_out_and_a_language_model_saved_before_resumes_without(compose_train: Compose) -> None:
+    """`recipe=text` trains with embedding dropout 0.1 and head dropout 0.3 (the LM study's round thirty-two); a
+    checkpoint of a run from before it resumes with neither (said in one line), and a value on the command line wins."""
     from seqtrain.run import keep_saved_recipe_settings
 
     recipe = OmegaConf.load(CONFIG_DIR / "recipe" / "text.yaml")
     cfg = compose_train("data=text")
     assert cfg.model.embedding_dropout == recipe.model.embedding_dropout == 0.1
-    assert compose_train("data=shakespeare").model.embedding_dropout == 0.0  # the default experiment keeps its own
+    assert cfg.model.head_dropout == recipe.model.head_dropout == 0.3
+    shakespeare = compose_train("data=shakespeare")  # the default experiment keeps its own
+    assert shakespeare.model.embedding_dropout == shakespeare.model.head_dropout == 0.0
     config = OmegaConf.to_container(cfg, resolve=True)
     saved = json.loads(json.dumps(config))
-    saved["model"]["embedding_dropout"] = 0.0
+    saved["model"]["embedding_dropout"] = saved["model"]["head_dropout"] = 0.0
     line = keep_saved_recipe_settings(cfg, config, saved, set())
-    assert line == "resume: model.embedding_dropout=0.0, as the run being resumed used"
+    assert line == "resume: model.embedding_dropout=0.0 model.head_dropout=0.0, as the run being resumed used"
     assert cfg.model.embedding_dropout == config["model"]["embedding_dropout"] == 0.0
+    assert cfg.model.head_dropout == config["model"]["head_dropout"] == 0.0
     given = compose_train("data=text", "model.embedding_dropout=0.2")
     config = OmegaConf.to_container(given, resolve=True)
-    assert keep_saved_recipe_settings(given, config, saved, {"model.embedding_dropout"}) is None
-    assert given.model.embedding_dropout == 0.2
+    line = keep_saved_recipe_settings(given, config, saved, {"model.embedding_dropout"})
+    assert line == "resume: model.head_dropout=0.0, as the run being resumed used"
+    assert (given.model.embedding_dropout, given.model.head_dropout) == (0.2, 0.0)
