@@ -183,11 +183,13 @@ def kneser_ney_baseline(train_lines: list[str], test_lines: list[str], orders=ra
     test lines (each piece read after the text before it, as one running text)."""
     fit_lines, val_lines = training_and_validation(train_lines)
     fit_text, val_text = text_of(fit_lines), text_of(val_lines)
-    on_val = {}
+    on_val, model = {}, None
     for order in orders:
-        on_val[order] = KneserNey(fit_text, order).bits_per_char(val_text, context=fit_text[-order:])
-    best = min(on_val, key=on_val.get)
-    model = KneserNey(fit_text, best)
+        candidate = KneserNey(fit_text, order)
+        on_val[order] = candidate.bits_per_char(val_text, context=fit_text[-order:])
+        if model is None or on_val[order] < on_val[model.order]:
+            model = candidate  # the best so far, kept to score the test lines (not fitted twice)
+    best = model.order
     return {"order": best, "val_bpc": on_val, "bpc": model.bits_per_char(text_of(test_lines), context=val_text[-best:])}
 
 

@@ -36,12 +36,15 @@ def floats_only(multi_avg_fn: Any) -> Any:
     """`multi_avg_fn` over the floating-point tensors; the others are copied from the current model."""
 
     def update(averaged: list, current: list, n_averaged: Any) -> None:
-        floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
+        floats: tuple[list, list] = ([], [])
         for a, c in zip(averaged, current):
-            if not a.is_floating_point():
+            if a.is_floating_point():
+                floats[0].append(a)
+                floats[1].append(c)
+            else:
                 a.copy_(c)
-        if floats:
-            multi_avg_fn([a for a, _ in floats], [c for _, c in floats], n_averaged)
+        if floats[0]:
+            multi_avg_fn(*floats, n_averaged)
 
     return update
 

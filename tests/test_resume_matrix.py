@@ -142,28 +142,25 @@ def vowels_whole(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_dir
 
 
-def test_b_stopped_at_an_epoch_end(tmp_path: Path, vowels_whole: Path) -> None:
-    # No periodic saves: last.ckpt is written at each epoch's end only (after its validation).
-    args = [*VOWELS, "callbacks.last_checkpoint.every_n_train_steps=null"]
-    proc = start(args, tmp_path, "before")
-    kill_when(proc, tmp_path / "checkpoints" / "last.ckpt", lambda c: c["global_step"] > 0)
+def stopped_at_the_first_save(args: list[str], run_dir: Path) -> dict:
+    """Start the run, kill it once last.ckpt holds a trained step, and return that checkpoint."""
+    proc = start(args, run_dir, "before")
+    kill_when(proc, run_dir / "checkpoints" / "last.ckpt", lambda c: c["global_step"] > 0)
     proc.wait()
-    checkpoint = saved(tmp_path / "checkpoints" / "last.ckpt")
-    assert checkpoint["global_step"] % batches_per_epoch(vowels_whole) == 0  # stopped at an epoch end
-    resume(args, tmp_path)
-    assert_same_run(vowels_whole, tmp_path)
+    return saved(run_dir / "checkpoints" / "last.ckpt")
 
 
-def test_b_stopped_at_an_epoch_end_under_early_stopping(tmp_path: Path, vowels_whole: Path) -> None:
+@pytest.mark.parametrize("early_stopping", [
+    [],
     # Every recipe stops early on a validation metric, checked at the epoch's end. last.ckpt written when the epoch's
     # validation ended (before that check) made Lightning skip the validation on resume and then stop on the missing
     # `val/loss`; it is written at the epoch's end, after the check. A patience that never runs out: the same training.
-    args = [*VOWELS, "callbacks=early_stopping", "callbacks.early_stopping.patience=100",
-            "callbacks.last_checkpoint.every_n_train_steps=null"]
-    proc = start(args, tmp_path, "before")
-    kill_when(proc, tmp_path / "checkpoints" / "last.ckpt", lambda c: c["global_step"] > 0)
-    proc.wait()
-    checkpoint = saved(tmp_path / "checkpoints" / "last.ckpt")
+    ["callbacks=early_stopping", "callbacks.early_stopping.patience=100"],
+], ids=["plain", "under_early_stopping"])
+def test_b_stopped_at_an_epoch_end(tmp_path: Path, vowels_whole: Path, early_stopping: list[str]) -> None:
+    # No periodic saves: last.ckpt is written at each epoch's end only (after its validation).
+    args = [*VOWELS, *early_stopping, "callbacks.last_checkpoint.every_n_train_steps=null"]
+    checkpoint = stopped_at_the_first_save(args, tmp_path)
     assert checkpoint["global_step"] % batches_per_epoch(vowels_whole) == 0  # stopped at an epoch end
     resume(args, tmp_path)
     assert_same_run(vowels_whole, tmp_path)
@@ -177,10 +174,7 @@ def test_b_a_last_ckpt_written_when_the_epochs_validation_ended_resumes_by_valid
     args = [*VOWELS, "callbacks=early_stopping", "callbacks.early_stopping.patience=100",
             "callbacks.last_checkpoint.every_n_train_steps=null",
             "callbacks.last_checkpoint._target_=old_last_checkpoint.ValidationEndLastCheckpoint"]
-    proc = start(args, tmp_path, "before")
-    kill_when(proc, tmp_path / "checkpoints" / "last.ckpt", lambda c: c["global_step"] > 0)
-    proc.wait()
-    checkpoint = saved(tmp_path / "checkpoints" / "last.ckpt")
+    checkpoint = stopped_at_the_first_save(args, tmp_path)
     fit = checkpoint["loops"]["fit_loop"]["epoch_progress"]["total"]
     assert fit["processed"] == fit["started"] - 1  # saved inside the epoch, after its validation
     out = resume(args, tmp_path)
