@@ -286,6 +286,10 @@ CANDIDATES = {
     # on every row and keeps the lowest training loss, so its models reach near-zero loss with growing margins; smoothing
     # caps the margin. PigCVP (52 classes, 2 rows each) and ACSF1 are the sets furthest below FCN.
     "ls01": ["task.label_smoothing=0.1"],
+    # Round thirty-three: each patch's magnitude spectrum beside its values (model.patch_spectrum; a spectrogram frame).
+    # PigCVP (52 pigs' pressure traces), ACSF1 (appliances' power) and OSULeaf, the sets furthest below FCN, are long
+    # series where a beat or a cycle falls across patch edges differently from row to row; the spectrum reads it alike.
+    "spectrum": ["model.patch_spectrum=true"],
 }
 
 SEED_OFFSETS = {"seed_b": 1000, "seed_c": 2000}

@@ -64,6 +64,8 @@ class ModelOptions(BaseModel):
     patch_size: Any
     # k > 1 only: a random patch phase per row in training, the mean over all k phases in evaluation.
     patch_shift: bool
+    # k > 1 only: each patch's magnitude spectrum beside its values.
+    patch_spectrum: bool
     input_noise: float = Field(ge=0.0)
     # Window slicing: training reads a random slice of this fraction of each real-valued row's steps; 1.0: whole rows.
     crop: float = Field(gt=0.0, le=1.0)

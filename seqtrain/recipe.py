@@ -12,7 +12,7 @@ from seqtrain.errors import DataError
 # The settings that make a recipe, printed in one block at the start of a run (absent keys are left out).
 RECIPE_KEYS = {
     "model": ("cell", "hidden_size", "num_layers", "bidirectional", "pooling", "embedding_dim", "embedding_dropout", "head_dropout", "dropout",
-              "patch_size", "patch_shift", "input_noise", "crop", "instance_norm", "differences", "relative_to", "ar_highway",
+              "patch_size", "patch_shift", "patch_spectrum", "input_noise", "crop", "instance_norm", "differences", "relative_to", "ar_highway",
               "ar_highway_fit", "bag",
               "naive_bayes"),
     "optimizer": ("_target_", "lr", "weight_decay"),

@@ -145,6 +145,8 @@ def train(cfg: DictConfig) -> float:
             log.info(line)
         elif line := patch_shift_on_short_rows(cfg, datamodule):
             log.warning(line)
+        if line := unused_patch_spectrum(cfg):
+            log.info(line)
         if line := unused_input_noise(cfg, facts):
             log.info(line)
         if line := unused_tbptt(cfg):
@@ -372,6 +374,14 @@ def unused_patch_shift(cfg: DictConfig) -> str | None:
     if OmegaConf.select(cfg, "model.patch_shift", default=None) is not True or OmegaConf.select(cfg, "model.patch_size") != 1:
         return None
     return "model.patch_shift=true: not used (it shifts where patches start; model.patch_size=1 has one phase)"
+
+
+def unused_patch_spectrum(cfg: DictConfig) -> str | None:
+    """`model.patch_spectrum` reads each patch's spectrum over its k steps, so with patch size 1 there is none; returns
+    the line that says so."""
+    if OmegaConf.select(cfg, "model.patch_spectrum", default=None) is not True or OmegaConf.select(cfg, "model.patch_size") != 1:
+        return None
+    return "model.patch_spectrum=true: not used (it reads each patch's spectrum over its steps; model.patch_size=1 has no patches)"
 
 
 def patch_shift_on_short_rows(cfg: DictConfig, datamodule: Any) -> str | None:

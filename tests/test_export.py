@@ -112,6 +112,18 @@ def test_a_model_with_patch_shift_exports_its_mean_over_phases(tmp_path: Path, c
         assert check_onnx(path, model, batch=batch, steps=steps) < TOLERANCE
 
 
+@pytest.mark.parametrize(("k", "shift"), [(4, False), (6, True)])
+def test_a_model_with_patch_spectrum_exports_at_any_length(tmp_path: Path, k: int, shift: bool) -> None:
+    """Each patch's magnitude spectrum (two fixed matrix products) is in the graph, with the time axis dynamic."""
+    torch.manual_seed(0)
+    model = SequenceModel(cell="gru", hidden_size=8, bidirectional=True, pooling="max", embedding_dim=6, num_outputs=4,
+                          num_features=3, patch_size=k, patch_shift=shift, patch_spectrum=True, instance_norm="shape_values",
+                          differences="inputs").eval()
+    path = export_onnx(model, tmp_path / "model.onnx")
+    for batch, steps in [(1, 1), (3, 11), (2, 12), (4, 41)]:
+        assert check_onnx(path, model, batch=batch, steps=steps) < TOLERANCE
+
+
 @pytest.mark.parametrize(("bag", "pooling"), [("bigrams", "mean"), ("unigrams", "last")])
 def test_a_model_with_a_bag_exports_at_any_length(tmp_path: Path, bag: str, pooling: str) -> None:
     """The bag's mean (and the pairs' hashing) is in the graph with the time axis dynamic, one step (no pair) too;

@@ -85,7 +85,7 @@ from seqtrain.kinds import DataTargets, RunChoices  # noqa: E402
 
 MODEL_OPTIONS = {"cell": "gru", "hidden_size": 8, "num_layers": 1, "nonlinearity": "tanh", "bias": True, "dropout": 0.0, "proj_size": 0,
                  "embedding_dim": 4, "embedding_dropout": 0.0, "head_dropout": 0.0, "head": "auto", "tie_weights": False, "patch_size": 1,
-                 "patch_shift": False, "input_noise": 0.0, "crop": 1.0, "instance_norm": None, "differences": None, "relative_to": None, "ar_highway": None, "bag": None,
+                 "patch_shift": False, "patch_spectrum": False, "input_noise": 0.0, "crop": 1.0, "instance_norm": None, "differences": None, "relative_to": None, "ar_highway": None, "bag": None,
                  "bag_buckets": 64}
 # Each kind with the targets its data can have: (per_step, next_step).
 LAYOUTS = [("classification", False, False), ("regression", False, False), ("regression", True, False),

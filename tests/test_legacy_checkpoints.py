@@ -37,6 +37,7 @@ def test_an_old_checkpoint_rebuilds_without_options_added_later() -> None:
     model, _, _ = rebuild(checkpoint, setup=False)
     assert model.patch_size == 1 and model.patch_shift is False
     assert "differences" not in checkpoint["seqtrain"]["config"]["model"] and model.differences is None
+    assert "patch_spectrum" not in checkpoint["seqtrain"]["config"]["model"] and model.spectrum is None
 
 
 def test_importing_a_retired_class_names_its_replacement() -> None:

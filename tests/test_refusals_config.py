@@ -90,6 +90,7 @@ CASES = [
     ("model", ["model.patch_size=big"], ["model.patch_size='big'", "or auto"]),
     ("model", ["model.patch_shift=yes"], ["model.patch_shift='yes'", "bool"]),
     ("model", ["model.patch_shift=1"], ["model.patch_shift=1", "bool"]),
+    ("model", ["model.patch_spectrum=yes"], ["model.patch_spectrum='yes'", "bool"]),
     ("model", ["model.differences=yes"], ["model.differences='yes'", "'inputs', 'inputs2' or 'shape'"]),
     ("model", ["model.differences=true"], ["model.differences=True", "'inputs', 'inputs2' or 'shape'"]),
     ("model", ["experiment=none", "data=table", "model.differences=shape", "model.instance_norm=null"],

@@ -354,6 +354,26 @@ def test_patch_shift_added_later_is_no_change_when_false() -> None:
     assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, "input_noise": 0.0}}) == ({}, {})
 
 
+def test_patch_spectrum_added_later_is_no_change_when_false() -> None:
+    """A run saved before `model.patch_spectrum` read no spectrum: false continues it, true is a change."""
+    saved = {"model": {"cell": "gru", "patch_size": 6}}
+    assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, "patch_spectrum": False}}) == ({}, {})
+    assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, "patch_spectrum": True}}) == (
+        {}, {"model.patch_spectrum": (None, True)})
+
+
+@pytest.mark.parametrize(("spectrum", "size", "said"), [(True, 1, True), (True, 11, False), (False, 1, False)])
+def test_patch_spectrum_without_patches_is_said_unused(spectrum: bool, size: int, said: bool) -> None:
+    from omegaconf import OmegaConf
+
+    from seqtrain.run import unused_patch_spectrum
+
+    line = unused_patch_spectrum(OmegaConf.create({"model": {"patch_spectrum": spectrum, "patch_size": size}}))
+    assert (line is not None) == said
+    if said:
+        assert line.startswith("model.patch_spectrum=true: not used") and "model.patch_size=1" in line
+
+
 @pytest.mark.parametrize(("shift", "size", "said"), [(True, 1, True), (True, 11, False), (False, 1, False)])
 def test_patch_shift_without_patches_is_said_unused(shift: bool, size: int, said: bool) -> None:
     from omegaconf import OmegaConf

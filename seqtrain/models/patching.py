@@ -55,3 +55,38 @@ def drop_leading(inputs: Tensor, lengths: Tensor | None, drop: Tensor) -> tuple[
     index = torch.minimum(torch.arange(T, device=drop.device)[None, :] + drop[:, None], lengths[:, None] - 1)  # (B, T)
     index = index.to(inputs.device)[..., None].expand(B, T, F)
     return inputs.gather(1, index), lengths - drop
+
+
+class PatchSpectrum(nn.Module):
+    """Each patch's magnitude spectrum beside its values: (B, P, k*F) -> (B, P, k*F + (k//2+1)*F).
+
+    A patch's values say where in the patch each bump lies; the magnitudes of its discrete Fourier transform over
+    the k steps (per feature, `|X_f| = |sum_t x_t e^(-2 pi i f t / k)| / sqrt(k)`, f = 0..k//2) say how much of
+    each rhythm it holds, wherever it lies: the same for every circular shift of the patch, so a beat or a cycle that
+    falls across patch edges differently from row to row reads alike (a spectrogram frame, what recurrent speech
+    models read). The transform is two fixed (k, k//2+1) matrices (cosines and sines), so it runs and exports as
+    a matrix product on every backend; they are rebuilt from k, not saved with the weights.
+    """
+
+    def __init__(self, patch_size: int, step_features: int) -> None:
+        super().__init__()
+        self.patch_size, self.step_features = patch_size, step_features
+        steps = torch.arange(patch_size, dtype=torch.float64)
+        frequencies = torch.arange(patch_size // 2 + 1, dtype=torch.float64)
+        angle = 2 * torch.pi * torch.remainder(steps[:, None] * frequencies[None, :], patch_size) / patch_size  # (k, n)
+        scale = patch_size ** -0.5  # orthonormal: a patch's spectrum is on its values' scale (Parseval)
+        self.register_buffer("cosines", (torch.cos(angle) * scale).float(), persistent=False)  # (k, n)
+        self.register_buffer("sines", (torch.sin(angle) * scale).float(), persistent=False)  # (k, n)
+
+    @staticmethod
+    def features(patch_size: int, step_features: int) -> int:
+        """How many features the spectrum adds to a patch of `patch_size` steps of `step_features` each."""
+        return (patch_size // 2 + 1) * step_features
+
+    def forward(self, patched: Tensor) -> Tensor:
+        B, P, _ = patched.shape
+        steps = patched.reshape(B, P, self.patch_size, self.step_features)  # (B, P, k, F): a patch holds its steps in order
+        real = torch.einsum("bpkf,kn->bpnf", steps, self.cosines.to(patched.dtype))  # (B, P, n, F)
+        imaginary = torch.einsum("bpkf,kn->bpnf", steps, self.sines.to(patched.dtype))  # (B, P, n, F)
+        magnitude = torch.sqrt(real * real + imaginary * imaginary)  # (B, P, n, F)
+        return torch.cat([patched, magnitude.reshape(B, P, -1)], dim=-1)  # (B, P, k*F + n*F)

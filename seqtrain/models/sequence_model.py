@@ -13,7 +13,7 @@ from seqtrain.models.differences import DIFFERENCES, Differences, first_differen
 from seqtrain.models.highway import AR_HIGHWAY_FITS, ArHighway, ArHighwayFit, AutoregressiveHighway, resolve_ar_highway
 from seqtrain.models.instance_norm import INSTANCE_NORMS, InstanceNorm, RowStandardizer
 from seqtrain.models.naive_bayes import FEATURES as NAIVE_BAYES, NaiveBayesPrior
-from seqtrain.models.patching import drop_leading, patch_steps
+from seqtrain.models.patching import PatchSpectrum, drop_leading, patch_steps
 from seqtrain.models.pooling import AttentionPool, LastStatePool, MaxMeanPool, MaxPool, MeanPool
 from seqtrain.models.relative import RelativeTo, RelativeToWindow, resolve_relative_to
 
@@ -43,6 +43,7 @@ class SequenceModel(nn.Module):
         tie_weights: bool = False,
         patch_size: int = 1,
         patch_shift: bool = False,
+        patch_spectrum: bool = False,
         input_noise: float = 0.0,
         crop: float = 1.0,
         instance_norm: InstanceNorm | None = None,
@@ -88,6 +89,8 @@ class SequenceModel(nn.Module):
             raise ValueError(f"crop must be a fraction of each row's steps in (0, 1], got {crop!r}")
         if not isinstance(patch_shift, bool):
             raise ValueError(f"patch_shift must be true or false, got {patch_shift!r}")
+        if not isinstance(patch_spectrum, bool):
+            raise ValueError(f"patch_spectrum must be true or false, got {patch_spectrum!r}")
         if differences is not None and differences not in DIFFERENCES:
             raise ValueError(f"differences must be one of {list(DIFFERENCES)} or None, got {differences!r}")
         if differences == "shape" and instance_norm is None:
@@ -195,6 +198,7 @@ class SequenceModel(nn.Module):
             self.highway.weight.requires_grad_(False)  # the fit is kept: no gradient, so no optimizer step or decay
 
         # Input layer, chosen by what the data holds.
+        self.spectrum: PatchSpectrum | None = None
         if vocab_size is not None:
             if embedding_dim is None:
                 raise ValueError(f"embedding_dim is required for token inputs (vocab_size={vocab_size})")
@@ -210,6 +214,10 @@ class SequenceModel(nn.Module):
             if self.instance_norm is not None:
                 step_features = self.instance_norm.features(step_features) + (num_features if self.differences == "shape" else 0)
             patch_features = patch_size * step_features
+            # Each patch's magnitude spectrum beside its values (k > 1 only: one step's spectrum is its size).
+            if patch_spectrum and patch_size > 1:
+                self.spectrum = PatchSpectrum(patch_size, step_features)
+                patch_features += PatchSpectrum.features(patch_size, step_features)
             self.input_layer = nn.Linear(patch_features, embedding_dim) if embedding_dim is not None else nn.Identity()
         rnn_input_size = embedding_dim if embedding_dim is not None else patch_features
         # Dropout on the embedded tokens (each of the (B, T, E) values, as nn.Dropout): token inputs only, where a
@@ -352,6 +360,8 @@ class SequenceModel(nn.Module):
     def _forward(self, inputs: Tensor, lengths: Tensor | None, state: State | None) -> tuple[Tensor, State]:
         """One pass over the rows as given: (B, T, F) or (B, T) -> (B, num_outputs) or (B, T, num_outputs), state."""
         inputs, lengths = patch_steps(inputs, lengths, self.patch_size)  # (B, ceil(T/k), k*F); unchanged for k=1
+        if self.spectrum is not None:
+            inputs = self.spectrum(inputs)  # (B, ceil(T/k), k*F + (k//2+1)*F)
         x = self.input_layer(inputs)  # (B, T, E), or (B, T, F) when features go in unchanged
         if self.embedding_dropout is not None:
             x = self.embedding_dropout(x)  # (B, T, E); training only

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from seqtrain.models import SequenceModel
-from seqtrain.models.patching import drop_leading, patch_steps
+from seqtrain.models.patching import PatchSpectrum, drop_leading, patch_steps
 from seqtrain.recipe import auto_patch_size
 
 FEATURES = 2
@@ -258,3 +258,75 @@ def test_input_noise_leaves_token_inputs_alone() -> None:
 def test_the_model_takes_a_non_negative_input_noise_only(value: object) -> None:
     with pytest.raises(ValueError, match=r"input_noise must be a standard deviation >= 0"):
         SequenceModel(cell="gru", num_outputs=2, num_features=2, input_noise=value)
+
+
+# -- each patch's magnitude spectrum (patch_spectrum) ----------------------------------------------
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 7, 12])
+def test_the_patch_spectrum_is_torch_fft_magnitude_beside_the_values(k: int) -> None:
+    """Held to torch.fft.rfft: per feature, |DFT| over the patch's k steps with orthonormal scaling."""
+    torch.manual_seed(5)
+    batch = torch.randn(3, 11, FEATURES)
+    patched, _ = patch_steps(batch, None, k)  # (B, P, k*F)
+    got = PatchSpectrum(k, FEATURES)(patched)
+    B, P, _ = patched.shape
+    expected = torch.fft.rfft(patched.reshape(B, P, k, FEATURES).double(), dim=2, norm="ortho").abs()  # (B, P, n, F)
+    assert got.shape == (B, P, k * FEATURES + (k // 2 + 1) * FEATURES) == (B, P, PatchSpectrum.features(k, FEATURES) + k * FEATURES)
+    torch.testing.assert_close(got[..., : k * FEATURES], patched, atol=0, rtol=0)  # the values, unchanged, first
+    torch.testing.assert_close(got[..., k * FEATURES:].double(), expected.reshape(B, P, -1), atol=1e-5, rtol=0)
+
+
+def test_the_patch_spectrum_is_the_same_for_every_circular_shift_of_a_patch() -> None:
+    torch.manual_seed(6)
+    k = 8
+    patch = torch.randn(1, 1, k, FEATURES)
+    spectrum = PatchSpectrum(k, FEATURES)
+    first = spectrum(patch.reshape(1, 1, -1))[..., k * FEATURES:]
+    for shift in range(1, k):
+        rolled = spectrum(torch.roll(patch, shift, dims=2).reshape(1, 1, -1))[..., k * FEATURES:]
+        torch.testing.assert_close(rolled, first, atol=1e-5, rtol=0)
+
+
+def test_a_model_with_patch_spectrum_reads_the_spectrum_and_saves_no_more_than_its_input_layer() -> None:
+    """The input layer takes k*F + (k//2+1)*F features; the fixed transform is rebuilt, not saved; and the model's output
+    is an unpatched model's fed the hand-made spectrum frames."""
+    k, lengths = 4, [9, 4, 6, 1]
+    torch.manual_seed(7)
+    model = SequenceModel(cell="gru", num_features=FEATURES, patch_size=k, patch_spectrum=True, num_outputs=3, hidden_size=6,
+                          embedding_dim=5, bidirectional=True, pooling="max").eval()
+    assert model.input_layer.in_features == k * FEATURES + (k // 2 + 1) * FEATURES
+    plain_keys = SequenceModel(cell="gru", num_features=FEATURES, patch_size=k, num_outputs=3, hidden_size=6, embedding_dim=5,
+                               bidirectional=True, pooling="max").state_dict().keys()
+    assert model.state_dict().keys() == plain_keys
+    frames = SequenceModel(cell="gru", num_features=k * FEATURES + (k // 2 + 1) * FEATURES, num_outputs=3, hidden_size=6,
+                           embedding_dim=5, bidirectional=True, pooling="max").eval()
+    frames.load_state_dict(model.state_dict())
+    batch = padded_batch(lengths)
+    rows = []
+    for i, n in enumerate(lengths):
+        steps = torch.tensor(hand_patched(batch[i, :n].numpy(), k))  # (P, k*F)
+        magnitude = torch.fft.rfft(steps.reshape(len(steps), k, FEATURES), dim=1, norm="ortho").abs().reshape(len(steps), -1)
+        rows.append(torch.cat([steps, magnitude], dim=-1).float())
+    by_hand = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)
+    with torch.no_grad():
+        got, _ = model(batch, torch.tensor(lengths))
+        expected, _ = frames(by_hand, torch.tensor([len(r) for r in rows]))
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_patch_spectrum_with_patch_size_1_changes_nothing(training: bool) -> None:
+    torch.manual_seed(8)
+    plain = SequenceModel(cell="gru", num_features=FEATURES, num_outputs=3, hidden_size=6, pooling="max")
+    spectral = SequenceModel(cell="gru", num_features=FEATURES, num_outputs=3, hidden_size=6, pooling="max", patch_spectrum=True)
+    spectral.load_state_dict(plain.state_dict())
+    plain.train(training), spectral.train(training)
+    batch, lengths = padded_batch([5, 3]), torch.tensor([5, 3])
+    assert spectral.spectrum is None and torch.equal(spectral(batch, lengths)[0], plain(batch, lengths)[0])
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_the_model_takes_a_bool_patch_spectrum_only(value: object) -> None:
+    with pytest.raises(ValueError, match=r"patch_spectrum must be true or false"):
+        SequenceModel(cell="gru", num_outputs=2, num_features=2, patch_size=2, patch_spectrum=value)
