@@ -600,3 +600,32 @@ def test_the_text_recipe_drops_out_and_a_language_model_saved_before_resumes_wit
     line = keep_saved_recipe_settings(given, config, saved, {"model.embedding_dropout"})
     assert line == "resume: model.head_dropout=0.0, as the run being resumed used"
     assert (given.model.embedding_dropout, given.model.head_dropout) == (0.2, 0.0)
+
+
+def test_a_small_set_run_saved_before_the_patch_spectrum_resumes_without_it(compose_train: Compose) -> None:
+    """Round thirty-three: the small-set rule sets `model.patch_spectrum=true` once the data is read; a checkpoint whose
+    config predates the key trained without it (its input layer reads no spectrum), so the resume keeps false, which is
+    no config change; one that saved true keeps it; the command line wins."""
+    from seqtrain.recipe import apply_settings, small_set_settings
+    from seqtrain.resume_checks import config_changes
+    from seqtrain.run import keep_saved_recipe_settings
+
+    def settled(*args: str):
+        cfg = compose_train("data=table", *args)
+        config = OmegaConf.to_container(cfg, resolve=True)
+        assert small_set_settings(cfg)["model.patch_spectrum"] is True
+        apply_settings(cfg, config, {"model.patch_spectrum": True})  # what the rule sets once the data is read
+        return cfg, config
+
+    cfg, config = settled()
+    saved = json.loads(json.dumps(config))
+    del saved["model"]["patch_spectrum"]
+    assert keep_saved_recipe_settings(cfg, config, saved, set()) == "resume: model.patch_spectrum=False, as the run being resumed used"
+    assert cfg.model.patch_spectrum is False and config["model"]["patch_spectrum"] is False
+    assert config_changes(saved, config) == ({}, {})
+    saved["model"]["patch_spectrum"] = True
+    cfg, config = settled()
+    assert keep_saved_recipe_settings(cfg, config, saved, set()) is None and cfg.model.patch_spectrum is True
+    del saved["model"]["patch_spectrum"]
+    cfg, config = settled("model.patch_spectrum=true")
+    assert keep_saved_recipe_settings(cfg, config, saved, {"model.patch_spectrum"}) is None and cfg.model.patch_spectrum is True
