@@ -141,11 +141,11 @@ def train(cfg: DictConfig) -> float:
             log.warning(line)
         if line := unused_embedding_dropout(cfg, facts):
             log.info(line)
-        if line := unused_patch_shift(cfg):
+        if line := unused_patch_option(cfg, "patch_shift"):
             log.info(line)
         elif line := patch_shift_on_short_rows(cfg, datamodule):
             log.warning(line)
-        if line := unused_patch_spectrum(cfg):
+        if line := unused_patch_option(cfg, "patch_spectrum"):
             log.info(line)
         if line := unused_input_noise(cfg, facts):
             log.info(line)
@@ -368,20 +368,19 @@ def unused_embedding_dropout(cfg: DictConfig, facts: Any) -> str | None:
     return f"model.embedding_dropout={rate}: not used (it drops embedded tokens; this data's inputs are real-valued)"
 
 
-def unused_patch_shift(cfg: DictConfig) -> str | None:
-    """`model.patch_shift` shifts where patches start, so with patch size 1 (short series, text, tagging: what
-    `auto` gives them) there is one phase and it changes nothing; returns the line that says so."""
-    if OmegaConf.select(cfg, "model.patch_shift", default=None) is not True or OmegaConf.select(cfg, "model.patch_size") != 1:
-        return None
-    return "model.patch_shift=true: not used (it shifts where patches start; model.patch_size=1 has one phase)"
+#: The options that act on patches, and why patch size 1 leaves each nothing to do (`unused_patch_option`).
+PATCH_OPTIONS = {
+    "patch_shift": "it shifts where patches start; model.patch_size=1 has one phase",
+    "patch_spectrum": "it reads each patch's spectrum over its steps; model.patch_size=1 has no patches",
+}
 
 
-def unused_patch_spectrum(cfg: DictConfig) -> str | None:
-    """`model.patch_spectrum` reads each patch's spectrum over its k steps, so with patch size 1 there is none; returns
-    the line that says so."""
-    if OmegaConf.select(cfg, "model.patch_spectrum", default=None) is not True or OmegaConf.select(cfg, "model.patch_size") != 1:
+def unused_patch_option(cfg: DictConfig, option: str) -> str | None:
+    """`model.<option>` (one of `PATCH_OPTIONS`) set true acts on patches, so with patch size 1 (short series, text,
+    tagging: what `auto` gives them) it changes nothing; returns the line that says so."""
+    if OmegaConf.select(cfg, f"model.{option}", default=None) is not True or OmegaConf.select(cfg, "model.patch_size") != 1:
         return None
-    return "model.patch_spectrum=true: not used (it reads each patch's spectrum over its steps; model.patch_size=1 has no patches)"
+    return f"model.{option}=true: not used ({PATCH_OPTIONS[option]})"
 
 
 def patch_shift_on_short_rows(cfg: DictConfig, datamodule: Any) -> str | None:

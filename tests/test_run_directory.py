@@ -345,45 +345,28 @@ def test_embedding_dropout_added_later_is_no_change_at_zero() -> None:
     assert config_changes(saved, {"model": {"cell": "gru", "embedding_dropout": 0.5}}) == ({}, {"model.embedding_dropout": (None, 0.5)})
 
 
-def test_patch_shift_added_later_is_no_change_when_false() -> None:
-    """A run saved before `model.patch_shift` trained on one patching: false continues it, true is a change."""
+@pytest.mark.parametrize("option", ["patch_shift", "patch_spectrum"])
+def test_a_patch_option_added_later_is_no_change_when_false(option: str) -> None:
+    """A run saved before `model.patch_shift` (or `model.patch_spectrum`) trained on one patching (and read no
+    spectrum): false continues it, true is a change."""
     saved = {"model": {"cell": "gru", "patch_size": 6}}
-    assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, "patch_shift": False}}) == ({}, {})
-    assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, "patch_shift": True}}) == (
-        {}, {"model.patch_shift": (None, True)})
+    assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, option: False}}) == ({}, {})
+    assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, option: True}}) == (
+        {}, {f"model.{option}": (None, True)})
     assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, "input_noise": 0.0}}) == ({}, {})
 
 
-def test_patch_spectrum_added_later_is_no_change_when_false() -> None:
-    """A run saved before `model.patch_spectrum` read no spectrum: false continues it, true is a change."""
-    saved = {"model": {"cell": "gru", "patch_size": 6}}
-    assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, "patch_spectrum": False}}) == ({}, {})
-    assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, "patch_spectrum": True}}) == (
-        {}, {"model.patch_spectrum": (None, True)})
-
-
-@pytest.mark.parametrize(("spectrum", "size", "said"), [(True, 1, True), (True, 11, False), (False, 1, False)])
-def test_patch_spectrum_without_patches_is_said_unused(spectrum: bool, size: int, said: bool) -> None:
+@pytest.mark.parametrize("option", ["patch_shift", "patch_spectrum"])
+@pytest.mark.parametrize(("value", "size", "said"), [(True, 1, True), (True, 11, False), (False, 1, False)])
+def test_a_patch_option_without_patches_is_said_unused(option: str, value: bool, size: int, said: bool) -> None:
     from omegaconf import OmegaConf
 
-    from seqtrain.run import unused_patch_spectrum
+    from seqtrain.run import unused_patch_option
 
-    line = unused_patch_spectrum(OmegaConf.create({"model": {"patch_spectrum": spectrum, "patch_size": size}}))
+    line = unused_patch_option(OmegaConf.create({"model": {option: value, "patch_size": size}}), option)
     assert (line is not None) == said
     if said:
-        assert line.startswith("model.patch_spectrum=true: not used") and "model.patch_size=1" in line
-
-
-@pytest.mark.parametrize(("shift", "size", "said"), [(True, 1, True), (True, 11, False), (False, 1, False)])
-def test_patch_shift_without_patches_is_said_unused(shift: bool, size: int, said: bool) -> None:
-    from omegaconf import OmegaConf
-
-    from seqtrain.run import unused_patch_shift
-
-    line = unused_patch_shift(OmegaConf.create({"model": {"patch_shift": shift, "patch_size": size}}))
-    assert (line is not None) == said
-    if said:
-        assert line.startswith("model.patch_shift=true: not used") and "model.patch_size=1" in line
+        assert line.startswith(f"model.{option}=true: not used") and "model.patch_size=1" in line
 
 
 @pytest.mark.parametrize(("size", "shift", "said"), [(9, True, True), (4, True, False), (9, False, False)])
