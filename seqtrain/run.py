@@ -141,12 +141,10 @@ def train(cfg: DictConfig) -> float:
             log.warning(line)
         if line := unused_embedding_dropout(cfg, facts):
             log.info(line)
-        if line := unused_patch_option(cfg, "patch_shift"):
+        if line := unused_patch_options(cfg):
             log.info(line)
-        elif line := patch_shift_on_short_rows(cfg, datamodule):
+        if "patch_shift" not in unused_patch_option_names(cfg) and (line := patch_shift_on_short_rows(cfg, datamodule)):
             log.warning(line)
-        if line := unused_patch_option(cfg, "patch_spectrum"):
-            log.info(line)
         if line := unused_input_noise(cfg, facts):
             log.info(line)
         if line := unused_tbptt(cfg):
@@ -368,19 +366,28 @@ def unused_embedding_dropout(cfg: DictConfig, facts: Any) -> str | None:
     return f"model.embedding_dropout={rate}: not used (it drops embedded tokens; this data's inputs are real-valued)"
 
 
-#: The options that act on patches, and why patch size 1 leaves each nothing to do (`unused_patch_option`).
+#: The options that act on patches, and why patch size 1 leaves each nothing to do (`unused_patch_options`).
 PATCH_OPTIONS = {
-    "patch_shift": "it shifts where patches start; model.patch_size=1 has one phase",
-    "patch_spectrum": "it reads each patch's spectrum over its steps; model.patch_size=1 has no patches",
+    "patch_shift": "no phase to shift",
+    "patch_spectrum": "no spectrum over a patch's steps to read",
 }
 
 
-def unused_patch_option(cfg: DictConfig, option: str) -> str | None:
-    """`model.<option>` (one of `PATCH_OPTIONS`) set true acts on patches, so with patch size 1 (short series, text,
-    tagging: what `auto` gives them) it changes nothing; returns the line that says so."""
-    if OmegaConf.select(cfg, f"model.{option}", default=None) is not True or OmegaConf.select(cfg, "model.patch_size") != 1:
+def unused_patch_option_names(cfg: DictConfig) -> list[str]:
+    """The `PATCH_OPTIONS` set true while `model.patch_size` is 1 (short series, text, tagging: what `auto` gives
+    them), where they change nothing."""
+    if OmegaConf.select(cfg, "model.patch_size") != 1:
+        return []
+    return [option for option in PATCH_OPTIONS if OmegaConf.select(cfg, f"model.{option}", default=None) is True]
+
+
+def unused_patch_options(cfg: DictConfig) -> str | None:
+    """One line naming every option of `PATCH_OPTIONS` that patch size 1 leaves nothing to do, or None."""
+    if not (names := unused_patch_option_names(cfg)):
         return None
-    return f"model.{option}=true: not used ({PATCH_OPTIONS[option]})"
+    said = " ".join(f"model.{name}=true" for name in names)
+    why = " and ".join(PATCH_OPTIONS[name] for name in names)
+    return f"{said}: not used (model.patch_size=1 reads one step at a time: {why})"
 
 
 def patch_shift_on_short_rows(cfg: DictConfig, datamodule: Any) -> str | None:

@@ -356,17 +356,21 @@ def test_a_patch_option_added_later_is_no_change_when_false(option: str) -> None
     assert config_changes(saved, {"model": {"cell": "gru", "patch_size": 6, "input_noise": 0.0}}) == ({}, {})
 
 
-@pytest.mark.parametrize("option", ["patch_shift", "patch_spectrum"])
-@pytest.mark.parametrize(("value", "size", "said"), [(True, 1, True), (True, 11, False), (False, 1, False)])
-def test_a_patch_option_without_patches_is_said_unused(option: str, value: bool, size: int, said: bool) -> None:
+@pytest.mark.parametrize("shift", [True, False])
+@pytest.mark.parametrize("spectrum", [True, False])
+@pytest.mark.parametrize("size", [1, 11])
+def test_patch_options_without_patches_are_said_unused_in_one_line(shift: bool, spectrum: bool, size: int) -> None:
     from omegaconf import OmegaConf
 
-    from seqtrain.run import unused_patch_option
+    from seqtrain.run import unused_patch_options
 
-    line = unused_patch_option(OmegaConf.create({"model": {option: value, "patch_size": size}}), option)
-    assert (line is not None) == said
-    if said:
-        assert line.startswith(f"model.{option}=true: not used") and "model.patch_size=1" in line
+    line = unused_patch_options(OmegaConf.create({"model": {"patch_shift": shift, "patch_spectrum": spectrum, "patch_size": size}}))
+    named = [option for option, on in (("patch_shift", shift), ("patch_spectrum", spectrum)) if on and size == 1]
+    assert (line is not None) == bool(named)
+    if named:
+        assert line.split(": not used")[0] == " ".join(f"model.{option}=true" for option in named)
+        assert "model.patch_size=1" in line
+        assert ("phase" in line) == shift and ("spectrum" in line) == spectrum
 
 
 @pytest.mark.parametrize(("size", "shift", "said"), [(9, True, True), (4, True, False), (9, False, False)])
