@@ -290,6 +290,11 @@ CANDIDATES = {
     # PigCVP (52 pigs' pressure traces), ACSF1 (appliances' power) and OSULeaf, the sets furthest below FCN, are long
     # series where a beat or a cycle falls across patch edges differently from row to row; the spectrum reads it alike.
     "spectrum": ["model.patch_spectrum=true"],
+    # Round thirty-five, English text: the recipe's runs keep the checkpoint of their first or second epoch (val/acc falls
+    # from there), so validation once an epoch picks among two points of the curve. Four or ten validations an epoch
+    # pick within it; patience counts validations, so a run also stops sooner (10 checks: 2.5 or 1 epoch without gain).
+    "text_vci025": ["trainer.val_check_interval=0.25"],
+    "text_vci010": ["trainer.val_check_interval=0.1"],
 }
 
 SEED_OFFSETS = {"seed_b": 1000, "seed_c": 2000}
