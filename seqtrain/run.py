@@ -40,6 +40,7 @@ from seqtrain.resume_checks import (
     relocate,
 )
 from seqtrain.run_directory import (
+    HeldBack,
     RunDirectoryError,
     RunLock,
     append_jsonl,
@@ -64,6 +65,16 @@ def train(cfg: DictConfig) -> float:
     """Fit, pick the best checkpoint, evaluate it; return the monitored metric for sweepers."""
     started = time.monotonic()
     log_sizes = job_log_sizes(Path(cfg.paths.output_dir))  # before this job logs a line: where its lines begin
+    # Into a directory holding another job's files, this job's Hydra record and log lines wait for every check to pass.
+    held = HeldBack(cfg, Path(cfg.paths.output_dir))
+    try:
+        return _train(cfg, started, log_sizes, held)
+    except BaseException:
+        held.drop()  # refused or failed before it could write there: the directory is left as it was
+        raise
+
+
+def _train(cfg: DictConfig, started: float, log_sizes: dict[Path, int], held: HeldBack) -> float:
     check_interpolations(cfg)
     if line := follow_model_choice(cfg):  # before the checks: they judge the cell the run will use
         log.info(line)
@@ -208,7 +219,9 @@ def train(cfg: DictConfig) -> float:
             if cfg.overwrite and ckpt_path is None:
                 reports = OmegaConf.select(cfg, "callbacks.test_reports.dirname") or "reports"
                 clear_previous_run(output_dir, tuple(dict.fromkeys(("reports", reports))))
-                drop_earlier_log(log_sizes)  # Hydra appended this job's log to the earlier run's
+                drop_earlier_log(log_sizes)  # the earlier run's lines go; this job's follow (held until now)
+        held.settle(write_record=owner)
+        if owner:
             save_run_files(output_dir, config, facts.to_dict(), datamodule.state_dict(), fingerprints)
             if ckpt_path is not None:
                 record_resume(output_dir, ckpt_path, resume_changes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import logging.handlers
 import math
 import os
 from collections.abc import Iterator
@@ -76,6 +77,109 @@ def job_log_sizes(output_dir: Path) -> dict[Path, int]:
         if isinstance(handler, logging.FileHandler) and path.parent == output_dir.resolve() and path.is_file():
             sizes[path] = path.stat().st_size
     return sizes
+
+
+#: Where a run directory keeps its Hydra record: the composed config, Hydra's own and the command-line overrides
+#: (`.hydra/config.yaml`, `hydra.yaml`, `overrides.yaml`), as Hydra names them. seqtrain writes it (`HeldBack`).
+HYDRA_RECORD = ".hydra"
+#: Log lines held back at most; past this many they go to the log file as they come.
+HELD_LINES = 1_000_000
+
+
+def held_by_a_live_run(output_dir: Path) -> bool:
+    """Whether a live process holds ``output_dir``'s `RunLock` (this one too, through another open file)."""
+    path = output_dir / LOCK_NAME
+    if not path.is_file():
+        return False
+    with open(path) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False  # closing the file let the lock go
+
+
+def _log_handlers(output_dir: Path) -> list[logging.FileHandler]:
+    """The root logger's handlers writing into ``output_dir`` (Hydra's `train.log`)."""
+    return [handler for handler in logging.getLogger().handlers
+            if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).parent == output_dir.resolve()]
+
+
+class HeldBack:
+    """A job's Hydra record and its log lines, kept out of a run directory that holds another job's files until the
+    job may write there.
+
+    Hydra writes its record (`HYDRA_RECORD`) and opens `train.log` in the run directory before any check runs, so a job
+    refused there (another run's finished directory, a live run's, a resume with changed settings) replaced that run's
+    record with its own and added its lines to that run's log. Here Hydra writes no record (`hydra.output_subdir: null`,
+    configs/train.yaml): seqtrain writes it, at once into a directory that holds nothing of another job's, otherwise
+    only once every check has passed (`settle`); until then the job's lines for that directory's log files are held in
+    memory (they reach the console as ever), and a refusal drops them (`drop`), so the directory is left as it was.
+    """
+
+    def __init__(self, cfg: Any, output_dir: Path) -> None:
+        self.output_dir = output_dir
+        self.record = _hydra_record(cfg)  # as Hydra composed it, before the run settles anything in it
+        self._held: list[tuple[logging.FileHandler, logging.handlers.MemoryHandler]] = []
+        self.settled = not (previous_run(output_dir) or (output_dir / HYDRA_RECORD).exists() or held_by_a_live_run(output_dir))
+        if self.settled:
+            self._write_record()
+            return
+        root = logging.getLogger()
+        for handler in _log_handlers(output_dir):
+            memory = logging.handlers.MemoryHandler(HELD_LINES, logging.CRITICAL + 1, target=handler, flushOnClose=False)
+            memory.setLevel(handler.level)
+            root.removeHandler(handler)
+            root.addHandler(memory)
+            self._held.append((handler, memory))
+
+    def settle(self, write_record: bool = True) -> None:
+        """The job may write into the directory: its record (``write_record``: the process that owns the directory),
+        then its lines so far, after those already in the log."""
+        if self.settled:
+            return
+        self.settled = True
+        if write_record:
+            self._write_record()
+        root = logging.getLogger()
+        for handler, memory in self._held:
+            memory.flush()
+            root.removeHandler(memory)
+            root.addHandler(handler)
+            memory.close()
+        self._held.clear()
+
+    def drop(self) -> None:
+        """The job was refused before it settled: its held lines go nowhere, and it writes no more into the log."""
+        if self.settled:
+            return
+        root = logging.getLogger()
+        for handler, memory in self._held:
+            root.removeHandler(memory)
+            memory.buffer.clear()
+            memory.close()
+            handler.close()
+        self._held.clear()
+
+    def _write_record(self) -> None:
+        if self.record is None:
+            return
+        folder = self.output_dir / HYDRA_RECORD
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in self.record.items():
+            write_atomic(folder / name, text)
+
+
+def _hydra_record(cfg: Any) -> dict[str, str] | None:
+    """What Hydra would save in `HYDRA_RECORD` for this job, as text; None outside a Hydra job."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    if not HydraConfig.initialized():
+        return None
+    hydra = HydraConfig.instance().cfg
+    return {"config.yaml": OmegaConf.to_yaml(cfg), "hydra.yaml": OmegaConf.to_yaml(hydra),
+            "overrides.yaml": OmegaConf.to_yaml(hydra.hydra.overrides.task)}
 
 
 def drop_earlier_log(sizes: dict[Path, int]) -> None:

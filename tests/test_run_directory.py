@@ -24,11 +24,11 @@ TINY = ["~experiment", "data=vowels", "model=gru", "model.hidden_size=8", "debug
 
 
 def snapshot(run_dir: Path) -> dict[str, bytes]:
-    """Every file the run wrote (not Hydra's own records or the log), by relative path."""
+    """Every file the run left, its Hydra record (.hydra/) and log included, by relative path (not the lock file)."""
     return {
         str(p.relative_to(run_dir)): p.read_bytes()
         for p in sorted(run_dir.rglob("*"))
-        if p.is_file() and ".hydra" not in p.parts and p.name not in ("train.log", ".seqtrain.lock")
+        if p.is_file() and p.name != ".seqtrain.lock"
     }
 
 
@@ -87,7 +87,7 @@ def test_overwrite_leaves_no_log_line_of_the_earlier_run(tmp_path: Path, finishe
     run_dir = tmp_path / "copy"
     shutil.copytree(finished, run_dir)
     earlier = (run_dir / "train.log").read_text()
-    assert earlier.count("] - recipe:") >= 1  # the earlier runs' log (a refused one appends its lines too)
+    assert earlier.count("] - recipe:") == 1  # the earlier run's log (a refused job adds no line to it)
     with (run_dir / "train.log").open("a") as f:
         f.write("a line only the earlier run wrote\n")
     proc = run_train(*TINY, "overwrite=true", "model.hidden_size=12", f"hydra.run.dir={run_dir}")
@@ -96,6 +96,49 @@ def test_overwrite_leaves_no_log_line_of_the_earlier_run(tmp_path: Path, finishe
     assert "a line only the earlier run wrote" not in log
     assert log.count("] - recipe:") == 1 and "hidden_size=12" in log  # this run's lines, from its first
     assert log.startswith("[")  # whole lines: the file begins with this run's first record
+    assert read_overrides(run_dir) == [*TINY, "overwrite=true", "model.hidden_size=12"]  # the record is this run's
+
+
+def read_overrides(run_dir: Path) -> list[str]:
+    import yaml
+
+    return yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text())
+
+
+def test_a_runs_hydra_record_is_its_own_and_a_resume_adds_to_its_log(tmp_path: Path, finished: Path) -> None:
+    """seqtrain writes .hydra/ itself (Hydra's `output_subdir` is null): a fresh run's record is its command line and
+    composed config, as Hydra writes them; a resume replaces the record with its own once its checks pass, and its log
+    lines follow the earlier run's."""
+    import yaml
+
+    assert read_overrides(finished) == TINY
+    composed = yaml.safe_load((finished / ".hydra" / "config.yaml").read_text())
+    assert composed["model"]["hidden_size"] == 8 and composed["ckpt_path"] is None
+    assert yaml.safe_load((finished / ".hydra" / "hydra.yaml").read_text())["hydra"]["job"]["name"] == "train"
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished, run_dir)
+    earlier = (run_dir / "train.log").read_bytes()
+    proc = run_train(*TINY, "ckpt_path=last", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert read_overrides(run_dir) == [*TINY, "ckpt_path=last"]
+    assert yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())["ckpt_path"] == "last"
+    log = (run_dir / "train.log").read_bytes()
+    assert log.startswith(earlier) and log[len(earlier):].count(b"] - recipe:") == 1  # this job's lines, after
+
+
+@pytest.mark.parametrize("refusal", [["model.hidden_size=12"], ["ckpt_path=last", "model.hidden_size=12"],
+                                     ["ckpt_path=last", "optimizer.lr=-1"]])
+def test_a_refused_job_leaves_the_runs_record_and_log_as_they_were(tmp_path: Path, finished: Path, refusal: list[str]) -> None:
+    """A fresh run into a finished run's directory, a resume with a changed setting, a config error: Hydra would have
+    written the refused job's record over the run's and appended its lines to the run's log before any check."""
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished, run_dir)
+    before = snapshot(run_dir)
+    proc = run_train(*TINY, *refusal, f"hydra.run.dir={run_dir}")
+    assert proc.returncode != 0 and "train.py: error:" in proc.stderr, proc.stderr[-3000:]
+    if "optimizer.lr=-1" not in refusal:  # (refused before its first line)
+        assert "] - recipe:" in proc.stdout  # its lines reached the console
+    assert snapshot(run_dir) == before
 
 
 def test_every_report_file_is_one_overwrite_clears() -> None:
@@ -164,10 +207,13 @@ def test_a_truncated_last_names_the_checkpoint_to_go_on_from(tmp_path: Path, fin
 
 def test_a_live_run_holds_its_directory(tmp_path: Path) -> None:
     lock = RunLock(tmp_path).acquire()
+    (tmp_path / "train.log").write_text("[...] a line of the live run\n")
     try:
         proc = run_train(*TINY, f"hydra.run.dir={tmp_path}")
         assert proc.returncode != 0 and "in use by a live run" in proc.stderr
         assert not (tmp_path / "config.yaml").exists()
+        assert not (tmp_path / ".hydra").exists()  # the live run's record (here: none) is not replaced
+        assert (tmp_path / "train.log").read_text() == "[...] a line of the live run\n"  # nor its log added to
         with pytest.raises(RunDirectoryError, match="in use by a live run"):
             RunLock(tmp_path).acquire()
     finally:
