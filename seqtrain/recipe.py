@@ -45,6 +45,39 @@ def follow_model_choice(cfg: DictConfig) -> str | None:
     return f"model={chosen} on the command line: model.cell={chosen} (the recipe's model.cell={previous} set aside)"
 
 
+#: Which metric the run optimizes and in which direction: one choice (the recipe sets them together).
+MONITOR_KEYS = ("monitor", "monitor_mode")
+
+
+def metric_directions() -> dict[str, str]:
+    """Each metric name any task kind logs (`loss`, `acc`, `rmse`, ...) -> `min` or `max`, the way it is better."""
+    from seqtrain.kinds import kind_named, kind_names
+
+    directions: dict[str, set[str]] = {}
+    for name in kind_names():
+        for metric, better in kind_named(name).logged().items():
+            directions.setdefault(metric, set()).add(better)
+    return {metric: next(iter(ways)) for metric, ways in directions.items() if len(ways) == 1}
+
+
+def follow_monitor_choice(cfg: DictConfig) -> str | None:
+    """`monitor=<stage>/<metric>` on the command line without `monitor_mode`: the direction is the metric's own.
+
+    The recipe sets `monitor_mode` for its own monitor (tagging's `val/acc`: max), so `monitor=val/loss` alone kept
+    max and was refused three times over (monitor_mode and the two callbacks that follow it). A metric whose direction
+    is known (every task kind logs `loss` as min, `acc` and `f1` as max, ...) sets it, said in one line; one given
+    on the command line, or an unknown metric (the checks name what is allowed), is left as it is."""
+    command_line = command_line_keys()
+    if "monitor" not in command_line or "monitor_mode" in command_line or not isinstance(cfg.monitor, str):
+        return None
+    better = metric_directions().get(cfg.monitor.rsplit("/", 1)[-1])
+    if better is None or better == cfg.monitor_mode:
+        return None
+    previous, cfg.monitor_mode = cfg.monitor_mode, better
+    return (f"monitor={cfg.monitor} on the command line: monitor_mode={better} ({cfg.monitor.rsplit('/', 1)[-1]} is better "
+            f"when {'lower' if better == 'min' else 'higher'}; the recipe's monitor_mode={previous} was for its own monitor)")
+
+
 def pool_per_step_targets(cfg: DictConfig) -> str | None:
     """A recipe's pooling by `data.task` (`${recipe.pooling.${data.task}}`) is for one target per sequence: with a
     target per step (`data=table data.task=regression data.per_step=true`) the run has none, where the check refused
@@ -228,6 +261,8 @@ def settle_text_recipe(cfg: DictConfig, config: dict[str, Any], vocab_size: int 
     given = set(command_line)
     if given & set(TOKENIZER_KEYS):  # a tokenizer is one choice: a vocabulary size is not joined to another kind's
         given |= set(TOKENIZER_KEYS)
+    if given & set(MONITOR_KEYS):  # so is what to optimize: a monitor keeps its direction (`follow_monitor_choice`)
+        given |= set(MONITOR_KEYS)
     # A key set on the command line wins over the setting it names, one inside it, or the node holding it when it
     # dropped that node (`~callbacks.early_stopping` keeps the run without early stopping, and so without its
     # patience); a group's choice (`data=table`, `model=gru`) leaves its node there, and the settings inside it apply.

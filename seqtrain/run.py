@@ -25,6 +25,7 @@ from seqtrain.recipe import (
     command_line_keys,
     describe_recipe,
     follow_model_choice,
+    follow_monitor_choice,
     patch_size_problems,
     pool_per_step_targets,
     settle_small_set,
@@ -77,6 +78,8 @@ def train(cfg: DictConfig) -> float:
 def _train(cfg: DictConfig, started: float, log_sizes: dict[Path, int], held: HeldBack) -> float:
     check_interpolations(cfg)
     if line := follow_model_choice(cfg):  # before the checks: they judge the cell the run will use
+        log.info(line)
+    if line := follow_monitor_choice(cfg):  # likewise: they refuse a direction the metric does not have
         log.info(line)
     if line := pool_per_step_targets(cfg):  # likewise: they refuse pooling for a target per step
         log.info(line)

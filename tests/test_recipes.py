@@ -203,6 +203,46 @@ def test_model_named_on_the_command_line_wins_over_the_recipes_cell(tmp_path: Pa
     assert any("weight_ih_l0" in k for k in ckpt["state_dict"]) and ckpt["state_dict"]["model.backbone.rnn.weight_ih_l0"].shape[0] == 4 * 8  # 4 LSTM gates
 
 
+@pytest.mark.parametrize(("overrides", "mode", "said"), [
+    (["data.task=tagging", "monitor=val/loss"], "min", "monitor=val/loss on the command line: monitor_mode=min (loss is "
+     "better when lower; the recipe's monitor_mode=max was for its own monitor)"),
+    (["monitor=val/acc"], "max", "monitor=val/acc on the command line: monitor_mode=max (acc is better when higher; "
+     "the recipe's monitor_mode=min was for its own monitor)"),
+    (["monitor=train/f1"], "max", "monitor=train/f1 on the command line: monitor_mode=max"),
+    (["data.task=regression", "monitor=val/rmse"], "min", None),  # the recipe's min already
+    (["monitor=val/acc", "monitor_mode=min"], "min", None),  # given: judged as given (the checks refuse it)
+    (["monitor=val/nothing"], "min", None),  # unknown: the checks name what is allowed
+    ([], "min", None),  # the recipe's own monitor
+])
+def test_a_monitor_on_the_command_line_takes_its_metrics_direction(compose_train: Compose, overrides: list[str], mode: str,
+                                                                    said: str | None) -> None:
+    """The table recipe sets monitor_mode for its own monitor (tagging: val/acc, max); a monitor named alone on the
+    command line gets the way its metric is better (loss lower, accuracy and F1 higher), and the run says so."""
+    from seqtrain.recipe import follow_monitor_choice
+
+    cfg = compose_train("data=table", *overrides)
+    line = follow_monitor_choice(cfg)
+    assert (line is None) == (said is None) and (said is None or line.startswith(said))
+    assert cfg.monitor_mode == mode
+    for callback in ("early_stopping", "model_checkpoint"):  # they follow `${monitor_mode}`
+        assert cfg.callbacks[callback].mode == mode
+
+
+def test_a_tagging_run_with_a_loss_monitor_trains_on_it(tmp_path: Path) -> None:
+    """Before, `monitor=val/loss` on a tagging run was refused three times (monitor_mode=max, and both callbacks)."""
+    lines = [f"{w}\t{'N' if w in ('cat', 'dog') else 'V'}" for w in ("cat", "runs", "dog", "sees", "cat")]
+    sentences = ["\n".join(lines[i:] + lines[:i]) for i in range(5)] * 8
+    (tmp_path / "train.conll").write_text("\n\n".join(sentences) + "\n")
+    run_dir = tmp_path / "run"
+    proc = run_train("data=table", f"data.train_files={tmp_path / 'train.conll'}", "data.task=tagging", "monitor=val/loss",
+                     "debug=smoke", "model.hidden_size=8", "logger=none", "trainer.accelerator=cpu", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "monitor=val/loss on the command line: monitor_mode=min" in proc.stdout
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    ckpt = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True, map_location="cpu")
+    assert ckpt["seqtrain"]["config"]["monitor_mode"] == "min" and "val/loss" in saved["val"]
+
+
 TEXT_BLOCK = ("++recipe.text_classification.monitor=val/acc", "++recipe.text_classification.monitor_mode=max")
 
 
@@ -234,12 +274,21 @@ def test_the_text_classification_block_applies_to_text_labels_only(compose_train
 def test_the_command_line_wins_over_the_text_classification_block(compose_train: Compose) -> None:
     from seqtrain.recipe import settle_text_recipe
 
-    cfg = compose_train("data=table", "recipe=none", *TEXT_BLOCK, "monitor=val/f1")
+    cfg = compose_train("data=table", "recipe=none", *TEXT_BLOCK, "++recipe.text_classification.model.pooling=mean",
+                        "monitor=val/loss", "monitor_mode=min")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    line = settle_text_recipe(cfg, config, 7, "classification", {"monitor", "monitor_mode"})
+    assert line is not None and line.startswith("recipe.text_classification: model.pooling=mean (")
+    assert line.endswith("kept from the command line: monitor=val/loss monitor_mode=min")
+    assert cfg.monitor == "val/loss" and cfg.monitor_mode == "min" and cfg.model.pooling == "mean"
+    # What to optimize is one choice: a monitor alone on the command line keeps the direction the run gave it
+    # (`follow_monitor_choice`: its metric's own), not the block's.
+    cfg = compose_train("data=table", "recipe=none", *TEXT_BLOCK, "++recipe.text_classification.model.pooling=mean",
+                        "monitor=val/loss")
     config = OmegaConf.to_container(cfg, resolve=True)
     line = settle_text_recipe(cfg, config, 7, "classification", {"monitor"})
-    assert line is not None and line.startswith("recipe.text_classification: monitor_mode=max (")
-    assert line.endswith("kept from the command line: monitor=val/f1")
-    assert cfg.monitor == "val/f1" and cfg.monitor_mode == "max"
+    assert line is not None and line.endswith("kept from the command line: monitor=val/loss (and with it monitor_mode=min)")
+    assert cfg.monitor_mode == "min"
     # A sweep's trial keeps what its config optimizes, and says so.
     swept = compose_train("data=table", "recipe=none", *TEXT_BLOCK)
     line = settle_text_recipe(swept, OmegaConf.to_container(swept, resolve=True), 7, "classification", set(), "mine")
