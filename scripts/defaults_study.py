@@ -17,7 +17,7 @@ Two stages, one `python train.py` subprocess at a time (one torch thread each):
     python scripts/defaults_study.py --stage validate --splits 3 --candidates nopatch,patch16,patch24   # mean of 3 hold-outs
     python scripts/defaults_study.py --stage ranks --out <validate out> --candidates patch24,patch16   # <out>/ranks.md: those columns, mean rank
     python scripts/defaults_study.py --stage final          # writes <out>/final.md and final.json
-    python scripts/defaults_study.py --stage seeds --merge <final out> <final out with --set seed=1> ...
+    python scripts/defaults_study.py --stage seeds --merge <final out> <final out with --set seed=1> ... [--labels "seed 42,seed 1,..."]
     python scripts/defaults_study.py --stage ensemble --splits 3 --out <validate out> --candidates default,seed_b,seed_c   # ens3
     python scripts/defaults_study.py --stage nbterm --splits 3 --out <validate out> --candidates text_nb_bigrams   # round 28
     python scripts/defaults_study.py --stage nbprior --splits 3 --only RottenTomatoes --out <out>   # round 29
@@ -963,19 +963,33 @@ def merge_finals(folders: list[Path]) -> dict:
     return {s.name: results[s.name] for s in STUDIES if s.name in results}
 
 
-def seeds_table(folders: list[Path]) -> str:
+def seeds_table(folders: list[Path], labels: list[str] | None = None) -> str:
     """The defaults' score per `final` output (runs of the same split with other `seed=`s) and their mean, per
-    dataset completed in all of them, beside 1-NN Euclidean (the naive Bayes for text; neither has a seed)."""
+    dataset completed in all of them, beside the baselines the script computes (none has a seed: 1-NN Euclidean and
+    DTW, the naive Bayes for text, the most frequent tag for tagging), the published FCN and ResNet accuracies, and
+    the runs' mean wall time: the README's results table."""
+    def fmt(v: float | None) -> str:
+        return "—" if v is None else f"{v:.3f}"
+
     runs = [json.loads((folder / "final.json").read_text()) for folder in folders]
-    lines = ["| dataset | " + " | ".join(folder.name for folder in folders) + " | mean | 1-NN Euclidean (text: naive Bayes) |",
-             "|---|" + "---|" * (len(folders) + 2)]
+    if labels is not None and len(labels) != len(folders):
+        raise SystemExit(f"--labels names {len(labels)} columns for {len(folders)} --merge folders")
+    lines = ["| dataset | task (metric) | train / test | steps x channels | " + " | ".join(labels or [folder.name for folder in folders])
+             + " | mean | 1-NN Euclidean | 1-NN DTW | naive Bayes | most frequent tag | FCN (published) | ResNet (published) "
+             "| wall time (mean) |",
+             "|---|---|---|---|" + "---|" * (len(folders) + 8)]
     for study in STUDIES:
         found = [run.get(study.name, {}) for run in runs]
         if not all(r.get("status") == "completed" for r in found):
             continue
+        first = found[0]
+        metric = {"classification": "accuracy", "tagging": "token accuracy"}.get(first["task"]) or "RMSE; train mean " + fmt(first.get("train_mean"))
         scores = [r["seqtrain"] for r in found]
-        baseline = found[0][baseline_name(study)]
-        cells = [f"{v:.3f}" for v in scores] + [f"{sum(scores) / len(scores):.3f}", f"{baseline:.3f}"]
+        seconds = [r["seconds"] for r in found if r.get("seconds") is not None]
+        cells = [f"{first['task']} ({metric})", first["size"], f"{first['length']} x {first['channels']}",
+                 *(f"{v:.3f}" for v in scores), f"**{sum(scores) / len(scores):.3f}**",
+                 *(fmt(first.get(key)) for key in ("1nn_euclidean", "1nn_dtw", "naive_bayes", "most_frequent_tag", "fcn", "resnet")),
+                 f"{sum(seconds) / len(seconds):.0f} s" if seconds else "—"]
         lines.append(f"| {study.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -1005,6 +1019,7 @@ def main() -> None:
                         help="table stage: output folders whose final.json are merged (later ones win) into <out>/final.md; "
                              "seeds stage: final outputs of other seeds, side by side with their mean in <out>/seeds.md; "
                              "ranks stage: validate outputs whose validate.json are merged (later ones win) into <out>/ranks.md")
+    parser.add_argument("--labels", help="--stage seeds: comma-separated column names for the --merge folders (default: their names)")
     parser.add_argument("--only", help="comma-separated dataset names (default: all): " + ",".join(s.name for s in STUDIES))
     parser.add_argument("--candidates", default="default", help="validate and ranks stages: " + ",".join(CANDIDATES))
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "defaults_study")
@@ -1022,8 +1037,9 @@ def main() -> None:
     studies = [s for s in STUDIES if s.name in wanted]
     args.out.mkdir(parents=True, exist_ok=True)
     if args.stage == "seeds":
-        (args.out / "seeds.md").write_text(seeds_table(args.merge) + "\n")
-        print(seeds_table(args.merge))
+        labels = args.labels.split(",") if args.labels else None
+        (args.out / "seeds.md").write_text(seeds_table(args.merge, labels) + "\n")
+        print(seeds_table(args.merge, labels))
     elif args.stage == "table":
         merged = merge_finals(args.merge)
         (args.out / "final.md").write_text(table(merged) + "\n")

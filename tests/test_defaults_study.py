@@ -259,16 +259,27 @@ def test_hold_outs_of_other_seeds_differ_and_keep_the_class_shares() -> None:
 def test_seeds_table_averages_the_datasets_every_seed_completed(tmp_path: Path) -> None:
     runs = {"s42": {"Tecator": 2.5, "ArrowHead": 0.6, "SnowNLPSentiment": 0.75},
             "s1": {"Tecator": 3.5, "ArrowHead": 0.7, "SnowNLPSentiment": 0.76}, "s2": {"Tecator": 3.0, "SnowNLPSentiment": 0.77}}
+    seconds = {"s42": 10.0, "s1": 20.0, "s2": 30.0}
     for folder, scores in runs.items():
         (tmp_path / folder).mkdir()
-        results = {name: {"status": "completed", "seqtrain": v, "1nn_euclidean": 7.0 if name == "Tecator" else 0.8}
-                   for name, v in scores.items()}
-        results["SnowNLPSentiment"] = {"status": "completed", "seqtrain": scores["SnowNLPSentiment"], "naive_bayes": 0.758}
+        common = {"status": "completed", "seconds": seconds[folder], "fcn": None, "resnet": None}
+        results = {name: {**common, "task": "classification", "seqtrain": v, "size": "36 / 175", "length": "251", "channels": 1,
+                          "1nn_euclidean": 0.8, "1nn_dtw": 0.7, "fcn": 0.843, "resnet": 0.838} for name, v in scores.items()}
+        results["Tecator"] = {**common, "task": "regression", "seqtrain": scores["Tecator"], "size": "172 / 43", "length": "100",
+                              "channels": 1, "1nn_euclidean": 7.0, "train_mean": 12.9}
+        results["SnowNLPSentiment"] = {**common, "task": "classification", "seqtrain": scores["SnowNLPSentiment"],
+                                       "size": "2000 / 1000", "length": "2-1568", "channels": "characters", "naive_bayes": 0.758}
         (tmp_path / folder / "final.json").write_text(json.dumps(results))
-    lines = study.seeds_table([tmp_path / f for f in runs]).splitlines()
-    assert lines[0] == "| dataset | s42 | s1 | s2 | mean | 1-NN Euclidean (text: naive Bayes) |"
-    assert lines[2:] == ["| Tecator | 2.500 | 3.500 | 3.000 | 3.000 | 7.000 |",  # ArrowHead: not in every run
-                         "| SnowNLPSentiment | 0.750 | 0.760 | 0.770 | 0.760 | 0.758 |"]  # text: beside its naive Bayes
+    lines = study.seeds_table([tmp_path / f for f in runs], ["seed 42", "seed 1", "seed 2"]).splitlines()
+    assert lines[0] == ("| dataset | task (metric) | train / test | steps x channels | seed 42 | seed 1 | seed 2 | mean | 1-NN Euclidean | "
+                        "1-NN DTW | naive Bayes | most frequent tag | FCN (published) | ResNet (published) | wall time (mean) |")
+    assert lines[1].count("---") == lines[0].count("|") - 1  # one separator per column
+    assert lines[2:] == [  # ArrowHead: not in every run; each baseline in its own column
+        "| Tecator | regression (RMSE; train mean 12.900) | 172 / 43 | 100 x 1 | 2.500 | 3.500 | 3.000 | **3.000** | 7.000 | — | — | — | — | — | 20 s |",
+        "| SnowNLPSentiment | classification (accuracy) | 2000 / 1000 | 2-1568 x characters | 0.750 | 0.760 | 0.770 | **0.760** | — | — | 0.758 | — | — | — | 20 s |"]
+    assert study.seeds_table([tmp_path / f for f in runs]).splitlines()[0].count("| s42 | s1 | s2 |") == 1  # folder names
+    with pytest.raises(SystemExit, match="--labels names 2 columns for 3 --merge folders"):
+        study.seeds_table([tmp_path / f for f in runs], ["a", "b"])
 
 
 def test_final_outputs_made_in_parts_merge_completed_datasets_in_study_order(tmp_path: Path) -> None:
