@@ -295,6 +295,11 @@ CANDIDATES = {
     # pick within it; patience counts validations, so a run also stops sooner (10 checks: 2.5 or 1 epoch without gain).
     "text_vci025": ["trainer.val_check_interval=0.25"],
     "text_vci010": ["trainer.val_check_interval=0.1"],
+    # Round thirty-six, English text: since round twenty-eight the naive Bayes term carries most of the decision and the
+    # network adds what its first epoch or two teach it; without fastText's bag (the naive Bayes reads the same n-grams),
+    # or a smaller recurrence, it has less to over-fit with.
+    "text_nobag": ["model.bag=null"],
+    "text_h32": ["model.hidden_size=32"],
 }
 
 SEED_OFFSETS = {"seed_b": 1000, "seed_c": 2000}

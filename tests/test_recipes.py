@@ -302,7 +302,8 @@ def test_the_command_line_wins_over_the_text_classification_block(compose_train:
                "model.bag": "bigrams", "model.naive_bayes": "bigrams", "callbacks.early_stopping.patience": 10}
     assert text_recipe_settings(compose_train("data=table")) == general
     assert text_recipe_settings(compose_train("data=table"), True) == {**general, "data.tokenizer": "unigram", "data.max_vocab_size": 8000,
-                                                                      "model.head_dropout": 0.5, "model.naive_bayes": "words"}
+                                                                      "model.head_dropout": 0.5, "model.naive_bayes": "words",
+                                                                      "model.hidden_size": 32}
     assert text_recipe_settings(compose_train("data=table"), False) == {**general, "data.tokenizer": "char"}
     assert text_recipe_settings(compose_train("data=table", "recipe=none")) == {}
     # Without a block (recipe=none, or another data's recipe) nothing changes.
