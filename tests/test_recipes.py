@@ -393,6 +393,24 @@ def test_a_resume_keeps_the_text_settings_its_run_used(compose_train: Compose, s
     assert config["callbacks"]["early_stopping"]["monitor"] == kept  # ${monitor} resolved again
 
 
+@pytest.mark.parametrize("saved_size", [64, 32])
+def test_an_english_text_run_resumes_with_the_hidden_size_it_saved(compose_train: Compose, saved_size: int) -> None:
+    """Round thirty-six set a GRU of 32 units for text with spaces: a run saved before (64) resumes with 64, one saved
+    after with 32, whatever the branch now says; the resume line names it."""
+    from seqtrain.recipe import text_recipe_settings
+    from seqtrain.run import keep_saved_recipe_settings
+
+    cfg = compose_train("data=table")
+    assert text_recipe_settings(cfg, True)["model.hidden_size"] == 32 and cfg.model.hidden_size == 64  # before the data
+    config = OmegaConf.to_container(cfg, resolve=True)
+    saved = {**json.loads(json.dumps(config))}
+    saved["model"]["hidden_size"] = saved_size
+    cfg.model.hidden_size = config["model"]["hidden_size"] = 32 if saved_size == 64 else 64  # what else it would take
+    line = keep_saved_recipe_settings(cfg, config, saved, set())
+    assert cfg.model.hidden_size == config["model"]["hidden_size"] == saved_size
+    assert line is not None and f"model.hidden_size={saved_size}" in line
+
+
 def test_a_text_run_saved_before_the_bag_and_the_naive_bayes_resumes_without_them(compose_train: Compose) -> None:
     """Its checkpoint's config has no `model.bag` (the key came later): the resume builds the model it saved (no bag,
     whose weights would be missing), and the missing key is no config change; one that saved the bag keeps it."""
