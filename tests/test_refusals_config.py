@@ -146,7 +146,7 @@ CASES = [
     ("monitor", ["monitor=val/acc"], ["monitor='val/acc'", "language_modeling", "val/bpt"]),
     ("monitor", ["monitor=test/loss"], ["monitor='test/loss'", "while fitting"]),
     ("monitor", ["monitor=loss"], ["monitor='loss'", "must name a metric"]),
-    ("monitor", [*VOWELS, "monitor=val/acc"], ["monitor_mode='min' with monitor='val/acc'", "set monitor_mode=max"]),
+    ("monitor", [*VOWELS, "monitor=val/acc", "monitor_mode=min"], ["monitor_mode='min' with monitor='val/acc'", "set monitor_mode=max"]),
     ("monitor", ["monitor_mode=max"], ["monitor_mode='max' with monitor='val/loss'", "set monitor_mode=min"]),
     ("monitor", [*VOWELS, "callbacks=early_stopping", "callbacks.early_stopping.monitor=val/mse"],
      ["callbacks.early_stopping.monitor='val/mse'", "classification"]),
