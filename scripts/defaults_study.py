@@ -300,6 +300,9 @@ CANDIDATES = {
     # or a smaller recurrence, it has less to over-fit with.
     "text_nobag": ["model.bag=null"],
     "text_h32": ["model.hidden_size=32"],
+    # Round thirty-seven, on the recipe with round thirty-six's 32 units (English): smaller again, or narrower embeddings.
+    "text_h16": ["model.hidden_size=16"],
+    "text_emb32": ["model.embedding_dim=32"],
 }
 
 SEED_OFFSETS = {"seed_b": 1000, "seed_c": 2000}
