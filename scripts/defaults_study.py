@@ -971,52 +971,56 @@ def merge_finals(folders: list[Path]) -> dict:
     return {s.name: results[s.name] for s in STUDIES if s.name in results}
 
 
+def fmt(v: float | None) -> str:
+    """A score in a results table: three decimals, or a dash for none."""
+    return "—" if v is None else f"{v:.3f}"
+
+
+#: A results table's first columns, then (after the seqtrain columns) its baselines and published numbers.
+ABOUT_COLUMNS = "| dataset | task (metric) | train / test | steps x channels | "
+BASELINE_COLUMNS = "1-NN Euclidean | 1-NN DTW | naive Bayes | most frequent tag | FCN (published) | ResNet (published)"
+BASELINE_KEYS = ("1nn_euclidean", "1nn_dtw", "naive_bayes", "most_frequent_tag", "fcn", "resnet")
+
+
+def about_cells(r: dict) -> list[str]:
+    """A `final` result's task (with its metric), sizes and shape: a results table row's first cells after the name."""
+    metric = {"classification": "accuracy", "tagging": "token accuracy"}.get(r["task"]) or "RMSE; train mean " + fmt(r.get("train_mean"))
+    return [f"{r['task']} ({metric})", r["size"], f"{r['length']} x {r['channels']}"]
+
+
+def baseline_cells(r: dict) -> list[str]:
+    """A `final` result's baselines (the script's, none with a seed) and the published numbers, in `BASELINE_COLUMNS`."""
+    return [fmt(r.get(key)) for key in BASELINE_KEYS]
+
+
 def seeds_table(folders: list[Path], labels: list[str] | None = None) -> str:
     """The defaults' score per `final` output (runs of the same split with other `seed=`s) and their mean, per
     dataset completed in all of them, beside the baselines the script computes (none has a seed: 1-NN Euclidean and
     DTW, the naive Bayes for text, the most frequent tag for tagging), the published FCN and ResNet accuracies, and
     the runs' mean wall time: the README's results table."""
-    def fmt(v: float | None) -> str:
-        return "—" if v is None else f"{v:.3f}"
-
     runs = [json.loads((folder / "final.json").read_text()) for folder in folders]
     if labels is not None and len(labels) != len(folders):
         raise SystemExit(f"--labels names {len(labels)} columns for {len(folders)} --merge folders")
-    lines = ["| dataset | task (metric) | train / test | steps x channels | " + " | ".join(labels or [folder.name for folder in folders])
-             + " | mean | 1-NN Euclidean | 1-NN DTW | naive Bayes | most frequent tag | FCN (published) | ResNet (published) "
-             "| wall time (mean) |",
+    lines = [ABOUT_COLUMNS + " | ".join(labels or [folder.name for folder in folders]) + f" | mean | {BASELINE_COLUMNS} | wall time (mean) |",
              "|---|---|---|---|" + "---|" * (len(folders) + 8)]
     for study in STUDIES:
         found = [run.get(study.name, {}) for run in runs]
         if not all(r.get("status") == "completed" for r in found):
             continue
-        first = found[0]
-        metric = {"classification": "accuracy", "tagging": "token accuracy"}.get(first["task"]) or "RMSE; train mean " + fmt(first.get("train_mean"))
         scores = [r["seqtrain"] for r in found]
         seconds = [r["seconds"] for r in found if r.get("seconds") is not None]
-        cells = [f"{first['task']} ({metric})", first["size"], f"{first['length']} x {first['channels']}",
-                 *(f"{v:.3f}" for v in scores), f"**{sum(scores) / len(scores):.3f}**",
-                 *(fmt(first.get(key)) for key in ("1nn_euclidean", "1nn_dtw", "naive_bayes", "most_frequent_tag", "fcn", "resnet")),
-                 f"{sum(seconds) / len(seconds):.0f} s" if seconds else "—"]
+        cells = [*about_cells(found[0]), *(f"{v:.3f}" for v in scores), f"**{sum(scores) / len(scores):.3f}**",
+                 *baseline_cells(found[0]), f"{sum(seconds) / len(seconds):.0f} s" if seconds else "—"]
         lines.append(f"| {study.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def table(results: dict) -> str:
-    def fmt(v: float | None) -> str:
-        return "—" if v is None else f"{v:.3f}"
-
-    lines = [
-        "| dataset | task (metric) | train / test | steps x channels | seqtrain defaults | 1-NN Euclidean | 1-NN DTW | naive Bayes | most frequent tag | FCN (published) | ResNet (published) | seqtrain wall time |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    lines = [ABOUT_COLUMNS + f"seqtrain defaults | {BASELINE_COLUMNS} | seqtrain wall time |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
-        metric = {"classification": "accuracy", "tagging": "token accuracy"}.get(r["task"]) or "RMSE; train mean " + fmt(r.get("train_mean"))
-        lines.append(
-            f"| {name} | {r['task']} ({metric}) | {r['size']} | {r['length']} x {r['channels']} | {fmt(r['seqtrain'])} | "
-            f"{fmt(r.get('1nn_euclidean'))} | {fmt(r.get('1nn_dtw'))} | {fmt(r.get('naive_bayes'))} | {fmt(r.get('most_frequent_tag'))} | "
-            f"{fmt(r['fcn'])} | {fmt(r['resnet'])} | {r['seconds']} s |"
-        )
+        cells = [*about_cells(r), fmt(r["seqtrain"]), *baseline_cells(r), f"{r['seconds']} s"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
