@@ -70,11 +70,12 @@ def follow_monitor_choice(cfg: DictConfig) -> str | None:
     command_line = command_line_keys()
     if "monitor" not in command_line or "monitor_mode" in command_line or not isinstance(cfg.monitor, str):
         return None
-    better = metric_directions().get(cfg.monitor.rsplit("/", 1)[-1])
+    metric = cfg.monitor.rsplit("/", 1)[-1]
+    better = metric_directions().get(metric)
     if better is None or better == cfg.monitor_mode:
         return None
     previous, cfg.monitor_mode = cfg.monitor_mode, better
-    return (f"monitor={cfg.monitor} on the command line: monitor_mode={better} ({cfg.monitor.rsplit('/', 1)[-1]} is better "
+    return (f"monitor={cfg.monitor} on the command line: monitor_mode={better} ({metric} is better "
             f"when {'lower' if better == 'min' else 'higher'}; the recipe's monitor_mode={previous} was for its own monitor)")
 
 

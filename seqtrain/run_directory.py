@@ -71,12 +71,14 @@ def check_run_directory(output_dir: Path, ckpt_path: str | None, overwrite: bool
 def job_log_sizes(output_dir: Path) -> dict[Path, int]:
     """The size of each log file the root logger writes into `output_dir` (Hydra's `train.log`), before this job logs
     anything: where this job's lines begin (Hydra appends to the file an earlier run in the directory left)."""
-    sizes = {}
-    for handler in logging.getLogger().handlers:
-        path = Path(getattr(handler, "baseFilename", "") or "")
-        if isinstance(handler, logging.FileHandler) and path.parent == output_dir.resolve() and path.is_file():
-            sizes[path] = path.stat().st_size
-    return sizes
+    paths = (Path(handler.baseFilename) for handler in _log_handlers(output_dir))
+    return {path: path.stat().st_size for path in paths if path.is_file()}
+
+
+def _log_handlers(output_dir: Path) -> list[logging.FileHandler]:
+    """The root logger's handlers writing into ``output_dir`` (Hydra's `train.log`)."""
+    return [handler for handler in logging.getLogger().handlers
+            if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).parent == output_dir.resolve()]
 
 
 #: Where a run directory keeps its Hydra record: the composed config, Hydra's own and the command-line overrides
@@ -97,12 +99,6 @@ def held_by_a_live_run(output_dir: Path) -> bool:
         except BlockingIOError:
             return True
     return False  # closing the file let the lock go
-
-
-def _log_handlers(output_dir: Path) -> list[logging.FileHandler]:
-    """The root logger's handlers writing into ``output_dir`` (Hydra's `train.log`)."""
-    return [handler for handler in logging.getLogger().handlers
-            if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).parent == output_dir.resolve()]
 
 
 class HeldBack:
