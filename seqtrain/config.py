@@ -83,6 +83,8 @@ class ModelOptions(BaseModel):
     bag_buckets: int = Field(ge=1)
     # A binary naive Bayes over the row's tokens (and hashed pairs) added to the logits; classification on token inputs only.
     naive_bayes: Literal["unigrams", "bigrams", "words"] | None = None
+    # A deep ensemble: this many networks of the same shape, each trained by its own loss; the output is their mean.
+    members: int = Field(default=1, ge=1)
 
     @field_validator("ar_highway")
     @classmethod

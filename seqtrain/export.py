@@ -50,7 +50,7 @@ class StatefulModel(nn.Module):
     """A `SequenceModel` with its state as plain tensors: (inputs, h0[, c0]) -> (predictions, hn[, cn]).
 
     inputs: (B, T) token ids or (B, T, F) features, every row T real steps (no padding);
-    h0 / c0: (L*D, B, H); predictions: (B, T, num_outputs) per step or (B, num_outputs) pooled.
+    h0 / c0: (L*D, B, H), an ensemble's members' one after another (M*L*D, B, H); predictions: (B, T, num_outputs) per step or (B, num_outputs) pooled.
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -79,7 +79,7 @@ def example_inputs(model: nn.Module, batch: int, steps: int, generator: torch.Ge
     else:
         features = model.arguments["num_features"]  # (the input layer reads patches of k steps, after instance_norm's features)
         inputs = torch.randn(batch, steps, features, generator=generator)
-    layers = rnn.num_layers * (2 if rnn.bidirectional else 1)
+    layers = rnn.num_layers * (2 if rnn.bidirectional else 1) * getattr(model, "members", 1)  # an ensemble's members' states
     sizes = [getattr(rnn, "proj_size", 0) or rnn.hidden_size] + ([rnn.hidden_size] if isinstance(rnn, nn.LSTM) else [])
     states = [torch.randn((layers, batch, size), generator=generator) for size in sizes]  # h (L*D, B, H or proj), c (L*D, B, H)
     return (inputs, *states)
@@ -238,7 +238,8 @@ def streamable(model: nn.Module) -> bool:
     reads the last steps of each chunk, not of the sequence; nor with a bag of embeddings (`bag`): its mean is over
     the chunk, not the sequence; nor with `instance_norm`: each chunk would be standardized by its own statistics; nor
     with `differences`: a chunk's first step has no step before it; nor with a naive Bayes (`naive_bayes`): it
-    scores the chunk's tokens, not the sequence's.
+    scores the chunk's tokens, not the sequence's. An ensemble (`members` > 1) streams as its members do: each carries
+    its own state.
     """
     from seqtrain.models.pooling import LastStatePool
 

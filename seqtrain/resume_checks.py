@@ -45,7 +45,7 @@ APPLIED_ON_RESUME = (
 #: did: resuming such a run with that value continues the same run.
 ADDED_LATER = {"model.patch_size": 1, "model.patch_shift": False, "model.patch_spectrum": False, "model.input_noise": 0.0, "model.crop": 1.0, "model.embedding_dropout": 0.0, "model.head_dropout": 0.0, "model.differences": None,
                "data.time_column": None, "model.relative_to": None,
-               "model.ar_highway": None, "model.ar_highway_fit": None, "model.bag": None, "model.bag_buckets": 65536, "model.naive_bayes": None,
+               "model.ar_highway": None, "model.ar_highway_fit": None, "model.bag": None, "model.bag_buckets": 65536, "model.naive_bayes": None, "model.members": 1,
                "model.instance_norm": None, "model.proj_size": 0,
                "task.label_smoothing": 0.0}
 

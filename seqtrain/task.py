@@ -128,7 +128,7 @@ class SequenceTask(pl.LightningModule):
         # Recurrent state carried across stateful batches, per stage; detached, reset each epoch.
         self._carried: dict[Stage, Any] = {}
         self._highway_fitted = False  # `_fit_highway` fitted it in this process (a resume then replaces it)
-        self._trainable: list[nn.Parameter] | None = None  # set at fit start
+        self._clip_groups: list[list[nn.Parameter]] | None = None  # set at fit start: parameters clipped together
         metrics = self.kind.build_metrics()
         # One collection per stage (ModuleDict cannot hold a key named "train").
         self.train_metrics = metrics.clone(prefix="train/")
@@ -149,20 +149,36 @@ class SequenceTask(pl.LightningModule):
 
     def _step(self, batch: Batch, stage: Stage) -> Tensor:
         state = self._carried.get(stage) if batch.stateful else None
-        preds, state = run_with_resets(self.model, batch.inputs, batch.lengths, state, batch.resets)
+        preds, loss, reported, state = self._forward_and_loss(batch, batch.lengths, state, stage)
+        if batch.stateful:
+            self._carried[stage] = detach_state(state)
+        preds = preds.detach()
+        weight = self.kind.weight(preds, batch)
+        self._log_step(stage, preds, batch, reported.detach(), weight)
+        if stage == "train":
+            self._log_loss_step(reported.detach())
+        return loss
+
+    def _forward_and_loss(self, batch: Batch, lengths: Tensor, state: Any, stage: Stage) -> tuple[Tensor, Tensor, Tensor, Any]:
+        """The model on a batch (its rows read to `lengths`): the predictions, the loss to minimise, the loss to report
+        and the state after it.
+
+        A model of several members (`model.members`) trains each member by its own loss, as if alone: the gradient of
+        the sum for a member's weights is its own loss's (`on_before_optimizer_step` clips each member's gradients by
+        themselves), not the loss of the members' mean, which would make them one wide network. The loss reported is
+        then the mean of the members' losses; the predictions are the mean of their outputs, as in evaluation."""
+        members = stage == "train" and getattr(self.model, "members", 1) > 1
+        outputs, state = run_with_resets(self.model, batch.inputs, lengths, state, batch.resets, members=members)
         if stage in ("train", "val") and (prior := getattr(self.model, "naive_bayes", None)) is not None:
             # The naive Bayes counted the training and validation rows: each is scored by the counts of the other rows
             # (leave-one-out, seqtrain.models.naive_bayes), so neither fitting nor validation sees a row's own label.
-            preds = preds + prior.leave_one_out(batch.inputs, batch.lengths, batch.targets)
-        if batch.stateful:
-            self._carried[stage] = detach_state(state)
-        loss = self.loss(preds, batch)
-        preds = preds.detach()
-        weight = self.kind.weight(preds, batch)
-        self._log_step(stage, preds, batch, loss.detach(), weight)
-        if stage == "train":
-            self._log_loss_step(loss.detach())
-        return loss
+            correction = prior.leave_one_out(batch.inputs, batch.lengths, batch.targets)
+            outputs = [preds + correction for preds in outputs] if members else outputs + correction
+        if not members:
+            loss = self.loss(outputs, batch)
+            return outputs, loss, loss, state
+        losses = torch.stack([self.loss(preds, batch) for preds in outputs])
+        return torch.stack(outputs).mean(dim=0), losses.sum(), losses.mean(), state
 
     def _log_step(self, stage: Stage, preds: Tensor, batch: Batch, loss: Tensor, weight: Tensor | int) -> None:
         """Per step only device-side sums; `self.log` (about 0.1 ms a call through Lightning's result
@@ -223,8 +239,7 @@ class SequenceTask(pl.LightningModule):
         total, weight = 0.0, 0
         for i, chunk in enumerate(chunks):
             # Rows already finished in this chunk still run one (ignored) step: packing needs length >= 1.
-            preds, state = run_with_resets(self.model, chunk.inputs, chunk.lengths.clamp(min=1), state, chunk.resets)
-            loss = self.loss(preds, chunk)
+            preds, loss, reported, state = self._forward_and_loss(chunk, chunk.lengths.clamp(min=1), state, "train")
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             # AWD-LSTM: a shorter chunk is a smaller sample of the gradient, so its step is scaled.
@@ -235,10 +250,10 @@ class SequenceTask(pl.LightningModule):
                 else:
                     self.trainer.strategy.optimizer_step(optimizer.optimizer, _no_closure)
             state = detach_state(state)
-            preds, loss = preds.detach(), loss.detach()
+            preds, reported = preds.detach(), reported.detach()
             chunk_weight = self.kind.weight(preds, chunk)
-            self._log_step("train", preds, chunk, loss, chunk_weight)
-            total, weight = total + loss * chunk_weight, weight + chunk_weight
+            self._log_step("train", preds, chunk, reported, chunk_weight)
+            total, weight = total + reported * chunk_weight, weight + chunk_weight
         if batch.stateful:
             self._carried["train"] = state
         if chunks:
@@ -275,9 +290,14 @@ class SequenceTask(pl.LightningModule):
         longer absorb) stops the run before the optimizer applies it, so the weights and every
         checkpoint stay as they were.
         """
-        params = [p for p in (self._trainable or self.parameters()) if p.grad is not None]
+        groups = self._clip_groups or [list(self.parameters())]
+        groups = [[p for p in group if p.grad is not None] for group in groups]
+        params = [p for group in groups for p in group]
         if self.gradient_clip_val is not None and self.gradient_clip_algorithm == "norm":
-            norm = torch.nn.utils.clip_grad_norm_(params, self.gradient_clip_val)  # the pre-clip norm
+            # Each member of an ensemble (`model.members`) by itself, as if it trained alone; the norm logged and checked
+            # is the whole model's, before clipping.
+            norms = [torch.nn.utils.clip_grad_norm_(group, self.gradient_clip_val) for group in groups if group]
+            norm = torch.linalg.vector_norm(torch.stack(norms)) if len(norms) > 1 else norms[0] if norms else torch.tensor(0.0)
         else:
             norm = torch.nn.utils.get_total_norm([p.grad for p in params])
         if not torch.isfinite(norm):
@@ -297,7 +317,16 @@ class SequenceTask(pl.LightningModule):
 
     def on_fit_start(self) -> None:
         # Walking the module tree (model and metrics) for every step's clipping costs ~25 us.
-        self._trainable = [p for p in self.parameters() if p.requires_grad]
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        # Clipped group by group: the members of an ensemble one by one (the task's own parameters, if any, with the
+        # first), else everything together.
+        if getattr(self.model, "members", 1) > 1:
+            groups = self.model.member_parameters()
+            in_model = {id(p) for group in groups for p in group}
+            groups[0] = [*groups[0], *(p for p in self.parameters() if id(p) not in in_model)]
+            self._clip_groups = [[p for p in group if p.requires_grad] for group in groups]
+        else:
+            self._clip_groups = [trainable]
 
     def on_validation_epoch_start(self) -> None:
         self._carried.pop("val", None)
@@ -512,8 +541,10 @@ def detach_state(state: Any) -> Any:
     return state.detach()
 
 
-def run_with_resets(model: nn.Module, inputs: Tensor, lengths: Tensor, state: Any, resets: Tensor | None) -> tuple[Tensor, Any]:
-    """``model(inputs, lengths, state)``, with each row's state zeroed before the steps where ``resets`` is True.
+def run_with_resets(model: nn.Module, inputs: Tensor, lengths: Tensor, state: Any, resets: Tensor | None,
+                    members: bool = False) -> tuple[Any, Any]:
+    """``model(inputs, lengths, state)``, with each row's state zeroed before the steps where ``resets`` is True;
+    with ``members``, ``model.member_outputs(...)``: each member's predictions (a list).
 
     A document that starts mid-chunk must not see the last one's state. The chunk is cut at every
     step where some row starts a document, each piece runs through the model's fused kernel, and
@@ -521,15 +552,18 @@ def run_with_resets(model: nn.Module, inputs: Tensor, lengths: Tensor, state: An
     steps also get no gradient from the later ones). Cost: one model call per distinct start step
     in the chunk, so documents much shorter than ``batch_size x seq_len`` tokens slow training.
     """
+    call = model.member_outputs if members else model
     cuts = [] if resets is None else resets.any(0).nonzero().flatten().tolist()
     if not cuts:
-        return model(inputs, lengths, state)
+        return call(inputs, lengths, state)
     bounds = [0, *(c for c in cuts if c > 0), inputs.shape[1]]
     outputs = []
     for start, end in pairwise(bounds):
         state = zero_rows(state, resets[:, start])
-        preds, state = model(inputs[:, start:end], (lengths - start).clamp(1, end - start), state)
+        preds, state = call(inputs[:, start:end], (lengths - start).clamp(1, end - start), state)
         outputs.append(preds)
+    if members:
+        return [torch.cat(pieces, 1) for pieces in zip(*outputs, strict=True)], state
     return torch.cat(outputs, 1), state
 
 

@@ -26,6 +26,8 @@ BAD_OPTIONS = [
     (["model.cell=transformer"], "Input should be 'rnn', 'lstm' or 'gru'"),
     (["model.hidden_size=abc"], "model.hidden_size='abc': Input should be a valid integer"),
     (["model.hidden_size=1.5"], "model.hidden_size=1.5"),
+    (["model.members=0"], "model.members=0: Input should be greater than or equal to 1"),
+    (["model.members=2.5"], "model.members=2.5"),
     (["model.bidirectional=maybe"], "model.bidirectional='maybe'"),
     (["model.pooling=median"], "model.pooling='median'"),
     (["model.head=many_to_some"], "model.head='many_to_some'"),

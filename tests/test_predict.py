@@ -84,6 +84,26 @@ def test_classification_on_the_runs_test_file_gives_its_test_metrics(classifier:
     assert (table["prediction"] == labels).mean() == pytest.approx(saved["test/acc"], abs=1e-6)
 
 
+def test_an_ensemble_checkpoint_evaluates_and_predicts_as_its_run_tested(tmp_path: Path) -> None:
+    """`model.members=3` with the naive Bayes beside: the checkpoint holds the three members and the shared counts, and
+    evaluating it or predicting its test file gives the run's own test metrics."""
+    write_csv(tmp_path / "train.csv", sentiment_rows(80, seed=0))
+    write_csv(tmp_path / "test.csv", sentiment_rows(45, seed=2))
+    run_dir = tmp_path / "run"
+    saved = _train(run_dir, "data=table", f"data.train_files={tmp_path / 'train.csv'}", f"data.test_files={tmp_path / 'test.csv'}",
+                   "data.sequence_column=text", "data.tokenizer=word", f"data.cache_dir={tmp_path / 'cache'}",
+                   "data.batch_size=8", "model.members=3", "model.naive_bayes=bigrams")
+    weights = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
+    assert {name.split(".")[2] for name in weights if name.startswith("model.others.")} == {"0", "1"}
+    assert not any(name.startswith("model.others.") and ".naive_bayes." in name for name in weights)
+    from seqtrain.run import evaluate
+
+    _assert_same_metrics(evaluate(run_dir), saved)
+    proc = _script(str(run_dir), "--files", str(tmp_path / "test.csv"), "--out", str(tmp_path / "preds.csv"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _assert_same_metrics(json.loads(proc.stdout.strip().splitlines()[-1]), saved)
+
+
 def test_classification_without_the_target_column_and_in_memory(classifier: tuple[Path, Path, dict], tmp_path: Path) -> None:
     run_dir, test_file, _ = classifier
     rows = pd.read_csv(test_file)

@@ -282,6 +282,17 @@ def test_a_bag_or_a_naive_bayes_killed_mid_epoch(tmp_path: Path, options: list[s
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("args", [[*VOWELS, "model.members=3", "model.patch_size=2", "model.patch_shift=true",
+                                   "trainer.gradient_clip_val=0.5", "callbacks.last_checkpoint.every_n_train_steps=3"],
+                                  [*STATEFUL, "model.members=2", "callbacks.last_checkpoint.every_n_train_steps=3"]],
+                         ids=["vowels", "stateful_tbptt"])
+def test_an_ensemble_killed_mid_epoch(tmp_path: Path, args: list[str]) -> None:
+    """`model.members`: every member's weights, optimizer state and phase draws, and (stateful TBPTT) every member's
+    carried state come back exactly."""
+    kill_mid_epoch_resume_and_compare(args, tmp_path)
+
+
+@pytest.mark.slow
 def test_d_killed_after_a_mid_epoch_validation(tmp_path: Path) -> None:
     args = [*VOWELS, "trainer.val_check_interval=0.5", "callbacks.last_checkpoint.every_n_train_steps=null"]
     whole = tmp_path / "whole"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -54,6 +55,7 @@ class SequenceModel(nn.Module):
         bag: Literal["unigrams", "bigrams"] | None = None,
         bag_buckets: int = 65536,
         naive_bayes: Literal["unigrams", "bigrams", "words"] | None = None,
+        members: int = 1,
         # Facts from the data, passed by the run rather than typed by users.
         num_outputs: int,
         per_step_targets: bool = False,
@@ -76,6 +78,7 @@ class SequenceModel(nn.Module):
         sizes["embedding_dim"] = embedding_dim
         sizes["patch_size"] = patch_size
         sizes["bag_buckets"] = bag_buckets
+        sizes["members"] = members
         for name, value in sizes.items():
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -284,21 +287,56 @@ class SequenceModel(nn.Module):
                 raise ValueError("tie_weights=True needs " + "; ".join(problems))
             self.output_layer.weight = self.input_layer.weight
 
+        # A deep ensemble (Lakshminarayanan et al. 2017): `members - 1` more networks of this one's shape, each from its
+        # own initialisation (drawn after this one's, so member 0 is the network a run with members=1 builds) and with
+        # its own random patch phases and dropout, trained on the same batches, each by its own loss
+        # (`SequenceTask`). The output is the mean of the members' outputs: for logits, the normalised geometric mean of
+        # their probabilities, as the patch phases' mean. What the data fixes is shared, added to every member's output:
+        # the naive Bayes term, the AR highway and the window's level. Each member carries its own recurrent state.
+        self.members = members
+        self.others = nn.ModuleList(
+            SequenceModel(**{**arguments, "members": 1, "naive_bayes": None, "ar_highway": None, "ar_highway_fit": None,
+                             "relative_to": None})
+            for _ in range(members - 1)
+        )
+
     def forward(
         self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
     ) -> tuple[Tensor, State]:
-        """inputs (B, T) long or (B, T, F) float -> predictions (B, num_outputs) or (B, T, num_outputs), state."""
-        if self.relative is None and self.highway is None:
-            return self._forward_phases(inputs, lengths, state)
+        """inputs (B, T) long or (B, T, F) float -> predictions (B, num_outputs) or (B, T, num_outputs), state.
+        With `members` > 1, the mean of the members' predictions."""
+        outputs, state = self.member_outputs(inputs, lengths, state)
+        return (outputs[0] if len(outputs) == 1 else torch.stack(outputs).mean(dim=0)), state
+
+    def member_outputs(
+        self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
+    ) -> tuple[list[Tensor], State]:
+        """Each member's predictions, the shared terms (naive Bayes, AR highway, level) added to each, and the state.
+        A model of M members keeps their states one after another on the first axis: (M*L*D, B, H) (or such a pair)."""
+        raw = inputs
         level = None
         if self.relative is not None:
             inputs, level = self.relative(inputs, lengths)  # (B, T, F) shifted; level (B, num_outputs) or (B, T, num_outputs)
-        predictions, state = self._forward_phases(inputs, lengths, state)
+        networks = (self, *self.others)
+        states = [state] if len(networks) == 1 else _split_state(state, len(networks))
+        outputs, states = zip(*(network._forward_phases(inputs, lengths, member_state)
+                                for network, member_state in zip(networks, states, strict=True)), strict=True)
+        outputs, state = list(outputs), states[0] if len(networks) == 1 else _join_states(states)
+        if self.naive_bayes is not None:
+            full = lengths if lengths is not None else torch.full((raw.shape[0],), raw.shape[1], dtype=torch.long)
+            scores = self.naive_bayes(raw, full)  # (B, num_outputs)
+            outputs = [logits + scores for logits in outputs]
         if self.highway is not None:
-            predictions = predictions + self.highway(inputs, lengths)  # (B, num_outputs): the linear AR on the same window
+            highway = self.highway(inputs, lengths)  # (B, num_outputs): the linear AR on the same window
+            outputs = [predictions + highway for predictions in outputs]
         if level is not None:
-            predictions = predictions + level  # the network forecasts the change from the level
-        return predictions, state
+            outputs = [predictions + level for predictions in outputs]  # the network forecasts the change from the level
+        return outputs, state
+
+    def member_parameters(self) -> list[list[nn.Parameter]]:
+        """The parameters by member: this network's and the shared ones first, then each other member's."""
+        others = {id(p) for p in self.others.parameters()}
+        return [[p for p in self.parameters() if id(p) not in others], *(list(o.parameters()) for o in self.others)]
 
     @torch.no_grad()
     def fit_highway(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -377,10 +415,23 @@ class SequenceModel(nn.Module):
             pooled = torch.cat([pooled, self.bag(inputs, lengths)], dim=-1)  # (B, D*H + E)
         if self.head_dropout is not None:
             pooled = self.head_dropout(pooled)  # training only
-        logits = self.output_layer(pooled)  # (B, num_outputs)
-        if self.naive_bayes is not None:
-            logits = logits + self.naive_bayes(inputs, lengths)  # (B, num_outputs)
-        return logits, state
+        return self.output_layer(pooled), state  # (B, num_outputs); `member_outputs` adds the naive Bayes
+
+
+def _split_state(state: State | None, members: int) -> list[State | None]:
+    """An ensemble's state (M*L*D, B, H) (or pair) -> each member's (L*D, B, H); None -> None for each."""
+    if state is None:
+        return [None] * members
+    if isinstance(state, tuple):
+        return list(zip(*(s.chunk(members, dim=0) for s in state), strict=True))
+    return list(state.chunk(members, dim=0))
+
+
+def _join_states(states: Sequence[State]) -> State:
+    """The members' states, one after another on the first axis: (M*L*D, B, H) (or pair)."""
+    if isinstance(states[0], tuple):
+        return tuple(torch.cat(parts, dim=0) for parts in zip(*states, strict=True))  # type: ignore[return-value]
+    return torch.cat(states, dim=0)
 
 
 def _repeat_state(state: State | None, k: int) -> State | None:
