@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -435,9 +436,26 @@ def sweep_choice() -> str | None:
 
 
 def command_line_keys() -> set[str]:
-    """The dotted keys the command line sets (empty outside a Hydra run)."""
+    """The dotted keys the command line sets (empty outside a Hydra run), and those of a `debug=<name>` chosen there:
+    `debug=smoke`'s one epoch of a few batches is asked for on the command line, so the rules settled once the data is
+    read (`settle_small_set`'s 150 epochs) leave it as it is."""
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized():
         return set()
-    return {o.split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task}
+    hydra_cfg = HydraConfig.get()
+    keys = {o.split("=", 1)[0].lstrip("+~") for o in hydra_cfg.overrides.task}
+    if (debug := hydra_cfg.runtime.choices.get("debug")) is not None:
+        for source in hydra_cfg.runtime.config_sources:
+            path = Path(source.path) / "debug" / f"{debug}.yaml"
+            if source.schema == "file" and path.is_file():
+                keys |= set(flat_keys(OmegaConf.load(path)))
+    return keys
+
+
+def flat_keys(node: Any, prefix: str = "") -> list[str]:
+    """The dotted keys of a config's leaves (its `defaults` list left out)."""
+    if not isinstance(node, DictConfig):
+        return [prefix] if prefix else []
+    return [key for name, child in node.items_ex(resolve=False) if not (name == "defaults" and not prefix)
+            for key in flat_keys(child, f"{prefix}.{name}" if prefix else str(name))]
