@@ -106,6 +106,7 @@ def test_the_small_set_rule_applies_to_small_numeric_classification_only(compose
     assert cfg.monitor == config["callbacks"]["model_checkpoint"]["monitor"] == "train/loss"
     assert "early_stopping" not in cfg.callbacks and "early_stopping" not in config["callbacks"]
     assert cfg.model.patch_shift is True and config["model"]["patch_shift"] is True
+    assert " model.members=3 " in line and cfg.model.members == config["model"]["members"] == 3  # round thirty-eight
     scheduler = instantiate(cfg.scheduler.scheduler, _convert_="all")(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0))
     assert isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) and scheduler.T_max == 150
     assert config["scheduler"]["scheduler"]["T_max"] == 150 and config["scheduler"]["interval"] == "epoch"
@@ -291,3 +292,17 @@ def test_a_run_without_validation_saves_last_ckpt_at_each_epoch_end_and_resumes_
     for weights in ("state_dict", "current_model_state"):  # the average, and the weights trained
         for key, value in whole[weights].items():
             assert torch.equal(value, resumed[weights][key]), (weights, key)
+
+
+def test_a_smoke_run_keeps_its_one_epoch_under_the_small_set_rule(tmp_path: Path) -> None:
+    """`debug=smoke` is chosen on the command line, so its keys count as given there: the rule does not replace its
+    one epoch with 150 (it did: a smoke run of a small set trained 150 epochs), and still applies the rest."""
+    train = write_csv(tmp_path / "train.csv", shapes(40))
+    run_dir = tmp_path / "run"
+    proc = run_train("data=table", f"data.train_files={train}", "debug=smoke", "logger=csv", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    line = next(line for line in out.splitlines() if "recipe.small_classification: data.val_fraction=0" in line)
+    assert "trainer.max_epochs=150" not in line and "kept from the command line: trainer.max_epochs" in line
+    epochs = {int(row["epoch"]) for row in read_metrics(run_dir / "csv" / "metrics.csv") if row.get("train/loss")}
+    assert epochs == {0}
