@@ -290,6 +290,14 @@ CANDIDATES = {
     # PigCVP (52 pigs' pressure traces), ACSF1 (appliances' power) and OSULeaf, the sets furthest below FCN, are long
     # series where a beat or a cycle falls across patch edges differently from row to row; the spectrum reads it alike.
     "spectrum": ["model.patch_spectrum=true"],
+    # Round thirty-eight: a deep ensemble of three networks in one model (model.members; Lakshminarayanan et al. 2017), each
+    # from its own initialisation and trained by its own loss on the same batches, the output their mean. Measured first
+    # as round seventeen did (`seed_b`, `seed_c` and `--stage ensemble`), then built.
+    "members3": ["model.members=3"],
+    # The shipped Japanese Vowels recipe (configs/recipe/vowels.yaml, experiment=vowels_bigru: a bidirectional GRU-256 with
+    # max pooling, 30 epochs, batches of 32 and a 20 % carve-out) on the study's JapaneseVowels hold-outs: its own choice
+    # was made on 54 validation series, which could not tell settings 0.5 points apart on test (README, the vowels recipe).
+    "vowels_recipe": ["recipe=vowels", "model=gru", "data.batch_size=32", "data.val_fraction=0.2"],
     # Round thirty-five, English text: the recipe's runs keep the checkpoint of their first or second epoch (val/acc falls
     # from there), so validation once an epoch picks among two points of the curve. Four or ten validations an epoch
     # pick within it; patience counts validations, so a run also stops sooner (10 checks: 2.5 or 1 epoch without gain).

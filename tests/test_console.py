@@ -29,10 +29,12 @@ def test_a_default_run_prints_what_the_user_needs_and_no_noise(tmp_path: Path) -
     output = proc.stdout + proc.stderr
     for noise in NOISE:
         assert noise not in output, noise
-    assert output.count("SequenceModel(") == 1  # the model, once
-    assert "recipe: " in output and "experiment=vowels_bigru" in output and "model: cell=gru hidden_size=256" in output
+    assert output.count("\nSequenceModel(") == 1  # the model, once (its other members inside it: `2 x SequenceModel(`)
+    assert "recipe: " in output and "experiment=vowels_bigru" in output and "model: cell=gru hidden_size=64" in output
+    # The small-set rule (the table defaults' for 270 series) says what it set: every row trains, so no validation.
+    assert "recipe.small_classification: data.val_fraction=0" in output and "model.members=3" in output
     assert "Epoch 0: 100%" in output  # progress
-    assert f"run directory: {tmp_path}" in output and "\nval: loss=" in output and "\ntest: loss=" in output
+    assert f"run directory: {tmp_path}" in output and "\nval: loss=" not in output and "\ntest: loss=" in output
     assert f"Run data is saved locally in {tmp_path}/wandb/offline-run-" in output  # where the wandb run is
     # The baseline beside the result, as metrics.json saves it.
     baseline = json.loads((tmp_path / "metrics.json").read_text())["baseline"]

@@ -32,7 +32,7 @@ def check_ddp_run(proc, run_dir: Path) -> dict:
 def test_ddp_bucketed_variable_length_batches(tmp_path: Path, model: str) -> None:
     """Vowels: packed variable-length sequences, each rank given whole length-bucketed batches."""
     proc = run_train(
-        *DDP_ON_CPU, "data=vowels", "data.bucket=true", f"model={model}", "model.bidirectional=true",
+        *DDP_ON_CPU, "data=vowels", "recipe=none", "data.bucket=true", f"model={model}", "model.bidirectional=true",
         "model.hidden_size=16", "debug=smoke", "logger=csv", f"hydra.run.dir={tmp_path}",
     )
     metrics = check_ddp_run(proc, tmp_path)

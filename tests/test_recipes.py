@@ -41,12 +41,22 @@ def resolved(cfg: DictConfig) -> dict[str, Any]:
     return leaves({g: OmegaConf.to_container(cfg[g], resolve=True) for g in GROUPS})
 
 
+def recipe_leaves(path: Path) -> dict[str, Any]:
+    """A recipe file's keys, over those of the recipes its defaults list names (`data=vowels` takes `table`'s)."""
+    node = yaml.safe_load(path.read_text())
+    merged: dict[str, Any] = {}
+    for entry in node.pop("defaults", []):
+        if entry != "_self_":
+            merged |= recipe_leaves(path.parent / f"{entry}.yaml")
+    return merged | leaves(node)
+
+
 @pytest.mark.parametrize("data", config_options("data"))
 def test_each_data_gets_its_own_recipe_and_nothing_else(compose_train: Compose, data: str) -> None:
     """`data=X` = the groups' defaults + configs/recipe/X.yaml's keys; no other recipe's values leak in."""
     path = CONFIG_DIR / "recipe" / f"{data}.yaml"
     assert path.is_file(), f"shipped data config {data!r} has no recipe"
-    own = {k: v for k, v in leaves(yaml.safe_load(path.read_text())).items() if k.split(".")[0] in GROUPS}
+    own = {k: v for k, v in recipe_leaves(path).items() if k.split(".")[0] in GROUPS}
     cfg = resolved(compose_train(f"data={data}"))
     bare = resolved(compose_train(f"data={data}", "recipe=none"))
     assert compose_train(f"data={data}").recipe.name == data
@@ -69,9 +79,9 @@ def test_the_language_model_recipe_does_not_leak_into_a_table(compose_train: Com
 def test_an_experiment_applies_over_its_datas_recipe(compose_train: Compose) -> None:
     cfg = compose_train("experiment=vowels_bigru")
     assert cfg.recipe.name == "vowels" and cfg.model.cell == "gru"
-    recipe = OmegaConf.load(CONFIG_DIR / "recipe" / "vowels.yaml").model
-    assert (cfg.model.hidden_size, cfg.model.pooling, cfg.model.bidirectional) == (recipe.hidden_size, recipe.pooling, True)
-    assert recipe.hidden_size != OmegaConf.load(CONFIG_DIR / "model" / "rnn.yaml").hidden_size  # the recipe's, not the group's
+    recipe = recipe_leaves(CONFIG_DIR / "recipe" / "vowels.yaml")  # the table defaults (round thirty-eight)
+    assert (cfg.model.hidden_size, cfg.model.pooling, cfg.model.bidirectional) == (recipe["model.hidden_size"], "max", True)
+    assert recipe["model.hidden_size"] != OmegaConf.load(CONFIG_DIR / "model" / "rnn.yaml").hidden_size  # the recipe's
     assert compose_train("experiment=vowels_bigru", "model.hidden_size=8").model.hidden_size == 8  # the command line last
 
 
@@ -697,3 +707,32 @@ def test_a_small_set_run_saved_before_the_patch_spectrum_resumes_without_it(comp
     del saved["model"]["patch_spectrum"]
     cfg, config = settled("model.patch_spectrum=true")
     assert keep_saved_recipe_settings(cfg, config, saved, {"model.patch_spectrum"}) is None and cfg.model.patch_spectrum is True
+
+
+@pytest.mark.parametrize("saved_members", [None, 1])
+def test_a_small_set_run_saved_before_the_ensemble_resumes_as_one_network(compose_train: Compose, saved_members: int | None) -> None:
+    """Round thirty-eight: the small-set rule sets `model.members=3` once the data is read; a checkpoint saved before
+    (without the key, or with the model config's 1) holds one network, so the resume keeps one, which is no config
+    change; the command line wins."""
+    from seqtrain.recipe import apply_settings, small_set_settings
+    from seqtrain.resume_checks import config_changes
+    from seqtrain.run import keep_saved_recipe_settings
+
+    def settled(*args: str):
+        cfg = compose_train("data=table", *args)
+        config = OmegaConf.to_container(cfg, resolve=True)
+        assert small_set_settings(cfg)["model.members"] == 3
+        apply_settings(cfg, config, {"model.members": 3})  # what the rule sets once the data is read
+        return cfg, config
+
+    cfg, config = settled()
+    saved = json.loads(json.dumps(config))
+    if saved_members is None:
+        del saved["model"]["members"]
+    else:
+        saved["model"]["members"] = saved_members
+    assert keep_saved_recipe_settings(cfg, config, saved, set()) == "resume: model.members=1, as the run being resumed used"
+    assert cfg.model.members == config["model"]["members"] == 1
+    assert config_changes(saved, config) == ({}, {})
+    cfg, config = settled("model.members=3")
+    assert keep_saved_recipe_settings(cfg, config, saved, {"model.members"}) is None and cfg.model.members == 3

@@ -19,7 +19,7 @@ from seqtrain.errors import CheckpointError
 from seqtrain.resume_checks import ResumeError, check_resume, config_changes, data_fingerprints, fingerprint_changes
 from seqtrain.run_directory import RunDirectoryError, RunLock, check_run_directory, relative_to_run
 
-TINY = ["~experiment", "data=vowels", "model=gru", "model.hidden_size=8", "debug=smoke", "logger=none",
+TINY = ["~experiment", "data=vowels", "recipe=none", "model=gru", "model.hidden_size=8", "debug=smoke", "logger=none",
         "trainer.accelerator=cpu", "callbacks.progress_bar.refresh_rate=0"]
 
 
