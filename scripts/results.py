@@ -127,13 +127,19 @@ def run_overrides(row: Row, quick: bool, extra: list[str]) -> list[str]:
     return [f"experiment={row.experiment}", "logger=none", *row.overrides, *((QUICK + row.quick) if quick else []), *extra]
 
 
-def split_sizes(overrides: list[str], unit: Callable[[Any], str]) -> str:
-    """"train / val / test <unit>" of the data config these overrides compose (set up here, no training)."""
+def split_sizes(overrides: list[str], unit: Callable[[Any], str], run_dir: Path | None = None) -> str:
+    """"train / val / test <unit>" of the data config the run used (set up here, no training): its run directory's
+    `config.yaml`, which holds what the rules settled once the data was read (the small-set rule's
+    `data.val_fraction=0`), or, without one, the config these overrides compose."""
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
+    from omegaconf import OmegaConf
 
-    with initialize_config_dir(str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose("train", overrides=[*overrides, "paths.output_dir=unused"])
+    if run_dir is not None and (run_dir / "config.yaml").is_file():
+        cfg = OmegaConf.load(run_dir / "config.yaml")
+    else:
+        with initialize_config_dir(str(ROOT / "configs"), version_base="1.3"):
+            cfg = compose("train", overrides=[*overrides, "paths.output_dir=unused"])
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
     return " / ".join(f"{n:,}" for n in data_report.split_sizes(datamodule)) + f" {unit(cfg)}"
@@ -264,7 +270,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                   "task": row.task, "metric": row.metric, "metric_label": row.metric_label}
         result |= train(row, args.out, overrides, args.threads, args.timeout)
         try:
-            result["size"] = split_sizes(overrides, row.unit)
+            result["size"] = split_sizes(overrides, row.unit, args.out / row.name)
         except Exception as e:  # noqa: BLE001 - a config that does not compose: the run failed on it too
             result["size"] = "—"
             result.setdefault("size_error", f"{type(e).__name__}: {e}")
