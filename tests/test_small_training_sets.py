@@ -207,7 +207,8 @@ def test_a_small_numeric_set_trains_on_every_row_and_tests_the_lowest_training_l
                      "logger=csv", f"hydra.run.dir={run_dir}", "ckpt_path=last")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert ("resume: callbacks.early_stopping=None callbacks.weight_average={_target_: seqtrain.weight_average.WeightAverage, "
-            "start: 0.5} data.batch_size=8 data.val_fraction=0 model.patch_shift=True model.patch_spectrum=True monitor=train/loss") in proc.stdout + proc.stderr
+            "start: 0.5} data.batch_size=8 data.val_fraction=0 model.members=3 model.patch_shift=True model.patch_spectrum=True "
+            "monitor=train/loss") in proc.stdout + proc.stderr
     # The schedule is the run's: over 4 epochs, so the fifth is past its end, and the run says what that does.
     assert "the cosine schedule's T_max=4 (its run's) is below trainer.max_epochs=5: after epoch 4 the learning rate rises again" in proc.stdout + proc.stderr
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["global_step"] == STEPS_PER_EPOCH * 5
