@@ -39,6 +39,10 @@ APPLIED_ON_RESUME = (
     # the rules' blocks (small sets, text): none is applied on a resume, which keeps the settings its run settled
     # (seqtrain.run.keep_saved_recipe_settings), so a block changed since (a study round) changes nothing it trains
     "recipe.small_classification.*", "recipe.text_classification.*", "recipe.text_by_spacing.*",
+    # what the recipe is called and says, and its per-task tables, which set model.pooling, monitor, monitor_mode and
+    # model.embedding_dropout by interpolation: those keys are compared themselves, so a table changed since (or a
+    # recipe that now includes the table defaults, as data=vowels' since round thirty-eight) is named by what it changes
+    "recipe.name", "recipe.about", "recipe.pooling.*", "recipe.monitor.*", "recipe.monitor_mode.*", "recipe.embedding_dropout.*",
 )
 
 #: Keys added to the configs after runs were made without them, with the value that does what those runs

@@ -736,3 +736,24 @@ def test_a_small_set_run_saved_before_the_ensemble_resumes_as_one_network(compos
     assert config_changes(saved, config) == ({}, {})
     cfg, config = settled("model.members=3")
     assert keep_saved_recipe_settings(cfg, config, saved, {"model.members"}) is None and cfg.model.members == 3
+
+
+def test_a_vowels_run_saved_with_its_earlier_recipe_resumes_as_it_trained(compose_train: Compose) -> None:
+    """Round thirty-eight: data=vowels' recipe became the table defaults. A run saved with the GRU-256 recipe resumes with
+    its own settings (the recipe's keys are the run's, said in one line), and the recipe's name, text and per-task tables
+    are no change to refuse (their effect is compared under the keys they set)."""
+    from seqtrain.resume_checks import config_changes
+    from seqtrain.run import keep_saved_recipe_settings
+
+    before = compose_train("experiment=vowels_bigru", "recipe=none", "model.hidden_size=256", "model.bidirectional=true",
+                           "model.pooling=max", "trainer.max_epochs=30", "data.batch_size=32")
+    saved = OmegaConf.to_container(before, resolve=True)
+    saved["recipe"] = {"name": "vowels", "about": "a bidirectional 256-unit network with max pooling, 30 epochs"}
+    cfg = compose_train("experiment=vowels_bigru", "trainer.max_epochs=40")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    line = keep_saved_recipe_settings(cfg, config, saved, {"trainer.max_epochs"})
+    assert line is not None and "model.hidden_size=256" in line and "data.batch_size=32" in line
+    config["model"]["patch_size"] = saved["model"]["patch_size"]  # `auto`: the run takes its checkpoint's (run.py)
+    applied, refused = config_changes(saved, config)
+    assert refused == {}
+    assert applied["trainer.max_epochs"] == (30, 40) and applied["recipe.about"][0].startswith("a bidirectional 256-unit")
