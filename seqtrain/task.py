@@ -452,9 +452,12 @@ class SequenceTask(pl.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """A resumed fit: Lightning restores the checkpoint after `setup` has fitted the highway, so say that the
-        checkpoint's weights, not the least-squares fit just logged, are the ones training goes on from."""
+        checkpoint's weights, not the least-squares fit just logged, are the ones training goes on from. Not when the
+        best checkpoint is loaded to validate or test after the fit (the line said `resuming` there too)."""
         if self._highway_fitted:
             self._highway_fitted = False
+            if self.trainer.state.fn != "fit":
+                return
             log.info("model.ar_highway_fit: resuming, so the AR highway's weights are the checkpoint's (as trained so "
                      "far), not the least-squares fit above")
 

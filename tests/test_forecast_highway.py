@@ -301,6 +301,13 @@ def test_a_resumed_fit_goes_on_from_the_checkpoints_highway_and_says_so(tmp_path
     lines = [r.getMessage() for r in caplog.records if r.name == "seqtrain.task"]
     fit_line = next(i for i, line in enumerate(lines) if "start at the least-squares fit" in line)
     assert "resuming, so the AR highway's weights are the checkpoint's" in lines[fit_line + 1]
+    # A fit that tests its checkpoint afterwards loads it without resuming anything: no such line (there was one).
+    caplog.clear()
+    tested = task()
+    with caplog.at_level(logging.INFO, logger="seqtrain.task"):
+        trainer(1).fit(tested, datamodule=data)
+        trainer(1).test(tested, datamodule=data, ckpt_path=tmp_path / "two.ckpt", weights_only=True, verbose=False)
+    assert not any("resuming" in r.getMessage() for r in caplog.records if r.name == "seqtrain.task")
 
 
 def test_auto_turned_off_by_the_data_says_the_fit_has_nothing_to_fit() -> None:
