@@ -317,16 +317,12 @@ class SequenceTask(pl.LightningModule):
 
     def on_fit_start(self) -> None:
         # Walking the module tree (model and metrics) for every step's clipping costs ~25 us.
-        trainable = [p for p in self.parameters() if p.requires_grad]
         # Clipped group by group: the members of an ensemble one by one (the task's own parameters, if any, with the
         # first), else everything together.
-        if getattr(self.model, "members", 1) > 1:
-            groups = self.model.member_parameters()
-            in_model = {id(p) for group in groups for p in group}
-            groups[0] = [*groups[0], *(p for p in self.parameters() if id(p) not in in_model)]
-            self._clip_groups = [[p for p in group if p.requires_grad] for group in groups]
-        else:
-            self._clip_groups = [trainable]
+        groups = self.model.member_parameters() if getattr(self.model, "members", 1) > 1 else [[]]
+        grouped = {id(p) for group in groups for p in group}
+        groups[0] = [*groups[0], *(p for p in self.parameters() if id(p) not in grouped)]
+        self._clip_groups = [[p for p in group if p.requires_grad] for group in groups]
 
     def on_validation_epoch_start(self) -> None:
         self._carried.pop("val", None)

@@ -318,10 +318,12 @@ class SequenceModel(nn.Module):
         if self.relative is not None:
             inputs, level = self.relative(inputs, lengths)  # (B, T, F) shifted; level (B, num_outputs) or (B, T, num_outputs)
         networks = (self, *self.others)
-        states = [state] if len(networks) == 1 else _split_state(state, len(networks))
-        outputs, states = zip(*(network._forward_phases(inputs, lengths, member_state)
-                                for network, member_state in zip(networks, states, strict=True)), strict=True)
-        outputs, state = list(outputs), states[0] if len(networks) == 1 else _join_states(states)
+        outputs, states = [], []
+        for network, member_state in zip(networks, _split_state(state, len(networks)), strict=True):
+            predictions, member_state = network._forward_phases(inputs, lengths, member_state)
+            outputs.append(predictions)
+            states.append(member_state)
+        state = _join_states(states)
         if self.naive_bayes is not None:
             full = lengths if lengths is not None else torch.full((raw.shape[0],), raw.shape[1], dtype=torch.long)
             scores = self.naive_bayes(raw, full)  # (B, num_outputs)
@@ -419,7 +421,10 @@ class SequenceModel(nn.Module):
 
 
 def _split_state(state: State | None, members: int) -> list[State | None]:
-    """An ensemble's state (M*L*D, B, H) (or pair) -> each member's (L*D, B, H); None -> None for each."""
+    """An ensemble's state (M*L*D, B, H) (or pair) -> each member's (L*D, B, H); None -> None for each. One member's
+    is the state as given."""
+    if members == 1:
+        return [state]
     if state is None:
         return [None] * members
     if isinstance(state, tuple):
@@ -428,7 +433,9 @@ def _split_state(state: State | None, members: int) -> list[State | None]:
 
 
 def _join_states(states: Sequence[State]) -> State:
-    """The members' states, one after another on the first axis: (M*L*D, B, H) (or pair)."""
+    """The members' states, one after another on the first axis: (M*L*D, B, H) (or pair); one member's as it is."""
+    if len(states) == 1:
+        return states[0]
     if isinstance(states[0], tuple):
         return tuple(torch.cat(parts, dim=0) for parts in zip(*states, strict=True))  # type: ignore[return-value]
     return torch.cat(states, dim=0)
