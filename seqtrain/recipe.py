@@ -446,16 +446,12 @@ def command_line_keys() -> set[str]:
     hydra_cfg = HydraConfig.get()
     keys = {o.split("=", 1)[0].lstrip("+~") for o in hydra_cfg.overrides.task}
     if (debug := hydra_cfg.runtime.choices.get("debug")) is not None:
+        from seqtrain.resume_checks import flatten
+
         for source in hydra_cfg.runtime.config_sources:
             path = Path(source.path) / "debug" / f"{debug}.yaml"
             if source.schema == "file" and path.is_file():
-                keys |= set(flat_keys(OmegaConf.load(path)))
+                debug_config = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+                debug_config.pop("defaults", None)
+                keys |= set(flatten(debug_config))
     return keys
-
-
-def flat_keys(node: Any, prefix: str = "") -> list[str]:
-    """The dotted keys of a config's leaves (its `defaults` list left out)."""
-    if not isinstance(node, DictConfig):
-        return [prefix] if prefix else []
-    return [key for name, child in node.items_ex(resolve=False) if not (name == "defaults" and not prefix)
-            for key in flat_keys(child, f"{prefix}.{name}" if prefix else str(name))]
