@@ -828,11 +828,10 @@ def naive_bayes_terms(studies: list[Study], candidates: list[str], out: Path, sp
 
 
 def ensemble(studies: list[Study], members: list[str], out: Path, splits: int) -> None:
-    """The mean of `members`' class probabilities on each hold-out (their runs from `validate` in `out`), scored as
-    one classifier: `<set>/ens<k>` in `<out>/validate.json`, beside each member's own score."""
-    import pandas as pd
-
-    from seqtrain.predict import Predictor
+    """The mean of `members`' class probabilities on each hold-out (their runs from `validate` in `out`; the hold-out is
+    each run's test split), scored as one classifier by `scripts/ensemble_runs.py`: `<set>/ens<k>` in
+    `<out>/validate.json`, beside each member's own score."""
+    from ensemble_runs import scores
 
     results_file = out / "validate.json"
     results = json.loads(results_file.read_text())
@@ -844,12 +843,7 @@ def ensemble(studies: list[Study], members: list[str], out: Path, splits: int) -
             runs = [folder / name for name in members]
             if not all((run / "metrics.json").is_file() for run in runs):
                 continue
-            tables = [Predictor.from_checkpoint(run).predict(folder / "val.csv", progress=False).table for run in runs]
-            columns = [c for c in tables[0].columns if c.startswith("prob_")]
-            mean = sum(table[columns].to_numpy() for table in tables) / len(tables)
-            truth = pd.read_csv(folder / "val.csv")["label"].astype(str).to_numpy()
-            labels = np.array([c.removeprefix("prob_") for c in columns])
-            accuracy = float((labels[mean.argmax(1)] == truth).mean())
+            accuracy = scores(runs, "test")["mean_of_probabilities"]
             own = [results[result_key(study.name, member, split)] for member in members]
             key = result_key(study.name, f"ens{len(members)}", split)
             results[key] = {"score": accuracy, "seconds": sum(r["seconds"] for r in own), "status": "completed",
