@@ -135,7 +135,7 @@ SERIES = [
 #: given on the command line, so a candidate means the same settings whatever configs/recipe/forecast.yaml says now.
 BEFORE = {"data.window": "48", "data.scale": "minmax", "model.relative_to": "null", "model.ar_highway": "null", "model.cell": "lstm",
           "model.hidden_size": "64",
-          "optimizer.lr": "0.001"}
+          "optimizer.lr": "0.001", "task.random_scaling": "null"}
 
 
 def _candidate(**changes: str) -> list[str]:
@@ -171,6 +171,10 @@ CANDIDATES = {
     # (model.ar_highway_fit), against the same recipe:
     "hw_ls": _candidate(**AUTO, **LAST, **STD, optimizer__lr="0.003", model__ar_highway="auto", model__ar_highway_fit="start"),
     "hw_fixed": _candidate(**AUTO, **LAST, **STD, optimizer__lr="0.003", model__ar_highway="auto", model__ar_highway_fit="fixed"),
+    # Round five, each training window scaled by a random factor in [1/s, s] (task.random_scaling), against the same recipe:
+    "scale115": _candidate(**AUTO, **LAST, **STD, optimizer__lr="0.003", task__random_scaling="1.15"),
+    "scale13": _candidate(**AUTO, **LAST, **STD, optimizer__lr="0.003", task__random_scaling="1.3"),
+    "scale15": _candidate(**AUTO, **LAST, **STD, optimizer__lr="0.003", task__random_scaling="1.5"),
     "defaults": [],  # the final stage: whatever configs/recipe/forecast.yaml says now
 }
 

@@ -142,6 +142,7 @@ class TaskOptions(BaseModel):
     tbptt_variable: bool
     tbptt_scale_lr: bool
     label_smoothing: float = Field(ge=0.0, lt=1.0)
+    random_scaling: float | None = Field(gt=1.0)
 
     @model_validator(mode="after")
     def _variable_needs_steps(self) -> TaskOptions:
@@ -834,6 +835,7 @@ def kind_problems(cfg: DictConfig, targets: DataTargets) -> list[str]:
         model=model,
         tbptt_steps=cfg.task.tbptt_steps,
         label_smoothing=cfg.task.label_smoothing,
+        random_scaling=OmegaConf.select(cfg, "task.random_scaling", default=None),
         stateful=bool(OmegaConf.select(cfg, "data.stateful", default=False)),
         monitors=monitors(cfg),
     )

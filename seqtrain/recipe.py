@@ -119,6 +119,8 @@ def describe_recipe(cfg: DictConfig) -> str:
             if values.get("patch_size") == "auto":  # chosen once the data is read, from this target length
                 values["patch_size"] = f"auto(recipe.patch_steps={OmegaConf.select(cfg, 'recipe.patch_steps')})"
             lines.append(f"  {group}: " + " ".join(f"{k}={v}" for k, v in values.items()))
+    if (scaling := OmegaConf.select(cfg, "task.random_scaling", default=None)) is not None:
+        lines.append(f"  task: random_scaling={scaling} (each training window and its target times a factor in [1/{scaling}, {scaling}])")
     if settings := text_recipe_settings(cfg):  # settled once the data is read (seqtrain.run)
         lines.append("  text classification (token inputs, found once the data is read): "
                      + " ".join(f"{k}={v}" for k, v in settings.items()))

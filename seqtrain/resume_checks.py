@@ -51,7 +51,7 @@ ADDED_LATER = {"model.patch_size": 1, "model.patch_shift": False, "model.patch_s
                "data.time_column": None, "model.relative_to": None,
                "model.ar_highway": None, "model.ar_highway_fit": None, "model.bag": None, "model.bag_buckets": 65536, "model.naive_bayes": None, "model.members": 1,
                "model.instance_norm": None, "model.proj_size": 0,
-               "task.label_smoothing": 0.0}
+               "task.label_smoothing": 0.0, "task.random_scaling": None}
 
 
 def flatten(config: Any, prefix: str = "") -> dict[str, Any]:

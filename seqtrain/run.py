@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqtrain.baselines import baselines, describe
-from seqtrain.config import check_batches, check_facts, check_interpolations, check_options, check_targets
+from seqtrain.config import ConfigError, check_batches, check_facts, check_interpolations, check_options, check_targets
 from seqtrain.lr_find import check_lr_find, find_learning_rate
 from seqtrain.errors import CheckpointError, DataError
 from seqtrain.recipe import (
@@ -161,6 +161,9 @@ def _train(cfg: DictConfig, started: float, log_sizes: dict[Path, int], held: He
             log.warning(line)
         if line := unused_input_noise(cfg, facts):
             log.info(line)
+        if (scaling := cfg.task.random_scaling) is not None and facts.vocab_size is not None:
+            raise ConfigError(f"invalid config:\n  task.random_scaling={scaling} multiplies real-valued inputs with their "
+                              "targets, but this data's inputs are token ids; set task.random_scaling=null")
         if line := unused_tbptt(cfg):
             log.info(line)
         if line := unused_epoch_scheduler(cfg):
@@ -195,6 +198,7 @@ def _train(cfg: DictConfig, started: float, log_sizes: dict[Path, int], held: He
             tbptt_variable=cfg.task.tbptt_variable,
             tbptt_scale_lr=cfg.task.tbptt_scale_lr,
             label_smoothing=cfg.task.label_smoothing,
+            random_scaling=cfg.task.random_scaling,
             target_scale=facts.target_scale,
             target_shift=facts.target_shift,
             metadata={"config": config, "facts": facts.to_dict(), "data_fingerprints": fingerprints},
@@ -580,7 +584,8 @@ def keep_saved_recipe_settings(cfg: DictConfig, config: dict[str, Any], saved: d
     monitor, ...; `recipe.small_classification`: no validation split, its schedule, no early stopping, and its
     `multiclass` smoothing) as its checkpoint's run used them, whether that run settled them or predates them (a text run saved before the text block
     picked by val/loss); also the recipes' `model.instance_norm`, `model.differences`, `model.embedding_dropout` and
-    `model.head_dropout` (`recipe=text` from round thirty-two), so a run made before a recipe set them resumes as it was. A key given on the command line wins, as in `check_resume`. Returns the line that says what was kept."""
+    `model.head_dropout` (`recipe=text` from round thirty-two) and `task.random_scaling` (`recipe=forecast` from round five of
+    its study), so a run made before a recipe set them resumes as it was. A key given on the command line wins, as in `check_resume`. Returns the line that says what was kept."""
     from seqtrain.recipe import apply_settings, given, many_classes, short_setting, small_set_settings, text_recipe_keys
     from seqtrain.resume_checks import ADDED_LATER
 
@@ -588,7 +593,7 @@ def keep_saved_recipe_settings(cfg: DictConfig, config: dict[str, Any], saved: d
     multiclass = many_classes(cfg)
     recipe_keys = {*text_recipe_keys(cfg), *small_set_settings(cfg), *(multiclass[1] if multiclass else ()),
                    "model.instance_norm", "model.differences", "model.embedding_dropout",
-                   "model.head_dropout"}
+                   "model.head_dropout", "task.random_scaling"}
     keys = sorted(k for k in recipe_keys if not given(k, command_line))
     kept: dict[str, Any] = {}
     # Single values first, then whole nodes (the scheduler, a callback): a node is compared once the values it may

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import pairwise
@@ -67,6 +69,8 @@ class SequenceTask(pl.LightningModule):
         tbptt_steps / tbptt_variable / tbptt_scale_lr: truncated BPTT (see `_tbptt_step`).
         label_smoothing: ε of the cross-entropy's smoothed targets (classification and tagging only; see
             `seqtrain.kinds.base.mean_cross_entropy`). The loss logged and monitored is the smoothed one.
+        random_scaling: s > 1 (regression only): each training row's real-valued inputs and targets are multiplied by
+            one factor drawn log-uniformly from [1/s, s] (`_randomly_scaled`); validation and test are not scaled.
         target_scale / target_shift: regression targets arrive scaled (`DataFacts.target_scale`), one
             entry per output: `original = scaled * target_scale + target_shift`. The loss is on the
             scaled values; the metrics (mse, rmse, mae) are in the data's own units.
@@ -90,6 +94,7 @@ class SequenceTask(pl.LightningModule):
         tbptt_variable: bool = False,
         tbptt_scale_lr: bool = False,
         label_smoothing: float = 0.0,
+        random_scaling: float | None = None,
         target_scale: Sequence[float] | None = None,
         target_shift: Sequence[float] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -111,6 +116,13 @@ class SequenceTask(pl.LightningModule):
         if getattr(model, "naive_bayes", None) is not None and self.kind.name != "classification":
             raise ValueError(f"model.naive_bayes scores the classes of a sequence (task classification), but the task is "
                              f"{self.kind.name!r}; set model.naive_bayes=null")
+        if random_scaling is not None:
+            if isinstance(random_scaling, bool) or not isinstance(random_scaling, (int, float)) or not random_scaling > 1:
+                raise ValueError(f"random_scaling must be a number > 1 (factors from [1/s, s]) or None, got {random_scaling!r}")
+            if self.kind.name != "regression":
+                raise ValueError(f"random_scaling multiplies real-valued inputs with their targets (task regression), but the "
+                                 f"task is {self.kind.name!r}; set random_scaling=None")
+        self.random_scaling = None if random_scaling is None else float(random_scaling)
         self.task = self.kind.name
         self.model = model
         self.optimizer_factory = optimizer
@@ -337,9 +349,28 @@ class SequenceTask(pl.LightningModule):
         self._log_epoch_metrics("test")
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
+        if self.random_scaling is not None:
+            batch = self._randomly_scaled(batch)
         if self.tbptt_steps is not None:
             return self._tbptt_step(batch)
         return self._step(batch, "train")
+
+    def _randomly_scaled(self, batch: Batch) -> Batch:
+        """`random_scaling`: the batch with each row's inputs and targets multiplied by one factor, log-uniform in
+        [1/s, s] (torch's global generator: seeded, and restored on resume). Regression targets arrive scaled as the
+        inputs are (standard or min-max, `DataFacts.target_scale`), so the factor scales both about the scaled zero; a
+        model forecasting the change from the last value (`model.relative_to=last`) sees the changes scaled."""
+        if not batch.inputs.is_floating_point():
+            raise ValueError(f"random_scaling multiplies real-valued inputs, but this batch holds token ids "
+                             f"({batch.inputs.dtype}); set random_scaling=None")
+        if batch.stateful:
+            raise ValueError("random_scaling draws a factor per row and batch, but this batch continues the last one's rows "
+                             "(stateful data); set random_scaling=None")
+        spread = math.log(self.random_scaling)
+        factor = torch.exp((torch.rand(len(batch), device=batch.inputs.device) * 2 - 1) * spread)
+        inputs = batch.inputs * factor.view(-1, *[1] * (batch.inputs.dim() - 1)).to(batch.inputs.dtype)
+        targets = batch.targets * factor.view(-1, *[1] * (batch.targets.dim() - 1)).to(batch.targets.dtype)
+        return dataclasses.replace(batch, inputs=inputs, targets=targets)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._step(batch, "val")
@@ -437,8 +468,10 @@ class SequenceTask(pl.LightningModule):
             if datamodule is None:
                 raise CheckpointError("trained on dataloaders, not a datamodule")
             self.metadata = run_metadata(self.model, datamodule)
-            if self.kind.label_smoothing:  # what `python train.py` saves as task.label_smoothing
-                self.metadata["config"]["task"] = {"label_smoothing": self.kind.label_smoothing}
+            # What `python train.py` saves as task.label_smoothing and task.random_scaling.
+            options = {"label_smoothing": self.kind.label_smoothing, "random_scaling": self.random_scaling}
+            if options := {key: value for key, value in options.items() if value}:
+                self.metadata["config"]["task"] = options
         except CheckpointError as e:
             log.warning("checkpoints of this run cannot be evaluated, resumed by train.py or used by the scripts "
                         "(seqtrain cannot rebuild the model and data from them): %s", e)

@@ -80,6 +80,13 @@ CASES = [
     ("task kind", [*VOWELS, "task.label_smoothing=1.0"], ["task.label_smoothing=1.0", "less than 1"]),
     ("task kind", [*VOWELS, "task.label_smoothing=-0.1"], ["task.label_smoothing=-0.1", "greater than or equal to 0"]),
     ("task kind", [*VOWELS, "task.label_smoothing=some"], ["task.label_smoothing='some'"]),
+    ("task kind", [*VOWELS, "task.random_scaling=1.3"], ["task.random_scaling=1.3", "classification", "not values to scale",
+                                                         "set task.random_scaling=null"]),
+    ("task kind", ["experiment=none", "recipe=none", "data=truecase", "task.random_scaling=1.2"], ["task.random_scaling=1.2", "tagging"]),
+    ("task kind", ["task.random_scaling=1.3"], ["task.random_scaling=1.3", "language_modeling"]),
+    ("task kind", [*SUNSPOTS, "task.random_scaling=1"], ["task.random_scaling=1", "greater than 1"]),
+    ("task kind", [*SUNSPOTS, "task.random_scaling=0.8"], ["task.random_scaling=0.8", "greater than 1"]),
+    ("task kind", [*SUNSPOTS, "task.random_scaling=big"], ["task.random_scaling='big'", "valid number"]),
     ("task kind", ["experiment=none", "recipe=none", "data=adding", "task.tbptt_steps=10"], ["task.tbptt_steps=10", "regression"]),
     ("task kind", ["data=shakespeare", "model.bidirectional=true"], ["model.bidirectional=true"]),
     ("task kind", ["experiment=none", "recipe=none", "data=table", "data.task=tagging", "model.head=many_to_one"],
@@ -410,6 +417,8 @@ ACCEPTED = [
     ["task.tbptt_steps=16", "task.tbptt_variable=true", "task.tbptt_scale_lr=true"],
     [*VOWELS, "task.label_smoothing=0.1"],
     [*VOWELS, "task.label_smoothing=0"],  # an int 0 is a float 0
+    [*SUNSPOTS, "task.random_scaling=1.3"],
+    [*SUNSPOTS, "task.random_scaling=2"],  # an int 2 is a float 2
     ["experiment=none", "recipe=none", "data=truecase", "task.label_smoothing=0.1"],  # tagging
     ["scheduler=cosine", "scheduler.interval=step", "trainer.max_steps=500", "scheduler.scheduler.T_max=${trainer.max_steps}"],
     ["trainer.max_epochs=5", "+trainer.min_epochs=5", "+trainer.min_steps=100"],  # max_steps=-1: no step limit

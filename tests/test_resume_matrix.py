@@ -293,6 +293,14 @@ def test_an_ensemble_killed_mid_epoch(tmp_path: Path, args: list[str]) -> None:
 
 
 @pytest.mark.slow
+def test_a_randomly_scaled_forecast_killed_mid_epoch(tmp_path: Path) -> None:
+    """`task.random_scaling` draws each training window's factor from torch's global generator, which a resume restores."""
+    kill_mid_epoch_resume_and_compare(["experiment=sunspots_forecast", "task.random_scaling=1.3", "model.hidden_size=8",
+                                       "trainer.max_epochs=2", "trainer.limit_val_batches=2",
+                                       "callbacks.last_checkpoint.every_n_train_steps=5"], tmp_path)
+
+
+@pytest.mark.slow
 def test_d_killed_after_a_mid_epoch_validation(tmp_path: Path) -> None:
     args = [*VOWELS, "trainer.val_check_interval=0.5", "callbacks.last_checkpoint.every_n_train_steps=null"]
     whole = tmp_path / "whole"

@@ -54,6 +54,7 @@ class RunChoices:
     model: dict[str, Any] | None
     tbptt_steps: int | None = None
     label_smoothing: float = 0.0
+    random_scaling: float | None = None
     stateful: bool = False
     monitors: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
@@ -110,6 +111,14 @@ class TaskKind:
             why = "its perplexity is read from the loss" if cls.name == "language_modeling" else "its targets are not classes"
             problems.append(f"task.label_smoothing={run.label_smoothing} smooths class targets (classification, tagging), but "
                             f"{targets.source} is {cls.name}: {why}; set task.label_smoothing=0")
+        if run.random_scaling is not None and cls.name != "regression":
+            problems.append(f"task.random_scaling={run.random_scaling} multiplies each training window's real-valued inputs and "
+                            f"targets by one factor (regression, forecasting), but {targets.source} is {cls.name}: its targets "
+                            f"are not values to scale; set task.random_scaling=null")
+        if run.random_scaling is not None and run.stateful:
+            problems.append(f"task.random_scaling={run.random_scaling} draws a factor per window, but data.stateful=true carries "
+                            "each row's state across batches (the state of one scale into the next batch's other); set "
+                            "task.random_scaling=null or data.stateful=false")
         if run.stateful and not targets.per_step:
             problems.append(f"data.stateful=true needs a target per step, but {targets.source} gives one per sequence")
         for key, (metric, mode) in run.monitors.items():
