@@ -757,3 +757,36 @@ def test_a_vowels_run_saved_with_its_earlier_recipe_resumes_as_it_trained(compos
     applied, refused = config_changes(saved, config)
     assert refused == {}
     assert applied["trainer.max_epochs"] == (30, 40) and applied["recipe.about"][0].startswith("a bidirectional 256-unit")
+
+
+def test_a_forecast_run_saved_before_the_recipe_scaled_its_windows_resumes_without_scaling(compose_train: Compose) -> None:
+    """Round five of the forecasting study: `recipe=forecast` sets `task.random_scaling=1.3`. A run saved before (no
+    such key: trained without it) resumes as it trained, said in one line, with no config change left to refuse; one
+    saved with it keeps it; the command line still wins."""
+    from seqtrain.resume_checks import config_changes
+    from seqtrain.run import keep_saved_recipe_settings
+
+    cfg = compose_train("data=forecast")
+    assert cfg.task.random_scaling == 1.3
+    config = OmegaConf.to_container(cfg, resolve=True)
+    saved = json.loads(json.dumps(config))
+    del saved["task"]["random_scaling"]
+    assert keep_saved_recipe_settings(cfg, config, saved, set()) == "resume: task.random_scaling=None, as the run being resumed used"
+    assert cfg.task.random_scaling is None and config["task"]["random_scaling"] is None
+    assert config_changes(saved, config) == ({}, {})
+    # Saved with the recipe's value: nothing to keep.
+    cfg = compose_train("data=forecast")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert keep_saved_recipe_settings(cfg, config, json.loads(json.dumps(config)), set()) is None
+    # Given on the command line: judged as given (a change the resume check then refuses).
+    cfg = compose_train("data=forecast", "task.random_scaling=1.5")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert keep_saved_recipe_settings(cfg, config, saved, {"task.random_scaling"}) is None
+    assert cfg.task.random_scaling == 1.5
+    assert config_changes(saved, config)[1] == {"task.random_scaling": (None, 1.5)}
+
+
+def test_the_forecast_recipe_block_says_it_scales_training_windows(compose_train: Compose) -> None:
+    assert "  task: random_scaling=1.3 (each training window and its target times a factor in [1/1.3, 1.3])" \
+        in describe_recipe(compose_train("data=forecast"))
+    assert "random_scaling" not in describe_recipe(compose_train("experiment=sunspots_forecast"))
