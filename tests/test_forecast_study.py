@@ -52,3 +52,23 @@ def test_ar_recovers_an_autoregression_and_the_season_is_found() -> None:
     start = int(240 * 0.8)  # the test steps: the last 20 %
     assert found["season"] == 12
     assert found["seasonal_test"] == pytest.approx(np.sqrt(np.mean((seasonal[start - 12 : 228] - seasonal[start:]) ** 2)))
+
+
+@pytest.mark.parametrize("tail", ["", ".astype(dtype)"])
+def test_a_pmdarima_dataset_module_is_read_from_its_literal_without_running_it(tail: str) -> None:
+    """`--unseen` reads pmdarima's dataset modules (numbers written in the source) with `ast`: the values in order, the
+    missing ones (None, np.nan) left out, the steps as the time; no line of the module runs."""
+    source = f'''
+import numpy as np
+raise RuntimeError("a module that runs would stop here")
+def load_toy(as_series=False, dtype=np.float64):
+    """The toy set: np.array([9, 9]) in a docstring is not it."""
+    rslt = np.array([
+        3., 1.5, -2,
+        np.nan, 7, None]){tail}
+    return rslt
+'''
+    steps, values = study._pmdarima(source)
+    assert values.tolist() == [3.0, 1.5, -2.0, 7.0] and steps == ["0", "1", "2", "3"]
+    with pytest.raises(ValueError, match="no `rslt = np.array"):
+        study._pmdarima("x = 1\n")
