@@ -193,7 +193,8 @@ class ForecastDataModule(SequenceDataModule):
             test_start = first + int(len(p) * (1 - self.test_fraction))
             bounds.append({"train": (first, val_start), "val": (val_start, test_start), "test": (test_start, first + len(p))})
         if self.window == "auto":  # still auto: no checkpoint's state gave the window its run chose (load_state_dict)
-            self.window = self.auto_window([b["train"][1] - b["train"][0] for b in bounds])
+            self.window = self.auto_window([b["train"][1] - b["train"][0] for b in bounds],
+                                           {split: [b[split][1] - b[split][0] for b in bounds] for split in ("val", "test")})
         if saved is None:
             train_steps = np.concatenate([series[b["train"][0] : b["train"][1]] for b in bounds])
             check_series_vary(train_steps, names, targets_at)
@@ -223,7 +224,7 @@ class ForecastDataModule(SequenceDataModule):
                     f"the {split} split ({where}) is too short for one window "
                     f"(data.window={self.window}{' from auto' if self.window_is_auto else ''}, data.horizon={self.horizon}); "
                     f"give a longer series, raise its fraction, or lower data."
-                    f"{'horizon' if self.window_is_auto or max(steps) < self.horizon else 'window'}"
+                    f"{'horizon' if self.mode == 'many_to_one' and (self.window_is_auto or max(steps) < self.horizon) else 'window'}"
                     + (f" (the horizon alone is longer than the split's {max(steps)} steps)" if max(steps) < self.horizon else "")
                 )
             if len(parts) > 1:  # a series too short for one window of this split adds none to it, silently
@@ -249,12 +250,21 @@ class ForecastDataModule(SequenceDataModule):
                           window=self.window)
         return Splits(examples["train"], examples["val"], examples["test"], facts, state)
 
-    def auto_window(self, train_steps: list[int]) -> int:
-        """`data.window=auto`: a quarter of the (shortest series') training steps, between 2 and AUTO_WINDOW_MAX; one log line."""
+    def auto_window(self, train_steps: list[int], other_steps: dict[str, list[int]] | None = None) -> int:
+        """`data.window=auto`: a quarter of the (shortest series') training steps, between 2 and AUTO_WINDOW_MAX; one log line.
+        With `mode=many_to_many` a window's targets are its own steps shifted by one, so every window lies inside its split:
+        the window is then at most the shortest val or test split (``other_steps``, steps per series), said in the line."""
         shortest = min(train_steps)
         window = max(2, min(AUTO_WINDOW_MAX, shortest // 4))
-        log.info("data.window=auto: %d (a quarter of the %d training steps%s, at least 2, at most %d): %d training windows",
-                 window, shortest, " of the shortest series" if len(train_steps) > 1 else "", AUTO_WINDOW_MAX,
+        capped = ""
+        if self.mode == "many_to_many" and other_steps:
+            fits = {split: min(steps) for split, steps in other_steps.items() if steps and min(steps) > 0}
+            if fits and (split := min(fits, key=fits.get)) and 2 <= fits[split] < window:
+                capped = (f"; {fits[split]}, not {window}: mode=many_to_many windows lie inside their split, and the "
+                          f"{split} split{' of the shortest series' if len(train_steps) > 1 else ''} has {fits[split]} steps")
+                window = fits[split]
+        log.info("data.window=auto: %d (a quarter of the %d training steps%s, at least 2, at most %d%s): %d training windows",
+                 window, shortest, " of the shortest series" if len(train_steps) > 1 else "", AUTO_WINDOW_MAX, capped,
                  sum(max(0, n - window - self.horizon + 1) for n in train_steps))
         return window
 

@@ -221,6 +221,31 @@ def test_forecast_missing_column_and_short_split(tmp_path: Path) -> None:
     message = setup_error(ForecastDataModule(train_files=str(path), columns=["load"], window="auto", horizon=11))
     assert "too short for one window (data.window=17 from auto, data.horizon=11)" in message
     assert message.endswith("or lower data.horizon (the horizon alone is longer than the split's 10 steps)")
+    # many_to_many windows lie inside their split (the horizon plays no part): a window of 12 in 10 val steps fits none
+    message = setup_error(ForecastDataModule(train_files=str(path), columns=["load"], mode="many_to_many", window=12))
+    assert "the val split (steps 70..79 of 100) is too short for one window (data.window=12, data.horizon=1)" in message
+    assert message.endswith("or lower data.window")
+
+
+def test_an_auto_window_for_many_to_many_fits_the_shortest_split(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`data.window=auto` with `mode=many_to_many`: a quarter of the 123 training steps (30) holds no window of a 17-step
+    val split (wineind's lengths), which was refused; the window is that split's length, said in the line, and every split
+    has a window whose targets are its own steps. many_to_one reads context from before its split and keeps 30."""
+    import logging
+
+    path = write_csv(tmp_path / "series.csv", series_rows(176))
+    with caplog.at_level(logging.INFO, logger="seqtrain.data.forecast"):
+        dm = ForecastDataModule(train_files=str(path), columns=["load"], mode="many_to_many", window="auto", val_fraction=0.1,
+                                test_fraction=0.2)
+        dm.setup()
+    assert dm.window == 17
+    assert ("data.window=auto: 17 (a quarter of the 123 training steps, at least 2, at most 48; 17, not 30: mode=many_to_many "
+            "windows lie inside their split, and the val split has 17 steps)") in caplog.text
+    assert len(dm.split("val")) == 1 and dm.split("val").starts == [122]  # targets 123..139: the whole val split
+    assert len(dm.split("test")) >= 1
+    dm = ForecastDataModule(train_files=str(path), columns=["load"], window="auto", val_fraction=0.1, test_fraction=0.2)
+    dm.setup()
+    assert dm.window == 30
 
 
 def test_regression_target_width_differing_from_training(tmp_path: Path) -> None:
