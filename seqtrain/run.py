@@ -137,7 +137,8 @@ def _train(cfg: DictConfig, started: float, log_sizes: dict[Path, int], held: He
         if checkpoint is None:  # the recipe's settings for what the data turned out to be (a resume keeps its own)
             settled = [settle_text_recipe(cfg, config, facts.vocab_size, facts.task, command_line_keys(), sweep_choice(),
                                           training_text_spacing(datamodule)),
-                       settle_small_set(cfg, config, facts, training_rows(datamodule), command_line_keys(), sweep_choice())]
+                       settle_small_set(cfg, config, facts, training_rows(datamodule), command_line_keys(), sweep_choice()),
+                       settle_random_scaling(cfg, config, facts, command_line_keys())]
             for line in filter(None, settled):
                 log.info(line)
             if any(settled):
@@ -493,6 +494,27 @@ def unused_crop(cfg: DictConfig, model: Any) -> str | None:
     why = ("this data's inputs are token ids" if arguments["vocab_size"] is not None else
            "its forecast follows the window's last step" if arguments["window"] is not None else "this head predicts per step")
     return f"model.crop={crop}: not used (it trains on slices of real-valued rows with one target each; {why})"
+
+
+def settle_random_scaling(cfg: DictConfig, config: dict[str, Any], facts: Any, command_line: set[str]) -> str | None:
+    """A recipe's `task.random_scaling` (the forecast recipe's 1.3, chosen on series forecast from themselves) applies where
+    every input is a target: a covariate beside them (a temperature beside the load it helps forecast) need not scale with
+    the targets, and multiplying both by one factor would teach a relation the data does not hold. Off then, said in the
+    returned line; a value on the command line is judged as given."""
+    from seqtrain.recipe import given
+
+    scaling = OmegaConf.select(cfg, "task.random_scaling", default=None)
+    if scaling is None or given("task.random_scaling", command_line) or facts.task != "regression":
+        return None
+    targets = facts.target_inputs
+    if targets is not None and set(targets) == set(range(facts.num_features)):
+        return None
+    cfg.task.random_scaling = config["task"]["random_scaling"] = None
+    others = facts.num_features - len(set(targets or ()))
+    why = ("some target is not an input" if targets is None else
+           f"{others} of its {facts.num_features} input columns {'is not a target' if others == 1 else 'are not targets'}")
+    return (f"task.random_scaling=None, not the recipe's {scaling}: it scales series forecast from themselves, and {why} "
+            f"(a covariate need not scale with the targets); task.random_scaling={scaling} on the command line keeps it")
 
 
 def settled_relative_to(facts: Any) -> str:

@@ -130,3 +130,32 @@ def test_text_regression_with_random_scaling_is_refused_once_the_data_is_read(tm
     assert proc.returncode == 1
     assert "task.random_scaling=1.3 multiplies real-valued inputs with their targets, but this data's inputs are token ids" in proc.stderr
     assert not (tmp_path / "run" / "checkpoints").exists() or not any((tmp_path / "run" / "checkpoints").iterdir())
+
+
+@pytest.mark.parametrize(("target_inputs", "features", "kept"), [
+    ((0,), 1, True),           # a series forecast from itself: the study's case
+    ((0, 1), 2, True),         # two series, each forecast from the pair
+    ((0,), 2, False),          # a covariate beside the target
+    (None, 2, False),          # a target that is not an input
+])
+def test_the_recipes_scaling_applies_to_series_forecast_from_themselves(compose_train, target_inputs, features, kept) -> None:
+    """The forecast recipe's 1.3 was chosen on series forecast from themselves; beside a covariate (whose scale need not
+    follow the target's) it is off, said in one line; on the command line it is judged as given."""
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from seqtrain.run import settle_random_scaling
+
+    facts = SimpleNamespace(task="regression", target_inputs=target_inputs, num_features=features)
+    cfg = compose_train("data=forecast")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    line = settle_random_scaling(cfg, config, facts, set())
+    assert (line is None) == kept
+    assert cfg.task.random_scaling == config["task"]["random_scaling"] == (1.3 if kept else None)
+    if not kept:
+        assert line.startswith("task.random_scaling=None, not the recipe's 1.3: it scales series forecast from themselves")
+        assert ("1 of its 2 input columns is not a target" if target_inputs else "some target is not an input") in line
+    cfg = compose_train("data=forecast", "task.random_scaling=1.3")
+    assert settle_random_scaling(cfg, OmegaConf.to_container(cfg, resolve=True), facts, {"task.random_scaling"}) is None
+    assert cfg.task.random_scaling == 1.3
