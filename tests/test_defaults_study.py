@@ -379,3 +379,13 @@ def test_the_conll_file_is_what_the_table_data_reads(tmp_path: Path) -> None:
     assert path.name == "train.conll"
     rows, _ = conll_rows(path.read_text(encoding="utf-8"), path.name)
     assert [(r["sequence"], r["label"]) for r in rows] == [(["迈向", "充满"], ["v", "v"]), (["１", "张", "）"], ["m", "q", "w"])]
+
+
+def test_a_candidate_from_other_seeds_keeps_its_settings_and_shifts_its_seed() -> None:
+    assert study.candidate("default") == ([], 0)
+    assert study.candidate("seed_c") == ([], 2000)  # round seventeen's names keep their meaning
+    assert study.candidate("members3.b") == (["model.members=3"], 1000)
+    assert study.candidate("text_h32.c") == (["model.hidden_size=32"], 2000)
+    for bad in ("nonesuch", "members3.d", "nonesuch.b"):
+        with pytest.raises(SystemExit, match="unknown candidate"):
+            study.candidate(bad)
