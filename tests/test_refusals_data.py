@@ -331,7 +331,7 @@ def a_series_csv_starting_with_a_comment(tmp):
     write_csv(path, series_rows(100))
     path.write_text("# exported from the logger\n" + path.read_text())
     return forecast(tmp, train_files=str(path), columns=["load"]), [
-        f"{path}: no column 'load' (data.columns)",
+        f"{path}: its rows have 2 more fields than its header ('# exported from the logger')",
         "Its first line (starting '# exported from the logger') is a comment, not the header: delete it"
     ]
 
@@ -1167,6 +1167,32 @@ def a_semicolon_separated_forecast_file_with_every_numeric_column(tmp):  # befor
     path = file(tmp, "series.csv", "date;load\n" + "".join(f"2020-01-{d + 1:02d};{d % 7}.5\n" for d in range(28)))
     return forecast(tmp, train_files=str(path)), [
         f"{path}: no numeric column (columns: date;load)", "the file seems separated by ';'",
+    ]
+
+
+@case("forecast file")
+def a_semicolon_separated_forecast_file_with_decimal_commas(tmp):  # before: trained on the digits after each comma
+    days = [f"{2020 + d // 365}-{1 + d % 365 // 31:02d}-{1 + d % 31:02d}" for d in range(0, 400, 2)]  # in time order
+    path = file(tmp, "series.csv", "date;load\n" + "".join(f"{day};{10 + i % 7},{i % 10}5\n" for i, day in enumerate(days)))
+    return forecast(tmp, train_files=str(path)), [
+        f"{path}: its rows have 1 more field than its header ('date;load')", "the file seems separated by ';'",
+        "decimal='.'",
+    ]
+
+
+@case("table file")
+def a_semicolon_separated_table_with_decimal_comma_targets(tmp):
+    path = file(tmp, "train.csv", "sequence;target\n" + "".join(f"{i} {i + 1};{i},5\n" for i in range(20)))
+    return table(tmp, train_files=str(path), task="regression", target_column="target"), [
+        f"{path}: its rows have 1 more field than its header ('sequence;target')", "the file seems separated by ';'",
+    ]
+
+
+@case("table file")
+def rows_with_an_id_field_the_header_does_not_name(tmp):  # pandas would read the ids as an index, unsaid
+    path = file(tmp, "train.csv", "sequence,label\n" + "".join(f"id{i},{i} {i + 1},{'xy'[i % 2]}\n" for i in range(20)))
+    return table(tmp, train_files=str(path)), [
+        f"{path}: its rows have 1 more field than its header ('sequence', 'label')", "give every field a name in the header",
     ]
 
 

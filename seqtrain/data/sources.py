@@ -307,7 +307,31 @@ def _load_file(path: str, builder: str, options: dict[str, Any], cache_dir: str 
         raise DataError(f"{path}: cannot be read as {builder}: {reason}") from e
     if len(dataset) == 0:
         raise DataError(f"{path}: no rows")
+    if builder == "csv":
+        check_header_width(path, dataset.column_names)
     return dataset, lines
+
+
+def check_header_width(path: str, columns: list[str]) -> None:
+    """pandas, under `datasets`' CSV reader, takes the first field of rows longer than the header for the rows' index
+    (`__index_level_0__`) and reads the rest under the header's names: a file separated by ';' with decimal commas
+    (`2020-01-01;10,5` under `date;load`) trained on the digits after each comma. Refused, naming the header."""
+    index = [name for name in columns if name.startswith("__index_level_")]
+    if not index:
+        return
+    header = [name for name in columns if name not in index]
+    sep = next((c for c in ";|\t" if any(c in name for name in header)), None)
+    if header and (header[0].startswith("#") or header[0].lower().startswith("sep=")):
+        fix = layout_hint(header, "row", path)  # a comment or Excel's sep= line above the header
+    elif sep:
+        fix = (f". The header holds {sep!r}: the file seems separated by {sep!r} (a decimal comma then splits each number "
+               "in two), and CSV files are read separated by ',': write it with commas and decimal points, e.g. pandas' "
+               "to_csv(sep=',', decimal='.')")
+    else:
+        fix = ": give every field a name in the header, or remove the extra fields"
+    plural = "s" if len(index) > 1 else ""
+    raise DataError(f"{path}: its rows have {len(index)} more field{plural} than its header ({', '.join(map(repr, header))}), "
+                    f"so each row's first field{plural} would be read as an index and the rest under the wrong names{fix}")
 
 
 def _load_hub(hub: str, hub_config: str | None, cache_dir: str | None) -> dict[str, list[Piece]]:
