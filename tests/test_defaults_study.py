@@ -160,6 +160,30 @@ def test_reviews_are_unique_unambiguous_and_split_apart(tmp_path: Path, monkeypa
     assert "一般" not in train_x + test_x and "" not in train_x + test_x
     assert all(y == ("pos" if x.startswith("好") else "neg") for x, y in zip(train_x + test_x, train_y + test_y))
     assert data == study.load_reviews(archive, {"train": 12, "test": 8})  # seeded
+    # The texts neither split drew: the rest of the 20 distinct, unambiguous ones, and the same two splits beside them.
+    more = study.load_reviews(archive, {"train": 5, "test": 3}, unused=True)
+    assert {k: more[k] for k in ("train", "test")} == study.load_reviews(archive, {"train": 5, "test": 3})
+    drawn = [x for split in ("train", "test", "unused") for x in more[split][0]]
+    assert len(drawn) == 20 and set(drawn) == set(train_x + test_x)
+
+
+def test_paired_difference_and_its_standard_error_by_hand() -> None:
+    run = np.array([1, 1, 0, 1, 0], dtype=bool)
+    nb = np.array([1, 0, 0, 0, 1], dtype=bool)
+    # differences 0, 1, 0, 1, -1: mean 0.2, sample sd sqrt(0.7), standard error sqrt(0.7 / 5) = 0.3742
+    line = study._paired_line("Set", "unused", "run", run, nb)
+    assert line == "| Set | unused (5) | run | 0.6000 | 0.4000 | +20.00 | 37.42 |"
+
+
+def test_the_naive_bayes_predictions_score_as_the_baseline_does() -> None:
+    rng = np.random.default_rng(0)
+    words = {"pos": "good great fine nice".split(), "neg": "bad awful poor sad".split()}
+    def texts(n):
+        labels = ["pos" if i % 2 else "neg" for i in range(n)]
+        return [" ".join(rng.choice(words[y] + ["film", "plot"], 4)) for y in labels], labels
+    (train_x, train_y), (test_x, test_y) = texts(60), texts(30)
+    predicted = study.naive_bayes_predictions(train_x, train_y, test_x)
+    assert float((predicted == np.array(test_y)).mean()) == study.naive_bayes(train_x, train_y, test_x, test_y)
 
 
 def test_rotten_tomatoes_reviews_come_from_the_wheels_csv_without_plots(tmp_path: Path) -> None:
