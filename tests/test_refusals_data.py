@@ -628,6 +628,15 @@ def nan_as_a_label_in_csv(tmp):  # pandas reads it as missing: it was called "an
 
 
 @case("table file")
+def a_class_named_none_in_csv(tmp):  # a class of that name: the reader cannot keep it, and the fix is to rename it
+    path = write_csv(tmp / "train.csv", [{"sequence": "abc"[: i % 3 + 1], "label": ["yes", "no", "None"][i % 3]} for i in range(30)])
+    return table(tmp, train_files=str(path)), [
+        f"{path}, row 3, column 'label': 'None', which the CSV reader takes for a missing value",
+        "where 'None' is the value meant (a class of that name), write it otherwise in the file, e.g. 'None_'",
+    ]
+
+
+@case("table file")
 def missing_label_key_in_jsonl(tmp):
     rows = labelled(10)
     del rows[4]["label"]

@@ -167,7 +167,8 @@ def parse_rows(
             if cell is None and written is not None and (text := written(i, column) or "").strip():
                 raise DataError(
                     f"{place}, column {column!r}: {text!r}, which the CSV reader takes for a missing value (as it takes "
-                    "nan, NA, N/A, null, None); give the row its value, or drop the row"
+                    f"nan, NA, N/A, null, None); give the row its value, or drop the row; where {text.strip()!r} is the value "
+                    f"meant (a class of that name), write it otherwise in the file, e.g. {text.strip() + '_'!r}"
                 )
         inputs.append(read_input(value, place, sequence_column))
         targets.append(read_target(target, place, target_column))
