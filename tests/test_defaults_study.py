@@ -172,7 +172,8 @@ def test_paired_difference_and_its_standard_error_by_hand() -> None:
     nb = np.array([1, 0, 0, 0, 1], dtype=bool)
     # differences 0, 1, 0, 1, -1: mean 0.2, sample sd sqrt(0.7), standard error sqrt(0.7 / 5) = 0.3742
     line = study._paired_line("Set", "unused", "run", run, nb)
-    assert line == "| Set | unused (5) | run | 0.6000 | 0.4000 | +20.00 | 37.42 |"
+    assert line == "| Set | unused (5) | run | 0.6000 | — | 0.4000 | +20.00 | 37.42 |"
+    assert study._paired_line("Set", "unused", "run", run, nb, 0.5).startswith("| Set | unused (5) | run | 0.6000 | 0.5000 |")
 
 
 def test_the_naive_bayes_predictions_score_as_the_baseline_does() -> None:
