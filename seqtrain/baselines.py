@@ -4,7 +4,9 @@ A run that reports accuracy 0.49 with exit status 0 looks like a result; next to
 0.51" it is plainly not one. Computed from the built splits, with the training split's statistics only:
 - classification and tagging: always the most frequent training class (accuracy);
 - regression: always the training targets' mean (mse, rmse, mae, in the data's units);
-- forecasting with the targets among the inputs: persistence, the last value seen (mse, rmse, mae);
+- forecasting with the targets among the inputs: persistence, the last value seen (mse, rmse, mae), and beside it
+  (one forecast per window) a linear autoregression on the window (`linear_autoregression`), which a network forecast
+  should beat too;
 - language modelling: the training tokens' frequencies, add-one smoothed, at every step (ppl, bpt).
 """
 
@@ -154,6 +156,63 @@ def _persistence(datamodule: Any, stages: tuple[str, ...]) -> dict[str, Any] | N
         p, a = torch.cat(predicted), torch.cat(actual)
         out[stage] = _errors(stage, p, a, _scale(datamodule.facts, a.shape[1]))
     return out
+
+
+def linear_autoregression(datamodule: Any, stages: tuple[str, ...], fit_windows: int = 20_000) -> dict[str, Any] | None:
+    """Forecasting, one forecast per window, every target an input: each target's next values as a linear map of its
+    column's window (its changes from the last value, as `model.relative_to=last` reads it), the map fitted by ridge
+    least squares on the training windows (the AR highway's fit, `model.ar_highway_fit`, alone: ridge by leave-one-out
+    error; on at most `fit_windows` of them, evenly spaced). On short series with a strong season or a steady trend this
+    often beats a recurrent network (README, the forecast study)."""
+    import torch
+
+    from seqtrain.data.forecast import ForecastDataModule
+    from seqtrain.models.highway import AutoregressiveHighway
+
+    if not isinstance(datamodule, ForecastDataModule) or datamodule.mode == "many_to_many":
+        return None
+    inputs_at, targets_at = datamodule.positions(datamodule.state_dict()["columns"])
+    if not set(targets_at) <= set(inputs_at):
+        return None
+    columns = [inputs_at.index(k) for k in targets_at]
+
+    def windows(stage: str, at: Any = None) -> tuple[Tensor, Tensor] | None:
+        """The split's (N, W, K) target columns and (N, horizon * K) targets (step-major, as persistence repeats the
+        last values); None for an empty split or windows of several lengths."""
+        split = datamodule.split(stage)
+        pairs = [split[i] for i in (range(len(split)) if at is None else at)]
+        if not pairs or len({tuple(x.shape) for x, _ in pairs}) > 1:
+            return None
+        return torch.stack([x[:, columns] for x, _ in pairs]).double(), torch.stack([y.reshape(-1) for _, y in pairs]).double()
+
+    n = len(datamodule.split("train"))
+    if (train := windows("train", None if n <= fit_windows else torch.linspace(0, n - 1, fit_windows).long().tolist())) is None:
+        return None
+    x, y = train
+    reads = [o % len(columns) for o in range(y.shape[1])]  # output o forecasts target o % K at step o // K
+    ar = AutoregressiveHighway(x.shape[1], reads).double()
+    ar.fit(x - x[:, -1:], y - x[:, -1, reads])
+    out: dict[str, Any] = {"name": f"a linear autoregression on the {x.shape[1]}-step window, least squares on the training windows"}
+    for stage in stages:
+        if (found := windows(stage)) is not None:
+            x, y = found
+            with torch.no_grad():
+                predicted = x[:, -1, reads] + ar(x - x[:, -1:])
+            out[stage] = _errors(stage, predicted, y, _scale(datamodule.facts, y.shape[1]))
+    return out
+
+
+def describe_linear(linear: dict[str, Any], results: dict[str, Any], highway: bool) -> list[str]:
+    """Printed lines: the linear autoregression's scores, and where it beats the model on validation (without the
+    AR highway), a line that says so and names the option that adds it beside the network."""
+    lines = [f"linear {stage}: " + "  ".join(f"{k.split('/', 1)[-1]}={v:.4f}" for k, v in linear[stage].items())
+             + f"  ({linear['name']})" for stage in ("val", "test") if stage in linear]
+    ours, theirs = results.get("val", {}).get("val/rmse"), linear.get("val", {}).get("val/rmse")
+    if not highway and ours is not None and theirs is not None and theirs < ours:
+        lines.append(f"note: on the val split the linear autoregression is ahead of the model (rmse {theirs:.4f} against "
+                     f"{ours:.4f}): try model.ar_highway=auto model.ar_highway_fit=fixed, which adds that fit beside the "
+                     "network")
+    return lines
 
 
 def describe(baseline: dict[str, Any], results: dict[str, Any]) -> list[str]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from seqtrain.baselines import baselines, describe
+from seqtrain.baselines import baselines, describe, describe_linear, linear_autoregression
 from seqtrain.config import ConfigError, check_batches, check_facts, check_interpolations, check_options, check_targets
 from seqtrain.lr_find import check_lr_find, find_learning_rate
 from seqtrain.errors import CheckpointError, DataError
@@ -270,6 +270,9 @@ def _train(cfg: DictConfig, started: float, log_sizes: dict[Path, int], held: He
             stages = tuple(stage for stage in ("val", "test") if results.get(stage))
             if trainer.is_global_zero and stages and (baseline := baselines(datamodule, stages)) is not None:
                 results["baseline"] = baseline  # what predicting without the sequences scores, printed beside
+            if trainer.is_global_zero and stages and (linear := linear_autoregression(datamodule, stages)) is not None:
+                results["baseline_linear"] = linear  # a forecast a network should beat too
+                results["baseline_linear"]["highway"] = cfg.model.get("ar_highway") is not None
             if facts.task == "language_modeling" and cfg.sample_length > 0:
                 results["sample"] = datamodule.decode(
                     _sample_text(task.model, datamodule, cfg.sample_length, seed=cfg.seed)
@@ -1057,6 +1060,8 @@ def format_results(results: dict[str, Any], output_dir: Path) -> str:
             lines.append(f"{stage}: " + "  ".join(f"{k.split('/', 1)[-1]}={v:.4f}" for k, v in results[stage].items()))
     if "baseline" in results:
         lines += describe(results["baseline"], results)
+    if "baseline_linear" in results:
+        lines += describe_linear(results["baseline_linear"], results, results["baseline_linear"].get("highway", False))
     if "sample" in results:
         lines.append("sample:\n" + results["sample"])
     return "\n".join(lines)

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent / "data"))
 
 from user_files import series_rows, write_csv, write_jsonl  # noqa: E402
 
-from seqtrain.baselines import baselines, describe  # noqa: E402
+from seqtrain.baselines import baselines, describe, describe_linear, linear_autoregression  # noqa: E402
 from seqtrain.data import ForecastDataModule, TableDataModule  # noqa: E402
 
 
@@ -64,6 +64,45 @@ def test_forecast_targets_outside_the_inputs_fall_back_to_the_mean(tmp_path: Pat
     dm = ForecastDataModule(train_files=str(path), window=5, columns=["temp"], target_columns=["load"])
     dm.setup()
     assert baselines(dm, ("test",))["name"] == "always the training targets' mean"
+
+
+@pytest.mark.parametrize(("horizon", "fit_windows"), [(1, 20_000), (3, 20_000), (1, 50)])
+def test_forecast_linear_autoregression_is_exact_on_series_that_repeat_their_season(tmp_path: Path, horizon: int,
+                                                                                     fit_windows: int) -> None:
+    """x_t = x_(t-12), two columns of different seasons: each next value is a linear map of its column's window's
+    changes from its last value (weight 1 on the step 12 back), which least squares on the training windows (or on 50
+    of them) finds, for every step of a horizon; persistence is far off."""
+    t = np.arange(150)
+    load = 10 + np.sin(2 * np.pi * t / 12) + 0.5 * np.cos(4 * np.pi * t / 12)
+    temp = 3 * np.cos(2 * np.pi * t / 6) - t % 4
+    path = write_csv(tmp_path / "s.csv", [{"load": a, "temp": b} for a, b in zip(load, temp)])
+    dm = ForecastDataModule(train_files=str(path), window=16, horizon=horizon, val_fraction=0.1, test_fraction=0.2)
+    dm.setup()
+    linear = linear_autoregression(dm, ("val", "test"), fit_windows=fit_windows)
+    persistence = baselines(dm, ("test",))
+    assert linear["name"].startswith("a linear autoregression on the 16-step window")
+    assert linear["test"]["test/rmse"] < 1e-3 * persistence["test"]["test/rmse"]
+    assert persistence["test"]["test/rmse"] > 0.3  # the season moves the series by about half a unit a step
+
+
+def test_forecast_linear_autoregression_only_where_it_applies(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "s.csv", series_rows(100))
+    covariate = ForecastDataModule(train_files=str(path), window=5, columns=["temp"], target_columns=["load"])
+    covariate.setup()
+    assert linear_autoregression(covariate, ("test",)) is None  # the target is not an input: no window of its own
+    per_step = ForecastDataModule(train_files=str(path), window=5, columns=["load"], mode="many_to_many")
+    per_step.setup()
+    assert linear_autoregression(per_step, ("test",)) is None
+
+
+def test_a_linear_autoregression_ahead_on_validation_names_the_ar_highway() -> None:
+    linear = {"name": "a linear autoregression", "val": {"val/rmse": 1.0}, "test": {"test/rmse": 1.1}}
+    lines = describe_linear(linear, {"val": {"val/rmse": 1.5}, "test": {"test/rmse": 1.0}}, highway=False)
+    assert lines[:2] == ["linear val: rmse=1.0000  (a linear autoregression)", "linear test: rmse=1.1000  (a linear autoregression)"]
+    assert len(lines) == 3 and "model.ar_highway=auto model.ar_highway_fit=fixed" in lines[2]
+    assert len(describe_linear(linear, {"val": {"val/rmse": 1.5}}, highway=True)) == 2  # the highway is already there
+    assert len(describe_linear(linear, {"val": {"val/rmse": 0.9}}, highway=False)) == 2  # the model is ahead
+    assert len(describe_linear(linear, {}, highway=False)) == 2  # no validation to judge by (the test split never does)
 
 
 def test_a_model_no_better_than_its_baseline_is_warned_of() -> None:
