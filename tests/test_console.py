@@ -53,6 +53,25 @@ def test_a_default_run_prints_what_the_user_needs_and_no_noise(tmp_path: Path) -
     assert "wrote 370 rows to" in output and "metrics: test/loss=" in output
 
 
+def test_a_forecast_prints_the_linear_autoregression_and_saves_it(tmp_path: Path) -> None:
+    """A seasonal series the linear autoregression fits exactly (x_t = x_(t-12)): its line beside the result, as
+    metrics.json saves it, and the note naming the AR highway, which it beats the model by on validation."""
+    import math
+
+    rows = "".join(f"{t},{10 + math.sin(2 * math.pi * t / 12) + 0.5 * math.cos(4 * math.pi * t / 12):.6f}\n" for t in range(120))
+    (tmp_path / "series.csv").write_text("t,load\n" + rows)
+    run = tmp_path / "run"
+    proc = run_train("data=forecast", f"data.train_files={tmp_path / 'series.csv'}", "data.window=16", "trainer.max_epochs=2",
+                     "logger=none", f"hydra.run.dir={run}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    output = proc.stdout + proc.stderr
+    linear = json.loads((run / "metrics.json").read_text())["baseline_linear"]
+    assert linear["name"] == "a linear autoregression on the 16-step window, least squares on the training windows"
+    assert f"\nlinear test: mse={linear['test']['test/mse']:.4f}  rmse={linear['test']['test/rmse']:.4f}" in output
+    assert linear["test"]["test/rmse"] < 1e-3 and linear["highway"] is False
+    assert "\nnote: on the val split the linear autoregression is ahead of the model" in output
+
+
 @pytest.mark.slow  # a second run for a display option (~7 s)
 def test_lightning_summary_is_an_override_away(tmp_path: Path) -> None:
     proc = run_train("experiment=vowels_bigru", "debug=smoke", "trainer.accelerator=cpu", "logger=none",
