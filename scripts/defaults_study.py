@@ -351,11 +351,11 @@ def read_ucr_text(text: str) -> tuple[list[np.ndarray], list[str]]:
 
 
 def read_ts(text: str) -> tuple[list[np.ndarray], list[str]]:
-    """Series (T, C) and targets from sktime `.ts` text: `#` comments, `@` header, `ch1:ch2:...:target` lines."""
+    """Series (T, C) and targets from sktime `.ts` text: `#` and `%` comments, `@` header, `ch1:ch2:...:target` lines."""
     series, targets = [], []
     for line in text.splitlines():
         line = line.strip()
-        if not line or line.startswith(("#", "@")):
+        if not line or line.startswith(("#", "%", "@")):
             continue
         *channels, target = line.split(":")
         values = [[float(v) for v in channel.split(",")] for channel in channels]

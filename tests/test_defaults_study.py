@@ -18,6 +18,7 @@ sys.modules["defaults_study"] = study  # dataclasses look their module up
 spec.loader.exec_module(study)
 
 TS = """# a comment
+%# aeon's UnitTest file opens with comments of this kind
 @problemName Toy
 @univariate false
 @data
