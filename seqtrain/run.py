@@ -10,6 +10,7 @@ import shlex
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -55,6 +56,8 @@ from seqtrain.run_directory import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import torch
 
     from seqtrain.pruning import TrialPruned
@@ -131,7 +134,8 @@ def _train(cfg: DictConfig, started: float, log_sizes: dict[Path, int], held: He
         pl.seed_everything(cfg.seed, workers=True)
 
         datamodule = instantiate(cfg.data)
-        datamodule.setup("fit")
+        with LoggedLines() as first_read:
+            datamodule.setup("fit")
         facts = datamodule.facts
         read_with = OmegaConf.to_container(cfg.data, resolve=True)
         if checkpoint is None:  # the recipe's settings for what the data turned out to be (a resume keeps its own)
@@ -145,7 +149,8 @@ def _train(cfg: DictConfig, started: float, log_sizes: dict[Path, int], held: He
                 check_options(cfg)  # the settings they brought, like any other
             if OmegaConf.to_container(cfg.data, resolve=True) != read_with:  # another tokenizer or split: read it again
                 datamodule = instantiate(cfg.data)
-                datamodule.setup("fit")
+                with first_read.said_once():  # what the first read said about the files is not said twice
+                    datamodule.setup("fit")
                 facts = datamodule.facts
         check_facts(cfg, facts)  # the task kind the config promised (or, for a datamodule of your own, its checks)
         if (emptied := getattr(datamodule, "val_emptied", None)) is not None:
@@ -1056,6 +1061,40 @@ def _sample_text(model: torch.nn.Module, datamodule: Any, length: int, seed: int
     prompt = datamodule.encode("\n")
     generator = torch.Generator().manual_seed(seed)
     return prompt + sample(model, prompt, length, temperature=0.8, generator=generator)
+
+
+class LoggedLines(logging.Handler):
+    """The messages seqtrain's loggers emit inside the `with` block; then `said_once()`, a block in which records with
+    one of those messages are dropped by every handler of the root logger (where Hydra's console and file handlers
+    are): a dataset read twice (the recipe chose another tokenizer or split) warns of its files once."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.add(record.getMessage())
+
+    def __enter__(self) -> LoggedLines:
+        logging.getLogger("seqtrain").addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger("seqtrain").removeHandler(self)
+
+    @contextmanager
+    def said_once(self) -> Iterator[None]:
+        def new(record: logging.LogRecord) -> bool:
+            return not (record.name.startswith("seqtrain") and record.getMessage() in self.messages)
+
+        handlers = list(logging.getLogger().handlers)
+        for handler in handlers:
+            handler.addFilter(new)
+        try:
+            yield
+        finally:
+            for handler in handlers:
+                handler.removeFilter(new)
 
 
 def format_results(results: dict[str, Any], output_dir: Path) -> str:

@@ -72,6 +72,23 @@ def test_a_forecast_prints_the_linear_autoregression_and_saves_it(tmp_path: Path
     assert "\nnote: on the val split the linear autoregression is ahead of the model" in output
 
 
+def test_a_dataset_read_again_for_the_recipe_warns_of_its_files_once(tmp_path: Path) -> None:
+    """The small-set rule reads a small numeric set again without its carve-out: what the first read said about the
+    files (here: labels 0 and 0.0 are one class) is said once, on the console and in the run's log; what changed (the
+    split) is said again."""
+    rows = [f"{' '.join(str((i * 7 + t) % 5) for t in range(12))},{i % 2}" for i in range(40)]
+    (tmp_path / "train.csv").write_text("sequence,label\n" + "\n".join(rows) + "\n")
+    (tmp_path / "test.csv").write_text("sequence,label\n" + "\n".join(r[:-1] + f"{int(r[-1])}.0" for r in rows[:10]) + "\n")
+    run = tmp_path / "run"
+    proc = run_train("data=table", f"data.train_files={tmp_path / 'train.csv'}", f"data.test_files={tmp_path / 'test.csv'}",
+                     "trainer.max_epochs=1", "logger=none", f"hydra.run.dir={run}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for text in (proc.stdout + proc.stderr, (run / "train.log").read_text()):
+        assert text.count("labels written differently that are one value are one class") == 1
+        assert text.count("data: the val split is carved from the training data") == 1
+        assert text.count("data: no val split (data.val_fraction=0)") == 1
+
+
 @pytest.mark.slow  # a second run for a display option (~7 s)
 def test_lightning_summary_is_an_override_away(tmp_path: Path) -> None:
     proc = run_train("experiment=vowels_bigru", "debug=smoke", "trainer.accelerator=cpu", "logger=none",
