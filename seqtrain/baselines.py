@@ -205,8 +205,7 @@ def linear_autoregression(datamodule: Any, stages: tuple[str, ...], fit_windows:
 def describe_linear(linear: dict[str, Any], results: dict[str, Any], highway: bool) -> list[str]:
     """Printed lines: the linear autoregression's scores, and where it beats the model on validation (without the
     AR highway), a line that says so and names the option that adds it beside the network."""
-    lines = [f"linear {stage}: " + "  ".join(f"{k.split('/', 1)[-1]}={v:.4f}" for k, v in linear[stage].items())
-             + f"  ({linear['name']})" for stage in ("val", "test") if stage in linear]
+    lines = _score_lines("linear", linear)
     ours, theirs = results.get("val", {}).get("val/rmse"), linear.get("val", {}).get("val/rmse")
     if not highway and ours is not None and theirs is not None and theirs < ours:
         lines.append(f"note: on the val split the linear autoregression is ahead of the model (rmse {theirs:.4f} against "
@@ -217,11 +216,7 @@ def describe_linear(linear: dict[str, Any], results: dict[str, Any], highway: bo
 
 def describe(baseline: dict[str, Any], results: dict[str, Any]) -> list[str]:
     """Printed lines: the baseline's scores, and a warning where the model does no better on a stage."""
-    lines = []
-    for stage in ("val", "test"):
-        if stage in baseline:
-            lines.append(f"baseline {stage}: " + "  ".join(f"{k.split('/', 1)[-1]}={v:.4f}" for k, v in baseline[stage].items())
-                         + f"  ({baseline['name']})")
+    lines = _score_lines("baseline", baseline)
     for stage in ("val", "test"):
         for key, value in baseline.get(stage, {}).items():
             if key.endswith(("/acc", "/rmse", "/bpt")) and key in results.get(stage, {}):
@@ -231,3 +226,9 @@ def describe(baseline: dict[str, Any], results: dict[str, Any]) -> list[str]:
                     lines.append(f"warning: {key}={ours:.4f} is no better than the baseline's {value:.4f}: the model has "
                                  "not learned more than that from the sequences")
     return lines
+
+
+def _score_lines(label: str, baseline: dict[str, Any]) -> list[str]:
+    """`<label> val: rmse=...  mae=...  (<what it predicts>)`, a line per stage it was scored on."""
+    return [f"{label} {stage}: " + "  ".join(f"{k.split('/', 1)[-1]}={v:.4f}" for k, v in baseline[stage].items())
+            + f"  ({baseline['name']})" for stage in ("val", "test") if stage in baseline]
