@@ -288,14 +288,44 @@ def files_of_two_formats(tmp):
 @case("table file")
 def missing_sequence_column(tmp):
     path = write_csv(tmp / "train.csv", [{"text": "ab", "label": "x"}] * 5)
-    return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence' (data.sequence_column); its columns are: text, label"]
+    return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence' (data.sequence_column); its columns are: text, "
+                                               "label. Its one other column is 'text': set data.sequence_column='text'"]
+
+
+@case("table file")
+def two_columns_neither_named_as_configured(tmp):
+    path = write_csv(tmp / "train.csv", [{"age": 20 + i, "signal": f"{i} 1.5 {i + 2}"} for i in range(30)])
+    return table(tmp, train_files=str(path)), [
+        f"{path}: no column 'sequence' (data.sequence_column); its columns are: age, signal. Of its two columns, 'signal' "
+        "holds sequences (its first row: several items) and 'age' one value a row: set data.sequence_column='signal' "
+        "data.target_column='age'"
+    ]
+
+
+@case("table file")
+def three_columns_none_named_as_configured(tmp):
+    path = write_csv(tmp / "train.csv", [{"id": f"p{i}", "signal": f"{i} 1.5", "age": 20 + i} for i in range(30)])
+    return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence' (data.sequence_column); its columns are: "
+                                               "id, signal, age"]
+
+
+def test_no_column_is_suggested_where_the_first_row_leaves_a_choice(tmp_path: Path) -> None:
+    """Three columns for two settings, or two columns of sequences: the error lists the columns and suggests none."""
+    for name, rows in (("three.csv", [{"id": f"p{i}", "signal": f"{i} 1.5", "age": 20 + i} for i in range(30)]),
+                       ("both.csv", [{"a": f"{i} 1.5", "b": f"{i} 2.5"} for i in range(30)])):
+        path = write_csv(tmp_path / name, rows)
+        with pytest.raises(DataError) as error:
+            table(tmp_path, train_files=str(path)).setup()
+        assert str(error.value).endswith("its columns are: " + ", ".join(rows[0])), str(error.value)
 
 
 @case("table file")
 def missing_column_in_test_file(tmp):
     train = write_csv(tmp / "train.csv", labelled())
     test = write_csv(tmp / "test.csv", [{"sequence": "ab", "y": "x"}])
-    return table(tmp, train_files=str(train), test_files=str(test)), [f"{test}: no column 'label' (data.target_column); its columns are: sequence, y"]
+    return table(tmp, train_files=str(train), test_files=str(test)), [
+        f"{test}: no column 'label' (data.target_column); its columns are: sequence, y. Its one other column is 'y': set "
+        "data.target_column='y'"]
 
 
 @case("table file")
@@ -1518,6 +1548,27 @@ def test_a_label_per_row_warns_of_regression_data(tmp_path: Path, caplog: pytest
     path = write_csv(tmp_path / "train.csv", [{"sequence": "ab" * (i % 3 + 1), "label": f"{i * 0.37:.2f}"} for i in range(60)])
     dm = table(tmp_path, train_files=str(path), val_files=str(path), test_files=str(path))
     assert "nearly every row is a class of its own; if the values are quantities, use data.task=regression" in warnings_of(caplog, dm)
+
+
+@pytest.mark.parametrize(("labels", "warned"), [
+    ([18 + (i * 7) % 40 for i in range(120)], True),  # ages 18..57: numbers, but not class ids
+    ([f"{(i % 15) * 0.5:.1f}" for i in range(120)], True),  # scores 0.0..7.0 in halves
+    ([1 + i % 30 for i in range(120)], False),  # the UCR archive's class ids 1..30
+    ([f"{i % 12}.0" for i in range(120)], False),  # ids 0..11 written as floats
+    ([f"c{i % 30}" for i in range(120)], False),  # names
+    ([3 + i % 8 for i in range(120)], False),  # 8 numbers: few enough to be classes
+])
+def test_numeric_labels_that_are_not_class_ids_warn_of_regression_data(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                                       labels: list, warned: bool) -> None:
+    """A numeric target trained as classes (the table's default task): warned, naming its range, unless its values are
+    the 0..K-1 or 1..K that number classes, or ten or fewer."""
+    path = write_csv(tmp_path / "train.csv", [{"sequence": f"1 {i % 7} 3", "label": label} for i, label in enumerate(labels)])
+    text = warnings_of(caplog, table(tmp_path, train_files=str(path), val_files=str(path), test_files=str(path)))
+    assert ("holds numbers, not class ids" in text) is warned
+    if warned:
+        low, high = min(map(float, labels)), max(map(float, labels))
+        assert f"distinct values from {low:g} to {high:g} in 120 training rows" in text
+        assert "if they are quantities (an age, a price, a score), use data.task=regression" in text
 
 
 def test_numbers_column_without_stray_values_is_read_as_numbers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -46,6 +46,35 @@ def check_classes(class_names: list[str], count: int, task: str, column: str, or
             "data: column %r has %d distinct labels in %d training %ss: nearly every %s is a class of its own; "
             "if the values are quantities, use data.task=regression", column, len(class_names), count, unit, unit,
         )
+    elif (numbers := quantities(class_names)) is not None:
+        log.warning(
+            "data: column %r holds numbers, not class ids (%d distinct values from %g to %g in %d training %ss, not "
+            "the 0..K-1 or 1..K that number classes): each value is trained as a class of its own (data.task=%s); "
+            "if they are quantities (an age, a price, a score), use data.task=regression",
+            column, len(class_names), numbers.min(), numbers.max(), count, unit, task,
+        )
+
+
+#: Numeric labels with more distinct values than this that are not class ids read as quantities (`quantities`).
+NUMERIC_CLASSES = 10
+
+
+def quantities(class_names: list[str]) -> np.ndarray | None:
+    """The labels as numbers where they look like quantities rather than class ids: every one a finite number, more
+    than NUMERIC_CLASSES of them, and not the integers 0..K-1 or 1..K that archives number their classes with (the
+    UCR archive's 1..60, say; '1.0' counts as 1). None otherwise."""
+    if len(class_names) <= NUMERIC_CLASSES:
+        return None
+    try:
+        numbers = np.array([float(name) for name in class_names])
+    except ValueError:
+        return None
+    if not np.isfinite(numbers).all():
+        return None
+    ids = np.sort(numbers)
+    if (ids == np.round(ids)).all() and ids[0] in (0, 1) and (np.diff(ids) == 1).all():
+        return None
+    return numbers
 
 
 def check_varies(targets: Any, per_step: bool, column: str, origin: Origin) -> None:

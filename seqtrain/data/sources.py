@@ -368,4 +368,37 @@ def check_columns(piece: Piece, columns: dict[str, str]) -> None:
                 hint = (f". The column {near[0]!r} differs from {column!r} only in {'spaces' if spaces else 'case'}: "
                         + ("write the file without spaces after its separators (its cells have them too), or " if spaces else "")
                         + f"set data.{key}={near[0]!r}")
+            if not hint:
+                hint = column_suggestion(piece, columns)
             raise DataError(f"{piece.name}: no column {column!r} (data.{key}); its columns are: {shown}{hint}")
+
+
+def _holds_sequences(cell: Any) -> bool:
+    """A cell that is a sequence as the table reader takes one: a list, or text of several items (numbers or words
+    separated by spaces, commas or semicolons, or a bracketed list)."""
+    if isinstance(cell, (list, tuple)):
+        return True
+    return isinstance(cell, str) and len(cell.replace(",", " ").replace(";", " ").split()) > 1
+
+
+def column_suggestion(piece: Piece, columns: dict[str, str]) -> str:
+    """For a table whose sequence or target column is missing, the setting that names the right one, where its first
+    row leaves one choice: the one other column, or, of two columns, the one holding sequences and the one holding a
+    single value. Empty where it does not (the error lists the columns either way)."""
+    if set(columns) != {"sequence_column", "target_column"}:
+        return ""
+    names = piece.dataset.column_names
+    missing = [key for key, column in columns.items() if column not in names]
+    free = [name for name in names if name not in columns.values()]
+    if not missing or len(piece.dataset) == 0:
+        return ""
+    first = piece.dataset[0]
+    if len(missing) == 1 and len(free) == 1:
+        return f". Its one other column is {free[0]!r}: set data.{missing[0]}={free[0]!r}"
+    if len(missing) == 2 and len(free) == 2:
+        sequences = [name for name in free if _holds_sequences(first[name])]
+        if len(sequences) == 1:
+            target = next(name for name in free if name != sequences[0])
+            return (f". Of its two columns, {sequences[0]!r} holds sequences (its first row: several items) and {target!r} "
+                    f"one value a row: set data.sequence_column={sequences[0]!r} data.target_column={target!r}")
+    return ""
