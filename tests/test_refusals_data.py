@@ -304,14 +304,14 @@ def two_columns_neither_named_as_configured(tmp):
 
 @case("table file")
 def three_columns_none_named_as_configured(tmp):
-    path = write_csv(tmp / "train.csv", [{"id": f"p{i}", "signal": f"{i} 1.5", "age": 20 + i} for i in range(30)])
+    path = write_csv(tmp / "train.csv", [{"id": i, "signal": f"{i} 1.5", "age": 20 + i} for i in range(30)])  # not wide
     return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence' (data.sequence_column); its columns are: "
                                                "id, signal, age"]
 
 
 def test_no_column_is_suggested_where_the_first_row_leaves_a_choice(tmp_path: Path) -> None:
     """Three columns for two settings, or two columns of sequences: the error lists the columns and suggests none."""
-    for name, rows in (("three.csv", [{"id": f"p{i}", "signal": f"{i} 1.5", "age": 20 + i} for i in range(30)]),
+    for name, rows in (("three.csv", [{"id": i, "signal": f"{i} 1.5", "age": 20 + i} for i in range(30)]),
                        ("both.csv", [{"a": f"{i} 1.5", "b": f"{i} 2.5"} for i in range(30)])):
         path = write_csv(tmp_path / name, rows)
         with pytest.raises(DataError) as error:

@@ -373,7 +373,7 @@ def check_columns(piece: Piece, columns: dict[str, str]) -> None:
             raise DataError(f"{piece.name}: no column {column!r} (data.{key}); its columns are: {shown}{hint}")
 
 
-def _holds_sequences(cell: Any) -> bool:
+def holds_sequences(cell: Any) -> bool:
     """A cell that is a sequence as the table reader takes one: a list, or text of several items (numbers or words
     separated by spaces, commas or semicolons, or a bracketed list)."""
     if isinstance(cell, (list, tuple)):
@@ -396,7 +396,7 @@ def column_suggestion(piece: Piece, columns: dict[str, str]) -> str:
     if len(missing) == 1 and len(free) == 1:
         return f". Its one other column is {free[0]!r}: set data.{missing[0]}={free[0]!r}"
     if len(missing) == 2 and len(free) == 2:
-        sequences = [name for name in free if _holds_sequences(first[name])]
+        sequences = [name for name in free if holds_sequences(first[name])]
         if len(sequences) == 1:
             target = next(name for name in free if name != sequences[0])
             return (f". Of its two columns, {sequences[0]!r} holds sequences (its first row: several items) and {target!r} "

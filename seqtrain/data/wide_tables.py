@@ -73,14 +73,15 @@ def target_named_otherwise(piece: Piece, sequence_column: str, target_column: st
     with the default `label`): every column but one (or every column) holds numbers, and neither the sequence column
     nor the target column is there. None when the file is not such a table."""
     from seqtrain.checks.files import headerless
+    from seqtrain.data.sources import holds_sequences
 
     features = piece.dataset.features
     names = list(features)
     if sequence_column in names or target_column in names or len(names) < 3 or headerless(names):
         return None  # (a first row of numbers is data, not a header: `check_columns` says so)
     others = [n for n in names if not _numeric(features[n])]
-    if len(others) > 1:
-        return None
+    if len(others) > 1 or (others and len(piece.dataset) and holds_sequences(piece.dataset[0][others[0]])):
+        return None  # (a column of sequences beside columns of numbers: not a wide table, whose label is one value)
     which = (f"every column but {others[0]!r} holds numbers: if {others[0]!r} is the label, set "
              f"data.target_column={others[0]}" if others else
              "every column holds numbers: set data.target_column to the label's column")
