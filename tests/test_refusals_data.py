@@ -296,22 +296,31 @@ def missing_sequence_column(tmp):
 def two_columns_neither_named_as_configured(tmp):
     path = write_csv(tmp / "train.csv", [{"age": 20 + i, "signal": f"{i} 1.5 {i + 2}"} for i in range(30)])
     return table(tmp, train_files=str(path)), [
-        f"{path}: no column 'sequence' (data.sequence_column); its columns are: age, signal. Of its two columns, 'signal' "
+        f"{path}: no column 'sequence' (data.sequence_column); its columns are: age, signal. Of its 2 columns, 'signal' "
         "holds sequences (its first row: several items) and 'age' one value a row: set data.sequence_column='signal' "
         "data.target_column='age'"
     ]
 
 
 @case("table file")
+def an_id_a_sequence_and_a_value_none_named_as_configured(tmp):
+    path = write_csv(tmp / "train.csv", [{"series_id": f"s{i}", "signal": f"{i} 1.5 2", "y": "ab"[i % 2]} for i in range(30)])
+    return table(tmp, train_files=str(path)), [
+        "its columns are: series_id, signal, y. Of its 3 columns ('series_id' names the rows), 'signal' holds sequences "
+        "(its first row: several items) and 'y' one value a row: set data.sequence_column='signal' data.target_column='y'"
+    ]
+
+
+@case("table file")
 def three_columns_none_named_as_configured(tmp):
-    path = write_csv(tmp / "train.csv", [{"id": i, "signal": f"{i} 1.5", "age": 20 + i} for i in range(30)])  # not wide
+    path = write_csv(tmp / "train.csv", [{"group": i % 3, "signal": f"{i} 1.5", "age": 20 + i} for i in range(30)])  # not wide
     return table(tmp, train_files=str(path)), [f"{path}: no column 'sequence' (data.sequence_column); its columns are: "
-                                               "id, signal, age"]
+                                               "group, signal, age"]
 
 
 def test_no_column_is_suggested_where_the_first_row_leaves_a_choice(tmp_path: Path) -> None:
     """Three columns for two settings, or two columns of sequences: the error lists the columns and suggests none."""
-    for name, rows in (("three.csv", [{"id": i, "signal": f"{i} 1.5", "age": 20 + i} for i in range(30)]),
+    for name, rows in (("three.csv", [{"group": i % 3, "signal": f"{i} 1.5", "age": 20 + i} for i in range(30)]),
                        ("both.csv", [{"a": f"{i} 1.5", "b": f"{i} 2.5"} for i in range(30)])):
         path = write_csv(tmp_path / name, rows)
         with pytest.raises(DataError) as error:

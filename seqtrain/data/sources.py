@@ -383,8 +383,9 @@ def holds_sequences(cell: Any) -> bool:
 
 def column_suggestion(piece: Piece, columns: dict[str, str]) -> str:
     """For a table whose sequence or target column is missing, the setting that names the right one, where its first
-    row leaves one choice: the one other column, or, of two columns, the one holding sequences and the one holding a
-    single value. Empty where it does not (the error lists the columns either way)."""
+    row leaves one choice: the one other column, or, of the columns that do not name rows (`id`, `series_id`: see
+    `wide_tables.identifier`), the one holding sequences and the one holding a single value. Empty where it does not
+    (the error lists the columns either way)."""
     if set(columns) != {"sequence_column", "target_column"}:
         return ""
     names = piece.dataset.column_names
@@ -395,10 +396,14 @@ def column_suggestion(piece: Piece, columns: dict[str, str]) -> str:
     first = piece.dataset[0]
     if len(missing) == 1 and len(free) == 1:
         return f". Its one other column is {free[0]!r}: set data.{missing[0]}={free[0]!r}"
-    if len(missing) == 2 and len(free) == 2:
+    if len(missing) == 2:
+        from seqtrain.data.wide_tables import identifier
+
         sequences = [name for name in free if holds_sequences(first[name])]
-        if len(sequences) == 1:
-            target = next(name for name in free if name != sequences[0])
-            return (f". Of its two columns, {sequences[0]!r} holds sequences (its first row: several items) and {target!r} "
-                    f"one value a row: set data.sequence_column={sequences[0]!r} data.target_column={target!r}")
+        ids = [name for name in free if identifier(name) and name not in sequences]
+        values = [name for name in free if name not in sequences and name not in ids]
+        if len(sequences) == 1 and len(values) == 1:
+            of = f"its {len(free)} columns" + (f" ({' and '.join(map(repr, ids))} names the rows)" if ids else "")
+            return (f". Of {of}, {sequences[0]!r} holds sequences (its first row: several items) and {values[0]!r} one "
+                    f"value a row: set data.sequence_column={sequences[0]!r} data.target_column={values[0]!r}")
     return ""
