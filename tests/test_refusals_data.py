@@ -321,7 +321,8 @@ def three_columns_none_named_as_configured(tmp):
 def test_no_column_is_suggested_where_the_first_row_leaves_a_choice(tmp_path: Path) -> None:
     """Three columns for two settings, or two columns of sequences: the error lists the columns and suggests none."""
     for name, rows in (("three.csv", [{"group": i % 3, "signal": f"{i} 1.5", "age": 20 + i} for i in range(30)]),
-                       ("both.csv", [{"a": f"{i} 1.5", "b": f"{i} 2.5"} for i in range(30)])):
+                       ("both.csv", [{"a": f"{i} 1.5", "b": f"{i} 2.5"} for i in range(30)]),
+                       ("id.csv", [{"sequence": f"{i} 1.5", "id": i} for i in range(30)])):  # an id is not the label
         path = write_csv(tmp_path / name, rows)
         with pytest.raises(DataError) as error:
             table(tmp_path, train_files=str(path)).setup()

@@ -393,12 +393,12 @@ def column_suggestion(piece: Piece, columns: dict[str, str]) -> str:
     free = [name for name in names if name not in columns.values()]
     if not missing or len(piece.dataset) == 0:
         return ""
+    from seqtrain.data.wide_tables import identifier
+
     first = piece.dataset[0]
-    if len(missing) == 1 and len(free) == 1:
+    if len(missing) == 1 and len(free) == 1 and not identifier(free[0]):
         return f". Its one other column is {free[0]!r}: set data.{missing[0]}={free[0]!r}"
     if len(missing) == 2:
-        from seqtrain.data.wide_tables import identifier
-
         sequences = [name for name in free if holds_sequences(first[name])]
         ids = [name for name in free if identifier(name) and name not in sequences]
         values = [name for name in free if name not in sequences and name not in ids]
