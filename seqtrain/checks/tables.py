@@ -48,10 +48,10 @@ def check_classes(class_names: list[str], count: int, task: str, column: str, or
         )
     elif (numbers := quantities(class_names)) is not None:
         log.warning(
-            "data: column %r holds numbers, not class ids (%d distinct values from %g to %g in %d training %ss, not "
-            "the 0..K-1 or 1..K that number classes): each value is trained as a class of its own (data.task=%s); "
-            "if they are quantities (an age, a price, a score), use data.task=regression",
-            column, len(class_names), numbers.min(), numbers.max(), count, unit, task,
+            "data: column %r holds numbers, not class ids (%d distinct values from %g to %g in training, not the "
+            "0..K-1 or 1..K that number classes): each value is trained as a class of its own (data.task=%s); if they "
+            "are quantities (an age, a price, a score), use data.task=regression",
+            column, len(class_names), numbers.min(), numbers.max(), task,
         )
 
 
