@@ -253,6 +253,37 @@ def test_the_unseen_sets_are_only_measured_never_chosen_on(monkeypatch: pytest.M
         study.validate(study.UNSEEN[:1], ["default"], tmp_path, tmp_path, 1, [])
 
 
+def test_the_logistic_regression_on_naive_bayes_features_matches_one_written_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Binary word and word-pair features times their log-count ratio, by hand (dictionaries, not a vectorizer), into
+    scikit-learn's logistic regression with the one C allowed: the same predictions as `nb_logistic`."""
+    from math import log
+
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    words = {"pos": "good great fine nice".split(), "neg": "bad awful poor sad".split()}
+    def texts(n):  # weak evidence: each word from the label's list with probability 0.6
+        labels = ["pos" if i % 3 else "neg" for i in range(n)]
+        other = {"pos": "neg", "neg": "pos"}
+        return [" ".join(rng.choice(words[y if rng.random() < 0.6 else other[y]]) for _ in range(4)) for y in labels], labels
+    (train_x, train_y), (test_x, _) = texts(60), texts(200)
+    monkeypatch.setattr(study, "NB_LOGISTIC_C", (0.7,))
+
+    def grams(text):
+        tokens = text.lower().split()
+        return set(tokens) | {f"{a} {b}" for a, b in zip(tokens, tokens[1:])}
+    vocabulary = sorted(set().union(*map(grams, train_x)))
+    counts = {label: {g: 1 + sum(g in grams(x) for x, y in zip(train_x, train_y) if y == label) for g in vocabulary}
+              for label in ("neg", "pos")}
+    totals = {label: sum(c.values()) for label, c in counts.items()}
+    r = {g: log((counts["pos"][g] / totals["pos"]) / (counts["neg"][g] / totals["neg"])) for g in vocabulary}
+    features = lambda xs: np.array([[r[g] if g in grams(x) else 0.0 for g in vocabulary] for x in xs])
+    model = LogisticRegression(C=0.7, solver="liblinear", max_iter=5000).fit(features(train_x), np.array(train_y) == "pos")
+    expected = np.where(model.predict(features(test_x)), "pos", "neg")
+    np.testing.assert_array_equal(study.nb_logistic(train_x, train_y, test_x), expected)
+    assert (study.nb_logistic(train_x, train_y, test_x, scaled=False) != expected).any()  # r changes the model
+
+
 def test_text_with_spaces_is_read_as_words() -> None:
     assert study.spaced(["A three-hour cinema master class.", "There is greatness here."])
     assert not study.spaced(["质量很好，物流也快，包装也不错，下次还会再来买", "不 好用，退货了"])  # a space here and there is still running text
