@@ -1207,6 +1207,17 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def limit_threads(threads: int):
+    """This process's own BLAS / OpenMP pools (1-NN, DTW, scikit-learn's naive Bayes and `nb_logistic`) to `threads`,
+    as each training subprocess gets: the work runs beside `--jobs` of them, and a scikit-learn solver with every
+    thread it could take slowed a training run on the other core about 50 times (0.16 batches a second against 8.4)."""
+    try:
+        from threadpoolctl import threadpool_limits  # scikit-learn's dependency (the `study` extra)
+    except ImportError:
+        return None
+    return threadpool_limits(threads)  # (its `restore_original_limits()` undoes it)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", choices=["validate", "ranks", "final", "table", "seeds", "nb", "ensemble", "nbterm", "nbprior",
@@ -1230,6 +1241,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (each with --threads threads)")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every run (e.g. trainer.max_epochs=2 for a smoke test)")
     args = parser.parse_args()
+    limit_threads(args.threads)
     if args.unseen and args.stage != "final":
         raise SystemExit(f"--unseen is for --stage final only, not {args.stage}: no round chooses settings on those sets")
     every = UNSEEN if args.unseen else STUDIES

@@ -284,6 +284,20 @@ def test_the_logistic_regression_on_naive_bayes_features_matches_one_written_by_
     assert (study.nb_logistic(train_x, train_y, test_x, scaled=False) != expected).any()  # r changes the model
 
 
+def test_the_scripts_own_thread_pools_are_limited_as_its_training_runs_are() -> None:
+    """The study's numpy and scikit-learn work runs beside its training subprocesses: `--threads` limits its own BLAS /
+    OpenMP pools too (a solver with every thread slowed a training run on the other core about 50 times)."""
+    from threadpoolctl import threadpool_info
+
+    np.ones((64, 64)) @ np.ones((64, 64))  # BLAS loaded
+    limits = study.limit_threads(1)
+    try:
+        pools = threadpool_info()
+        assert pools and all(pool["num_threads"] == 1 for pool in pools)
+    finally:
+        limits.restore_original_limits()
+
+
 def test_text_with_spaces_is_read_as_words() -> None:
     assert study.spaced(["A three-hour cinema master class.", "There is greatness here."])
     assert not study.spaced(["质量很好，物流也快，包装也不错，下次还会再来买", "不 好用，退货了"])  # a space here and there is still running text
