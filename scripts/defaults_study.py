@@ -928,10 +928,10 @@ NB_LOGISTIC_C = (0.1, 0.3, 1.0, 3.0, 10.0)
 
 def nb_logistic(train_x: list[str], train_y: list[str], test_x: list[str], scaled: bool = True) -> np.ndarray:
     """Predictions of a discriminative model on the naive Bayes baseline's features (lower-cased words and word pairs,
-    or characters and their pairs for running text; each counted once per text), the strongest classical one on short sentiment texts (Wang and Manning 2012's NBSVM,
-    here with the logistic loss and without their interpolation): logistic regression on each feature times its
-    log-count ratio r = log((p / |p|_1) / (q / |q|_1)), p and q the two classes' feature counts plus one (`scaled`; else
-    on the binary features alone). Its C by 5-fold cross-validation on the training rows (NB_LOGISTIC_C). Two classes."""
+    or characters and their pairs for running text; each counted once per text): Wang and Manning 2012's NBSVM, here
+    with the logistic loss and without their interpolation, a logistic regression on each feature times its log-count
+    ratio r = log((p / |p|_1) / (q / |q|_1)), p and q the two classes' feature counts plus one (`scaled`; else on the
+    binary features alone). Its C by 5-fold cross-validation on the training rows (NB_LOGISTIC_C). Two classes."""
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
