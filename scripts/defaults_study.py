@@ -543,6 +543,12 @@ def holdout(targets: list[str], task: str, fraction: float = 0.3, seed: int = 0)
     return kept, np.sort(held)
 
 
+def holdout_rows(texts: list, targets: list, task: str, seed: int) -> tuple[list, list, list, list]:
+    """`holdout`'s split as rows: the kept rows and targets, then the held ones."""
+    kept, held = holdout(targets, task, seed=seed)
+    return [texts[i] for i in kept], [targets[i] for i in kept], [texts[i] for i in held], [targets[i] for i in held]
+
+
 # -- baselines -------------------------------------------------------------------------------------
 
 
@@ -661,8 +667,7 @@ def naive_bayes_table(studies: list[Study], cache: Path, splits: int, official: 
             if official:
                 pieces = (train_x, train_y, *data["test"])
             else:
-                kept, held = holdout(train_y, study.task, seed=split)
-                pieces = ([train_x[i] for i in kept], [train_y[i] for i in kept], [train_x[i] for i in held], [train_y[i] for i in held])
+                pieces = holdout_rows(train_x, train_y, study.task, split)
             for name, variant in NB_VARIANTS.items():
                 scores[name][study.name].append(nb_accuracy(*pieces, *variant))
             scores["the baseline"][study.name].append(naive_bayes(*pieces))
@@ -843,10 +848,7 @@ def naive_bayes_priors(studies: list[Study], cache: Path, splits: int) -> str:
         train_x, train_y = data["train"]
         if not spaced(train_x):
             continue  # characters: words need subword pieces
-        pieces = []
-        for split in range(splits):
-            kept, held = holdout(train_y, "classification", seed=split)
-            pieces.append(([train_x[i] for i in kept], [train_y[i] for i in kept], [train_x[i] for i in held], [train_y[i] for i in held]))
+        pieces = [holdout_rows(train_x, train_y, "classification", split) for split in range(splits)]
         pieces.append((train_x, train_y, *data["test"]))
         for label, (kind, buckets) in NB_PRIORS.items():
             scores = []
@@ -972,9 +974,8 @@ def nb_logistic_table(studies: list[Study], cache: Path, splits: int) -> str:
         train_x, train_y = draw["train"]
         sets = []
         for split in range(splits):
-            kept, held = holdout(train_y, study.task, seed=split)
-            sets.append((f"hold-out {split} ({len(held)})", [train_x[i] for i in kept], [train_y[i] for i in kept],
-                         [train_x[i] for i in held], [train_y[i] for i in held]))
+            fit_x, fit_y, held_x, held_y = holdout_rows(train_x, train_y, study.task, split)
+            sets.append((f"hold-out {split} ({len(held_x)})", fit_x, fit_y, held_x, held_y))
         sets += [(f"{split} ({len(draw[split][0])})", train_x, train_y, *draw[split]) for split in ("test", "unused")]
         for name, fit_x, fit_y, test_x, test_y in sets:
             truth = np.array(test_y)
