@@ -202,12 +202,13 @@ def linear_autoregression(datamodule: Any, stages: tuple[str, ...], fit_windows:
     return out
 
 
-def describe_linear(linear: dict[str, Any], results: dict[str, Any], highway: bool) -> list[str]:
-    """Printed lines: the linear autoregression's scores, and where it beats the model on validation (without the
-    AR highway), a line that says so and names the option that adds it beside the network."""
+def describe_linear(linear: dict[str, Any], results: dict[str, Any]) -> list[str]:
+    """Printed lines: the linear autoregression's scores, and where it beats the model on validation (a model without
+    the AR highway: `linear["highway"]` false), a line that says so and names the option that adds it beside the
+    network."""
     lines = _score_lines("linear", linear)
     ours, theirs = results.get("val", {}).get("val/rmse"), linear.get("val", {}).get("val/rmse")
-    if not highway and ours is not None and theirs is not None and theirs < ours:
+    if not linear.get("highway", False) and ours is not None and theirs is not None and theirs < ours:
         lines.append(f"note: on the val split the linear autoregression is ahead of the model (rmse {theirs:.4f} against "
                      f"{ours:.4f}): try model.ar_highway=auto model.ar_highway_fit=fixed, which adds that fit beside the "
                      "network")

@@ -1105,7 +1105,7 @@ def format_results(results: dict[str, Any], output_dir: Path) -> str:
     if "baseline" in results:
         lines += describe(results["baseline"], results)
     if "baseline_linear" in results:
-        lines += describe_linear(results["baseline_linear"], results, results["baseline_linear"].get("highway", False))
+        lines += describe_linear(results["baseline_linear"], results)
     if "sample" in results:
         lines.append("sample:\n" + results["sample"])
     return "\n".join(lines)

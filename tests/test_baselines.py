@@ -97,12 +97,12 @@ def test_forecast_linear_autoregression_only_where_it_applies(tmp_path: Path) ->
 
 def test_a_linear_autoregression_ahead_on_validation_names_the_ar_highway() -> None:
     linear = {"name": "a linear autoregression", "val": {"val/rmse": 1.0}, "test": {"test/rmse": 1.1}}
-    lines = describe_linear(linear, {"val": {"val/rmse": 1.5}, "test": {"test/rmse": 1.0}}, highway=False)
+    lines = describe_linear({**linear, "highway": False}, {"val": {"val/rmse": 1.5}, "test": {"test/rmse": 1.0}})
     assert lines[:2] == ["linear val: rmse=1.0000  (a linear autoregression)", "linear test: rmse=1.1000  (a linear autoregression)"]
     assert len(lines) == 3 and "model.ar_highway=auto model.ar_highway_fit=fixed" in lines[2]
-    assert len(describe_linear(linear, {"val": {"val/rmse": 1.5}}, highway=True)) == 2  # the highway is already there
-    assert len(describe_linear(linear, {"val": {"val/rmse": 0.9}}, highway=False)) == 2  # the model is ahead
-    assert len(describe_linear(linear, {}, highway=False)) == 2  # no validation to judge by (the test split never does)
+    assert len(describe_linear({**linear, "highway": True}, {"val": {"val/rmse": 1.5}})) == 2  # the highway is already there
+    assert len(describe_linear({**linear, "highway": False}, {"val": {"val/rmse": 0.9}})) == 2  # the model is ahead
+    assert len(describe_linear({**linear, "highway": False}, {})) == 2  # no validation to judge by (the test split never does)
 
 
 def test_a_model_no_better_than_its_baseline_is_warned_of() -> None:
