@@ -177,6 +177,11 @@ def headerless(names: list[str]) -> bool:
     return len(names) >= 3 and sum(map(number, names)) >= len(names) - 1
 
 
+def separator_in(names: list[str]) -> str | None:
+    """The first of ';', '|' and tab that a header's column names hold: the file's separator, read as CSV with ','."""
+    return next((c for c in ";|\t" if any(c in name for name in names)), None)
+
+
 def layout_hint(names: list[str], unit: str, name: str = "") -> str:
     """Why a file's columns are not what seqtrain reads, when its header (and `unit`, `Piece.unit`, or its file `name`)
     says so: a .ts or .arff file of real-valued targets, a missing header or a wide table (one column per time step);
@@ -190,7 +195,7 @@ def layout_hint(names: list[str], unit: str, name: str = "") -> str:
         what = "the separator line Excel writes" if names[0].lower().startswith("sep=") else "a comment"
         return (f". Its first line (starting {names[0]!r}) is {what}, not the header: delete it, so the header with the "
                 "column names is the file's first line")
-    if len(names) == 1 and (sep := next((c for c in ";|\t" if c in names[0]), None)):
+    if len(names) == 1 and (sep := separator_in(names)):
         return (f". Its one column's name holds {sep!r}: the file seems separated by {sep!r}, and CSV files are read "
                 "separated by ',' (write it with commas, e.g. pandas' to_csv(sep=','), or as a .tsv if tabs)")
     if headerless(names):

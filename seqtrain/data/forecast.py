@@ -14,6 +14,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from seqtrain.checks.arguments import check_hub_config, check_positive, check_split_fractions
+from seqtrain.checks.files import separator_in
 from seqtrain.checks.series import check_series_vary, check_time_order
 from seqtrain.checks.values import check_float32, check_statistics, warn_dominated_scaling
 from seqtrain.data.datamodule import SequenceDataModule, Splits
@@ -325,7 +326,7 @@ def _numeric_columns(piece: Piece, times: set[str], ramps_are_time: bool = True)
                 continue
         left_out.append(name)
     if not numeric:
-        separator = next((c for c in ";|\t" if len(table.column_names) == 1 and c in table.column_names[0]), None)
+        separator = separator_in(table.column_names) if len(table.column_names) == 1 else None
         raise DataError(f"{piece.name}: no numeric column (columns: {', '.join(left_out)}); set data.columns"
                         + (f". Its one column's name holds {separator!r}: the file seems separated by {separator!r}, and CSV "
                            "files are read separated by ',' (write it with commas, e.g. pandas' to_csv(sep=','))" if separator else ""))

@@ -17,7 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from seqtrain.checks.files import check_before_loading, explain_failure, layout_hint
+from seqtrain.checks.files import check_before_loading, explain_failure, layout_hint, separator_in
 from seqtrain.errors import DataError
 
 if TYPE_CHECKING:
@@ -320,7 +320,7 @@ def check_header_width(path: str, columns: list[str]) -> None:
     if not index:
         return
     header = [name for name in columns if name not in index]
-    sep = next((c for c in ";|\t" if any(c in name for name in header)), None)
+    sep = separator_in(header)
     if header and (header[0].startswith("#") or header[0].lower().startswith("sep=")):
         fix = layout_hint(header, "row", path)  # a comment or Excel's sep= line above the header
     elif sep:
