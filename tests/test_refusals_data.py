@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -1260,6 +1261,26 @@ def empty_cells_inside_a_series(tmp):  # before: only the first, with no count a
 
 
 @case("forecast file")
+def a_blank_line_inside_a_one_column_series(tmp):  # pandas skips it: the steps after it moved one step earlier, unsaid
+    values = "".join(f"{15000 + 137.0 * (i * 7 % 11):g}\n" + ("\n" if i == 29 else "") for i in range(48))
+    path = file(tmp, "series.csv", "sales\n" + values)
+    return forecast(tmp, train_files=str(path)), [
+        f"{path}: line 32 is blank, between rows 30 and 31", "in a file of one column a blank line is an empty value",
+        "fill in the missing step (e.g. pandas' interpolate())",
+    ]
+
+
+@case("forecast file")
+def blank_lines_between_rows_of_a_series(tmp):
+    lines = _monthly(tmp, "series.csv", lambda i, v: v).read_text().splitlines(keepends=True)
+    path = file(tmp, "series.csv", "".join(lines[:11] + ["\n"] + lines[11:31] + ["\n", "\n"] + lines[31:]))
+    return forecast(tmp, train_files=str(path), columns=["sales"]), [
+        f"{path}: line 12 is blank, between rows 10 and 11 (2 more blank lines between rows: lines 33, 34)",
+        "delete the line if no step is missing there",
+    ]
+
+
+@case("forecast file")
 def an_empty_last_row(tmp):  # pmdarima's ausbeer ends in a quarter with no value
     path = _monthly(tmp, "series.csv", lambda i, v: "" if i == 47 else v)
     return forecast(tmp, train_files=str(path), columns=["sales"]), [
@@ -1424,6 +1445,14 @@ def warnings_of(caplog: pytest.LogCaptureFixture, datamodule: Any) -> str:
     with caplog.at_level(logging.WARNING, logger="seqtrain"):
         datamodule.setup()
     return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+def test_blank_lines_before_the_first_row_or_after_the_last_leave_the_series_as_it_is(tmp_path: Path) -> None:
+    plain = _monthly(tmp_path, "plain.csv", lambda i, v: v)
+    head, *rows = plain.read_text().splitlines(keepends=True)
+    padded = file(tmp_path, "padded.csv", head + "\n" + "".join(rows) + "\n\n")
+    series = [forecast(tmp_path, train_files=str(path), columns=["sales"]).load_series()[0] for path in (plain, padded)]
+    assert len(series[1]) == 1 and np.array_equal(series[0][0], series[1][0]) and len(series[1][0]) == 48
 
 
 def test_a_series_too_short_for_a_window_among_longer_ones_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

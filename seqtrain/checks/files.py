@@ -156,6 +156,29 @@ def _explain_csv(path: str, sep: str) -> str | None:
     return None
 
 
+def blank_lines_within(path: str, sep: str = ",") -> list[tuple[int, int]]:
+    """A CSV file's blank lines between data rows, each as (its line, the data rows before it); blank lines before the
+    first row or after the last are not counted. pandas (under `datasets`) skips blank lines, so in a file of one column an empty cell,
+    which is a blank line there, vanishes where `NA` or an empty cell among other columns reads as missing."""
+    found, pending, rows = [], [], 0
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        reader = csv.reader(f, delimiter=sep)
+        if next(reader, None) is None:
+            return []
+        try:
+            for row in reader:
+                if not row:
+                    if rows:
+                        pending.append((reader.line_num, rows))
+                    continue
+                rows += 1
+                found += pending
+                pending = []
+        except csv.Error:  # the loader's own error names what is wrong with the file
+            return found
+    return found
+
+
 # What a table of one value per column needs, said after a headerless or wide file is found.
 ONE_COLUMN = (
     "; seqtrain reads one sequence per row in one column (numbers separated by spaces, or a list), not a value per "

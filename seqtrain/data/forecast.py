@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 from collections.abc import Callable
 from typing import Any, Literal
@@ -14,7 +15,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from seqtrain.checks.arguments import check_hub_config, check_positive, check_split_fractions
-from seqtrain.checks.files import separator_in
+from seqtrain.checks.files import blank_lines_within, separator_in
 from seqtrain.checks.series import check_series_vary, check_time_order
 from seqtrain.checks.values import check_float32, check_statistics, warn_dominated_scaling
 from seqtrain.data.datamodule import SequenceDataModule, Splits
@@ -167,6 +168,7 @@ class ForecastDataModule(SequenceDataModule):
         """Each piece's columns `names` as a series, (N_s, len(names)) float64; a missing column or value is named."""
         parts = []
         for piece in pieces:
+            _check_no_blank_lines(piece)
             for c in names:
                 check_columns(piece, {"target_columns" if self.columns is not None and c not in self.columns else "columns": c})
             parts.append(np.stack([_read_numbers(piece, c) for c in names], axis=1))
@@ -367,6 +369,22 @@ def _warn_columns_of_later_files(pieces: list[Piece], names: list[str], times: s
         shown = "; ".join(f"{name!r} ({', '.join(files[:2])}{' and more' if len(files) > 2 else ''})" for name, files in extra.items())
         log.warning("data: data.columns=null uses the numeric columns of the first file (%s: %s); numeric columns only later "
                     "files hold are left out: %s; set data.columns to the columns to use", pieces[0].name, ", ".join(names), shown)
+
+
+def _check_no_blank_lines(piece: Piece) -> None:
+    """A blank line between a CSV file's rows is refused: the reader skips it, while a forecast reads every step in
+    order, and in a file of one column a blank line is its empty cell (`NA` there is refused as missing)."""
+    if piece.unit != "row" or not piece.name.endswith((".csv", ".tsv")) or not os.path.isfile(piece.name):
+        return
+    if blanks := blank_lines_within(piece.name, "\t" if piece.name.endswith(".tsv") else ","):
+        (line, before), more = blanks[0], len(blanks) - 1
+        raise DataError(
+            f"{piece.name}: line {line} is blank, between rows {before} and {before + 1}"
+            + (f" ({more} more blank line{'s' if more > 1 else ''} between rows: line{'s' if more > 1 else ''} "
+               f"{', '.join(str(n) for n, _ in blanks[1:6])}{', ...' if more > 5 else ''})" if more else "")
+            + ": a forecast reads every step in order, and the reader skips blank lines (in a file of one column a blank "
+            "line is an empty value): fill in the missing step (e.g. pandas' interpolate()), delete the line if no step is "
+            "missing there, or cut the file there into files of their own (several files are several series)")
 
 
 def _read_numbers(piece: Piece, column: str) -> np.ndarray:
