@@ -15,6 +15,14 @@ the run. This callback alone writes `last.ckpt`, at every point a run can be res
 
 It is a `Checkpoint`, so Lightning runs it after the other callbacks (also after the best-model
 `ModelCheckpoint`), and the state it saves includes what they updated at the same point.
+
+A periodic save and an epoch's end are written one hook later than they are taken. Lightning logs a batch's step
+metrics, and an epoch's means, after the callbacks' `on_train_batch_end` / `on_train_epoch_end`; a `last.ckpt` written
+there and a kill before that logging lost those rows for good: the resumed run starts after them (an epoch's training
+means were missing from `metrics.csv`). The state is taken at the hook, as before (`dump_checkpoint`: nothing it holds
+changes before the next batch's step), and written at the next hook (the next batch's or epoch's start, a validation's
+start), after the logging; the end of fit, a SIGTERM and a mid-epoch validation's end write at once, and any other
+exception writes what is pending. A kill between the two leaves the save before: an older state, whole.
 """
 
 from __future__ import annotations
@@ -38,21 +46,44 @@ class LastCheckpoint(Checkpoint):
         self.dirpath = Path(dirpath)
         self.every_n_train_steps = every_n_train_steps
         self._saved_step = -1  # the global step of the last periodic save
+        self._pending: dict[str, Any] | None = None  # a state taken, to write once its point's metrics are logged
 
     @property
     def path(self) -> Path:
         return self.dirpath / self.FILENAME
 
     def save(self, trainer: pl.Trainer) -> None:
+        """Write the state now (it supersedes one pending)."""
+        self._pending = None
         # Every rank calls this (Lightning builds the checkpoint on all of them; rank 0 writes it).
         trainer.save_checkpoint(self.path, weights_only=False)  # the whole state (False: not weights only)
+
+    def save_once_logged(self, trainer: pl.Trainer) -> None:
+        """Take the state now; `write_pending` writes it at the next hook, after Lightning has logged this point."""
+        self.write_pending(trainer)
+        self._pending = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
+
+    def write_pending(self, trainer: pl.Trainer) -> None:
+        if self._pending is not None:
+            checkpoint, self._pending = self._pending, None
+            trainer.strategy.save_checkpoint(checkpoint, self.path)
+            trainer.strategy.barrier("LastCheckpoint.write_pending")
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        self.write_pending(trainer)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.write_pending(trainer)
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.write_pending(trainer)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         n = self.every_n_train_steps
         # Crossing a multiple of n, not landing on one: a batch may take several optimizer steps.
         if n is not None and trainer.global_step // n > max(self._saved_step, 0) // n:
             self._saved_step = trainer.global_step
-            self.save(trainer)
+            self.save_once_logged(trainer)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # The epoch's last validation runs after its last batch: that state is saved at the epoch's end instead.
@@ -62,7 +93,7 @@ class LastCheckpoint(Checkpoint):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # The epoch is counted as processed here (not yet completed): Lightning resumes from this state at the next
         # epoch's start. A Checkpoint, this runs after early stopping and the best-model checkpoint have acted.
-        self.save(trainer)
+        self.save_once_logged(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.save(trainer)
@@ -70,6 +101,8 @@ class LastCheckpoint(Checkpoint):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
             self.save(trainer)
+        else:
+            self.write_pending(trainer)
 
     def state_dict(self) -> dict[str, Any]:
         return {"saved_step": self._saved_step}
