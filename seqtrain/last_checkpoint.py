@@ -61,6 +61,7 @@ class LastCheckpoint(Checkpoint):
     def save_once_logged(self, trainer: pl.Trainer) -> None:
         """Take the state now; `write_pending` writes it at the next hook, after Lightning has logged this point."""
         self.write_pending(trainer)
+        # What `Trainer.save_checkpoint` writes, built as it builds it (Lightning has no public call for the dict alone).
         self._pending = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
 
     def write_pending(self, trainer: pl.Trainer) -> None:

@@ -1273,7 +1273,8 @@ def a_blank_line_inside_a_one_column_series(tmp):  # pandas skips it: the steps 
 @case("forecast file")
 def blank_lines_between_rows_of_a_series(tmp):
     lines = _monthly(tmp, "series.csv", lambda i, v: v).read_text().splitlines(keepends=True)
-    path = file(tmp, "series.csv", "".join(lines[:11] + ["\n"] + lines[11:31] + ["\n", "\n"] + lines[31:]))
+    # An empty line, then one of spaces and one of a tab (pandas skips those too).
+    path = file(tmp, "series.csv", "".join(lines[:11] + ["\n"] + lines[11:31] + ["  \n", "\t\n"] + lines[31:]))
     return forecast(tmp, train_files=str(path), columns=["sales"]), [
         f"{path}: line 12 is blank, between rows 10 and 11 (2 more blank lines between rows: lines 33, 34)",
         "delete the line if no step is missing there",

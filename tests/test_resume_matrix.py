@@ -178,7 +178,8 @@ def test_b_killed_the_moment_last_ckpt_lands(tmp_path: Path, vowels_whole: Path,
     monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests"))
     args = [*VOWELS, *saves, "callbacks.last_checkpoint._target_=killed_last_checkpoint.KilledAfterFirstWrite"]
     finish(start(args, tmp_path, "before"), ok=False)
-    assert (tmp_path / "checkpoints" / "killed_once").exists() and saved(tmp_path / "checkpoints" / "last.ckpt")["global_step"] > 0
+    assert (tmp_path / "checkpoints" / "killed_once").exists()
+    assert saved(tmp_path / "checkpoints" / "last.ckpt")["global_step"] > 0
     resume(args, tmp_path)
     assert_same_run(vowels_whole, tmp_path)
 

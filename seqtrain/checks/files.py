@@ -157,9 +157,10 @@ def _explain_csv(path: str, sep: str) -> str | None:
 
 
 def blank_lines_within(path: str, sep: str = ",") -> list[tuple[int, int]]:
-    """A CSV file's blank lines between data rows, each as (its line, the data rows before it); blank lines before the
-    first row or after the last are not counted. pandas (under `datasets`) skips blank lines, so in a file of one column an empty cell,
-    which is a blank line there, vanishes where `NA` or an empty cell among other columns reads as missing."""
+    """A CSV file's blank lines (empty, or spaces and tabs only) between data rows, each as (its line, the data rows
+    before it); blank lines before the first row or after the last are not counted. pandas (under `datasets`) skips
+    blank lines, so in a file of one column an empty cell, which is a blank line there, vanishes where `NA` or an empty
+    cell among other columns reads as missing."""
     found, pending, rows = [], [], 0
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
         reader = csv.reader(f, delimiter=sep)
@@ -167,7 +168,7 @@ def blank_lines_within(path: str, sep: str = ",") -> list[tuple[int, int]]:
             return []
         try:
             for row in reader:
-                if not row:
+                if not row or (len(row) == 1 and not row[0].strip()):
                     if rows:
                         pending.append((reader.line_num, rows))
                     continue
