@@ -1282,6 +1282,13 @@ def blank_lines_between_rows_of_a_series(tmp):
 
 
 @case("forecast file")
+def a_blank_line_inside_a_series_read_as_csv_by_data_file_format(tmp):  # the separator the loader read it with
+    values = "".join(f"{15000 + 137.0 * (i * 7 % 11):g}\n" + ("\n" if i == 9 else "") for i in range(48))
+    path = file(tmp, "series.dat", "sales\n" + values)
+    return forecast(tmp, train_files=str(path), file_format="csv"), [f"{path}: line 12 is blank, between rows 10 and 11"]
+
+
+@case("forecast file")
 def an_empty_last_row(tmp):  # pmdarima's ausbeer ends in a quarter with no value
     path = _monthly(tmp, "series.csv", lambda i, v: "" if i == 47 else v)
     return forecast(tmp, train_files=str(path), columns=["sales"]), [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 from collections.abc import Callable
 from typing import Any, Literal
@@ -374,9 +373,9 @@ def _warn_columns_of_later_files(pieces: list[Piece], names: list[str], times: s
 def _check_no_blank_lines(piece: Piece) -> None:
     """A blank line between a CSV file's rows is refused: the reader skips it, while a forecast reads every step in
     order, and in a file of one column a blank line is its empty cell (`NA` there is refused as missing)."""
-    if piece.unit != "row" or not piece.name.endswith((".csv", ".tsv")) or not os.path.isfile(piece.name):
+    if piece.csv_sep is None:
         return
-    if blanks := blank_lines_within(piece.name, "\t" if piece.name.endswith(".tsv") else ","):
+    if blanks := blank_lines_within(piece.name, piece.csv_sep):
         (line, before), more = blanks[0], len(blanks) - 1
         raise DataError(
             f"{piece.name}: line {line} is blank, between rows {before} and {before + 1}"

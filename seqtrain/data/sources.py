@@ -61,6 +61,8 @@ class Piece:
     unit: Literal["row", "line", "example", "index"]
     # The line (from 1) of each row, where the file's blank lines, which the reader skips, make it other than row + 1.
     lines: tuple[int, ...] | None = None
+    # The separator a local, uncompressed CSV was read with (its text can be read again: `checks.files`); else None.
+    csv_sep: str | None = None
 
     def where(self, i: int) -> str:
         return place(self.name, self.unit, i, self.lines)
@@ -229,7 +231,9 @@ def load_pieces(train_files: Files, val_files: Files, test_files: Files, hub: st
             dataset, lines = _load_file(path, builders[path], options, cache_dir)
             if builders[path] == "json" and "://" not in path and not path.endswith(".gz"):
                 lines = record_lines(path, len(dataset))
-            pieces[split].append(Piece(dataset, path, ROW_UNITS[builders[path]], lines))
+            local_csv = builders[path] == "csv" and "://" not in path and not path.endswith(COMPRESSED)
+            pieces[split].append(Piece(dataset, path, ROW_UNITS[builders[path]], lines,
+                                       options.get("sep", ",") if local_csv else None))
     return pieces
 
 

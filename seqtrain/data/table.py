@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -212,8 +213,9 @@ class TableDataModule(FileDataModule):
         settings = {"kind": kind, "task": self.task, "per_step": self.per_step, "columns": [self.sequence_column, self.target_column]}
         features = Features({"inputs": input_feature(kind, encoded=False), "target": target_feature(self.task, self.per_step, encoded=False)})
         parsed = [
-            Piece(cached_map(piece.dataset, parse_rows, settings=settings, features=features, desc=f"seqtrain: reading {piece.name}",
-                             fn_kwargs={**settings, "where": piece.where, "written": _written(piece)}), piece.name, piece.unit, piece.lines)
+            replace(piece, dataset=cached_map(piece.dataset, parse_rows, settings=settings, features=features,
+                                              desc=f"seqtrain: reading {piece.name}",
+                                              fn_kwargs={**settings, "where": piece.where, "written": _written(piece)}))
             for piece in pieces
         ]
         return concatenate(parsed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
@@ -163,7 +164,7 @@ class TextDataModule(FileDataModule):
             if not pc.any(non_blank(values)).as_py():
                 raise DataError(f"{piece.name}: column {self.text_column!r} holds only whitespace or empty values "
                                 f"({len(values)} rows): no text to learn from")
-        return concatenate([Piece(p.dataset.select_columns([self.text_column]), p.name, p.unit, p.lines) for p in pieces])
+        return concatenate([replace(p, dataset=p.dataset.select_columns([self.text_column])) for p in pieces])
 
     @property
     def tokens_needed(self) -> int:

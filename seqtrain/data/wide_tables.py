@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from seqtrain.errors import DataError
@@ -100,8 +101,6 @@ def as_sequences(piece: Piece, columns: list[str], sequence_column: str) -> Piec
     dropped), the columns themselves removed."""
     from datasets import Dataset
 
-    from seqtrain.data.sources import Piece
-
     missing = [c for c in columns if c not in piece.dataset.column_names]
     if missing:
         raise DataError(
@@ -126,7 +125,7 @@ def as_sequences(piece: Piece, columns: list[str], sequence_column: str) -> Piec
     rest = piece.dataset.remove_columns(columns)
     # Without other columns (a prediction file of steps alone) the table has no rows left to add a column to.
     dataset = rest.add_column(sequence_column, sequences) if rest.column_names else Dataset.from_dict({sequence_column: sequences})
-    return Piece(dataset, piece.name, piece.unit, piece.lines)
+    return replace(piece, dataset=dataset)
 
 
 def read_wide(pieces: dict[str, list[Piece]], saved: list[str] | None, sequence_column: str,
