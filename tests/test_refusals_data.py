@@ -669,6 +669,13 @@ def nan_as_a_label_in_csv(tmp):  # pandas reads it as missing: it was called "an
 
 
 @case("table file")
+def nan_as_a_label_in_a_csv_named_otherwise(tmp):  # read with data.file_format=csv: its cells are read again as CSV too
+    path = write_csv(tmp / "train.csv", with_row(labelled(), 7, label="nan")).rename(tmp / "train.dat")
+    return table(tmp, train_files=str(path), file_format="csv"), [
+        f"{path}, row 8, column 'label': 'nan', which the CSV reader takes for a missing value"]
+
+
+@case("table file")
 def a_class_named_none_in_csv(tmp):  # a class of that name: the reader cannot keep it, and the fix is to rename it
     path = write_csv(tmp / "train.csv", [{"sequence": "abc"[: i % 3 + 1], "label": ["yes", "no", "None"][i % 3]} for i in range(30)])
     return table(tmp, train_files=str(path)), [

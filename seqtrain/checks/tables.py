@@ -131,8 +131,8 @@ def check_missing_targets(piece: Piece, column: str) -> None:
     if column not in piece.dataset.column_names:
         return
     missing = np.flatnonzero(pc.is_null(arrow_column(piece.dataset, column)).to_numpy(zero_copy_only=False))
-    if len(missing) and piece.unit == "row" and piece.name.endswith((".csv", ".tsv")) and Path(piece.name).is_file():
-        written = written_column(piece.name, column)
+    if len(missing) and piece.csv_sep is not None:
+        written = written_column(piece.name, column, sep=piece.csv_sep)
         if len(written) == len(piece.dataset):
             missing = np.asarray([i for i in missing if not (written[i] or "").strip()], dtype=np.int64)
     if not len(missing):
@@ -277,12 +277,12 @@ def check_written_labels(pieces: list[Piece], column: str) -> None:
                     f"{json.dumps(others[1])} at line {line(others[0])}; such a column is read as JSON, which turns strings such as \"01\", \"1.0\" and "
                     "\"true\" into numbers and booleans and merges distinct labels; write every label as a string")
             continue
-        if piece.unit != "row" or not piece.name.endswith((".csv", ".tsv")):
+        if piece.csv_sep is None:
             continue
         read = arrow_column(piece.dataset, column).to_pylist()
         # Text labels reach the parsers as written; a column of numbers (in this file or another) is read again as text.
         text_labels = getattr(feature, "dtype", None) in ("string", "large_string")
-        written = read if text_labels else written_column(piece.name, column)
+        written = read if text_labels else written_column(piece.name, column, sep=piece.csv_sep)
         if not text_labels:
             read_as.add("true / false" if getattr(feature, "dtype", None) == "bool" else "numbers")
         if len(written) != len(read):

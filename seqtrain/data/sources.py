@@ -82,25 +82,26 @@ def record_lines(path: str, rows: int) -> tuple[int, ...] | None:
     return numbers if len(numbers) == rows and numbers and numbers[-1] != rows else None
 
 
-def written_rows(path: str) -> Iterator[dict[str, str | None]]:
-    """A CSV (or TSV) file's data rows as the `csv` module reads them: each cell's text as written."""
+def written_rows(path: str, sep: str) -> Iterator[dict[str, str | None]]:
+    """A CSV (or TSV) file's data rows as the `csv` module reads them with the separator the loader used
+    (`Piece.csv_sep`): each cell's text as written."""
     import csv
 
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
-        yield from csv.DictReader(f, delimiter="\t" if path.endswith(".tsv") else ",")
+        yield from csv.DictReader(f, delimiter=sep)
 
 
-def written_cell(path: str, i: int, column: str) -> str | None:
+def written_cell(path: str, i: int, column: str, *, sep: str) -> str | None:
     """The text of a CSV file's data row `i` (from 0) in `column` as written, for messages: pandas reads `nan`, `NA`,
     `null` and the like as a missing value, which reaches the parsers as None, like an empty cell."""
-    row = next(islice(written_rows(path), i, None), None)
+    row = next(islice(written_rows(path, sep), i, None), None)
     return None if row is None else row.get(column)
 
 
-def written_column(path: str, column: str) -> list[str | None]:
+def written_column(path: str, column: str, *, sep: str) -> list[str | None]:
     """Every data row's cell of `column` in a CSV file as written (None where a row has no such cell), in file order:
     pandas reads a column of numbers as numbers, so `1`, `1.0` and `01` reach the parsers as one value."""
-    return [row.get(column) for row in written_rows(path)]
+    return [row.get(column) for row in written_rows(path, sep)]
 
 
 def written_json_values(path: str, column: str) -> list[Any]:

@@ -273,4 +273,4 @@ class TableDataModule(FileDataModule):
 
 def _written(piece: Piece) -> Callable[[int, str], str | None] | None:
     """For a CSV file: a cell's text as written (`written_cell`), to say what a cell read as missing holds."""
-    return partial(written_cell, piece.name) if piece.name.endswith((".csv", ".tsv")) and "://" not in piece.name else None
+    return partial(written_cell, piece.name, sep=piece.csv_sep) if piece.csv_sep is not None else None
